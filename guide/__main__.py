@@ -1,0 +1,5 @@
+"""`python -m guide`: the same as the `guide` command."""
+
+from guide.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""The `guide` command: argument parsing and the subcommands.
+
+Exit codes scripts can trust: 0 done, 1 the call failed (the message says
+why), 2 the command line was wrong, 3 the server could not be reached,
+4 the key was refused, 5 the server does not offer the action, 130 stopped
+with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Callable, Sequence, TextIO
+
+if TYPE_CHECKING:
+    from guide.client import GuideError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY, EXIT_NOT_OFFERED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+MARKS = {"yes": "✓", "no": "✗", "unknown": "?"}
+
+
+def exit_code(error: GuideError) -> int:
+    """The exit status for a failed call."""
+    from guide.client import CannotConnect, KeyRefused, NotOffered
+
+    for kind, code in ((CannotConnect, EXIT_UNREACHABLE), (KeyRefused, EXIT_KEY), (NotOffered, EXIT_NOT_OFFERED)):
+        if isinstance(error, kind):
+            return code
+    return EXIT_FAILED
+
+
+def say_error(error: GuideError, stream: TextIO) -> None:
+    """A failed call, calmly, on stderr: the title, the server's words, the hint."""
+    stream.write(f"guide: {error.title}")
+    if error.detail:
+        stream.write(f" ({error.detail})")
+    stream.write(f"\n  {error.hint}\n")
+
+
+def map_table(markdown: bool = False) -> str:
+    """The map as a text table, or as the Markdown table the README shows."""
+    from guide.client import ACTIONS
+
+    rows = [(a.name, a.method, a.legacy_path, a.sdk_call, a.meaning) for a in ACTIONS.values()]
+    if markdown:
+        lines = ["| gentle action | HTTP | legacy path | legacy SDK call | what it means |", "|---|---|---|---|---|"]
+        lines += [f"| {n} | {m} | {p} | {c} | {w} |" for n, m, p, c, w in rows]
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        f"{n:<{widths[0]}}  →  {m:<{widths[1]}} {p:<{widths[2]}}  {c:<{widths[3]}}  {w}" for n, m, p, c, w in rows
+    )
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    print(map_table(markdown=args.markdown))
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from guide.client import Guide, GuideError
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        print("guide: there is nothing to ask. Give the words, or - to read them from stdin.", file=sys.stderr)
+        return EXIT_USAGE
+    ai = Guide(base_url=args.base_url, model=args.model)
+    reply = ai.think(text, system=args.system, stream=True)
+    ending = ""
+    try:
+        for piece in reply:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+            ending = piece[-1:] or ending
+    except GuideError as error:
+        if ending and ending != "\n":
+            sys.stdout.write("\n")
+        say_error(error, sys.stderr)
+        return exit_code(error)
+    except KeyboardInterrupt:
+        reply.close()
+        sys.stdout.write("\n")
+        return EXIT_INTERRUPTED
+    finally:
+        ai.close()
+    if ending != "\n":
+        sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from guide.client import ACTIONS, api_base, probe
+
+    print(f"Probing {api_base(args.url)} …")
+    findings = probe(args.url, api_key=args.api_key)
+    width = max(len(name) for name in ACTIONS)
+    for name, finding in findings.items():
+        status = f"HTTP {finding.status}" if finding.status is not None else "no answer"
+        print(f"  {MARKS[finding.support]} {name:<{width}}  {ACTIONS[name].endpoint:<32} {status:<10} {finding.reason}")
+    if all(f.status is None for f in findings.values()):
+        print("guide: nothing answered at that address. Is the server running?", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, with --help everywhere."""
+    parser = argparse.ArgumentParser(
+        prog="guide",
+        description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes.",
+        epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    show_map = commands.add_parser("map", help="print the map of gentle actions and legacy endpoints")
+    show_map.add_argument("--markdown", action="store_true", help="print it as a Markdown table")
+    show_map.set_defaults(run=cmd_map)
+
+    ask = commands.add_parser("ask", help="ask once; the answer streams to stdout")
+    ask.add_argument("text", help="what to ask; - reads it from stdin")
+    ask.add_argument("--model", help="the model to use (default: the server's first)")
+    ask.add_argument("--base-url", help="the server's address, e.g. http://127.0.0.1:8080 (default: $OPENAI_BASE_URL)")
+    ask.add_argument("--system", help="a system prompt to send first")
+    ask.set_defaults(run=cmd_ask)
+
+    probe = commands.add_parser("probe", help="which gentle actions a server offers")
+    probe.add_argument("url", help="the server's address, e.g. http://127.0.0.1:11434")
+    probe.add_argument("--api-key", help="a key, where the server needs one (default: $OPENAI_API_KEY)")
+    probe.set_defaults(run=cmd_probe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `guide` command; returns its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
+    if run is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

@@ -1,0 +1,286 @@
+"""The shared core of Guide and AsyncGuide: everything but the I/O.
+
+The drivers (`_sync`, `_async`) send what the core plans and hand back what
+they receive; the core decides headers, retries, errors, traces and results,
+so that no logic is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable, Literal, Sequence
+
+from . import _requests as build
+from ._errors import CannotConnect, GuideError, NoModel, TimedOut
+from ._providers import DEFAULT_BASE_URL, api_base, display_address, local_servers_hint
+from ._requests import AudioInput, Call, Messages, gentle_call
+from ._responses import check_json, error_for, summarise_body
+from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
+from ._retry import retry_delay, should_retry
+from ._trace import Trace, redact_key, scrub
+
+TraceCallback = Callable[[Trace], None]
+Failure = Literal["timeout", "connect"]
+USER_AGENT = "guide (OpenAI-compatible client)"
+PROBE_TIMEOUT = 10.0
+
+
+class GuideCore:
+    """Settings and decisions shared by the sync and async drivers."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 600.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 2,
+        on_trace: TraceCallback | None = None,
+    ) -> None:
+        address = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = api_base(address)
+        """The base every legacy path hangs from, version included."""
+        self.address = display_address(self.base_url)
+        """The server's address as a person gives it."""
+        self.api_key = api_key if api_key is not None else (os.environ.get("OPENAI_API_KEY") or None)
+        self.model = model
+        """The default model; None means the first one the catalog lists."""
+        self.timeout = timeout
+        self.connect_timeout = min(connect_timeout, timeout)
+        self.max_retries = max_retries
+        self.on_trace = on_trace
+        self._listed_model: str | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
+
+    # Planning: the gentle arguments become a Call.
+
+    def plan_think(self, messages: Messages, system: str | None, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
+        """The think call for these messages."""
+        gentle = gentle_call("think", messages, system=system, model=asked, stream=stream or None, **options)
+        return build.think(self.base_url, messages, model=model, system=system, stream=stream, options=options, gentle=gentle, notes=notes)
+
+    def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
+        """The continue call for this prompt."""
+        gentle = gentle_call("continue", prompt, model=asked, stream=stream or None, **options)
+        return build.continue_(self.base_url, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
+
+    def plan_understand(self, texts: str | Sequence[str], model: str, asked: str | None, notes: tuple[str, ...]) -> Call:
+        """The understand call for one text or a batch."""
+        return build.understand(self.base_url, texts, model=model, gentle=gentle_call("understand", texts, model=asked), notes=notes)
+
+    def plan_imagine(self, prompt: str, model: str | None, size: str | None, n: int) -> Call:
+        """The imagine call."""
+        gentle = gentle_call("imagine", prompt, model=model, size=size, n=n if n != 1 else None)
+        return build.imagine(self.base_url, prompt, model=model, size=size, n=n, gentle=gentle)
+
+    def plan_speak(self, text: str, voice: str, model: str, asked: str | None, format: str | None, notes: tuple[str, ...]) -> Call:
+        """The speak call."""
+        gentle = gentle_call("speak", text, voice=voice if voice != "alloy" else None, model=asked, format=format)
+        return build.speak(self.base_url, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
+
+    def plan_transcribe(self, action: str, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
+        """The listen or interpret call."""
+        gentle = gentle_call(action, audio, model=asked, language=language)
+        return build.transcribe(action, self.base_url, audio, model=model, language=language, gentle=gentle, notes=notes)
+
+    def plan_catalog(self) -> Call:
+        """The catalog call."""
+        return build.catalog(self.base_url)
+
+    def plan_discern(self, text: str | Sequence[str], model: str | None) -> Call:
+        """The discern call."""
+        return build.discern(self.base_url, text, model=model, gentle=gentle_call("discern", text, model=model))
+
+    def chosen_model(self, asked: str | None) -> str | None:
+        """The model to use without asking the server, or None to ask it."""
+        return asked or self.model or self._listed_model
+
+    def first_listed(self, models: Catalog) -> tuple[str, tuple[str, ...]]:
+        """The first model the catalog lists, remembered, with a note for the trace."""
+        if not models:
+            raise NoModel(hint="The server lists no models; name one with model=..., or load one into the server.")
+        self._listed_model = models[0].id
+        return self._listed_model, (f"No model was named, so guide used the first one the catalog lists: {self._listed_model}.",)
+
+    # The life of a call, shared by both drivers.
+
+    def headers(self, call: Call) -> dict[str, str]:
+        """The headers to send, key included: never recorded as they are."""
+        headers = {"Accept": "text/event-stream" if call.stream else "application/json", "User-Agent": USER_AGENT}
+        if call.json is not None:
+            headers["Content-Type"] = "application/json"
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    @staticmethod
+    def content(call: Call) -> bytes | None:
+        """The JSON body as bytes, exactly as sent and as the trace shows it."""
+        if call.json is None:
+            return None
+        return json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def begin(self, call: Call) -> Trace:
+        """A new trace for this call, announced to subscribers."""
+        headers = self.headers(call)
+        if "Authorization" in headers:
+            headers["Authorization"] = "Bearer " + redact_key(self.api_key or "")
+        if call.files:
+            headers["Content-Type"] = "multipart/form-data"
+            body: Any = dict(call.form or {})
+            for field, (name, data, media) in call.files.items():
+                body[field] = f"<file {name} · {len(data):,} bytes · {media}>"
+        else:
+            body = call.json
+        trace = Trace(
+            action=call.action.name,
+            method=call.action.method,
+            url=call.url,
+            gentle=call.gentle,
+            request_headers=headers,
+            request_body=body,
+            request_files={field: name for field, (name, _, _) in (call.files or {}).items()},
+            stream=call.stream,
+            notes=list(call.notes),
+        )
+        self.emit(trace)
+        return trace
+
+    def emit(self, trace: Trace) -> None:
+        """Tell the subscriber about a trace (as it starts, and as it ends)."""
+        if self.on_trace is not None:
+            self.on_trace(trace)
+
+    def after_failure(self, trace: Trace, failure: Failure, attempt: int, detail: str) -> float:
+        """Seconds to wait before retrying a call that got no answer, or raise."""
+        if attempt < self.max_retries:
+            trace.retries += 1
+            trace.notes.append(f"Retry {attempt + 1}: {detail}")
+            return retry_delay(attempt)
+        if failure == "timeout":
+            error: GuideError = TimedOut(url=trace.url, action=trace.action)
+        else:
+            error = CannotConnect(
+                f"Could not reach the server at {self.address}.",
+                hint=f"Check that it is running and the address is right. {local_servers_hint()}",
+                url=trace.url,
+                action=trace.action,
+            )
+        error.detail = detail
+        raise self.fail(trace, error)
+
+    def after_status(self, trace: Trace, status: int, headers: dict[str, str], attempt: int) -> float | None:
+        """Seconds to wait before retrying after this status, or None to go on."""
+        if attempt < self.max_retries and should_retry(status, headers):
+            trace.retries += 1
+            trace.notes.append(f"Retry {attempt + 1}: the server answered {status}.")
+            return retry_delay(attempt, headers)
+        return None
+
+    def received(self, trace: Trace, status: int, headers: dict[str, str], started: float) -> None:
+        """Record the status line and headers of the answer."""
+        trace.status = status
+        trace.response_headers = {k: scrub(v, self.api_key) for k, v in headers.items()}
+        trace.ttfb_ms = round((time.perf_counter() - started) * 1000, 1)
+
+    def error_status(self, trace: Trace, body: bytes) -> GuideError:
+        """The error for an HTTP error status, recorded on the trace."""
+        trace.response_body = self.summarised(body, trace)
+        return self.fail(trace, error_for(trace.status or 0, body, url=trace.url, action=trace.action))
+
+    def finish(self, trace: Trace, body: bytes, started: float, *, binary: bool = False) -> Any:
+        """The parsed reply of a finished, non-streamed call; the trace ends."""
+        trace.response_body = self.summarised(body, trace)
+        try:
+            parsed = body if binary else check_json(body, status=trace.status or 0, url=trace.url, action=trace.action)
+            if isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
+                trace.usage = parsed["usage"]
+        except GuideError as error:
+            raise self.fail(trace, error, started) from None
+        self.end(trace, started)
+        return parsed
+
+    def end(self, trace: Trace, started: float, state: Literal["done", "stopped"] = "done") -> None:
+        """The call is over: record the total time and announce it."""
+        trace.total_ms = round((time.perf_counter() - started) * 1000, 1)
+        trace.state = state
+        self.emit(trace)
+
+    def fail(self, trace: Trace, error: GuideError, started: float | None = None) -> GuideError:
+        """Record the error on the trace, announce it, and return it to raise."""
+        error.url = error.url or trace.url
+        error.action = error.action or trace.action
+        if isinstance(error.body, str):
+            error.body = scrub(error.body, self.api_key)
+        error.detail = scrub(error.detail, self.api_key)
+        trace.error = self._scrubbed(error.as_dict())
+        trace.state = "failed"
+        if started is not None:
+            trace.total_ms = round((time.perf_counter() - started) * 1000, 1)
+        error.trace = trace
+        self.emit(trace)
+        return error
+
+    def summarised(self, body: bytes, trace: Trace) -> Any:
+        """A response body as the trace keeps it, with any echo of the key scrubbed."""
+        return self._scrubbed(summarise_body(body, trace.response_headers))
+
+    def _scrubbed(self, value: Any) -> Any:
+        if not self.api_key:
+            return value
+        text = json.dumps(value, ensure_ascii=False)
+        return json.loads(scrub(text, self.api_key)) if self.api_key in text else value
+
+    # Results: what the server sent becomes what the gentle action returns.
+
+    @staticmethod
+    def answer_usage(trace: Trace, answer: Answer) -> None:
+        """Copy a streamed reply's usage onto its trace."""
+        if answer.usage:
+            trace.usage = answer.usage
+        elif trace.stream:
+            trace.notes.append("The server sent no usage chunk (stream_options.include_usage was asked).")
+
+    @staticmethod
+    def with_trace(result: Vector | Vectors | Transcript | Catalog, trace: Trace, note: str | None = None) -> Any:
+        """Attach the trace to a list- or str-based result."""
+        if note:
+            trace.notes.append(note)
+        result.trace = trace
+        return result
+
+    @staticmethod
+    def sound(data: bytes, trace: Trace, format: str | None) -> Sound:
+        """The audio of a speak call, with its media type."""
+        media = trace.response_headers.get("content-type", "").split(";")[0].strip()
+        fmt = format or "mp3"
+        return Sound(data=data, media_type=media or build.SPEECH_TYPES.get(fmt, "audio/mpeg"), format=fmt, trace=trace)
+
+    @staticmethod
+    def picture(data: bytes, url: str | None, revised: str | None, trace: Trace) -> Picture:
+        """One generated image, its media type read from its first bytes."""
+        media = "image/png"
+        if data.startswith(b"\xff\xd8"):
+            media = "image/jpeg"
+        elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            media = "image/webp"
+        return Picture(data=data, media_type=media, revised_prompt=revised, url=url, trace=trace)
+
+    def parsed(self, trace: Trace, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`read(*args)`, with a shape error recorded on the trace."""
+        try:
+            return read(*args, **kwargs)
+        except GuideError as error:
+            raise self.fail(trace, error) from None
+
+    @staticmethod
+    def verdict(result: Verdict, trace: Trace) -> Verdict:
+        """The verdict, with its trace."""
+        result.trace = trace
+        return result

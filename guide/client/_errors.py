@@ -1,0 +1,154 @@
+"""Errors: one tree, each with a calm title, a hint, and the raw reply attached.
+
+    GuideError
+    ├── CannotConnect        nothing answered at the address
+    ├── TimedOut             the server took too long
+    ├── KeyRefused           401 / 403
+    ├── NotOffered           404, or LM Studio's 200 "Unexpected endpoint"
+    ├── ModelNotFound        404 model_not_found
+    ├── RequestRefused       another 4xx: the server did not accept the request
+    ├── RateLimited          429
+    ├── ServerFailed         5xx, or an error object inside a stream
+    ├── ReplyNotUnderstood   not JSON, or not the shape the spec gives
+    ├── StreamBrokeOff       the stream closed before [DONE]
+    └── NoModel              no model was named and the server lists none
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GuideError(Exception):
+    """Something went wrong on a call; `title` says what, `hint` what to try."""
+
+    title = "Something went wrong."
+    hint = "Try again in a moment."
+    detail = ""
+    """The server's own words about it, in one line, where it gave any."""
+
+    def __init__(
+        self,
+        title: str | None = None,
+        *,
+        hint: str | None = None,
+        status: int | None = None,
+        body: Any = None,
+        url: str = "",
+        action: str = "",
+        partial: str = "",
+    ) -> None:
+        if title is not None:
+            self.title = title
+        if hint is not None:
+            self.hint = hint
+        self.status = status
+        """The HTTP status, where the server answered."""
+        self.body = body
+        """The raw legacy error: parsed JSON where it was JSON, else text."""
+        self.url = url
+        self.action = action
+        self.partial = partial
+        """What had arrived of a streamed reply before the failure."""
+        self.trace: Any = None
+        """The Trace of the failed call (set by the driver)."""
+        super().__init__(self.title)
+
+    def __str__(self) -> str:
+        return self.title
+
+    def explain(self) -> str:
+        """Title, the server's words and the hint, one per line."""
+        lines = [self.title]
+        if self.detail:
+            lines.append(f"The server said: {self.detail}")
+        lines.append(self.hint)
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as plain data, for a trace."""
+        return {
+            "type": type(self).__name__,
+            "title": self.title,
+            "hint": self.hint,
+            "detail": self.detail,
+            "status": self.status,
+            "body": self.body,
+        }
+
+
+class CannotConnect(GuideError):
+    """Nothing answered at the address."""
+
+    title = "Could not reach the server."
+    hint = "Check that it is running and the address is right."
+
+
+class TimedOut(GuideError):
+    """The server accepted the call but took too long to answer."""
+
+    title = "The server took too long to answer."
+    hint = "It may be busy or loading a model; try again, or raise the timeout."
+
+
+class KeyRefused(GuideError):
+    """401 / 403: the key is missing, wrong, or not allowed this call."""
+
+    title = "The server refused the key."
+    hint = "Set OPENAI_API_KEY (or the variable named in settings) to a valid key."
+
+
+class NotOffered(GuideError):
+    """The server has no such endpoint."""
+
+    title = "This server does not offer that action."
+    hint = "Try another action, or a server that offers this one (guide probe URL)."
+
+
+class ModelNotFound(GuideError):
+    """The server has the endpoint but not the named model."""
+
+    title = "The server has no model by that name."
+    hint = "Pick one the server lists (guide's catalog action shows them)."
+
+
+class RequestRefused(GuideError):
+    """Another 4xx: the server understood the call and declined it."""
+
+    title = "The server did not accept the request."
+    hint = "The raw error below says which part it objected to."
+
+
+class RateLimited(GuideError):
+    """429: too many calls, or the quota is spent."""
+
+    title = "The server asks us to slow down."
+    hint = "Wait a little and try again; check the account's quota if it persists."
+
+
+class ServerFailed(GuideError):
+    """5xx, or an error the server reported inside a stream."""
+
+    title = "The server ran into a problem."
+    hint = "Try again; if it persists, the server's own log will say more."
+
+
+class ReplyNotUnderstood(GuideError):
+    """The reply was not JSON, or not the shape the OpenAI spec gives."""
+
+    title = "The server's reply was not understood."
+    hint = "Is the address an OpenAI-compatible API? The raw reply is attached."
+
+
+class StreamBrokeOff(GuideError):
+    """The stream closed before `data: [DONE]`; `partial` keeps what came."""
+
+    title = "The reply broke off before it finished."
+    hint = "What arrived is kept; try again to get the rest."
+
+
+class NoModel(GuideError):
+    """No model was named, and the server's catalog lists none."""
+
+    title = "No model to use."
+    hint = "Name one with model=..., or load one into the server."

@@ -1,0 +1,114 @@
+"""Servers: provider presets, the base-address rules, and reading a probe.
+
+The user gives an address without a version (`http://localhost:11434`);
+`api_base` adds `/v1` unless the address already ends in a version segment
+(`/v1`, `/v1beta/openai`, `/openai/v1`), which is then used as given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ._map import API_VERSION, Action
+from ._responses import LM_STUDIO_NO_ROUTE, NOT_JSON, decode_json, error_detail
+
+_VERSIONED = re.compile(r"/v\d+[a-z0-9]*(/openai)?$|/openai/v\d+[a-z0-9]*$")
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A kind of server with its usual address."""
+
+    id: str
+    name: str
+    base_url: str
+    local: bool
+    """A server on this machine (probed at start, no key needed)."""
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.id: p
+    for p in (
+        Provider("openai", "OpenAI", "https://api.openai.com", local=False),
+        Provider("ollama", "Ollama", "http://127.0.0.1:11434", local=True),
+        Provider("lmstudio", "LM Studio", "http://127.0.0.1:1234", local=True),
+        Provider("llamacpp", "llama.cpp", "http://127.0.0.1:8080", local=True),
+        Provider("vllm", "vLLM", "http://127.0.0.1:8000", local=True),
+        Provider("localai", "LocalAI", "http://127.0.0.1:8080", local=True),
+    )
+}
+"""Provider presets by id. llama.cpp and LocalAI share port 8080."""
+
+DEFAULT_BASE_URL = PROVIDERS["openai"].base_url
+
+
+def api_base(address: str) -> str:
+    """The base every legacy path hangs from: the address with its API version."""
+    base = address.strip().rstrip("/")
+    if "://" not in base:
+        base = "http://" + base
+    if _VERSIONED.search(base):
+        return base
+    return f"{base}/{API_VERSION}"
+
+
+def display_address(address: str) -> str:
+    """The address as people give it: without the version guide adds."""
+    base = address.strip().rstrip("/")
+    suffix = f"/{API_VERSION}"
+    return base[: -len(suffix)] if base.endswith(suffix) else base
+
+
+def local_servers_hint() -> str:
+    """The usual local servers and their ports, for a calm 'cannot connect'."""
+    seen = []
+    for provider in PROVIDERS.values():
+        if provider.local:
+            seen.append(f"{provider.name} {provider.base_url.rsplit(':', 1)[-1]}")
+    return "Usual local servers listen on: " + ", ".join(seen) + "."
+
+
+Support = Literal["yes", "no", "unknown"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a probe learned about one action."""
+
+    action: str
+    support: Support
+    status: int | None
+    reason: str
+
+    @property
+    def offered(self) -> bool | None:
+        """True, False, or None where the probe could not tell."""
+        return {"yes": True, "no": False, "unknown": None}[self.support]
+
+
+def judge(action: Action, status: int | None, body: bytes, failure: str = "") -> Finding:
+    """Whether a route exists, from its answer to an empty request.
+
+    A server that has the route rejects an empty body (400/422) or, for GET
+    /models, answers it; one without it answers 404/405 (or LM Studio's 200
+    with "Unexpected endpoint"). Anything else leaves the question open.
+    """
+    if status is None:
+        return Finding(action.name, "unknown", None, failure or "no answer")
+    parsed = decode_json(body)
+    text = body.decode("utf-8", "replace")
+    words = error_detail(parsed, text) if parsed is not NOT_JSON else ""
+    if LM_STUDIO_NO_ROUTE in words:
+        return Finding(action.name, "no", status, "the server has no such route")
+    if action.method == "GET":
+        if status == 200 and parsed is not NOT_JSON:
+            return Finding(action.name, "yes", status, "it answered")
+    elif status in (400, 415, 422) or (status == 200 and parsed is not NOT_JSON):
+        return Finding(action.name, "yes", status, "the route exists (an empty request was refused)")
+    if status in (404, 405, 501):
+        return Finding(action.name, "no", status, "the server has no such route")
+    if status in (401, 403):
+        return Finding(action.name, "unknown", status, "the key was refused")
+    return Finding(action.name, "unknown", status, words or f"HTTP {status}")

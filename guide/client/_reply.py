@@ -1,0 +1,159 @@
+"""Reply and AsyncReply: the answer of a think or continue call.
+
+`str(reply)` and `reply.text` are the answer. Iterating a reply yields its
+text pieces as they arrive (a finished reply yields its text as one piece);
+iterating again yields the same pieces. Closing a reply early closes the
+HTTP stream at once and keeps what arrived, marked as stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Callable, Generator, Iterator
+
+from ._results import Answer
+from ._trace import Trace
+
+
+class _ReplyBase:
+    def __init__(self, answer: Answer | None = None, trace: Trace | None = None) -> None:
+        self.answer = answer or Answer()
+        self.trace = trace
+        """The call's trace (set as soon as the call starts)."""
+
+    @property
+    def reasoning(self) -> str:
+        """The model's reasoning (`reasoning_content`), kept apart from the answer."""
+        return "".join(self.answer.reasoning)
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """Token usage, where the server reported it."""
+        return self.answer.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why the model stopped ("stop", "length", …)."""
+        return self.answer.finish_reason
+
+    @property
+    def model(self) -> str | None:
+        """The model that answered, as the server named it."""
+        return self.answer.model
+
+    @property
+    def done(self) -> bool:
+        """Whether the whole reply has arrived."""
+        return self.answer.done
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the reply was closed before it finished."""
+        return self.answer.stopped
+
+    def _so_far(self) -> str:
+        return "".join(self.answer.pieces)
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "stopped" if self.stopped else "streaming"
+        return f"<{type(self).__name__} {state} {self._so_far()[:40]!r}>"
+
+
+class Reply(_ReplyBase):
+    """A think or continue answer from `Guide`: iterate it to stream."""
+
+    def __init__(self, source: Generator[None, None, None] | None = None, answer: Answer | None = None, trace: Trace | None = None) -> None:
+        super().__init__(answer, trace)
+        self._source = source
+
+    @property
+    def text(self) -> str:
+        """The whole answer (waits for a stream to finish)."""
+        for _ in self:
+            pass
+        return self._so_far()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __iter__(self) -> Iterator[str]:
+        index = 0
+        while True:
+            pieces = self.answer.pieces
+            while index < len(pieces):
+                yield pieces[index]
+                index += 1
+            if self._source is None:
+                return
+            try:
+                next(self._source)
+            except StopIteration:
+                self._source = None
+
+    def close(self) -> None:
+        """Stop a streaming reply now: the HTTP stream closes, what came stays."""
+        if self._source is not None:
+            source, self._source = self._source, None
+            source.close()
+
+    def __enter__(self) -> Reply:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncReply(_ReplyBase):
+    """A think or continue answer from `AsyncGuide`.
+
+    `await` it for the finished reply, or `async for` over it to stream.
+    """
+
+    def __init__(self, start: Callable[[AsyncReply], AsyncIterator[None]]) -> None:
+        super().__init__()
+        self._start: Callable[[AsyncReply], AsyncIterator[None]] | None = start
+        self._source: AsyncIterator[None] | None = None
+
+    @property
+    def text(self) -> str:
+        """What has arrived (all of it, once awaited or iterated to the end)."""
+        return self._so_far()
+
+    def __str__(self) -> str:
+        return self._so_far()
+
+    def __await__(self) -> Generator[Any, None, AsyncReply]:
+        return self._complete().__await__()
+
+    async def _complete(self) -> AsyncReply:
+        async for _ in self:
+            pass
+        return self
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        if self._start is not None:
+            self._source, self._start = self._start(self), None
+        index = 0
+        while True:
+            pieces = self.answer.pieces
+            while index < len(pieces):
+                yield pieces[index]
+                index += 1
+            if self._source is None:
+                return
+            try:
+                await self._source.__anext__()
+            except StopAsyncIteration:
+                self._source = None
+
+    async def aclose(self) -> None:
+        """Stop a streaming reply now: the HTTP stream closes, what came stays."""
+        self._start = None
+        if self._source is not None:
+            source, self._source = self._source, None
+            await source.aclose()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> AsyncReply:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,200 @@
+"""Building requests for each gentle action. No I/O here.
+
+A builder turns the arguments of a gentle action into a `Call`: the row of
+the map, the full URL, and the JSON body or multipart form the spec asks for.
+The drivers in `_sync` and `_async` only send what these build.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterable, Mapping, Sequence, Union
+
+from ._map import ACTIONS, Action
+
+Message = Mapping[str, Any]
+Messages = Union[str, Sequence[Message]]
+AudioInput = Union[str, os.PathLike[str], bytes, IO[bytes]]
+
+AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".mp4": "audio/mp4",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".flac": "audio/flac",
+    ".webm": "audio/webm",
+    ".mpga": "audio/mpeg",
+    ".mpeg": "audio/mpeg",
+}
+SPEECH_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, ready to send: built from the map, sent by a driver."""
+
+    action: Action
+    url: str
+    json: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    stream: bool = False
+    gentle: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+
+def url_for(base: str, action: Action) -> str:
+    """The full legacy URL of an action on a base that already has its version."""
+    return base + action.path
+
+
+def gentle_call(action: str, *args: Any, **kwargs: Any) -> str:
+    """The gentle call as Python, as a person would type it: `ai.think("Hi")`."""
+    name = ACTIONS[action].method_name
+    parts = [_short(arg) for arg in args]
+    parts += [f"{key}={_short(value)}" for key, value in kwargs.items() if value is not None]
+    return f"ai.{name}({', '.join(parts)})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value):,} bytes>"
+    if hasattr(value, "read"):
+        return f"open({getattr(value, 'name', 'audio')!r}, 'rb')"
+    if isinstance(value, os.PathLike):
+        return repr(os.fspath(value))
+    return repr(value)
+
+
+def as_messages(messages: Messages, system: str | None) -> list[dict[str, Any]]:
+    """The chat messages to send: a string is one user message; `system` leads."""
+    if isinstance(messages, str):
+        listed: list[dict[str, Any]] = [{"role": "user", "content": messages}]
+    else:
+        listed = [dict(message) for message in messages]
+    if system is not None:
+        listed = [{"role": "system", "content": system}, *(m for m in listed if m.get("role") != "system")]
+    return listed
+
+
+def think(base: str, messages: Messages, *, model: str, system: str | None, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
+    """POST /chat/completions with the messages (and the system prompt first)."""
+    body: dict[str, Any] = {"model": model, "messages": as_messages(messages, system), **options}
+    if stream:
+        body["stream"] = True
+        body.setdefault("stream_options", {"include_usage": True})
+    return Call(ACTIONS["think"], url_for(base, ACTIONS["think"]), json=body, stream=stream, gentle=gentle, notes=notes)
+
+
+def continue_(base: str, prompt: str, *, model: str, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
+    """POST /completions with the beginning of a text."""
+    body: dict[str, Any] = {"model": model, "prompt": prompt, **options}
+    if stream:
+        body["stream"] = True
+        body.setdefault("stream_options", {"include_usage": True})
+    return Call(ACTIONS["continue"], url_for(base, ACTIONS["continue"]), json=body, stream=stream, gentle=gentle, notes=notes)
+
+
+def understand(base: str, texts: str | Sequence[str], *, model: str, gentle: str, notes: tuple[str, ...] = ()) -> Call:
+    """POST /embeddings with one text or a batch."""
+    body = {"model": model, "input": texts if isinstance(texts, str) else list(texts), "encoding_format": "float"}
+    return Call(ACTIONS["understand"], url_for(base, ACTIONS["understand"]), json=body, gentle=gentle, notes=notes)
+
+
+def imagine(base: str, prompt: str, *, model: str | None, size: str | None, n: int, gentle: str) -> Call:
+    """POST /images/generations; asks for base64 where the model allows it."""
+    body: dict[str, Any] = {"prompt": prompt, "n": n}
+    if model:
+        body["model"] = model
+    if size:
+        body["size"] = size
+    if model is None or model.startswith("dall-e"):
+        body["response_format"] = "b64_json"
+    return Call(ACTIONS["imagine"], url_for(base, ACTIONS["imagine"]), json=body, gentle=gentle)
+
+
+def speak(base: str, text: str, *, model: str, voice: str, format: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
+    """POST /audio/speech; the reply is audio bytes."""
+    body: dict[str, Any] = {"model": model, "input": text, "voice": voice}
+    if format:
+        body["response_format"] = format
+    return Call(ACTIONS["speak"], url_for(base, ACTIONS["speak"]), json=body, gentle=gentle, notes=notes)
+
+
+def transcribe(action: str, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
+    """POST /audio/transcriptions or /audio/translations, as multipart/form-data."""
+    form = {"model": model, "response_format": "json"}
+    if language:
+        form["language"] = language
+    row = ACTIONS[action]
+    return Call(row, url_for(base, row), form=form, files={"file": read_audio(audio)}, gentle=gentle, notes=notes)
+
+
+def catalog(base: str) -> Call:
+    """GET /models."""
+    return Call(ACTIONS["catalog"], url_for(base, ACTIONS["catalog"]), gentle=gentle_call("catalog"))
+
+
+def discern(base: str, text: str | Sequence[str], *, model: str | None, gentle: str) -> Call:
+    """POST /moderations."""
+    body: dict[str, Any] = {"input": text if isinstance(text, str) else list(text)}
+    if model:
+        body["model"] = model
+    return Call(ACTIONS["discern"], url_for(base, ACTIONS["discern"]), json=body, gentle=gentle)
+
+
+def empty(action: Action, base: str) -> Call:
+    """A request with an empty body: routes that exist reject it, others 404."""
+    if action.method == "GET":
+        return Call(action, url_for(base, action), gentle=gentle_call(action.name))
+    if action.name in ("listen", "interpret"):
+        return Call(action, url_for(base, action), form={}, files={"probe": ("empty.txt", b"", "text/plain")}, gentle="probe")
+    return Call(action, url_for(base, action), json={}, gentle="probe")
+
+
+def read_audio(audio: AudioInput) -> tuple[str, bytes, str]:
+    """A file name, the bytes and the media type for a multipart audio field."""
+    if isinstance(audio, (bytes, bytearray)):
+        data = bytes(audio)
+        name = "audio" + _sniff_suffix(data)
+    elif isinstance(audio, (str, os.PathLike)):
+        path = Path(audio)
+        data = path.read_bytes()
+        name = path.name
+    elif isinstance(audio, io.IOBase) or hasattr(audio, "read"):
+        data = audio.read()
+        name = Path(str(getattr(audio, "name", ""))).name or "audio" + _sniff_suffix(data)
+    else:
+        raise TypeError("audio must be a path, bytes or a binary file")
+    suffix = Path(name).suffix.lower()
+    return name, data, AUDIO_TYPES.get(suffix, "application/octet-stream")
+
+
+def _sniff_suffix(data: bytes) -> str:
+    signatures: Iterable[tuple[bytes, str]] = (
+        (b"RIFF", ".wav"),
+        (b"ID3", ".mp3"),
+        (b"OggS", ".ogg"),
+        (b"fLaC", ".flac"),
+        (b"\x1aE\xdf\xa3", ".webm"),
+    )
+    for magic, suffix in signatures:
+        if data.startswith(magic):
+            return suffix
+    if data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return ".mp3"
+    if data[4:8] == b"ftyp":
+        return ".m4a"
+    return ".wav"

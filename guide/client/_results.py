@@ -1,0 +1,109 @@
+"""What the gentle actions return. Each result carries the `trace` of its call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._trace import Trace
+
+
+@dataclass(slots=True)
+class Answer:
+    """What a think or continue call has produced so far (shared by Reply types)."""
+
+    pieces: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+    done: bool = False
+    stopped: bool = False
+
+
+class Vector(list[float]):
+    """An embedding: a list of floats, with the trace of the call that made it."""
+
+    trace: Trace | None = None
+
+
+class Vectors(list[Vector]):
+    """Several embeddings, one per input, in input order."""
+
+    trace: Trace | None = None
+
+
+class Transcript(str):
+    """Words heard in audio: a str, with the trace of the call."""
+
+    trace: Trace | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One model the server lists."""
+
+    id: str
+    owned_by: str = ""
+    created: int | None = None
+
+
+class Catalog(list[ModelInfo]):
+    """The models a server lists, in its order."""
+
+    trace: Trace | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        """Just the model ids."""
+        return [model.id for model in self]
+
+
+@dataclass(slots=True, eq=False)
+class Picture:
+    """A generated image: its bytes, and the prompt the server actually used."""
+
+    data: bytes
+    media_type: str = "image/png"
+    revised_prompt: str | None = None
+    url: str | None = None
+    trace: Trace | None = None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the image to `path` and return it."""
+        target = Path(path)
+        target.write_bytes(self.data)
+        return target
+
+
+@dataclass(slots=True, eq=False)
+class Sound:
+    """Spoken audio: its bytes and media type."""
+
+    data: bytes
+    media_type: str = "audio/mpeg"
+    format: str = "mp3"
+    trace: Trace | None = None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the audio to `path` and return it."""
+        target = Path(path)
+        target.write_bytes(self.data)
+        return target
+
+
+@dataclass(slots=True, eq=False)
+class Verdict:
+    """Whether a text is safe to say, by category."""
+
+    flagged: bool
+    categories: dict[str, bool] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    model: str | None = None
+    trace: Trace | None = None
+
+    @property
+    def flagged_categories(self) -> list[str]:
+        """The categories that were flagged."""
+        return [name for name, hit in self.categories.items() if hit]

@@ -1,0 +1,120 @@
+"""A trace written again as curl, openai-python and openai-node.
+
+Each snippet sends the same request as the trace recorded; the key is always
+read from `$OPENAI_API_KEY`, never written out.
+"""
+
+from __future__ import annotations
+
+import json
+import pprint
+import shlex
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._trace import Trace
+
+SPEECH_FILE = "speech"
+
+
+def _base(trace: Trace) -> str:
+    """The SDK's base_url: the trace's URL without the action's path."""
+    path = trace.mapping.path
+    return trace.url[: -len(path)] if trace.url.endswith(path) else trace.url
+
+
+def _has_key(trace: Trace) -> bool:
+    return any(name.lower() == "authorization" for name in trace.request_headers)
+
+
+def _fields(trace: Trace) -> dict[str, Any]:
+    body = trace.request_body
+    return {k: v for k, v in body.items() if k not in trace.request_files} if isinstance(body, dict) else {}
+
+
+def _speech_name(trace: Trace) -> str:
+    fmt = _fields(trace).get("response_format") or "mp3"
+    return f"{SPEECH_FILE}.{fmt}"
+
+
+def curl(trace: Trace) -> str:
+    """The request as a curl command line."""
+    lines = [f"curl {'--no-buffer ' if trace.stream else ''}{shlex.quote(trace.url)}"]
+    if _has_key(trace):
+        lines.append('-H "Authorization: Bearer $OPENAI_API_KEY"')
+    if trace.request_files:
+        for name, value in _fields(trace).items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            lines.append(f"-F {shlex.quote(f'{name}={text}')}")
+        for name, filename in trace.request_files.items():
+            lines.append(f"-F {shlex.quote(f'{name}=@{filename}')}")
+    elif trace.request_body is not None:
+        lines.append('-H "Content-Type: application/json"')
+        lines.append(f"-d {shlex.quote(json.dumps(trace.request_body, ensure_ascii=False, indent=2))}")
+    if trace.action == "speak":
+        lines.append(f"--output {_speech_name(trace)}")
+    return " \\\n  ".join(lines)
+
+
+def _py_value(value: Any, indent: int) -> str:
+    text = pprint.pformat(value, width=76 - indent, sort_dicts=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def python(trace: Trace) -> str:
+    """The request with the official openai-python SDK."""
+    key = 'os.environ["OPENAI_API_KEY"]' if _has_key(trace) else 'os.environ.get("OPENAI_API_KEY", "none")'
+    lines = [
+        "import os",
+        "",
+        "from openai import OpenAI",
+        "",
+        f"client = OpenAI(base_url={_base(trace)!r}, api_key={key})",
+    ]
+    args = []
+    for name, value in _fields(trace).items():
+        rendered = _py_value(value, 4 + len(name) + 1)
+        args.append(f"{name}={rendered}" if name.isidentifier() else f"**{{{name!r}: {rendered}}}")
+    for name, filename in trace.request_files.items():
+        args.append(f"{name}=open({filename!r}, 'rb')")
+    call = f"client.{trace.mapping.sdk_call}("
+    call += "".join(f"\n    {arg}," for arg in args) + ("\n)" if args else ")")
+    lines.append(f"result = {call}")
+    if trace.action == "think" and trace.stream:
+        lines += ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].delta.content or "", end="")']
+    elif trace.action == "continue" and trace.stream:
+        lines += ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].text, end="")']
+    elif trace.action == "speak":
+        lines.append(f"result.write_to_file({_speech_name(trace)!r})")
+    else:
+        lines.append("print(result)")
+    return "\n".join(lines) + "\n"
+
+
+def node(trace: Trace) -> str:
+    """The request with the official openai-node SDK (an ES module)."""
+    key = "process.env.OPENAI_API_KEY" if _has_key(trace) else 'process.env.OPENAI_API_KEY ?? "none"'
+    lines = []
+    if trace.request_files or trace.action == "speak":
+        lines.append('import fs from "fs";')
+    lines += [
+        'import OpenAI from "openai";',
+        "",
+        f"const client = new OpenAI({{ baseURL: {json.dumps(_base(trace))}, apiKey: {key} }});",
+    ]
+    members = [
+        f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False, indent=2).replace(chr(10), chr(10) + '  ')},"
+        for name, value in _fields(trace).items()
+    ]
+    members += [f"  {json.dumps(name)}: fs.createReadStream({json.dumps(filename)})," for name, filename in trace.request_files.items()]
+    argument = "{\n" + "\n".join(members) + "\n}" if members else ""
+    lines.append(f"const result = await client.{trace.mapping.sdk_call}({argument});")
+    if trace.action == "think" and trace.stream:
+        lines += ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.delta?.content ?? "");', "}"]
+    elif trace.action == "continue" and trace.stream:
+        lines += ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.text ?? "");', "}"]
+    elif trace.action == "speak":
+        lines.append(f"fs.writeFileSync({json.dumps(_speech_name(trace))}, Buffer.from(await result.arrayBuffer()));")
+    else:
+        lines.append("console.log(result);")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,233 @@
+"""Guide: the synchronous driver, for scripts. A thin layer of I/O over the core."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Generator, Sequence
+
+import httpx
+
+from ._core import PROBE_TIMEOUT, GuideCore, TraceCallback
+from ._errors import GuideError, ReplyNotUnderstood
+from ._http import broke_off, describe, timeouts
+from ._map import ACTIONS
+from ._providers import Finding, judge
+from ._reply import Reply
+from ._requests import AudioInput, Call, Messages, empty
+from ._responses import Kind, StreamReader, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
+from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
+from ._trace import Trace
+
+
+class Guide(GuideCore):
+    """The gentle actions over HTTP, one call at a time.
+
+        ai = Guide(base_url="http://127.0.0.1:8080")
+        print(ai.think("Hello, guide."))
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 600.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 2,
+        on_trace: TraceCallback | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url,
+            api_key=api_key,
+            model=model,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            on_trace=on_trace,
+        )
+        self._http = httpx.Client(transport=transport, timeout=timeouts(timeout, self.connect_timeout))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Guide:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # The gentle actions.
+
+    def think(self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> Reply:
+        """Chat completions: you offer context; it reflects and responds."""
+        name, notes = self._model(model)
+        call = self.plan_think(messages, system, name, model, stream, options, notes)
+        return self._answer(call, "chat")
+
+    def continue_(self, prompt: str, *, model: str | None = None, stream: bool = False, **options: Any) -> Reply:
+        """Completions: you begin a thought; it carries it forward."""
+        name, notes = self._model(model)
+        call = self.plan_continue(prompt, name, model, stream, options, notes)
+        return self._answer(call, "completion")
+
+    def understand(self, text: str | Sequence[str], *, model: str | None = None) -> Vector | Vectors:
+        """Embeddings: one vector for a string, a list of vectors for a list."""
+        name, notes = self._model(model)
+        trace, parsed = self._exchange(self.plan_understand(text, name, model, notes))
+        result, note = self.parsed(trace, parse_vectors, parsed, single=isinstance(text, str))
+        return self.with_trace(result, trace, note)  # type: ignore[no-any-return]
+
+    def imagine(self, prompt: str, *, model: str | None = None, size: str | None = None, n: int = 1) -> Picture | list[Picture]:
+        """Image generations: words become vision (one Picture, or a list for n > 1)."""
+        trace, parsed = self._exchange(self.plan_imagine(prompt, model, size, n))
+        pictures = [
+            self.picture(data if data is not None else self._download(trace, url or ""), url, revised, trace)
+            for data, url, revised in self.parsed(trace, parse_pictures, parsed)
+        ]
+        return pictures[0] if n == 1 and len(pictures) == 1 else pictures
+
+    def speak(self, text: str, *, voice: str = "alloy", model: str | None = None, format: str | None = None) -> Sound:
+        """Speech: words become sound."""
+        name, notes = self._model(model)
+        trace, data = self._exchange(self.plan_speak(text, voice, name, model, format, notes), binary=True)
+        return self.sound(data, trace, format)
+
+    def listen(self, audio: AudioInput, *, model: str | None = None, language: str | None = None) -> Transcript:
+        """Transcriptions: sound becomes words."""
+        return self._transcribe("listen", audio, model, language)
+
+    def interpret(self, audio: AudioInput, *, model: str | None = None) -> Transcript:
+        """Translations: speech in any tongue becomes English words."""
+        return self._transcribe("interpret", audio, model, None)
+
+    def catalog(self) -> Catalog:
+        """Models: who is here to help."""
+        trace, parsed = self._exchange(self.plan_catalog())
+        return self.with_trace(self.parsed(trace, parse_catalog, parsed), trace)  # type: ignore[no-any-return]
+
+    def discern(self, text: str, *, model: str | None = None) -> Verdict:
+        """Moderations: is this safe to say?"""
+        trace, parsed = self._exchange(self.plan_discern(text, model))
+        return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
+
+    def probe(self) -> dict[str, Finding]:
+        """Which of the gentle actions this server offers, spending no tokens."""
+        return {name: self._probe(empty(row, self.base_url)) for name, row in ACTIONS.items()}
+
+    # The I/O.
+
+    def _model(self, asked: str | None) -> tuple[str, tuple[str, ...]]:
+        chosen = self.chosen_model(asked)
+        return (chosen, ()) if chosen else self.first_listed(self.catalog())
+
+    def _transcribe(self, action: str, audio: AudioInput, model: str | None, language: str | None) -> Transcript:
+        name, notes = self._model(model)
+        trace, body = self._exchange(self.plan_transcribe(action, audio, name, model, language, notes), binary=True)
+        return self.with_trace(self.parsed(trace, parse_transcript, body), trace)  # type: ignore[no-any-return]
+
+    def _open(self, call: Call, trace: Trace, started: float) -> httpx.Response:
+        """Send the call, retrying as the official SDK does; the answer is open."""
+        headers, content = self.headers(call), self.content(call)
+        attempt = 0
+        while True:
+            try:
+                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
+                response = self._http.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                time.sleep(self.after_failure(trace, "timeout", attempt, describe(exc)))
+            except httpx.TransportError as exc:
+                time.sleep(self.after_failure(trace, "connect", attempt, describe(exc)))
+            else:
+                received = dict(response.headers)
+                delay = self.after_status(trace, response.status_code, received, attempt) if response.status_code >= 400 else None
+                if delay is None:
+                    self.received(trace, response.status_code, received, started)
+                    if response.status_code >= 400:
+                        raise self.error_status(trace, self._read(response, trace, started))
+                    return response
+                response.close()
+                time.sleep(delay)
+            attempt += 1
+
+    def _read(self, response: httpx.Response, trace: Trace, started: float) -> bytes:
+        try:
+            return response.read()
+        except httpx.HTTPError as exc:
+            raise self.fail(trace, broke_off(exc, ""), started) from None
+        finally:
+            response.close()
+
+    def _exchange(self, call: Call, *, binary: bool = False) -> tuple[Trace, Any]:
+        trace = self.begin(call)
+        started = time.perf_counter()
+        response = self._open(call, trace, started)
+        return trace, self.finish(trace, self._read(response, trace, started), started, binary=binary)
+
+    def _answer(self, call: Call, kind: Kind) -> Reply:
+        if call.stream:
+            reply = Reply()
+            reply._source = self._stream(call, kind, reply)
+            return reply
+        trace, parsed = self._exchange(call)
+        answer = self.parsed(trace, parse_answer, kind, parsed)
+        return Reply(answer=answer, trace=trace)
+
+    def _stream(self, call: Call, kind: Kind, reply: Reply) -> Generator[None, None, None]:
+        trace = reply.trace = self.begin(call)
+        started = time.perf_counter()
+        answer = reply.answer
+        reader = StreamReader(kind, answer, trace, started)
+        response = self._open(call, trace, started)
+        try:
+            for text in response.iter_text():
+                if reader.feed(text):
+                    yield
+            reader.finish()
+        except GeneratorExit:
+            answer.stopped = True
+            self.end(trace, started, "stopped")
+            raise
+        except GuideError as error:
+            raise self.fail(trace, error, started) from None
+        except httpx.HTTPError as exc:
+            raise self.fail(trace, broke_off(exc, "".join(answer.pieces)), started) from None
+        finally:
+            response.close()
+        self.answer_usage(trace, answer)
+        self.end(trace, started)
+
+    def _download(self, trace: Trace, url: str) -> bytes:
+        try:
+            response = self._http.get(url)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            error = ReplyNotUnderstood("The image could not be fetched from the address the server gave.")
+            error.detail = describe(exc)
+            raise self.fail(trace, error) from None
+        trace.notes.append(f"The image was fetched from {url}.")
+        return response.content
+
+    def _probe(self, call: Call) -> Finding:
+        trace = self.begin(call)
+        started = time.perf_counter()
+        try:
+            response = self._http.request(
+                call.action.method,
+                call.url,
+                headers=self.headers(call),
+                content=self.content(call),
+                data=call.form,
+                files=call.files,
+                timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout),
+            )
+        except httpx.HTTPError as exc:
+            trace.notes.append(describe(exc))
+            self.end(trace, started)
+            return judge(call.action, None, b"", describe(exc))
+        self.received(trace, response.status_code, dict(response.headers), started)
+        trace.response_body = self.summarised(response.content, trace)
+        self.end(trace, started)
+        return judge(call.action, response.status_code, response.content)

@@ -1,0 +1,150 @@
+"""Trace: what one call sent and received, with its timings. Plain data.
+
+A Trace is created when a call starts and filled in as it goes; subscribers
+(`on_trace`) receive it when it starts and again when it ends. The key is
+never in it: the Authorization header is redacted before it is recorded, and
+any echo of the key in a reply is scrubbed.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ._map import ACTIONS, Action
+
+State = Literal["running", "done", "failed", "stopped"]
+
+REDACTED = "••••"
+
+
+def redact_key(key: str) -> str:
+    """A key as it may be shown: never whole, the last four only if it is long."""
+    return f"{REDACTED}{key[-4:]}" if len(key) >= 16 else REDACTED
+
+
+def scrub(text: str, key: str | None) -> str:
+    """Text with every occurrence of the key replaced by its redacted form."""
+    if key and key in text:
+        return text.replace(key, redact_key(key))
+    return text
+
+
+@dataclass(slots=True, eq=False)
+class Trace:
+    """One call: the gentle action, the legacy request, the reply, the timings."""
+
+    action: str
+    """The gentle action's name ("think")."""
+    method: str
+    url: str
+    """The full legacy URL, version included."""
+    gentle: str = ""
+    """The gentle call as Python: `ai.think("Hello")`."""
+    request_headers: dict[str, str] = field(default_factory=dict)
+    """Headers as sent, with the key redacted."""
+    request_body: Any = None
+    """The JSON body, or the form fields with files summarised."""
+    request_files: dict[str, str] = field(default_factory=dict)
+    """Multipart file fields: field name → file name."""
+    stream: bool = False
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started_at: float = field(default_factory=time.time)
+    """When the call started, seconds since the epoch."""
+    state: State = "running"
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: Any = None
+    """Parsed JSON, text, or a summary of binary content."""
+    frames: list[tuple[float, str]] = field(default_factory=list)
+    """For a stream: each SSE frame's data with its arrival in ms from the start."""
+    ttfb_ms: float | None = None
+    """Time to the response headers, in ms."""
+    total_ms: float | None = None
+    usage: dict[str, Any] | None = None
+    retries: int = 0
+    error: dict[str, Any] | None = None
+    """The failure: type, title, hint, detail, status and the raw legacy body."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mapping(self) -> Action:
+        """The row of the map this call belongs to."""
+        return ACTIONS[self.action]
+
+    @property
+    def path(self) -> str:
+        """The URL's path: what the mapping panel shows."""
+        rest = self.url.split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+    @property
+    def tokens(self) -> int | None:
+        """Tokens the call used, where the server said."""
+        if not self.usage:
+            return None
+        total = self.usage.get("total_tokens")
+        if isinstance(total, int):
+            return total
+        parts = [v for k, v in self.usage.items() if k.endswith("_tokens") and isinstance(v, int)]
+        return sum(parts) if parts else None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens over the time the reply took, where known."""
+        if not self.usage or not self.total_ms:
+            return None
+        out = self.usage.get("completion_tokens")
+        if not isinstance(out, int) or not out:
+            return None
+        return out / (self.total_ms / 1000)
+
+    def summary(self) -> str:
+        """One line: `think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`."""
+        parts = [f"{self.action} → {self.method} {self.path}"]
+        if self.status is not None:
+            parts.append(str(self.status))
+        elif self.state == "failed" and self.error:
+            parts.append(str(self.error.get("type", "failed")))
+        if self.total_ms is not None:
+            parts.append(f"{self.total_ms / 1000:.1f} s")
+        elif self.state == "running":
+            parts.append("…")
+        if self.tokens is not None:
+            parts.append(f"{self.tokens} tok")
+        if self.state == "stopped":
+            parts.append("stopped")
+        return " · ".join(parts)
+
+    def as_curl(self) -> str:
+        """The same request as a curl command (the key as $OPENAI_API_KEY)."""
+        from ._snippets import curl
+
+        return curl(self)
+
+    def as_python(self) -> str:
+        """The same request with the official openai-python SDK."""
+        from ._snippets import python
+
+        return python(self)
+
+    def as_node(self) -> str:
+        """The same request with the official openai-node SDK."""
+        from ._snippets import node
+
+        return node(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trace as JSON-ready data (for the store and exports)."""
+        data = asdict(self)
+        data["frames"] = [list(frame) for frame in self.frames]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trace:
+        """Rebuild a trace from `to_dict()` output."""
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        known["frames"] = [(float(ms), str(text)) for ms, text in known.get("frames", [])]
+        return cls(**known)

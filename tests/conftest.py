@@ -1,0 +1,41 @@
+"""Shared fixtures: a loopback server, the OpenAPI spec, a clean environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from loopback import LoopbackServer
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "openai-openapi" / "openapi.yaml"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the user's key, server or folders."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GUIDE_MODEL", "GUIDE_PERSONA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GUIDE_HOME", str(tmp_path / "guide-home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / ".local" / "share"))
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    """A fresh loopback server, closed after the test."""
+    with LoopbackServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def spec() -> dict[str, Any]:
+    """The official OpenAI OpenAPI spec."""
+    yaml = pytest.importorskip("yaml")
+    if not SPEC.exists():
+        pytest.skip(f"the OpenAPI spec is not at {SPEC}")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with SPEC.open() as handle:
+        return yaml.load(handle, Loader=loader)  # type: ignore[no-any-return]
