@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS",
     "API_VERSION",
-    "PROVIDERS",
     "Action",
     "AsyncGuide",
     "AsyncReply",
@@ -68,6 +67,7 @@ __all__ = [
     "ModelNotFound",
     "NoModel",
     "NotOffered",
+    "PROVIDERS",
     "Picture",
     "Provider",
     "RateLimited",
@@ -83,8 +83,8 @@ __all__ = [
     "Vector",
     "Vectors",
     "Verdict",
-    "__version__",
     "probe",
+    "__version__",
 ]
 
 

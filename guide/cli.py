@@ -60,7 +60,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from guide.client import Guide, GuideError
 
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
     if not text.strip():
         print("guide: there is nothing to ask. Give the words, or - to read them from stdin.", file=sys.stderr)
         return EXIT_USAGE

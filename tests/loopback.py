@@ -108,9 +108,18 @@ def chat_chunk(content: str | None = None, *, reasoning: str | None = None, fini
 class LoopbackServer:
     """The server, on 127.0.0.1 and a free port, in a background thread."""
 
-    def __init__(self, *, api_key: str | None = None, offers: set[str] | None = None, models: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        offers: set[str] | None = None,
+        models: list[str] | None = None,
+        missing_route: Answer | None = None,
+    ) -> None:
         self.api_key = api_key
         self.offers = offers
+        self.missing_route = missing_route
+        """What a route it does not offer answers (default: a JSON 404)."""
         self.models = ["loopback-model"] if models is None else models
         self.script: deque[Answer | Stream | Reset | Stall] = deque()
         self.requests: list[Recorded] = []
@@ -118,7 +127,7 @@ class LoopbackServer:
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     @property
@@ -147,7 +156,7 @@ class LoopbackServer:
         if path.startswith("/v1/"):
             path = path[3:]
         if self.offers is not None and path not in self.offers and not path.startswith("/files/"):
-            return _error(404, f"Unknown route {request.path}", "invalid_request_error", "unknown_url")
+            return self.missing_route or _error(404, f"Unknown route {request.path}", "invalid_request_error", "unknown_url")
         if path == "/models":
             if request.method != "GET":
                 return _error(405, "Method not allowed", "invalid_request_error")

@@ -216,8 +216,7 @@ class GuideCore:
         """Record the error on the trace, announce it, and return it to raise."""
         error.url = error.url or trace.url
         error.action = error.action or trace.action
-        if isinstance(error.body, str):
-            error.body = scrub(error.body, self.api_key)
+        error.body = self._scrubbed(error.body)
         error.detail = scrub(error.detail, self.api_key)
         trace.error = self._scrubbed(error.as_dict())
         trace.state = "failed"
@@ -234,7 +233,12 @@ class GuideCore:
     def _scrubbed(self, value: Any) -> Any:
         if not self.api_key:
             return value
-        text = json.dumps(value, ensure_ascii=False)
+        if isinstance(value, str):
+            return scrub(value, self.api_key)
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return value
         return json.loads(scrub(text, self.api_key)) if self.api_key in text else value
 
     # Results: what the server sent becomes what the gentle action returns.

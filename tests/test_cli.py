@@ -1,0 +1,100 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from loopback import Answer, LoopbackServer
+
+
+def guide(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-m", "guide", *args], input=stdin, capture_output=True, text=True, env=environment, timeout=60)
+
+
+def test_help_lists_what_exists_and_nothing_unfinished() -> None:
+    result = guide("--help")
+    assert result.returncode == 0
+    for command in ("map", "ask", "probe"):
+        assert command in result.stdout
+    assert "not implemented" not in result.stdout.lower()
+
+
+@pytest.mark.parametrize("command", ["map", "ask", "probe"])
+def test_every_command_has_help(command: str) -> None:
+    result = guide(command, "--help")
+    assert result.returncode == 0 and "usage: guide" in result.stdout
+
+
+def test_ask_streams_one_answer_to_stdout(server: LoopbackServer) -> None:
+    result = guide("ask", "Hello, guide.", "--base-url", server.url, "--model", "loopback-model")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "You said: Hello, guide.\n"
+    assert server.requests[-1].json["stream"] is True
+
+
+def test_ask_reads_stdin_for_a_dash(server: LoopbackServer) -> None:
+    result = guide("ask", "-", "--model", "loopback-model", stdin="from a pipe\n", OPENAI_BASE_URL=server.url)
+    assert result.stdout == "You said: from a pipe\n"
+    assert server.requests[-1].json["messages"][-1]["content"] == "from a pipe"
+
+
+def test_ask_without_a_model_uses_the_servers_first(server: LoopbackServer) -> None:
+    result = guide("ask", "Hi", "--base-url", server.url)
+    assert result.returncode == 0 and result.stdout == "You said: Hi\n"
+
+
+def test_ask_that_cannot_connect_exits_3_with_one_calm_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = guide("ask", "Hi", "--base-url", f"http://127.0.0.1:{port}", "--model", "m")
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"guide: Could not reach the server at http://127.0.0.1:{port}.")
+    assert "Traceback" not in result.stderr
+
+
+def test_ask_with_a_refused_key_exits_4_without_showing_the_key() -> None:
+    with LoopbackServer(api_key="sk-right-key") as server:
+        result = guide("ask", "Hi", "--base-url", server.url, "--model", "m", OPENAI_API_KEY="sk-wrong-key-0123456789")
+    assert result.returncode == 4
+    assert "refused the key" in result.stderr
+    assert "sk-wrong-key-0123456789" not in result.stderr + result.stdout
+
+
+def test_ask_with_nothing_to_ask_is_a_usage_error() -> None:
+    result = guide("ask", "-", stdin="   ")
+    assert result.returncode == 2 and "nothing to ask" in result.stderr
+
+
+def test_ask_keeps_what_arrived_when_the_stream_breaks(server: LoopbackServer) -> None:
+    from loopback import Stream, chat_chunk, sse
+
+    server.push(Stream(sse(chat_chunk("Half a "), chat_chunk("thought"), done=False), cut=True))
+    result = guide("ask", "Hi", "--base-url", server.url, "--model", "m")
+    assert result.returncode == 1
+    assert result.stdout == "Half a thought\n"
+    assert "broke off" in result.stderr
+
+
+def test_probe_prints_the_support_map() -> None:
+    with LoopbackServer(offers={"/chat/completions", "/models"}) as server:
+        result = guide("probe", server.url)
+    assert result.returncode == 0
+    lines = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()[1:]}
+    assert lines["think"] == "✓" and lines["catalog"] == "✓" and lines["imagine"] == "✗"
+
+
+def test_probe_of_nothing_exits_3() -> None:
+    with LoopbackServer() as server:
+        url = server.url
+    assert guide("probe", url).returncode == 3
+
+
+def test_map_markdown_is_a_table() -> None:
+    result = guide("map", "--markdown")
+    assert result.stdout.startswith("| gentle action |") and result.stdout.count("\n") == 11

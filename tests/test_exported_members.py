@@ -1,0 +1,45 @@
+"""The public surface: complete, sorted, and free of the TUI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import guide
+import guide.client
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert guide.__all__ == sorted(guide.__all__, key=lambda n: (n.startswith("_"), n))
+    for name in guide.__all__:
+        assert getattr(guide, name) is not None
+
+
+def test_the_client_exports_what_it_defines() -> None:
+    assert guide.client.__all__ == sorted(guide.client.__all__)
+    public = {name for name in vars(guide.client) if not name.startswith("_") and name[0].isupper()}
+    assert public <= set(guide.client.__all__)
+
+
+def test_guide_reexports_the_client_surface() -> None:
+    for name in ("Guide", "AsyncGuide", "ACTIONS", "GuideError", "Reply", "Trace"):
+        assert getattr(guide, name) is getattr(guide.client, name)
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(json.loads(out))
+
+
+def test_the_client_never_imports_textual() -> None:
+    loaded = _modules_after("import guide, guide.client; from guide import Guide, AsyncGuide")
+    assert "httpx" in loaded
+    assert not any(name == "textual" or name.startswith("textual.") for name in loaded)
+
+
+def test_importing_guide_loads_neither_httpx_nor_textual() -> None:
+    loaded = _modules_after("import guide")
+    assert "httpx" not in loaded
+    assert "textual" not in loaded
