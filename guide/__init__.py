@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS",
     "API_VERSION",
+    "PROVIDERS",
     "Action",
     "AsyncGuide",
     "AsyncReply",
@@ -67,7 +68,6 @@ __all__ = [
     "ModelNotFound",
     "NoModel",
     "NotOffered",
-    "PROVIDERS",
     "Picture",
     "Provider",
     "RateLimited",
@@ -83,8 +83,8 @@ __all__ = [
     "Vector",
     "Vectors",
     "Verdict",
-    "probe",
     "__version__",
+    "probe",
 ]
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from guide.client import GuideError
@@ -47,9 +48,7 @@ def map_table(markdown: bool = False) -> str:
         lines += [f"| {n} | {m} | {p} | {c} | {w} |" for n, m, p, c, w in rows]
         return "\n".join(lines)
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        f"{n:<{widths[0]}}  →  {m:<{widths[1]}} {p:<{widths[2]}}  {c:<{widths[3]}}  {w}" for n, m, p, c, w in rows
-    )
+    return "\n".join(f"{n:<{widths[0]}}  →  {m:<{widths[1]}} {p:<{widths[2]}}  {c:<{widths[3]}}  {w}" for n, m, p, c, w in rows)
 
 
 def cmd_map(args: argparse.Namespace) -> int:

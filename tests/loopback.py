@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-PNG_1x1 = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
+PNG_1x1 = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
 
 def wav_bytes(samples: int = 800) -> bytes:
@@ -184,7 +182,16 @@ class LoopbackServer:
             pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
             events: list[Any] = [chat_chunk(p) for p in pieces] + [chat_chunk(finish="stop")]
             if (body.get("stream_options") or {}).get("include_usage"):
-                events.append({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "loopback-model", "choices": [], "usage": _usage(len(pieces))})
+                events.append(
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": "loopback-model",
+                        "choices": [],
+                        "usage": _usage(len(pieces)),
+                    }
+                )
             return Stream(sse(*events))
         return Answer(
             body={
@@ -261,7 +268,13 @@ class LoopbackServer:
             body={
                 "id": "modr-1",
                 "model": "loopback-moderation",
-                "results": [{"flagged": flagged, "categories": {"hate": flagged, "violence": False}, "category_scores": {"hate": 0.9 if flagged else 0.01, "violence": 0.0}}],
+                "results": [
+                    {
+                        "flagged": flagged,
+                        "categories": {"hate": flagged, "violence": False},
+                        "category_scores": {"hate": 0.9 if flagged else 0.01, "violence": 0.0},
+                    }
+                ],
             }
         )
 
@@ -303,7 +316,11 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 _read_form(recorded)
             if not self.path.startswith("/files/"):
                 server.requests.append(recorded)
-            if server.api_key and not self.path.startswith("/files/") and recorded.headers.get("authorization") != f"Bearer {server.api_key}":
+            if (
+                server.api_key
+                and not self.path.startswith("/files/")
+                and recorded.headers.get("authorization") != f"Bearer {server.api_key}"
+            ):
                 self._answer(_error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"))
                 return
             scripted = server.script.popleft() if server.script else server.default(recorded)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from loopback import Answer, LoopbackServer
+from loopback import LoopbackServer
 
 
 def guide(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:

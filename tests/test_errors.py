@@ -77,7 +77,19 @@ def test_a_server_that_never_answers_times_out(server: LoopbackServer) -> None:
 @pytest.mark.parametrize("status", [401, 403])
 def test_a_refused_key_is_key_refused_and_the_key_never_shows(status: int, server: LoopbackServer) -> None:
     key = "sk-test-RECOGNISABLE-0123456789abcdef"
-    server.push(Answer(status, {"error": {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}))
+    server.push(
+        Answer(
+            status,
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {key}",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            },
+        )
+    )
     error = fail(server, api_key=key)
     assert isinstance(error, KeyRefused) and error.status == status
     assert key not in error.explain() and key not in repr(error.body) and key not in repr(error.trace.to_dict())  # type: ignore[union-attr]
@@ -116,7 +128,9 @@ def test_an_unknown_model_is_model_not_found(server: LoopbackServer) -> None:
 
 
 def test_a_bad_request_is_refused_with_the_servers_words_and_not_retried(server: LoopbackServer) -> None:
-    server.push(Answer(400, {"error": {"message": "max_tokens is too large", "type": "invalid_request_error", "param": "max_tokens", "code": None}}))
+    server.push(
+        Answer(400, {"error": {"message": "max_tokens is too large", "type": "invalid_request_error", "param": "max_tokens", "code": None}})
+    )
     error = fail(server)
     assert isinstance(error, RequestRefused)
     assert error.detail == "max_tokens is too large"
@@ -151,7 +165,9 @@ def test_the_server_may_forbid_a_retry(server: LoopbackServer) -> None:
 
 
 def test_429_honours_retry_after_then_succeeds(server: LoopbackServer) -> None:
-    server.push(Answer(429, {"error": {"message": "slow down", "type": "rate_limit", "param": None, "code": None}}, {"retry-after": "0.05"}))
+    server.push(
+        Answer(429, {"error": {"message": "slow down", "type": "rate_limit", "param": None, "code": None}}, {"retry-after": "0.05"})
+    )
     with Guide(base_url=server.url, model="loopback-model") as ai:
         assert ai.think("Hi").text == "You said: Hi"
 

@@ -10,14 +10,19 @@ import guide
 import guide.client
 
 
+def in_order(names: list[str]) -> list[str]:
+    """Constants, then classes, then the rest: the order ruff's RUF022 keeps."""
+    return sorted(names, key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
+
+
 def test_all_is_sorted_and_complete() -> None:
-    assert guide.__all__ == sorted(guide.__all__, key=lambda n: (n.startswith("_"), n))
+    assert guide.__all__ == in_order(guide.__all__)
     for name in guide.__all__:
         assert getattr(guide, name) is not None
 
 
 def test_the_client_exports_what_it_defines() -> None:
-    assert guide.client.__all__ == sorted(guide.client.__all__)
+    assert guide.client.__all__ == in_order(guide.client.__all__)
     public = {name for name in vars(guide.client) if not name.startswith("_") and name[0].isupper()}
     assert public <= set(guide.client.__all__)
 

@@ -67,4 +67,13 @@ def test_the_readme_table_is_the_map() -> None:
 def test_guide_map_prints_every_row() -> None:
     result = subprocess.run([sys.executable, "-m", "guide", "map"], capture_output=True, text=True, check=True)
     for action in ACTIONS.values():
-        assert re.search(rf"^{action.name}\s+→\s+{action.method}\s+{re.escape(action.legacy_path)}\s+{re.escape(action.sdk_call)}", result.stdout, re.M)
+        assert re.search(
+            rf"^{action.name}\s+→\s+{action.method}\s+{re.escape(action.legacy_path)}\s+{re.escape(action.sdk_call)}", result.stdout, re.M
+        )
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = "pip install '.[test]' && python -m pytest"
+    assert f"```sh\n{command}\n```" in readme
+    assert command in (ROOT / ".ci" / "run").read_text().splitlines()

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guide import GuideError
 from guide.client import ServerSentEvent, SSEDecoder
 from guide.client._responses import StreamReader
 from guide.client._results import Answer
 from guide.client._trace import Trace
-from guide import GuideError
 
 
 def decode(*pieces: str) -> list[ServerSentEvent]:
@@ -63,7 +63,14 @@ def test_a_last_event_without_its_blank_line_is_kept() -> None:
 
 
 EVENTS = st.lists(
-    st.fixed_dictionaries({"data": st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",))), min_size=1, max_size=3), "event": st.sampled_from(["", "message", "delta", "error"])}),
+    st.fixed_dictionaries(
+        {
+            "data": st.lists(
+                st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",))), min_size=1, max_size=3
+            ),
+            "event": st.sampled_from(["", "message", "delta", "error"]),
+        }
+    ),
     min_size=1,
     max_size=8,
 )

@@ -48,7 +48,17 @@ def test_awaiting_a_streamed_async_reply_gives_the_finished_reply(server: Loopba
 
 
 def test_reasoning_content_is_kept_apart_from_the_answer(server: LoopbackServer) -> None:
-    server.push(Stream(sse(chat_chunk(reasoning="Let me think. "), chat_chunk(reasoning="Yes."), chat_chunk("Calm "), chat_chunk("answer."), chat_chunk(finish="stop"))))
+    server.push(
+        Stream(
+            sse(
+                chat_chunk(reasoning="Let me think. "),
+                chat_chunk(reasoning="Yes."),
+                chat_chunk("Calm "),
+                chat_chunk("answer."),
+                chat_chunk(finish="stop"),
+            )
+        )
+    )
     with Guide(base_url=server.url, model="m") as ai:
         reply = ai.think("Why?", stream=True)
         assert list(reply) == ["Calm ", "answer."]

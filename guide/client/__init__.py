@@ -38,6 +38,7 @@ def probe(base_url: str, *, api_key: str | None = None) -> dict[str, Finding]:
 __all__ = [
     "ACTIONS",
     "API_VERSION",
+    "PROVIDERS",
     "Action",
     "AsyncGuide",
     "AsyncReply",
@@ -51,7 +52,6 @@ __all__ = [
     "ModelNotFound",
     "NoModel",
     "NotOffered",
-    "PROVIDERS",
     "Picture",
     "Provider",
     "RateLimited",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import httpx
 
@@ -23,9 +24,9 @@ from ._trace import Trace
 class AsyncGuide(GuideCore):
     """The gentle actions over HTTP, for asyncio.
 
-        ai = AsyncGuide(base_url="http://127.0.0.1:8080")
-        reply = await ai.think("Hello, guide.")
-        async for piece in ai.think("Tell me more.", stream=True): ...
+    ai = AsyncGuide(base_url="http://127.0.0.1:8080")
+    reply = await ai.think("Hello, guide.")
+    async for piece in ai.think("Tell me more.", stream=True): ...
     """
 
     def __init__(
@@ -63,7 +64,9 @@ class AsyncGuide(GuideCore):
 
     # The gentle actions.
 
-    def think(self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> AsyncReply:
+    def think(
+        self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any
+    ) -> AsyncReply:
         """Chat completions: you offer context; it reflects and responds."""
 
         async def start(reply: AsyncReply) -> AsyncIterator[None]:
@@ -147,7 +150,9 @@ class AsyncGuide(GuideCore):
         attempt = 0
         while True:
             try:
-                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
+                request = self._http.build_request(
+                    call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files
+                )
                 response = await self._http.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 await asyncio.sleep(self.after_failure(trace, "timeout", attempt, describe(exc)))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from . import _requests as build
 from ._errors import CannotConnect, GuideError, NoModel, TimedOut
@@ -60,12 +61,23 @@ class GuideCore:
 
     # Planning: the gentle arguments become a Call.
 
-    def plan_think(self, messages: Messages, system: str | None, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
+    def plan_think(
+        self,
+        messages: Messages,
+        system: str | None,
+        model: str,
+        asked: str | None,
+        stream: bool,
+        options: dict[str, Any],
+        notes: tuple[str, ...],
+    ) -> Call:
         """The think call for these messages."""
         gentle = gentle_call("think", messages, system=system, model=asked, stream=stream or None, **options)
         return build.think(self.base_url, messages, model=model, system=system, stream=stream, options=options, gentle=gentle, notes=notes)
 
-    def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
+    def plan_continue(
+        self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]
+    ) -> Call:
         """The continue call for this prompt."""
         gentle = gentle_call("continue", prompt, model=asked, stream=stream or None, **options)
         return build.continue_(self.base_url, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
@@ -84,7 +96,9 @@ class GuideCore:
         gentle = gentle_call("speak", text, voice=voice if voice != "alloy" else None, model=asked, format=format)
         return build.speak(self.base_url, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
 
-    def plan_transcribe(self, action: str, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
+    def plan_transcribe(
+        self, action: str, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]
+    ) -> Call:
         """The listen or interpret call."""
         gentle = gentle_call(action, audio, model=asked, language=language)
         return build.transcribe(action, self.base_url, audio, model=model, language=language, gentle=gentle, notes=notes)

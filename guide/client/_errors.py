@@ -1,17 +1,17 @@
 """Errors: one tree, each with a calm title, a hint, and the raw reply attached.
 
-    GuideError
-    ├── CannotConnect        nothing answered at the address
-    ├── TimedOut             the server took too long
-    ├── KeyRefused           401 / 403
-    ├── NotOffered           404, or LM Studio's 200 "Unexpected endpoint"
-    ├── ModelNotFound        404 model_not_found
-    ├── RequestRefused       another 4xx: the server did not accept the request
-    ├── RateLimited          429
-    ├── ServerFailed         5xx, or an error object inside a stream
-    ├── ReplyNotUnderstood   not JSON, or not the shape the spec gives
-    ├── StreamBrokeOff       the stream closed before [DONE]
-    └── NoModel              no model was named and the server lists none
+GuideError
+├── CannotConnect        nothing answered at the address
+├── TimedOut             the server took too long
+├── KeyRefused           401 / 403
+├── NotOffered           404, or LM Studio's 200 "Unexpected endpoint"
+├── ModelNotFound        404 model_not_found
+├── RequestRefused       another 4xx: the server did not accept the request
+├── RateLimited          429
+├── ServerFailed         5xx, or an error object inside a stream
+├── ReplyNotUnderstood   not JSON, or not the shape the spec gives
+├── StreamBrokeOff       the stream closed before [DONE]
+└── NoModel              no model was named and the server lists none
 """
 
 from __future__ import annotations

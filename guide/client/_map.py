@@ -7,9 +7,9 @@ without the API version; `API_VERSION` is the one place the version lives.
 from __future__ import annotations
 
 import keyword
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 API_VERSION = "v1"
 

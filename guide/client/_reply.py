@@ -8,7 +8,8 @@ HTTP stream at once and keeps what arrived, marked as stopped.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import Any
 
 from ._results import Answer
 from ._trace import Trace

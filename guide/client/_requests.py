@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping, Sequence, Union
+from typing import IO, Any, TypeAlias
 
 from ._map import ACTIONS, Action
 
 Message = Mapping[str, Any]
-Messages = Union[str, Sequence[Message]]
-AudioInput = Union[str, os.PathLike[str], bytes, IO[bytes]]
+Messages: TypeAlias = str | Sequence[Message]
+AudioInput: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
 
 AUDIO_TYPES = {
     ".wav": "audio/wav",
@@ -89,7 +90,17 @@ def as_messages(messages: Messages, system: str | None) -> list[dict[str, Any]]:
     return listed
 
 
-def think(base: str, messages: Messages, *, model: str, system: str | None, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
+def think(
+    base: str,
+    messages: Messages,
+    *,
+    model: str,
+    system: str | None,
+    stream: bool,
+    options: dict[str, Any],
+    gentle: str,
+    notes: tuple[str, ...] = (),
+) -> Call:
     """POST /chat/completions with the messages (and the system prompt first)."""
     body: dict[str, Any] = {"model": model, "messages": as_messages(messages, system), **options}
     if stream:
@@ -98,7 +109,9 @@ def think(base: str, messages: Messages, *, model: str, system: str | None, stre
     return Call(ACTIONS["think"], url_for(base, ACTIONS["think"]), json=body, stream=stream, gentle=gentle, notes=notes)
 
 
-def continue_(base: str, prompt: str, *, model: str, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
+def continue_(
+    base: str, prompt: str, *, model: str, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()
+) -> Call:
     """POST /completions with the beginning of a text."""
     body: dict[str, Any] = {"model": model, "prompt": prompt, **options}
     if stream:
@@ -133,7 +146,9 @@ def speak(base: str, text: str, *, model: str, voice: str, format: str | None, g
     return Call(ACTIONS["speak"], url_for(base, ACTIONS["speak"]), json=body, gentle=gentle, notes=notes)
 
 
-def transcribe(action: str, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
+def transcribe(
+    action: str, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()
+) -> Call:
     """POST /audio/transcriptions or /audio/translations, as multipart/form-data."""
     form = {"model": model, "response_format": "json"}
     if language:

@@ -11,7 +11,8 @@ import binascii
 import json
 import re
 import time
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from ._errors import (
     GuideError,
@@ -250,7 +251,7 @@ def summarise_body(body: bytes, headers: Mapping[str, str]) -> Any:
 class StreamReader:
     """Turns the text of an SSE stream into reply pieces, recording each frame."""
 
-    __slots__ = ("kind", "answer", "trace", "started", "decoder")
+    __slots__ = ("answer", "decoder", "kind", "started", "trace")
 
     def __init__(self, kind: Kind, answer: Answer, trace: Trace, started: float) -> None:
         self.kind = kind

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
@@ -50,6 +49,8 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return float(seconds)
     except ValueError:
+        import email.utils  # only for the rare HTTP-date form
+
         when = email.utils.parsedate_tz(seconds)
         if when is None:
             return None

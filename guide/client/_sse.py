@@ -23,7 +23,7 @@ class ServerSentEvent(NamedTuple):
 class SSEDecoder:
     """Feed it text as it arrives; it returns the events each piece completes."""
 
-    __slots__ = ("_tail", "_data", "_event", "_id", "_retry", "_after_cr", "_fresh")
+    __slots__ = ("_after_cr", "_data", "_event", "_fresh", "_id", "_retry", "_tail")
 
     def __init__(self) -> None:
         self._tail = ""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Generator, Sequence
+from collections.abc import Generator, Sequence
+from typing import Any
 
 import httpx
 
@@ -22,8 +23,8 @@ from ._trace import Trace
 class Guide(GuideCore):
     """The gentle actions over HTTP, one call at a time.
 
-        ai = Guide(base_url="http://127.0.0.1:8080")
-        print(ai.think("Hello, guide."))
+    ai = Guide(base_url="http://127.0.0.1:8080")
+    print(ai.think("Hello, guide."))
     """
 
     def __init__(
@@ -61,7 +62,9 @@ class Guide(GuideCore):
 
     # The gentle actions.
 
-    def think(self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> Reply:
+    def think(
+        self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any
+    ) -> Reply:
         """Chat completions: you offer context; it reflects and responds."""
         name, notes = self._model(model)
         call = self.plan_think(messages, system, name, model, stream, options, notes)
@@ -134,7 +137,9 @@ class Guide(GuideCore):
         attempt = 0
         while True:
             try:
-                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
+                request = self._http.build_request(
+                    call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files
+                )
                 response = self._http.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 time.sleep(self.after_failure(trace, "timeout", attempt, describe(exc)))

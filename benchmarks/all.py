@@ -1,0 +1,29 @@
+"""Runs every benchmark and prints one table, with the machine at the top."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import client_stream
+
+
+def machine() -> str:
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{python} · {platform.machine()} · {os.cpu_count()} cores · {time.strftime('%Y-%m-%d')}"
+
+
+def main() -> None:
+    print(f"guide benchmarks — {machine()}\n")
+    print("| figure | value | ratio | anchor |\n|---|---|---|---|")
+    for name, value, unit, ratio, anchor in client_stream.rows():
+        print(f"| {name} | {value:.3f} {unit} | {ratio:.2f}× | {anchor} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""A loopback server that streams one chat reply of N chunks as fast as it can.
+
+Run as a separate process so that the client being measured has its own core:
+    python benchmarks/stream_server.py 20000   (prints the port, serves until killed)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+
+def reply_body(chunks: int) -> bytes:
+    """The SSE body: N content chunks, a finish chunk, a usage chunk, [DONE]."""
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench"}
+    frames = []
+    for i in range(chunks):
+        piece = f"w{i} " if i % 40 else f"\n\nParagraph {i // 40}. "
+        frames.append({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+    frames.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    frames.append({**base, "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": chunks + 5}})
+    text = "".join(f"data: {json.dumps(frame, separators=(',', ':'))}\n\n" for frame in frames) + "data: [DONE]\n\n"
+    return text.encode()
+
+
+def expected_text(chunks: int) -> str:
+    """The reply's text, for checking that nothing was lost."""
+    return "".join(f"w{i} " if i % 40 else f"\n\nParagraph {i // 40}. " for i in range(chunks))
+
+
+async def serve(chunks: int) -> None:
+    body = reply_body(chunks)
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(body)
+    models = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model", "created": 0, "owned_by": "bench"}]}).encode()
+    models_head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(models)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in request.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                if length:
+                    await reader.readexactly(length)
+                if request.startswith(b"GET"):
+                    writer.write(models_head + models)
+                else:
+                    writer.write(head)
+                    for start in range(0, len(body), 16384):
+                        writer.write(body[start : start + 16384])
+                        await writer.drain()
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 20000))
