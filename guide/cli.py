@@ -9,6 +9,7 @@ with Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -57,14 +58,24 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from guide import config, personas
     from guide.client import Guide, GuideError
+    from guide.commands.personas import report_problems
 
     text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
     if not text.strip():
         print("guide: there is nothing to ask. Give the words, or - to read them from stdin.", file=sys.stderr)
         return EXIT_USAGE
-    ai = Guide(base_url=args.base_url, model=args.model)
-    reply = ai.think(text, system=args.system, stream=True)
+    settings = config.load({"base_url": args.base_url, "model": args.model, "persona": args.persona}).settings
+    shelf = personas.load()
+    report_problems(shelf)
+    if settings.persona not in shelf.personas:
+        print(f"guide: there is no persona called '{settings.persona}'; `guide personas` lists them.", file=sys.stderr)
+        return EXIT_USAGE
+    persona = shelf.get(settings.persona)
+    system = args.system if args.system is not None else persona.system_prompt(settings.address)
+    ai = Guide(base_url=settings.server(), api_key=settings.api_key(), model=settings.model or persona.model)
+    reply = ai.think(text, system=system, stream=True, **persona.options)
     ending = ""
     try:
         for piece in reply:
@@ -104,28 +115,37 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with --help everywhere."""
+    from guide.commands import personas, settings
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help="keep settings and data under this folder (as $GUIDE_HOME does)")
     parser = argparse.ArgumentParser(
         prog="guide",
+        parents=[common],
         description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes.",
         epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    show_map = commands.add_parser("map", help="print the map of gentle actions and legacy endpoints")
+    ask = commands.add_parser("ask", parents=[common], help="ask once; the answer streams to stdout")
+    ask.add_argument("text", help="what to ask; - reads it from stdin")
+    ask.add_argument("--model", help="the model to use (default: settings, else the persona's, else the server's first)")
+    ask.add_argument("--base-url", help="the server's address, e.g. http://127.0.0.1:8080 (default: settings, $OPENAI_BASE_URL)")
+    ask.add_argument("--persona", help="the persona to answer as (default: settings, else calm-guide)")
+    ask.add_argument("--system", help="a system prompt to send instead of the persona's")
+    ask.set_defaults(run=cmd_ask)
+
+    show_map = commands.add_parser("map", parents=[common], help="print the map of gentle actions and legacy endpoints")
     show_map.add_argument("--markdown", action="store_true", help="print it as a Markdown table")
     show_map.set_defaults(run=cmd_map)
 
-    ask = commands.add_parser("ask", help="ask once; the answer streams to stdout")
-    ask.add_argument("text", help="what to ask; - reads it from stdin")
-    ask.add_argument("--model", help="the model to use (default: the server's first)")
-    ask.add_argument("--base-url", help="the server's address, e.g. http://127.0.0.1:8080 (default: $OPENAI_BASE_URL)")
-    ask.add_argument("--system", help="a system prompt to send first")
-    ask.set_defaults(run=cmd_ask)
-
-    probe = commands.add_parser("probe", help="which gentle actions a server offers")
+    probe = commands.add_parser("probe", parents=[common], help="which gentle actions a server offers")
     probe.add_argument("url", help="the server's address, e.g. http://127.0.0.1:11434")
     probe.add_argument("--api-key", help="a key, where the server needs one (default: $OPENAI_API_KEY)")
     probe.set_defaults(run=cmd_probe)
+
+    personas.add_parser(commands, common)
+    settings.add_parser(commands, common)
     return parser
 
 
@@ -133,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the `guide` command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "home", None):
+        os.environ["GUIDE_HOME"] = os.path.abspath(os.path.expanduser(args.home))
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None:
         parser.print_help()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +43,22 @@ def spec() -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with SPEC.open() as handle:
         return yaml.load(handle, Loader=loader)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def run_guide() -> Any:
+    """Run `python -m guide ARGS` as a user would (env vars as keywords)."""
+    import subprocess
+    import sys
+
+    def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "guide", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=60,
+        )
+
+    return run

@@ -1,0 +1,1 @@
+"""Subcommands of `guide` that have more than a few lines each."""

@@ -1,0 +1,157 @@
+"""`guide personas`: list, show, create, edit and remove personas."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from guide import personas
+from guide.locations import user_personas_dir, write_private
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def report_problems(shelf: personas.PersonaShelf) -> None:
+    """Tell the user, calmly, which persona files were skipped and why."""
+    for problem in shelf.problems:
+        print(f"guide: skipped a persona file: {problem}", file=sys.stderr)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    shelf = personas.load()
+    report_problems(shelf)
+    width = max((len(p.id) for p in shelf.personas.values()), default=0)
+    for persona in shelf.personas.values():
+        print(f"{persona.id:<{width}}  {persona.name} — {persona.description}  [{persona.source}]")
+    return OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    shelf = personas.load()
+    persona = shelf.personas.get(args.id)
+    if persona is None:
+        report_problems(shelf)
+        print(f"guide: there is no persona called '{args.id}'. `guide personas` lists them.", file=sys.stderr)
+        return FAILED
+    print(f"# {persona.source} · {persona.path}")
+    print(persona.to_toml(), end="")
+    return OK
+
+
+def editor_command() -> list[str] | None:
+    """The user's editor: $VISUAL, $EDITOR, else one that is installed."""
+    chosen = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if chosen:
+        return shlex.split(chosen)
+    for name in ("nano", "vim", "vi"):
+        if shutil.which(name):
+            return [name]
+    return None
+
+
+def edit_and_save(persona_id: str, text: str) -> int:
+    """Open the editor on the text; save it if it is a valid persona, else keep a draft."""
+    command = editor_command()
+    if command is None:
+        print("guide: no editor found. Set $EDITOR, or create the persona with flags (see --help).", file=sys.stderr)
+        return USAGE
+    with tempfile.TemporaryDirectory() as scratch:
+        draft = Path(scratch) / f"{persona_id}.toml"
+        draft.write_text(text, encoding="utf-8")
+        if subprocess.run([*command, str(draft)]).returncode != 0:
+            print("guide: the editor did not finish cleanly; nothing was saved.", file=sys.stderr)
+            return FAILED
+        edited = draft.read_text(encoding="utf-8")
+    target = user_personas_dir() / f"{persona_id}.toml"
+    result = personas.parse(edited, target, "user")
+    if isinstance(result, personas.PersonaProblem):
+        kept = target.with_name(f"{persona_id}.toml.draft")
+        write_private(kept, edited)
+        print(f"guide: the persona was not saved: {result.message}", end="", file=sys.stderr)
+        print(f" (line {result.line})" if result.line else "", file=sys.stderr)
+        print(f"  Your text is kept in {kept}; fix it there and run `guide personas edit {persona_id}`.", file=sys.stderr)
+        return FAILED
+    if result.id != persona_id:
+        print(f"guide: the id inside the file ('{result.id}') must stay '{persona_id}'.", file=sys.stderr)
+        return FAILED
+    write_private(target, edited)
+    print(f"Saved {target}")
+    return OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    if not personas.ID_PATTERN.match(args.id):
+        print("guide: a persona id is lower-case letters, digits, - or _ (e.g. night-owl).", file=sys.stderr)
+        return USAGE
+    target = user_personas_dir() / f"{args.id}.toml"
+    if target.exists():
+        print(f"guide: you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.", file=sys.stderr)
+        return FAILED
+    persona = personas.template(args.id)
+    given = {key: getattr(args, key) for key in ("name", "description", "address", "greeting", "system", "model") if getattr(args, key)}
+    if args.temperature is not None:
+        given["options"] = {"temperature": args.temperature}
+    if not given:
+        return edit_and_save(args.id, persona.to_toml())
+    path = personas.save(replace(persona, **given))
+    print(f"Saved {path}")
+    return OK
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    shelf = personas.load()
+    persona = shelf.personas.get(args.id)
+    draft = user_personas_dir() / f"{args.id}.toml.draft"
+    if draft.exists():
+        text = draft.read_text(encoding="utf-8")
+    elif persona is not None and persona.path is not None:
+        text = persona.path.read_text(encoding="utf-8")
+    else:
+        print(f"guide: there is no persona called '{args.id}'. Create it with `guide personas new {args.id}`.", file=sys.stderr)
+        return FAILED
+    if persona is not None and persona.source == "bundled":
+        print(f"'{args.id}' is bundled: your edited copy will be saved in {user_personas_dir()} and used instead.")
+    status = edit_and_save(args.id, text)
+    if status == OK:
+        draft.unlink(missing_ok=True)
+    return status
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    try:
+        path = personas.remove(args.id)
+    except LookupError as error:
+        print(f"guide: {error}", file=sys.stderr)
+        return FAILED
+    print(f"Removed {path}")
+    return OK
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    """`guide personas …` and its subcommands."""
+    parser = commands.add_parser("personas", parents=[common], help="list, show, create, edit and remove personas")
+    parser.set_defaults(run=cmd_list)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    verbs.add_parser("list", parents=[common], help="every persona: id, name, description, where it comes from").set_defaults(run=cmd_list)
+    show = verbs.add_parser("show", parents=[common], help="print one persona's TOML")
+    show.add_argument("id")
+    show.set_defaults(run=cmd_show)
+    new = verbs.add_parser("new", parents=[common], help="create a persona (from flags, or in $EDITOR)")
+    new.add_argument("id")
+    for flag in ("name", "description", "address", "greeting", "system", "model"):
+        new.add_argument(f"--{flag}")
+    new.add_argument("--temperature", type=float)
+    new.set_defaults(run=cmd_new)
+    edit = verbs.add_parser("edit", parents=[common], help="edit a persona in $EDITOR (bundled ones are copied first)")
+    edit.add_argument("id")
+    edit.set_defaults(run=cmd_edit)
+    remove = verbs.add_parser("remove", parents=[common], help="remove one of your personas")
+    remove.add_argument("id")
+    remove.set_defaults(run=cmd_remove)

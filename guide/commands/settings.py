@@ -1,0 +1,49 @@
+"""`guide config`: the settings in force and where each came from; `set` one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from guide import config
+from guide.locations import settings_file
+
+OK, FAILED = 0, 1
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    loaded = config.load()
+    print(f"# {loaded.path}")
+    if loaded.problem:
+        print(f"guide: {loaded.problem}", file=sys.stderr)
+    settings = loaded.settings
+    for key in config.KEYS:
+        value = getattr(settings, key)
+        shown = "(not set)" if value is None else str(value)
+        print(f"{key:<12} {shown:<40} {loaded.sources[key]}")
+    key_state = "set" if settings.api_key() else "not set"
+    print(f"{'key':<12} {'$' + settings.api_key_env + ' is ' + key_state:<40} environment")
+    return OK
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    try:
+        notice = config.write({args.key: args.value})
+    except ValueError as error:
+        print(f"guide: {error}", file=sys.stderr)
+        return FAILED
+    if notice:
+        print(f"guide: {notice}", file=sys.stderr)
+    print(f"{args.key} = {args.value!r}" if args.value else f"{args.key} removed", f"in {settings_file()}")
+    return OK
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    """`guide config` and `guide config set KEY VALUE`."""
+    parser = commands.add_parser("config", parents=[common], help="the settings in force and where each came from")
+    parser.set_defaults(run=cmd_show)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    setter = verbs.add_parser("set", parents=[common], help="change one setting (an empty VALUE removes it)")
+    setter.add_argument("key", metavar="KEY", help=", ".join(config.KEYS))
+    setter.add_argument("value", metavar="VALUE")
+    setter.set_defaults(run=cmd_set)

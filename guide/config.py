@@ -1,0 +1,156 @@
+"""Settings: one config.toml, overridden for one run by environment and flags.
+
+Order, strongest first: a command-line flag, an environment variable, the
+file, the default. guide never writes a key to the file: only the *name* of
+the environment variable that holds it (`api_key_env`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+
+from .locations import settings_file, write_private
+
+Source = Literal["flag", "environment", "file", "default"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings in force for this run."""
+
+    provider: str | None = None
+    """A provider preset (openai, ollama, lmstudio, llamacpp, vllm, localai)."""
+    base_url: str | None = None
+    """The server's address; wins over the provider's usual one."""
+    model: str | None = None
+    """The model to use; else the persona's preference, else the server's first."""
+    persona: str = "calm-guide"
+    """The persona the guide speaks as."""
+    address: str | None = None
+    """Whom the guide addresses; overrides the persona's own (Fira)."""
+    theme: str | None = None
+    """The terminal app's theme."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """The name of the environment variable that holds the key."""
+
+    def server(self) -> str | None:
+        """The address to talk to: base_url, else the provider's, else None."""
+        if self.base_url:
+            return self.base_url
+        if self.provider:
+            from guide.client import PROVIDERS
+
+            preset = PROVIDERS.get(self.provider)
+            return preset.base_url if preset else None
+        return None
+
+    def api_key(self) -> str | None:
+        """The key, read from the environment variable named by api_key_env."""
+        return os.environ.get(self.api_key_env) or None
+
+
+KEYS = tuple(f.name for f in fields(Settings))
+ENVIRONMENT: dict[str, tuple[str, ...]] = {key: (f"GUIDE_{key.upper()}",) for key in KEYS}
+ENVIRONMENT["base_url"] = ("GUIDE_BASE_URL", "OPENAI_BASE_URL")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Settings in force, where each came from, and any trouble with the file."""
+
+    settings: Settings
+    sources: dict[str, Source]
+    path: Path
+    problem: str | None = None
+    """Why the file could not be read, if it could not."""
+
+
+def read_file(path: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """The file's table (unknown keys included), or ({}, why it can't be read)."""
+    path = path or settings_file()
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")), None
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, UnicodeDecodeError) as error:
+        return {}, f"{path} could not be read: {error}"
+    except tomllib.TOMLDecodeError as error:
+        return {}, f"{path} is not valid TOML: {error}"
+
+
+def load(flags: dict[str, Any] | None = None, path: Path | None = None) -> Loaded:
+    """The settings in force: flags over environment over file over defaults."""
+    path = path or settings_file()
+    table, problem = read_file(path)
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    for key in KEYS:
+        default = getattr(Settings(), key)
+        from_env = next((os.environ[name] for name in ENVIRONMENT[key] if os.environ.get(name)), None)
+        from_file = table.get(key)
+        if flags and flags.get(key) is not None:
+            values[key], sources[key] = flags[key], "flag"
+        elif from_env is not None:
+            values[key], sources[key] = from_env, "environment"
+        elif isinstance(from_file, str) and from_file:
+            values[key], sources[key] = from_file, "file"
+        else:
+            if from_file is not None and problem is None:
+                problem = f"{path}: '{key}' should be text; it was ignored."
+            values[key], sources[key] = default, "default"
+    return Loaded(Settings(**values), sources, path, problem)
+
+
+def check(key: str, value: str) -> str | None:
+    """Why `key = value` cannot be set, or None if it can."""
+    if key in ("api_key", "key", "openai_api_key"):
+        return (
+            "guide never writes a key to its settings. Put it in the environment variable named by api_key_env (OPENAI_API_KEY by default)."
+        )
+    if key not in KEYS:
+        return f"There is no setting called '{key}'. Known: {', '.join(KEYS)}."
+    if key == "provider" and value:
+        from guide.client import PROVIDERS
+
+        if value not in PROVIDERS:
+            return f"Unknown provider '{value}'. Known: {', '.join(PROVIDERS)}."
+    if key == "api_key_env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        return "api_key_env is the name of an environment variable, such as OPENAI_API_KEY."
+    if key == "api_key_env" or key == "base_url":
+        if value.startswith(("sk-", "Bearer ")):
+            return "That looks like a key. guide never writes keys to its settings."
+    return None
+
+
+def write(changes: dict[str, str | None], path: Path | None = None) -> str | None:
+    """Change settings in the file at once, keeping keys guide doesn't know.
+
+    A value of None (or "") removes the key. A file that could not be parsed
+    is never overwritten: it is kept as config.toml.broken-<timestamp>, and
+    the returned message says so.
+    """
+    path = path or settings_file()
+    table, problem = read_file(path)
+    notice = None
+    if problem is not None and path.exists():
+        kept = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.rename(kept)
+        notice = f"Your settings file could not be read, so it was kept as {kept} and a new one was written."
+    for key, value in changes.items():
+        reason = check(key, value or "")
+        if reason:
+            raise ValueError(reason)
+        if value:
+            table[key] = value
+        else:
+            table.pop(key, None)
+    write_private(path, tomli_w.dumps(table))
+    return notice

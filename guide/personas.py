@@ -1,0 +1,231 @@
+"""Personas: who the guide is. One TOML file each, bundled or the user's own.
+
+    id = "calm-guide"
+    name = "Calm guide"
+    description = "A calm, thoughtful guide who waits for you to begin."
+    address = "Fira"
+    greeting = "…"
+    system = "… {address} …"      # {address} becomes the address in use
+    model = "…"                   # optional
+    [options]                     # optional
+    temperature = 0.7
+
+A user persona with a bundled persona's id overrides it. A file that cannot
+be read is reported (path, line, field) and skipped; the rest load.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+
+from .locations import user_personas_dir, write_private
+
+DEFAULT_ID = "calm-guide"
+REQUIRED = ("id", "name", "description", "address", "greeting", "system")
+OPTIONS: dict[str, tuple[type, ...]] = {
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "max_tokens": (int,),
+    "presence_penalty": (int, float),
+    "frequency_penalty": (int, float),
+    "seed": (int,),
+}
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+Source = Literal["bundled", "user"]
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A persona: its voice (system prompt), its greeting, whom it addresses."""
+
+    id: str
+    name: str
+    description: str
+    """One line: what this persona is for."""
+    address: str
+    """Whom it addresses ("Fira")."""
+    greeting: str
+    """The words it opens a conversation with, while it waits."""
+    system: str
+    """The system prompt; {address} is replaced by the address in use."""
+    model: str | None = None
+    """A preferred model, used when the user has chosen none."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Sampling preferences sent with each think call."""
+    source: Source = "user"
+    path: Path | None = None
+
+    def system_prompt(self, address: str | None = None) -> str:
+        """The system prompt with the address filled in."""
+        return self.system.replace("{address}", address or self.address)
+
+    def greeting_for(self, address: str | None = None) -> str:
+        """The greeting with the address filled in."""
+        return self.greeting.replace("{address}", address or self.address)
+
+    def to_toml(self) -> str:
+        """The persona as TOML, multi-line strings kept readable."""
+        data: dict[str, Any] = {key: getattr(self, key) for key in REQUIRED}
+        if self.model:
+            data["model"] = self.model
+        if self.options:
+            data["options"] = dict(self.options)
+        # TOML folds a CRLF inside a multi-line string into LF: keep any CR exact.
+        readable = not any("\r" in value for value in data.values() if isinstance(value, str))
+        return tomli_w.dumps(data, multiline_strings=readable)
+
+
+@dataclass(frozen=True)
+class PersonaProblem:
+    """Why a persona file was skipped."""
+
+    path: Path
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}" + (f", line {self.line}" if self.line else "")
+        what = f" (field '{self.field}')" if self.field else ""
+        return f"{where}: {self.message}{what}"
+
+
+@dataclass
+class PersonaShelf:
+    """Every persona that loaded, by id, and the files that could not."""
+
+    personas: dict[str, Persona]
+    problems: list[PersonaProblem]
+
+    def get(self, persona_id: str | None) -> Persona:
+        """The persona with this id, else the default, else the first."""
+        if persona_id and persona_id in self.personas:
+            return self.personas[persona_id]
+        if DEFAULT_ID in self.personas:
+            return self.personas[DEFAULT_ID]
+        if self.personas:
+            return next(iter(self.personas.values()))
+        return FALLBACK
+
+
+FALLBACK = Persona(
+    id=DEFAULT_ID,
+    name="Calm guide",
+    description="A calm, thoughtful guide (built in, used when no persona file loads).",
+    address="Fira",
+    greeting="I'm here, {address}. Begin whenever you're ready.",
+    system="You are a calm, thoughtful guide. Speak simply and warmly. Address the user as {address} when it feels natural.",
+    source="bundled",
+)
+"""The calm guide as a last resort, so the app always has someone to be."""
+
+
+def bundled_dir() -> Path:
+    """The bundled personas: inside the wheel, or personas/ beside a source checkout."""
+    inside = Path(__file__).with_name("bundled_personas")
+    return inside if inside.is_dir() else Path(__file__).resolve().parents[1] / "personas"
+
+
+def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
+    """A persona from TOML text, or the problem that stops it."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line = re.search(r"line (\d+)", str(error))
+        return PersonaProblem(path, f"not valid TOML: {error}", int(line.group(1)) if line else None)
+
+    def problem(message: str, key: str) -> PersonaProblem:
+        found = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.M)
+        return PersonaProblem(path, message, text[: found.start()].count("\n") + 1 if found else None, key)
+
+    for key in REQUIRED:
+        if key not in data:
+            return problem("a required field is missing", key)
+        if not isinstance(data[key], str):
+            return problem(f"should be text, not {type(data[key]).__name__}", key)
+    if not ID_PATTERN.match(data["id"]):
+        return problem("should be lower-case letters, digits, - or _", "id")
+    model = data.get("model")
+    if model is not None and not isinstance(model, str):
+        return problem(f"should be text, not {type(model).__name__}", "model")
+    options = data.get("options", {})
+    if not isinstance(options, dict):
+        return problem("should be a table", "options")
+    for key, value in options.items():
+        if key not in OPTIONS:
+            return problem(f"unknown option (known: {', '.join(OPTIONS)})", key)
+        if isinstance(value, bool) or not isinstance(value, OPTIONS[key]):
+            return problem(f"should be a number, not {type(value).__name__}", key)
+    known = {*REQUIRED, "model", "options"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        return problem("unknown field", unknown[0])
+    return Persona(**{key: data[key] for key in REQUIRED}, model=model or None, options=dict(options), source=source, path=path)
+
+
+def _load_folder(folder: Path, source: Source, shelf: PersonaShelf) -> None:
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            shelf.problems.append(PersonaProblem(path, f"could not be read: {error}"))
+            continue
+        result = parse(text, path, source)
+        if isinstance(result, PersonaProblem):
+            shelf.problems.append(result)
+        else:
+            shelf.personas[result.id] = result
+
+
+def load(user_dir: Path | None = None) -> PersonaShelf:
+    """Every persona: bundled first, then the user's, which override by id."""
+    shelf = PersonaShelf({}, [])
+    _load_folder(bundled_dir(), "bundled", shelf)
+    _load_folder(user_dir or user_personas_dir(), "user", shelf)
+    ordered = sorted(shelf.personas.values(), key=lambda p: (p.id != DEFAULT_ID, p.name.lower()))
+    shelf.personas = {p.id: p for p in ordered}
+    return shelf
+
+
+def save(persona: Persona, user_dir: Path | None = None) -> Path:
+    """Write a persona to the user's folder (atomically); return its path."""
+    if not ID_PATTERN.match(persona.id):
+        raise ValueError(f"A persona id should be lower-case letters, digits, - or _: {persona.id!r}")
+    path = (user_dir or user_personas_dir()) / f"{persona.id}.toml"
+    write_private(path, persona.to_toml())
+    return path
+
+
+def remove(persona_id: str, user_dir: Path | None = None) -> Path:
+    """Delete a user persona; bundled ones cannot be removed."""
+    path = (user_dir or user_personas_dir()) / f"{persona_id}.toml"
+    if not path.exists():
+        bundled = (bundled_dir() / f"{persona_id}.toml").exists()
+        raise LookupError(
+            f"'{persona_id}' is a bundled persona; only your own can be removed."
+            if bundled
+            else f"There is no persona of yours called '{persona_id}'."
+        )
+    path.unlink()
+    return path
+
+
+def template(persona_id: str) -> Persona:
+    """A new persona to start from."""
+    return Persona(
+        id=persona_id,
+        name=persona_id.replace("-", " ").replace("_", " ").capitalize(),
+        description="One line: what this persona is for.",
+        address="Fira",
+        greeting="Hello, {address}. I'm listening whenever you're ready.",
+        system="You are a helpful guide.\nSpeak plainly, and address the user as {address} when it feels natural.\n",
+        options={"temperature": 0.7},
+    )
