@@ -83,9 +83,7 @@ def import_time(statement: str) -> float:
 
 def rows() -> list[tuple[str, float, str, float, str]]:
     """(figure, value, unit, ratio to anchor, anchor name)."""
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("stream_server.py")), str(CHUNKS)], stdout=subprocess.PIPE, text=True
-    )
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("stream_server.py")), str(CHUNKS)], stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         base = f"http://127.0.0.1:{server.stdout.readline().strip()}"

@@ -113,6 +113,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_app(args: argparse.Namespace) -> int:
+    """The terminal app, for `guide` with no command."""
+    from guide.tui.app import run
+
+    run({"base_url": args.base_url, "model": args.model, "persona": args.persona})
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with --help everywhere."""
     from guide.commands import personas, settings
@@ -125,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes.",
         epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered.",
     )
+    parser.add_argument("--base-url", help="the server for this run (the terminal app)")
+    parser.add_argument("--model", help="the model for this run (the terminal app)")
+    parser.add_argument("--persona", help="the persona for this run (the terminal app)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = commands.add_parser("ask", parents=[common], help="ask once; the answer streams to stdout")
@@ -157,8 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["GUIDE_HOME"] = os.path.abspath(os.path.expanduser(args.home))
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None:
-        parser.print_help()
-        return EXIT_OK
+        return run_app(args)
     try:
         return run(args)
     except KeyboardInterrupt:

@@ -112,9 +112,7 @@ def load(flags: dict[str, Any] | None = None, path: Path | None = None) -> Loade
 def check(key: str, value: str) -> str | None:
     """Why `key = value` cannot be set, or None if it can."""
     if key in ("api_key", "key", "openai_api_key"):
-        return (
-            "guide never writes a key to its settings. Put it in the environment variable named by api_key_env (OPENAI_API_KEY by default)."
-        )
+        return "guide never writes a key to its settings. Put it in the environment variable named by api_key_env (OPENAI_API_KEY by default)."
     if key not in KEYS:
         return f"There is no setting called '{key}'. Known: {', '.join(KEYS)}."
     if key == "provider" and value:

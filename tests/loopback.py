@@ -316,11 +316,7 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 _read_form(recorded)
             if not self.path.startswith("/files/"):
                 server.requests.append(recorded)
-            if (
-                server.api_key
-                and not self.path.startswith("/files/")
-                and recorded.headers.get("authorization") != f"Bearer {server.api_key}"
-            ):
+            if server.api_key and not self.path.startswith("/files/") and recorded.headers.get("authorization") != f"Bearer {server.api_key}":
                 self._answer(_error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"))
                 return
             scripted = server.script.popleft() if server.script else server.default(recorded)

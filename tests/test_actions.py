@@ -50,9 +50,7 @@ MODES = ["sync", "async"]
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", list(ACTIONS))
-def test_every_action_sends_what_the_spec_asks_and_carries_its_trace(
-    mode: str, name: str, server: LoopbackServer, spec: dict[str, Any]
-) -> None:
+def test_every_action_sends_what_the_spec_asks_and_carries_its_trace(mode: str, name: str, server: LoopbackServer, spec: dict[str, Any]) -> None:
     args, kwargs = CALLS[name]
     result = run(mode, server.url, name, *args, client_model="loopback-model", **kwargs)
     sent = [r for r in server.requests if r.path.endswith(ACTIONS[name].path)]

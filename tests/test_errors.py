@@ -128,9 +128,7 @@ def test_an_unknown_model_is_model_not_found(server: LoopbackServer) -> None:
 
 
 def test_a_bad_request_is_refused_with_the_servers_words_and_not_retried(server: LoopbackServer) -> None:
-    server.push(
-        Answer(400, {"error": {"message": "max_tokens is too large", "type": "invalid_request_error", "param": "max_tokens", "code": None}})
-    )
+    server.push(Answer(400, {"error": {"message": "max_tokens is too large", "type": "invalid_request_error", "param": "max_tokens", "code": None}}))
     error = fail(server)
     assert isinstance(error, RequestRefused)
     assert error.detail == "max_tokens is too large"
@@ -165,9 +163,7 @@ def test_the_server_may_forbid_a_retry(server: LoopbackServer) -> None:
 
 
 def test_429_honours_retry_after_then_succeeds(server: LoopbackServer) -> None:
-    server.push(
-        Answer(429, {"error": {"message": "slow down", "type": "rate_limit", "param": None, "code": None}}, {"retry-after": "0.05"})
-    )
+    server.push(Answer(429, {"error": {"message": "slow down", "type": "rate_limit", "param": None, "code": None}}, {"retry-after": "0.05"}))
     with Guide(base_url=server.url, model="loopback-model") as ai:
         assert ai.think("Hi").text == "You said: Hi"
 

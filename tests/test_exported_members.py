@@ -23,8 +23,9 @@ def test_all_is_sorted_and_complete() -> None:
 
 def test_the_client_exports_what_it_defines() -> None:
     assert guide.client.__all__ == in_order(guide.client.__all__)
-    public = {name for name in vars(guide.client) if not name.startswith("_") and name[0].isupper()}
-    assert public <= set(guide.client.__all__)
+    assert set(guide.client._MODULE_OF) | {"probe"} == set(guide.client.__all__)
+    for name in guide.client.__all__:
+        assert getattr(guide.client, name) is not None
 
 
 def test_guide_reexports_the_client_surface() -> None:

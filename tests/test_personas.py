@@ -115,9 +115,7 @@ def test_a_bundled_persona_cannot_be_removed() -> None:
     ],
     ids=["invalid-toml", "missing-field", "wrong-type", "wrong-option-type", "bad-id", "unknown-field"],
 )
-def test_a_bad_file_is_reported_with_path_line_and_field_and_the_rest_load(
-    text: str, line: int | None, field: str | None, words: str
-) -> None:
+def test_a_bad_file_is_reported_with_path_line_and_field_and_the_rest_load(text: str, line: int | None, field: str | None, words: str) -> None:
     path = write_user("broken.toml", text)
     shelf = personas.load()
     assert BUNDLED <= set(shelf.personas)
@@ -140,9 +138,7 @@ TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(system=TEXT, greeting=TEXT, name=st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s))
 def test_unicode_and_long_multiline_prompts_round_trip_exactly(system: str, greeting: str, name: str) -> None:
-    persona = replace(
-        personas.template("round-trip"), system=system * 3 + "\n\n  indented\n\ttabbed ✓ — Fira\n", greeting=greeting, name=name
-    )
+    persona = replace(personas.template("round-trip"), system=system * 3 + "\n\n  indented\n\ttabbed ✓ — Fira\n", greeting=greeting, name=name)
     parsed = personas.parse(persona.to_toml(), Path("round-trip.toml"), "user")
     assert isinstance(parsed, personas.Persona)
     assert (parsed.system, parsed.greeting, parsed.name) == (persona.system, persona.greeting, persona.name)
@@ -173,9 +169,7 @@ def test_guide_personas_show_prints_the_toml(run_guide) -> None:  # type: ignore
 
 
 def test_guide_personas_new_from_flags(run_guide) -> None:  # type: ignore[no-untyped-def]
-    result = run_guide(
-        "personas", "new", "night-owl", "--name", "Night owl", "--system", "You are awake late, {address}.", "--temperature", "0.4"
-    )
+    result = run_guide("personas", "new", "night-owl", "--name", "Night owl", "--system", "You are awake late, {address}.", "--temperature", "0.4")
     assert result.returncode == 0, result.stderr
     owl = personas.load().personas["night-owl"]
     assert owl.name == "Night owl" and owl.options == {"temperature": 0.4} and owl.source == "user"

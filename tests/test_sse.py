@@ -65,9 +65,7 @@ def test_a_last_event_without_its_blank_line_is_kept() -> None:
 EVENTS = st.lists(
     st.fixed_dictionaries(
         {
-            "data": st.lists(
-                st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",))), min_size=1, max_size=3
-            ),
+            "data": st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",))), min_size=1, max_size=3),
             "event": st.sampled_from(["", "message", "delta", "error"]),
         }
     ),

@@ -99,9 +99,7 @@ def test_the_curl_snippet_parses_as_shell_and_sends_the_same_body(keyed: Loopbac
 
 
 @pytest.mark.parametrize("keyed_call", [True, False])
-def test_the_python_snippet_compiles_and_reads_the_key_from_the_environment(
-    keyed_call: bool, server: LoopbackServer, tmp_path: Path
-) -> None:
+def test_the_python_snippet_compiles_and_reads_the_key_from_the_environment(keyed_call: bool, server: LoopbackServer, tmp_path: Path) -> None:
     for trace in traces_of_every_action(server, tmp_path):
         if not keyed_call:
             trace.request_headers.pop("Authorization", None)

@@ -43,9 +43,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_lists_the_bundled_personas(installed: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    result = subprocess.run(
-        [str(installed / "bin" / "guide"), "--home", str(home), "personas"], capture_output=True, text=True, cwd=tmp_path
-    )
+    result = subprocess.run([str(installed / "bin" / "guide"), "--home", str(home), "personas"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for persona in ("calm-guide", "api-docent", "socratic-tutor", "terse-engineer"):
         assert persona in result.stdout

@@ -1,36 +1,79 @@
 """The client layer: the gentle actions over any OpenAI-compatible API.
 
-Headless: nothing here imports textual.
+Headless: nothing here imports textual. Names load on first use.
 """
 
 from __future__ import annotations
 
-from ._async import AsyncGuide
-from ._errors import (
-    CannotConnect,
-    GuideError,
-    KeyRefused,
-    ModelNotFound,
-    NoModel,
-    NotOffered,
-    RateLimited,
-    ReplyNotUnderstood,
-    RequestRefused,
-    ServerFailed,
-    StreamBrokeOff,
-    TimedOut,
-)
-from ._map import ACTIONS, API_VERSION, Action
-from ._providers import PROVIDERS, Finding, Provider, api_base, display_address
-from ._reply import AsyncReply, Reply
-from ._results import Catalog, ModelInfo, Picture, Sound, Transcript, Vector, Vectors, Verdict
-from ._sse import ServerSentEvent, SSEDecoder
-from ._sync import Guide
-from ._trace import Trace, redact_key
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._async import AsyncGuide
+    from ._errors import (
+        CannotConnect,
+        GuideError,
+        KeyRefused,
+        ModelNotFound,
+        NoModel,
+        NotOffered,
+        RateLimited,
+        ReplyNotUnderstood,
+        RequestRefused,
+        ServerFailed,
+        StreamBrokeOff,
+        TimedOut,
+    )
+    from ._map import ACTIONS, API_VERSION, Action
+    from ._providers import PROVIDERS, Finding, Provider, api_base, display_address
+    from ._reply import AsyncReply, Reply
+    from ._results import Catalog, ModelInfo, Picture, Sound, Transcript, Vector, Vectors, Verdict
+    from ._sse import ServerSentEvent, SSEDecoder
+    from ._sync import Guide
+    from ._trace import Trace, redact_key
+
+_HOMES = {
+    "_async": ["AsyncGuide"],
+    "_errors": [
+        "CannotConnect",
+        "GuideError",
+        "KeyRefused",
+        "ModelNotFound",
+        "NoModel",
+        "NotOffered",
+        "RateLimited",
+        "ReplyNotUnderstood",
+        "RequestRefused",
+        "ServerFailed",
+        "StreamBrokeOff",
+        "TimedOut",
+    ],
+    "_map": ["ACTIONS", "API_VERSION", "Action"],
+    "_providers": ["PROVIDERS", "Finding", "Provider", "api_base", "display_address"],
+    "_reply": ["AsyncReply", "Reply"],
+    "_results": ["Catalog", "ModelInfo", "Picture", "Sound", "Transcript", "Vector", "Vectors", "Verdict"],
+    "_sse": ["SSEDecoder", "ServerSentEvent"],
+    "_sync": ["Guide"],
+    "_trace": ["Trace", "redact_key"],
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    # Names load on first use: the app can read the map and the providers
+    # before httpx (or asyncio, for the sync driver) is imported.
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'guide.client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"guide.client.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def probe(base_url: str, *, api_key: str | None = None) -> dict[str, Finding]:
     """Which of the gentle actions the server at `base_url` offers."""
+    from ._sync import Guide
+
     with Guide(base_url=base_url, api_key=api_key, max_retries=0) as ai:
         return ai.probe()
 

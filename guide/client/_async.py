@@ -64,9 +64,7 @@ class AsyncGuide(GuideCore):
 
     # The gentle actions.
 
-    def think(
-        self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any
-    ) -> AsyncReply:
+    def think(self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> AsyncReply:
         """Chat completions: you offer context; it reflects and responds."""
 
         async def start(reply: AsyncReply) -> AsyncIterator[None]:
@@ -150,9 +148,7 @@ class AsyncGuide(GuideCore):
         attempt = 0
         while True:
             try:
-                request = self._http.build_request(
-                    call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files
-                )
+                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
                 response = await self._http.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 await asyncio.sleep(self.after_failure(trace, "timeout", attempt, describe(exc)))

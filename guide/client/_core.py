@@ -75,9 +75,7 @@ class GuideCore:
         gentle = gentle_call("think", messages, system=system, model=asked, stream=stream or None, **options)
         return build.think(self.base_url, messages, model=model, system=system, stream=stream, options=options, gentle=gentle, notes=notes)
 
-    def plan_continue(
-        self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]
-    ) -> Call:
+    def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
         """The continue call for this prompt."""
         gentle = gentle_call("continue", prompt, model=asked, stream=stream or None, **options)
         return build.continue_(self.base_url, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
@@ -96,9 +94,7 @@ class GuideCore:
         gentle = gentle_call("speak", text, voice=voice if voice != "alloy" else None, model=asked, format=format)
         return build.speak(self.base_url, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
 
-    def plan_transcribe(
-        self, action: str, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]
-    ) -> Call:
+    def plan_transcribe(self, action: str, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
         """The listen or interpret call."""
         gentle = gentle_call(action, audio, model=asked, language=language)
         return build.transcribe(action, self.base_url, audio, model=model, language=language, gentle=gentle, notes=notes)

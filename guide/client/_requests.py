@@ -42,6 +42,10 @@ SPEECH_TYPES = {
 }
 
 
+LONG = 160
+"""Strings longer than this are shortened in the gentle call as shown."""
+
+
 @dataclass(frozen=True)
 class Call:
     """One request, ready to send: built from the map, sent by a driver."""
@@ -76,6 +80,8 @@ def _short(value: Any) -> str:
         return f"open({getattr(value, 'name', 'audio')!r}, 'rb')"
     if isinstance(value, os.PathLike):
         return repr(os.fspath(value))
+    if isinstance(value, str) and len(value) > LONG:
+        return repr(value[: LONG // 2] + "…")  # the Request tab has it whole
     return repr(value)
 
 
@@ -109,9 +115,7 @@ def think(
     return Call(ACTIONS["think"], url_for(base, ACTIONS["think"]), json=body, stream=stream, gentle=gentle, notes=notes)
 
 
-def continue_(
-    base: str, prompt: str, *, model: str, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()
-) -> Call:
+def continue_(base: str, prompt: str, *, model: str, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
     """POST /completions with the beginning of a text."""
     body: dict[str, Any] = {"model": model, "prompt": prompt, **options}
     if stream:
@@ -146,9 +150,7 @@ def speak(base: str, text: str, *, model: str, voice: str, format: str | None, g
     return Call(ACTIONS["speak"], url_for(base, ACTIONS["speak"]), json=body, gentle=gentle, notes=notes)
 
 
-def transcribe(
-    action: str, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()
-) -> Call:
+def transcribe(action: str, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
     """POST /audio/transcriptions or /audio/translations, as multipart/form-data."""
     form = {"model": model, "response_format": "json"}
     if language:
@@ -170,13 +172,17 @@ def discern(base: str, text: str | Sequence[str], *, model: str | None, gentle: 
     return Call(ACTIONS["discern"], url_for(base, ACTIONS["discern"]), json=body, gentle=gentle)
 
 
+PROBE = "ai.probe()"
+"""The gentle call shown for each request a probe sends."""
+
+
 def empty(action: Action, base: str) -> Call:
     """A request with an empty body: routes that exist reject it, others 404."""
     if action.method == "GET":
-        return Call(action, url_for(base, action), gentle=gentle_call(action.name))
+        return Call(action, url_for(base, action), gentle=PROBE)
     if action.name in ("listen", "interpret"):
-        return Call(action, url_for(base, action), form={}, files={"probe": ("empty.txt", b"", "text/plain")}, gentle="probe")
-    return Call(action, url_for(base, action), json={}, gentle="probe")
+        return Call(action, url_for(base, action), form={}, files={"probe": ("empty.txt", b"", "text/plain")}, gentle=PROBE)
+    return Call(action, url_for(base, action), json={}, gentle=PROBE)
 
 
 def read_audio(audio: AudioInput) -> tuple[str, bytes, str]:

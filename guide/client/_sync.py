@@ -62,9 +62,7 @@ class Guide(GuideCore):
 
     # The gentle actions.
 
-    def think(
-        self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any
-    ) -> Reply:
+    def think(self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> Reply:
         """Chat completions: you offer context; it reflects and responds."""
         name, notes = self._model(model)
         call = self.plan_think(messages, system, name, model, stream, options, notes)
@@ -137,9 +135,7 @@ class Guide(GuideCore):
         attempt = 0
         while True:
             try:
-                request = self._http.build_request(
-                    call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files
-                )
+                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
                 response = self._http.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 time.sleep(self.after_failure(trace, "timeout", attempt, describe(exc)))

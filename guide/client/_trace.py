@@ -109,7 +109,7 @@ class Trace:
         elif self.state == "failed" and self.error:
             parts.append(str(self.error.get("type", "failed")))
         if self.total_ms is not None:
-            parts.append(f"{self.total_ms / 1000:.1f} s")
+            parts.append(f"{self.total_ms:.0f} ms" if self.total_ms < 1000 else f"{self.total_ms / 1000:.1f} s")
         elif self.state == "running":
             parts.append("…")
         if self.tokens is not None:

@@ -1,0 +1,239 @@
+"""Conversations, messages and traces in SQLite (the user's data folder).
+
+WAL mode and a busy timeout so two instances can share a folder; a schema
+version in `meta`; one transaction per finished message. A reply cut short is
+stored with what had arrived, and its state says so. The key is never stored:
+traces arrive already redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .locations import data_dir, ensure_private
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conversations (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    persona TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    persona TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'done',
+    trace_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
+CREATE TABLE IF NOT EXISTS traces (
+    id TEXT PRIMARY KEY,
+    conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_by_conversation ON traces(conversation_id, started_at);
+CREATE TABLE IF NOT EXISTS probes (base_url TEXT PRIMARY KEY, probed_at REAL NOT NULL, data TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One message as kept: role is user, assistant, divider or action."""
+
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    persona: str = ""
+    model: str = ""
+    state: str = "done"
+    """done, stopped (by the user) or cut (by a failure)."""
+    trace_id: str | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    """A conversation in the list: title, persona, size and last activity."""
+
+    id: int
+    title: str
+    persona: str
+    messages: int
+    updated_at: float
+
+
+class Store:
+    """The SQLite store. Open one per app; every write is its own transaction."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "guide.sqlite3"
+        ensure_private(self.path.parent)
+        fresh = not self.path.exists()
+        self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        if fresh:
+            self.path.chmod(0o600)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # Conversations.
+
+    def new_conversation(self, persona: str, title: str = "") -> int:
+        """Start a conversation; returns its id."""
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute("INSERT INTO conversations(title, persona, created_at, updated_at) VALUES (?, ?, ?, ?)", (title, persona, now, now))
+        return int(cursor.lastrowid or 0)
+
+    def conversations(self) -> list[ConversationInfo]:
+        """Every conversation, the most recent first, with its message count."""
+        rows = self._db.execute(
+            """SELECT c.id, c.title, c.persona, c.updated_at,
+                      (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
+               FROM conversations c ORDER BY c.updated_at DESC, c.id DESC"""
+        ).fetchall()
+        return [ConversationInfo(r["id"], r["title"], r["persona"], r["n"], r["updated_at"]) for r in rows]
+
+    def conversation(self, conversation_id: int) -> ConversationInfo | None:
+        """One conversation's entry, if it exists."""
+        return next((c for c in self.conversations() if c.id == conversation_id), None)
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        """Give a conversation a title."""
+        with self._transaction() as db:
+            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a conversation with its messages and traces."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def set_persona(self, conversation_id: int, persona: str) -> None:
+        """Remember the persona a conversation now speaks as."""
+        with self._transaction() as db:
+            db.execute("UPDATE conversations SET persona = ? WHERE id = ?", (persona, conversation_id))
+
+    # Messages.
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        *,
+        persona: str = "",
+        model: str = "",
+        state: str = "done",
+        trace_id: str | None = None,
+    ) -> int:
+        """Store one finished message (in one transaction); returns its id."""
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO messages(conversation_id, role, content, persona, model, state, trace_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, content, persona, model, state, trace_id, now),
+            )
+            title = content.strip().splitlines()[0][:60] if role == "user" and content.strip() else None
+            db.execute(
+                "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? IS NOT NULL THEN ? ELSE title END WHERE id = ?",
+                (now, title, title, conversation_id),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def delete_message(self, message_id: int) -> None:
+        """Remove one message (the last reply, when it is regenerated)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
+    def messages(self, conversation_id: int) -> list[StoredMessage]:
+        """A conversation's messages, in order."""
+        rows = self._db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+        return [StoredMessage(**dict(row)) for row in rows]
+
+    # Traces and probes.
+
+    def save_trace(self, conversation_id: int | None, trace: Any) -> None:
+        """Store (or update) a finished call's trace."""
+        data = json.dumps(trace.to_dict(), ensure_ascii=False)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO traces(id, conversation_id, action, started_at, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET data = excluded.data, conversation_id = COALESCE(excluded.conversation_id, traces.conversation_id)",
+                (trace.id, conversation_id, trace.action, trace.started_at, data),
+            )
+
+    def traces(self, conversation_id: int) -> list[dict[str, Any]]:
+        """A conversation's traces as data, oldest first."""
+        rows = self._db.execute("SELECT data FROM traces WHERE conversation_id = ? ORDER BY started_at", (conversation_id,)).fetchall()
+        return [json.loads(row["data"]) for row in rows]
+
+    def probe(self, base_url: str) -> dict[str, Any] | None:
+        """The cached probe of a server, if any."""
+        row = self._db.execute("SELECT data FROM probes WHERE base_url = ?", (base_url,)).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def save_probe(self, base_url: str, findings: dict[str, Any]) -> None:
+        """Cache what a probe found."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO probes(base_url, probed_at, data) VALUES (?, ?, ?) "
+                "ON CONFLICT(base_url) DO UPDATE SET probed_at = excluded.probed_at, data = excluded.data",
+                (base_url, time.time(), json.dumps(findings)),
+            )
+
+    # Export.
+
+    def export_markdown(self, conversation_id: int, *, with_calls: bool = False) -> str:
+        """The conversation as Markdown, optionally with each call's summary and curl."""
+        info = self.conversation(conversation_id)
+        title = info.title if info and info.title else f"Conversation {conversation_id}"
+        lines = [f"# {title}", ""]
+        traces = {t["id"]: t for t in self.traces(conversation_id)} if with_calls else {}
+        for message in self.messages(conversation_id):
+            if message.role == "divider":
+                lines += ["---", f"*{message.content}*", ""]
+                continue
+            who = {"user": "You", "assistant": message.persona or "Guide", "action": "Action"}.get(message.role, message.role)
+            note = {"stopped": " (stopped)", "cut": " (cut off)"}.get(message.state, "")
+            lines += [f"**{who}**{note}:", "", message.content, ""]
+            if with_calls and message.trace_id in traces:
+                from guide.client import Trace
+
+                trace = Trace.from_dict(traces[message.trace_id])
+                lines += [f"> `{trace.summary()}`", "", "```sh", trace.as_curl(), "```", ""]
+        return "\n".join(lines).rstrip() + "\n"

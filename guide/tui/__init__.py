@@ -1,0 +1,1 @@
+"""The terminal app. Importing this package is cheap; `app` loads Textual."""

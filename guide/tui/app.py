@@ -1,0 +1,569 @@
+"""GuideApp: owns the AsyncGuide, the session and the store; routes messages.
+
+The greeting is painted first; the client (httpx) and the store (sqlite) are
+loaded right after the first frame, so launch stays close to a bare app.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from guide import config, personas
+from guide.tui import slash
+from guide.tui.screens.chat import ChatScreen
+from guide.tui.session import Session, Turn
+
+if TYPE_CHECKING:
+    from guide.client import AsyncGuide, GuideError, Trace
+    from guide.store import Store
+
+
+class GuideApp(App[None]):
+    """A calm guide to chat with, that shows every call it makes."""
+
+    CSS_PATH = "guide.tcss"
+    TITLE = "guide"
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="help", tooltip="Keys and slash commands", priority=True),
+        Binding("f2", "toggle_panel", "Calls", id="toggle-panel", tooltip="Show or hide the calls panel", priority=True),
+        Binding("f3", "show_map", "Map", id="map", tooltip="Every gentle action and its legacy endpoint", priority=True),
+        Binding("f4", "conversations", "Chats", id="conversations", tooltip="Resume, rename, delete or export", priority=True),
+        Binding("f5", "pick_persona", "Persona", id="persona", priority=True),
+        Binding("f6", "pick_model", "Model", id="model", priority=True),
+        Binding("f7", "pick_server", "Server", id="server", show=False, priority=True),
+        Binding("ctrl+n", "new_conversation", "New", id="new", show=False),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply", show=False),
+        Binding("escape", "stop", "Stop", id="stop", show=False),
+    ]
+
+    def __init__(self, *, flags: dict[str, Any] | None = None, transport: Any = None) -> None:
+        super().__init__()
+        self.transport = transport
+        """An httpx transport for the client (tests and screenshots); None for the network."""
+        self.flags = {k: v for k, v in (flags or {}).items() if v is not None}
+        self.loaded = config.load(self.flags)
+        self.settings = self.loaded.settings
+        self.shelf = personas.load()
+        self.session = Session(self.shelf.get(self.settings.persona), self.settings.address)
+        self.chat = ChatScreen()
+        self._guide: AsyncGuide | None = None
+        self._store: Store | None = None
+        self.store_problem: str | None = None
+        self.calls: Counter[str] = Counter()
+        self.support: dict[str, Any] | None = None
+        self.panel_wanted: bool | None = None
+        self.streaming = False
+        self._painted = False
+        self._unfiled: list[Trace] = []
+        """Calls made before the conversation was first stored; filed with it."""
+        if self.settings.theme:
+            self.theme = self.settings.theme
+
+    # Start-up: the greeting first, everything heavy after the first frame.
+
+    def on_mount(self) -> None:
+        self._painted = True
+        self.push_screen(self.chat)
+        self.call_after_refresh(self._first_frame_shown)
+
+    async def _first_frame_shown(self) -> None:
+        await self.show_greeting()
+        self.refresh_status()
+        for problem in self.shelf.problems:
+            self.notify(str(problem), title="A persona file was skipped", severity="warning", timeout=10)
+        if self.loaded.problem:
+            self.notify(self.loaded.problem, title="Settings", severity="warning", timeout=10)
+        if self.settings.persona not in self.shelf.personas:
+            self.notify(f"There is no persona called '{self.settings.persona}'; the calm guide is here instead.", severity="warning")
+        self.call_after_refresh(self._wake)
+
+    def _wake(self) -> None:
+        _ = self.guide, self.store
+        self.refresh_status()
+
+    @property
+    def guide(self) -> AsyncGuide:
+        """The client, made on first use (this is when httpx is imported)."""
+        if self._guide is None:
+            from guide.client import AsyncGuide
+
+            self._guide = AsyncGuide(
+                base_url=self.settings.server(),
+                api_key=self.settings.api_key(),
+                model=self.model_choice(),
+                on_trace=self.on_trace,
+                transport=self.transport,
+            )
+        return self._guide
+
+    @property
+    def store(self) -> Store | None:
+        """The store, opened on first use; None if it cannot be (the app goes on)."""
+        if self._store is None and self.store_problem is None:
+            from guide.store import Store
+
+            try:
+                self._store = Store()
+            except Exception as error:  # an unusable data folder must not stop the chat
+                self.store_problem = f"Conversations cannot be saved: {error}. guide keeps working in memory."
+                self.notify(self.store_problem, title="Storage", severity="warning", timeout=15)
+        return self._store
+
+    def model_choice(self) -> str | None:
+        """The user's chosen model, else the persona's preferred one."""
+        return self.settings.model or self.session.persona.model
+
+    def server_address(self) -> str:
+        """The server as people write it, without the version."""
+        from guide.client._providers import DEFAULT_BASE_URL, api_base, display_address
+
+        return display_address(api_base(self.settings.server() or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL))
+
+    def refresh_status(self) -> None:
+        """Persona · server · model, at the top."""
+        model = (self._guide.chosen_model(None) if self._guide else None) or self.model_choice() or "the server's first model"
+        self.chat.set_status(f"◉ {self.session.persona.name}  ·  {self.server_address()}  ·  {model}")
+
+    async def show_greeting(self) -> None:
+        """The persona's greeting: shown, never sent. The guide waits."""
+        await self.chat.transcript.add_message("greeting", self.session.persona.name, self.session.greeting())
+
+    # Calls: every trace reaches the panel as it starts and as it ends.
+
+    def on_trace(self, trace: Trace) -> None:
+        from guide.client._requests import PROBE
+
+        self.chat.panel.show(trace)
+        if trace.state == "running":
+            return
+        if trace.gentle != PROBE:
+            self.calls[trace.action] += 1
+        if self.store is not None:
+            self.store.save_trace(self.session.conversation_id, trace)
+            if self.session.conversation_id is None:
+                self._unfiled.append(trace)
+
+    def on_mapping_panel_call_selected(self, event: Any) -> None:
+        from guide.tui.screens.call_detail import CallDetail
+
+        self.push_screen(CallDetail(event.trace))
+
+    def explain(self, error: GuideError, what: str) -> None:
+        """A failed call as a calm notice: title, the server's words, the hint."""
+        lines = [error.detail, error.hint] if error.detail else [error.hint]
+        self.notify("\n".join(lines) + "\n(F2: the call, whole, in the calls panel)", title=error.title, severity="error", timeout=12)
+
+    # Sending, streaming, stopping.
+
+    async def on_composer_submitted(self, event: Any) -> None:
+        text = event.text
+        command = slash.parse(text.strip())
+        if text.strip().startswith("/") and command is None:
+            self.notify(f"There is no command {text.split()[0]}. /help lists them.", severity="warning")
+            return
+        self.chat.composer.text = ""
+        if command is not None:
+            self.run_command(*command)
+            return
+        await self.send(text)
+
+    def on_composer_recall(self) -> None:
+        last = self.session.last_prompt()
+        if last:
+            self.chat.composer.text = last
+            self.chat.composer.move_cursor(self.chat.composer.document.end)
+
+    async def send(self, text: str) -> None:
+        """Show the user's words and ask the guide."""
+        view = await self.chat.transcript.add_message("user", "You", text)
+        turn = Turn("user", text)
+        self.session.turns.append(turn)
+        self.think(turn, view)
+
+    @work(exclusive=True, group="reply")
+    async def think(self, turn: Turn, user_view: Any) -> None:
+        """One think call, streamed into a new message; the composer waits."""
+        from guide.client import GuideError
+
+        composer = self.chat.composer
+        composer.read_only = True
+        self.streaming = True
+        persona = self.session.persona
+        view = await self.chat.transcript.add_message("assistant", persona.name)
+        reply = self.guide.think(self.session.history(), system=self.session.system(), stream=True, model=self.model_choice(), **persona.options)
+        state = "done"
+        failure: GuideError | None = None
+        try:
+            await view.stream(reply)
+        except GuideError as error:
+            failure, state = error, "cut"
+        except BaseException:
+            state = "stopped"
+            await reply.aclose()
+            raise
+        finally:
+            self.streaming = False
+            composer.read_only = False
+            text = view.text
+            if failure is not None and not text:
+                await view.remove()
+                await user_view.remove()
+                self.session.turns.remove(turn)
+            else:
+                view.set_state(state)
+                self._keep(turn, Turn("assistant", text, state, persona.name, trace_id=reply.trace.id if reply.trace else None))
+            if failure is not None:
+                composer.text = turn.content
+                composer.move_cursor(composer.document.end)
+                self.explain(failure, "think")
+            composer.focus()
+            self.refresh_status()
+
+    def _keep(self, user: Turn | None, reply: Turn) -> None:
+        """Store the finished turn (one transaction per message)."""
+        self.session.turns.append(reply)
+        store = self.store
+        if store is None:
+            return
+        if self.session.conversation_id is None:
+            self.session.conversation_id = store.new_conversation(self.session.persona.id)
+            for trace in self._unfiled:
+                store.save_trace(self.session.conversation_id, trace)
+            self._unfiled.clear()
+        model = (self._guide.chosen_model(None) if self._guide else None) or ""
+        if user is not None and user.message_id is None:
+            user.message_id = store.add_message(self.session.conversation_id, "user", user.content)
+        reply.message_id = store.add_message(
+            self.session.conversation_id,
+            "assistant",
+            reply.content,
+            persona=reply.persona,
+            model=model,
+            state=reply.state,
+            trace_id=reply.trace_id,
+        )
+
+    def action_stop(self) -> None:
+        """Esc: stop the reply; what arrived stays."""
+        if self.streaming:
+            self.workers.cancel_group(self, "reply")
+
+    async def action_regenerate(self) -> None:
+        """Ask again for the last reply."""
+        last = self.session.last_reply()
+        if self.streaming or last is None or self.session.turns[-1] is not last:
+            return
+        self.session.turns.remove(last)
+        view = self.chat.transcript.last_message("assistant")
+        if view is not None:
+            await view.remove()
+        if self.store is not None and last.message_id is not None:
+            self.store.delete_message(last.message_id)
+        user = next(t for t in reversed(self.session.turns) if t.role == "user")
+        self.think(user, self.chat.transcript.last_message("user"))
+
+    def action_copy_reply(self) -> None:
+        """Copy the last reply (OSC 52)."""
+        last = self.session.last_reply()
+        if last is not None:
+            self.copy_to_clipboard(last.content)
+            self.notify("Copied the last reply.", timeout=2)
+
+    # Slash commands.
+
+    @work(group="action")
+    async def run_command(self, command: slash.SlashCommand, argument: str) -> None:
+        """Run one slash command; gentle ones are real calls with their rows."""
+        from guide.client import GuideError
+        from guide.tui import commands
+
+        name = command.name
+        needs_text = command.action in ("imagine", "understand", "speak", "listen", "interpret", "continue", "discern")
+        if needs_text and not argument:
+            self.notify(f"Usage: {command.usage}", severity="warning")
+            return
+        try:
+            if name == "imagine":
+                await commands.imagine(self, argument)
+            elif name == "understand":
+                await commands.understand(self, argument)
+            elif name == "speak":
+                await commands.speak(self, argument)
+            elif name in ("listen", "interpret"):
+                await commands.transcribe(self, name, argument)
+            elif name == "continue":
+                await commands.continue_(self, argument)
+            elif name == "catalog":
+                await commands.catalog(self)
+            elif name == "discern":
+                await commands.discern(self, argument)
+            elif name == "persona":
+                await self.switch_persona(argument) if argument else self.action_pick_persona()
+            elif name == "model":
+                await self.switch_model(argument) if argument else self.action_pick_model()
+            elif name == "export":
+                self.export(with_calls=argument == "calls")
+            elif name == "new":
+                await self.action_new_conversation()
+            else:
+                await self.run_action({"conversations": "conversations", "map": "show_map", "help": "help", "server": "pick_server"}[name])
+        except GuideError as error:
+            self.explain(error, name)
+
+    async def show_action(self, action: str, body: str, trace: Trace | None) -> None:
+        """A slash command's result as a block in the transcript."""
+        from guide.client import ACTIONS
+
+        title = f"{action} → {ACTIONS[action].endpoint}"
+        await self.chat.transcript.add_action(title, body)
+        self.session.turns.append(Turn("action", body, trace_id=trace.id if trace else None))
+
+    # Personas, models, servers.
+
+    def action_pick_persona(self) -> None:
+        from guide.tui.screens.pickers import persona_picker
+
+        self.push_screen(persona_picker(self.shelf.personas, self.session.persona.id), self._persona_chosen)
+
+    async def _persona_chosen(self, choice: str | None) -> None:
+        from guide.tui.screens.pickers import PersonaEditor
+
+        if choice is None:
+            return
+        if choice.startswith("use:"):
+            await self.switch_persona(choice[4:])
+        elif choice == "new":
+            self.push_screen(PersonaEditor(personas.template("my-guide"), creating=True), self._persona_edited)
+        elif choice == "edit":
+            self.push_screen(PersonaEditor(self.session.persona, creating=False), self._persona_edited)
+
+    async def _persona_edited(self, persona: personas.Persona | None) -> None:
+        if persona is None:
+            return
+        path = personas.save(persona)
+        self.shelf = personas.load()
+        self.notify(f"Saved {path}", title="Persona", timeout=4)
+        await self.switch_persona(persona.id)
+
+    async def switch_persona(self, persona_id: str) -> None:
+        """Speak as another persona from the next turn; remembered in settings."""
+        if persona_id not in self.shelf.personas:
+            self.notify(f"There is no persona called '{persona_id}'.", severity="warning")
+            return
+        persona = self.shelf.personas[persona_id]
+        self.session.persona = persona
+        await self.chat.transcript.add_divider(f"now speaking as {persona.name}")
+        self.session.turns.append(Turn("divider", f"now speaking as {persona.name}"))
+        if self.store is not None and self.session.conversation_id is not None:
+            self.store.add_message(self.session.conversation_id, "divider", f"now speaking as {persona.name}")
+            self.store.set_persona(self.session.conversation_id, persona.id)
+        self._save_setting("persona", persona.id)
+        if self._guide is not None and not self.settings.model:
+            self._guide.model = persona.model
+        self.refresh_status()
+
+    def action_pick_model(self) -> None:
+        """F6: pick a model from the catalog (the call shows in the panel)."""
+        self._pick_model()
+
+    @work(group="picker")
+    async def _pick_model(self) -> None:
+        from guide.client import GuideError
+        from guide.tui.screens.pickers import model_picker
+
+        try:
+            models = await self.guide.catalog()
+        except GuideError as error:
+            self.explain(error, "catalog")
+            return
+        choice = await self.push_screen_wait(model_picker(list(models), self.guide.model))
+        if choice:
+            await self.switch_model(choice)
+
+    async def switch_model(self, name: str) -> None:
+        """Use another model from the next call; remembered in settings."""
+        self.guide.model = name
+        self._save_setting("model", name)
+        await self.chat.transcript.add_divider(f"model: {name}")
+        self.refresh_status()
+
+    def action_pick_server(self) -> None:
+        """F7: pick a server; guide probes it and says what it offers."""
+        self._pick_server()
+
+    @work(group="picker")
+    async def _pick_server(self) -> None:
+        from guide.tui.screens.pickers import AddressPrompt, server_picker
+
+        choice = await self.push_screen_wait(server_picker(self.server_address()))
+        if choice == "custom":
+            choice = await self.push_screen_wait(AddressPrompt())
+        if not choice:
+            return
+        self._save_setting("base_url", choice)
+        if self._guide is not None:
+            await self._guide.aclose()
+            self._guide = None
+        self.support = None
+        self.refresh_status()
+        await self.probe_server()
+
+    async def action_probe_server(self) -> None:
+        await self.probe_server(force=True)
+
+    async def probe_server(self, force: bool = False) -> None:
+        """Which actions this server offers: probed once, cached in the store."""
+        base = self.guide.base_url
+        cached = self.store.probe(base) if self.store is not None and not force else None
+        if cached is None:
+            found = await self.guide.probe()
+            cached = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
+            if self.store is not None:
+                self.store.save_probe(base, cached)
+            offered = [name for name, f in cached.items() if f["support"] == "yes"]
+            self.notify(f"{self.server_address()} offers: {', '.join(offered) or 'nothing that answered'}.", title="Server", timeout=8)
+        self.support = cached
+        from guide.tui.screens.map_screen import MapScreen
+
+        if isinstance(self.screen, MapScreen):
+            self.screen.update_support(cached)
+
+    def _save_setting(self, key: str, value: str) -> None:
+        """Remember a choice made in the app, at once; flags stay for this run only."""
+        try:
+            notice = config.write({key: value})
+        except (OSError, ValueError) as error:
+            self.notify(f"The setting could not be saved: {error}", severity="warning")
+            return
+        if notice:
+            self.notify(notice, title="Settings", severity="warning", timeout=12)
+        self.flags.pop(key, None)
+        self.loaded = config.load(self.flags)
+        self.settings = self.loaded.settings
+
+    # Screens.
+
+    def action_help(self) -> None:
+        from guide.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_toggle_panel(self) -> None:
+        """F2: show the calls and move to them; again, hide them and go back."""
+        panel = self.chat.panel
+        calls = panel.query_one("#calls")
+        if panel.display and (calls.has_focus or not panel.traces):
+            self.panel_wanted = panel.display = False
+            self.chat.composer.focus()
+            return
+        self.panel_wanted = panel.display = True
+        if panel.traces:
+            calls.focus()
+
+    def action_show_map(self) -> None:
+        from guide.tui.screens.map_screen import MapScreen
+
+        self.push_screen(MapScreen(self.server_address(), self.support, self.calls))
+        if self.support is None:
+            self.run_worker(self.probe_server(), group="probe")
+
+    def action_conversations(self) -> None:
+        from guide.tui.screens.conversations import ConversationsScreen
+
+        if self.store is None:
+            self.notify(self.store_problem or "Conversations are not being saved.", severity="warning")
+            return
+        self.push_screen(ConversationsScreen(self.store.conversations()), self._conversation_chosen)
+
+    async def _conversation_chosen(self, choice: Any) -> None:
+        if choice is None or self.store is None:
+            return
+        if choice.verb == "resume":
+            await self.resume(choice.conversation_id)
+        elif choice.verb == "rename":
+            self.store.rename(choice.conversation_id, choice.title)
+            self.notify(f"Renamed to “{choice.title}”.", timeout=3)
+        elif choice.verb == "delete":
+            self.store.delete(choice.conversation_id)
+            if choice.conversation_id == self.session.conversation_id:
+                await self.action_new_conversation()
+            self.notify("Deleted.", timeout=3)
+        elif choice.verb.startswith("export"):
+            self.export(choice.conversation_id, with_calls=choice.verb == "export-calls")
+
+    async def action_new_conversation(self) -> None:
+        """A fresh conversation: the greeting again, no call."""
+        if self.streaming:
+            self.action_stop()
+        self.session = Session(self.session.persona, self.settings.address)
+        self._unfiled.clear()
+        await self.chat.transcript.clear()
+        self.chat.panel.clear()
+        self.calls.clear()
+        await self.show_greeting()
+
+    async def resume(self, conversation_id: int) -> None:
+        """Open a stored conversation where it left off."""
+        assert self.store is not None
+        info = self.store.conversation(conversation_id)
+        if info is None:
+            return
+        await self.action_new_conversation()
+        if info.persona in self.shelf.personas:
+            self.session.persona = self.shelf.personas[info.persona]
+        self.session.conversation_id = conversation_id
+        transcript = self.chat.transcript
+        for message in self.store.messages(conversation_id):
+            turn = Turn(message.role, message.content, message.state, message.persona, message.id, message.trace_id)
+            self.session.turns.append(turn)
+            if message.role == "divider":
+                await transcript.add_divider(message.content)
+            else:
+                who = "You" if message.role == "user" else message.persona or self.session.persona.name
+                await transcript.add_message(message.role, who, message.content, message.state)
+        from guide.client import Trace
+
+        for data in self.store.traces(conversation_id):
+            trace = Trace.from_dict(data)
+            self.chat.panel.show(trace)
+            self.calls[trace.action] += 1
+        self.refresh_status()
+
+    def export(self, conversation_id: int | None = None, *, with_calls: bool = False) -> None:
+        """Write a conversation to Markdown in the data folder."""
+        from guide.tui.commands import saved_path
+
+        target = conversation_id or self.session.conversation_id
+        if self.store is None or target is None:
+            self.notify("There is nothing to export yet.", severity="warning")
+            return
+        path = saved_path("exports", ".md")
+        path.write_text(self.store.export_markdown(target, with_calls=with_calls), encoding="utf-8")
+        self.notify(f"Exported to {path}", title="Export", timeout=8)
+
+    def watch_theme(self, theme: str) -> None:
+        if self._painted and theme != self.settings.theme:
+            self._save_setting("theme", theme)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Persona", "Switch persona, or create and edit one", self.action_pick_persona)
+        yield SystemCommand("Model", "Pick a model from the server's catalog", self.action_pick_model)
+        yield SystemCommand("Server", "Pick a server: presets or a custom address", self.action_pick_server)
+        yield SystemCommand("Map", "The gentle actions and their legacy endpoints", self.action_show_map)
+        yield SystemCommand("Conversations", "Resume, rename, delete or export", self.action_conversations)
+        yield SystemCommand("New conversation", "Start again with the greeting", self.action_new_conversation)
+
+
+def run(flags: dict[str, Any] | None = None) -> None:
+    """Run the app in the terminal."""
+    GuideApp(flags=flags).run()

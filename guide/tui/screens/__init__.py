@@ -1,0 +1,1 @@
+"""Screens: thin, compose and bindings."""

@@ -1,0 +1,56 @@
+"""The main screen: status line, transcript, calls panel, composer."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+
+from guide.tui.widgets.composer import Composer
+from guide.tui.widgets.mapping_panel import MappingPanel
+from guide.tui.widgets.transcript import Transcript
+
+NARROW = 100
+"""Below this width the calls panel folds away (F2 brings it back)."""
+
+
+class ChatScreen(Screen[None]):
+    """Where the conversation happens."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(id="body"):
+            yield Transcript(id="transcript")
+            yield MappingPanel()
+        yield OptionList(id="suggestions")
+        yield Composer()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#suggestions").display = False
+        self.query_one(Composer).focus()
+
+    def on_resize(self) -> None:
+        panel = self.query_one(MappingPanel)
+        wanted = getattr(self.app, "panel_wanted", None)
+        panel.display = wanted if wanted is not None else self.size.width >= NARROW
+
+    @property
+    def transcript(self) -> Transcript:
+        """The transcript widget."""
+        return self.query_one(Transcript)
+
+    @property
+    def composer(self) -> Composer:
+        """The composer widget."""
+        return self.query_one(Composer)
+
+    @property
+    def panel(self) -> MappingPanel:
+        """The calls panel."""
+        return self.query_one(MappingPanel)
+
+    def set_status(self, text: str) -> None:
+        """The line at the top: persona, server, model."""
+        self.query_one("#status", Static).update(text)

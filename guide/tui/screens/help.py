@@ -1,0 +1,53 @@
+"""Help: the keys and the slash commands, with the endpoint each one calls."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+from guide.tui import slash
+
+KEYS = """
+| key | does |
+|---|---|
+| Enter | send |
+| ctrl+j (shift+enter, alt+enter where the terminal passes them) | new line |
+| ↑ in an empty composer | the last prompt again |
+| Esc | stop a reply (what arrived stays) |
+| Tab | complete a slash command |
+| F1 | this help |
+| F2 | show or hide the calls panel |
+| F3 | the map |
+| F4 | conversations |
+| F5 | persona · F6 model · F7 server |
+| ctrl+n | new conversation |
+| ctrl+r | regenerate the last reply |
+| ctrl+y | copy the last reply |
+| ctrl+p | command palette (themes too) |
+| ctrl+q | quit |
+"""
+
+
+def help_markdown() -> str:
+    """The help text: keys, then every slash command."""
+    from guide.client import ACTIONS
+
+    rows = []
+    for command in slash.COMMANDS:
+        endpoint = f"`{ACTIONS[command.action].endpoint}`" if command.action else ""
+        rows.append(f"| `{command.usage}` | {command.help} | {endpoint} |")
+    commands = "| command | does | calls |\n|---|---|---|\n" + "\n".join(rows)
+    return f"# Help\n\n## Keys\n{KEYS}\n## Slash commands\n\n{commands}\n"
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and commands."""
+
+    BINDINGS = [Binding("escape,q,f1", "dismiss", "Close", id="close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(help_markdown())

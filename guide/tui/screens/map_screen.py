@@ -1,0 +1,64 @@
+"""The map: every gentle action, its legacy endpoint, this server's support, the calls."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Label
+
+MARKS = {"yes": "✓ offered", "no": "✗ not offered", "unknown": "? unknown"}
+
+
+class MapScreen(ModalScreen[None]):
+    """The table of gentle actions; p probes the server again."""
+
+    BINDINGS = [
+        Binding("escape,q,f3", "dismiss", "Close", id="close"),
+        Binding("p", "probe", "Probe again", id="probe", tooltip="Ask the server again which actions it offers"),
+    ]
+
+    def __init__(self, address: str, support: dict[str, Any] | None, calls: Counter[str]) -> None:
+        super().__init__()
+        self.address = address
+        self.support = support
+        self.calls = calls
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="map"):
+            yield Label(f"The map · {self.address}", id="map-title")
+            yield DataTable(id="map-table", cursor_type="row", zebra_stripes=True)
+            yield Label("", id="map-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("gentle action", "legacy endpoint", "SDK call", "what it means", "this server", "calls")
+        self.fill()
+
+    def fill(self) -> None:
+        """Fill the table from the map, the probe and the call counts."""
+        from guide.client import ACTIONS
+
+        table = self.query_one(DataTable)
+        table.clear()
+        for name, action in ACTIONS.items():
+            found = (self.support or {}).get(name, {})
+            mark = MARKS.get(found.get("support", ""), "… probing" if self.support is None else "?")
+            table.add_row(name, action.endpoint, action.sdk_call, action.meaning, mark, str(self.calls.get(name, 0)), key=name)
+        note = "Support is learned from empty requests that generate nothing (p probes again)."
+        self.query_one("#map-note", Label).update(note)
+
+    def update_support(self, support: dict[str, Any]) -> None:
+        """Show a new probe's findings."""
+        self.support = support
+        self.fill()
+
+    def action_probe(self) -> None:
+        self.support = None
+        self.fill()
+        self.run_worker(self.app.run_action("probe_server"), group="probe")

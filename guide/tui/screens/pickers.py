@@ -1,0 +1,126 @@
+"""Pickers: persona, model and server, each a small modal list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, TextArea
+from textual.widgets.option_list import Option
+
+from guide.personas import Persona
+
+
+class Picker(ModalScreen[str | None]):
+    """A titled list; Enter chooses, Esc leaves."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="close")]
+
+    def __init__(self, title: str, options: list[Option], note: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="picker"):
+            yield Label(self.title_text, classes="picker-title")
+            yield OptionList(*self.options, id="picker-list")
+            if self.note:
+                yield Label(self.note, classes="picker-note")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
+def persona_picker(personas: dict[str, Persona], current: str) -> Picker:
+    """Every persona with its description; also new and edit."""
+    options = [Option(f"{'●' if p.id == current else ' '} {p.name} — {p.description}  [{p.source}]", id=f"use:{p.id}") for p in personas.values()]
+    options += [
+        Option("+ New persona…", id="new"),
+        Option(f"✎ Edit {personas[current].name if current in personas else current}…", id="edit"),
+    ]
+    return Picker("Persona · who the guide is", options, "Switching takes effect on the next turn.")
+
+
+def model_picker(models: list[Any], current: str | None) -> Picker:
+    """The models the catalog listed."""
+    options = [Option(f"{'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})", id=m.id) for m in models]
+    return Picker("Model · from catalog (GET /v1/models)", options or [Option("The server lists no models.", id="", disabled=True)])
+
+
+def server_picker(current: str) -> Picker:
+    """The presets, and a custom address."""
+    from guide.client import PROVIDERS
+
+    options = [Option(f"{p.name:<10} {p.base_url}", id=p.base_url) for p in PROVIDERS.values()]
+    options.append(Option("Custom address…", id="custom"))
+    return Picker(f"Server · now {current}", options, "guide probes the server you choose and says what it offers.")
+
+
+class AddressPrompt(ModalScreen[str | None]):
+    """Ask for a custom server address."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="picker"):
+            yield Label("Server address (without /v1)", classes="picker-title")
+            yield Input(placeholder="http://127.0.0.1:8080", id="address")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+
+class PersonaEditor(ModalScreen[Persona | None]):
+    """Create or edit a persona: name, address, greeting, system prompt."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel"), Binding("ctrl+s", "save", "Save", id="save")]
+
+    def __init__(self, persona: Persona, creating: bool) -> None:
+        super().__init__()
+        self.persona = persona
+        self.creating = creating
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="persona-editor", classes="picker"):
+            yield Label("New persona" if self.creating else f"Edit {self.persona.name}", classes="picker-title")
+            yield Input(self.persona.id, placeholder="id (lower-case, e.g. night-owl)", id="pid", disabled=not self.creating)
+            yield Input(self.persona.name, placeholder="name", id="name")
+            yield Input(self.persona.description, placeholder="one line: what it is for", id="description")
+            yield Input(self.persona.address, placeholder="whom it addresses", id="address")
+            yield Label("Greeting")
+            yield TextArea(self.persona.greeting, id="greeting", soft_wrap=True)
+            yield Label("System prompt ({address} becomes the address)")
+            yield TextArea(self.persona.system, id="system", soft_wrap=True)
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        from dataclasses import replace
+
+        from guide.personas import ID_PATTERN
+
+        pid = self.query_one("#pid", Input).value.strip()
+        if not ID_PATTERN.match(pid):
+            self.notify("The id is lower-case letters, digits, - or _.", severity="warning")
+            return
+        name, description, address = (self.query_one(f"#{key}", Input).value.strip() for key in ("name", "description", "address"))
+        if not (name and description and address):
+            self.notify("Name, description and address are all needed.", severity="warning")
+            return
+        greeting = self.query_one("#greeting", TextArea).text
+        system = self.query_one("#system", TextArea).text
+        edited = replace(self.persona, id=pid, name=name, description=description, address=address, greeting=greeting, system=system)
+        self.dismiss(replace(edited, source="user"))
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)

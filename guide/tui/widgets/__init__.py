@@ -1,0 +1,1 @@
+"""The app's widgets: behaviour lives here, screens only compose them."""

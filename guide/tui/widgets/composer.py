@@ -1,0 +1,97 @@
+"""The composer: Enter sends, ctrl+j adds a newline, up recalls, / completes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.message import Message
+from textual.widgets import OptionList, TextArea
+from textual.widgets.option_list import Option
+
+from guide.tui import slash
+
+NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
+
+
+class Composer(TextArea):
+    """Where the user writes. Locked while a reply streams."""
+
+    @dataclass
+    class Submitted(Message):
+        """The user sent what they wrote."""
+
+        composer: Composer
+        text: str
+
+    class Recall(Message):
+        """Up-arrow in an empty composer: bring back the last prompt."""
+
+    def __init__(self) -> None:
+        super().__init__(id="composer", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        self.placeholder = "Write to the guide…  (Enter sends · ctrl+j new line · / for commands)"
+
+    @property
+    def suggestions(self) -> OptionList | None:
+        """The completion list beside the composer, if the screen has one."""
+        found = self.screen.query("#suggestions")
+        return found.first(OptionList) if found else None
+
+    async def _on_key(self, event: events.Key) -> None:
+        suggestions = self.suggestions
+        showing = suggestions is not None and suggestions.display
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            if showing and suggestions is not None and suggestions.highlighted is not None and self.text.strip() != "/":
+                choice = suggestions.get_option_at_index(suggestions.highlighted).id or ""
+                if not self.text.startswith(f"/{choice} ") and self.text != f"/{choice}":
+                    self.complete(choice)
+                    return
+            if self.text.strip() and not self.read_only:
+                self.post_message(self.Submitted(self, self.text))
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            if not self.read_only:
+                self.insert("\n")
+            return
+        if event.key == "tab" and showing and suggestions is not None:
+            event.stop()
+            event.prevent_default()
+            index = suggestions.highlighted or 0
+            self.complete(suggestions.get_option_at_index(index).id or "")
+            return
+        if event.key in ("up", "down") and showing and suggestions is not None:
+            event.stop()
+            event.prevent_default()
+            suggestions.action_cursor_up() if event.key == "up" else suggestions.action_cursor_down()
+            return
+        if event.key == "up" and not self.text:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Recall())
+            return
+        await super()._on_key(event)
+
+    def complete(self, name: str) -> None:
+        """Fill in a slash command, ready for its argument."""
+        command = slash.BY_NAME.get(name)
+        if command is None:
+            return
+        self.text = f"/{name}" + (" " if command.argument else "")
+        self.move_cursor(self.document.end)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        suggestions = self.suggestions
+        if suggestions is None:
+            return
+        matches = slash.complete(self.text)
+        suggestions.clear_options()
+        if matches and not (len(matches) == 1 and self.text == f"/{matches[0].name}" and not matches[0].argument):
+            suggestions.add_options([Option(f"{c.usage:<28} {c.help}", id=c.name) for c in matches])
+            suggestions.highlighted = 0
+            suggestions.display = True
+        else:
+            suggestions.display = False

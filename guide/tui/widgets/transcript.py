@@ -1,0 +1,136 @@
+"""The transcript: Markdown messages in an anchored scroll, streamed per frame."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterable
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Label, Markdown, Static
+
+from .text import visible
+
+FRAME = 1 / 30
+STATE_NOTES = {"stopped": "stopped", "cut": "cut off", "failed": "failed"}
+
+
+class MessageView(Vertical):
+    """One message: who speaks, and the words as Markdown."""
+
+    DEFAULT_CSS = """
+    MessageView { height: auto; }
+    MessageView > Markdown { margin: 0; padding: 0 1; }
+    """
+
+    def __init__(self, role: str, who: str, text: str = "", state: str = "done") -> None:
+        super().__init__(classes=f"message {role}")
+        self.role = role
+        self.who = who
+        self.text = text
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._heading(), classes="who")
+        yield Markdown(visible(self.text))
+
+    def _heading(self) -> str:
+        note = STATE_NOTES.get(self.state)
+        return f"{self.who} · {note}" if note else self.who
+
+    @property
+    def body(self) -> Markdown:
+        """The Markdown widget holding the words."""
+        return self.query_one(Markdown)
+
+    def set_state(self, state: str) -> None:
+        """Mark the message stopped, cut off, or done."""
+        self.state = state
+        self.set_class(state != "done", "unfinished")
+        self.query_one(".who", Label).update(self._heading())
+
+    async def stream(self, pieces: AsyncIterable[str]) -> str:
+        """Show pieces as they arrive, coalesced to one render per frame.
+
+        Rendering once per frame instead of once per piece is what keeps a long
+        fast reply cheap; the final full update renders code fences right.
+        """
+        stream = Markdown.get_stream(self.body)
+        arrived: list[str] = []
+        pending: list[str] = []
+        shown_at = time.monotonic()
+        try:
+            async for piece in pieces:
+                arrived.append(piece)
+                pending.append(piece)
+                now = time.monotonic()
+                if now - shown_at >= FRAME:
+                    await stream.write(visible("".join(pending)))
+                    pending.clear()
+                    shown_at = now
+        finally:
+            self.text = "".join(arrived)
+            if pending:
+                await stream.write(visible("".join(pending)))
+            await stream.stop()
+            await self.body.update(visible(self.text))
+        return self.text
+
+
+class Divider(Static):
+    """A quiet line in the transcript (a persona switch, a new model)."""
+
+
+class ActionBlock(Vertical):
+    """The result of a slash command: a distinct block, Markdown inside."""
+
+    DEFAULT_CSS = """
+    ActionBlock { height: auto; }
+    """
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__(classes="action-block")
+        self.title = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.title, classes="who")
+        yield Markdown(visible(self.text))
+
+
+class Transcript(VerticalScroll):
+    """All messages of the conversation; follows new words only at the bottom."""
+
+    can_focus = True
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    async def add_message(self, role: str, who: str, text: str = "", state: str = "done") -> MessageView:
+        """Add a message at the end."""
+        view = MessageView(role, who, text, state)
+        await self.mount(view)
+        if state != "done":
+            view.set_state(state)
+        return view
+
+    async def add_divider(self, text: str) -> Divider:
+        """Add a quiet divider."""
+        divider = Divider(f"── {text} ──")
+        await self.mount(divider)
+        return divider
+
+    async def add_action(self, title: str, text: str) -> ActionBlock:
+        """Add the result of a slash command."""
+        block = ActionBlock(title, text)
+        await self.mount(block)
+        return block
+
+    async def clear(self) -> None:
+        """Remove every message."""
+        await self.remove_children()
+
+    def last_message(self, role: str | None = None) -> MessageView | None:
+        """The last message (of a role)."""
+        views = [v for v in self.query(MessageView) if role is None or v.role == role]
+        return views[-1] if views else None

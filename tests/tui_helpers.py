@@ -1,0 +1,71 @@
+"""Helpers for driving the real app with Pilot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from textual.pilot import Pilot
+
+from guide.tui.app import GuideApp
+
+SIZE = (120, 36)
+
+
+class RedirectTransport(httpx.AsyncHTTPTransport):
+    """Sends to the loopback server while the app believes it talks to `shown`.
+
+    Snapshots then show a fixed address instead of a random port, and the
+    traffic still crosses a real socket.
+    """
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(port=self.port)
+        return await super().handle_async_request(request)
+
+
+def run_app(app: GuideApp, script: Callable[[Pilot[None]], Awaitable[Any]], size: tuple[int, int] = SIZE) -> Any:
+    """Run the app headless, play the script, return what it returns."""
+
+    async def main() -> Any:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            return await script(pilot)
+
+    return asyncio.run(main())
+
+
+async def settle(pilot: Pilot[None], seconds: float = 0.05) -> None:
+    """Let workers and renders finish."""
+    await pilot.pause(seconds)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def type_and_send(pilot: Pilot[None], text: str) -> None:
+    """Type into the composer as a user would, then Enter."""
+    pilot.app.chat.composer.focus()
+    await pilot.press(*[("space" if ch == " " else ch) for ch in text])
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def transcript_text(app: GuideApp) -> list[tuple[str, str, str]]:
+    """(role, who, text) of every message on screen."""
+    from guide.tui.widgets.transcript import MessageView
+
+    return [(v.role, v.who, v.text) for v in app.chat.query(MessageView)]
+
+
+def panel_rows(app: GuideApp) -> list[str]:
+    """The calls panel's rows as text."""
+    from textual.widgets import OptionList
+
+    calls = app.chat.panel.query_one("#calls", OptionList)
+    return [str(calls.get_option_at_index(i).prompt) for i in range(calls.option_count)]
