@@ -296,8 +296,8 @@ def test_the_map_screen_shows_every_action_with_support_and_counts(server: Loopb
 
     rows = run_app(make_app(server, model="loopback-model"), script)
     assert [row[0] for row in rows] == list(ACTIONS)
-    assert all(row[4] == "✓ offered" for row in rows)
-    assert rows[0][5] == "1"
+    assert all(row[2] == "✓ offered" for row in rows)
+    assert rows[0][3] == "1"
 
 
 def test_new_conversation_greets_again_without_a_call(server: LoopbackServer) -> None:

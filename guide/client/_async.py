@@ -160,7 +160,7 @@ class AsyncGuide(GuideCore):
                 if delay is None:
                     self.received(trace, response.status_code, received, started)
                     if response.status_code >= 400:
-                        raise self.error_status(trace, await self._read(response, trace, started))
+                        raise self.error_status(trace, await self._read(response, trace, started), started)
                     return response
                 await response.aclose()
                 await asyncio.sleep(delay)

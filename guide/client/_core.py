@@ -199,10 +199,10 @@ class GuideCore:
         trace.response_headers = {k: scrub(v, self.api_key) for k, v in headers.items()}
         trace.ttfb_ms = round((time.perf_counter() - started) * 1000, 1)
 
-    def error_status(self, trace: Trace, body: bytes) -> GuideError:
+    def error_status(self, trace: Trace, body: bytes, started: float) -> GuideError:
         """The error for an HTTP error status, recorded on the trace."""
         trace.response_body = self.summarised(body, trace)
-        return self.fail(trace, error_for(trace.status or 0, body, url=trace.url, action=trace.action))
+        return self.fail(trace, error_for(trace.status or 0, body, url=trace.url, action=trace.action), started)
 
     def finish(self, trace: Trace, body: bytes, started: float, *, binary: bool = False) -> Any:
         """The parsed reply of a finished, non-streamed call; the trace ends."""

@@ -147,7 +147,7 @@ class Guide(GuideCore):
                 if delay is None:
                     self.received(trace, response.status_code, received, started)
                     if response.status_code >= 400:
-                        raise self.error_status(trace, self._read(response, trace, started))
+                        raise self.error_status(trace, self._read(response, trace, started), started)
                     return response
                 response.close()
                 time.sleep(delay)

@@ -37,7 +37,7 @@ class GuideApp(App[None]):
         Binding("f3", "show_map", "Map", id="map", tooltip="Every gentle action and its legacy endpoint", priority=True),
         Binding("f4", "conversations", "Chats", id="conversations", tooltip="Resume, rename, delete or export", priority=True),
         Binding("f5", "pick_persona", "Persona", id="persona", priority=True),
-        Binding("f6", "pick_model", "Model", id="model", priority=True),
+        Binding("f6", "pick_model", "Model", id="model", show=False, priority=True),
         Binding("f7", "pick_server", "Server", id="server", show=False, priority=True),
         Binding("ctrl+n", "new_conversation", "New", id="new", show=False),
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
@@ -67,6 +67,10 @@ class GuideApp(App[None]):
         """Calls made before the conversation was first stored; filed with it."""
         if self.settings.theme:
             self.theme = self.settings.theme
+
+    def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
+        """Notices carry server words and file names: never read them as markup."""
+        super().notify(message, markup=markup, **options)
 
     # Start-up: the greeting first, everything heavy after the first frame.
 

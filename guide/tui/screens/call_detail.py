@@ -72,6 +72,22 @@ def response_text(trace: Trace) -> str:
     return "\n\n".join(parts)
 
 
+def gentle_text(trace: Trace) -> str:
+    """The gentle call, what it maps to, and how it went, at a glance."""
+    row = trace.mapping
+    lines = [
+        trace.gentle,
+        "",
+        f"# {row.name} → {row.endpoint}   (openai SDK: client.{row.sdk_call})",
+        f"# {row.meaning}",
+        "",
+        timings_text(trace),
+    ]
+    if trace.error:
+        lines += ["", f"{trace.error.get('title', '')} {trace.error.get('detail', '')}".strip(), str(trace.error.get("hint", ""))]
+    return "\n".join(lines)
+
+
 class CallDetail(ModalScreen[None]):
     """One call, whole. c copies what the open tab shows."""
 
@@ -84,7 +100,7 @@ class CallDetail(ModalScreen[None]):
         super().__init__()
         self.trace = trace
         self.texts = {
-            "gentle": f"{trace.gentle}\n\n# {trace.mapping.name} → {trace.mapping.endpoint}  ({trace.mapping.sdk_call})\n# {trace.mapping.meaning}",
+            "gentle": gentle_text(trace),
             "request": request_text(trace),
             "response": response_text(trace),
             "timings": timings_text(trace) + ("\n\n" + "\n".join(trace.notes) if trace.notes else ""),

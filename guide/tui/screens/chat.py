@@ -19,7 +19,7 @@ class ChatScreen(Screen[None]):
     """Where the conversation happens."""
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="status")
+        yield Static("", id="status", markup=False)
         with Horizontal(id="body"):
             yield Transcript(id="transcript")
             yield MappingPanel()

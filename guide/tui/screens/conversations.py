@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -53,7 +54,7 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         table.add_columns("title", "persona", "messages", "last activity")
         for c in self.conversations:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
-            table.add_row(c.title or "(untitled)", c.persona, str(c.messages), when, key=str(c.id))
+            table.add_row(Text(c.title or "(untitled)"), Text(c.persona), str(c.messages), when, key=str(c.id))
         if not self.conversations:
             table.add_row("No conversations yet.", "", "", "")
         self.query_one("#rename-input").display = False

@@ -37,7 +37,7 @@ class MapScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("gentle action", "legacy endpoint", "SDK call", "what it means", "this server", "calls")
+        table.add_columns("gentle action", "legacy endpoint", "this server", "calls", "SDK call", "what it means")
         self.fill()
 
     def fill(self) -> None:
@@ -49,7 +49,7 @@ class MapScreen(ModalScreen[None]):
         for name, action in ACTIONS.items():
             found = (self.support or {}).get(name, {})
             mark = MARKS.get(found.get("support", ""), "… probing" if self.support is None else "?")
-            table.add_row(name, action.endpoint, action.sdk_call, action.meaning, mark, str(self.calls.get(name, 0)), key=name)
+            table.add_row(name, action.endpoint, mark, str(self.calls.get(name, 0)), action.sdk_call, action.meaning, key=name)
         note = "Support is learned from empty requests that generate nothing (p probes again)."
         self.query_one("#map-note", Label).update(note)
 

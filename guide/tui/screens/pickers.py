@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,7 +29,7 @@ class Picker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="picker"):
-            yield Label(self.title_text, classes="picker-title")
+            yield Label(self.title_text, classes="picker-title", markup=False)
             yield OptionList(*self.options, id="picker-list")
             if self.note:
                 yield Label(self.note, classes="picker-note")
@@ -39,25 +40,29 @@ class Picker(ModalScreen[str | None]):
 
 def persona_picker(personas: dict[str, Persona], current: str) -> Picker:
     """Every persona with its description; also new and edit."""
-    options = [Option(f"{'●' if p.id == current else ' '} {p.name} — {p.description}  [{p.source}]", id=f"use:{p.id}") for p in personas.values()]
+    options = [
+        Option(Text(f"{'●' if p.id == current else ' '} {p.name} — {p.description}  [{p.source}]"), id=f"use:{p.id}") for p in personas.values()
+    ]
     options += [
         Option("+ New persona…", id="new"),
-        Option(f"✎ Edit {personas[current].name if current in personas else current}…", id="edit"),
+        Option(Text(f"✎ Edit {personas[current].name if current in personas else current}…"), id="edit"),
     ]
     return Picker("Persona · who the guide is", options, "Switching takes effect on the next turn.")
 
 
 def model_picker(models: list[Any], current: str | None) -> Picker:
     """The models the catalog listed."""
-    options = [Option(f"{'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})", id=m.id) for m in models]
-    return Picker("Model · from catalog (GET /v1/models)", options or [Option("The server lists no models.", id="", disabled=True)])
+    options = [Option(Text(f"{'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})"), id=m.id) for m in models]
+    from guide.client import ACTIONS
+
+    return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or [Option("The server lists no models.", id="", disabled=True)])
 
 
 def server_picker(current: str) -> Picker:
     """The presets, and a custom address."""
     from guide.client import PROVIDERS
 
-    options = [Option(f"{p.name:<10} {p.base_url}", id=p.base_url) for p in PROVIDERS.values()]
+    options = [Option(Text(f"{p.name:<10} {p.base_url}"), id=p.base_url) for p in PROVIDERS.values()]
     options.append(Option("Custom address…", id="custom"))
     return Picker(f"Server · now {current}", options, "guide probes the server you choose and says what it offers.")
 

@@ -31,7 +31,7 @@ class MessageView(Vertical):
         self.state = state
 
     def compose(self) -> ComposeResult:
-        yield Label(self._heading(), classes="who")
+        yield Label(self._heading(), classes="who", markup=False)
         yield Markdown(visible(self.text))
 
     def _heading(self) -> str:
@@ -94,7 +94,7 @@ class ActionBlock(Vertical):
         self.text = text
 
     def compose(self) -> ComposeResult:
-        yield Label(self.title, classes="who")
+        yield Label(self.title, classes="who", markup=False)
         yield Markdown(visible(self.text))
 
 
@@ -116,7 +116,7 @@ class Transcript(VerticalScroll):
 
     async def add_divider(self, text: str) -> Divider:
         """Add a quiet divider."""
-        divider = Divider(f"── {text} ──")
+        divider = Divider(f"── {visible(text)} ──", markup=False)
         await self.mount(divider)
         return divider
 

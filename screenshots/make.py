@@ -1,0 +1,115 @@
+"""Make the README's screenshots: the real app, driven by Pilot, against a loopback server.
+
+    python screenshots/make.py          (writes screenshots/*.svg; add --png for PNGs via rsvg-convert)
+
+The app talks over real HTTP to the test suite's loopback server; a transport
+shows it as http://127.0.0.1:8080 so the pictures do not change with the port.
+Settings and data go to a scratch GUIDE_HOME.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse  # noqa: E402
+from tui_helpers import RedirectTransport, settle  # noqa: E402
+
+SIZE = (140, 40)
+REPLY = (
+    "That sounds like a lot to carry at once, Fira.\n\n"
+    "When everything feels urgent, it can help to pick **one small thing** and let the rest wait a moment:\n\n"
+    "- What would make tomorrow morning a little lighter?\n"
+    "- Which worry is asking for action, and which only for attention?\n\n"
+    "We can look at them together, one at a time."
+)
+
+
+def calm_reply() -> Stream:
+    words = REPLY.split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    usage = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "smollm2-135m", "choices": [], "usage": {"prompt_tokens": 212, "completion_tokens": 61, "total_tokens": 273}}
+    return Stream(sse(*[chat_chunk(p) for p in pieces], chat_chunk(finish="stop"), usage))
+
+
+async def shoot(name: str, server: LoopbackServer, steps: object, out: Path) -> None:
+    from guide.tui.app import GuideApp
+
+    app = GuideApp(flags={"base_url": "http://127.0.0.1:8080", "model": "smollm2-135m"}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1])))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, 0.3)
+        await steps(pilot)  # type: ignore[operator]
+        await settle(pilot, 0.3)
+        for trace in app.chat.panel.traces.values():
+            trace.total_ms = trace.total_ms and round(trace.total_ms / 100) * 100 + 100  # steady figures
+            app.chat.panel.show(trace)
+        app.chat.composer.cursor_blink = False
+        await pilot.pause(0.1)
+        app.save_screenshot(str(out / f"{name}.svg"))
+    print(f"wrote {out / name}.svg")
+
+
+async def send(pilot: object, text: str) -> None:
+    app = pilot.app  # type: ignore[attr-defined]
+    app.chat.composer.text = text
+    app.chat.composer.focus()
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await settle(pilot, 0.3)  # type: ignore[arg-type]
+
+
+async def main(out: Path, png: bool) -> None:
+    server = LoopbackServer(models=["smollm2-135m"])
+
+    async def nothing(pilot: object) -> None:
+        pass
+
+    async def conversation(pilot: object) -> None:
+        server.push(calm_reply())
+        await send(pilot, "I have too many things on my mind tonight.")
+        await send(pilot, "/understand a quiet lake | a calm sea")
+
+    async def detail(pilot: object) -> None:
+        await conversation(pilot)
+        await pilot.press("f2")  # type: ignore[attr-defined]
+        await pilot.press("up", "enter")  # type: ignore[attr-defined]
+        await settle(pilot, 0.2)  # type: ignore[arg-type]
+        pilot.app.screen.query_one("#call-tabs").active = "tab-response"  # type: ignore[attr-defined]
+
+    async def the_map(pilot: object) -> None:
+        await conversation(pilot)
+        await pilot.press("f3")  # type: ignore[attr-defined]
+        await settle(pilot, 0.5)  # type: ignore[arg-type]
+
+    async def persona(pilot: object) -> None:
+        await pilot.press("f5")  # type: ignore[attr-defined]
+
+    async def failure(pilot: object) -> None:
+        server.push(Answer(401, {"error": {"message": "Incorrect API key provided: ••••a1b2.", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}))
+        await send(pilot, "Are you there?")
+
+    scenes = [("01-greeting", nothing), ("02-reply-and-calls", conversation), ("03-call-detail", detail), ("04-map", the_map), ("05-persona-picker", persona), ("06-error", failure)]
+    try:
+        for name, steps in scenes:
+            with tempfile.TemporaryDirectory() as home:
+                os.environ["GUIDE_HOME"] = home
+                await shoot(name, server, steps, out)
+    finally:
+        server.close()
+    if png:
+        if not shutil.which("rsvg-convert"):
+            raise SystemExit("rsvg-convert is not installed (apt-get install librsvg2-bin)")
+        for svg in sorted(out.glob("*.svg")):
+            subprocess.run(["rsvg-convert", "-o", str(svg.with_suffix(".png")), str(svg)], check=True)
+            print(f"wrote {svg.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(HERE, "--png" in sys.argv))
