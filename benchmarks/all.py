@@ -11,6 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import client_stream
+import tui
 
 
 def machine() -> str:
@@ -21,7 +22,7 @@ def machine() -> str:
 def main() -> None:
     print(f"guide benchmarks — {machine()}\n")
     print("| figure | value | ratio | anchor |\n|---|---|---|---|")
-    for name, value, unit, ratio, anchor in client_stream.rows():
+    for name, value, unit, ratio, anchor in [*client_stream.rows(), *tui.rows()]:
         print(f"| {name} | {value:.3f} {unit} | {ratio:.2f}× | {anchor} |")
 
 

@@ -36,14 +36,23 @@ REPLY = (
 def calm_reply() -> Stream:
     words = REPLY.split(" ")
     pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
-    usage = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "smollm2-135m", "choices": [], "usage": {"prompt_tokens": 212, "completion_tokens": 61, "total_tokens": 273}}
+    usage = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "smollm2-135m",
+        "choices": [],
+        "usage": {"prompt_tokens": 212, "completion_tokens": 61, "total_tokens": 273},
+    }
     return Stream(sse(*[chat_chunk(p) for p in pieces], chat_chunk(finish="stop"), usage))
 
 
 async def shoot(name: str, server: LoopbackServer, steps: object, out: Path) -> None:
     from guide.tui.app import GuideApp
 
-    app = GuideApp(flags={"base_url": "http://127.0.0.1:8080", "model": "smollm2-135m"}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1])))
+    app = GuideApp(
+        flags={"base_url": "http://127.0.0.1:8080", "model": "smollm2-135m"}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1]))
+    )
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot, 0.3)
         await steps(pilot)  # type: ignore[operator]
@@ -92,10 +101,29 @@ async def main(out: Path, png: bool) -> None:
         await pilot.press("f5")  # type: ignore[attr-defined]
 
     async def failure(pilot: object) -> None:
-        server.push(Answer(401, {"error": {"message": "Incorrect API key provided: ••••a1b2.", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}))
+        server.push(
+            Answer(
+                401,
+                {
+                    "error": {
+                        "message": "Incorrect API key provided: ••••a1b2.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
+        )
         await send(pilot, "Are you there?")
 
-    scenes = [("01-greeting", nothing), ("02-reply-and-calls", conversation), ("03-call-detail", detail), ("04-map", the_map), ("05-persona-picker", persona), ("06-error", failure)]
+    scenes = [
+        ("01-greeting", nothing),
+        ("02-reply-and-calls", conversation),
+        ("03-call-detail", detail),
+        ("04-map", the_map),
+        ("05-persona-picker", persona),
+        ("06-error", failure),
+    ]
     try:
         for name, steps in scenes:
             with tempfile.TemporaryDirectory() as home:

@@ -7,7 +7,8 @@ only when what the user sees changes. Update with: pytest --snapshot-update
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from loopback import LoopbackServer, Stream, chat_chunk, sse

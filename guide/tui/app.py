@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 class GuideApp(App[None]):
     """A calm guide to chat with, that shows every call it makes."""
 
-    CSS_PATH = "guide.tcss"
+    CSS_PATH = Path(__file__).with_name("guide.tcss")  # absolute: subclasses live elsewhere
     TITLE = "guide"
     BINDINGS = [
         Binding("f1", "help", "Help", id="help", tooltip="Keys and slash commands", priority=True),
@@ -54,7 +55,7 @@ class GuideApp(App[None]):
         self.settings = self.loaded.settings
         self.shelf = personas.load()
         self.session = Session(self.shelf.get(self.settings.persona), self.settings.address)
-        self.chat = ChatScreen()
+        self.chat = ChatScreen(self.session.persona.name, self.session.greeting(), "")
         self._guide: AsyncGuide | None = None
         self._store: Store | None = None
         self.store_problem: str | None = None
@@ -67,6 +68,7 @@ class GuideApp(App[None]):
         """Calls made before the conversation was first stored; filed with it."""
         if self.settings.theme:
             self.theme = self.settings.theme
+        self.refresh_status()
 
     def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
         """Notices carry server words and file names: never read them as markup."""
@@ -74,14 +76,15 @@ class GuideApp(App[None]):
 
     # Start-up: the greeting first, everything heavy after the first frame.
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The chat, greeting included, is the first thing painted."""
+        return self.chat
+
     def on_mount(self) -> None:
         self._painted = True
-        self.push_screen(self.chat)
         self.call_after_refresh(self._first_frame_shown)
 
     async def _first_frame_shown(self) -> None:
-        await self.show_greeting()
-        self.refresh_status()
         for problem in self.shelf.problems:
             self.notify(str(problem), title="A persona file was skipped", severity="warning", timeout=10)
         if self.loaded.problem:
@@ -133,7 +136,7 @@ class GuideApp(App[None]):
         return display_address(api_base(self.settings.server() or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL))
 
     def refresh_status(self) -> None:
-        """Persona · server · model, at the top."""
+        """Persona · server · model, at the top (painted in the first frame)."""
         model = (self._guide.chosen_model(None) if self._guide else None) or self.model_choice() or "the server's first model"
         self.chat.set_status(f"◉ {self.session.persona.name}  ·  {self.server_address()}  ·  {model}")
 

@@ -9,19 +9,24 @@ from textual.widgets import Footer, OptionList, Static
 
 from guide.tui.widgets.composer import Composer
 from guide.tui.widgets.mapping_panel import MappingPanel
-from guide.tui.widgets.transcript import Transcript
+from guide.tui.widgets.transcript import MessageView, Transcript
 
 NARROW = 100
 """Below this width the calls panel folds away (F2 brings it back)."""
 
 
 class ChatScreen(Screen[None]):
-    """Where the conversation happens."""
+    """Where the conversation happens; it opens with the persona's greeting."""
+
+    def __init__(self, who: str, greeting: str, status: str) -> None:
+        super().__init__()
+        self.opening = (who, greeting)
+        self.status = status
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="status", markup=False)
+        yield Static(self.status, id="status", markup=False)
         with Horizontal(id="body"):
-            yield Transcript(id="transcript")
+            yield Transcript(MessageView("greeting", *self.opening), id="transcript")
             yield MappingPanel()
         yield OptionList(id="suggestions")
         yield Composer()
@@ -53,4 +58,6 @@ class ChatScreen(Screen[None]):
 
     def set_status(self, text: str) -> None:
         """The line at the top: persona, server, model."""
-        self.query_one("#status", Static).update(text)
+        self.status = text
+        if self.is_mounted:
+            self.query_one("#status", Static).update(text)

@@ -4,15 +4,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Label, Markdown, Static
+from textual.widgets import Label, Static
 
 from .text import visible
 
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
+
+
+def markdown(text: str) -> Markdown:
+    """A Markdown widget (imported on first use: markdown-it costs a launch 25 ms)."""
+    from textual.widgets import Markdown
+
+    return Markdown(visible(text))
+
+
 FRAME = 1 / 30
 STATE_NOTES = {"stopped": "stopped", "cut": "cut off", "failed": "failed"}
+
+
+def needs_full_render(text: str) -> bool:
+    """Whether streamed Markdown may have rendered wrongly and needs one full update.
+
+    Appending renders paragraphs and lists as they will end up; a code fence
+    or a table seen half-way can be left half-rendered, so only those earn a
+    full update at the end (which re-mounts every block: costly on long replies).
+    """
+    return "```" in text or "~~~" in text or "\n|" in text
 
 
 class MessageView(Vertical):
@@ -21,6 +43,7 @@ class MessageView(Vertical):
     DEFAULT_CSS = """
     MessageView { height: auto; }
     MessageView > Markdown { margin: 0; padding: 0 1; }
+    MessageView > .plain { padding: 0 1; }
     """
 
     def __init__(self, role: str, who: str, text: str = "", state: str = "done") -> None:
@@ -32,7 +55,11 @@ class MessageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(self._heading(), classes="who", markup=False)
-        yield Markdown(visible(self.text))
+        if self.role == "greeting":
+            # Plain words, painted in the very first frame; no Markdown needed yet.
+            yield Static(visible(self.text), classes="plain", markup=False)
+        else:
+            yield markdown(self.text)
 
     def _heading(self) -> str:
         note = STATE_NOTES.get(self.state)
@@ -41,6 +68,8 @@ class MessageView(Vertical):
     @property
     def body(self) -> Markdown:
         """The Markdown widget holding the words."""
+        from textual.widgets import Markdown
+
         return self.query_one(Markdown)
 
     def set_state(self, state: str) -> None:
@@ -55,7 +84,8 @@ class MessageView(Vertical):
         Rendering once per frame instead of once per piece is what keeps a long
         fast reply cheap; the final full update renders code fences right.
         """
-        stream = Markdown.get_stream(self.body)
+        body = self.body
+        stream = body.get_stream(body)
         arrived: list[str] = []
         pending: list[str] = []
         shown_at = time.monotonic()
@@ -73,7 +103,8 @@ class MessageView(Vertical):
             if pending:
                 await stream.write(visible("".join(pending)))
             await stream.stop()
-            await self.body.update(visible(self.text))
+            if needs_full_render(self.text):
+                await body.update(visible(self.text))
         return self.text
 
 
@@ -95,7 +126,7 @@ class ActionBlock(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(self.title, classes="who", markup=False)
-        yield Markdown(visible(self.text))
+        yield markdown(self.text)
 
 
 class Transcript(VerticalScroll):

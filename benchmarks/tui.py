@@ -1,0 +1,109 @@
+"""The terminal app: launch to greeting, and rendering a 20,000-chunk reply.
+
+Launch: a fresh process until the greeting is painted (headless), against a
+minimal Textual app that shows one line, in the same run.
+Render: a 20,000-chunk reply streamed from a loopback server as fast as it
+can send, until the last word is rendered, against writing the same chunks
+one by one into a plain Log widget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from stream_server import expected_text  # noqa: E402
+
+CHUNKS = 20_000
+LAUNCHES = 7
+
+
+def launch(which: str) -> float:
+    times = []
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "GUIDE_HOME": home}
+        for _ in range(LAUNCHES):
+            started = time.time()
+            done = subprocess.run([sys.executable, str(HERE / "launch_child.py"), which], check=True, env=env, capture_output=True, text=True)
+            if "painted " not in done.stdout:
+                raise SystemExit(f"the {which} app did not paint:\n{done.stdout[-2000:]}")
+            times.append(float(done.stdout.split("painted ")[1].split()[0]) - started)
+    return statistics.median(times)
+
+
+async def render_guide(base: str) -> float:
+    from guide.tui.app import GuideApp
+
+    app = GuideApp(flags={"base_url": base, "model": "bench"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        app.chat.composer.text = "Go."
+        started = time.perf_counter()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        elapsed = time.perf_counter() - started
+        view = app.chat.transcript.last_message("assistant")
+        if view is None or view.text != expected_text(CHUNKS) or view.body.source != expected_text(CHUNKS):
+            raise SystemExit("the app's reply (or what it rendered) does not equal the stream's text")
+    return elapsed
+
+
+async def render_log(base: str) -> float:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Log
+
+    from guide import AsyncGuide
+
+    class LogApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Log()
+
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot, AsyncGuide(base_url=base, model="bench") as ai:
+        log = app.query_one(Log)
+        started = time.perf_counter()
+        async for piece in ai.think("Go.", stream=True):
+            log.write(piece)
+            await asyncio.sleep(0)
+        await pilot.pause()
+        return time.perf_counter() - started
+
+
+def rows() -> list[tuple[str, float, str, float, str]]:
+    """(figure, value, unit, ratio to anchor, anchor name)."""
+    bare = launch("bare")
+    ours = launch("guide")
+    out = [
+        ("launch → first line: minimal Textual app", bare, "s", 1.0, "bare Textual"),
+        ("launch → greeting: guide (target ≤ 1.5×)", ours, "s", ours / bare, "bare Textual"),
+    ]
+    server = subprocess.Popen([sys.executable, str(HERE / "stream_server.py"), str(CHUNKS)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+        with tempfile.TemporaryDirectory() as home:
+            os.environ["GUIDE_HOME"] = home
+            log = asyncio.run(render_log(base))
+            guide = asyncio.run(render_guide(base))
+    finally:
+        server.kill()
+        server.wait()
+    out += [
+        (f"render {CHUNKS:,} chunks: Log widget per chunk", log, "s", 1.0, "Log"),
+        (f"render {CHUNKS:,} chunks: guide transcript (target ≤ 0.5×)", guide, "s", guide / log, "Log"),
+    ]
+    return out
+
+
+if __name__ == "__main__":
+    for name, value, unit, ratio, anchor in rows():
+        print(f"{name:<58} {value:8.3f} {unit}  {ratio:5.2f}× {anchor}")
