@@ -352,3 +352,153 @@ def test_markup_and_escapes_in_replies_are_shown_literally(server: LoopbackServe
 
     source = run_app(make_app(server, model="m"), script)
     assert "[bold]not bold[/bold]" in source and "\x1b" not in source and "␛[31mred" in source
+
+
+def test_imagine_saves_the_image_and_previews_it(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "/imagine a quiet lake"
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        return [str(p.render()) for p in app.chat.query(".picture")], app.session.turns[-1].content
+
+    pictures, words = run_app(make_app(server, model="loopback-model"), script)
+    assert pictures == ["▀"]
+    saved = words.split("`")[1]
+    from pathlib import Path
+
+    assert Path(saved).read_bytes().startswith(b"\x89PNG")
+    assert "a revised a quiet lake" in words
+
+
+def test_choosing_a_theme_is_saved(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        pilot.app.theme = "nord"
+        await pilot.pause()
+
+    run_app(make_app(server), script)
+    assert config.load().settings.theme == "nord"
+
+    async def again(pilot: Pilot[None]) -> str:
+        return pilot.app.theme
+
+    assert run_app(make_app(server), again) == "nord"
+
+
+def test_export_writes_the_conversation_with_its_calls(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        await type_and_send(pilot, "write me down")
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "/export calls"
+        await pilot.press("enter")
+        await settle(pilot)
+        return [n.message for n in app._notifications]
+
+    messages = run_app(make_app(server, model="loopback-model"), script)
+    path = next(m for m in messages if m.startswith("Exported to ")).removeprefix("Exported to ")
+    from pathlib import Path
+
+    text = Path(path).read_text()
+    assert "write me down" in text and "You said: write me down" in text
+    assert "think → POST /v1/chat/completions · 200" in text and "curl --no-buffer" in text
+
+
+def test_conversations_can_be_renamed_and_deleted(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        await type_and_send(pilot, "first words")
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("r", "c", "a", "l", "m", "enter")
+        await settle(pilot)
+        titles = [c.title for c in Store().conversations()]
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        return titles, Store().conversations(), transcript_text(app)
+
+    titles, left, shown = run_app(make_app(server, model="loopback-model"), script)
+    assert titles == ["calm"]
+    assert left == []
+    assert [role for role, _, _ in shown] == ["greeting"]
+
+
+def test_a_persona_made_in_the_app_is_saved_and_used(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        from textual.widgets import Input, TextArea
+
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f5")
+        await pilot.pause(0.1)
+        picker = app.screen.query_one("#picker-list")
+        picker.highlighted = picker.option_count - 2  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        editor = app.screen
+        editor.query_one("#pid", Input).value = "night-owl"
+        editor.query_one("#name", Input).value = "Night owl"
+        editor.query_one("#system", TextArea).text = "You keep watch at night with {address}."
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await type_and_send(pilot, "still up")
+        return app.session.persona.id
+
+    assert run_app(make_app(server, model="loopback-model"), script) == "night-owl"
+    owl = personas.load().personas["night-owl"]
+    assert owl.source == "user" and owl.name == "Night owl"
+    assert server.requests[-1].json["messages"][0]["content"] == "You keep watch at night with Fira."
+
+
+def test_the_server_picker_saves_the_address_and_probes_it(server: LoopbackServer) -> None:
+    with LoopbackServer(offers={"/chat/completions", "/models"}) as other:
+
+        async def script(pilot: Pilot[None]) -> Any:
+            from textual.widgets import Input
+
+            app: GuideApp = pilot.app  # type: ignore[assignment]
+            await pilot.press("f7")
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if app.screen is not app.chat:
+                    break
+            picker = app.screen.query_one("#picker-list")
+            picker.highlighted = picker.option_count - 1  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            app.screen.query_one(Input).value = other.url
+            await pilot.press("enter")
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if app.support is not None:
+                    break
+            return app.support, str(app.chat.query_one("#status").render())
+
+        support, status = run_app(make_app(server), script)
+    assert config.load().settings.base_url == other.url
+    assert support["think"]["support"] == "yes" and support["imagine"]["support"] == "no"
+    assert other.url in status
+
+
+def test_a_preset_server_is_saved_as_the_provider(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f7")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if app.screen is not app.chat:
+                break
+        picker = app.screen.query_one("#picker-list")
+        picker.highlighted = 1  # type: ignore[attr-defined]  # Ollama, on loopback
+        await pilot.press("enter")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if app.support is not None:
+                break
+        return app.support
+
+    support = run_app(make_app(server), script)
+    settings = config.load().settings
+    assert settings.provider == "ollama" and settings.base_url is None
+    assert settings.server() == "http://127.0.0.1:11434"
+    assert support is not None

@@ -167,6 +167,10 @@ class GuideApp(App[None]):
     def explain(self, error: GuideError, what: str) -> None:
         """A failed call as a calm notice: title, the server's words, the hint."""
         lines = [error.detail, error.hint] if error.detail else [error.hint]
+        from guide.client import CannotConnect
+
+        if isinstance(error, CannotConnect):
+            lines.append("F7 picks another server.")
         self.notify("\n".join(lines) + "\n(F2: the call, whole, in the calls panel)", title=error.title, severity="error", timeout=12)
 
     # Sending, streaming, stopping.
@@ -326,12 +330,12 @@ class GuideApp(App[None]):
         except GuideError as error:
             self.explain(error, name)
 
-    async def show_action(self, action: str, body: str, trace: Trace | None) -> None:
-        """A slash command's result as a block in the transcript."""
+    async def show_action(self, action: str, body: str, trace: Trace | None, picture: Any = None) -> None:
+        """A slash command's result as a block in the transcript (with a picture, for imagine)."""
         from guide.client import ACTIONS
 
         title = f"{action} → {ACTIONS[action].endpoint}"
-        await self.chat.transcript.add_action(title, body)
+        await self.chat.transcript.add_action(title, body, picture)
         self.session.turns.append(Turn("action", body, trace_id=trace.id if trace else None))
 
     # Personas, models, servers.
@@ -416,7 +420,10 @@ class GuideApp(App[None]):
             choice = await self.push_screen_wait(AddressPrompt())
         if not choice:
             return
-        self._save_setting("base_url", choice)
+        if choice.startswith("preset:"):
+            self._save_settings({"provider": choice.removeprefix("preset:"), "base_url": None})
+        else:
+            self._save_settings({"base_url": choice})
         if self._guide is not None:
             await self._guide.aclose()
             self._guide = None
@@ -445,15 +452,22 @@ class GuideApp(App[None]):
             self.screen.update_support(cached)
 
     def _save_setting(self, key: str, value: str) -> None:
-        """Remember a choice made in the app, at once; flags stay for this run only."""
+        """Remember a choice made in the app, at once."""
+        self._save_settings({key: value})
+
+    def _save_settings(self, changes: dict[str, str | None]) -> None:
+        """Remember choices made in the app, at once; they replace this run's flags."""
         try:
-            notice = config.write({key: value})
+            notice = config.write(changes)
         except (OSError, ValueError) as error:
             self.notify(f"The setting could not be saved: {error}", severity="warning")
             return
         if notice:
             self.notify(notice, title="Settings", severity="warning", timeout=12)
-        self.flags.pop(key, None)
+        for key in changes:
+            self.flags.pop(key, None)
+        if "provider" in changes:
+            self.flags.pop("base_url", None)
         self.loaded = config.load(self.flags)
         self.settings = self.loaded.settings
 

@@ -51,7 +51,10 @@ async def imagine(app: GuideApp, prompt: str) -> None:
 
     result = await app.guide.imagine(prompt)
     pictures = result if isinstance(result, list) else [result]
+    from guide.tui.widgets.picture import half_blocks
+
     lines = []
+    preview = None
     for picture in pictures:
         assert isinstance(picture, Picture)
         suffix = {"image/jpeg": ".jpg", "image/webp": ".webp"}.get(picture.media_type, ".png")
@@ -59,7 +62,8 @@ async def imagine(app: GuideApp, prompt: str) -> None:
         lines.append(f"Saved to `{path}` ({len(picture.data):,} bytes, {picture.media_type}).")
         if picture.revised_prompt:
             lines.append(f"The server drew: *{picture.revised_prompt}*")
-    await app.show_action("imagine", "\n\n".join(lines), pictures[0].trace)
+        preview = preview or half_blocks(picture.data)
+    await app.show_action("imagine", "\n\n".join(lines), pictures[0].trace, preview)
 
 
 async def understand(app: GuideApp, text: str) -> None:

@@ -62,7 +62,7 @@ def server_picker(current: str) -> Picker:
     """The presets, and a custom address."""
     from guide.client import PROVIDERS
 
-    options = [Option(Text(f"{p.name:<10} {p.base_url}"), id=p.base_url) for p in PROVIDERS.values()]
+    options = [Option(Text(f"{p.name:<10} {p.base_url}"), id=f"preset:{p.id}") for p in PROVIDERS.values()]
     options.append(Option("Custom address…", id="custom"))
     return Picker(f"Server · now {current}", options, "guide probes the server you choose and says what it offers.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -72,6 +72,11 @@ class MessageView(Vertical):
 
         return self.query_one(Markdown)
 
+    def on_click(self, event: Any) -> None:
+        if getattr(event, "chain", 1) == 2:
+            self.app.copy_to_clipboard(self.text)
+            self.notify("Copied the message.", timeout=2)
+
     def set_state(self, state: str) -> None:
         """Mark the message stopped, cut off, or done."""
         self.state = state
@@ -119,13 +124,16 @@ class ActionBlock(Vertical):
     ActionBlock { height: auto; }
     """
 
-    def __init__(self, title: str, text: str) -> None:
+    def __init__(self, title: str, text: str, picture: Any = None) -> None:
         super().__init__(classes="action-block")
         self.title = title
         self.text = text
+        self.picture = picture
 
     def compose(self) -> ComposeResult:
         yield Label(self.title, classes="who", markup=False)
+        if self.picture is not None:
+            yield Static(self.picture, classes="picture")
         yield markdown(self.text)
 
 
@@ -151,9 +159,9 @@ class Transcript(VerticalScroll):
         await self.mount(divider)
         return divider
 
-    async def add_action(self, title: str, text: str) -> ActionBlock:
+    async def add_action(self, title: str, text: str, picture: Any = None) -> ActionBlock:
         """Add the result of a slash command."""
-        block = ActionBlock(title, text)
+        block = ActionBlock(title, text, picture)
         await self.mount(block)
         return block
 
