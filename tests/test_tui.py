@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
-from tui_helpers import panel_rows, run_app, settle, transcript_text, type_and_send
+from tui_helpers import panel_rows, run_app, settle, transcript_text, type_and_send, wait_for_modal
 
 from guide import ACTIONS, config, personas
 from guide.locations import settings_file
@@ -222,10 +222,7 @@ def test_picking_a_model_calls_catalog_and_saves_the_choice(server: LoopbackServ
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await pilot.press("f6")
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if app.screen is not app.chat:
-                break
+        await wait_for_modal(pilot)
         await pilot.press("down", "enter")
         await settle(pilot)
         return panel_rows(app)
@@ -458,10 +455,7 @@ def test_the_server_picker_saves_the_address_and_probes_it(server: LoopbackServe
 
             app: GuideApp = pilot.app  # type: ignore[assignment]
             await pilot.press("f7")
-            for _ in range(50):
-                await pilot.pause(0.02)
-                if app.screen is not app.chat:
-                    break
+            await wait_for_modal(pilot)
             picker = app.screen.query_one("#picker-list")
             picker.highlighted = picker.option_count - 1  # type: ignore[attr-defined]
             await pilot.press("enter")
@@ -484,10 +478,7 @@ def test_a_preset_server_is_saved_as_the_provider(server: LoopbackServer) -> Non
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await pilot.press("f7")
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if app.screen is not app.chat:
-                break
+        await wait_for_modal(pilot)
         picker = app.screen.query_one("#picker-list")
         picker.highlighted = 1  # type: ignore[attr-defined]  # Ollama, on loopback
         await pilot.press("enter")

@@ -56,6 +56,15 @@ async def type_and_send(pilot: Pilot[None], text: str) -> None:
     await settle(pilot)
 
 
+async def wait_for_modal(pilot: Pilot[None]) -> None:
+    """Wait until a screen opens over the chat (a picker run by a worker)."""
+    app: GuideApp = pilot.app  # type: ignore[assignment]
+    for _ in range(100):
+        await pilot.pause(0.02)
+        if app.screen is not app.chat:
+            return
+
+
 def transcript_text(app: GuideApp) -> list[tuple[str, str, str]]:
     """(role, who, text) of every message on screen."""
     from guide.tui.widgets.transcript import MessageView

@@ -207,6 +207,7 @@ class GuideApp(App[None]):
 
         composer = self.chat.composer
         composer.read_only = True
+        composer.placeholder, waiting = "The guide is answering…  (Esc stops it; what arrived stays)", composer.placeholder
         self.streaming = True
         persona = self.session.persona
         view = await self.chat.transcript.add_message("assistant", persona.name)
@@ -224,6 +225,7 @@ class GuideApp(App[None]):
         finally:
             self.streaming = False
             composer.read_only = False
+            composer.placeholder = waiting
             text = view.text
             if failure is not None and not text:
                 await view.remove()
