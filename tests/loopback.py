@@ -171,7 +171,7 @@ class LoopbackServer:
         return handler(request, body)  # type: ignore[no-any-return]
 
     def _chat_completions(self, request: Recorded, body: dict[str, Any]) -> Answer | Stream:
-        if not body.get("messages") or not body.get("model"):
+        if not isinstance(body.get("messages"), list) or not body["messages"] or not body.get("model"):
             return _error(400, "messages and model are required", "invalid_request_error", param="messages")
         if body["model"] not in self.models:
             return _error(404, f"The model {body['model']} does not exist", "invalid_request_error", "model_not_found")
@@ -205,7 +205,7 @@ class LoopbackServer:
         )
 
     def _completions(self, request: Recorded, body: dict[str, Any]) -> Answer | Stream:
-        if "prompt" not in body or not body.get("model"):
+        if not isinstance(body.get("prompt"), (str, list)) or not body.get("model"):
             return _error(400, "prompt and model are required", "invalid_request_error", param="prompt")
         text = " and so it goes on."
         if body.get("stream"):
@@ -225,14 +225,14 @@ class LoopbackServer:
         )
 
     def _embeddings(self, request: Recorded, body: dict[str, Any]) -> Answer:
-        if "input" not in body or not body.get("model"):
+        if not isinstance(body.get("input"), (str, list)) or not body.get("model"):
             return _error(400, "input and model are required", "invalid_request_error", param="input")
         texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
         data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), float(t.count("a")), 0.5]} for i, t in enumerate(texts)]
         return Answer(body={"object": "list", "model": body["model"], "data": data, "usage": {"prompt_tokens": 3, "total_tokens": 3}})
 
     def _images_generations(self, request: Recorded, body: dict[str, Any]) -> Answer:
-        if not body.get("prompt"):
+        if not isinstance(body.get("prompt"), str) or not body["prompt"]:
             return _error(400, "prompt is required", "invalid_request_error", param="prompt")
         n = int(body.get("n") or 1)
         if body.get("response_format") == "url":
@@ -242,7 +242,7 @@ class LoopbackServer:
         return Answer(body={"created": 0, "data": [row] * n})
 
     def _audio_speech(self, request: Recorded, body: dict[str, Any]) -> Answer:
-        if not body.get("input") or not body.get("model") or not body.get("voice"):
+        if not isinstance(body.get("input"), str) or not body.get("model") or not body.get("voice"):
             return _error(400, "model, input and voice are required", "invalid_request_error", param="input")
         kind = body.get("response_format", "mp3")
         media = {"wav": "audio/wav", "mp3": "audio/mpeg"}.get(kind, "application/octet-stream")
@@ -261,7 +261,7 @@ class LoopbackServer:
         return answer
 
     def _moderations(self, request: Recorded, body: dict[str, Any]) -> Answer:
-        if "input" not in body:
+        if not isinstance(body.get("input"), (str, list)):
             return _error(400, "input is required", "invalid_request_error", param="input")
         flagged = "hate" in str(body["input"])
         return Answer(

@@ -25,10 +25,23 @@ def test_probe_reports_what_a_chat_only_server_offers() -> None:
 
 def test_probe_spends_no_tokens(server: LoopbackServer) -> None:
     with Guide(base_url=server.url) as ai:
-        ai.probe()
+        found = ai.probe()
     bodies = [r.json for r in server.requests if r.json is not None]
-    assert bodies and all(body == {} for body in bodies)
+    # Each body carries one required field with the wrong type, so validation refuses it before any work.
+    assert bodies and all(len(body) == 1 and next(iter(body.values())) == {} for body in bodies)
+    assert all(f.status in (200, 400) for f in found.values())
     assert len(server.requests) == len(ACTIONS)
+
+
+def test_probe_counts_a_server_failure_on_its_invalid_request_as_a_route() -> None:
+    failing = Answer(
+        500, {"error": {"message": "1 validation error: Input should be a valid list", "type": "internal_server_error", "param": None, "code": None}}
+    )
+    with LoopbackServer() as server:
+        server.push(failing)
+        with Guide(base_url=server.url) as ai:
+            found = ai.probe()
+    assert found["think"].support == "yes" and "failed" in found["think"].reason
 
 
 def test_probe_reads_lm_studios_unexpected_endpoint_answer() -> None:

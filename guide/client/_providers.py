@@ -91,24 +91,29 @@ class Finding:
 def judge(action: Action, status: int | None, body: bytes, failure: str = "") -> Finding:
     """Whether a route exists, from its answer to an empty request.
 
-    A server that has the route rejects an empty body (400/422) or, for GET
-    /models, answers it; one without it answers 404/405 (or LM Studio's 200
-    with "Unexpected endpoint"). Anything else leaves the question open.
+    A server that has the route refuses the probe's invalid body (400/422, or
+    a 5xx from servers that report validation that way) or, for the catalog,
+    answers; one without it answers 404/405/501 (or LM Studio's 200 with
+    "Unexpected endpoint"). A refused key leaves the question open.
     """
     if status is None:
         return Finding(action.name, "unknown", None, failure or "no answer")
     parsed = decode_json(body)
     text = body.decode("utf-8", "replace")
-    words = error_detail(parsed, text) if parsed is not NOT_JSON else ""
+    words = " ".join(error_detail(parsed, text).split())
+    words = words if len(words) <= 72 else words[:71] + "…"
     if LM_STUDIO_NO_ROUTE in words:
         return Finding(action.name, "no", status, "the server has no such route")
-    if action.method == "GET":
-        if status == 200 and parsed is not NOT_JSON:
-            return Finding(action.name, "yes", status, "it answered")
-    elif status in (400, 415, 422) or (status == 200 and parsed is not NOT_JSON):
-        return Finding(action.name, "yes", status, "the route exists (an empty request was refused)")
     if status in (404, 405, 501):
         return Finding(action.name, "no", status, "the server has no such route")
     if status in (401, 403):
         return Finding(action.name, "unknown", status, "the key was refused")
-    return Finding(action.name, "unknown", status, words or f"HTTP {status}")
+    if action.method == "GET":
+        if status == 200 and parsed is not NOT_JSON:
+            return Finding(action.name, "yes", status, "it answered")
+        return Finding(action.name, "unknown", status, words or f"HTTP {status}")
+    if 400 <= status < 500:
+        return Finding(action.name, "yes", status, "the route exists (it refused the probe's invalid request)")
+    if status >= 500:
+        return Finding(action.name, "yes", status, f"the route exists (the server failed on the probe's invalid request: {words or status})")
+    return Finding(action.name, "yes", status, "the route exists (it answered the probe)")

@@ -176,13 +176,22 @@ PROBE = "ai.probe()"
 """The gentle call shown for each request a probe sends."""
 
 
+INVALID_FIELD = {"think": "messages", "continue": "prompt", "understand": "input", "imagine": "prompt", "speak": "input", "discern": "input"}
+"""The field a probe sends with the wrong type, so no server can start generating."""
+
+
 def empty(action: Action, base: str) -> Call:
-    """A request with an empty body: routes that exist reject it, others 404."""
+    """A request no server can act on: routes that exist reject it, others 404.
+
+    An empty JSON body is not enough: llama.cpp's server answers `{}` on chat
+    by generating from an empty conversation. A required field with the wrong
+    type (an object where a list or text belongs) is refused by validation first.
+    """
     if action.method == "GET":
         return Call(action, url_for(base, action), gentle=PROBE)
     if action.name in ("listen", "interpret"):
         return Call(action, url_for(base, action), form={}, files={"probe": ("empty.txt", b"", "text/plain")}, gentle=PROBE)
-    return Call(action, url_for(base, action), json={}, gentle=PROBE)
+    return Call(action, url_for(base, action), json={INVALID_FIELD[action.name]: {}}, gentle=PROBE)
 
 
 def read_audio(audio: AudioInput) -> tuple[str, bytes, str]:

@@ -138,6 +138,8 @@ class GuideApp(App[None]):
     def refresh_status(self) -> None:
         """Persona · server · model, at the top (painted in the first frame)."""
         model = (self._guide.chosen_model(None) if self._guide else None) or self.model_choice() or "the server's first model"
+        if "/" in model and model.endswith((".gguf", ".bin")):
+            model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
         self.chat.set_status(f"◉ {self.session.persona.name}  ·  {self.server_address()}  ·  {model}")
 
     async def show_greeting(self) -> None:
