@@ -22,8 +22,9 @@ def machine() -> str:
 def main() -> None:
     print(f"guide benchmarks — {machine()}\n")
     print("| figure | value | ratio | anchor |\n|---|---|---|---|")
-    for name, value, unit, ratio, anchor in [*client_stream.rows(), *tui.rows()]:
-        print(f"| {name} | {value:.3f} {unit} | {ratio:.2f}× | {anchor} |")
+    for name, value, unit, ratio, anchor in [*client_stream.rows(), *tui.rows(), *companion.rows()]:
+        shown = f"{ratio:.2f}×" if anchor != "—" else "—"
+        print(f"| {name} | {value:.3f} {unit} | {shown} | {anchor} |")
 
 
 if __name__ == "__main__":

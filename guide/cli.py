@@ -58,9 +58,12 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    import asyncio
+
     from guide import config, personas
     from guide.client import Guide, GuideError
     from guide.commands.personas import report_problems
+    from guide.connect import choose
 
     text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
     if not text.strip():
@@ -74,7 +77,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     persona = shelf.get(settings.persona)
     system = args.system if args.system is not None else persona.system_prompt(settings.address)
-    ai = Guide(base_url=settings.server(), api_key=settings.api_key(), model=settings.model or persona.model)
+    answering = asyncio.run(choose(settings))
+    if answering.message:
+        print(f"guide: {answering.message}", file=sys.stderr)
+    ai = Guide(base_url=answering.base_url, api_key=settings.api_key(), model=settings.model or persona.model)
     reply = ai.think(text, system=system, stream=True, **persona.options)
     ending = ""
     try:
@@ -93,6 +99,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     finally:
         ai.close()
+        if answering.companion is not None:
+            answering.companion.stop()
     if ending != "\n":
         sys.stdout.write("\n")
     return EXIT_OK
@@ -110,6 +118,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if all(f.status is None for f in findings.values()):
         print("guide: nothing answered at that address. Is the server running?", file=sys.stderr)
         return EXIT_UNREACHABLE
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from guide import config
+    from guide.companion.running import serve
+
+    gguf = args.gguf or config.load().settings.gguf
+    serve(args.host, args.port, api_key=args.api_key, gguf=gguf)
     return EXIT_OK
 
 
@@ -154,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("url", help="the server's address, e.g. http://127.0.0.1:11434")
     probe.add_argument("--api-key", help="a key, where the server needs one (default: $OPENAI_API_KEY)")
     probe.set_defaults(run=cmd_probe)
+
+    serve = commands.add_parser("serve", parents=[common], help="run guide's companion: an OpenAI-compatible server on this machine")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8765, help="the port (default: 8765)")
+    serve.add_argument("--api-key", help="require this bearer key on every request")
+    serve.add_argument("--gguf", help="a GGUF model file to answer with (needs the local extra)")
+    serve.set_defaults(run=cmd_serve)
 
     personas.add_parser(commands, common)
     settings.add_parser(commands, common)

@@ -40,6 +40,8 @@ class Settings:
     """The terminal app's theme."""
     api_key_env: str = "OPENAI_API_KEY"
     """The name of the environment variable that holds the key."""
+    gguf: str | None = None
+    """A GGUF model file for the built-in companion (with the local extra)."""
 
     def server(self) -> str | None:
         """The address to talk to: base_url, else the provider's, else None."""

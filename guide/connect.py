@@ -1,0 +1,80 @@
+"""Which server answers: the one configured, else a local one found running, else the companion.
+
+A fresh user with no server and no key still gets the whole app: guide looks
+for the usual local servers (a quick GET of their model list on loopback)
+and, finding none, starts its own companion on a loopback port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from guide.config import Settings
+
+LOOK_TIMEOUT = 0.4
+
+
+@dataclass
+class Answering:
+    """The server that will answer, and how guide came to it."""
+
+    base_url: str
+    label: str
+    """Who is answering, for the header ("Ollama", "companion · reflective-listener …")."""
+    message: str | None = None
+    """What to tell the user about the choice (None when it was simply configured)."""
+    companion: Any = None
+    """The running companion, when it is the one answering (stop it on exit)."""
+
+
+async def look_for_local() -> tuple[str, str] | None:
+    """The first usual local server that answers its model list: (name, address)."""
+    import httpx
+
+    from guide.client import ACTIONS, PROVIDERS, api_base
+
+    candidates: dict[str, str] = {}
+    for provider in PROVIDERS.values():
+        if provider.local:
+            candidates.setdefault(provider.base_url, provider.name)
+
+    async def answers(client: httpx.AsyncClient, address: str) -> bool:
+        try:
+            response = await client.get(api_base(address) + ACTIONS["catalog"].path)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(LOOK_TIMEOUT * 3, connect=LOOK_TIMEOUT)) as client:
+        found = await asyncio.gather(*(answers(client, address) for address in candidates))
+    for (address, name), ok in zip(candidates.items(), found):
+        if ok:
+            return (name.replace("llama.cpp", "llama.cpp (or LocalAI)") if address.endswith(":8080") else name), address
+    return None
+
+
+async def choose(settings: Settings) -> Answering:
+    """The server for this run (may start the companion, in a background thread)."""
+    configured = settings.server()
+    if configured:
+        return Answering(configured, configured)
+    local = await look_for_local()
+    if local is not None:
+        name, address = local
+        return Answering(address, name, f"No server is configured, so guide is talking to {name}, found running at {address}.")
+    from guide.companion.running import start
+
+    companion = await asyncio.to_thread(start, settings_gguf(settings))
+    label = f"companion · {companion.engines.described}"
+    message = (
+        "No server is configured and none of the usual local ones (Ollama, LM Studio, llama.cpp, vLLM) is running, "
+        f"so guide's built-in companion is answering: {companion.engines.described}. F7 picks a server."
+    )
+    return Answering(companion.url, label, message, companion)
+
+
+def settings_gguf(settings: Settings) -> str | None:
+    """The GGUF file the settings name for the companion (the `gguf` setting, or GUIDE_GGUF)."""
+    return settings.gguf
