@@ -103,6 +103,13 @@ def chat_chunk(content: str | None = None, *, reasoning: str | None = None, fini
     }
 
 
+class QuietServer(ThreadingHTTPServer):
+    """Clients that hang up (as SDKs and cancelled streams do) are not errors here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 class LoopbackServer:
     """The server, on 127.0.0.1 and a free port, in a background thread."""
 
@@ -123,7 +130,7 @@ class LoopbackServer:
         self.requests: list[Recorded] = []
         self.closed_streams = 0
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd = QuietServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()

@@ -136,19 +136,20 @@ def test_cancelling_the_task_closes_the_stream_at_once(server: LoopbackServer) -
     assert wait_until(lambda: server.closed_streams == 1, timeout=3)
 
 
-def test_async_reply_aclose_stops_the_stream(server: LoopbackServer) -> None:
+def test_async_reply_aclose_stops_the_stream_at_once(server: LoopbackServer) -> None:
     server.push(slow_stream())
 
-    async def go() -> str:
+    async def go() -> tuple[str, str]:
         async with AsyncGuide(base_url=server.url, model="m") as ai:
             reply = ai.think("long", stream=True)
             async for piece in reply:
                 if piece == "w2 ":
                     break
             await reply.aclose()
-            return reply.text
+            assert reply.trace is not None
+            return reply.text, reply.trace.state  # stopped now, not when the garbage collector gets to it
 
-    assert asyncio.run(go()) == "w0 w1 w2 "
+    assert asyncio.run(go()) == ("w0 w1 w2 ", "stopped")
     assert wait_until(lambda: server.closed_streams == 1, timeout=3)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -70,8 +71,10 @@ class AsyncGuide(GuideCore):
         async def start(reply: AsyncReply) -> AsyncIterator[None]:
             name, notes = await self._model(model)
             call = self.plan_think(messages, system, name, model, stream, options, notes)
-            async for _ in self._answer(call, "chat", reply):
-                yield
+            # aclosing: closing the reply must close the HTTP stream now, not when GC gets to it.
+            async with aclosing(self._answer(call, "chat", reply)) as answer:
+                async for _ in answer:
+                    yield
 
         return AsyncReply(start)
 
@@ -81,8 +84,9 @@ class AsyncGuide(GuideCore):
         async def start(reply: AsyncReply) -> AsyncIterator[None]:
             name, notes = await self._model(model)
             call = self.plan_continue(prompt, name, model, stream, options, notes)
-            async for _ in self._answer(call, "completion", reply):
-                yield
+            async with aclosing(self._answer(call, "completion", reply)) as answer:
+                async for _ in answer:
+                    yield
 
         return AsyncReply(start)
 
@@ -180,7 +184,7 @@ class AsyncGuide(GuideCore):
         response = await self._open(call, trace, started)
         return trace, self.finish(trace, await self._read(response, trace, started), started, binary=binary)
 
-    async def _answer(self, call: Call, kind: Kind, reply: AsyncReply) -> AsyncIterator[None]:
+    async def _answer(self, call: Call, kind: Kind, reply: AsyncReply) -> AsyncGenerator[None, None]:
         if not call.stream:
             trace, parsed = await self._exchange(call)
             reply.trace = trace
@@ -227,7 +231,7 @@ class AsyncGuide(GuideCore):
             response = await self._http.request(
                 call.action.method,
                 call.url,
-                headers=self.headers(call),
+                headers={**self.headers(call), "Connection": "close"},  # some servers leave unread bodies behind on a 404
                 content=self.content(call),
                 data=call.form,
                 files=call.files,

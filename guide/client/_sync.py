@@ -218,7 +218,7 @@ class Guide(GuideCore):
             response = self._http.request(
                 call.action.method,
                 call.url,
-                headers=self.headers(call),
+                headers={**self.headers(call), "Connection": "close"},  # some servers leave unread bodies behind on a 404
                 content=self.content(call),
                 data=call.form,
                 files=call.files,

@@ -1,0 +1,85 @@
+"""guide and the official openai SDK send the same request for the same call.
+
+Each gentle action is made with guide; then the SDK is called with exactly the
+arguments of the trace's Python snippet (the trace's request body). A loopback
+server records both requests, and their bodies must agree on every field the
+spec defines. So a user who copies the snippet gets the same answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import LoopbackServer, Recorded
+from spec_check import _schema
+
+from guide import ACTIONS, Guide, Trace
+
+openai = pytest.importorskip("openai")
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt "
+
+
+def sent_fields(spec: dict[str, Any], action: str, request: Recorded) -> dict[str, Any]:
+    """What the request carried, limited to the fields the spec defines."""
+    row = ACTIONS[action]
+    operation = spec["paths"][row.path][row.method.lower()]
+    if "requestBody" not in operation:
+        return {}
+    content = operation["requestBody"]["content"]
+    properties, _ = _schema(spec, content[request.content_type]["schema"])
+    if request.content_type == "multipart/form-data":
+        body: dict[str, Any] = {**request.form, **{k: (name, data) for k, (name, data) in request.files.items()}}
+    else:
+        body = dict(request.json or {})
+    return {k: v for k, v in body.items() if k in properties}
+
+
+def call_with_sdk(client: Any, trace: Trace, tmp_path: Path) -> None:
+    """The SDK call the trace's Python snippet writes, with the same arguments."""
+    kwargs = {k: v for k, v in (trace.request_body or {}).items() if k not in trace.request_files}
+    for field, filename in trace.request_files.items():
+        kwargs[field] = (tmp_path / filename).open("rb")
+    target = client
+    for part in trace.mapping.sdk_call.split("."):
+        target = getattr(target, part)
+    result = target(**kwargs)
+    if trace.stream:
+        list(result)
+
+
+def guide_calls(ai: Guide, audio: Path) -> dict[str, Any]:
+    return {
+        "think": lambda: ai.think([{"role": "user", "content": "Hello"}], system="Be calm.", temperature=0.3, max_tokens=40),
+        "think-stream": lambda: ai.think("Stream, please", stream=True, top_p=0.9).text and None,
+        "continue": lambda: ai.continue_("Once upon a time", max_tokens=12),
+        "understand": lambda: ai.understand(["a quiet lake", "a calm sea"]),
+        "imagine": lambda: ai.imagine("a quiet lake", model="dall-e-2", size="256x256"),
+        "listen": lambda: ai.listen(audio, language="en"),
+        "speak": lambda: ai.speak("Welcome back, Fira.", voice="nova", format="wav"),
+        "catalog": lambda: ai.catalog(),
+        "interpret": lambda: ai.interpret(audio),
+        "discern": lambda: ai.discern("some words"),
+    }
+
+
+CASES = ["think", "think-stream", "continue", "understand", "imagine", "listen", "speak", "catalog", "interpret", "discern"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_guide_and_the_sdk_send_the_same_request(case: str, server: LoopbackServer, spec: dict[str, Any], tmp_path: Path) -> None:
+    audio = tmp_path / "note.wav"
+    audio.write_bytes(WAV)
+    traces: list[Trace] = []
+    with Guide(base_url=server.url, model="loopback-model", on_trace=traces.append) as ai:
+        guide_calls(ai, audio)[case]()
+    trace = traces[-1]
+    action = trace.action
+    ours = server.requests[-1]
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
+    call_with_sdk(sdk, trace, tmp_path)
+    theirs = server.requests[-1]
+    assert theirs is not ours
+    assert (theirs.method, theirs.path, theirs.content_type) == (ours.method, ours.path, ours.content_type)
+    assert sent_fields(spec, action, theirs) == sent_fields(spec, action, ours)
