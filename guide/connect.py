@@ -67,7 +67,7 @@ async def choose(settings: Settings) -> Answering:
     from guide.companion.running import start
 
     companion = await asyncio.to_thread(start, settings_gguf(settings))
-    label = f"companion · {companion.engines.described}"
+    label = f"companion ({companion.engines.kind})"
     message = (
         "No server is configured and none of the usual local ones (Ollama, LM Studio, llama.cpp, vLLM) is running, "
         f"so guide's built-in companion is answering: {companion.engines.described}. F7 picks a server."

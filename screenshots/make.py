@@ -50,9 +50,12 @@ def calm_reply() -> Stream:
 async def shoot(name: str, server: LoopbackServer, steps: object, out: Path) -> None:
     from guide.tui.app import GuideApp
 
-    app = GuideApp(
-        flags={"base_url": "http://127.0.0.1:8080", "model": "smollm2-135m"}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1]))
-    )
+    if name.endswith("companion"):
+        app = GuideApp()  # nothing configured: guide finds no local server and starts its companion
+    else:
+        app = GuideApp(
+            flags={"base_url": "http://127.0.0.1:8080", "model": "smollm2-135m"}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1]))
+        )
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot, 0.3)
         await steps(pilot)  # type: ignore[operator]
@@ -116,6 +119,15 @@ async def main(out: Path, png: bool) -> None:
         )
         await send(pilot, "Are you there?")
 
+    async def companion(pilot: object) -> None:
+        app = pilot.app  # type: ignore[attr-defined]
+        for _ in range(200):
+            await pilot.pause(0.02)  # type: ignore[attr-defined]
+            if app._connected_yet():
+                break
+        await send(pilot, "I feel a little lost tonight.")
+
+    os.environ["GUIDE_GGUF"] = "none"  # the reflective listener: the same picture wherever it is made
     scenes = [
         ("01-greeting", nothing),
         ("02-reply-and-calls", conversation),
@@ -123,6 +135,7 @@ async def main(out: Path, png: bool) -> None:
         ("04-map", the_map),
         ("05-persona-picker", persona),
         ("06-error", failure),
+        ("07-companion", companion),
     ]
     try:
         for name, steps in scenes:

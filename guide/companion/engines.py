@@ -244,10 +244,14 @@ class Engines:
         return list(seen.values())
 
     @property
+    def kind(self) -> str:
+        """What answers think, in a few words."""
+        return "reflective listener, no language model" if isinstance(self.think, ReflectiveListener) else "local model"
+
+    @property
     def described(self) -> str:
-        """Who is answering, in a few words (for the app's header)."""
-        kind = "reflective listener, no language model" if isinstance(self.think, ReflectiveListener) else "local model"
-        return f"{self.think.model_id} ({kind})"
+        """Who is answering: the model and what it is."""
+        return f"{self.think.model_id} ({self.kind})"
 
 
 def bundled_gguf() -> Path | None:
