@@ -329,12 +329,19 @@ def test_cannot_connect_at_start_keeps_the_app_open_and_explains() -> None:
         url = gone.url
 
     async def script(pilot: Pilot[None]) -> Any:
-        await type_and_send(pilot, "anyone there")
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        return [n.title for n in app._notifications], app.chat.composer.text
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app._connected_yet():
+                break
+        at_start = [(n.title, n.message) for n in app._notifications]
+        await type_and_send(pilot, "anyone there")
+        return at_start, [n.title for n in app._notifications], app.chat.composer.text, transcript_text(app)
 
-    titles, composer = run_app(GuideApp(flags={"base_url": url, "model": "m"}), script)
-    assert any(title and title.startswith("Could not reach the server") for title in titles)
+    at_start, titles, composer, shown = run_app(GuideApp(flags={"base_url": url, "model": "m"}), script)
+    assert any(title == "Could not reach the server" and "F7" in message for title, message in at_start)
+    assert shown[0][0] == "greeting"
+    assert any(title and title.startswith("Could not reach the server at") for title in titles)
     assert composer == "anyone there"
 
 

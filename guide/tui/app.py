@@ -110,6 +110,13 @@ class GuideApp(App[None]):
                 self.answering = await choose(self.settings)
                 if self.answering.message:
                     self.notify(self.answering.message, title="Who is answering", timeout=12)
+            elif self.transport is None and not await reachable(self.settings.server() or ""):
+                self.notify(
+                    f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server.",
+                    title="Could not reach the server",
+                    severity="warning",
+                    timeout=15,
+                )
         finally:
             if self._connected is not None:
                 self._connected.set()
@@ -628,6 +635,20 @@ class GuideApp(App[None]):
         yield SystemCommand("Map", "The gentle actions and their legacy endpoints", self.action_show_map)
         yield SystemCommand("Conversations", "Resume, rename, delete or export", self.action_conversations)
         yield SystemCommand("New conversation", "Start again with the greeting", self.action_new_conversation)
+
+
+async def reachable(address: str, timeout: float = 1.5) -> bool:
+    """Whether anything accepts a connection at the address (no request is sent)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"http://{address}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname or "127.0.0.1", port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True
 
 
 def run(flags: dict[str, Any] | None = None) -> None:
