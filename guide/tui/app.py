@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from guide import config, personas
 from guide.tui import slash
+from guide.tui.choices import Choices
+from guide.tui.history import History
 from guide.tui.screens.chat import ChatScreen
 from guide.tui.session import Session, Turn
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from guide.store import Store
 
 
-class GuideApp(App[None]):
+class GuideApp(Choices, History):
     """A calm guide to chat with, that shows every call it makes."""
 
     CSS_PATH = Path(__file__).with_name("guide.tcss")  # absolute: subclasses live elsewhere
@@ -388,141 +390,6 @@ class GuideApp(App[None]):
         await self.chat.transcript.add_action(title, body, picture)
         self.session.turns.append(Turn("action", body, trace_id=trace.id if trace else None))
 
-    # Personas, models, servers.
-
-    def action_pick_persona(self) -> None:
-        from guide.tui.screens.pickers import persona_picker
-
-        self.push_screen(persona_picker(self.shelf.personas, self.session.persona.id), self._persona_chosen)
-
-    async def _persona_chosen(self, choice: str | None) -> None:
-        from guide.tui.screens.pickers import PersonaEditor
-
-        if choice is None:
-            return
-        if choice.startswith("use:"):
-            await self.switch_persona(choice[4:])
-        elif choice == "new":
-            self.push_screen(PersonaEditor(personas.template("my-guide"), creating=True), self._persona_edited)
-        elif choice == "edit":
-            self.push_screen(PersonaEditor(self.session.persona, creating=False), self._persona_edited)
-
-    async def _persona_edited(self, persona: personas.Persona | None) -> None:
-        if persona is None:
-            return
-        path = personas.save(persona)
-        self.shelf = personas.load()
-        self.notify(f"Saved {path}", title="Persona", timeout=4)
-        await self.switch_persona(persona.id)
-
-    async def switch_persona(self, persona_id: str) -> None:
-        """Speak as another persona from the next turn; remembered in settings."""
-        if persona_id not in self.shelf.personas:
-            self.notify(f"There is no persona called '{persona_id}'.", severity="warning")
-            return
-        persona = self.shelf.personas[persona_id]
-        self.session.persona = persona
-        await self.chat.transcript.add_divider(f"now speaking as {persona.name}")
-        self.session.turns.append(Turn("divider", f"now speaking as {persona.name}"))
-        if self.store is not None and self.session.conversation_id is not None:
-            self.store.add_message(self.session.conversation_id, "divider", f"now speaking as {persona.name}")
-            self.store.set_persona(self.session.conversation_id, persona.id)
-        self._save_setting("persona", persona.id)
-        if self._guide is not None and not self.settings.model:
-            self._guide.model = persona.model
-        self.refresh_status()
-
-    def action_pick_model(self) -> None:
-        """F6: pick a model from the catalog (the call shows in the panel)."""
-        self._pick_model()
-
-    @work(group="picker")
-    async def _pick_model(self) -> None:
-        from guide.client import GuideError
-        from guide.tui.screens.pickers import model_picker
-
-        await self.ready()
-        try:
-            models = await self.guide.catalog()
-        except GuideError as error:
-            self.explain(error, "catalog")
-            return
-        choice = await self.push_screen_wait(model_picker(list(models), self.guide.model))
-        if choice:
-            await self.switch_model(choice)
-
-    async def switch_model(self, name: str) -> None:
-        """Use another model from the next call; remembered in settings."""
-        self.guide.model = name
-        self._save_setting("model", name)
-        await self.chat.transcript.add_divider(f"model: {name}")
-        self.refresh_status()
-
-    def action_pick_server(self) -> None:
-        """F7: pick a server; guide probes it and says what it offers."""
-        self._pick_server()
-
-    @work(group="picker")
-    async def _pick_server(self) -> None:
-        from guide.tui.screens.pickers import AddressPrompt, server_picker
-
-        choice = await self.push_screen_wait(server_picker(self.server_address()))
-        if choice == "custom":
-            choice = await self.push_screen_wait(AddressPrompt())
-        if not choice:
-            return
-        if choice.startswith("preset:"):
-            self._save_settings({"provider": choice.removeprefix("preset:"), "base_url": None})
-        else:
-            self._save_settings({"base_url": choice})
-        if self._guide is not None:
-            await self._guide.aclose()
-            self._guide = None
-        self.support = None
-        self.refresh_status()
-        await self.probe_server()
-
-    async def action_probe_server(self) -> None:
-        await self.probe_server(force=True)
-
-    async def probe_server(self, force: bool = False) -> None:
-        """Which actions this server offers: probed once, cached in the store."""
-        await self.ready()
-        base = self.guide.base_url
-        cached = self.store.probe(base) if self.store is not None and not force else None
-        if cached is None:
-            found = await self.guide.probe()
-            cached = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
-            if self.store is not None:
-                self.store.save_probe(base, cached)
-            offered = [name for name, f in cached.items() if f["support"] == "yes"]
-            self.notify(f"{self.server_address()} offers: {', '.join(offered) or 'nothing that answered'}.", title="Server", timeout=8)
-        self.support = cached
-        from guide.tui.screens.map_screen import MapScreen
-
-        if isinstance(self.screen, MapScreen):
-            self.screen.update_support(cached)
-
-    def _save_setting(self, key: str, value: str) -> None:
-        """Remember a choice made in the app, at once."""
-        self._save_settings({key: value})
-
-    def _save_settings(self, changes: dict[str, str | None]) -> None:
-        """Remember choices made in the app, at once; they replace this run's flags."""
-        try:
-            notice = config.write(changes)
-        except (OSError, ValueError) as error:
-            self.notify(f"The setting could not be saved: {error}", severity="warning")
-            return
-        if notice:
-            self.notify(notice, title="Settings", severity="warning", timeout=12)
-        for key in changes:
-            self.flags.pop(key, None)
-        if "provider" in changes:
-            self.flags.pop("base_url", None)
-        self.loaded = config.load(self.flags)
-        self.settings = self.loaded.settings
-
     # Screens.
 
     def action_help(self) -> None:
@@ -548,80 +415,6 @@ class GuideApp(App[None]):
         self.push_screen(MapScreen(self.server_address(), self.support, self.calls))
         if self.support is None:
             self.run_worker(self.probe_server(), group="probe")
-
-    def action_conversations(self) -> None:
-        from guide.tui.screens.conversations import ConversationsScreen
-
-        if self.store is None:
-            self.notify(self.store_problem or "Conversations are not being saved.", severity="warning")
-            return
-        self.push_screen(ConversationsScreen(self.store.conversations()), self._conversation_chosen)
-
-    async def _conversation_chosen(self, choice: Any) -> None:
-        if choice is None or self.store is None:
-            return
-        if choice.verb == "resume":
-            await self.resume(choice.conversation_id)
-        elif choice.verb == "rename":
-            self.store.rename(choice.conversation_id, choice.title)
-            self.notify(f"Renamed to “{choice.title}”.", timeout=3)
-        elif choice.verb == "delete":
-            self.store.delete(choice.conversation_id)
-            if choice.conversation_id == self.session.conversation_id:
-                await self.action_new_conversation()
-            self.notify("Deleted.", timeout=3)
-        elif choice.verb.startswith("export"):
-            self.export(choice.conversation_id, with_calls=choice.verb == "export-calls")
-
-    async def action_new_conversation(self) -> None:
-        """A fresh conversation: the greeting again, no call."""
-        if self.streaming:
-            self.action_stop()
-        self.session = Session(self.session.persona, self.settings.address)
-        self._unfiled.clear()
-        await self.chat.transcript.clear()
-        self.chat.panel.clear()
-        self.calls.clear()
-        await self.show_greeting()
-
-    async def resume(self, conversation_id: int) -> None:
-        """Open a stored conversation where it left off."""
-        assert self.store is not None
-        info = self.store.conversation(conversation_id)
-        if info is None:
-            return
-        await self.action_new_conversation()
-        if info.persona in self.shelf.personas:
-            self.session.persona = self.shelf.personas[info.persona]
-        self.session.conversation_id = conversation_id
-        transcript = self.chat.transcript
-        for message in self.store.messages(conversation_id):
-            turn = Turn(message.role, message.content, message.state, message.persona, message.id, message.trace_id)
-            self.session.turns.append(turn)
-            if message.role == "divider":
-                await transcript.add_divider(message.content)
-            else:
-                who = "You" if message.role == "user" else message.persona or self.session.persona.name
-                await transcript.add_message(message.role, who, message.content, message.state)
-        from guide.client import Trace
-
-        for data in self.store.traces(conversation_id):
-            trace = Trace.from_dict(data)
-            self.chat.panel.show(trace)
-            self.calls[trace.action] += 1
-        self.refresh_status()
-
-    def export(self, conversation_id: int | None = None, *, with_calls: bool = False) -> None:
-        """Write a conversation to Markdown in the data folder."""
-        from guide.tui.commands import saved_path
-
-        target = conversation_id or self.session.conversation_id
-        if self.store is None or target is None:
-            self.notify("There is nothing to export yet.", severity="warning")
-            return
-        path = saved_path("exports", ".md")
-        path.write_text(self.store.export_markdown(target, with_calls=with_calls), encoding="utf-8")
-        self.notify(f"Exported to {path}", title="Export", timeout=8)
 
     def watch_theme(self, theme: str) -> None:
         if self._painted and theme != self.settings.theme:
