@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse  # noqa: E402
-from tui_helpers import RedirectTransport, settle  # noqa: E402
+from tui_helpers import RedirectTransport, settle, wait_until_connected  # noqa: E402
 
 SIZE = (140, 40)
 REPLY = (
@@ -120,11 +120,7 @@ async def main(out: Path, png: bool) -> None:
         await send(pilot, "Are you there?")
 
     async def companion(pilot: object) -> None:
-        app = pilot.app  # type: ignore[attr-defined]
-        for _ in range(200):
-            await pilot.pause(0.02)  # type: ignore[attr-defined]
-            if app._connected_yet():
-                break
+        await wait_until_connected(pilot)  # type: ignore[arg-type]
         await send(pilot, "I feel a little lost tonight.")
 
     os.environ["GUIDE_GGUF"] = "none"  # the reflective listener: the same picture wherever it is made

@@ -354,7 +354,7 @@ def test_the_real_model_embeds_by_mean_pooling(model_companion: Served) -> None:
 
 def test_the_app_runs_on_the_companion_when_nothing_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     from textual.pilot import Pilot
-    from tui_helpers import run_app, settle, transcript_text, type_and_send
+    from tui_helpers import run_app, settle, transcript_text, type_and_send, wait_until_connected
 
     from guide.tui.app import GuideApp
 
@@ -362,10 +362,7 @@ def test_the_app_runs_on_the_companion_when_nothing_is_configured(monkeypatch: p
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if app._connected_yet():
-                break
+        await wait_until_connected(pilot)
         await settle(pilot)
         await type_and_send(pilot, "I feel tired")
         status = str(app.chat.query_one("#status").render())

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
-from tui_helpers import panel_rows, run_app, settle, transcript_text, type_and_send, wait_for_modal
+from tui_helpers import panel_rows, run_app, settle, transcript_text, type_and_send, wait_for_modal, wait_until_connected
 
 from guide import ACTIONS, config, personas
 from guide.locations import settings_file
@@ -330,10 +330,7 @@ def test_cannot_connect_at_start_keeps_the_app_open_and_explains() -> None:
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if app._connected_yet():
-                break
+        await wait_until_connected(pilot)
         at_start = [(n.title, n.message) for n in app._notifications]
         await type_and_send(pilot, "anyone there")
         return at_start, [n.title for n in app._notifications], app.chat.composer.text, transcript_text(app)

@@ -65,6 +65,15 @@ async def wait_for_modal(pilot: Pilot[None]) -> None:
             return
 
 
+async def wait_until_connected(pilot: Pilot[None]) -> None:
+    """Wait until the app knows who answers (a local server, or the companion it starts)."""
+    app: GuideApp = pilot.app  # type: ignore[assignment]
+    for _ in range(250):
+        await pilot.pause(0.02)
+        if app._connected_yet():
+            return
+
+
 def transcript_text(app: GuideApp) -> list[tuple[str, str, str]]:
     """(role, who, text) of every message on screen."""
     from guide.tui.widgets.transcript import MessageView
