@@ -31,6 +31,8 @@ from . import listener
 HASHED_DIMENSIONS = 256
 HASHED_ID = f"hashed-words-{HASHED_DIMENSIONS}"
 ESPEAK_ID = "espeak-ng"
+DEFAULT_MAX_TOKENS = 400
+"""Without max_tokens llama.cpp writes until its context is full; a small model rambles."""
 
 
 @dataclass
@@ -96,9 +98,11 @@ class LlamaEngine:
         return self._llm
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
+        options = {"max_tokens": DEFAULT_MAX_TOKENS, **options}
         return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True)
 
     def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
+        options = {"max_tokens": DEFAULT_MAX_TOKENS, **options}
         return self._generate(lambda llm: llm.create_completion(prompt=prompt, stream=True, **options), chat=False)
 
     def _generate(self, start: Any, chat: bool) -> Generation:

@@ -202,6 +202,8 @@ class GuideApp(Choices, History):
             return
         if trace.gentle != PROBE:
             self.calls[trace.action] += 1
+        if trace.action == "catalog":
+            self.refresh_status()  # the first listed model may just have become the one in use
         if self.store is not None:
             self.store.save_trace(self.session.conversation_id, trace)
             if self.session.conversation_id is None:
