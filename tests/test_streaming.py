@@ -159,3 +159,28 @@ def test_on_trace_hears_of_a_call_when_it_starts_and_when_it_ends(server: Loopba
         ai.think("Hi", stream=True).text  # noqa: B018
     assert [s for _, s in states] == ["running", "done"]
     assert states[0][0] == states[1][0]
+
+
+def test_a_server_that_ignores_stream_and_answers_json_is_read_whole(server: LoopbackServer) -> None:
+    from loopback import Answer
+
+    whole = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "All at once."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4},
+    }
+    server.push(Answer(200, whole), Answer(200, whole))
+    with Guide(base_url=server.url, model="m") as ai:
+        reply = ai.think("Hi", stream=True)
+        assert list(reply) == ["All at once."]
+    assert reply.done and reply.usage == whole["usage"]
+    assert reply.trace is not None and reply.trace.state == "done" and any("instead of a stream" in n for n in reply.trace.notes)
+
+    async def go() -> str:
+        async with AsyncGuide(base_url=server.url, model="m") as ai:
+            return "".join([piece async for piece in ai.think("Hi", stream=True)])
+
+    assert asyncio.run(go()) == "All at once."

@@ -195,6 +195,9 @@ class AsyncGuide(GuideCore):
         answer = reply.answer
         reader = StreamReader(kind, answer, trace, started)
         response = await self._open(call, trace, started)
+        if self.answered_whole(response.headers):
+            self.unstreamed(trace, kind, answer, await self._read(response, trace, started), started)
+            return
         try:
             async for text in response.aiter_text():
                 if reader.feed(text):

@@ -17,7 +17,7 @@ from . import _requests as build
 from ._errors import CannotConnect, GuideError, NoModel, TimedOut
 from ._providers import DEFAULT_BASE_URL, api_base, display_address, local_servers_hint
 from ._requests import AudioInput, Call, Messages, gentle_call
-from ._responses import check_json, error_for, summarise_body
+from ._responses import check_json, error_for, parse_answer, summarise_body
 from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._retry import retry_delay, should_retry
 from ._trace import Trace, redact_key, scrub
@@ -252,6 +252,19 @@ class GuideCore:
         return json.loads(scrub(text, self.api_key)) if self.api_key in text else value
 
     # Results: what the server sent becomes what the gentle action returns.
+
+    @staticmethod
+    def answered_whole(headers: dict[str, str] | Any) -> bool:
+        """Whether a stream request was answered with one JSON reply (some servers ignore stream)."""
+        return str(headers.get("content-type", "")).startswith("application/json")
+
+    def unstreamed(self, trace: Trace, kind: Literal["chat", "completion"], answer: Answer, body: bytes, started: float) -> None:
+        """Read a whole JSON reply where a stream was asked for, as if it had streamed."""
+        trace.notes.append("The server answered the stream request with one JSON reply instead of a stream.")
+        whole = self.parsed(trace, parse_answer, kind, self.finish(trace, body, started))
+        answer.pieces[:] = whole.pieces
+        answer.reasoning[:] = whole.reasoning
+        answer.usage, answer.finish_reason, answer.model, answer.done = whole.usage, whole.finish_reason, whole.model, True
 
     @staticmethod
     def answer_usage(trace: Trace, answer: Answer) -> None:

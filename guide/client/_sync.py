@@ -182,6 +182,9 @@ class Guide(GuideCore):
         answer = reply.answer
         reader = StreamReader(kind, answer, trace, started)
         response = self._open(call, trace, started)
+        if self.answered_whole(response.headers):
+            self.unstreamed(trace, kind, answer, self._read(response, trace, started), started)
+            return
         try:
             for text in response.iter_text():
                 if reader.feed(text):
