@@ -8,14 +8,15 @@ traces arrive already redacted.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .locations import data_dir, ensure_private
 
@@ -80,22 +81,71 @@ class ConversationInfo:
     updated_at: float
 
 
-class Store:
-    """The SQLite store. Open one per app; every write is its own transaction."""
+Result = TypeVar("Result")
 
-    def __init__(self, path: Path | None = None) -> None:
+
+def guarded(fallback: Callable[[], Any]) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """A store method that, when the disk fails, reports it once and lets the app go on in memory."""
+
+    def wrap(method: Callable[..., Result]) -> Callable[..., Result]:
+        @functools.wraps(method)
+        def run(self: Store, *args: Any, **kwargs: Any) -> Result:
+            if self.failure is None:
+                try:
+                    return method(self, *args, **kwargs)
+                except (sqlite3.Error, OSError) as error:
+                    self.failure = error
+                    if self.on_failure is not None:
+                        self.on_failure(error)
+            return fallback()  # type: ignore[no-any-return]
+
+        return run
+
+    return wrap
+
+
+class Store:
+    """The SQLite store. Open one per app; every write is its own transaction.
+
+    A file that is not a database (or is damaged) is set aside as
+    `guide.sqlite3.broken-<timestamp>` and a new one is made; `notice` says so.
+    If the disk fails later (full, read-only), the failing call is reported once
+    through `on_failure` and the store stops writing, so the app goes on in memory.
+    """
+
+    def __init__(self, path: Path | None = None, on_failure: Callable[[Exception], None] | None = None) -> None:
         self.path = path or data_dir() / "guide.sqlite3"
+        self.on_failure = on_failure
+        self.failure: Exception | None = None
+        self.notice: str | None = None
+        """What the user should know about opening the store (a file set aside)."""
         ensure_private(self.path.parent)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError:
+            kept = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+            self.path.rename(kept)
+            for extra in ("-wal", "-shm"):
+                self.path.with_name(self.path.name + extra).unlink(missing_ok=True)
+            self.notice = f"The conversations file could not be read, so it was set aside as {kept} and a new one was started."
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
         fresh = not self.path.exists()
-        self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        if fresh:
-            self.path.chmod(0o600)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        try:
+            if fresh:
+                self.path.chmod(0o600)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=10000")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         """Close the database."""
@@ -113,13 +163,15 @@ class Store:
 
     # Conversations.
 
-    def new_conversation(self, persona: str, title: str = "") -> int:
+    @guarded(lambda: None)
+    def new_conversation(self, persona: str, title: str = "") -> int | None:
         """Start a conversation; returns its id."""
         now = time.time()
         with self._transaction() as db:
             cursor = db.execute("INSERT INTO conversations(title, persona, created_at, updated_at) VALUES (?, ?, ?, ?)", (title, persona, now, now))
         return int(cursor.lastrowid or 0)
 
+    @guarded(list)
     def conversations(self) -> list[ConversationInfo]:
         """Every conversation, the most recent first, with its message count."""
         rows = self._db.execute(
@@ -129,20 +181,24 @@ class Store:
         ).fetchall()
         return [ConversationInfo(r["id"], r["title"], r["persona"], r["n"], r["updated_at"]) for r in rows]
 
+    @guarded(lambda: None)
     def conversation(self, conversation_id: int) -> ConversationInfo | None:
         """One conversation's entry, if it exists."""
         return next((c for c in self.conversations() if c.id == conversation_id), None)
 
+    @guarded(lambda: None)
     def rename(self, conversation_id: int, title: str) -> None:
         """Give a conversation a title."""
         with self._transaction() as db:
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
 
+    @guarded(lambda: None)
     def delete(self, conversation_id: int) -> None:
         """Delete a conversation with its messages and traces."""
         with self._transaction() as db:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    @guarded(lambda: None)
     def set_persona(self, conversation_id: int, persona: str) -> None:
         """Remember the persona a conversation now speaks as."""
         with self._transaction() as db:
@@ -150,6 +206,7 @@ class Store:
 
     # Messages.
 
+    @guarded(lambda: None)
     def add_message(
         self,
         conversation_id: int,
@@ -160,7 +217,7 @@ class Store:
         model: str = "",
         state: str = "done",
         trace_id: str | None = None,
-    ) -> int:
+    ) -> int | None:
         """Store one finished message (in one transaction); returns its id."""
         now = time.time()
         with self._transaction() as db:
@@ -175,11 +232,13 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
+    @guarded(lambda: None)
     def delete_message(self, message_id: int) -> None:
         """Remove one message (the last reply, when it is regenerated)."""
         with self._transaction() as db:
             db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
+    @guarded(list)
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         """A conversation's messages, in order."""
         rows = self._db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
@@ -187,6 +246,7 @@ class Store:
 
     # Traces and probes.
 
+    @guarded(lambda: None)
     def save_trace(self, conversation_id: int | None, trace: Any) -> None:
         """Store (or update) a finished call's trace."""
         data = json.dumps(trace.to_dict(), ensure_ascii=False)
@@ -197,16 +257,19 @@ class Store:
                 (trace.id, conversation_id, trace.action, trace.started_at, data),
             )
 
+    @guarded(list)
     def traces(self, conversation_id: int) -> list[dict[str, Any]]:
         """A conversation's traces as data, oldest first."""
         rows = self._db.execute("SELECT data FROM traces WHERE conversation_id = ? ORDER BY started_at", (conversation_id,)).fetchall()
         return [json.loads(row["data"]) for row in rows]
 
+    @guarded(lambda: None)
     def probe(self, base_url: str) -> dict[str, Any] | None:
         """The cached probe of a server, if any."""
         row = self._db.execute("SELECT data FROM probes WHERE base_url = ?", (base_url,)).fetchone()
         return json.loads(row["data"]) if row else None
 
+    @guarded(lambda: None)
     def save_probe(self, base_url: str, findings: dict[str, Any]) -> None:
         """Cache what a probe found."""
         with self._transaction() as db:

@@ -497,3 +497,40 @@ def test_a_preset_server_is_saved_as_the_provider(server: LoopbackServer) -> Non
     assert settings.provider == "ollama" and settings.base_url is None
     assert settings.server() == "http://127.0.0.1:11434"
     assert support is not None
+
+
+def test_a_failing_disk_is_reported_once_and_the_chat_goes_on(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Store, "_transaction", full)  # every write now fails as a full disk does
+
+    async def script(pilot: Pilot[None]) -> Any:
+        await type_and_send(pilot, "first")
+        await type_and_send(pilot, "second")
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        return transcript_text(app), [n.title for n in app._notifications]
+
+    shown, titles = run_app(make_app(server, model="loopback-model"), script)
+    assert [text for _, _, text in shown[1:]] == ["first", "You said: first", "second", "You said: second"]
+    assert titles.count("Storage") == 1
+
+
+def test_a_conversations_file_that_is_not_a_database_is_set_aside(server: LoopbackServer) -> None:
+    from guide.locations import data_dir
+
+    data_dir().mkdir(parents=True)
+    (data_dir() / "guide.sqlite3").write_bytes(b"this is not a database, just words" * 100)
+
+    async def script(pilot: Pilot[None]) -> Any:
+        await type_and_send(pilot, "still here")
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        return [n.message for n in app._notifications], app.session.conversation_id
+
+    notices, conversation = run_app(make_app(server, model="loopback-model"), script)
+    [kept] = data_dir().glob("guide.sqlite3.broken-*")
+    assert kept.read_bytes().startswith(b"this is not a database")
+    assert any(str(kept) in n for n in notices)
+    assert conversation is not None and [m.content for m in Store().messages(conversation)] == ["still here", "You said: still here"]

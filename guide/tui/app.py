@@ -157,11 +157,20 @@ class GuideApp(Choices, History):
             from guide.store import Store
 
             try:
-                self._store = Store()
+                self._store = Store(on_failure=self._store_failed)
             except Exception as error:  # an unusable data folder must not stop the chat
                 self.store_problem = f"Conversations cannot be saved: {error}. guide keeps working in memory."
                 self.notify(self.store_problem, title="Storage", severity="warning", timeout=15)
+            else:
+                if self._store.notice:
+                    self.notify(self._store.notice, title="Storage", severity="warning", timeout=15)
+        if self._store is not None and self._store.failure is not None:
+            return None
         return self._store
+
+    def _store_failed(self, error: Exception) -> None:
+        self.store_problem = f"Conversations can no longer be saved ({error}). guide keeps working in memory; nothing on screen is lost."
+        self.notify(self.store_problem, title="Storage", severity="warning", timeout=15)
 
     def model_choice(self) -> str | None:
         """The user's chosen model, else the persona's preferred one."""
