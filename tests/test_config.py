@@ -173,3 +173,18 @@ def test_guide_ask_uses_the_personas_preferred_model_unless_one_is_chosen(run_gu
 def test_guide_ask_with_an_unknown_persona_says_so(run_guide) -> None:  # type: ignore[no-untyped-def]
     result = run_guide("ask", "Hi", "--persona", "nobody")
     assert result.returncode == 2 and "no persona called 'nobody'" in result.stderr
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_an_arbitrary_settings_file_loads_or_is_reported_never_a_crash(data: bytes) -> None:
+    path = settings_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    loaded = config.load()
+    assert isinstance(loaded.settings, config.Settings)
+    assert all(isinstance(getattr(loaded.settings, key), (str, type(None))) for key in config.KEYS)

@@ -225,3 +225,10 @@ def test_guide_home_flag_moves_the_user_folder(run_guide, tmp_path: Path) -> Non
     assert (other / "config" / "personas" / "owl.toml").exists()
     assert "owl" not in personas.load().personas
     assert os.environ["GUIDE_HOME"] != str(other)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=400))
+def test_arbitrary_text_is_a_persona_or_a_reported_problem_never_a_crash(text: str) -> None:
+    result = personas.parse(text, Path("any.toml"), "user")
+    assert isinstance(result, (personas.Persona, personas.PersonaProblem))
