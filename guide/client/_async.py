@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from ._core import PROBE_TIMEOUT, GuideCore, TraceCallback
-from ._errors import GuideError, ReplyNotUnderstood
+from ._errors import GuideError
 from ._http import broke_off, describe, timeouts
 from ._map import ACTIONS
-from ._providers import Finding, judge
+from ._providers import Finding
 from ._reply import AsyncReply
 from ._requests import AudioInput, Call, Messages, empty
 from ._responses import Kind, StreamReader, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
@@ -221,9 +221,7 @@ class AsyncGuide(GuideCore):
             response = await self._http.get(url)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            error = ReplyNotUnderstood("The image could not be fetched from the address the server gave.")
-            error.detail = describe(exc)
-            raise self.fail(trace, error) from None
+            raise self.download_failed(trace, describe(exc)) from None
         trace.notes.append(f"The image was fetched from {url}.")
         return response.content
 
@@ -232,19 +230,8 @@ class AsyncGuide(GuideCore):
         started = time.perf_counter()
         try:
             response = await self._http.request(
-                call.action.method,
-                call.url,
-                headers={**self.headers(call), "Connection": "close"},  # some servers leave unread bodies behind on a 404
-                content=self.content(call),
-                data=call.form,
-                files=call.files,
-                timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout),
+                call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
             )
         except httpx.HTTPError as exc:
-            trace.notes.append(describe(exc))
-            self.end(trace, started)
-            return judge(call.action, None, b"", describe(exc))
-        self.received(trace, response.status_code, dict(response.headers), started)
-        trace.response_body = self.summarised(response.content, trace)
-        self.end(trace, started)
-        return judge(call.action, response.status_code, response.content)
+            return self.probe_unanswered(call, trace, started, describe(exc))
+        return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), response.content)

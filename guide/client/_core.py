@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from . import _requests as build
-from ._errors import CannotConnect, GuideError, NoModel, TimedOut
-from ._providers import DEFAULT_BASE_URL, api_base, display_address, local_servers_hint
+from ._errors import CannotConnect, GuideError, NoModel, ReplyNotUnderstood, TimedOut
+from ._providers import DEFAULT_BASE_URL, Finding, api_base, display_address, judge, local_servers_hint
 from ._requests import AudioInput, Call, Messages, gentle_call
 from ._responses import check_json, error_for, parse_answer, summarise_body
 from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
@@ -252,6 +252,36 @@ class GuideCore:
         return json.loads(scrub(text, self.api_key)) if self.api_key in text else value
 
     # Results: what the server sent becomes what the gentle action returns.
+
+    # Probes and image downloads: the drivers do the I/O, these decide.
+
+    def probe_request(self, call: Call) -> dict[str, Any]:
+        """What a probe sends; a fresh connection each, as some servers leave unread bodies on a 404."""
+        return {
+            "headers": {**self.headers(call), "Connection": "close"},
+            "content": self.content(call),
+            "data": call.form,
+            "files": call.files,
+        }
+
+    def probe_unanswered(self, call: Call, trace: Trace, started: float, failure: str) -> Finding:
+        """A probe that got no answer: the question stays open."""
+        trace.notes.append(failure)
+        self.end(trace, started)
+        return judge(call.action, None, b"", failure)
+
+    def probe_answered(self, call: Call, trace: Trace, started: float, status: int, headers: dict[str, str], body: bytes) -> Finding:
+        """What a probe's answer says about the route."""
+        self.received(trace, status, headers, started)
+        trace.response_body = self.summarised(body, trace)
+        self.end(trace, started)
+        return judge(call.action, status, body)
+
+    def download_failed(self, trace: Trace, failure: str) -> GuideError:
+        """The error for an image the server pointed to but that could not be fetched."""
+        error = ReplyNotUnderstood("The image could not be fetched from the address the server gave.")
+        error.detail = failure
+        return self.fail(trace, error)
 
     @staticmethod
     def answered_whole(headers: dict[str, str] | Any) -> bool:
