@@ -1,7 +1,9 @@
 """Conversations, messages and traces in SQLite (the user's data folder).
 
-WAL mode and a busy timeout so two instances can share a folder; a schema
-version in `meta`; one transaction per finished message. A reply cut short is
+WAL mode, a busy timeout and retried writes so two instances can share a
+folder; a schema version in `meta`, migrated on open after a backup copy
+(`store_schema`); one transaction per finished message. Long conversations
+are read a page at a time, and search uses SQLite's full-text index. A reply cut short is
 stored with what had arrived, and its state says so. The key is never stored:
 traces arrive already redacted.
 """
@@ -18,40 +20,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import store_schema
 from .locations import data_dir, ensure_private
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS conversations (
-    id INTEGER PRIMARY KEY,
-    title TEXT NOT NULL DEFAULT '',
-    persona TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY,
-    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    persona TEXT NOT NULL DEFAULT '',
-    model TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL DEFAULT 'done',
-    trace_id TEXT,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
-CREATE TABLE IF NOT EXISTS traces (
-    id TEXT PRIMARY KEY,
-    conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
-    action TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS traces_by_conversation ON traces(conversation_id, started_at);
-CREATE TABLE IF NOT EXISTS probes (base_url TEXT PRIMARY KEY, probed_at REAL NOT NULL, data TEXT NOT NULL);
-"""
+LIST = """SELECT c.id, c.title, c.persona, c.updated_at,
+       (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
+FROM conversations c"""
+PROBE_GENTLE = "ai.probe()"
+"""How a probe's trace names itself (guide.client._requests.PROBE; not imported: httpx stays unloaded)."""
+
+
+def fts_query(text: str) -> str:
+    """The user's words as an FTS5 query: every word must appear, the last may be a prefix.
+
+    Each word is quoted, so words like AND, NEAR or a stray quote are looked
+    for, not obeyed.
+    """
+    words = [word.replace('"', '""') for word in text.split()]
+    if not words:
+        return ""
+    return " ".join(f'"{word}"' for word in words) + "*"
 
 
 @dataclass(frozen=True)
@@ -81,7 +69,20 @@ class ConversationInfo:
     updated_at: float
 
 
+@dataclass(frozen=True)
+class Hit:
+    """A message found by search, with the words around the match."""
+
+    conversation_id: int
+    message_id: int
+    title: str
+    role: str
+    snippet: str
+    created_at: float
+
+
 Result = TypeVar("Result")
+WRITE_ATTEMPTS = 5
 
 
 def guarded(fallback: Callable[[], Any]) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
@@ -137,11 +138,14 @@ class Store:
             if fresh:
                 self.path.chmod(0o600)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=10000")
+            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            integrity = db.execute("PRAGMA quick_check").fetchone()[0]
+            if integrity != "ok":
+                raise sqlite3.DatabaseError(f"the file is damaged ({integrity})")
+            news = store_schema.bring_up_to_date(db, self.path)
+            self.notice = " ".join(filter(None, [self.notice, news])) or None
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -153,7 +157,15 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        """One write. Another instance holding the lock is waited for (busy timeout), then retried."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as error:
+                if ("locked" not in str(error) and "busy" not in str(error)) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         try:
             yield self._db
         except BaseException:
@@ -173,18 +185,18 @@ class Store:
 
     @guarded(list)
     def conversations(self) -> list[ConversationInfo]:
-        """Every conversation, the most recent first, with its message count."""
-        rows = self._db.execute(
-            """SELECT c.id, c.title, c.persona, c.updated_at,
-                      (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
-               FROM conversations c ORDER BY c.updated_at DESC, c.id DESC"""
-        ).fetchall()
-        return [ConversationInfo(r["id"], r["title"], r["persona"], r["n"], r["updated_at"]) for r in rows]
+        """Every conversation, the most recent first, with its message count (indexed)."""
+        return [self._info(row) for row in self._db.execute(LIST + " ORDER BY c.updated_at DESC, c.id DESC").fetchall()]
 
     @guarded(lambda: None)
     def conversation(self, conversation_id: int) -> ConversationInfo | None:
         """One conversation's entry, if it exists."""
-        return next((c for c in self.conversations() if c.id == conversation_id), None)
+        row = self._db.execute(LIST + " WHERE c.id = ?", (conversation_id,)).fetchone()
+        return self._info(row) if row else None
+
+    @staticmethod
+    def _info(row: sqlite3.Row) -> ConversationInfo:
+        return ConversationInfo(row["id"], row["title"], row["persona"], row["n"], row["updated_at"])
 
     @guarded(lambda: None)
     def rename(self, conversation_id: int, title: str) -> None:
@@ -241,8 +253,32 @@ class Store:
     @guarded(list)
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         """A conversation's messages, in order."""
-        rows = self._db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
-        return [StoredMessage(**dict(row)) for row in rows]
+        return self.page(conversation_id)
+
+    @guarded(list)
+    def page(self, conversation_id: int, *, before: int | None = None, limit: int | None = None) -> list[StoredMessage]:
+        """Up to `limit` messages just before message `before` (or the latest), oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (conversation_id, before if before is not None else 2**63 - 1, limit if limit is not None else -1),
+        ).fetchall()
+        return [StoredMessage(**dict(row)) for row in reversed(rows)]
+
+    @guarded(list)
+    def search(self, text: str, limit: int = 50) -> list[Hit]:
+        """Messages of every conversation that hold all the words, best matches first."""
+        query = fts_query(text)
+        if not query:
+            return []
+        rows = self._db.execute(
+            """SELECT m.id, m.conversation_id, m.role, m.created_at, c.title,
+                      snippet(messages_fts, 0, '«', '»', '…', 12) AS around
+               FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
+               WHERE messages_fts MATCH ? AND m.role IN ('user', 'assistant')
+               ORDER BY rank LIMIT ?""",
+            (query, limit),
+        ).fetchall()
+        return [Hit(r["conversation_id"], r["id"], r["title"], r["role"], " ".join(r["around"].split()), r["created_at"]) for r in rows]
 
     # Traces and probes.
 
@@ -258,10 +294,27 @@ class Store:
             )
 
     @guarded(list)
-    def traces(self, conversation_id: int) -> list[dict[str, Any]]:
-        """A conversation's traces as data, oldest first."""
-        rows = self._db.execute("SELECT data FROM traces WHERE conversation_id = ? ORDER BY started_at", (conversation_id,)).fetchall()
-        return [json.loads(row["data"]) for row in rows]
+    def traces(self, conversation_id: int, *, latest: int | None = None, before: float | None = None) -> list[dict[str, Any]]:
+        """A conversation's traces as data, oldest first: the `latest` few (started `before` a time), if given."""
+        rows = self._db.execute(
+            "SELECT data FROM traces WHERE conversation_id = ? AND started_at < ? ORDER BY started_at DESC LIMIT ?",
+            (conversation_id, before if before is not None else float("inf"), latest if latest is not None else -1),
+        ).fetchall()
+        return [json.loads(row["data"]) for row in reversed(rows)]
+
+    @guarded(lambda: 0)
+    def trace_count(self, conversation_id: int) -> int:
+        """How many calls a conversation has stored."""
+        return int(self._db.execute("SELECT COUNT(*) FROM traces WHERE conversation_id = ?", (conversation_id,)).fetchone()[0])
+
+    @guarded(dict)
+    def call_counts(self, conversation_id: int) -> dict[str, int]:
+        """How many calls of each action a conversation made (probes not counted)."""
+        rows = self._db.execute(
+            "SELECT action, COUNT(*) AS n FROM traces WHERE conversation_id = ? AND json_extract(data, '$.gentle') != ? GROUP BY action",
+            (conversation_id, PROBE_GENTLE),
+        ).fetchall()
+        return {row["action"]: row["n"] for row in rows}
 
     @guarded(lambda: None)
     def probe(self, base_url: str) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from guide import config, personas
 from guide.tui import slash
 from guide.tui.choices import Choices
+from guide.tui.finding import Finding
 from guide.tui.history import History
 from guide.tui.screens.chat import ChatScreen
 from guide.tui.session import Session, Turn
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from guide.store import Store
 
 
-class GuideApp(Choices, History):
+class GuideApp(Choices, History, Finding):
     """A calm guide to chat with, that shows every call it makes."""
 
     CSS_PATH = Path(__file__).with_name("guide.tcss")  # absolute: subclasses live elsewhere
@@ -47,6 +48,11 @@ class GuideApp(Choices, History):
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply", show=False),
         Binding("escape", "stop", "Stop", id="stop", show=False),
+        Binding("ctrl+f", "find", "Find", id="find", show=False, priority=True),
+        Binding("ctrl+home", "transcript('top')", "Top", id="top", show=False, priority=True),
+        Binding("ctrl+end", "transcript('bottom')", "Bottom", id="bottom", show=False, priority=True),
+        Binding("shift+pageup", "transcript('page_older')", "Older", id="older", show=False, priority=True),
+        Binding("shift+pagedown", "transcript('page_newer')", "Newer", id="newer", show=False, priority=True),
     ]
 
     def __init__(self, *, flags: dict[str, Any] | None = None, transport: Any = None) -> None:
@@ -58,7 +64,7 @@ class GuideApp(Choices, History):
         self.settings = self.loaded.settings
         self.shelf = personas.load()
         self.session = Session(self.shelf.get(self.settings.persona), self.settings.address)
-        self.chat = ChatScreen(self.session.persona.name, self.session.greeting(), "")
+        self.chat = ChatScreen(self.session.persona.name, self.session.greeting(), "", self.session.turns)
         self._guide: AsyncGuide | None = None
         self._store: Store | None = None
         self.store_problem: str | None = None
@@ -197,9 +203,12 @@ class GuideApp(Choices, History):
             model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
         self.chat.set_status(f"◉ {self.session.persona.name}  ·  {self.server_address()}  ·  {model}")
 
-    async def show_greeting(self) -> None:
-        """The persona's greeting: shown, never sent. The guide waits."""
-        await self.chat.transcript.add_message("greeting", self.session.persona.name, self.session.greeting())
+    async def show_session(self, fetch_older: Any = None) -> None:
+        """The session's greeting (shown, never sent: the guide waits) and its latest turns."""
+        from guide.tui.widgets.transcript import MessageView
+
+        greeting = MessageView("greeting", self.session.persona.name, self.session.greeting())
+        await self.chat.transcript.reset(self.session.turns, greeting, fetch_older)
 
     # Calls: every trace reaches the panel as it starts and as it ends.
 
@@ -253,14 +262,15 @@ class GuideApp(Choices, History):
             self.chat.composer.move_cursor(self.chat.composer.document.end)
 
     async def send(self, text: str) -> None:
-        """Show the user's words and ask the guide."""
-        view = await self.chat.transcript.add_message("user", "You", text)
+        """Show the user's words (at the end of the conversation) and ask the guide."""
+        transcript = self.chat.transcript
+        await transcript.show_latest()
         turn = Turn("user", text)
-        self.session.turns.append(turn)
-        self.think(turn, view)
+        await transcript.add(turn)
+        self.think(turn)
 
     @work(exclusive=True, group="reply")
-    async def think(self, turn: Turn, user_view: Any) -> None:
+    async def think(self, turn: Turn) -> None:
         """One think call, streamed into a new message; the composer waits."""
         from guide.client import GuideError
 
@@ -270,7 +280,9 @@ class GuideApp(Choices, History):
         composer.placeholder, waiting = "The guide is answering…  (Esc stops it; what arrived stays)", composer.placeholder
         self.streaming = True
         persona = self.session.persona
-        view = await self.chat.transcript.add_message("assistant", persona.name)
+        transcript = self.chat.transcript
+        await transcript.load_all()  # think sends the whole conversation
+        view = await transcript.start_live(persona.name)
         reply = self.guide.think(self.session.history(), system=self.session.system(), stream=True, model=self.model_choice(), **persona.options)
         state = "done"
         failure: GuideError | None = None
@@ -288,12 +300,12 @@ class GuideApp(Choices, History):
             composer.placeholder = waiting
             text = view.text
             if failure is not None and not text:
-                await view.remove()
-                await user_view.remove()
-                self.session.turns.remove(turn)
+                await transcript.drop_live()
+                if self.session.turns and self.session.turns[-1] is turn:
+                    await transcript.remove_last()
             else:
                 view.set_state(state)
-                self._keep(turn, Turn("assistant", text, state, persona.name, trace_id=reply.trace.id if reply.trace else None))
+                await self._keep(turn, Turn("assistant", text, state, persona.name, trace_id=reply.trace.id if reply.trace else None))
             if failure is not None:
                 composer.text = turn.content
                 composer.move_cursor(composer.document.end)
@@ -301,9 +313,9 @@ class GuideApp(Choices, History):
             composer.focus()
             self.refresh_status()
 
-    def _keep(self, user: Turn | None, reply: Turn) -> None:
-        """Store the finished turn (one transaction per message)."""
-        self.session.turns.append(reply)
+    async def _keep(self, user: Turn | None, reply: Turn) -> None:
+        """Show and store the finished turn (one transaction per message)."""
+        await self.chat.transcript.finish_live(reply)
         store = self.store
         if store is None:
             return
@@ -335,14 +347,16 @@ class GuideApp(Choices, History):
         last = self.session.last_reply()
         if self.streaming or last is None or self.session.turns[-1] is not last:
             return
-        self.session.turns.remove(last)
-        view = self.chat.transcript.last_message("assistant")
-        if view is not None:
-            await view.remove()
+        await self.chat.transcript.remove_last()
         if self.store is not None and last.message_id is not None:
             self.store.delete_message(last.message_id)
         user = next(t for t in reversed(self.session.turns) if t.role == "user")
-        self.think(user, self.chat.transcript.last_message("user"))
+        self.think(user)
+
+    async def action_transcript(self, action: str) -> None:
+        """Move through the conversation from anywhere (the composer keeps its keys)."""
+        if self.screen is self.chat:
+            await self.chat.transcript.run_action(action)
 
     def action_copy_reply(self) -> None:
         """Copy the last reply (OSC 52)."""
@@ -386,6 +400,8 @@ class GuideApp(Choices, History):
                 await self.switch_model(argument) if argument else self.action_pick_model()
             elif name == "export":
                 self.export(with_calls=argument == "calls")
+            elif name == "find":
+                self.action_find(argument)
             elif name == "new":
                 await self.action_new_conversation()
             else:
@@ -398,8 +414,7 @@ class GuideApp(Choices, History):
         from guide.client import ACTIONS
 
         title = f"{action} → {ACTIONS[action].endpoint}"
-        await self.chat.transcript.add_action(title, body, picture)
-        self.session.turns.append(Turn("action", body, trace_id=trace.id if trace else None))
+        await self.chat.transcript.add(Turn("action", body, trace_id=trace.id if trace else None, title=title, picture=picture))
 
     # Screens.
 

@@ -44,8 +44,7 @@ class Choices(Parts):
             return
         persona = self.shelf.personas[persona_id]
         self.session.persona = persona
-        await self.chat.transcript.add_divider(f"now speaking as {persona.name}")
-        self.session.turns.append(Turn("divider", f"now speaking as {persona.name}"))
+        await self.chat.transcript.add(Turn("divider", f"now speaking as {persona.name}"))
         if self.store is not None and self.session.conversation_id is not None:
             self.store.add_message(self.session.conversation_id, "divider", f"now speaking as {persona.name}")
             self.store.set_persona(self.session.conversation_id, persona.id)
@@ -77,7 +76,7 @@ class Choices(Parts):
         """Use another model from the next call; remembered in settings."""
         self.guide.model = name
         self._save_setting("model", name)
-        await self.chat.transcript.add_divider(f"model: {name}")
+        await self.chat.transcript.add(Turn("divider", f"model: {name}"))
         self.refresh_status()
 
     def action_pick_server(self) -> None:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guide.tui.parts import Parts
 from guide.tui.session import Session, Turn
+
+if TYPE_CHECKING:
+    from guide.store import StoredMessage
+
+RESUME_PAGE = 200
+"""Turns read when a conversation opens; the transcript mounts only the last few."""
+OLDER_PAGE = 1000
+"""Turns read from the store at a time as the user scrolls back."""
+PANEL_OPENING = 10
+"""Calls shown in the panel when a conversation opens (a screenful; the counts include them all)."""
+PANEL_PAGE = 50
+"""Calls added each time the user asks for earlier ones."""
 
 
 class History(Parts):
@@ -17,13 +29,13 @@ class History(Parts):
         if self.store is None:
             self.notify(self.store_problem or "Conversations are not being saved.", severity="warning")
             return
-        self.push_screen(ConversationsScreen(self.store.conversations()), self._conversation_chosen)
+        self.push_screen(ConversationsScreen(self.store.conversations(), self.store.search), self._conversation_chosen)
 
     async def _conversation_chosen(self, choice: Any) -> None:
         if choice is None or self.store is None:
             return
         if choice.verb == "resume":
-            await self.resume(choice.conversation_id)
+            await self.resume(choice.conversation_id, choice.message_id)
         elif choice.verb == "rename":
             self.store.rename(choice.conversation_id, choice.title)
             self.notify(f"Renamed to “{choice.title}”.", timeout=3)
@@ -37,41 +49,69 @@ class History(Parts):
 
     async def action_new_conversation(self) -> None:
         """A fresh conversation: the greeting again, no call."""
+        await self._begin(Session(self.session.persona, self.settings.address))
+
+    async def _begin(self, session: Session, fetch_older: Any = None) -> None:
         if self.streaming:
             self.action_stop()
-        self.session = Session(self.session.persona, self.settings.address)
+        self.session = session
         self._unfiled.clear()
-        await self.chat.transcript.clear()
         self.chat.panel.clear()
         self.calls.clear()
-        await self.show_greeting()
+        await self.show_session(fetch_older)
 
-    async def resume(self, conversation_id: int) -> None:
-        """Open a stored conversation where it left off."""
-        assert self.store is not None
-        info = self.store.conversation(conversation_id)
-        if info is None:
+    async def resume(self, conversation_id: int, message_id: int | None = None) -> None:
+        """Open a stored conversation at its latest turns (or at a message search found).
+
+        Older turns are read from the store as the user scrolls up.
+        """
+        store = self.store
+        info = store.conversation(conversation_id) if store is not None else None
+        if store is None or info is None:
             return
-        await self.action_new_conversation()
-        if info.persona in self.shelf.personas:
-            self.session.persona = self.shelf.personas[info.persona]
-        self.session.conversation_id = conversation_id
-        transcript = self.chat.transcript
-        for message in self.store.messages(conversation_id):
-            turn = Turn(message.role, message.content, message.state, message.persona, message.id, message.trace_id)
-            self.session.turns.append(turn)
-            if message.role == "divider":
-                await transcript.add_divider(message.content)
-            else:
-                who = "You" if message.role == "user" else message.persona or self.session.persona.name
-                await transcript.add_message(message.role, who, message.content, message.state)
+        persona = self.shelf.personas.get(info.persona, self.session.persona)
+        session = Session(persona, self.settings.address, conversation_id)
+        session.turns += self._turns(store.page(conversation_id, limit=RESUME_PAGE), persona.name)
+
+        async def fetch_older() -> list[Turn]:
+            first = next((t.message_id for t in session.turns if t.message_id is not None), None)
+            if first is None:
+                return []
+            return self._turns(store.page(conversation_id, before=first, limit=OLDER_PAGE), persona.name)
+
+        await self._begin(session, fetch_older if len(session.turns) == RESUME_PAGE else None)
         from guide.client import Trace
 
-        for data in self.store.traces(conversation_id):
-            trace = Trace.from_dict(data)
-            self.chat.panel.show(trace)
-            self.calls[trace.action] += 1
+        shown = [Trace.from_dict(data) for data in store.traces(conversation_id, latest=PANEL_OPENING)]
+        self.chat.panel.show_earlier(shown, store.trace_count(conversation_id) - len(shown))
+        self.calls.update(store.call_counts(conversation_id))
         self.refresh_status()
+        if message_id is not None:
+            await self.show_message(message_id)
+
+    async def show_message(self, message_id: int) -> None:
+        """Scroll to a stored message of this conversation, marked as found."""
+        transcript = self.chat.transcript
+        await transcript.load_all()
+        turn = next((t for t in transcript.turns if t.message_id == message_id), None)
+        if turn is not None:
+            transcript.mark([turn], turn)
+            await transcript.reveal(turn)
+
+    def on_mapping_panel_earlier_wanted(self) -> None:
+        """The calls before the first row, from the store."""
+        from guide.client import Trace
+
+        panel, store, conversation = self.chat.panel, self.store, self.session.conversation_id
+        if store is None or conversation is None or not panel.traces:
+            return
+        first = next(iter(panel.traces.values())).started_at
+        earlier = [Trace.from_dict(data) for data in store.traces(conversation, latest=PANEL_PAGE, before=first)]
+        panel.show_earlier(earlier, max(0, panel.earlier - len(earlier)))
+
+    @staticmethod
+    def _turns(messages: list[StoredMessage], persona: str) -> list[Turn]:
+        return [Turn(m.role, m.content, m.state, m.persona or persona, m.id, m.trace_id) for m in messages]
 
     def export(self, conversation_id: int | None = None, *, with_calls: bool = False) -> None:
         """Write a conversation to Markdown in the data folder."""

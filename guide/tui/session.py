@@ -13,9 +13,9 @@ from typing import Any
 from guide.personas import Persona
 
 
-@dataclass
+@dataclass(eq=False)
 class Turn:
-    """One entry of the transcript."""
+    """One entry of the transcript (compared by identity: two equal words are two turns)."""
 
     role: str
     """user, assistant, greeting, divider or action."""
@@ -24,6 +24,10 @@ class Turn:
     persona: str = ""
     message_id: int | None = None
     trace_id: str | None = None
+    title: str = ""
+    """An action block's heading (action → endpoint)."""
+    picture: Any = None
+    """An action block's picture (imagine's preview)."""
 
 
 @dataclass

@@ -37,6 +37,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("persona", "[ID]", "switch persona (or pick one)"),
     SlashCommand("model", "[NAME]", "switch model (or pick one from the catalog)"),
     SlashCommand("server", "", "pick a server: presets or a custom address"),
+    SlashCommand("find", "[WORDS]", "find words in this conversation (↑ older, ↓ newer, Esc closes)"),
     SlashCommand("new", "", "start a new conversation"),
     SlashCommand("conversations", "", "resume, rename, delete or export a conversation"),
     SlashCommand("export", "[calls]", "export this conversation to Markdown (with its calls)"),

@@ -7,7 +7,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
+from guide.tui.session import Turn
 from guide.tui.widgets.composer import Composer
+from guide.tui.widgets.find_bar import FindBar
 from guide.tui.widgets.mapping_panel import MappingPanel
 from guide.tui.widgets.transcript import MessageView, Transcript
 
@@ -18,22 +20,25 @@ NARROW = 100
 class ChatScreen(Screen[None]):
     """Where the conversation happens; it opens with the persona's greeting."""
 
-    def __init__(self, who: str, greeting: str, status: str) -> None:
+    def __init__(self, who: str, greeting: str, status: str, turns: list[Turn]) -> None:
         super().__init__()
         self.opening = (who, greeting)
         self.status = status
+        self.turns = turns
 
     def compose(self) -> ComposeResult:
         yield Static(self.status, id="status", markup=False)
         with Horizontal(id="body"):
-            yield Transcript(MessageView("greeting", *self.opening), id="transcript")
+            yield Transcript(MessageView("greeting", *self.opening), self.turns, id="transcript")
             yield MappingPanel()
         yield OptionList(id="suggestions")
+        yield FindBar(id="find-bar")
         yield Composer()
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#suggestions").display = False
+        self.query_one(FindBar).display = False
         self.query_one(Composer).focus()
 
     def on_resize(self) -> None:

@@ -1,8 +1,9 @@
-"""Conversations: resume, rename, delete, export."""
+"""Conversations: resume, rename, delete, export, and search across them all."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -13,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label
 
-from guide.store import ConversationInfo
+from guide.store import ConversationInfo, Hit
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,15 @@ class Choice:
     """resume, rename, delete, export or export-calls."""
     conversation_id: int
     title: str = ""
+    message_id: int | None = None
+    """The message a search found, to open the conversation at."""
 
 
 class ConversationsScreen(ModalScreen[Choice | None]):
-    """The conversation list, most recent first."""
+    """The conversation list, most recent first; `/` searches the words of every conversation."""
 
     BINDINGS = [
+        Binding("slash,ctrl+f", "search", "Search", id="search"),
         Binding("escape,f4", "dismiss(None)", "Close", id="close"),
         Binding("enter", "choose('resume')", "Resume", id="resume", show=True),
         Binding("r", "rename", "Rename", id="rename"),
@@ -38,39 +42,76 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         Binding("E", "choose('export-calls')", "Export with calls", id="export-calls"),
     ]
 
-    def __init__(self, conversations: list[ConversationInfo]) -> None:
+    def __init__(self, conversations: list[ConversationInfo], search: Callable[[str], list[Hit]] | None = None) -> None:
         super().__init__()
         self.conversations = conversations
+        self.search = search
+        self.hits: list[Hit] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="conversations"):
             yield Label("Conversations", classes="picker-title")
+            yield Input(placeholder="Search the words of every conversation  ( / )", id="search-input")
             yield DataTable(id="conversation-table", cursor_type="row")
             yield Input(placeholder="New title, then Enter", id="rename-input")
         yield Footer()
 
     def on_mount(self) -> None:
+        self._list()
+        self.query_one("#rename-input").display = False
+        self.query_one("#search-input").display = self.search is not None
+        self.query_one(DataTable).focus()
+
+    def _list(self) -> None:
         table = self.query_one(DataTable)
+        table.clear(columns=True)
         table.add_columns("title", "persona", "messages", "last activity")
         for c in self.conversations:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
-            table.add_row(Text(c.title or "(untitled)"), Text(c.persona), str(c.messages), when, key=str(c.id))
+            table.add_row(Text(c.title or "(untitled)"), Text(c.persona), str(c.messages), when(c.updated_at), key=str(c.id))
         if not self.conversations:
             table.add_row("No conversations yet.", "", "", "")
-        self.query_one("#rename-input").display = False
-        table.focus()
 
-    def _selected(self) -> int | None:
+    def _show_hits(self, words: str) -> None:
+        assert self.search is not None
+        self.hits = self.search(words)
         table = self.query_one(DataTable)
-        if not self.conversations:
+        table.clear(columns=True)
+        table.add_columns("conversation", "who", "words", "when")
+        for hit in self.hits:
+            who = "You" if hit.role == "user" else "Guide"
+            table.add_row(
+                Text(hit.title or "(untitled)"), who, Text(hit.snippet), when(hit.created_at), key=f"{hit.conversation_id}:{hit.message_id}"
+            )
+        if not self.hits:
+            table.add_row(Text(f"No message holds “{words}”."), "", "", "")
+
+    @on(Input.Changed, "#search-input")
+    def searched(self, event: Input.Changed) -> None:
+        words = event.value.strip()
+        self._show_hits(words) if words else self._list()
+
+    @on(Input.Submitted, "#search-input")
+    def search_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_search(self) -> None:
+        if self.search is not None:
+            self.query_one("#search-input").focus()
+
+    def _selected(self) -> tuple[int, int | None] | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key else None
+        if not key:
+            return None
+        conversation, _, message = key.partition(":")
+        return int(conversation), int(message) if message else None
 
     def action_choose(self, verb: str) -> None:
         selected = self._selected()
         if selected is not None:
-            self.dismiss(Choice(verb, selected))
+            self.dismiss(Choice(verb, selected[0], message_id=selected[1]))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_choose("resume")
@@ -86,4 +127,9 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     def renamed(self, event: Input.Submitted) -> None:
         selected = self._selected()
         if selected is not None and event.value.strip():
-            self.dismiss(Choice("rename", selected, event.value.strip()))
+            self.dismiss(Choice("rename", selected[0], event.value.strip()))
+
+
+def when(timestamp: float) -> str:
+    """`2026-11-25 14:59`, local time."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))

@@ -26,6 +26,9 @@ KEYS = """
 | ctrl+n | new conversation |
 | ctrl+r | regenerate the last reply |
 | ctrl+y | copy the last reply |
+| ctrl+f | find in this conversation (↑ older match, ↓ newer, Esc closes) |
+| shift+PgUp · shift+PgDn | scroll the conversation (older pages load at the top) |
+| ctrl+Home · ctrl+End | the first message · the latest |
 | ctrl+p | command palette (themes too) |
 | ctrl+q | quit |
 """

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 EMPTY = "Every call the guide makes will appear here: the gentle action, and the legacy endpoint it called."
 LIMIT = 500
+"""Rows kept at most; past it the oldest DROP go at once (one rebuild, not one per call)."""
+DROP = 100
+EARLIER = "earlier-calls"
 
 
 def row_text(trace: Trace) -> Text:
@@ -38,7 +41,11 @@ def row_text(trace: Trace) -> Text:
 
 
 class MappingPanel(Vertical):
-    """Every call of this conversation, newest last; Enter opens one whole."""
+    """Every call of this conversation, newest last; Enter opens one whole.
+
+    At most LIMIT rows are kept; a stored conversation opens with its latest
+    calls and a first row that fetches earlier ones on Enter.
+    """
 
     @dataclass
     class CallSelected(Message):
@@ -46,9 +53,14 @@ class MappingPanel(Vertical):
 
         trace: Trace
 
+    class EarlierWanted(Message):
+        """The user asked for the calls before the first one shown."""
+
     def __init__(self) -> None:
         super().__init__(id="mapping-panel")
         self.traces: dict[str, Trace] = {}
+        self.earlier = 0
+        """Calls of this conversation not shown (older than the first row)."""
 
     def compose(self) -> ComposeResult:
         yield Label("Calls · gentle action → legacy endpoint", classes="panel-title")
@@ -63,23 +75,49 @@ class MappingPanel(Vertical):
         """Add the call's row, or update it if it is already shown."""
         calls = self.query_one("#calls", OptionList)
         if trace.id in self.traces:
-            index = list(self.traces).index(trace.id)
-            calls.replace_option_prompt_at_index(index, row_text(trace))
+            calls.replace_option_prompt(trace.id, row_text(trace))
             return
         self.traces[trace.id] = trace
-        calls.add_option(Option(row_text(trace), id=trace.id))
+        if len(self.traces) > LIMIT:
+            for oldest in list(self.traces)[:DROP]:
+                del self.traces[oldest]
+            self.earlier += DROP
+            self._rebuild()
+        else:
+            calls.add_option(Option(row_text(trace), id=trace.id))
+        self._shown()
+
+    def show_earlier(self, traces: list[Trace], earlier: int) -> None:
+        """Put stored calls (oldest first) before the rows shown; `earlier` remain unshown."""
+        kept = {trace.id: trace for trace in traces}
+        kept.update(self.traces)
+        self.traces = dict(list(kept.items())[-LIMIT:])
+        self.earlier = earlier + len(kept) - len(self.traces)
+        self._rebuild()
+        self._shown()
+
+    def _rebuild(self) -> None:
+        calls = self.query_one("#calls", OptionList)
+        calls.clear_options()
+        options = [Option(row_text(trace), id=trace.id) for trace in self.traces.values()]
+        if self.earlier:
+            more = "Enter shows more" if len(self.traces) < LIMIT else "all are in the export (F4, E)"
+            options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
+        calls.add_options(options)
+
+    def _shown(self) -> None:
+        calls = self.query_one("#calls", OptionList)
+        if not self.traces:
+            return
         calls.display = True
         self.query_one("#panel-empty").display = False
-        if len(self.traces) > LIMIT:
-            oldest = next(iter(self.traces))
-            del self.traces[oldest]
-            calls.remove_option(oldest)
-        calls.highlighted = len(self.traces) - 1
+        calls.highlighted = calls.option_count - 1
         calls.scroll_end(animate=False)
 
     def clear(self) -> None:
         """Forget every row (a new conversation)."""
         self.traces.clear()
+        self.earlier = 0
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()
         calls.display = False
@@ -92,6 +130,10 @@ class MappingPanel(Vertical):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
+        if event.option.id == EARLIER:
+            if len(self.traces) < LIMIT:
+                self.post_message(self.EarlierWanted())
+            return
         trace = self.traces.get(event.option.id or "")
         if trace is not None:
             self.post_message(self.CallSelected(trace))

@@ -1,175 +1,351 @@
-"""The transcript: Markdown messages in an anchored scroll, streamed per frame."""
+"""The transcript: a bounded window of message widgets over the whole conversation.
+
+A conversation may hold thousands of turns, and a Markdown widget costs tens
+of milliseconds and most of a MiB, so only a window of at most WINDOW views
+is mounted over `turns` (the session's list). Reaching an edge mounts the
+next page there and removes as many from the far side, keeping what the user
+is reading in place; older turns not yet read from the store are fetched a
+page at a time. A streaming reply lives in the live view, after the window,
+and is never removed by paging.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterable
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Label, Static
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widget import Widget
 
-from .text import visible
+from guide.tui.session import Turn
 
-if TYPE_CHECKING:
-    from textual.widgets import Markdown
+from .messages import ActionBlock, Divider, MessageView, Shown, markdown, needs_full_render, view_for
 
+__all__ = ["PAGE", "WINDOW", "ActionBlock", "Divider", "MessageView", "Transcript", "markdown", "needs_full_render"]
 
-def markdown(text: str) -> Markdown:
-    """A Markdown widget (imported on first use: markdown-it costs a launch 25 ms)."""
-    from textual.widgets import Markdown
+PAGE = 10
+"""Turns mounted at once: on opening, and per page when scrolling."""
+WINDOW = 40
+"""At most this many turns are mounted."""
+EDGE = 1
+"""Lines from an edge that count as reaching it."""
 
-    return Markdown(visible(text))
-
-
-FRAME = 1 / 30
-STATE_NOTES = {"stopped": "stopped", "cut": "cut off", "failed": "failed"}
-
-
-def needs_full_render(text: str) -> bool:
-    """Whether streamed Markdown may have rendered wrongly and needs one full update.
-
-    Appending renders paragraphs and lists as they will end up; a code fence
-    or a table seen half-way can be left half-rendered, so only those earn a
-    full update at the end (which re-mounts every block: costly on long replies).
-    """
-    return "```" in text or "~~~" in text or "\n|" in text
+Older = Callable[[], Awaitable[list[Turn]]]
+"""Reads the turns before the first one loaded (oldest first); [] when there are no more."""
 
 
-class MessageView(Vertical):
-    """One message: who speaks, and the words as Markdown."""
-
-    DEFAULT_CSS = """
-    MessageView { height: auto; }
-    MessageView > Markdown { margin: 0; padding: 0 1; }
-    MessageView > .plain { padding: 0 1; }
-    """
-
-    def __init__(self, role: str, who: str, text: str = "", state: str = "done") -> None:
-        super().__init__(classes=f"message {role}")
-        self.role = role
-        self.who = who
-        self.text = text
-        self.state = state
-
-    def compose(self) -> ComposeResult:
-        yield Label(self._heading(), classes="who", markup=False)
-        if self.role == "greeting":
-            # Plain words, painted in the very first frame; no Markdown needed yet.
-            yield Static(visible(self.text), classes="plain", markup=False)
-        else:
-            yield markdown(self.text)
-
-    def _heading(self) -> str:
-        note = STATE_NOTES.get(self.state)
-        return f"{self.who} · {note}" if note else self.who
-
-    @property
-    def body(self) -> Markdown:
-        """The Markdown widget holding the words."""
-        from textual.widgets import Markdown
-
-        return self.query_one(Markdown)
-
-    def on_click(self, event: Any) -> None:
-        if getattr(event, "chain", 1) == 2:
-            self.app.copy_to_clipboard(self.text)
-            self.notify("Copied the message.", timeout=2)
-
-    def set_state(self, state: str) -> None:
-        """Mark the message stopped, cut off, or done."""
-        self.state = state
-        self.set_class(state != "done", "unfinished")
-        self.query_one(".who", Label).update(self._heading())
-
-    async def stream(self, pieces: AsyncIterable[str]) -> str:
-        """Show pieces as they arrive, coalesced to one render per frame.
-
-        Rendering once per frame instead of once per piece is what keeps a long
-        fast reply cheap; the final full update renders code fences right.
-        """
-        body = self.body
-        stream = body.get_stream(body)
-        arrived: list[str] = []
-        pending: list[str] = []
-        shown_at = time.monotonic()
-        try:
-            async for piece in pieces:
-                arrived.append(piece)
-                pending.append(piece)
-                now = time.monotonic()
-                if now - shown_at >= FRAME:
-                    await stream.write(visible("".join(pending)))
-                    pending.clear()
-                    shown_at = now
-        finally:
-            self.text = "".join(arrived)
-            if pending:
-                await stream.write(visible("".join(pending)))
-            await stream.stop()
-            if needs_full_render(self.text):
-                await body.update(visible(self.text))
-        return self.text
-
-
-class Divider(Static):
-    """A quiet line in the transcript (a persona switch, a new model)."""
-
-
-class ActionBlock(Vertical):
-    """The result of a slash command: a distinct block, Markdown inside."""
-
-    DEFAULT_CSS = """
-    ActionBlock { height: auto; }
-    """
-
-    def __init__(self, title: str, text: str, picture: Any = None) -> None:
-        super().__init__(classes="action-block")
-        self.title = title
-        self.text = text
-        self.picture = picture
-
-    def compose(self) -> ComposeResult:
-        yield Label(self.title, classes="who", markup=False)
-        if self.picture is not None:
-            yield Static(self.picture, classes="picture")
-        yield markdown(self.text)
+def turn_of(view: Shown) -> Turn:
+    """The turn a view in the window shows."""
+    assert view.turn is not None
+    return view.turn
 
 
 class Transcript(VerticalScroll):
-    """All messages of the conversation; follows new words only at the bottom."""
+    """The conversation: the greeting, a window of turns, and the reply streaming now."""
 
     can_focus = True
+    BINDINGS = [
+        Binding("home", "top", "Top", show=False),
+        Binding("end", "bottom", "Bottom", show=False),
+        Binding("pageup", "page_older", "Older", show=False),
+        Binding("pagedown", "page_newer", "Newer", show=False),
+    ]
+
+    def __init__(self, head: MessageView, turns: list[Turn], **options: Any) -> None:
+        super().__init__(head, **options)
+        self.head = head
+        """The greeting: shown above the first turn, once the window reaches it."""
+        self.turns = turns
+        self.fetch_older: Older | None = None
+        self.lo = self.hi = len(turns)
+        """The window: turns[lo:hi] are mounted, as `views`."""
+        self.views: list[Shown] = []
+        self.live: MessageView | None = None
+        self.found: set[Turn] = set()
+        self.current: Turn | None = None
+        self._lock = asyncio.Lock()
+        """Held while the window changes; scrolling during a change pages nothing."""
 
     def on_mount(self) -> None:
         self.anchor()
 
-    async def add_message(self, role: str, who: str, text: str = "", state: str = "done") -> MessageView:
-        """Add a message at the end."""
-        view = MessageView(role, who, text, state)
-        await self.mount(view)
-        if state != "done":
-            view.set_state(state)
-        return view
+    # The window.
 
-    async def add_divider(self, text: str) -> Divider:
-        """Add a quiet divider."""
-        divider = Divider(f"── {visible(text)} ──", markup=False)
-        await self.mount(divider)
-        return divider
+    async def reset(self, turns: list[Turn], head: MessageView, fetch_older: Older | None = None) -> None:
+        """Show another conversation: its greeting and its latest turns."""
+        async with self._lock:
+            await self.remove_children()
+            self.head, self.turns, self.fetch_older = head, turns, fetch_older
+            self.views, self.live, self.current = [], None, None
+            self.found.clear()
+            await self.mount(head)
+            await self._show_latest()
+        self.run_worker(self._fill(), group="transcript-fill")
 
-    async def add_action(self, title: str, text: str, picture: Any = None) -> ActionBlock:
-        """Add the result of a slash command."""
-        block = ActionBlock(title, text, picture)
-        await self.mount(block)
-        return block
+    async def show_latest(self) -> None:
+        """The last page, followed as it grows."""
+        async with self._lock:
+            await self._show_latest()
 
-    async def clear(self) -> None:
-        """Remove every message."""
-        await self.remove_children()
+    async def _show_latest(self) -> None:
+        if self.hi < len(self.turns) or not self.views:
+            await self._show(max(0, len(self.turns) - PAGE), len(self.turns))
+        self.anchor()
+
+    async def _show(self, lo: int, hi: int) -> None:
+        if self.views:
+            await self.remove_children(self.views)
+        self.lo, self.hi = lo, hi
+        self.views = await self._mount(self.turns[lo:hi], at_top=True)
+        self._window_changed()
+
+    async def _mount(self, turns: list[Turn], *, at_top: bool) -> list[Shown]:
+        views = [view_for(turn) for turn in turns]
+        for view in views:
+            self._mark(view)
+        if not views:
+            return views
+        if at_top:
+            await self.mount_all(views, after=self.head)
+        elif self.live is not None:
+            await self.mount_all(views, before=self.live)
+        else:
+            await self.mount_all(views)
+        return views
+
+    def _window_changed(self) -> None:
+        self.head.display = self.lo == 0 and self.fetch_older is None
+        if self.hi < len(self.turns):
+            self.anchor(False)  # newer turns are not mounted: do not follow the end
+        elif not self.is_anchored:
+            self._anchored = True  # follow again once the user is back at the bottom
+            self.release_anchor()
+
+    async def _fill(self) -> None:
+        """Mount older pages until the view is full (short messages on a tall screen)."""
+        for _ in range(WINDOW // PAGE):
+            await self._layout_done()
+            if self.max_scroll_y > EDGE or not await self.older():
+                return
+
+    async def _layout_done(self) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(lambda: None if done.done() else done.set_result(None))
+        await done
+
+    async def _keep_in_place(self, reference: Widget | None, change: Callable[[], Awaitable[None]]) -> None:
+        """Make a change above what the user reads, then scroll so it stays where it was."""
+        before = reference.virtual_region.y if reference is not None else 0
+        await change()
+        if reference is None or not reference.is_attached or (self.is_anchored and not self._anchor_released):
+            return
+        await self._layout_done()
+        moved = reference.virtual_region.y - before
+        if moved:
+            self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True, release_anchor=False)
+
+    async def _trim(self, *, keep: str) -> None:
+        """Unmount views beyond WINDOW from the side away from `keep` (top or bottom)."""
+        excess = len(self.views) - WINDOW
+        if excess <= 0:
+            return
+        if keep == "top":
+            gone, self.views = self.views[-excess:], self.views[:-excess]
+            self.hi -= excess
+            await self.remove_children(gone)
+        else:
+            gone, self.views = self.views[:excess], self.views[excess:]
+            self.lo += excess
+
+            async def remove() -> None:
+                await self.remove_children(gone)
+
+            await self._keep_in_place(self.views[0], remove)
+        self._window_changed()
+
+    async def older(self) -> bool:
+        """Mount the page before the window (reading it from the store if needed)."""
+        async with self._lock:
+            if self.lo == 0 and self.fetch_older is not None:
+                await self._fetch()
+            if self.lo == 0:
+                self._window_changed()
+                return False
+            lo = max(0, self.lo - PAGE)
+
+            async def mount() -> None:
+                self.views[0:0] = await self._mount(self.turns[lo : self.lo], at_top=True)
+                self.lo = lo
+                self._window_changed()
+
+            await self._keep_in_place(self.views[0] if self.views else None, mount)
+            await self._trim(keep="top")
+            return True
+
+    async def newer(self) -> bool:
+        """Mount the page after the window."""
+        async with self._lock:
+            if self.hi >= len(self.turns):
+                return False
+            hi = min(len(self.turns), self.hi + PAGE)
+            self.views += await self._mount(self.turns[self.hi : hi], at_top=False)
+            self.hi = hi
+            self._window_changed()
+            await self._trim(keep="bottom")
+            return True
+
+    async def load_all(self) -> None:
+        """Read every older turn from the store (before find, or a call that sends them all)."""
+        async with self._lock:
+            await self._load_all()
+
+    async def _load_all(self) -> None:
+        while self.fetch_older is not None:
+            await self._fetch()
+        self._window_changed()
+
+    async def _fetch(self) -> None:
+        assert self.fetch_older is not None
+        fetched = await self.fetch_older()
+        if not fetched:
+            self.fetch_older = None
+        self.turns[0:0] = fetched
+        self.lo += len(fetched)
+        self.hi += len(fetched)
+
+    # Moving around.
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self._lock.locked() or not self.is_mounted:
+            return
+        if new < old and new <= EDGE:
+            self.run_worker(self.older(), group="transcript-page")
+        elif new > old and new >= self.max_scroll_y - EDGE and self.hi < len(self.turns):
+            self.run_worker(self.newer(), group="transcript-page")
+
+    def on_mouse_scroll_up(self) -> None:
+        if self.scroll_y <= EDGE and not self._lock.locked():
+            self.run_worker(self.older(), group="transcript-page")
+
+    def on_mouse_scroll_down(self) -> None:
+        if self.scroll_y >= self.max_scroll_y - EDGE and self.hi < len(self.turns) and not self._lock.locked():
+            self.run_worker(self.newer(), group="transcript-page")
+
+    async def action_page_older(self) -> None:
+        """Page up; at the top, the page before."""
+        if self.scroll_y <= EDGE:
+            await self.older()
+        else:
+            self.scroll_page_up(animate=False)
+
+    async def action_page_newer(self) -> None:
+        """Page down; at the bottom, the page after."""
+        if self.scroll_y >= self.max_scroll_y - EDGE:
+            await self.newer()
+        else:
+            self.scroll_page_down(animate=False)
+
+    async def action_top(self) -> None:
+        """The first turn of the conversation, under the greeting."""
+        async with self._lock:
+            await self._load_all()
+            await self._show(0, min(PAGE, len(self.turns)))
+            self.scroll_home(animate=False, immediate=True)
+            await self._layout_done()
+
+    async def action_bottom(self) -> None:
+        """The latest turns, followed again."""
+        async with self._lock:
+            await self._show_latest()
+            self.scroll_end(animate=False, immediate=True)
+            await self._layout_done()
+
+    async def reveal(self, turn: Turn) -> None:
+        """Mount the window around a turn and scroll it into view."""
+        async with self._lock:
+            index = self.turns.index(turn)
+            if not self.lo <= index < self.hi:
+                lo = max(0, min(index - PAGE // 2, len(self.turns) - PAGE))
+                await self._show(lo, min(len(self.turns), lo + PAGE))
+            await self._layout_done()
+            self.scroll_to_widget(self.views[index - self.lo], animate=False, top=True, immediate=True)
+            await self._layout_done()
+
+    # Adding and removing turns.
+
+    async def add(self, turn: Turn) -> Shown | None:
+        """Append a turn; it is mounted when the window reaches the end."""
+        async with self._lock:
+            at_end = self.hi == len(self.turns)
+            self.turns.append(turn)
+            if not at_end:
+                return None
+            views = await self._mount([turn], at_top=False)
+            self.views += views
+            self.hi += 1
+            await self._trim(keep="bottom")
+            return views[0]
+
+    async def start_live(self, who: str) -> MessageView:
+        """A reply about to stream: mounted last, outside the window."""
+        async with self._lock:
+            self.live = MessageView("assistant", who)
+            await self.mount(self.live)
+            return self.live
+
+    async def finish_live(self, turn: Turn) -> None:
+        """The streamed reply became a turn; its view joins the window if the window reaches it."""
+        async with self._lock:
+            view, self.live = self.live, None
+            at_end = self.hi == len(self.turns)
+            self.turns.append(turn)
+            if view is None:
+                return
+            if at_end:
+                view.turn = turn
+                self.views.append(view)
+                self.hi += 1
+                await self._trim(keep="bottom")
+            else:
+                await view.remove()
+
+    async def drop_live(self) -> None:
+        """A reply that never began: its empty view goes."""
+        async with self._lock:
+            view, self.live = self.live, None
+            if view is not None:
+                await view.remove()
+
+    async def remove_last(self) -> Turn | None:
+        """Take the last turn away (a reply asked again, words that were never answered)."""
+        async with self._lock:
+            if not self.turns:
+                return None
+            at_end = self.hi == len(self.turns)
+            turn = self.turns.pop()
+            if at_end and self.views and turn_of(self.views[-1]) is turn:
+                await self.views.pop().remove()
+                self.hi -= 1
+            return turn
+
+    # Reading and marking.
 
     def last_message(self, role: str | None = None) -> MessageView | None:
-        """The last message (of a role)."""
-        views = [v for v in self.query(MessageView) if role is None or v.role == role]
+        """The last message on screen (of a role), the live one included."""
+        candidates = [*self.views, *([self.live] if self.live else [])]
+        views = [v for v in candidates if isinstance(v, MessageView) and (role is None or v.role == role)]
         return views[-1] if views else None
+
+    def mark(self, found: Iterable[Turn], current: Turn | None) -> None:
+        """Highlight the turns a search found, and the one it is at."""
+        self.found, self.current = set(found), current
+        for view in self.views:
+            self._mark(view)
+
+    def _mark(self, view: Shown) -> None:
+        turn = turn_of(view)
+        view.set_class(turn in self.found, "found")
+        view.set_class(turn is self.current, "found-current")

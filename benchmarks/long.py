@@ -1,0 +1,94 @@
+"""Long conversations: opening them, the memory they take, searching them.
+
+Open: a fresh process per run opens the stored conversation as a user does
+(F4, Enter) until its last message is on screen (headless), for 2,000 and
+10,000 messages, against the same for a 10-message one, in the same run.
+Memory: the whole process's peak resident size after opening each.
+Find: ctrl+f in the 10,000-message one for a word only an old message holds,
+until it is on screen (every turn is read from the store first).
+Search: the store's full-text search for one word across 10,000 messages,
+against a plain `LIKE '%word%'` scan of the same table.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from long_conversation import NEEDLE, generate  # noqa: E402
+
+SIZES = (10, 2_000, 10_000)
+RUNS = 5
+
+
+def open_once(home: Path) -> dict[str, float]:
+    """opened, peak, and (when the conversation is long enough) found, peak_after_find."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "open_child.py")], env={**os.environ, "GUIDE_HOME": str(home)}, check=True, capture_output=True, text=True
+    )
+    return {name: float(value) for name, value in (line.split() for line in done.stdout.splitlines() if line.strip())}
+
+
+def search_times(home: Path) -> tuple[float, float, int]:
+    os.environ["GUIDE_HOME"] = str(home)
+    from guide.store import Store
+
+    store = Store()
+    db = sqlite3.connect(home / "data" / "guide.sqlite3")
+    fts, scan = [], []
+    found = 0
+    for _ in range(20):
+        started = time.perf_counter()
+        found = len(store.search(NEEDLE))
+        fts.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        db.execute("SELECT id FROM messages WHERE content LIKE ?", (f"%{NEEDLE}%",)).fetchall()
+        scan.append(time.perf_counter() - started)
+    db.close()
+    store.close()
+    return statistics.median(fts), statistics.median(scan), found
+
+
+def rows() -> list[tuple[str, float, str, float, str]]:
+    """(figure, value, unit, ratio to anchor, anchor name)."""
+    opened: dict[int, float] = {}
+    peaks: dict[int, float] = {}
+    out = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in SIZES:
+            home = Path(scratch) / str(size)
+            generate(home, size)
+            runs = [open_once(home) for _ in range(RUNS)]
+            opened[size] = statistics.median(run["opened"] for run in runs)
+            peaks[size] = max(run["peak"] for run in runs)
+        find = statistics.median(run["found"] for run in runs)
+        find_peak = max(run["peak_after_find"] for run in runs)
+        fts, scan, found = search_times(Path(scratch) / str(SIZES[-1]))
+    if found != 1:
+        raise SystemExit(f"search found {found} messages holding {NEEDLE!r}, not 1")
+    anchor = f"open {SIZES[0]} messages"
+    small, big = SIZES[0], SIZES[-1]
+    peak_anchor = f"peak, {small} messages"
+    out.append((f"open a {small}-message conversation → last message on screen", opened[small], "s", 1.0, anchor))
+    for size in SIZES[1:]:
+        out.append((f"open a {size:,}-message conversation (target ≤ 1.5×)", opened[size], "s", opened[size] / opened[small], anchor))
+    out.append((f"peak memory, {small}-message conversation open", peaks[small], "MiB", 1.0, peak_anchor))
+    out.append((f"peak memory, {big:,}-message conversation open (target ≤ 150 MiB)", peaks[big], "MiB", peaks[big] / peaks[small], peak_anchor))
+    out.append((f"find (ctrl+f) one old message in {big:,} → on screen", find, "s", find / opened[small], anchor))
+    out.append((f"peak memory after that find (all {big:,} turns read)", find_peak, "MiB", find_peak / peaks[small], peak_anchor))
+    out.append((f"LIKE scan for a word in {big:,} messages", scan * 1000, "ms", 1.0, "LIKE scan"))
+    out.append((f"search {big:,} messages, full-text index (target < 50 ms)", fts * 1000, "ms", fts / scan, "LIKE scan"))
+    return out
+
+
+if __name__ == "__main__":
+    for name, value, unit, ratio, anchor in rows():
+        print(f"{name:<66} {value:9.3f} {unit:<5} {ratio:5.2f}× {anchor}")

@@ -1,0 +1,122 @@
+"""The store's schema, and the migrations that bring an older file up to date.
+
+Version 1 held conversations, messages, traces and probes. Version 2 adds
+full-text search over messages (SQLite FTS5, kept in step by triggers) and
+the indexes the long-conversation queries use. An older file is copied aside
+before it is migrated, so a failed migration never costs a conversation.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+SCHEMA_VERSION = 2
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conversations (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    persona TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    persona TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'done',
+    trace_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
+CREATE TABLE IF NOT EXISTS traces (
+    id TEXT PRIMARY KEY,
+    conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_by_conversation ON traces(conversation_id, started_at);
+CREATE TABLE IF NOT EXISTS probes (base_url TEXT PRIMARY KEY, probed_at REAL NOT NULL, data TEXT NOT NULL);
+"""
+
+VERSION_2 = """
+CREATE INDEX IF NOT EXISTS messages_by_role ON messages(conversation_id, role);
+CREATE INDEX IF NOT EXISTS conversations_by_activity ON conversations(updated_at);
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    content, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+"""
+
+
+def version(db: sqlite3.Connection) -> int:
+    """The schema version the file says it has (0 for a new, empty file)."""
+    has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 1
+
+
+def backup(db: sqlite3.Connection, path: Path, old: int) -> Path:
+    """A consistent copy of the file as it is, beside it, before it is changed."""
+    copy = path.with_name(f"{path.name}.v{old}-backup-{time.strftime('%Y%m%d-%H%M%S')}")
+    with sqlite3.connect(copy) as target:
+        db.backup(target)
+    target.close()
+    copy.chmod(0o600)
+    return copy
+
+
+def bring_up_to_date(db: sqlite3.Connection, path: Path) -> str | None:
+    """Create or migrate the schema; returns what the user should know, if anything."""
+    old = version(db)
+    if old > SCHEMA_VERSION:
+        return f"The conversations file was written by a newer guide (schema {old}); it is used as it is."
+    if old == SCHEMA_VERSION:
+        return None
+    kept = backup(db, path, old) if old else None
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in split(TABLES + VERSION_2):
+            db.execute(statement)
+        if old:
+            db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),)
+        )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    if kept is None:
+        return None
+    return f"The conversations file was updated to this version of guide; a copy of the old one is kept at {kept}."
+
+
+def split(script: str) -> list[str]:
+    """The statements of a script, triggers kept whole (executescript would commit on its own)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
