@@ -1,0 +1,300 @@
+"""Long conversations: the store's pages and search, and the transcript's window, through the app."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import LoopbackServer, Stream, chat_chunk, sse
+from textual.pilot import Pilot
+from tui_helpers import run_app, settle, type_and_send
+
+from guide.store import Store
+from guide.tui import history
+from guide.tui.app import GuideApp
+from guide.tui.widgets.find_bar import FindBar
+from guide.tui.widgets.transcript import WINDOW, Transcript, turn_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from long_conversation import NEEDLE, NEEDLE_AT, generate
+
+
+def home() -> Path:
+    return Path(os.environ["GUIDE_HOME"])
+
+
+def make_app(server: LoopbackServer | None = None) -> GuideApp:
+    return GuideApp(flags={"base_url": server.url if server else "http://127.0.0.1:9", "model": "loopback-model"})
+
+
+async def open_first_conversation(pilot: Pilot[None]) -> None:
+    """F4, then Enter on the most recent conversation: as a user opens one."""
+    await settle(pilot)
+    await pilot.press("f4")
+    await pilot.pause(0.1)
+    await pilot.press("enter")
+    await settle(pilot, 0.2)
+
+
+def check_window(transcript: Transcript) -> None:
+    """The mounted views are turns[lo:hi], in order, on screen in that order, and bounded."""
+    assert [turn_of(v) for v in transcript.views] == transcript.turns[transcript.lo : transcript.hi]
+    shown = [c for c in transcript.children if c is not transcript.head and c is not transcript.live]
+    assert shown == transcript.views
+    assert len(transcript.views) <= WINDOW
+
+
+def stored(conversation: int = 1) -> list[str]:
+    return [m.content for m in Store().messages(conversation)]
+
+
+# The store.
+
+
+def test_pages_meet_with_nothing_skipped_or_repeated() -> None:
+    generate(home(), 1000)
+    store = Store()
+    pages: list[list[int]] = []
+    before = None
+    while page := store.page(1, before=before, limit=37):
+        pages.insert(0, [m.id for m in page])
+        before = page[0].id
+    ids = [i for page in pages for i in page]
+    assert ids == [m.id for m in store.messages(1)] and len(ids) == 1000 and ids == sorted(set(ids))
+
+
+def test_search_finds_words_in_every_conversation_and_obeys_no_query_syntax() -> None:
+    store = Store()
+    first, second = store.new_conversation("calm-guide"), store.new_conversation("calm-guide")
+    assert first is not None and second is not None
+    store.add_message(first, "user", "Where is the lighthouse?")
+    store.add_message(second, "user", "Tea by the window")
+    reply = store.add_message(second, "assistant", "The lighthouse, and the harbour.")
+    assert {h.conversation_id for h in store.search("lighthouse")} == {first, second}
+    assert [h.conversation_id for h in store.search("lightho")] != []  # the last word may be a prefix
+    assert [h.conversation_id for h in store.search("tea window")] == [second]
+    assert "«lighthouse»" in store.search("lighthouse harbour")[0].snippet
+    for syntax in ('"', "AND", "NEAR(", "tea OR", "*", "-", "col:tea", "'"):
+        store.search(syntax)  # looked for, never an FTS5 syntax error
+    assert store.failure is None
+    assert reply is not None
+    store.delete_message(reply)
+    store.delete(first)
+    assert store.search("lighthouse") == []
+
+
+def test_an_older_store_is_migrated_after_a_backup_copy() -> None:
+    from guide import store_schema
+
+    path = home() / "data" / "guide.sqlite3"
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(store_schema.TABLES)
+        db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        db.execute("INSERT INTO conversations(title, persona, created_at, updated_at) VALUES ('old', 'calm-guide', 1, 1)")
+        db.execute("INSERT INTO messages(conversation_id, role, content, created_at) VALUES (1, 'user', 'an old lighthouse', 1)")
+    db.close()
+    store = Store()
+    [backup] = path.parent.glob("guide.sqlite3.v1-backup-*")
+    assert store.notice is not None and str(backup) in store.notice
+    with sqlite3.connect(backup) as copy:
+        assert copy.execute("SELECT value FROM meta").fetchone()[0] == "1"
+        assert copy.execute("SELECT content FROM messages").fetchone()[0] == "an old lighthouse"
+    copy.close()
+    assert oct(backup.stat().st_mode & 0o777) == "0o600"
+    assert [h.snippet for h in store.search("lighthouse")] == ["an old «lighthouse»"]
+    assert store_schema.version(store._db) == store_schema.SCHEMA_VERSION
+    assert Store().notice is None  # migrated once
+
+
+def test_call_counts_leave_probes_out() -> None:
+    from guide.client._requests import PROBE
+    from guide.store import PROBE_GENTLE
+
+    assert PROBE_GENTLE == PROBE
+    generate(home(), 20)
+    assert Store().call_counts(1) == {"think": 10}
+    assert len(Store().traces(1, latest=3)) == 3 and Store().trace_count(1) == 10
+
+
+# The transcript's window, through the app.
+
+
+def test_scrolling_up_and_back_down_walks_every_turn_once_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history, "RESUME_PAGE", 30)
+    monkeypatch.setattr(history, "OLDER_PAGE", 25)
+    generate(home(), 120)
+
+    async def script(pilot: Pilot[None]) -> tuple[list[Any], list[Any], list[str]]:
+        await open_first_conversation(pilot)
+        transcript: Transcript = pilot.app.chat.transcript  # type: ignore[attr-defined]
+        assert transcript.fetch_older is not None and len(transcript.turns) == 30
+        check_window(transcript)
+        going_up: list[Any] = []
+        for _ in range(200):
+            if transcript.lo == 0 and transcript.fetch_older is None and transcript.scroll_y == 0:
+                break
+            await pilot.press("shift+pageup")
+            await settle(pilot)
+            check_window(transcript)
+            going_up += [t for t in transcript.turns[transcript.lo : transcript.hi] if t not in going_up]
+        assert transcript.head.display  # the greeting opens the conversation again
+        going_down: list[Any] = []
+        for _ in range(200):
+            if transcript.hi == len(transcript.turns) and transcript.scroll_y >= transcript.max_scroll_y:
+                break
+            await pilot.press("shift+pagedown")
+            await settle(pilot)
+            check_window(transcript)
+            going_down += [t for t in transcript.turns[transcript.lo : transcript.hi] if t not in going_down]
+        return going_up, going_down, [t.content for t in transcript.turns]
+
+    going_up, going_down, turns = run_app(make_app(), script)
+    assert turns == stored()  # read from the store in pages: nothing skipped, nothing twice
+    assert sorted(going_up, key=lambda t: t.message_id) == sorted(going_down, key=lambda t: t.message_id)
+    assert [t.content for t in sorted(going_up, key=lambda t: t.message_id)] == turns
+
+
+def test_a_reply_streaming_while_the_user_scrolls_up_is_not_lost(server: LoopbackServer) -> None:
+    generate(home(), 80)
+    words = [f" word{i}" for i in range(40)]
+    server.push(Stream(sse(*[chat_chunk(w) for w in words], chat_chunk(finish="stop")), pause=0.04))
+
+    async def script(pilot: Pilot[None]) -> tuple[str, str, bool]:
+        await open_first_conversation(pilot)
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        transcript = app.chat.transcript
+        app.chat.composer.text = "Go on"
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.streaming
+        for _ in range(8):
+            await pilot.press("shift+pageup")
+            await pilot.pause(0.05)
+            check_window(transcript)
+        await settle(pilot)
+        assert not app.streaming and transcript.hi < len(transcript.turns)  # the user is still reading older turns
+        await pilot.press("ctrl+end")
+        await settle(pilot)
+        check_window(transcript)
+        view = transcript.last_message("assistant")
+        assert view is not None
+        visible = bool(view.region and transcript.region.overlaps(view.region))
+        return app.session.turns[-1].content, view.text, visible
+
+    in_session, on_screen, visible = run_app(make_app(server), script)
+    reply = "".join(words)
+    assert in_session == on_screen == reply and visible
+    assert stored()[-2:] == ["Go on", reply]
+
+
+def test_find_marks_matches_and_walks_through_them_in_a_long_conversation() -> None:
+    generate(home(), NEEDLE_AT + 100)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_first_conversation(pilot)
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        transcript = app.chat.transcript
+        bar = app.chat.query_one(FindBar)
+        await type_and_send(pilot, f"/find {NEEDLE}")
+        check_window(transcript)
+        current = [v for v in transcript.views if v.has_class("found-current")]
+        assert len(current) == 1 and NEEDLE in turn_of(current[0]).content
+        assert current[0].region and transcript.region.overlaps(current[0].region)
+        assert str(bar.query_one("#find-where").render()).startswith("1 of 1")
+        field = bar.query_one("#find-input")
+        field.value = "kettle"  # type: ignore[attr-defined]
+        field.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        matches = len(app.found)
+        assert matches > 50 and app.found_at == matches - 1  # the latest first
+        await pilot.press("up", "up")
+        await settle(pilot)
+        assert app.found_at == matches - 3 and transcript.current is app.found[matches - 3]
+        assert "kettle" in transcript.current.content.casefold()
+        await pilot.press("down", "down", "down")
+        await settle(pilot)
+        assert app.found_at == 0  # wrapped round
+        assert any(v.has_class("found") for v in transcript.views)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not bar.display and transcript.current is None and app.focused is app.chat.composer
+        assert not any(v.has_class("found") for v in transcript.views)
+
+    run_app(make_app(), script)
+
+
+def test_the_first_and_the_latest_turn_are_a_key_away() -> None:
+    generate(home(), 500)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_first_conversation(pilot)
+        transcript: Transcript = pilot.app.chat.transcript  # type: ignore[attr-defined]
+        await pilot.press("ctrl+home")
+        await settle(pilot)
+        check_window(transcript)
+        assert transcript.lo == 0 and transcript.head.display and transcript.scroll_y == 0
+        assert [t.content for t in transcript.turns] == stored()
+        await pilot.press("ctrl+end")
+        await settle(pilot)
+        check_window(transcript)
+        assert transcript.hi == len(transcript.turns) and transcript.is_anchored
+        last = transcript.views[-1]
+        assert last.region and transcript.region.overlaps(last.region)
+
+    run_app(make_app(), script)
+
+
+def test_searching_every_conversation_opens_the_one_found_at_the_message() -> None:
+    generate(home(), NEEDLE_AT + 300)
+    store = Store()
+    other = store.new_conversation("calm-guide", "Another")
+    assert other is not None
+    store.add_message(other, "user", "Nothing to see")
+
+    async def script(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f4")
+        await pilot.pause(0.1)
+        await pilot.press("slash", *NEEDLE)
+        await pilot.pause(0.1)
+        table = app.screen.query_one("#conversation-table")
+        assert table.row_count == 1  # type: ignore[attr-defined]
+        await pilot.press("enter", "enter")
+        await settle(pilot, 0.2)
+        transcript = app.chat.transcript
+        assert app.session.conversation_id == 1
+        assert transcript.current is not None and NEEDLE in transcript.current.content
+        check_window(transcript)
+        [view] = [v for v in transcript.views if v.has_class("found-current")]
+        assert view.region and transcript.region.overlaps(view.region)
+
+    run_app(make_app(), script)
+
+
+def test_the_calls_panel_opens_bounded_and_fetches_earlier_calls_on_request() -> None:
+    generate(home(), 2000)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_first_conversation(pilot)
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        panel = app.chat.panel
+        assert len(panel.traces) == history.PANEL_OPENING and panel.earlier == 1000 - history.PANEL_OPENING
+        assert app.calls["think"] == 1000
+        calls = panel.query_one("#calls")
+        calls.focus()
+        calls.highlighted = 0  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert len(panel.traces) == history.PANEL_OPENING + history.PANEL_PAGE
+        assert panel.earlier == 1000 - history.PANEL_OPENING - history.PANEL_PAGE
+        started = [t.started_at for t in panel.traces.values()]
+        assert started == sorted(started) and len(set(started)) == len(started)
+
+    run_app(make_app(), script)
