@@ -80,7 +80,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answering = asyncio.run(choose(settings))
     if answering.message:
         print(f"guide: {answering.message}", file=sys.stderr)
-    ai = Guide(base_url=answering.base_url, api_key=settings.api_key(), model=settings.model or persona.model)
+    ai = Guide(base_url=answering.base_url, api_key=settings.api_key(), model=settings.model or persona.model, timeout=settings.read_timeout())
     reply = ai.think(text, system=system, stream=True, **persona.options)
     ending = ""
     try:

@@ -42,6 +42,8 @@ class Settings:
     """The name of the environment variable that holds the key."""
     gguf: str | None = None
     """A GGUF model file for the built-in companion (with the local extra)."""
+    timeout: str | None = None
+    """Seconds to wait on a server that says nothing, before giving up (default 120)."""
 
     def server(self) -> str | None:
         """The address to talk to: base_url, else the provider's, else None."""
@@ -54,11 +56,20 @@ class Settings:
             return preset.base_url if preset else None
         return None
 
+    def read_timeout(self) -> float:
+        """The timeout in seconds (a value that is not a positive number counts as the default)."""
+        try:
+            seconds = float(self.timeout or DEFAULT_TIMEOUT)
+        except ValueError:
+            return DEFAULT_TIMEOUT
+        return seconds if 0 < seconds < float("inf") else DEFAULT_TIMEOUT
+
     def api_key(self) -> str | None:
         """The key, read from the environment variable named by api_key_env."""
         return os.environ.get(self.api_key_env) or None
 
 
+DEFAULT_TIMEOUT = 120.0
 KEYS = tuple(f.name for f in fields(Settings))
 ENVIRONMENT: dict[str, tuple[str, ...]] = {key: (f"GUIDE_{key.upper()}",) for key in KEYS}
 ENVIRONMENT["base_url"] = ("GUIDE_BASE_URL", "OPENAI_BASE_URL")
@@ -124,6 +135,12 @@ def check(key: str, value: str) -> str | None:
             return f"Unknown provider '{value}'. Known: {', '.join(PROVIDERS)}."
     if key == "api_key_env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         return "api_key_env is the name of an environment variable, such as OPENAI_API_KEY."
+    if key == "timeout" and value:
+        try:
+            if not 0 < float(value) < float("inf"):
+                raise ValueError
+        except ValueError:
+            return "timeout is a number of seconds, such as 120."
     if key == "api_key_env" or key == "base_url":
         if value.startswith(("sk-", "Bearer ")):
             return "That looks like a key. guide never writes keys to its settings."

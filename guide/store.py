@@ -30,6 +30,11 @@ PROBE_GENTLE = "ai.probe()"
 """How a probe's trace names itself (guide.client._requests.PROBE; not imported: httpx stays unloaded)."""
 
 
+def busy(error: sqlite3.OperationalError) -> bool:
+    """Whether another connection holds the lock (worth waiting for, never a broken file)."""
+    return "locked" in str(error) or "busy" in str(error)
+
+
 def fts_query(text: str) -> str:
     """The user's words as an FTS5 query: every word must appear, the last may be a prefix.
 
@@ -122,7 +127,9 @@ class Store:
         """What the user should know about opening the store (a file set aside)."""
         ensure_private(self.path.parent)
         try:
-            self._db = self._open()
+            self._db = self._open_when_free()
+        except sqlite3.OperationalError:
+            raise  # busy, locked, no room: the file may be fine, so it is never set aside for this
         except sqlite3.DatabaseError:
             kept = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
             self.path.rename(kept)
@@ -130,6 +137,17 @@ class Store:
                 self.path.with_name(self.path.name + extra).unlink(missing_ok=True)
             self.notice = f"The conversations file could not be read, so it was set aside as {kept} and a new one was started."
             self._db = self._open()
+
+    def _open_when_free(self) -> sqlite3.Connection:
+        """Open, waiting out another instance that is creating or migrating the file."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return self._open()
+            except sqlite3.OperationalError as error:
+                if not busy(error) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _open(self) -> sqlite3.Connection:
         fresh = not self.path.exists()
@@ -163,7 +181,7 @@ class Store:
                 self._db.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as error:
-                if ("locked" not in str(error) and "busy" not in str(error)) or attempt == WRITE_ATTEMPTS - 1:
+                if not busy(error) or attempt == WRITE_ATTEMPTS - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         try:

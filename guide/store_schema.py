@@ -93,6 +93,9 @@ def bring_up_to_date(db: sqlite3.Connection, path: Path) -> str | None:
         return None
     kept = backup(db, path, old) if old else None
     db.execute("BEGIN IMMEDIATE")
+    if version(db) == SCHEMA_VERSION:  # another instance did it while this one waited for the lock
+        db.execute("ROLLBACK")
+        return None
     try:
         for statement in split(TABLES + VERSION_2):
             db.execute(statement)

@@ -199,8 +199,8 @@ def test_find_marks_matches_and_walks_through_them_in_a_long_conversation() -> N
         await open_first_conversation(pilot)
         app: GuideApp = pilot.app  # type: ignore[assignment]
         transcript = app.chat.transcript
-        bar = app.chat.query_one(FindBar)
         await type_and_send(pilot, f"/find {NEEDLE}")
+        bar = app.chat.query_one(FindBar)
         check_window(transcript)
         current = [v for v in transcript.views if v.has_class("found-current")]
         assert len(current) == 1 and NEEDLE in turn_of(current[0]).content

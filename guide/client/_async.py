@@ -156,8 +156,10 @@ class AsyncGuide(GuideCore):
                 response = await self._http.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 await asyncio.sleep(self.after_failure(trace, "timeout", attempt, describe(exc)))
-            except httpx.TransportError as exc:
+            except httpx.ConnectError as exc:
                 await asyncio.sleep(self.after_failure(trace, "connect", attempt, describe(exc)))
+            except httpx.TransportError as exc:  # reached, then dropped before answering
+                await asyncio.sleep(self.after_failure(trace, "dropped", attempt, describe(exc)))
             else:
                 received = dict(response.headers)
                 delay = self.after_status(trace, response.status_code, received, attempt) if response.status_code >= 400 else None

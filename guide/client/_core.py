@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from . import _requests as build
-from ._errors import CannotConnect, GuideError, NoModel, ReplyNotUnderstood, TimedOut
+from ._errors import CannotConnect, GuideError, NoModel, ReplyNotUnderstood, StreamBrokeOff, TimedOut
 from ._providers import DEFAULT_BASE_URL, Finding, api_base, display_address, judge, local_servers_hint
 from ._requests import AudioInput, Call, Messages, gentle_call
 from ._responses import check_json, error_for, parse_answer, summarise_body
@@ -23,7 +23,7 @@ from ._retry import retry_delay, should_retry
 from ._trace import Trace, redact_key, scrub
 
 TraceCallback = Callable[[Trace], None]
-Failure = Literal["timeout", "connect"]
+Failure = Literal["timeout", "connect", "dropped"]
 USER_AGENT = "guide (OpenAI-compatible client)"
 PROBE_TIMEOUT = 10.0
 
@@ -175,6 +175,13 @@ class GuideCore:
             return retry_delay(attempt)
         if failure == "timeout":
             error: GuideError = TimedOut(url=trace.url, action=trace.action)
+        elif failure == "dropped":
+            error = StreamBrokeOff(
+                "The server closed the connection without answering.",
+                hint="It may have crashed or restarted; try again. Each attempt is in the calls panel.",
+                url=trace.url,
+                action=trace.action,
+            )
         else:
             error = CannotConnect(
                 f"Could not reach the server at {self.address}.",

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+from ._errors import RequestRefused
 from ._map import ACTIONS, Action
 
 Message = Mapping[str, Any]
 Messages: TypeAlias = str | Sequence[Message]
 AudioInput: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
+
+MAX_AUDIO = 25 * 1024 * 1024
+"""The largest audio file OpenAI accepts for transcriptions and translations (25 MB)."""
 
 AUDIO_TYPES = {
     ".wav": "audio/wav",
@@ -197,19 +201,30 @@ def empty(action: Action, base: str) -> Call:
 def read_audio(audio: AudioInput) -> tuple[str, bytes, str]:
     """A file name, the bytes and the media type for a multipart audio field."""
     if isinstance(audio, (bytes, bytearray)):
-        data = bytes(audio)
+        data = bytes(_within_limit(audio, len(audio)))
         name = "audio" + _sniff_suffix(data)
     elif isinstance(audio, (str, os.PathLike)):
         path = Path(audio)
-        data = path.read_bytes()
+        data = _within_limit(path, path.stat().st_size).read_bytes()  # refused before it is read
         name = path.name
     elif isinstance(audio, io.IOBase) or hasattr(audio, "read"):
-        data = audio.read()
+        data = audio.read(MAX_AUDIO + 1)
+        _within_limit(data, len(data))
         name = Path(str(getattr(audio, "name", ""))).name or "audio" + _sniff_suffix(data)
     else:
         raise TypeError("audio must be a path, bytes or a binary file")
     suffix = Path(name).suffix.lower()
     return name, data, AUDIO_TYPES.get(suffix, "application/octet-stream")
+
+
+def _within_limit(audio: Any, size: int) -> Any:
+    """The audio, if it is small enough to send; refused here, before any upload, if not."""
+    if size > MAX_AUDIO:
+        raise RequestRefused(
+            f"The audio is {size / 2**20:.0f} MB; listen and interpret take at most {MAX_AUDIO // 2**20} MB.",
+            hint="That is the API's limit: shorten the recording or compress it (mp3, ogg), then try again.",
+        )
+    return audio
 
 
 def _sniff_suffix(data: bytes) -> str:

@@ -248,10 +248,13 @@ def summarise_body(body: bytes, headers: Mapping[str, str]) -> Any:
     return parsed
 
 
+HEAD = 2000
+
+
 class StreamReader:
     """Turns the text of an SSE stream into reply pieces, recording each frame."""
 
-    __slots__ = ("answer", "decoder", "kind", "started", "trace")
+    __slots__ = ("answer", "decoder", "head", "kind", "started", "trace")
 
     def __init__(self, kind: Kind, answer: Answer, trace: Trace, started: float) -> None:
         self.kind = kind
@@ -259,9 +262,13 @@ class StreamReader:
         self.trace = trace
         self.started = started
         self.decoder = SSEDecoder()
+        self.head = ""
+        """The first characters received, to show when they were no stream at all."""
 
     def feed(self, text: str) -> list[str]:
         """The text pieces completed by this part of the stream."""
+        if len(self.head) < HEAD:
+            self.head += text[: HEAD - len(self.head)]
         return self._read(self.decoder.feed(text))
 
     def finish(self) -> list[str]:
@@ -269,6 +276,10 @@ class StreamReader:
         pieces = self._read(self.decoder.close())
         answer = self.answer
         if not answer.done:
+            if not self.trace.frames and self.head.strip():
+                error = ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url)
+                error.detail = "A stream of events was asked for; what came was not one."
+                raise error
             if answer.finish_reason is None:
                 error = StreamBrokeOff(partial="".join(answer.pieces) + "".join(pieces), action=self.trace.action, url=self.trace.url)
                 error.detail = "The connection closed before data: [DONE]."

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .engines import Engines, discover
-from .server import build
+from .server import MAX_REPLIES, build
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
@@ -28,16 +30,16 @@ class Running:
         self.thread.join(5)
 
 
-def start(gguf: str | Path | None = None, *, api_key: str | None = None) -> Running:
+def start(gguf: str | Path | None = None, *, api_key: str | None = None, engines: Engines | None = None, max_replies: int = MAX_REPLIES) -> Running:
     """Serve the companion on a free loopback port from a background thread."""
     import uvicorn
 
-    engines = discover(gguf)
+    engines = engines or discover(gguf)
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listening.bind(("127.0.0.1", 0))
     port = listening.getsockname()[1]
-    config = uvicorn.Config(build(engines, api_key=api_key), log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(build(engines, api_key=api_key, max_replies=max_replies), log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True, name="guide-companion")
     thread.start()
@@ -64,6 +66,14 @@ def serve(host: str, port: int, *, api_key: str | None = None, gguf: str | None 
         f"try:    curl http://{shown}:{port}{ACTIONS['think'].legacy_path}{key} -H 'Content-Type: application/json' "
         f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}'"""
     )
-    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
-        print("warning: listening beyond this machine without --api-key: anyone who can reach it can use it.")
+    warning = exposure_warning(host, api_key)
+    if warning:
+        print(warning)
     uvicorn.run(build(engines, api_key=api_key), host=host, port=port, log_level="warning", access_log=False)
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """What `guide serve` says when it listens beyond this machine with no key."""
+    if host in LOOPBACK or api_key:
+        return None
+    return f"warning: listening on {host}, beyond this machine, without --api-key: anyone who can reach it can use it."

@@ -26,11 +26,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from guide.client import ACTIONS, API_VERSION
+from guide.client._requests import MAX_AUDIO
 
 from .engines import AudioRefused, Engines, Generation
 
 MAX_BODY = 8 * 1024 * 1024
-MAX_AUDIO = 25 * 1024 * 1024
 """The official API's own limit for an audio upload."""
 SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
 
@@ -44,7 +44,42 @@ class Refusal(Exception):
 
     def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers={"retry-after": "1"} if self.status == 429 else None)
+
+
+class Slots:
+    """How many replies may be made at once (streamed or not); one more is a 429, never a queue."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+
+    def take(self) -> None:
+        if self.taken >= self.limit:
+            raise Refusal(
+                429,
+                f"The companion is already making {self.limit} replies at once; try again in a moment.",
+                kind="rate_limit_exceeded",
+                code="too_many_replies",
+            )
+        self.taken += 1
+
+    def give(self) -> None:
+        self.taken -= 1
+
+
+class SlotStream(StreamingResponse):
+    """A streamed reply that gives its slot back when it ends, however it ends (a reader gone included)."""
+
+    def __init__(self, content: AsyncIterator[bytes], slots: Slots, **options: Any) -> None:
+        super().__init__(content, **options)
+        self.slots = slots
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.give()
 
 
 def refuse(status: int, message: str, **details: Any) -> JSONResponse:
@@ -97,8 +132,13 @@ def sampling(body: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def build(engines: Engines, *, api_key: str | None = None) -> Starlette:
+MAX_REPLIES = 8
+"""Replies made at once, at most: each holds a thread, and the model runs on one core."""
+
+
+def build(engines: Engines, *, api_key: str | None = None, max_replies: int = MAX_REPLIES) -> Starlette:
     """The companion as an ASGI app."""
+    slots = Slots(max_replies)
     known = {engine.model_id: engine for engine in engines.models()}
     created = int(time.time())
 
@@ -126,25 +166,37 @@ def build(engines: Engines, *, api_key: str | None = None) -> Starlette:
         clean = [
             {"role": m["role"], "content": m.get("content") if isinstance(m.get("content"), str) else _text_of(m.get("content"))} for m in messages
         ]
-        generation = await run_in_threadpool(engines.think.chat, clean, sampling(body))
-        return await answer(body, generation, chat=True)
+        return await answer(body, lambda: engines.think.chat(clean, sampling(body)), chat=True)
 
     async def carry_on(request: Request) -> Response:
         body = await read_json(request)
         model_for(body, "continue")
         prompt = need(body, "prompt", (str, list), "text")
         text = prompt if isinstance(prompt, str) else " ".join(str(p) for p in prompt)
-        generation = await run_in_threadpool(engines.think.complete, text, sampling(body))
-        return await answer(body, generation, chat=False)
+        return await answer(body, lambda: engines.think.complete(text, sampling(body)), chat=False)
 
-    async def answer(body: dict[str, Any], generation: Generation, *, chat: bool) -> Response:
+    async def answer(body: dict[str, Any], start: Callable[[], Generation], *, chat: bool) -> Response:
+        """The reply, in a slot that is given back when it is done (or its reader goes away)."""
+        slots.take()
+        handed_over = False
+        try:
+            generation = await run_in_threadpool(start)
+            response = await reply(body, generation, chat=chat)
+            handed_over = isinstance(response, SlotStream)
+            return response
+        finally:
+            if not handed_over:
+                slots.give()
+
+    async def reply(body: dict[str, Any], generation: Generation, *, chat: bool) -> Response:
         model = engines.think.model_id
         ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
         kind = "chat.completion" if chat else "text_completion"
         if body.get("stream") is True:
             usage_wanted = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(body.get("stream_options"), dict) else False
-            return StreamingResponse(
+            return SlotStream(
                 frames(generation, ident, model, kind, chat, usage_wanted),
+                slots,
                 media_type="text/event-stream",
                 headers={"cache-control": "no-store", "x-accel-buffering": "no"},
             )

@@ -151,6 +151,7 @@ class GuideApp(Choices, History, Finding):
                 base_url=base_url,
                 api_key=self.settings.api_key(),
                 model=self.model_choice(),
+                timeout=self.settings.read_timeout(),
                 on_trace=self.on_trace,
                 transport=self.transport,
             )
@@ -267,6 +268,9 @@ class GuideApp(Choices, History, Finding):
         await transcript.show_latest()
         turn = Turn("user", text)
         await transcript.add(turn)
+        store = self._filing()
+        if store is not None and self.session.conversation_id is not None:
+            turn.message_id = store.add_message(self.session.conversation_id, "user", text)  # kept even if guide is killed mid-reply
         self.think(turn)
 
     @work(exclusive=True, group="reply")
@@ -303,6 +307,9 @@ class GuideApp(Choices, History, Finding):
                 await transcript.drop_live()
                 if self.session.turns and self.session.turns[-1] is turn:
                     await transcript.remove_last()
+                    if self.store is not None and turn.message_id is not None:
+                        self.store.delete_message(turn.message_id)  # the words go back to the composer instead
+                        turn.message_id = None
             else:
                 view.set_state(state)
                 await self._keep(turn, Turn("assistant", text, state, persona.name, trace_id=reply.trace.id if reply.trace else None))
@@ -313,17 +320,22 @@ class GuideApp(Choices, History, Finding):
             composer.focus()
             self.refresh_status()
 
-    async def _keep(self, user: Turn | None, reply: Turn) -> None:
-        """Show and store the finished turn (one transaction per message)."""
-        await self.chat.transcript.finish_live(reply)
+    def _filing(self) -> Store | None:
+        """The store, with this conversation in it (made on its first message, with its earlier calls)."""
         store = self.store
-        if store is None:
-            return
-        if self.session.conversation_id is None:
+        if store is not None and self.session.conversation_id is None:
             self.session.conversation_id = store.new_conversation(self.session.persona.id)
             for trace in self._unfiled:
                 store.save_trace(self.session.conversation_id, trace)
             self._unfiled.clear()
+        return store
+
+    async def _keep(self, user: Turn | None, reply: Turn) -> None:
+        """Show and store the finished reply (one transaction per message)."""
+        await self.chat.transcript.finish_live(reply)
+        store = self._filing()
+        if store is None or self.session.conversation_id is None:
+            return
         model = (self._guide.chosen_model(None) if self._guide else None) or ""
         if user is not None and user.message_id is None:
             user.message_id = store.add_message(self.session.conversation_id, "user", user.content)
@@ -401,7 +413,7 @@ class GuideApp(Choices, History, Finding):
             elif name == "export":
                 self.export(with_calls=argument == "calls")
             elif name == "find":
-                self.action_find(argument)
+                await self.action_find(argument)
             elif name == "new":
                 await self.action_new_conversation()
             else:

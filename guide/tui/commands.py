@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from guide.locations import data_dir, ensure_private
 
@@ -54,7 +55,7 @@ async def imagine(app: GuideApp, prompt: str) -> None:
     from guide.tui.widgets.picture import half_blocks
 
     lines = []
-    preview = None
+    preview: Any = None
     for picture in pictures:
         assert isinstance(picture, Picture)
         suffix = {"image/jpeg": ".jpg", "image/webp": ".webp"}.get(picture.media_type, ".png")
@@ -62,7 +63,7 @@ async def imagine(app: GuideApp, prompt: str) -> None:
         lines.append(f"Saved to `{path}` ({len(picture.data):,} bytes, {picture.media_type}).")
         if picture.revised_prompt:
             lines.append(f"The server drew: *{picture.revised_prompt}*")
-        preview = preview or half_blocks(picture.data)
+        preview = preview or await asyncio.to_thread(half_blocks, picture.data)  # a large picture takes a moment: not on the UI's loop
     await app.show_action("imagine", "\n\n".join(lines), pictures[0].trace, preview)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guide.tui.parts import Parts
 from guide.tui.session import Turn
-from guide.tui.widgets.find_bar import FindBar
+
+if TYPE_CHECKING:
+    from guide.tui.widgets.find_bar import FindBar
 
 
 def around(text: str, words: str, width: int = 60) -> str:
@@ -25,12 +27,12 @@ class Finding(Parts):
     found_for: tuple[str, int] | None = None
     """The words last looked for, and how many turns there were then."""
 
-    def action_find(self, words: str = "") -> None:
+    async def action_find(self, words: str = "") -> None:
         """Open the find bar (with words: look for them at once)."""
-        bar = self.chat.query_one(FindBar)
+        bar = await self.chat.find_bar()
         bar.open(words)
         if words:
-            bar.post_message(FindBar.Step(words, -1))
+            bar.post_message(bar.Step(words, -1))
 
     async def on_find_bar_step(self, event: FindBar.Step) -> None:
         words = " ".join(event.words.split())
@@ -42,7 +44,7 @@ class Finding(Parts):
             needle = words.casefold()
             self.found = [t for t in transcript.turns if needle in t.content.casefold()]
             self.found_for, self.found_at = (words, len(transcript.turns)), len(self.found)
-        bar = self.chat.query_one(FindBar)
+        bar = await self.chat.find_bar()
         if not self.found:
             transcript.mark((), None)
             bar.say(f"No message holds “{words}”.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -9,9 +11,11 @@ from textual.widgets import Footer, OptionList, Static
 
 from guide.tui.session import Turn
 from guide.tui.widgets.composer import Composer
-from guide.tui.widgets.find_bar import FindBar
 from guide.tui.widgets.mapping_panel import MappingPanel
 from guide.tui.widgets.transcript import MessageView, Transcript
+
+if TYPE_CHECKING:
+    from guide.tui.widgets.find_bar import FindBar
 
 NARROW = 100
 """Below this width the calls panel folds away (F2 brings it back)."""
@@ -32,13 +36,11 @@ class ChatScreen(Screen[None]):
             yield Transcript(MessageView("greeting", *self.opening), self.turns, id="transcript")
             yield MappingPanel()
         yield OptionList(id="suggestions")
-        yield FindBar(id="find-bar")
         yield Composer()
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#suggestions").display = False
-        self.query_one(FindBar).display = False
         self.query_one(Composer).focus()
 
     def on_resize(self) -> None:
@@ -55,6 +57,17 @@ class ChatScreen(Screen[None]):
     def composer(self) -> Composer:
         """The composer widget."""
         return self.query_one(Composer)
+
+    async def find_bar(self) -> FindBar:
+        """The find bar above the composer (made on first use: launch stays light)."""
+        from guide.tui.widgets.find_bar import FindBar
+
+        found = self.query(FindBar)
+        if found:
+            return found.first()
+        bar = FindBar(id="find-bar")
+        await self.mount(bar, before=self.composer)
+        return bar
 
     @property
     def panel(self) -> MappingPanel:

@@ -10,6 +10,7 @@ from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from guide.tui import slash
+from guide.tui.widgets.text import visible
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 
@@ -74,6 +75,12 @@ class Composer(TextArea):
             self.post_message(self.Recall())
             return
         await super()._on_key(event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        """Pasted text arrives as text: line ends kept, control characters and escapes shown as symbols."""
+        event.prevent_default()  # TextArea's own handler would insert the raw text
+        text = visible(event.text.replace("\r\n", "\n").replace("\r", "\n"))
+        await super()._on_paste(events.Paste(text))
 
     def complete(self, name: str) -> None:
         """Fill in a slash command, ready for its argument."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
@@ -17,8 +18,25 @@ Pixel = tuple[int, int, int]
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
-def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
-    """Width, height and rows of RGB pixels, or None if this PNG is not one guide draws."""
+MAX_PIXELS = 4096 * 4096
+"""Larger pictures are saved but not previewed (the decoder is pure Python)."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A PNG's unfiltered scanlines, read a pixel at a time."""
+
+    width: int
+    height: int
+    colour: int
+    palette: bytes
+    lines: list[bytearray]
+
+    def pixel(self, x: int, y: int) -> Pixel:
+        return _pixel(self.lines[y], x * CHANNELS[self.colour], self.colour, self.palette)
+
+
+def _decode(data: bytes) -> Decoded | None:
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         return None
     position, idat, palette = 8, [], b""
@@ -35,7 +53,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
             idat.append(body)
         elif kind == b"IEND":
             break
-    if depth != 8 or interlace or colour not in CHANNELS or not width or not height:
+    if depth != 8 or interlace or colour not in CHANNELS or not width or not height or width * height > MAX_PIXELS:
         return None
     try:
         raw = zlib.decompress(b"".join(idat))
@@ -45,15 +63,24 @@ def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
     stride = width * step
     if len(raw) < height * (stride + 1):
         return None
-    rows: list[list[Pixel]] = []
+    lines: list[bytearray] = []
     previous = bytearray(stride)
     for y in range(height):
         start = y * (stride + 1)
         kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         _unfilter(kind, line, previous, step)
-        rows.append([_pixel(line, x * step, colour, palette) for x in range(width)])
+        lines.append(line)
         previous = line
-    return width, height, rows
+    return Decoded(width, height, colour, palette, lines)
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
+    """Width, height and rows of RGB pixels, or None if this PNG is not one guide draws."""
+    decoded = _decode(data)
+    if decoded is None:
+        return None
+    rows = [[decoded.pixel(x, y) for x in range(decoded.width)] for y in range(decoded.height)]
+    return decoded.width, decoded.height, rows
 
 
 def _unfilter(kind: int, line: bytearray, previous: bytearray, step: int) -> None:
@@ -84,18 +111,18 @@ def _pixel(line: bytearray, at: int, colour: int, palette: bytes) -> Pixel:
 
 def half_blocks(data: bytes, columns: int = 48) -> Text | None:
     """The image as rows of ▀ (top pixel as colour, bottom as background)."""
-    decoded = decode_png(data)
+    decoded = _decode(data)
     if decoded is None:
         return None
-    width, height, rows = decoded
+    width, height = decoded.width, decoded.height
     columns = max(1, min(columns, width))
     lines = max(1, round(height * columns / width / 2))
     text = Text()
     for line in range(lines):
         for column in range(columns):
             x = column * width // columns
-            top = rows[min(height - 1, (2 * line) * height // (2 * lines))][x]
-            bottom = rows[min(height - 1, (2 * line + 1) * height // (2 * lines))][x]
+            top = decoded.pixel(x, min(height - 1, (2 * line) * height // (2 * lines)))
+            bottom = decoded.pixel(x, min(height - 1, (2 * line + 1) * height // (2 * lines)))
             text.append("▀", Style(color=f"rgb{top}", bgcolor=f"rgb{bottom}"))
         if line < lines - 1:
             text.append("\n")

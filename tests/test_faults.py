@@ -1,0 +1,187 @@
+"""Faults on purpose, through the real app: servers that break, a killed app, two apps at once, a damaged store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import Answer, LoopbackServer, Reset, Stall, Stream, chat_chunk, sse
+from textual.pilot import Pilot
+from tui_helpers import run_app, settle, transcript_text
+
+from guide.store import Store
+from guide.tui.app import GuideApp
+
+HERE = Path(__file__).resolve().parent
+HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><hr>nginx</body></html>"
+QUICK_RETRY = {"retry-after-ms": "10"}
+SERVER_ERROR = {"error": {"message": "The engine overheated.", "type": "server_error", "param": None, "code": None}}
+
+FAULTS: dict[str, tuple[list[Any], str, str]] = {
+    # name: (what the server does, what of the reply is kept, words in the notice's title)
+    "dies mid-stream": ([Stream(sse(chat_chunk("Half a "), chat_chunk("thought"), done=False), cut=True)], "Half a thought", "broke off"),
+    "stalls before answering": ([Stall(3), Stall(3), Stall(3)], "", "took too long"),
+    "stalls mid-stream": ([Stream(sse(chat_chunk("Half a "), chat_chunk("thought")), pause=3)], "Half a ", "took too long"),
+    "answers garbage": (
+        [Answer(200, b"\x00\x01\x02 this is neither JSON nor events \xff\xfe", {"content-type": "application/octet-stream"})],
+        "",
+        "not understood",
+    ),
+    "answers HTML": ([Answer(502, HTML, {"content-type": "text/html", **QUICK_RETRY})] * 3, "", "ran into a problem"),
+    "resets the connection": ([Reset(), Reset(), Reset()], "", "closed the connection"),
+    "returns 500 three times": ([Answer(500, SERVER_ERROR, QUICK_RETRY)] * 3, "", "ran into a problem"),
+}
+
+
+def make_app(server: LoopbackServer) -> GuideApp:
+    return GuideApp(flags={"base_url": server.url, "model": "loopback-model"})
+
+
+def on_screen_and_stored(app: GuideApp) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """The conversation as the transcript shows it, and as the store holds it."""
+    shown = [(v.role, v.text, v.state) for v in app.chat.transcript.views if getattr(v, "role", None) in ("user", "assistant")]  # type: ignore[attr-defined]
+    conversation = app.session.conversation_id
+    kept = [(m.role, m.content, m.state) for m in Store().messages(conversation)] if conversation else []
+    return shown, kept
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_failing_server_gets_a_calm_notice_and_nothing_is_lost(fault: str, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUIDE_TIMEOUT", "0.5")
+    answers, kept, title = FAULTS[fault]
+    server.push(*answers)
+
+    async def script(pilot: Pilot[None]) -> dict[str, Any]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "Tell me about the sea"
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        notices = [(n.severity, n.title or "", n.message) for n in app._notifications]
+        failed = {"notices": notices, "composer": app.chat.composer.text, "screen": on_screen_and_stored(app)}
+        server.script.clear()
+        await pilot.press("enter")  # the words are still there: send them again, now the server is well
+        await settle(pilot, 0.2)
+        return {**failed, "after": on_screen_and_stored(app), "last": transcript_text(app)[-1]}
+
+    seen = run_app(make_app(server), script)
+    severity, notice_title, message = seen["notices"][-1]
+    assert severity == "error" and title in notice_title.lower() and "F2" in message
+    assert seen["composer"] == "Tell me about the sea"
+    shown, stored = seen["screen"]
+    assert shown == stored  # the store matches the screen
+    if kept:
+        assert shown == [("user", "Tell me about the sea", "done"), ("assistant", kept, "cut")]
+    else:
+        assert shown == []  # nothing arrived: the words went back to the composer, not into the transcript
+    shown, stored = seen["after"]
+    assert shown == stored and shown[-1] == ("assistant", "You said: Tell me about the sea", "done")
+    assert seen["last"][0] == "assistant"
+
+
+def drive(base_url: str, count: int, *, then_stream: bool = False) -> subprocess.Popen[str]:
+    """The real app in another process (tests/drive_app.py), sharing this test's GUIDE_HOME."""
+    args = [sys.executable, str(HERE / "drive_app.py"), base_url, str(count), *(["--then-stream"] if then_stream else [])]
+    return subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(HERE)}
+    )
+
+
+def integrity(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        result = str(db.execute("PRAGMA integrity_check").fetchone()[0])
+    db.close()
+    return result
+
+
+def test_killed_mid_reply_the_store_opens_cleanly_and_the_conversation_goes_on(server: LoopbackServer) -> None:
+    child = drive(server.url, 1, then_stream=True)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        lines = []
+        for line in child.stdout:
+            lines.append(line.strip())
+            if line.strip() == "ready":
+                server.push(Stream(sse(*[chat_chunk(f" w{i}") for i in range(200)]), pause=0.05))
+                child.stdin.write("\n")
+                child.stdin.flush()
+            if line.strip() in ("streaming", "never streamed"):
+                break
+        assert lines[-1] == "streaming", (lines, child.stderr.read() if child.stderr else "")
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+        child.wait()
+    path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
+    assert integrity(path) == "ok"
+    stored = [(m.role, m.content, m.state) for m in Store().messages(1)]
+    assert stored == [
+        ("user", "message 0 from process", "done"),
+        ("assistant", "You said: message 0 from process", "done"),
+        ("user", "the last words", "done"),  # kept when sent; the reply that was streaming is absent, never half-written
+    ]
+
+    async def script(pilot: Pilot[None]) -> list[tuple[str, str, str]]:
+        await settle(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.1)
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        pilot.app.chat.composer.text = "Shall we go on?"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        return transcript_text(pilot.app)  # type: ignore[arg-type]
+
+    shown = run_app(make_app(server), script)
+    assert [text for _, _, text in shown[-3:]] == ["the last words", "Shall we go on?", "You said: Shall we go on?"]
+    assert len(Store().messages(1)) == 5
+
+
+def test_two_apps_on_one_data_folder_lose_nothing_and_never_lock(server: LoopbackServer) -> None:
+    children = [drive(server.url, 12), drive(server.url, 12)]
+    outputs = []
+    for child in children:
+        out, err = child.communicate(timeout=240)
+        assert child.returncode == 0, err
+        outputs.append(out)
+    for out in outputs:
+        assert "replied 11" in out and "done" in out
+        assert "notice error" not in out and "notice warning" not in out and "locked" not in out.lower()
+    store = Store()
+    conversations = store.conversations()
+    assert len(conversations) == 2
+    for info in conversations:
+        contents = [m.content for m in store.messages(info.id)]
+        assert contents == [text for n in range(12) for text in (f"message {n} from process", f"You said: message {n} from process")]
+    assert integrity(store.path) == "ok"
+
+
+def test_a_damaged_store_is_set_aside_and_a_new_one_started(server: LoopbackServer) -> None:
+    store = Store()
+    conversation = store.new_conversation("calm-guide")
+    assert conversation is not None
+    for i in range(400):
+        store.add_message(conversation, "user", f"words worth keeping {i} " * 20)
+    store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    with store.path.open("r+b") as damaged:
+        damaged.seek(4096 * 3)
+        damaged.write(os.urandom(4096 * 4))
+
+    async def script(pilot: Pilot[None]) -> list[str]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "still here"
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        return [n.message for n in app._notifications]
+
+    notices = run_app(make_app(server), script)
+    [kept] = store.path.parent.glob("guide.sqlite3.broken-*")
+    assert any(str(kept) in n for n in notices)
+    assert [m.content for m in Store().messages(1)] == ["still here", "You said: still here"]
