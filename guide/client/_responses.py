@@ -277,9 +277,9 @@ class StreamReader:
         answer = self.answer
         if not answer.done:
             if not self.trace.frames and self.head.strip():
-                error = ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url)
-                error.detail = "A stream of events was asked for; what came was not one."
-                raise error
+                strange = ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url)
+                strange.detail = "A stream of events was asked for; what came was not one."
+                raise strange
             if answer.finish_reason is None:
                 error = StreamBrokeOff(partial="".join(answer.pieces) + "".join(pieces), action=self.trace.action, url=self.trace.url)
                 error.detail = "The connection closed before data: [DONE]."
