@@ -60,10 +60,11 @@ def test_cannot_connect_names_the_address_and_the_usual_local_servers() -> None:
     assert "Ollama 11434" in error.hint and "LM Studio 1234" in error.hint
 
 
-def test_connection_errors_are_retried_twice(server: LoopbackServer) -> None:
+def test_dropped_connections_are_retried_twice_then_told_apart_from_no_server(server: LoopbackServer) -> None:
     server.push(Reset(), Reset(), Reset())
     error = fail(server)
-    assert isinstance(error, CannotConnect)
+    assert isinstance(error, StreamBrokeOff) and not isinstance(error, CannotConnect)
+    assert error.title == "The server closed the connection without answering."
     assert len(server.requests) == 3
     assert error.trace is not None and error.trace.retries == 2
 

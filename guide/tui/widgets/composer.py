@@ -78,6 +78,7 @@ class Composer(TextArea):
 
     async def _on_paste(self, event: events.Paste) -> None:
         """Pasted text arrives as text: line ends kept, control characters and escapes shown as symbols."""
+        event.stop()
         event.prevent_default()  # TextArea's own handler would insert the raw text
         text = visible(event.text.replace("\r\n", "\n").replace("\r", "\n"))
         await super()._on_paste(events.Paste(text))
