@@ -15,8 +15,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-import tomli_w
-
 from .locations import settings_file, write_private
 
 Source = Literal["flag", "environment", "file", "default"]
@@ -169,5 +167,7 @@ def write(changes: dict[str, str | None], path: Path | None = None) -> str | Non
             table[key] = value
         else:
             table.pop(key, None)
+    import tomli_w  # only when writing: launch stays light
+
     write_private(path, tomli_w.dumps(table))
     return notice

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import tomli_w
-
 from .locations import user_personas_dir, write_private
 
 DEFAULT_ID = "calm-guide"
@@ -78,6 +76,8 @@ class Persona:
             data["options"] = dict(self.options)
         # TOML folds a CRLF inside a multi-line string into LF: keep any CR exact.
         readable = not any("\r" in value for value in data.values() if isinstance(value, str))
+        import tomli_w  # only when writing: launch stays light
+
         return tomli_w.dumps(data, multiline_strings=readable)
 
 

@@ -185,3 +185,37 @@ def test_a_damaged_store_is_set_aside_and_a_new_one_started(server: LoopbackServ
     [kept] = store.path.parent.glob("guide.sqlite3.broken-*")
     assert any(str(kept) in n for n in notices)
     assert [m.content for m in Store().messages(1)] == ["still here", "You said: still here"]
+
+
+def test_a_read_only_store_is_reported_once_and_the_chat_goes_on_in_memory(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> tuple[list[str], list[str]]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await settle(pilot)
+        assert app.store is not None
+        app.store._db.execute("PRAGMA query_only = ON")  # SQLite now refuses every write, as with a read-only file
+        for words in ("first", "second"):
+            app.chat.composer.text = words
+            await pilot.press("enter")
+            await settle(pilot, 0.2)
+        return [text for _, _, text in transcript_text(app)[1:]], [n.message for n in app._notifications if n.title == "Storage"]
+
+    shown, storage = run_app(make_app(server), script)
+    assert shown == ["first", "You said: first", "second", "You said: second"]
+    assert len(storage) == 1 and "readonly" in storage[0] and "nothing on screen is lost" in storage[0]
+
+
+def test_a_data_folder_that_cannot_be_made_leaves_the_chat_working(server: LoopbackServer) -> None:
+    home = Path(os.environ["GUIDE_HOME"])
+    home.mkdir(parents=True)
+    (home / "data").write_text("a file where the data folder should be")
+
+    async def script(pilot: Pilot[None]) -> tuple[list[str], list[str]]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "hello"
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        return [text for _, _, text in transcript_text(app)[1:]], [n.message for n in app._notifications if n.title == "Storage"]
+
+    shown, storage = run_app(make_app(server), script)
+    assert shown == ["hello", "You said: hello"]
+    assert len(storage) == 1 and "cannot be saved" in storage[0] and "in memory" in storage[0]
