@@ -20,6 +20,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+sys.path.insert(0, str(HERE.parent / "benchmarks"))
+
+from long_conversation import NEEDLE, generate  # noqa: E402
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse  # noqa: E402
 from tui_helpers import RedirectTransport, settle, wait_until_connected  # noqa: E402
 
@@ -123,6 +126,21 @@ async def main(out: Path, png: bool) -> None:
         await wait_until_connected(pilot)  # type: ignore[arg-type]
         await send(pilot, "I feel a little lost tonight.")
 
+    async def long_one(pilot: object) -> None:
+        generate(Path(os.environ["GUIDE_HOME"]), 10_000, title="Evening walks, all year")
+        await pilot.press("f4")  # type: ignore[attr-defined]
+        await settle(pilot, 0.2)  # type: ignore[arg-type]
+
+    async def search(pilot: object) -> None:
+        await long_one(pilot)
+        await pilot.press("slash", *"lantern harbour")  # type: ignore[attr-defined]
+
+    async def find(pilot: object) -> None:
+        await long_one(pilot)
+        await pilot.press("enter")  # type: ignore[attr-defined]
+        await settle(pilot, 0.3)  # type: ignore[arg-type]
+        await pilot.press("ctrl+f", *NEEDLE, "enter")  # type: ignore[attr-defined]
+
     os.environ["GUIDE_GGUF"] = "none"  # the reflective listener: the same picture wherever it is made
     scenes = [
         ("01-greeting", nothing),
@@ -132,6 +150,8 @@ async def main(out: Path, png: bool) -> None:
         ("05-persona-picker", persona),
         ("06-error", failure),
         ("07-companion", companion),
+        ("08-search-every-conversation", search),
+        ("09-find-in-10000-messages", find),
     ]
     try:
         for name, steps in scenes:

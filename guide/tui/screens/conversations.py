@@ -16,6 +16,9 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from guide.store import ConversationInfo, Hit
 
+SNIPPET = 70
+"""Characters of a search hit's words shown in the list."""
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -76,12 +79,11 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         self.hits = self.search(words)
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns("conversation", "who", "words", "when")
+        table.add_columns("conversation", "who", "when", "words")
         for hit in self.hits:
             who = "You" if hit.role == "user" else "Guide"
-            table.add_row(
-                Text(hit.title or "(untitled)"), who, Text(hit.snippet), when(hit.created_at), key=f"{hit.conversation_id}:{hit.message_id}"
-            )
+            words = hit.snippet if len(hit.snippet) <= SNIPPET else hit.snippet[: SNIPPET - 1] + "…"
+            table.add_row(Text(hit.title or "(untitled)"), who, when(hit.created_at), Text(words), key=f"{hit.conversation_id}:{hit.message_id}")
         if not self.hits:
             table.add_row(Text(f"No message holds “{words}”."), "", "", "")
 
