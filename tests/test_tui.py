@@ -499,23 +499,27 @@ def test_a_preset_server_is_saved_as_the_provider(server: LoopbackServer) -> Non
     assert support is not None
 
 
-def test_a_failing_disk_is_reported_once_and_the_chat_goes_on(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sqlite3
-
-    def full(*args: Any, **kwargs: Any) -> None:
-        raise sqlite3.OperationalError("database or disk is full")
-
-    monkeypatch.setattr(Store, "_transaction", full)  # every write now fails as a full disk does
-
+def test_a_full_disk_is_reported_once_and_the_chat_goes_on(server: LoopbackServer) -> None:
     async def script(pilot: Pilot[None]) -> Any:
-        await type_and_send(pilot, "first")
-        await type_and_send(pilot, "second")
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        return transcript_text(app), [n.title for n in app._notifications]
+        await settle(pilot)
+        assert app.store is not None
+        db = app.store._db
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")  # SQLite's own "disk is full" from here on
+        for words in ("first " * 2000, "second"):  # the first needs new pages at once
+            app.chat.composer.text = words
+            await pilot.press("enter")
+            await settle(pilot, 0.2)
+        return transcript_text(app), [n.message for n in app._notifications if n.title == "Storage"]
 
-    shown, titles = run_app(make_app(server, model="loopback-model"), script)
-    assert [text for _, _, text in shown[1:]] == ["first", "You said: first", "second", "You said: second"]
-    assert titles.count("Storage") == 1
+    shown, storage = run_app(make_app(server, model="loopback-model"), script)
+    assert [text.strip() for _, _, text in shown[1:]] == [
+        "first " * 1999 + "first",
+        "You said: " + ("first " * 1999) + "first",
+        "second",
+        "You said: second",
+    ]
+    assert len(storage) == 1 and "full" in storage[0]
 
 
 def test_a_conversations_file_that_is_not_a_database_is_set_aside(server: LoopbackServer) -> None:
