@@ -42,6 +42,8 @@ class Settings:
     """A GGUF model file for the built-in companion (with the local extra)."""
     timeout: str | None = None
     """Seconds to wait on a server that says nothing, before giving up (default 120)."""
+    history: str | None = None
+    """Characters of the conversation sent with each message, the latest first (default 100000)."""
 
     def server(self) -> str | None:
         """The address to talk to: base_url, else the provider's, else None."""
@@ -56,11 +58,11 @@ class Settings:
 
     def read_timeout(self) -> float:
         """The timeout in seconds (a value that is not a positive number counts as the default)."""
-        try:
-            seconds = float(self.timeout or DEFAULT_TIMEOUT)
-        except ValueError:
-            return DEFAULT_TIMEOUT
-        return seconds if 0 < seconds < float("inf") else DEFAULT_TIMEOUT
+        return positive(self.timeout, DEFAULT_TIMEOUT)
+
+    def history_budget(self) -> int:
+        """How many characters of the conversation go with each message."""
+        return int(positive(self.history, DEFAULT_HISTORY))
 
     def api_key(self) -> str | None:
         """The key, read from the environment variable named by api_key_env."""
@@ -68,6 +70,19 @@ class Settings:
 
 
 DEFAULT_TIMEOUT = 120.0
+DEFAULT_HISTORY = 100_000
+"""About 25,000 tokens: within what hosted models take; a 10,000-message conversation is not sent whole."""
+
+
+def positive(value: str | None, default: float) -> float:
+    """A setting that is a positive number, else the default."""
+    try:
+        number = float(value or default)
+    except ValueError:
+        return default
+    return number if 0 < number < float("inf") else default
+
+
 KEYS = tuple(f.name for f in fields(Settings))
 ENVIRONMENT: dict[str, tuple[str, ...]] = {key: (f"GUIDE_{key.upper()}",) for key in KEYS}
 ENVIRONMENT["base_url"] = ("GUIDE_BASE_URL", "OPENAI_BASE_URL")
@@ -133,12 +148,8 @@ def check(key: str, value: str) -> str | None:
             return f"Unknown provider '{value}'. Known: {', '.join(PROVIDERS)}."
     if key == "api_key_env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         return "api_key_env is the name of an environment variable, such as OPENAI_API_KEY."
-    if key == "timeout" and value:
-        try:
-            if not 0 < float(value) < float("inf"):
-                raise ValueError
-        except ValueError:
-            return "timeout is a number of seconds, such as 120."
+    if key in ("timeout", "history") and value and positive(value, -1) == -1:
+        return "timeout is a number of seconds, such as 120." if key == "timeout" else "history is a number of characters, such as 100000."
     if key == "api_key_env" or key == "base_url":
         if value.startswith(("sk-", "Bearer ")):
             return "That looks like a key. guide never writes keys to its settings."

@@ -298,3 +298,36 @@ def test_the_calls_panel_opens_bounded_and_fetches_earlier_calls_on_request() ->
         assert started == sorted(started) and len(set(started)) == len(started)
 
     run_app(make_app(), script)
+
+
+def test_history_holds_the_latest_turns_that_fit_the_budget() -> None:
+    from guide import personas
+    from guide.tui.session import Session, Turn
+
+    session = Session(personas.load().get("calm-guide"))
+    session.turns += [Turn("user", "a" * 40), Turn("assistant", "b" * 40), Turn("divider", "c" * 500), Turn("user", "d" * 40)]
+    assert [m["content"][0] for m in session.history()] == ["a", "b", "d"]
+    assert [m["content"][0] for m in session.history(80)] == ["b", "d"]
+    assert [m["content"][0] for m in session.history(10)] == ["d"]  # the last one always goes
+    assert session.holds(120) and not session.holds(121)
+
+
+def test_a_long_conversation_sends_only_the_latest_turns_that_fit(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    generate(home(), 2000)
+    monkeypatch.setenv("GUIDE_HISTORY", "3000")
+
+    async def script(pilot: Pilot[None]) -> int:
+        await open_first_conversation(pilot)
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "And now?"
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        return len(app.chat.transcript.turns)
+
+    loaded = run_app(make_app(server), script)
+    sent = server.requests[-1].json["messages"]
+    assert sent[0]["role"] == "system" and sent[-1] == {"role": "user", "content": "And now?"}
+    said = [m["content"] for m in sent[1:]]
+    assert said == stored()[-len(said) - 1 : -1] and 1 < len(said) < 100  # the latest, in order, none skipped
+    assert sum(map(len, said)) <= 3000 < sum(map(len, stored()[-len(said) - 2 : -1]))
+    assert loaded < 2000  # the rest of the conversation was never read from the store

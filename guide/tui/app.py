@@ -285,9 +285,12 @@ class GuideApp(Choices, History, Finding):
         self.streaming = True
         persona = self.session.persona
         transcript = self.chat.transcript
-        await transcript.load_all()  # think sends the whole conversation
+        budget = self.settings.history_budget()
+        await transcript.load_back(lambda: self.session.holds(budget))  # the latest turns that fit go with the message
         view = await transcript.start_live(persona.name)
-        reply = self.guide.think(self.session.history(), system=self.session.system(), stream=True, model=self.model_choice(), **persona.options)
+        reply = self.guide.think(
+            self.session.history(budget), system=self.session.system(), stream=True, model=self.model_choice(), **persona.options
+        )
         state = "done"
         failure: GuideError | None = None
         try:

@@ -47,9 +47,25 @@ class Session:
         """The system prompt for the next think call."""
         return self.persona.system_prompt(self.address)
 
-    def history(self) -> list[dict[str, Any]]:
-        """The messages for think: user and assistant turns, in order."""
-        return [{"role": t.role, "content": t.content} for t in self.turns if t.role in ("user", "assistant") and t.content]
+    def history(self, budget: int | None = None) -> list[dict[str, Any]]:
+        """The messages for think: user and assistant turns, in order.
+
+        With a budget, only the latest turns whose words fit in that many
+        characters (the last one always goes, whatever its length).
+        """
+        said = [t for t in self.turns if t.role in ("user", "assistant") and t.content]
+        if budget is not None:
+            kept = 0
+            for start in range(len(said) - 1, -1, -1):
+                kept += len(said[start].content)
+                if kept > budget and start < len(said) - 1:
+                    said = said[start + 1 :]
+                    break
+        return [{"role": t.role, "content": t.content} for t in said]
+
+    def holds(self, budget: int) -> bool:
+        """Whether the turns loaded hold at least `budget` characters of conversation."""
+        return sum(len(t.content) for t in self.turns if t.role in ("user", "assistant")) >= budget
 
     def last_prompt(self) -> str | None:
         """What the user last wrote (for up-arrow recall)."""

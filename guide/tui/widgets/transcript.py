@@ -201,6 +201,13 @@ class Transcript(VerticalScroll):
         async with self._lock:
             await self._load_all()
 
+    async def load_back(self, enough: Callable[[], bool]) -> None:
+        """Read older turns from the store, a page at a time, until there are enough (or no more)."""
+        async with self._lock:
+            while self.fetch_older is not None and not enough():
+                await self._fetch()
+            self._window_changed()
+
     async def _load_all(self) -> None:
         while self.fetch_older is not None:
             await self._fetch()
