@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._map import API_VERSION, Action
-from ._responses import LM_STUDIO_NO_ROUTE, NOT_JSON, decode_json, error_detail
 
 _VERSIONED = re.compile(r"/v\d+[a-z0-9]*(/openai)?$|/openai/v\d+[a-z0-9]*$")
 
@@ -96,6 +95,8 @@ def judge(action: Action, status: int | None, body: bytes, failure: str = "") ->
     answers; one without it answers 404/405/501 (or LM Studio's 200 with
     "Unexpected endpoint"). A refused key leaves the question open.
     """
+    from ._responses import LM_STUDIO_NO_ROUTE, NOT_JSON, decode_json, error_detail  # here: the app's status line needs only the addresses
+
     if status is None:
         return Finding(action.name, "unknown", None, failure or "no answer")
     parsed = decode_json(body)
