@@ -331,3 +331,29 @@ def test_a_long_conversation_sends_only_the_latest_turns_that_fit(server: Loopba
     assert said == stored()[-len(said) - 1 : -1] and 1 < len(said) < 100  # the latest, in order, none skipped
     assert sum(map(len, said)) <= 3000 < sum(map(len, stored()[-len(said) - 2 : -1]))
     assert loaded < 2000  # the rest of the conversation was never read from the store
+
+
+def test_the_mouse_wheel_reaches_older_turns_and_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual import events
+
+    monkeypatch.setattr(history, "RESUME_PAGE", 12)
+    monkeypatch.setattr(history, "OLDER_PAGE", 7)
+    generate(home(), 26)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_first_conversation(pilot)
+        transcript: Transcript = pilot.app.chat.transcript  # type: ignore[attr-defined]
+        for _ in range(400):
+            if transcript.head.display and transcript.scroll_y == 0:
+                break
+            await pilot._post_mouse_events([events.MouseScrollUp], widget=transcript, offset=(5, 5))
+            check_window(transcript)
+        assert transcript.lo == 0 and transcript.head.display and len(transcript.turns) == 26
+        for _ in range(400):
+            if transcript.hi == len(transcript.turns) and transcript.scroll_y >= transcript.max_scroll_y:
+                break
+            await pilot._post_mouse_events([events.MouseScrollDown], widget=transcript, offset=(5, 5))
+            check_window(transcript)
+        assert transcript.hi == 26 and [t.content for t in transcript.turns] == stored()
+
+    run_app(make_app(), script)
