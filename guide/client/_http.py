@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
 from ._errors import GuideError, StreamBrokeOff, TimedOut
+
+if TYPE_CHECKING:
+    from ._core import Failure
 
 
 def timeouts(read: float, connect: float) -> httpx.Timeout:
     """guide's timeouts: `connect` to reach the server, `read` for the rest."""
     return httpx.Timeout(read, connect=connect)
+
+
+def failure_of(exc: httpx.TransportError) -> Failure:
+    """Why no answer came: too slow, nothing to connect to, or a connection dropped before answering."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    return "connect" if isinstance(exc, httpx.ConnectError) else "dropped"
 
 
 def describe(exc: Exception) -> str:

@@ -10,7 +10,7 @@ import httpx
 
 from ._core import PROBE_TIMEOUT, GuideCore, TraceCallback
 from ._errors import GuideError
-from ._http import broke_off, describe, timeouts
+from ._http import broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
 from ._providers import Finding
 from ._reply import Reply
@@ -137,12 +137,8 @@ class Guide(GuideCore):
             try:
                 request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
                 response = self._http.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                time.sleep(self.after_failure(trace, "timeout", attempt, describe(exc)))
-            except httpx.ConnectError as exc:
-                time.sleep(self.after_failure(trace, "connect", attempt, describe(exc)))
-            except httpx.TransportError as exc:  # reached, then dropped before answering
-                time.sleep(self.after_failure(trace, "dropped", attempt, describe(exc)))
+            except httpx.TransportError as exc:
+                time.sleep(self.after_failure(trace, failure_of(exc), attempt, describe(exc)))
             else:
                 received = dict(response.headers)
                 delay = self.after_status(trace, response.status_code, received, attempt) if response.status_code >= 400 else None

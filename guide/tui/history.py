@@ -92,7 +92,12 @@ class History(Parts):
     async def show_message(self, message_id: int) -> None:
         """Scroll to a stored message of this conversation, marked as found."""
         transcript = self.chat.transcript
-        await transcript.load_all()
+
+        def reached() -> bool:  # ids grow with time: the oldest turn read is at or before the one wanted
+            oldest = transcript.turns[0].message_id if transcript.turns else None
+            return oldest is not None and oldest <= message_id
+
+        await transcript.load_back(reached)
         turn = next((t for t in transcript.turns if t.message_id == message_id), None)
         if turn is not None:
             transcript.mark([turn], turn)

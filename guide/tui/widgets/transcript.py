@@ -197,19 +197,16 @@ class Transcript(VerticalScroll):
             return True
 
     async def load_all(self) -> None:
-        """Read every older turn from the store (before find, or a call that sends them all)."""
-        async with self._lock:
-            await self._load_all()
+        """Read every older turn from the store (before find looks through them)."""
+        await self.load_back(lambda: False)
 
     async def load_back(self, enough: Callable[[], bool]) -> None:
         """Read older turns from the store, a page at a time, until there are enough (or no more)."""
         async with self._lock:
-            while self.fetch_older is not None and not enough():
-                await self._fetch()
-            self._window_changed()
+            await self._load_back(enough)
 
-    async def _load_all(self) -> None:
-        while self.fetch_older is not None:
+    async def _load_back(self, enough: Callable[[], bool]) -> None:
+        while self.fetch_older is not None and not enough():
             await self._fetch()
         self._window_changed()
 
@@ -226,19 +223,22 @@ class Transcript(VerticalScroll):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if self._lock.locked() or not self.is_mounted:
-            return
-        if new < old and new <= EDGE:
-            self.run_worker(self.older(), group="transcript-page")
-        elif new > old and new >= self.max_scroll_y - EDGE and self.hi < len(self.turns):
-            self.run_worker(self.newer(), group="transcript-page")
+        if new != old:
+            self._page_at_edge(up=new < old)
 
     def on_mouse_scroll_up(self) -> None:
-        if self.scroll_y <= EDGE and not self._lock.locked():
-            self.run_worker(self.older(), group="transcript-page")
+        self._page_at_edge(up=True)  # also when there is nothing to scroll: short turns on a tall screen
 
     def on_mouse_scroll_down(self) -> None:
-        if self.scroll_y >= self.max_scroll_y - EDGE and self.hi < len(self.turns) and not self._lock.locked():
+        self._page_at_edge(up=False)
+
+    def _page_at_edge(self, *, up: bool) -> None:
+        """Moving towards an edge that has been reached: mount the page beyond it."""
+        if self._lock.locked() or not self.is_mounted:
+            return
+        if up and self.scroll_y <= EDGE:
+            self.run_worker(self.older(), group="transcript-page")
+        elif not up and self.scroll_y >= self.max_scroll_y - EDGE and self.hi < len(self.turns):
             self.run_worker(self.newer(), group="transcript-page")
 
     async def action_page_older(self) -> None:
@@ -258,7 +258,7 @@ class Transcript(VerticalScroll):
     async def action_top(self) -> None:
         """The first turn of the conversation, under the greeting."""
         async with self._lock:
-            await self._load_all()
+            await self._load_back(lambda: False)
             await self._show(0, min(PAGE, len(self.turns)))
             self.scroll_home(animate=False, immediate=True)
             await self._layout_done()
