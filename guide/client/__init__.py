@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._address import api_base, display_address, redact_url
     from ._async import AsyncGuide
     from ._errors import (
         CannotConnect,
@@ -18,21 +19,26 @@ if TYPE_CHECKING:
         NoModel,
         NotOffered,
         RateLimited,
+        Redirected,
         ReplyNotUnderstood,
+        ReplyTooLarge,
         RequestRefused,
         ServerFailed,
         StreamBrokeOff,
         TimedOut,
+        UnusableAddress,
     )
     from ._map import ACTIONS, API_VERSION, Action
-    from ._providers import PROVIDERS, Finding, Provider, api_base, display_address
+    from ._providers import PROVIDERS, Finding, Provider
     from ._reply import AsyncReply, Reply
     from ._results import Catalog, ModelInfo, Picture, Sound, Transcript, Vector, Vectors, Verdict
+    from ._secrets import redact_key
     from ._sse import ServerSentEvent, SSEDecoder
     from ._sync import Guide
-    from ._trace import Trace, redact_key
+    from ._trace import Trace
 
 _HOMES = {
+    "_address": ["api_base", "display_address", "redact_url"],
     "_async": ["AsyncGuide"],
     "_errors": [
         "CannotConnect",
@@ -42,19 +48,23 @@ _HOMES = {
         "NoModel",
         "NotOffered",
         "RateLimited",
+        "Redirected",
         "ReplyNotUnderstood",
+        "ReplyTooLarge",
         "RequestRefused",
         "ServerFailed",
         "StreamBrokeOff",
         "TimedOut",
+        "UnusableAddress",
     ],
     "_map": ["ACTIONS", "API_VERSION", "Action"],
-    "_providers": ["PROVIDERS", "Finding", "Provider", "api_base", "display_address"],
+    "_providers": ["PROVIDERS", "Finding", "Provider"],
     "_reply": ["AsyncReply", "Reply"],
     "_results": ["Catalog", "ModelInfo", "Picture", "Sound", "Transcript", "Vector", "Vectors", "Verdict"],
     "_sse": ["SSEDecoder", "ServerSentEvent"],
     "_sync": ["Guide"],
-    "_trace": ["Trace", "redact_key"],
+    "_secrets": ["redact_key"],
+    "_trace": ["Trace"],
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -98,8 +108,10 @@ __all__ = [
     "Picture",
     "Provider",
     "RateLimited",
+    "Redirected",
     "Reply",
     "ReplyNotUnderstood",
+    "ReplyTooLarge",
     "RequestRefused",
     "SSEDecoder",
     "ServerFailed",
@@ -109,6 +121,7 @@ __all__ = [
     "TimedOut",
     "Trace",
     "Transcript",
+    "UnusableAddress",
     "Vector",
     "Vectors",
     "Verdict",
@@ -116,4 +129,5 @@ __all__ = [
     "display_address",
     "probe",
     "redact_key",
+    "redact_url",
 ]

@@ -10,14 +10,15 @@ from typing import Any
 
 import httpx
 
-from ._core import PROBE_TIMEOUT, GuideCore, TraceCallback
+from ._address import redact_url
+from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
 from ._errors import GuideError
 from ._http import broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
 from ._providers import Finding
 from ._reply import AsyncReply
 from ._requests import AudioInput, Call, Messages, empty
-from ._responses import Kind, StreamReader, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
+from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
 from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._trace import Trace
 
@@ -132,7 +133,7 @@ class AsyncGuide(GuideCore):
 
     async def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
-        found = await asyncio.gather(*(self._probe(empty(row, self.base_url)) for row in ACTIONS.values()))
+        found = await asyncio.gather(*(self._probe(empty(row, self._base)) for row in ACTIONS.values()))
         return {finding.action: finding for finding in found}
 
     # The I/O.
@@ -163,14 +164,25 @@ class AsyncGuide(GuideCore):
                     self.received(trace, response.status_code, received, started)
                     if response.status_code >= 400:
                         raise self.error_status(trace, await self._read(response, trace, started), started)
+                    if 300 <= response.status_code < 400:
+                        raise self.redirected(trace, await self._read(response, trace, started), started)
                     return response
                 await response.aclose()
                 await asyncio.sleep(delay)
             attempt += 1
 
     async def _read(self, response: httpx.Response, trace: Trace, started: float) -> bytes:
+        """The whole body, up to MAX_REPLY (counted as it is inflated: a gzip bomb stops there)."""
         try:
-            return await response.aread()
+            if self.declared_too_large(response.headers):
+                raise self.too_large(trace, started)
+            parts, size = [], 0
+            async for part in response.aiter_bytes():
+                size += len(part)
+                if size > MAX_REPLY:
+                    raise self.too_large(trace, started)
+                parts.append(part)
+            return b"".join(parts)
         except httpx.HTTPError as exc:
             raise self.fail(trace, broke_off(exc, ""), started) from None
         finally:
@@ -191,7 +203,7 @@ class AsyncGuide(GuideCore):
         trace = reply.trace = self.begin(call)
         started = time.perf_counter()
         answer = reply.answer
-        reader = StreamReader(kind, answer, trace, started)
+        reader = self.reader(kind, answer, trace, started)
         response = await self._open(call, trace, started)
         if self.answered_whole(response.headers):
             self.unstreamed(trace, kind, answer, await self._read(response, trace, started), started)
@@ -208,28 +220,46 @@ class AsyncGuide(GuideCore):
         except GuideError as error:
             raise self.fail(trace, error, started) from None
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, "".join(answer.pieces)), started) from None
+            raise self.fail(trace, broke_off(exc, reader.partial()), started) from None
         finally:
             await response.aclose()
         self.answer_usage(trace, answer)
         self.end(trace, started)
 
     async def _download(self, trace: Trace, url: str) -> bytes:
+        refused = self.download_refused(trace, url)
+        if refused is not None:
+            raise refused
         try:
-            response = await self._http.get(url)
-            response.raise_for_status()
+            async with self._http.stream("GET", url) as response:
+                response.raise_for_status()
+                parts, size = [], 0
+                async for part in response.aiter_bytes():
+                    size += len(part)
+                    if size > MAX_REPLY:
+                        raise self.too_large(trace, time.perf_counter())
+                    parts.append(part)
         except httpx.HTTPError as exc:
             raise self.download_failed(trace, describe(exc)) from None
-        trace.notes.append(f"The image was fetched from {url}.")
-        return response.content
+        trace.notes.append(f"The image was fetched from {redact_url(url)}.")
+        return b"".join(parts)
 
     async def _probe(self, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
-            response = await self._http.request(
+            request = self._http.build_request(
                 call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
             )
+            response = await self._http.send(request, stream=True)
+            try:
+                body = b""
+                async for part in response.aiter_bytes():
+                    body += part
+                    if len(body) >= PROBE_READ:  # enough to judge by; a server cannot make a probe read more
+                        break
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             return self.probe_unanswered(call, trace, started, describe(exc))
-        return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), response.content)
+        return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), body[:PROBE_READ])

@@ -14,18 +14,25 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from . import _requests as build
-from ._errors import CannotConnect, GuideError, NoModel, ReplyNotUnderstood, StreamBrokeOff, TimedOut
-from ._providers import DEFAULT_BASE_URL, Finding, api_base, display_address, judge, local_servers_hint
+from ._address import api_base, display_address, redact_url, url_secrets
+from ._errors import CannotConnect, GuideError, NoModel, Redirected, ReplyNotUnderstood, ReplyTooLarge, StreamBrokeOff, TimedOut
+from ._providers import DEFAULT_BASE_URL, Finding, judge, local_servers_hint
 from ._requests import AudioInput, Call, Messages, gentle_call
-from ._responses import check_json, error_for, parse_answer, summarise_body
+from ._responses import Kind, check_json, error_for, parse_answer, summarise_body
 from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._retry import retry_delay, should_retry
-from ._trace import Trace, redact_key, scrub
+from ._secrets import redact_key, scrub, scrub_bytes, scrub_value
+from ._stream import StreamReader
+from ._trace import Trace
 
 TraceCallback = Callable[[Trace], None]
 Failure = Literal["timeout", "connect", "dropped"]
 USER_AGENT = "guide (OpenAI-compatible client)"
 PROBE_TIMEOUT = 10.0
+PROBE_READ = 64 * 1024
+"""The most of a probe's answer guide reads: the start is enough to judge by."""
+MAX_REPLY = 64 * 1024 * 1024
+"""The most guide reads of one reply (a body, a stream, a picture): a server cannot fill the memory."""
 
 
 class GuideCore:
@@ -43,10 +50,13 @@ class GuideCore:
         on_trace: TraceCallback | None = None,
     ) -> None:
         address = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        self.base_url = api_base(address)
-        """The base every legacy path hangs from, version included."""
-        self.address = display_address(self.base_url)
-        """The server's address as a person gives it."""
+        self._base = api_base(address)
+        """The base requests go to: version included, credentials as given (never shown)."""
+        self.base_url = redact_url(self._base)
+        """The base every legacy path hangs from, version included, as it may be shown."""
+        self.address = display_address(self._base)
+        """The server's address as a person gives it (without the version or any credentials)."""
+        self._address_secrets = url_secrets(self._base)
         self.api_key = api_key if api_key is not None else (os.environ.get("OPENAI_API_KEY") or None)
         self.model = model
         """The default model; None means the first one the catalog lists."""
@@ -58,6 +68,11 @@ class GuideCore:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be kept or shown: the key, and credentials in the address."""
+        return ((self.api_key,) if self.api_key else ()) + self._address_secrets
 
     # Planning: the gentle arguments become a Call.
 
@@ -73,39 +88,39 @@ class GuideCore:
     ) -> Call:
         """The think call for these messages."""
         gentle = gentle_call("think", messages, system=system, model=asked, stream=stream or None, **options)
-        return build.think(self.base_url, messages, model=model, system=system, stream=stream, options=options, gentle=gentle, notes=notes)
+        return build.think(self._base, messages, model=model, system=system, stream=stream, options=options, gentle=gentle, notes=notes)
 
     def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
         """The continue call for this prompt."""
         gentle = gentle_call("continue", prompt, model=asked, stream=stream or None, **options)
-        return build.continue_(self.base_url, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
+        return build.continue_(self._base, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
 
     def plan_understand(self, texts: str | Sequence[str], model: str, asked: str | None, notes: tuple[str, ...]) -> Call:
         """The understand call for one text or a batch."""
-        return build.understand(self.base_url, texts, model=model, gentle=gentle_call("understand", texts, model=asked), notes=notes)
+        return build.understand(self._base, texts, model=model, gentle=gentle_call("understand", texts, model=asked), notes=notes)
 
     def plan_imagine(self, prompt: str, model: str | None, size: str | None, n: int) -> Call:
         """The imagine call."""
         gentle = gentle_call("imagine", prompt, model=model, size=size, n=n if n != 1 else None)
-        return build.imagine(self.base_url, prompt, model=model, size=size, n=n, gentle=gentle)
+        return build.imagine(self._base, prompt, model=model, size=size, n=n, gentle=gentle)
 
     def plan_speak(self, text: str, voice: str, model: str, asked: str | None, format: str | None, notes: tuple[str, ...]) -> Call:
         """The speak call."""
         gentle = gentle_call("speak", text, voice=voice if voice != "alloy" else None, model=asked, format=format)
-        return build.speak(self.base_url, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
+        return build.speak(self._base, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
 
     def plan_transcribe(self, action: str, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
         """The listen or interpret call."""
         gentle = gentle_call(action, audio, model=asked, language=language)
-        return build.transcribe(action, self.base_url, audio, model=model, language=language, gentle=gentle, notes=notes)
+        return build.transcribe(action, self._base, audio, model=model, language=language, gentle=gentle, notes=notes)
 
     def plan_catalog(self) -> Call:
         """The catalog call."""
-        return build.catalog(self.base_url)
+        return build.catalog(self._base)
 
     def plan_discern(self, text: str | Sequence[str], model: str | None) -> Call:
         """The discern call."""
-        return build.discern(self.base_url, text, model=model, gentle=gentle_call("discern", text, model=model))
+        return build.discern(self._base, text, model=model, gentle=gentle_call("discern", text, model=model))
 
     def chosen_model(self, asked: str | None) -> str | None:
         """The model to use without asking the server, or None to ask it."""
@@ -151,7 +166,7 @@ class GuideCore:
         trace = Trace(
             action=call.action.name,
             method=call.action.method,
-            url=call.url,
+            url=redact_url(call.url),
             gentle=call.gentle,
             request_headers=headers,
             request_body=body,
@@ -169,6 +184,7 @@ class GuideCore:
 
     def after_failure(self, trace: Trace, failure: Failure, attempt: int, detail: str) -> float:
         """Seconds to wait before retrying a call that got no answer, or raise."""
+        detail = scrub(detail, self.secrets)
         if attempt < self.max_retries:
             trace.retries += 1
             trace.notes.append(f"Retry {attempt + 1}: {detail}")
@@ -203,19 +219,45 @@ class GuideCore:
     def received(self, trace: Trace, status: int, headers: dict[str, str], started: float) -> None:
         """Record the status line and headers of the answer."""
         trace.status = status
-        trace.response_headers = {k: scrub(v, self.api_key) for k, v in headers.items()}
+        trace.response_headers = {k: scrub(v, self.secrets) for k, v in headers.items()}
         trace.ttfb_ms = round((time.perf_counter() - started) * 1000, 1)
 
     def error_status(self, trace: Trace, body: bytes, started: float) -> GuideError:
         """The error for an HTTP error status, recorded on the trace."""
+        body = scrub_bytes(body, self.secrets)
         trace.response_body = self.summarised(body, trace)
         return self.fail(trace, error_for(trace.status or 0, body, url=trace.url, action=trace.action), started)
 
+    def redirected(self, trace: Trace, body: bytes, started: float) -> GuideError:
+        """The error for a 3xx: where the server pointed, which guide does not follow."""
+        trace.response_body = self.summarised(scrub_bytes(body, self.secrets), trace)
+        location = trace.response_headers.get("location", "")
+        error = Redirected(status=trace.status, body=trace.response_body)
+        error.detail = f"It answered {trace.status}" + (f" and pointed to {redact_url(location)}." if location else " without saying where.")
+        return self.fail(trace, error, started)
+
+    def too_large(self, trace: Trace, started: float, partial: str = "") -> GuideError:
+        """The error for a reply past MAX_REPLY; what arrived of a stream is kept."""
+        error = ReplyTooLarge(partial=partial)
+        error.detail = f"The reply passed {MAX_REPLY // 2**20} MB, the most guide reads."
+        return self.fail(trace, error, started)
+
+    def declared_too_large(self, headers: dict[str, str] | Any) -> bool:
+        """Whether the reply says, before it is read, that it is larger than guide reads."""
+        declared = str(headers.get("content-length", ""))
+        return declared.isdigit() and int(declared) > MAX_REPLY
+
+    def reader(self, kind: Kind, answer: Answer, trace: Trace, started: float) -> StreamReader:
+        """The reader for a streamed reply, which keeps the secrets out of it."""
+        return StreamReader(kind, answer, trace, started, secrets=self.secrets, limit=MAX_REPLY)
+
     def finish(self, trace: Trace, body: bytes, started: float, *, binary: bool = False) -> Any:
         """The parsed reply of a finished, non-streamed call; the trace ends."""
+        if not binary:
+            body = scrub_bytes(body, self.secrets)
         trace.response_body = self.summarised(body, trace)
         try:
-            parsed = body if binary else check_json(body, status=trace.status or 0, url=trace.url, action=trace.action)
+            parsed = body if binary else self._scrubbed(check_json(body, status=trace.status or 0, url=trace.url, action=trace.action))
             if isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
                 trace.usage = parsed["usage"]
         except GuideError as error:
@@ -231,10 +273,11 @@ class GuideCore:
 
     def fail(self, trace: Trace, error: GuideError, started: float | None = None) -> GuideError:
         """Record the error on the trace, announce it, and return it to raise."""
-        error.url = error.url or trace.url
+        error.url = redact_url(error.url) if error.url else trace.url
         error.action = error.action or trace.action
         error.body = self._scrubbed(error.body)
-        error.detail = scrub(error.detail, self.api_key)
+        error.detail = scrub(error.detail, self.secrets)
+        error.partial = scrub(error.partial, self.secrets)
         trace.error = self._scrubbed(error.as_dict())
         trace.state = "failed"
         if started is not None:
@@ -248,15 +291,7 @@ class GuideCore:
         return self._scrubbed(summarise_body(body, trace.response_headers))
 
     def _scrubbed(self, value: Any) -> Any:
-        if not self.api_key:
-            return value
-        if isinstance(value, str):
-            return scrub(value, self.api_key)
-        try:
-            text = json.dumps(value, ensure_ascii=False)
-        except (TypeError, ValueError):
-            return value
-        return json.loads(scrub(text, self.api_key)) if self.api_key in text else value
+        return scrub_value(value, self.secrets)
 
     # Results: what the server sent becomes what the gentle action returns.
 
@@ -290,12 +325,18 @@ class GuideCore:
         error.detail = failure
         return self.fail(trace, error)
 
+    def download_refused(self, trace: Trace, url: str) -> GuideError | None:
+        """Why guide will not fetch a picture from this address (only http and https), or None."""
+        if url.split("://", 1)[0].lower() in ("http", "https") and "://" in url:
+            return None
+        return self.download_failed(trace, f"guide fetches pictures over http and https only, not {redact_url(url)[:80]!r}.")
+
     @staticmethod
     def answered_whole(headers: dict[str, str] | Any) -> bool:
         """Whether a stream request was answered with one JSON reply (some servers ignore stream)."""
         return str(headers.get("content-type", "")).startswith("application/json")
 
-    def unstreamed(self, trace: Trace, kind: Literal["chat", "completion"], answer: Answer, body: bytes, started: float) -> None:
+    def unstreamed(self, trace: Trace, kind: Kind, answer: Answer, body: bytes, started: float) -> None:
         """Read a whole JSON reply where a stream was asked for, as if it had streamed."""
         trace.notes.append("The server answered the stream request with one JSON reply instead of a stream.")
         whole = self.parsed(trace, parse_answer, kind, self.finish(trace, body, started))

@@ -10,8 +10,11 @@ GuideError
 ├── RateLimited          429
 ├── ServerFailed         5xx, or an error object inside a stream
 ├── ReplyNotUnderstood   not JSON, or not the shape the spec gives
+├── ReplyTooLarge        the reply was larger than guide reads
+├── Redirected           a 3xx: the server pointed elsewhere (guide does not follow)
 ├── StreamBrokeOff       the stream closed before [DONE]
-└── NoModel              no model was named and the server lists none
+├── NoModel              no model was named and the server lists none
+└── UnusableAddress      not an http(s) address: refused before any request
 """
 
 from __future__ import annotations
@@ -152,3 +155,24 @@ class NoModel(GuideError):
 
     title = "No model to use."
     hint = "Name one with model=..., or load one into the server."
+
+
+class ReplyTooLarge(GuideError):
+    """The reply went past the most guide reads (a body, a stream, or a picture)."""
+
+    title = "The server's reply was too large."
+    hint = "guide stopped reading it. Ask for less (max_tokens, fewer images), or check the server."
+
+
+class Redirected(GuideError):
+    """A 3xx: the server sent guide to another address, which guide does not follow."""
+
+    title = "The server redirected the call elsewhere."
+    hint = "guide does not follow redirects. If you trust the new address, use it as the server's address (F7, or --base-url)."
+
+
+class UnusableAddress(GuideError):
+    """The address is not one guide can send to (not http or https, or malformed)."""
+
+    title = "guide cannot use that server address."
+    hint = "Give an http:// or https:// address, such as http://127.0.0.1:11434."

@@ -1,19 +1,11 @@
-"""Servers: provider presets, the base-address rules, and reading a probe.
-
-The user gives an address without a version (`http://localhost:11434`);
-`api_base` adds `/v1` unless the address already ends in a version segment
-(`/v1`, `/v1beta/openai`, `/openai/v1`), which is then used as given.
-"""
+"""Servers: provider presets and reading a probe (the address rules are in `_address`)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ._map import API_VERSION, Action
-
-_VERSIONED = re.compile(r"/v\d+[a-z0-9]*(/openai)?$|/openai/v\d+[a-z0-9]*$")
+from ._map import Action
 
 
 @dataclass(frozen=True)
@@ -41,23 +33,6 @@ PROVIDERS: dict[str, Provider] = {
 """Provider presets by id. llama.cpp and LocalAI share port 8080."""
 
 DEFAULT_BASE_URL = PROVIDERS["openai"].base_url
-
-
-def api_base(address: str) -> str:
-    """The base every legacy path hangs from: the address with its API version."""
-    base = address.strip().rstrip("/")
-    if "://" not in base:
-        base = "http://" + base
-    if _VERSIONED.search(base):
-        return base
-    return f"{base}/{API_VERSION}"
-
-
-def display_address(address: str) -> str:
-    """The address as people give it: without the version guide adds."""
-    base = address.strip().rstrip("/")
-    suffix = f"/{API_VERSION}"
-    return base[: -len(suffix)] if base.endswith(suffix) else base
 
 
 def local_servers_hint() -> str:
@@ -109,6 +84,8 @@ def judge(action: Action, status: int | None, body: bytes, failure: str = "") ->
         return Finding(action.name, "no", status, "the server has no such route")
     if status in (401, 403):
         return Finding(action.name, "unknown", status, "the key was refused")
+    if 300 <= status < 400:
+        return Finding(action.name, "unknown", status, "the server redirected the probe; guide does not follow redirects")
     if action.method == "GET":
         if status == 200 and parsed is not NOT_JSON:
             return Finding(action.name, "yes", status, "it answered")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+from ._address import url_for
 from ._errors import RequestRefused
 from ._map import ACTIONS, Action
 
@@ -62,11 +63,6 @@ class Call:
     stream: bool = False
     gentle: str = ""
     notes: tuple[str, ...] = field(default=())
-
-
-def url_for(base: str, action: Action) -> str:
-    """The full legacy URL of an action on a base that already has its version."""
-    return base + action.path
 
 
 def gentle_call(action: str, *args: Any, **kwargs: Any) -> str:

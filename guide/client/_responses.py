@@ -1,4 +1,4 @@
-"""Reading replies: legacy errors to GuideErrors, JSON to results, streams to text.
+"""Reading replies: legacy errors to GuideErrors, JSON to results (streams: `_stream`).
 
 No I/O here: every function takes what a driver received (status, headers,
 bytes or text) and returns plain results or raises from the error tree.
@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import re
-import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -23,12 +22,9 @@ from ._errors import (
     ReplyNotUnderstood,
     RequestRefused,
     ServerFailed,
-    StreamBrokeOff,
     TimedOut,
 )
 from ._results import Answer, Catalog, ModelInfo, Transcript, Vector, Vectors, Verdict
-from ._sse import SSEDecoder
-from ._trace import Trace
 
 Kind = Literal["chat", "completion"]
 NOT_JSON: Any = object()
@@ -118,49 +114,63 @@ def _shape_error(what: str, parsed: Any) -> ReplyNotUnderstood:
     return error
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def usage_of(value: Any) -> dict[str, Any] | None:
+    """Usage as the spec gives it (an object), else None: a wrong shape is ignored, never trusted."""
+    return value if isinstance(value, dict) and value else None
+
+
 def parse_answer(kind: Kind, parsed: Any) -> Answer:
     """A finished think or continue reply."""
     try:
         choice = parsed["choices"][0]
         if kind == "chat":
             message = choice["message"]
-            text = message.get("content") or ""
-            reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+            text = message.get("content")
+            reasoning = _text_or_none(message.get("reasoning_content")) or _text_or_none(message.get("reasoning")) or ""
         else:
             text = choice["text"]
             reasoning = ""
     except (KeyError, IndexError, TypeError, AttributeError):
         raise _shape_error("choices[0] with the reply", parsed) from None
+    if text is None and kind == "chat":
+        text = ""  # a reply of tool calls or a refusal has no content
     if not isinstance(text, str):
         raise _shape_error("the reply as text", parsed)
     return Answer(
         pieces=[text],
         reasoning=[reasoning] if reasoning else [],
-        usage=parsed.get("usage") or None,
-        finish_reason=choice.get("finish_reason"),
-        model=parsed.get("model"),
+        usage=usage_of(parsed.get("usage")),
+        finish_reason=_text_or_none(choice.get("finish_reason")),
+        model=_text_or_none(parsed.get("model")),
         done=True,
     )
 
 
 def parse_vectors(parsed: Any, *, single: bool) -> tuple[Vector | Vectors, str | None]:
     """The embeddings in input order, and a note if they needed pooling."""
-    try:
-        rows = sorted(parsed["data"], key=lambda row: row.get("index", 0))
-        raw = [row["embedding"] for row in rows]
-    except (KeyError, TypeError, AttributeError):
-        raise _shape_error("data[].embedding", parsed) from None
+    rows = parsed.get("data") if isinstance(parsed, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) and "embedding" in row for row in rows):
+        raise _shape_error("data[].embedding", parsed)
+    if not all(isinstance(row.get("index", 0), int) for row in rows):
+        raise _shape_error("data[].index as a number", parsed)
     note = None
     vectors = Vectors()
-    for embedding in raw:
+    for row in sorted(rows, key=lambda row: row.get("index", 0)):
+        embedding = row["embedding"]
         if isinstance(embedding, str):
-            embedding = _unpack_base64_floats(embedding)
-        elif embedding and isinstance(embedding[0], list):
+            embedding = _unpack_base64_floats(embedding, parsed)
+        elif isinstance(embedding, list) and embedding and all(isinstance(token, list) for token in embedding):
             # llama.cpp without pooling answers one vector per token: average them.
+            if len({len(token) for token in embedding}) != 1:
+                raise _shape_error("one embedding vector per token, all of one length", parsed)
             note = "The server gave one vector per token; guide averaged them (mean pooling)."
-            embedding = [sum(column) / len(embedding) for column in zip(*embedding)]
-        if not all(isinstance(x, (int, float)) for x in embedding):
-            raise _shape_error("embeddings as numbers", parsed)
+            embedding = [_mean(column, parsed) for column in zip(*embedding)]
+        if not isinstance(embedding, list) or not all(_is_number(x) for x in embedding):
+            raise _shape_error("embeddings as lists of numbers", parsed)
         vectors.append(Vector(float(x) for x in embedding))
     if single:
         if not vectors:
@@ -169,11 +179,27 @@ def parse_vectors(parsed: Any, *, single: bool) -> tuple[Vector | Vectors, str |
     return vectors, note
 
 
-def _unpack_base64_floats(text: str) -> list[float]:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _mean(column: tuple[Any, ...], parsed: Any) -> float:
+    if not all(_is_number(x) for x in column):
+        raise _shape_error("embeddings as lists of numbers", parsed)
+    return float(sum(column)) / len(column)
+
+
+def _unpack_base64_floats(text: str, parsed: Any) -> list[float]:
     import array
 
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _shape_error("a base64 embedding", parsed) from None
+    if len(raw) % 4:
+        raise _shape_error("a base64 embedding of 32-bit floats", parsed)
     values = array.array("f")
-    values.frombytes(base64.b64decode(text))
+    values.frombytes(raw)
     return list(values)
 
 
@@ -184,11 +210,11 @@ def parse_pictures(parsed: Any) -> list[tuple[bytes | None, str | None, str | No
         out = []
         for row in rows:
             data = base64.b64decode(row["b64_json"], validate=True) if row.get("b64_json") else None
-            url = row.get("url")
+            url = _text_or_none(row.get("url"))
             if data is None and not url:
                 raise KeyError("b64_json")
-            out.append((data, url, row.get("revised_prompt")))
-    except (KeyError, TypeError, AttributeError, binascii.Error):
+            out.append((data, url, _text_or_none(row.get("revised_prompt"))))
+    except (KeyError, TypeError, AttributeError, ValueError, binascii.Error):
         raise _shape_error("data[] with b64_json or url", parsed) from None
     return out
 
@@ -214,7 +240,8 @@ def parse_catalog(parsed: Any) -> Catalog:
     for row in rows:
         if isinstance(row, dict) and isinstance(row.get("id"), str):
             created = row.get("created")
-            models.append(ModelInfo(row["id"], str(row.get("owned_by") or ""), created if isinstance(created, int) else None))
+            owner = _text_or_none(row.get("owned_by")) or ""
+            models.append(ModelInfo(row["id"], owner, created if isinstance(created, int) and not isinstance(created, bool) else None))
     return models
 
 
@@ -246,102 +273,3 @@ def summarise_body(body: bytes, headers: Mapping[str, str]) -> Any:
             if isinstance(row, dict) and isinstance(row.get("b64_json"), str):
                 row["b64_json"] = f"<base64: {len(row['b64_json']):,} characters>"
     return parsed
-
-
-HEAD = 2000
-
-
-class StreamReader:
-    """Turns the text of an SSE stream into reply pieces, recording each frame."""
-
-    __slots__ = ("answer", "decoder", "head", "kind", "started", "trace")
-
-    def __init__(self, kind: Kind, answer: Answer, trace: Trace, started: float) -> None:
-        self.kind = kind
-        self.answer = answer
-        self.trace = trace
-        self.started = started
-        self.decoder = SSEDecoder()
-        self.head = ""
-        """The first characters received, to show when they were no stream at all."""
-
-    def feed(self, text: str) -> list[str]:
-        """The text pieces completed by this part of the stream."""
-        if len(self.head) < HEAD:
-            self.head += text[: HEAD - len(self.head)]
-        return self._read(self.decoder.feed(text))
-
-    def finish(self) -> list[str]:
-        """The stream has closed: the last pieces, or StreamBrokeOff."""
-        pieces = self._read(self.decoder.close())
-        answer = self.answer
-        if not answer.done:
-            if not self.trace.frames and self.head.strip():
-                strange = ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url)
-                strange.detail = "A stream of events was asked for; what came was not one."
-                raise strange
-            if answer.finish_reason is None:
-                error = StreamBrokeOff(partial="".join(answer.pieces) + "".join(pieces), action=self.trace.action, url=self.trace.url)
-                error.detail = "The connection closed before data: [DONE]."
-                raise error
-            answer.done = True
-            self.trace.notes.append("The stream ended without data: [DONE]; the reply had finished.")
-        return pieces
-
-    def _read(self, events: list[Any]) -> list[str]:
-        if not events:
-            return []
-        answer = self.answer
-        if answer.done:
-            return []
-        at = round((time.perf_counter() - self.started) * 1000, 1)
-        frames = self.trace.frames
-        chat = self.kind == "chat"
-        out: list[str] = []
-        for event in events:
-            data = event.data
-            frames.append((at, data))
-            if data == "[DONE]":
-                answer.done = True
-                break
-            try:
-                chunk = json.loads(data)
-                if "error" in chunk or event.event == "error":
-                    raise self._error_in_stream(chunk, out)
-                if chunk.get("usage"):
-                    answer.usage = chunk["usage"]
-                if chunk.get("model") and answer.model is None:
-                    answer.model = chunk["model"]
-                choices = chunk.get("choices")
-                if not choices:
-                    continue
-                choice = choices[0]
-                if chat:
-                    delta = choice.get("delta") or {}
-                    content = delta.get("content")
-                    thought = delta.get("reasoning_content") or delta.get("reasoning")
-                    if thought:
-                        answer.reasoning.append(thought)
-                else:
-                    content = choice.get("text")
-                if content:
-                    out.append(content)
-                    answer.pieces.append(content)
-                if choice.get("finish_reason"):
-                    answer.finish_reason = choice["finish_reason"]
-            except (ValueError, AttributeError, TypeError, IndexError, KeyError):
-                error = ReplyNotUnderstood(partial="".join(answer.pieces), body=data, action=self.trace.action, url=self.trace.url)
-                error.detail = "A frame of the stream was not the JSON the spec gives."
-                raise error from None
-        return out
-
-    def _error_in_stream(self, chunk: Any, out: list[str]) -> GuideError:
-        error = ServerFailed(
-            "The server reported an error partway through the reply.",
-            body=chunk,
-            partial="".join(self.answer.pieces),
-            action=self.trace.action,
-            url=self.trace.url,
-        )
-        error.detail = error_detail(chunk, json.dumps(chunk))
-        return error

@@ -8,14 +8,15 @@ from typing import Any
 
 import httpx
 
-from ._core import PROBE_TIMEOUT, GuideCore, TraceCallback
+from ._address import redact_url
+from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
 from ._errors import GuideError
 from ._http import broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
 from ._providers import Finding
 from ._reply import Reply
 from ._requests import AudioInput, Call, Messages, empty
-from ._responses import Kind, StreamReader, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
+from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
 from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._trace import Trace
 
@@ -116,7 +117,7 @@ class Guide(GuideCore):
 
     def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
-        return {name: self._probe(empty(row, self.base_url)) for name, row in ACTIONS.items()}
+        return {name: self._probe(empty(row, self._base)) for name, row in ACTIONS.items()}
 
     # The I/O.
 
@@ -146,14 +147,25 @@ class Guide(GuideCore):
                     self.received(trace, response.status_code, received, started)
                     if response.status_code >= 400:
                         raise self.error_status(trace, self._read(response, trace, started), started)
+                    if 300 <= response.status_code < 400:
+                        raise self.redirected(trace, self._read(response, trace, started), started)
                     return response
                 response.close()
                 time.sleep(delay)
             attempt += 1
 
     def _read(self, response: httpx.Response, trace: Trace, started: float) -> bytes:
+        """The whole body, up to MAX_REPLY (counted as it is inflated: a gzip bomb stops there)."""
         try:
-            return response.read()
+            if self.declared_too_large(response.headers):
+                raise self.too_large(trace, started)
+            parts, size = [], 0
+            for part in response.iter_bytes():
+                size += len(part)
+                if size > MAX_REPLY:
+                    raise self.too_large(trace, started)
+                parts.append(part)
+            return b"".join(parts)
         except httpx.HTTPError as exc:
             raise self.fail(trace, broke_off(exc, ""), started) from None
         finally:
@@ -178,7 +190,7 @@ class Guide(GuideCore):
         trace = reply.trace = self.begin(call)
         started = time.perf_counter()
         answer = reply.answer
-        reader = StreamReader(kind, answer, trace, started)
+        reader = self.reader(kind, answer, trace, started)
         response = self._open(call, trace, started)
         if self.answered_whole(response.headers):
             self.unstreamed(trace, kind, answer, self._read(response, trace, started), started)
@@ -195,28 +207,46 @@ class Guide(GuideCore):
         except GuideError as error:
             raise self.fail(trace, error, started) from None
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, "".join(answer.pieces)), started) from None
+            raise self.fail(trace, broke_off(exc, reader.partial()), started) from None
         finally:
             response.close()
         self.answer_usage(trace, answer)
         self.end(trace, started)
 
     def _download(self, trace: Trace, url: str) -> bytes:
+        refused = self.download_refused(trace, url)
+        if refused is not None:
+            raise refused
         try:
-            response = self._http.get(url)
-            response.raise_for_status()
+            with self._http.stream("GET", url) as response:
+                response.raise_for_status()
+                parts, size = [], 0
+                for part in response.iter_bytes():
+                    size += len(part)
+                    if size > MAX_REPLY:
+                        raise self.too_large(trace, time.perf_counter())
+                    parts.append(part)
         except httpx.HTTPError as exc:
             raise self.download_failed(trace, describe(exc)) from None
-        trace.notes.append(f"The image was fetched from {url}.")
-        return response.content
+        trace.notes.append(f"The image was fetched from {redact_url(url)}.")
+        return b"".join(parts)
 
     def _probe(self, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
-            response = self._http.request(
+            request = self._http.build_request(
                 call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
             )
+            response = self._http.send(request, stream=True)
+            try:
+                body = b""
+                for part in response.iter_bytes():
+                    body += part
+                    if len(body) >= PROBE_READ:  # enough to judge by; a server cannot make a probe read more
+                        break
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             return self.probe_unanswered(call, trace, started, describe(exc))
-        return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), response.content)
+        return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), body[:PROBE_READ])

@@ -17,20 +17,6 @@ from ._map import ACTIONS, Action
 
 State = Literal["running", "done", "failed", "stopped"]
 
-REDACTED = "••••"
-
-
-def redact_key(key: str) -> str:
-    """A key as it may be shown: never whole, the last four only if it is long."""
-    return f"{REDACTED}{key[-4:]}" if len(key) >= 16 else REDACTED
-
-
-def scrub(text: str, key: str | None) -> str:
-    """Text with every occurrence of the key replaced by its redacted form."""
-    if key and key in text:
-        return text.replace(key, redact_key(key))
-    return text
-
 
 @dataclass(slots=True, eq=False)
 class Trace:
@@ -40,7 +26,7 @@ class Trace:
     """The gentle action's name ("think")."""
     method: str
     url: str
-    """The full legacy URL, version included."""
+    """The full legacy URL, version included, with any credentials in it redacted."""
     gentle: str = ""
     """The gentle call as Python: `ai.think("Hello")`."""
     request_headers: dict[str, str] = field(default_factory=dict)
@@ -77,7 +63,7 @@ class Trace:
     @property
     def path(self) -> str:
         """The URL's path: what the mapping panel shows."""
-        rest = self.url.split("://", 1)[-1]
+        rest = self.url.split("?", 1)[0].split("://", 1)[-1]
         return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
 
     @property

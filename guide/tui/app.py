@@ -184,15 +184,16 @@ class GuideApp(Choices, History, Finding):
         return self.settings.model or self.session.persona.model
 
     def server_address(self) -> str:
-        """The server as people write it, without the version."""
-        from guide.client._providers import DEFAULT_BASE_URL, api_base, display_address
+        """The server as people write it: without the version, and without any credentials."""
+        from guide.client._address import display_address
+        from guide.client._providers import DEFAULT_BASE_URL
 
         configured = self.settings.server()
         if not configured and self.answering is not None:
-            return f"{self.answering.label} at {display_address(api_base(self.answering.base_url))}"
+            return f"{self.answering.label} at {display_address(self.answering.base_url)}"
         if not configured and not self._connected_yet():
             return "looking for a server…"
-        return display_address(api_base(configured or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL))
+        return display_address(configured or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
 
     def _connected_yet(self) -> bool:
         return self._connected is not None and self._connected.is_set()
