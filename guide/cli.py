@@ -1,9 +1,10 @@
 """The `guide` command: argument parsing and the subcommands.
 
 Exit codes scripts can trust: 0 done, 1 the call failed (the message says
-why), 2 the command line was wrong, 3 the server could not be reached,
-4 the key was refused, 5 the server does not offer the action, 130 stopped
-with Ctrl-C.
+why), 2 the command line was wrong (an unusable server address included),
+3 the server could not be reached, 4 the key was refused, 5 the server does
+not offer the action, 130 stopped with Ctrl-C, 141 the output was closed
+(a broken pipe). Every failure ends in one calm line on stderr.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from guide.safe_text import one_line, visible
+
 if TYPE_CHECKING:
     from guide.client import GuideError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY, EXIT_NOT_OFFERED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY, EXIT_NOT_OFFERED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 4, 5, 130, 141
 MARKS = {"yes": "✓", "no": "✗", "unknown": "?"}
 
 
@@ -32,11 +35,11 @@ def exit_code(error: GuideError) -> int:
 
 
 def say_error(error: GuideError, stream: TextIO) -> None:
-    """A failed call, calmly, on stderr: the title, the server's words, the hint."""
-    stream.write(f"guide: {error.title}")
+    """A failed call, calmly, on stderr: the title, the server's words (control characters as symbols), the hint."""
+    stream.write(f"guide: {one_line(error.title)}")
     if error.detail:
-        stream.write(f" ({error.detail})")
-    stream.write(f"\n  {error.hint}\n")
+        stream.write(f" ({one_line(error.detail)})")
+    stream.write(f"\n  {one_line(error.hint)}\n")
 
 
 def map_table(markdown: bool = False) -> str:
@@ -65,15 +68,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from guide.commands.personas import report_problems
     from guide.connect import choose
 
-    text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
+    text = read_stdin() if args.text == "-" else args.text
+    if text is None:
+        print("guide: what came on stdin is not UTF-8 text; there is nothing to ask.", file=sys.stderr)
+        return EXIT_USAGE
     if not text.strip():
         print("guide: there is nothing to ask. Give the words, or - to read them from stdin.", file=sys.stderr)
         return EXIT_USAGE
     settings = config.load({"base_url": args.base_url, "model": args.model, "persona": args.persona}).settings
+    refused = refuse_address(settings.server())
+    if refused is not None:
+        return refused
     shelf = personas.load()
     report_problems(shelf)
     if settings.persona not in shelf.personas:
-        print(f"guide: there is no persona called '{settings.persona}'; `guide personas` lists them.", file=sys.stderr)
+        print(f"guide: there is no persona called '{one_line(settings.persona)}'; `guide personas` lists them.", file=sys.stderr)
         return EXIT_USAGE
     persona = shelf.get(settings.persona)
     system = args.system if args.system is not None else persona.system_prompt(settings.address)
@@ -81,11 +90,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answering.message:
         print(f"guide: {answering.message}", file=sys.stderr)
     ai = Guide(base_url=answering.base_url, api_key=settings.api_key(), model=settings.model or persona.model, timeout=settings.read_timeout())
-    reply = ai.think(text, system=system, stream=True, **persona.options)
+    reply = None
     ending = ""
     try:
+        reply = ai.think(text, system=system, stream=True, **persona.options)  # may ask the catalog for a model first
         for piece in reply:
-            sys.stdout.write(piece)
+            sys.stdout.write(visible(piece))  # a server's ESC never reaches the terminal
             sys.stdout.flush()
             ending = piece[-1:] or ending
     except GuideError as error:
@@ -94,10 +104,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         say_error(error, sys.stderr)
         return exit_code(error)
     except KeyboardInterrupt:
-        reply.close()
         sys.stdout.write("\n")
         return EXIT_INTERRUPTED
     finally:
+        if reply is not None:
+            reply.close()
         ai.close()
         if answering.companion is not None:
             answering.companion.stop()
@@ -106,15 +117,39 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_probe(args: argparse.Namespace) -> int:
-    from guide.client import ACTIONS, api_base, probe
+def read_stdin() -> str | None:
+    """The words on stdin, or None if they are not UTF-8 text."""
+    try:
+        return sys.stdin.buffer.read().decode("utf-8").rstrip("\n")
+    except UnicodeDecodeError:
+        return None
 
-    print(f"Probing {api_base(args.url)} …")
+
+def refuse_address(address: str | None) -> int | None:
+    """EXIT_USAGE, after one line saying why, if the server address cannot be used; else None."""
+    if not address:
+        return None
+    from guide.client._address import check_address, redact_url
+
+    why = check_address(address)
+    if why is None:
+        return None
+    print(f"guide: cannot use the server address {one_line(redact_url(address))!r}: {why}. Give an http:// or https:// address.", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from guide.client import ACTIONS, api_base, probe, redact_url
+
+    refused = refuse_address(args.url)
+    if refused is not None:
+        return refused
+    print(f"Probing {redact_url(api_base(args.url))} …")
     findings = probe(args.url, api_key=args.api_key)
     width = max(len(name) for name in ACTIONS)
     for name, finding in findings.items():
         status = f"HTTP {finding.status}" if finding.status is not None else "no answer"
-        print(f"  {MARKS[finding.support]} {name:<{width}}  {ACTIONS[name].endpoint:<32} {status:<10} {finding.reason}")
+        print(f"  {MARKS[finding.support]} {name:<{width}}  {ACTIONS[name].endpoint:<32} {status:<10} {one_line(finding.reason)}")
     if all(f.status is None for f in findings.values()):
         print("guide: nothing answered at that address. Is the server running?", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -132,9 +167,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def run_app(args: argparse.Namespace) -> int:
     """The terminal app, for `guide` with no command."""
+    from guide import config
+
+    flags = {"base_url": args.base_url, "model": args.model, "persona": args.persona}
+    refused = refuse_address(config.load(flags).settings.server())
+    if refused is not None:
+        return refused
     from guide.tui.app import run
 
-    run({"base_url": args.base_url, "model": args.model, "persona": args.persona})
+    run(flags)
     return EXIT_OK
 
 
@@ -148,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="guide",
         parents=[common],
         description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes.",
-        epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered.",
+        epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered, "
+        "130 stopped, 141 output closed.",
     )
     parser.add_argument("--base-url", help="the server for this run (the terminal app)")
     parser.add_argument("--model", help="the model for this run (the terminal app)")
@@ -190,10 +232,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "home", None):
         os.environ["GUIDE_HOME"] = os.path.abspath(os.path.expanduser(args.home))
-    run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
-    if run is None:
-        return run_app(args)
+    run: Callable[[argparse.Namespace], int] = getattr(args, "run", None) or run_app
     try:
         return run(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return output_closed()
+    except Exception as error:
+        return failed(error, args)
+
+
+def output_closed() -> int:
+    """stdout went away (`guide ask … | head -c 10`): say so once, on stderr, and stop writing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit: that must not fail again
+    print("guide: the output was closed before guide finished writing (a broken pipe).", file=sys.stderr)
+    return EXIT_PIPE
+
+
+def failed(error: Exception, args: argparse.Namespace) -> int:
+    """The one boundary of every command: a calm line, never a traceback on the screen."""
+    from guide.client import GuideError
+
+    if isinstance(error, GuideError):
+        say_error(error, sys.stderr)
+        return exit_code(error)
+    from guide.failures import describe_os_error, log_failure, unexpected
+
+    if isinstance(error, OSError):
+        print(f"guide: {one_line(describe_os_error(error))}", file=sys.stderr)
+        return EXIT_FAILED
+    command = "guide " + str(getattr(args, "command", None) or "")
+    print(f"guide: {unexpected(error, log_failure(error, command))}", file=sys.stderr)
+    return EXIT_FAILED

@@ -110,6 +110,8 @@ def read_file(path: Path | None = None) -> tuple[dict[str, Any], str | None]:
         return {}, f"{path} could not be read: {error}"
     except tomllib.TOMLDecodeError as error:
         return {}, f"{path} is not valid TOML: {error}"
+    except RecursionError:
+        return {}, f"{path} is not valid settings: its tables or arrays are nested too deeply to read."
 
 
 def load(flags: dict[str, Any] | None = None, path: Path | None = None) -> Loaded:
@@ -153,6 +155,23 @@ def check(key: str, value: str) -> str | None:
     if key == "api_key_env" or key == "base_url":
         if value.startswith(("sk-", "Bearer ")):
             return "That looks like a key. guide never writes keys to its settings."
+    if key == "base_url" and value:
+        return address_problem(value)
+    return None
+
+
+def address_problem(address: str) -> str | None:
+    """Why this server address cannot be kept in the settings, or None if it can."""
+    from guide.client._address import check_address, url_secrets
+
+    why = check_address(address)
+    if why:
+        return f"guide cannot use that server address: {why}. Give an http:// or https:// address, such as http://127.0.0.1:11434."
+    if url_secrets(address) or "@" in address.split("://", 1)[-1].split("/", 1)[0]:
+        return (
+            "That address carries a password or key (user:password@ or ?key=…), and guide never writes secrets to its settings. "
+            "Put the key in the variable named by api_key_env, or give the address for one run with --base-url or GUIDE_BASE_URL."
+        )
     return None
 
 

@@ -55,18 +55,56 @@ def user_personas_dir() -> Path:
 
 
 def ensure_private(folder: Path) -> Path:
-    """Create the folder (and its parents) readable by the user only."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        folder.chmod(0o700)
-    except OSError:
-        pass
+    """Create the folder, and each parent it lacks, readable by the user only (folders that exist keep their mode but the last)."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for made in reversed(missing):
+        made.mkdir(mode=0o700, exist_ok=True)
+        _chmod(made, 0o700)  # mkdir's mode is narrowed by the umask, never widened: say it exactly
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # raises the error that says why
+    _chmod(folder, 0o700)
     return folder
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a file atomically (a temporary file, then rename), mode 0600."""
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        path.chmod(mode)
+    except OSError:
+        pass
+
+
+def write_private_bytes(path: Path, data: bytes) -> Path:
+    """Write a new file readable by the user only (0600), in a private folder."""
     ensure_private(path.parent)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    _chmod(path, 0o600)
+    return path
+
+
+def append_private(path: Path, text: str) -> None:
+    """Append to a file readable by the user only (0600)."""
+    ensure_private(path.parent)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file atomically (a temporary file, then rename), mode 0600.
+
+    A path that is a symbolic link (a config.toml kept with the user's
+    dotfiles) is written through: the link stays, its target gets the text.
+    """
+    if path.is_symlink():
+        path = path.resolve()  # the target's folder is the user's, not ours: its mode is left alone
+    else:
+        ensure_private(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

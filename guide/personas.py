@@ -34,7 +34,8 @@ OPTIONS: dict[str, tuple[type, ...]] = {
     "frequency_penalty": (int, float),
     "seed": (int,),
 }
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A persona id, matched whole (fullmatch): it becomes a file name, so no dots, slashes or line ends."""
 Source = Literal["bundled", "user"]
 
 
@@ -139,17 +140,20 @@ def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
     except tomllib.TOMLDecodeError as error:
         line = re.search(r"line (\d+)", str(error))
         return PersonaProblem(path, f"not valid TOML: {error}", int(line.group(1)) if line else None)
+    except RecursionError:
+        return PersonaProblem(path, "not a persona: its tables or arrays are nested too deeply to read")
 
     def problem(message: str, key: str) -> PersonaProblem:
-        found = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.M)
-        return PersonaProblem(path, message, text[: found.start()].count("\n") + 1 if found else None, key)
+        # [ \t]*, not \s*: \s would run across blank lines from every line start (quadratic on a file of blank lines).
+        found = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=", text, re.M)
+        return PersonaProblem(path, message, text.count("\n", 0, found.start()) + 1 if found else None, key)
 
     for key in REQUIRED:
         if key not in data:
             return problem("a required field is missing", key)
         if not isinstance(data[key], str):
             return problem(f"should be text, not {type(data[key]).__name__}", key)
-    if not ID_PATTERN.match(data["id"]):
+    if not ID_PATTERN.fullmatch(data["id"]):
         return problem("should be lower-case letters, digits, - or _", "id")
     model = data.get("model")
     if model is not None and not isinstance(model, str):
@@ -195,18 +199,35 @@ def load(user_dir: Path | None = None) -> PersonaShelf:
     return shelf
 
 
+def check_id(persona_id: str) -> str | None:
+    """Why this is not a persona id (lower-case letters, digits, - or _), or None if it is."""
+    if ID_PATTERN.fullmatch(persona_id):
+        return None
+    return f"'{persona_id}' is not a persona id: an id is lower-case letters, digits, - or _ (e.g. night-owl), at most 64."
+
+
+def file_for(persona_id: str, user_dir: Path | None = None, suffix: str = ".toml") -> Path:
+    """The user's file for a persona id: always inside the personas folder (ValueError for an id that is not one)."""
+    reason = check_id(persona_id)
+    if reason:
+        raise ValueError(reason)
+    folder = user_dir or user_personas_dir()
+    path = folder / f"{persona_id}{suffix}"
+    if path.parent != folder:  # cannot happen for a valid id; kept as the rule this function exists for
+        raise ValueError(f"'{persona_id}' does not name a file in {folder}.")
+    return path
+
+
 def save(persona: Persona, user_dir: Path | None = None) -> Path:
     """Write a persona to the user's folder (atomically); return its path."""
-    if not ID_PATTERN.match(persona.id):
-        raise ValueError(f"A persona id should be lower-case letters, digits, - or _: {persona.id!r}")
-    path = (user_dir or user_personas_dir()) / f"{persona.id}.toml"
+    path = file_for(persona.id, user_dir)
     write_private(path, persona.to_toml())
     return path
 
 
 def remove(persona_id: str, user_dir: Path | None = None) -> Path:
-    """Delete a user persona; bundled ones cannot be removed."""
-    path = (user_dir or user_personas_dir()) / f"{persona_id}.toml"
+    """Delete a user persona; bundled ones cannot be removed. Nothing outside the personas folder is touched."""
+    path = file_for(persona_id, user_dir)
     if not path.exists():
         bundled = (bundled_dir() / f"{persona_id}.toml").exists()
         raise LookupError(

@@ -135,7 +135,7 @@ def test_guide_config_set_changes_one_setting(run_guide) -> None:  # type: ignor
     assert run_guide("config", "set", "persona", "").returncode == 0
     assert config.load().sources["persona"] == "default"
     refused = run_guide("config", "set", "api_key", "sk-123")
-    assert refused.returncode == 1 and "never writes a key" in refused.stderr
+    assert refused.returncode == 2 and "never writes a key" in refused.stderr
 
 
 def test_guide_ask_speaks_as_the_persona(run_guide, server: LoopbackServer) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,8 @@ class Picture:
     trace: Trace | None = None
 
     def save(self, path: str | Path) -> Path:
-        """Write the image to `path` and return it."""
-        target = Path(path)
-        target.write_bytes(self.data)
-        return target
+        """Write the image to `path` (readable by you only, 0600) and return it."""
+        return _save_private(Path(path), self.data)
 
 
 @dataclass(slots=True, eq=False)
@@ -87,10 +86,8 @@ class Sound:
     trace: Trace | None = None
 
     def save(self, path: str | Path) -> Path:
-        """Write the audio to `path` and return it."""
-        target = Path(path)
-        target.write_bytes(self.data)
-        return target
+        """Write the audio to `path` (readable by you only, 0600) and return it."""
+        return _save_private(Path(path), self.data)
 
 
 @dataclass(slots=True, eq=False)
@@ -107,3 +104,12 @@ class Verdict:
     def flagged_categories(self) -> list[str]:
         """The categories that were flagged."""
         return [name for name, hit in self.categories.items() if hit]
+
+
+def _save_private(target: Path, data: bytes) -> Path:
+    """Write bytes to a file only its owner can read: what a server made for you is yours alone."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.chmod(target, 0o600)  # a file that existed keeps its old mode through O_CREAT
+    return target

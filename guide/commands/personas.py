@@ -14,6 +14,7 @@ from pathlib import Path
 
 from guide import personas
 from guide.locations import user_personas_dir, write_private
+from guide.safe_text import one_line, visible
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -21,7 +22,16 @@ OK, FAILED, USAGE = 0, 1, 2
 def report_problems(shelf: personas.PersonaShelf) -> None:
     """Tell the user, calmly, which persona files were skipped and why."""
     for problem in shelf.problems:
-        print(f"guide: skipped a persona file: {problem}", file=sys.stderr)
+        print(f"guide: skipped a persona file: {one_line(str(problem))}", file=sys.stderr)
+
+
+def refuse_id(persona_id: str) -> int | None:
+    """USAGE, after one line saying why, if this is not a persona id (so no command reaches outside the folder)."""
+    reason = personas.check_id(persona_id)
+    if reason is None:
+        return None
+    print(f"guide: {one_line(reason)}", file=sys.stderr)
+    return USAGE
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -29,19 +39,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     report_problems(shelf)
     width = max((len(p.id) for p in shelf.personas.values()), default=0)
     for persona in shelf.personas.values():
-        print(f"{persona.id:<{width}}  {persona.name} — {persona.description}  [{persona.source}]")
+        print(one_line(f"{persona.id:<{width}}  {persona.name} — {persona.description}  [{persona.source}]"))
     return OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    refused = refuse_id(args.id)
+    if refused is not None:
+        return refused
     shelf = personas.load()
     persona = shelf.personas.get(args.id)
     if persona is None:
         report_problems(shelf)
         print(f"guide: there is no persona called '{args.id}'. `guide personas` lists them.", file=sys.stderr)
         return FAILED
-    print(f"# {persona.source} · {persona.path}")
-    print(persona.to_toml(), end="")
+    print(one_line(f"# {persona.source} · {persona.path}"))
+    print(visible(persona.to_toml()), end="")
     return OK
 
 
@@ -69,10 +82,10 @@ def edit_and_save(persona_id: str, text: str) -> int:
             print("guide: the editor did not finish cleanly; nothing was saved.", file=sys.stderr)
             return FAILED
         edited = draft.read_text(encoding="utf-8")
-    target = user_personas_dir() / f"{persona_id}.toml"
+    target = personas.file_for(persona_id)
     result = personas.parse(edited, target, "user")
     if isinstance(result, personas.PersonaProblem):
-        kept = target.with_name(f"{persona_id}.toml.draft")
+        kept = personas.file_for(persona_id, suffix=".toml.draft")
         write_private(kept, edited)
         print(f"guide: the persona was not saved: {result.message}", end="", file=sys.stderr)
         print(f" (line {result.line})" if result.line else "", file=sys.stderr)
@@ -87,10 +100,10 @@ def edit_and_save(persona_id: str, text: str) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    if not personas.ID_PATTERN.match(args.id):
-        print("guide: a persona id is lower-case letters, digits, - or _ (e.g. night-owl).", file=sys.stderr)
-        return USAGE
-    target = user_personas_dir() / f"{args.id}.toml"
+    refused = refuse_id(args.id)
+    if refused is not None:
+        return refused
+    target = personas.file_for(args.id)
     if target.exists():
         print(f"guide: you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.", file=sys.stderr)
         return FAILED
@@ -106,9 +119,12 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    refused = refuse_id(args.id)
+    if refused is not None:
+        return refused
     shelf = personas.load()
     persona = shelf.personas.get(args.id)
-    draft = user_personas_dir() / f"{args.id}.toml.draft"
+    draft = personas.file_for(args.id, suffix=".toml.draft")
     if draft.exists():
         text = draft.read_text(encoding="utf-8")
     elif persona is not None and persona.path is not None:
@@ -125,6 +141,9 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    refused = refuse_id(args.id)
+    if refused is not None:
+        return refused
     try:
         path = personas.remove(args.id)
     except LookupError as error:

@@ -6,21 +6,25 @@ import argparse
 import sys
 
 from guide import config
+from guide.client._address import redact_url
 from guide.locations import settings_file
+from guide.safe_text import one_line
 
-OK, FAILED = 0, 1
+OK, USAGE = 0, 2
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     loaded = config.load()
     print(f"# {loaded.path}")
     if loaded.problem:
-        print(f"guide: {loaded.problem}", file=sys.stderr)
+        print(f"guide: {one_line(loaded.problem)}", file=sys.stderr)
     settings = loaded.settings
     for key in config.KEYS:
         value = getattr(settings, key)
         shown = "(not set)" if value is None else str(value)
-        print(f"{key:<12} {shown:<40} {loaded.sources[key]}")
+        if key == "base_url" and value:
+            shown = redact_url(shown)  # an address given in the environment may carry a password
+        print(f"{key:<12} {one_line(shown):<40} {loaded.sources[key]}")
     key_state = "set" if settings.api_key() else "not set"
     print(f"{'key':<12} {'$' + settings.api_key_env + ' is ' + key_state:<40} environment")
     return OK
@@ -31,7 +35,7 @@ def cmd_set(args: argparse.Namespace) -> int:
         notice = config.write({args.key: args.value})
     except ValueError as error:
         print(f"guide: {error}", file=sys.stderr)
-        return FAILED
+        return USAGE
     if notice:
         print(f"guide: {notice}", file=sys.stderr)
     print(f"{args.key} = {args.value!r}" if args.value else f"{args.key} removed", f"in {settings_file()}")

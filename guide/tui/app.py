@@ -19,7 +19,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from guide import config, personas
+from guide.safe_text import one_line, visible
 from guide.tui import slash
+from guide.tui.boundary import guarded
 from guide.tui.choices import Choices
 from guide.tui.finding import Finding
 from guide.tui.history import History
@@ -82,9 +84,9 @@ class GuideApp(Choices, History, Finding):
             self.theme = self.settings.theme
         self.refresh_status()
 
-    def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
-        """Notices carry server words and file names: never read them as markup."""
-        super().notify(message, markup=markup, **options)
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
+        """Notices carry server words and file names: never read them as markup, never pass on their control characters."""
+        super().notify(visible(message), title=one_line(title), markup=markup, **options)
 
     # Start-up: the greeting first, everything heavy after the first frame.
 
@@ -109,6 +111,7 @@ class GuideApp(Choices, History, Finding):
             await self._connected.wait()
 
     @work(group="connect")
+    @guarded
     async def _connect(self) -> None:
         """Find who answers: configured, a local server found running, or the companion."""
         from guide.connect import choose
@@ -245,6 +248,7 @@ class GuideApp(Choices, History, Finding):
 
     # Sending, streaming, stopping.
 
+    @guarded
     async def on_composer_submitted(self, event: Any) -> None:
         text = event.text
         command = slash.parse(text.strip())
@@ -275,9 +279,9 @@ class GuideApp(Choices, History, Finding):
         self.think(turn)
 
     @work(exclusive=True, group="reply")
+    @guarded
     async def think(self, turn: Turn) -> None:
         """One think call, streamed into a new message; the composer waits."""
-        from guide.client import GuideError
 
         await self.ready()
         composer = self.chat.composer
@@ -293,11 +297,12 @@ class GuideApp(Choices, History, Finding):
             self.session.history(budget), system=self.session.system(), stream=True, model=self.model_choice(), **persona.options
         )
         state = "done"
-        failure: GuideError | None = None
+        failure: Exception | None = None
         try:
             await view.stream(reply)
-        except GuideError as error:
+        except Exception as error:  # a GuideError, or one nobody expected (the boundary reports that one)
             failure, state = error, "cut"
+            await reply.aclose()
         except BaseException:
             state = "stopped"
             await reply.aclose()
@@ -318,11 +323,12 @@ class GuideApp(Choices, History, Finding):
                 view.set_state(state)
                 await self._keep(turn, Turn("assistant", text, state, persona.name, trace_id=reply.trace.id if reply.trace else None))
             if failure is not None:
-                composer.text = turn.content
+                composer.text = turn.content  # the words go back, to send again
                 composer.move_cursor(composer.document.end)
-                self.explain(failure, "think")
             composer.focus()
             self.refresh_status()
+        if failure is not None:
+            raise failure  # the boundary says what happened, calmly
 
     def _filing(self) -> Store | None:
         """The store, with this conversation in it (made on its first message, with its earlier calls)."""
@@ -384,6 +390,7 @@ class GuideApp(Choices, History, Finding):
     # Slash commands.
 
     @work(group="action")
+    @guarded
     async def run_command(self, command: slash.SlashCommand, argument: str) -> None:
         """Run one slash command; gentle ones are real calls with their rows."""
         from guide.client import GuideError

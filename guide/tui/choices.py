@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual import work
 
 from guide import config, personas
+from guide.tui.boundary import guarded
 from guide.tui.parts import Parts
 from guide.tui.session import Turn
 
@@ -29,6 +30,7 @@ class Choices(Parts):
         elif choice == "edit":
             self.push_screen(PersonaEditor(self.session.persona, creating=False), self._persona_edited)
 
+    @guarded
     async def _persona_edited(self, persona: personas.Persona | None) -> None:
         if persona is None:
             return
@@ -58,6 +60,7 @@ class Choices(Parts):
         self._pick_model()
 
     @work(group="picker")
+    @guarded
     async def _pick_model(self) -> None:
         from guide.client import GuideError
         from guide.tui.screens.pickers import model_picker
@@ -84,6 +87,7 @@ class Choices(Parts):
         self._pick_server()
 
     @work(group="picker")
+    @guarded
     async def _pick_server(self) -> None:
         from guide.tui.screens.pickers import AddressPrompt, server_picker
 
@@ -95,6 +99,10 @@ class Choices(Parts):
         if choice.startswith("preset:"):
             self._save_settings({"provider": choice.removeprefix("preset:"), "base_url": None})
         else:
+            problem = config.address_problem(choice)
+            if problem:
+                self.notify(problem, title="Server", severity="warning", timeout=12)
+                return
             self._save_settings({"base_url": choice})
         if self._guide is not None:
             await self._guide.aclose()
@@ -106,6 +114,7 @@ class Choices(Parts):
     async def action_probe_server(self) -> None:
         await self.probe_server(force=True)
 
+    @guarded
     async def probe_server(self, force: bool = False) -> None:
         """Which actions this server offers: probed once, cached in the store."""
         await self.ready()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from guide.locations import write_private
+from guide.tui.boundary import guarded
 from guide.tui.parts import Parts
 from guide.tui.session import Session, Turn
 
@@ -31,6 +33,7 @@ class History(Parts):
             return
         self.push_screen(ConversationsScreen(self.store.conversations(), self.store.search), self._conversation_chosen)
 
+    @guarded
     async def _conversation_chosen(self, choice: Any) -> None:
         if choice is None or self.store is None:
             return
@@ -127,5 +130,5 @@ class History(Parts):
             self.notify("There is nothing to export yet.", severity="warning")
             return
         path = saved_path("exports", ".md")
-        path.write_text(self.store.export_markdown(target, with_calls=with_calls), encoding="utf-8")
+        write_private(path, self.store.export_markdown(target, with_calls=with_calls))
         self.notify(f"Exported to {path}", title="Export", timeout=8)

@@ -11,6 +11,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static, TabbedContent, TabPane
 
+from guide.safe_text import one_line, visible
+
 if TYPE_CHECKING:
     from guide.client import Trace
 
@@ -114,7 +116,7 @@ class CallDetail(ModalScreen[None]):
             title = self.trace.summary()
             if self.trace.error:
                 title += f" — {self.trace.error.get('title', '')}"
-            yield Label(title, id="call-title", classes="failed" if self.trace.state == "failed" else "")
+            yield Label(one_line(title), id="call-title", classes="failed" if self.trace.state == "failed" else "", markup=False)
             with TabbedContent(id="call-tabs"):
                 for key, label in (
                     ("gentle", "Gentle call"),
@@ -126,7 +128,7 @@ class CallDetail(ModalScreen[None]):
                     ("node", "Node"),
                 ):
                     with TabPane(label, id=f"tab-{key}"), VerticalScroll():
-                        yield Static(self.texts[key], markup=False, classes="code")
+                        yield Static(visible(self.texts[key]), markup=False, classes="code")
         yield Footer()
 
     def action_copy(self) -> None:

@@ -9,6 +9,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
+from guide.safe_text import one_line
 from guide.tui.session import Turn
 from guide.tui.widgets.composer import Composer
 from guide.tui.widgets.mapping_panel import MappingPanel
@@ -76,6 +77,6 @@ class ChatScreen(Screen[None]):
 
     def set_status(self, text: str) -> None:
         """The line at the top: persona, server, model."""
-        self.status = text
+        self.status = text = one_line(text)  # model and persona names come from outside
         if self.is_mounted:
             self.query_one("#status", Static).update(text)

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label
 
+from guide.safe_text import one_line
 from guide.store import ConversationInfo, Hit
 
 SNIPPET = 70
@@ -70,7 +71,7 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         table.clear(columns=True)
         table.add_columns("title", "persona", "messages", "last activity")
         for c in self.conversations:
-            table.add_row(Text(c.title or "(untitled)"), Text(c.persona), str(c.messages), when(c.updated_at), key=str(c.id))
+            table.add_row(Text(one_line(c.title or "(untitled)")), Text(one_line(c.persona)), str(c.messages), when(c.updated_at), key=str(c.id))
         if not self.conversations:
             table.add_row("No conversations yet.", "", "", "")
 
@@ -83,9 +84,15 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         for hit in self.hits:
             who = "You" if hit.role == "user" else "Guide"
             words = hit.snippet if len(hit.snippet) <= SNIPPET else hit.snippet[: SNIPPET - 1] + "…"
-            table.add_row(Text(hit.title or "(untitled)"), who, when(hit.created_at), Text(words), key=f"{hit.conversation_id}:{hit.message_id}")
+            table.add_row(
+                Text(one_line(hit.title or "(untitled)")),
+                who,
+                when(hit.created_at),
+                Text(one_line(words)),
+                key=f"{hit.conversation_id}:{hit.message_id}",
+            )
         if not self.hits:
-            table.add_row(Text(f"No message holds “{words}”."), "", "", "")
+            table.add_row(Text(one_line(f"No message holds “{words}”.")), "", "", "")
 
     @on(Input.Changed, "#search-input")
     def searched(self, event: Input.Changed) -> None:

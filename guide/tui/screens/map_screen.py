@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label
 
+from guide.safe_text import one_line
+
 MARKS = {"yes": "✓ offered", "no": "✗ not offered", "unknown": "? unknown"}
 
 
@@ -30,7 +32,7 @@ class MapScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="map"):
-            yield Label(f"The map · {self.address}", id="map-title")
+            yield Label(f"The map · {one_line(self.address)}", id="map-title", markup=False)
             yield DataTable(id="map-table", cursor_type="row", zebra_stripes=True)
             yield Label("", id="map-note")
         yield Footer()

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from guide.personas import Persona
+from guide.safe_text import one_line
 
 
 class Picker(ModalScreen[str | None]):
@@ -41,18 +42,19 @@ class Picker(ModalScreen[str | None]):
 def persona_picker(personas: dict[str, Persona], current: str) -> Picker:
     """Every persona with its description; also new and edit."""
     options = [
-        Option(Text(f"{'●' if p.id == current else ' '} {p.name} — {p.description}  [{p.source}]"), id=f"use:{p.id}") for p in personas.values()
+        Option(Text(one_line(f"{'●' if p.id == current else ' '} {p.name} — {p.description}  [{p.source}]")), id=f"use:{p.id}")
+        for p in personas.values()
     ]
     options += [
         Option("+ New persona…", id="new"),
-        Option(Text(f"✎ Edit {personas[current].name if current in personas else current}…"), id="edit"),
+        Option(Text(one_line(f"✎ Edit {personas[current].name if current in personas else current}…")), id="edit"),
     ]
     return Picker("Persona · who the guide is", options, "Switching takes effect on the next turn.")
 
 
 def model_picker(models: list[Any], current: str | None) -> Picker:
     """The models the catalog listed."""
-    options = [Option(Text(f"{'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})"), id=m.id) for m in models]
+    options = [Option(Text(one_line(f"{'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})")), id=m.id) for m in models]
     from guide.client import ACTIONS
 
     return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or [Option("The server lists no models.", id="", disabled=True)])
@@ -64,7 +66,7 @@ def server_picker(current: str) -> Picker:
 
     options = [Option(Text(f"{p.name:<10} {p.base_url}"), id=f"preset:{p.id}") for p in PROVIDERS.values()]
     options.append(Option("Custom address…", id="custom"))
-    return Picker(f"Server · now {current}", options, "guide probes the server you choose and says what it offers.")
+    return Picker(f"Server · now {one_line(current)}", options, "guide probes the server you choose and says what it offers.")
 
 
 class AddressPrompt(ModalScreen[str | None]):
@@ -94,7 +96,7 @@ class PersonaEditor(ModalScreen[Persona | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="persona-editor", classes="picker"):
-            yield Label("New persona" if self.creating else f"Edit {self.persona.name}", classes="picker-title")
+            yield Label("New persona" if self.creating else one_line(f"Edit {self.persona.name}"), classes="picker-title", markup=False)
             yield Input(self.persona.id, placeholder="id (lower-case, e.g. night-owl)", id="pid", disabled=not self.creating)
             yield Input(self.persona.name, placeholder="name", id="name")
             yield Input(self.persona.description, placeholder="one line: what it is for", id="description")
@@ -114,7 +116,7 @@ class PersonaEditor(ModalScreen[Persona | None]):
         from guide.personas import ID_PATTERN
 
         pid = self.query_one("#pid", Input).value.strip()
-        if not ID_PATTERN.match(pid):
+        if not ID_PATTERN.fullmatch(pid):
             self.notify("The id is lower-case letters, digits, - or _.", severity="warning")
             return
         name, description, address = (self.query_one(f"#{key}", Input).value.strip() for key in ("name", "description", "address"))

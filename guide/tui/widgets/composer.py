@@ -9,8 +9,8 @@ from textual.message import Message
 from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
+from guide.safe_text import visible
 from guide.tui import slash
-from guide.tui.widgets.text import visible
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 

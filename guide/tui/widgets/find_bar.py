@@ -10,6 +10,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label
 
+from guide.safe_text import one_line
+
 
 class FindBar(Horizontal):
     """Enter or ↑ goes to the next older match, ↓ to the newer one, Esc closes."""
@@ -44,7 +46,7 @@ class FindBar(Horizontal):
 
     def say(self, where: str) -> None:
         """`3 of 17` and the words around the match."""
-        self.query_one("#find-where", Label).update(where)
+        self.query_one("#find-where", Label).update(one_line(where))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -13,6 +13,8 @@ from textual.message import Message
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from guide.safe_text import one_line
+
 if TYPE_CHECKING:
     from guide.client import Trace
 
@@ -30,7 +32,7 @@ def row_text(trace: Trace) -> Text:
         elapsed = time.time() - trace.started_at
         frames = f" · {len(trace.frames)} frames" if trace.stream and trace.frames else ""
         line = line.replace(" · …", f" · {elapsed:.1f} s…{frames}")
-    text = Text(line)
+    text = Text(one_line(line))
     if trace.state == "failed":
         text.stylize("bold red")
     elif trace.state == "stopped":

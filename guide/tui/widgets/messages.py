@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
-from .text import visible
+from guide.safe_text import one_line, visible
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -68,7 +69,7 @@ class MessageView(Vertical):
 
     def _heading(self) -> str:
         note = STATE_NOTES.get(self.state)
-        return f"{self.who} · {note}" if note else self.who
+        return one_line(f"{self.who} · {note}" if note else self.who)
 
     @property
     def body(self) -> Markdown:
@@ -112,10 +113,20 @@ class MessageView(Vertical):
             self.text = "".join(arrived)
             if pending:
                 await stream.write(visible("".join(pending)))
-            await stream.stop()
+            await stop(stream)
             if needs_full_render(self.text):
                 await body.update(visible(self.text))
         return self.text
+
+
+async def stop(stream: Any) -> None:
+    """Stop a MarkdownStream; one stopped before its task first ran must not read as our own cancellation."""
+    try:
+        await stream.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # Esc: this task is being stopped, and that must go on
 
 
 class Divider(Static):

@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
+from guide.tui.boundary import guarded
 from guide.tui.session import Turn
 
 from .messages import ActionBlock, Divider, MessageView, Shown, markdown, needs_full_render, view_for
@@ -123,6 +124,7 @@ class Transcript(VerticalScroll):
             self._anchored = True  # follow again once the user is back at the bottom
             self.release_anchor()
 
+    @guarded
     async def _fill(self) -> None:
         """Mount older pages until the view is full (short messages on a tall screen)."""
         for _ in range(WINDOW // PAGE):
@@ -165,6 +167,7 @@ class Transcript(VerticalScroll):
             await self._keep_in_place(self.views[0], remove)
         self._window_changed()
 
+    @guarded
     async def older(self) -> bool:
         """Mount the page before the window (reading it from the store if needed)."""
         async with self._lock:
@@ -184,6 +187,7 @@ class Transcript(VerticalScroll):
             await self._trim(keep="top")
             return True
 
+    @guarded
     async def newer(self) -> bool:
         """Mount the page after the window."""
         async with self._lock:

@@ -1,0 +1,41 @@
+"""Failures nobody expected: the traceback goes to a log file, the user gets one calm line.
+
+The app and the `guide` command both end here for anything that is neither
+a GuideError (a calm notice of its own) nor an OSError (a notice naming the
+path): the details are kept for a bug report, and guide keeps running.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+from .locations import append_private, data_dir
+
+LOG_NAME = "guide.log"
+
+
+def log_failure(error: BaseException, where: str = "") -> Path | None:
+    """Append the error's traceback to guide.log in the data folder; its path, or None if it cannot be written."""
+    path = data_dir() / LOG_NAME
+    lines = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    entry = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {where}\n{lines}\n"
+    try:
+        append_private(path, entry)
+    except OSError:
+        return None
+    return path
+
+
+def describe_os_error(error: OSError) -> str:
+    """An OSError in one line that names the path it was about."""
+    reason = error.strerror or str(error) or type(error).__name__
+    names = [str(name) for name in (error.filename, error.filename2) if name]
+    return f"{' → '.join(names)}: {reason}" if names else reason
+
+
+def unexpected(error: BaseException, log: Path | None) -> str:
+    """What to tell the user about a failure nobody expected."""
+    where = f"The details are in {log}." if log else "The details could not be written to the log."
+    return f"Something unexpected went wrong ({type(error).__name__}); guide keeps running. {where}"
