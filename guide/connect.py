@@ -34,6 +34,7 @@ async def look_for_local() -> tuple[str, str] | None:
     import httpx
 
     from guide.client import ACTIONS, PROVIDERS, api_base
+    from guide.client._address import url_for
 
     candidates: dict[str, str] = {}
     for provider in PROVIDERS.values():
@@ -42,7 +43,7 @@ async def look_for_local() -> tuple[str, str] | None:
 
     async def answers(client: httpx.AsyncClient, address: str) -> bool:
         try:
-            response = await client.get(api_base(address) + ACTIONS["catalog"].path)
+            response = await client.get(url_for(api_base(address), ACTIONS["catalog"]))
         except httpx.HTTPError:
             return False
         return response.status_code == 200

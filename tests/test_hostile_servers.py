@@ -292,3 +292,22 @@ def test_a_picture_address_that_is_not_http_is_not_fetched(url: str, server: Loo
     with Guide(base_url=server.url) as ai, pytest.raises(ReplyNotUnderstood) as caught:
         ai.imagine("a lake")
     assert "http and https only" in caught.value.detail
+
+
+def test_snippets_for_an_address_with_a_query_keep_it_apart_from_the_base(server: LoopbackServer) -> None:
+    with Guide(base_url=server.url + "?api-version=2024-02-01&api-key=query-secret-42", model="loopback-model") as ai:
+        trace = ai.think("Hi").trace
+    assert trace is not None
+    python, node = trace.as_python(), trace.as_node()
+    assert f"base_url='{server.url}/v1'" in python and "default_query={'api-version': '2024-02-01', 'api-key': '••••'}" in python
+    assert f'baseURL: "{server.url}/v1"' in node and '"api-key": "••••"' in node
+    assert "query-secret-42" not in python + node + trace.as_curl()
+
+
+def test_a_probe_that_is_redirected_leaves_the_question_open(server: LoopbackServer) -> None:
+    from guide.client import probe
+
+    server.push(*[Answer(302, b"", headers={"location": "https://elsewhere.example/"})] * 9)
+    found = probe(server.url)
+    assert {finding.support for finding in found.values()} == {"unknown"}
+    assert all("redirected" in finding.reason for finding in found.values())

@@ -18,9 +18,17 @@ SPEECH_FILE = "speech"
 
 
 def _base(trace: Trace) -> str:
-    """The SDK's base_url: the trace's URL without the action's path."""
+    """The SDK's base_url: the trace's URL without the action's path (or its query)."""
     path = trace.mapping.path
-    return trace.url[: -len(path)] if trace.url.endswith(path) else trace.url
+    url = trace.url.split("?", 1)[0]
+    return url[: -len(path)] if url.endswith(path) else url
+
+
+def _query(trace: Trace) -> dict[str, str]:
+    """The query the address carries (values that are secrets already redacted), for the SDKs' default query."""
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(trace.url.split("?", 1)[1], keep_blank_values=True)) if "?" in trace.url else {}
 
 
 def _has_key(trace: Trace) -> bool:
@@ -69,7 +77,7 @@ def python(trace: Trace) -> str:
         "",
         "from openai import OpenAI",
         "",
-        f"client = OpenAI(base_url={_base(trace)!r}, api_key={key})",
+        f"client = OpenAI(base_url={_base(trace)!r}, api_key={key}{f', default_query={_query(trace)!r}' if _query(trace) else ''})",
     ]
     args = []
     for name, value in _fields(trace).items():
@@ -100,7 +108,9 @@ def node(trace: Trace) -> str:
     lines += [
         'import OpenAI from "openai";',
         "",
-        f"const client = new OpenAI({{ baseURL: {json.dumps(_base(trace))}, apiKey: {key} }});",
+        f"const client = new OpenAI({{ baseURL: {json.dumps(_base(trace))}, apiKey: {key}"
+        + (f", defaultQuery: {json.dumps(_query(trace), ensure_ascii=False)}" if _query(trace) else "")
+        + " });",
     ]
     members = [
         f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False, indent=2).replace(chr(10), chr(10) + '  ')},"
