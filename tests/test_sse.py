@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from guide import GuideError
 from guide.client import ServerSentEvent, SSEDecoder
-from guide.client._stream import StreamReader
 from guide.client._results import Answer
+from guide.client._stream import StreamReader
 from guide.client._trace import Trace
 
 
