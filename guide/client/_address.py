@@ -56,9 +56,7 @@ def _split(address: str) -> tuple[str, str, str, str, str]:
 
 
 def _unusable(address: str, why: str) -> UnusableAddress:
-    error = UnusableAddress(f"guide cannot use the server address {redact_url(address)!r}.")
-    error.detail = f"The address was refused: {why}."
-    return error
+    return UnusableAddress(f"guide cannot use the server address {redact_url(address)!r}.", detail=f"The address was refused: {why}.")
 
 
 def check_address(address: str) -> str | None:

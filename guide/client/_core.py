@@ -190,13 +190,14 @@ class GuideCore:
             trace.notes.append(f"Retry {attempt + 1}: {detail}")
             return retry_delay(attempt)
         if failure == "timeout":
-            error: GuideError = TimedOut(url=trace.url, action=trace.action)
+            error: GuideError = TimedOut(url=trace.url, action=trace.action, detail=detail)
         elif failure == "dropped":
             error = StreamBrokeOff(
                 "The server closed the connection without answering.",
                 hint="It may have crashed or restarted; try again. Each attempt is in the calls panel.",
                 url=trace.url,
                 action=trace.action,
+                detail=detail,
             )
         else:
             error = CannotConnect(
@@ -204,8 +205,8 @@ class GuideCore:
                 hint=f"Check that it is running and the address is right. {local_servers_hint()}",
                 url=trace.url,
                 action=trace.action,
+                detail=detail,
             )
-        error.detail = detail
         raise self.fail(trace, error)
 
     def after_status(self, trace: Trace, status: int, headers: dict[str, str], attempt: int) -> float | None:
@@ -232,14 +233,12 @@ class GuideCore:
         """The error for a 3xx: where the server pointed, which guide does not follow."""
         trace.response_body = self.summarised(scrub_bytes(body, self.secrets), trace)
         location = trace.response_headers.get("location", "")
-        error = Redirected(status=trace.status, body=trace.response_body)
-        error.detail = f"It answered {trace.status}" + (f" and pointed to {redact_url(location)}." if location else " without saying where.")
-        return self.fail(trace, error, started)
+        where = f" and pointed to {redact_url(location)}." if location else " without saying where."
+        return self.fail(trace, Redirected(status=trace.status, body=trace.response_body, detail=f"It answered {trace.status}{where}"), started)
 
     def too_large(self, trace: Trace, started: float, partial: str = "") -> GuideError:
         """The error for a reply past MAX_REPLY; what arrived of a stream is kept."""
-        error = ReplyTooLarge(partial=partial)
-        error.detail = f"The reply passed {MAX_REPLY // 2**20} MB, the most guide reads."
+        error = ReplyTooLarge(partial=partial, detail=f"The reply passed {MAX_REPLY // 2**20} MB, the most guide reads.")
         return self.fail(trace, error, started)
 
     def declared_too_large(self, headers: dict[str, str] | Any) -> bool:
@@ -321,9 +320,7 @@ class GuideCore:
 
     def download_failed(self, trace: Trace, failure: str) -> GuideError:
         """The error for an image the server pointed to but that could not be fetched."""
-        error = ReplyNotUnderstood("The image could not be fetched from the address the server gave.")
-        error.detail = failure
-        return self.fail(trace, error)
+        return self.fail(trace, ReplyNotUnderstood("The image could not be fetched from the address the server gave.", detail=failure))
 
     def download_refused(self, trace: Trace, url: str) -> GuideError | None:
         """Why guide will not fetch a picture from this address (only http and https), or None."""

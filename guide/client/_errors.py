@@ -27,8 +27,6 @@ class GuideError(Exception):
 
     title = "Something went wrong."
     hint = "Try again in a moment."
-    detail = ""
-    """The server's own words about it, in one line, where it gave any."""
 
     def __init__(
         self,
@@ -40,11 +38,14 @@ class GuideError(Exception):
         url: str = "",
         action: str = "",
         partial: str = "",
+        detail: str = "",
     ) -> None:
         if title is not None:
             self.title = title
         if hint is not None:
             self.hint = hint
+        self.detail = detail
+        """The server's own words about it (or what guide saw), in one line."""
         self.status = status
         """The HTTP status, where the server answered."""
         self.body = body

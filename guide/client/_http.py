@@ -31,6 +31,5 @@ def describe(exc: Exception) -> str:
 
 def broke_off(exc: Exception, partial: str) -> GuideError:
     """The error for a connection that failed while a reply was arriving."""
-    error: GuideError = TimedOut(partial=partial) if isinstance(exc, httpx.TimeoutException) else StreamBrokeOff(partial=partial)
-    error.detail = describe(exc)
-    return error
+    kind = TimedOut if isinstance(exc, httpx.TimeoutException) else StreamBrokeOff
+    return kind(partial=partial, detail=describe(exc))

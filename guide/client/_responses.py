@@ -87,31 +87,23 @@ def error_for(status: int, body: bytes, *, url: str, action: str) -> GuideError:
         kind = ServerFailed
     else:
         kind = RequestRefused
-    error = kind(status=status, body=raw, url=url, action=action)
-    error.detail = error_detail(parsed, text)
-    return error
+    return kind(status=status, body=raw, url=url, action=action, detail=error_detail(parsed, text))
 
 
 def check_json(body: bytes, *, status: int, url: str, action: str) -> Any:
     """The parsed JSON of a successful reply, or the GuideError it really is."""
     parsed = decode_json(body)
     if parsed is NOT_JSON:
-        error: GuideError = ReplyNotUnderstood(status=status, body=body.decode("utf-8", "replace"), url=url, action=action)
-        error.detail = "The reply was not JSON."
-        raise error
+        raise ReplyNotUnderstood(status=status, body=body.decode("utf-8", "replace"), url=url, action=action, detail="The reply was not JSON.")
     if isinstance(parsed, dict) and "error" in parsed and len(parsed) <= 2:
         message = error_detail(parsed, "")
         kind = NotOffered if LM_STUDIO_NO_ROUTE in message else ServerFailed
-        error = kind(status=status, body=parsed, url=url, action=action)
-        error.detail = message
-        raise error
+        raise kind(status=status, body=parsed, url=url, action=action, detail=message)
     return parsed
 
 
 def _shape_error(what: str, parsed: Any) -> ReplyNotUnderstood:
-    error = ReplyNotUnderstood(body=parsed)
-    error.detail = f"Expected {what}."
-    return error
+    return ReplyNotUnderstood(body=parsed, detail=f"Expected {what}.")
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -54,9 +54,8 @@ class StreamReader:
             self.head += text[: HEAD - len(self.head)]
         self.size += len(text)
         if self.limit is not None and self.size > self.limit:
-            error = ReplyTooLarge(partial=self.partial(), action=self.trace.action, url=self.trace.url)
-            error.detail = f"The stream passed {self.limit // 2**20} MB, the most guide reads."
-            raise error
+            detail = f"The stream passed {self.limit // 2**20} MB, the most guide reads."
+            raise ReplyTooLarge(partial=self.partial(), action=self.trace.action, url=self.trace.url, detail=detail)
         return self._read(self.decoder.feed(self.raw.feed(text)))
 
     def finish(self) -> list[str]:
@@ -67,13 +66,11 @@ class StreamReader:
         answer = self.answer
         if not answer.done:
             if not self.trace.frames and self.head.strip():
-                strange = ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url)
-                strange.detail = "A stream of events was asked for; what came was not one."
-                raise strange
+                detail = "A stream of events was asked for; what came was not one."
+                raise ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url, detail=detail)
             if answer.finish_reason is None:
-                error = StreamBrokeOff(partial="".join(answer.pieces), action=self.trace.action, url=self.trace.url)
-                error.detail = "The connection closed before data: [DONE]."
-                raise error
+                detail = "The connection closed before data: [DONE]."
+                raise StreamBrokeOff(partial="".join(answer.pieces), action=self.trace.action, url=self.trace.url, detail=detail)
             answer.done = True
             self.trace.notes.append("The stream ended without data: [DONE]; the reply had finished.")
         return pieces
@@ -193,17 +190,14 @@ class StreamReader:
                 frames[frame] = (frames[frame][0], json.dumps(chunk, ensure_ascii=False))
 
     def _not_understood(self, data: str, detail: str) -> ReplyNotUnderstood:
-        error = ReplyNotUnderstood(partial=self.partial(), body=data, action=self.trace.action, url=self.trace.url)
-        error.detail = detail
-        return error
+        return ReplyNotUnderstood(partial=self.partial(), body=data, action=self.trace.action, url=self.trace.url, detail=detail)
 
     def _error_in_stream(self, chunk: dict[str, Any]) -> GuideError:
-        error = ServerFailed(
+        return ServerFailed(
             "The server reported an error partway through the reply.",
             body=chunk,
             partial=self.partial(),
             action=self.trace.action,
             url=self.trace.url,
+            detail=error_detail(chunk, json.dumps(chunk)),
         )
-        error.detail = error_detail(chunk, json.dumps(chunk))
-        return error
