@@ -11,16 +11,18 @@
 
 from __future__ import annotations
 
-import array
 import hashlib
 import io
+import itertools
 import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import threading
 import wave
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,15 @@ HASHED_ID = f"hashed-words-{HASHED_DIMENSIONS}"
 ESPEAK_ID = "espeak-ng"
 DEFAULT_MAX_TOKENS = 400
 """Without max_tokens llama.cpp writes until its context is full; a small model rambles."""
+RATES = (8_000, 48_000)
+"""The sample rates, in Hz, the listener reads (a WAV saying 1 Hz once took 13 s to refuse)."""
+MAX_CHANNELS = 2
+MAX_AUDIO_SECONDS = 120
+"""Audio longer than this is refused: pocketsphinx takes about 0.22 s per second of audio on these 2-core machines."""
+WORDS_AT_ONCE = 65_536
+"""Characters counted in one `str.split`: a longer C call holds the GIL, and the event loop waits for it."""
+SPHINX_STEP = 1_600
+"""Bytes of 16 kHz audio pocketsphinx takes per call (50 ms; each call holds the GIL for up to about 30 ms)."""
 
 
 @dataclass
@@ -54,16 +65,31 @@ class ReflectiveListener:
         said = [m for m in messages if m.get("role") == "user"]
         last = str(said[-1].get("content") or "") if said else ""
         text = listener.respond(last, first=len(said) <= 1)
-        return self._generation(text, sum(len(str(m.get("content") or "").split()) for m in messages))
+        return self._generation(text, sum(count_words(str(m.get("content") or "")) for m in messages))
 
     def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
-        return self._generation(listener.carry_on(prompt), len(prompt.split()))
+        return self._generation(listener.carry_on(prompt), count_words(prompt))
 
     @staticmethod
     def _generation(text: str, prompt_words: int) -> Generation:
         pieces = list(listener.words(text))
         usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces), "total_tokens": prompt_words + len(pieces)}
         return Generation(iter(pieces), usage)
+
+
+def count_words(text: str) -> int:
+    """Words in a text, counted a piece at a time (so the GIL is let go between pieces)."""
+    total = 0
+    inside = False  # the previous piece ended inside a word
+    for start in range(0, len(text), WORDS_AT_ONCE):
+        piece = text[start : start + WORDS_AT_ONCE]
+        total += len(piece.split()) - (inside and not piece[0].isspace())
+        inside = not piece[-1].isspace()
+    return total
+
+
+class PromptTooLong(ValueError):
+    """A prompt longer than the model's context."""
 
 
 class LlamaEngine:
@@ -113,7 +139,14 @@ class LlamaEngine:
             with self._lock:
                 llm = self._model()
                 made = 0
-                for chunk in start(llm):
+                try:
+                    chunks = iter(start(llm))
+                    first = next(chunks, None)
+                except ValueError as error:  # llama-cpp-python: "Requested tokens (N) exceed context window of M"
+                    if "context window" in str(error):
+                        raise PromptTooLong(str(error)) from None
+                    raise
+                for chunk in itertools.chain([first] if first is not None else [], chunks):
                     choice = chunk["choices"][0]
                     text = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
                     if choice.get("finish_reason"):
@@ -167,7 +200,8 @@ class Espeak:
         self.program = program
 
     def speak(self, text: str, voice: str) -> bytes:
-        result = subprocess.run([self.program, "--stdout", "-v", "en", text], capture_output=True, check=True, timeout=120)
+        # The text goes on stdin, never on the command line: "-f/etc/passwd" or "--phonout=FILE" are words to say.
+        result = subprocess.run([self.program, "--stdout", "-v", "en", "--stdin"], input=text.encode(), capture_output=True, check=True, timeout=120)
         return result.stdout
 
 
@@ -175,34 +209,53 @@ class AudioRefused(ValueError):
     """Audio the listener cannot read (not WAV, or empty)."""
 
 
-def pcm16_mono(data: bytes, rate: int = 16000) -> bytes:
-    """WAV bytes as 16-bit mono PCM at `rate` (linear resampling; no audioop, gone in 3.13)."""
+def pcm16_mono(data: bytes, rate: int = 16000, *, max_seconds: int = MAX_AUDIO_SECONDS) -> bytes:
+    """WAV bytes as 16-bit mono PCM at `rate`: the header checked before any work, the duration capped."""
     try:
         with wave.open(io.BytesIO(data)) as reader:
             channels, width, source_rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
-            frames = reader.readframes(reader.getnframes())
-    except (wave.Error, EOFError) as error:
+            if width != 2:
+                raise AudioRefused("This companion understands 16-bit WAV audio only.")
+            if not RATES[0] <= source_rate <= RATES[1]:
+                raise AudioRefused(f"The audio's sample rate is {source_rate:,} Hz; this companion reads {RATES[0]:,} to {RATES[1]:,} Hz.")
+            if not 1 <= channels <= MAX_CHANNELS:
+                raise AudioRefused(f"The audio has {channels} channels; this companion reads mono or stereo.")
+            most = max_seconds * source_rate
+            frames = reader.readframes(min(reader.getnframes(), most + 1))  # the header's count may lie: what is there decides
+    except (wave.Error, EOFError, struct.error, ValueError, OverflowError) as error:
+        if isinstance(error, AudioRefused):
+            raise
         raise AudioRefused(f"This companion understands WAV audio only ({error}).") from None
-    if width != 2:
-        raise AudioRefused("This companion understands 16-bit WAV audio only.")
-    samples = array.array("h")
-    samples.frombytes(frames[: len(frames) - len(frames) % 2])
-    if channels > 1:
-        samples = array.array("h", (sum(samples[i : i + channels]) // channels for i in range(0, len(samples) - channels + 1, channels)))
+    samples = array("h")
+    samples.frombytes(frames[: len(frames) - len(frames) % (2 * channels)])
+    if len(samples) > most * channels:
+        raise AudioRefused(f"The audio is longer than {max_seconds} seconds, the most this companion transcribes at once.")
+    if channels == 2:
+        samples = array("h", map(_middle, samples[0::2], samples[1::2]))
     if not samples:
         raise AudioRefused("The audio is empty.")
-    if source_rate != rate:
-        count = int(len(samples) * rate / source_rate)
-        step = source_rate / rate
-        last = len(samples) - 1
-        resampled = array.array("h")
-        for i in range(count):
-            at = i * step
-            low = int(at)
-            high = min(low + 1, last)
-            resampled.append(int(samples[low] + (samples[high] - samples[low]) * (at - low)))
-        samples = resampled
-    return samples.tobytes()
+    return resample(samples, source_rate, rate).tobytes()
+
+
+def _middle(left: int, right: int) -> int:
+    return (left + right) >> 1
+
+
+def resample(samples: array[int], source: int, target: int) -> array[int]:
+    """Linear resampling (no audioop: gone in 3.13); a whole-number ratio down just keeps every nth sample."""
+    if source == target:
+        return samples
+    if source % target == 0:
+        return samples[:: source // target]
+    step = source / target
+    last = len(samples) - 1
+    out = array("h")
+    for i in range(int(len(samples) * target / source)):
+        at = i * step
+        low = int(at)
+        high = low + 1 if low < last else last
+        out.append(int(samples[low] + (samples[high] - samples[low]) * (at - low)))
+    return out
 
 
 class Sphinx:
@@ -221,10 +274,12 @@ class Sphinx:
             if self._decoder is None:
                 from pocketsphinx import Decoder
 
-                self._decoder = Decoder(samprate=16000, logfn=os.devnull)
+                # No second pass (fwdflat, bestpath): each holds the GIL for about 60 ms per second of audio in end_utt.
+                self._decoder = Decoder(samprate=16000, logfn=os.devnull, fwdflat=False, bestpath=False)
             decoder = self._decoder
             decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
+            for start in range(0, len(pcm), SPHINX_STEP):  # a little at a time: the GIL is let go in between
+                decoder.process_raw(pcm[start : start + SPHINX_STEP])
             decoder.end_utt()
             found = decoder.hyp()
             return str(found.hypstr) if found is not None else ""
