@@ -10,9 +10,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,6 +49,7 @@ class Served:
     url: str
     process: subprocess.Popen[str]
     key: str | None = None
+    log: Path | None = None
 
     @property
     def base(self) -> str:
@@ -55,6 +58,10 @@ class Served:
     def sdk(self, key: str | None = None) -> Any:
         return openai.OpenAI(base_url=self.base, api_key=key or self.key or "none", max_retries=0)
 
+    def output(self) -> str:
+        """Everything it has written so far, stdout and stderr."""
+        return self.log.read_text(errors="replace") if self.log else ""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -62,28 +69,39 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(*extra: str, gguf: str = "none") -> Iterator[Served]:
+def serve(*extra: str, gguf: str = "none", env: dict[str, str] | None = None) -> Iterator[Served]:
     port = free_port()
-    env = {**os.environ, "GUIDE_GGUF": gguf}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "guide", "serve", "--port", str(port), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    handle, name = tempfile.mkstemp(prefix="guide-serve-", suffix=".log")
+    log = Path(name)
+    with os.fdopen(handle, "w") as out:  # a file, not a pipe: readable while it runs, and never full
+        process = subprocess.Popen(
+            [sys.executable, "-m", "guide", "serve", "--port", str(port), *extra],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "GUIDE_GGUF": gguf, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/v1/models", timeout=1)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                raise RuntimeError(process.stdout.read() if process.stdout else "guide serve died") from None
-            time.sleep(0.1)
-    key = extra[extra.index("--api-key") + 1] if "--api-key" in extra else None
     try:
-        yield Served(url, process, key)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url + "/v1/models", timeout=1)  # any answer will do (401 included)
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None:
+                    raise RuntimeError(log.read_text()) from None
+                time.sleep(0.1)
+        key = extra[extra.index("--api-key") + 1] if "--api-key" in extra else (env or {}).get("GUIDE_SERVE_KEY")
+        yield Served(url, process, key, log)
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -292,8 +310,7 @@ def test_with_an_api_key_requests_without_it_are_refused() -> None:
 
 
 def test_guide_serve_prints_the_address_and_a_curl_line(companion: Served) -> None:
-    companion.process.terminate()
-    out = companion.process.stdout.read() if companion.process.stdout else ""
+    out = companion.output()
     assert f"guide companion on {companion.url}" in out
     assert f"curl {companion.url}/v1/chat/completions" in out
 

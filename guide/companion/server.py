@@ -2,70 +2,99 @@
 
 Bad input always gets a JSON error in the OpenAI shape (never a traceback,
 never a dropped connection): invalid JSON or fields 400, a refused key 401,
-an unknown model 404 model_not_found, an unknown path 404, a wrong method
-405, a body over the limit 413. An action with no engine here answers 404
-and says which action this server lacks.
+a foreign Origin 403, an unknown model 404 model_not_found, an unknown path
+404 (no slash redirects), a wrong method 405, a stalled body 408, a body over
+the limit 413, a body of the wrong type 415, a foreign Host 421, every engine
+busy 429. An action with no engine here answers 404 and says which action
+this server lacks.
+
+Engines never run on the event loop: every engine call (a reply and each of
+its pieces, vectors, speech, a transcript) runs in a pool of threads as
+large as the reply limit, and only while it holds one of the reply slots.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import hmac
 import json
 import struct
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from guide.client import ACTIONS, API_VERSION
-from guide.client._requests import MAX_AUDIO
 
-from .engines import AudioRefused, Engines, Generation
+from .engines import AudioRefused, Engines, Generation, PromptTooLong, count_words
+from .guards import Guard
+from .limits import (
+    Refusal,
+    Slots,
+    chat_messages,
+    embedding_inputs,
+    need,
+    prompt_text,
+    read_form,
+    read_json,
+    refuse,
+    sampling,
+    speech_text,
+)
+from .protocol import CLIENT_TIMEOUT
 
-MAX_BODY = 8 * 1024 * 1024
-"""The official API's own limit for an audio upload."""
-SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
+MAX_REPLIES = 8
+"""Engine calls at once, at most: each holds a thread, and the model runs on one core."""
+T = TypeVar("T")
 
 
-class Refusal(Exception):
-    """A request the companion answers with an OpenAI-shaped error."""
+class EngineThreads:
+    """Engine work off the event loop, in a bounded pool of threads."""
 
-    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error", param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
+    def __init__(self, size: int) -> None:
+        self.pool = ThreadPoolExecutor(size, thread_name_prefix="guide-engine")
 
-    def response(self) -> JSONResponse:
-        body = {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
-        return JSONResponse(body, status_code=self.status, headers={"retry-after": "1"} if self.status == 429 else None)
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` on an engine thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call, *args)
+
+    def later(self, call: Callable[[], Any]) -> None:
+        """`call()` on an engine thread, not waited for."""
+        try:
+            self.pool.submit(call)
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            pass
+
+    def close(self) -> None:
+        """Stop taking work; queued work is dropped."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-class Slots:
-    """How many replies may be made at once (streamed or not); one more is a 429, never a queue."""
+class Pieces:
+    """A generation's pieces, taken one at a time on engine threads, closed once (never while a piece is being made)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.taken = 0
+    def __init__(self, source: Iterator[str]) -> None:
+        self.source = source
+        self.lock = threading.Lock()
 
-    def take(self) -> None:
-        if self.taken >= self.limit:
-            raise Refusal(
-                429,
-                f"The companion is already making {self.limit} replies at once; try again in a moment.",
-                kind="rate_limit_exceeded",
-                code="too_many_replies",
-            )
-        self.taken += 1
+    def next(self) -> str | None:
+        with self.lock:
+            return next(self.source, None)
 
-    def give(self) -> None:
-        self.taken -= 1
+    def close(self) -> None:
+        with self.lock:
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
 
 
 class SlotStream(StreamingResponse):
@@ -74,75 +103,56 @@ class SlotStream(StreamingResponse):
     def __init__(self, content: AsyncIterator[bytes], slots: Slots, **options: Any) -> None:
         super().__init__(content, **options)
         self.slots = slots
+        self.content = content
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             self.slots.give()
+            aclose = getattr(self.content, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
-def refuse(status: int, message: str, **details: Any) -> JSONResponse:
-    """An OpenAI-shaped error response."""
-    return Refusal(status, message, **details).response()
+class CompanionApp:
+    """The companion as an ASGI app, and the threads its engines run on."""
+
+    def __init__(self, app: Guard, threads: EngineThreads, offered: list[str]) -> None:
+        self.app, self.threads, self.offered = app, threads, offered
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def close(self) -> None:
+        """Let the engine threads go."""
+        self.threads.close()
 
 
-async def read_json(request: Request) -> dict[str, Any]:
-    """The request's JSON object, within the size limit."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise Refusal(413, f"The request body is over {MAX_BODY // (1024 * 1024)} MB.", code="request_too_large")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise Refusal(413, f"The request body is over {MAX_BODY // (1024 * 1024)} MB.", code="request_too_large")
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Refusal(400, "The body is not valid JSON.") from None
-    if not isinstance(parsed, dict):
-        raise Refusal(400, "The body should be a JSON object.")
-    return parsed
+def offered(engines: Engines) -> list[str]:
+    """The actions these engines answer, in the map's order: what the routes serve and the start-up line lists."""
+    have = {"catalog", "think", "continue", "understand"} | ({"speak"} if engines.speak else set()) | ({"listen"} if engines.listen else set())
+    return [name for name in ACTIONS if name in have]
 
 
-def need(body: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
-    """A required field of the right type."""
-    if name not in body:
-        raise Refusal(400, f"'{name}' is required.", param=name, code="missing_required_parameter")
-    value = body[name]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise Refusal(400, f"'{name}' should be {what}.", param=name, code="invalid_type")
-    return value
-
-
-def sampling(body: dict[str, Any]) -> dict[str, Any]:
-    """The sampling options a generation takes, checked."""
-    options = {}
-    for name in SAMPLING:
-        if body.get(name) is None:
-            continue
-        value = body[name]
-        if name == "stop":
-            if not isinstance(value, (str, list)):
-                raise Refusal(400, "'stop' should be text or a list of texts.", param=name)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise Refusal(400, f"'{name}' should be a number.", param=name, code="invalid_type")
-        options[name] = value
-    return options
-
-
-MAX_REPLIES = 8
-"""Replies made at once, at most: each holds a thread, and the model runs on one core."""
-
-
-def build(engines: Engines, *, api_key: str | None = None, max_replies: int = MAX_REPLIES) -> Starlette:
-    """The companion as an ASGI app."""
+def build(
+    engines: Engines,
+    *,
+    api_key: str | None = None,
+    max_replies: int = MAX_REPLIES,
+    client_timeout: float = CLIENT_TIMEOUT,
+    bound: str = "127.0.0.1",
+    allow_hosts: Iterable[str] = (),
+    allow_origins: Iterable[str] = (),
+) -> CompanionApp:
+    """The companion as an ASGI app, answering to the names a server bound to `bound` may be reached by."""
     slots = Slots(max_replies)
+    threads = EngineThreads(max_replies)
     known = {engine.model_id: engine for engine in engines.models()}
     created = int(time.time())
+    stall = client_timeout
 
-    def model_for(body: dict[str, Any], action: str) -> str:
+    def model_for(body: dict[str, Any]) -> str:
         name = need(body, "model", str, "a model id")
         if name not in known:
             raise Refusal(
@@ -158,57 +168,64 @@ def build(engines: Engines, *, api_key: str | None = None, max_replies: int = MA
         return JSONResponse({"object": "list", "data": data})
 
     async def think(request: Request) -> Response:
-        body = await read_json(request)
-        model_for(body, "think")
-        messages = need(body, "messages", list, "a list of messages")
-        if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-            raise Refusal(400, "'messages' should be a non-empty list of objects with a role.", param="messages")
-        clean = [
-            {"role": m["role"], "content": m.get("content") if isinstance(m.get("content"), str) else _text_of(m.get("content"))} for m in messages
-        ]
-        return await answer(body, lambda: engines.think.chat(clean, sampling(body)), chat=True)
+        body = await read_json(request, stall=stall)
+        model_for(body)
+        messages, options = chat_messages(body), sampling(body)
+        return await answer(body, lambda: engines.think.chat(messages, options), chat=True)
 
     async def carry_on(request: Request) -> Response:
-        body = await read_json(request)
-        model_for(body, "continue")
-        prompt = need(body, "prompt", (str, list), "text")
-        text = prompt if isinstance(prompt, str) else " ".join(str(p) for p in prompt)
-        return await answer(body, lambda: engines.think.complete(text, sampling(body)), chat=False)
+        body = await read_json(request, stall=stall)
+        model_for(body)
+        text, options = prompt_text(body), sampling(body)
+        return await answer(body, lambda: engines.think.complete(text, options), chat=False)
 
     async def answer(body: dict[str, Any], start: Callable[[], Generation], *, chat: bool) -> Response:
         """The reply, in a slot that is given back when it is done (or its reader goes away)."""
         slots.take()
         handed_over = False
         try:
-            generation = await run_in_threadpool(start)
-            response = await reply(body, generation, chat=chat)
-            handed_over = isinstance(response, SlotStream)
-            return response
+            generation = await threads.run(start)
+            pieces = Pieces(generation.pieces)
+            try:
+                first = await threads.run(pieces.next)  # before the status line: a prompt too long is still a 400
+            except PromptTooLong as error:
+                raise Refusal(400, str(error), param="messages" if chat else "prompt", code="context_length_exceeded") from None
+            if body.get("stream") is True:
+                handed_over = True
+                return SlotStream(
+                    frames(generation, pieces, first, chat, wants_usage(body)),
+                    slots,
+                    media_type="text/event-stream",
+                    headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+                )
+            rest = await threads.run(lambda: "".join(iter(pieces.next, None)))
+            return JSONResponse(completion(generation, (first or "") + rest, chat))
         finally:
             if not handed_over:
                 slots.give()
 
-    async def reply(body: dict[str, Any], generation: Generation, *, chat: bool) -> Response:
-        model = engines.think.model_id
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion" if chat else "text_completion"
-        if body.get("stream") is True:
-            usage_wanted = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(body.get("stream_options"), dict) else False
-            return SlotStream(
-                frames(generation, ident, model, kind, chat, usage_wanted),
-                slots,
-                media_type="text/event-stream",
-                headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-            )
-        text = "".join([piece async for piece in iterate_in_threadpool(generation.pieces)])
+    def completion(generation: Generation, text: str, chat: bool) -> dict[str, Any]:
         choice: dict[str, Any] = {"index": 0, "finish_reason": generation.finish_reason, "logprobs": None}
         choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
-        return JSONResponse(
-            {"id": ident, "object": kind, "created": int(time.time()), "model": model, "choices": [choice], "usage": generation.usage}
-        )
+        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
+        kind = "chat.completion" if chat else "text_completion"
+        return {
+            "id": ident,
+            "object": kind,
+            "created": int(time.time()),
+            "model": engines.think.model_id,
+            "choices": [choice],
+            "usage": generation.usage,
+        }
 
-    async def frames(generation: Generation, ident: str, model: str, kind: str, chat: bool, usage_wanted: bool) -> AsyncIterator[bytes]:
-        base = {"id": ident, "object": f"{kind}.chunk" if chat else kind, "created": int(time.time()), "model": model}
+    async def frames(generation: Generation, pieces: Pieces, first: str | None, chat: bool, usage_wanted: bool) -> AsyncIterator[bytes]:
+        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
+        base = {
+            "id": ident,
+            "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": engines.think.model_id,
+        }
 
         def frame(choices: list[dict[str, Any]], **more: Any) -> bytes:
             return b"data: " + json.dumps({**base, "choices": choices, **more}, ensure_ascii=False).encode() + b"\n\n"
@@ -216,79 +233,65 @@ def build(engines: Engines, *, api_key: str | None = None, max_replies: int = MA
         try:
             if chat:
                 yield frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
-            async for piece in iterate_in_threadpool(generation.pieces):
+            piece = first
+            while piece is not None:
                 delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
                 yield frame([{"index": 0, **delta, "finish_reason": None}])
+                piece = await threads.run(pieces.next)
             end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
             yield frame([{"index": 0, **end, "finish_reason": generation.finish_reason}])
             if usage_wanted:
                 yield frame([], usage=generation.usage)
         except Exception as error:  # an engine failing mid-reply: say so in the stream, as OpenAI does
-            yield (
-                b"data: "
-                + json.dumps({"error": {"message": f"The engine failed: {error}", "type": "server_error", "param": None, "code": None}}).encode()
-                + b"\n\n"
-            )
+            failure = {"error": {"message": f"The engine failed: {error}", "type": "server_error", "param": None, "code": None}}
+            yield b"data: " + json.dumps(failure).encode() + b"\n\n"
             return
+        finally:
+            threads.later(pieces.close)  # the engine stops (and lets go of its lock) once its current piece is made
         yield b"data: [DONE]\n\n"
 
     async def understand(request: Request) -> Response:
-        body = await read_json(request)
-        model_for(body, "understand")
-        given = need(body, "input", (str, list), "text or a list of texts")
-        texts = [given] if isinstance(given, str) else given
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise Refusal(400, "'input' should be text or a non-empty list of texts.", param="input")
-        vectors = await run_in_threadpool(engines.understand.embed, texts)
-        as_base64 = body.get("encoding_format") == "base64"
-        data = [
-            {"object": "embedding", "index": i, "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_base64 else v}
-            for i, v in enumerate(vectors)
-        ]
-        words = sum(len(t.split()) for t in texts)
-        return JSONResponse(
-            {"object": "list", "model": engines.understand.model_id, "data": data, "usage": {"prompt_tokens": words, "total_tokens": words}}
-        )
+        body = await read_json(request, stall=stall)
+        model_for(body)
+        texts = embedding_inputs(body)
+        wanted = body.get("encoding_format") or "float"
+        if wanted not in ("float", "base64"):
+            raise Refusal(400, "'encoding_format' should be float or base64.", param="encoding_format")
+        async with slots.held():
+            content = await threads.run(vectors_json, engines.understand, texts, wanted == "base64")
+        return Response(content, media_type="application/json")
 
     async def speak(request: Request) -> Response:
-        body = await read_json(request)
+        body = await read_json(request, stall=stall)
         if engines.speak is None:
             raise Refusal(404, not_offered("speak"), code="not_offered")
-        model_for(body, "speak")
-        text = need(body, "input", str, "text")
-        need(body, "voice", (str, dict), "a voice name")
+        model_for(body)
+        text = speech_text(body)
+        voice = need(body, "voice", (str, dict), "a voice name")
         wanted = body.get("response_format") or "wav"
         if wanted != "wav":
             raise Refusal(400, "This companion speaks WAV only (response_format: wav).", param="response_format")
-        audio = await run_in_threadpool(engines.speak.speak, text, str(body["voice"]))
+        async with slots.held():
+            audio = await threads.run(engines.speak.speak, text, str(voice))
         return Response(audio, media_type="audio/wav")
 
     async def listen(request: Request) -> Response:
         if engines.listen is None:
             raise Refusal(404, not_offered("listen"), code="not_offered")
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_AUDIO:
-            raise Refusal(
-                413, f"The audio is over {MAX_AUDIO // (1024 * 1024)} MB, the most this server (and OpenAI) accepts.", code="request_too_large"
-            )
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise Refusal(400, "Send the audio as multipart/form-data with a 'file' field.", param="file")
-        try:
-            form = await request.form(max_files=1, max_fields=20)
-        except Exception:
-            raise Refusal(400, "The multipart form could not be read.", param="file") from None
+        form = await read_form(request, stall=stall)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
-        model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {}, "listen")
+        model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {})
         wanted = form.get("response_format") or "json"
         if wanted not in ("json", "text"):
             raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
         data = await upload.read()
-        try:
-            text = await run_in_threadpool(engines.listen.transcribe, data)
-        except AudioRefused as error:
-            raise Refusal(400, str(error), param="file") from None
+        async with slots.held():
+            try:
+                text = await threads.run(engines.listen.transcribe, data)
+            except AudioRefused as error:
+                raise Refusal(400, str(error), param="file") from None
         return Response(text, media_type="text/plain") if wanted == "text" else JSONResponse({"text": text})
 
     def lacking(action: str) -> Callable[[Request], Any]:
@@ -297,12 +300,19 @@ def build(engines: Engines, *, api_key: str | None = None, max_replies: int = MA
 
         return endpoint
 
-    handlers: dict[str, Callable[[Request], Any]] = {"catalog": catalog, "think": think, "continue": carry_on, "understand": understand}
-    if engines.speak is not None:
-        handlers["speak"] = speak
-    if engines.listen is not None:
-        handlers["listen"] = listen
-    routes = [Route(f"/{API_VERSION}{row.path}", handlers.get(name) or lacking(name), methods=[row.method]) for name, row in ACTIONS.items()]
+    actions = offered(engines)
+    handlers: dict[str, Callable[[Request], Any]] = {
+        "catalog": catalog,
+        "think": think,
+        "continue": carry_on,
+        "understand": understand,
+        "speak": speak,
+        "listen": listen,
+    }
+    routes = [
+        Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(name), methods=[row.method])
+        for name, row in ACTIONS.items()
+    ]
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refusal)
@@ -320,35 +330,30 @@ def build(engines: Engines, *, api_key: str | None = None, max_replies: int = MA
         return refuse(500, f"The companion failed: {type(error).__name__}.", kind="server_error")
 
     app = Starlette(routes=routes, exception_handlers={Refusal: refused, HTTPException: http_error, Exception: failed})
-    if api_key:
-        app.add_middleware(KeyCheck, api_key=api_key)
-    return app
+    app.router.redirect_slashes = False  # a redirect would name the Host header's server: /v1/models/ is a 404
+    guarded = Guard(app, bound=bound, allow_hosts=allow_hosts, allow_origins=allow_origins, api_key=api_key)
+    return CompanionApp(guarded, threads, actions)
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    """Whether a stream should end with a usage chunk."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def vectors_json(engine: Any, texts: list[str], as_base64: bool) -> bytes:
+    """An embeddings response, made and written a vector at a time (one long json.dumps would hold the GIL)."""
+    vectors = engine.embed(texts)
+    parts = [b'{"object":"list","model":', json.dumps(engine.model_id).encode(), b',"data":[']
+    for i, vector in enumerate(vectors):
+        shown = json.dumps(base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode() if as_base64 else vector)
+        parts.append(b'%s{"object":"embedding","index":%d,"embedding":%s}' % (b"," if i else b"", i, shown.encode()))
+    words = sum(count_words(text) for text in texts)
+    parts.append(b'],"usage":{"prompt_tokens":%d,"total_tokens":%d}}' % (words, words))
+    return b"".join(parts)
 
 
 def not_offered(action: str) -> str:
     """Why an action is missing, in the words the app shows."""
     row = ACTIONS[action]
     return f"This server does not offer {action} ({row.endpoint}): guide's companion has no engine for it installed here."
-
-
-def _text_of(content: Any) -> str:
-    """Text from content parts ([{"type": "text", "text": ...}])."""
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return "" if content is None else str(content)
-
-
-class KeyCheck:
-    """Requests without the bearer key get 401 (compared in constant time)."""
-
-    def __init__(self, app: Any, api_key: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {api_key}".encode()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await refuse(401, "The key is missing or wrong.", code="invalid_api_key")(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

@@ -1,0 +1,304 @@
+"""What one request may cost the companion, and reading a request within it.
+
+Every bound is checked before the work it bounds: the body while it is read
+(413 as soon as it passes the limit, 408 when it stalls), the number of JSON
+values before they are parsed, the fields before an engine sees them. A
+refusal is an OpenAI-shaped error, never a traceback.
+
+Parsing happens off the event loop, but a single long C call (`json.loads`,
+`str.split`) holds the GIL and so still stalls the loop; hence the cap on
+JSON values, whose count, not the bytes, decides what parsing costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import Message
+
+from guide.client._requests import MAX_AUDIO
+
+MAX_BODY = 8 * 1024 * 1024
+"""A JSON body's size, at most: room for a picture in a chat message."""
+MAX_JSON_VALUES = 100_000
+"""Commas, colons and opening brackets in a JSON body, at most (inside strings too: counting is a byte count).
+Parsing costs per value: 8 MB of `[[],[],…]` held the GIL for about a second; 100,000 values take about 30 ms,
+while 8 MB of plain text takes 10 ms. No companion engine reads anywhere near this many values."""
+MAX_SPEECH_CHARS = 4096
+"""OpenAI's limit for /v1/audio/speech input."""
+MAX_EMBED_INPUTS = 2048
+"""OpenAI's limit for inputs in one embeddings request."""
+MAX_EMBED_CHARS = 32_768
+"""Characters in one input: OpenAI takes 8,192 tokens, about four characters each."""
+MAX_EMBED_TOTAL = 1_000_000
+"""Characters in all inputs of one request: under OpenAI's 300,000 tokens per request, and about 0.3 s of hashing here."""
+MAX_STOPS = 4
+"""OpenAI's limit for stop sequences."""
+SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
+
+
+class Refusal(Exception):
+    """A request the companion answers with an OpenAI-shaped error."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        close: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.param, self.code, self.close = status, message, kind, param, code, close
+
+    def response(self) -> JSONResponse:
+        """The error as the OpenAI API shapes it."""
+        body = {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+        headers = {"retry-after": "1"} if self.status == 429 else {}
+        if self.close:  # the rest of the request is never read: the connection cannot carry another
+            headers["connection"] = "close"
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def refuse(status: int, message: str, **details: Any) -> JSONResponse:
+    """An OpenAI-shaped error response."""
+    return Refusal(status, message, **details).response()
+
+
+class Slots:
+    """How many engine calls may run at once (replies, vectors, speech, transcripts); one more is a 429, never a queue."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+
+    def take(self) -> None:
+        """Take a slot, or refuse with 429."""
+        if self.taken >= self.limit:
+            raise Refusal(
+                429,
+                f"The companion is already making {self.limit} replies at once; try again in a moment.",
+                kind="rate_limit_exceeded",
+                code="too_many_replies",
+            )
+        self.taken += 1
+
+    def give(self) -> None:
+        """Give a slot back."""
+        self.taken -= 1
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """A slot for the length of the block."""
+        self.take()
+        try:
+            yield
+        finally:
+            self.give()
+
+
+def too_large(limit: int, what: str = "The request body") -> Refusal:
+    """413, and the connection closes: the rest of the body is never read."""
+    return Refusal(413, f"{what} is over {limit // (1024 * 1024)} MB, the most this server accepts.", code="request_too_large", close=True)
+
+
+async def read_body(request: Request, limit: int, *, stall: float, what: str = "The request body") -> bytes:
+    """The whole body, refused with 413 the moment it passes `limit` (chunked or not), and 408 when it stalls.
+
+    A body must keep coming (no pause longer than `stall`) and be done within
+    six times that, so a client trickling a byte at a time cannot hold a
+    connection for ever.
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit, what)
+    chunks: list[bytes] = []
+    size = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 6 * stall
+    while True:
+        try:
+            async with asyncio.timeout(min(stall, max(deadline - loop.time(), 0))):
+                message = await request.receive()
+        except TimeoutError:
+            raise Refusal(
+                408, f"The request body did not arrive in time (the client timeout is {stall:g} s).", code="request_timeout", close=True
+            ) from None
+        if message["type"] == "http.disconnect":
+            raise Refusal(400, "The client went away before the body arrived.", close=True)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit, what)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def media_type(request: Request) -> str:
+    """The Content-Type without its parameters, in lower case."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_json(request: Request, *, stall: float) -> dict[str, Any]:
+    """The request's JSON object: application/json only, within the size and value limits, parsed off the loop."""
+    if media_type(request) != "application/json":
+        raise Refusal(415, "Send the body as JSON, with Content-Type: application/json.", code="unsupported_media_type", close=True)
+    body = await read_body(request, MAX_BODY, stall=stall)
+    return await run_in_threadpool(parse_json, body)
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A JSON object from bytes, every string in it well-formed text, or a 400 saying why not."""
+    values = sum(body.count(separator) for separator in (b",", b":", b"[", b"{"))
+    if values > MAX_JSON_VALUES:
+        raise Refusal(
+            400,
+            f"The body holds too many JSON values ({values:,} commas, colons and brackets); this server reads at most {MAX_JSON_VALUES:,}.",
+            code="too_many_values",
+        )
+    try:
+        parsed = json.loads(body)
+    except RecursionError:
+        raise Refusal(400, "The body is nested too deeply to read.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise Refusal(400, "The body is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise Refusal(400, "The body should be a JSON object.")
+    for text in strings(parsed):
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Refusal(400, "The body holds a lone surrogate (an unpaired \\ud800–\\udfff escape), which is not text.") from None
+    return parsed
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in parsed JSON, keys included (without recursion: the depth is the sender's)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+async def read_form(request: Request, *, stall: float) -> Any:
+    """A multipart form, its size counted while it is read (a chunked upload included)."""
+    if media_type(request) != "multipart/form-data":
+        raise Refusal(415, "Send the audio as multipart/form-data with a 'file' field.", code="unsupported_media_type", close=True)
+    body = await read_body(request, MAX_AUDIO, stall=stall, what="The upload")
+    pieces = [body[i : i + 65536] for i in range(0, len(body), 65536)] or [b""]
+
+    async def replay() -> Message:
+        await asyncio.sleep(0)  # the form parser runs on the loop: let others in between pieces
+        piece = pieces.pop(0) if pieces else b""
+        return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+
+    try:
+        return await Request(request.scope, receive=replay).form(max_files=1, max_fields=20)
+    except Exception:
+        raise Refusal(400, "The multipart form could not be read.", param="file") from None
+
+
+def need(body: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """A required field of the right type."""
+    if name not in body:
+        raise Refusal(400, f"'{name}' is required.", param=name, code="missing_required_parameter")
+    value = body[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise Refusal(400, f"'{name}' should be {what}.", param=name, code="invalid_type")
+    return value
+
+
+def sampling(body: dict[str, Any]) -> dict[str, Any]:
+    """The sampling options a generation takes, checked."""
+    options = {}
+    for name in SAMPLING:
+        if body.get(name) is None:
+            continue
+        value = body[name]
+        if name == "stop":
+            stops = [value] if isinstance(value, str) else value
+            if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops) or len(stops) > MAX_STOPS:
+                raise Refusal(400, f"'stop' should be text or a list of at most {MAX_STOPS} texts.", param=name, code="invalid_type")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise Refusal(400, f"'{name}' should be a number.", param=name, code="invalid_type")
+        options[name] = value
+    return options
+
+
+def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation as role and text (content parts joined), checked."""
+    messages = need(body, "messages", list, "a list of messages")
+    if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+        raise Refusal(400, "'messages' should be a non-empty list of objects with a role.", param="messages")
+    return [{"role": m["role"], "content": text_of(m.get("content"))} for m in messages]
+
+
+def text_of(content: Any) -> str:
+    """A message's text: a string, or the text of its content parts ([{"type": "text", "text": ...}]); pictures are passed over."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if not isinstance(content, list) or not all(isinstance(part, dict) for part in content):
+        raise Refusal(400, "A message's 'content' should be text or a list of content parts.", param="messages", code="invalid_type")
+    texts = [part.get("text") for part in content if part.get("type", "text") == "text"]
+    if not all(isinstance(text, str) for text in texts):
+        raise Refusal(400, "A text content part's 'text' should be text.", param="messages", code="invalid_type")
+    return "".join(texts)
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    """A completion's prompt: text, or a list of texts (token arrays are not read here)."""
+    prompt = need(body, "prompt", (str, list), "text")
+    if isinstance(prompt, str):
+        return prompt
+    if not all(isinstance(p, str) for p in prompt):
+        raise Refusal(400, "'prompt' should be text or a list of texts; this server does not read token arrays.", param="prompt", code="invalid_type")
+    return " ".join(prompt)
+
+
+def speech_text(body: dict[str, Any]) -> str:
+    """What to speak: 1 to 4,096 characters, no NUL."""
+    text: str = need(body, "input", str, "text")
+    if not text.strip():
+        raise Refusal(400, "'input' is empty: give the words to speak.", param="input")
+    if len(text) > MAX_SPEECH_CHARS:
+        raise Refusal(400, f"'input' is {len(text):,} characters; the most is {MAX_SPEECH_CHARS:,}.", param="input", code="string_above_max_length")
+    if "\0" in text:
+        raise Refusal(400, "'input' holds a NUL character, which is not text to speak.", param="input")
+    return text
+
+
+def embedding_inputs(body: dict[str, Any]) -> list[str]:
+    """The texts to embed: at most 2,048, none empty, within the character caps."""
+    given = need(body, "input", (str, list), "text or a list of texts")
+    texts = [given] if isinstance(given, str) else given
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise Refusal(400, "'input' should be text or a non-empty list of texts.", param="input", code="invalid_type")
+    if len(texts) > MAX_EMBED_INPUTS:
+        raise Refusal(400, f"'input' holds {len(texts):,} texts; the most in one request is {MAX_EMBED_INPUTS:,}.", param="input")
+    total = 0
+    for text in texts:
+        if not text:
+            raise Refusal(400, "'input' cannot hold an empty text.", param="input")
+        if len(text) > MAX_EMBED_CHARS:
+            raise Refusal(400, f"An input is {len(text):,} characters; the most is {MAX_EMBED_CHARS:,}.", param="input")
+        total += len(text)
+    if total > MAX_EMBED_TOTAL:
+        raise Refusal(400, f"The inputs hold {total:,} characters together; the most in one request is {MAX_EMBED_TOTAL:,}.", param="input")
+    return texts
