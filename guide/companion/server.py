@@ -232,14 +232,14 @@ def build(
 
         try:
             if chat:
-                yield frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+                yield frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
             piece = first
             while piece is not None:
                 delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
-                yield frame([{"index": 0, **delta, "finish_reason": None}])
+                yield frame([{"index": 0, **delta, "logprobs": None, "finish_reason": None}])
                 piece = await threads.run(pieces.next)
             end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-            yield frame([{"index": 0, **end, "finish_reason": generation.finish_reason}])
+            yield frame([{"index": 0, **end, "logprobs": None, "finish_reason": generation.finish_reason}])
             if usage_wanted:
                 yield frame([], usage=generation.usage)
         except Exception as error:  # an engine failing mid-reply: say so in the stream, as OpenAI does
