@@ -18,6 +18,7 @@ import random
 import sqlite3
 import sys
 import time
+import uuid
 from pathlib import Path
 
 WORDS = (
@@ -54,7 +55,10 @@ def generate(home: Path, count: int, *, title: str = "A long walk", calls: bool 
     from guide.store import Store
 
     store = Store()
-    conversation = store.new_conversation("calm-guide", title)
+    uid = uuid.uuid4().hex
+    store.new_conversation(uid, "calm-guide", title)
+    assert store.flush()
+    conversation = next(info.id for info in store.conversations() if info.uid == uid)
     store.close()
     start = time.time() - count * 60
     rows, traces = [], []

@@ -231,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="the port (default: 8765)")
     serve.add_argument(
         "--api-key",
-        help="require this bearer key on every request (default: $GUIDE_SERVE_KEY; the variable keeps the key out of `ps`, where other users can read it)",
+        help="require this bearer key on every request "
+        "(default: $GUIDE_SERVE_KEY; the variable keeps the key out of `ps`, where other users can read it)",
     )
     serve.add_argument("--gguf", help="a GGUF model file to answer with (needs the local extra)")
     serve.add_argument(

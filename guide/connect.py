@@ -79,3 +79,20 @@ async def choose(settings: Settings) -> Answering:
 def settings_gguf(settings: Settings) -> str | None:
     """The GGUF file the settings name for the companion (the `gguf` setting, or GUIDE_GGUF)."""
     return settings.gguf
+
+
+async def reachable(address: str, timeout: float = 1.5) -> bool:
+    """Whether anything accepts a connection at the address (no request is sent)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address if "://" in address else f"http://{address}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname or "127.0.0.1", port), timeout)
+    except (TimeoutError, OSError):
+        return False
+    writer.close()
+    return True

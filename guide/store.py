@@ -1,38 +1,37 @@
 """Conversations, messages and traces in SQLite (the user's data folder).
 
-WAL mode, a busy timeout and retried writes so two instances can share a
-folder; a schema version in `meta`, migrated on open after a backup copy
-(`store_schema`); one transaction per finished message. Long conversations
-are read a page at a time, and search uses SQLite's full-text index. A reply cut short is
-stored with what had arrived, and its state says so. The key is never stored:
-traces arrive already redacted.
+Nothing here waits on the UI loop. Writes are queued to one writer thread
+(`store_writer`) and return at once; reads are plain methods for a worker
+thread (`await store.read(store.page, …)`), on a connection of their own
+with a short lock wait, and they never come back silently empty: a read that
+cannot be made raises `StoreUnavailable`, with a calm title. WAL mode; a
+schema version in `meta`, migrated on open after a backup copy
+(`store_schema`); one transaction per finished message. A reply cut short is
+stored with what had arrived, and its state says so. The key is never
+stored: traces arrive already redacted.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from . import store_schema
 from .locations import data_dir, ensure_private
+from .store_writer import LOCK_WAIT_MS, Saving, Write, Writer, busy
 
-LIST = """SELECT c.id, c.title, c.persona, c.updated_at,
+LIST = """SELECT c.id, c.uid, c.title, c.persona, c.updated_at,
        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
 FROM conversations c"""
 PROBE_GENTLE = "ai.probe()"
 """How a probe's trace names itself (guide.client._requests.PROBE; not imported: httpx stays unloaded)."""
-
-
-def busy(error: sqlite3.OperationalError) -> bool:
-    """Whether another connection holds the lock (worth waiting for, never a broken file)."""
-    return "locked" in str(error) or "busy" in str(error)
 
 
 def fts_query(text: str) -> str:
@@ -49,7 +48,7 @@ def fts_query(text: str) -> str:
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """One message as kept: role is user, assistant, divider or action."""
+    """One message as kept: role is user, assistant, divider or action; kind and data say more."""
 
     id: int
     conversation_id: int
@@ -61,6 +60,11 @@ class StoredMessage:
     """done, stopped (by the user) or cut (by a failure)."""
     trace_id: str | None = None
     created_at: float = 0.0
+    uid: str | None = None
+    kind: str = ""
+    """A divider's reason (persona, model) or an action block's action (understand, speak, …)."""
+    data: dict[str, Any] | None = None
+    """What a block needs to be shown again (its title, a saved file), as JSON."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class ConversationInfo:
     persona: str
     messages: int
     updated_at: float
+    uid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,45 +91,37 @@ class Hit:
     created_at: float
 
 
+class StoreUnavailable(Exception):
+    """A read that could not be made (another guide holds the file too long, or the disk failed)."""
+
+    title = "The conversations could not be read just now."
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"{why} Nothing was lost; try again in a moment.")
+
+
+P = ParamSpec("P")
 Result = TypeVar("Result")
-WRITE_ATTEMPTS = 5
-
-
-def guarded(fallback: Callable[[], Any]) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
-    """A store method that, when the disk fails, reports it once and lets the app go on in memory."""
-
-    def wrap(method: Callable[..., Result]) -> Callable[..., Result]:
-        @functools.wraps(method)
-        def run(self: Store, *args: Any, **kwargs: Any) -> Result:
-            if self.failure is None:
-                try:
-                    return method(self, *args, **kwargs)
-                except (sqlite3.Error, OSError) as error:
-                    self.failure = error
-                    if self.on_failure is not None:
-                        self.on_failure(error)
-            return fallback()  # type: ignore[no-any-return]
-
-        return run
-
-    return wrap
+OPEN_ATTEMPTS = 5
+READ_PATIENCE = 3.0
+"""Seconds a read (off the UI loop) keeps trying while another guide checkpoints the file."""
 
 
 class Store:
-    """The SQLite store. Open one per app; every write is its own transaction.
+    """The SQLite store: reads here, writes queued to one writer thread.
 
-    A file that is not a database (or is damaged) is set aside as
-    `guide.sqlite3.broken-<timestamp>` and a new one is made; `notice` says so.
-    If the disk fails later (full, read-only), the failing call is reported once
-    through `on_failure` and the store stops writing, so the app goes on in memory.
+    Opening may wait for another guide that is creating or migrating the file,
+    so the app opens it off its loop. A file that is not a database (or is
+    damaged) is set aside as `guide.sqlite3.broken-<timestamp>` and a new one
+    is made; `notice` says so. `on_saving` hears, from the writer thread, when
+    saving starts waiting for another guide's lock or fails, and when it
+    lands again.
     """
 
-    def __init__(self, path: Path | None = None, on_failure: Callable[[Exception], None] | None = None) -> None:
+    def __init__(self, path: Path | None = None, on_saving: Callable[[Saving, str], None] | None = None) -> None:
         self.path = path or data_dir() / "guide.sqlite3"
-        self.on_failure = on_failure
-        self.failure: Exception | None = None
         self.notice: str | None = None
-        """What the user should know about opening the store (a file set aside)."""
+        """What the user should know about opening the store (a file set aside, a migration, writes kept from last time)."""
         ensure_private(self.path.parent)
         try:
             self._db = self._open_when_free()
@@ -137,14 +134,20 @@ class Store:
                 self.path.with_name(self.path.name + extra).unlink(missing_ok=True)
             self.notice = f"The conversations file could not be read, so it was set aside as {kept} and a new one was started."
             self._db = self._open()
+        if any(self.path.parent.glob(f"{self.path.name}.pending-*.jsonl")):
+            kept_note = "Messages that could not be saved last time are being saved now."
+            self.notice = " ".join(filter(None, [self.notice, kept_note]))
+        self._reading = threading.Lock()
+        self._writer = Writer(self.path, on_saving)
+        self._writer.start()
 
     def _open_when_free(self) -> sqlite3.Connection:
         """Open, waiting out another instance that is creating or migrating the file."""
-        for attempt in range(WRITE_ATTEMPTS):
+        for attempt in range(OPEN_ATTEMPTS):
             try:
                 return self._open()
             except sqlite3.OperationalError as error:
-                if not busy(error) or attempt == WRITE_ATTEMPTS - 1:
+                if not busy(error) or attempt == OPEN_ATTEMPTS - 1:
                     raise
                 time.sleep(0.1 * (attempt + 1))
         raise AssertionError("unreachable")
@@ -156,7 +159,7 @@ class Store:
             if fresh:
                 self.path.chmod(0o600)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout=10000")
+            db.execute("PRAGMA busy_timeout=10000")  # opening and migrating only: reads get LOCK_WAIT_MS below
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
             integrity = db.execute("PRAGMA quick_check").fetchone()[0]
@@ -164,210 +167,171 @@ class Store:
                 raise sqlite3.DatabaseError(f"the file is damaged ({integrity})")
             news = store_schema.bring_up_to_date(db, self.path)
             self.notice = " ".join(filter(None, [self.notice, news])) or None
+            db.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
         except sqlite3.DatabaseError:
             db.close()
             raise
         return db
 
-    def close(self) -> None:
-        """Close the database."""
+    @property
+    def saving(self) -> Saving:
+        """saving (all is well), waiting (for another guide's lock) or failing (the disk refuses)."""
+        return self._writer.state
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every write so far has landed; False if that took longer than `timeout`."""
+        return self._writer.wait(timeout)
+
+    def close(self, timeout: float = 3.0) -> Path | None:
+        """Land what is queued (waiting at most `timeout`) and close; the file holding what could not land, if any."""
+        kept = self._writer.finish(timeout)
         self._db.close()
+        return kept
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write. Another instance holding the lock is waited for (busy timeout), then retried."""
-        for attempt in range(WRITE_ATTEMPTS):
+    # Reading: call these off the UI loop (`await store.read(...)`).
+
+    async def read(self, method: Callable[P, Result], *args: P.args, **kwargs: P.kwargs) -> Result:
+        """Run a read in a worker thread: the loop never waits on SQLite."""
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Rows of a query; a lock held elsewhere is waited out for a moment, then StoreUnavailable."""
+        deadline = time.monotonic() + READ_PATIENCE
+        while True:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                break
+                with self._reading:
+                    return self._db.execute(sql, parameters).fetchall()
             except sqlite3.OperationalError as error:
-                if not busy(error) or attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+                if not busy(error) or time.monotonic() > deadline:
+                    raise StoreUnavailable(f"The conversations file could not be read ({error}).") from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as error:
+                raise StoreUnavailable(f"The conversations file could not be read ({error}).") from None
 
-    # Conversations.
-
-    @guarded(lambda: None)
-    def new_conversation(self, persona: str, title: str = "") -> int | None:
-        """Start a conversation; returns its id."""
-        now = time.time()
-        with self._transaction() as db:
-            cursor = db.execute("INSERT INTO conversations(title, persona, created_at, updated_at) VALUES (?, ?, ?, ?)", (title, persona, now, now))
-        return int(cursor.lastrowid or 0)
-
-    @guarded(list)
     def conversations(self) -> list[ConversationInfo]:
         """Every conversation, the most recent first, with its message count (indexed)."""
-        return [self._info(row) for row in self._db.execute(LIST + " ORDER BY c.updated_at DESC, c.id DESC").fetchall()]
+        return [self._info(row) for row in self._rows(LIST + " ORDER BY c.updated_at DESC, c.id DESC")]
 
-    @guarded(lambda: None)
     def conversation(self, conversation_id: int) -> ConversationInfo | None:
         """One conversation's entry, if it exists."""
-        row = self._db.execute(LIST + " WHERE c.id = ?", (conversation_id,)).fetchone()
-        return self._info(row) if row else None
+        rows = self._rows(LIST + " WHERE c.id = ?", (conversation_id,))
+        return self._info(rows[0]) if rows else None
 
     @staticmethod
     def _info(row: sqlite3.Row) -> ConversationInfo:
-        return ConversationInfo(row["id"], row["title"], row["persona"], row["n"], row["updated_at"])
+        return ConversationInfo(row["id"], row["title"], row["persona"], row["n"], row["updated_at"], row["uid"])
 
-    @guarded(lambda: None)
-    def rename(self, conversation_id: int, title: str) -> None:
-        """Give a conversation a title."""
-        with self._transaction() as db:
-            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
-
-    @guarded(lambda: None)
-    def delete(self, conversation_id: int) -> None:
-        """Delete a conversation with its messages and traces."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-
-    @guarded(lambda: None)
-    def set_persona(self, conversation_id: int, persona: str) -> None:
-        """Remember the persona a conversation now speaks as."""
-        with self._transaction() as db:
-            db.execute("UPDATE conversations SET persona = ? WHERE id = ?", (persona, conversation_id))
-
-    # Messages.
-
-    @guarded(lambda: None)
-    def add_message(
-        self,
-        conversation_id: int,
-        role: str,
-        content: str,
-        *,
-        persona: str = "",
-        model: str = "",
-        state: str = "done",
-        trace_id: str | None = None,
-    ) -> int | None:
-        """Store one finished message (in one transaction); returns its id."""
-        now = time.time()
-        with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO messages(conversation_id, role, content, persona, model, state, trace_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, persona, model, state, trace_id, now),
-            )
-            title = content.strip().splitlines()[0][:60] if role == "user" and content.strip() else None
-            db.execute(
-                "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? IS NOT NULL THEN ? ELSE title END WHERE id = ?",
-                (now, title, title, conversation_id),
-            )
-        return int(cursor.lastrowid or 0)
-
-    @guarded(lambda: None)
-    def delete_message(self, message_id: int) -> None:
-        """Remove one message (the last reply, when it is regenerated)."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-
-    @guarded(list)
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         """A conversation's messages, in order."""
         return self.page(conversation_id)
 
-    @guarded(list)
     def page(self, conversation_id: int, *, before: int | None = None, limit: int | None = None) -> list[StoredMessage]:
         """Up to `limit` messages just before message `before` (or the latest), oldest first."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM messages WHERE conversation_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             (conversation_id, before if before is not None else 2**63 - 1, limit if limit is not None else -1),
-        ).fetchall()
-        return [StoredMessage(**dict(row)) for row in reversed(rows)]
+        )
+        return [self._message(row) for row in reversed(rows)]
 
-    @guarded(list)
+    @staticmethod
+    def _message(row: sqlite3.Row) -> StoredMessage:
+        fields = dict(row)
+        data = fields.pop("data", None)
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return StoredMessage(**fields, data=parsed if isinstance(parsed, dict) else None)
+
     def search(self, text: str, limit: int = 50) -> list[Hit]:
         """Messages of every conversation that hold all the words, best matches first."""
         query = fts_query(text)
         if not query:
             return []
-        rows = self._db.execute(
+        rows = self._rows(
             """SELECT m.id, m.conversation_id, m.role, m.created_at, c.title,
                       snippet(messages_fts, 0, '«', '»', '…', 12) AS around
                FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
                WHERE messages_fts MATCH ? AND m.role IN ('user', 'assistant')
                ORDER BY rank LIMIT ?""",
             (query, limit),
-        ).fetchall()
+        )
         return [Hit(r["conversation_id"], r["id"], r["title"], r["role"], " ".join(r["around"].split()), r["created_at"]) for r in rows]
 
-    # Traces and probes.
-
-    @guarded(lambda: None)
-    def save_trace(self, conversation_id: int | None, trace: Any) -> None:
-        """Store (or update) a finished call's trace."""
-        data = json.dumps(trace.to_dict(), ensure_ascii=False)
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO traces(id, conversation_id, action, started_at, data) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET data = excluded.data, conversation_id = COALESCE(excluded.conversation_id, traces.conversation_id)",
-                (trace.id, conversation_id, trace.action, trace.started_at, data),
-            )
-
-    @guarded(list)
     def traces(self, conversation_id: int, *, latest: int | None = None, before: float | None = None) -> list[dict[str, Any]]:
         """A conversation's traces as data, oldest first: the `latest` few (started `before` a time), if given."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT data FROM traces WHERE conversation_id = ? AND started_at < ? ORDER BY started_at DESC LIMIT ?",
             (conversation_id, before if before is not None else float("inf"), latest if latest is not None else -1),
-        ).fetchall()
+        )
         return [json.loads(row["data"]) for row in reversed(rows)]
 
-    @guarded(lambda: 0)
     def trace_count(self, conversation_id: int) -> int:
         """How many calls a conversation has stored."""
-        return int(self._db.execute("SELECT COUNT(*) FROM traces WHERE conversation_id = ?", (conversation_id,)).fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM traces WHERE conversation_id = ?", (conversation_id,))[0][0])
 
-    @guarded(dict)
     def call_counts(self, conversation_id: int) -> dict[str, int]:
         """How many calls of each action a conversation made (probes not counted)."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT action, COUNT(*) AS n FROM traces WHERE conversation_id = ? AND json_extract(data, '$.gentle') != ? GROUP BY action",
             (conversation_id, PROBE_GENTLE),
-        ).fetchall()
+        )
         return {row["action"]: row["n"] for row in rows}
 
-    @guarded(lambda: None)
     def probe(self, base_url: str) -> dict[str, Any] | None:
         """The cached probe of a server, if any."""
-        row = self._db.execute("SELECT data FROM probes WHERE base_url = ?", (base_url,)).fetchone()
-        return json.loads(row["data"]) if row else None
+        rows = self._rows("SELECT data FROM probes WHERE base_url = ?", (base_url,))
+        return json.loads(rows[0]["data"]) if rows else None
 
-    @guarded(lambda: None)
+    # Writing: queued, in order, never waited for here.
+
+    def new_conversation(self, uid: str, persona: str, title: str = "") -> None:
+        """Start a conversation with the uid it was made with."""
+        self._writer.submit(Write("conversation", {"uid": uid, "persona": persona, "title": title, "at": time.time()}))
+
+    def adopt(self, conversation_id: int, uid: str) -> None:
+        """Give a conversation kept before uids existed the uid it is now known by."""
+        self._writer.submit(Write("adopt", {"id": conversation_id, "uid": uid}))
+
+    def add_message(
+        self,
+        conversation: str,
+        uid: str,
+        role: str,
+        content: str,
+        *,
+        kind: str = "",
+        persona: str = "",
+        model: str = "",
+        state: str = "done",
+        trace_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Store one finished message (one transaction) in the conversation with that uid."""
+        fields: dict[str, Any] = {"conversation": conversation, "uid": uid, "role": role, "content": content, "kind": kind, "persona": persona}
+        fields.update(model=model, state=state, trace_id=trace_id, data=data, at=time.time())
+        self._writer.submit(Write("message", fields))
+
+    def delete_message(self, *, uid: str | None = None, message_id: int | None = None) -> None:
+        """Remove one message (a reply asked again, words that were never answered)."""
+        self._writer.submit(Write("delete_message", {"uid": uid, "id": message_id}))
+
+    def save_trace(self, conversation: str | None, trace: Any) -> None:
+        """Store (or update) a call's trace, filed with the conversation of that uid (or none yet)."""
+        self._writer.submit(Write("trace", {"conversation": conversation, "trace": trace.to_dict()}))
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        """Give a conversation a title."""
+        self._writer.submit(Write("rename", {"id": conversation_id, "title": title}))
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a conversation with its messages and traces."""
+        self._writer.submit(Write("delete_conversation", {"id": conversation_id}))
+
+    def set_persona(self, conversation: str, persona: str) -> None:
+        """Remember the persona a conversation now speaks as."""
+        self._writer.submit(Write("persona", {"conversation": conversation, "persona": persona}))
+
     def save_probe(self, base_url: str, findings: dict[str, Any]) -> None:
         """Cache what a probe found."""
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO probes(base_url, probed_at, data) VALUES (?, ?, ?) "
-                "ON CONFLICT(base_url) DO UPDATE SET probed_at = excluded.probed_at, data = excluded.data",
-                (base_url, time.time(), json.dumps(findings)),
-            )
-
-    # Export.
-
-    def export_markdown(self, conversation_id: int, *, with_calls: bool = False) -> str:
-        """The conversation as Markdown, optionally with each call's summary and curl."""
-        info = self.conversation(conversation_id)
-        title = info.title if info and info.title else f"Conversation {conversation_id}"
-        lines = [f"# {title}", ""]
-        traces = {t["id"]: t for t in self.traces(conversation_id)} if with_calls else {}
-        for message in self.messages(conversation_id):
-            if message.role == "divider":
-                lines += ["---", f"*{message.content}*", ""]
-                continue
-            who = {"user": "You", "assistant": message.persona or "Guide", "action": "Action"}.get(message.role, message.role)
-            note = {"stopped": " (stopped)", "cut": " (cut off)"}.get(message.state, "")
-            lines += [f"**{who}**{note}:", "", message.content, ""]
-            if with_calls and message.trace_id in traces:
-                from guide.client import Trace
-
-                trace = Trace.from_dict(traces[message.trace_id])
-                lines += [f"> `{trace.summary()}`", "", "```sh", trace.as_curl(), "```", ""]
-        return "\n".join(lines).rstrip() + "\n"
+        self._writer.submit(Write("probe", {"base_url": base_url, "findings": findings, "at": time.time()}))

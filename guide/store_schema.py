@@ -2,8 +2,12 @@
 
 Version 1 held conversations, messages, traces and probes. Version 2 adds
 full-text search over messages (SQLite FTS5, kept in step by triggers) and
-the indexes the long-conversation queries use. An older file is copied aside
-before it is migrated, so a failed migration never costs a conversation.
+the indexes the long-conversation queries use. Version 3 makes every turn a
+typed row (`kind`, and its `data` as JSON: an action's block, a divider's
+reason) and gives conversations and messages a `uid` made when they are, so
+writes can be queued, retried and replayed without waiting for an id. An
+older file is copied aside before it is migrated, so a failed migration
+never costs a conversation.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +69,17 @@ END;
 """
 
 
+VERSION_3 = """
+ALTER TABLE conversations ADD COLUMN uid TEXT;
+ALTER TABLE messages ADD COLUMN uid TEXT;
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN data TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS conversations_by_uid ON conversations(uid);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_uid ON messages(uid);
+"""
+"""Rows made before version 3 keep a NULL uid (they were written whole, by id); UNIQUE allows many NULLs."""
+
+
 def version(db: sqlite3.Connection) -> int:
     """The schema version the file says it has (0 for a new, empty file)."""
     has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
@@ -99,6 +114,9 @@ def bring_up_to_date(db: sqlite3.Connection, path: Path) -> str | None:
     try:
         for statement in split(TABLES + VERSION_2):
             db.execute(statement)
+        if old < 3:
+            for statement in split(VERSION_3):
+                db.execute(statement)
         if old:
             db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
         db.execute(

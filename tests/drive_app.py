@@ -36,7 +36,7 @@ async def main(base_url: str, count: int, then_stream: bool) -> None:
             await pilot.press("enter")
             for _ in range(1000):
                 view = app.chat.transcript.last_message("assistant")
-                if app.streaming and view is not None and view.body.source:  # words are on screen
+                if app.chat.streaming and view is not None and view.body.source:  # words are on screen
                     print("streaming", flush=True)
                     await asyncio.sleep(60)
                 await pilot.pause(0.01)

@@ -138,7 +138,7 @@ def test_a_picture_of_several_megabytes_is_saved_and_previewed(server: LoopbackS
         app.chat.composer.text = "/imagine static on an old television"
         await pilot.press("enter")
         await settle(pilot, 0.3)
-        return [str(p.render()) for p in app.chat.query(".picture")], app.session.turns[-1].content
+        return [str(p.render()) for p in app.chat.query(".picture")], app.session.conversation.turns[-1].content
 
     previews, words = run_app(make_app(server), script)
     assert len(previews) == 1 and previews[0].count("▀") >= 48 * 20

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from loopback import Answer, LoopbackServer, Reset, Stall, Stream, chat_chunk, sse
 from textual.pilot import Pilot
-from tui_helpers import run_app, settle, transcript_text
+from tui_helpers import run_app, settle, stored_id, transcript_text
 
+from guide.conversation import new_uid
 from guide.store import Store
 from guide.tui.app import GuideApp
 
@@ -46,7 +47,7 @@ def make_app(server: LoopbackServer) -> GuideApp:
 def on_screen_and_stored(app: GuideApp) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
     """The conversation as the transcript shows it, and as the store holds it."""
     shown = [(v.role, v.text, v.state) for v in app.chat.transcript.views if getattr(v, "role", None) in ("user", "assistant")]  # type: ignore[attr-defined]
-    conversation = app.session.conversation_id
+    conversation = stored_id(app)
     kept = [(m.role, m.content, m.state) for m in Store().messages(conversation)] if conversation else []
     return shown, kept
 
@@ -164,10 +165,11 @@ def test_two_apps_on_one_data_folder_lose_nothing_and_never_lock(server: Loopbac
 
 def test_a_damaged_store_is_set_aside_and_a_new_one_started(server: LoopbackServer) -> None:
     store = Store()
-    conversation = store.new_conversation("calm-guide")
-    assert conversation is not None
+    conversation = new_uid()
+    store.new_conversation(conversation, "calm-guide")
     for i in range(400):
-        store.add_message(conversation, "user", f"words worth keeping {i} " * 20)
+        store.add_message(conversation, new_uid(), "user", f"words worth keeping {i} " * 20)
+    assert store.flush()
     store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     with store.path.open("r+b") as damaged:
@@ -191,8 +193,8 @@ def test_a_read_only_store_is_reported_once_and_the_chat_goes_on_in_memory(serve
     async def script(pilot: Pilot[None]) -> tuple[list[str], list[str]]:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await settle(pilot)
-        assert app.store is not None
-        app.store._db.execute("PRAGMA query_only = ON")  # SQLite now refuses every write, as with a read-only file
+        assert app.session.store is not None
+        app.session.store._writer._db.execute("PRAGMA query_only = ON")  # SQLite now refuses every write, as with a read-only file
         for words in ("first", "second"):
             app.chat.composer.text = words
             await pilot.press("enter")

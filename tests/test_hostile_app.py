@@ -56,7 +56,7 @@ def test_a_malformed_stream_is_a_calm_notice_and_the_app_goes_on(frames: list[An
         first, words = notices(app), app.chat.composer.text
         app.chat.composer.text = ""
         await type_and_send(pilot, "Still here?")  # the app still answers
-        return first, words, app.session.turns[-1].content, app.is_running
+        return first, words, app.session.conversation.turns[-1].content, app.is_running
 
     first, words, last, running = run_app(make_app(server), script)
     assert running and last == "You said: Still here?"
@@ -69,9 +69,9 @@ def test_a_malformed_stream_is_a_calm_notice_and_the_app_goes_on(frames: list[An
 
 
 def test_a_malformed_embedding_is_a_calm_notice(server: LoopbackServer) -> None:
-    server.push(Answer(body={"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": "!!!not base64"}]}))
-
     async def script(pilot: Pilot[None]) -> Any:
+        await command(pilot, "/catalog")  # the models are known: /understand's next call is the embedding itself
+        server.push(Answer(body={"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": "!!!not base64"}]}))
         await command(pilot, "/understand a quiet lake")
         return notices(pilot.app), pilot.app.is_running  # type: ignore[arg-type]
 
@@ -91,7 +91,7 @@ def test_a_key_echoed_in_a_stream_reaches_neither_screen_nor_store(monkeypatch: 
         await type_and_send(pilot, "Say my key")
         await type_and_send(pilot, "Again")
         await command(pilot, "/export calls")
-        seen = {"screen": app.export_screenshot(), "turns": json.dumps([t.content for t in app.session.turns], ensure_ascii=False)}
+        seen = {"screen": app.export_screenshot(), "turns": json.dumps([t.content for t in app.session.conversation.turns], ensure_ascii=False)}
         seen["traces"] = json.dumps([t.to_dict() for t in app.chat.panel.traces.values()])
         seen["notices"] = json.dumps(notices(app))
         return seen
@@ -172,7 +172,7 @@ def test_an_exports_folder_that_is_a_file_is_a_notice_naming_it(server: Loopback
         await command(pilot, "/speak a calm word")
         await command(pilot, "/imagine a calm lake")
         await type_and_send(pilot, "Still here?")
-        return notices(app), app.session.turns[-1].content
+        return notices(app), app.session.conversation.turns[-1].content
 
     shown, last = run_app(make_app(server), script)
     assert last == "You said: Still here?"

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from loopback import LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
-from tui_helpers import run_app, settle, type_and_send
+from tui_helpers import run_app, settle, stored_id, type_and_send
 
+from guide.conversation import core as conversation_core
+from guide.conversation import new_uid
 from guide.store import Store
-from guide.tui import history
 from guide.tui.app import GuideApp
+from guide.tui.widgets import calls_panel
 from guide.tui.widgets.find_bar import FindBar
 from guide.tui.widgets.transcript import WINDOW, Transcript, turn_of
 
@@ -69,22 +71,25 @@ def test_pages_meet_with_nothing_skipped_or_repeated() -> None:
 
 def test_search_finds_words_in_every_conversation_and_obeys_no_query_syntax() -> None:
     store = Store()
-    first, second = store.new_conversation("calm-guide"), store.new_conversation("calm-guide")
-    assert first is not None and second is not None
-    store.add_message(first, "user", "Where is the lighthouse?")
-    store.add_message(second, "user", "Tea by the window")
-    reply = store.add_message(second, "assistant", "The lighthouse, and the harbour.")
+    first_uid, second_uid, reply = new_uid(), new_uid(), new_uid()
+    store.new_conversation(first_uid, "calm-guide")
+    store.new_conversation(second_uid, "calm-guide")
+    store.add_message(first_uid, new_uid(), "user", "Where is the lighthouse?")
+    store.add_message(second_uid, new_uid(), "user", "Tea by the window")
+    store.add_message(second_uid, reply, "assistant", "The lighthouse, and the harbour.")
+    assert store.flush()
+    ids = {info.uid: info.id for info in store.conversations()}
+    first, second = ids[first_uid], ids[second_uid]
     assert {h.conversation_id for h in store.search("lighthouse")} == {first, second}
     assert [h.conversation_id for h in store.search("lightho")] != []  # the last word may be a prefix
     assert [h.conversation_id for h in store.search("tea window")] == [second]
     assert "«lighthouse»" in store.search("lighthouse harbour")[0].snippet
     for syntax in ('"', "AND", "NEAR(", "tea OR", "*", "-", "col:tea", "'"):
         store.search(syntax)  # looked for, never an FTS5 syntax error
-    assert store.failure is None
-    assert reply is not None
-    store.delete_message(reply)
+    assert store.saving == "saving"
+    store.delete_message(uid=reply)
     store.delete(first)
-    assert store.search("lighthouse") == []
+    assert store.flush() and store.search("lighthouse") == []
 
 
 def test_an_older_store_is_migrated_after_a_backup_copy() -> None:
@@ -125,18 +130,18 @@ def test_call_counts_leave_probes_out() -> None:
 
 
 def test_scrolling_up_and_back_down_walks_every_turn_once_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(history, "RESUME_PAGE", 30)
-    monkeypatch.setattr(history, "OLDER_PAGE", 25)
+    monkeypatch.setattr(conversation_core, "RESUME_PAGE", 30)
+    monkeypatch.setattr(conversation_core, "OLDER_PAGE", 25)
     generate(home(), 120)
 
     async def script(pilot: Pilot[None]) -> tuple[list[Any], list[Any], list[str]]:
         await open_first_conversation(pilot)
         transcript: Transcript = pilot.app.chat.transcript  # type: ignore[attr-defined]
-        assert transcript.fetch_older is not None and len(transcript.turns) == 30
+        assert transcript.more_before and len(transcript.turns) == 30
         check_window(transcript)
         going_up: list[Any] = []
         for _ in range(200):
-            if transcript.lo == 0 and transcript.fetch_older is None and transcript.scroll_y == 0:
+            if transcript.lo == 0 and not transcript.more_before and transcript.scroll_y == 0:
                 break
             await pilot.press("shift+pageup")
             await settle(pilot)
@@ -171,20 +176,20 @@ def test_a_reply_streaming_while_the_user_scrolls_up_is_not_lost(server: Loopbac
         app.chat.composer.text = "Go on"
         await pilot.press("enter")
         await pilot.pause(0.3)
-        assert app.streaming
+        assert app.chat.streaming
         for _ in range(8):
             await pilot.press("shift+pageup")
             await pilot.pause(0.05)
             check_window(transcript)
         await settle(pilot)
-        assert not app.streaming and transcript.hi < len(transcript.turns)  # the user is still reading older turns
+        assert not app.chat.streaming and transcript.hi < len(transcript.turns)  # the user is still reading older turns
         await pilot.press("ctrl+end")
         await settle(pilot)
         check_window(transcript)
         view = transcript.last_message("assistant")
         assert view is not None
         visible = bool(view.region and transcript.region.overlaps(view.region))
-        return app.session.turns[-1].content, view.text, visible
+        return app.session.conversation.turns[-1].content, view.text, visible
 
     in_session, on_screen, visible = run_app(make_app(server), script)
     reply = "".join(words)
@@ -211,15 +216,15 @@ def test_find_marks_matches_and_walks_through_them_in_a_long_conversation() -> N
         field.focus()
         await pilot.press("enter")
         await settle(pilot)
-        matches = len(app.found)
-        assert matches > 50 and app.found_at == matches - 1  # the latest first
+        matches = len(app.chat.found)
+        assert matches > 50 and app.chat.found_at == matches - 1  # the latest first
         await pilot.press("up", "up")
         await settle(pilot)
-        assert app.found_at == matches - 3 and transcript.current is app.found[matches - 3]
+        assert app.chat.found_at == matches - 3 and transcript.current is app.chat.found[matches - 3]
         assert "kettle" in transcript.current.content.casefold()
         await pilot.press("down", "down", "down")
         await settle(pilot)
-        assert app.found_at == 0  # wrapped round
+        assert app.chat.found_at == 0  # wrapped round
         assert any(v.has_class("found") for v in transcript.views)
         await pilot.press("escape")
         await settle(pilot)
@@ -253,9 +258,10 @@ def test_the_first_and_the_latest_turn_are_a_key_away() -> None:
 def test_searching_every_conversation_opens_the_one_found_at_the_message() -> None:
     generate(home(), NEEDLE_AT + 300)
     store = Store()
-    other = store.new_conversation("calm-guide", "Another")
-    assert other is not None
-    store.add_message(other, "user", "Nothing to see")
+    other = new_uid()
+    store.new_conversation(other, "calm-guide", "Another")
+    store.add_message(other, new_uid(), "user", "Nothing to see")
+    assert store.flush()
 
     async def script(pilot: Pilot[None]) -> None:
         await settle(pilot)
@@ -269,7 +275,7 @@ def test_searching_every_conversation_opens_the_one_found_at_the_message() -> No
         await pilot.press("enter", "enter")
         await settle(pilot, 0.2)
         transcript = app.chat.transcript
-        assert app.session.conversation_id == 1
+        assert stored_id(app) == 1
         assert transcript.current is not None and NEEDLE in transcript.current.content
         check_window(transcript)
         [view] = [v for v in transcript.views if v.has_class("found-current")]
@@ -285,31 +291,32 @@ def test_the_calls_panel_opens_bounded_and_fetches_earlier_calls_on_request() ->
         await open_first_conversation(pilot)
         app: GuideApp = pilot.app  # type: ignore[assignment]
         panel = app.chat.panel
-        assert len(panel.traces) == history.PANEL_OPENING and panel.earlier == 1000 - history.PANEL_OPENING
-        assert app.calls["think"] == 1000
+        assert len(panel.traces) == calls_panel.OPENING and panel.earlier == 1000 - calls_panel.OPENING
+        assert app.session.conversation.call_counts()["think"] == 1000
         calls = panel.query_one("#calls")
         calls.focus()
         calls.highlighted = 0  # type: ignore[attr-defined]
         await pilot.press("enter")
         await settle(pilot)
-        assert len(panel.traces) == history.PANEL_OPENING + history.PANEL_PAGE
-        assert panel.earlier == 1000 - history.PANEL_OPENING - history.PANEL_PAGE
+        assert len(panel.traces) == calls_panel.OPENING + calls_panel.PAGE
+        assert panel.earlier == 1000 - calls_panel.OPENING - calls_panel.PAGE
         started = [t.started_at for t in panel.traces.values()]
         assert started == sorted(started) and len(set(started)) == len(started)
 
     run_app(make_app(), script)
 
 
-def test_history_holds_the_latest_turns_that_fit_the_budget() -> None:
+def test_the_payload_holds_the_latest_turns_that_fit_the_budget() -> None:
     from guide import personas
-    from guide.tui.session import Session, Turn
+    from guide.conversation import Conversation, Turn
 
-    session = Session(personas.load().get("calm-guide"))
-    session.turns += [Turn("user", "a" * 40), Turn("assistant", "b" * 40), Turn("divider", "c" * 500), Turn("user", "d" * 40)]
-    assert [m["content"][0] for m in session.history()] == ["a", "b", "d"]
-    assert [m["content"][0] for m in session.history(80)] == ["b", "d"]
-    assert [m["content"][0] for m in session.history(10)] == ["d"]  # the last one always goes
-    assert session.holds(120) and not session.holds(121)
+    conversation = Conversation(personas.load().get("calm-guide"))
+    conversation.turns += [Turn("user", "a" * 40), Turn("assistant", "b" * 40), Turn("divider", "c" * 500), Turn("user", "d" * 40)]
+    assert [m["content"][0] for m in conversation.payload()] == ["a", "b", "d"]
+    conversation.budget = 80
+    assert [m["content"][0] for m in conversation.payload()] == ["b", "d"]
+    conversation.budget = 10
+    assert [m["content"][0] for m in conversation.payload()] == ["d"]  # the last one always goes
 
 
 def test_a_long_conversation_sends_only_the_latest_turns_that_fit(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -336,8 +343,8 @@ def test_a_long_conversation_sends_only_the_latest_turns_that_fit(server: Loopba
 def test_the_mouse_wheel_reaches_older_turns_and_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
     from textual import events
 
-    monkeypatch.setattr(history, "RESUME_PAGE", 12)
-    monkeypatch.setattr(history, "OLDER_PAGE", 7)
+    monkeypatch.setattr(conversation_core, "RESUME_PAGE", 12)
+    monkeypatch.setattr(conversation_core, "OLDER_PAGE", 7)
     generate(home(), 26)
 
     async def script(pilot: Pilot[None]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
-from tui_helpers import panel_rows, run_app, settle, transcript_text, type_and_send, wait_for_modal, wait_until_connected
+from tui_helpers import panel_rows, run_app, settle, stored_id, transcript_text, type_and_send, wait_for_modal, wait_until_connected
 
 from guide import ACTIONS, config, personas
 from guide.locations import settings_file
@@ -95,7 +95,7 @@ def test_escape_stops_the_reply_and_keeps_what_arrived(server: LoopbackServer) -
         await settle(pilot, 0.2)
         view = app.chat.transcript.last_message("assistant")
         assert view is not None
-        return locked, view.state, view.text, app.chat.composer.read_only, panel_rows(app)[-1], app.session.conversation_id
+        return locked, view.state, view.text, app.chat.composer.read_only, panel_rows(app)[-1], stored_id(app)
 
     locked, state, text, locked_after, row, conversation = run_app(make_app(server, model="m"), script)
     assert locked and not locked_after
@@ -165,7 +165,7 @@ ACTION_COMMANDS = {
 
 @pytest.mark.parametrize("action", list(ACTION_COMMANDS))
 def test_each_slash_command_adds_its_mapping_row(action: str, server: LoopbackServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("guide.tui.commands.PLAYERS", ())
+    monkeypatch.setattr("guide.tui.screens.chat.PLAYERS", ())
     wav = tmp_path / "note.wav"
     wav.write_bytes(WAV)
     line = ACTION_COMMANDS[action].format(wav=wav)
@@ -235,7 +235,7 @@ def test_picking_a_model_calls_catalog_and_saves_the_choice(server: LoopbackServ
 def test_a_conversation_is_resumed_after_a_restart(server: LoopbackServer) -> None:
     async def first(pilot: Pilot[None]) -> int:
         await type_and_send(pilot, "keep this")
-        return pilot.app.session.conversation_id  # type: ignore[attr-defined,no-any-return]
+        return stored_id(pilot.app)  # type: ignore[arg-type]
 
     conversation = run_app(make_app(server, model="loopback-model"), first)
 
@@ -246,7 +246,7 @@ def test_a_conversation_is_resumed_after_a_restart(server: LoopbackServer) -> No
         await pilot.press("enter")
         await settle(pilot)
         await type_and_send(pilot, "and this")
-        return transcript_text(app), app.session.conversation_id, panel_rows(app)
+        return transcript_text(app), stored_id(app), panel_rows(app)
 
     shown, resumed, rows = run_app(make_app(server, model="loopback-model"), second)
     assert resumed == conversation
@@ -316,7 +316,7 @@ def test_regenerate_replaces_the_last_reply(server: LoopbackServer) -> None:
         await pilot.press("ctrl+r")
         await settle(pilot)
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        return transcript_text(app), Store().messages(app.session.conversation_id or 0)
+        return transcript_text(app), Store().messages(stored_id(app) or 0)
 
     shown, stored = run_app(make_app(server, model="loopback-model"), script)
     assert [role for role, _, _ in shown] == ["greeting", "user", "assistant"]
@@ -361,7 +361,7 @@ def test_imagine_saves_the_image_and_previews_it(server: LoopbackServer) -> None
         app.chat.composer.text = "/imagine a quiet lake"
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        return [str(p.render()) for p in app.chat.query(".picture")], app.session.turns[-1].content
+        return [str(p.render()) for p in app.chat.query(".picture")], app.session.conversation.turns[-1].content
 
     pictures, words = run_app(make_app(server, model="loopback-model"), script)
     assert pictures == ["▀"]
@@ -443,7 +443,7 @@ def test_a_persona_made_in_the_app_is_saved_and_used(server: LoopbackServer) -> 
         await pilot.press("ctrl+s")
         await settle(pilot)
         await type_and_send(pilot, "still up")
-        return app.session.persona.id
+        return app.session.conversation.persona.id
 
     assert run_app(make_app(server, model="loopback-model"), script) == "night-owl"
     owl = personas.load().personas["night-owl"]
@@ -468,9 +468,9 @@ def test_the_server_picker_saves_the_address_and_probes_it(server: LoopbackServe
             await pilot.press("enter")
             for _ in range(100):
                 await pilot.pause(0.02)
-                if app.support is not None:
+                if app.session.support is not None:
                     break
-            return app.support, str(app.chat.query_one("#status").render())
+            return app.session.support, str(app.chat.query_one("#status").render())
 
         support, status = run_app(make_app(server), script)
     assert config.load().settings.base_url == other.url
@@ -488,9 +488,9 @@ def test_a_preset_server_is_saved_as_the_provider(server: LoopbackServer) -> Non
         await pilot.press("enter")
         for _ in range(200):
             await pilot.pause(0.02)
-            if app.support is not None:
+            if app.session.support is not None:
                 break
-        return app.support
+        return app.session.support
 
     support = run_app(make_app(server), script)
     settings = config.load().settings
@@ -503,8 +503,8 @@ def test_a_full_disk_is_reported_once_and_the_chat_goes_on(server: LoopbackServe
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await settle(pilot)
-        assert app.store is not None
-        db = app.store._db
+        assert app.session.store is not None
+        db = app.session.store._writer._db
         db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")  # SQLite's own "disk is full" from here on
         for words in ("first " * 2000, "second"):  # the first needs new pages at once
             app.chat.composer.text = words
@@ -531,7 +531,7 @@ def test_a_conversations_file_that_is_not_a_database_is_set_aside(server: Loopba
     async def script(pilot: Pilot[None]) -> Any:
         await type_and_send(pilot, "still here")
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        return [n.message for n in app._notifications], app.session.conversation_id
+        return [n.message for n in app._notifications], stored_id(app)
 
     notices, conversation = run_app(make_app(server, model="loopback-model"), script)
     [kept] = data_dir().glob("guide.sqlite3.broken-*")

@@ -70,7 +70,7 @@ async def wait_until_connected(pilot: Pilot[None]) -> None:
     app: GuideApp = pilot.app  # type: ignore[assignment]
     for _ in range(250):
         await pilot.pause(0.02)
-        if app._connected_yet():
+        if app.session.started.is_set():
             return
 
 
@@ -87,3 +87,12 @@ def panel_rows(app: GuideApp) -> list[str]:
 
     calls = app.chat.panel.query_one("#calls", OptionList)
     return [str(calls.get_option_at_index(i).prompt) for i in range(calls.option_count)]
+
+
+def stored_id(app: GuideApp) -> int | None:
+    """The store's id of the conversation on screen (waiting for queued writes to land), or None if it is not stored."""
+    store, conversation = app.session.store, app.session.conversation
+    if store is None or not conversation.stored:
+        return None
+    assert store.flush(10)
+    return next((info.id for info in store.conversations() if info.uid == conversation.uid), None)

@@ -212,6 +212,8 @@ class AsyncGuide(GuideCore):
             async for text in response.aiter_text():
                 if reader.feed(text):
                     yield
+                if reader.due():
+                    self.emit(trace)  # how the stream is going: subscribers update a live row from this
             reader.finish()
         except (GeneratorExit, asyncio.CancelledError):
             answer.stopped = True

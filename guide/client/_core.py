@@ -178,7 +178,7 @@ class GuideCore:
         return trace
 
     def emit(self, trace: Trace) -> None:
-        """Tell the subscriber about a trace (as it starts, and as it ends)."""
+        """Tell the subscriber about a trace: as it starts, as a stream goes on (every PROGRESS_EVERY), and as it ends."""
         if self.on_trace is not None:
             self.on_trace(trace)
 

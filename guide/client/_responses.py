@@ -221,6 +221,10 @@ def parse_transcript(body: bytes) -> Transcript:
     raise _shape_error("an object with text", parsed)
 
 
+SERVER_TYPES = {"llm": "chat", "vlm": "chat", "embeddings": "embedding", "embedding": "embedding"}
+"""What LM Studio's `type` field says a model is for, in guide's words."""
+
+
 def parse_catalog(parsed: Any) -> Catalog:
     """The models a server lists."""
     rows = parsed.get("data") if isinstance(parsed, dict) else parsed
@@ -233,7 +237,9 @@ def parse_catalog(parsed: Any) -> Catalog:
         if isinstance(row, dict) and isinstance(row.get("id"), str):
             created = row.get("created")
             owner = _text_or_none(row.get("owned_by")) or ""
-            models.append(ModelInfo(row["id"], owner, created if isinstance(created, int) and not isinstance(created, bool) else None))
+            when = created if isinstance(created, int) and not isinstance(created, bool) else None
+            purpose = _text_or_none(row.get("purpose")) or SERVER_TYPES.get(str(row.get("type")), "")
+            models.append(ModelInfo(row["id"], owner, when, purpose))
     return models
 
 

@@ -48,6 +48,8 @@ class ModelInfo:
     id: str
     owned_by: str = ""
     created: int | None = None
+    purpose: str = ""
+    """What the server says the model is for, where it says (guide's companion does: chat, embedding, speech, transcription)."""
 
 
 class Catalog(list[ModelInfo]):

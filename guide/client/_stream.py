@@ -14,6 +14,8 @@ from ._sse import SSEDecoder
 from ._trace import Trace
 
 HEAD = 2000
+PROGRESS_EVERY = 0.1
+"""Seconds between the progress a stream reports to subscribers (a live row in the calls panel)."""
 FIELDS = {"chat": ("content",), "completion": ("text",)}
 THOUGHTS = ("reasoning_content", "reasoning")
 
@@ -28,7 +30,23 @@ class StreamReader:
     the pieces, even when a server echoes one a few characters at a time.
     """
 
-    __slots__ = ("answer", "decoder", "head", "kind", "limit", "noted", "raw", "secrets", "size", "sources", "started", "text", "thought", "trace")
+    __slots__ = (
+        "answer",
+        "decoder",
+        "head",
+        "kind",
+        "limit",
+        "noted",
+        "raw",
+        "secrets",
+        "size",
+        "sources",
+        "started",
+        "text",
+        "thought",
+        "told",
+        "trace",
+    )
 
     def __init__(self, kind: Kind, answer: Answer, trace: Trace, started: float, *, secrets: Secrets = (), limit: int | None = None) -> None:
         self.kind = kind
@@ -47,6 +65,16 @@ class StreamReader:
         self.limit = limit
         self.size = 0
         self.noted: set[str] = set()
+        self.told = started
+        """When subscribers last heard how the stream is going."""
+
+    def due(self) -> bool:
+        """Whether it is time to tell subscribers how the stream is going (at most every PROGRESS_EVERY)."""
+        now = time.perf_counter()
+        if now - self.told < PROGRESS_EVERY:
+            return False
+        self.told = now
+        return True
 
     def feed(self, text: str) -> list[str]:
         """The text pieces completed by this part of the stream."""

@@ -199,6 +199,8 @@ class Guide(GuideCore):
             for text in response.iter_text():
                 if reader.feed(text):
                     yield
+                if reader.due():
+                    self.emit(trace)  # how the stream is going: subscribers update a live row from this
             reader.finish()
         except GeneratorExit:
             answer.stopped = True

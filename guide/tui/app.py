@@ -1,39 +1,37 @@
-"""GuideApp: owns the AsyncGuide, the session and the store; routes messages.
+"""GuideApp: the terminal shell around a ChatSession. Bindings, screens, and routing what happens.
 
-The greeting is painted first; the client (httpx) and the store (sqlite) are
-loaded right after the first frame, so launch stays close to a bare app.
+The greeting is painted first; the store and the server are found right
+after the first frame, off the loop. What the session and its conversation
+report arrives as one message (`Heard`) and is routed to the chat screen or
+shown as a notice. Everything else lives in the session (headless) or in
+the screens and widgets.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
-from guide import config, personas
+from guide.chat_session import ChatSession
+from guide.conversation import CallFiled, Event, Notice, PersonaChanged
 from guide.safe_text import one_line, visible
-from guide.tui import slash
 from guide.tui.boundary import guarded
-from guide.tui.choices import Choices
-from guide.tui.finding import Finding
-from guide.tui.history import History
 from guide.tui.screens.chat import ChatScreen
-from guide.tui.session import Session, Turn
+from guide.tui.widgets.calls_panel import OPENING, PAGE
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, GuideError, Trace
-    from guide.store import Store
+    from guide.client import GuideError
 
 
-class GuideApp(Choices, History, Finding):
+class GuideApp(App[None]):
     """A calm guide to chat with, that shows every call it makes."""
 
     CSS_PATH = Path(__file__).with_name("guide.tcss")  # absolute: subclasses live elsewhere
@@ -43,8 +41,8 @@ class GuideApp(Choices, History, Finding):
         Binding("f2", "toggle_panel", "Calls", id="toggle-panel", tooltip="Show or hide the calls panel", priority=True),
         Binding("f3", "show_map", "Map", id="map", tooltip="Every gentle action and its legacy endpoint", priority=True),
         Binding("f4", "conversations", "Chats", id="conversations", tooltip="Resume, rename, delete or export", priority=True),
-        Binding("f5", "pick_persona", "Persona", id="persona", priority=True),
-        Binding("f6", "pick_model", "Model", id="model", show=False, priority=True),
+        Binding("f5", "persona", "Persona", id="persona", priority=True),
+        Binding("f6", "model", "Model", id="model", show=False, priority=True),
         Binding("f7", "pick_server", "Server", id="server", show=False, priority=True),
         Binding("ctrl+n", "new_conversation", "New", id="new", show=False),
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
@@ -57,36 +55,36 @@ class GuideApp(Choices, History, Finding):
         Binding("shift+pagedown", "transcript('page_newer')", "Newer", id="newer", show=False, priority=True),
     ]
 
+    @dataclass
+    class Heard(Message):
+        """Something the session or its conversation reported (posted from any thread)."""
+
+        event: Event
+
     def __init__(self, *, flags: dict[str, Any] | None = None, transport: Any = None) -> None:
         super().__init__()
-        self.transport = transport
-        """An httpx transport for the client (tests and screenshots); None for the network."""
-        self.flags = {k: v for k, v in (flags or {}).items() if v is not None}
-        self.loaded = config.load(self.flags)
-        self.settings = self.loaded.settings
-        self.shelf = personas.load()
-        self.session = Session(self.shelf.get(self.settings.persona), self.settings.address)
-        self.chat = ChatScreen(self.session.persona.name, self.session.greeting(), "", self.session.turns)
-        self._guide: AsyncGuide | None = None
-        self._store: Store | None = None
-        self.store_problem: str | None = None
-        self.calls: Counter[str] = Counter()
-        self.support: dict[str, Any] | None = None
+        self.session = ChatSession(flags, transport=transport, emit=self._heard)
+        self.chat = ChatScreen(self.session.conversation, self.session.status())
         self.panel_wanted: bool | None = None
-        self.streaming = False
         self._painted = False
-        self.answering: Any = None
-        """Who answers when no server is configured (a local one, or the companion)."""
-        self._connected: asyncio.Event | None = None
-        self._unfiled: list[Trace] = []
-        """Calls made before the conversation was first stored; filed with it."""
-        if self.settings.theme:
-            self.theme = self.settings.theme
-        self.refresh_status()
+        if self.session.settings.theme:
+            self.theme = self.session.settings.theme
+
+    def _heard(self, event: Event) -> None:
+        self.post_message(self.Heard(event))  # thread-safe: the store's writer reports from its own thread
 
     def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
         """Notices carry server words and file names: never read them as markup, never pass on their control characters."""
         super().notify(visible(message), title=one_line(title), markup=markup, **options)
+
+    def explain(self, error: GuideError, what: str = "") -> None:
+        """A failed call as a calm notice: title, the server's words, the hint."""
+        from guide.client import CannotConnect
+
+        lines = [error.detail, error.hint] if error.detail else [error.hint]
+        if isinstance(error, CannotConnect):
+            lines.append("F7 picks another server.")
+        self.notify("\n".join(lines) + "\n(F2: the call, whole, in the calls panel)", title=error.title, severity="error", timeout=12)
 
     # Start-up: the greeting first, everything heavy after the first frame.
 
@@ -96,350 +94,98 @@ class GuideApp(Choices, History, Finding):
 
     def on_mount(self) -> None:
         self._painted = True
-        self._connected = asyncio.Event()
         self.call_after_refresh(self._first_frame_shown)
 
-    async def on_unmount(self) -> None:
-        if self._guide is not None:
-            await self._guide.aclose()
-        if self.answering is not None and self.answering.companion is not None:
-            self.answering.companion.stop()
+    def _first_frame_shown(self) -> None:
+        for title, words in self.session.problems():
+            self.notify(words, title=title, severity="warning", timeout=10)
+        self.start()
 
-    async def ready(self) -> None:
-        """Wait until guide knows which server answers (at most a moment, once)."""
-        if self._connected is not None:
-            await self._connected.wait()
-
-    @work(group="connect")
+    @work(group="start")
     @guarded
-    async def _connect(self) -> None:
-        """Find who answers: configured, a local server found running, or the companion."""
-        from guide.connect import choose
-
+    async def start(self) -> None:
+        """Open the store and find who answers, off the loop."""
         try:
-            if not self.settings.server():
-                self.answering = await choose(self.settings)
-                if self.answering.message:
-                    self.notify(self.answering.message, title="Who is answering", timeout=12)
-            elif self.transport is None and not await reachable(self.settings.server() or ""):
-                self.notify(
-                    f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server.",
-                    title="Could not reach the server",
-                    severity="warning",
-                    timeout=15,
-                )
+            await self.session.start()
         finally:
-            if self._connected is not None:
-                self._connected.set()
-            _ = self.guide, self.store
             self.refresh_status()
 
-    async def _first_frame_shown(self) -> None:
-        for problem in self.shelf.problems:
-            self.notify(str(problem), title="A persona file was skipped", severity="warning", timeout=10)
-        if self.loaded.problem:
-            self.notify(self.loaded.problem, title="Settings", severity="warning", timeout=10)
-        if self.settings.persona not in self.shelf.personas:
-            self.notify(f"There is no persona called '{self.settings.persona}'; the calm guide is here instead.", severity="warning")
-        self.call_after_refresh(self._connect)
-
-    @property
-    def guide(self) -> AsyncGuide:
-        """The client, made on first use (this is when httpx is imported)."""
-        if self._guide is None:
-            from guide.client import AsyncGuide
-
-            base_url = self.settings.server() or (self.answering.base_url if self.answering else None)
-            self._guide = AsyncGuide(
-                base_url=base_url,
-                api_key=self.settings.api_key(),
-                model=self.model_choice(),
-                timeout=self.settings.read_timeout(),
-                on_trace=self.on_trace,
-                transport=self.transport,
-            )
-        return self._guide
-
-    @property
-    def store(self) -> Store | None:
-        """The store, opened on first use; None if it cannot be (the app goes on)."""
-        if self._store is None and self.store_problem is None:
-            from guide.store import Store
-
-            try:
-                self._store = Store(on_failure=self._store_failed)
-            except Exception as error:  # an unusable data folder must not stop the chat
-                self.store_problem = f"Conversations cannot be saved: {error}. guide keeps working in memory."
-                self.notify(self.store_problem, title="Storage", severity="warning", timeout=15)
-            else:
-                if self._store.notice:
-                    self.notify(self._store.notice, title="Storage", severity="warning", timeout=15)
-        if self._store is not None and self._store.failure is not None:
-            return None
-        return self._store
-
-    def _store_failed(self, error: Exception) -> None:
-        self.store_problem = f"Conversations can no longer be saved ({error}). guide keeps working in memory; nothing on screen is lost."
-        self.notify(self.store_problem, title="Storage", severity="warning", timeout=15)
-
-    def model_choice(self) -> str | None:
-        """The user's chosen model, else the persona's preferred one."""
-        return self.settings.model or self.session.persona.model
-
-    def server_address(self) -> str:
-        """The server as people write it: without the version, and without any credentials."""
-        from guide.client._address import display_address
-        from guide.client._providers import DEFAULT_BASE_URL
-
-        configured = self.settings.server()
-        if not configured and self.answering is not None:
-            return f"{self.answering.label} at {display_address(self.answering.base_url)}"
-        if not configured and not self._connected_yet():
-            return "looking for a server…"
-        return display_address(configured or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
-
-    def _connected_yet(self) -> bool:
-        return self._connected is not None and self._connected.is_set()
+    async def on_unmount(self) -> None:
+        kept = await self.session.close()
+        if kept is not None:
+            print(f"guide: what could not be saved to the conversations file is kept in {kept}, and saved the next time guide opens it.")
 
     def refresh_status(self) -> None:
-        """Persona · server · model, at the top (painted in the first frame)."""
-        model = (self._guide.chosen_model(None) if self._guide else None) or self.model_choice() or "the server's first model"
-        if "/" in model and model.endswith((".gguf", ".bin")):
-            model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
-        self.chat.set_status(f"◉ {self.session.persona.name}  ·  {self.server_address()}  ·  {model}")
+        """Persona · server · model, at the top."""
+        self.chat.set_status(self.session.status())
 
-    async def show_session(self, fetch_older: Any = None) -> None:
-        """The session's greeting (shown, never sent: the guide waits) and its latest turns."""
-        from guide.tui.widgets.transcript import MessageView
+    # What the session and the conversation report.
 
-        greeting = MessageView("greeting", self.session.persona.name, self.session.greeting())
-        await self.chat.transcript.reset(self.session.turns, greeting, fetch_older)
-
-    # Calls: every trace reaches the panel as it starts and as it ends.
-
-    def on_trace(self, trace: Trace) -> None:
-        from guide.client._requests import PROBE
-
-        self.chat.panel.show(trace)
-        if trace.state == "running":
+    async def on_guide_app_heard(self, message: Heard) -> None:
+        event = message.event
+        if isinstance(event, Notice):
+            self.notify(event.message, title=event.title, severity=event.severity, timeout=12)
             return
-        if trace.gentle != PROBE:
-            self.calls[trace.action] += 1
-        if trace.action == "catalog":
-            self.refresh_status()  # the first listed model may just have become the one in use
-        if self.store is not None:
-            self.store.save_trace(self.session.conversation_id, trace)
-            if self.session.conversation_id is None:
-                self._unfiled.append(trace)
+        await self.chat.heard(event)
+        if isinstance(event, PersonaChanged) or (isinstance(event, CallFiled) and event.trace.action == "catalog"):
+            self.refresh_status()
 
-    def on_mapping_panel_call_selected(self, event: Any) -> None:
+    def on_calls_panel_call_selected(self, event: Any) -> None:
         from guide.tui.screens.call_detail import CallDetail
 
         self.push_screen(CallDetail(event.trace))
 
-    def explain(self, error: GuideError, what: str) -> None:
-        """A failed call as a calm notice: title, the server's words, the hint."""
-        lines = [error.detail, error.hint] if error.detail else [error.hint]
-        from guide.client import CannotConnect
-
-        if isinstance(error, CannotConnect):
-            lines.append("F7 picks another server.")
-        self.notify("\n".join(lines) + "\n(F2: the call, whole, in the calls panel)", title=error.title, severity="error", timeout=12)
-
-    # Sending, streaming, stopping.
-
+    @work(group="calls")
     @guarded
-    async def on_composer_submitted(self, event: Any) -> None:
-        text = event.text
-        command = slash.parse(text.strip())
-        if text.strip().startswith("/") and command is None:
-            self.notify(f"There is no command {text.split()[0]}. /help lists them.", severity="warning")
+    async def on_calls_panel_earlier_wanted(self) -> None:
+        """The calls before the first row, from the store (read off the loop)."""
+        from guide.client import Trace
+
+        panel, store, conversation = self.chat.panel, self.session.store, self.session.conversation
+        if store is None or conversation.stored_id is None or not panel.traces:
             return
-        self.chat.composer.text = ""
-        if command is not None:
-            self.run_command(*command)
-            return
-        await self.send(text)
+        first = next(iter(panel.traces.values())).started_at
+        earlier = await store.read(store.traces, conversation.stored_id, latest=PAGE, before=first)
+        panel.show_earlier([Trace.from_dict(data) for data in earlier], max(0, panel.earlier - len(earlier)))
 
-    def on_composer_recall(self) -> None:
-        last = self.session.last_prompt()
-        if last:
-            self.chat.composer.text = last
-            self.chat.composer.move_cursor(self.chat.composer.document.end)
-
-    async def send(self, text: str) -> None:
-        """Show the user's words (at the end of the conversation) and ask the guide."""
-        transcript = self.chat.transcript
-        await transcript.show_latest()
-        turn = Turn("user", text)
-        await transcript.add(turn)
-        store = self._filing()
-        if store is not None and self.session.conversation_id is not None:
-            turn.message_id = store.add_message(self.session.conversation_id, "user", text)  # kept even if guide is killed mid-reply
-        self.think(turn)
-
-    @work(exclusive=True, group="reply")
-    @guarded
-    async def think(self, turn: Turn) -> None:
-        """One think call, streamed into a new message; the composer waits."""
-
-        await self.ready()
-        composer = self.chat.composer
-        composer.read_only = True
-        composer.placeholder, waiting = "The guide is answering…  (Esc stops it; what arrived stays)", composer.placeholder
-        self.streaming = True
-        persona = self.session.persona
-        transcript = self.chat.transcript
-        budget = self.settings.history_budget()
-        await transcript.load_back(lambda: self.session.holds(budget))  # the latest turns that fit go with the message
-        view = await transcript.start_live(persona.name)
-        reply = self.guide.think(
-            self.session.history(budget), system=self.session.system(), stream=True, model=self.model_choice(), **persona.options
-        )
-        state = "done"
-        failure: Exception | None = None
-        try:
-            await view.stream(reply)
-        except Exception as error:  # a GuideError, or one nobody expected (the boundary reports that one)
-            failure, state = error, "cut"
-            await reply.aclose()
-        except BaseException:
-            state = "stopped"
-            await reply.aclose()
-            raise
-        finally:
-            self.streaming = False
-            composer.read_only = False
-            composer.placeholder = waiting
-            text = view.text
-            if failure is not None and not text:
-                await transcript.drop_live()
-                if self.session.turns and self.session.turns[-1] is turn:
-                    await transcript.remove_last()
-                    if self.store is not None and turn.message_id is not None:
-                        self.store.delete_message(turn.message_id)  # the words go back to the composer instead
-                        turn.message_id = None
-            else:
-                view.set_state(state)
-                await self._keep(turn, Turn("assistant", text, state, persona.name, trace_id=reply.trace.id if reply.trace else None))
-            if failure is not None:
-                composer.text = turn.content  # the words go back, to send again
-                composer.move_cursor(composer.document.end)
-            composer.focus()
-            self.refresh_status()
-        if failure is not None:
-            raise failure  # the boundary says what happened, calmly
-
-    def _filing(self) -> Store | None:
-        """The store, with this conversation in it (made on its first message, with its earlier calls)."""
-        store = self.store
-        if store is not None and self.session.conversation_id is None:
-            self.session.conversation_id = store.new_conversation(self.session.persona.id)
-            for trace in self._unfiled:
-                store.save_trace(self.session.conversation_id, trace)
-            self._unfiled.clear()
-        return store
-
-    async def _keep(self, user: Turn | None, reply: Turn) -> None:
-        """Show and store the finished reply (one transaction per message)."""
-        await self.chat.transcript.finish_live(reply)
-        store = self._filing()
-        if store is None or self.session.conversation_id is None:
-            return
-        model = (self._guide.chosen_model(None) if self._guide else None) or ""
-        if user is not None and user.message_id is None:
-            user.message_id = store.add_message(self.session.conversation_id, "user", user.content)
-        reply.message_id = store.add_message(
-            self.session.conversation_id,
-            "assistant",
-            reply.content,
-            persona=reply.persona,
-            model=model,
-            state=reply.state,
-            trace_id=reply.trace_id,
-        )
+    # The chat.
 
     def action_stop(self) -> None:
         """Esc: stop the reply; what arrived stays."""
-        if self.streaming:
-            self.workers.cancel_group(self, "reply")
+        self.chat.stop()
 
-    async def action_regenerate(self) -> None:
+    def action_regenerate(self) -> None:
         """Ask again for the last reply."""
-        last = self.session.last_reply()
-        if self.streaming or last is None or self.session.turns[-1] is not last:
-            return
-        await self.chat.transcript.remove_last()
-        if self.store is not None and last.message_id is not None:
-            self.store.delete_message(last.message_id)
-        user = next(t for t in reversed(self.session.turns) if t.role == "user")
-        self.think(user)
+        self.chat.regenerate()
+
+    def action_copy_reply(self) -> None:
+        """Copy the last reply (OSC 52)."""
+        last = self.session.conversation.last_reply()
+        if last is not None:
+            self.copy_to_clipboard(last.content)
+            self.notify("Copied the last reply.", timeout=2)
+
+    async def action_find(self, words: str = "") -> None:
+        """ctrl+f or /find WORDS."""
+        await self.chat.find(words)
 
     async def action_transcript(self, action: str) -> None:
         """Move through the conversation from anywhere (the composer keeps its keys)."""
         if self.screen is self.chat:
             await self.chat.transcript.run_action(action)
 
-    def action_copy_reply(self) -> None:
-        """Copy the last reply (OSC 52)."""
-        last = self.session.last_reply()
-        if last is not None:
-            self.copy_to_clipboard(last.content)
-            self.notify("Copied the last reply.", timeout=2)
+    async def show_conversation(self) -> None:
+        """Show the session's conversation now (a new one, or one resumed)."""
+        self.chat.stop()
+        await self.chat.show(self.session.conversation)
+        self.refresh_status()
 
-    # Slash commands.
+    async def action_new_conversation(self) -> None:
+        """A fresh conversation: the greeting again, no call."""
+        self.session.new_conversation()
+        await self.show_conversation()
 
-    @work(group="action")
-    @guarded
-    async def run_command(self, command: slash.SlashCommand, argument: str) -> None:
-        """Run one slash command; gentle ones are real calls with their rows."""
-        from guide.client import GuideError
-        from guide.tui import commands
-
-        await self.ready()
-        name = command.name
-        needs_text = command.action in ("imagine", "understand", "speak", "listen", "interpret", "continue", "discern")
-        if needs_text and not argument:
-            self.notify(f"Usage: {command.usage}", severity="warning")
-            return
-        try:
-            if name == "imagine":
-                await commands.imagine(self, argument)
-            elif name == "understand":
-                await commands.understand(self, argument)
-            elif name == "speak":
-                await commands.speak(self, argument)
-            elif name in ("listen", "interpret"):
-                await commands.transcribe(self, name, argument)
-            elif name == "continue":
-                await commands.continue_(self, argument)
-            elif name == "catalog":
-                await commands.catalog(self)
-            elif name == "discern":
-                await commands.discern(self, argument)
-            elif name == "persona":
-                await self.switch_persona(argument) if argument else self.action_pick_persona()
-            elif name == "model":
-                await self.switch_model(argument) if argument else self.action_pick_model()
-            elif name == "export":
-                self.export(with_calls=argument == "calls")
-            elif name == "find":
-                await self.action_find(argument)
-            elif name == "new":
-                await self.action_new_conversation()
-            else:
-                await self.run_action({"conversations": "conversations", "map": "show_map", "help": "help", "server": "pick_server"}[name])
-        except GuideError as error:
-            self.explain(error, name)
-
-    async def show_action(self, action: str, body: str, trace: Trace | None, picture: Any = None) -> None:
-        """A slash command's result as a block in the transcript (with a picture, for imagine)."""
-        from guide.client import ACTIONS
-
-        title = f"{action} → {ACTIONS[action].endpoint}"
-        await self.chat.transcript.add(Turn("action", body, trace_id=trace.id if trace else None, title=title, picture=picture))
-
-    # Screens.
+    # Screens and choices.
 
     def action_help(self) -> None:
         from guide.tui.screens.help import HelpScreen
@@ -461,36 +207,156 @@ class GuideApp(Choices, History, Finding):
     def action_show_map(self) -> None:
         from guide.tui.screens.map_screen import MapScreen
 
-        self.push_screen(MapScreen(self.server_address(), self.support, self.calls))
-        if self.support is None:
-            self.run_worker(self.probe_server(), group="probe")
+        self.push_screen(MapScreen(self.session.server_address(), self.session.support, self.session.conversation.call_counts()))
+        if self.session.support is None:
+            self.action_probe_server()
+
+    @work(group="probe")
+    @guarded
+    async def action_probe_server(self, force: bool = False) -> None:
+        """Which actions this server offers (probed once, cached in the store)."""
+        from guide.tui.screens.map_screen import MapScreen
+
+        await self.session.started.wait()
+        support = await self.session.probe(force=force)
+        if isinstance(self.screen, MapScreen):
+            self.screen.update_support(support)
+
+    def action_persona(self, persona_id: str = "") -> None:
+        """F5, /persona [ID]: switch persona, or pick, create or edit one."""
+        from guide.tui.screens.pickers import persona_picker
+
+        if persona_id:
+            self.session.switch_persona(persona_id)
+            return
+        self.push_screen(persona_picker(self.session.shelf.personas, self.session.conversation.persona.id), self._persona_chosen)
+
+    @guarded
+    async def _persona_chosen(self, choice: str | None) -> None:
+        from guide.personas import template
+        from guide.tui.screens.pickers import PersonaEditor
+
+        if not choice:
+            return
+        if choice.startswith("use:"):
+            self.session.switch_persona(choice[4:])
+            return
+        start = template("my-guide") if choice == "new" else self.session.conversation.persona
+        self.push_screen(PersonaEditor(start, creating=choice == "new"), self._persona_edited)
+
+    @guarded
+    async def _persona_edited(self, edited: Any) -> None:
+        if edited is not None:
+            self.notify(f"Saved {self.session.save_persona(edited)}", title="Persona", timeout=4)
+            self.session.switch_persona(edited.id)
+
+    @work(group="picker")
+    @guarded
+    async def action_model(self, name: str = "") -> None:
+        """F6, /model [NAME]: pick a model from the catalog, grouped by what each is for; checked before it is used."""
+        from guide.tui.screens.pickers import model_picker
+
+        await self.session.started.wait()
+        if not name:
+            catalog = await self.session.catalog()
+            picked: str | None = await self.push_screen_wait(model_picker(catalog, self.session.models.for_action("think")))
+            name = picked or ""
+        if name and await self.session.switch_model(name):
+            self.refresh_status()
+
+    @work(group="picker")
+    @guarded
+    async def action_pick_server(self) -> None:
+        """F7: pick a server; guide checks it, probes it and says what it offers."""
+        from guide.tui.screens.pickers import AddressPrompt, server_picker
+
+        choice = await self.push_screen_wait(server_picker(self.session.server_address()))
+        if choice == "custom":
+            choice = await self.push_screen_wait(AddressPrompt())
+        if choice:
+            await self.session.started.wait()
+            await self.session.switch_server(choice)
+            self.refresh_status()
+
+    @work(group="picker")
+    @guarded
+    async def action_conversations(self) -> None:
+        """F4: resume, rename, delete or export a conversation; search them all."""
+        from guide.tui.screens.conversations import ConversationsScreen
+
+        await self.session.started.wait()
+        store = self.session.store
+        if store is None:
+            self.notify(self.session.store_problem or "Conversations are not being saved.", severity="warning")
+            return
+        listed = await store.read(store.conversations)  # off the loop: the list shows when it is read
+        self.push_screen(ConversationsScreen(listed, store), self._conversation_chosen)
+
+    @guarded
+    async def _conversation_chosen(self, choice: Any) -> None:
+        store = self.session.store
+        if choice is None or store is None:
+            return
+        if choice.verb == "resume":
+            if await self.session.resume(choice.conversation_id) is not None:
+                await self.show_conversation()
+                await self._show_stored_calls()
+                if choice.message_id is not None:
+                    await self.chat.show_message(choice.message_id)
+        elif choice.verb == "rename":
+            store.rename(choice.conversation_id, choice.title)
+            self.notify(f"Renamed to “{choice.title}”.", timeout=3)
+        elif choice.verb == "delete":
+            was_open = await self.session.is_open(choice.conversation_id)
+            store.delete(choice.conversation_id)
+            if was_open:
+                await self.action_new_conversation()
+            self.notify("Deleted.", timeout=3)
+        elif choice.verb.startswith("export"):
+            current = await self.session.is_open(choice.conversation_id)
+            chosen = self.session.conversation if current else await self.session.open(choice.conversation_id)
+            if chosen is not None:
+                await self._export(chosen, with_calls=choice.verb == "export-calls")
+
+    async def _show_stored_calls(self) -> None:
+        from guide.client import Trace
+
+        store, conversation = self.session.store, self.session.conversation
+        if store is None or conversation.stored_id is None:
+            return
+        shown = await store.read(store.traces, conversation.stored_id, latest=OPENING)
+        count = await store.read(store.trace_count, conversation.stored_id)
+        self.chat.panel.show_earlier([Trace.from_dict(data) for data in shown], count - len(shown))
+
+    @work(group="action")
+    @guarded
+    async def action_export(self, argument: str = "") -> None:
+        """/export [calls]: this conversation as Markdown, in the data folder."""
+        await self._export(self.session.conversation, with_calls=argument == "calls")
+
+    async def _export(self, conversation: Any, *, with_calls: bool) -> None:
+        from guide.conversation.blocks import saved_path
+        from guide.locations import write_private
+
+        if not conversation.turns and not conversation.more_before:
+            self.notify("There is nothing to export yet.", severity="warning")
+            return
+        path = saved_path("exports", ".md")
+        write_private(path, await conversation.export(with_calls=with_calls))
+        self.notify(f"Exported to {path}", title="Export", timeout=8)
 
     def watch_theme(self, theme: str) -> None:
-        if self._painted and theme != self.settings.theme:
-            self._save_setting("theme", theme)
+        if self._painted and theme != self.session.settings.theme:
+            self.session.save_settings({"theme": theme})
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Persona", "Switch persona, or create and edit one", self.action_pick_persona)
-        yield SystemCommand("Model", "Pick a model from the server's catalog", self.action_pick_model)
+        yield SystemCommand("Persona", "Switch persona, or create and edit one", self.action_persona)
+        yield SystemCommand("Model", "Pick a model from the server's catalog", self.action_model)
         yield SystemCommand("Server", "Pick a server: presets or a custom address", self.action_pick_server)
         yield SystemCommand("Map", "The gentle actions and their legacy endpoints", self.action_show_map)
         yield SystemCommand("Conversations", "Resume, rename, delete or export", self.action_conversations)
         yield SystemCommand("New conversation", "Start again with the greeting", self.action_new_conversation)
-
-
-async def reachable(address: str, timeout: float = 1.5) -> bool:
-    """Whether anything accepts a connection at the address (no request is sent)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(address if "://" in address else f"http://{address}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname or "127.0.0.1", port), timeout)
-    except (TimeoutError, OSError):
-        return False
-    writer.close()
-    return True
 
 
 def run(flags: dict[str, Any] | None = None) -> None:

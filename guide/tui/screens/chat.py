@@ -1,53 +1,88 @@
-"""The main screen: status line, transcript, calls panel, composer."""
+"""The main screen: the conversation as it is shown, and what the user does in it.
+
+It renders the conversation it is given (attributes down) and hands the
+user's words and commands to it; what the conversation reports arrives as
+events the app routes here (messages up). It owns no domain state.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
+from guide.conversation import CallFiled, Event, ReplyEnded, Turn, TurnAdded, TurnRemoved
 from guide.safe_text import one_line
-from guide.tui.session import Turn
+from guide.tui import slash
+from guide.tui.boundary import guarded
+from guide.tui.widgets.calls_panel import CallsPanel
 from guide.tui.widgets.composer import Composer
-from guide.tui.widgets.mapping_panel import MappingPanel
 from guide.tui.widgets.transcript import MessageView, Transcript
 
 if TYPE_CHECKING:
+    from guide.conversation import Conversation
     from guide.tui.widgets.find_bar import FindBar
 
 NARROW = 100
 """Below this width the calls panel folds away (F2 brings it back)."""
+PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
+WAITING = "The guide is answering…  (Esc stops it; what arrived stays)"
+
+
+def around(text: str, words: str, width: int = 60) -> str:
+    """The words around the first match, on one line."""
+    at = text.casefold().find(words.casefold())
+    start = max(0, at - width // 3)
+    line = " ".join(text[start : start + width].split())
+    return ("…" if start else "") + line + ("…" if start + width < len(text) else "")
+
+
+def play(path: str) -> str | None:
+    """Play a sound with the first player installed (never waited for); its name, or None."""
+    import shutil
+    import subprocess
+
+    for command in PLAYERS:
+        if shutil.which(command[0]):
+            subprocess.Popen([*command, path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return command[0]
+    return None
 
 
 class ChatScreen(Screen[None]):
     """Where the conversation happens; it opens with the persona's greeting."""
 
-    def __init__(self, who: str, greeting: str, status: str, turns: list[Turn]) -> None:
+    def __init__(self, conversation: Conversation, status: str) -> None:
         super().__init__()
-        self.opening = (who, greeting)
+        self.conversation = conversation
         self.status = status
-        self.turns = turns
+        self.streaming = False
+        self.found: list[Turn] = []
+        self.found_at = 0
+        self.found_for: tuple[str, int] | None = None
+        """The words last looked for, and how many turns there were then."""
 
     def compose(self) -> ComposeResult:
         yield Static(self.status, id="status", markup=False)
         with Horizontal(id="body"):
-            yield Transcript(MessageView("greeting", *self.opening), self.turns, id="transcript")
-            yield MappingPanel()
+            yield Transcript(MessageView("greeting", self.conversation.persona.name, self.conversation.greeting()), id="transcript")
+            yield CallsPanel()
         yield OptionList(id="suggestions")
         yield Composer()
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#suggestions").display = False
         self.query_one(Composer).focus()
+        await self.show(self.conversation)
 
     def on_resize(self) -> None:
-        panel = self.query_one(MappingPanel)
         wanted = getattr(self.app, "panel_wanted", None)
-        panel.display = wanted if wanted is not None else self.size.width >= NARROW
+        self.panel.display = wanted if wanted is not None else self.size.width >= NARROW
 
     @property
     def transcript(self) -> Transcript:
@@ -58,6 +93,138 @@ class ChatScreen(Screen[None]):
     def composer(self) -> Composer:
         """The composer widget."""
         return self.query_one(Composer)
+
+    @property
+    def panel(self) -> CallsPanel:
+        """The calls panel."""
+        return self.query_one(CallsPanel)
+
+    def set_status(self, text: str) -> None:
+        """The line at the top: persona, server, model."""
+        self.status = text = one_line(text)  # model and persona names come from outside
+        if self.is_mounted:
+            self.query_one("#status", Static).update(text)
+
+    async def show(self, conversation: Conversation) -> None:
+        """Show a conversation: its greeting and its latest turns (and forget the last one's calls)."""
+        self.conversation, self.found_for = conversation, None
+        greeting = MessageView("greeting", conversation.persona.name, conversation.greeting())
+        self.panel.clear()
+        await self.transcript.reset(conversation, greeting)
+
+    # What the conversation reports.
+
+    async def heard(self, event: Event) -> None:
+        """Show what the conversation reported (routed here by the app)."""
+        if isinstance(event, TurnAdded):
+            await self.transcript.add(event.turn)
+            self._followed_up(event.turn)
+        elif isinstance(event, TurnRemoved):
+            await self.transcript.forget(event.turn)
+        elif isinstance(event, ReplyEnded):
+            await self._reply_ended(event)
+        elif isinstance(event, CallFiled):
+            self.panel.show(event.trace)
+
+    def _followed_up(self, turn: Turn) -> None:
+        """What a block asks of the screen: words into the composer, a sound played."""
+        data = turn.data or {}
+        if turn.kind in ("listen", "interpret") and isinstance(data.get("words"), str):
+            self.composer.text = data["words"]
+            self.composer.move_cursor(self.composer.document.end)
+        elif turn.kind == "speak" and isinstance(data.get("path"), str):
+            player = play(data["path"])
+            heard = f"Playing with {player}." if player else "No audio player found (aplay, paplay, afplay, ffplay): open the file to listen."
+            self.notify(heard, title="speak", timeout=4)
+
+    async def _reply_ended(self, event: ReplyEnded) -> None:
+        exchange = event.exchange
+        if exchange.turn is not None:
+            await self.transcript.finish_live(exchange.turn)
+        else:
+            await self.transcript.drop_live()
+        if exchange.words_back is not None:
+            self.composer.text = exchange.words_back  # the words go back, to send again
+            self.composer.move_cursor(self.composer.document.end)
+
+    # What the user does.
+
+    # Handlers here never wait on a layout or a mount into this screen (that needs this screen's own
+    # messages, which wait for the handler): anything that does runs as a worker.
+
+    def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        text = event.text
+        command = slash.parse(text.strip())
+        if text.strip().startswith("/") and command is None:
+            self.notify(f"There is no command {text.split()[0]}. /help lists them.", severity="warning")
+            return
+        if command is not None:
+            problem = command[0].problem(command[1])
+            if problem:
+                self.notify(problem, severity="warning")
+                return
+        self.composer.text = ""
+        if command is None:
+            self.reply(text)
+        elif command[0].gentle is not None:
+            self.run_gentle(command[0], command[1])
+        else:
+            # Not awaited here: the action may mount into this screen (the find bar), which waits for this handler.
+            self.run_worker(self.app.run_action(slash.app_action(*command)), group="command")
+
+    def on_composer_recall(self) -> None:
+        last = self.conversation.last_prompt()
+        if last:
+            self.composer.text = last
+            self.composer.move_cursor(self.composer.document.end)
+
+    @work(exclusive=True, group="reply")
+    @guarded
+    async def reply(self, text: str) -> None:
+        """Say it (at the end of the conversation); the reply streams into a new message while the composer waits."""
+        await self.transcript.show_latest()
+        await self._replying(self.conversation.send(text))
+
+    @work(exclusive=True, group="reply")
+    @guarded
+    async def regenerate(self) -> None:
+        """Ask again for the last reply."""
+        last = self.conversation.turns[-1] if self.conversation.turns else None
+        if self.streaming or last is None or last.role != "assistant":
+            return
+        await self._replying(self.conversation.regenerate())
+
+    async def _replying(self, exchanging: Any) -> None:
+        await self.app.session.started.wait()  # type: ignore[attr-defined]
+        composer = self.composer
+        composer.read_only, composer.placeholder, waiting = True, WAITING, composer.placeholder
+        self.streaming = True
+        try:
+            async with exchanging as exchange:
+                if exchange is None:
+                    return
+                view = await self.transcript.start_live(exchange.who)
+                await view.stream(exchange)
+        finally:
+            self.streaming = False
+            composer.read_only, composer.placeholder = False, waiting
+            composer.focus()
+
+    def stop(self) -> None:
+        """Esc: stop the reply; what arrived stays."""
+        if self.streaming:
+            self.workers.cancel_group(self, "reply")
+
+    @work(group="action")
+    @guarded
+    async def run_gentle(self, command: slash.SlashCommand, argument: str) -> None:
+        """A gentle slash command: a real call, its block added to the conversation."""
+        await self.app.session.started.wait()  # type: ignore[attr-defined]
+        assert command.gentle is not None
+        await self.transcript.show_latest()
+        await command.gentle(self.conversation, argument)
+
+    # Finding words in this conversation.
 
     async def find_bar(self) -> FindBar:
         """The find bar above the composer (made on first use: launch stays light)."""
@@ -70,13 +237,55 @@ class ChatScreen(Screen[None]):
         await self.mount(bar, before=self.composer)
         return bar
 
-    @property
-    def panel(self) -> MappingPanel:
-        """The calls panel."""
-        return self.query_one(MappingPanel)
+    async def find(self, words: str = "") -> None:
+        """Open the find bar (with words: look for them at once)."""
+        bar = await self.find_bar()
+        bar.open(words)
+        if words:
+            bar.post_message(bar.Step(words, -1))
 
-    def set_status(self, text: str) -> None:
-        """The line at the top: persona, server, model."""
-        self.status = text = one_line(text)  # model and persona names come from outside
-        if self.is_mounted:
-            self.query_one("#status", Static).update(text)
+    def on_find_bar_step(self, event: Any) -> None:
+        self.find_step(event.words, event.direction)
+
+    @work(exclusive=True, group="find")
+    @guarded
+    async def find_step(self, words: str, direction: int) -> None:
+        """Look for the words (once), then move to the match before (-1) or after (+1)."""
+        words = " ".join(words.split())
+        if not words:
+            return
+        turns = self.conversation.turns
+        if self.found_for != (words, len(turns)):
+            await self.transcript.load_back(lambda: False)
+            needle = words.casefold()
+            self.found = [t for t in turns if needle in t.content.casefold()]
+            self.found_for, self.found_at = (words, len(turns)), len(self.found)
+        bar = await self.find_bar()
+        if not self.found:
+            self.transcript.mark((), None)
+            bar.say(f"No message holds “{words}”.")
+            return
+        self.found_at = (self.found_at + direction) % len(self.found)
+        current = self.found[self.found_at]
+        self.transcript.mark(self.found, current)
+        await self.transcript.reveal(current)
+        bar.say(f"{self.found_at + 1} of {len(self.found)} · {around(current.content, words)}")
+
+    def on_find_bar_closed(self, event: Any) -> None:
+        self.found_for = None
+        self.transcript.mark((), None)
+        self.composer.focus()
+
+    async def show_message(self, message_id: int) -> None:
+        """Scroll to a stored message of this conversation, marked as found."""
+        transcript = self.transcript
+
+        def reached() -> bool:  # ids grow with time: the oldest turn read is at or before the one wanted
+            oldest = self.conversation.turns[0].message_id if self.conversation.turns else None
+            return oldest is not None and oldest <= message_id
+
+        await transcript.load_back(reached)
+        turn = next((t for t in self.conversation.turns if t.message_id == message_id), None)
+        if turn is not None:
+            transcript.mark([turn], turn)
+            await transcript.reveal(turn)

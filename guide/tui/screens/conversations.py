@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -15,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from guide.safe_text import one_line
-from guide.store import ConversationInfo, Hit
+from guide.store import ConversationInfo, Hit, Store, StoreUnavailable
 
 SNIPPET = 70
 """Characters of a search hit's words shown in the list."""
@@ -46,10 +45,11 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         Binding("E", "choose('export-calls')", "Export with calls", id="export-calls"),
     ]
 
-    def __init__(self, conversations: list[ConversationInfo], search: Callable[[str], list[Hit]] | None = None) -> None:
+    def __init__(self, conversations: list[ConversationInfo], store: Store | None = None) -> None:
         super().__init__()
         self.conversations = conversations
-        self.search = search
+        self.store = store
+        """Where search looks (read off the UI loop, as you type)."""
         self.hits: list[Hit] = []
 
     def compose(self) -> ComposeResult:
@@ -63,7 +63,7 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     def on_mount(self) -> None:
         self._list()
         self.query_one("#rename-input").display = False
-        self.query_one("#search-input").display = self.search is not None
+        self.query_one("#search-input").display = self.store is not None
         self.query_one(DataTable).focus()
 
     def _list(self) -> None:
@@ -75,9 +75,19 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         if not self.conversations:
             table.add_row("No conversations yet.", "", "", "")
 
-    def _show_hits(self, words: str) -> None:
-        assert self.search is not None
-        self.hits = self.search(words)
+    @work(exclusive=True, group="search")
+    async def _search(self, words: str) -> None:
+        """Search every conversation off the UI loop; a newer search replaces this one."""
+        assert self.store is not None
+        try:
+            hits = await self.store.read(self.store.search, words)
+        except StoreUnavailable as error:
+            self.notify(str(error), title=error.title, severity="warning")
+            return
+        self._show_hits(words, hits)
+
+    def _show_hits(self, words: str, hits: list[Hit]) -> None:
+        self.hits = hits
         table = self.query_one(DataTable)
         table.clear(columns=True)
         table.add_columns("conversation", "who", "when", "words")
@@ -97,14 +107,14 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     @on(Input.Changed, "#search-input")
     def searched(self, event: Input.Changed) -> None:
         words = event.value.strip()
-        self._show_hits(words) if words else self._list()
+        self._search(words) if words else self._list()
 
     @on(Input.Submitted, "#search-input")
     def search_done(self) -> None:
         self.query_one(DataTable).focus()
 
     def action_search(self) -> None:
-        if self.search is not None:
+        if self.store is not None:
             self.query_one("#search-input").focus()
 
     def _selected(self) -> tuple[int, int | None] | None:

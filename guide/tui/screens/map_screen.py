@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
@@ -24,7 +24,7 @@ class MapScreen(ModalScreen[None]):
         Binding("p", "probe", "Probe again", id="probe", tooltip="Ask the server again which actions it offers"),
     ]
 
-    def __init__(self, address: str, support: dict[str, Any] | None, calls: Counter[str]) -> None:
+    def __init__(self, address: str, support: dict[str, Any] | None, calls: Mapping[str, int]) -> None:
         super().__init__()
         self.address = address
         self.support = support

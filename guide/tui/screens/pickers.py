@@ -53,11 +53,16 @@ def persona_picker(personas: dict[str, Persona], current: str) -> Picker:
 
 
 def model_picker(models: list[Any], current: str | None) -> Picker:
-    """The models the catalog listed."""
-    options = [Option(Text(one_line(f"{'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})")), id=m.id) for m in models]
+    """The models the catalog listed, grouped by what each is for."""
     from guide.client import ACTIONS
+    from guide.models import LABELS, grouped
 
-    return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or [Option("The server lists no models.", id="", disabled=True)])
+    options: list[Option] = []
+    for purpose, listed in grouped(models).items():
+        options.append(Option(Text(LABELS[purpose], style="bold"), disabled=True))
+        options += [Option(Text(one_line(f"  {'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})")), id=m.id) for m in listed]
+    empty = [Option("The server lists no models.", id="", disabled=True)]
+    return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or empty, "A chat model answers; the others serve their actions.")
 
 
 def server_picker(current: str) -> Picker:

@@ -16,7 +16,7 @@ from guide.safe_text import one_line, visible
 if TYPE_CHECKING:
     from textual.widgets import Markdown
 
-    from guide.tui.session import Turn
+    from guide.conversation import Turn
 
 
 def markdown(text: str) -> Markdown:
@@ -136,7 +136,7 @@ class Divider(Static):
 
 
 class ActionBlock(Vertical):
-    """The result of a slash command: a distinct block, Markdown inside."""
+    """The result of a slash command: a distinct block, Markdown inside (and a picture, for imagine)."""
 
     turn: Turn | None = None
 
@@ -151,10 +151,34 @@ class ActionBlock(Vertical):
         self.picture = picture
 
     def compose(self) -> ComposeResult:
-        yield Label(self.title, classes="who", markup=False)
+        yield Label(one_line(self.title), classes="who", markup=False)
         if self.picture is not None:
             yield Static(self.picture, classes="picture")
         yield markdown(self.text)
+
+    def on_mount(self) -> None:
+        saved = (self.turn.data or {}).get("path") if self.turn is not None and self.turn.kind == "imagine" else None
+        if self.picture is None and isinstance(saved, str):
+            self.run_worker(self._draw(saved), group="picture")
+
+    async def _draw(self, saved: str) -> None:
+        """Draw the saved picture off the UI's loop (a large one takes a moment); nothing if it is gone."""
+        from pathlib import Path
+
+        from guide.tui.widgets.picture import half_blocks
+
+        def draw() -> Any:
+            try:
+                return half_blocks(Path(saved).read_bytes())
+            except OSError:
+                return None
+
+        picture = await asyncio.to_thread(draw)
+        if picture is not None and self.is_attached:
+            self.picture = picture
+            if self.turn is not None:
+                self.turn.picture = picture
+            await self.mount(Static(picture, classes="picture"), after=self.query_one(".who"))
 
 
 Shown = MessageView | Divider | ActionBlock

@@ -2,25 +2,26 @@
 
 A conversation may hold thousands of turns, and a Markdown widget costs tens
 of milliseconds and most of a MiB, so only a window of at most WINDOW views
-is mounted over `turns` (the session's list). Reaching an edge mounts the
-next page there and removes as many from the far side, keeping what the user
-is reading in place; older turns not yet read from the store are fetched a
-page at a time. A streaming reply lives in the live view, after the window,
-and is never removed by paging.
+is mounted over the conversation's turns, which this widget reads and never
+changes. Reaching an edge mounts the next page there and removes as many
+from the far side, keeping what the user is reading in place; older turns
+not yet read from the store are asked of the conversation a page at a time.
+A streaming reply lives in the live view, after the window, and is never
+removed by paging.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
+from guide.conversation import Turn
 from guide.tui.boundary import guarded
-from guide.tui.session import Turn
 
 from .messages import ActionBlock, Divider, MessageView, Shown, markdown, needs_full_render, view_for
 
@@ -33,8 +34,8 @@ WINDOW = 40
 EDGE = 1
 """Lines from an edge that count as reaching it."""
 
-Older = Callable[[], Awaitable[list[Turn]]]
-"""Reads the turns before the first one loaded (oldest first); [] when there are no more."""
+if TYPE_CHECKING:
+    from guide.conversation import Conversation
 
 
 def turn_of(view: Shown) -> Turn:
@@ -54,13 +55,16 @@ class Transcript(VerticalScroll):
         Binding("pagedown", "page_newer", "Newer", show=False),
     ]
 
-    def __init__(self, head: MessageView, turns: list[Turn], **options: Any) -> None:
+    def __init__(self, head: MessageView, **options: Any) -> None:
         super().__init__(head, **options)
         self.head = head
         """The greeting: shown above the first turn, once the window reaches it."""
-        self.turns = turns
-        self.fetch_older: Older | None = None
-        self.lo = self.hi = len(turns)
+        self.conversation: Conversation | None = None
+        self.turns: list[Turn] = []
+        """The conversation's turns (read here, changed only by the conversation)."""
+        self.base = 0
+        """The conversation's `prepended` when lo and hi were last true (older turns read in shift them)."""
+        self.lo = self.hi = 0
         """The window: turns[lo:hi] are mounted, as `views`."""
         self.views: list[Shown] = []
         self.live: MessageView | None = None
@@ -74,11 +78,25 @@ class Transcript(VerticalScroll):
 
     # The window.
 
-    async def reset(self, turns: list[Turn], head: MessageView, fetch_older: Older | None = None) -> None:
+    @property
+    def more_before(self) -> bool:
+        """Whether the store holds turns older than the conversation's first one held."""
+        return self.conversation is not None and self.conversation.more_before
+
+    def _sync(self) -> None:
+        """Shift the window by the turns the conversation read in before the first since last time."""
+        prepended = self.conversation.prepended if self.conversation is not None else 0
+        shift, self.base = prepended - self.base, prepended
+        self.lo, self.hi = self.lo + shift, min(self.hi + shift, len(self.turns))
+        self.lo = min(self.lo, self.hi)
+
+    async def reset(self, conversation: Conversation, head: MessageView) -> None:
         """Show another conversation: its greeting and its latest turns."""
         async with self._lock:
             await self.remove_children()
-            self.head, self.turns, self.fetch_older = head, turns, fetch_older
+            self.head, self.conversation, self.turns = head, conversation, conversation.turns
+            self.base = conversation.prepended
+            self.lo = self.hi = len(self.turns)
             self.views, self.live, self.current = [], None, None
             self.found.clear()
             await self.mount(head)
@@ -88,6 +106,7 @@ class Transcript(VerticalScroll):
     async def show_latest(self) -> None:
         """The last page, followed as it grows."""
         async with self._lock:
+            self._sync()
             await self._show_latest()
 
     async def _show_latest(self) -> None:
@@ -117,7 +136,7 @@ class Transcript(VerticalScroll):
         return views
 
     def _window_changed(self) -> None:
-        self.head.display = self.lo == 0 and self.fetch_older is None
+        self.head.display = self.lo == 0 and not self.more_before
         if self.hi < len(self.turns):
             self.anchor(False)  # newer turns are not mounted: do not follow the end
         elif not self.is_anchored:
@@ -171,7 +190,8 @@ class Transcript(VerticalScroll):
     async def older(self) -> bool:
         """Mount the page before the window (reading it from the store if needed)."""
         async with self._lock:
-            if self.lo == 0 and self.fetch_older is not None:
+            self._sync()
+            if self.lo == 0 and self.more_before:
                 await self._fetch()
             if self.lo == 0:
                 self._window_changed()
@@ -191,6 +211,7 @@ class Transcript(VerticalScroll):
     async def newer(self) -> bool:
         """Mount the page after the window."""
         async with self._lock:
+            self._sync()
             if self.hi >= len(self.turns):
                 return False
             hi = min(len(self.turns), self.hi + PAGE)
@@ -200,28 +221,20 @@ class Transcript(VerticalScroll):
             await self._trim(keep="bottom")
             return True
 
-    async def load_all(self) -> None:
-        """Read every older turn from the store (before find looks through them)."""
-        await self.load_back(lambda: False)
-
     async def load_back(self, enough: Callable[[], bool]) -> None:
-        """Read older turns from the store, a page at a time, until there are enough (or no more)."""
+        """Have the conversation read older turns, a page at a time, until there are enough (or no more)."""
         async with self._lock:
             await self._load_back(enough)
 
     async def _load_back(self, enough: Callable[[], bool]) -> None:
-        while self.fetch_older is not None and not enough():
+        while self.more_before and not enough():
             await self._fetch()
         self._window_changed()
 
     async def _fetch(self) -> None:
-        assert self.fetch_older is not None
-        fetched = await self.fetch_older()
-        if not fetched:
-            self.fetch_older = None
-        self.turns[0:0] = fetched
-        self.lo += len(fetched)
-        self.hi += len(fetched)
+        assert self.conversation is not None
+        await self.conversation.load_older()
+        self._sync()
 
     # Moving around.
 
@@ -263,6 +276,7 @@ class Transcript(VerticalScroll):
         """The first turn of the conversation, under the greeting."""
         async with self._lock:
             await self._load_back(lambda: False)
+            self._sync()
             await self._show(0, min(PAGE, len(self.turns)))
             self.scroll_home(animate=False, immediate=True)
             await self._layout_done()
@@ -270,6 +284,7 @@ class Transcript(VerticalScroll):
     async def action_bottom(self) -> None:
         """The latest turns, followed again."""
         async with self._lock:
+            self._sync()
             await self._show_latest()
             self.scroll_end(animate=False, immediate=True)
             await self._layout_done()
@@ -277,6 +292,7 @@ class Transcript(VerticalScroll):
     async def reveal(self, turn: Turn) -> None:
         """Mount the window around a turn and scroll it into view."""
         async with self._lock:
+            self._sync()
             index = self.turns.index(turn)
             if not self.lo <= index < self.hi:
                 lo = max(0, min(index - PAGE // 2, len(self.turns) - PAGE))
@@ -287,12 +303,19 @@ class Transcript(VerticalScroll):
 
     # Adding and removing turns.
 
+    def _index(self, turn: Turn) -> int | None:
+        """Where a turn is, looking from the end (where turns are added)."""
+        for index in range(len(self.turns) - 1, -1, -1):
+            if self.turns[index] is turn:
+                return index
+        return None
+
     async def add(self, turn: Turn) -> Shown | None:
-        """Append a turn; it is mounted when the window reaches the end."""
+        """A turn the conversation added: mounted if the window reaches it."""
         async with self._lock:
-            at_end = self.hi == len(self.turns)
-            self.turns.append(turn)
-            if not at_end:
+            self._sync()
+            index = self._index(turn)
+            if index is None or self.hi != index:
                 return None
             views = await self._mount([turn], at_top=False)
             self.views += views
@@ -310,11 +333,12 @@ class Transcript(VerticalScroll):
     async def finish_live(self, turn: Turn) -> None:
         """The streamed reply became a turn; its view joins the window if the window reaches it."""
         async with self._lock:
+            self._sync()
             view, self.live = self.live, None
-            at_end = self.hi == len(self.turns)
-            self.turns.append(turn)
+            at_end = self.hi == self._index(turn)
             if view is None:
                 return
+            view.set_state(turn.state)
             if at_end:
                 view.turn = turn
                 self.views.append(view)
@@ -330,17 +354,14 @@ class Transcript(VerticalScroll):
             if view is not None:
                 await view.remove()
 
-    async def remove_last(self) -> Turn | None:
-        """Take the last turn away (a reply asked again, words that were never answered)."""
+    async def forget(self, turn: Turn) -> None:
+        """A turn the conversation took away (its last): its view goes too."""
         async with self._lock:
-            if not self.turns:
-                return None
-            at_end = self.hi == len(self.turns)
-            turn = self.turns.pop()
-            if at_end and self.views and turn_of(self.views[-1]) is turn:
+            self._sync()
+            if self.views and turn_of(self.views[-1]) is turn:
                 await self.views.pop().remove()
-                self.hi -= 1
-            return turn
+            self.hi = min(self.hi, len(self.turns))
+            self.lo = min(self.lo, self.hi)
 
     # Reading and marking.
 

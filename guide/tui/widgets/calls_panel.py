@@ -1,4 +1,4 @@
-"""The mapping panel: one row per call, added as it starts, updated as it streams."""
+"""The calls panel: one row per call, added as it starts, updated as its stream reports progress."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ LIMIT = 500
 """Rows kept at most; past it the oldest DROP go at once (one rebuild, not one per call)."""
 DROP = 100
 EARLIER = "earlier-calls"
+OPENING = 10
+"""Calls shown when a stored conversation opens (a screenful; the counts include them all)."""
+PAGE = 50
+"""Calls added each time the user asks for earlier ones."""
 
 
 def row_text(trace: Trace) -> Text:
@@ -42,7 +46,7 @@ def row_text(trace: Trace) -> Text:
     return text
 
 
-class MappingPanel(Vertical):
+class CallsPanel(Vertical):
     """Every call of this conversation, newest last; Enter opens one whole.
 
     At most LIMIT rows are kept; a stored conversation opens with its latest
@@ -59,7 +63,7 @@ class MappingPanel(Vertical):
         """The user asked for the calls before the first one shown."""
 
     def __init__(self) -> None:
-        super().__init__(id="mapping-panel")
+        super().__init__(id="calls-panel")
         self.traces: dict[str, Trace] = {}
         self.earlier = 0
         """Calls of this conversation not shown (older than the first row)."""
@@ -70,7 +74,6 @@ class MappingPanel(Vertical):
         yield OptionList(id="calls")
 
     def on_mount(self) -> None:
-        self.set_interval(0.25, self._tick)
         self.query_one("#calls").display = False
 
     def show(self, trace: Trace) -> None:
@@ -124,11 +127,6 @@ class MappingPanel(Vertical):
         calls.clear_options()
         calls.display = False
         self.query_one("#panel-empty").display = True
-
-    def _tick(self) -> None:
-        for trace in self.traces.values():
-            if trace.state == "running":
-                self.show(trace)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -1,0 +1,294 @@
+"""One run of the chat, headless: settings, personas, the server and its client, the store, the conversation open now.
+
+The terminal app is a shell around this: it shows what the session holds and
+hands it what the user does. Nothing here imports textual, and nothing here
+waits on the caller's loop: the store opens and reads in a worker thread,
+and its writes are queued. What happens is reported through `emit`, as the
+conversation's events are (the session passes those on too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from guide import config, personas
+from guide.conversation import Conversation, Event, Notice
+from guide.models import ModelChoice
+
+if TYPE_CHECKING:
+    from guide.client import AsyncGuide, Trace
+    from guide.connect import Answering
+    from guide.store import Store
+    from guide.store_writer import Saving
+
+
+class ChatSession:
+    """What the app holds for one run; `start()` finds who answers and opens the store."""
+
+    def __init__(self, flags: dict[str, Any] | None = None, *, transport: Any = None, emit: Callable[[Event], None] | None = None) -> None:
+        self.flags = {k: v for k, v in (flags or {}).items() if v is not None}
+        self.transport = transport
+        """An httpx transport for the client (tests and screenshots); None for the network."""
+        self.emit: Callable[[Event], None] = emit or (lambda event: None)
+        self.loaded = config.load(self.flags)
+        self.settings = self.loaded.settings
+        self.shelf = personas.load()
+        self.store: Store | None = None
+        self.store_problem: str | None = None
+        self.answering: Answering | None = None
+        """Who answers when no server is configured (a local one, or the companion)."""
+        self.guide: AsyncGuide | None = None
+        self.started = asyncio.Event()
+        self.support: dict[str, Any] | None = None
+        """What the last probe found (action → support, status, reason), for the map."""
+        persona = self.shelf.get(self.settings.persona)
+        self.models = ModelChoice(chosen=self.settings.model, persona=persona.model)
+        self.conversation = self._conversation(persona)
+
+    def _conversation(self, persona: personas.Persona, **options: Any) -> Conversation:
+        return Conversation(
+            persona,
+            guide=self.guide,
+            store=self.store,
+            models=self.models,
+            address=self.settings.address,
+            budget=self.settings.history_budget(),
+            emit=self.emit,
+            **options,
+        )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What to tell the user once the first frame is up: (title, words)."""
+        told = [("A persona file was skipped", str(problem)) for problem in self.shelf.problems]
+        if self.loaded.problem:
+            told.append(("Settings", self.loaded.problem))
+        if self.settings.persona not in self.shelf.personas:
+            told.append(("Persona", f"There is no persona called '{self.settings.persona}'; the calm guide is here instead."))
+        return told
+
+    # Starting and stopping.
+
+    async def start(self) -> None:
+        """Open the store and find who answers (a configured server, a local one, or the companion)."""
+        try:
+            await self._open_store()
+            await self._connect()
+        finally:
+            self.guide = self.guide or self._client()
+            self.conversation.guide, self.conversation.store = self.guide, self.store
+            self.started.set()
+
+    async def _open_store(self) -> None:
+        from guide.store import Store
+
+        def open_store() -> Store:
+            return Store(on_saving=self._saving)
+
+        try:
+            self.store = await asyncio.to_thread(open_store)  # opening may wait for another guide's migration
+        except Exception as error:  # an unusable data folder must not stop the chat
+            self.store_problem = f"Conversations cannot be saved: {error}. guide keeps working in memory."
+            self.emit(Notice("Storage", self.store_problem, "warning"))
+            return
+        if self.store.notice:
+            self.emit(Notice("Storage", self.store.notice, "warning"))
+
+    def _saving(self, state: Saving, why: str) -> None:
+        """From the store's writer thread: saving waits, fails, or lands again."""
+        if state == "waiting":
+            words = "Another guide is using the conversations file; what you write is kept and saved as soon as it is free."
+        elif state == "failing":
+            words = f"Conversations cannot be saved just now ({why}); nothing on screen is lost, and guide keeps trying."
+        else:
+            words = "Saving again: everything kept meanwhile is in the conversations file."
+        self.emit(Notice("Storage", words, "information" if state == "saving" else "warning"))
+
+    async def _connect(self) -> None:
+        from guide.connect import choose, reachable
+
+        if not self.settings.server():
+            self.answering = await choose(self.settings)
+            if self.answering.message:
+                self.emit(Notice("Who is answering", self.answering.message))
+        elif self.transport is None and not await reachable(self.settings.server() or ""):
+            words = f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server."
+            self.emit(Notice("Could not reach the server", words, "warning"))
+
+    def _client(self) -> AsyncGuide:
+        from guide.client import AsyncGuide
+
+        base_url = self.settings.server() or (self.answering.base_url if self.answering else None)
+        return AsyncGuide(
+            base_url=base_url,
+            api_key=self.settings.api_key(),
+            timeout=self.settings.read_timeout(),
+            on_trace=self._on_trace,
+            transport=self.transport,
+        )
+
+    def _on_trace(self, trace: Trace) -> None:
+        self.conversation.file_call(trace)
+
+    async def close(self) -> Path | None:
+        """Close the client, the companion and the store; the file holding writes that could not land, if any."""
+        if self.guide is not None:
+            await self.guide.aclose()
+        if self.answering is not None and self.answering.companion is not None:
+            self.answering.companion.stop()
+        if self.store is not None:
+            return await asyncio.to_thread(self.store.close)
+        return None
+
+    # What the header says.
+
+    def server_address(self) -> str:
+        """The server as people write it: without the version, and without any credentials."""
+        from guide.client._address import display_address
+        from guide.client._providers import DEFAULT_BASE_URL
+
+        configured = self.settings.server()
+        if not configured and self.answering is not None:
+            return f"{self.answering.label} at {display_address(self.answering.base_url)}"
+        if not configured and not self.started.is_set():
+            return "looking for a server…"
+        return display_address(configured or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+
+    def model_shown(self) -> str:
+        """The chat model in force, as the header shows it."""
+        model = self.models.for_action("think") or (self.guide.chosen_model(None) if self.guide else None) or "the server's first model"
+        if "/" in model and model.endswith((".gguf", ".bin")):
+            model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
+        return model
+
+    def status(self) -> str:
+        """Persona · server · model: the top line."""
+        return f"◉ {self.conversation.persona.name}  ·  {self.server_address()}  ·  {self.model_shown()}"
+
+    # Conversations.
+
+    def new_conversation(self) -> Conversation:
+        """A fresh conversation with the persona in force: the greeting again, no call."""
+        self.conversation = self._conversation(self.conversation.persona)
+        return self.conversation
+
+    async def open(self, conversation_id: int) -> Conversation | None:
+        """A stored conversation, read at its latest turns (not made the one open now: export reads others)."""
+        if self.store is None:
+            return None
+
+        def persona_for(persona_id: str) -> personas.Persona:
+            return self.shelf.personas.get(persona_id, self.conversation.persona)
+
+        options = {"guide": self.guide, "models": self.models, "address": self.settings.address, "budget": self.settings.history_budget()}
+        return await Conversation.resume(self.store, conversation_id, persona_for, emit=self.emit, **options)
+
+    async def is_open(self, conversation_id: int) -> bool:
+        """Whether a stored conversation is the one open now (a new one is known by its uid until it is read back)."""
+        conversation, store = self.conversation, self.store
+        if conversation.stored_id is not None or store is None or not conversation.stored:
+            return conversation.stored_id == conversation_id
+        info = await store.read(store.conversation, conversation_id)
+        return info is not None and info.uid == conversation.uid
+
+    async def resume(self, conversation_id: int) -> Conversation | None:
+        """A stored conversation, opened at its latest turns: the one open now."""
+        resumed = await self.open(conversation_id)
+        if resumed is not None:
+            self.conversation = resumed
+        return resumed
+
+    # Choices, each remembered in the settings.
+
+    def switch_persona(self, persona_id: str) -> bool:
+        """Speak as another persona from the next turn; False if there is none by that id."""
+        persona = self.shelf.personas.get(persona_id)
+        if persona is None:
+            self.emit(Notice("Persona", f"There is no persona called '{persona_id}'.", "warning"))
+            return False
+        self.conversation.switch_persona(persona)
+        self.save_settings({"persona": persona.id})
+        return True
+
+    def save_persona(self, persona: personas.Persona) -> Path:
+        """Write a persona the user made or edited, and read the shelf again."""
+        path = personas.save(persona)
+        self.shelf = personas.load()
+        return path
+
+    async def catalog(self) -> list[Any]:
+        """The server's models (a real catalog call), learnt by the model resolver."""
+        await self.conversation.know_models()
+        return list(self.models.catalog or [])
+
+    async def switch_model(self, name: str) -> bool:
+        """Answer with another model from the next call, if the server lists it; remembered for chat."""
+        if self.models.catalog is None:
+            await self.conversation.know_models()
+        if not self.models.listed(name):
+            listed = ", ".join(m.id for m in self.models.catalog or []) or "none"
+            self.emit(Notice("Model", f"This server has no model '{name}'. It lists: {listed}.", "warning"))
+            return False
+        from guide.models import PURPOSES
+
+        purpose = self.models.purpose(name)
+        action = next((action for action, wanted in PURPOSES.items() if wanted == purpose), "think")
+        self.conversation.switch_model(name, action)
+        if purpose == "chat":
+            self.save_settings({"model": name})
+        return True
+
+    async def switch_server(self, choice: str) -> bool:
+        """Use another server (a preset, or an address): checked, saved, its models and offers learnt."""
+        if choice.startswith("preset:"):
+            changes: dict[str, str | None] = {"provider": choice.removeprefix("preset:"), "base_url": None}
+        else:
+            problem = config.address_problem(choice)
+            if problem:
+                self.emit(Notice("Server", problem, "warning"))
+                return False
+            changes = {"base_url": choice}
+        if not self.save_settings(changes):
+            return False
+        if self.guide is not None:
+            await self.guide.aclose()
+        self.guide = self.conversation.guide = self._client()
+        self.models.catalog, self.models.per_action = None, {}
+        self.support = None
+        await self.probe()
+        return True
+
+    async def probe(self, force: bool = False) -> dict[str, Any]:
+        """Which actions this server offers: probed once, cached in the store."""
+        guide = self.guide or self._client()
+        store = self.store
+        cached = await store.read(store.probe, guide.base_url) if store is not None and not force else None
+        if cached is None:
+            found = await guide.probe()
+            cached = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
+            if store is not None:
+                store.save_probe(guide.base_url, cached)
+            offered = [name for name, f in cached.items() if f["support"] == "yes"]
+            self.emit(Notice("Server", f"{self.server_address()} offers: {', '.join(offered) or 'nothing that answered'}."))
+        self.support = cached
+        return cached
+
+    def save_settings(self, changes: dict[str, str | None]) -> bool:
+        """Remember choices at once; they replace this run's flags. False (and a notice) if they could not be saved."""
+        try:
+            notice = config.write(changes)
+        except (OSError, ValueError) as error:
+            self.emit(Notice("Settings", f"The setting could not be saved: {error}", "warning"))
+            return False
+        if notice:
+            self.emit(Notice("Settings", notice, "warning"))
+        for key in changes:
+            self.flags.pop(key, None)
+        if "provider" in changes:
+            self.flags.pop("base_url", None)
+        self.loaded = config.load(self.flags)
+        self.settings = self.loaded.settings
+        return True

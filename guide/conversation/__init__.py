@@ -1,0 +1,37 @@
+"""The conversation at the heart of guide: headless (it never imports textual).
+
+    conversation = Conversation(persona, guide=AsyncGuide(...), store=store, emit=print)
+    async with conversation.send("Hello") as exchange:
+        async for piece in exchange:
+            ...
+
+The app, `guide ask` and the tests drive it the same way; it reports what
+happens as events (`guide.conversation.events`).
+"""
+
+from __future__ import annotations
+
+from .core import DEFAULT_BUDGET, OLDER_PAGE, RESUME_PAGE, Conversation
+from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
+from .exchange import Exchange
+from .turns import Turn, as_markdown, new_uid
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "OLDER_PAGE",
+    "RESUME_PAGE",
+    "CallFiled",
+    "Conversation",
+    "Event",
+    "Exchange",
+    "Notice",
+    "OlderLoaded",
+    "PersonaChanged",
+    "ReplyEnded",
+    "ReplyStarted",
+    "Turn",
+    "TurnAdded",
+    "TurnRemoved",
+    "as_markdown",
+    "new_uid",
+]

@@ -1,0 +1,128 @@
+"""The gentle actions from the chat (/understand, /speak, /imagine…): each a real call, kept as a typed block.
+
+Each function makes the call through the conversation's client, with the
+model the resolver picks for that action, saves what must be saved (a
+picture, a sound) readable by the user only, and adds the block to the
+conversation: stored with what it needs to be shown again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from guide.client import ACTIONS
+from guide.locations import data_dir, ensure_private
+
+from .turns import Turn
+
+if TYPE_CHECKING:
+    from .core import Conversation
+
+
+def saved_path(folder: str, suffix: str) -> Path:
+    """A new file in the data folder: data/<folder>/<timestamp><suffix> (the folder readable by the user only)."""
+    where = ensure_private(data_dir() / folder)
+    return where / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}{suffix}"
+
+
+def block(conversation: Conversation, action: str, body: str, trace: Any, **data: Any) -> Turn:
+    """Add an action's block to the conversation: `understand → POST /v1/embeddings`, its words, its data."""
+    title = f"{action} → {ACTIONS[action].endpoint}"
+    turn = Turn("action", body, kind=action, data={"title": title, **data}, trace_id=trace.id if trace is not None else None)
+    return conversation.add(turn)
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    """Cosine similarity of two vectors."""
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def describe_vector(vector: list[float]) -> str:
+    """Dimensions, the first numbers and the norm."""
+    first = ", ".join(f"{x:.4f}" for x in vector[:6])
+    norm = math.sqrt(sum(x * x for x in vector))
+    return f"{len(vector)} dimensions · norm {norm:.4f}\n\n`[{first}{', …' if len(vector) > 6 else ''}]`"
+
+
+async def understand(conversation: Conversation, text: str) -> Turn:
+    """Embed a text, or two (`A | B`) and their similarity."""
+    guide, model = conversation.require_guide(), await conversation.model_for("understand")
+    if "|" in text:
+        left, right = (part.strip() for part in text.split("|", 1))
+        vectors = await guide.understand([left, right], model=model)
+        a, b = (list(v) for v in cast("list[list[float]]", vectors))
+        similarity = cosine(a, b)
+        body = f"Cosine similarity of the two: **{similarity:.4f}**\n\n*{left}* — {describe_vector(a)}\n\n*{right}* — {describe_vector(b)}"
+        return block(conversation, "understand", body, vectors.trace, similarity=similarity, dimensions=len(a))
+    vector = await guide.understand(text, model=model)
+    values = cast("list[float]", vector)
+    return block(conversation, "understand", describe_vector(values), getattr(vector, "trace", None), dimensions=len(values))
+
+
+async def speak(conversation: Conversation, text: str) -> Turn:
+    """Say it aloud: the audio is saved (the app plays it)."""
+    guide = conversation.require_guide()
+    sound = await guide.speak(text, format="wav", model=await conversation.model_for("speak"))
+    suffix = "." + (sound.media_type.split("/")[-1].replace("mpeg", "mp3").replace("x-wav", "wav") or "audio")
+    path = sound.save(saved_path("sounds", suffix))
+    body = f"Saved to `{path}` ({len(sound.data):,} bytes, {sound.media_type})."
+    return block(conversation, "speak", body, sound.trace, path=str(path), media_type=sound.media_type)
+
+
+async def imagine(conversation: Conversation, prompt: str) -> Turn:
+    """Make a picture: saved, and drawn by the app from the file."""
+    from guide.client import Picture
+
+    result = await conversation.require_guide().imagine(prompt)
+    pictures = result if isinstance(result, list) else [result]
+    lines, paths = [], []
+    for picture in pictures:
+        assert isinstance(picture, Picture)
+        suffix = {"image/jpeg": ".jpg", "image/webp": ".webp"}.get(picture.media_type, ".png")
+        path = picture.save(saved_path("images", suffix))
+        paths.append(str(path))
+        lines.append(f"Saved to `{path}` ({len(picture.data):,} bytes, {picture.media_type}).")
+        if picture.revised_prompt:
+            lines.append(f"The server drew: *{picture.revised_prompt}*")
+    return block(conversation, "imagine", "\n\n".join(lines), pictures[0].trace, path=paths[0], paths=paths)
+
+
+async def transcribe(conversation: Conversation, action: str, path: Path) -> Turn:
+    """Words from an audio file (listen), or in English (interpret): they go to the composer."""
+    guide = conversation.require_guide()
+    model = await conversation.model_for(action)
+    words = await (guide.listen(path, model=model) if action == "listen" else guide.interpret(path, model=model))
+    body = f"From `{path}` — the words are in the composer for you to send."
+    return block(conversation, action, body, words.trace, words=str(words), source=str(path))
+
+
+async def carry_on(conversation: Conversation, text: str) -> Turn:
+    """Let the model carry a text forward (raw completion)."""
+    reply = await conversation.require_guide().continue_(text, model=await conversation.model_for("continue"))
+    return block(conversation, "continue", f"{text}**{reply.text}**", reply.trace, prompt=text, continued=reply.text)
+
+
+async def catalog(conversation: Conversation) -> Turn:
+    """The models this server lists (and the resolver learns them)."""
+    from guide.models import LABELS, purpose_of
+
+    models = await conversation.require_guide().catalog()
+    conversation.models.learn(list(models))
+    body = "\n".join(f"- `{m.id}` — {m.owned_by or 'unknown owner'} · {LABELS[purpose_of(m)]}" for m in models) or "The server lists no models."
+    return block(conversation, "catalog", body, models.trace, models=[m.id for m in models])
+
+
+async def discern(conversation: Conversation, text: str) -> Turn:
+    """Whether a text is safe to say."""
+    verdict = await conversation.require_guide().discern(text, model=conversation.models.per_action.get("discern"))
+    flagged = ", ".join(verdict.flagged_categories) or "nothing"
+    body = f"**{'Flagged' if verdict.flagged else 'Not flagged'}** · categories flagged: {flagged}"
+    if verdict.scores:
+        top = sorted(verdict.scores.items(), key=lambda kv: -kv[1])[:4]
+        body += "\n\n" + " · ".join(f"{k} {v:.2f}" for k, v in top)
+    return block(conversation, "discern", body, verdict.trace, flagged=verdict.flagged)

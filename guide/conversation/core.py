@@ -1,0 +1,357 @@
+"""Conversation: one conversation, headless. The app, `guide ask` and the tests all drive it.
+
+It owns the persona in force, the turns of every kind, the part of a long
+conversation read from the store (older turns are read a page at a time), the
+history budget, which model answers, regenerate, resume, filing each call with
+its conversation, and export. It never touches a widget: what happens is
+reported through `emit` as events (`guide.conversation.events`).
+
+The conversation is stored from its first message or block, with everything
+before it (dividers, calls). Writes are queued to the store's writer and
+return at once; reads run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from guide.models import PURPOSES, ModelChoice
+
+from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
+from .exchange import Exchange
+from .turns import SAID, Turn, as_markdown, new_uid
+
+if TYPE_CHECKING:
+    from guide.client import AsyncGuide, Trace
+    from guide.personas import Persona
+    from guide.store import Store
+
+DEFAULT_BUDGET = 100_000
+"""Characters of the conversation sent with each message (config's `history` setting)."""
+RESUME_PAGE = 200
+"""Turns read when a conversation opens (the transcript mounts only the last few)."""
+OLDER_PAGE = 1000
+"""Turns read from the store at a time, going back."""
+PROBE = "ai.probe()"
+"""How a probe's call names itself (guide.client._requests.PROBE)."""
+
+
+class Conversation:
+    """One conversation: its persona, its turns, its calls. Drive it; it reports events."""
+
+    def __init__(
+        self,
+        persona: Persona,
+        *,
+        guide: AsyncGuide | None = None,
+        store: Store | None = None,
+        models: ModelChoice | None = None,
+        address: str | None = None,
+        budget: int = DEFAULT_BUDGET,
+        emit: Callable[[Event], None] | None = None,
+        uid: str | None = None,
+        stored_id: int | None = None,
+    ) -> None:
+        self.persona = persona
+        self.guide = guide
+        """The client that answers (the app sets a new one when the server changes)."""
+        self.store = store
+        self.models = models or ModelChoice(persona=persona.model)
+        self.address = address
+        """Whom the guide addresses, over the persona's own (settings)."""
+        self.budget = budget
+        self.emit: Callable[[Event], None] = emit or (lambda event: None)
+        self.uid = uid or new_uid()
+        self.stored_id = stored_id
+        """The store's id, once known (a resumed conversation): reads go by it."""
+        self.stored = stored_id is not None
+        """Whether the conversation is in the store (or queued to it)."""
+        self.turns: list[Turn] = []
+        """The turns held: the latest ones, and older ones as they are read back."""
+        self.prepended = 0
+        """How many turns were read in before the first: a window over `turns` stays true by it."""
+        self.more_before = False
+        """Whether the store holds turns older than the first one held."""
+        self.calls: dict[str, Trace] = {}
+        """The calls made while this conversation was open, by trace id."""
+        self._unfiled: list[Trace] = []
+        """Calls made before the conversation was stored: filed with it."""
+        self.counted: dict[str, int] = {}
+        """Calls of each action made before it was resumed (read from the store once)."""
+
+    # What the guide is.
+
+    def greeting(self) -> str:
+        """The persona's opening words, addressed as the settings say (shown, never sent: the guide waits)."""
+        return self.persona.greeting_for(self.address)
+
+    def system(self) -> str:
+        """The system prompt for the next think call."""
+        return self.persona.system_prompt(self.address)
+
+    def payload(self) -> list[dict[str, Any]]:
+        """The messages for think: user and reply turns, the latest that fit the budget (the last always goes)."""
+        said = [t for t in self.turns if t.role in SAID and t.content]
+        kept = 0
+        for start in range(len(said) - 1, -1, -1):
+            kept += len(said[start].content)
+            if kept > self.budget and start < len(said) - 1:
+                said = said[start + 1 :]
+                break
+        return [{"role": t.role, "content": t.content} for t in said]
+
+    def _holds_budget(self) -> bool:
+        return sum(len(t.content) for t in self.turns if t.role in SAID) >= self.budget
+
+    def last_prompt(self) -> str | None:
+        """What the user last wrote (for ↑ recall)."""
+        return next((t.content for t in reversed(self.turns) if t.role == "user"), None)
+
+    def last_reply(self) -> Turn | None:
+        """The last reply."""
+        return next((t for t in reversed(self.turns) if t.role == "assistant"), None)
+
+    # Turns in and out.
+
+    def add(self, turn: Turn) -> Turn:
+        """Append a turn, store it, and say so."""
+        self.turns.append(turn)
+        self._file(turn)
+        self.emit(TurnAdded(turn))
+        return turn
+
+    def remove_last(self) -> Turn | None:
+        """Take the last turn away (and out of the store)."""
+        if not self.turns:
+            return None
+        turn = self.turns.pop()
+        if turn.stored and self.store is not None:
+            self.store.delete_message(uid=turn.uid, message_id=turn.message_id)
+        self.emit(TurnRemoved(turn))
+        return turn
+
+    def _file(self, turn: Turn) -> None:
+        """Store a turn; the first message or block stores the conversation, with what came before it."""
+        if self.store is None:
+            return
+        if not self.stored:
+            if turn.role not in ("user", "action"):
+                return  # a divider before anything was said waits to be filed with the conversation
+            self.store.new_conversation(self.uid, self.persona.id)
+            self.stored = True
+            for earlier in self.turns:
+                if earlier is not turn and not earlier.stored:
+                    self._write(earlier)
+            for trace in self._unfiled:
+                self.store.save_trace(self.uid, trace)
+            self._unfiled.clear()
+        self._write(turn)
+
+    def _write(self, turn: Turn) -> None:
+        assert self.store is not None
+        self.store.add_message(
+            self.uid,
+            turn.uid,
+            turn.role,
+            turn.content,
+            kind=turn.kind,
+            persona=turn.persona,
+            model=turn.model,
+            state=turn.state,
+            trace_id=turn.trace_id,
+            data=turn.data,
+        )
+        turn.stored = True
+
+    # Older turns, from the store.
+
+    async def load_older(self, limit: int | None = None) -> int:
+        """Read the page before the first turn held; how many came (0: there are no more)."""
+        if not self.more_before or self.store is None or self.stored_id is None:
+            return 0
+        limit = limit or OLDER_PAGE
+        first = next((t.message_id for t in self.turns if t.message_id is not None), None)
+        store = self.store
+        older = await store.read(store.page, self.stored_id, before=first, limit=limit)
+        if len(older) < limit:
+            self.more_before = False
+        self.turns[0:0] = [Turn.from_stored(message) for message in older]
+        self.prepended += len(older)
+        if older:
+            self.emit(OlderLoaded(len(older)))
+        return len(older)
+
+    async def load_back(self, enough: Callable[[], bool]) -> None:
+        """Read older pages until there are enough turns held (or no more)."""
+        while self.more_before and not enough():
+            if not await self.load_older():
+                return
+
+    async def load_all(self) -> None:
+        """Read every older turn (before find or export looks through them)."""
+        await self.load_back(lambda: False)
+
+    # Replies.
+
+    @asynccontextmanager
+    async def send(self, text: str) -> AsyncIterator[Exchange]:
+        """Say something; iterate the exchange for the reply as it streams.
+
+        The user's words are stored at once (kept even if guide is killed
+        mid-reply). A reply that fails before a word arrived takes the words
+        back out, into `exchange.words_back`.
+        """
+        asked = self.add(Turn("user", text))
+        await self.load_back(self._holds_budget)  # the latest turns that fit go with the message
+        async with self._reply(asked) as exchange:
+            yield exchange
+
+    @asynccontextmanager
+    async def regenerate(self) -> AsyncIterator[Exchange | None]:
+        """Ask again for the last reply (None when the last turn is not a reply)."""
+        last = self.turns[-1] if self.turns else None
+        asked = next((t for t in reversed(self.turns) if t.role == "user"), None)
+        if last is None or last.role != "assistant" or asked is None:
+            yield None
+            return
+        self.remove_last()
+        async with self._reply(asked) as exchange:
+            yield exchange
+
+    @asynccontextmanager
+    async def _reply(self, asked: Turn) -> AsyncIterator[Exchange]:
+        guide = self.require_guide()
+        model = await self.model_for("think")
+        reply = guide.think(self.payload(), system=self.system(), stream=True, model=model, **self.persona.options)
+        exchange = Exchange(self.persona.name, reply, asked)
+        self.emit(ReplyStarted(exchange))
+        try:
+            yield exchange
+        except asyncio.CancelledError:
+            exchange.state = "stopped"
+            await reply.aclose()
+            self._ended(exchange, model)
+            raise
+        except Exception as error:  # a GuideError, or one nobody expected: the caller's boundary reports it
+            exchange.state, exchange.error = "cut", error
+            await reply.aclose()
+            self._ended(exchange, model)
+            raise
+        else:
+            self._ended(exchange, model)
+
+    def _ended(self, exchange: Exchange, model: str | None) -> None:
+        """Keep the reply as a turn, or give the words back when nothing arrived."""
+        text = exchange.text
+        if exchange.error is not None and not text:
+            if self.turns and self.turns[-1] is exchange.asked:
+                self.remove_last()
+        else:
+            answered = exchange.reply.model or model or (self.guide.chosen_model(None) if self.guide else None) or ""
+            trace = exchange.reply.trace
+            turn = Turn("assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None)
+            self.turns.append(turn)
+            self._file(turn)
+            exchange.turn = turn
+        if exchange.error is not None:
+            exchange.words_back = exchange.asked.content
+        self.emit(ReplyEnded(exchange))
+
+    def require_guide(self) -> AsyncGuide:
+        """The client; a conversation with none cannot call."""
+        if self.guide is None:
+            raise RuntimeError("This conversation has no client to call with.")
+        return self.guide
+
+    # The persona and the models.
+
+    async def model_for(self, action: str) -> str | None:
+        """The model for an action; asks the server's catalog first when that is the only way to know."""
+        name = self.models.for_action(action)
+        if self.models.catalog is None and (name is None or PURPOSES.get(action, "chat") != "chat"):
+            await self.know_models()
+            name = self.models.for_action(action)
+        return name
+
+    async def know_models(self) -> list[str]:
+        """Ask the server's catalog (a real call, shown with the others); what the user should know about their choices."""
+        catalog = await self.require_guide().catalog()
+        told = self.models.learn(list(catalog))
+        for words in told:
+            self.emit(Notice("Model", words, "warning"))
+        return told
+
+    def switch_persona(self, persona: Persona) -> None:
+        """Speak as another persona from the next turn; the switch shows in the transcript."""
+        self.persona = persona
+        self.models.persona = persona.model
+        self.add(Turn("divider", f"now speaking as {persona.name}", kind="persona", data={"persona": persona.id}))
+        if self.stored and self.store is not None:
+            self.store.set_persona(self.uid, persona.id)
+        self.emit(PersonaChanged(persona))
+
+    def switch_model(self, name: str, action: str = "think") -> None:
+        """Answer with another model from the next call (checked against the catalog by the caller)."""
+        if action in ("think", "continue"):
+            self.models.chosen = name
+        else:
+            self.models.per_action[action] = name
+        label = f"model: {name}" if action in ("think", "continue") else f"model for {action}: {name}"
+        self.add(Turn("divider", label, kind="model", model=name, data={"action": action}))
+
+    # Calls.
+
+    def file_call(self, trace: Trace) -> None:
+        """Keep a call with this conversation (as it starts, streams and ends); say so."""
+        self.calls[trace.id] = trace
+        self.emit(CallFiled(trace))
+        if trace.state == "running" or self.store is None:
+            return
+        self.store.save_trace(self.uid if self.stored else None, trace)
+        if not self.stored:
+            self._unfiled.append(trace)
+
+    def call_counts(self) -> dict[str, int]:
+        """How many calls of each action were made here (probes not counted)."""
+        counts = dict(self.counted)
+        for trace in self.calls.values():
+            if trace.gentle != PROBE and trace.state != "running":
+                counts[trace.action] = counts.get(trace.action, 0) + 1
+        return counts
+
+    # Export.
+
+    async def export(self, *, with_calls: bool = False) -> str:
+        """The conversation as Markdown, exactly as it was shown (blocks and dividers too)."""
+        await self.load_all()
+        calls: dict[str, Any] = {}
+        if with_calls:
+            from guide.client import Trace
+
+            if self.store is not None and self.stored_id is not None:
+                stored = await self.store.read(self.store.traces, self.stored_id)
+                calls = {data["id"]: Trace.from_dict(data) for data in stored}
+            calls.update(self.calls)
+        said = next((t.content for t in self.turns if t.role == "user"), "")
+        title = said.strip().splitlines()[0][:60] if said.strip() else "A conversation"
+        return as_markdown(title, self.turns, calls)
+
+    # Resuming.
+
+    @classmethod
+    async def resume(cls, store: Store, conversation_id: int, persona_for: Callable[[str], Persona], **options: Any) -> Conversation | None:
+        """A stored conversation, opened at its latest turns (older ones are read as they are wanted)."""
+        info = await store.read(store.conversation, conversation_id)
+        if info is None:
+            return None
+        conversation = cls(persona_for(info.persona), store=store, uid=info.uid or new_uid(), stored_id=conversation_id, **options)
+        if info.uid is None:
+            store.adopt(conversation_id, conversation.uid)  # kept before uids: known by one from now on
+        latest = await store.read(store.page, conversation_id, limit=RESUME_PAGE)
+        conversation.counted = await store.read(store.call_counts, conversation_id)
+        conversation.turns = [Turn.from_stored(message) for message in latest]
+        conversation.more_before = len(latest) == RESUME_PAGE
+        return conversation

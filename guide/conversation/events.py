@@ -1,0 +1,77 @@
+"""What a conversation reports: plain data, which the app turns into Textual messages.
+
+The conversation never touches a widget; whoever drives it (the app, `guide
+ask`, a test) hears these through the `emit` callback it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from guide.personas import Persona
+
+    from .exchange import Exchange
+    from .turns import Turn
+
+
+@dataclass(frozen=True)
+class TurnAdded:
+    """A turn joined the end of the conversation (a message, a divider, a block)."""
+
+    turn: Turn
+
+
+@dataclass(frozen=True)
+class TurnRemoved:
+    """The last turn went (a reply asked again, words never answered)."""
+
+    turn: Turn
+
+
+@dataclass(frozen=True)
+class OlderLoaded:
+    """Older turns were read from the store, before the first one held."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    """A reply is about to stream."""
+
+    exchange: Exchange
+
+
+@dataclass(frozen=True)
+class ReplyEnded:
+    """A reply is over: its turn (None if nothing arrived), its state, and the words to give back on failure."""
+
+    exchange: Exchange
+
+
+@dataclass(frozen=True)
+class PersonaChanged:
+    """The conversation speaks as another persona from the next turn."""
+
+    persona: Persona
+
+
+@dataclass(frozen=True)
+class CallFiled:
+    """A call (a Trace) changed: it started, streamed on, or ended."""
+
+    trace: Any
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know, in calm words."""
+
+    title: str
+    message: str
+    severity: str = "information"
+
+
+Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyEnded | PersonaChanged | CallFiled | Notice

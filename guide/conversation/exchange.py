@@ -1,0 +1,38 @@
+"""An exchange: one think call as it streams, and what became of it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from .turns import State, Turn
+
+if TYPE_CHECKING:
+    from guide.client import AsyncReply
+
+
+class Exchange:
+    """One reply as it streams: iterate it for the pieces. When it ends, the conversation fills in the rest.
+
+    `state` is done, stopped (Esc) or cut (a failure); `turn` is the reply as
+    kept (None when nothing arrived); `words_back` holds the user's words when
+    the call failed, to give them back; `error` is the failure, if any.
+    """
+
+    def __init__(self, who: str, reply: AsyncReply, asked: Turn) -> None:
+        self.who = who
+        self.reply = reply
+        self.asked = asked
+        """The user's turn this replies to."""
+        self.state: State = "done"
+        self.turn: Turn | None = None
+        self.words_back: str | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def text(self) -> str:
+        """What has arrived."""
+        return self.reply.text
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.reply.__aiter__()

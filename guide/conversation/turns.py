@@ -1,0 +1,96 @@
+"""Turns: everything a conversation shows, typed, so it can be stored and shown again exactly.
+
+A turn is a message (the user's words, or a reply: finished, stopped or cut
+off), a divider (the persona or a model changed), or an action's block (what
+/understand, /speak, /imagine… answered, with what it needs to be drawn
+again). The greeting is not a turn: it opens every conversation, unsent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from guide.store import StoredMessage
+
+Role = Literal["user", "assistant", "divider", "action"]
+State = Literal["done", "stopped", "cut"]
+SAID: tuple[str, ...] = ("user", "assistant")
+"""The roles that go to the model; dividers and blocks are for the eye."""
+
+
+def new_uid() -> str:
+    """A uid made with a turn or a conversation: writes never wait for an id."""
+    return uuid.uuid4().hex
+
+
+@dataclass(eq=False)
+class Turn:
+    """One entry of the conversation (compared by identity: two equal words are two turns)."""
+
+    role: Role
+    content: str
+    state: State = "done"
+    persona: str = ""
+    """Who spoke (a reply's persona name)."""
+    model: str = ""
+    """The model that answered (a reply), or the one chosen (a model divider)."""
+    kind: str = ""
+    """A divider's reason (persona, model) or a block's action (understand, speak, …)."""
+    data: dict[str, Any] | None = None
+    """What a block needs to be shown again: its title, a saved file, figures."""
+    trace_id: str | None = None
+    message_id: int | None = None
+    """The store's id, for turns read back from it (paging goes by it)."""
+    uid: str = field(default_factory=new_uid)
+    stored: bool = False
+    """Whether the turn is in the store (or queued to it)."""
+    picture: Any = None
+    """A drawn preview of a picture block (not stored: drawn again from the file)."""
+
+    @property
+    def title(self) -> str:
+        """A block's heading: `understand → POST /v1/embeddings`."""
+        return str((self.data or {}).get("title", ""))
+
+    @classmethod
+    def from_stored(cls, message: StoredMessage) -> Turn:
+        """A turn read back from the store."""
+        role: Role = message.role if message.role in ("user", "assistant", "divider", "action") else "divider"  # type: ignore[assignment]
+        state: State = message.state if message.state in ("done", "stopped", "cut") else "done"  # type: ignore[assignment]
+        return cls(
+            role,
+            message.content,
+            state,
+            persona=message.persona,
+            model=message.model,
+            kind=message.kind,
+            data=message.data,
+            trace_id=message.trace_id,
+            message_id=message.id,
+            uid=message.uid or f"id-{message.id}",
+            stored=True,
+        )
+
+
+STATE_NOTES = {"stopped": " (stopped)", "cut": " (cut off)"}
+
+
+def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = None) -> str:
+    """The conversation as Markdown: every turn as it was shown, blocks and dividers included.
+
+    With calls (trace id → Trace), each turn's call follows it: its summary line and its curl.
+    """
+    lines = [f"# {title}", ""]
+    for turn in turns:
+        if turn.role == "divider":
+            lines += ["---", f"*{turn.content}*", ""]
+            continue
+        who = {"user": "You", "assistant": turn.persona or "Guide", "action": turn.title or "Action"}[turn.role]
+        lines += [f"**{who}**{STATE_NOTES.get(turn.state, '')}:", "", turn.content, ""]
+        trace = (calls or {}).get(turn.trace_id or "")
+        if trace is not None:
+            lines += [f"> `{trace.summary()}`", "", "```sh", trace.as_curl(), "```", ""]
+    return "\n".join(lines).rstrip() + "\n"

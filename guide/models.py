@@ -1,0 +1,113 @@
+"""Which model answers each action: the user's choice, the persona's preference, the server's catalog.
+
+One place answers "which model": think and continue want a chat model,
+understand an embedding model, speak a speech model, listen and interpret a
+transcription model. A model's purpose comes from what the server says (the
+companion says it; LM Studio's `type` does), else from common naming
+(`embed`, `tts`, `whisper`), else it is taken to be a chat model. A choice is
+checked against the catalog when the server or the model changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from guide.client import ModelInfo
+
+PURPOSES = {
+    "think": "chat",
+    "continue": "chat",
+    "understand": "embedding",
+    "speak": "speech",
+    "listen": "transcription",
+    "interpret": "transcription",
+    "imagine": "image",
+    "discern": "moderation",
+}
+"""The purpose of the model each gentle action needs."""
+LABELS = {
+    "chat": "Chat (think, continue)",
+    "embedding": "Embeddings (understand)",
+    "speech": "Speech (speak)",
+    "transcription": "Transcription (listen, interpret)",
+    "image": "Images (imagine)",
+    "moderation": "Moderation (discern)",
+}
+NAMED = (
+    ("embedding", ("embed", "bge-", "e5-", "minilm", "hashed-words")),
+    ("speech", ("tts", "speech", "espeak", "kokoro", "piper")),
+    ("transcription", ("whisper", "transcri", "sphinx", "stt", "parakeet")),
+    ("image", ("dall-e", "gpt-image", "stable-diffusion", "sdxl", "flux")),
+    ("moderation", ("moderation",)),
+)
+
+
+def purpose_of(model: ModelInfo) -> str:
+    """What a model is for: as the server says, else as its name suggests, else chat."""
+    if model.purpose in LABELS:
+        return model.purpose
+    name = model.id.lower()
+    for purpose, hints in NAMED:
+        if any(hint in name for hint in hints):
+            return purpose
+    return "chat"
+
+
+def grouped(models: Iterable[ModelInfo]) -> dict[str, list[ModelInfo]]:
+    """The catalog grouped by purpose, chat first (for the model picker)."""
+    groups: dict[str, list[ModelInfo]] = {purpose: [] for purpose in LABELS}
+    for model in models:
+        groups[purpose_of(model)].append(model)
+    return {purpose: listed for purpose, listed in groups.items() if listed}
+
+
+@dataclass
+class ModelChoice:
+    """The models in force: the user's, the persona's, and what the catalog offers."""
+
+    chosen: str | None = None
+    """The user's chat model (settings, a flag, /model, F6)."""
+    persona: str | None = None
+    """The persona's preferred chat model, used when the user chose none."""
+    per_action: dict[str, str] = field(default_factory=dict)
+    """The user's choice for another action (understand → an embedding model), on this server."""
+    catalog: list[ModelInfo] | None = None
+    """The server's models, once asked (None: not asked yet)."""
+
+    def for_action(self, action: str) -> str | None:
+        """The model for an action; None leaves it to the client (the catalog's first model)."""
+        purpose = PURPOSES.get(action, "chat")
+        if purpose == "chat":
+            return self.chosen or self.persona or self._first("chat")
+        return self.per_action.get(action) or self._first(purpose) or self.chosen or self.persona or self._first("chat")
+
+    def _first(self, purpose: str) -> str | None:
+        return next((m.id for m in self.catalog or () if purpose_of(m) == purpose), None)
+
+    def listed(self, name: str) -> bool:
+        """Whether the catalog lists the model (True while the catalog is unknown)."""
+        return self.catalog is None or any(m.id == name for m in self.catalog)
+
+    def learn(self, catalog: list[ModelInfo]) -> list[str]:
+        """Take a (new) server's catalog; what to tell the user about choices it does not list (they are set aside)."""
+        self.catalog = list(catalog)
+        told = []
+        if self.chosen and not self.listed(self.chosen):
+            instead = self.persona if self.persona and self.listed(self.persona) else self._first("chat")
+            told.append(f"This server has no model '{self.chosen}'; using {instead or 'its first model'} instead.")
+            self.chosen = None
+        if self.persona and not self.listed(self.persona):
+            self.persona = None
+        for action, name in list(self.per_action.items()):
+            if not self.listed(name):
+                told.append(f"This server has no model '{name}' for {action}; using {self._first(PURPOSES[action]) or 'its first'}.")
+                del self.per_action[action]
+        return told
+
+    def purpose(self, name: str) -> str:
+        """What a named model is for, by the catalog (chat if unknown)."""
+        found = next((m for m in self.catalog or () if m.id == name), None)
+        return purpose_of(found) if found is not None else "chat"

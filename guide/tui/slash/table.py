@@ -1,0 +1,111 @@
+"""The slash commands: one table drives parsing, completion, argument checks, the help screen and what runs.
+
+A gentle command (/understand, /speak…) is a real call made by the
+conversation (`guide.conversation.blocks`); the others open a picker or a
+screen, through the app action the table names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from guide.conversation import blocks
+
+if TYPE_CHECKING:
+    from guide.conversation import Conversation, Turn
+
+Takes = Literal["text", "file", "optional", "nothing"]
+Gentle = Callable[["Conversation", str], Awaitable["Turn"]]
+
+
+def _file(action: str) -> Gentle:
+    async def transcribe(conversation: Conversation, argument: str) -> Turn:
+        return await blocks.transcribe(conversation, action, Path(argument).expanduser())
+
+    return transcribe
+
+
+async def _catalog(conversation: Conversation, argument: str) -> Turn:
+    return await blocks.catalog(conversation)
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """One slash command: its name, what it takes, what it does, and what runs it."""
+
+    name: str
+    argument: str
+    help: str
+    takes: Takes = "nothing"
+    action: str | None = None
+    """The gentle action it calls, if any (its endpoint shows in /help)."""
+    gentle: Gentle | None = None
+    """The conversation's call, for a gentle command."""
+    app_action: str | None = None
+    """The app action that runs it otherwise; `{}` takes the argument."""
+
+    @property
+    def usage(self) -> str:
+        """`/imagine PROMPT`."""
+        return f"/{self.name} {self.argument}".rstrip()
+
+    def problem(self, argument: str) -> str | None:
+        """Why the argument will not do (a calm usage line), or None."""
+        if self.takes in ("text", "file") and not argument:
+            return f"Usage: {self.usage} — {self.help}."
+        if self.takes == "file" and not Path(argument).expanduser().is_file():
+            return f"There is no file at {argument}."
+        return None
+
+
+COMMANDS: tuple[SlashCommand, ...] = (
+    SlashCommand("imagine", "PROMPT", "make an image; it is saved and previewed", "text", "imagine", blocks.imagine),
+    SlashCommand(
+        "understand", "TEXT  or  A | B", "embed a text (dimensions, first numbers, norm), or compare two", "text", "understand", blocks.understand
+    ),
+    SlashCommand("speak", "TEXT", "say it aloud; the audio is saved and played", "text", "speak", blocks.speak),
+    SlashCommand("listen", "FILE", "transcribe an audio file into the composer", "file", "listen", _file("listen")),
+    SlashCommand("interpret", "FILE", "translate speech in an audio file into English, into the composer", "file", "interpret", _file("interpret")),
+    SlashCommand("continue", "TEXT", "let the model carry a text forward (raw completion)", "text", "continue", blocks.carry_on),
+    SlashCommand("catalog", "", "list the models this server offers", "nothing", "catalog", _catalog),
+    SlashCommand("discern", "TEXT", "ask whether a text is safe to say", "text", "discern", blocks.discern),
+    SlashCommand("persona", "[ID]", "switch persona (or pick one)", "optional", app_action="persona({})"),
+    SlashCommand("model", "[NAME]", "switch model (or pick one from the catalog)", "optional", app_action="model({})"),
+    SlashCommand("server", "", "pick a server: presets or a custom address", app_action="pick_server"),
+    SlashCommand("find", "[WORDS]", "find words in this conversation (↑ older, ↓ newer, Esc closes)", "optional", app_action="find({})"),
+    SlashCommand("new", "", "start a new conversation", app_action="new_conversation"),
+    SlashCommand("conversations", "", "resume, rename, delete or export a conversation", app_action="conversations"),
+    SlashCommand("export", "[calls]", "export this conversation to Markdown (with its calls)", "optional", app_action="export({})"),
+    SlashCommand("map", "", "the whole map of gentle actions and legacy endpoints", app_action="show_map"),
+    SlashCommand("help", "", "keys and commands", app_action="help"),
+)
+BY_NAME = {command.name: command for command in COMMANDS}
+
+
+def parse(line: str) -> tuple[SlashCommand, str] | None:
+    """The command and its argument text, or None if the line is no command."""
+    if not line.startswith("/"):
+        return None
+    name, _, rest = line[1:].partition(" ")
+    command = BY_NAME.get(name.strip().lower())
+    return (command, rest.strip()) if command else None
+
+
+def complete(line: str) -> list[SlashCommand]:
+    """Commands that the line (still without a space) could become."""
+    if not line.startswith("/") or " " in line or "\n" in line:
+        return []
+    prefix = line[1:].lower()
+    return [command for command in COMMANDS if command.name.startswith(prefix)]
+
+
+def app_action(command: SlashCommand, argument: str) -> str:
+    """The app action string that runs a command that is not a call (its argument quoted)."""
+    assert command.app_action is not None
+    return command.app_action.format(repr(argument)) if "{}" in command.app_action else command.app_action
+
+
+__all__ = ["BY_NAME", "COMMANDS", "SlashCommand", "Takes", "app_action", "complete", "parse"]
