@@ -201,6 +201,17 @@ class ChatSession:
             self.conversation = resumed
         return resumed
 
+    async def export(self, conversation: Conversation, *, with_calls: bool = False) -> Path | None:
+        """Write a conversation to Markdown in the data folder (readable by you only); its path, or None if it is empty."""
+        from guide.conversation.blocks import saved_path
+        from guide.locations import write_private
+
+        if not conversation.turns and not conversation.more_before:
+            return None
+        path = saved_path("exports", ".md")
+        write_private(path, await conversation.export(with_calls=with_calls))
+        return path
+
     # Choices, each remembered in the settings.
 
     def switch_persona(self, persona_id: str) -> bool:

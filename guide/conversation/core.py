@@ -314,6 +314,16 @@ class Conversation:
         if not self.stored:
             self._unfiled.append(trace)
 
+    async def stored_calls(self, latest: int, before: float | None = None) -> tuple[list[Trace], int]:
+        """The latest stored calls (started before a time, if given), oldest first, and how many are stored in all."""
+        from guide.client import Trace
+
+        store = self.store
+        if store is None or self.stored_id is None:
+            return [], 0
+        data = await store.read(store.traces, self.stored_id, latest=latest, before=before)
+        return [Trace.from_dict(row) for row in data], await store.read(store.trace_count, self.stored_id)
+
     def call_counts(self) -> dict[str, int]:
         """How many calls of each action were made here (probes not counted)."""
         counts = dict(self.counted)

@@ -25,7 +25,6 @@ from guide.conversation import CallFiled, Event, Notice, PersonaChanged
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat import ChatScreen
-from guide.tui.widgets.calls_panel import OPENING, PAGE
 
 if TYPE_CHECKING:
     from guide.client import GuideError
@@ -38,22 +37,15 @@ class GuideApp(App[None]):
     TITLE = "guide"
     BINDINGS = [
         Binding("f1", "help", "Help", id="help", tooltip="Keys and slash commands", priority=True),
-        Binding("f2", "toggle_panel", "Calls", id="toggle-panel", tooltip="Show or hide the calls panel", priority=True),
+        Binding("f2", "screen.toggle_panel", "Calls", id="toggle-panel", tooltip="Show or hide the calls panel", priority=True),
         Binding("f3", "show_map", "Map", id="map", tooltip="Every gentle action and its legacy endpoint", priority=True),
         Binding("f4", "conversations", "Chats", id="conversations", tooltip="Resume, rename, delete or export", priority=True),
         Binding("f5", "persona", "Persona", id="persona", priority=True),
         Binding("f6", "model", "Model", id="model", show=False, priority=True),
         Binding("f7", "pick_server", "Server", id="server", show=False, priority=True),
         Binding("ctrl+n", "new_conversation", "New", id="new", show=False),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
-        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply", show=False),
-        Binding("escape", "stop", "Stop", id="stop", show=False),
-        Binding("ctrl+f", "find", "Find", id="find", show=False, priority=True),
-        Binding("ctrl+home", "transcript('top')", "Top", id="top", show=False, priority=True),
-        Binding("ctrl+end", "transcript('bottom')", "Bottom", id="bottom", show=False, priority=True),
-        Binding("shift+pageup", "transcript('page_older')", "Older", id="older", show=False, priority=True),
-        Binding("shift+pagedown", "transcript('page_newer')", "Newer", id="newer", show=False, priority=True),
     ]
+    """The chat's own keys (Esc, ctrl+r, ctrl+f…) are the ChatScreen's; F2 is here to keep the footer in order."""
 
     @dataclass
     class Heard(Message):
@@ -64,8 +56,7 @@ class GuideApp(App[None]):
     def __init__(self, *, flags: dict[str, Any] | None = None, transport: Any = None) -> None:
         super().__init__()
         self.session = ChatSession(flags, transport=transport, emit=self._heard)
-        self.chat = ChatScreen(self.session.conversation, self.session.status())
-        self.panel_wanted: bool | None = None
+        self.chat = ChatScreen(self.session)
         self._painted = False
         if self.session.settings.theme:
             self.theme = self.session.settings.theme
@@ -135,44 +126,7 @@ class GuideApp(App[None]):
 
         self.push_screen(CallDetail(event.trace))
 
-    @work(group="calls")
-    @guarded
-    async def on_calls_panel_earlier_wanted(self) -> None:
-        """The calls before the first row, from the store (read off the loop)."""
-        from guide.client import Trace
-
-        panel, store, conversation = self.chat.panel, self.session.store, self.session.conversation
-        if store is None or conversation.stored_id is None or not panel.traces:
-            return
-        first = next(iter(panel.traces.values())).started_at
-        earlier = await store.read(store.traces, conversation.stored_id, latest=PAGE, before=first)
-        panel.show_earlier([Trace.from_dict(data) for data in earlier], max(0, panel.earlier - len(earlier)))
-
     # The chat.
-
-    def action_stop(self) -> None:
-        """Esc: stop the reply; what arrived stays."""
-        self.chat.stop()
-
-    def action_regenerate(self) -> None:
-        """Ask again for the last reply."""
-        self.chat.regenerate()
-
-    def action_copy_reply(self) -> None:
-        """Copy the last reply (OSC 52)."""
-        last = self.session.conversation.last_reply()
-        if last is not None:
-            self.copy_to_clipboard(last.content)
-            self.notify("Copied the last reply.", timeout=2)
-
-    async def action_find(self, words: str = "") -> None:
-        """ctrl+f or /find WORDS."""
-        await self.chat.find(words)
-
-    async def action_transcript(self, action: str) -> None:
-        """Move through the conversation from anywhere (the composer keeps its keys)."""
-        if self.screen is self.chat:
-            await self.chat.transcript.run_action(action)
 
     async def show_conversation(self) -> None:
         """Show the session's conversation now (a new one, or one resumed)."""
@@ -192,35 +146,10 @@ class GuideApp(App[None]):
 
         self.push_screen(HelpScreen())
 
-    def action_toggle_panel(self) -> None:
-        """F2: show the calls and move to them; again, hide them and go back."""
-        panel = self.chat.panel
-        calls = panel.query_one("#calls")
-        if panel.display and (calls.has_focus or not panel.traces):
-            self.panel_wanted = panel.display = False
-            self.chat.composer.focus()
-            return
-        self.panel_wanted = panel.display = True
-        if panel.traces:
-            calls.focus()
-
     def action_show_map(self) -> None:
         from guide.tui.screens.map_screen import MapScreen
 
-        self.push_screen(MapScreen(self.session.server_address(), self.session.support, self.session.conversation.call_counts()))
-        if self.session.support is None:
-            self.action_probe_server()
-
-    @work(group="probe")
-    @guarded
-    async def action_probe_server(self, force: bool = False) -> None:
-        """Which actions this server offers (probed once, cached in the store)."""
-        from guide.tui.screens.map_screen import MapScreen
-
-        await self.session.started.wait()
-        support = await self.session.probe(force=force)
-        if isinstance(self.screen, MapScreen):
-            self.screen.update_support(support)
+        self.push_screen(MapScreen(self.session))
 
     def action_persona(self, persona_id: str = "") -> None:
         """F5, /persona [ID]: switch persona, or pick, create or edit one."""
@@ -300,7 +229,6 @@ class GuideApp(App[None]):
         if choice.verb == "resume":
             if await self.session.resume(choice.conversation_id) is not None:
                 await self.show_conversation()
-                await self._show_stored_calls()
                 if choice.message_id is not None:
                     await self.chat.show_message(choice.message_id)
         elif choice.verb == "rename":
@@ -318,32 +246,9 @@ class GuideApp(App[None]):
             if chosen is not None:
                 await self._export(chosen, with_calls=choice.verb == "export-calls")
 
-    async def _show_stored_calls(self) -> None:
-        from guide.client import Trace
-
-        store, conversation = self.session.store, self.session.conversation
-        if store is None or conversation.stored_id is None:
-            return
-        shown = await store.read(store.traces, conversation.stored_id, latest=OPENING)
-        count = await store.read(store.trace_count, conversation.stored_id)
-        self.chat.panel.show_earlier([Trace.from_dict(data) for data in shown], count - len(shown))
-
-    @work(group="action")
-    @guarded
-    async def action_export(self, argument: str = "") -> None:
-        """/export [calls]: this conversation as Markdown, in the data folder."""
-        await self._export(self.session.conversation, with_calls=argument == "calls")
-
     async def _export(self, conversation: Any, *, with_calls: bool) -> None:
-        from guide.conversation.blocks import saved_path
-        from guide.locations import write_private
-
-        if not conversation.turns and not conversation.more_before:
-            self.notify("There is nothing to export yet.", severity="warning")
-            return
-        path = saved_path("exports", ".md")
-        write_private(path, await conversation.export(with_calls=with_calls))
-        self.notify(f"Exported to {path}", title="Export", timeout=8)
+        path = await self.session.export(conversation, with_calls=with_calls)
+        self.notify(f"Exported to {path}", title="Export", timeout=8) if path else self.notify("There is nothing to export.", severity="warning")
 
     def watch_theme(self, theme: str) -> None:
         if self._painted and theme != self.session.settings.theme:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
@@ -19,11 +20,12 @@ from guide.conversation import CallFiled, Event, ReplyEnded, Turn, TurnAdded, Tu
 from guide.safe_text import one_line
 from guide.tui import slash
 from guide.tui.boundary import guarded
-from guide.tui.widgets.calls_panel import CallsPanel
+from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
 from guide.tui.widgets.composer import Composer
 from guide.tui.widgets.transcript import MessageView, Transcript
 
 if TYPE_CHECKING:
+    from guide.chat_session import ChatSession
     from guide.conversation import Conversation
     from guide.tui.widgets.find_bar import FindBar
 
@@ -56,11 +58,26 @@ def play(path: str) -> str | None:
 class ChatScreen(Screen[None]):
     """Where the conversation happens; it opens with the persona's greeting."""
 
-    def __init__(self, conversation: Conversation, status: str) -> None:
+    BINDINGS = [
+        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply", show=False),
+        Binding("escape", "stop", "Stop", id="stop", show=False),
+        Binding("ctrl+f", "find", "Find", id="find", show=False, priority=True),
+        Binding("ctrl+home", "transcript('top')", "Top", id="top", show=False, priority=True),
+        Binding("ctrl+end", "transcript('bottom')", "Bottom", id="bottom", show=False, priority=True),
+        Binding("shift+pageup", "transcript('page_older')", "Older", id="older", show=False, priority=True),
+        Binding("shift+pagedown", "transcript('page_newer')", "Newer", id="newer", show=False, priority=True),
+    ]
+
+    def __init__(self, session: ChatSession) -> None:
         super().__init__()
-        self.conversation = conversation
-        self.status = status
+        self.session = session
+        """The run this screen shows (headless): its conversation, its store, whether it has started."""
+        self.conversation = session.conversation
+        self.status = session.status()
         self.streaming = False
+        self.panel_wanted: bool | None = None
+        """F2's choice (shown or hidden), over the width's."""
         self.found: list[Turn] = []
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
@@ -81,8 +98,7 @@ class ChatScreen(Screen[None]):
         await self.show(self.conversation)
 
     def on_resize(self) -> None:
-        wanted = getattr(self.app, "panel_wanted", None)
-        self.panel.display = wanted if wanted is not None else self.size.width >= NARROW
+        self.panel.display = self.panel_wanted if self.panel_wanted is not None else self.size.width >= NARROW
 
     @property
     def transcript(self) -> Transcript:
@@ -111,6 +127,26 @@ class ChatScreen(Screen[None]):
         greeting = MessageView("greeting", conversation.persona.name, conversation.greeting())
         self.panel.clear()
         await self.transcript.reset(conversation, greeting)
+        if conversation.stored_id is not None:
+            self.show_stored_calls()
+
+    @work(group="calls")
+    @guarded
+    async def show_stored_calls(self) -> None:
+        """A resumed conversation's latest calls, and a row that fetches earlier ones (read off the loop)."""
+        shown, count = await self.conversation.stored_calls(OPENING)
+        self.panel.show_earlier(shown, count - len(shown))
+
+    @work(group="calls")
+    @guarded
+    async def on_calls_panel_earlier_wanted(self) -> None:
+        """The calls before the first row, from the store."""
+        panel = self.panel
+        if not panel.traces:
+            return
+        first = next(iter(panel.traces.values())).started_at
+        earlier, _ = await self.conversation.stored_calls(PAGE, before=first)
+        panel.show_earlier(earlier, max(0, panel.earlier - len(earlier)))
 
     # What the conversation reports.
 
@@ -195,7 +231,7 @@ class ChatScreen(Screen[None]):
         await self._replying(self.conversation.regenerate())
 
     async def _replying(self, exchanging: Any) -> None:
-        await self.app.session.started.wait()  # type: ignore[attr-defined]
+        await self.session.started.wait()
         composer = self.composer
         composer.read_only, composer.placeholder, waiting = True, WAITING, composer.placeholder
         self.streaming = True
@@ -215,11 +251,50 @@ class ChatScreen(Screen[None]):
         if self.streaming:
             self.workers.cancel_group(self, "reply")
 
+    def action_stop(self) -> None:
+        self.stop()
+
+    def action_regenerate(self) -> None:
+        self.regenerate()
+
+    def action_copy_reply(self) -> None:
+        """ctrl+y: copy the last reply (OSC 52)."""
+        last = self.conversation.last_reply()
+        if last is not None:
+            self.app.copy_to_clipboard(last.content)
+            self.notify("Copied the last reply.", timeout=2)
+
+    async def action_find(self, words: str = "") -> None:
+        """ctrl+f or /find WORDS."""
+        await self.find(words)
+
+    async def action_transcript(self, action: str) -> None:
+        """Move through the conversation from anywhere (the composer keeps its keys)."""
+        await self.transcript.run_action(action)
+
+    def action_toggle_panel(self) -> None:
+        """F2: show the calls and move to them; again, hide them and go back."""
+        panel, calls = self.panel, self.panel.query_one("#calls")
+        if panel.display and (calls.has_focus or not panel.traces):
+            self.panel_wanted = panel.display = False
+            self.composer.focus()
+            return
+        self.panel_wanted = panel.display = True
+        if panel.traces:
+            calls.focus()
+
+    @work(group="action")
+    @guarded
+    async def action_export(self, argument: str = "") -> None:
+        """/export [calls]: this conversation as Markdown, in the data folder."""
+        path = await self.session.export(self.conversation, with_calls=argument == "calls")
+        self.notify(f"Exported to {path}", title="Export", timeout=8) if path else self.notify("There is nothing to export yet.", severity="warning")
+
     @work(group="action")
     @guarded
     async def run_gentle(self, command: slash.SlashCommand, argument: str) -> None:
         """A gentle slash command: a real call, its block added to the conversation."""
-        await self.app.session.started.wait()  # type: ignore[attr-defined]
+        await self.session.started.wait()
         assert command.gentle is not None
         await self.transcript.show_latest()
         await command.gentle(self.conversation, argument)

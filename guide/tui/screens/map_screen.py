@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -12,6 +13,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label
 
 from guide.safe_text import one_line
+from guide.tui.boundary import guarded
+
+if TYPE_CHECKING:
+    from guide.chat_session import ChatSession
 
 MARKS = {"yes": "✓ offered", "no": "✗ not offered", "unknown": "? unknown"}
 
@@ -24,11 +29,12 @@ class MapScreen(ModalScreen[None]):
         Binding("p", "probe", "Probe again", id="probe", tooltip="Ask the server again which actions it offers"),
     ]
 
-    def __init__(self, address: str, support: dict[str, Any] | None, calls: Mapping[str, int]) -> None:
+    def __init__(self, session: ChatSession) -> None:
         super().__init__()
-        self.address = address
-        self.support = support
-        self.calls = calls
+        self.session = session
+        self.address = session.server_address()
+        self.support = session.support
+        self.calls: Mapping[str, int] = session.conversation.call_counts()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="map"):
@@ -41,6 +47,8 @@ class MapScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.add_columns("gentle action", "legacy endpoint", "this server", "calls", "SDK call", "what it means")
         self.fill()
+        if self.support is None:
+            self.probe()
 
     def fill(self) -> None:
         """Fill the table from the map, the probe and the call counts."""
@@ -55,12 +63,15 @@ class MapScreen(ModalScreen[None]):
         note = "Support is learned from empty requests that generate nothing (p probes again)."
         self.query_one("#map-note", Label).update(note)
 
-    def update_support(self, support: dict[str, Any]) -> None:
-        """Show a new probe's findings."""
-        self.support = support
+    @work(exclusive=True, group="probe")
+    @guarded
+    async def probe(self, force: bool = False) -> None:
+        """Which actions this server offers (probed once per server, cached in the store; p asks again)."""
+        await self.session.started.wait()
+        self.support = await self.session.probe(force=force)
         self.fill()
 
     def action_probe(self) -> None:
         self.support = None
         self.fill()
-        self.run_worker(self.app.run_action("probe_server"), group="probe")
+        self.probe(force=True)

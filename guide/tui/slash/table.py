@@ -75,10 +75,10 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("persona", "[ID]", "switch persona (or pick one)", "optional", app_action="persona({})"),
     SlashCommand("model", "[NAME]", "switch model (or pick one from the catalog)", "optional", app_action="model({})"),
     SlashCommand("server", "", "pick a server: presets or a custom address", app_action="pick_server"),
-    SlashCommand("find", "[WORDS]", "find words in this conversation (↑ older, ↓ newer, Esc closes)", "optional", app_action="find({})"),
+    SlashCommand("find", "[WORDS]", "find words in this conversation (↑ older, ↓ newer, Esc closes)", "optional", app_action="screen.find({})"),
     SlashCommand("new", "", "start a new conversation", app_action="new_conversation"),
     SlashCommand("conversations", "", "resume, rename, delete or export a conversation", app_action="conversations"),
-    SlashCommand("export", "[calls]", "export this conversation to Markdown (with its calls)", "optional", app_action="export({})"),
+    SlashCommand("export", "[calls]", "export this conversation to Markdown (with its calls)", "optional", app_action="screen.export({})"),
     SlashCommand("map", "", "the whole map of gentle actions and legacy endpoints", app_action="show_map"),
     SlashCommand("help", "", "keys and commands", app_action="help"),
 )

@@ -1,0 +1,71 @@
+"""The `guide` command: argument parsing, and one module per subcommand (slash commands live in guide/tui/slash).
+
+    guide                     the terminal app
+    guide ask | map | probe | serve | personas | config
+
+Exit codes are in `common`: every command ends in one calm line and a
+documented code, never a traceback on the screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+
+from . import ask, map, personas, probe, serve, settings
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, failed, output_closed, refuse_address
+from .map import map_table
+
+__all__ = ["build_parser", "main", "map_table"]
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """The terminal app, for `guide` with no command."""
+    from guide import config
+
+    flags = {"base_url": args.base_url, "model": args.model, "persona": args.persona}
+    refused = refuse_address(config.load(flags).settings.server())
+    if refused is not None:
+        return refused
+    from guide.tui.app import run
+
+    run(flags)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, with --help everywhere."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help="keep settings and data under this folder (as $GUIDE_HOME does)")
+    parser = argparse.ArgumentParser(
+        prog="guide",
+        parents=[common],
+        description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes.",
+        epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered, "
+        f"{EXIT_INTERRUPTED} stopped, {EXIT_PIPE} output closed.",
+    )
+    parser.add_argument("--base-url", help="the server for this run (the terminal app)")
+    parser.add_argument("--model", help="the model for this run (the terminal app)")
+    parser.add_argument("--persona", help="the persona for this run (the terminal app)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in (ask, map, probe, serve, personas, settings):
+        command.add_parser(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `guide` command; returns its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "home", None):
+        os.environ["GUIDE_HOME"] = os.path.abspath(os.path.expanduser(args.home))
+    run: Callable[[argparse.Namespace], int] = getattr(args, "run", None) or run_app
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return output_closed()
+    except Exception as error:
+        return failed(error, args)

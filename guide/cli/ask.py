@@ -1,0 +1,104 @@
+"""`guide ask`: one question, the answer streamed to stdout. The same Conversation the app drives."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from guide.safe_text import one_line, visible
+
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, say_error
+
+if TYPE_CHECKING:
+    from guide import config, personas
+
+
+def read_stdin() -> str | None:
+    """The words on stdin, or None if they are not UTF-8 text."""
+    try:
+        return sys.stdin.buffer.read().decode("utf-8").rstrip("\n")
+    except UnicodeDecodeError:
+        return None
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from guide import config, personas
+    from guide.cli.personas import report_problems
+
+    text = read_stdin() if args.text == "-" else args.text
+    if text is None:
+        print("guide: what came on stdin is not UTF-8 text; there is nothing to ask.", file=sys.stderr)
+        return EXIT_USAGE
+    if not text.strip():
+        print("guide: there is nothing to ask. Give the words, or - to read them from stdin.", file=sys.stderr)
+        return EXIT_USAGE
+    settings = config.load({"base_url": args.base_url, "model": args.model, "persona": args.persona}).settings
+    refused = refuse_address(settings.server())
+    if refused is not None:
+        return refused
+    shelf = personas.load()
+    report_problems(shelf)
+    if settings.persona not in shelf.personas:
+        print(f"guide: there is no persona called '{one_line(settings.persona)}'; `guide personas` lists them.", file=sys.stderr)
+        return EXIT_USAGE
+    persona = shelf.get(settings.persona)
+    if args.system is not None:
+        persona = replace(persona, system=args.system)
+    try:
+        return asyncio.run(ask(text, settings, persona))
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        return EXIT_INTERRUPTED
+
+
+async def ask(text: str, settings: config.Settings, persona: personas.Persona) -> int:
+    """Find who answers, say the words through a Conversation, write the reply as it streams."""
+    from guide.client import AsyncGuide, GuideError
+    from guide.connect import choose
+    from guide.conversation import Conversation, Event, Notice
+    from guide.models import ModelChoice
+
+    def heard(event: Event) -> None:
+        if isinstance(event, Notice):
+            print(f"guide: {one_line(event.message)}", file=sys.stderr)
+
+    answering = await choose(settings)
+    if answering.message:
+        print(f"guide: {answering.message.replace(' F7 picks a server.', '')}", file=sys.stderr)
+    guide = AsyncGuide(base_url=answering.base_url, api_key=settings.api_key(), timeout=settings.read_timeout())
+    conversation = Conversation(
+        persona, guide=guide, models=ModelChoice(chosen=settings.model, persona=persona.model), address=settings.address, emit=heard
+    )
+    ending = ""
+    try:
+        async with conversation.send(text) as exchange:
+            async for piece in exchange:
+                sys.stdout.write(visible(piece))  # a server's ESC never reaches the terminal
+                sys.stdout.flush()
+                ending = piece[-1:] or ending
+    except GuideError as error:
+        if ending and ending != "\n":
+            sys.stdout.write("\n")
+        say_error(error, sys.stderr)
+        return exit_code(error)
+    finally:
+        await guide.aclose()
+        if answering.companion is not None:
+            answering.companion.stop()
+    if ending != "\n":
+        sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    """`guide ask TEXT …`."""
+    ask_parser = commands.add_parser("ask", parents=[common], help="ask once; the answer streams to stdout")
+    ask_parser.add_argument("text", help="what to ask; - reads it from stdin")
+    ask_parser.add_argument("--model", help="the model to use (default: settings, else the persona's, else the server's first chat model)")
+    ask_parser.add_argument("--base-url", help="the server's address, e.g. http://127.0.0.1:8080 (default: settings, $OPENAI_BASE_URL)")
+    ask_parser.add_argument("--persona", help="the persona to answer as (default: settings, else calm-guide)")
+    ask_parser.add_argument("--system", help="a system prompt to send instead of the persona's")
+    ask_parser.set_defaults(run=cmd_ask)

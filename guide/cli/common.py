@@ -1,0 +1,78 @@
+"""What every subcommand shares: exit codes, calm errors, refusing an address, the one boundary.
+
+Exit codes scripts can trust: 0 done, 1 the call failed (the message says
+why), 2 the command line was wrong (an unusable server address included),
+3 the server could not be reached, 4 the key was refused, 5 the server does
+not offer the action, 130 stopped with Ctrl-C, 141 the output was closed
+(a broken pipe). Every failure ends in one calm line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from guide.safe_text import one_line
+
+if TYPE_CHECKING:
+    from guide.client import GuideError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY, EXIT_NOT_OFFERED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 4, 5, 130, 141
+
+
+def exit_code(error: GuideError) -> int:
+    """The exit status for a failed call."""
+    from guide.client import CannotConnect, KeyRefused, NotOffered
+
+    for kind, code in ((CannotConnect, EXIT_UNREACHABLE), (KeyRefused, EXIT_KEY), (NotOffered, EXIT_NOT_OFFERED)):
+        if isinstance(error, kind):
+            return code
+    return EXIT_FAILED
+
+
+def say_error(error: GuideError, stream: TextIO) -> None:
+    """A failed call, calmly, on stderr: the title, the server's words (control characters as symbols), the hint."""
+    stream.write(f"guide: {one_line(error.title)}")
+    if error.detail:
+        stream.write(f" ({one_line(error.detail)})")
+    stream.write(f"\n  {one_line(error.hint)}\n")
+
+
+def refuse_address(address: str | None) -> int | None:
+    """EXIT_USAGE, after one line saying why, if the server address cannot be used; else None."""
+    if not address:
+        return None
+    from guide.client._address import check_address, redact_url
+
+    why = check_address(address)
+    if why is None:
+        return None
+    print(f"guide: cannot use the server address {one_line(redact_url(address))!r}: {why}. Give an http:// or https:// address.", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def output_closed() -> int:
+    """stdout went away (`guide ask … | head -c 10`): say so once, on stderr, and stop writing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit: that must not fail again
+    print("guide: the output was closed before guide finished writing (a broken pipe).", file=sys.stderr)
+    return EXIT_PIPE
+
+
+def failed(error: Exception, args: argparse.Namespace) -> int:
+    """The one boundary of every command: a calm line, never a traceback on the screen."""
+    from guide.client import GuideError
+
+    if isinstance(error, GuideError):
+        say_error(error, sys.stderr)
+        return exit_code(error)
+    from guide.failures import describe_os_error, log_failure, unexpected
+
+    if isinstance(error, OSError):
+        print(f"guide: {one_line(describe_os_error(error))}", file=sys.stderr)
+        return EXIT_FAILED
+    command = "guide " + str(getattr(args, "command", None) or "")
+    print(f"guide: {unexpected(error, log_failure(error, command))}", file=sys.stderr)
+    return EXIT_FAILED

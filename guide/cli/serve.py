@@ -1,0 +1,65 @@
+"""`guide serve`: the companion on a port, for any client (and the official SDKs)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .common import EXIT_OK, EXIT_USAGE
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from guide import config
+    from guide.companion.running import serve
+
+    gguf = args.gguf or config.load().settings.gguf
+    if args.client_timeout <= 0:
+        print("guide: --client-timeout should be a number of seconds above 0.", file=sys.stderr)
+        return EXIT_USAGE
+    api_key = args.api_key or os.environ.get("GUIDE_SERVE_KEY") or None
+    serve(
+        args.host,
+        args.port,
+        api_key=api_key,
+        gguf=gguf,
+        client_timeout=args.client_timeout,
+        allow_hosts=args.allow_host,
+        allow_origins=args.allow_origin,
+    )
+    return EXIT_OK
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    """`guide serve …`."""
+    serve = commands.add_parser("serve", parents=[common], help="run guide's companion: an OpenAI-compatible server on this machine")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8765, help="the port (default: 8765)")
+    serve.add_argument(
+        "--api-key",
+        help="require this bearer key on every request "
+        "(default: $GUIDE_SERVE_KEY; the variable keeps the key out of `ps`, where other users can read it)",
+    )
+    serve.add_argument("--gguf", help="a GGUF model file to answer with (needs the local extra)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to this host name (repeatable; by default only this server's own addresses, which stops DNS rebinding)",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from this origin call the server, with CORS (repeatable, e.g. http://localhost:3000; by default every page is refused)",
+    )
+    serve.add_argument(
+        "--client-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close connections whose client takes longer to send its headers, pauses its body, or stops reading (default: 10)",
+    )
+    serve.set_defaults(run=cmd_serve)

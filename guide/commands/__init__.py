@@ -1,1 +1,0 @@
-"""Subcommands of `guide` that have more than a few lines each."""
