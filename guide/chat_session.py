@@ -80,7 +80,13 @@ class ChatSession:
         finally:
             self.guide = self.guide or self._client()
             self.conversation.guide, self.conversation.store = self.guide, self.store
+            await self._remembered_choices()
             self.started.set()
+
+    async def _remembered_choices(self) -> None:
+        """The models chosen for actions other than chat on this server, as remembered in the store."""
+        if self.store is not None and self.guide is not None:
+            self.models.per_action = await self.store.read(self.store.model_choices, self.guide.base_url)
 
     async def _open_store(self) -> None:
         from guide.store import Store
@@ -250,6 +256,11 @@ class ChatSession:
         self.conversation.switch_model(name, action)
         if purpose == "chat":
             self.save_settings({"model": name})
+        elif self.store is not None and self.guide is not None:
+            for each, wanted in PURPOSES.items():  # listen and interpret share a transcription model
+                if wanted == purpose:
+                    self.models.per_action[each] = name
+                    self.store.save_model_choice(self.guide.base_url, each, name)
         return True
 
     async def switch_server(self, choice: str) -> bool:
@@ -268,8 +279,13 @@ class ChatSession:
             await self.guide.aclose()
         self.guide = self.conversation.guide = self._client()
         self.models.catalog, self.models.per_action = None, {}
+        self.models.chosen = self.settings.model
+        await self._remembered_choices()
         self.support = None
         await self.probe()
+        await self.conversation.know_models()  # the models in force, checked against the new server's catalog
+        if self.settings.model and self.models.chosen is None:
+            self.save_settings({"model": None})  # chosen for the old server: set aside, not kept for the next run
         return True
 
     async def probe(self, force: bool = False) -> dict[str, Any]:

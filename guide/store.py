@@ -283,6 +283,10 @@ class Store:
         rows = self._rows("SELECT data FROM probes WHERE base_url = ?", (base_url,))
         return json.loads(rows[0]["data"]) if rows else None
 
+    def model_choices(self, base_url: str) -> dict[str, str]:
+        """The model chosen for each action (other than chat) on this server."""
+        return {row["action"]: row["model"] for row in self._rows("SELECT action, model FROM model_choices WHERE base_url = ?", (base_url,))}
+
     # Writing: queued, in order, never waited for here.
 
     def new_conversation(self, uid: str, persona: str, title: str = "") -> None:
@@ -335,3 +339,7 @@ class Store:
     def save_probe(self, base_url: str, findings: dict[str, Any]) -> None:
         """Cache what a probe found."""
         self._writer.submit(Write("probe", {"base_url": base_url, "findings": findings, "at": time.time()}))
+
+    def save_model_choice(self, base_url: str, action: str, model: str) -> None:
+        """Remember the model chosen for an action on this server."""
+        self._writer.submit(Write("model_choice", {"base_url": base_url, "action": action, "model": model}))

@@ -4,7 +4,8 @@ Version 1 held conversations, messages, traces and probes. Version 2 adds
 full-text search over messages (SQLite FTS5, kept in step by triggers) and
 the indexes the long-conversation queries use. Version 3 makes every turn a
 typed row (`kind`, and its `data` as JSON: an action's block, a divider's
-reason) and gives conversations and messages a `uid` made when they are, so
+reason), remembers the model chosen for each action on each server
+(`model_choices`), and gives conversations and messages a `uid` made when they are, so
 writes can be queued, retried and replayed without waiting for an id. An
 older file is copied aside before it is migrated, so a failed migration
 never costs a conversation.
@@ -76,6 +77,7 @@ ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN data TEXT;
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_by_uid ON conversations(uid);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_uid ON messages(uid);
+CREATE TABLE IF NOT EXISTS model_choices (base_url TEXT NOT NULL, action TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (base_url, action));
 """
 """Rows made before version 3 keep a NULL uid (they were written whole, by id); UNIQUE allows many NULLs."""
 

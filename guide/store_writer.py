@@ -93,6 +93,11 @@ def apply(db: sqlite3.Connection, write: Write) -> None:
             "ON CONFLICT(base_url) DO UPDATE SET probed_at = excluded.probed_at, data = excluded.data",
             (f["base_url"], f["at"], json.dumps(f["findings"])),
         )
+    elif write.kind == "model_choice":
+        db.execute(
+            "INSERT INTO model_choices(base_url, action, model) VALUES (?, ?, ?) ON CONFLICT(base_url, action) DO UPDATE SET model = excluded.model",
+            (f["base_url"], f["action"], f["model"]),
+        )
     else:
         raise ValueError(f"unknown write {write.kind!r}")
 

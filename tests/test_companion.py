@@ -384,12 +384,18 @@ def test_the_app_runs_on_the_companion_when_nothing_is_configured(monkeypatch: p
         await type_and_send(pilot, "I feel tired")
         status = str(app.chat.query_one("#status").render())
         notices = [n.message for n in app._notifications]
-        return status, transcript_text(app), notices
+        shown = transcript_text(app)
+        app.chat.composer.text = "/understand a quiet lake"
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        embedded = [t for t in app.chat.panel.traces.values() if t.action == "understand"]
+        return status, shown, notices, embedded[-1].request_body["model"] if embedded else None
 
-    status, shown, notices = run_app(GuideApp(), script)
+    status, shown, notices, embedding_model = run_app(GuideApp(), script)
     assert "companion" in status and "reflective-listener" in status
     assert any("built-in companion is answering" in n for n in notices)
     assert shown[-1][0] == "assistant" and "not a language model" in shown[-1][2]
+    assert embedding_model == "hashed-words-256"  # the catalog says what each engine is for: never the listener for embeddings
 
 
 def test_guide_ask_without_a_server_is_answered_by_the_companion(run_guide) -> None:  # type: ignore[no-untyped-def]

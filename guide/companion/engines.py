@@ -60,6 +60,8 @@ class ReflectiveListener:
 
     model_id = listener.MODEL_ID
     owned_by = "guide-companion"
+    purpose = "chat"
+    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
         said = [m for m in messages if m.get("role") == "user"]
@@ -96,6 +98,8 @@ class LlamaEngine:
     """A real language model from a GGUF file, run by llama-cpp-python on one thread."""
 
     owned_by = "guide-companion"
+    purpose = "chat"
+    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         self.path = path
@@ -175,6 +179,8 @@ class HashedWords:
 
     model_id = HASHED_ID
     owned_by = "guide-companion"
+    purpose = "embedding"
+    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return [self._one(text) for text in texts]
@@ -195,6 +201,8 @@ class Espeak:
 
     model_id = ESPEAK_ID
     owned_by = "guide-companion"
+    purpose = "speech"
+    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def __init__(self, program: str) -> None:
         self.program = program
@@ -263,6 +271,8 @@ class Sphinx:
 
     model_id = "pocketsphinx-en-us"
     owned_by = "guide-companion"
+    purpose = "transcription"
+    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

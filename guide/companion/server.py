@@ -164,7 +164,11 @@ def build(
         return str(name)
 
     async def catalog(request: Request) -> Response:
-        data = [{"id": e.model_id, "object": "model", "created": created, "owned_by": e.owned_by} for e in known.values()]
+        # `purpose` is not in the spec's Model: servers add fields (LM Studio's `type`); clients ignore what they do not know.
+        data = [
+            {"id": e.model_id, "object": "model", "created": created, "owned_by": e.owned_by, "purpose": getattr(e, "purpose", "chat")}
+            for e in known.values()
+        ]
         return JSONResponse({"object": "list", "data": data})
 
     async def think(request: Request) -> Response:

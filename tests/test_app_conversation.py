@@ -1,0 +1,164 @@
+"""The app around the conversation: live rows from the stream itself, one model resolver, resume as it was shown.
+
+Pilot drives the real app against loopback servers (and the real companion
+where its catalog matters), as a user would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from loopback import LoopbackServer, Stream, chat_chunk, sse
+from textual.pilot import Pilot
+from tui_helpers import panel_rows, run_app, settle, type_and_send, wait_for_modal
+
+from guide import config
+from guide.tui.app import GuideApp
+
+
+def make_app(server: LoopbackServer, **flags: Any) -> GuideApp:
+    return GuideApp(flags={"base_url": server.url, **flags})
+
+
+async def command(pilot: Pilot[None], text: str) -> None:
+    app: GuideApp = pilot.app  # type: ignore[assignment]
+    app.chat.composer.text = text
+    await pilot.press("enter")
+    await settle(pilot, 0.2)
+
+
+def notices(app: GuideApp) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+def test_a_streaming_call_updates_its_row_from_the_stream_itself(server: LoopbackServer) -> None:
+    server.push(Stream(sse(*(chat_chunk(f"w{i} ") for i in range(8)), chat_chunk(finish="stop")), pause=0.25))
+
+    async def script(pilot: Pilot[None]) -> list[str]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "Go slowly"
+        await pilot.press("enter")
+        seen = []
+        for _ in range(10):
+            await asyncio.sleep(0.2)
+            rows = panel_rows(app)
+            if rows:
+                seen.append(rows[-1])
+        await settle(pilot)
+        return seen
+
+    seen = run_app(make_app(server, model="loopback-model"), script)
+    while_streaming = [row for row in seen if "frames" in row]
+    assert len(set(while_streaming)) >= 3  # the row changed as frames arrived, before the call ended
+    assert seen[-1].startswith("think → POST /v1/chat/completions · 200")
+
+
+def test_a_model_the_server_does_not_list_is_refused_and_not_saved(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        await command(pilot, "/model nonexistent")
+        return notices(pilot.app), panel_rows(pilot.app)  # type: ignore[arg-type]
+
+    told, rows = run_app(make_app(server), script)
+    assert any("This server has no model 'nonexistent'" in words and "loopback-model" in words for words in told)
+    assert rows[-1].startswith("catalog → GET /v1/models")
+    assert config.load().settings.model is None
+
+
+def test_the_model_picker_groups_models_by_what_they_are_for() -> None:
+    with LoopbackServer(models=["chat-model", "text-embedding-small", "whisper-1", "tts-1"]) as server:
+
+        async def script(pilot: Pilot[None]) -> list[str]:
+            app: GuideApp = pilot.app  # type: ignore[assignment]
+            await pilot.press("f6")
+            await wait_for_modal(pilot)
+            listed = app.screen.query_one("#picker-list")
+            return [str(listed.get_option_at_index(i).prompt).strip() for i in range(listed.option_count)]  # type: ignore[attr-defined]
+
+        shown = run_app(make_app(server), script)
+    assert shown[0] == "Chat (think, continue)" and "chat-model" in shown[1]
+    assert shown.index("Embeddings (understand)") < shown.index("Speech (speak)") < shown.index("Transcription (listen, interpret)")
+    assert any("text-embedding-small" in row for row in shown)
+
+
+def test_understand_asks_the_embedding_model_and_a_new_server_sets_the_old_model_aside() -> None:
+    with LoopbackServer(models=["chat-model", "text-embedding-small"]) as first, LoopbackServer(models=["other-chat"]) as second:
+
+        async def script(pilot: Pilot[None]) -> Any:
+            app: GuideApp = pilot.app  # type: ignore[assignment]
+            await command(pilot, "/understand a quiet lake")
+            await command(pilot, "/model chat-model")
+            await pilot.press("f7")
+            await wait_for_modal(pilot)
+            await pilot.press("end", "enter")
+            await pilot.pause(0.2)
+            await pilot.press(*list(second.url))
+            await pilot.press("enter")
+            await settle(pilot, 0.3)
+            app.chat.composer.text = ""
+            await type_and_send(pilot, "Hello")
+            return notices(app), app.chat.status
+
+        told, status = run_app(make_app(first), script)
+        embedded = [r.json for r in first.requests if r.path.endswith("/embeddings")][-1]
+        asked = [r.json for r in second.requests if r.path.endswith("/chat/completions")][-1]
+    assert embedded["model"] == "text-embedding-small"
+    assert asked["model"] == "other-chat"
+    assert any("no model 'chat-model'" in words for words in told)
+    assert "other-chat" in status
+
+
+def test_blocks_and_dividers_come_back_on_resume_as_their_own_views(server: LoopbackServer) -> None:
+    from guide.tui.widgets.messages import ActionBlock, Divider
+
+    def shown(app: GuideApp) -> list[str]:
+        transcript = app.chat.transcript
+        return [
+            f"{type(v).__name__}:{getattr(v, 'title', '') or getattr(v.turn, 'content', '')}"
+            for v in transcript.views
+            if isinstance(v, ActionBlock | Divider)
+        ]
+
+    async def first(pilot: Pilot[None]) -> list[str]:
+        await type_and_send(pilot, "Hello")
+        await command(pilot, "/understand a quiet lake")
+        await command(pilot, "/model loopback-model")
+        await command(pilot, "/continue Once upon a time")
+        await command(pilot, "/persona socratic-tutor")
+        return shown(pilot.app)  # type: ignore[arg-type]
+
+    live = run_app(make_app(server, model="loopback-model"), first)
+
+    async def second(pilot: Pilot[None]) -> list[str]:
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        return shown(pilot.app)  # type: ignore[arg-type]
+
+    again = run_app(make_app(server, model="loopback-model"), second)
+    assert live[:3] == [
+        "ActionBlock:understand → POST /v1/embeddings",
+        "Divider:model: loopback-model",
+        "ActionBlock:continue → POST /v1/completions",
+    ]
+    assert live[3].startswith("Divider:now speaking as")
+    assert again == live
+
+
+def test_a_model_chosen_for_embeddings_is_remembered_for_this_server() -> None:
+    with LoopbackServer(models=["chat-model", "text-embedding-small", "text-embedding-large"]) as server:
+
+        async def choose(pilot: Pilot[None]) -> None:
+            await command(pilot, "/model text-embedding-large")
+
+        async def later(pilot: Pilot[None]) -> str:
+            await command(pilot, "/understand a quiet lake")
+            return pilot.app.chat.status  # type: ignore[attr-defined,no-any-return]
+
+        run_app(make_app(server), choose)
+        status = run_app(make_app(server), later)
+        embedded = [r.json for r in server.requests if r.path.endswith("/embeddings")][-1]
+    assert embedded["model"] == "text-embedding-large"
+    assert "text-embedding" not in status  # the header names the chat model; the embedding choice does not replace it
+    assert config.load().settings.model is None
