@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import client_stream
 import companion
 import hostile
+import keystrokes
 import long
 import tui
 
@@ -25,7 +26,7 @@ def machine() -> str:
 def main() -> None:
     print(f"guide benchmarks — {machine()}\n")
     print("| figure | value | ratio | anchor |\n|---|---|---|---|")
-    for name, value, unit, ratio, anchor in [*client_stream.rows(), *tui.rows(), *long.rows(), *companion.rows(), *hostile.rows()]:
+    for name, value, unit, ratio, anchor in [*client_stream.rows(), *tui.rows(), *keystrokes.rows(), *long.rows(), *companion.rows(), *hostile.rows()]:
         shown = f"{ratio:.2f}×" if anchor != "—" else "—"
         print(f"| {name} | {value:.3f} {unit} | {shown} | {anchor} |")
 

@@ -90,15 +90,17 @@ def test_escape_stops_the_reply_and_keeps_what_arrived(server: LoopbackServer) -
             view = app.chat.transcript.last_message("assistant")
             if view is not None and view.body.source.count("w") >= 3:
                 break
-        locked = app.chat.composer.read_only
+        held = app.chat.composer.holding
+        await pilot.press("n", "e", "x", "t", "enter")  # writing goes on while the reply streams; Enter waits
+        held_words = app.chat.composer.text
         await pilot.press("escape")
         await settle(pilot, 0.2)
         view = app.chat.transcript.last_message("assistant")
         assert view is not None
-        return locked, view.state, view.text, app.chat.composer.read_only, panel_rows(app)[-1], stored_id(app)
+        return held, held_words, view.state, view.text, app.chat.composer.holding, panel_rows(app)[-1], stored_id(app)
 
-    locked, state, text, locked_after, row, conversation = run_app(make_app(server, model="m"), script)
-    assert locked and not locked_after
+    held, held_words, state, text, held_after, row, conversation = run_app(make_app(server, model="m"), script)
+    assert held and held_words == "next" and not held_after
     assert state == "stopped"
     assert text.startswith("w0 w1 w2") and not text.endswith("w399 ")
     assert row.endswith("stopped")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -47,6 +46,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     persona = shelf.get(settings.persona)
     if args.system is not None:
         persona = replace(persona, system=args.system)
+    import asyncio  # here, not at the top: `guide` alone builds this parser too, and launch stays light
+
     try:
         return asyncio.run(ask(text, settings, persona))
     except KeyboardInterrupt:

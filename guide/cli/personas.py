@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -60,6 +56,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def editor_command() -> list[str] | None:
     """The user's editor: $VISUAL, $EDITOR, else one that is installed."""
+    import shlex
+    import shutil
+
     chosen = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if chosen:
         return shlex.split(chosen)
@@ -71,6 +70,9 @@ def editor_command() -> list[str] | None:
 
 def edit_and_save(persona_id: str, text: str) -> int:
     """Open the editor on the text; save it if it is a valid persona, else keep a draft."""
+    import subprocess
+    import tempfile
+
     command = editor_command()
     if command is None:
         print("guide: no editor found. Set $EDITOR, or create the persona with flags (see --help).", file=sys.stderr)

@@ -112,11 +112,14 @@ class GuideApp(App[None]):
 
     # What the session and the conversation report.
 
+    @guarded
     async def on_guide_app_heard(self, message: Heard) -> None:
         event = message.event
         if isinstance(event, Notice):
             self.notify(event.message, title=event.title, severity=event.severity, timeout=12)
             return
+        if not self.chat.is_attached:
+            return  # closing: a call stopped as guide exits has nothing left to show on
         await self.chat.heard(event)
         if isinstance(event, PersonaChanged) or (isinstance(event, CallFiled) and event.trace.action == "catalog"):
             self.refresh_status()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 NARROW = 100
 """Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
-WAITING = "The guide is answering…  (Esc stops it; what arrived stays)"
+WAITING = "The guide is answering…  (write on if you like; Esc stops it, and what arrived stays)"
 
 
 def around(text: str, words: str, width: int = 60) -> str:
@@ -180,7 +180,9 @@ class ChatScreen(Screen[None]):
         else:
             await self.transcript.drop_live()
         if exchange.words_back is not None:
-            self.composer.text = exchange.words_back  # the words go back, to send again
+            # The words go back, to send again; anything written meanwhile stays after them.
+            written = self.composer.text
+            self.composer.text = exchange.words_back + (f"\n{written}" if written.strip() else "")
             self.composer.move_cursor(self.composer.document.end)
 
     # What the user does.
@@ -208,6 +210,9 @@ class ChatScreen(Screen[None]):
             # Not awaited here: the action may mount into this screen (the find bar), which waits for this handler.
             self.run_worker(self.app.run_action(slash.app_action(*command)), group="command")
 
+    def on_composer_held(self) -> None:
+        self.notify("The guide is still answering. Esc stops it; then Enter sends what you wrote.", timeout=4)
+
     def on_composer_recall(self) -> None:
         last = self.conversation.last_prompt()
         if last:
@@ -233,7 +238,7 @@ class ChatScreen(Screen[None]):
     async def _replying(self, exchanging: Any) -> None:
         await self.session.started.wait()
         composer = self.composer
-        composer.read_only, composer.placeholder, waiting = True, WAITING, composer.placeholder
+        composer.holding, composer.placeholder, waiting = True, WAITING, composer.placeholder
         self.streaming = True
         try:
             async with exchanging as exchange:
@@ -243,7 +248,7 @@ class ChatScreen(Screen[None]):
                 await view.stream(exchange)
         finally:
             self.streaming = False
-            composer.read_only, composer.placeholder = False, waiting
+            composer.holding, composer.placeholder = False, waiting
             composer.focus()
 
     def stop(self) -> None:

@@ -16,7 +16,7 @@ NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 
 
 class Composer(TextArea):
-    """Where the user writes. Locked while a reply streams."""
+    """Where the user writes. While a reply streams, writing goes on but Enter waits."""
 
     @dataclass
     class Submitted(Message):
@@ -28,9 +28,14 @@ class Composer(TextArea):
     class Recall(Message):
         """Up-arrow in an empty composer: bring back the last prompt."""
 
+    class Held(Message):
+        """Enter while a reply streams: nothing is sent yet."""
+
     def __init__(self) -> None:
         super().__init__(id="composer", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.placeholder = "Write to the guide…  (Enter sends · ctrl+j new line · / for commands)"
+        self.holding = False
+        """A reply is streaming: the user may write the next message, and Enter waits for the reply."""
 
     @property
     def suggestions(self) -> OptionList | None:
@@ -50,7 +55,7 @@ class Composer(TextArea):
                     self.complete(choice)
                     return
             if self.text.strip() and not self.read_only:
-                self.post_message(self.Submitted(self, self.text))
+                self.post_message(self.Held() if self.holding else self.Submitted(self, self.text))
             return
         if event.key in NEWLINE_KEYS:
             event.stop()
