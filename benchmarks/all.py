@@ -26,7 +26,8 @@ def machine() -> str:
 def main() -> None:
     print(f"guide benchmarks — {machine()}\n")
     print("| figure | value | ratio | anchor |\n|---|---|---|---|")
-    for name, value, unit, ratio, anchor in [*client_stream.rows(), *tui.rows(), *keystrokes.rows(), *long.rows(), *companion.rows(), *hostile.rows()]:
+    every = [*client_stream.rows(), *tui.rows(), *keystrokes.rows(), *long.rows(), *companion.rows(), *hostile.rows()]
+    for name, value, unit, ratio, anchor in every:
         shown = f"{ratio:.2f}×" if anchor != "—" else "—"
         print(f"| {name} | {value:.3f} {unit} | {shown} | {anchor} |")
 

@@ -55,7 +55,8 @@ async def paced_server(tokens: int) -> tuple[asyncio.AbstractServer, int]:
                     writer.write(b"%x\r\n%s\r\n" % (len(data), data))
                     await writer.drain()
                     await asyncio.sleep(PACE)
-                end = b'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+                finish = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                end = f"data: {json.dumps(finish)}\n\ndata: [DONE]\n\n".encode()
                 writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(end), end))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -90,7 +91,10 @@ async def type_keys(app: object) -> list[float]:
 
 def hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
     """Another process takes the store's write lock and keeps it."""
-    code = f"import sqlite3, time\ndb = sqlite3.connect({str(path)!r}, isolation_level=None)\ndb.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep({seconds})\ndb.execute('COMMIT')\n"
+    code = (
+        f"import sqlite3, time\ndb = sqlite3.connect({str(path)!r}, isolation_level=None)\ndb.execute('BEGIN IMMEDIATE')\n"
+        f"print('locked', flush=True)\ntime.sleep({seconds})\ndb.execute('COMMIT')\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
     return holder
