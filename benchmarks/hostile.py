@@ -11,14 +11,13 @@ median and the worst of its waits. The target (DESIGN.md §9) is under
 from __future__ import annotations
 
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 
+import companion  # benchmarks/ is on the path when run from there or from all.py
 import httpx
 
 SECONDS = 4.0
@@ -62,20 +61,9 @@ def bodies() -> dict[str, bytes]:
     }
 
 
-def start() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "GUIDE_GGUF": "none"}
-    process = subprocess.Popen([sys.executable, "-m", "guide", "serve", "--port", str(port)], stdout=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            httpx.get(url + "/v1/models", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return process, url
+def start() -> tuple[subprocess.Popen[str], str]:
+    """`guide serve` with the reflective listener, as the companion benchmark starts it."""
+    return companion.start("none")
 
 
 def waits_while(url: str, body: bytes | None) -> tuple[list[float], list[int]]:

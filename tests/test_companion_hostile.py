@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from test_companion import SPHINX, Served, needs_espeak, needs_sphinx, serve
+from test_serve_limits import Unhurried
 
 from guide import ACTIONS
 from guide.companion.engines import AudioRefused, Engines, Espeak, Generation, HashedWords, pcm16_mono, sphinx
@@ -264,27 +265,6 @@ def test_the_worst_chat_message_is_answered_quickly_and_others_are_not_delayed(s
     assert status in (200, 400)
     assert took < 5, f"the message took {took:.1f} s"
     assert max(latencies) < 1, f"GET /v1/models waited {max(latencies):.2f} s"  # the target is 0.1 s: benchmarks/hostile.py measures it
-
-
-class Unhurried:
-    """A think engine that makes its reply slowly, until told to finish."""
-
-    model_id = "unhurried"
-    owned_by = "tests"
-
-    def __init__(self) -> None:
-        self.finish = threading.Event()
-
-    def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
-        return Generation(self._pieces(), {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})
-
-    def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
-        return self.chat([], options)
-
-    def _pieces(self) -> Iterator[str]:
-        yield "slowly"
-        self.finish.wait(20)
-        yield " done"
 
 
 def test_every_engine_route_waits_for_a_reply_slot() -> None:
