@@ -50,7 +50,8 @@ async def main() -> None:
     app = GuideApp(flags={"base_url": "http://127.0.0.1:9", "model": "bench"})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.3)
-        store = app.store
+        await app.session.started.wait()
+        store = app.session.store
         assert store is not None
         [info] = store.conversations()[:1]
         last = store.page(info.id, limit=1)[0].content
