@@ -157,6 +157,13 @@ def check(key: str, value: str) -> str | None:
             return "That looks like a key. guide never writes keys to its settings."
     if key == "base_url" and value:
         return address_problem(value)
+    if key == "persona" and value:
+        from guide import personas
+
+        if not personas.ID_PATTERN.fullmatch(value):
+            return f"'{value}' is not a persona id (lower-case letters, digits, - or _). `guide personas` lists them."
+        if value not in personas.load().personas:
+            return f"There is no persona called '{value}'. `guide personas` lists them."
     return None
 
 

@@ -27,7 +27,7 @@ from . import store_schema
 from .locations import data_dir, ensure_private
 from .store_writer import LOCK_WAIT_MS, Saving, Write, Writer, busy
 
-LIST = """SELECT c.id, c.uid, c.title, c.persona, c.updated_at,
+LIST = """SELECT c.id, c.uid, c.title, c.persona, c.opening, c.updated_at,
        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
 FROM conversations c"""
 PROBE_GENTLE = "ai.probe()"
@@ -77,6 +77,8 @@ class ConversationInfo:
     messages: int
     updated_at: float
     uid: str | None = None
+    opening: tuple[str, str] | None = None
+    """Who greeted, and with what words, when the conversation opened (as it was shown)."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,12 @@ class Store:
 
     @staticmethod
     def _info(row: sqlite3.Row) -> ConversationInfo:
-        return ConversationInfo(row["id"], row["title"], row["persona"], row["n"], row["updated_at"], row["uid"])
+        try:
+            opening = json.loads(row["opening"]) if row["opening"] else None
+        except ValueError:
+            opening = None
+        shown = (str(opening[0]), str(opening[1])) if isinstance(opening, list) and len(opening) == 2 else None
+        return ConversationInfo(row["id"], row["title"], row["persona"], row["n"], row["updated_at"], row["uid"], shown)
 
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         """A conversation's messages, in order."""
@@ -289,9 +296,10 @@ class Store:
 
     # Writing: queued, in order, never waited for here.
 
-    def new_conversation(self, uid: str, persona: str, title: str = "") -> None:
-        """Start a conversation with the uid it was made with."""
-        self._writer.submit(Write("conversation", {"uid": uid, "persona": persona, "title": title, "at": time.time()}))
+    def new_conversation(self, uid: str, persona: str, title: str = "", opening: tuple[str, str] | None = None) -> None:
+        """Start a conversation with the uid it was made with (and the greeting it opened with)."""
+        fields = {"uid": uid, "persona": persona, "title": title, "opening": list(opening) if opening else None, "at": time.time()}
+        self._writer.submit(Write("conversation", fields))
 
     def adopt(self, conversation_id: int, uid: str) -> None:
         """Give a conversation kept before uids existed the uid it is now known by."""

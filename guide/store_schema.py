@@ -72,6 +72,7 @@ END;
 
 VERSION_3 = """
 ALTER TABLE conversations ADD COLUMN uid TEXT;
+ALTER TABLE conversations ADD COLUMN opening TEXT;
 ALTER TABLE messages ADD COLUMN uid TEXT;
 ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN data TEXT;

@@ -49,9 +49,10 @@ def apply(db: sqlite3.Connection, write: Write) -> None:
     """Apply one write inside the caller's transaction. Replaying a write changes nothing."""
     f = write.fields
     if write.kind == "conversation":
+        opening = json.dumps(f["opening"], ensure_ascii=False) if f.get("opening") else None
         db.execute(
-            "INSERT INTO conversations(uid, title, persona, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(uid) DO NOTHING",
-            (f["uid"], f.get("title", ""), f["persona"], f["at"], f["at"]),
+            "INSERT INTO conversations(uid, title, persona, opening, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(uid) DO NOTHING",
+            (f["uid"], f.get("title", ""), f["persona"], opening, f["at"], f["at"]),
         )
     elif write.kind == "adopt":
         db.execute("UPDATE conversations SET uid = ? WHERE id = ? AND uid IS NULL", (f["uid"], f["id"]))

@@ -162,3 +162,79 @@ def test_a_model_chosen_for_embeddings_is_remembered_for_this_server() -> None:
     assert embedded["model"] == "text-embedding-large"
     assert "text-embedding" not in status  # the header names the chat model; the embedding choice does not replace it
     assert config.load().settings.model is None
+
+
+def test_keys_that_arrive_in_one_burst_are_sent_as_typed(server: LoopbackServer) -> None:
+    """A terminal (or tmux) may deliver '/continue my own words⏎' at once: the completion list must not replace them."""
+    from textual import events
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.focus()
+        await pilot.press("slash")  # the list opens on '/', with /imagine highlighted
+        for letter in "continue my own words":
+            key = events.Key("space" if letter == " " else letter, letter)
+            key.set_sender(app)
+            app._driver.send_message(key)  # type: ignore[union-attr]
+        enter = events.Key("enter", "\r")
+        enter.set_sender(app)
+        app._driver.send_message(enter)  # type: ignore[union-attr]
+        await settle(pilot, 0.3)
+        return [r.json for r in server.requests if r.json], app.chat.composer.text
+
+    sent, left = run_app(make_app(server, model="loopback-model"), script)
+    assert [body.get("prompt") for body in sent if "prompt" in body] == ["my own words"]
+    assert left == ""
+
+
+def test_resuming_shows_the_greeting_shown_live_not_the_persona_now(server: LoopbackServer) -> None:
+    async def first(pilot: Pilot[None]) -> tuple[str, str]:
+        await type_and_send(pilot, "first message")
+        await command(pilot, "/persona api-docent")
+        await type_and_send(pilot, "second message")
+        head = pilot.app.chat.transcript.head  # type: ignore[attr-defined]
+        return head.who, head.text
+
+    live = run_app(make_app(server, model="loopback-model"), first)
+
+    async def second(pilot: Pilot[None]) -> tuple[str, str]:
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        head = pilot.app.chat.transcript.head  # type: ignore[attr-defined]
+        return head.who, head.text
+
+    assert live[0] == "Calm guide"
+    assert run_app(make_app(server, model="loopback-model"), second) == live
+
+
+def test_a_continuation_is_shown_without_stray_markup(server: LoopbackServer) -> None:
+    from guide.tui.widgets.messages import ActionBlock
+
+    async def script(pilot: Pilot[None]) -> str:
+        await command(pilot, "/continue Once upon a time,")
+        block = [v for v in pilot.app.chat.transcript.views if isinstance(v, ActionBlock)][-1]  # type: ignore[attr-defined]
+        from textual.widgets import Markdown
+
+        return " ".join(str(part.render()) for part in block.query_one(Markdown).query("*") if hasattr(part, "render"))
+
+    shown = run_app(make_app(server, model="loopback-model"), script)
+    assert "**" not in shown and "Once upon a time," in shown and "and so it goes on." in shown
+
+
+def test_letters_typed_in_the_calls_list_reach_the_composer_and_esc_goes_back(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "Hello")
+        await pilot.press("f2")  # the calls list has the focus now
+        on_list = app.focused is app.chat.panel.query_one("#calls")
+        await pilot.press("h", "i")
+        typed = app.chat.composer.text, app.focused is app.chat.composer
+        await pilot.press("f2")  # back to the calls list
+        assert app.focused is app.chat.panel.query_one("#calls")
+        await pilot.press("escape")
+        return on_list, typed, app.focused is app.chat.composer
+
+    on_list, typed, back = run_app(make_app(server, model="loopback-model"), script)
+    assert on_list and typed == ("hi", True) and back

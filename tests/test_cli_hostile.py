@@ -194,3 +194,10 @@ def test_a_new_guide_home_is_readable_by_the_user_only(tmp_path: Path, run_guide
     for folder in (home, home / "config"):
         assert (folder.stat().st_mode & 0o777) == 0o700, folder
     assert ((home / "config" / "config.toml").stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize("given", ["../x", "nonexistent"])
+def test_config_set_refuses_a_persona_that_is_not_there(given: str, run_guide: Any) -> None:
+    result = run_guide("config", "set", "persona", given)
+    assert result.returncode == 2 and "persona" in one_calm_line(result)
+    assert run_guide("config", "set", "persona", "socratic-tutor").returncode == 0

@@ -384,6 +384,10 @@ BAD_INPUT = {
     "speech-nul": (SPEECH, json.dumps({"model": "espeak-ng", "voice": "alloy", "input": "calm\0lake"}).encode()),
     "speech-4097": (SPEECH, json.dumps({"model": "espeak-ng", "voice": "alloy", "input": "a" * 4097}).encode()),
     "speech-empty": (SPEECH, json.dumps({"model": "espeak-ng", "voice": "alloy", "input": ""}).encode()),
+    "a-100000-digit-number": (
+        CHAT,
+        b'{"model":"reflective-listener","max_tokens":' + b"9" * 100_000 + b',"messages":[{"role":"user","content":"hi"}]}',
+    ),
 }
 
 
@@ -613,3 +617,26 @@ def test_no_traceback_was_written(served: Served) -> None:
 def test_a_client_timeout_of_zero_is_a_usage_error(run_guide: Any) -> None:
     result = run_guide("serve", "--client-timeout", "0")
     assert result.returncode == 2 and "--client-timeout" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "audio",
+    [
+        b"RIFF" + struct.pack("<I", 36) + b"WAVE" + b"LIST" + struct.pack("<I", 0xFFFFFFF0) + b"\0" * 16,
+        b"RIFF" + struct.pack("<I", 13) + b"WAVE" + b"JUNK" + struct.pack("<I", 1) + b"x",
+        b"RIFF" + struct.pack("<I", 4) + b"WAVE",
+    ],
+    ids=["chunk-past-the-end", "odd-chunk-without-pad", "no-chunks"],
+)
+def test_a_wav_whose_chunks_run_past_its_end_is_refused_calmly(audio: bytes) -> None:
+    with pytest.raises(AudioRefused) as caught:
+        pcm16_mono(audio)
+    assert "WAV audio only" in str(caught.value) and "()" not in str(caught.value)
+
+
+@needs_sphinx
+def test_a_wav_whose_chunks_run_past_its_end_is_a_400_over_http(served: Served) -> None:
+    audio = b"RIFF" + struct.pack("<I", 36) + b"WAVE" + b"LIST" + struct.pack("<I", 0xFFFFFFF0) + b"\0" * 16
+    answer = httpx.post(served.url + TRANSCRIPTIONS, data={"model": "pocketsphinx-en-us"}, files={"file": ("a.wav", audio, "audio/wav")}, timeout=60)
+    assert "WAV audio only" in is_error(answer, 400)["message"]
+    assert "Traceback" not in served.output()

@@ -243,3 +243,33 @@ def test_the_conversation_core_never_imports_textual() -> None:
     code = "import sys, json; import guide.conversation, guide.conversation.blocks, guide.models, guide.store; print(json.dumps(sorted(sys.modules)))"
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert not any(name == "textual" or name.startswith("textual.") for name in loaded)
+
+
+def test_a_resumed_conversation_opens_with_the_greeting_it_opened_with(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+
+    async def script() -> tuple[Conversation | None, str]:
+        await say(talk, "first message")
+        talk.switch_persona(OTHER)
+        await say(talk, "second message")
+        assert store.flush()
+        resumed = await Conversation.resume(store, store.conversations()[0].id, lambda _: OTHER)
+        assert resumed is not None
+        return resumed, await resumed.export()
+
+    resumed, exported = run(script)
+    assert resumed is not None and resumed.opening == (FALLBACK.name, FALLBACK.greeting_for(None)) == talk.opening
+    assert exported.split("\n")[2:5] == [f"**{FALLBACK.name}**:", "", FALLBACK.greeting_for(None)]
+
+
+def test_a_model_lookup_that_fails_gives_the_words_back(tmp_path: Path) -> None:
+    with LoopbackServer() as server:
+        store = Store(tmp_path / "guide.sqlite3")
+        talk, events = conversation(server, store, models=ModelChoice())  # no model: the catalog is asked first
+        server.push(*[Answer(500, {"error": {"message": "the catalog failed"}})] * 3)
+        with pytest.raises(GuideError):
+            run(lambda: say(talk, "Keep these words"))
+    ended = [e for e in events if isinstance(e, ReplyEnded)][-1].exchange
+    assert ended.words_back == "Keep these words" and talk.turns == []
+    assert store.flush() and all(store.messages(c.id) == [] for c in store.conversations())

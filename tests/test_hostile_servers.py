@@ -311,3 +311,39 @@ def test_a_probe_that_is_redirected_leaves_the_question_open(server: LoopbackSer
     found = probe(server.url)
     assert {finding.support for finding in found.values()} == {"unknown"}
     assert all("redirected" in finding.reason for finding in found.values())
+
+
+DEEP = b'{"choices":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+
+
+def test_a_reply_nested_too_deeply_is_not_understood(server: LoopbackServer) -> None:
+    server.push(Answer(body=DEEP, headers={"content-type": "application/json"}))
+    with Guide(base_url=server.url, model="loopback-model") as ai, pytest.raises(ReplyNotUnderstood):
+        ai.think("Hi")
+
+
+def test_a_frame_nested_too_deeply_is_not_understood(server: LoopbackServer) -> None:
+    server.push(Stream([b"data: " + DEEP + b"\n\n"]))
+    with Guide(base_url=server.url, model="loopback-model") as ai, pytest.raises(ReplyNotUnderstood):
+        ai.think("Hi", stream=True).text  # noqa: B018
+
+
+def test_an_error_nested_too_deeply_is_still_the_servers_error(server: LoopbackServer) -> None:
+    server.push(Answer(400, DEEP, headers={"content-type": "application/json"}))
+    with Guide(base_url=server.url, model="loopback-model") as ai, pytest.raises(GuideError) as caught:
+        ai.think("Hi")
+    assert caught.value.status == 400
+
+
+def test_a_probe_answered_with_deep_json_leaves_the_question_open_or_answers(server: LoopbackServer) -> None:
+    from guide.client import probe
+
+    server.push(*[Answer(400, DEEP, headers={"content-type": "application/json"})] * 9)
+    assert len(probe(server.url)) == 9
+
+
+@pytest.mark.parametrize("listed", [[1, 2, 3], {"data": ["a", "b"]}, {"data": [{"name": "no id"}]}], ids=["numbers", "words", "no-ids"])
+def test_a_catalog_of_things_that_are_not_models_is_not_understood(listed: Any, server: LoopbackServer) -> None:
+    server.push(Answer(body=listed))
+    with Guide(base_url=server.url) as ai, pytest.raises(ReplyNotUnderstood):
+        ai.catalog()

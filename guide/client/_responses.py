@@ -36,7 +36,7 @@ def decode_json(body: bytes | str) -> Any:
     """Parsed JSON, or NOT_JSON."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than Python reads
         return NOT_JSON
 
 
@@ -240,6 +240,8 @@ def parse_catalog(parsed: Any) -> Catalog:
             when = created if isinstance(created, int) and not isinstance(created, bool) else None
             purpose = _text_or_none(row.get("purpose")) or SERVER_TYPES.get(str(row.get("type")), "")
             models.append(ModelInfo(row["id"], owner, when, purpose))
+    if rows and not models:
+        raise _shape_error("data[] of models, each with an id", parsed)
     return models
 
 

@@ -23,10 +23,11 @@ class ServerSentEvent(NamedTuple):
 class SSEDecoder:
     """Feed it text as it arrives; it returns the events each piece completes."""
 
-    __slots__ = ("_after_cr", "_data", "_event", "_fresh", "_id", "_retry", "_tail")
+    __slots__ = ("_after_cr", "_data", "_event", "_fresh", "_held", "_id", "_retry", "_tail")
 
     def __init__(self) -> None:
         self._tail = ""
+        self._held: list[str] = []
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
@@ -49,6 +50,12 @@ class SSEDecoder:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         else:
             self._after_cr = False
+        if "\n" not in text:
+            self._held.append(text)  # a line still arriving: kept in pieces, joined once when it ends (never quadratic)
+            return []
+        if self._held:
+            self._tail += "".join(self._held)
+            self._held.clear()
         lines = (self._tail + text).split("\n")
         self._tail = lines.pop()
         events: list[ServerSentEvent] = []
@@ -81,7 +88,8 @@ class SSEDecoder:
         WHATWG discards such an event; servers that forget the last blank line
         after `data: [DONE]` are common enough that guide keeps it.
         """
-        tail, self._tail = self._tail, ""
+        tail, self._tail = self._tail + "".join(self._held), ""
+        self._held.clear()
         events = self.feed(tail + "\n\n") if tail else []
         if self._data:
             events.append(self._dispatch())

@@ -17,6 +17,7 @@ HEAD = 2000
 PROGRESS_EVERY = 0.1
 """Seconds between the progress a stream reports to subscribers (a live row in the calls panel)."""
 FIELDS = {"chat": ("content",), "completion": ("text",)}
+"""The field that carries the answer in each kind of frame (`_mask_split_secrets` walks it)."""
 THOUGHTS = ("reasoning_content", "reasoning")
 
 
@@ -136,8 +137,8 @@ class StreamReader:
                 break
             try:
                 chunk = json.loads(data)
-            except ValueError:
-                raise self._not_understood(data, "A frame of the stream was not JSON.") from None
+            except (ValueError, RecursionError):
+                raise self._not_understood(data, "A frame of the stream was not JSON (or was nested too deeply to read).") from None
             if not isinstance(chunk, dict):
                 raise self._not_understood(data, "A frame of the stream was not the JSON object the spec gives.")
             if chunk.get("error") is not None or event.event == "error":
@@ -146,48 +147,56 @@ class StreamReader:
         return out
 
     def _read_chunk(self, chunk: dict[str, Any], data: str, frame: int, out: list[str]) -> None:
+        # The hot path of a stream: one frame per token. Exact type checks, and the rare fields only when present.
         answer = self.answer
-        if "usage" in chunk and chunk["usage"] is not None:
-            usage = usage_of(chunk["usage"])
-            if usage is None:
+        usage = chunk.get("usage")
+        if usage is not None:
+            if usage_of(usage) is None:
                 self._note("usage", "The server sent a usage that is not an object; guide ignored it.")
             else:
                 answer.usage = usage
-        model = chunk.get("model")
-        if isinstance(model, str) and model and answer.model is None:
-            answer.model = model
+        if answer.model is None:
+            model = chunk.get("model")
+            if type(model) is str and model:
+                answer.model = model
         choices = chunk.get("choices")
         if not choices:
             return
-        if not isinstance(choices, list) or not isinstance(choices[0], dict):
+        if type(choices) is not list or type(choices[0]) is not dict:
             raise self._not_understood(data, "A frame's choices were not a list of objects.")
         choice = choices[0]
-        holder = choice
-        if self.kind == "chat":
-            holder = choice.get("delta") or {}
-            if not isinstance(holder, dict):
-                raise self._not_understood(data, "A frame's delta was not an object.")
-        for name in FIELDS[self.kind]:
-            content = holder.get(name)
-            if content is None:
-                continue
-            if not isinstance(content, str):
+        chat = self.kind == "chat"
+        holder = choice.get("delta") if chat else choice
+        if holder is None:
+            holder = {}
+        elif type(holder) is not dict:
+            raise self._not_understood(data, "A frame's delta was not an object.")
+        name = "content" if chat else "text"
+        content = holder.get(name)
+        if content is not None:
+            if type(content) is not str:
                 raise self._not_understood(data, f"A frame's {name} was not text.")
             if content:
                 self._take(frame, name, content, self.text, answer.pieces, out)
-        for name in THOUGHTS if self.kind == "chat" else ():
+        if chat and ("reasoning_content" in holder or "reasoning" in holder):
+            self._thought(holder, frame)
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            if type(finish) is str and finish:
+                answer.finish_reason = finish
+            elif type(finish) is not str:
+                self._note("finish_reason", "The server sent a finish_reason that is not text; guide ignored it.")
+
+    def _thought(self, holder: dict[str, Any], frame: int) -> None:
+        """Reasoning, kept apart from the answer (`reasoning_content`, or `reasoning` where servers name it so)."""
+        for name in THOUGHTS:
             thought = holder.get(name)
             if thought is None or thought == "":
                 continue
-            if isinstance(thought, str):
-                self._take(frame, name, thought, self.thought, answer.reasoning, None)
-                break
+            if type(thought) is str:
+                self._take(frame, name, thought, self.thought, self.answer.reasoning, None)
+                return
             self._note(name, f"The server sent a {name} that is not text; guide ignored it.")
-        finish = choice.get("finish_reason")
-        if isinstance(finish, str) and finish:
-            answer.finish_reason = finish
-        elif finish is not None:
-            self._note("finish_reason", "The server sent a finish_reason that is not text; guide ignored it.")
 
     def _take(self, frame: int, name: str, text: str, scrubber: StreamScrubber, kept: list[str], out: list[str] | None) -> None:
         if self.secrets:

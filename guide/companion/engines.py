@@ -230,10 +230,12 @@ def pcm16_mono(data: bytes, rate: int = 16000, *, max_seconds: int = MAX_AUDIO_S
                 raise AudioRefused(f"The audio has {channels} channels; this companion reads mono or stereo.")
             most = max_seconds * source_rate
             frames = reader.readframes(min(reader.getnframes(), most + 1))  # the header's count may lie: what is there decides
-    except (wave.Error, EOFError, struct.error, ValueError, OverflowError) as error:
+    except (wave.Error, EOFError, struct.error, ValueError, OverflowError, RuntimeError) as error:
+        # RuntimeError: the wave module's chunk skipping, on a chunk whose size runs past the end of the file.
         if isinstance(error, AudioRefused):
             raise
-        raise AudioRefused(f"This companion understands WAV audio only ({error}).") from None
+        why = f" ({error})" if str(error) else " (the file ends early)"
+        raise AudioRefused(f"This companion understands WAV audio only{why}.") from None
     samples = array("h")
     samples.frombytes(frames[: len(frames) - len(frames) % (2 * channels)])
     if len(samples) > most * channels:

@@ -170,7 +170,9 @@ def parse_json(body: bytes) -> dict[str, Any]:
         parsed = json.loads(body)
     except RecursionError:
         raise Refusal(400, "The body is nested too deeply to read.") from None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError) as error:
+        if "integer string conversion" in str(error):  # Python's guard against numbers of thousands of digits
+            raise Refusal(400, "A number in the body has too many digits to read.") from None
         raise Refusal(400, "The body is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise Refusal(400, "The body should be a JSON object.")

@@ -104,7 +104,9 @@ async def transcribe(conversation: Conversation, action: str, path: Path) -> Tur
 async def carry_on(conversation: Conversation, text: str) -> Turn:
     """Let the model carry a text forward (raw completion)."""
     reply = await conversation.require_guide().continue_(text, model=await conversation.model_for("continue"))
-    return block(conversation, "continue", f"{text}**{reply.text}**", reply.trace, prompt=text, continued=reply.text)
+    # Two labelled lines, not `text**continued**`: Markdown will not open bold before the space a continuation starts with.
+    body = f"*You began:* {text}\n\n*It carried on:* {reply.text.strip() or '(nothing)'}"
+    return block(conversation, "continue", body, reply.trace, prompt=text, continued=reply.text)
 
 
 async def catalog(conversation: Conversation) -> Turn:

@@ -69,6 +69,8 @@ class Conversation:
         """The store's id, once known (a resumed conversation): reads go by it."""
         self.stored = stored_id is not None
         """Whether the conversation is in the store (or queued to it)."""
+        self.opening = (persona.name, self.greeting())
+        """Who greeted, and the words, as the conversation opened (a resumed one shows the same)."""
         self.turns: list[Turn] = []
         """The turns held: the latest ones, and older ones as they are read back."""
         self.prepended = 0
@@ -140,7 +142,7 @@ class Conversation:
         if not self.stored:
             if turn.role not in ("user", "action"):
                 return  # a divider before anything was said waits to be filed with the conversation
-            self.store.new_conversation(self.uid, self.persona.id)
+            self.store.new_conversation(self.uid, self.persona.id, opening=self.opening)
             self.stored = True
             for earlier in self.turns:
                 if earlier is not turn and not earlier.stored:
@@ -223,21 +225,22 @@ class Conversation:
 
     @asynccontextmanager
     async def _reply(self, asked: Turn) -> AsyncIterator[Exchange]:
-        guide = self.require_guide()
-        model = await self.model_for("think")
-        reply = guide.think(self.payload(), system=self.system(), stream=True, model=model, **self.persona.options)
-        exchange = Exchange(self.persona.name, reply, asked)
-        self.emit(ReplyStarted(exchange))
+        exchange = Exchange(self.persona.name, None, asked)
+        model: str | None = None
         try:
+            guide = self.require_guide()
+            model = await self.model_for("think")  # may ask the catalog first: its failure, too, gives the words back
+            exchange.reply = guide.think(self.payload(), system=self.system(), stream=True, model=model, **self.persona.options)
+            self.emit(ReplyStarted(exchange))
             yield exchange
         except asyncio.CancelledError:
             exchange.state = "stopped"
-            await reply.aclose()
+            await exchange.close()
             self._ended(exchange, model)
             raise
         except Exception as error:  # a GuideError, or one nobody expected: the caller's boundary reports it
             exchange.state, exchange.error = "cut", error
-            await reply.aclose()
+            await exchange.close()
             self._ended(exchange, model)
             raise
         else:
@@ -250,8 +253,9 @@ class Conversation:
             if self.turns and self.turns[-1] is exchange.asked:
                 self.remove_last()
         else:
-            answered = exchange.reply.model or model or (self.guide.chosen_model(None) if self.guide else None) or ""
-            trace = exchange.reply.trace
+            reply = exchange.reply
+            answered = (reply.model if reply else None) or model or (self.guide.chosen_model(None) if self.guide else None) or ""
+            trace = reply.trace if reply else None
             turn = Turn("assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None)
             self.turns.append(turn)
             self._file(turn)
@@ -347,7 +351,7 @@ class Conversation:
             calls.update(self.calls)
         said = next((t.content for t in self.turns if t.role == "user"), "")
         title = said.strip().splitlines()[0][:60] if said.strip() else "A conversation"
-        return as_markdown(title, self.turns, calls)
+        return as_markdown(title, self.turns, calls, opening=self.opening)
 
     # Resuming.
 
@@ -360,6 +364,8 @@ class Conversation:
         conversation = cls(persona_for(info.persona), store=store, uid=info.uid or new_uid(), stored_id=conversation_id, **options)
         if info.uid is None:
             store.adopt(conversation_id, conversation.uid)  # kept before uids: known by one from now on
+        if info.opening is not None:
+            conversation.opening = info.opening
         latest = await store.read(store.page, conversation_id, limit=RESUME_PAGE)
         conversation.counted = await store.read(store.call_counts, conversation_id)
         conversation.turns = [Turn.from_stored(message) for message in latest]

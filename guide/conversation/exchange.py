@@ -19,9 +19,10 @@ class Exchange:
     the call failed, to give them back; `error` is the failure, if any.
     """
 
-    def __init__(self, who: str, reply: AsyncReply, asked: Turn) -> None:
+    def __init__(self, who: str, reply: AsyncReply | None, asked: Turn) -> None:
         self.who = who
         self.reply = reply
+        """The client's reply (None until the call starts: the model may be looked up first)."""
         self.asked = asked
         """The user's turn this replies to."""
         self.state: State = "done"
@@ -32,7 +33,13 @@ class Exchange:
     @property
     def text(self) -> str:
         """What has arrived."""
-        return self.reply.text
+        return self.reply.text if self.reply is not None else ""
 
     def __aiter__(self) -> AsyncIterator[str]:
+        assert self.reply is not None, "an exchange is iterated once its call has started"
         return self.reply.__aiter__()
+
+    async def close(self) -> None:
+        """Close the HTTP stream now (what arrived stays)."""
+        if self.reply is not None:
+            await self.reply.aclose()

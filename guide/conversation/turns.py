@@ -78,12 +78,14 @@ class Turn:
 STATE_NOTES = {"stopped": " (stopped)", "cut": " (cut off)"}
 
 
-def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = None) -> str:
-    """The conversation as Markdown: every turn as it was shown, blocks and dividers included.
+def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = None, *, opening: tuple[str, str] | None = None) -> str:
+    """The conversation as Markdown: the greeting it opened with, then every turn as it was shown.
 
     With calls (trace id → Trace), each turn's call follows it: its summary line and its curl.
     """
     lines = [f"# {title}", ""]
+    if opening is not None:
+        lines += [f"**{opening[0]}**:", "", opening[1], ""]
     for turn in turns:
         if turn.role == "divider":
             lines += ["---", f"*{turn.content}*", ""]

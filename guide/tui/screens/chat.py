@@ -86,7 +86,7 @@ class ChatScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self.status, id="status", markup=False)
         with Horizontal(id="body"):
-            yield Transcript(MessageView("greeting", self.conversation.persona.name, self.conversation.greeting()), id="transcript")
+            yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
         yield OptionList(id="suggestions")
         yield Composer()
@@ -124,7 +124,7 @@ class ChatScreen(Screen[None]):
     async def show(self, conversation: Conversation) -> None:
         """Show a conversation: its greeting and its latest turns (and forget the last one's calls)."""
         self.conversation, self.found_for = conversation, None
-        greeting = MessageView("greeting", conversation.persona.name, conversation.greeting())
+        greeting = MessageView("greeting", *conversation.opening)  # as it opened, whoever speaks now
         self.panel.clear()
         await self.transcript.reset(conversation, greeting)
         if conversation.stored_id is not None:
@@ -257,7 +257,18 @@ class ChatScreen(Screen[None]):
             self.workers.cancel_group(self, "reply")
 
     def action_stop(self) -> None:
-        self.stop()
+        """Esc: stop a reply; elsewhere (the calls list), back to the composer."""
+        if self.streaming:
+            self.stop()
+        elif self.focused is not self.composer:
+            self.composer.focus()
+
+    def on_key(self, event: Any) -> None:
+        """Letters typed where they cannot go (the calls list) go to the composer instead of vanishing."""
+        if event.is_printable and event.character and self.focused is not self.composer and self.panel.query_one("#calls").has_focus:
+            event.stop()
+            self.composer.focus()
+            self.composer.insert(event.character)
 
     def action_regenerate(self) -> None:
         self.regenerate()

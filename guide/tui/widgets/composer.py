@@ -49,10 +49,13 @@ class Composer(TextArea):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            if showing and suggestions is not None and suggestions.highlighted is not None and self.text.strip() != "/":
-                choice = suggestions.get_option_at_index(suggestions.highlighted).id or ""
-                if not self.text.startswith(f"/{choice} ") and self.text != f"/{choice}":
-                    self.complete(choice)
+            # The list may lag what was typed (keys that arrive in one burst): judge by the text itself.
+            matches = slash.complete(self.text)
+            if showing and suggestions is not None and matches and self.text.strip() != "/":
+                highlighted = suggestions.get_option_at_index(suggestions.highlighted).id if suggestions.highlighted is not None else None
+                choice = highlighted if highlighted and highlighted in {m.name for m in matches} else matches[0].name
+                if self.text != f"/{choice}":
+                    self.complete(choice or "")
                     return
             if self.text.strip() and not self.read_only:
                 self.post_message(self.Held() if self.holding else self.Submitted(self, self.text))
@@ -63,11 +66,12 @@ class Composer(TextArea):
             if not self.read_only:
                 self.insert("\n")
             return
-        if event.key == "tab" and showing and suggestions is not None:
+        if event.key == "tab" and showing and suggestions is not None and slash.complete(self.text):
             event.stop()
             event.prevent_default()
             index = suggestions.highlighted or 0
-            self.complete(suggestions.get_option_at_index(index).id or "")
+            chosen = suggestions.get_option_at_index(index).id or ""
+            self.complete(chosen if chosen in (m.name for m in slash.complete(self.text)) else slash.complete(self.text)[0].name)
             return
         if event.key in ("up", "down") and showing and suggestions is not None:
             event.stop()
