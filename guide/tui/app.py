@@ -68,6 +68,12 @@ class GuideApp(App[None]):
         """Notices carry server words and file names: never read them as markup, never pass on their control characters."""
         super().notify(visible(message), title=one_line(title), markup=markup, **options)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c: say how to quit (Textual's own words are markup, which notices never read)."""
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        if keys:
+            self.notify(f"Press {keys[0]} to quit guide.", title="Do you want to quit?")
+
     def explain(self, error: GuideError, what: str = "") -> None:
         """A failed call as a calm notice: title, the server's words, the hint."""
         from guide.client import CannotConnect

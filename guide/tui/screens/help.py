@@ -38,10 +38,13 @@ def help_markdown() -> str:
     """The help text: keys, then every slash command."""
     from guide.client import ACTIONS
 
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")  # a pipe in a usage (`A | B`) would split the row
+
     rows = []
     for command in slash.COMMANDS:
         endpoint = f"`{ACTIONS[command.action].endpoint}`" if command.action else ""
-        rows.append(f"| `{command.usage}` | {command.help} | {endpoint} |")
+        rows.append(f"| `{cell(command.usage)}` | {cell(command.help)} | {endpoint} |")
     commands = "| command | does | calls |\n|---|---|---|\n" + "\n".join(rows)
     return f"# Help\n\n## Keys\n{KEYS}\n## Slash commands\n\n{commands}\n"
 
