@@ -220,6 +220,15 @@ class ChatSession:
 
     # Choices, each remembered in the settings.
 
+    def restore_persona(self, persona_id: str) -> Path | None:
+        """Take away the user's copy of a bundled persona (the bundled one answers again); the file removed."""
+        path = personas.remove(persona_id)
+        self.shelf = personas.load()
+        restored = self.shelf.personas.get(persona_id)
+        if restored is not None and self.conversation.persona.id == persona_id:
+            self.conversation.switch_persona(restored, why="as bundled")
+        return path
+
     def switch_persona(self, persona_id: str) -> bool:
         """Speak as another persona from the next turn; False if there is none by that id."""
         persona = self.shelf.personas.get(persona_id)

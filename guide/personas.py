@@ -60,6 +60,10 @@ class Persona:
     source: Source = "user"
     path: Path | None = None
 
+    def voice(self) -> tuple[Any, ...]:
+        """What the persona says and how (not where its file is): two equal voices are the same persona."""
+        return (self.id, self.name, self.description, self.address, self.greeting, self.system, self.model, sorted(self.options.items()))
+
     def system_prompt(self, address: str | None = None) -> str:
         """The system prompt with the address filled in."""
         return self.system.replace("{address}", address or self.address)
@@ -237,6 +241,16 @@ def remove(persona_id: str, user_dir: Path | None = None) -> Path:
         )
     path.unlink()
     return path
+
+
+def bundled(persona_id: str) -> Persona | None:
+    """The persona guide ships under this id (whether or not the user's own copy overrides it), or None."""
+    path = bundled_dir() / f"{persona_id}.toml"
+    try:
+        found = parse(path.read_text(encoding="utf-8"), path, "bundled")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return found if isinstance(found, Persona) else None
 
 
 def template(persona_id: str) -> Persona:

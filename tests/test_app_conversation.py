@@ -122,11 +122,12 @@ def test_blocks_and_dividers_come_back_on_resume_as_their_own_views(server: Loop
     async def first(pilot: Pilot[None]) -> list[str]:
         await type_and_send(pilot, "Hello")
         await command(pilot, "/understand a quiet lake")
-        await command(pilot, "/model loopback-model")
+        await command(pilot, "/model another-model")
         await command(pilot, "/continue Once upon a time")
         await command(pilot, "/persona socratic-tutor")
         return shown(pilot.app)  # type: ignore[arg-type]
 
+    server.models = ["loopback-model", "another-model"]
     live = run_app(make_app(server, model="loopback-model"), first)
 
     async def second(pilot: Pilot[None]) -> list[str]:
@@ -139,7 +140,7 @@ def test_blocks_and_dividers_come_back_on_resume_as_their_own_views(server: Loop
     again = run_app(make_app(server, model="loopback-model"), second)
     assert live[:3] == [
         "ActionBlock:understand → POST /v1/embeddings",
-        "Divider:model: loopback-model",
+        "Divider:model: another-model",
         "ActionBlock:continue → POST /v1/completions",
     ]
     assert live[3].startswith("Divider:now speaking as")
@@ -195,6 +196,7 @@ def test_resuming_shows_the_greeting_shown_live_not_the_persona_now(server: Loop
         head = pilot.app.chat.transcript.head  # type: ignore[attr-defined]
         return head.who, head.text
 
+    server.models = ["loopback-model", "another-model"]
     live = run_app(make_app(server, model="loopback-model"), first)
 
     async def second(pilot: Pilot[None]) -> tuple[str, str]:

@@ -216,7 +216,7 @@ def test_resume_and_export_show_every_block_and_divider_as_shown_live(server: Lo
         await say(talk, "Hello")
         await blocks.understand(talk, "a quiet lake | a still pond")
         await blocks.catalog(talk)
-        talk.switch_model("loopback-model")
+        talk.switch_model("another-model")
         await blocks.carry_on(talk, "Once upon a time")
         live = await talk.export()
         assert store.flush()
@@ -229,7 +229,7 @@ def test_resume_and_export_show_every_block_and_divider_as_shown_live(server: Lo
     shown = [(t.role, t.kind, t.content, t.title) for t in talk.turns]
     assert [(t.role, t.kind, t.content, t.title) for t in resumed.turns] == shown
     assert [t.kind for t in resumed.turns if t.role == "action"] == ["understand", "catalog", "continue"]
-    assert again == live and "understand → POST /v1/embeddings" in live and "*model: loopback-model*" in live
+    assert again == live and "understand → POST /v1/embeddings" in live and "*model: another-model*" in live
 
 
 def test_export_with_calls_has_each_call_after_its_turn(server: LoopbackServer, tmp_path: Path) -> None:

@@ -48,3 +48,101 @@ def test_ctrl_c_says_how_to_quit_in_plain_words(server: LoopbackServer) -> None:
     said = run_app(make_app(server), script)
     assert any("ctrl+q" in words for words in said)
     assert not any("[b]" in words for words in said)
+
+
+def dividers(app: GuideApp) -> list[str]:
+    return [str(d.render()) for d in app.chat.query("Divider")]
+
+
+async def open_persona_picker(pilot: Pilot[None]) -> Any:
+    await pilot.press("f5")
+    await wait_for_modal(pilot)
+    await settle(pilot)
+    return pilot.app.screen.query_one("#picker-list")
+
+
+def test_the_persona_picker_opens_on_the_persona_in_force(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        picker = await open_persona_picker(pilot)
+        highlighted = picker.get_option_at_index(picker.highlighted).id
+        await pilot.press("enter")  # F5 then Enter: the persona in force, kept
+        await settle(pilot)
+        return highlighted, app.session.conversation.persona.id, dividers(app)
+
+    highlighted, persona, shown = run_app(make_app(server, persona="socratic-tutor"), script)
+    assert highlighted == "use:socratic-tutor"
+    assert persona == "socratic-tutor" and shown == []
+
+
+def test_switching_twice_with_nothing_said_between_leaves_one_divider(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        for command in ("/persona socratic-tutor", "/persona api-docent"):
+            app.chat.composer.text = command
+            await pilot.press("enter")
+            await settle(pilot)
+        twice = dividers(app)
+        app.chat.composer.text = "/persona calm-guide"  # and back where it started: no divider at all
+        await pilot.press("enter")
+        await settle(pilot)
+        return twice, dividers(app)
+
+    twice, back = run_app(make_app(server), script)
+    assert len(twice) == 1 and "API docent" in twice[0]
+    assert back == []
+
+
+def test_saving_an_edit_of_the_persona_in_force_adds_one_divider(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        from textual.widgets import TextArea
+
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        for _ in range(2):  # edit twice with nothing said between
+            picker = await open_persona_picker(pilot)
+            picker.highlighted = picker.option_count - 1  # ✎ Edit …
+            await pilot.press("enter")
+            await wait_for_modal(pilot)
+            await settle(pilot)
+            app.screen.query_one("#system", TextArea).text = "You are a calm guide. Be brief with {address}."
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+        return dividers(app)
+
+    assert len(run_app(make_app(server, persona="socratic-tutor"), script)) == 1
+
+
+def test_editing_a_bundled_persona_says_so_and_it_can_be_restored(server: LoopbackServer) -> None:
+    from guide import personas
+
+    async def script(pilot: Pilot[None]) -> Any:
+        from textual.widgets import Label, TextArea
+
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        picker = await open_persona_picker(pilot)
+        picker.highlighted = picker.option_count - 1  # ✎ Edit Calm guide…
+        await pilot.press("enter")
+        await wait_for_modal(pilot)
+        await settle(pilot)
+        warned = " ".join(str(label.render()) for label in app.screen.query(Label))
+        app.screen.query_one("#system", TextArea).text = "You are brief with {address}."
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        mine = personas.load().personas["calm-guide"].source
+        picker = await open_persona_picker(pilot)
+        options = [picker.get_option_at_index(i) for i in range(picker.option_count)]
+        restore = next(i for i, option in enumerate(options) if option.id == "restore:calm-guide")
+        picker.highlighted = restore
+        await pilot.press("enter")
+        await settle(pilot)
+        return warned, said, mine, app.session.conversation.persona
+
+    warned, said, mine, persona = run_app(make_app(server), script)
+    assert "bundled" in warned and "your own copy" in warned
+    assert mine == "user" and any("your own copy" in words for words in said)
+    assert (
+        persona.source == "bundled"
+        and persona.system != "You are brief with {address}."
+        and personas.load().personas["calm-guide"].source == "bundled"
+    )

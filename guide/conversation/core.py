@@ -288,23 +288,45 @@ class Conversation:
             self.emit(Notice("Model", words, "warning"))
         return told
 
-    def switch_persona(self, persona: Persona) -> None:
-        """Speak as another persona from the next turn; the switch shows in the transcript."""
+    def switch_persona(self, persona: Persona, why: str = "edited") -> None:
+        """Speak as another persona (or an edited one: `why` says how) from the next turn; the switch shows in the transcript."""
+        was = self.persona
+        edited = persona.id == was.id
+        if edited and persona.voice() == was.voice():
+            return  # the persona in force, unchanged: nothing to show
         self.persona = persona
         self.models.persona = persona.model
-        self.add(Turn("divider", f"now speaking as {persona.name}", kind="persona", data={"persona": persona.id}))
+        label = f"now speaking as {persona.name}" + (f" ({why})" if edited else "")
+        self._divide(Turn("divider", label, kind="persona", data={"persona": persona.id}), was=was.id, now=None if edited else persona.id)
         if self.stored and self.store is not None:
             self.store.set_persona(self.uid, persona.id)
         self.emit(PersonaChanged(persona))
 
     def switch_model(self, name: str, action: str = "think") -> None:
         """Answer with another model from the next call (checked against the catalog by the caller)."""
-        if action in ("think", "continue"):
+        chat = action in ("think", "continue")
+        was = (self.models.chosen if chat else self.models.per_action.get(action)) or ""
+        if name == was:
+            return
+        if chat:
             self.models.chosen = name
         else:
             self.models.per_action[action] = name
-        label = f"model: {name}" if action in ("think", "continue") else f"model for {action}: {name}"
-        self.add(Turn("divider", label, kind="model", model=name, data={"action": action}))
+        label = f"model: {name}" if chat else f"model for {action}: {name}"
+        self._divide(Turn("divider", label, kind="model", model=name, data={"action": action}), was=was, now=name)
+
+    def _divide(self, divider: Turn, *, was: str, now: str | None) -> None:
+        """Show a change as a divider. Changed again before anything was said, the last divider is replaced
+        (or taken away, when the change is undone): dividers never stack."""
+        last = self.turns[-1] if self.turns else None
+        data = divider.data or {}
+        if last is not None and last.role == "divider" and last.kind == divider.kind and (last.data or {}).get("action") == data.get("action"):
+            self.remove_last()
+            was = str((last.data or {}).get("was", ""))
+            if was and was == now:
+                return
+        divider.data = {**data, "was": was}
+        self.add(divider)
 
     # Calls.
 

@@ -179,13 +179,24 @@ class GuideApp(App[None]):
         if choice.startswith("use:"):
             self.session.switch_persona(choice[4:])
             return
+        if choice.startswith("restore:"):
+            removed = self.session.restore_persona(choice.removeprefix("restore:"))
+            self.notify(f"The bundled persona is back; your copy ({removed}) was removed.", title="Persona", timeout=6)
+            return
         start = template("my-guide") if choice == "new" else self.session.conversation.persona
         self.push_screen(PersonaEditor(start, creating=choice == "new"), self._persona_edited)
 
     @guarded
     async def _persona_edited(self, edited: Any) -> None:
         if edited is not None:
-            self.notify(f"Saved {self.session.save_persona(edited)}", title="Persona", timeout=4)
+            from guide.personas import bundled
+
+            path = self.session.save_persona(edited)
+            if bundled(edited.id) is not None:
+                words = f"Saved as your own copy of {edited.name}, in {path}. The bundled one is kept: F5 can restore it."
+                self.notify(words, title="Persona", timeout=8)
+            else:
+                self.notify(f"Saved {path}", title="Persona", timeout=4)
             self.session.switch_persona(edited.id)
 
     @work(group="picker")

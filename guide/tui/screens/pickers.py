@@ -22,11 +22,13 @@ class Picker(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="close")]
 
-    def __init__(self, title: str, options: list[Option], note: str = "") -> None:
+    def __init__(self, title: str, options: list[Option], note: str = "", current: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.options = options
         self.note = note
+        self.current = current
+        """The option in force: the list opens on it, so Enter keeps it."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="picker"):
@@ -34,6 +36,12 @@ class Picker(ModalScreen[str | None]):
             yield OptionList(*self.options, id="picker-list")
             if self.note:
                 yield Label(self.note, classes="picker-note")
+
+    def on_mount(self) -> None:
+        listed = self.query_one(OptionList)
+        at = next((i for i, option in enumerate(self.options) if self.current is not None and option.id == self.current), None)
+        if at is not None:
+            listed.highlighted = at
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
@@ -45,11 +53,18 @@ def persona_picker(personas: dict[str, Persona], current: str) -> Picker:
         Option(Text(one_line(f"{'●' if p.id == current else ' '} {p.name} — {p.description}  [{p.source}]")), id=f"use:{p.id}")
         for p in personas.values()
     ]
+    from guide.personas import bundled
+
+    options += [
+        Option(Text(one_line(f"↺ Restore the bundled {original.name} (your copy is removed)")), id=f"restore:{p.id}")
+        for p in personas.values()
+        if p.source == "user" and (original := bundled(p.id)) is not None
+    ]
     options += [
         Option("+ New persona…", id="new"),
         Option(Text(one_line(f"✎ Edit {personas[current].name if current in personas else current}…")), id="edit"),
     ]
-    return Picker("Persona · who the guide is", options, "Switching takes effect on the next turn.")
+    return Picker("Persona · who the guide is", options, "Switching takes effect on the next turn.", current=f"use:{current}")
 
 
 def model_picker(models: list[Any], current: str | None) -> Picker:
@@ -62,7 +77,8 @@ def model_picker(models: list[Any], current: str | None) -> Picker:
         options.append(Option(Text(LABELS[purpose], style="bold"), disabled=True))
         options += [Option(Text(one_line(f"  {'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})")), id=m.id) for m in listed]
     empty = [Option("The server lists no models.", id="", disabled=True)]
-    return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or empty, "A chat model answers; the others serve their actions.")
+    note = "A chat model answers; the others serve their actions."
+    return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or empty, note, current=current)
 
 
 def server_picker(current: str) -> Picker:
@@ -89,6 +105,9 @@ class AddressPrompt(ModalScreen[str | None]):
         self.dismiss(event.value.strip() or None)
 
 
+BUNDLED_NOTE = "This persona comes bundled with guide: saving keeps your own copy, which F5 can remove later to restore the bundled one."
+
+
 class PersonaEditor(ModalScreen[Persona | None]):
     """Create or edit a persona: name, address, greeting, system prompt."""
 
@@ -102,6 +121,8 @@ class PersonaEditor(ModalScreen[Persona | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="persona-editor", classes="picker"):
             yield Label("New persona" if self.creating else one_line(f"Edit {self.persona.name}"), classes="picker-title", markup=False)
+            if self.persona.source == "bundled" and not self.creating:
+                yield Label(BUNDLED_NOTE, classes="picker-note", markup=False)
             yield Input(self.persona.id, placeholder="id (lower-case, e.g. night-owl)", id="pid", disabled=not self.creating)
             yield Input(self.persona.name, placeholder="name", id="name")
             yield Input(self.persona.description, placeholder="one line: what it is for", id="description")

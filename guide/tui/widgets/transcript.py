@@ -360,6 +360,7 @@ class Transcript(VerticalScroll):
             self._sync()
             if self.views and turn_of(self.views[-1]) is turn:
                 await self.views.pop().remove()
+                self.hi = self.lo + len(self.views)  # the views are the window (a turn added since may be in the list already)
             self.hi = min(self.hi, len(self.turns))
             self.lo = min(self.lo, self.hi)
 
