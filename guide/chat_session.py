@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from guide import config, personas
 from guide.conversation import Conversation, Event, Notice
 from guide.models import ModelChoice
+from guide.status import Status
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, Trace
@@ -119,7 +120,7 @@ class ChatSession:
         if not self.settings.server():
             self.answering = await choose(self.settings)
             if self.answering.message:
-                self.emit(Notice("Who is answering", self.answering.message))
+                self.emit(Notice("Who is answering", self.answering.message, timeout=6))  # the header says it too
         elif self.transport is None and not await reachable(self.settings.server() or ""):
             words = f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server."
             self.emit(Notice("Could not reach the server", words, "warning"))
@@ -153,26 +154,43 @@ class ChatSession:
 
     def server_address(self) -> str:
         """The server as people write it: without the version, and without any credentials."""
+        return self.server_forms()[0]
+
+    def server_forms(self) -> tuple[str, ...]:
+        """The server, from its whole address down to the fewest words that still say which (for narrow headers)."""
+        from urllib.parse import urlsplit
+
         from guide.client._address import display_address
         from guide.client._providers import DEFAULT_BASE_URL
 
         configured = self.settings.server()
+        if not configured and not self.started.is_set() and self.answering is None:
+            return ("looking for a server…", "looking…")
+        found = self.answering.base_url if self.answering else None
+        address = display_address(configured or found or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        try:
+            parts = urlsplit(address)
+            host, port = parts.hostname or address, parts.port
+        except ValueError:
+            return (address,)
+        where = parts.netloc.rpartition("@")[2] or address
         if not configured and self.answering is not None:
-            return f"{self.answering.label} at {display_address(self.answering.base_url)}"
-        if not configured and not self.started.is_set():
-            return "looking for a server…"
-        return display_address(configured or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+            label, short = self.answering.label, self.answering.label.split(" (")[0]
+            return (f"{label} at {address}", f"{label} at {where}", f"{short} at {where}", f"{short} :{port}" if port else short, short)
+        return (address, where, host) if where != host else (address, host)
 
     def model_shown(self) -> str:
         """The chat model in force, as the header shows it."""
-        model = self.models.for_action("think") or (self.guide.chosen_model(None) if self.guide else None) or "the server's first model"
+        companion = self.answering.companion if self.answering is not None and not self.settings.server() else None
+        known = companion.engines.think.model_id if companion is not None else None
+        model = self.models.for_action("think") or (self.guide.chosen_model(None) if self.guide else None) or known or "the server's first model"
         if "/" in model and model.endswith((".gguf", ".bin")):
             model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
         return model
 
-    def status(self) -> str:
-        """Persona · server · model: the top line."""
-        return f"◉ {self.conversation.persona.name}  ·  {self.server_address()}  ·  {self.model_shown()}"
+    def status(self) -> Status:
+        """Persona · server · model: the top line (the app fits it to the width)."""
+        return Status(self.conversation.persona.name, self.server_forms(), self.model_shown())
 
     # Conversations.
 

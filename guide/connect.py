@@ -69,10 +69,7 @@ async def choose(settings: Settings) -> Answering:
 
     companion = await asyncio.to_thread(start, settings_gguf(settings))
     label = f"companion ({companion.engines.kind})"
-    message = (
-        "No server is configured and none of the usual local ones (Ollama, LM Studio, llama.cpp, vLLM) is running, "
-        f"so guide's built-in companion is answering: {companion.engines.described}. F7 picks a server."
-    )
+    message = f"guide's built-in companion: {companion.engines.described}. No server is set up and no local one is running. F7 picks one."
     return Answering(companion.url, label, message, companion)
 
 

@@ -146,3 +146,60 @@ def test_editing_a_bundled_persona_says_so_and_it_can_be_restored(server: Loopba
         and persona.system != "You are brief with {address}."
         and personas.load().personas["calm-guide"].source == "bundled"
     )
+
+
+def overlaps(a: Any, b: Any) -> bool:
+    return bool(a.x < b.right and b.x < a.right and a.y < b.bottom and b.y < a.bottom)
+
+
+def test_at_80x24_who_answers_is_in_the_header_and_its_notice_leaves_the_greeting_clear(monkeypatch: Any) -> None:
+    from textual.widgets._toast import Toast
+    from tui_helpers import wait_until_connected
+
+    from guide.tui.widgets.transcript import MessageView
+
+    monkeypatch.setenv("GUIDE_GGUF", "none")
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await wait_until_connected(pilot)
+        await settle(pilot, 0.2)
+        greeting = app.chat.query_one(MessageView).region
+        shown = [toast for toast in app.screen.query(Toast)]
+        return str(app.chat.query_one("#status").render()), greeting, [(t.region, str(t.render())) for t in shown]
+
+    status, greeting, shown = run_app(GuideApp(), script, size=(80, 24), toasts=True)
+    assert "companion at 127.0.0.1:" in status and "reflective-listener" in status and "Calm guide" in status
+    assert shown and any("companion" in words for _, words in shown)
+    assert not any(overlaps(region, greeting) for region, _ in shown)
+    assert all(len(words) < 240 for _, words in shown)
+
+
+def test_the_header_keeps_persona_server_and_model_at_every_width(server: LoopbackServer) -> None:
+    model = "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit"
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        lines = []
+        for width in (120, 100, 80, 60):
+            await pilot.resize_terminal(width, 24)
+            await settle(pilot)
+            lines.append((width, str(app.chat.query_one("#status").render())))
+        return lines
+
+    for width, line in run_app(make_app(server, model=model), script):
+        assert len(line) <= width - 2, line  # the line's padding included
+        assert "Calm guide" in line and "127.0.0.1" in line, line
+        assert line.split("·")[-1].strip().startswith("mlx-co") and line.endswith("4bit"), line
+
+
+def test_the_footer_shows_the_model_and_server_keys_at_80_columns(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        from textual.widgets import Footer
+
+        footer = pilot.app.chat.query_one(Footer)
+        return [(key.key_display, key.description, key.region) for key in footer.query("FooterKey")]  # type: ignore[attr-defined]
+
+    keys = run_app(make_app(server), script, size=(80, 24))
+    shown = {description for _, description, region in keys if region.right <= 80 and region.width > 0}
+    assert {"Model", "Server", "Help", "Persona"} <= shown

@@ -30,11 +30,11 @@ class RedirectTransport(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-def run_app(app: GuideApp, script: Callable[[Pilot[None]], Awaitable[Any]], size: tuple[int, int] = SIZE) -> Any:
-    """Run the app headless, play the script, return what it returns."""
+def run_app(app: GuideApp, script: Callable[[Pilot[None]], Awaitable[Any]], size: tuple[int, int] = SIZE, *, toasts: bool = False) -> Any:
+    """Run the app headless, play the script, return what it returns (with toasts: notices drawn, as on a terminal)."""
 
     async def main() -> Any:
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=toasts) as pilot:
             await settle(pilot)
             return await script(pilot)
 

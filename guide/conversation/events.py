@@ -72,6 +72,8 @@ class Notice:
     title: str
     message: str
     severity: str = "information"
+    timeout: float | None = None
+    """How long it stays on screen (None: the app's default for its severity)."""
 
 
 Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyEnded | PersonaChanged | CallFiled | Notice

@@ -41,8 +41,8 @@ class GuideApp(App[None]):
         Binding("f3", "show_map", "Map", id="map", tooltip="Every gentle action and its legacy endpoint", priority=True),
         Binding("f4", "conversations", "Chats", id="conversations", tooltip="Resume, rename, delete or export", priority=True),
         Binding("f5", "persona", "Persona", id="persona", priority=True),
-        Binding("f6", "model", "Model", id="model", show=False, priority=True),
-        Binding("f7", "pick_server", "Server", id="server", show=False, priority=True),
+        Binding("f6", "model", "Model", id="model", priority=True),
+        Binding("f7", "pick_server", "Server", id="server", priority=True),
         Binding("ctrl+n", "new_conversation", "New", id="new", show=False),
     ]
     """The chat's own keys (Esc, ctrl+r, ctrl+f…) are the ChatScreen's; F2 is here to keep the footer in order."""
@@ -122,7 +122,8 @@ class GuideApp(App[None]):
     async def on_guide_app_heard(self, message: Heard) -> None:
         event = message.event
         if isinstance(event, Notice):
-            self.notify(event.message, title=event.title, severity=event.severity, timeout=12)
+            default = 6 if event.severity == "information" else 12
+            self.notify(event.message, title=event.title, severity=event.severity, timeout=event.timeout or default)
             return
         if not self.chat.is_attached:
             return  # closing: a call stopped as guide exits has nothing left to show on

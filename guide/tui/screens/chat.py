@@ -14,19 +14,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, OptionList
 
 from guide.conversation import CallFiled, Event, ReplyEnded, Turn, TurnAdded, TurnRemoved
-from guide.safe_text import one_line
 from guide.tui import slash
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
 from guide.tui.widgets.composer import Composer
+from guide.tui.widgets.status_line import StatusLine
 from guide.tui.widgets.transcript import MessageView, Transcript
 
 if TYPE_CHECKING:
     from guide.chat_session import ChatSession
     from guide.conversation import Conversation
+    from guide.status import Status
     from guide.tui.widgets.find_bar import FindBar
 
 NARROW = 100
@@ -84,13 +85,13 @@ class ChatScreen(Screen[None]):
         """The words last looked for, and how many turns there were then."""
 
     def compose(self) -> ComposeResult:
-        yield Static(self.status, id="status", markup=False)
+        yield StatusLine(self.status, id="status")
         with Horizontal(id="body"):
             yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
         yield OptionList(id="suggestions")
         yield Composer()
-        yield Footer()
+        yield Footer(compact=True)  # compact: every F-key fits at 80 columns
 
     async def on_mount(self) -> None:
         self.query_one("#suggestions").display = False
@@ -115,11 +116,11 @@ class ChatScreen(Screen[None]):
         """The calls panel."""
         return self.query_one(CallsPanel)
 
-    def set_status(self, text: str) -> None:
-        """The line at the top: persona, server, model."""
-        self.status = text = one_line(text)  # model and persona names come from outside
+    def set_status(self, status: Status) -> None:
+        """The line at the top: persona, server, model (fitted to the width; names from outside made safe there)."""
+        self.status = status
         if self.is_mounted:
-            self.query_one("#status", Static).update(text)
+            self.query_one(StatusLine).show(status)
 
     async def show(self, conversation: Conversation) -> None:
         """Show a conversation: its greeting and its latest turns (and forget the last one's calls)."""

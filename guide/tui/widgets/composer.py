@@ -15,8 +15,11 @@ from guide.tui import slash
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 
 
-class Composer(TextArea):
+class Composer(TextArea, inherit_bindings=False):
     """Where the user writes. While a reply streams, writing goes on but Enter waits."""
+
+    BINDINGS = [binding for binding in TextArea.BINDINGS if getattr(binding, "key", None) not in ("f6", "f7")]
+    """TextArea's keys, less F6 and F7 (select line, select all): those are guide's model and server pickers."""
 
     @dataclass
     class Submitted(Message):
