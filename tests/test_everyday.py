@@ -203,3 +203,36 @@ def test_the_footer_shows_the_model_and_server_keys_at_80_columns(server: Loopba
     keys = run_app(make_app(server), script, size=(80, 24))
     shown = {description for _, description, region in keys if region.right <= 80 and region.width > 0}
     assert {"Model", "Server", "Help", "Persona"} <= shown
+
+
+def test_the_persona_form_at_80x24_labels_every_field_and_scrolls_to_focus(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        from textual.widgets import Button, Input, TextArea
+
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        picker = await open_persona_picker(pilot)
+        picker.highlighted = picker.option_count - 1  # ✎ Edit …
+        await pilot.press("enter")
+        await wait_for_modal(pilot)
+        await settle(pilot)
+        form = app.screen
+        labels = [str(label.render()) for label in form.query(".field-label")]
+        fields = list(form.query(Input)) + list(form.query(TextArea))
+        seen: list[tuple[str, bool]] = []
+        for _ in range(12):
+            await pilot.press("tab")
+            await settle(pilot)
+            focused = app.focused
+            if focused is None:
+                break
+            visible = form.region.contains_region(focused.region) and focused.region.height > 0
+            seen.append((focused.id or type(focused).__name__, visible))
+            if isinstance(focused, Button) and focused.id == "save":
+                break
+        keys = [(key.key_display, key.description) for key in form.query("FooterKey")]  # type: ignore[attr-defined]
+        return labels, len(fields), seen, keys
+
+    labels, fields, seen, keys = run_app(make_app(server), script, size=(80, 24))
+    assert len(labels) >= fields == 6  # id, name, description, address, greeting, system prompt
+    assert ("save", True) in seen and all(visible for _, visible in seen), seen
+    assert any("Save" in description and "s" in key for key, description in keys), keys

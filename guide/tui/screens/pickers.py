@@ -8,9 +8,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, TextArea
+from textual.widgets import Button, Footer, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from guide.personas import Persona
@@ -119,21 +119,27 @@ class PersonaEditor(ModalScreen[Persona | None]):
         self.creating = creating
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="persona-editor", classes="picker"):
-            yield Label("New persona" if self.creating else one_line(f"Edit {self.persona.name}"), classes="picker-title", markup=False)
-            if self.persona.source == "bundled" and not self.creating:
+        persona = self.persona
+        with VerticalScroll(id="persona-editor", classes="picker"):
+            yield Label("New persona" if self.creating else one_line(f"Edit {persona.name}"), classes="picker-title", markup=False)
+            if persona.source == "bundled" and not self.creating:
                 yield Label(BUNDLED_NOTE, classes="picker-note", markup=False)
-            yield Input(self.persona.id, placeholder="id (lower-case, e.g. night-owl)", id="pid", disabled=not self.creating)
-            yield Input(self.persona.name, placeholder="name", id="name")
-            yield Input(self.persona.description, placeholder="one line: what it is for", id="description")
-            yield Input(self.persona.address, placeholder="whom it addresses", id="address")
-            yield Label("Greeting")
-            yield TextArea(self.persona.greeting, id="greeting", soft_wrap=True)
-            yield Label("System prompt ({address} becomes the address)")
-            yield TextArea(self.persona.system, id="system", soft_wrap=True)
+            yield Label("Id (lower-case letters, digits, - or _; fixed once made)", classes="field-label")
+            yield Input(persona.id, placeholder="night-owl", id="pid", disabled=not self.creating)
+            yield Label("Name", classes="field-label")
+            yield Input(persona.name, placeholder="Night owl", id="name")
+            yield Label("Description (one line: what it is for)", classes="field-label")
+            yield Input(persona.description, placeholder="Keeps you company late at night", id="description")
+            yield Label("Address (whom it speaks to)", classes="field-label")
+            yield Input(persona.address, placeholder="Fira", id="address")
+            yield Label("Greeting (shown while it waits for you to begin)", classes="field-label")
+            yield TextArea(persona.greeting, id="greeting", soft_wrap=True)
+            yield Label("System prompt ({address} becomes the address)", classes="field-label")
+            yield TextArea(persona.system, id="system", soft_wrap=True)
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
