@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loopback import LoopbackServer
+from textual import events
 from textual.pilot import Pilot
 from tui_helpers import run_app, settle, wait_for_modal
 
@@ -236,3 +237,55 @@ def test_the_persona_form_at_80x24_labels_every_field_and_scrolls_to_focus(serve
     assert len(labels) >= fields == 6  # id, name, description, address, greeting, system prompt
     assert ("save", True) in seen and all(visible for _, visible in seen), seen
     assert any("Save" in description and "s" in key for key, description in keys), keys
+
+
+def test_at_80_columns_tab_never_hides_focus_and_typing_reaches_the_composer(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("tab")
+        await settle(pilot)
+        focused = app.focused
+        assert focused is not None and focused is not app.chat.composer
+
+        def look() -> tuple[Any, ...]:
+            styles = focused.styles  # type: ignore[union-attr]
+            return (styles.border_left, styles.border_top, styles.background, styles.background_tint, styles.outline_left)
+
+        with_focus = look()
+        await pilot.press("h", "i")
+        await settle(pilot)
+        focused.focus()
+        focused.post_message(events.Paste(" there"))  # a paste, where Tab had put focus
+        await settle(pilot)
+        text = app.chat.composer.text
+        focused.blur()
+        await settle(pilot)
+        return with_focus != look(), text
+
+    marked, text = run_app(make_app(server), script, size=(80, 24))
+    assert marked  # what Tab reached shows that it has focus
+    assert text == "hi there"  # and what is typed or pasted there goes to the composer
+
+
+def test_closing_a_modal_returns_focus_to_the_composer(server: LoopbackServer) -> None:
+    from tui_helpers import type_and_send
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "hello")
+        await pilot.press("f2")  # the calls list, focused
+        await settle(pilot)
+        await pilot.press("enter")  # the call, whole
+        await wait_for_modal(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        after_detail = app.focused is app.chat.composer
+        await pilot.press("f1")
+        await wait_for_modal(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("o", "k")
+        return after_detail, app.chat.composer.text
+
+    after_detail, text = run_app(make_app(server), script)
+    assert after_detail and text == "ok"

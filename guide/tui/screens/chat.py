@@ -264,12 +264,29 @@ class ChatScreen(Screen[None]):
         elif self.focused is not self.composer:
             self.composer.focus()
 
+    def _elsewhere(self) -> bool:
+        """Focus is on the transcript or the calls list, where words cannot be written."""
+        focused = self.focused
+        return focused is not None and focused is not self.composer and (focused is self.transcript or self.panel.query_one("#calls").has_focus)
+
     def on_key(self, event: Any) -> None:
-        """Letters typed where they cannot go (the calls list) go to the composer instead of vanishing."""
-        if event.is_printable and event.character and self.focused is not self.composer and self.panel.query_one("#calls").has_focus:
+        """Letters typed where they cannot go (the transcript, the calls list) go to the composer instead of vanishing."""
+        if event.is_printable and event.character and self._elsewhere() and event.key not in self.active_bindings:
             event.stop()
             self.composer.focus()
             self.composer.insert(event.character)
+
+    def on_paste(self, event: Any) -> None:
+        """A paste where words cannot go lands in the composer."""
+        if self._elsewhere() and event.text:
+            event.stop()
+            self.composer.focus()
+            self.composer.insert(event.text)
+
+    def on_screen_resume(self) -> None:
+        """Back from a modal (the call, the map, a picker…): the composer has focus, so typing goes on."""
+        if self.is_mounted and self.composer.is_mounted:
+            self.composer.focus()
 
     def action_regenerate(self) -> None:
         self.regenerate()
