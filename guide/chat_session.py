@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,31 @@ if TYPE_CHECKING:
     from guide.connect import Answering
     from guide.store import Store
     from guide.store_writer import Saving
+
+
+@dataclass
+class Tried:
+    """A server probed before it is chosen."""
+
+    choice: str
+    address: str
+    support: dict[str, Any]
+    """What the probe found, action by action (support, status, reason)."""
+
+    @property
+    def answered(self) -> bool:
+        """Whether anything answered at all."""
+        return any(found["status"] is not None for found in self.support.values())
+
+    @property
+    def useful(self) -> bool:
+        """Whether it may serve: it offers an action, or could not say (a refused key is still a server)."""
+        return self.answered and any(found["support"] != "no" for found in self.support.values())
+
+    def why_not(self) -> str:
+        """What the probe heard, in a few words."""
+        reasons = sorted({str(found["reason"]) for found in self.support.values()})
+        return "; ".join(reasons[:2])
 
 
 class ChatSession:
@@ -290,18 +316,65 @@ class ChatSession:
                     self.store.save_model_choice(self.guide.base_url, each, name)
         return True
 
-    async def switch_server(self, choice: str) -> bool:
-        """Use another server (a preset, or an address): checked, saved, its models and offers learnt."""
+    def address_of(self, choice: str) -> str | None:
+        """The address a server choice names (a preset's, or the one typed); None, and a notice, if it cannot be used."""
+        from guide.client import PROVIDERS
+
+        if choice.startswith("preset:"):
+            preset = PROVIDERS.get(choice.removeprefix("preset:"))
+            return preset.base_url if preset else None
+        problem = config.address_problem(choice)
+        if problem:
+            self.emit(Notice("Server", problem, "warning"))
+            return None
+        return choice
+
+    async def try_server(self, choice: str) -> Tried | None:
+        """Probe a server before it is chosen (nothing saved, no call filed with the conversation)."""
+        from guide.client import AsyncGuide
+
+        address = self.address_of(choice)
+        if address is None:
+            return None
+        trial = AsyncGuide(base_url=address, api_key=self.settings.api_key(), timeout=self.settings.read_timeout(), transport=self.transport)
+        try:
+            found = await trial.probe()
+        finally:
+            await trial.aclose()
+        support = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
+        return Tried(choice, address, support)
+
+    async def switch_server(self, choice: str, probed: dict[str, Any] | None = None) -> bool:
+        """Use another server (a preset, or an address): saved, its models and offers learnt (`probed`: already probed)."""
+        was = self.server_address()
         if choice.startswith("preset:"):
             changes: dict[str, str | None] = {"provider": choice.removeprefix("preset:"), "base_url": None}
+        elif self.address_of(choice) is None:
+            return False
         else:
-            problem = config.address_problem(choice)
-            if problem:
-                self.emit(Notice("Server", problem, "warning"))
-                return False
             changes = {"base_url": choice}
         if not self.save_settings(changes):
             return False
+        await self._use_server(was, probed)
+        return True
+
+    async def use_companion(self) -> bool:
+        """Go back to guide's own companion: no server in the settings, the companion started if it is not running."""
+        from guide.connect import Answering, settings_gguf
+
+        was = self.server_address()
+        if not self.save_settings({"provider": None, "base_url": None}):
+            return False
+        if self.answering is None or self.answering.companion is None:
+            from guide.companion.running import start
+
+            companion = await asyncio.to_thread(start, settings_gguf(self.settings))
+            self.answering = Answering(companion.url, f"companion ({companion.engines.kind})", None, companion)
+        await self._use_server(was, None)
+        return True
+
+    async def _use_server(self, was: str, probed: dict[str, Any] | None) -> None:
+        """A new client for the server now in the settings (`was`: the one before); what it offers, and the models in force checked against it."""
         if self.guide is not None:
             await self.guide.aclose()
         self.guide = self.conversation.guide = self._client()
@@ -309,11 +382,17 @@ class ChatSession:
         self.models.chosen = self.settings.model
         await self._remembered_choices()
         self.support = None
-        await self.probe()
+        self.conversation.switch_server(f"now talking to {self.server_forms()[1]}", was=was, now=self.server_address())
+        if probed is None:
+            await self.probe()
+        else:
+            self.support = probed
+            if self.store is not None:
+                self.store.save_probe(self.guide.base_url, probed)
+            self._tell_offers(probed)
         await self.conversation.know_models()  # the models in force, checked against the new server's catalog
         if self.settings.model and self.models.chosen is None:
             self.save_settings({"model": None})  # chosen for the old server: set aside, not kept for the next run
-        return True
 
     async def probe(self, force: bool = False) -> dict[str, Any]:
         """Which actions this server offers: probed once, cached in the store."""
@@ -325,10 +404,13 @@ class ChatSession:
             cached = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
             if store is not None:
                 store.save_probe(guide.base_url, cached)
-            offered = [name for name, f in cached.items() if f["support"] == "yes"]
-            self.emit(Notice("Server", f"{self.server_address()} offers: {', '.join(offered) or 'nothing that answered'}."))
+            self._tell_offers(cached)
         self.support = cached
         return cached
+
+    def _tell_offers(self, support: dict[str, Any]) -> None:
+        offered = [name for name, f in support.items() if f["support"] == "yes"]
+        self.emit(Notice("Server", f"{self.server_address()} offers: {', '.join(offered) or 'nothing that answered'}."))
 
     def save_settings(self, changes: dict[str, str | None]) -> bool:
         """Remember choices at once; they replace this run's flags. False (and a notice) if they could not be saved."""

@@ -289,3 +289,76 @@ def test_closing_a_modal_returns_focus_to_the_composer(server: LoopbackServer) -
 
     after_detail, text = run_app(make_app(server), script)
     assert after_detail and text == "ok"
+
+
+async def pick_server(pilot: Pilot[None], option_id: str) -> None:
+    await pilot.press("f7")
+    await wait_for_modal(pilot)
+    await pilot.pause(0.1)  # not settle: the picker's worker waits for the choice
+    picker = pilot.app.screen.query_one("#picker-list")
+    picker.highlighted = next(i for i in range(picker.option_count) if picker.get_option_at_index(i).id == option_id)  # type: ignore[attr-defined]
+    await pilot.press("enter")
+
+
+async def until(pilot: Pilot[None], done: Any, tries: int = 300) -> None:
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        if done():
+            return
+
+
+def test_f7_goes_back_to_guides_own_companion(server: LoopbackServer, monkeypatch: Any) -> None:
+    from guide import config
+
+    monkeypatch.setenv("GUIDE_GGUF", "none")
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pick_server(pilot, "companion")
+        await until(
+            pilot, lambda: app.session.support is not None and app.session.guide is not None and not app.session.guide.base_url.startswith(server.url)
+        )
+        await settle(pilot)
+        assert app.session.guide is not None
+        return app.session.guide.base_url, str(app.chat.query_one("#status").render()), dividers(app)
+
+    address, status, shown = run_app(make_app(server), script)
+    settings = config.load().settings
+    assert settings.base_url is None and settings.provider is None
+    assert address.startswith("http://127.0.0.1:") and not address.startswith(server.url)
+    assert "companion" in status and "reflective-listener" in status
+    assert any("companion" in divider for divider in shown), shown
+
+
+def test_a_server_that_answers_nothing_is_offered_not_saved(server: LoopbackServer) -> None:
+    from textual.widgets import Input
+
+    from guide import config
+
+    with LoopbackServer() as gone:
+        dead = gone.url  # nothing listens here once the block ends
+
+    async def choose_dead(pilot: Pilot[None], answer: str) -> str:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pick_server(pilot, "custom")
+        await until(pilot, lambda: bool(app.screen.query(Input)))
+        app.screen.query_one(Input).value = dead
+        await pilot.press("enter")
+        await until(pilot, lambda: "Nothing answers" in " ".join(str(w.render()) for w in app.screen.query("Label")))
+        asked = " ".join(str(w.render()) for w in app.screen.query("Label"))
+        await pilot.press(answer)
+        await until(pilot, lambda: app.screen is app.chat and not app.workers._workers)
+        await settle(pilot)
+        return asked
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        asked = await choose_dead(pilot, "n")
+        kept = config.load().settings.base_url, app.session.guide.base_url if app.session.guide else None
+        await choose_dead(pilot, "y")
+        return asked, kept, config.load().settings.base_url
+
+    asked, kept, chosen = run_app(make_app(server), script)
+    assert "Nothing answers" in asked and "127.0.0.1" in asked
+    assert kept == (None, server.url + "/v1")  # "n": nothing saved, the server in use stays
+    assert chosen == dead  # "y": used anyway, as asked

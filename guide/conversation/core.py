@@ -315,6 +315,11 @@ class Conversation:
         label = f"model: {name}" if chat else f"model for {action}: {name}"
         self._divide(Turn("divider", label, kind="model", model=name, data={"action": action}), was=was, now=name)
 
+    def switch_server(self, label: str, *, was: str, now: str) -> None:
+        """Another server answers from the next call; the switch shows in the transcript."""
+        if was != now:
+            self._divide(Turn("divider", label, kind="server", data={"server": now}), was=was, now=now)
+
     def _divide(self, divider: Turn, *, was: str, now: str | None) -> None:
         """Show a change as a divider. Changed again before anything was said, the last divider is replaced
         (or taken away, when the change is undone): dividers never stack."""

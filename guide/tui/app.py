@@ -217,16 +217,34 @@ class GuideApp(App[None]):
     @work(group="picker")
     @guarded
     async def action_pick_server(self) -> None:
-        """F7: pick a server; guide checks it, probes it and says what it offers."""
+        """F7: pick a server (guide's companion, a preset, an address); guide probes it first and asks before using one that does not answer."""
+        from guide.tui.screens.confirm import Confirm
         from guide.tui.screens.pickers import AddressPrompt, server_picker
 
-        choice = await self.push_screen_wait(server_picker(self.session.server_address()))
+        session = self.session
+        in_force = "companion" if not session.settings.server() and session.answering is not None else f"preset:{session.settings.provider}"
+        choice = await self.push_screen_wait(server_picker(session.server_address(), in_force))
         if choice == "custom":
             choice = await self.push_screen_wait(AddressPrompt())
-        if choice:
-            await self.session.started.wait()
-            await self.session.switch_server(choice)
-            self.refresh_status()
+        if not choice:
+            return
+        await session.started.wait()
+        if choice == "companion":
+            self.notify("Starting guide's companion…" if session.answering is None else "Back to guide's companion.", timeout=3)
+            await session.use_companion()
+        else:
+            self.notify("Asking the server what it offers…", timeout=3)
+            tried = await session.try_server(choice)
+            if tried is None:
+                return
+            if not tried.useful:
+                heard = "Nothing answers at" if not tried.answered else "Nothing guide can use answers at"
+                question = f"{heard} {tried.address} ({tried.why_not()}). Use it anyway?"
+                if not await self.push_screen_wait(Confirm("Server", question)):
+                    self.notify(f"Still talking to {session.server_address()}.", timeout=4)
+                    return
+            await session.switch_server(choice, probed=tried.support)
+        self.refresh_status()
 
     @work(group="picker")
     @guarded

@@ -81,13 +81,15 @@ def model_picker(models: list[Any], current: str | None) -> Picker:
     return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or empty, note, current=current)
 
 
-def server_picker(current: str) -> Picker:
-    """The presets, and a custom address."""
+def server_picker(current: str, in_force: str | None = None) -> Picker:
+    """guide's own companion, the presets, and a custom address (the list opens on the one in force)."""
     from guide.client import PROVIDERS
 
-    options = [Option(Text(f"{p.name:<10} {p.base_url}"), id=f"preset:{p.id}") for p in PROVIDERS.values()]
+    options = [Option(Text("guide's companion (built in) · on this machine, no key"), id="companion")]
+    options += [Option(Text(f"{p.name:<10} {p.base_url}"), id=f"preset:{p.id}") for p in PROVIDERS.values()]
     options.append(Option("Custom address…", id="custom"))
-    return Picker(f"Server · now {one_line(current)}", options, "guide probes the server you choose and says what it offers.")
+    note = "guide asks the server you choose what it offers, and asks you before using one that does not answer."
+    return Picker(f"Server · now {one_line(current)}", options, note, current=in_force)
 
 
 class AddressPrompt(ModalScreen[str | None]):

@@ -1,0 +1,32 @@
+"""A question with two answers: y does it, n or Esc leaves things as they are."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label
+
+from guide.safe_text import visible
+
+
+class Confirm(ModalScreen[bool]):
+    """Ask before something that cannot be taken back, or that may not work."""
+
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Yes", id="yes"),
+        Binding("n,escape", "dismiss(False)", "No", id="no"),
+    ]
+
+    def __init__(self, title: str, question: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="picker confirm"):
+            yield Label(visible(self.title_text), classes="picker-title", markup=False)
+            yield Label(visible(self.question), classes="confirm-question", markup=False)
+            yield Label("y  yes    ·    n or Esc  no", classes="picker-note")
+        yield Footer(compact=True)
