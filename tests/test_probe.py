@@ -77,3 +77,23 @@ def test_presets_have_their_usual_addresses(provider: str) -> None:
     port = {"ollama": "11434", "lmstudio": "1234", "llamacpp": "8080", "vllm": "8000", "localai": "8080"}.get(provider)
     preset = PROVIDERS[provider]
     assert preset.base_url.endswith(f":{port}") if port else preset.base_url == "https://api.openai.com"
+
+
+ROUNDS = 20
+
+
+def test_the_companion_the_app_starts_is_probed_the_same_every_time() -> None:
+    """Each probe is answered: a route the companion lacks says 404 before reading the upload, and the answer is not lost."""
+    from guide.companion.running import start
+
+    async def rounds(url: str) -> list[dict[str, str]]:
+        async with AsyncGuide(base_url=url) as ai:  # the app's client: the probes go out at once
+            return [supports(await ai.probe()) for _ in range(ROUNDS)]
+
+    companion = start()
+    try:
+        offered = {name: "yes" if name in companion.app.offered else "no" for name in ACTIONS}  # type: ignore[union-attr]
+        seen = asyncio.run(rounds(companion.url)) + [supports(probe(companion.url)) for _ in range(3)]
+    finally:
+        companion.stop()
+    assert seen == [offered] * (ROUNDS + 3)
