@@ -325,7 +325,7 @@ class GuideCore:
         self.received(trace, status, headers, started)
         trace.response_body = self.summarised(body, trace)
         self.end(trace, started)
-        return judge(call.action, status, body)
+        return judge(call.action, status, body, headers=headers, cut=len(body) >= PROBE_READ)
 
     def download_failed(self, trace: Trace, failure: str) -> GuideError:
         """The error for an image the server pointed to but that could not be fetched."""
