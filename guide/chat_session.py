@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from guide import config, personas
 from guide.conversation import Conversation, Event, Notice
+from guide.conversation.core import PROBE
 from guide.models import ModelChoice
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class ChatSession:
         self.started = asyncio.Event()
         self.support: dict[str, Any] | None = None
         """What the last probe found (action → support, status, reason), for the map."""
+        self.probe_calls: dict[str, Trace] = {}
+        """The last probe's calls by action: kept under the server (in the store, with what it found), never in a conversation."""
         persona = self.shelf.get(self.settings.persona)
         self.models = ModelChoice(chosen=self.settings.model, persona=persona.model)
         self.conversation = self._conversation(persona)
@@ -137,6 +140,9 @@ class ChatSession:
         )
 
     def _on_trace(self, trace: Trace) -> None:
+        if trace.gentle == PROBE:
+            self.probe_calls[trace.action] = trace  # the map shows these; the chat's calls are the user's own
+            return
         self.conversation.file_call(trace)
 
     async def close(self) -> Path | None:
@@ -289,19 +295,25 @@ class ChatSession:
         return True
 
     async def probe(self, force: bool = False) -> dict[str, Any]:
-        """Which actions this server offers: probed once, cached in the store."""
+        """Which actions this server offers: probed once, cached in the store with the probe's calls."""
+        from guide.client import Trace
+
         guide = self.guide or self._client()
         store = self.store
         cached = await store.read(store.probe, guide.base_url) if store is not None and not force else None
         if cached is None:
+            self.probe_calls = {}
             found = await guide.probe()
-            cached = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
+            findings = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
             if store is not None:
-                store.save_probe(guide.base_url, cached)
-            offered = [name for name, f in cached.items() if f["support"] == "yes"]
+                store.save_probe(guide.base_url, findings, [trace.to_dict() for trace in self.probe_calls.values()])
+            offered = [name for name, f in findings.items() if f["support"] == "yes"]
             self.emit(Notice("Server", f"{self.server_address()} offers: {', '.join(offered) or 'nothing that answered'}."))
-        self.support = cached
-        return cached
+        else:
+            findings = cached["findings"]
+            self.probe_calls = {data["action"]: Trace.from_dict(data) for data in cached["calls"]}
+        self.support = findings
+        return findings
 
     def save_settings(self, changes: dict[str, str | None]) -> bool:
         """Remember choices at once; they replace this run's flags. False (and a notice) if they could not be saved."""
