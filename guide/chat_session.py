@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from guide import config, personas
 from guide.conversation import Conversation, Event, Notice
+from guide.conversation.core import PROBE
 from guide.models import ModelChoice
 from guide.status import Status
 
@@ -36,6 +37,8 @@ class Tried:
     address: str
     support: dict[str, Any]
     """What the probe found, action by action (support, status, reason)."""
+    calls: dict[str, Trace]
+    """The probe's calls by action, kept under the server (the map opens them)."""
 
     @property
     def answered(self) -> bool:
@@ -72,6 +75,8 @@ class ChatSession:
         self.started = asyncio.Event()
         self.support: dict[str, Any] | None = None
         """What the last probe found (action → support, status, reason), for the map."""
+        self.probe_calls: dict[str, Trace] = {}
+        """The last probe's calls by action: kept under the server (in the store, with what it found), never in a conversation."""
         persona = self.shelf.get(self.settings.persona)
         self.models = ModelChoice(chosen=self.settings.model, persona=persona.model)
         self.conversation = self._conversation(persona)
@@ -164,6 +169,9 @@ class ChatSession:
         )
 
     def _on_trace(self, trace: Trace) -> None:
+        if trace.gentle == PROBE:
+            self.probe_calls[trace.action] = trace  # the map shows these; the chat's calls are the user's own
+            return
         self.conversation.file_call(trace)
 
     async def close(self) -> Path | None:
@@ -336,15 +344,21 @@ class ChatSession:
         address = self.address_of(choice)
         if address is None:
             return None
-        trial = AsyncGuide(base_url=address, api_key=self.settings.api_key(), timeout=self.settings.read_timeout(), transport=self.transport)
+        calls: dict[str, Trace] = {}
+
+        def keep(trace: Trace) -> None:
+            calls[trace.action] = trace
+
+        options = {"api_key": self.settings.api_key(), "timeout": self.settings.read_timeout(), "transport": self.transport}
+        trial = AsyncGuide(base_url=address, on_trace=keep, **options)
         try:
             found = await trial.probe()
         finally:
             await trial.aclose()
         support = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
-        return Tried(choice, address, support)
+        return Tried(choice, address, support, calls)
 
-    async def switch_server(self, choice: str, probed: dict[str, Any] | None = None) -> bool:
+    async def switch_server(self, choice: str, probed: Tried | None = None) -> bool:
         """Use another server (a preset, or an address): saved, its models and offers learnt (`probed`: already probed)."""
         was = self.server_address()
         if choice.startswith("preset:"):
@@ -373,7 +387,7 @@ class ChatSession:
         await self._use_server(was, None)
         return True
 
-    async def _use_server(self, was: str, probed: dict[str, Any] | None) -> None:
+    async def _use_server(self, was: str, probed: Tried | None) -> None:
         """A new client for the server now in the settings (`was`: the one before); what it offers, and the models in force checked against it."""
         if self.guide is not None:
             await self.guide.aclose()
@@ -386,27 +400,33 @@ class ChatSession:
         if probed is None:
             await self.probe()
         else:
-            self.support = probed
+            self.support, self.probe_calls = probed.support, probed.calls
             if self.store is not None:
-                self.store.save_probe(self.guide.base_url, probed)
-            self._tell_offers(probed)
+                self.store.save_probe(self.guide.base_url, probed.support, [trace.to_dict() for trace in probed.calls.values()])
+            self._tell_offers(probed.support)
         await self.conversation.know_models()  # the models in force, checked against the new server's catalog
         if self.settings.model and self.models.chosen is None:
             self.save_settings({"model": None})  # chosen for the old server: set aside, not kept for the next run
 
     async def probe(self, force: bool = False) -> dict[str, Any]:
-        """Which actions this server offers: probed once, cached in the store."""
+        """Which actions this server offers: probed once, cached in the store with the probe's calls."""
+        from guide.client import Trace
+
         guide = self.guide or self._client()
         store = self.store
         cached = await store.read(store.probe, guide.base_url) if store is not None and not force else None
         if cached is None:
+            self.probe_calls = {}
             found = await guide.probe()
-            cached = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
+            findings = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
             if store is not None:
-                store.save_probe(guide.base_url, cached)
-            self._tell_offers(cached)
-        self.support = cached
-        return cached
+                store.save_probe(guide.base_url, findings, [trace.to_dict() for trace in self.probe_calls.values()])
+            self._tell_offers(findings)
+        else:
+            findings = cached["findings"]
+            self.probe_calls = {data["action"]: Trace.from_dict(data) for data in cached["calls"]}
+        self.support = findings
+        return findings
 
     def _tell_offers(self, support: dict[str, Any]) -> None:
         offered = [name for name, f in support.items() if f["support"] == "yes"]

@@ -286,9 +286,14 @@ class Store:
         return {row["action"]: row["n"] for row in rows}
 
     def probe(self, base_url: str) -> dict[str, Any] | None:
-        """The cached probe of a server, if any."""
+        """The cached probe of a server, if any: `findings` (action → support, status, reason) and its `calls` (traces)."""
         rows = self._rows("SELECT data FROM probes WHERE base_url = ?", (base_url,))
-        return json.loads(rows[0]["data"]) if rows else None
+        if not rows:
+            return None
+        data = json.loads(rows[0]["data"])
+        if "findings" not in data:  # kept before the probe's calls were kept with it
+            data = {"findings": data, "calls": []}
+        return data  # type: ignore[no-any-return]
 
     def model_choices(self, base_url: str) -> dict[str, str]:
         """The model chosen for each action (other than chat) on this server."""
@@ -344,9 +349,10 @@ class Store:
         """Remember the persona a conversation now speaks as."""
         self._writer.submit(Write("persona", {"conversation": conversation, "persona": persona}))
 
-    def save_probe(self, base_url: str, findings: dict[str, Any]) -> None:
-        """Cache what a probe found."""
-        self._writer.submit(Write("probe", {"base_url": base_url, "findings": findings, "at": time.time()}))
+    def save_probe(self, base_url: str, findings: dict[str, Any], calls: list[dict[str, Any]] | None = None) -> None:
+        """Cache what a probe found, with its calls (traces as dicts): kept under the server, not in any conversation."""
+        kept = {"findings": findings, "calls": calls or []}
+        self._writer.submit(Write("probe", {"base_url": base_url, "findings": kept, "at": time.time()}))
 
     def save_model_choice(self, base_url: str, action: str, model: str) -> None:
         """Remember the model chosen for an action on this server."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from loopback import Answer, LoopbackServer
 
 from guide import ACTIONS, AsyncGuide, Guide
 from guide.client import PROVIDERS, probe
+from guide.client._shapes import ANSWER_FIELDS, SOUND_TYPES, STREAMED
 
 CHAT_ONLY = {"/chat/completions", "/completions", "/models"}
 
@@ -57,6 +59,62 @@ def test_probe_says_unknown_when_the_key_is_refused() -> None:
     assert set(found.values()) == {"unknown"}
 
 
+WEB_PAGE = "<!DOCTYPE html>\n<html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>"
+
+
+@pytest.mark.parametrize("labelled", [True, False], ids=["text/html", "unlabelled"])
+def test_a_server_that_answers_every_path_with_a_web_page_offers_nothing(labelled: bool, run_guide: Any) -> None:
+    page = Answer(200, WEB_PAGE.encode(), headers={"content-type": "text/html; charset=utf-8"} if labelled else {})
+    with LoopbackServer(offers=set(), missing_route=page) as server:
+        result = run_guide("probe", server.url)
+    rows = result.stdout.splitlines()[1:]
+    assert result.returncode == 0 and len(rows) == len(ACTIONS)
+    assert all(row.split()[0] == "✗" and row.endswith("answered with a web page, not the API's shape") for row in rows), rows
+
+
+def test_an_answer_of_the_wrong_shape_is_not_counted() -> None:
+    with LoopbackServer(offers=set(), missing_route=Answer(200, {"status": "ok"})) as server:
+        found = probe(server.url)
+    assert {f.support for f in found.values()} == {"no"}
+    assert all("not in the API's shape" in f.reason for f in found.values())
+
+
+def test_a_refusal_that_is_not_an_error_object_leaves_the_question_open() -> None:
+    with LoopbackServer(offers=set(), missing_route=Answer(400, "Bad Request")) as server:
+        found = probe(server.url)
+    assert {f.support for f in found.values()} == {"unknown"}
+    assert all("not in the API's error shape: Bad Request" in f.reason for f in found.values())
+
+
+def test_speech_answered_as_audio_counts_and_only_for_speak() -> None:
+    with LoopbackServer(offers=set(), missing_route=Answer(200, b"RIFF\x00\x00\x00\x00WAVEfmt ", headers={"content-type": "audio/wav"})) as server:
+        found = supports(probe(server.url))
+    assert found == {name: "yes" if name == "speak" else "no" for name in ACTIONS}
+
+
+def test_a_catalog_longer_than_the_probe_reads_counts() -> None:
+    models = [{"id": f"model-{i:05}", "object": "model", "created": 0, "owned_by": "someone"} for i in range(3000)]
+    with LoopbackServer(offers=set(), missing_route=Answer(200, {"object": "list", "data": models})) as server:
+        found = probe(server.url)
+    assert found["catalog"].support == "yes" and found["catalog"].reason == "it answered"
+    assert found["think"].support == "no"
+
+
+@pytest.mark.parametrize("action", sorted(ANSWER_FIELDS))
+def test_the_answer_shapes_are_the_specs(action: str, spec: dict[str, Any]) -> None:
+    responses = spec["paths"][ACTIONS[action].path][ACTIONS[action].method.lower()]["responses"]["200"]["content"]
+    schema = responses["application/json"]["schema"]
+    refs = [schema] if "$ref" in schema else schema.get("anyOf") or schema.get("oneOf")
+    shapes = [spec["components"]["schemas"][ref["$ref"].rsplit("/", 1)[-1]] for ref in refs]
+    assert all(set(ANSWER_FIELDS[action]) <= set(shape["properties"]) for shape in shapes)
+    assert ("text/event-stream" in responses) <= (action in STREAMED)
+
+
+def test_speech_is_audio_in_the_spec(spec: dict[str, Any]) -> None:
+    content = spec["paths"][ACTIONS["speak"].path]["post"]["responses"]["200"]["content"]
+    assert any(media.startswith(SOUND_TYPES) for media in content)
+
+
 def test_probe_of_nothing_is_unknown_everywhere() -> None:
     with LoopbackServer() as server:
         url = server.url
@@ -77,3 +135,23 @@ def test_presets_have_their_usual_addresses(provider: str) -> None:
     port = {"ollama": "11434", "lmstudio": "1234", "llamacpp": "8080", "vllm": "8000", "localai": "8080"}.get(provider)
     preset = PROVIDERS[provider]
     assert preset.base_url.endswith(f":{port}") if port else preset.base_url == "https://api.openai.com"
+
+
+ROUNDS = 20
+
+
+def test_the_companion_the_app_starts_is_probed_the_same_every_time() -> None:
+    """Each probe is answered: a route the companion lacks says 404 before reading the upload, and the answer is not lost."""
+    from guide.companion.running import start
+
+    async def rounds(url: str) -> list[dict[str, str]]:
+        async with AsyncGuide(base_url=url) as ai:  # the app's client: the probes go out at once
+            return [supports(await ai.probe()) for _ in range(ROUNDS)]
+
+    companion = start()
+    try:
+        offered = {name: "yes" if name in companion.app.offered else "no" for name in ACTIONS}  # type: ignore[union-attr]
+        seen = asyncio.run(rounds(companion.url)) + [supports(probe(companion.url)) for _ in range(3)]
+    finally:
+        companion.stop()
+    assert seen == [offered] * (ROUNDS + 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 from typing import Any
 
 import httpx
@@ -13,7 +13,7 @@ import httpx
 from ._address import redact_url
 from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
 from ._errors import GuideError
-from ._http import broke_off, describe, failure_of, timeouts
+from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
 from ._providers import Finding
 from ._reply import AsyncReply
@@ -52,7 +52,9 @@ class AsyncGuide(GuideCore):
             max_retries=max_retries,
             on_trace=on_trace,
         )
-        self._http = httpx.AsyncClient(transport=transport, timeout=timeouts(timeout, self.connect_timeout))
+        self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
+        self._custom = transport is not None
+        self._http = httpx.AsyncClient(transport=transport, verify=self._ssl, timeout=timeouts(timeout, self.connect_timeout))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -133,7 +135,8 @@ class AsyncGuide(GuideCore):
 
     async def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
-        found = await asyncio.gather(*(self._probe(empty(row, self._base)) for row in ACTIONS.values()))
+        async with self._probe_pool() as http:
+            found = await asyncio.gather(*(self._probe(http, empty(row, self._base)) for row in ACTIONS.values()))
         return {finding.action: finding for finding in found}
 
     # The I/O.
@@ -246,14 +249,20 @@ class AsyncGuide(GuideCore):
         trace.notes.append(f"The image was fetched from {redact_url(url)}.")
         return b"".join(parts)
 
-    async def _probe(self, call: Call) -> Finding:
+    def _probe_pool(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""
+        if self._custom:
+            return nullcontext(self._http)
+        return httpx.AsyncClient(verify=self._ssl, limits=PROBE_POOL, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout))
+
+    async def _probe(self, http: httpx.AsyncClient, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
-            request = self._http.build_request(
+            request = http.build_request(
                 call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
             )
-            response = await self._http.send(request, stream=True)
+            response = await http.send(request, stream=True)
             try:
                 body = b""
                 async for part in response.aiter_bytes():

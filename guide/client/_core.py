@@ -297,9 +297,18 @@ class GuideCore:
     # Probes and image downloads: the drivers do the I/O, these decide.
 
     def probe_request(self, call: Call) -> dict[str, Any]:
-        """What a probe sends; a fresh connection each, as some servers leave unread bodies on a 404."""
+        """What a probe sends, on a connection of its own (the drivers' probe pool keeps none alive).
+
+        A fresh connection each, as some servers leave an unread body behind on
+        a kept-alive one after a 404. guide closes it itself once the answer is
+        read, and never asks the server to (`Connection: close`): a server that
+        answers before it has read the body (a route it lacks says 404 at once)
+        would then close while the body is still arriving, and the reset that
+        follows wipes its answer before guide reads it (a ReadError, the
+        question left open).
+        """
         return {
-            "headers": {**self.headers(call), "Connection": "close"},
+            "headers": self.headers(call),
             "content": self.content(call),
             "data": call.form,
             "files": call.files,
@@ -316,7 +325,7 @@ class GuideCore:
         self.received(trace, status, headers, started)
         trace.response_body = self.summarised(body, trace)
         self.end(trace, started)
-        return judge(call.action, status, body)
+        return judge(call.action, status, body, headers=headers, cut=len(body) >= PROBE_READ)
 
     def download_failed(self, trace: Trace, failure: str) -> GuideError:
         """The error for an image the server pointed to but that could not be fetched."""

@@ -17,6 +17,10 @@ def timeouts(read: float, connect: float) -> httpx.Timeout:
     return httpx.Timeout(read, connect=connect)
 
 
+PROBE_POOL = httpx.Limits(max_keepalive_connections=0)
+"""Probes keep no connection alive: each gets a fresh one, which guide closes once the answer is read."""
+
+
 def failure_of(exc: httpx.TransportError) -> Failure:
     """Why no answer came: too slow, nothing to connect to, or a connection dropped before answering."""
     if isinstance(exc, httpx.TimeoutException):

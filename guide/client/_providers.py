@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -62,36 +63,51 @@ class Finding:
         return {"yes": True, "no": False, "unknown": None}[self.support]
 
 
-def judge(action: Action, status: int | None, body: bytes, failure: str = "") -> Finding:
+def judge(
+    action: Action, status: int | None, body: bytes, failure: str = "", *, headers: Mapping[str, str] | None = None, cut: bool = False
+) -> Finding:
     """Whether a route exists, from its answer to an empty request.
 
     A server that has the route refuses the probe's invalid body (400/422, or
-    a 5xx from servers that report validation that way) or, for the catalog,
-    answers; one without it answers 404/405/501 (or LM Studio's 200 with
-    "Unexpected endpoint"). A refused key leaves the question open.
+    a 5xx from servers that report validation that way) with an error object,
+    or, for the catalog, answers with the list; one without it answers
+    404/405/501 (or LM Studio's 200 with "Unexpected endpoint"). Only an
+    answer in the spec's shape, or an error's, counts: a web page says 200 to
+    any path. A refused key leaves the question open. `cut` says the body is
+    only the start of what the server sent.
     """
-    from ._responses import LM_STUDIO_NO_ROUTE, NOT_JSON, decode_json, error_detail  # here: the app's status line needs only the addresses
+    # Imported here: the app's status line needs only the addresses.
+    from ._responses import LM_STUDIO_NO_ROUTE, decode_json, error_detail
+    from ._shapes import error_shaped, in_shape, web_page
+
+    def found(support: Support, reason: str) -> Finding:
+        return Finding(action.name, support, status, reason)
 
     if status is None:
-        return Finding(action.name, "unknown", None, failure or "no answer")
+        return found("unknown", failure or "no answer")
+    headers = headers or {}
     parsed = decode_json(body)
     text = body.decode("utf-8", "replace")
     words = " ".join(error_detail(parsed, text).split())
     words = words if len(words) <= 72 else words[:71] + "…"
-    if LM_STUDIO_NO_ROUTE in words:
-        return Finding(action.name, "no", status, "the server has no such route")
-    if status in (404, 405, 501):
-        return Finding(action.name, "no", status, "the server has no such route")
+    if LM_STUDIO_NO_ROUTE in words or status in (404, 405, 501):
+        return found("no", "the server has no such route")
     if status in (401, 403):
-        return Finding(action.name, "unknown", status, "the key was refused")
+        return found("unknown", "the key was refused")
     if 300 <= status < 400:
-        return Finding(action.name, "unknown", status, "the server redirected the probe; guide does not follow redirects")
-    if action.method == "GET":
-        if status == 200 and parsed is not NOT_JSON:
-            return Finding(action.name, "yes", status, "it answered")
-        return Finding(action.name, "unknown", status, words or f"HTTP {status}")
+        return found("unknown", "the server redirected the probe; guide does not follow redirects")
+    if web_page(headers, body):
+        if status >= 500:
+            return found("unknown", f"the server failed with a web page (HTTP {status}), not the API's shape")
+        return found("no", "answered with a web page, not the API's shape")
+    if status >= 400 and not error_shaped(parsed):
+        return found("unknown", f"answered {status}, but not in the API's error shape: {words or 'an empty body'}")
     if 400 <= status < 500:
-        return Finding(action.name, "yes", status, "the route exists (it refused the probe's invalid request)")
+        return found("yes", "the route exists (it refused the probe's invalid request)")
     if status >= 500:
-        return Finding(action.name, "yes", status, f"the route exists (the server failed on the probe's invalid request: {words or status})")
-    return Finding(action.name, "yes", status, "the route exists (it answered the probe)")
+        return found("yes", f"the route exists (the server failed on the probe's invalid request: {words or status})")
+    if in_shape(action.name, headers, body, parsed, cut=cut):
+        return found("yes", "it answered" if action.method == "GET" else "the route exists (it answered the probe)")
+    if error_shaped(parsed):
+        return found("yes", "the route exists (it refused the probe's invalid request)")
+    return found("no", f"answered {status}, but not in the API's shape: {words or 'an empty body'}")

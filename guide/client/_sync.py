@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ import httpx
 from ._address import redact_url
 from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
 from ._errors import GuideError
-from ._http import broke_off, describe, failure_of, timeouts
+from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
 from ._providers import Finding
 from ._reply import Reply
@@ -49,7 +50,9 @@ class Guide(GuideCore):
             max_retries=max_retries,
             on_trace=on_trace,
         )
-        self._http = httpx.Client(transport=transport, timeout=timeouts(timeout, self.connect_timeout))
+        self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
+        self._custom = transport is not None
+        self._http = httpx.Client(transport=transport, verify=self._ssl, timeout=timeouts(timeout, self.connect_timeout))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -117,7 +120,8 @@ class Guide(GuideCore):
 
     def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
-        return {name: self._probe(empty(row, self._base)) for name, row in ACTIONS.items()}
+        with self._probe_pool() as http:
+            return {name: self._probe(http, empty(row, self._base)) for name, row in ACTIONS.items()}
 
     # The I/O.
 
@@ -233,14 +237,20 @@ class Guide(GuideCore):
         trace.notes.append(f"The image was fetched from {redact_url(url)}.")
         return b"".join(parts)
 
-    def _probe(self, call: Call) -> Finding:
+    def _probe_pool(self) -> AbstractContextManager[httpx.Client]:
+        """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""
+        if self._custom:
+            return nullcontext(self._http)
+        return httpx.Client(verify=self._ssl, limits=PROBE_POOL, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout))
+
+    def _probe(self, http: httpx.Client, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
-            request = self._http.build_request(
+            request = http.build_request(
                 call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
             )
-            response = self._http.send(request, stream=True)
+            response = http.send(request, stream=True)
             try:
                 body = b""
                 for part in response.iter_bytes():

@@ -243,7 +243,7 @@ class GuideApp(App[None]):
                 if not await self.push_screen_wait(Confirm("Server", question)):
                     self.notify(f"Still talking to {session.server_address()}.", timeout=4)
                     return
-            await session.switch_server(choice, probed=tried.support)
+            await session.switch_server(choice, probed=tried)
         self.refresh_status()
 
     @work(group="picker")

@@ -1,0 +1,71 @@
+"""The shapes the OpenAPI spec gives each action's answer, for telling an API from a web page.
+
+A probe counts a route as offered only when it answers in its shape (or in
+the shape of an error): a server that answers every path with a page and
+200 offers nothing guide can use. The fields are the spec's own, the one or
+two at the top level that tell each answer apart (tests check them against
+openapi.yaml).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+ANSWER_FIELDS: dict[str, tuple[str, ...]] = {
+    "think": ("choices",),  # CreateChatCompletionResponse
+    "continue": ("choices",),  # CreateCompletionResponse
+    "understand": ("data",),  # CreateEmbeddingResponse
+    "imagine": ("data",),  # ImagesResponse
+    "listen": ("text",),  # CreateTranscriptionResponseJson
+    "catalog": ("data",),  # ListModelsResponse
+    "interpret": ("text",),  # CreateTranslationResponseJson
+    "discern": ("results",),  # CreateModerationResponse
+}
+"""Top-level fields each action's JSON answer has (speak answers audio, not JSON)."""
+
+STREAMED = frozenset({"think", "continue", "imagine", "listen", "speak"})
+"""Actions whose answer may come as Server-Sent Events."""
+
+SOUND_TYPES = ("audio/", "application/octet-stream")
+"""How speech is labelled: the spec says octet-stream; servers name the format."""
+
+ERROR_FIELDS = ("error", "detail", "message")
+"""An error's top-level field: OpenAI's `error`, FastAPI's `detail`, vLLM's flat `message`."""
+
+_WEB_PAGE = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """The content type without its parameters, lower case."""
+    return str(headers.get("content-type", "")).split(";")[0].strip().lower()
+
+
+def web_page(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether an answer is a web page rather than anything the API sends."""
+    return "html" in media_type(headers) or bool(_WEB_PAGE.match(body[:512]))
+
+
+def error_shaped(parsed: Any) -> bool:
+    """Whether parsed JSON is an error object, as OpenAI and the usual servers send them."""
+    return isinstance(parsed, dict) and any(parsed.get(name) for name in ERROR_FIELDS)
+
+
+def in_shape(action: str, headers: Mapping[str, str], body: bytes, parsed: Any, *, cut: bool) -> bool:
+    """Whether a successful answer is the one the spec gives this action.
+
+    `cut` says the probe read only the start of the body (a long catalog):
+    then the opening of a JSON object naming the fields is enough.
+    """
+    media = media_type(headers)
+    if media == "text/event-stream":
+        return action in STREAMED
+    if action == "speak":
+        return media.startswith(SOUND_TYPES) and bool(body)
+    fields = ANSWER_FIELDS.get(action, ())
+    if isinstance(parsed, dict):
+        return all(name in parsed for name in fields)
+    if cut and body.lstrip().startswith(b"{"):
+        return all(re.search(rb'"%s"\s*:' % re.escape(name.encode()), body) for name in fields)
+    return False
