@@ -34,11 +34,12 @@ def cmd_set(args: argparse.Namespace) -> int:
     try:
         notice = config.write({args.key: args.value})
     except ValueError as error:
-        print(f"guide: {error}", file=sys.stderr)
+        print(f"guide: {one_line(str(error))}", file=sys.stderr)  # it quotes what was typed: control characters as symbols
         return USAGE
     if notice:
         print(f"guide: {notice}", file=sys.stderr)
-    print(f"{args.key} = {args.value!r}" if args.value else f"{args.key} removed", f"in {settings_file()}")
+    kept = config.canonical(args.key, args.value)
+    print(f"{args.key} = {one_line(repr(kept))}" if kept else f"{args.key} removed", f"in {settings_file()}")
     return OK
 
 
