@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from guide.safe_text import one_line, visible
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, say_error
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, run_flags, say_error
 
 if TYPE_CHECKING:
     from guide import config, personas
@@ -96,10 +96,7 @@ async def ask(text: str, settings: config.Settings, persona: personas.Persona) -
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`guide ask TEXT …`."""
-    ask_parser = commands.add_parser("ask", parents=[common], help="ask once; the answer streams to stdout")
+    ask_parser = commands.add_parser("ask", parents=[common, run_flags()], help="ask once; the answer streams to stdout")
     ask_parser.add_argument("text", help="what to ask; - reads it from stdin")
-    ask_parser.add_argument("--model", help="the model to use (default: settings, else the persona's, else the server's first chat model)")
-    ask_parser.add_argument("--base-url", help="the server's address, e.g. http://127.0.0.1:8080 (default: settings, $OPENAI_BASE_URL)")
-    ask_parser.add_argument("--persona", help="the persona to answer as (default: settings, else calm-guide)")
     ask_parser.add_argument("--system", help="a system prompt to send instead of the persona's")
     ask_parser.set_defaults(run=cmd_ask)
