@@ -56,8 +56,12 @@ async def look_for_local() -> tuple[str, str] | None:
     return None
 
 
-async def choose(settings: Settings) -> Answering:
-    """The server for this run (may start the companion, in a background thread)."""
+async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.") -> Answering:
+    """The server for this run (may start the companion, in a background thread).
+
+    `how_to_pick` tells the user how to name another server, in the words of
+    whoever asks: the app's key by default, a flag for `guide ask`.
+    """
     configured = settings.server()
     if configured:
         return Answering(configured, configured)
@@ -71,7 +75,7 @@ async def choose(settings: Settings) -> Answering:
     label = f"companion ({companion.engines.kind})"
     message = (
         "No server is configured and none of the usual local ones (Ollama, LM Studio, llama.cpp, vLLM) is running, "
-        f"so guide's built-in companion is answering: {companion.engines.described}. F7 picks a server."
+        f"so guide's built-in companion is answering: {companion.engines.described}. {how_to_pick}"
     )
     return Answering(companion.url, label, message, companion)
 

@@ -10,6 +10,7 @@ documented code, never a traceback on the screen.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `guide` command; returns its exit status."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")  # a terminal that cannot show a character gets '?', not a failed command
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "home", None):

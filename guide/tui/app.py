@@ -82,10 +82,10 @@ class GuideApp(App[None]):
 
     def explain(self, error: GuideError, what: str = "") -> None:
         """A failed call as a calm notice: title, the server's words, the hint."""
-        from guide.client import CannotConnect
+        from guide.client import CannotConnect, Redirected
 
         lines = [error.detail, error.hint] if error.detail else [error.hint]
-        if isinstance(error, CannotConnect):
+        if isinstance(error, (CannotConnect, Redirected)):
             lines.append("F7 picks another server.")
         self.notify("\n".join(lines) + "\n(F2: the call, whole, in the calls panel)", title=error.title, severity="error", timeout=12)
 
