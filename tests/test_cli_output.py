@@ -6,8 +6,10 @@ way servers do.
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,8 @@ import pytest
 from loopback import Answer, LoopbackServer, Reset, Stream, chat_chunk, sse
 from textual.binding import Binding
 
+from guide.cli.common import failed
+from guide.locations import data_dir
 from guide.tui.app import GuideApp
 from guide.tui.slash.table import COMMANDS
 
@@ -46,12 +50,20 @@ def test_a_streamed_reply_ends_with_exactly_one_line_end(pieces: list[str], show
     assert result.stdout == shown
 
 
-def test_a_failure_mid_reply_ends_the_reply_line_then_says_why(server: LoopbackServer, run_guide: Run) -> None:
+def test_a_failure_mid_reply_ends_the_reply_line_then_says_why(server: LoopbackServer) -> None:
     server.push(Stream(sse(chat_chunk("Half a"), {"error": {"message": "the model fell over", "type": "server_error"}}, done=False)))
-    result = run_guide("ask", "Hi", "--base-url", server.url, "--model", "loopback-model")
+    command = [sys.executable, "-m", "guide", "ask", "Hi", "--base-url", server.url, "--model", "loopback-model"]
+    # One pipe for both, as a terminal shows them: the error must not land on the reply's unfinished line.
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
     assert result.returncode == 1
-    assert result.stdout == "Half a\n"
-    assert result.stderr.startswith("guide: ") and result.stderr.endswith("\n") and "the model fell over" in result.stderr
+    assert result.stdout.startswith("Half a\nguide: ") and result.stdout.endswith("\n") and "the model fell over" in result.stdout
+
+
+def test_a_failure_nobody_expected_says_the_command_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    code = failed(RuntimeError("a bug"), argparse.Namespace(command="ask"))
+    said = capsys.readouterr().err
+    assert code == 1 and said.startswith("guide: Something unexpected went wrong (RuntimeError); guide stopped.")
+    assert app_only_advice(said) == [] and str(data_dir() / "guide.log") in said
 
 
 def test_a_failure_before_any_words_leaves_stdout_empty(run_guide: Run) -> None:
