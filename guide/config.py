@@ -157,6 +157,8 @@ def check(key: str, value: str) -> str | None:
             return "That looks like a key. guide never writes keys to its settings."
     if key == "base_url" and value:
         return address_problem(value)
+    if key == "theme" and value and theme_name(value) is None:
+        return f"There is no theme called '{value}'. Themes: {', '.join(theme_names())}."
     if key == "persona" and value:
         from guide import personas
 
@@ -165,6 +167,24 @@ def check(key: str, value: str) -> str | None:
         if value not in personas.load().personas:
             return f"There is no persona called '{value}'. `guide personas` lists them."
     return None
+
+
+def theme_names() -> list[str]:
+    """The themes the app can show (Textual's built-in ones), without starting an app."""
+    from textual.theme import BUILTIN_THEMES  # only when a theme is named: reading the settings stays light
+
+    return sorted(BUILTIN_THEMES)
+
+
+def theme_name(value: str) -> str | None:
+    """The theme's own name for what the user wrote, or None if there is no such theme.
+
+    Case, spaces and underscores are forgiven ("Nord", "Tokyo Night" → nord,
+    tokyo-night): Textual's names are all lower-case with hyphens, so no two
+    themes can be confused.
+    """
+    name = re.sub(r"[\s_]+", "-", value.strip().lower())
+    return name if name in theme_names() else None
 
 
 def address_problem(address: str) -> str | None:
@@ -180,6 +200,11 @@ def address_problem(address: str) -> str | None:
             "Put the key in the variable named by api_key_env, or give the address for one run with --base-url or GUIDE_BASE_URL."
         )
     return None
+
+
+def canonical(key: str, value: str) -> str:
+    """The value as it is kept: a theme by its own name ("Nord" → nord), anything else as given."""
+    return (theme_name(value) or value) if key == "theme" else value
 
 
 def write(changes: dict[str, str | None], path: Path | None = None) -> str | None:
@@ -201,7 +226,7 @@ def write(changes: dict[str, str | None], path: Path | None = None) -> str | Non
         if reason:
             raise ValueError(reason)
         if value:
-            table[key] = value
+            table[key] = canonical(key, value)
         else:
             table.pop(key, None)
     import tomli_w  # only when writing: launch stays light

@@ -56,8 +56,12 @@ async def look_for_local() -> tuple[str, str] | None:
     return None
 
 
-async def choose(settings: Settings) -> Answering:
-    """The server for this run (may start the companion, in a background thread)."""
+async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.") -> Answering:
+    """The server for this run (may start the companion, in a background thread).
+
+    `how_to_pick` tells the user how to name another server, in the words of
+    whoever asks: the app's key by default, a flag for `guide ask`.
+    """
     configured = settings.server()
     if configured:
         return Answering(configured, configured)
@@ -69,7 +73,9 @@ async def choose(settings: Settings) -> Answering:
 
     companion = await asyncio.to_thread(start, settings_gguf(settings))
     label = f"companion ({companion.engines.kind})"
-    message = f"guide's built-in companion: {companion.engines.described}. No server is set up and no local one is running. F7 picks one."
+    message = (
+        f"guide's built-in companion is answering: {companion.engines.described}. No server is set up and no local one is running. {how_to_pick}"
+    )
     return Answering(companion.url, label, message, companion)
 
 

@@ -2,7 +2,8 @@
 
 The app and the `guide` command both end here for anything that is neither
 a GuideError (a calm notice of its own) nor an OSError (a notice naming the
-path): the details are kept for a bug report, and guide keeps running.
+path): the details are kept for a bug report, and the app keeps running
+(a command stops, and says so).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def describe_os_error(error: OSError) -> str:
     return f"{' → '.join(names)}: {reason}" if names else reason
 
 
-def unexpected(error: BaseException, log: Path | None) -> str:
-    """What to tell the user about a failure nobody expected."""
+def unexpected(error: BaseException, log: Path | None, *, running: bool = True) -> str:
+    """What to tell the user about a failure nobody expected; `running` is False for a command, which stops there."""
     where = f"The details are in {log}." if log else "The details could not be written to the log."
-    return f"Something unexpected went wrong ({type(error).__name__}); guide keeps running. {where}"
+    then = "guide keeps running" if running else "guide stopped"
+    return f"Something unexpected went wrong ({type(error).__name__}); {then}. {where}"

@@ -393,7 +393,7 @@ def test_the_app_runs_on_the_companion_when_nothing_is_configured(monkeypatch: p
 
     status, shown, notices, embedding_model = run_app(GuideApp(), script)
     assert "companion" in status and "reflective-listener" in status
-    assert any("built-in companion: reflective-listener" in n for n in notices)
+    assert any("built-in companion is answering: reflective-listener" in n for n in notices)
     assert shown[-1][0] == "assistant" and "not a language model" in shown[-1][2]
     assert embedding_model == "hashed-words-256"  # the catalog says what each engine is for: never the listener for embeddings
 

@@ -10,14 +10,37 @@ documented code, never a traceback on the screen.
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import sys
 from collections.abc import Callable, Sequence
 
 from . import ask, map, personas, probe, serve, settings
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, failed, output_closed, refuse_address
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, RUN_FLAGS, failed, output_closed, refuse_address, run_flags
 from .map import map_table
 
-__all__ = ["build_parser", "main", "map_table"]
+__all__ = ["build_parser", "main", "map_table", "version"]
+
+
+def version() -> str:
+    """guide's version: the installed package's, else the one the source says (run from a checkout)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("guide")
+    except PackageNotFoundError:
+        from guide import __version__
+
+        return __version__
+
+
+class ShowVersion(argparse.Action):
+    """`--version`: worked out only when asked, so plain `guide` starts no slower."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"guide {version()}")
+        parser.exit()
 
 
 def run_app(args: argparse.Namespace) -> int:
@@ -34,20 +57,22 @@ def run_app(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+USE_RUN_FLAGS: tuple[Callable[[argparse.Namespace], int], ...] = (run_app, ask.cmd_ask, settings.cmd_show)
+"""The commands this run's settings (--base-url, --model, --persona) mean something to."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with --help everywhere."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, help="keep settings and data under this folder (as $GUIDE_HOME does)")
     parser = argparse.ArgumentParser(
         prog="guide",
-        parents=[common],
+        parents=[common, run_flags()],
         description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes.",
         epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered, "
         f"{EXIT_INTERRUPTED} stopped, {EXIT_PIPE} output closed.",
     )
-    parser.add_argument("--base-url", help="the server for this run (the terminal app)")
-    parser.add_argument("--model", help="the model for this run (the terminal app)")
-    parser.add_argument("--persona", help="the persona for this run (the terminal app)")
+    parser.add_argument("--version", action=ShowVersion, nargs=0, help="print guide's version and stop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (ask, map, probe, serve, personas, settings):
         command.add_parser(commands, common)
@@ -56,11 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `guide` command; returns its exit status."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")  # a terminal that cannot show a character gets '?', not a failed command
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "home", None):
         os.environ["GUIDE_HOME"] = os.path.abspath(os.path.expanduser(args.home))
     run: Callable[[argparse.Namespace], int] = getattr(args, "run", None) or run_app
+    for key in RUN_FLAGS:
+        vars(args).setdefault(key, None)
+        if getattr(args, key) is not None and run not in USE_RUN_FLAGS:
+            flag = "--" + key.replace("_", "-")
+            print(f"guide: {flag} is for the app, `guide ask` and `guide config`; `guide {args.command}` does not use it.", file=sys.stderr)
     try:
         return run(args)
     except KeyboardInterrupt:

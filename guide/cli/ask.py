@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from guide.safe_text import one_line, visible
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, say_error
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, run_flags, say_error
 
 if TYPE_CHECKING:
     from guide import config, personas
@@ -48,14 +48,43 @@ def cmd_ask(args: argparse.Namespace) -> int:
         persona = replace(persona, system=args.system)
     import asyncio  # here, not at the top: `guide` alone builds this parser too, and launch stays light
 
+    output = Output()
     try:
-        return asyncio.run(ask(text, settings, persona))
+        return asyncio.run(ask(text, settings, persona, output))
     except KeyboardInterrupt:
-        sys.stdout.write("\n")
+        output.finish()
         return EXIT_INTERRUPTED
 
 
-async def ask(text: str, settings: config.Settings, persona: personas.Persona) -> int:
+class Output:
+    """stdout as the reply streams: each piece shown safely, and every run ending on a fresh line."""
+
+    def __init__(self) -> None:
+        self.wrote = False
+        self.line_open = False
+
+    def write(self, piece: str) -> None:
+        if piece:
+            sys.stdout.write(visible(piece))  # a server's ESC never reaches the terminal
+            sys.stdout.flush()
+            self.wrote, self.line_open = True, not piece.endswith("\n")
+
+    def end_line(self) -> None:
+        """Close a line the reply left open, so nothing (an error on stderr, the shell's prompt) lands on it."""
+        if self.line_open:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.line_open = False
+
+    def finish(self) -> None:
+        """The reply is over: its last line ends, and an empty reply is an empty line."""
+        if self.line_open or not self.wrote:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        self.wrote, self.line_open = True, False
+
+
+async def ask(text: str, settings: config.Settings, persona: personas.Persona, output: Output) -> int:
     """Find who answers, say the words through a Conversation, write the reply as it streams."""
     from guide.client import AsyncGuide, GuideError
     from guide.connect import choose
@@ -64,42 +93,36 @@ async def ask(text: str, settings: config.Settings, persona: personas.Persona) -
 
     def heard(event: Event) -> None:
         if isinstance(event, Notice):
+            output.end_line()
             print(f"guide: {one_line(event.message)}", file=sys.stderr)
 
-    answering = await choose(settings)
+    answering = await choose(settings, how_to_pick="--base-url URL picks a server.")
     if answering.message:
-        print(f"guide: {answering.message.replace(' F7 picks a server.', '')}", file=sys.stderr)
+        print(f"guide: {one_line(answering.message)}", file=sys.stderr)
     guide = AsyncGuide(base_url=answering.base_url, api_key=settings.api_key(), timeout=settings.read_timeout())
     conversation = Conversation(
         persona, guide=guide, models=ModelChoice(chosen=settings.model, persona=persona.model), address=settings.address, emit=heard
     )
-    ending = ""
     try:
         async with conversation.send(text) as exchange:
             async for piece in exchange:
-                sys.stdout.write(visible(piece))  # a server's ESC never reaches the terminal
-                sys.stdout.flush()
-                ending = piece[-1:] or ending
+                output.write(piece)
     except GuideError as error:
-        if ending and ending != "\n":
-            sys.stdout.write("\n")
+        output.end_line()
         say_error(error, sys.stderr)
         return exit_code(error)
     finally:
+        output.end_line()  # whatever stops the reply (Ctrl-C, a failure nobody expected) leaves no line open
         await guide.aclose()
         if answering.companion is not None:
             answering.companion.stop()
-    if ending != "\n":
-        sys.stdout.write("\n")
+    output.finish()
     return EXIT_OK
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`guide ask TEXT …`."""
-    ask_parser = commands.add_parser("ask", parents=[common], help="ask once; the answer streams to stdout")
+    ask_parser = commands.add_parser("ask", parents=[common, run_flags()], help="ask once; the answer streams to stdout")
     ask_parser.add_argument("text", help="what to ask; - reads it from stdin")
-    ask_parser.add_argument("--model", help="the model to use (default: settings, else the persona's, else the server's first chat model)")
-    ask_parser.add_argument("--base-url", help="the server's address, e.g. http://127.0.0.1:8080 (default: settings, $OPENAI_BASE_URL)")
-    ask_parser.add_argument("--persona", help="the persona to answer as (default: settings, else calm-guide)")
     ask_parser.add_argument("--system", help="a system prompt to send instead of the persona's")
     ask_parser.set_defaults(run=cmd_ask)

@@ -19,7 +19,34 @@ from guide.safe_text import one_line
 if TYPE_CHECKING:
     from guide.client import GuideError
 
+RUN_FLAGS = ("base_url", "model", "persona")
+"""The settings a flag can give for one run, before or after the command's name (`guide --model M ask …`)."""
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY, EXIT_NOT_OFFERED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 4, 5, 130, 141
+
+
+def run_flags() -> argparse.ArgumentParser:
+    """This run's settings as flags, for `guide` and for the commands that use them (ask, config); --home is in every command's own.
+
+    Each defaults to "not given" (SUPPRESS), so a flag given before the
+    command is not undone by the command's own default, and when one is
+    given in both places the later wins. main() fills in None for the rest.
+    """
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="the server's address for this run, e.g. http://127.0.0.1:11434 (default: settings, $OPENAI_BASE_URL)",
+    )
+    flags.add_argument(
+        "--model",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="the model for this run (default: settings, else the persona's, else the server's first chat model)",
+    )
+    flags.add_argument("--persona", metavar="ID", default=argparse.SUPPRESS, help="the persona for this run (default: settings, else calm-guide)")
+    return flags
 
 
 def exit_code(error: GuideError) -> int:
@@ -32,12 +59,24 @@ def exit_code(error: GuideError) -> int:
     return EXIT_FAILED
 
 
+def flag_advice(error: GuideError) -> str | None:
+    """What to change on the command line after this failure (the app names its keys; a command names its flags)."""
+    from guide.client import CannotConnect, ModelNotFound, Redirected
+
+    if isinstance(error, (CannotConnect, Redirected)):
+        return "--base-url URL names another server."
+    if isinstance(error, ModelNotFound):
+        return "--model NAME names another model."
+    return None
+
+
 def say_error(error: GuideError, stream: TextIO) -> None:
     """A failed call, calmly, on stderr: the title, the server's words (control characters as symbols), the hint."""
     stream.write(f"guide: {one_line(error.title)}")
     if error.detail:
         stream.write(f" ({one_line(error.detail)})")
-    stream.write(f"\n  {one_line(error.hint)}\n")
+    advice = flag_advice(error)
+    stream.write(f"\n  {one_line(error.hint)}{' ' + advice if advice else ''}\n")
 
 
 def refuse_address(address: str | None) -> int | None:
@@ -74,5 +113,5 @@ def failed(error: Exception, args: argparse.Namespace) -> int:
         print(f"guide: {one_line(describe_os_error(error))}", file=sys.stderr)
         return EXIT_FAILED
     command = "guide " + str(getattr(args, "command", None) or "")
-    print(f"guide: {unexpected(error, log_failure(error, command))}", file=sys.stderr)
+    print(f"guide: {unexpected(error, log_failure(error, command), running=False)}", file=sys.stderr)
     return EXIT_FAILED

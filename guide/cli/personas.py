@@ -101,6 +101,10 @@ def edit_and_save(persona_id: str, text: str) -> int:
     return OK
 
 
+FIELDS = ("name", "description", "address", "greeting", "system", "model")
+"""The persona's fields `guide personas new` takes as flags."""
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     refused = refuse_id(args.id)
     if refused is not None:
@@ -110,7 +114,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         print(f"guide: you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.", file=sys.stderr)
         return FAILED
     persona = personas.template(args.id)
-    given = {key: getattr(args, key) for key in ("name", "description", "address", "greeting", "system", "model") if getattr(args, key)}
+    given = {key: getattr(args, f"new_{key}") for key in FIELDS if getattr(args, f"new_{key}")}
     if args.temperature is not None:
         given["options"] = {"temperature": args.temperature}
     if not given:
@@ -166,8 +170,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     show.set_defaults(run=cmd_show)
     new = verbs.add_parser("new", parents=[common], help="create a persona (from flags, or in $EDITOR)")
     new.add_argument("id")
-    for flag in ("name", "description", "address", "greeting", "system", "model"):
-        new.add_argument(f"--{flag}")
+    for field in FIELDS:
+        new.add_argument(f"--{field}", dest=f"new_{field}")  # its own dest: --model here is the persona's, not this run's (guide --model)
     new.add_argument("--temperature", type=float)
     new.set_defaults(run=cmd_new)
     edit = verbs.add_parser("edit", parents=[common], help="edit a persona in $EDITOR (bundled ones are copied first)")

@@ -10,11 +10,13 @@ from guide.client._address import redact_url
 from guide.locations import settings_file
 from guide.safe_text import one_line
 
+from .common import RUN_FLAGS, run_flags
+
 OK, USAGE = 0, 2
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    loaded = config.load()
+    loaded = config.load({key: getattr(args, key) for key in RUN_FLAGS})
     print(f"# {loaded.path}")
     if loaded.problem:
         print(f"guide: {one_line(loaded.problem)}", file=sys.stderr)
@@ -34,17 +36,18 @@ def cmd_set(args: argparse.Namespace) -> int:
     try:
         notice = config.write({args.key: args.value})
     except ValueError as error:
-        print(f"guide: {error}", file=sys.stderr)
+        print(f"guide: {one_line(str(error))}", file=sys.stderr)  # it quotes what was typed: control characters as symbols
         return USAGE
     if notice:
         print(f"guide: {notice}", file=sys.stderr)
-    print(f"{args.key} = {args.value!r}" if args.value else f"{args.key} removed", f"in {settings_file()}")
+    kept = config.canonical(args.key, args.value)
+    print(f"{args.key} = {one_line(repr(kept))}" if kept else f"{args.key} removed", f"in {settings_file()}")
     return OK
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`guide config` and `guide config set KEY VALUE`."""
-    parser = commands.add_parser("config", parents=[common], help="the settings in force and where each came from")
+    parser = commands.add_parser("config", parents=[common, run_flags()], help="the settings in force and where each came from")
     parser.set_defaults(run=cmd_show)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     setter = verbs.add_parser("set", parents=[common], help="change one setting (an empty VALUE removes it)")

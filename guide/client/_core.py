@@ -194,7 +194,7 @@ class GuideCore:
         elif failure == "dropped":
             error = StreamBrokeOff(
                 "The server closed the connection without answering.",
-                hint="It may have crashed or restarted; try again. Each attempt is in the calls panel.",
+                hint="It may have crashed or restarted; try again.",
                 url=trace.url,
                 action=trace.action,
                 detail=detail,

@@ -113,7 +113,7 @@ class ModelNotFound(GuideError):
     """The server has the endpoint but not the named model."""
 
     title = "The server has no model by that name."
-    hint = "Pick one the server lists (guide's catalog action shows them)."
+    hint = "Pick one the server lists: its catalog (GET /v1/models) names them."
 
 
 class RequestRefused(GuideError):
@@ -169,7 +169,7 @@ class Redirected(GuideError):
     """A 3xx: the server sent guide to another address, which guide does not follow."""
 
     title = "The server redirected the call elsewhere."
-    hint = "guide does not follow redirects. If you trust the new address, use it as the server's address (F7, or --base-url)."
+    hint = "guide does not follow redirects. If you trust the new address, use it as the server's address."
 
 
 class UnusableAddress(GuideError):

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from guide import config
 from guide.chat_session import ChatSession
 from guide.conversation import CallFiled, Event, Notice, PersonaChanged
 from guide.safe_text import one_line, visible
@@ -58,8 +59,19 @@ class GuideApp(App[None]):
         self.session = ChatSession(flags, transport=transport, emit=self._heard)
         self.chat = ChatScreen(self.session)
         self._painted = False
-        if self.session.settings.theme:
-            self.theme = self.session.settings.theme
+        self._theme_problem = self._apply_theme()
+
+    def _apply_theme(self) -> str | None:
+        """The theme the settings name; if there is none by that name, the default and words saying so (the setting is kept)."""
+        wanted = self.session.settings.theme
+        if not wanted:
+            return None
+        name = config.theme_name(wanted)
+        if name is not None:
+            self.theme = name
+            return None
+        where = "GUIDE_THEME" if self.session.loaded.sources["theme"] == "environment" else f"the settings file, {self.session.loaded.path}"
+        return f"There is no theme called '{one_line(wanted)}' (set in {where}), so the default theme is used. Ctrl+P → Theme lists the themes."
 
     def _heard(self, event: Event) -> None:
         self.post_message(self.Heard(event))  # thread-safe: the store's writer reports from its own thread
@@ -76,10 +88,10 @@ class GuideApp(App[None]):
 
     def explain(self, error: GuideError, what: str = "") -> None:
         """A failed call as a calm notice: title, the server's words, the hint."""
-        from guide.client import CannotConnect
+        from guide.client import CannotConnect, Redirected
 
         lines = [error.detail, error.hint] if error.detail else [error.hint]
-        if isinstance(error, CannotConnect):
+        if isinstance(error, (CannotConnect, Redirected)):
             lines.append("F7 picks another server.")
         self.notify("\n".join(lines) + "\n(F2: the call, whole, in the calls panel)", title=error.title, severity="error", timeout=12)
 
@@ -96,6 +108,8 @@ class GuideApp(App[None]):
     def _first_frame_shown(self) -> None:
         for title, words in self.session.problems():
             self.notify(words, title=title, severity="warning", timeout=10)
+        if self._theme_problem:
+            self.notify(self._theme_problem, title="Theme", severity="warning", timeout=10)
         self.start()
 
     @work(group="start")
