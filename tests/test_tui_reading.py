@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from loopback import LoopbackServer
 from textual.pilot import Pilot
-from tui_helpers import run_app, settle, stored_id, type_and_send
+from tui_helpers import run_app, settle, stored_id, transcript_text, type_and_send
 
+from guide.store import Store
 from guide.tui.app import GuideApp
 
 
@@ -55,7 +56,7 @@ def test_understand_shows_size_norm_largest_components_and_similarity_in_words(c
         block = app.chat.transcript.views[-1]
         return block.text, stored_id(app)  # type: ignore[union-attr]
 
-    shown, conversation = run_app(make_app(companion), script)
+    shown, _ = run_app(make_app(companion), script)
     assert "0.0000, 0.0000" not in shown
     assert "Cosine similarity of the two: **0.6667** — somewhat related" in shown
     assert shown.count("256 dimensions · norm 1.0000 · 3 non-zero") == 2
@@ -74,3 +75,79 @@ def test_understand_shows_size_norm_largest_components_and_similarity_in_words(c
     again, exported = run_app(make_app(companion), resumed)
     assert again == shown
     assert shown in exported
+
+
+# F4: delete asks first; rename holds the title, in place (items 2 and 16).
+
+
+def test_delete_asks_first_and_n_or_escape_keeps_the_conversation(server: LoopbackServer) -> None:
+    from guide.tui.screens.conversations import ConfirmDelete, ConversationsScreen
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "keep me please")
+        kept = []
+        for no in ("n", "escape"):
+            await pilot.press("f4")
+            await settle(pilot)
+            await pilot.press("d")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmDelete)
+            asked = str(app.screen.query_one(".picker-title").render())
+            await pilot.press(no)
+            await settle(pilot)
+            assert isinstance(app.screen, ConversationsScreen)  # back in the list, nothing gone
+            await pilot.press("escape")
+            await settle(pilot)
+            kept.append(len(Store().conversations()))
+        return asked, kept, transcript_text(app)
+
+    asked, kept, shown = run_app(make_app(server.url, model="loopback-model"), script)
+    assert asked == "Delete «keep me please»?"
+    assert kept == [1, 1]
+    assert [text for _, _, text in shown[1:]] == ["keep me please", "You said: keep me please"]
+
+
+def test_delete_with_y_removes_the_open_conversation_and_a_fresh_one_begins(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "forget me")
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        return app.screen is app.chat, transcript_text(app), notices(app)
+
+    on_chat, shown, told = run_app(make_app(server.url, model="loopback-model"), script)
+    assert on_chat and [role for role, _, _ in shown] == ["greeting"]
+    assert Store().conversations() == []
+    assert "Deleted “forget me”. It was open: a fresh conversation begins." in told
+
+
+def test_rename_opens_at_the_top_holding_the_title_selected_and_typing_replaces_it(server: LoopbackServer) -> None:
+    from textual.widgets import DataTable, Input
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "a long first title")
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        field = app.screen.query_one("#rename-input", Input)
+        table = app.screen.query_one(DataTable)
+        seen = field.value, field.has_focus, tuple(field.selection), field.region.y < table.region.y
+        await pilot.press("escape")  # Esc leaves the field; the old title stays and the list stays open
+        await settle(pilot)
+        left = field.display, table.has_focus, [c.title for c in Store().conversations()]
+        await pilot.press("r", "c", "a", "l", "m", "enter")
+        await settle(pilot)
+        stored = stored_id(app)
+        return seen, left, [c.title for c in Store().conversations()], stored
+
+    seen, left, titles, _ = run_app(make_app(server.url, model="loopback-model"), script)
+    assert seen == ("a long first title", True, (0, len("a long first title")), True)
+    assert left == (False, True, ["a long first title"])
+    assert titles == ["calm"]
