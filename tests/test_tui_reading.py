@@ -151,3 +151,63 @@ def test_rename_opens_at_the_top_holding_the_title_selected_and_typing_replaces_
     assert seen == ("a long first title", True, (0, len("a long first title")), True)
     assert left == (False, True, ["a long first title"])
     assert titles == ["calm"]
+
+
+# The call, whole: unwrapped, every line reachable, c copies the whole tab (item 4).
+
+CALL_TABS = ("gentle", "request", "response", "timings", "curl", "python", "node")
+
+
+def on_screen(widget: Any) -> list[str]:
+    """The lines a widget shows now, as the screen draws them."""
+    region = widget.scrollable_content_region
+    strips = widget.screen._compositor.render_strips()
+    return [strips[y].crop(region.x, region.right).text.rstrip() for y in range(region.y, region.bottom)]
+
+
+def test_the_call_tabs_show_long_lines_unwrapped_every_line_reachable_and_c_copies_the_whole_tab(server: LoopbackServer) -> None:
+    from textual.widgets import TabbedContent
+
+    from guide.tui.screens.call_detail import CallDetail
+
+    long = "lake " * 399 + "end."  # 2,000 characters
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await command(pilot, long)
+        await pilot.press("f2", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CallDetail)
+        seen = {}
+        for key in CALL_TABS:
+            screen.query_one(TabbedContent).active = f"tab-{key}"
+            await settle(pilot)
+            area = screen.query_one(f"#text-{key}")
+            own = screen.texts[key]
+            width = area.scrollable_content_region.width
+            first = on_screen(area)
+            area.scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            last = on_screen(area)
+            area.scroll_to(x=area.max_scroll_x, animate=False, immediate=True)
+            await pilot.pause()
+            right = on_screen(area)
+            await pilot.press("c")
+            await pilot.pause()
+            seen[key] = own, width, first, last, right, app.clipboard
+            area.scroll_home(animate=False, immediate=True)
+        return seen
+
+    seen = run_app(make_app(server.url, model="loopback-model"), script, size=(80, 24))
+    for key, (own, width, first, last, right, copied) in seen.items():
+        lines = own.splitlines()
+        assert first == [line[:width].rstrip() for line in lines[: len(first)]] + [""] * (len(first) - len(lines)), key  # the text's own lines
+        assert lines[-1].rstrip() in last, key  # the last line can be scrolled into view
+        assert copied == own, key  # c copies the whole tab, not what shows
+    for key in ("request", "curl"):
+        own, width, _, _, right, _ = seen[key]
+        longest = max(own.splitlines(), key=len)
+        assert len(longest) > 2000 and any(line.endswith(longest.rstrip()[-width // 2 :]) for line in right), (
+            key
+        )  # scrolled right, the long line's end shows
