@@ -200,7 +200,7 @@ def test_the_call_tabs_show_long_lines_unwrapped_every_line_reachable_and_c_copi
         return seen
 
     seen = run_app(make_app(server.url, model="loopback-model"), script, size=(80, 24))
-    for key, (own, width, first, last, right, copied) in seen.items():
+    for key, (own, width, first, last, _right, copied) in seen.items():
         lines = own.splitlines()
         assert first == [line[:width].rstrip() for line in lines[: len(first)]] + [""] * (len(first) - len(lines)), key  # the text's own lines
         assert lines[-1].rstrip() in last, key  # the last line can be scrolled into view
