@@ -211,3 +211,80 @@ def test_the_call_tabs_show_long_lines_unwrapped_every_line_reachable_and_c_copi
         assert len(longest) > 2000 and any(line.endswith(longest.rstrip()[-width // 2 :]) for line in right), (
             key
         )  # scrolled right, the long line's end shows
+
+
+# Copying one message, one code block, the last reply; and a file beside OSC 52 (item 5).
+
+CODE_REPLY = "Two ways:\n\n```python\nprint('one')\n```\n\nor\n\n~~~sh\necho two\necho 'and more'\n~~~\n\nEither works."
+
+
+def clipboard_file() -> Path:
+    from guide.locations import data_dir
+
+    return data_dir() / "clipboard.txt"
+
+
+def test_the_second_message_is_chosen_with_up_and_y_copies_exactly_it_to_the_clipboard_and_the_file(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "first words")
+        await type_and_send(pilot, "second words")
+        await pilot.press("tab")  # from the composer to the transcript
+        await pilot.press("up", "up", "up", "y")  # the last message, then two before it: the first reply
+        await settle(pilot)
+        chosen = [v.text for v in app.chat.query(".selected")]  # type: ignore[attr-defined]
+        return chosen, app.clipboard, notices(app)
+
+    chosen, copied, told = run_app(make_app(server.url, model="loopback-model"), script)
+    assert chosen == ["You said: first words"]
+    assert copied == "You said: first words"
+    assert clipboard_file().read_text() == copied
+    assert clipboard_file().stat().st_mode & 0o777 == 0o600
+    assert f"Copied the message (21 characters); this run has no terminal to copy into, so it is saved in {clipboard_file()}." in told
+
+
+def test_b_copies_only_the_code_of_the_chosen_message_the_last_block_first(server: LoopbackServer) -> None:
+    from loopback import Stream, chat_chunk, sse
+
+    server.push(Stream(sse(chat_chunk(CODE_REPLY), chat_chunk(finish="stop"))))
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "show me code")
+        await pilot.press("tab", "up", "b")
+        await settle(pilot)
+        last = app.clipboard
+        await pilot.press("b")
+        await settle(pilot)
+        return last, app.clipboard, clipboard_file().read_text()
+
+    last, first, saved = run_app(make_app(server.url, model="loopback-model"), script)
+    assert last == "echo two\necho 'and more'"
+    assert first == saved == "print('one')"
+
+
+def test_ctrl_y_still_copies_the_last_reply_and_saves_it_too(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "copy me")
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        return app.clipboard
+
+    assert run_app(make_app(server.url, model="loopback-model"), script) == "You said: copy me" == clipboard_file().read_text()
+
+
+@pytest.mark.parametrize(
+    ("environ", "tmux", "doubt"),
+    [
+        ({"TERM_PROGRAM": "Apple_Terminal"}, "", "macOS Terminal ignores OSC 52"),
+        ({"TMUX": "/tmp/tmux-0/default,1,0"}, "external", "set-clipboard on (it is external here)"),
+        ({"TMUX": "/tmp/tmux-0/default,1,0"}, "on", ""),
+        ({"TERM": "xterm-256color", "TERM_PROGRAM": "WezTerm"}, "", ""),
+    ],
+)
+def test_what_can_be_told_about_the_terminal_is_said(environ: dict[str, str], tmux: str, doubt: str) -> None:
+    from guide.tui.clipboard import osc52_doubt
+
+    said = osc52_doubt(environ, headless=False, tmux_setting=tmux)
+    assert doubt in said and bool(said) == bool(doubt)

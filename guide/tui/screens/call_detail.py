@@ -95,7 +95,9 @@ class CallDetail(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="close"),
-        Binding("c", "copy", "Copy this tab", id="copy", tooltip="Copy the open tab to the clipboard (OSC 52)"),
+        Binding(
+            "c", "copy", "Copy this tab", id="copy", tooltip="Copy the open tab to the clipboard (OSC 52) and to clipboard.txt in the data folder"
+        ),
     ]
 
     def __init__(self, trace: Trace) -> None:
@@ -143,5 +145,6 @@ class CallDetail(ModalScreen[None]):
 
     def action_copy(self) -> None:
         active = self.query_one("#call-tabs", TabbedContent).active.removeprefix("tab-")
-        self.app.copy_to_clipboard(self.texts[active])
-        self.notify(f"Copied the {active} tab.", timeout=2)
+        from guide.tui.clipboard import copy
+
+        copy(self.app, self.texts[active], f"the {active} tab")
