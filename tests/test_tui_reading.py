@@ -288,3 +288,36 @@ def test_what_can_be_told_about_the_terminal_is_said(environ: dict[str, str], tm
 
     said = osc52_doubt(environ, headless=False, tmux_setting=tmux)
     assert doubt in said and bool(said) == bool(doubt)
+
+
+# Find as you type; the status only ever about the words in the field (item 16).
+
+
+def find_status(app: GuideApp) -> str:
+    return str(app.chat.query_one("#find-where").render())
+
+
+def test_find_shows_matches_as_you_type_and_its_status_is_never_about_other_words(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "a quiet lake")
+        await type_and_send(pilot, "the lake at dawn")
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        await pilot.press("z", "e", "b", "r", "a")  # no Enter
+        await settle(pilot, 0.3)
+        zebra = find_status(app)
+        await pilot.press(*["backspace"] * 5, "l", "a", "k", "e")
+        between = find_status(app)  # before or after the search: never about zebra
+        await settle(pilot, 0.3)
+        lake = find_status(app), app.chat.transcript.current.content if app.chat.transcript.current else None
+        await pilot.press("enter")  # Enter: the next match
+        await settle(pilot)
+        following = find_status(app), app.chat.transcript.current.content if app.chat.transcript.current else None
+        return zebra, between, lake, following
+
+    zebra, between, lake, following = run_app(make_app(server.url, model="loopback-model"), script)
+    assert zebra == "No message holds “zebra”."
+    assert "zebra" not in between
+    assert lake == ("4 of 4 · You said: the lake at dawn", "You said: the lake at dawn")
+    assert following == ("3 of 4 · the lake at dawn", "the lake at dawn")
