@@ -9,6 +9,7 @@ cleared as they change, and an answer about other words is not shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -36,7 +37,7 @@ class FindBar(Horizontal):
     class Closed(Message):
         """The user is done finding."""
 
-    def __init__(self, **options: str) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.asked = ""
         """The words of the last search asked for (the status speaks of them)."""
