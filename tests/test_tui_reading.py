@@ -321,3 +321,31 @@ def test_find_shows_matches_as_you_type_and_its_status_is_never_about_other_word
     assert "zebra" not in between
     assert lake == ("4 of 4 · You said: the lake at dawn", "You said: the lake at dawn")
     assert following == ("3 of 4 · the lake at dawn", "the lake at dawn")
+
+
+# Long code lines in replies scroll sideways (item 16).
+
+
+def test_a_long_code_line_in_a_reply_scrolls_sideways_to_its_end_at_80_columns(server: LoopbackServer) -> None:
+    from loopback import Stream, chat_chunk, sse
+    from textual.widgets.markdown import MarkdownFence
+
+    line = "x = [" + ", ".join(f"{n:03d}" for n in range(38)) + "] # end"  # 200 characters
+    assert len(line) == 200
+    server.push(Stream(sse(chat_chunk(f"Here:\n\n```python\n{line}\n```\n"), chat_chunk(finish="stop"))))
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "a long line please")
+        fence = app.chat.transcript.views[-1].query_one(MarkdownFence)
+        before = on_screen(fence)
+        bar = fence.scrollbar_size_horizontal
+        await pilot.press("tab", "up", *["right"] * 12)
+        await settle(pilot)
+        return before, bar, on_screen(fence), fence.scroll_x, fence.max_scroll_x
+
+    before, bar, after, x, furthest = run_app(make_app(server.url, model="loopback-model"), script, size=(80, 24))
+    assert not any("# end" in row for row in before)  # cut at first, as the newcomer saw
+    assert bar == 1  # a scrollbar says there is more
+    assert x == furthest > 0
+    assert any(row.endswith("# end") for row in after)

@@ -57,6 +57,8 @@ class Transcript(VerticalScroll):
         Binding("down,j", "select(1)", "Later message", show=False),
         Binding("y,c", "copy_selected", "Copy message", id="copy-message"),
         Binding("b", "copy_code", "Copy code block", id="copy-code"),
+        Binding("left", "code_sideways(-1)", "Code ←", show=False),
+        Binding("right", "code_sideways(1)", "Code →", show=False),
     ]
 
     def __init__(self, head: MessageView, **options: Any) -> None:
@@ -415,6 +417,17 @@ class Transcript(VerticalScroll):
         for each in self.views:
             self._mark(each)
         self.scroll_to_widget(view, animate=False, immediate=True)
+
+    def action_code_sideways(self, direction: int) -> None:
+        """← / →: scroll the code blocks of the chosen message (else of the messages on screen) half a width sideways."""
+        from textual.widgets.markdown import MarkdownFence
+
+        chosen = [v for v in self.views if v.turn is self.selected] if self.selected is not None else self.views
+        for view in chosen:
+            if self.selected is None and not self.region.overlaps(view.region):
+                continue
+            for fence in view.query(MarkdownFence):
+                fence.scroll_relative(x=direction * max(1, fence.size.width // 2), animate=False, immediate=True)
 
     def on_blur(self) -> None:
         if self.selected is not None:
