@@ -201,7 +201,8 @@ class ConfirmDelete(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-delete", classes="picker"):
             yield Label(Text(f"Delete «{one_line(self.title_shown)}»?"), classes="picker-title")
-            yield Label("Its messages and calls go for good.  y deletes it · n or Esc keeps it", classes="picker-note")
+            yield Label("Its messages and calls go for good.", classes="picker-note")
+            yield Label("y deletes it · n or Esc keeps it")
         yield Footer()
 
 
