@@ -419,6 +419,8 @@ def test_conversations_can_be_renamed_and_deleted(server: LoopbackServer) -> Non
         await settle(pilot)
         await pilot.press("d")
         await settle(pilot)
+        await pilot.press("y")  # delete asks first
+        await settle(pilot)
         return titles, Store().conversations(), transcript_text(app)
 
     titles, left, shown = run_app(make_app(server, model="loopback-model"), script)

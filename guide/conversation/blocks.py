@@ -42,11 +42,36 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / norm if norm else 0.0
 
 
+LARGEST = 5
+"""Components shown per vector: the largest by magnitude, with their index."""
+READINGS = ((0.9, "nearly the same meaning"), (0.7, "closely related"), (0.4, "somewhat related"), (0.1, "loosely related"), (-0.1, "unrelated"))
+
+
+def reading(similarity: float) -> str:
+    """A cosine similarity in plain words (as this model sees the texts)."""
+    return next((words for floor, words in READINGS if similarity >= floor), "pointing apart: opposite in what this model notices")
+
+
+def vector_facts(vector: list[float]) -> dict[str, Any]:
+    """What tells a person something about a vector: its size, its length, where its weight lies."""
+    largest = sorted(range(len(vector)), key=lambda i: -abs(vector[i]))[:LARGEST]
+    return {
+        "dimensions": len(vector),
+        "norm": math.sqrt(sum(x * x for x in vector)),
+        "nonzero": sum(1 for x in vector if x),
+        "largest": [[i, vector[i]] for i in largest if vector[i]],
+    }
+
+
 def describe_vector(vector: list[float]) -> str:
-    """Dimensions, the first numbers and the norm."""
-    first = ", ".join(f"{x:.4f}" for x in vector[:6])
-    norm = math.sqrt(sum(x * x for x in vector))
-    return f"{len(vector)} dimensions · norm {norm:.4f}\n\n`[{first}{', …' if len(vector) > 6 else ''}]`"
+    """Dimensions, the norm, how many components are used, and the largest few with their indices."""
+    facts = vector_facts(vector)
+    used = "every component non-zero" if facts["nonzero"] == facts["dimensions"] else f"{facts['nonzero']:,} non-zero"
+    head = f"{facts['dimensions']:,} dimensions · norm {facts['norm']:.4f} · {used}"
+    if not facts["largest"]:
+        return head + "\n\nEvery component is zero: the model found nothing to place."
+    largest = " · ".join(f"[{i}] {x:+.4f}" for i, x in facts["largest"])
+    return f"{head}\n\nLargest components (by size): `{largest}`"
 
 
 async def understand(conversation: Conversation, text: str) -> Turn:
@@ -57,11 +82,18 @@ async def understand(conversation: Conversation, text: str) -> Turn:
         vectors = await guide.understand([left, right], model=model)
         a, b = (list(v) for v in cast("list[list[float]]", vectors))
         similarity = cosine(a, b)
-        body = f"Cosine similarity of the two: **{similarity:.4f}**\n\n*{left}* — {describe_vector(a)}\n\n*{right}* — {describe_vector(b)}"
-        return block(conversation, "understand", body, vectors.trace, similarity=similarity, dimensions=len(a))
+        body = (
+            f"Cosine similarity of the two: **{similarity:.4f}** — {reading(similarity)}"
+            " (1 is the same direction, 0 unrelated, −1 opposite).\n\n"
+            f"*{left}* — {describe_vector(a)}\n\n*{right}* — {describe_vector(b)}"
+        )
+        facts = {"similarity": similarity, "reading": reading(similarity), "vectors": [vector_facts(a), vector_facts(b)]}
+        return block(conversation, "understand", body, vectors.trace, dimensions=len(a), **facts)
     vector = await guide.understand(text, model=model)
     values = cast("list[float]", vector)
-    return block(conversation, "understand", describe_vector(values), getattr(vector, "trace", None), dimensions=len(values))
+    return block(
+        conversation, "understand", describe_vector(values), getattr(vector, "trace", None), dimensions=len(values), vectors=[vector_facts(values)]
+    )
 
 
 async def speak(conversation: Conversation, text: str) -> Turn:

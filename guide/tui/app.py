@@ -292,7 +292,8 @@ class GuideApp(App[None]):
             store.delete(choice.conversation_id)
             if was_open:
                 await self.action_new_conversation()
-            self.notify("Deleted.", timeout=3)
+            fresh = " It was open: a fresh conversation begins." if was_open else ""  # item 2 (reading)
+            self.notify(f"Deleted “{choice.title or '(untitled)'}”.{fresh}", timeout=4)
         elif choice.verb.startswith("export"):
             current = await self.session.is_open(choice.conversation_id)
             chosen = self.session.conversation if current else await self.session.open(choice.conversation_id)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Label, TabbedContent, TabPane, TextArea
 
 from guide.safe_text import one_line, visible
 
@@ -95,7 +95,9 @@ class CallDetail(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="close"),
-        Binding("c", "copy", "Copy this tab", id="copy", tooltip="Copy the open tab to the clipboard (OSC 52)"),
+        Binding(
+            "c", "copy", "Copy this tab", id="copy", tooltip="Copy the open tab to the clipboard (OSC 52) and to clipboard.txt in the data folder"
+        ),
     ]
 
     def __init__(self, trace: Trace) -> None:
@@ -127,11 +129,22 @@ class CallDetail(ModalScreen[None]):
                     ("python", "Python"),
                     ("node", "Node"),
                 ):
-                    with TabPane(label, id=f"tab-{key}"), VerticalScroll():
-                        yield Static(visible(self.texts[key]), markup=False, classes="code")
+                    with TabPane(label, id=f"tab-{key}"):
+                        # Unwrapped, read-only, scrolling both ways: what is selected on screen is the
+                        # text's own lines (valid JSON, a curl that runs), and the last line is reachable.
+                        yield TextArea(
+                            visible(self.texts[key]),
+                            id=f"text-{key}",
+                            classes="code",
+                            read_only=True,
+                            soft_wrap=False,
+                            compact=True,
+                            highlight_cursor_line=False,
+                        )
         yield Footer()
 
     def action_copy(self) -> None:
         active = self.query_one("#call-tabs", TabbedContent).active.removeprefix("tab-")
-        self.app.copy_to_clipboard(self.texts[active])
-        self.notify(f"Copied the {active} tab.", timeout=2)
+        from guide.tui.clipboard import copy
+
+        copy(self.app, self.texts[active], f"the {active} tab")

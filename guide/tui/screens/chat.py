@@ -61,7 +61,7 @@ class ChatScreen(Screen[None]):
 
     BINDINGS = [
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
-        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply", show=False),
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply", show=False, priority=True),  # over the composer's redo
         Binding("escape", "stop", "Stop", id="stop", show=False),
         Binding("ctrl+f", "find", "Find", id="find", show=False, priority=True),
         Binding("ctrl+home", "transcript('top')", "Top", id="top", show=False, priority=True),
@@ -292,11 +292,12 @@ class ChatScreen(Screen[None]):
         self.regenerate()
 
     def action_copy_reply(self) -> None:
-        """ctrl+y: copy the last reply (OSC 52)."""
+        """ctrl+y: copy the last reply (OSC 52, and a file in the data folder)."""
+        from guide.tui.clipboard import copy  # item 5 (reading): OSC 52 and a file, said plainly
+
         last = self.conversation.last_reply()
         if last is not None:
-            self.app.copy_to_clipboard(last.content)
-            self.notify("Copied the last reply.", timeout=2)
+            copy(self.app, last.content, "the last reply")
 
     async def action_find(self, words: str = "") -> None:
         """ctrl+f or /find WORDS."""

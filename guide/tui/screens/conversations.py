@@ -37,10 +37,11 @@ class ConversationsScreen(ModalScreen[Choice | None]):
 
     BINDINGS = [
         Binding("slash,ctrl+f", "search", "Search", id="search"),
-        Binding("escape,f4", "dismiss(None)", "Close", id="close"),
+        Binding("escape", "close", "Close", id="close"),
+        Binding("f4", "dismiss(None)", "Close", id="close-f4", show=False),
         Binding("enter", "choose('resume')", "Resume", id="resume", show=True),
         Binding("r", "rename", "Rename", id="rename"),
-        Binding("d", "choose('delete')", "Delete", id="delete"),
+        Binding("d", "delete", "Delete", id="delete"),
         Binding("e", "choose('export')", "Export", id="export"),
         Binding("E", "choose('export-calls')", "Export with calls", id="export-calls"),
     ]
@@ -55,9 +56,10 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="conversations"):
             yield Label("Conversations", classes="picker-title")
+            # Rename opens here, at the top where the eye is, holding the title to edit.
+            yield Input(placeholder="New title, then Enter (Esc keeps the old one)", id="rename-input")
             yield Input(placeholder="Search the words of every conversation  ( / )", id="search-input")
             yield DataTable(id="conversation-table", cursor_type="row")
-            yield Input(placeholder="New title, then Enter", id="rename-input")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -135,18 +137,73 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_choose("resume")
 
+    def title_of(self, conversation_id: int) -> str:
+        """The title the list shows for a conversation (from the list, or a search hit)."""
+        titles = {c.id: c.title for c in self.conversations} | {h.conversation_id: h.title for h in self.hits}
+        return titles.get(conversation_id, "")
+
+    def action_close(self) -> None:
+        """Esc: leave the rename field if it is open (the old title stays), else close the list."""
+        field = self.query_one("#rename-input", Input)
+        if field.display:
+            self._end_rename()
+        else:
+            self.dismiss(None)
+
     def action_rename(self) -> None:
-        if self._selected() is None:
+        """r: the title to edit, at the top, selected so that typing replaces it."""
+        selected = self._selected()
+        if selected is None:
             return
         field = self.query_one("#rename-input", Input)
+        field.value = self.title_of(selected[0])
         field.display = True
-        field.focus()
+        self.query_one("#search-input").display = False
+        field.focus()  # focusing selects it all (select_on_focus)
+
+    def _end_rename(self) -> None:
+        self.query_one("#rename-input").display = False
+        self.query_one("#search-input").display = self.store is not None
+        self.query_one(DataTable).focus()
 
     @on(Input.Submitted, "#rename-input")
     def renamed(self, event: Input.Submitted) -> None:
         selected = self._selected()
         if selected is not None and event.value.strip():
             self.dismiss(Choice("rename", selected[0], event.value.strip()))
+
+    def action_delete(self) -> None:
+        """d: ask first; y deletes, n or Esc keeps it."""
+        selected = self._selected()
+        if selected is None:
+            return
+        title = self.title_of(selected[0])
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(Choice("delete", selected[0], title))
+
+        self.app.push_screen(ConfirmDelete(title), answered)
+
+
+class ConfirmDelete(ModalScreen[bool]):
+    """Delete «title»? y deletes, n or Esc keeps it."""
+
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Delete it", id="yes"),
+        Binding("n,escape", "dismiss(False)", "Keep it", id="no"),
+    ]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_shown = title or "(untitled)"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-delete", classes="picker"):
+            yield Label(Text(f"Delete «{one_line(self.title_shown)}»?"), classes="picker-title")
+            yield Label("Its messages and calls go for good.", classes="picker-note")
+            yield Label("y deletes it · n or Esc keeps it")
+        yield Footer()
 
 
 def when(timestamp: float) -> str:

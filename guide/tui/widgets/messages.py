@@ -80,8 +80,9 @@ class MessageView(Vertical):
 
     def on_click(self, event: Any) -> None:
         if getattr(event, "chain", 1) == 2:
-            self.app.copy_to_clipboard(self.text)
-            self.notify("Copied the message.", timeout=2)
+            from guide.tui.clipboard import copy
+
+            copy(self.app, self.text, "the message")
 
     def set_state(self, state: str) -> None:
         """Mark the message stopped, cut off, or done."""

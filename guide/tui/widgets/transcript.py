@@ -53,6 +53,12 @@ class Transcript(VerticalScroll):
         Binding("end", "bottom", "Bottom", show=False),
         Binding("pageup", "page_older", "Older", show=False),
         Binding("pagedown", "page_newer", "Newer", show=False),
+        Binding("up,k", "select(-1)", "Earlier message", show=False),
+        Binding("down,j", "select(1)", "Later message", show=False),
+        Binding("y,c", "copy_selected", "Copy message", id="copy-message"),
+        Binding("b", "copy_code", "Copy code block", id="copy-code"),
+        Binding("left", "code_sideways(-1)", "Code ←", show=False),
+        Binding("right", "code_sideways(1)", "Code →", show=False),
     ]
 
     def __init__(self, head: MessageView, **options: Any) -> None:
@@ -70,6 +76,10 @@ class Transcript(VerticalScroll):
         self.live: MessageView | None = None
         self.found: set[Turn] = set()
         self.current: Turn | None = None
+        self.selected: Turn | None = None
+        """The message ↑/↓ moved to while the transcript has focus (y copies it, b its code)."""
+        self.code_at = 0
+        """Which of the selected message's code blocks b copied last (counted from the end)."""
         self._lock = asyncio.Lock()
         """Held while the window changes; scrolling during a change pages nothing."""
 
@@ -97,7 +107,7 @@ class Transcript(VerticalScroll):
             self.head, self.conversation, self.turns = head, conversation, conversation.turns
             self.base = conversation.prepended
             self.lo = self.hi = len(self.turns)
-            self.views, self.live, self.current = [], None, None
+            self.views, self.live, self.current, self.selected = [], None, None, None
             self.found.clear()
             await self.mount(head)
             await self._show_latest()
@@ -382,3 +392,71 @@ class Transcript(VerticalScroll):
         turn = turn_of(view)
         view.set_class(turn in self.found, "found")
         view.set_class(turn is self.current, "found-current")
+        view.set_class(turn is self.selected, "selected")
+
+    # Choosing a message to copy (focus the transcript: ↑/↓, then y copies it and b its code).
+
+    def _selectable(self) -> list[Shown]:
+        return [view for view in self.views if isinstance(view, MessageView | ActionBlock)]
+
+    async def action_select(self, step: int) -> None:
+        """Move to the message before (-1) or after (+1) the one selected; the first move selects the last."""
+        views = self._selectable()
+        at = next((i for i, v in enumerate(views) if v.turn is self.selected), None)
+        if at is None:
+            target = len(views) - 1
+        else:
+            target = at + step
+            turn = self.selected
+            if (target < 0 and await self.older()) or (target >= len(views) and await self.newer()):
+                views = self._selectable()  # a page was mounted beyond the edge
+                target = next(i for i, v in enumerate(views) if v.turn is turn) + step
+        if not views or not 0 <= target < len(views):
+            return
+        view = views[target]
+        self.selected, self.code_at = view.turn, 0
+        for each in self.views:
+            self._mark(each)
+        self.scroll_to_widget(view, animate=False, immediate=True)
+
+    def action_code_sideways(self, direction: int) -> None:
+        """← / →: scroll the code blocks of the chosen message (else of the messages on screen) half a width sideways."""
+        from textual.widgets.markdown import MarkdownFence
+
+        chosen = [v for v in self.views if v.turn is self.selected] if self.selected is not None else self.views
+        for view in chosen:
+            if self.selected is None and not self.region.overlaps(view.region):
+                continue
+            for fence in view.query(MarkdownFence):
+                fence.scroll_relative(x=direction * max(1, fence.size.width // 2), animate=False, immediate=True)
+
+    def on_blur(self) -> None:
+        if self.selected is not None:
+            self.selected = None
+            for view in self.views:
+                self._mark(view)
+
+    def action_copy_selected(self) -> None:
+        """y: the selected message, as written."""
+        from guide.tui.clipboard import copy
+
+        if self.selected is None:
+            self.notify("↑ or ↓ first, to choose a message to copy.", timeout=3)
+            return
+        copy(self.app, self.selected.content, "the message" if self.selected.role != "action" else "the block")
+
+    def action_copy_code(self) -> None:
+        """b: the selected message's last code block; again, the one before it."""
+        from guide.tui.clipboard import code_blocks, copy
+
+        if self.selected is None:
+            self.notify("↑ or ↓ first, to choose a message; then b copies its code.", timeout=3)
+            return
+        blocks = code_blocks(self.selected.content)
+        if not blocks:
+            self.notify("This message has no code block; y copies all of it.", timeout=3)
+            return
+        index = len(blocks) - 1 - self.code_at % len(blocks)
+        self.code_at += 1
+        what = "the code block" if len(blocks) == 1 else f"code block {index + 1} of {len(blocks)}"
+        copy(self.app, blocks[index], what)

@@ -1,0 +1,111 @@
+"""Copying: to the terminal's clipboard (OSC 52), and always to a file in the data folder too.
+
+OSC 52 is a request the terminal may ignore without a word (macOS Terminal,
+tmux unless its set-clipboard is on, the Linux console, a run with no
+terminal), so whatever is copied is also written to clipboard.txt (0600)
+and the notice says where. What we can tell about the terminal, we say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+CLIPBOARD_FILE = "clipboard.txt"
+FENCES = ("```", "~~~")
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The fenced code blocks of a Markdown text, in order, without their fences (an unclosed one runs to the end)."""
+    blocks: list[str] = []
+    fence = ""
+    lines: list[str] = []
+    for line in markdown.splitlines():
+        opening = line.lstrip(" ")
+        if not fence:
+            if len(line) - len(opening) <= 3 and opening.startswith(FENCES):
+                mark = opening[0]
+                fence = mark * (len(opening) - len(opening.lstrip(mark)))
+                lines = []
+        elif opening.rstrip().startswith(fence) and not opening.rstrip().lstrip(fence[0]):
+            blocks.append("\n".join(lines))
+            fence = ""
+        else:
+            lines.append(line)
+    if fence:
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def tmux_clipboard() -> str:
+    """tmux's set-clipboard option ('on' lets programs inside set the clipboard); '' if it cannot be read."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["tmux", "show-options", "-gv", "set-clipboard"], capture_output=True, text=True, timeout=1, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+def osc52_doubt(environ: Mapping[str, str], *, headless: bool, tmux_setting: str = "") -> str:
+    """Why OSC 52 will not reach the system clipboard here, when we can tell; '' when it may well work."""
+    if headless:
+        return "this run has no terminal to copy into"
+    if environ.get("TERM_PROGRAM") == "Apple_Terminal":
+        return "macOS Terminal ignores OSC 52"
+    if environ.get("TERM") == "linux":
+        return "the Linux console has no clipboard"
+    if environ.get("TMUX") and tmux_setting != "on":
+        return f"tmux passes OSC 52 on only with set-clipboard on (it is {tmux_setting or 'unknown'} here)"
+    if environ.get("STY"):
+        return "GNU screen does not pass OSC 52 on"
+    return ""
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user reads it: ~ for their home."""
+    home = Path.home()
+    return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
+
+
+def save(text: str) -> Path:
+    """Write what was copied to clipboard.txt in the data folder (0600); its path."""
+    from guide.locations import data_dir, ensure_private, write_private
+
+    path = ensure_private(data_dir()) / CLIPBOARD_FILE
+    write_private(path, text)
+    return path
+
+
+def copy(app: App[object], text: str, what: str) -> None:
+    """Copy text (OSC 52 at once), save it to the file off the loop, then say plainly where it is."""
+    app.copy_to_clipboard(text)
+    headless = app.is_headless
+    app.run_worker(_saved_and_told(app, text, what, headless), group="clipboard", exclusive=True)
+
+
+async def _saved_and_told(app: App[object], text: str, what: str, headless: bool) -> None:
+    def off_the_loop() -> tuple[Path | None, str, str]:
+        setting = tmux_clipboard() if os.environ.get("TMUX") and not headless else ""
+        doubt = osc52_doubt(os.environ, headless=headless, tmux_setting=setting)
+        try:
+            return save(text), doubt, ""
+        except OSError as error:
+            return None, doubt, error.strerror or str(error)
+
+    path, doubt, problem = await asyncio.to_thread(off_the_loop)
+    copied = f"Copied {what} ({len(text):,} characters)"
+    if path is None:
+        where = f"{copied}, but it could not also be saved to a file: {problem}."
+        app.notify(where + (f" And {doubt}." if doubt else ""), severity="warning", timeout=8)
+    elif doubt:
+        app.notify(f"{copied}; {doubt}, so it is saved in {shown_path(path)}.", timeout=8)
+    else:
+        app.notify(f"{copied}. If your terminal ignores OSC 52, it's also in {shown_path(path)}.", timeout=5)
