@@ -81,7 +81,8 @@ def test_understand_shows_size_norm_largest_components_and_similarity_in_words(c
 
 
 def test_delete_asks_first_and_n_or_escape_keeps_the_conversation(server: LoopbackServer) -> None:
-    from guide.tui.screens.conversations import ConfirmDelete, ConversationsScreen
+    from guide.tui.screens.confirm import Confirm
+    from guide.tui.screens.conversations import ConversationsScreen
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
@@ -92,7 +93,7 @@ def test_delete_asks_first_and_n_or_escape_keeps_the_conversation(server: Loopba
             await settle(pilot)
             await pilot.press("d")
             await settle(pilot)
-            assert isinstance(app.screen, ConfirmDelete)
+            assert isinstance(app.screen, Confirm)
             asked = str(app.screen.query_one(".picker-title").render())
             await pilot.press(no)
             await settle(pilot)

@@ -19,14 +19,15 @@ class Confirm(ModalScreen[bool]):
         Binding("n,escape", "dismiss(False)", "No", id="no"),
     ]
 
-    def __init__(self, title: str, question: str) -> None:
+    def __init__(self, title: str, question: str, keys: str = "y yes · n or Esc no") -> None:
         super().__init__()
         self.title_text = title
         self.question = question
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="picker confirm"):
             yield Label(visible(self.title_text), classes="picker-title", markup=False)
             yield Label(visible(self.question), classes="confirm-question", markup=False)
-            yield Label("y  yes    ·    n or Esc  no", classes="picker-note")
+            yield Label(self.keys, classes="picker-note", markup=False)
         yield Footer(compact=True)

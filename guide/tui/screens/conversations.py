@@ -183,27 +183,12 @@ class ConversationsScreen(ModalScreen[Choice | None]):
             if yes:
                 self.dismiss(Choice("delete", selected[0], title))
 
-        self.app.push_screen(ConfirmDelete(title), answered)
+        from guide.tui.screens.confirm import Confirm
 
-
-class ConfirmDelete(ModalScreen[bool]):
-    """Delete «title»? y deletes, n or Esc keeps it."""
-
-    BINDINGS = [
-        Binding("y", "dismiss(True)", "Delete it", id="yes"),
-        Binding("n,escape", "dismiss(False)", "Keep it", id="no"),
-    ]
-
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.title_shown = title or "(untitled)"
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-delete", classes="picker"):
-            yield Label(Text(f"Delete «{one_line(self.title_shown)}»?"), classes="picker-title")
-            yield Label("Its messages and calls go for good.", classes="picker-note")
-            yield Label("y deletes it · n or Esc keeps it")
-        yield Footer()
+        question = Confirm(
+            f"Delete «{one_line(title or '(untitled)')}»?", "Its messages and calls go for good.", keys="y deletes it · n or Esc keeps it"
+        )
+        self.app.push_screen(question, answered)
 
 
 def when(timestamp: float) -> str:
