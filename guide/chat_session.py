@@ -408,7 +408,7 @@ class ChatSession:
         if self.settings.model and self.models.chosen is None:
             self.save_settings({"model": None})  # chosen for the old server: set aside, not kept for the next run
 
-    async def probe(self, force: bool = False) -> dict[str, Any]:
+    async def probe(self, force: bool = False, tell: bool = True) -> dict[str, Any]:
         """Which actions this server offers: probed once, cached in the store with the probe's calls."""
         from guide.client import Trace
 
@@ -421,7 +421,8 @@ class ChatSession:
             findings = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
             if store is not None:
                 store.save_probe(guide.base_url, findings, [trace.to_dict() for trace in self.probe_calls.values()])
-            self._tell_offers(findings)
+            if tell:
+                self._tell_offers(findings)  # the map shows them itself, and a notice would sit on its columns
         else:
             findings = cached["findings"]
             self.probe_calls = {data["action"]: Trace.from_dict(data) for data in cached["calls"]}

@@ -362,3 +362,20 @@ def test_a_server_that_answers_nothing_is_offered_not_saved(server: LoopbackServ
     assert "Nothing answers" in asked and "127.0.0.1" in asked
     assert kept == (None, server.url + "/v1")  # "n": nothing saved, the server in use stays
     assert chosen == dead  # "y": used anyway, as asked
+
+
+def test_the_map_is_not_covered_by_notices_of_its_own_probe(server: LoopbackServer) -> None:
+    from textual.widgets import DataTable
+    from textual.widgets._toast import Toast
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f3")
+        await wait_for_modal(pilot)
+        await until(pilot, lambda: app.session.support is not None)
+        await settle(pilot)
+        table = app.screen.query_one(DataTable).region
+        return [(toast.region, str(toast.render())) for toast in app.screen.query(Toast)], table
+
+    shown, table = run_app(make_app(server), script, size=(80, 24), toasts=True)
+    assert not [words for region, words in shown if overlaps(region, table)]

@@ -119,7 +119,7 @@ class MapScreen(ModalScreen[None]):
     async def probe(self, force: bool = False) -> None:
         """Which actions this server offers (probed once per server, cached in the store; p asks again)."""
         await self.session.started.wait()
-        self.support = await self.session.probe(force=force)
+        self.support = await self.session.probe(force=force, tell=False)
         self.fill()
 
     def action_probe(self) -> None:
