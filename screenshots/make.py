@@ -1,10 +1,14 @@
-"""Make the README's screenshots: the real app, driven by Pilot, against a loopback server.
+"""Make the README's screenshots: the real app, driven by Pilot.
 
     python screenshots/make.py          (writes screenshots/*.svg; add --png for PNGs via rsvg-convert)
 
-The app talks over real HTTP to the test suite's loopback server; a transport
-shows it as http://127.0.0.1:8080 so the pictures do not change with the port.
-Settings and data go to a scratch GUIDE_HOME.
+Most scenes talk over real HTTP to the test suite's scripted loopback server,
+and say so: its one model is called `scripted-replies`, so the header never
+names a model that did not write the words on screen. A transport shows it as
+http://127.0.0.1:8080 so the pictures do not change with the port. The
+companion scene is the real thing: guide starts its companion, and with the
+`local` extra SmolLM2-135M writes the reply (the picture then differs from run
+to run, as the model's words do). Settings and data go to a scratch GUIDE_HOME.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse  # noqa: E4
 from tui_helpers import RedirectTransport, settle, wait_until_connected  # noqa: E402
 
 SIZE = (140, 40)
+SCRIPTED = "scripted-replies"
+"""The loopback server's only model: the header says plainly that the replies are scripted."""
 REPLY = (
     "That sounds like a lot to carry at once, Fira.\n\n"
     "When everything feels urgent, it can help to pick **one small thing** and let the rest wait a moment:\n\n"
@@ -43,23 +49,24 @@ def calm_reply() -> Stream:
         "id": "c",
         "object": "chat.completion.chunk",
         "created": 0,
-        "model": "smollm2-135m",
+        "model": SCRIPTED,
         "choices": [],
         "usage": {"prompt_tokens": 212, "completion_tokens": 61, "total_tokens": 273},
     }
-    return Stream(sse(*[chat_chunk(p) for p in pieces], chat_chunk(finish="stop"), usage))
+    chunks = [*[chat_chunk(p) for p in pieces], chat_chunk(finish="stop")]
+    for chunk in chunks:
+        chunk["model"] = SCRIPTED
+    return Stream(sse(*chunks, usage))
 
 
-async def shoot(name: str, server: LoopbackServer, steps: object, out: Path) -> None:
+async def shoot(name: str, server: LoopbackServer, steps: object, out: Path, size: tuple[int, int] = SIZE) -> None:
     from guide.tui.app import GuideApp
 
     if name.endswith("companion"):
         app = GuideApp()  # nothing configured: guide finds no local server and starts its companion
     else:
-        app = GuideApp(
-            flags={"base_url": "http://127.0.0.1:8080", "model": "smollm2-135m"}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1]))
-        )
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        app = GuideApp(flags={"base_url": "http://127.0.0.1:8080", "model": SCRIPTED}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1])))
+    async with app.run_test(size=size, notifications=True) as pilot:
         await settle(pilot, 0.3)
         await steps(pilot)  # type: ignore[operator]
         await settle(pilot, 0.3)
@@ -81,7 +88,7 @@ async def send(pilot: object, text: str) -> None:
 
 
 async def main(out: Path, png: bool) -> None:
-    server = LoopbackServer(models=["smollm2-135m"])
+    server = LoopbackServer(models=[SCRIPTED])
 
     async def nothing(pilot: object) -> None:
         pass
@@ -124,7 +131,18 @@ async def main(out: Path, png: bool) -> None:
 
     async def companion(pilot: object) -> None:
         await wait_until_connected(pilot)  # type: ignore[arg-type]
+        await settle(pilot, 7)  # type: ignore[arg-type]  # the "who is answering" notice has gone; the header says it
         await send(pilot, "I feel a little lost tonight.")
+        for _ in range(300):  # the real model writes the reply
+            await pilot.pause(0.1)  # type: ignore[attr-defined]
+            if not pilot.app.chat.streaming:  # type: ignore[attr-defined]
+                break
+
+    async def small_screen(pilot: object) -> None:
+        server.push(calm_reply())
+        await send(pilot, "I have too many things on my mind tonight.")
+        await pilot.press("f7")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
 
     async def long_one(pilot: object) -> None:
         generate(Path(os.environ["GUIDE_HOME"]), 10_000, title="Evening walks, all year")
@@ -141,7 +159,6 @@ async def main(out: Path, png: bool) -> None:
         await settle(pilot, 0.3)  # type: ignore[arg-type]
         await pilot.press("ctrl+f", *NEEDLE, "enter")  # type: ignore[attr-defined]
 
-    os.environ["GUIDE_GGUF"] = "none"  # the reflective listener: the same picture wherever it is made
     scenes = [
         ("01-greeting", nothing),
         ("02-reply-and-calls", conversation),
@@ -152,12 +169,13 @@ async def main(out: Path, png: bool) -> None:
         ("07-companion", companion),
         ("08-search-every-conversation", search),
         ("09-find-in-10000-messages", find),
+        ("10-server-picker-at-80x24", small_screen),
     ]
     try:
         for name, steps in scenes:
             with tempfile.TemporaryDirectory() as home:
                 os.environ["GUIDE_HOME"] = home
-                await shoot(name, server, steps, out)
+                await shoot(name, server, steps, out, (80, 24) if "80x24" in name else SIZE)
     finally:
         server.close()
     if png:

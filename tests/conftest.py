@@ -31,6 +31,18 @@ def server() -> Iterator[LoopbackServer]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def companion() -> Iterator[str]:
+    """guide's companion as the app starts it (the reflective listener, hashed word vectors), on loopback; its address."""
+    from guide.companion.running import start
+
+    running = start("none")
+    try:
+        yield running.url
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="session")
 def spec() -> dict[str, Any]:
     """The official OpenAI OpenAPI spec."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from loopback import LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
-from tui_helpers import panel_rows, run_app, settle, type_and_send, wait_for_modal
+from tui_helpers import command, panel_rows, run_app, settle, type_and_send, wait_for_modal
 
 from guide import config
 from guide.tui.app import GuideApp
@@ -19,13 +19,6 @@ from guide.tui.app import GuideApp
 
 def make_app(server: LoopbackServer, **flags: Any) -> GuideApp:
     return GuideApp(flags={"base_url": server.url, **flags})
-
-
-async def command(pilot: Pilot[None], text: str) -> None:
-    app: GuideApp = pilot.app  # type: ignore[assignment]
-    app.chat.composer.text = text
-    await pilot.press("enter")
-    await settle(pilot, 0.2)
 
 
 def notices(app: GuideApp) -> list[str]:
@@ -97,7 +90,7 @@ def test_understand_asks_the_embedding_model_and_a_new_server_sets_the_old_model
             await settle(pilot, 0.3)
             app.chat.composer.text = ""
             await type_and_send(pilot, "Hello")
-            return notices(app), app.chat.status
+            return notices(app), str(app.chat.status)
 
         told, status = run_app(make_app(first), script)
         embedded = [r.json for r in first.requests if r.path.endswith("/embeddings")][-1]
@@ -155,7 +148,7 @@ def test_a_model_chosen_for_embeddings_is_remembered_for_this_server() -> None:
 
         async def later(pilot: Pilot[None]) -> str:
             await command(pilot, "/understand a quiet lake")
-            return pilot.app.chat.status  # type: ignore[attr-defined,no-any-return]
+            return str(pilot.app.chat.status)  # type: ignore[attr-defined,no-any-return]
 
         run_app(make_app(server), choose)
         status = run_app(make_app(server), later)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,17 +20,6 @@ FIELDS = st.sampled_from(
 )
 BODIES = st.dictionaries(FIELDS, JSON, max_size=6) | JSON
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=30)
-
-
-@pytest.fixture(scope="module")
-def companion() -> Iterator[str]:
-    from guide.companion.running import start
-
-    running = start("none")
-    try:
-        yield running.url
-    finally:
-        running.stop()
 
 
 POSTS = [row for row in ACTIONS.values() if row.method == "POST"]

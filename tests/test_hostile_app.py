@@ -113,7 +113,7 @@ def test_escape_sequences_from_a_server_are_shown_as_symbols_never_run(server: L
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await type_and_send(pilot, "Hello")  # the model is the catalog's first: its name goes to the status line
         await type_and_send(pilot, "Hello")
-        return app.export_screenshot(), app.chat.status, notices(app)
+        return app.export_screenshot(), str(app.chat.query_one("#status").render()), notices(app)
 
     try:
         screen, status, shown = run_app(GuideApp(flags={"base_url": hostile.url}), script)
@@ -139,7 +139,7 @@ def test_persona_names_with_escapes_are_shown_as_symbols(server: LoopbackServer)
         picker = app.screen.export_screenshot() if hasattr(app.screen, "export_screenshot") else app.export_screenshot()
         await pilot.press("escape")
         await command(pilot, "/persona evil")
-        return picker, app.chat.status, app.export_screenshot()
+        return picker, str(app.chat.query_one("#status").render()), app.export_screenshot()
 
     picker, status, screen = run_app(make_app(server), script)
     assert "\x1b" not in picker + status + screen

@@ -474,6 +474,7 @@ def test_the_server_picker_saves_the_address_and_probes_it(server: LoopbackServe
                 await pilot.pause(0.02)
                 if app.session.support is not None:
                     break
+            await settle(pilot)  # the picker's worker ends with the status line
             return app.session.support, str(app.chat.query_one("#status").render())
 
         support, status = run_app(make_app(server), script)

@@ -6,14 +6,13 @@ where its hashed vectors matter), as a user would.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import LoopbackServer
 from textual.pilot import Pilot
-from tui_helpers import run_app, settle, stored_id, transcript_text, type_and_send
+from tui_helpers import command, run_app, settle, stored_id, transcript_text, type_and_send
 
 from guide.store import Store
 from guide.tui.app import GuideApp
@@ -23,27 +22,8 @@ def make_app(url: str, **flags: Any) -> GuideApp:
     return GuideApp(flags={"base_url": url, **flags})
 
 
-async def command(pilot: Pilot[None], text: str) -> None:
-    app: GuideApp = pilot.app  # type: ignore[assignment]
-    app.chat.composer.text = text
-    await pilot.press("enter")
-    await settle(pilot, 0.2)
-
-
 def notices(app: GuideApp) -> list[str]:
     return [n.message for n in app._notifications]
-
-
-@pytest.fixture
-def companion() -> Iterator[str]:
-    """The built-in companion, serving its hashed word vectors on loopback."""
-    from guide.companion.running import start
-
-    running = start("none")
-    try:
-        yield running.url
-    finally:
-        running.stop()
 
 
 # /understand says something about the vectors (item 15).

@@ -56,6 +56,14 @@ async def type_and_send(pilot: Pilot[None], text: str) -> None:
     await settle(pilot)
 
 
+async def command(pilot: Pilot[None], text: str) -> None:
+    """Put a command (or words) in the composer and press Enter, as pasted."""
+    app: GuideApp = pilot.app  # type: ignore[assignment]
+    app.chat.composer.text = text
+    await pilot.press("enter")
+    await settle(pilot, 0.2)
+
+
 async def wait_for_modal(pilot: Pilot[None]) -> None:
     """Wait until a screen opens over the chat (a picker run by a worker)."""
     app: GuideApp = pilot.app  # type: ignore[assignment]

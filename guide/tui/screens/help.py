@@ -17,16 +17,22 @@ KEYS = """
 | ctrl+j (shift+enter, alt+enter where the terminal passes them) | new line |
 | ↑ in an empty composer | the last prompt again |
 | Esc | stop a reply (what arrived stays) |
-| Tab | complete a slash command |
+| Tab | complete a slash command; otherwise move to the transcript (shift+Tab back) |
+| ↑ ↓ (or k j) in the transcript | choose a message |
+| y or c in the transcript | copy the chosen message |
+| b in the transcript | copy its last code block (again: the block before) |
+| ← → in the transcript | scroll its code sideways |
 | F1 | this help |
 | F2 | show or hide the calls panel |
-| F3 | the map |
-| F4 | conversations |
-| F5 | persona · F6 model · F7 server |
+| F3 | the map (Enter on a row: the probe's call) |
+| F4 | conversations (Enter resume · r rename · d delete, asked first · e export) |
+| F5 | persona |
+| F6 | model |
+| F7 | server: guide's companion, a preset, or an address |
 | ctrl+n | new conversation |
 | ctrl+r | regenerate the last reply |
-| ctrl+y | copy the last reply |
-| ctrl+f | find in this conversation (↑ older match, ↓ newer, Esc closes) |
+| ctrl+y | copy the last reply (also saved to clipboard.txt in the data folder) |
+| ctrl+f | find as you type (Enter or ↑ older match, ↓ newer, Esc closes) |
 | shift+PgUp · shift+PgDn | scroll the conversation (older pages load at the top) |
 | ctrl+Home · ctrl+End | the first message · the latest |
 | ctrl+p | command palette (themes too) |
