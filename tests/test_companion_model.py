@@ -36,11 +36,11 @@ def calm_companion() -> Iterator[Served]:
     yield from serve(gguf="", env={"GUIDE_SAMPLING": ""})
 
 
-def first_message(served: Served, seed: int, said: str = "Hello", **fields: Any) -> tuple[str, str]:
+def first_message(served: Served, seed: int | None, said: str = "Hello", **fields: Any) -> tuple[str, str]:
     """The calm guide's first exchange as the app sends it (system prompt, what Fira said, the persona's options), streamed."""
     system, options = calm_guide()
     messages = [{"role": "system", "content": system}, {"role": "user", "content": said}]
-    body = {"model": "smollm2-135m-instruct", "messages": messages, "stream": True, "seed": seed, **options, **fields}
+    body = {"model": "smollm2-135m-instruct", "messages": messages, "stream": True, **({} if seed is None else {"seed": seed}), **options, **fields}
     text, finish = "", ""
     with httpx.stream("POST", served.base + "/chat/completions", json=body, timeout=300) as response:
         assert response.status_code == 200, response.read()
@@ -95,3 +95,12 @@ def test_the_requests_own_sampling_fields_win() -> None:
     assert "repeat_penalty" not in engine.sampling({"presence_penalty": 0.5}, CHAT_STOPS)
     plain = LlamaEngine(Path("SmolLM2-135M-Instruct.Q4_1.gguf"), tuned=False)
     assert plain.sampling({"temperature": 0.7}, CHAT_STOPS) == {"max_tokens": DEFAULT_MAX_TOKENS, "temperature": 0.7}
+
+
+@needs_model
+def test_a_reply_that_runs_on_in_one_paragraph_ends_at_a_sentence_end(calm_companion: Served) -> None:
+    # Sent as the app sends it (no seed), "I feel a little lost tonight." drew one paragraph of 400 tokens,
+    # "(I am not a bad person, I just feel lost sometimes…": no line end ever came to stop at.
+    text, finish = first_message(calm_companion, None, "I feel a little lost tonight.")
+    assert finish == "stop", f"cut by the token limit, not ended:\n{text}"
+    assert len(words(text)) < 150, f"{len(words(text))} words:\n{text}"

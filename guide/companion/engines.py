@@ -45,7 +45,20 @@ REPEAT_PENALTY = 1.1
 CHAT_STOPS = ("\n\n", "\nUser:", "\nuser:", "<|im_start|>")
 """A reply's natural ends, unless the request sets `stop` (even `[]`): a blank line, or the model writing the next turn itself."""
 SETTLE_AFTER = 80
-"""Tokens after which a chat reply ends at its next line end (unless the request sets `stop`): past this, SmolLM2 goes on line after line."""
+"""Tokens after which a chat reply ends at its next line or sentence end (unless the request sets `stop`): past this,
+SmolLM2 goes on line after line, or in one paragraph until max_tokens (a 400-token ramble seen in the app)."""
+SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+
+
+def settle_point(piece: str) -> int | None:
+    """Where a reply that has said enough may end in this piece: before a line end, or after a sentence's end; None if neither."""
+    line = piece.find("\n")
+    sentence = SENTENCE_END.search(piece[: line if line >= 0 else len(piece)])
+    if sentence is not None:
+        return sentence.end()
+    return line if line >= 0 else None
+
+
 RATES = (8_000, 48_000)
 """The sample rates, in Hz, the listener reads (a WAV saying 1 Hz once took 13 s to refuse)."""
 MAX_CHANNELS = 2
@@ -180,9 +193,10 @@ class LlamaEngine:
                     text = str(((choice.get("delta") or {}).get("content") if chat else choice.get("text")) or "")
                     if choice.get("finish_reason"):
                         generation.finish_reason = choice["finish_reason"]
-                    ends = settle and made >= SETTLE_AFTER and "\n" in text
-                    if ends:  # long enough, and a line ends: the reply ends there, as at a stop sequence
-                        text, generation.finish_reason = text.split("\n", 1)[0], "stop"
+                    settled = settle_point(text) if settle and made >= SETTLE_AFTER else None
+                    ends = settled is not None
+                    if settled is not None:  # long enough, and a line or a sentence ends: the reply ends there, as at a stop
+                        text, generation.finish_reason = text[:settled], "stop"
                     if text:
                         made += 1
                         yield text
