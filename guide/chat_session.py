@@ -47,8 +47,9 @@ class Tried:
 
     @property
     def useful(self) -> bool:
-        """Whether it may serve: it offers an action, or could not say (a refused key is still a server)."""
-        return self.answered and any(found["support"] != "no" for found in self.support.values())
+        """Whether it may serve: it offers an action, or answered but could not say (a refused key is still a server).
+        A probe that got no answer at all (a dropped connection) says nothing for it."""
+        return any(found["support"] == "yes" or (found["support"] == "unknown" and found["status"] is not None) for found in self.support.values())
 
     def why_not(self) -> str:
         """What the probe heard, in a few words."""
@@ -366,7 +367,7 @@ class ChatSession:
         elif self.address_of(choice) is None:
             return False
         else:
-            changes = {"base_url": choice}
+            changes = {"base_url": choice, "provider": None}  # an address of its own: no preset left behind
         if not self.save_settings(changes):
             return False
         await self._use_server(was, probed)

@@ -136,6 +136,10 @@ def test_editing_a_bundled_persona_says_so_and_it_can_be_restored(server: Loopba
         restore = next(i for i, option in enumerate(options) if option.id == "restore:calm-guide")
         picker.highlighted = restore
         await pilot.press("enter")
+        await wait_for_modal(pilot)
+        await until(pilot, lambda: bool(app.screen.query("Label.confirm-question")))
+        await pilot.press("y")  # your copy goes for good: asked first
+        await until(pilot, lambda: app.screen is app.chat and not app.workers._workers)
         await settle(pilot)
         return warned, said, mine, app.session.conversation.persona
 
@@ -217,6 +221,9 @@ def test_the_persona_form_at_80x24_labels_every_field_and_scrolls_to_focus(serve
         await wait_for_modal(pilot)
         await settle(pilot)
         form = app.screen
+        await pilot.press("X")  # typed at once: the form has focus, on its first field
+        await settle(pilot)
+        typed = form.query_one("#name", Input).value
         labels = [str(label.render()) for label in form.query(".field-label")]
         fields = list(form.query(Input)) + list(form.query(TextArea))
         seen: list[tuple[str, bool]] = []
@@ -231,9 +238,10 @@ def test_the_persona_form_at_80x24_labels_every_field_and_scrolls_to_focus(serve
             if isinstance(focused, Button) and focused.id == "save":
                 break
         keys = [(key.key_display, key.description) for key in form.query("FooterKey")]  # type: ignore[attr-defined]
-        return labels, len(fields), seen, keys
+        return typed, labels, len(fields), seen, keys
 
-    labels, fields, seen, keys = run_app(make_app(server), script, size=(80, 24))
+    typed, labels, fields, seen, keys = run_app(make_app(server), script, size=(80, 24))
+    assert typed.endswith("X"), typed
     assert len(labels) >= fields == 6  # id, name, description, address, greeting, system prompt
     assert ("save", True) in seen and all(visible for _, visible in seen), seen
     assert any("Save" in description and "s" in key for key, description in keys), keys
@@ -379,3 +387,41 @@ def test_the_map_is_not_covered_by_notices_of_its_own_probe(server: LoopbackServ
 
     shown, table = run_app(make_app(server), script, size=(80, 24), toasts=True)
     assert not [words for region, words in shown if overlaps(region, table)]
+
+
+def test_a_server_that_drops_the_probes_connections_is_asked_about_not_saved(server: LoopbackServer) -> None:
+    """Python's http.server answers HTML and drops a multipart POST's connection: no answer is not an offer."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from textual.widgets import Input
+
+    from guide import config
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    pages = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=pages.serve_forever, daemon=True).start()
+    address = f"http://127.0.0.1:{pages.server_address[1]}"
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pick_server(pilot, "custom")
+        await until(pilot, lambda: bool(app.screen.query(Input)))
+        app.screen.query_one(Input).value = address
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(app.screen.query("Label.confirm-question")))
+        asked = " ".join(str(w.render()) for w in app.screen.query("Label"))
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is app.chat and not app.workers._workers)
+        return asked
+
+    try:
+        asked = run_app(make_app(server), script)
+    finally:
+        pages.shutdown()
+        pages.server_close()
+    assert "Use it anyway?" in asked
+    assert config.load().settings.base_url is None

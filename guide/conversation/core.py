@@ -293,7 +293,8 @@ class Conversation:
         was = self.persona
         edited = persona.id == was.id
         if edited and persona.voice() == was.voice():
-            return  # the persona in force, unchanged: nothing to show
+            self.persona = persona  # the same voice (perhaps now your own copy): nothing to show
+            return
         self.persona = persona
         self.models.persona = persona.model
         label = f"now speaking as {persona.name}" + (f" ({why})" if edited else "")

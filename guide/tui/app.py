@@ -195,11 +195,23 @@ class GuideApp(App[None]):
             self.session.switch_persona(choice[4:])
             return
         if choice.startswith("restore:"):
-            removed = self.session.restore_persona(choice.removeprefix("restore:"))
-            self.notify(f"The bundled persona is back; your copy ({removed}) was removed.", title="Persona", timeout=6)
+            self.restore_persona(choice.removeprefix("restore:"))
             return
         start = template("my-guide") if choice == "new" else self.session.conversation.persona
         self.push_screen(PersonaEditor(start, creating=choice == "new"), self._persona_edited)
+
+    @work(group="picker")
+    @guarded
+    async def restore_persona(self, persona_id: str) -> None:
+        """Restore a bundled persona: your copy goes for good, so ask first."""
+        from guide.personas import file_for
+        from guide.tui.screens.confirm import Confirm
+
+        words = f"Your copy, {file_for(persona_id)}, is removed for good."
+        question = Confirm("Restore the bundled persona?", words, keys="y restores it · n or Esc keeps yours")
+        if await self.push_screen_wait(question):
+            removed = self.session.restore_persona(persona_id)
+            self.notify(f"The bundled persona is back; your copy ({removed}) was removed.", title="Persona", timeout=6)
 
     @guarded
     async def _persona_edited(self, edited: Any) -> None:

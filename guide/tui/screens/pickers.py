@@ -143,6 +143,10 @@ class PersonaEditor(ModalScreen[Persona | None]):
                 yield Button("Cancel", id="cancel")
         yield Footer(compact=True)
 
+    def on_mount(self) -> None:
+        """Typing goes into the form at once (the scroller itself would take focus otherwise)."""
+        self.query_one("#pid" if self.creating else "#name", Input).focus()
+
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         from dataclasses import replace
