@@ -205,14 +205,14 @@ class ChatSession:
         address = display_address(configured or found or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
         try:
             parts = urlsplit(address)
-            host, port = parts.hostname or address, parts.port
+            port = parts.port
         except ValueError:
             return (address,)
         where = parts.netloc.rpartition("@")[2] or address
         if not configured and self.answering is not None:
             label, short = self.answering.label, self.answering.label.split(" (")[0]
-            return (f"{label} at {address}", f"{label} at {where}", f"{short} at {where}", f"{short} :{port}" if port else short, short)
-        return (address, where, host) if where != host else (address, host)
+            return (f"{label} at {address}", f"{label} at {where}", f"{short} at {where}", f"{short} :{port}" if port else short)
+        return (address, where) if where != address else (address,)  # host and port at least: the host alone does not say which server
 
     def model_shown(self) -> str:
         """The chat model in force, as the header shows it."""

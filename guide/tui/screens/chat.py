@@ -78,7 +78,8 @@ class ChatScreen(Screen[None]):
         self.status = session.status()
         self.streaming = False
         self.panel_wanted: bool | None = None
-        """F2's choice (shown or hidden), over the width's."""
+        """F2's choice (shown or hidden), over the width's, until the terminal crosses the fold."""
+        self.was_wide = True
         self.found: list[Turn] = []
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
@@ -99,7 +100,10 @@ class ChatScreen(Screen[None]):
         await self.show(self.conversation)
 
     def on_resize(self) -> None:
-        self.panel.display = self.panel_wanted if self.panel_wanted is not None else self.size.width >= NARROW
+        wide = self.size.width >= NARROW
+        if wide != self.was_wide:
+            self.panel_wanted, self.was_wide = None, wide  # across the fold, the width decides again over F2's choice
+        self.panel.display = self.panel_wanted if self.panel_wanted is not None else wide
 
     @property
     def transcript(self) -> Transcript:
