@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from guide.store_writer import Saving
 
 
+def as_support(found: dict[str, Any]) -> dict[str, Any]:
+    """A probe's findings as the store and the map keep them: action → support, status, reason."""
+    return {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
+
+
 @dataclass
 class Tried:
     """A server probed before it is chosen."""
@@ -157,15 +162,15 @@ class ChatSession:
             words = f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server."
             self.emit(Notice("Could not reach the server", words, "warning"))
 
-    def _client(self) -> AsyncGuide:
+    def _client(self, base_url: str | None = None, on_trace: Callable[[Trace], None] | None = None) -> AsyncGuide:
+        """A client for the server in the settings (or `base_url`), with this run's key, timeout and transport."""
         from guide.client import AsyncGuide
 
-        base_url = self.settings.server() or (self.answering.base_url if self.answering else None)
         return AsyncGuide(
-            base_url=base_url,
+            base_url=base_url or self.settings.server() or (self.answering.base_url if self.answering else None),
             api_key=self.settings.api_key(),
             timeout=self.settings.read_timeout(),
-            on_trace=self._on_trace,
+            on_trace=on_trace or self._on_trace,
             transport=self.transport,
         )
 
@@ -340,8 +345,6 @@ class ChatSession:
 
     async def try_server(self, choice: str) -> Tried | None:
         """Probe a server before it is chosen (nothing saved, no call filed with the conversation)."""
-        from guide.client import AsyncGuide
-
         address = self.address_of(choice)
         if address is None:
             return None
@@ -350,14 +353,12 @@ class ChatSession:
         def keep(trace: Trace) -> None:
             calls[trace.action] = trace
 
-        options = {"api_key": self.settings.api_key(), "timeout": self.settings.read_timeout(), "transport": self.transport}
-        trial = AsyncGuide(base_url=address, on_trace=keep, **options)
+        trial = self._client(address, on_trace=keep)
         try:
             found = await trial.probe()
         finally:
             await trial.aclose()
-        support = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
-        return Tried(choice, address, support, calls)
+        return Tried(choice, address, as_support(found), calls)
 
     async def switch_server(self, choice: str, probed: Tried | None = None) -> bool:
         """Use another server (a preset, or an address): saved, its models and offers learnt (`probed`: already probed)."""
@@ -419,7 +420,7 @@ class ChatSession:
         if cached is None:
             self.probe_calls = {}
             found = await guide.probe()
-            findings = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in found.items()}
+            findings = as_support(found)
             if store is not None:
                 store.save_probe(guide.base_url, findings, [trace.to_dict() for trace in self.probe_calls.values()])
             if tell:

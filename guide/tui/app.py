@@ -248,7 +248,8 @@ class GuideApp(App[None]):
         from guide.tui.screens.pickers import AddressPrompt, server_picker
 
         session = self.session
-        in_force = "companion" if not session.settings.server() and session.answering is not None else f"preset:{session.settings.provider}"
+        companion = None if session.settings.server() or session.answering is None else session.answering.companion
+        in_force = "companion" if companion is not None else f"preset:{session.settings.provider}"
         choice = await self.push_screen_wait(server_picker(session.server_address(), in_force))
         if choice == "custom":
             choice = await self.push_screen_wait(AddressPrompt())
@@ -256,7 +257,8 @@ class GuideApp(App[None]):
             return
         await session.started.wait()
         if choice == "companion":
-            self.notify("Starting guide's companion…" if session.answering is None else "Back to guide's companion.", timeout=3)
+            running = session.answering is not None and session.answering.companion is not None
+            self.notify("Back to guide's companion." if running else "Starting guide's companion…", timeout=3)
             await session.use_companion()
         else:
             self.notify("Asking the server what it offers…", timeout=3)
