@@ -70,8 +70,7 @@ def test_ask_into_a_closed_pipe_ends_calmly(server: LoopbackServer) -> None:
     shell = f"{sys.executable} -m guide ask --base-url {server.url} --model loopback-model hello | head -c 10"
     result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=60, env=os.environ)
     assert result.stdout == "word word "
-    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
-    assert result.stderr.startswith("guide: ") and "broken pipe" in result.stderr
+    assert result.stderr == ""  # no traceback, no "Exception ignored", and no complaint: the reader chose to stop, as with `ls | head`
     assert result.returncode == 141
 
 

@@ -4,7 +4,8 @@ Exit codes scripts can trust: 0 done, 1 the call failed (the message says
 why), 2 the command line was wrong (an unusable server address included),
 3 the server could not be reached, 4 the key was refused, 5 the server does
 not offer the action, 130 stopped with Ctrl-C, 141 the output was closed
-(a broken pipe). Every failure ends in one calm line on stderr.
+(a broken pipe: silent, as `ls | head` is). Every other failure ends in one
+calm line on stderr.
 """
 
 from __future__ import annotations
@@ -93,10 +94,9 @@ def refuse_address(address: str | None) -> int | None:
 
 
 def output_closed() -> int:
-    """stdout went away (`guide ask … | head -c 10`): say so once, on stderr, and stop writing."""
+    """stdout went away (`guide ask … | head -c 10`): stop writing, quietly (the reader chose to stop), exit 141."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit: that must not fail again
-    print("guide: the output was closed before guide finished writing (a broken pipe).", file=sys.stderr)
     return EXIT_PIPE
 
 
