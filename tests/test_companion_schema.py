@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from spec_compact import STREAM_CHUNKS, cut
 from test_companion import ESPEAK, SPHINX, Served, serve
 
 schemathesis = pytest.importorskip("schemathesis", reason="needs schemathesis (the test extra: pip install '.[test]')")
@@ -40,7 +41,6 @@ ROUTES = {
     "/audio/speech": ("POST", ESPEAK_ID),
     "/audio/transcriptions": ("POST", "pocketsphinx-en-us"),
 }
-STREAM_CHUNKS = {"/chat/completions": "CreateChatCompletionStreamResponse", "/completions": "CreateCompletionResponse"}
 WAV = b"RIFF$}\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00\x02\x00\x10\x00data\x00}\x00\x00" + b"\x00\x00" * 16000
 
 
@@ -50,26 +50,7 @@ def offered(path: str) -> bool:
 
 def companion_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Just the companion's routes from the spec, with every component they refer to (so loading is quick)."""
-    paths = {path: {method.lower(): spec["paths"][path][method.lower()]} for path, (method, _) in ROUTES.items()}
-    wanted: set[str] = set()
-    stack: list[Any] = [paths, *(spec["components"]["schemas"][name] for name in STREAM_CHUNKS.values())]
-    wanted |= {f"#/components/schemas/{name}" for name in STREAM_CHUNKS.values()}
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref not in wanted:
-                wanted.add(ref)
-                section, name = ref.removeprefix("#/components/").split("/", 1)
-                stack.append(spec["components"][section][name])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    components: dict[str, dict[str, Any]] = {"securitySchemes": spec["components"].get("securitySchemes", {})}
-    for ref in wanted:
-        section, name = ref.removeprefix("#/components/").split("/", 1)
-        components.setdefault(section, {})[name] = spec["components"][section][name]
-    return {"openapi": spec["openapi"], "info": spec["info"], "servers": spec["servers"], "paths": paths, "components": components}
+    return cut(spec, {path: method for path, (method, _) in ROUTES.items()}, tuple(STREAM_CHUNKS.values()))
 
 
 @pytest.fixture(scope="module")

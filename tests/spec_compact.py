@@ -1,0 +1,79 @@
+"""The OpenAI OpenAPI spec, cut down to what guide speaks: its map's routes and every component they reach.
+
+    python tests/spec_compact.py [PATH/TO/openapi.yaml]
+
+writes tests/spec/openapi.compact.json from the full spec (by default the one
+laid beside the clone, ../shared/openai-openapi/openapi.yaml), so the spec
+checks run on any fresh machine. `test_the_compact_spec_is_the_full_ones_cut`
+derives it again whenever the full spec is there and fails if the copy has
+gone stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FULL = HERE.parents[1] / "shared" / "openai-openapi" / "openapi.yaml"
+COMPACT = HERE / "spec" / "openapi.compact.json"
+STREAM_CHUNKS = {"/chat/completions": "CreateChatCompletionStreamResponse", "/completions": "CreateCompletionResponse"}
+"""The schema each streamed chunk keeps to (the spec's paths do not name them)."""
+ALSO = ("ErrorResponse", *STREAM_CHUNKS.values())
+
+
+def cut(spec: dict[str, Any], routes: dict[str, str], schemas: tuple[str, ...] = ALSO) -> dict[str, Any]:
+    """Just these routes (path → method) and these schemas, with every component they refer to."""
+    paths = {path: {method.lower(): spec["paths"][path][method.lower()]} for path, method in routes.items()}
+    wanted = {f"#/components/schemas/{name}" for name in schemas}
+    stack: list[Any] = [paths, *(spec["components"]["schemas"][name] for name in schemas)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref not in wanted:
+                wanted.add(ref)
+                section, name = ref.removeprefix("#/components/").split("/", 1)
+                stack.append(spec["components"][section][name])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    components: dict[str, dict[str, Any]] = {"securitySchemes": spec["components"].get("securitySchemes", {})}
+    for ref in sorted(wanted):
+        section, name = ref.removeprefix("#/components/").split("/", 1)
+        components.setdefault(section, {})[name] = spec["components"][section][name]
+    return {"openapi": spec["openapi"], "info": spec["info"], "servers": spec["servers"], "paths": paths, "components": components}
+
+
+def map_routes() -> dict[str, str]:
+    """The routes of guide's map (path → method)."""
+    from guide.client import ACTIONS
+
+    return {action.path: action.method for action in ACTIONS.values()}
+
+
+def read_full(path: Path = FULL) -> dict[str, Any]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with path.open() as handle:
+        return yaml.load(handle, Loader=loader)  # type: ignore[no-any-return]
+
+
+def as_text(compact: dict[str, Any]) -> str:
+    return json.dumps(compact, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(full: Path) -> None:
+    text = as_text(cut(read_full(full), map_routes()))
+    COMPACT.write_text(text, encoding="utf-8")
+    digest = hashlib.sha256(full.read_bytes()).hexdigest()
+    print(f"wrote {COMPACT} ({len(text):,} bytes) from {full} (sha256 {digest})")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else FULL)
