@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import ask, map, personas, probe, serve, settings
+from . import ask, map, personas, probe, serve, settings, tour
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, RUN_FLAGS, failed, output_closed, refuse_address, run_flags
 from .map import map_table
 
@@ -57,7 +57,7 @@ def run_app(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-USE_RUN_FLAGS: tuple[Callable[[argparse.Namespace], int], ...] = (run_app, ask.cmd_ask, settings.cmd_show)
+USE_RUN_FLAGS: tuple[Callable[[argparse.Namespace], int], ...] = (run_app, ask.cmd_ask, settings.cmd_show, tour.cmd_tour)
 """The commands this run's settings (--base-url, --model, --persona) mean something to."""
 
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=ShowVersion, nargs=0, help="print guide's version and stop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (ask, map, probe, serve, personas, settings):
+    for command in (ask, map, probe, serve, personas, settings, tour):
         command.add_parser(commands, common)
     return parser
 

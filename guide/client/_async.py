@@ -133,6 +133,27 @@ class AsyncGuide(GuideCore):
         trace, parsed = await self._exchange(self.plan_discern(text, model))
         return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
 
+    async def replay(self, action: str, body: dict[str, Any]) -> Trace:
+        """Send `action`'s request with this JSON body, exactly as written, and give back its trace.
+
+        The call detail's replay with edits: traced, retried and checked like
+        any call of that action (a failure raises, its trace on the error).
+        """
+        call = self.plan_replay(action, body)
+        if action in ("think", "continue"):
+            kind: Kind = "chat" if action == "think" else "completion"
+
+            async def start(reply: AsyncReply) -> AsyncIterator[None]:
+                async with aclosing(self._answer(call, kind, reply)) as answer:
+                    async for _ in answer:
+                        yield
+
+            reply = await AsyncReply(start)
+            assert reply.trace is not None
+            return reply.trace
+        trace, _ = await self._exchange(call, binary=action == "speak")
+        return trace
+
     async def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
         async with self._probe_pool() as http:

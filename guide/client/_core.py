@@ -122,6 +122,10 @@ class GuideCore:
         """The discern call."""
         return build.discern(self._base, text, model=model, gentle=gentle_call("discern", text, model=model))
 
+    def plan_replay(self, action: str, body: dict[str, Any]) -> Call:
+        """An action's request with this body, exactly as written."""
+        return build.replay(self._base, action, body)
+
     def chosen_model(self, asked: str | None) -> str | None:
         """The model to use without asking the server, or None to ask it."""
         return asked or self.model or self._listed_model

@@ -172,6 +172,18 @@ def discern(base: str, text: str | Sequence[str], *, model: str | None, gentle: 
     return Call(ACTIONS["discern"], url_for(base, ACTIONS["discern"]), json=body, gentle=gentle)
 
 
+def replay(base: str, action: str, body: dict[str, Any]) -> Call:
+    """An action's request with a body written by hand, sent exactly as written (the call detail's replay with edits)."""
+    row = ACTIONS[action]
+    if row.method != "POST" or action in ("listen", "interpret"):
+        raise RequestRefused(
+            f"{action} sends no JSON body to edit.",
+            hint="Replay with edits takes the JSON bodies: think, continue, understand, imagine, speak and discern.",
+        )
+    stream = body.get("stream") is True and action in ("think", "continue")
+    return Call(row, url_for(base, row), json=body, stream=stream, gentle=f"ai.replay({action!r}, {_short(body)})")
+
+
 PROBE = "ai.probe()"
 """The gentle call shown for each request a probe sends."""
 

@@ -1,0 +1,1 @@
+"""Learning the API: the tour, and the spec that explains and checks each call. Headless."""

@@ -1,0 +1,33 @@
+"""`guide tour` prints the tour for people who learn in a shell: each step's call as curl, and its answer."""
+
+from __future__ import annotations
+
+import re
+
+from guide.client import ACTIONS
+
+
+def test_the_tour_in_a_shell_takes_every_step_on_the_companion(run_guide, companion) -> None:
+    done = run_guide("tour", "--base-url", companion)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    headings = re.findall(r"^Tour (\d) of 9 · (\w+) → (\w+ \S+)$", out, re.M)
+    assert [name for _, name, _ in headings] == ["catalog", "think", "continue", "understand", "discern", "imagine", "speak", "listen", "interpret"]
+    assert {name for _, name, _ in headings} == set(ACTIONS)
+    assert all(ACTIONS[name].endpoint == endpoint for _, name, endpoint in headings)
+    # Each step's call as curl, to the server in use, and its answer.
+    assert out.count(f"$ curl {companion}/v1/") + out.count(f"$ curl --no-buffer {companion}/v1/") == 9
+    assert '"content": "In five words: what is a calm morning?"' in out
+    assert "data: [DONE]" in out  # continue streams: its SSE frames are shown
+    assert '"embedding": [' in out and "more\"" in out  # a vector is shortened, saying how much is left out
+    # The reflective listener cannot draw: that step shows the probe's 404, and the tour moves on.
+    imagine = out.split("Tour 6 of 9")[1].split("Tour 7 of 9")[0]
+    assert "This server does not offer imagine" in imagine and "HTTP 404" in imagine and "not_offered" in imagine
+    assert out.rstrip().endswith("replays it with your edits.")
+
+
+def test_the_tour_says_calmly_when_nothing_answers(run_guide) -> None:
+    done = run_guide("tour", "--base-url", "http://127.0.0.1:9")
+    assert done.returncode == 3
+    assert "nothing answered at http://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr
