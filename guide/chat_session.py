@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from guide import config, personas
 from guide.conversation import Conversation, Event, Notice
 from guide.conversation.core import PROBE
+from guide.learn.tour import Tour
 from guide.models import ModelChoice
 from guide.status import Status
 
@@ -83,6 +84,8 @@ class ChatSession:
         """What the last probe found (action → support, status, reason), for the map."""
         self.probe_calls: dict[str, Trace] = {}
         """The last probe's calls by action: kept under the server (in the store, with what it found), never in a conversation."""
+        self.tour = Tour()
+        """Where the learner is in the tour: Esc leaves it there for /tour to take up again."""
         persona = self.shelf.get(self.settings.persona)
         self.models = ModelChoice(chosen=self.settings.model, persona=persona.model)
         self.conversation = self._conversation(persona)

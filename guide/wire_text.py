@@ -67,24 +67,46 @@ def timings_text(trace: Trace) -> str:
     return "\n".join(f"{name:<20} {value}" for name, value in rows)
 
 
+Section = tuple[str, str | None]
+"""A stretch of a call's text and which part of the spec explains it ("request", "response", "chunk", "error"), if any."""
+
+
+def request_sections(trace: Trace) -> list[Section]:
+    """The legacy request as sections: method and URL, headers (key redacted), the body."""
+    sections: list[Section] = [(f"{trace.method} {trace.url}", None), (headers_text(trace.request_headers), None)]
+    if trace.request_body is not None:
+        sections.append((pretty(trace.request_body), "request"))
+    return sections
+
+
+def response_sections(trace: Trace, *, short: bool = False, headers: bool = True) -> list[Section]:
+    """Status, headers and body (or the stream's frames), and any error, as sections."""
+    sections: list[Section] = [(f"HTTP {trace.status}" if trace.status is not None else "(no answer)", None)]
+    if headers and trace.response_headers:
+        sections.append((headers_text(trace.response_headers), None))
+    failed = trace.status is not None and trace.status >= 400
+    if trace.stream and trace.frames:
+        sections.append((frames_text(trace), "chunk"))
+    elif trace.response_body is not None:
+        sections.append((pretty(trace.response_body, short=short), "error" if failed else "response"))
+    if trace.error:
+        sections.append(("The raw legacy error:\n" + pretty(trace.error.get("body")), "error"))
+    return sections
+
+
+def joined(sections: list[Section]) -> str:
+    """Sections as one text, a blank line between them."""
+    return "\n\n".join(text for text, _ in sections if text).rstrip()
+
+
 def request_text(trace: Trace) -> str:
     """The legacy request: method, full URL, headers (key redacted), body."""
-    body = pretty(trace.request_body)
-    return f"{trace.method} {trace.url}\n\n{headers_text(trace.request_headers)}\n\n{body}".rstrip()
+    return joined(request_sections(trace))
 
 
 def response_text(trace: Trace, *, short: bool = False, headers: bool = True) -> str:
     """Status, headers and body (or the stream's frames), and any error; `short` cuts long lists and strings."""
-    parts = [f"HTTP {trace.status}" if trace.status is not None else "(no answer)"]
-    if headers and trace.response_headers:
-        parts.append(headers_text(trace.response_headers))
-    if trace.stream and trace.frames:
-        parts.append(frames_text(trace))
-    elif trace.response_body is not None:
-        parts.append(pretty(trace.response_body, short=short))
-    if trace.error:
-        parts.append("The raw legacy error:\n" + pretty(trace.error.get("body")))
-    return "\n\n".join(parts)
+    return joined(response_sections(trace, short=short, headers=headers))
 
 
 def gentle_text(trace: Trace) -> str:

@@ -170,6 +170,20 @@ class GuideApp(App[None]):
 
         self.push_screen(HelpScreen())
 
+    def action_tour(self, again: str = "") -> None:
+        """/tour, F1's t, the palette: the tour of the map, from where it stopped (`/tour again`: from the start)."""
+        if again and again.strip().lower() != "again":
+            self.notify("Usage: /tour, or /tour again to start from the first step.", severity="warning", timeout=5)
+            return
+        self.take_tour(bool(again))
+
+    @work(group="tour", exclusive=True)
+    @guarded
+    async def take_tour(self, again: bool) -> None:
+        from guide.tui.touring import take_tour
+
+        await take_tour(self, again)
+
     def action_show_map(self) -> None:
         from guide.tui.screens.map_screen import MapScreen
 
@@ -328,6 +342,7 @@ class GuideApp(App[None]):
         yield SystemCommand("Model", "Pick a model from the server's catalog", self.action_model)
         yield SystemCommand("Server", "Pick a server: presets or a custom address", self.action_pick_server)
         yield SystemCommand("Map", "The gentle actions and their legacy endpoints", self.action_show_map)
+        yield SystemCommand("Tour", "Every gentle action, one real call at a time, each call opened whole", self.action_tour)
         yield SystemCommand("Conversations", "Resume, rename, delete or export", self.action_conversations)
         yield SystemCommand("New conversation", "Start again with the greeting", self.action_new_conversation)
 

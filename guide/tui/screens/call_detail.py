@@ -1,61 +1,90 @@
-"""A call, whole: the gentle call, the legacy request and response, timings, snippets."""
+"""A call, whole: the gentle call, the legacy request and response, timings, snippets.
+
+Moving in the Request or Response tab shows what the spec says of the field
+under the cursor; e replays the call with edits (`replay.py`); a replay's
+detail opens on its answer beside the original's. In the tour, the detail
+carries the step's words above the tabs and Enter goes on.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, TabbedContent, TabPane, TextArea
+from textual.widgets import Footer, Label, Static, TabbedContent, TabPane, TextArea
 
 from guide.safe_text import one_line, visible
-from guide.wire_text import gentle_text, request_text, response_text, timings_text
+from guide.tui.boundary import guarded
+from guide.wire_text import Section, gentle_text, joined, request_sections, response_sections, timings_text
 
 if TYPE_CHECKING:
     from guide.client import Trace
+    from guide.learn.tour import Taken
+
+TABS = (
+    ("gentle", "Gentle call"),
+    ("request", "Request"),
+    ("response", "Response"),
+    ("timings", "Timings"),
+    ("curl", "curl"),
+    ("python", "Python"),
+    ("node", "Node"),
+)
+FIELD_HINT = "Move to a field in the Request or Response tab to read what the spec says of it."
+MARK_STYLES = {" ": "", "~": "on #5f5f00", "-": "on #5f0000", "+": "on #005f00"}
 
 
-class CallDetail(ModalScreen[None]):
-    """One call, whole. c copies what the open tab shows."""
+class CallDetail(ModalScreen[str | None]):
+    """One call, whole. c copies what the open tab shows; e replays it with edits."""
 
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="close"),
         Binding(
             "c", "copy", "Copy this tab", id="copy", tooltip="Copy the open tab to the clipboard (OSC 52) and to clipboard.txt in the data folder"
         ),
+        Binding("e", "edit", "Replay with edits", id="edit", tooltip="Edit the request body, check it against the spec, and send it again"),
     ]
 
-    def __init__(self, trace: Trace) -> None:
+    def __init__(self, trace: Trace, *, lesson: Taken | None = None, original: Trace | None = None) -> None:
         super().__init__()
         self.trace = trace
+        self.lesson = lesson
+        """The tour's step this call belongs to: its words go above the tabs, and Enter takes the next."""
+        self.original = original
+        """For a replay: the call it replayed, whose answer shows beside this one's."""
+        self.sections: dict[str, list[Section]] = {"request": request_sections(trace), "response": response_sections(trace)}
         self.texts = {
             "gentle": gentle_text(trace),
-            "request": request_text(trace),
-            "response": response_text(trace),
+            "request": joined(self.sections["request"]),
+            "response": joined(self.sections["response"]),
             "timings": timings_text(trace) + ("\n\n" + "\n".join(trace.notes) if trace.notes else ""),
             "curl": trace.as_curl(),
             "python": trace.as_python(),
             "node": trace.as_node(),
         }
+        if lesson is not None:
+            self._bindings.bind("enter", "next", "Next step", priority=True)
+            self._bindings.bind("escape", "dismiss", "End the tour", priority=True)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="call-detail"):
             title = self.trace.summary()
             if self.trace.error:
                 title += f" — {self.trace.error.get('title', '')}"
+            if self.lesson is not None:
+                yield Static(lesson_text(self.lesson, self.trace), id="lesson", markup=False)
             yield Label(one_line(title), id="call-title", classes="failed" if self.trace.state == "failed" else "", markup=False)
-            with TabbedContent(id="call-tabs"):
-                for key, label in (
-                    ("gentle", "Gentle call"),
-                    ("request", "Request"),
-                    ("response", "Response"),
-                    ("timings", "Timings"),
-                    ("curl", "curl"),
-                    ("python", "Python"),
-                    ("node", "Node"),
-                ):
+            with TabbedContent(id="call-tabs", initial="tab-beside" if self.original is not None else "tab-gentle"):
+                if self.original is not None:
+                    with TabPane("Beside the original", id="tab-beside"):
+                        yield from self.beside(self.original)
+                for key, label in TABS:
                     with TabPane(label, id=f"tab-{key}"):
                         # Unwrapped, read-only, scrolling both ways: what is selected on screen is the
                         # text's own lines (valid JSON, a curl that runs), and the last line is reachable.
@@ -68,10 +97,178 @@ class CallDetail(ModalScreen[None]):
                             compact=True,
                             highlight_cursor_line=False,
                         )
+            yield Static(FIELD_HINT, id="field-help", markup=False)
         yield Footer()
+
+    def beside(self, original: Trace) -> ComposeResult:
+        """The original answer and this one, line by line, differences marked (~ changed, − only before, + only now)."""
+        from guide.learn.compare import changed_fields, side_by_side
+        from guide.wire_text import response_text
+
+        changed = changed_fields(original.request_body, self.trace.request_body)
+        edits = ", ".join(changed[:8]) + (" …" if len(changed) > 8 else "") if changed else "nothing: the same request again"
+        yield Static(f"You changed: {edits}", id="beside-changed", markup=False)
+        rows = side_by_side(visible(response_text(original, headers=False)), visible(response_text(self.trace, headers=False)))
+        left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
+        for old, new, mark in rows:
+            style = MARK_STYLES[mark]
+            left.append(f"{'-' if mark in '~-' else ' '} {old}\n", style=style if mark in "~-" else "")
+            right.append(f"{'+' if mark in '~+' else ' '} {new}\n", style=style if mark in "~+" else "")
+        with VerticalScroll(id="beside"):
+            with Horizontal(id="beside-columns"):
+                with Vertical(classes="beside-column"):
+                    yield Label(f"The original · {one_line(original.summary())}", classes="beside-title", markup=False)
+                    yield Static(left, id="beside-original")
+                with Vertical(classes="beside-column"):
+                    yield Label(f"The replay · {one_line(self.trace.summary())}", classes="beside-title", markup=False)
+                    yield Static(right, id="beside-replay")
+
+    def on_mount(self) -> None:
+        if self.lesson is not None and self.lesson.step.request_fields and self.trace.request_body is not None:
+            self.query_one("#call-tabs", TabbedContent).active = "tab-request"
+
+    # Every field explained.
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        key = (event.text_area.id or "").removeprefix("text-")
+        if key in self.sections:
+            row, column = event.selection.end
+            self.query_one("#field-help", Static).update(self.field_words(key, row, column))
+
+    def field_words(self, key: str, row: int, column: int) -> str:
+        """What the spec says of the field at this place in the tab's text, or a hint."""
+        located = locate(self.sections[key], row, column)
+        if located is None:
+            return FIELD_HINT
+        part, json_text, offset = located
+        from guide.learn.spec import explain, path_at
+
+        path = path_at(json_text, offset)
+        if path is None:
+            return FIELD_HINT
+        try:
+            body: Any = json.loads(json_text)
+        except ValueError:
+            body = None
+        found = explain(self.trace.action, part, path, body=body)  # type: ignore[arg-type]
+        where = dotted(path) or "the body"
+        if found is None:
+            return f"{where}: the spec defines no such field here."
+        return visible(found.text())
+
+    # Replay with edits.
+
+    def action_edit(self) -> None:
+        from guide.tui.screens.replay import ReplayEditor, editable
+
+        problem = editable(self.trace)
+        if problem:
+            self.notify(problem, title="Replay with edits", severity="warning", timeout=6)
+            return
+        self.app.push_screen(ReplayEditor(self.trace), self._edited)
+
+    def _edited(self, body: dict[str, Any] | None) -> None:
+        if body is not None:
+            self.send(body)
+
+    @work(group="replay", exclusive=True)
+    @guarded
+    async def send(self, body: dict[str, Any]) -> None:
+        """Send the edited body as this call's action, through the session's client (traced, filed and shown like any call)."""
+        from guide.client import GuideError
+
+        guide = self.app.session.guide  # type: ignore[attr-defined]
+        if guide is None:
+            self.notify("guide is still finding who answers; try again in a moment.", severity="warning")
+            return
+        try:
+            trace = await guide.replay(self.trace.action, body)
+        except GuideError as error:
+            if error.trace is None:
+                raise
+            trace = error.trace
+        await self.app.push_screen(CallDetail(trace, original=self.trace))
+
+    # The tour.
+
+    def action_next(self) -> None:
+        self.dismiss("next")
 
     def action_copy(self) -> None:
         active = self.query_one("#call-tabs", TabbedContent).active.removeprefix("tab-")
         from guide.tui.clipboard import copy
 
-        copy(self.app, self.texts[active], f"the {active} tab")
+        if active in self.texts:
+            copy(self.app, self.texts[active], f"the {active} tab")
+
+
+def locate(sections: list[Section], row: int, column: int) -> tuple[str, str, int] | None:
+    """The spec's part, the JSON text and the offset in it at this row and column of the sections' joined text; None off JSON."""
+    start = 0
+    for text, part in sections:
+        lines = text.splitlines() or [""]
+        if start <= row < start + len(lines):
+            if part is None:
+                return None
+            line = lines[row - start]
+            if part == "chunk":  # a frame per line: `   12.3 ms  data: {...}`
+                at = line.find("data: ")
+                return None if at < 0 or column < at + 6 else (part, line[at + 6 :], column - at - 6)
+            first = 1 if text.startswith("The raw legacy error:") else 0
+            if row - start < first:
+                return None
+            body_lines = lines[first:]
+            offset = sum(len(each) + 1 for each in body_lines[: row - start - first]) + column
+            return part, "\n".join(body_lines), offset
+        start += len(lines) + 1  # and the blank line between sections
+    return None
+
+
+def dotted(path: tuple[str | int, ...]) -> str:
+    """("messages", 0, "content") as `messages[0].content`."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def lesson_text(taken: Taken, trace: Trace) -> str:
+    """The tour's words over the call: the step, what the docent says, what to look at (with the values this call had)."""
+    lines = [taken.heading, taken.step.says]
+    if taken.words:
+        lines.append(taken.words)
+    if taken.offered:
+        looks = [f"request {name} = {peek(trace.request_body, name)}" for name in taken.step.request_fields]
+        answer = trace.response_body if trace.response_body is not None or not trace.frames else first_frame(trace)
+        looks += [f"response {name} = {peek(answer, name)}" for name in taken.step.response_fields]
+        if looks:
+            lines.append("Look at: " + " · ".join(looks))
+    lines.append("Enter: the next step · Esc: end the tour (/tour takes it up again)")
+    return visible("\n".join(lines))
+
+
+def first_frame(trace: Trace) -> Any:
+    """A streamed call's first frame, parsed (what the fields of a chunk look like)."""
+    try:
+        return json.loads(trace.frames[0][1])
+    except (ValueError, IndexError):
+        return None
+
+
+def peek(value: Any, path: str, width: int = 40) -> str:
+    """The value at `a[0].b` in a JSON value, shortened; `—` where there is none."""
+    import re
+
+    for step in re.findall(r"[^.\[\]]+", path):
+        if isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        elif isinstance(value, dict) and step in value:
+            value = value[step]
+        else:
+            return "—"
+    if isinstance(value, list):
+        return f"[{len(value):,} items]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(list(value)[:4]) + (", …}" if len(value) > 4 else "}")
+    shown = json.dumps(value, ensure_ascii=False)
+    return one_line(shown if len(shown) <= width else shown[: width - 1] + "…")

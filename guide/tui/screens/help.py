@@ -22,7 +22,9 @@ KEYS = """
 | y or c in the transcript | copy the chosen message |
 | b in the transcript | copy its last code block (again: the block before) |
 | ← → in the transcript | scroll its code sideways |
-| F1 | this help |
+| F1 | this help (t: the tour) |
+| e in a call's detail | replay it with edits: ctrl+s checks the body against the spec and sends, ctrl+t flips stream |
+| moving in a call's Request or Response tab | what the spec says of the field under the cursor |
 | F2 | show or hide the calls panel |
 | F3 | the map (Enter on a row: the probe's call) |
 | F4 | conversations (Enter resume · r rename · d delete, asked first · e export) |
@@ -52,13 +54,18 @@ def help_markdown() -> str:
         endpoint = f"`{ACTIONS[command.action].endpoint}`" if command.action else ""
         rows.append(f"| `{cell(command.usage)}` | {cell(command.help)} | {endpoint} |")
     commands = "| command | does | calls |\n|---|---|---|\n" + "\n".join(rows)
-    return f"# Help\n\n## Keys\n{KEYS}\n## Slash commands\n\n{commands}\n"
+    tour = "**New to the API?** Press **t** for the tour: every gentle action, one real call at a time, each opened whole (`/tour` also)."
+    return f"# Help\n\n{tour}\n\n## Keys\n{KEYS}\n## Slash commands\n\n{commands}\n"
 
 
 class HelpScreen(ModalScreen[None]):
     """Keys and commands."""
 
-    BINDINGS = [Binding("escape,q,f1", "dismiss", "Close", id="close")]
+    BINDINGS = [Binding("escape,q,f1", "dismiss", "Close", id="close"), Binding("t", "tour", "Take the tour", id="tour")]
+
+    async def action_tour(self) -> None:
+        self.dismiss()
+        await self.app.run_action("tour")
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):

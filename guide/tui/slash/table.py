@@ -80,6 +80,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("conversations", "", "resume, rename, delete or export a conversation", app_action="conversations"),
     SlashCommand("export", "[calls]", "export this conversation to Markdown (with its calls)", "optional", app_action="screen.export({})"),
     SlashCommand("map", "", "the whole map of gentle actions and legacy endpoints", app_action="show_map"),
+    SlashCommand("tour", "[again]", "every gentle action, one real call at a time (again: from the start)", "optional", app_action="tour({})"),
     SlashCommand("help", "", "keys and commands", app_action="help"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
