@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from spec_compact import STREAM_CHUNKS, cut
 from test_companion import ESPEAK, SPHINX, Served, serve
 
 schemathesis = pytest.importorskip("schemathesis", reason="needs schemathesis (the test extra: pip install '.[test]')")
@@ -30,6 +29,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance  # noq
 
 from guide.companion.engines import ESPEAK_ID, HASHED_ID  # noqa: E402
 from guide.companion.listener import MODEL_ID  # noqa: E402
+from guide.learn.spec_cut import STREAM_CHUNKS, cut  # noqa: E402
 
 EXAMPLES = 60
 """Examples per route and mode: about 20 s for the whole file on these 2-core machines (200 took 50 s and found nothing more)."""
