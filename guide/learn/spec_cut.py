@@ -64,7 +64,8 @@ def read_full(path: Path = FULL) -> dict[str, Any]:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=loader)  # type: ignore[no-any-return]
+        full: dict[str, Any] = yaml.load(handle, Loader=loader)
+    return full
 
 
 def as_text(compact: dict[str, Any]) -> str:
