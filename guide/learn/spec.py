@@ -44,8 +44,12 @@ UNDESCRIBED: dict[Part, dict[str, str]] = {
     "response": {
         "object": "The object type of this answer.",
         "data": "The items of this answer.",
+        "choices.index": "The place of this choice in the list of choices, counting from 0.",
+        "choices.text": "The text the model generated for this choice.",
+        "choices.logprobs": "The log probabilities of the generated tokens, when they were asked for; otherwise null.",
     },
 }
+UNDESCRIBED["chunk"] = UNDESCRIBED["response"]  # continue streams chunks in its answer's own shape
 """guide's words for the few fields the spec leaves without any; `explain` marks them as guide's, not the spec's."""
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 GUIDES_WORDS = " (guide's words: the spec leaves this field undescribed)"
@@ -121,20 +125,29 @@ class Explanation:
 
 
 def explain(action: str, part: Part, path: Sequence[str | int], *, body: Any = None) -> Explanation | None:
-    """The field at this path (`()` for the whole body); with the body, a union is read through the branch it takes. None if unknown."""
+    """The field at this path (`()` for the whole body); with the body, a union is read through the branch it takes. None if unknown.
+
+    A field without words of its own borrows them: from the schema its $ref or
+    union lands on, an item from its array, the whole body from its operation,
+    and the few the spec leaves bare from UNDESCRIBED (marked as guide's).
+    """
     written = schema_for(action, part)
     if written is None:
         return None
     schemas = Schemas(load())
     value, required = body, False
+    holder: tuple[dict[str, Any], Any] = (written, value)
     for step in path:
         found = _member(schemas, written, value, step)
         if found is None:
             return None
+        holder = (written, value)
         written, required = found
         value = _step_into(value, step)
     where = dotted(path)
     description = schemas.describe(written, value)
+    if not description and path and isinstance(path[-1], int):
+        description = schemas.describe(*holder)  # an item without words of its own: those of the array it is in
     if not description and not path:
         description = _operation_words(action, part)
     if not description:
