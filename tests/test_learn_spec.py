@@ -175,6 +175,7 @@ def test_an_explanation_reads_type_default_and_deprecation() -> None:
     assert explain("think", "request", ("max_tokens",)).deprecated  # type: ignore[union-attr]
     assert explain("think", "request", ("messages",)).type == "array of objects"  # type: ignore[union-attr]
     assert explain("understand", "request", ("input",)).type.startswith("string or array of strings")  # type: ignore[union-attr]
+    assert explain("understand", "request", ("input",)).default is None  # its string branch's "" is not the field's  # type: ignore[union-attr]
     assert explain("think", "request", ()).description  # type: ignore[union-attr]
 
 
@@ -201,6 +202,13 @@ THINK = {"model": "m", "messages": [{"role": "system", "content": "Be calm."}, {
 
 def test_a_valid_body_has_no_problems() -> None:
     assert check("think", THINK) == []
+    assert check("think", {**THINK, "temperature": None, "max_tokens": None, "stream_options": None}) == []  # anyOf null, nullable, both
+
+
+def test_a_value_outside_an_enum_is_a_problem() -> None:
+    [problem] = check("understand", {"model": "m", "input": "a lake", "encoding_format": "floats"})
+    assert problem.path == "encoding_format"
+    assert problem.message.startswith("'floats' is not one of: float, base64 — The format to return the embeddings in.")
 
 
 def test_an_unknown_role_is_one_problem_naming_the_allowed_ones() -> None:

@@ -111,8 +111,6 @@ def _string_end(text: str, start: int) -> int:
             continue
         if text[position] == '"':
             return position + 1
-        if text[position] == "\n":
-            return position  # an unfinished string ends at its line: the next line is still read as JSON
         position += 1
     return len(text)
 
