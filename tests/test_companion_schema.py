@@ -27,6 +27,7 @@ from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
+from guide.client import ACTIONS  # noqa: E402
 from guide.companion.engines import ESPEAK_ID, HASHED_ID  # noqa: E402
 from guide.companion.listener import MODEL_ID  # noqa: E402
 from guide.learn.spec_cut import STREAM_CHUNKS, cut  # noqa: E402
@@ -85,7 +86,7 @@ def as_json_schema(node: Any) -> Any:
 def chunk_schemas(mini: dict[str, Any]) -> dict[str, Any]:
     """A validator for each streamed route's chunks."""
     document = as_json_schema(mini)
-    return {path: jsonschema_rs.validator_for({**document, "$ref": f"#/components/schemas/{name}"}) for path, name in STREAM_CHUNKS.items()}
+    return {ACTIONS[action].path: jsonschema_rs.validator_for({**document, "$ref": f"#/components/schemas/{name}"}) for action, name in STREAM_CHUNKS.items()}
 
 
 def check_stream(validators: dict[str, Any], path: str, text: str, *, finished: bool) -> None:

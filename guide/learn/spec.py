@@ -82,9 +82,7 @@ def _content(action: str, part: Part) -> tuple[dict[str, Any] | None, str]:
         content = operation["responses"].get("200", {}).get("content", {})
         return (content["application/json"]["schema"], "application/json") if "application/json" in content else (None, "")
     if part == "chunk":
-        from guide.client._map import ACTIONS
-
-        name = STREAM_CHUNKS.get(ACTIONS[action].path)
+        name = STREAM_CHUNKS.get(action)
         return ({"$ref": f"#/components/schemas/{name}"}, "text/event-stream") if name else (None, "")
     return {"$ref": "#/components/schemas/ErrorResponse"}, "application/json"
 

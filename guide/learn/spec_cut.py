@@ -23,8 +23,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 FULL = HERE.parents[2] / "shared" / "openai-openapi" / "openapi.yaml"
 COMPACT = HERE / "openapi.compact.json"
-STREAM_CHUNKS = {"/chat/completions": "CreateChatCompletionStreamResponse", "/completions": "CreateCompletionResponse"}
-"""The schema each streamed chunk keeps to (the spec's paths do not name them)."""
+STREAM_CHUNKS = {"think": "CreateChatCompletionStreamResponse", "continue": "CreateCompletionResponse"}
+"""The schema each streamed action's chunks keep to (the spec's paths do not name them), by gentle action: only the map spells a path."""
 ALSO = ("ErrorResponse", *STREAM_CHUNKS.values())
 
 
