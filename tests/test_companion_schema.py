@@ -86,7 +86,10 @@ def as_json_schema(node: Any) -> Any:
 def chunk_schemas(mini: dict[str, Any]) -> dict[str, Any]:
     """A validator for each streamed route's chunks."""
     document = as_json_schema(mini)
-    return {ACTIONS[action].path: jsonschema_rs.validator_for({**document, "$ref": f"#/components/schemas/{name}"}) for action, name in STREAM_CHUNKS.items()}
+    return {
+        ACTIONS[action].path: jsonschema_rs.validator_for({**document, "$ref": f"#/components/schemas/{name}"})
+        for action, name in STREAM_CHUNKS.items()
+    }
 
 
 def check_stream(validators: dict[str, Any], path: str, text: str, *, finished: bool) -> None:
