@@ -44,8 +44,11 @@ def companion() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def spec() -> dict[str, Any]:
-    """The official OpenAI OpenAPI spec, cut to guide's routes (tests/spec/openapi.compact.json: see its SOURCE.txt)."""
-    from spec_compact import COMPACT
+    """The official OpenAI OpenAPI spec, cut to guide's routes (guide/learn/openapi.compact.json: see its SOURCE.txt).
+
+    Read afresh, not guide.learn's cached copy, so nothing a test does to it changes what guide explains.
+    """
+    from guide.learn.spec_cut import COMPACT
 
     return json.loads(COMPACT.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 

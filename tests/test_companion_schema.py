@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from spec_compact import STREAM_CHUNKS, cut
 from test_companion import ESPEAK, SPHINX, Served, serve
 
 schemathesis = pytest.importorskip("schemathesis", reason="needs schemathesis (the test extra: pip install '.[test]')")
@@ -28,8 +27,10 @@ from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
+from guide.client import ACTIONS  # noqa: E402
 from guide.companion.engines import ESPEAK_ID, HASHED_ID  # noqa: E402
 from guide.companion.listener import MODEL_ID  # noqa: E402
+from guide.learn.spec_cut import STREAM_CHUNKS, cut  # noqa: E402
 
 EXAMPLES = 60
 """Examples per route and mode: about 20 s for the whole file on these 2-core machines (200 took 50 s and found nothing more)."""
@@ -85,7 +86,10 @@ def as_json_schema(node: Any) -> Any:
 def chunk_schemas(mini: dict[str, Any]) -> dict[str, Any]:
     """A validator for each streamed route's chunks."""
     document = as_json_schema(mini)
-    return {path: jsonschema_rs.validator_for({**document, "$ref": f"#/components/schemas/{name}"}) for path, name in STREAM_CHUNKS.items()}
+    return {
+        ACTIONS[action].path: jsonschema_rs.validator_for({**document, "$ref": f"#/components/schemas/{name}"})
+        for action, name in STREAM_CHUNKS.items()
+    }
 
 
 def check_stream(validators: dict[str, Any], path: str, text: str, *, finished: bool) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from spec_compact import COMPACT, FULL, as_text, cut, map_routes, read_full
 
 from guide.client import ACTIONS
+from guide.learn.spec_cut import COMPACT, FULL, as_text, cut, map_routes, read_full
 
 
 def test_the_compact_spec_is_the_full_ones_cut() -> None:
     pytest.importorskip("yaml", reason="reading the full spec needs PyYAML (the test extra)")
     if not FULL.exists():
         pytest.skip(f"the full spec is not beside the clone ({FULL}): the compact copy cannot be checked against it here")
-    assert COMPACT.read_text(encoding="utf-8") == as_text(cut(read_full(), map_routes())), "stale: run python tests/spec_compact.py"
+    assert COMPACT.read_text(encoding="utf-8") == as_text(cut(read_full(), map_routes())), "stale: run python -m guide.learn.spec_cut"
 
 
 def test_the_compact_spec_has_every_route_of_the_map() -> None:

@@ -1,4 +1,4 @@
-"""The wheel carries the bundled personas: install it (not editable) and list them."""
+"""The wheel carries the bundled personas and the compact OpenAPI spec: install it (not editable) and read them."""
 
 from __future__ import annotations
 
@@ -55,3 +55,13 @@ def test_the_installed_personas_live_inside_the_package(installed: Path, tmp_pat
     where = subprocess.run([str(installed / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert Path(where.stdout.strip()).is_relative_to(installed)
     assert (Path(where.stdout.strip()) / "calm-guide.toml").is_file()
+
+
+def test_the_installed_wheel_carries_the_compact_spec(installed: Path, tmp_path: Path) -> None:
+    code = "import guide.learn.spec as s; print(s.__file__); print(len(s.load()['paths']))"
+    result = subprocess.run([str(installed / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    where, routes = result.stdout.split()
+    assert Path(where).is_relative_to(installed)
+    assert (Path(where).parent / "openapi.compact.json").is_file()
+    assert (Path(where).parent / "SOURCE.txt").is_file()
+    assert int(routes) == 9

@@ -1,1 +1,1 @@
-"""Learning the API: the tour, and the spec that explains and checks each call. Headless."""
+"""Learning the API, headless: the tour (`tour`), and the official spec that explains and checks each call (`spec`)."""

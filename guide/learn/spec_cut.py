@@ -1,12 +1,15 @@
 """The OpenAI OpenAPI spec, cut down to what guide speaks: its map's routes and every component they reach.
 
-    python tests/spec_compact.py [PATH/TO/openapi.yaml]
+    python -m guide.learn.spec_cut [PATH/TO/openapi.yaml]
 
-writes tests/spec/openapi.compact.json from the full spec (by default the one
-laid beside the clone, ../shared/openai-openapi/openapi.yaml), so the spec
-checks run on any fresh machine. `test_the_compact_spec_is_the_full_ones_cut`
-derives it again whenever the full spec is there and fails if the copy has
-gone stale.
+writes guide/learn/openapi.compact.json from the full spec (by default the one
+laid beside the clone, ../shared/openai-openapi/openapi.yaml). The compact copy
+ships inside the package: it explains fields and checks edited requests in the
+app, and the tests read it, so the spec checks run on any fresh machine.
+`test_the_compact_spec_is_the_full_ones_cut` derives it again whenever the
+full spec is there and fails if the copy has gone stale.
+
+PyYAML (a test dependency, not a runtime one) is imported only to read the full spec.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FULL = HERE.parents[1] / "shared" / "openai-openapi" / "openapi.yaml"
-COMPACT = HERE / "spec" / "openapi.compact.json"
-STREAM_CHUNKS = {"/chat/completions": "CreateChatCompletionStreamResponse", "/completions": "CreateCompletionResponse"}
-"""The schema each streamed chunk keeps to (the spec's paths do not name them)."""
+FULL = HERE.parents[2] / "shared" / "openai-openapi" / "openapi.yaml"
+COMPACT = HERE / "openapi.compact.json"
+STREAM_CHUNKS = {"think": "CreateChatCompletionStreamResponse", "continue": "CreateCompletionResponse"}
+"""The schema each streamed action's chunks keep to (the spec's paths do not name them), by gentle action: only the map spells a path."""
 ALSO = ("ErrorResponse", *STREAM_CHUNKS.values())
 
 
@@ -50,30 +53,33 @@ def cut(spec: dict[str, Any], routes: dict[str, str], schemas: tuple[str, ...] =
 
 def map_routes() -> dict[str, str]:
     """The routes of guide's map (path → method)."""
-    from guide.client import ACTIONS
+    from guide.client._map import ACTIONS
 
     return {action.path: action.method for action in ACTIONS.values()}
 
 
 def read_full(path: Path = FULL) -> dict[str, Any]:
+    """The full spec, read from its YAML (needs PyYAML)."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with path.open() as handle:
-        return yaml.load(handle, Loader=loader)  # type: ignore[no-any-return]
+    with path.open(encoding="utf-8") as handle:
+        full: dict[str, Any] = yaml.load(handle, Loader=loader)
+    return full
 
 
 def as_text(compact: dict[str, Any]) -> str:
-    return json.dumps(compact, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    """The compact spec as it is stored: one line of JSON, keys sorted, so a re-cut compares byte for byte."""
+    return json.dumps(compact, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def main(full: Path) -> None:
+    """Cut the full spec at this path and write the compact copy beside this module."""
     text = as_text(cut(read_full(full), map_routes()))
     COMPACT.write_text(text, encoding="utf-8")
     digest = hashlib.sha256(full.read_bytes()).hexdigest()
-    print(f"wrote {COMPACT} ({len(text):,} bytes) from {full} (sha256 {digest})")
+    print(f"wrote {COMPACT} ({len(text.encode()):,} bytes) from {full} (sha256 {digest})")
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE.parent))
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else FULL)
