@@ -77,8 +77,12 @@ def fresh_venv(where: Path) -> Path:
 
 
 def install(venv: Path, distribution: Path) -> None:
-    """One distribution into venv: no index, no dependencies, built (for an sdist) with the hatchling we have."""
-    pip = (sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q", "--no-deps", "--no-index")
+    """One distribution into venv: no index, no dependencies, built (for an sdist) with the hatchling we have.
+
+    --ignore-installed, because where this environment has guide-chat installed (as CI's has), pip sees it
+    through the borrowed paths and would install nothing.
+    """
+    pip = (sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q", "--no-deps", "--no-index", "--ignore-installed")
     result = run(*pip, "--no-build-isolation", distribution)
     assert result.returncode == 0, result.stderr
 
