@@ -17,7 +17,7 @@ import pytest
 from loopback import LoopbackServer
 
 from guide import personas
-from guide.cli import version
+from guide.cli import DISTRIBUTION, version
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 MODELS = ["losing-model", "winning-model"]  # the first is what the server picks when no model reaches it
@@ -117,10 +117,28 @@ def test_a_new_personas_model_is_the_personas_not_this_runs(run_guide: Run) -> N
     assert tomllib.loads(saved.read_text())["model"] == "its-model"
 
 
-def test_version_prints_the_installed_version(run_guide: Run) -> None:
+def test_version_prints_the_version(run_guide: Run) -> None:
     result = run_guide("--version")
     assert result.returncode == 0 and result.stderr == ""
-    assert result.stdout == f"guide {importlib.metadata.version('guide')}\n"
+    assert result.stdout == f"guide {version()}\n"
+
+
+def test_version_is_the_installed_distributions_by_our_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `guide` on the package index is another project: its metadata must never be read as ours.
+    installed = {"guide-chat": "9.8.7", "guide": "0.0.8"}
+
+    def metadata_version(name: str) -> str:
+        if name not in installed:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(importlib.metadata, "version", metadata_version)
+    assert version() == "9.8.7"
+
+
+def test_the_distribution_name_is_the_one_pyproject_publishes() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert DISTRIBUTION == pyproject["project"]["name"]
 
 
 def test_version_without_installed_metadata_is_the_sources(monkeypatch: pytest.MonkeyPatch) -> None:

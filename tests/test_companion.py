@@ -132,7 +132,7 @@ def test_the_sdk_lists_the_engines_as_models(companion: Served) -> None:
 def test_the_sdk_chats_plainly_and_the_listener_says_what_it_is(companion: Served) -> None:
     reply = companion.sdk().chat.completions.create(model="reflective-listener", messages=[{"role": "user", "content": "I feel lost today"}])
     text = reply.choices[0].message.content
-    assert "not a language model" in text and "pip install 'guide[local]'" in text
+    assert "not a language model" in text and "pip install 'guide-chat[local]'" in text
     assert "lost today" in text
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
 

@@ -19,16 +19,20 @@ from . import ask, map, personas, probe, serve, settings, tour
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, RUN_FLAGS, failed, output_closed, refuse_address, run_flags
 from .map import map_table
 
-__all__ = ["build_parser", "main", "map_table", "version"]
+__all__ = ["DISTRIBUTION", "build_parser", "main", "map_table", "version"]
+
+# The name guide is published under. `guide` on the package index is another
+# project: its metadata, if installed, says nothing about this guide.
+DISTRIBUTION = "guide-chat"
 
 
 def version() -> str:
-    """guide's version: the installed package's, else the one the source says (run from a checkout)."""
+    """guide's version: the installed distribution's, else the one the source says (run from a checkout)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed
 
     try:
-        return installed("guide")
+        return installed(DISTRIBUTION)
     except PackageNotFoundError:
         from guide import __version__
 

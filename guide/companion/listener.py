@@ -18,7 +18,7 @@ from collections.abc import Iterator
 MODEL_ID = "reflective-listener"
 INTRODUCTION = (
     "(I'm guide's reflective listener: a few dozen rules, not a language model. "
-    "For real answers, run `pip install 'guide[local]'` for a small local model, "
+    "For real answers, run `pip install 'guide-chat[local]'` for a small local model, "
     "or point guide at a server with F7 or `guide --base-url URL`.)\n\n"
 )
 
