@@ -8,7 +8,7 @@ from typing import Any
 from loopback import LoopbackServer
 from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent, TextArea
-from tui_helpers import command, panel_rows, run_app, settle, type_and_send, wait_until_connected
+from tui_helpers import panel_rows, run_app, settle, type_and_send, wait_until_connected
 
 from guide.client import ACTIONS
 from guide.tui.app import GuideApp
@@ -23,6 +23,14 @@ async def wait_for(pilot: Pilot[None], check: Any, tries: int = 400) -> Any:
             return found
         await pilot.pause(0.025)
     raise AssertionError("it never came")
+
+
+async def ask_for(pilot: Pilot[None], line: str) -> None:
+    """A command in the composer and Enter, without waiting for workers (the tour's waits on its screens)."""
+    app: GuideApp = pilot.app  # type: ignore[assignment]
+    app.chat.composer.text = line
+    await pilot.press("enter")
+    await pilot.pause(0.1)
 
 
 def tour_step(app: GuideApp) -> CallDetail | None:
@@ -51,7 +59,7 @@ def test_the_whole_tour_on_the_companion_every_step_a_real_call(monkeypatch: Any
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await wait_until_connected(pilot)
-        await command(pilot, "/tour")
+        await ask_for(pilot, "/tour")
         steps = await take_steps(pilot, 9)
         await wait_for(pilot, lambda: app.screen is app.chat)
         await pilot.pause(0.2)
@@ -91,13 +99,13 @@ def test_esc_ends_the_tour_and_tour_takes_it_up_where_it_stopped(monkeypatch: An
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.chat)
         stopped_at = app.session.tour.position
-        await command(pilot, "/tour")
-        again = await wait_for(pilot, tour_step)
+        await ask_for(pilot, "/tour")
+        again = await wait_for(pilot, lambda: tour_step(app))
         resumed = again.lesson.heading
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.chat)
-        await command(pilot, "/tour again")
-        restarted = (await wait_for(pilot, tour_step)).lesson.heading
+        await ask_for(pilot, "/tour again")
+        restarted = (await wait_for(pilot, lambda: tour_step(app))).lesson.heading
         await pilot.press("escape")
         return [h for h, *_ in first], third.lesson.heading, stopped_at, resumed, restarted
 
@@ -118,12 +126,10 @@ async def open_last_call(pilot: Pilot[None]) -> CallDetail:
 
 
 async def to_line(pilot: Pilot[None], area: TextArea, words: str) -> int:
-    """Move the cursor down to the first line holding `words`, with the arrow keys; its row."""
+    """Put the cursor at the end of the first line holding `words` (as a click there would); its row."""
     row = next(i for i, line in enumerate(area.text.split("\n")) if words in line)
     area.focus()
-    area.move_cursor((0, 0))
-    for _ in range(row):
-        await pilot.press("down")
+    area.move_cursor((row, 0))
     await pilot.press("end")
     await pilot.pause()
     return row
@@ -139,8 +145,10 @@ def test_replay_an_edited_think_call_schema_error_first_then_streaming_flipped(s
         await settle(pilot)
         editor = app.screen.query_one("#replay-body", TextArea)
         # Make the user message's role a wizard, key by key.
-        await to_line(pilot, editor, '"content": "hello there"')
-        await pilot.press("up", "end", "left", "left", *["backspace"] * 4, *"wizard")
+        row = await to_line(pilot, editor, '"content": "hello there"')
+        await to_line(pilot, editor, '"role": "user"')
+        assert editor.cursor_location[0] == row - 1
+        await pilot.press("left", "left", *["backspace"] * 4, *"wizard")
         await pilot.press("ctrl+s")
         await pilot.pause(0.1)
         problems = static_text(app.screen, "#replay-problems")
@@ -154,7 +162,17 @@ def test_replay_an_edited_think_call_schema_error_first_then_streaming_flipped(s
         await pilot.pause(0.1)
         active = replay.query_one("#call-tabs", TabbedContent).active
         beside = (static_text(replay, "#beside-changed"), static_text(replay, "#beside-original"), static_text(replay, "#beside-replay"))
-        return problems, nothing_sent, flipped, server.requests[-1].json, replay.trace, replay.original is detail.trace, active, beside, panel_rows(app)
+        return (
+            problems,
+            nothing_sent,
+            flipped,
+            server.requests[-1].json,
+            replay.trace,
+            replay.original is detail.trace,
+            active,
+            beside,
+            panel_rows(app),
+        )
 
     problems, nothing_sent, flipped, sent, trace, compared, active, beside, rows = run_app(make_app(server), script, size=(140, 44))
     assert re.search(r"messages\[\d\]\.role", problems) and "wizard" in problems
@@ -186,7 +204,9 @@ def test_moving_to_a_field_shows_what_the_spec_says_of_it(server: LoopbackServer
         detail.query_one("#call-tabs", TabbedContent).active = "tab-response"
         await pilot.pause()
         response = detail.query_one("#text-response", TextArea)
-        await to_line(pilot, response, '"finish_reason"')
+        row = await to_line(pilot, response, '"finish_reason": "stop"')
+        response.move_cursor((row, response.text.split("\n")[row].index('"finish_reason": "stop"') + 3))
+        await pilot.pause()
         on_frame = static_text(detail, "#field-help")
         await to_line(pilot, response, "HTTP 200")
         off_json = static_text(detail, "#field-help")
@@ -195,7 +215,7 @@ def test_moving_to_a_field_shows_what_the_spec_says_of_it(server: LoopbackServer
     on_model, on_role, on_frame, off_json = run_app(make_app(server), script, size=(140, 44))
     assert on_model.startswith("model") and "string" in on_model and "required" in on_model
     assert "messages[0].role" in on_role and "system" in on_role  # the persona's system message leads
-    assert "choices" in on_frame
+    assert on_frame.startswith("choices[0].finish_reason") and "stop" in on_frame  # a frame's field, as the chunk schema says
     assert off_json.startswith("Move to a field")
 
 

@@ -19,7 +19,7 @@ def test_the_tour_in_a_shell_takes_every_step_on_the_companion(run_guide, compan
     assert out.count(f"$ curl {companion}/v1/") + out.count(f"$ curl --no-buffer {companion}/v1/") == 9
     assert '"content": "In five words: what is a calm morning?"' in out
     assert "data: [DONE]" in out  # continue streams: its SSE frames are shown
-    assert '"embedding": [' in out and "more\"" in out  # a vector is shortened, saying how much is left out
+    assert '"embedding": [' in out and 'more"' in out  # a vector is shortened, saying how much is left out
     # The reflective listener cannot draw: that step shows the probe's 404, and the tour moves on.
     imagine = out.split("Tour 6 of 9")[1].split("Tour 7 of 9")[0]
     assert "This server does not offer imagine" in imagine and "HTTP 404" in imagine and "not_offered" in imagine

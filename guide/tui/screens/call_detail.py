@@ -141,9 +141,9 @@ class CallDetail(ModalScreen[str | None]):
         if located is None:
             return FIELD_HINT
         part, json_text, offset = located
-        from guide.learn.spec import explain, path_at
+        from guide.learn.spec import explain
 
-        path = path_at(json_text, offset)
+        path = path_near(json_text, offset)
         if path is None:
             return FIELD_HINT
         try:
@@ -222,6 +222,16 @@ def locate(sections: list[Section], row: int, column: int) -> tuple[str, str, in
             return part, "\n".join(body_lines), offset
         start += len(lines) + 1  # and the blank line between sections
     return None
+
+
+def path_near(text: str, offset: int) -> tuple[str | int, ...] | None:
+    """The field under the cursor; past a line's value (after its comma), still the field that line holds."""
+    from guide.learn.spec import path_at
+
+    start = text.rfind("\n", 0, offset) + 1
+    first = start + len(text[start:offset]) - len(text[start:offset].lstrip())
+    paths = [path for path in (path_at(text, offset), path_at(text, first) if first < offset else None) if path is not None]
+    return max(paths, key=len) if paths else None
 
 
 def dotted(path: tuple[str | int, ...]) -> str:

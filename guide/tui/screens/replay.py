@@ -127,14 +127,14 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         self.query_one("#replay-problems", Static).update(f"stream is {now}.")
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
-        from guide.learn.spec import explain, path_at
-        from guide.tui.screens.call_detail import FIELD_HINT, dotted
+        from guide.learn.spec import explain
+        from guide.tui.screens.call_detail import FIELD_HINT, dotted, path_near
 
         editor = event.text_area
         row, column = event.selection.end
         lines = editor.text.split("\n")
         offset = sum(len(line) + 1 for line in lines[:row]) + column
-        path = path_at(editor.text, offset)
+        path = path_near(editor.text, offset)
         help_line = self.query_one("#replay-help", Static)
         if path is None:
             help_line.update(self.hint())
