@@ -1,6 +1,6 @@
 """Make the README's screenshots: the real app, driven by Pilot.
 
-    python screenshots/make.py          (writes screenshots/*.svg; add --png for PNGs via rsvg-convert)
+    python screenshots/make.py [WORD…]  (writes screenshots/*.svg, or only the scenes whose names hold a WORD; --png adds PNGs via rsvg-convert)
 
 Most scenes talk over real HTTP to the test suite's scripted loopback server,
 and say so: its one model is called `scripted-replies`, so the header never
@@ -162,6 +162,44 @@ async def main(out: Path, png: bool) -> None:
         await settle(pilot, 0.3)  # type: ignore[arg-type]
         await pilot.press("ctrl+f", *NEEDLE, "enter")  # type: ignore[attr-defined]
 
+    async def tour_companion(pilot: object) -> None:
+        from guide.tui.screens.call_detail import CallDetail
+
+        app = pilot.app  # type: ignore[attr-defined]
+        await wait_until_connected(pilot)  # type: ignore[arg-type]
+        await settle(pilot, 7)  # type: ignore[arg-type]
+        app.chat.composer.text = "/tour"
+        await pilot.press("enter")  # type: ignore[attr-defined]
+        for step in range(2):  # catalog, then think: the real model answers, and the Request tab opens on its body
+            for _ in range(300):
+                await pilot.pause(0.1)  # type: ignore[attr-defined]
+                if isinstance(app.screen, CallDetail) and app.screen.lesson and app.screen.lesson.number == step + 1:
+                    break
+            if step == 0:
+                await pilot.press("enter")  # type: ignore[attr-defined]
+        area = app.screen.query_one("#text-request")
+        row = next(i for i, line in enumerate(area.text.split("\n")) if '"max_tokens"' in line)
+        area.focus()
+        area.move_cursor((row, 5))
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+
+    async def replay_companion(pilot: object) -> None:
+        from guide.tui.screens.call_detail import CallDetail
+
+        app = pilot.app  # type: ignore[attr-defined]
+        await companion(pilot)
+        await pilot.press("f2", "enter")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        first = app.screen
+        await pilot.press("e")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        await pilot.press("ctrl+t", "ctrl+s")  # type: ignore[attr-defined]
+        for _ in range(300):  # the real model answers again, in one JSON body this time
+            await pilot.pause(0.1)  # type: ignore[attr-defined]
+            if isinstance(app.screen, CallDetail) and app.screen is not first:
+                break
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+
     scenes = [
         ("01-greeting", nothing),
         ("02-reply-and-calls", conversation),
@@ -173,7 +211,11 @@ async def main(out: Path, png: bool) -> None:
         ("08-search-every-conversation", search),
         ("09-find-in-10000-messages", find),
         ("10-server-picker-at-80x24", small_screen),
+        ("11-tour-companion", tour_companion),
+        ("12-replay-beside-companion", replay_companion),
     ]
+    only = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    scenes = [(name, steps) for name, steps in scenes if not only or any(word in name for word in only)]
     try:
         for name, steps in scenes:
             with tempfile.TemporaryDirectory() as home:
@@ -184,8 +226,10 @@ async def main(out: Path, png: bool) -> None:
     if png:
         if not shutil.which("rsvg-convert"):
             raise SystemExit("rsvg-convert is not installed (apt-get install librsvg2-bin)")
-        for svg in sorted(out.glob("*.svg")):
-            subprocess.run(["rsvg-convert", "-o", str(svg.with_suffix(".png")), str(svg)], check=True)
+        for svg in sorted(out / f"{name}.svg" for name, _ in scenes):
+            # Textual's SVG keeps each line's indentation as no-break spaces, which rsvg drops unless told to keep them.
+            preserved = svg.read_text(encoding="utf-8").replace("<svg ", '<svg xml:space="preserve" ', 1)
+            subprocess.run(["rsvg-convert", "-o", str(svg.with_suffix(".png"))], input=preserved.encode(), check=True)
             print(f"wrote {svg.with_suffix('.png')}")
 
 

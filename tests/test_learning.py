@@ -76,7 +76,7 @@ def test_the_whole_tour_on_the_companion_every_step_a_real_call(monkeypatch: Any
         assert summary.startswith(f"{action} → {ACTIONS[action].endpoint}")
         assert "Enter: the next step" in words
         if offered:
-            assert " 200" in summary and "Look at:" in words
+            assert " 200" in summary and "Look at " in words
     # The reflective listener cannot draw: the step shows the probe's 404, as it went on the wire.
     imagine = next(step for step in steps if "imagine" in step[0])
     assert imagine[2] is False and " 404" in imagine[1] and "does not offer imagine" in imagine[3]

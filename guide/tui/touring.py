@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 async def take_tour(app: GuideApp, again: bool) -> None:
     """Take the tour from where it stopped (or from the start), one step per call detail."""
-    from guide.tui.screens.call_detail import CallDetail
+    from guide.tui.screens.call_detail import TourStep
 
     session = app.session
     await session.started.wait()
@@ -34,7 +34,7 @@ async def take_tour(app: GuideApp, again: bool) -> None:
             app.notify(taken.words or "This step made no call.", title=taken.heading, timeout=8)
             tour.position += 1
             continue
-        choice = await app.push_screen_wait(CallDetail(taken.trace, lesson=taken))
+        choice = await app.push_screen_wait(TourStep(taken.trace, taken))
         if choice != "next":
             app.notify(f"The tour stops at step {taken.number} of {len(STEPS)}; /tour takes it up again there.", title="Tour", timeout=6)
             return

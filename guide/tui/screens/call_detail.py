@@ -68,9 +68,6 @@ class CallDetail(ModalScreen[str | None]):
             "python": trace.as_python(),
             "node": trace.as_node(),
         }
-        if lesson is not None:
-            self._bindings.bind("enter", "next", "Next step", priority=True)
-            self._bindings.bind("escape", "dismiss", "End the tour", priority=True)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="call-detail"):
@@ -189,17 +186,27 @@ class CallDetail(ModalScreen[str | None]):
             trace = error.trace
         await self.app.push_screen(CallDetail(trace, original=self.trace))
 
-    # The tour.
-
-    def action_next(self) -> None:
-        self.dismiss("next")
-
     def action_copy(self) -> None:
         active = self.query_one("#call-tabs", TabbedContent).active.removeprefix("tab-")
         from guide.tui.clipboard import copy
 
         if active in self.texts:
             copy(self.app, self.texts[active], f"the {active} tab")
+
+
+class TourStep(CallDetail):
+    """A call of the tour: the step's words over it; Enter takes the next step, Esc ends the tour."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "End the tour", id="close", priority=True),
+        Binding("enter", "next", "Next step", id="next", priority=True),
+    ]
+
+    def __init__(self, trace: Trace, lesson: Taken) -> None:
+        super().__init__(trace, lesson=lesson)
+
+    def action_next(self) -> None:
+        self.dismiss("next")
 
 
 def locate(sections: list[Section], row: int, column: int) -> tuple[str, str, int] | None:
@@ -248,11 +255,10 @@ def lesson_text(taken: Taken, trace: Trace) -> str:
     if taken.words:
         lines.append(taken.words)
     if taken.offered:
-        looks = [f"request {name} = {peek(trace.request_body, name)}" for name in taken.step.request_fields]
         answer = trace.response_body if trace.response_body is not None or not trace.frames else first_frame(trace)
-        looks += [f"response {name} = {peek(answer, name)}" for name in taken.step.response_fields]
-        if looks:
-            lines.append("Look at: " + " · ".join(looks))
+        sides = (("request ", trace.request_body, taken.step.request_fields), ("response", answer, taken.step.response_fields))
+        looks = [f"{side}  " + " · ".join(f"{name} = {peek(body, name)}" for name in names) for side, body, names in sides if names]
+        lines += [("Look at " if i == 0 else " " * 8) + look for i, look in enumerate(looks)]
     lines.append("Enter: the next step · Esc: end the tour (/tour takes it up again)")
     return visible("\n".join(lines))
 
@@ -277,7 +283,7 @@ def peek(value: Any, path: str, width: int = 40) -> str:
         else:
             return "—"
     if isinstance(value, list):
-        return f"[{len(value):,} items]"
+        return f"[{len(value):,} item{'' if len(value) == 1 else 's'}]"
     if isinstance(value, dict):
         return "{" + ", ".join(list(value)[:4]) + (", …}" if len(value) > 4 else "}")
     shown = json.dumps(value, ensure_ascii=False)
