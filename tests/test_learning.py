@@ -8,7 +8,7 @@ from typing import Any
 from loopback import LoopbackServer
 from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent, TextArea
-from tui_helpers import panel_rows, run_app, settle, type_and_send, wait_until_connected
+from tui_helpers import panel_rows, run_app, settle, stored_id, type_and_send, wait_until_connected
 
 from guide.client import ACTIONS
 from guide.tui.app import GuideApp
@@ -48,7 +48,7 @@ async def take_steps(pilot: Pilot[None], count: int) -> list[tuple[str, str, boo
     seen = []
     for _ in range(count):
         step = await wait_for(pilot, lambda: tour_step(app) if tour_step(app) not in [s for s, *_ in seen] else None)
-        seen.append((step, step.trace.summary(), step.lesson.offered, static_text(step, "#lesson")))
+        seen.append((step, f"{step.trace.summary()} · {step.trace.gentle}", step.lesson.offered, static_text(step, "#lesson")))
         await pilot.press("enter")
     return [(s.lesson.heading, summary, offered, words) for s, summary, offered, words in seen]
 
@@ -80,6 +80,7 @@ def test_the_whole_tour_on_the_companion_every_step_a_real_call(monkeypatch: Any
     # The reflective listener cannot draw: the step shows the probe's 404, as it went on the wire.
     imagine = next(step for step in steps if "imagine" in step[0])
     assert imagine[2] is False and " 404" in imagine[1] and "does not offer imagine" in imagine[3]
+    assert imagine[1].endswith("ai.probe()")  # as the probe found it: no call spent on a route that is not there
     # The tour's calls are real calls in the calls panel like any other (the probe's are kept under the server).
     for action in ("catalog", "think", "continue", "understand", "speak"):
         assert any(row.startswith(action) for row in rows), (action, rows)
@@ -172,9 +173,10 @@ def test_replay_an_edited_think_call_schema_error_first_then_streaming_flipped(s
             active,
             beside,
             panel_rows(app),
+            [row["id"] for row in app.session.store.traces(stored_id(app))],
         )
 
-    problems, nothing_sent, flipped, sent, trace, compared, active, beside, rows = run_app(make_app(server), script, size=(140, 44))
+    problems, nothing_sent, flipped, sent, trace, compared, active, beside, rows, stored = run_app(make_app(server), script, size=(140, 44))
     assert re.search(r"messages\[\d\]\.role", problems) and "wizard" in problems
     assert "user" in problems  # the values the spec allows
     assert "ctrl+s again" in problems
@@ -187,7 +189,8 @@ def test_replay_an_edited_think_call_schema_error_first_then_streaming_flipped(s
     assert "stream" in changed and "stream_options" in changed
     assert "data: [DONE]" in original and "data:" not in replayed  # SSE frames beside one JSON body
     assert '"object": "chat.completion"' in replayed
-    assert sum(row.startswith("think") for row in rows) == 2  # the replay is a call like any other
+    assert sum(row.startswith("think") for row in rows) == 2  # the replay is a call like any other: in the panel,
+    assert trace.id in stored  # and stored with the conversation
 
 
 def test_moving_to_a_field_shows_what_the_spec_says_of_it(server: LoopbackServer) -> None:

@@ -23,6 +23,7 @@ def test_the_tour_in_a_shell_takes_every_step_on_the_companion(run_guide, compan
     # The reflective listener cannot draw: that step shows the probe's 404, and the tour moves on.
     imagine = out.split("Tour 6 of 9")[1].split("Tour 7 of 9")[0]
     assert "This server does not offer imagine" in imagine and "HTTP 404" in imagine and "not_offered" in imagine
+    assert "the probe sent an empty request" in imagine and '"prompt": {}' in imagine  # the probe's call, as it went
     assert out.rstrip().endswith("replays it with your edits.")
 
 
