@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -51,6 +51,8 @@ class Prepared:
     """What guide did, in a sentence: the size sent, and the limit."""
     data: bytes = b""
     """The bytes sent (a preview draws from them)."""
+    path: str = ""
+    """The file it was read from, where it was one."""
 
     @property
     def part(self) -> dict[str, Any]:
@@ -87,6 +89,11 @@ def prepare(picture: PictureInput) -> Prepared:
         _within_limit(path.name, len(data), None)
     else:
         raise TypeError("a picture is a path, bytes, or an http(s) or data URL")
+    path_text = str(Path(picture).expanduser()) if isinstance(picture, (str, os.PathLike)) else ""
+    return replace(_prepared(name, data), path=path_text)
+
+
+def _prepared(name: str, data: bytes) -> Prepared:
     media = media_type(data)
     if media is None:
         raise RequestRefused(f"{name} is not a picture guide can send.", hint="Send a PNG, JPEG, GIF or WebP file.")
