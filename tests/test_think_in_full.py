@@ -289,3 +289,44 @@ def test_tool_calls_of_the_wrong_shape_end_the_reply_calmly(frame: dict[str, Any
     server.push(Stream(sse(chunk)))
     with Guide(base_url=server.url, model="loopback-model") as ai, pytest.raises(ReplyNotUnderstood):
         "".join(ai.think("Time?", tools=[now_in], stream=True))
+
+
+# The companion: its model answers tools with a function-calling format; the listener says plainly that it cannot.
+
+
+def test_the_reflective_listener_says_plainly_it_calls_no_tools_and_sees_no_pictures() -> None:
+    from guide.companion.running import start
+
+    running = start("none")
+    try:
+        with Guide(base_url=running.url) as ai:
+            with pytest.raises(ToolsNotTaken) as no_tools:
+                ai.think("What time is it?", tools=[now_in])
+            with pytest.raises(PicturesNotTaken):
+                ai.think("What is this?", images=[PNG_1x1])
+    finally:
+        running.stop()
+    assert "reflective listener does not call tools" in no_tools.value.detail
+
+
+def test_the_companion_s_model_answers_a_tool_request() -> None:
+    from guide.companion.engines import bundled_gguf
+    from guide.companion.running import start
+
+    if bundled_gguf() is None:
+        pytest.skip("the companion's small model is not installed")
+    running = start()
+    try:
+        with Guide(base_url=running.url) as ai:
+            reply = ai.think("What is 12 times 7? Use the calculate tool.", tools=[calculate], stream=True, temperature=0.2, max_tokens=48)
+            reply.text  # noqa: B018
+    finally:
+        running.stop()
+    assert reply.finish_reason in ("tool_calls", "stop")
+    if reply.tool_calls:  # SmolLM2-135M: the shape is right (a grammar sees to it), the arguments often are not
+        assert reply.tool_calls[0].name == "calculate"
+
+
+def calculate(expression: str) -> str:
+    """Work out arithmetic."""
+    return expression
