@@ -76,6 +76,8 @@ class MessageView(Vertical):
     MessageView { height: auto; }
     MessageView > Markdown { margin: 0; padding: 0 1; }
     MessageView > .plain { padding: 0 1; }
+    MessageView > .tools-used, MessageView > .pictures-attached { padding: 0 1; color: $text-muted; text-style: italic; }
+    MessageView > .picture { padding: 0 1; }
     """
 
     def __init__(self, role: str, who: str, text: str = "", state: str = "done") -> None:
