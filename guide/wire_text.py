@@ -115,8 +115,9 @@ def tool_round(trace: Trace) -> tuple[bool, list[str]]:
                 for position, item in enumerate(deltas):
                     function = item.get("function") or {}
                     call = calls.setdefault(item.get("index", position) if isinstance(item.get("index"), int) else position, ["", ""])
+                    arguments = function.get("arguments")
                     call[0] = function.get("name") or call[0]
-                    call[1] += function.get("arguments") or "" if isinstance(function.get("arguments") or "", str) else ""
+                    call[1] += arguments if isinstance(arguments, str) else ""
             except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
                 continue
     else:
