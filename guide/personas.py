@@ -57,12 +57,14 @@ class Persona:
     """A preferred model, used when the user has chosen none."""
     options: dict[str, Any] = field(default_factory=dict)
     """Sampling preferences sent with each think call."""
+    tools: tuple[str, ...] = ()
+    """Tools from the bundled set the model may call (guide.tools.BUNDLED: now, calculate, read_file)."""
     source: Source = "user"
     path: Path | None = None
 
     def voice(self) -> tuple[Any, ...]:
         """What the persona says and how (not where its file is): two equal voices are the same persona."""
-        return (self.id, self.name, self.description, self.address, self.greeting, self.system, self.model, sorted(self.options.items()))
+        return (self.id, self.name, self.description, self.address, self.greeting, self.system, self.model, sorted(self.options.items()), self.tools)
 
     def system_prompt(self, address: str | None = None) -> str:
         """The system prompt with the address filled in."""
@@ -77,6 +79,8 @@ class Persona:
         data: dict[str, Any] = {key: getattr(self, key) for key in REQUIRED}
         if self.model:
             data["model"] = self.model
+        if self.tools:
+            data["tools"] = list(self.tools)
         if self.options:
             data["options"] = dict(self.options)
         # TOML folds a CRLF inside a multi-line string into LF: keep any CR exact.
@@ -170,11 +174,20 @@ def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
             return problem(f"unknown option (known: {', '.join(OPTIONS)})", key)
         if isinstance(value, bool) or not isinstance(value, OPTIONS[key]):
             return problem(f"should be a number, not {type(value).__name__}", key)
-    known = {*REQUIRED, "model", "options"}
+    tools = data.get("tools", [])
+    if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
+        return problem("should be a list of tool names", "tools")
+    from .tools import BUNDLED  # small: the tools' own imports are the standard library's
+
+    strange = [name for name in tools if name not in BUNDLED]
+    if strange:
+        return problem(f"unknown tool {strange[0]!r} (known: {', '.join(BUNDLED)})", "tools")
+    known = {*REQUIRED, "model", "options", "tools"}
     unknown = sorted(set(data) - known)
     if unknown:
         return problem("unknown field", unknown[0])
-    return Persona(**{key: data[key] for key in REQUIRED}, model=model or None, options=dict(options), source=source, path=path)
+    chosen = tuple(dict.fromkeys(tools))
+    return Persona(**{key: data[key] for key in REQUIRED}, model=model or None, options=dict(options), tools=chosen, source=source, path=path)
 
 
 def _load_folder(folder: Path, source: Source, shelf: PersonaShelf) -> None:

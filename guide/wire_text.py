@@ -44,14 +44,91 @@ def headers_text(headers: dict[str, str]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in headers.items())
 
 
+def frame_kinds(frames: list[tuple[float, str]]) -> list[str]:
+    """What each frame carried: "reasoning", "answer", "tool_calls", or "" (usage, the end, anything else).
+
+    Reasoning is a `reasoning_content` or `reasoning` delta, or content inside
+    a `<think>` that opens the reply (followed frame by frame, as the client does).
+    """
+    kinds: list[str] = []
+    inline = "start"
+    for _, data in frames:
+        delta: Any = None
+        try:
+            chunk = json.loads(data) if data.startswith("{") else None
+            choices = chunk.get("choices") if isinstance(chunk, dict) else None
+            delta = choices[0].get("delta") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+        except (ValueError, RecursionError):
+            pass
+        if not isinstance(delta, dict):
+            kinds.append("")
+            continue
+        content = delta.get("content")
+        if delta.get("tool_calls"):
+            kinds.append("tool_calls")
+        elif delta.get("reasoning_content") or delta.get("reasoning"):
+            kinds.append("reasoning")
+        elif isinstance(content, str) and content:
+            if inline == "start" and content.strip():
+                inline = "inside" if content.lstrip().startswith("<think>") else "answer"
+            kinds.append("reasoning" if inline == "inside" else "answer")
+            if inline == "inside" and "</think>" in content:
+                inline = "answer"
+        else:
+            kinds.append("")
+    return kinds
+
+
+MARKS = {"reasoning": "reasoning ", "answer": "answer    ", "tool_calls": "tool_calls", "": "          "}
+"""Each frame's mark in the call detail, of one width so the frames line up."""
+
+
 def frames_text(trace: Trace) -> str:
-    """The SSE frames with arrival times; a long stream shows its ends and a count."""
+    """The SSE frames with arrival times, each marked with what it carried; a long stream shows its ends and a count."""
     frames = trace.frames
-    lines = [f"{at:8.1f} ms  data: {data}" for at, data in frames]
+    kinds = frame_kinds(frames)
+    marked = bool(set(kinds) - {"", "answer"})  # a plain reply's frames are all answer: shown as they were
+    lines = [f"{at:8.1f} ms  {MARKS[kind] + '  ' if marked else ''}data: {data}" for (at, data), kind in zip(frames, kinds)]
     if len(lines) > 2 * FRAMES_SHOWN:
         hidden = len(lines) - 2 * FRAMES_SHOWN
         lines = [*lines[:FRAMES_SHOWN], f"          … {hidden:,} more frames …", *lines[-FRAMES_SHOWN:]]
-    return f"{len(frames):,} frames\n" + "\n".join(lines)
+    counted = [f"{kinds.count(kind):,} {kind}" for kind in ("reasoning", "answer", "tool_calls") if kind in kinds]
+    return f"{len(frames):,} frames" + (f" ({', '.join(counted)})" if marked else "") + "\n" + "\n".join(lines)
+
+
+def tool_round(trace: Trace) -> tuple[bool, list[str]]:
+    """Whether the call sent tool results back, and the tool calls its reply asked for (`now()`)."""
+    body = trace.request_body
+    messages = body.get("messages") if isinstance(body, dict) else None
+    back = isinstance(messages, list) and bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+    if not isinstance(body, dict) or not body.get("tools") or trace.state == "running":
+        return back, []
+    from guide.client._tools import ToolCall
+
+    calls: dict[int, list[str]] = {}
+    if trace.stream:
+        for _, data in trace.frames:
+            if '"tool_calls"' not in data:
+                continue
+            try:
+                deltas = json.loads(data)["choices"][0]["delta"]["tool_calls"]
+                for position, item in enumerate(deltas):
+                    function = item.get("function") or {}
+                    call = calls.setdefault(item.get("index", position) if isinstance(item.get("index"), int) else position, ["", ""])
+                    arguments = function.get("arguments")
+                    call[0] = function.get("name") or call[0]
+                    call[1] += arguments if isinstance(arguments, str) else ""
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
+                continue
+    else:
+        try:
+            for position, item in enumerate(trace.response_body["choices"][0]["message"].get("tool_calls") or []):
+                function = item.get("function") or {}
+                arguments = function.get("arguments")
+                calls[position] = [str(function.get("name") or ""), arguments if isinstance(arguments, str) else json.dumps(arguments or {})]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+    return back, [ToolCall("", name, arguments).shown() for name, arguments in calls.values() if name]
 
 
 def timings_text(trace: Trace) -> str:

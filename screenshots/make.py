@@ -59,6 +59,17 @@ def calm_reply() -> Stream:
     return Stream(sse(*chunks, usage))
 
 
+def calm_tool_answer() -> Stream:
+    """The answer after the tool's result went back: the time, as the tool said it."""
+    import datetime
+
+    clock = datetime.datetime.now().astimezone().strftime("%H:%M")
+    chunks = [chat_chunk(f"{clock}, by your clock."), chat_chunk(finish="stop")]
+    for chunk in chunks:
+        chunk["model"] = SCRIPTED
+    return Stream(sse(*chunks))
+
+
 async def shoot(name: str, server: LoopbackServer, steps: object, out: Path, size: tuple[int, int] = SIZE) -> None:
     from guide.tui.app import GuideApp
 
@@ -200,6 +211,41 @@ async def main(out: Path, png: bool) -> None:
                 break
         await pilot.pause(0.3)  # type: ignore[attr-defined]
 
+    async def reasoning(pilot: object) -> None:
+        from guide.tui.widgets.messages import ThoughtBlock
+
+        thought = (
+            "Fira says her mind is full tonight. She does not need a plan from me; she needs a little room. One small question, then let her choose."
+        )
+        words = thought.split(" ")
+        frames = []
+        for i, word in enumerate(words):
+            chunk = chat_chunk()
+            chunk["choices"][0]["delta"] = {"reasoning_content": word if i == 0 else " " + word}
+            frames.append(chunk)
+        answer = "Then let us set one thing down first, Fira. Which of them is loudest right now?"
+        frames += [chat_chunk(w if i == 0 else " " + w) for i, w in enumerate(answer.split(" "))]
+        frames.append(chat_chunk(finish="stop"))
+        for frame in frames:
+            frame["model"] = SCRIPTED
+        server.push(Stream(sse(*frames), pause=0.05))
+        await send(pilot, "I have too many things on my mind tonight.")
+        block = pilot.app.chat.query(ThoughtBlock).last()  # type: ignore[attr-defined]
+        block.collapsed = False
+        await settle(pilot, 0.2)  # type: ignore[arg-type]
+
+    async def tool_round(pilot: object) -> None:
+        from loopback import tool_call_chunk
+
+        await send(pilot, "/persona terse-engineer")
+        asked = [tool_call_chunk(0, id="call_1", name="now", arguments="{}"), tool_call_chunk(0, finish="tool_calls")]
+        for frame in asked:
+            frame["model"] = SCRIPTED
+        server.push(Stream(sse(*asked)), calm_tool_answer())
+        await send(pilot, "What time is it where I am?")
+        await pilot.press("f2")  # type: ignore[attr-defined]
+        await settle(pilot, 0.2)  # type: ignore[arg-type]
+
     scenes = [
         ("01-greeting", nothing),
         ("02-reply-and-calls", conversation),
@@ -213,6 +259,8 @@ async def main(out: Path, png: bool) -> None:
         ("10-server-picker-at-80x24", small_screen),
         ("11-tour-companion", tour_companion),
         ("12-replay-beside-companion", replay_companion),
+        ("13-reasoning-reply", reasoning),
+        ("14-tool-round-in-the-calls", tool_round),
     ]
     only = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
     scenes = [(name, steps) for name, steps in scenes if not only or any(word in name for word in only)]

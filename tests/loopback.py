@@ -103,6 +103,32 @@ def chat_chunk(content: str | None = None, *, reasoning: str | None = None, fini
     }
 
 
+def tool_call_chunk(index: int, *, id: str | None = None, name: str | None = None, arguments: str = "", finish: str | None = None) -> dict[str, Any]:
+    """One chat.completion.chunk carrying a piece of a tool call (the id and name come once, the arguments in pieces)."""
+    call: dict[str, Any] = {"index": index, "function": {"arguments": arguments}}
+    if id is not None:
+        call["id"], call["type"] = id, "function"
+    if name is not None:
+        call["function"]["name"] = name
+    chunk = chat_chunk(finish=finish)
+    chunk["choices"][0]["delta"] = {"tool_calls": [call]}
+    return chunk
+
+
+def chat_answer(content: str | None, *, tool_calls: list[dict[str, Any]] | None = None, reasoning: str | None = None) -> Answer:
+    """A whole chat.completion (not streamed), with tool calls or reasoning if given."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    finish = "tool_calls" if tool_calls else "stop"
+    choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+    return Answer(
+        body={"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "loopback-model", "choices": [choice], "usage": _usage(3)}
+    )
+
+
 class QuietServer(ThreadingHTTPServer):
     """Clients that hang up (as SDKs and cancelled streams do) are not errors here."""
 

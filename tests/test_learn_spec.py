@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 
 from guide.client import ACTIONS, Guide, GuideError, Trace
+from guide.client._pictures import prepare
+from guide.client._reply import Reply
 from guide.client._requests import Call
+from guide.client._results import Answer
+from guide.client._tools import Toolbox
 from guide.learn.spec import Explanation, Part, check, explain, load, path_at, schema_for
 from guide.personas import OPTIONS
 from guide.personas import load as load_personas
@@ -20,6 +24,16 @@ from guide.personas import load as load_personas
 WAV = b"RIFF$}\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00\x02\x00\x10\x00data\x00}\x00\x00" + b"\x00\x00" * 16000
 EVERY_OPTION = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64, "presence_penalty": 0.5, "frequency_penalty": 0.5, "seed": 7}
 """A value for each option a persona may set (guide.personas.OPTIONS)."""
+
+
+PNG_1x1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f01f0005000201ffa3f5b1d80000000049454e44ae426082"
+)
+
+
+def now_in(zone: str = "UTC") -> str:
+    """The time now in a zone."""
+    return "12:00"
 
 
 def paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
@@ -54,6 +68,20 @@ def planned_calls() -> list[Call]:
             talk = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hello, Fira."}, {"role": "user", "content": "More"}]
             calls.append(ai.plan_think(talk, "Be calm.", "some-model", None, stream, dict(options), ()))
             calls.append(ai.plan_continue("Once upon", "some-model", None, stream, dict(options), ()))
+    picture = prepare(PNG_1x1)
+    toolbox = Toolbox([now_in, {"type": "function", "function": {"name": "calculate", "parameters": {"type": "object", "properties": {}}}}])
+    for stream in (False, True):
+        asked = [{"role": "user", "content": "What is this, and the time?"}]
+        first = ai.plan_think(asked, "Be calm.", "some-model", None, stream, {"tool_choice": "auto"}, (), pictures=[picture], toolbox=toolbox)
+        calls.append(first)
+        reply = Reply(
+            answer=Answer(
+                pieces=[""], tool_calls=[{"id": "call_1", "type": "function", "function": {"name": "now_in", "arguments": '{"zone": "UTC"}'}}]
+            )
+        )
+        following = ai.next_round(first, reply, toolbox, 1)
+        assert following is not None
+        calls.append(following)
     calls += [
         ai.plan_understand("a quiet lake", "some-model", None, ()),
         ai.plan_understand(["a quiet lake", "a loud sea"], "some-model", None, ()),

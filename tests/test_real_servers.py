@@ -279,3 +279,29 @@ def test_guide_probe_command_against_llama(llama_server: str, run_guide) -> None
     marks = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()[1:]}
     assert (marks["think"], marks["continue"], marks["catalog"]) == ("✓", "✓", "✓")
     assert (marks["imagine"], marks["speak"], marks["listen"]) == ("✗", "✗", "✗")
+
+
+def calculate(expression: str) -> str:
+    """Work out arithmetic, such as 12 * 7."""
+    return expression
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_llama_server_answers_a_tool_request(llama_server: str, stream: bool) -> None:
+    # What docs/servers.md reports: with tool_choice naming the function, the server constrains the reply to a call
+    # (the shape right, SmolLM2-135M's arguments rarely so); with "auto" this small model answers in words.
+    with Guide(base_url=llama_server, max_retries=0) as ai:
+        forced = ai.think(
+            "What is 12 times 7?",
+            tools=[calculate],
+            stream=stream,
+            max_tokens=48,
+            temperature=0.2,
+            tool_choice={"type": "function", "function": {"name": "calculate"}},
+        )
+        assert forced.text == "" or forced.tool_calls
+        assert forced.finish_reason == "tool_calls"
+        assert [call.name for call in forced.tool_calls] == ["calculate"]
+        assert forced.tool_calls[0].id
+        free = ai.think("What is 12 times 7? Use the calculate tool.", tools=[calculate], stream=stream, max_tokens=48, temperature=0.2)
+        assert free.finish_reason in ("stop", "length", "tool_calls")

@@ -83,3 +83,57 @@ def test_guide_and_the_sdk_send_the_same_request(case: str, server: LoopbackServ
     assert theirs is not ours
     assert (theirs.method, theirs.path, theirs.content_type) == (ours.method, ours.path, ours.content_type)
     assert sent_fields(spec, action, theirs) == sent_fields(spec, action, ours)
+
+
+def now_in(zone: str) -> str:
+    """The time now in a time zone."""
+    return "12:00"
+
+
+NOW_IN = {
+    "type": "function",
+    "function": {
+        "name": "now_in",
+        "description": "The time now in a time zone.",
+        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]},
+    },
+}
+"""now_in as the OpenAI docs would have you write it by hand."""
+
+
+def test_a_picture_goes_as_the_sdk_sends_it(server: LoopbackServer, spec: dict[str, Any], tmp_path: Path) -> None:
+    import base64
+
+    from loopback import PNG_1x1
+
+    lake = tmp_path / "lake.png"
+    lake.write_bytes(PNG_1x1)
+    with Guide(base_url=server.url, model="loopback-model") as ai:
+        ai.think("What is this?", images=[lake])
+    ours = server.requests[-1]
+    url = "data:image/png;base64," + base64.b64encode(lake.read_bytes()).decode()
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
+    content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": url}}]
+    sdk.chat.completions.create(model="loopback-model", messages=[{"role": "user", "content": content}])
+    assert sent_fields(spec, "think", server.requests[-1]) == sent_fields(spec, "think", ours)
+
+
+def test_a_tool_round_goes_as_the_sdk_sends_it(server: LoopbackServer, spec: dict[str, Any]) -> None:
+    from loopback import chat_answer
+
+    call = {"id": "call_1", "type": "function", "function": {"name": "now_in", "arguments": '{"zone": "UTC"}'}}
+    server.push(chat_answer(None, tool_calls=[call]), chat_answer("Noon."))
+    with Guide(base_url=server.url, model="loopback-model") as ai:
+        ai.think("What time is it?", tools=[now_in], run_tools=True)
+    first, second = server.requests[-2:]
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
+    asked = [{"role": "user", "content": "What time is it?"}]
+    server.push(chat_answer(None, tool_calls=[call]), chat_answer("Noon."))
+    answer = sdk.chat.completions.create(model="loopback-model", messages=asked, tools=[NOW_IN])
+    message = answer.choices[0].message
+    said = {"role": "assistant", "content": message.content, "tool_calls": [c.model_dump() for c in message.tool_calls or []]}
+    follow = [*asked, said, {"role": "tool", "tool_call_id": call["id"], "content": now_in("UTC")}]
+    sdk.chat.completions.create(model="loopback-model", messages=follow, tools=[NOW_IN])
+    theirs_first, theirs_second = server.requests[-2:]
+    assert sent_fields(spec, "think", theirs_first) == sent_fields(spec, "think", first)
+    assert sent_fields(spec, "think", theirs_second) == sent_fields(spec, "think", second)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ModelNotFound,
         NoModel,
         NotOffered,
+        PicturesNotTaken,
         RateLimited,
         Redirected,
         ReplyNotUnderstood,
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
         ServerFailed,
         StreamBrokeOff,
         TimedOut,
+        ToolsNotTaken,
+        ToolsWentOn,
         UnusableAddress,
     )
     from ._map import ACTIONS, API_VERSION, Action
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from ._secrets import redact_key
     from ._sse import ServerSentEvent, SSEDecoder
     from ._sync import Guide
+    from ._tools import ToolCall, tool_spec
     from ._trace import Trace
 
 _HOMES = {
@@ -47,6 +51,7 @@ _HOMES = {
         "ModelNotFound",
         "NoModel",
         "NotOffered",
+        "PicturesNotTaken",
         "RateLimited",
         "Redirected",
         "ReplyNotUnderstood",
@@ -55,6 +60,8 @@ _HOMES = {
         "ServerFailed",
         "StreamBrokeOff",
         "TimedOut",
+        "ToolsNotTaken",
+        "ToolsWentOn",
         "UnusableAddress",
     ],
     "_map": ["ACTIONS", "API_VERSION", "Action"],
@@ -64,6 +71,7 @@ _HOMES = {
     "_sse": ["SSEDecoder", "ServerSentEvent"],
     "_sync": ["Guide"],
     "_secrets": ["redact_key"],
+    "_tools": ["ToolCall", "tool_spec"],
     "_trace": ["Trace"],
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -106,6 +114,7 @@ __all__ = [
     "NoModel",
     "NotOffered",
     "Picture",
+    "PicturesNotTaken",
     "Provider",
     "RateLimited",
     "Redirected",
@@ -119,6 +128,9 @@ __all__ = [
     "Sound",
     "StreamBrokeOff",
     "TimedOut",
+    "ToolCall",
+    "ToolsNotTaken",
+    "ToolsWentOn",
     "Trace",
     "Transcript",
     "UnusableAddress",
@@ -130,4 +142,5 @@ __all__ = [
     "probe",
     "redact_key",
     "redact_url",
+    "tool_spec",
 ]

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from functools import partial
 from typing import Any
 
 import httpx
@@ -15,11 +16,13 @@ from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallbac
 from ._errors import GuideError
 from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
+from ._pictures import PictureInput, prepare
 from ._providers import Finding
 from ._reply import AsyncReply
 from ._requests import AudioInput, Call, Messages, empty
 from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
 from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
+from ._tools import Toolbox, ToolInput
 from ._trace import Trace
 
 
@@ -68,18 +71,59 @@ class AsyncGuide(GuideCore):
 
     # The gentle actions.
 
-    def think(self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> AsyncReply:
-        """Chat completions: you offer context; it reflects and responds."""
+    def think(
+        self,
+        messages: Messages,
+        *,
+        system: str | None = None,
+        model: str | None = None,
+        stream: bool = False,
+        images: Sequence[PictureInput] | None = None,
+        tools: Sequence[ToolInput] | None = None,
+        run_tools: bool = False,
+        **options: Any,
+    ) -> AsyncReply:
+        """Chat completions: you offer context; it reflects and responds.
+
+        `images`, `tools` and `run_tools` as for `Guide.think`. Pictures are
+        read and made smaller off the event loop; with `run_tools`, the tool
+        functions run in a worker thread and the rounds before the answer are
+        read whole, so iterating yields the answer once it has come.
+        """
+        toolbox = Toolbox(tools) if tools else None
+        shown = {"images": list(images) if images else None, "tools": list(tools) if tools else None, "run_tools": run_tools or None}
 
         async def start(reply: AsyncReply) -> AsyncIterator[None]:
             name, notes = await self._model(model)
-            call = self.plan_think(messages, system, name, model, stream, options, notes)
+            pictures = await asyncio.to_thread(lambda: [prepare(image) for image in images or ()]) if images else []
+            call = self.plan_think(messages, system, name, model, stream, options, notes, pictures=pictures, toolbox=toolbox, asked_with=shown)
+            if run_tools and toolbox is not None:
+                await self._until_answered(call, reply, toolbox)
+                return
             # aclosing: closing the reply must close the HTTP stream now, not when GC gets to it.
             async with aclosing(self._answer(call, "chat", reply)) as answer:
                 async for _ in answer:
                     yield
 
         return AsyncReply(start)
+
+    async def _until_answered(self, call: Call, reply: AsyncReply, toolbox: Toolbox) -> None:
+        """Round trips until the model answers in words; the last round's answer becomes `reply`'s."""
+        rounds: list[AsyncReply] = []
+        while True:
+            current = AsyncReply(partial(self._round, call))
+            await current
+            following = await asyncio.to_thread(self.next_round, call, current, toolbox, len(rounds) + 1)
+            if following is None:
+                reply.answer, reply.trace, reply.rounds = current.answer, current.trace, rounds
+                return
+            rounds.append(current)
+            call = following
+
+    async def _round(self, call: Call, reply: AsyncReply) -> AsyncIterator[None]:
+        async with aclosing(self._answer(call, "chat", reply)) as answer:
+            async for _ in answer:
+                yield
 
     def continue_(self, prompt: str, *, model: str | None = None, stream: bool = False, **options: Any) -> AsyncReply:
         """Completions: you begin a thought; it carries it forward."""
@@ -160,6 +204,15 @@ class AsyncGuide(GuideCore):
             found = await asyncio.gather(*(self._probe(http, empty(row, self._base)) for row in ACTIONS.values()))
         return {finding.action: finding for finding in found}
 
+    async def probe_pictures(self, *, model: str | None = None) -> Finding:
+        """Whether the model takes pictures: one think call with a single pixel and max_tokens 1 (it spends a token or two)."""
+        name, _ = await self._model(model)
+        try:
+            await self._exchange(self.plan_picture_probe(name))
+        except GuideError as error:
+            return self.picture_finding(error)
+        return self.picture_finding(None)
+
     # The I/O.
 
     async def _model(self, asked: str | None) -> tuple[str, tuple[str, ...]]:
@@ -232,9 +285,11 @@ class AsyncGuide(GuideCore):
         if self.answered_whole(response.headers):
             self.unstreamed(trace, kind, answer, await self._read(response, trace, started), started)
             return
+        thought = 0
         try:
             async for text in response.aiter_text():
-                if reader.feed(text):
+                if reader.feed(text) or len(answer.reasoning) != thought:
+                    thought = len(answer.reasoning)  # reasoning arrives before the answer: it is news too
                     yield
                 if reader.due():
                     self.emit(trace)  # how the stream is going: subscribers update a live row from this

@@ -15,7 +15,20 @@ from typing import Any, Literal
 
 from . import _requests as build
 from ._address import api_base, display_address, redact_url, url_secrets
-from ._errors import CannotConnect, GuideError, NoModel, Redirected, ReplyNotUnderstood, ReplyTooLarge, StreamBrokeOff, TimedOut
+from ._errors import (
+    CannotConnect,
+    GuideError,
+    NoModel,
+    PicturesNotTaken,
+    Redirected,
+    ReplyNotUnderstood,
+    ReplyTooLarge,
+    StreamBrokeOff,
+    TimedOut,
+    ToolsNotTaken,
+    ToolsWentOn,
+)
+from ._pictures import PROBE_PNG, Prepared, carries_pictures, prepare, shortened_urls
 from ._providers import DEFAULT_BASE_URL, Finding, judge, local_servers_hint
 from ._requests import AudioInput, Call, Messages, gentle_call
 from ._responses import Kind, check_json, error_for, parse_answer, summarise_body
@@ -23,6 +36,7 @@ from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vecto
 from ._retry import retry_delay, should_retry
 from ._secrets import redact_key, scrub, scrub_bytes, scrub_value
 from ._stream import StreamReader
+from ._tools import MAX_ROUNDS, Toolbox, asked
 from ._trace import Trace
 
 TraceCallback = Callable[[Trace], None]
@@ -85,10 +99,72 @@ class GuideCore:
         stream: bool,
         options: dict[str, Any],
         notes: tuple[str, ...],
+        *,
+        pictures: Sequence[Prepared] = (),
+        toolbox: Toolbox | None = None,
+        asked_with: dict[str, Any] | None = None,
     ) -> Call:
-        """The think call for these messages."""
-        gentle = gentle_call("think", messages, system=system, model=asked, stream=stream or None, **options)
-        return build.think(self._base, messages, model=model, system=system, stream=stream, options=options, gentle=gentle, notes=notes)
+        """The think call for these messages (with pictures and tools, as given in `asked_with` for the gentle call)."""
+        gentle = gentle_call("think", messages, system=system, model=asked, stream=stream or None, **(asked_with or {}), **options)
+        notes = (*notes, *(picture.note for picture in pictures))
+        return build.think(
+            self._base,
+            messages,
+            model=model,
+            system=system,
+            stream=stream,
+            options=options,
+            gentle=gentle,
+            notes=notes,
+            pictures=[picture.part for picture in pictures],
+            tools=toolbox.specs if toolbox else (),
+        )
+
+    def next_round(self, call: Call, reply: Any, toolbox: Toolbox, rounds: int) -> Call | None:
+        """After a reply that asked for tools: run them, and the call that sends their answers back (None: it answered).
+
+        `rounds` counts the replies so far; past MAX_ROUNDS, ToolsWentOn.
+        """
+        calls = reply.tool_calls
+        if not calls:
+            return None
+        if rounds >= MAX_ROUNDS:
+            detail = f"After {rounds} round trips the model still asked for {', '.join(c.shown() for c in calls)}."
+            raise ToolsWentOn(action="think", url=call.url, detail=detail, partial=reply.text)
+        assert call.json is not None
+        messages = [*call.json["messages"], asked(reply.text, calls), *toolbox.answers(calls)]
+        shown = ", ".join(c.shown() for c in calls)
+        return Call(
+            call.action,
+            call.url,
+            json={**call.json, "messages": messages},
+            stream=call.stream,
+            gentle=f"{call.gentle.split('  #')[0]}  # round {rounds + 1}: the answers of {shown} go back",
+            notes=(f"Tool round {rounds + 1}: guide ran {shown} and sent the answers back as tool messages.",),
+        )
+
+    def plan_picture_probe(self, model: str) -> Call:
+        """A think call with one pixel and max_tokens 1: the cheapest question whether a model takes pictures."""
+        picture = prepare(PROBE_PNG)
+        return build.think(
+            self._base,
+            "What is in this picture?",
+            model=model,
+            system=None,
+            stream=False,
+            options={"max_tokens": 1},
+            gentle="ai.probe_pictures()",
+            pictures=[picture.part],
+        )
+
+    @staticmethod
+    def picture_finding(error: GuideError | None) -> Finding:
+        """What the picture probe's answer says: taken, refused for the picture, or not known."""
+        if error is None:
+            return Finding("think", "yes", 200, "the model answered a picture")
+        if isinstance(error, PicturesNotTaken):
+            return Finding("think", "no", error.status, f"the model refused a picture: {error.detail}"[:120])
+        return Finding("think", "unknown", error.status, f"{error.title} {error.detail}".strip()[:120])
 
     def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
         """The continue call for this prompt."""
@@ -166,7 +242,7 @@ class GuideCore:
             for field, (name, data, media) in call.files.items():
                 body[field] = f"<file {name} · {len(data):,} bytes · {media}>"
         else:
-            body = call.json
+            body = shortened_urls(call.json)  # a picture is sent whole, and kept as its start and its length
         trace = Trace(
             action=call.action.name,
             method=call.action.method,
@@ -231,7 +307,23 @@ class GuideCore:
         """The error for an HTTP error status, recorded on the trace."""
         body = scrub_bytes(body, self.secrets)
         trace.response_body = self.summarised(body, trace)
-        return self.fail(trace, error_for(trace.status or 0, body, url=trace.url, action=trace.action), started)
+        return self.fail(trace, self._refused_for(trace, error_for(trace.status or 0, body, url=trace.url, action=trace.action)), started)
+
+    @staticmethod
+    def _refused_for(trace: Trace, error: GuideError) -> GuideError:
+        """A refusal that names what the request carried (pictures, tools) becomes the calm error that says so."""
+        status, words = error.status or 0, error.detail.lower()
+        if status not in (400, 415, 422, 500, 501) or not isinstance(trace.request_body, dict):
+            return error
+        body = trace.request_body
+        kind: type[GuideError] | None = None
+        if carries_pictures(body) and any(word in words for word in ("image", "vision", "multimodal", "mmproj")):
+            kind = PicturesNotTaken
+        elif body.get("tools") and any(word in words for word in ("tool", "function", "jinja")):
+            kind = ToolsNotTaken
+        if kind is None:
+            return error
+        return kind(status=error.status, body=error.body, url=error.url, action=error.action, detail=error.detail)
 
     def redirected(self, trace: Trace, body: bytes, started: float) -> GuideError:
         """The error for a 3xx: where the server pointed, which guide does not follow."""
@@ -352,6 +444,7 @@ class GuideCore:
         whole = self.parsed(trace, parse_answer, kind, self.finish(trace, body, started))
         answer.pieces[:] = whole.pieces
         answer.reasoning[:] = whole.reasoning
+        answer.tool_calls[:] = whole.tool_calls
         answer.usage, answer.finish_reason, answer.model, answer.done = whole.usage, whole.finish_reason, whole.model, True
 
     @staticmethod

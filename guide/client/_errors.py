@@ -7,6 +7,8 @@ GuideError
 ├── NotOffered           404, or LM Studio's 200 "Unexpected endpoint"
 ├── ModelNotFound        404 model_not_found
 ├── RequestRefused       another 4xx: the server did not accept the request
+│   ├── PicturesNotTaken  the model or server takes no pictures
+│   └── ToolsNotTaken     the server takes no tools
 ├── RateLimited          429
 ├── ServerFailed         5xx, or an error object inside a stream
 ├── ReplyNotUnderstood   not JSON, or not the shape the spec gives
@@ -14,6 +16,7 @@ GuideError
 ├── Redirected           a 3xx: the server pointed elsewhere (guide does not follow)
 ├── StreamBrokeOff       the stream closed before [DONE]
 ├── NoModel              no model was named and the server lists none
+├── ToolsWentOn          run_tools: the model still asked for tools after the last round
 └── UnusableAddress      not an http(s) address: refused before any request
 """
 
@@ -177,3 +180,24 @@ class UnusableAddress(GuideError):
 
     title = "guide cannot use that server address."
     hint = "Give an http:// or https:// address, such as http://127.0.0.1:11434."
+
+
+class PicturesNotTaken(RequestRefused):
+    """A think call carried a picture, and the server refused it for that (a model without vision)."""
+
+    title = "This model does not take pictures."
+    hint = "Choose a vision model (llama.cpp needs its --mmproj file), or send the words without the picture."
+
+
+class ToolsNotTaken(RequestRefused):
+    """A think call offered tools, and the server refused it for that."""
+
+    title = "This server does not take tools."
+    hint = "Choose a model or server that calls tools (llama.cpp needs --jinja), or ask without them."
+
+
+class ToolsWentOn(GuideError):
+    """With run_tools, the model was still asking for tools when the rounds ran out."""
+
+    title = "The model kept asking for tools."
+    hint = "guide stopped the round trips there. Ask more plainly, or offer fewer tools."

@@ -12,7 +12,11 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 from ._results import Answer
+from ._tools import ToolCall, as_tool_calls
 from ._trace import Trace
+
+Part = tuple[str, str]
+"""A piece of a streamed reply and what it is: ("reasoning", text) or ("answer", text)."""
 
 
 class _ReplyBase:
@@ -20,11 +24,23 @@ class _ReplyBase:
         self.answer = answer or Answer()
         self.trace = trace
         """The call's trace (set as soon as the call starts)."""
+        self.rounds: list[Any] = []
+        """With `run_tools=True`: the replies before this one that asked for tools, oldest first (each with its trace)."""
 
     @property
     def reasoning(self) -> str:
-        """The model's reasoning (`reasoning_content`), kept apart from the answer."""
+        """The model's reasoning (`reasoning_content`, `reasoning`, or inline `<think>`), kept apart from the answer."""
         return "".join(self.answer.reasoning)
+
+    @property
+    def thought_ms(self) -> float | None:
+        """When the reasoning ended, in ms from the start of the call (None: no reasoning)."""
+        return self.answer.thought_ms
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls the reply asked for (empty when it answered in words)."""
+        return as_tool_calls(self.answer.tool_calls)
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -90,6 +106,24 @@ class Reply(_ReplyBase):
             except StopIteration:
                 self._source = None
 
+    def parts(self) -> Iterator[Part]:
+        """The reasoning and the answer as they arrive, each piece marked: ("reasoning", text) or ("answer", text)."""
+        thought = said = 0
+        while True:
+            answer = self.answer
+            while thought < len(answer.reasoning):
+                yield "reasoning", answer.reasoning[thought]
+                thought += 1
+            while said < len(answer.pieces):
+                yield "answer", answer.pieces[said]
+                said += 1
+            if self._source is None:
+                return
+            try:
+                next(self._source)
+            except StopIteration:
+                self._source = None
+
     def close(self) -> None:
         """Stop a streaming reply now: the HTTP stream closes, what came stays."""
         if self._source is not None:
@@ -139,6 +173,26 @@ class AsyncReply(_ReplyBase):
             while index < len(pieces):
                 yield pieces[index]
                 index += 1
+            if self._source is None:
+                return
+            try:
+                await self._source.__anext__()
+            except StopAsyncIteration:
+                self._source = None
+
+    async def parts(self) -> AsyncIterator[Part]:
+        """The reasoning and the answer as they arrive, each piece marked: ("reasoning", text) or ("answer", text)."""
+        if self._start is not None:
+            self._source, self._start = self._start(self), None
+        thought = said = 0
+        while True:
+            answer = self.answer
+            while thought < len(answer.reasoning):
+                yield "reasoning", answer.reasoning[thought]
+                thought += 1
+            while said < len(answer.pieces):
+                yield "answer", answer.pieces[said]
+                said += 1
             if self._source is None:
                 return
             try:

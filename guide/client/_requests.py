@@ -17,6 +17,7 @@ from typing import IO, Any, TypeAlias
 from ._address import url_for
 from ._errors import RequestRefused
 from ._map import ACTIONS, Action
+from ._pictures import with_pictures
 
 Message = Mapping[str, Any]
 Messages: TypeAlias = str | Sequence[Message]
@@ -74,6 +75,10 @@ def gentle_call(action: str, *args: Any, **kwargs: Any) -> str:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and not (value and isinstance(value[0], Mapping)):
+        return "[" + ", ".join(_short(item) for item in value) + "]"  # images=[...], tools=[...]
+    if callable(value) and hasattr(value, "__name__"):
+        return str(value.__name__)  # a tool: the function's name, as the caller wrote it
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value):,} bytes>"
     if hasattr(value, "read"):
@@ -106,9 +111,23 @@ def think(
     options: dict[str, Any],
     gentle: str,
     notes: tuple[str, ...] = (),
+    pictures: Sequence[dict[str, Any]] = (),
+    tools: Sequence[dict[str, Any]] = (),
 ) -> Call:
-    """POST /chat/completions with the messages (and the system prompt first)."""
-    body: dict[str, Any] = {"model": model, "messages": as_messages(messages, system), **options}
+    """POST /chat/completions with the messages (and the system prompt first).
+
+    Pictures (image_url content parts) join the last user message; tools are
+    the spec's tool objects, offered to the model.
+    """
+    listed = as_messages(messages, system)
+    if pictures:
+        last = next((i for i in range(len(listed) - 1, -1, -1) if listed[i].get("role") == "user"), None)
+        if last is None:
+            raise RequestRefused("Pictures go with a user message, and there is none.", hint="Say something with the picture.")
+        listed[last] = with_pictures(listed[last], list(pictures))
+    body: dict[str, Any] = {"model": model, "messages": listed, **options}
+    if tools:
+        body["tools"] = list(tools)
     if stream:
         body["stream"] = True
         body.setdefault("stream_options", {"include_usage": True})

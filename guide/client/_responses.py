@@ -25,8 +25,11 @@ from ._errors import (
     TimedOut,
 )
 from ._results import Answer, Catalog, ModelInfo, Transcript, Vector, Vectors, Verdict
+from ._tools import tool_calls_of
 
 Kind = Literal["chat", "completion"]
+OPEN_THOUGHT, CLOSE_THOUGHT = "<think>", "</think>"
+"""The tags some servers leave around a reasoning model's thoughts, inline in the content."""
 NOT_JSON: Any = object()
 LM_STUDIO_NO_ROUTE = "Unexpected endpoint or method"
 _TAGS = re.compile(r"<[^>]+>")
@@ -123,23 +126,38 @@ def parse_answer(kind: Kind, parsed: Any) -> Answer:
             message = choice["message"]
             text = message.get("content")
             reasoning = _text_or_none(message.get("reasoning_content")) or _text_or_none(message.get("reasoning")) or ""
+            calls = tool_calls_of(message["tool_calls"]) if message.get("tool_calls") is not None else []
         else:
             text = choice["text"]
-            reasoning = ""
+            reasoning, calls = "", []
     except (KeyError, IndexError, TypeError, AttributeError):
         raise _shape_error("choices[0] with the reply", parsed) from None
     if text is None and kind == "chat":
         text = ""  # a reply of tool calls or a refusal has no content
     if not isinstance(text, str):
         raise _shape_error("the reply as text", parsed)
+    if calls is None:
+        raise _shape_error("tool_calls as the spec gives them (id, type, function with name and arguments)", parsed)
+    if kind == "chat" and not reasoning:
+        reasoning, text = split_thought(text)
     return Answer(
         pieces=[text],
         reasoning=[reasoning] if reasoning else [],
+        tool_calls=calls,
         usage=usage_of(parsed.get("usage")),
         finish_reason=_text_or_none(choice.get("finish_reason")),
         model=_text_or_none(parsed.get("model")),
         done=True,
     )
+
+
+def split_thought(text: str) -> tuple[str, str]:
+    """Reasoning written inline as `<think>…</think>` at the start of a reply, and the answer after it."""
+    stripped = text.lstrip()
+    if not stripped.startswith(OPEN_THOUGHT) or CLOSE_THOUGHT not in stripped:
+        return "", text
+    thought, _, answer = stripped[len(OPEN_THOUGHT) :].partition(CLOSE_THOUGHT)
+    return thought, answer.lstrip()
 
 
 def parse_vectors(parsed: Any, *, single: bool) -> tuple[Vector | Vectors, str | None]:

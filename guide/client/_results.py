@@ -16,6 +16,10 @@ class Answer:
 
     pieces: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Tool calls the reply asked for, in the spec's shape (a stream's deltas joined by index)."""
+    thought_ms: float | None = None
+    """When the reasoning ended, in ms from the start of the call (None: the reply did not reason)."""
     usage: dict[str, Any] | None = None
     finish_reason: str | None = None
     model: str | None = None

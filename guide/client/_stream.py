@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ._errors import GuideError, ReplyNotUnderstood, ReplyTooLarge, ServerFailed, StreamBrokeOff
-from ._responses import Kind, error_detail, usage_of
+from ._responses import CLOSE_THOUGHT, OPEN_THOUGHT, Kind, error_detail, usage_of
 from ._results import Answer
 from ._secrets import Secrets, StreamScrubber, mask_spans
 from ._sse import SSEDecoder
@@ -19,6 +19,78 @@ PROGRESS_EVERY = 0.1
 FIELDS = {"chat": ("content",), "completion": ("text",)}
 """The field that carries the answer in each kind of frame (`_mask_split_secrets` walks it)."""
 THOUGHTS = ("reasoning_content", "reasoning")
+MAX_TOOL_CALLS = 64
+"""Tool calls read from one stream (more is not a reply guide trusts)."""
+
+
+def _partial_tag(text: str, tag: str) -> int:
+    """How many characters at the end of `text` could begin `tag` (held back until the next piece says)."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+class InlineThought:
+    """Reasoning written inline, `<think>…</think>` at the start of the content, split from the answer across frames.
+
+    Only a reply that begins with the tag is split: a `<think>` later in an
+    answer is the answer's own text. Once the answer has begun, the reader
+    stops asking (no cost on the hot path).
+    """
+
+    __slots__ = ("held", "state")
+
+    def __init__(self) -> None:
+        self.state = "start"
+        self.held = ""
+
+    @property
+    def settled(self) -> bool:
+        """The answer has begun and nothing is held: the rest is answer."""
+        return self.state == "answer" and not self.held
+
+    def feed(self, text: str) -> list[tuple[bool, str]]:
+        """The pieces this text completes, each (is it reasoning?, text)."""
+        out: list[tuple[bool, str]] = []
+        text, self.held = self.held + text, ""
+        while text:
+            if self.state == "start":
+                stripped = text.lstrip()
+                if len(stripped) < len(OPEN_THOUGHT) and OPEN_THOUGHT.startswith(stripped):
+                    self.held = text  # still may become the tag
+                    return out
+                if not stripped.startswith(OPEN_THOUGHT):
+                    self.state = "answer"
+                    continue
+                self.state, text = "thinking", stripped[len(OPEN_THOUGHT) :]
+            elif self.state == "thinking":
+                at = text.find(CLOSE_THOUGHT)
+                if at >= 0:
+                    if at:
+                        out.append((True, text[:at]))
+                    self.state, text = "after", text[at + len(CLOSE_THOUGHT) :]
+                    continue
+                keep = _partial_tag(text, CLOSE_THOUGHT)
+                if len(text) > keep:
+                    out.append((True, text[: len(text) - keep]))
+                self.held = text[len(text) - keep :] if keep else ""
+                return out
+            elif self.state == "after":
+                text = text.lstrip()  # the blank line between the thought and the answer
+                if text:
+                    self.state = "answer"
+            else:
+                out.append((False, text))
+                return out
+        return out
+
+    def flush(self) -> list[tuple[bool, str]]:
+        """What was held when the stream ended."""
+        held, self.held = self.held, ""
+        if not held:
+            return []
+        return [(self.state == "thinking", held)]
 
 
 class StreamReader:
@@ -33,8 +105,10 @@ class StreamReader:
 
     __slots__ = (
         "answer",
+        "at",
         "decoder",
         "head",
+        "inline",
         "kind",
         "limit",
         "noted",
@@ -66,6 +140,10 @@ class StreamReader:
         self.limit = limit
         self.size = 0
         self.noted: set[str] = set()
+        self.inline: InlineThought | None = InlineThought() if kind == "chat" else None
+        """Splits `<think>` tags from the answer until the answer has begun (then None)."""
+        self.at = 0.0
+        """When the frames being read arrived, in ms from the start."""
         self.told = started
         """When subscribers last heard how the stream is going."""
 
@@ -111,14 +189,20 @@ class StreamReader:
         return "".join(self.answer.pieces)
 
     def _flush(self) -> list[str]:
+        out: list[str] = []
+        if self.inline is not None:
+            for is_thought, text in self.inline.flush():
+                self._feed(text, self.thought if is_thought else self.text, out)
         rest = self.text.flush()
         thought = self.thought.flush()
         if thought:
             self.answer.reasoning.append(thought)
         if rest:
             self.answer.pieces.append(rest)
-            return [rest]
-        return []
+            out.append(rest)
+        if self.answer.reasoning and self.answer.thought_ms is None:
+            self.answer.thought_ms = round((time.perf_counter() - self.started) * 1000, 1)
+        return out
 
     def _read(self, events: list[Any]) -> list[str]:
         if not events:
@@ -126,7 +210,7 @@ class StreamReader:
         answer = self.answer
         if answer.done:
             return []
-        at = round((time.perf_counter() - self.started) * 1000, 1)
+        at = self.at = round((time.perf_counter() - self.started) * 1000, 1)
         frames = self.trace.frames
         out: list[str] = []
         for event in events:
@@ -177,9 +261,16 @@ class StreamReader:
             if type(content) is not str:
                 raise self._not_understood(data, f"A frame's {name} was not text.")
             if content:
-                self._take(frame, name, content, self.text, answer.pieces, out)
-        if chat and ("reasoning_content" in holder or "reasoning" in holder):
-            self._thought(holder, frame)
+                if self.inline is None:
+                    self._take(frame, name, content, self.text, answer.pieces, out)
+                else:
+                    self._inline(frame, content, out)
+        if chat:
+            if "reasoning_content" in holder or "reasoning" in holder:
+                self._thought(holder, frame)
+            calls = holder.get("tool_calls")
+            if calls is not None:
+                self._tool_calls(calls, data)
         finish = choice.get("finish_reason")
         if finish is not None:
             if type(finish) is str and finish:
@@ -203,9 +294,65 @@ class StreamReader:
             self.sources.append((frame, name, text))
         shown = scrubber.feed(text)
         if shown:
+            if out is not None and self.answer.reasoning and self.answer.thought_ms is None:
+                self.answer.thought_ms = self.at  # the answer begins: the thinking is over
             kept.append(shown)
             if out is not None:
                 out.append(shown)
+
+    def _inline(self, frame: int, content: str, out: list[str]) -> None:
+        """Content that may begin with `<think>`: the thought goes with the reasoning, the rest with the answer."""
+        assert self.inline is not None
+        if self.secrets:
+            self.sources.append((frame, "content", content))  # as sent, whole: masking edits the frame's content
+        for is_thought, text in self.inline.feed(content):
+            self._feed(text, self.thought if is_thought else self.text, out)
+        if self.inline.settled:
+            self.inline = None
+
+    def _feed(self, text: str, scrubber: StreamScrubber, out: list[str]) -> None:
+        shown = scrubber.feed(text)
+        if not shown:
+            return
+        if scrubber is self.thought:
+            self.answer.reasoning.append(shown)
+            return
+        if self.answer.thought_ms is None and self.answer.reasoning:
+            self.answer.thought_ms = self.at
+        self.answer.pieces.append(shown)
+        out.append(shown)
+
+    def _tool_calls(self, value: Any, data: str) -> None:
+        """A frame's tool-call deltas, joined into the calls by their index (a name once, the arguments piece by piece)."""
+        if type(value) is not list:
+            raise self._not_understood(data, "A frame's tool_calls were not a list.")
+        calls = self.answer.tool_calls
+        for position, item in enumerate(value):
+            if type(item) is not dict:
+                raise self._not_understood(data, "A frame's tool call was not an object.")
+            index = item.get("index", position)
+            if type(index) is not int or not 0 <= index < MAX_TOOL_CALLS:
+                raise self._not_understood(data, f"A frame's tool call had no index from 0 to {MAX_TOOL_CALLS - 1}.")
+            while len(calls) <= index:
+                calls.append({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+            call = calls[index]
+            ident = item.get("id")
+            if type(ident) is str and ident:
+                call["id"] = ident
+            function = item.get("function")
+            if function is None:
+                continue
+            if type(function) is not dict:
+                raise self._not_understood(data, "A frame's tool call function was not an object.")
+            name, arguments = function.get("name"), function.get("arguments")
+            if type(name) is str and name:
+                call["function"]["name"] = name
+            if type(arguments) is str:
+                call["function"]["arguments"] += arguments
+            elif type(arguments) is dict:
+                call["function"]["arguments"] += json.dumps(arguments)
+            elif arguments is not None:
+                raise self._not_understood(data, "A frame's tool call arguments were not text.")
 
     def _note(self, field: str, note: str) -> None:
         if field not in self.noted:

@@ -14,11 +14,13 @@ from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallbac
 from ._errors import GuideError
 from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
+from ._pictures import PictureInput, prepare
 from ._providers import Finding
 from ._reply import Reply
 from ._requests import AudioInput, Call, Messages, empty
 from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
 from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
+from ._tools import Toolbox, ToolInput
 from ._trace import Trace
 
 
@@ -66,11 +68,44 @@ class Guide(GuideCore):
 
     # The gentle actions.
 
-    def think(self, messages: Messages, *, system: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> Reply:
-        """Chat completions: you offer context; it reflects and responds."""
+    def think(
+        self,
+        messages: Messages,
+        *,
+        system: str | None = None,
+        model: str | None = None,
+        stream: bool = False,
+        images: Sequence[PictureInput] | None = None,
+        tools: Sequence[ToolInput] | None = None,
+        run_tools: bool = False,
+        **options: Any,
+    ) -> Reply:
+        """Chat completions: you offer context; it reflects and responds.
+
+        `images` (paths, bytes or URLs) go with the last user message;
+        `tools` (typed functions or tool dicts) are offered to the model. With
+        `run_tools=True` guide runs the functions the reply asks for and sends
+        their answers back, each round trip a call of its own, until the model
+        answers in words: the reply returned is that answer, finished, and
+        `reply.rounds` holds the replies that asked for tools.
+        """
         name, notes = self._model(model)
-        call = self.plan_think(messages, system, name, model, stream, options, notes)
-        return self._answer(call, "chat")
+        pictures = [prepare(image) for image in images or ()]
+        toolbox = Toolbox(tools) if tools else None
+        shown = {"images": list(images) if images else None, "tools": list(tools) if tools else None, "run_tools": run_tools or None}
+        call = self.plan_think(messages, system, name, model, stream, options, notes, pictures=pictures, toolbox=toolbox, asked_with=shown)
+        reply = self._answer(call, "chat")
+        if not run_tools or toolbox is None:
+            return reply
+        rounds: list[Reply] = []
+        while True:
+            reply.text  # noqa: B018  the whole round, streamed or not
+            following = self.next_round(call, reply, toolbox, len(rounds) + 1)
+            if following is None:
+                reply.rounds = rounds
+                return reply
+            rounds.append(reply)
+            call, reply = following, self._answer(following, "chat")
 
     def continue_(self, prompt: str, *, model: str | None = None, stream: bool = False, **options: Any) -> Reply:
         """Completions: you begin a thought; it carries it forward."""
@@ -122,6 +157,15 @@ class Guide(GuideCore):
         """Which of the gentle actions this server offers, spending no tokens."""
         with self._probe_pool() as http:
             return {name: self._probe(http, empty(row, self._base)) for name, row in ACTIONS.items()}
+
+    def probe_pictures(self, *, model: str | None = None) -> Finding:
+        """Whether the model takes pictures: one think call with a single pixel and max_tokens 1 (it spends a token or two)."""
+        name, _ = self._model(model)
+        try:
+            self._exchange(self.plan_picture_probe(name))
+        except GuideError as error:
+            return self.picture_finding(error)
+        return self.picture_finding(None)
 
     # The I/O.
 
@@ -199,9 +243,11 @@ class Guide(GuideCore):
         if self.answered_whole(response.headers):
             self.unstreamed(trace, kind, answer, self._read(response, trace, started), started)
             return
+        thought = 0
         try:
             for text in response.iter_text():
-                if reader.feed(text):
+                if reader.feed(text) or len(answer.reasoning) != thought:
+                    thought = len(answer.reasoning)  # reasoning arrives before the answer: it is news too
                     yield
                 if reader.due():
                     self.emit(trace)  # how the stream is going: subscribers update a live row from this

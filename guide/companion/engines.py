@@ -158,6 +158,21 @@ class LlamaEngine:
         options = self.sampling(options, stops=CHAT_STOPS)
         return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True, settle=settle)
 
+    def call_tools(self, messages: list[dict[str, Any]], tools: list[Any], tool_choice: Any, options: dict[str, Any]) -> dict[str, Any]:
+        """A reply that may ask for tools, with llama-cpp-python's function-calling chat format (chatml-function-calling).
+
+        Whole, not streamed (the format constrains the call with a grammar).
+        A small model calls tools poorly: the format makes the shape right,
+        not the arguments; guide's tools tell the model when they are wrong.
+        """
+        from llama_cpp.llama_chat_format import chatml_function_calling
+
+        options = {key: value for key, value in self.sampling(options, stops=()).items() if key != "repeat_penalty"}
+        with self._lock:
+            llm = self._model()
+            reply: dict[str, Any] = chatml_function_calling(llama=llm, messages=messages, tools=tools, tool_choice=tool_choice or "auto", **options)
+        return reply
+
     def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
         options = self.sampling(options, stops=())
         return self._generate(lambda llm: llm.create_completion(prompt=prompt, stream=True, **options), chat=False)

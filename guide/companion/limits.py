@@ -244,6 +244,16 @@ def sampling(body: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+PICTURES_REFUSED = (
+    "The companion does not take pictures: its engines read words only (image input is not supported). "
+    "Send the words alone, or use a server with a vision model."
+)
+TOOLS_REFUSED = (
+    "The companion's reflective listener does not call tools: it has no model to decide with. "
+    "Load a model into the companion (guide serve --model FILE.gguf), or ask without tools."
+)
+
+
 def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The conversation as role and text (content parts joined), checked."""
     messages = need(body, "messages", list, "a list of messages")
@@ -253,11 +263,17 @@ def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def text_of(content: Any) -> str:
-    """A message's text: a string, or the text of its content parts ([{"type": "text", "text": ...}]); pictures are passed over."""
+    """A message's text: a string, or the text of its content parts ([{"type": "text", "text": ...}]).
+
+    A picture (or audio, or a file) is refused plainly: its engines read words
+    only, and answering as if it had seen the picture would be pretending.
+    """
     if content is None or isinstance(content, str):
         return content or ""
     if not isinstance(content, list) or not all(isinstance(part, dict) for part in content):
         raise Refusal(400, "A message's 'content' should be text or a list of content parts.", param="messages", code="invalid_type")
+    if any(part.get("type") in ("image_url", "input_audio", "file") for part in content):
+        raise Refusal(400, PICTURES_REFUSED, param="messages", code="image_input_not_supported")
     texts = [part.get("text") for part in content if part.get("type", "text") == "text"]
     if not all(isinstance(text, str) for text in texts):
         raise Refusal(400, "A text content part's 'text' should be text.", param="messages", code="invalid_type")

@@ -38,6 +38,7 @@ from guide.client import ACTIONS, API_VERSION
 from .engines import AudioRefused, Engines, Generation, PromptTooLong, count_words
 from .guards import Guard
 from .limits import (
+    TOOLS_REFUSED,
     Refusal,
     Slots,
     chat_messages,
@@ -175,7 +176,42 @@ def build(
         body = await read_json(request, stall=stall)
         model_for(body)
         messages, options = chat_messages(body), sampling(body)
+        if body.get("tools"):
+            return await with_tools(body, messages, options)
         return await answer(body, lambda: engines.think.chat(messages, options), chat=True)
+
+    async def with_tools(body: dict[str, Any], messages: list[dict[str, Any]], options: dict[str, Any]) -> Response:
+        """A think call that offers tools: the model's engine answers with its function-calling format; the listener says it cannot."""
+        engine = engines.think
+        tools = need(body, "tools", list, "a list of tools")
+        if not hasattr(engine, "call_tools"):
+            raise Refusal(400, TOOLS_REFUSED, param="tools", code="tools_not_supported")
+        options.pop("stream", None)
+        slots.take()
+        try:
+            reply = await threads.run(engine.call_tools, messages, tools, body.get("tool_choice"), options)
+        finally:
+            slots.give()
+        message = reply["choices"][0]["message"]
+        message.pop("function_call", None)  # the deprecated twin of tool_calls
+        finish = reply["choices"][0].get("finish_reason") or "stop"
+        ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
+        usage = reply.get("usage")
+        if body.get("stream") is not True:
+            choice = {"index": 0, "message": {**message, "refusal": None}, "finish_reason": finish, "logprobs": None}
+            return JSONResponse(
+                {"id": ident, "object": "chat.completion", "created": created, "model": engine.model_id, "choices": [choice], "usage": usage}
+            )
+        base = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": engine.model_id}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+        chunks = [{**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]}]
+        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]})
+        if wants_usage(body):
+            chunks.append({**base, "choices": [], "usage": usage})
+        text = "".join(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+        return Response(text, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
     async def carry_on(request: Request) -> Response:
         body = await read_json(request, stall=stall)

@@ -14,18 +14,21 @@ return at once; reads run in a worker thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from guide.models import PURPOSES, ModelChoice
+from guide.tools import tools_for
 
 from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
 from .exchange import Exchange
 from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, Trace
+    from guide.client import AsyncGuide, AsyncReply, Trace
+    from guide.client._pictures import Prepared
     from guide.personas import Persona
     from guide.store import Store
 
@@ -83,6 +86,8 @@ class Conversation:
         """Calls made before the conversation was stored: filed with it."""
         self.counted: dict[str, int] = {}
         """Calls of each action made before it was resumed (read from the store once)."""
+        self.pending: list[Prepared] = []
+        """Pictures attached for the next message (/attach)."""
 
     # What the guide is.
 
@@ -95,15 +100,52 @@ class Conversation:
         return self.persona.system_prompt(self.address)
 
     def payload(self) -> list[dict[str, Any]]:
-        """The messages for think: user and reply turns, the latest that fit the budget (the last always goes)."""
-        said = [t for t in self.turns if t.role in SAID and t.content]
+        """The messages for think: user and reply turns, the latest that fit the budget (the last always goes).
+
+        Only the words of a reply go back, never its reasoning (as the
+        providers ask); a message's pictures go with it as content parts.
+        """
+        said = [t for t in self.turns if t.role in SAID and (t.content or t.pictures)]
         kept = 0
         for start in range(len(said) - 1, -1, -1):
             kept += len(said[start].content)
             if kept > self.budget and start < len(said) - 1:
                 said = said[start + 1 :]
                 break
-        return [{"role": t.role, "content": t.content} for t in said]
+        return [self._message(t) for t in said]
+
+    @staticmethod
+    def _message(turn: Turn) -> dict[str, Any]:
+        if not turn.pictures:
+            return {"role": turn.role, "content": turn.content}
+        text = [{"type": "text", "text": turn.content}] if turn.content else []
+        return {"role": turn.role, "content": [*text, *(picture.part for picture in turn.pictures)]}
+
+    # Pictures.
+
+    async def attach(self, path: str) -> Prepared:
+        """A picture for the next message: read, checked and made smaller off the loop (RequestRefused says why not)."""
+        from guide.client._pictures import prepare
+
+        prepared = await asyncio.to_thread(prepare, os.path.expanduser(path))
+        self.pending.append(prepared)
+        return prepared
+
+    async def _pictures_again(self) -> None:
+        """Pictures of earlier messages (a resumed conversation) read again from their files; one that is gone is said so, once."""
+        from guide.client import GuideError
+        from guide.client._pictures import prepare
+
+        for turn in self.turns:
+            listed = (turn.data or {}).get("pictures") if turn.role == "user" else None
+            if not isinstance(listed, list) or turn.pictures or not listed:
+                continue
+            paths = [str(item.get("path")) for item in listed if isinstance(item, dict) and item.get("path")]
+            try:
+                turn.pictures = [await asyncio.to_thread(prepare, path) for path in paths]
+            except (GuideError, OSError):
+                turn.data = {**(turn.data or {}), "pictures": []}
+                self.emit(Notice("Pictures", "A picture of an earlier message is gone from its folder; the words went without it.", "warning"))
 
     def _holds_budget(self) -> bool:
         return sum(len(t.content) for t in self.turns if t.role in SAID) >= self.budget
@@ -206,8 +248,11 @@ class Conversation:
         mid-reply). A reply that fails before a word arrived takes the words
         back out, into `exchange.words_back`.
         """
-        asked = self.add(Turn("user", text))
-        await self.load_back(self._holds_budget)  # the latest turns that fit go with the message
+        pictures, self.pending = self.pending, []
+        data = {"pictures": [{"path": p.path, "name": p.name, "note": p.note} for p in pictures]} if pictures else None
+        asked = self.add(Turn("user", text, data=data, pictures=pictures))
+        await self.load_back(self._holds_budget)
+        await self._pictures_again()  # the latest turns that fit go with the message
         async with self._reply(asked) as exchange:
             yield exchange
 
@@ -230,7 +275,11 @@ class Conversation:
         try:
             guide = self.require_guide()
             model = await self.model_for("think")  # may ask the catalog first: its failure, too, gives the words back
-            exchange.reply = guide.think(self.payload(), system=self.system(), stream=True, model=model, **self.persona.options)
+            tools = tools_for(self.persona.tools)
+            history = self.payload()
+            exchange.reply = guide.think(history, system=self.system(), stream=True, model=model, tools=tools or None, **self.persona.options)
+            if tools:
+                exchange.follow = self._tool_round(exchange, guide, history, tools, model)
             self.emit(ReplyStarted(exchange))
             yield exchange
         except asyncio.CancelledError:
@@ -246,6 +295,29 @@ class Conversation:
         else:
             self._ended(exchange, model)
 
+    def _tool_round(
+        self, exchange: Exchange, guide: AsyncGuide, history: list[dict[str, Any]], tools: list[Any], model: str | None
+    ) -> Callable[[AsyncReply], Awaitable[AsyncReply | None]]:
+        """What follows a reply that asked for tools: they run (off the loop), and their answers go back in a round of its own."""
+        from guide.client import ToolsWentOn
+        from guide.client._tools import MAX_ROUNDS, Toolbox, asked
+
+        toolbox = Toolbox(tools)
+        messages = list(history)
+
+        async def follow(reply: AsyncReply) -> AsyncReply | None:
+            calls = reply.tool_calls
+            if not calls:
+                return None
+            if len(exchange.earlier) + 1 >= MAX_ROUNDS:
+                raise ToolsWentOn(action="think", detail=f"After {MAX_ROUNDS} round trips the model still asked for tools.")
+            answers = await asyncio.to_thread(toolbox.answers, calls)
+            exchange.tools_used += [{"call": call.shown(), "result": answer["content"][:2000]} for call, answer in zip(calls, answers)]
+            messages.extend([asked(reply.text, calls), *answers])
+            return guide.think(list(messages), system=self.system(), stream=True, model=model, tools=tools, **self.persona.options)
+
+        return follow
+
     def _ended(self, exchange: Exchange, model: str | None) -> None:
         """Keep the reply as a turn, or give the words back when nothing arrived."""
         text = exchange.text
@@ -256,7 +328,14 @@ class Conversation:
             reply = exchange.reply
             answered = (reply.model if reply else None) or model or (self.guide.chosen_model(None) if self.guide else None) or ""
             trace = reply.trace if reply else None
-            turn = Turn("assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None)
+            data: dict[str, Any] = {}
+            if exchange.reasoning:
+                data["reasoning"], data["thought_ms"] = exchange.reasoning, exchange.thought_ms
+            if exchange.tools_used:
+                data["tools"] = exchange.tools_used
+            turn = Turn(
+                "assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None, data=data or None
+            )
             self.turns.append(turn)
             self._file(turn)
             exchange.turn = turn

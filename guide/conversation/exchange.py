@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from .turns import State, Turn
 
@@ -29,15 +29,47 @@ class Exchange:
         self.turn: Turn | None = None
         self.words_back: str | None = None
         self.error: BaseException | None = None
+        self.follow: Callable[[AsyncReply], Awaitable[AsyncReply | None]] | None = None
+        """After a reply that asked for tools: runs them and starts the next round (None: there are no tools)."""
+        self.tools_used: list[dict[str, Any]] = []
+        """Each tool call of the rounds before the answer: what was called, and what it answered."""
+        self.earlier: list[AsyncReply] = []
+        """The rounds before the reply now streaming."""
 
     @property
     def text(self) -> str:
-        """What has arrived."""
-        return self.reply.text if self.reply is not None else ""
+        """What has arrived of the answer (words said in rounds that asked for tools included)."""
+        replies = [*self.earlier, *([self.reply] if self.reply is not None else [])]
+        return "".join(reply.text for reply in replies)
 
-    def __aiter__(self) -> AsyncIterator[str]:
+    @property
+    def reasoning(self) -> str:
+        """What the model thought before answering, over every round."""
+        replies = [*self.earlier, *([self.reply] if self.reply is not None else [])]
+        return "".join(reply.reasoning for reply in replies)
+
+    @property
+    def thought_ms(self) -> float | None:
+        """How long the model thought, in ms (each round's thinking added up; None: it did not reason)."""
+        times = [reply.thought_ms for reply in (*self.earlier, *([self.reply] if self.reply else [])) if reply.thought_ms is not None]
+        return sum(times) if times else None
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for kind, text in self.parts():
+            if kind == "answer":
+                yield text
+
+    async def parts(self) -> AsyncIterator[tuple[str, str]]:
+        """The reasoning and the answer as they arrive, ("reasoning" | "answer", text), through every round of tools."""
         assert self.reply is not None, "an exchange is iterated once its call has started"
-        return self.reply.__aiter__()
+        while True:
+            async for part in self.reply.parts():
+                yield part
+            following = await self.follow(self.reply) if self.follow is not None else None
+            if following is None:
+                return
+            self.earlier.append(self.reply)
+            self.reply = following
 
     async def close(self) -> None:
         """Close the HTTP stream now (what arrived stays)."""

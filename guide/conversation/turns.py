@@ -49,6 +49,8 @@ class Turn:
     """Whether the turn is in the store (or queued to it)."""
     picture: Any = None
     """A drawn preview of a picture block (not stored: drawn again from the file)."""
+    pictures: list[Any] = field(default_factory=list)
+    """A message's pictures, ready to send (guide.client._pictures.Prepared; not stored: read again from their files)."""
 
     @property
     def title(self) -> str:
@@ -78,6 +80,13 @@ class Turn:
 STATE_NOTES = {"stopped": " (stopped)", "cut": " (cut off)"}
 
 
+def thought_label(ms: Any) -> str:
+    """`thought for 4.2 s` (or `thought` where the time is not known)."""
+    if isinstance(ms, (int, float)) and not isinstance(ms, bool):
+        return f"thought for {ms / 1000:.1f} s"
+    return "thought"
+
+
 def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = None, *, opening: tuple[str, str] | None = None) -> str:
     """The conversation as Markdown: the greeting it opened with, then every turn as it was shown.
 
@@ -91,7 +100,17 @@ def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = No
             lines += ["---", f"*{turn.content}*", ""]
             continue
         who = {"user": "You", "assistant": turn.persona or "Guide", "action": turn.title or "Action"}[turn.role]
-        lines += [f"**{who}**{STATE_NOTES.get(turn.state, '')}:", "", turn.content, ""]
+        lines += [f"**{who}**{STATE_NOTES.get(turn.state, '')}:", ""]
+        data = turn.data or {}
+        if turn.role == "assistant" and isinstance(data.get("reasoning"), str) and data["reasoning"]:
+            lines += ["<details><summary>" + thought_label(data.get("thought_ms")) + "</summary>", "", data["reasoning"], "", "</details>", ""]
+        for used in data.get("tools") or [] if turn.role == "assistant" else []:
+            if isinstance(used, dict):
+                lines += [f"> *used `{used.get('call', '')}` → {str(used.get('result', ''))[:200]}*", ""]
+        for picture in data.get("pictures") or [] if turn.role == "user" else []:
+            if isinstance(picture, dict):
+                lines += [f"*picture: {picture.get('name', '')}* ({picture.get('path', '')})", ""]
+        lines += [turn.content, ""]
         trace = (calls or {}).get(turn.trace_id or "")
         if trace is not None:
             lines += [f"> `{trace.summary()}`", "", "```sh", trace.as_curl(), "```", ""]

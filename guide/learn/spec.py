@@ -41,6 +41,10 @@ UNDESCRIBED: dict[Part, dict[str, str]] = {
         "error.param": "The request parameter the error concerns, or null.",
         "error.code": "A short machine-readable code for the error, or null.",
     },
+    "request": {
+        "messages.content.image_url": "The picture: its URL (an http(s) address, or the image itself as a data URL) and the detail to see it at.",
+        "tools.function": "The function the model may ask to call: its name, what it does, and its parameters as a JSON Schema.",
+    },
     "response": {
         "object": "The object type of this answer.",
         "data": "The items of this answer.",
@@ -135,9 +139,11 @@ def explain(action: str, part: Part, path: Sequence[str | int], *, body: Any = N
     schemas = Schemas(load())
     value, required = body, False
     holder: tuple[dict[str, Any], Any] = (written, value)
-    for step in path:
+    for depth, step in enumerate(path):
         found = _member(schemas, written, value, step)
         if found is None:
+            if schemas.resolve(written).get("additionalProperties") is True and schemas.describe(written, value):
+                return _within_free_form(schemas, written, value, path, depth)
             return None
         holder = (written, value)
         written, required = found
@@ -167,6 +173,13 @@ def explain(action: str, part: Part, path: Sequence[str | int], *, body: Any = N
         required=required,
         nullable=words == "null" or words.endswith(" or null"),
     )
+
+
+def _within_free_form(schemas: Schemas, written: dict[str, Any], value: Any, path: Sequence[str | int], depth: int) -> Explanation:
+    """A field inside an object the spec leaves free (a tool's parameters, a JSON Schema of the caller's): the object's words."""
+    inside = dotted(path[:depth])
+    words = schemas.describe(written, value)
+    return Explanation(path=dotted(path), type="any", description=f"Part of {inside}, which the spec leaves free. {words}")
 
 
 def check(action: str, body: Any, part: Part = "request") -> list[Problem]:

@@ -20,7 +20,7 @@ from guide.conversation import CallFiled, Event, ReplyEnded, Turn, TurnAdded, Tu
 from guide.tui import slash
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
-from guide.tui.widgets.composer import Composer
+from guide.tui.widgets.composer import PLACEHOLDER, Composer
 from guide.tui.widgets.status_line import StatusLine
 from guide.tui.widgets.transcript import MessageView, Transcript
 
@@ -243,14 +243,15 @@ class ChatScreen(Screen[None]):
     async def _replying(self, exchanging: Any) -> None:
         await self.session.started.wait()
         composer = self.composer
-        composer.holding, composer.placeholder, waiting = True, WAITING, composer.placeholder
+        waiting = PLACEHOLDER if "attached" in str(composer.placeholder) else composer.placeholder  # the pictures went with it
+        composer.holding, composer.placeholder = True, WAITING
         self.streaming = True
         try:
             async with exchanging as exchange:
                 if exchange is None:
                     return
                 view = await self.transcript.start_live(exchange.who)
-                await view.stream(exchange)
+                await view.stream(exchange.parts())
         finally:
             self.streaming = False
             composer.holding, composer.placeholder = False, waiting
@@ -328,6 +329,18 @@ class ChatScreen(Screen[None]):
         """/export [calls]: this conversation as Markdown, in the data folder."""
         path = await self.session.export(self.conversation, with_calls=argument == "calls")
         self.notify(f"Exported to {path}", title="Export", timeout=8) if path else self.notify("There is nothing to export yet.", severity="warning")
+
+    @work(group="action")
+    @guarded
+    async def action_attach(self, path: str) -> None:
+        """/attach FILE (or a picture's path pasted on its own): the picture goes with the next message."""
+        prepared = await self.conversation.attach(path)
+        count = len(self.conversation.pending)
+        self.composer.placeholder = f"{count} picture{'s' if count > 1 else ''} attached: write your message, Enter sends it with them."
+        self.notify(f"{prepared.note} It goes with your next message.", title="attach", timeout=6)
+
+    def on_composer_picture_pasted(self, event: Composer.PicturePasted) -> None:
+        self.action_attach(event.path)
 
     @work(group="action")
     @guarded

@@ -69,6 +69,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("speak", "TEXT", "say it aloud; the audio is saved and played", "text", "speak", blocks.speak),
     SlashCommand("listen", "FILE", "transcribe an audio file into the composer", "file", "listen", _file("listen")),
     SlashCommand("interpret", "FILE", "translate speech in an audio file into English, into the composer", "file", "interpret", _file("interpret")),
+    SlashCommand("attach", "FILE", "add a picture to your next message (PNG, JPEG, GIF or WebP)", "file", app_action="screen.attach({})"),
     SlashCommand("continue", "TEXT", "let the model carry a text forward (raw completion)", "text", "continue", blocks.carry_on),
     SlashCommand("catalog", "", "list the models this server offers", "nothing", "catalog", _catalog),
     SlashCommand("discern", "TEXT", "ask whether a text is safe to say", "text", "discern", blocks.discern),

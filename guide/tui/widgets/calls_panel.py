@@ -32,6 +32,13 @@ PAGE = 50
 def row_text(trace: Trace) -> Text:
     """`think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`, coloured by outcome."""
     line = trace.summary()
+    if trace.action == "think":
+        from guide.wire_text import tool_round
+
+        back, asked = tool_round(trace)
+        if back or asked:
+            said = (" ← tool result" if back else "") + (f" → tool_calls: {', '.join(asked)}" if asked else "")
+            line = line.replace("think → ", f"think{said} · ", 1)
     if trace.state == "running":
         elapsed = time.time() - trace.started_at
         frames = f" · {len(trace.frames)} frames" if trace.stream and trace.frames else ""

@@ -15,6 +15,24 @@ from guide.tui import slash
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 
 
+PLACEHOLDER = "Write to the guide…  (Enter sends · ctrl+j new line · / for commands)"
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def picture_path(pasted: str) -> str | None:
+    """The path, if what was pasted is a picture file's path on its own (quoted, or as a file:// URL, as terminals paste a dropped file)."""
+    text = pasted.strip().strip("'\"")
+    if text.startswith("file://"):
+        from urllib.parse import unquote
+
+        text = unquote(text.removeprefix("file://"))
+    if not text or "\n" in text or not text.lower().endswith(PICTURE_SUFFIXES):
+        return None
+    from pathlib import Path
+
+    return text if Path(text).expanduser().is_file() else None
+
+
 class Composer(TextArea, inherit_bindings=False):
     """Where the user writes. While a reply streams, writing goes on but Enter waits."""
 
@@ -34,9 +52,15 @@ class Composer(TextArea, inherit_bindings=False):
     class Held(Message):
         """Enter while a reply streams: nothing is sent yet."""
 
+    @dataclass
+    class PicturePasted(Message):
+        """A picture's path was pasted on its own: it is attached, not written."""
+
+        path: str
+
     def __init__(self) -> None:
         super().__init__(id="composer", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
-        self.placeholder = "Write to the guide…  (Enter sends · ctrl+j new line · / for commands)"
+        self.placeholder = PLACEHOLDER
         self.holding = False
         """A reply is streaming: the user may write the next message, and Enter waits for the reply."""
 
@@ -92,6 +116,9 @@ class Composer(TextArea, inherit_bindings=False):
         """Pasted text arrives as text: line ends kept, control characters and escapes shown as symbols."""
         event.stop()
         event.prevent_default()  # TextArea's own handler would insert the raw text
+        if picture_path(event.text):
+            self.post_message(self.PicturePasted(picture_path(event.text) or ""))
+            return
         text = visible(event.text.replace("\r\n", "\n").replace("\r", "\n"))
         await super()._on_paste(events.Paste(text))
 

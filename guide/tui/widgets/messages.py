@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Static
+from textual.widgets import Collapsible, Label, Static
 
+from guide.conversation.turns import thought_label
 from guide.safe_text import one_line, visible
 
 if TYPE_CHECKING:
@@ -40,8 +41,33 @@ def needs_full_render(text: str) -> bool:
     return "```" in text or "~~~" in text or "\n|" in text
 
 
+class ThoughtBlock(Collapsible):
+    """What a reasoning model thought before it answered: quiet, folded, one key (or a click) away."""
+
+    DEFAULT_CSS = """
+    ThoughtBlock { margin: 0 1; padding: 0; border: none; background: transparent; color: $text-muted; }
+    ThoughtBlock > Contents { padding: 0 0 0 2; }
+    ThoughtBlock CollapsibleTitle { color: $text-muted; text-style: italic; padding: 0; }
+    """
+
+    def __init__(self, reasoning: str, title: str) -> None:
+        self.reasoning = reasoning
+        super().__init__(Static(visible(reasoning), classes="thought", markup=False), title=title, collapsed=True)
+
+    def add(self, more: str) -> None:
+        """More of the thought, as it streams (once per frame)."""
+        self.reasoning += more
+        self.query_one(".thought", Static).update(visible(self.reasoning))
+
+
+def tools_line(used: list[Any]) -> str:
+    """`used now() → 2026-…; calculate(expression='2+2') → 4`, one line a call."""
+    lines = [f"used {one_line(str(u.get('call', '')))} → {one_line(str(u.get('result', '')))[:80]}" for u in used if isinstance(u, dict)]
+    return "\n".join(lines)
+
+
 class MessageView(Vertical):
-    """One message: who speaks, and the words as Markdown."""
+    """One message: who speaks, what it thought (folded), the tools it used, its pictures, and the words as Markdown."""
 
     turn: Turn | None = None
     """The turn shown (None for the greeting and a reply still streaming)."""
@@ -50,6 +76,8 @@ class MessageView(Vertical):
     MessageView { height: auto; }
     MessageView > Markdown { margin: 0; padding: 0 1; }
     MessageView > .plain { padding: 0 1; }
+    MessageView > .tools-used, MessageView > .pictures-attached { padding: 0 1; color: $text-muted; text-style: italic; }
+    MessageView > .picture { padding: 0 1; }
     """
 
     def __init__(self, role: str, who: str, text: str = "", state: str = "done") -> None:
@@ -64,8 +92,63 @@ class MessageView(Vertical):
         if self.role == "greeting":
             # Plain words, painted in the very first frame; no Markdown needed yet.
             yield Static(visible(self.text), classes="plain", markup=False)
-        else:
-            yield markdown(self.text)
+            return
+        data = (self.turn.data if self.turn is not None else None) or {}
+        reasoning = data.get("reasoning")
+        if self.role == "assistant" and isinstance(reasoning, str) and reasoning:
+            yield ThoughtBlock(reasoning, thought_label(data.get("thought_ms")))
+        used = data.get("tools")
+        if self.role == "assistant" and isinstance(used, list) and used:
+            yield Static(tools_line(used), classes="tools-used", markup=False)
+        pictures = data.get("pictures")
+        if self.role == "user" and isinstance(pictures, list) and pictures:
+            names = ", ".join(one_line(str(p.get("name", ""))) for p in pictures if isinstance(p, dict))
+            yield Static(f"picture: {names}", classes="pictures-attached", markup=False)
+        yield markdown(self.text)
+
+    def on_mount(self) -> None:
+        if self.role == "user" and self.turn is not None and (self.turn.data or {}).get("pictures"):
+            self.run_worker(self._draw_pictures(), group="picture")
+
+    async def _draw_pictures(self) -> None:
+        """The message's pictures as previews, drawn off the UI's loop (from the bytes sent, else the file)."""
+        from pathlib import Path
+
+        from guide.tui.widgets.picture import half_blocks
+
+        turn = self.turn
+        assert turn is not None
+        sources: list[Any] = [p.data for p in turn.pictures if p.data] or [
+            p.get("path") for p in (turn.data or {}).get("pictures", []) if isinstance(p, dict)
+        ]
+
+        def draw() -> list[Any]:
+            drawn = []
+            for source in sources:
+                try:
+                    data = source if isinstance(source, bytes) else Path(str(source)).read_bytes()
+                except OSError:
+                    continue
+                picture = half_blocks(data, columns=32)
+                if picture is not None:
+                    drawn.append(picture)
+            return drawn
+
+        for picture in await asyncio.to_thread(draw):
+            if self.is_attached:
+                await self.mount(Static(picture, classes="picture"), before=self.body)
+
+    def settle(self, turn: Turn) -> None:
+        """The streamed reply became this turn: its thought block says how long it thought."""
+        data = turn.data or {}
+        for block in self.query(ThoughtBlock):
+            block.title = thought_label(data.get("thought_ms"))
+        reasoning = data.get("reasoning")
+        if isinstance(reasoning, str) and reasoning and not self.query(ThoughtBlock):  # a reply that came whole, not streamed
+            self.mount(ThoughtBlock(reasoning, thought_label(data.get("thought_ms"))), before=self.body)
+        used = data.get("tools")
+        if isinstance(used, list) and used and not self.query(".tools-used"):
+            self.mount(Static(tools_line(used), classes="tools-used", markup=False), before=self.body)
 
     def _heading(self) -> str:
         note = STATE_NOTES.get(self.state)
@@ -90,28 +173,45 @@ class MessageView(Vertical):
         self.set_class(state != "done", "unfinished")
         self.query_one(".who", Label).update(self._heading())
 
-    async def stream(self, pieces: AsyncIterable[str]) -> str:
-        """Show pieces as they arrive, coalesced to one render per frame.
+    async def stream(self, parts: AsyncIterable[tuple[str, str]]) -> str:
+        """Show the reasoning and the answer as they arrive, coalesced to one render per frame.
 
         Rendering once per frame instead of once per piece is what keeps a long
         fast reply cheap; the final full update renders code fences right.
+        Reasoning gathers in a folded block above the answer, its title
+        counting the seconds while the model thinks.
         """
         body = self.body
         stream = body.get_stream(body)
         arrived: list[str] = []
         pending: list[str] = []
-        shown_at = time.monotonic()
+        thinking: list[str] = []
+        block: ThoughtBlock | None = None
+        began = shown_at = time.monotonic()
         try:
-            async for piece in pieces:
-                arrived.append(piece)
-                pending.append(piece)
+            async for kind, piece in parts:
+                if kind == "reasoning":
+                    thinking.append(piece)
+                    if block is None:
+                        block = ThoughtBlock("", "thinking…")
+                        await self.mount(block, before=body)
+                else:
+                    arrived.append(piece)
+                    pending.append(piece)
                 now = time.monotonic()
                 if now - shown_at >= FRAME:
-                    await stream.write(visible("".join(pending)))
-                    pending.clear()
+                    if pending:
+                        await stream.write(visible("".join(pending)))
+                        pending.clear()
+                    if thinking and block is not None:
+                        block.add("".join(thinking))
+                        thinking.clear()
+                        block.title = f"thinking… {now - began:.1f} s"
                     shown_at = now
         finally:
             self.text = "".join(arrived)
+            if thinking and block is not None:
+                block.add("".join(thinking))
             if pending:
                 await stream.write(visible("".join(pending)))
             await stop(stream)

@@ -349,6 +349,7 @@ class Transcript(VerticalScroll):
             if view is None:
                 return
             view.set_state(turn.state)
+            view.settle(turn)
             if at_end:
                 view.turn = turn
                 self.views.append(view)
