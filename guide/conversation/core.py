@@ -82,6 +82,8 @@ class Conversation:
         """Whether the store holds turns older than the first one held."""
         self.calls: dict[str, Trace] = {}
         """The calls made while this conversation was open, by trace id."""
+        self.tools_refused = False
+        """The server refused the persona's tools: the next calls go without them, until another server answers."""
         self._unfiled: list[Trace] = []
         """Calls made before the conversation was stored: filed with it."""
         self.counted: dict[str, int] = {}
@@ -275,11 +277,12 @@ class Conversation:
         try:
             guide = self.require_guide()
             model = await self.model_for("think")  # may ask the catalog first: its failure, too, gives the words back
-            tools = tools_for(self.persona.tools)
+            tools = [] if self.tools_refused else tools_for(self.persona.tools)
             history = self.payload()
             exchange.reply = guide.think(history, system=self.system(), stream=True, model=model, tools=tools or None, **self.persona.options)
             if tools:
                 exchange.follow = self._tool_round(exchange, guide, history, tools, model)
+                exchange.without_tools = self._without_tools(guide, history, model)
             self.emit(ReplyStarted(exchange))
             yield exchange
         except asyncio.CancelledError:
@@ -294,6 +297,17 @@ class Conversation:
             raise
         else:
             self._ended(exchange, model)
+
+    def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> Callable[[], AsyncReply]:
+        """The same call without tools, said once: a server that takes none still answers the persona's words."""
+
+        def again() -> AsyncReply:
+            self.tools_refused = True
+            words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
+            self.emit(Notice("Tools", words, "warning"))
+            return guide.think(history, system=self.system(), stream=True, model=model, **self.persona.options)
+
+        return again
 
     def _tool_round(
         self, exchange: Exchange, guide: AsyncGuide, history: list[dict[str, Any]], tools: list[Any], model: str | None
@@ -398,6 +412,7 @@ class Conversation:
     def switch_server(self, label: str, *, was: str, now: str) -> None:
         """Another server answers from the next call; the switch shows in the transcript."""
         if was != now:
+            self.tools_refused = False  # the next server may take them
             self._divide(Turn("divider", label, kind="server", data={"server": now}), was=was, now=now)
 
     def _divide(self, divider: Turn, *, was: str, now: str | None) -> None:

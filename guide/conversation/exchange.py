@@ -35,6 +35,8 @@ class Exchange:
         """Each tool call of the rounds before the answer: what was called, and what it answered."""
         self.earlier: list[AsyncReply] = []
         """The rounds before the reply now streaming."""
+        self.without_tools: Callable[[], AsyncReply] | None = None
+        """The same call without tools, for a server that refuses them before a word has arrived (None: no tools offered)."""
 
     @property
     def text(self) -> str:
@@ -61,10 +63,18 @@ class Exchange:
 
     async def parts(self) -> AsyncIterator[tuple[str, str]]:
         """The reasoning and the answer as they arrive, ("reasoning" | "answer", text), through every round of tools."""
+        from guide.client import ToolsNotTaken
+
         assert self.reply is not None, "an exchange is iterated once its call has started"
         while True:
-            async for part in self.reply.parts():
-                yield part
+            try:
+                async for part in self.reply.parts():
+                    yield part
+            except ToolsNotTaken:
+                if self.without_tools is None or self.earlier or self.text:
+                    raise
+                self.reply, self.follow, self.without_tools = self.without_tools(), None, None
+                continue
             following = await self.follow(self.reply) if self.follow is not None else None
             if following is None:
                 return
