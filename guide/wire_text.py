@@ -45,13 +45,25 @@ def headers_text(headers: dict[str, str]) -> str:
 
 
 def frames_text(trace: Trace) -> str:
-    """The SSE frames with arrival times; a long stream shows its ends and a count."""
+    """The SSE frames with arrival times; a long stream shows its ends and a count. respond's typed events show their type."""
     frames = trace.frames
-    lines = [f"{at:8.1f} ms  data: {data}" for at, data in frames]
-    if len(lines) > 2 * FRAMES_SHOWN:
-        hidden = len(lines) - 2 * FRAMES_SHOWN
-        lines = [*lines[:FRAMES_SHOWN], f"          … {hidden:,} more frames …", *lines[-FRAMES_SHOWN:]]
-    return f"{len(frames):,} frames\n" + "\n".join(lines)
+    shown = list(enumerate(frames))
+    hidden = len(frames) - 2 * FRAMES_SHOWN
+    if hidden > 0:
+        shown = shown[:FRAMES_SHOWN] + shown[-FRAMES_SHOWN:]
+    from guide.client._trace import frame_type
+
+    typed = trace.action == "respond"
+    lines = []
+    for index, (at, data) in shown:
+        if hidden > 0 and index == len(frames) - FRAMES_SHOWN:
+            lines.append(f"          … {hidden:,} more {'events' if typed else 'frames'} …")
+        if typed:
+            lines.append(f"{at:8.1f} ms  event: {frame_type(data) or '(no type)'}")
+            lines.append(f"           data: {data}")
+        else:
+            lines.append(f"{at:8.1f} ms  data: {data}")
+    return f"{len(frames):,} {'typed events' if typed else 'frames'}\n" + "\n".join(lines)
 
 
 def timings_text(trace: Trace) -> str:
