@@ -26,10 +26,12 @@ PURPOSES = {
     "interpret": "transcription",
     "imagine": "image",
     "discern": "moderation",
+    "revise": "chat",
+    "respond": "chat",
 }
 """The purpose of the model each gentle action needs."""
 LABELS = {
-    "chat": "Chat (think, continue)",
+    "chat": "Chat (think, continue, respond, revise)",
     "embedding": "Embeddings (understand)",
     "speech": "Speech (speak)",
     "transcription": "Transcription (listen, interpret)",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from guide.models import PURPOSES, ModelChoice
 
@@ -37,6 +37,15 @@ OLDER_PAGE = 1000
 """Turns read from the store at a time, going back."""
 PROBE = "ai.probe()"
 """How a probe's call names itself (guide.client._requests.PROBE)."""
+Surface = Literal["think", "respond"]
+"""Which gentle action carries the chat's messages: chat completions, or the Responses API."""
+RESPOND_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
+"""A persona's sampling options as the Responses API names them; the others (seed, penalties, stop) it does not take."""
+
+
+def respond_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A persona's options for respond: renamed where the Responses API has the field, left out where it has none."""
+    return {RESPOND_OPTIONS[name]: value for name, value in options.items() if name in RESPOND_OPTIONS}
 
 
 class Conversation:
@@ -77,6 +86,8 @@ class Conversation:
         """How many turns were read in before the first: a window over `turns` stays true by it."""
         self.more_before = False
         """Whether the store holds turns older than the first one held."""
+        self.surface: Surface = "think"
+        """Which action the next messages go through (/respond flips it): the same turn, on either surface."""
         self.calls: dict[str, Trace] = {}
         """The calls made while this conversation was open, by trace id."""
         self._unfiled: list[Trace] = []
@@ -230,7 +241,11 @@ class Conversation:
         try:
             guide = self.require_guide()
             model = await self.model_for("think")  # may ask the catalog first: its failure, too, gives the words back
-            exchange.reply = guide.think(self.payload(), system=self.system(), stream=True, model=model, **self.persona.options)
+            if self.surface == "respond":
+                options = respond_options(self.persona.options)
+                exchange.reply = guide.respond(self.payload(), instructions=self.system(), stream=True, model=model, **options)
+            else:
+                exchange.reply = guide.think(self.payload(), system=self.system(), stream=True, model=model, **self.persona.options)
             self.emit(ReplyStarted(exchange))
             yield exchange
         except asyncio.CancelledError:
@@ -302,6 +317,16 @@ class Conversation:
         if self.stored and self.store is not None:
             self.store.set_persona(self.uid, persona.id)
         self.emit(PersonaChanged(persona))
+
+    def switch_surface(self, surface: Surface) -> None:
+        """Send the next messages through `think` or `respond`; the switch shows in the transcript."""
+        if surface == self.surface:
+            return
+        was, self.surface = self.surface, surface
+        from guide.client import ACTIONS
+
+        label = f"now answering through {surface} ({ACTIONS[surface].endpoint})"
+        self._divide(Turn("divider", label, kind="surface", data={"surface": surface}), was=was, now=surface)
 
     def switch_model(self, name: str, action: str = "think") -> None:
         """Answer with another model from the next call (checked against the catalog by the caller)."""
@@ -398,4 +423,7 @@ class Conversation:
         conversation.counted = await store.read(store.call_counts, conversation_id)
         conversation.turns = [Turn.from_stored(message) for message in latest]
         conversation.more_before = len(latest) == RESUME_PAGE
+        switched = next((t for t in reversed(conversation.turns) if t.role == "divider" and t.kind == "surface"), None)
+        if switched is not None and (switched.data or {}).get("surface") == "respond":
+            conversation.surface = "respond"  # it answered through respond when it was left: it goes on so
         return conversation
