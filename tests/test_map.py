@@ -50,7 +50,9 @@ def test_each_legacy_path_is_in_the_official_spec_with_its_method(name: str, spe
 
 
 def test_no_other_module_spells_a_legacy_path() -> None:
-    spelled = re.compile(r"[\"'](/v1)?/(chat/completions|completions|embeddings|images/generations|audio/\w+|models|moderations|edits|responses)[\"']")
+    spelled = re.compile(
+        r"[\"'](/v1)?/(chat/completions|completions|embeddings|images/generations|audio/\w+|models|moderations|edits|responses)[\"']"
+    )
     offenders = [
         str(path.relative_to(ROOT)) for path in (ROOT / "guide").rglob("*.py") if path.name != "_map.py" and spelled.search(path.read_text())
     ]

@@ -105,9 +105,9 @@ def streamed(server: LoopbackServer, frames: list[bytes], *, key: str | None = N
 
 
 def test_an_event_that_is_not_json_is_not_understood_and_keeps_what_arrived(server: LoopbackServer) -> None:
-    frames = typed_events(["Hello"], end=False) + [b"data: {not json\n\n"]
+    frames = [*typed_events(["Hello"], end=False), b"data: {not json\n\n"]
     with streamed(server, frames) as ai, pytest.raises(ReplyNotUnderstood) as caught:
-        ai.respond("x", stream=True).text
+        str(ai.respond("x", stream=True))
     assert caught.value.partial == "Hello" and caught.value.trace is not None and caught.value.trace.state == "failed"
 
 
@@ -122,31 +122,31 @@ def test_an_event_that_is_not_json_is_not_understood_and_keeps_what_arrived(serv
 )
 def test_an_event_of_the_wrong_shape_is_not_understood(server: LoopbackServer, event: object, words: str) -> None:
     with streamed(server, [f"data: {json.dumps(event)}\n\n".encode()]) as ai, pytest.raises(ReplyNotUnderstood) as caught:
-        ai.respond("x", stream=True).text
+        str(ai.respond("x", stream=True))
     assert words in caught.value.detail
 
 
 def test_an_event_whose_name_and_type_disagree_is_not_understood(server: LoopbackServer) -> None:
     frame = b'event: response.completed\ndata: {"type": "response.output_text.delta", "delta": "x"}\n\n'
     with streamed(server, [frame]) as ai, pytest.raises(ReplyNotUnderstood) as caught:
-        ai.respond("x", stream=True).text
+        str(ai.respond("x", stream=True))
     assert "said its type was" in caught.value.detail
 
 
 def test_an_error_event_or_a_failed_response_is_the_servers_failure(server: LoopbackServer) -> None:
     error = b'event: error\ndata: {"type": "error", "code": "server_error", "message": "The engine fell over.", "param": null}\n\n'
-    with streamed(server, typed_events(["So far"], end=False) + [error]) as ai, pytest.raises(ServerFailed) as caught:
-        ai.respond("x", stream=True).text
+    with streamed(server, [*typed_events(["So far"], end=False), error]) as ai, pytest.raises(ServerFailed) as caught:
+        str(ai.respond("x", stream=True))
     assert caught.value.detail == "The engine fell over." and caught.value.partial == "So far"
     failed = {"type": "response.failed", "response": {"status": "failed", "error": {"code": "server_error", "message": "No capacity."}}}
     with streamed(server, [f"data: {json.dumps(failed)}\n\n".encode()]) as ai, pytest.raises(ServerFailed) as caught:
-        ai.respond("x", stream=True).text
+        str(ai.respond("x", stream=True))
     assert caught.value.detail == "No capacity."
 
 
 def test_a_stream_that_ends_before_response_completed_broke_off(server: LoopbackServer) -> None:
     with streamed(server, typed_events(["Half", " a reply"], end=False)) as ai, pytest.raises(StreamBrokeOff) as caught:
-        ai.respond("x", stream=True).text
+        str(ai.respond("x", stream=True))
     assert caught.value.partial == "Half a reply" and "response.completed" in caught.value.detail
 
 

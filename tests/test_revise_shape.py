@@ -80,7 +80,12 @@ def test_revise_sends_the_historical_request_over_a_real_socket_and_reads_its_an
         edit = ai.revise("What day of the wek is it?", "Fix the spelling mistakes.", temperature=0.2)
     sent = server.requests[-1]
     assert (sent.method, sent.path) == ("POST", "/v1/edits")
-    assert sent.json == {"model": "loopback-model", "input": "What day of the wek is it?", "instruction": "Fix the spelling mistakes.", "temperature": 0.2}
+    assert sent.json == {
+        "model": "loopback-model",
+        "input": "What day of the wek is it?",
+        "instruction": "Fix the spelling mistakes.",
+        "temperature": 0.2,
+    }
     assert request_problems(sent.json) == []
     assert edit.text == "What day of the week is it?" and edit.usage and edit.trace is not None
     assert response_problems(edit.trace.response_body) == []
