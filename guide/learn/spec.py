@@ -47,6 +47,10 @@ UNDESCRIBED: dict[Part, dict[str, str]] = {
         "choices.index": "The place of this choice in the list of choices, counting from 0.",
         "choices.text": "The text the model generated for this choice.",
         "choices.logprobs": "The log probabilities of the generated tokens, when they were asked for; otherwise null.",
+        **dict.fromkeys(
+            ("output.content.logprobs", "part.logprobs", "item.content.logprobs", "response.output.content.logprobs"),
+            "The log probabilities of the output text's tokens, when they were asked for; otherwise an empty list.",
+        ),
     },
 }
 UNDESCRIBED["chunk"] = UNDESCRIBED["response"]  # continue streams chunks in its answer's own shape
