@@ -63,10 +63,14 @@ class EventReader(StreamReader):
             return []
         at = round((time.perf_counter() - self.started) * 1000, 1)
         frames = self.trace.frames
+        keep = frames.append
+        loads = json.loads
+        pieces = answer.pieces
+        scrubbing = bool(self.secrets)
         out: list[str] = []
         for event in events:
             data = event.data
-            frames.append((at, data))
+            keep((at, data))
             if data == "[DONE]":  # not the Responses API's, but some servers end every stream so
                 if answer.finish_reason is None:
                     detail = "The stream said [DONE] before response.completed."
@@ -74,25 +78,28 @@ class EventReader(StreamReader):
                 answer.done = True
                 break
             try:
-                parsed = json.loads(data)
+                parsed = loads(data)
             except (ValueError, RecursionError):
                 raise self._not_understood(data, "An event of the stream was not JSON (or was nested too deeply to read).") from None
             if type(parsed) is not dict:
                 raise self._not_understood(data, "An event of the stream was not the JSON object the spec gives.")
             kind = parsed.get("type")
-            if type(kind) is not str:
-                raise self._not_understood(data, "An event of the stream had no type.")
-            if kind == TEXT_DELTA:  # the hot path: one event per token
+            named = event.event
+            if kind == TEXT_DELTA and (named == "message" or named == TEXT_DELTA):  # the hot path: one event per token
                 delta = parsed.get("delta")
                 if type(delta) is not str:
                     raise self._not_understood(data, "A response.output_text.delta's delta was not text.")
-                if event.event != "message" and event.event != kind:
-                    raise self._not_understood(data, f"An event named {event.event[:60]!r} said its type was {kind[:60]!r}.")
                 if delta:
-                    self._take(len(frames) - 1, "delta", delta, self.text, answer.pieces, out)
+                    if scrubbing:
+                        self._take(len(frames) - 1, "delta", delta, self.text, pieces, out)
+                    else:
+                        pieces.append(delta)
+                        out.append(delta)
                 continue
-            if event.event != "message" and event.event != kind:
-                raise self._not_understood(data, f"An event named {event.event[:60]!r} said its type was {kind[:60]!r}.")
+            if type(kind) is not str:
+                raise self._not_understood(data, "An event of the stream had no type.")
+            if named != "message" and named != kind:
+                raise self._not_understood(data, f"An event named {named[:60]!r} said its type was {kind[:60]!r}.")
             self._read_event(kind, parsed, data, len(frames) - 1)
             if answer.done:
                 break
