@@ -31,7 +31,7 @@ PURPOSES = {
 }
 """The purpose of the model each gentle action needs."""
 LABELS = {
-    "chat": "Chat (think, continue, respond, revise)",
+    "chat": "Chat (think, continue)",
     "embedding": "Embeddings (understand)",
     "speech": "Speech (speak)",
     "transcription": "Transcription (listen, interpret)",
