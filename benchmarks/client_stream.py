@@ -1,4 +1,4 @@
-"""Consuming a 20,000-chunk stream: AsyncGuide against raw httpx and the openai SDK.
+"""Consuming a 20,000-chunk stream (and respond's 20,000 typed events): AsyncGuide against raw httpx and the openai SDK.
 
 Prints one row per figure: the time (median of the runs), chunks per second,
 and the ratio to raw httpx + json.loads, measured in this same run.
@@ -42,6 +42,41 @@ async def raw_httpx(base: str) -> str:
                     content = chunk["choices"][0]["delta"].get("content")
                     if content:
                         pieces.append(content)
+    return "".join(pieces)
+
+
+async def raw_httpx_events(base: str) -> str:
+    pieces = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        async with client.stream("POST", base + "/v1/responses", json={"model": "bench", "input": "Go.", "stream": True}) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line[6:])
+                kind = event["type"]
+                if kind == "response.output_text.delta":
+                    pieces.append(event["delta"])
+                elif kind == "response.completed":
+                    break
+    return "".join(pieces)
+
+
+async def guide_async_events(base: str) -> str:
+    async with AsyncGuide(base_url=base, model="bench") as ai:
+        pieces = [piece async for piece in ai.respond("Go.", stream=True)]
+    return "".join(pieces)
+
+
+async def openai_sdk_events(base: str) -> str:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base + "/v1", api_key="none")
+    pieces = []
+    stream = await client.responses.create(model="bench", input="Go.", stream=True)
+    async for event in stream:
+        if event.type == "response.output_text.delta":
+            pieces.append(event.delta)
+    await client.close()
     return "".join(pieces)
 
 
@@ -90,15 +125,21 @@ def rows() -> list[tuple[str, float, str, float, str]]:
         expected = expected_text(CHUNKS)
         raw = timed(raw_httpx, base, expected)
         ours = timed(guide_async, base, expected)
+        raw_events = timed(raw_httpx_events, base, expected)
+        our_events = timed(guide_async_events, base, expected)
         out = [
             (f"stream {CHUNKS:,} chunks: raw httpx + json.loads", raw, "s", 1.0, "raw httpx"),
             (f"stream {CHUNKS:,} chunks: AsyncGuide (target ≤ 1.3×)", ours, "s", ours / raw, "raw httpx"),
+            (f"respond {CHUNKS:,} typed events: raw httpx + json.loads", raw_events, "s", 1.0, "raw httpx, events"),
+            (f"respond {CHUNKS:,} typed events: AsyncGuide (≤ 1.3×)", our_events, "s", our_events / raw_events, "raw httpx, events"),
         ]
         try:
             import openai  # noqa: F401
 
             sdk = timed(openai_sdk, base, expected)
             out.append((f"stream {CHUNKS:,} chunks: openai SDK", sdk, "s", sdk / raw, "raw httpx"))
+            sdk_events = timed(openai_sdk_events, base, expected)
+            out.append((f"respond {CHUNKS:,} typed events: openai SDK", sdk_events, "s", sdk_events / raw_events, "raw httpx, events"))
         except ImportError:
             print("(the openai SDK is not installed: pip install openai, to compare with it)")
     finally:

@@ -1,4 +1,4 @@
-"""A loopback server that streams one chat reply of N chunks as fast as it can.
+"""A loopback server that streams one chat reply of N chunks as fast as it can (or, on /v1/responses, N typed events).
 
 Run as a separate process so that the client being measured has its own core:
     python benchmarks/stream_server.py 20000   (prints the port, serves until killed)
@@ -24,14 +24,30 @@ def reply_body(chunks: int) -> bytes:
     return text.encode()
 
 
+def events_body(chunks: int) -> bytes:
+    """The Responses API's SSE body: response.created, N output_text deltas, response.completed; each with its event line."""
+    response = {"id": "resp_bench", "object": "response", "created_at": 0, "status": "in_progress", "model": "bench", "output": []}
+    events: list[dict[str, object]] = [{"type": "response.created", "response": response}]
+    for i in range(chunks):
+        piece = f"w{i} " if i % 40 else f"\n\nParagraph {i // 40}. "
+        events.append({"type": "response.output_text.delta", "item_id": "msg_bench", "output_index": 0, "content_index": 0, "delta": piece})
+    usage = {"input_tokens": 5, "output_tokens": chunks, "total_tokens": chunks + 5}
+    events.append({"type": "response.completed", "response": {**response, "status": "completed", "usage": usage}})
+    text = ""
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+        text += f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+    return text.encode()
+
+
 def expected_text(chunks: int) -> str:
     """The reply's text, for checking that nothing was lost."""
     return "".join(f"w{i} " if i % 40 else f"\n\nParagraph {i // 40}. " for i in range(chunks))
 
 
 async def serve(chunks: int) -> None:
-    body = reply_body(chunks)
-    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(body)
+    bodies = {b"chat": reply_body(chunks), b"responses": events_body(chunks)}
+    heads = {kind: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(body) for kind, body in bodies.items()}
     models = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model", "created": 0, "owned_by": "bench"}]}).encode()
     models_head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(models)
 
@@ -48,6 +64,8 @@ async def serve(chunks: int) -> None:
                 if request.startswith(b"GET"):
                     writer.write(models_head + models)
                 else:
+                    kind = b"responses" if request.split(b" ", 2)[1].endswith(b"/responses") else b"chat"
+                    head, body = heads[kind], bodies[kind]
                     writer.write(head)
                     for start in range(0, len(body), 16384):
                         writer.write(body[start : start + 16384])

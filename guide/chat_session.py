@@ -233,7 +233,7 @@ class ChatSession:
 
     def status(self) -> Status:
         """Persona · server · model: the top line (the app fits it to the width)."""
-        return Status(self.conversation.persona.name, self.server_forms(), self.model_shown())
+        return Status(self.conversation.persona.name, self.server_forms(), self.model_shown(), self.conversation.surface)
 
     # Conversations.
 

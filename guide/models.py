@@ -26,6 +26,8 @@ PURPOSES = {
     "interpret": "transcription",
     "imagine": "image",
     "discern": "moderation",
+    "revise": "chat",
+    "respond": "chat",
 }
 """The purpose of the model each gentle action needs."""
 LABELS = {

@@ -1,5 +1,8 @@
 """The line at the top: persona · server · model, always all three, shortened to fit the width.
 
+While the chat answers through respond instead of think, the model says so
+(`SmolLM2 via respond`): the learner always sees which surface carries a turn.
+
 The server gives way first (its address loses the scheme, then all but
 the port), then the model (cut in the middle: `mlx-community/Meta-Ll…4bit`),
 then the persona's name. Headless: the session builds a Status, the app's
@@ -25,6 +28,8 @@ class Status:
     persona: str
     servers: tuple[str, ...]
     model: str
+    surface: str = "think"
+    """The action that carries the chat's messages; anything but think is shown after the model."""
 
     def __str__(self) -> str:
         return fit(self, 10_000)
@@ -48,7 +53,14 @@ def end_cut(text: str, width: int) -> str:
 def fit(status: Status, width: int) -> str:
     """The line for this width: every part kept, each shortened in turn."""
     persona, model = one_line(status.persona), one_line(status.model)
-    servers = [one_line(s) for s in status.servers] or [""]
+    via = f" via {status.surface}" if status.surface != "think" else ""
+    if via:
+        return _fit(persona, status.servers, model, width - len(via)) + via
+    return _fit(persona, status.servers, model, width)
+
+
+def _fit(persona: str, given: tuple[str, ...], model: str, width: int) -> str:
+    servers = [one_line(s) for s in given] or [""]
     for separator in (SEPARATOR, TIGHT):
         for server in servers:
             line = f"◉ {persona}{separator}{server}{separator}{model}"

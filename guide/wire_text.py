@@ -84,16 +84,30 @@ MARKS = {"reasoning": "reasoning ", "answer": "answer    ", "tool_calls": "tool_
 
 
 def frames_text(trace: Trace) -> str:
-    """The SSE frames with arrival times, each marked with what it carried; a long stream shows its ends and a count."""
+    """The SSE frames with arrival times, each marked with what it carried (respond's typed events with their type);
+    a long stream shows its ends and a count."""
     frames = trace.frames
-    kinds = frame_kinds(frames)
+    typed = trace.action == "respond"
+    kinds = [""] * len(frames) if typed else frame_kinds(frames)
     marked = bool(set(kinds) - {"", "answer"})  # a plain reply's frames are all answer: shown as they were
-    lines = [f"{at:8.1f} ms  {MARKS[kind] + '  ' if marked else ''}data: {data}" for (at, data), kind in zip(frames, kinds)]
-    if len(lines) > 2 * FRAMES_SHOWN:
-        hidden = len(lines) - 2 * FRAMES_SHOWN
-        lines = [*lines[:FRAMES_SHOWN], f"          … {hidden:,} more frames …", *lines[-FRAMES_SHOWN:]]
+    shown = list(enumerate(frames))
+    hidden = len(frames) - 2 * FRAMES_SHOWN
+    if hidden > 0:
+        shown = shown[:FRAMES_SHOWN] + shown[-FRAMES_SHOWN:]
+    from guide.client._trace import frame_type
+
+    lines = []
+    for index, (at, data) in shown:
+        if hidden > 0 and index == len(frames) - FRAMES_SHOWN:
+            lines.append(f"          … {hidden:,} more {'events' if typed else 'frames'} …")
+        if typed:
+            lines.append(f"{at:8.1f} ms  event: {frame_type(data) or '(no type)'}")
+            lines.append(f"           data: {data}")
+        else:
+            lines.append(f"{at:8.1f} ms  {MARKS[kinds[index]] + '  ' if marked else ''}data: {data}")
     counted = [f"{kinds.count(kind):,} {kind}" for kind in ("reasoning", "answer", "tool_calls") if kind in kinds]
-    return f"{len(frames):,} frames" + (f" ({', '.join(counted)})" if marked else "") + "\n" + "\n".join(lines)
+    head = f"{len(frames):,} {'typed events' if typed else 'frames'}" + (f" ({', '.join(counted)})" if marked else "")
+    return head + "\n" + "\n".join(lines)
 
 
 def tool_round(trace: Trace) -> tuple[bool, list[str]]:

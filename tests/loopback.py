@@ -311,6 +311,53 @@ class LoopbackServer:
             }
         )
 
+    def _edits(self, request: Recorded, body: dict[str, Any]) -> Answer:
+        # CreateEditResponse as the spec of its day gave it (tests/test_revise_shape.py).
+        if not isinstance(body.get("instruction"), str) or not body.get("model"):
+            return _error(400, "instruction and model are required", "invalid_request_error", param="instruction")
+        text = str(body.get("input", "")).replace("wek", "week")
+        return Answer(body={"object": "edit", "created": 0, "choices": [{"text": text, "index": 0}], "usage": _usage(len(text.split()))})
+
+    def _responses(self, request: Recorded, body: dict[str, Any]) -> Answer | Stream:
+        if not isinstance(body.get("input"), (str, list)) or not body.get("model"):
+            return _error(400, "input and model are required", "invalid_request_error", param="input")
+        given = body["input"]
+        said = given if isinstance(given, str) else str(given[-1].get("content", "")) if given and isinstance(given[-1], dict) else ""
+        text = f"You said: {said}"
+        if body.get("stream"):
+            words = text.split(" ")
+            return Stream(typed_events([w if i == 0 else " " + w for i, w in enumerate(words)], model=body["model"]))
+        return Answer(body=response_object(text, body["model"]))
+
+
+def response_object(text: str, model: str = "loopback-model", status: str = "completed") -> dict[str, Any]:
+    """A Response as the spec gives it, with one output message."""
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    usage = {"input_tokens": 7, "output_tokens": len(text.split()), "total_tokens": 7 + len(text.split())}
+    return {"id": "resp_1", "object": "response", "created_at": 0, "status": status, "model": model, "output": [message], "usage": usage}
+
+
+def typed_events(pieces: list[str], *, model: str = "loopback-model", named: bool = True, end: bool = True) -> list[bytes]:
+    """A Responses stream of these pieces: created, the deltas, completed (each with its `event:` line where `named`)."""
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**response_object("", model, "in_progress"), "output": [], "usage": None}}
+    ]
+    events += [{"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": p} for p in pieces]
+    if end:
+        events.append({"type": "response.completed", "response": response_object("".join(pieces), model)})
+    frames = []
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+        head = f"event: {event['type']}\n" if named else ""
+        frames.append(f"{head}data: {json.dumps(event)}\n\n".encode())
+    return frames
+
 
 def _usage(completion: int) -> dict[str, int]:
     return {"prompt_tokens": 7, "completion_tokens": completion, "total_tokens": 7 + completion}

@@ -25,6 +25,8 @@ CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "catalog": ((), {}),
     "interpret": ((WAV,), {}),
     "discern": (("a kind word",), {}),
+    "revise": (("What day of the wek is it?", "Fix the spelling."), {}),
+    "respond": (("Hello, guide.",), {"instructions": "Be calm."}),
 }
 
 
@@ -55,7 +57,12 @@ def test_every_action_sends_what_the_spec_asks_and_carries_its_trace(mode: str, 
     result = run(mode, server.url, name, *args, client_model="loopback-model", **kwargs)
     sent = [r for r in server.requests if r.path.endswith(ACTIONS[name].path)]
     assert len(sent) == 1
-    check_request(spec, name, sent[0])
+    if ACTIONS[name].path in spec["paths"]:
+        check_request(spec, name, sent[0])
+    else:  # revise: retired, gone from the spec; checked against the shape the spec of its day gave
+        from test_revise_shape import request_problems
+
+        assert request_problems(sent[0].json) == []
     assert result.trace is not None
     assert result.trace.action == name
     assert result.trace.url == server.url + ACTIONS[name].legacy_path

@@ -41,7 +41,10 @@ ROUTES = {
     "/embeddings": ("POST", HASHED_ID),
     "/audio/speech": ("POST", ESPEAK_ID),
     "/audio/transcriptions": ("POST", "pocketsphinx-en-us"),
+    "/responses": ("POST", MODEL_ID),
 }
+TYPED = {"/responses"}
+"""Routes that stream the Responses API's typed events: an `event:` line each, no `data: [DONE]`, the last one ending the response."""
 WAV = b"RIFF$}\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00\x02\x00\x10\x00data\x00}\x00\x00" + b"\x00\x00" * 16000
 
 
@@ -96,7 +99,11 @@ def check_stream(validators: dict[str, Any], path: str, text: str, *, finished: 
     """Each streamed chunk keeps to the spec's chunk schema; a stream read to its end ends with [DONE]."""
     frames = [line.removeprefix("data: ") for line in text.split("\n") if line.startswith("data: ")]
     assert frames, text[:200]
-    if finished:
+    if finished and path in TYPED:
+        names = [line.removeprefix("event: ") for line in text.split("\n") if line.startswith("event: ")]
+        assert names == [json.loads(frame)["type"] for frame in frames], names  # each event named as its type says
+        assert names[-1] in ("response.completed", "response.incomplete", "error"), text[-200:]
+    elif finished:
         assert frames[-1] == "[DONE]", text[-200:]
     for frame in frames:
         if frame == "[DONE]":

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 
-from guide import Guide, GuideError, Redirected, ReplyNotUnderstood, ReplyTooLarge, UnusableAddress
+from guide import ACTIONS, Guide, GuideError, Redirected, ReplyNotUnderstood, ReplyTooLarge, UnusableAddress
 from guide.client._results import Answer as ReplyAnswer
 from guide.client._stream import StreamReader
 from guide.client._trace import Trace
@@ -307,7 +307,7 @@ def test_snippets_for_an_address_with_a_query_keep_it_apart_from_the_base(server
 def test_a_probe_that_is_redirected_leaves_the_question_open(server: LoopbackServer) -> None:
     from guide.client import probe
 
-    server.push(*[Answer(302, b"", headers={"location": "https://elsewhere.example/"})] * 9)
+    server.push(*[Answer(302, b"", headers={"location": "https://elsewhere.example/"})] * len(ACTIONS))
     found = probe(server.url)
     assert {finding.support for finding in found.values()} == {"unknown"}
     assert all("redirected" in finding.reason for finding in found.values())
@@ -338,8 +338,8 @@ def test_an_error_nested_too_deeply_is_still_the_servers_error(server: LoopbackS
 def test_a_probe_answered_with_deep_json_leaves_the_question_open_or_answers(server: LoopbackServer) -> None:
     from guide.client import probe
 
-    server.push(*[Answer(400, DEEP, headers={"content-type": "application/json"})] * 9)
-    assert len(probe(server.url)) == 9
+    server.push(*[Answer(400, DEEP, headers={"content-type": "application/json"})] * len(ACTIONS))
+    assert len(probe(server.url)) == len(ACTIONS)
 
 
 @pytest.mark.parametrize("listed", [[1, 2, 3], {"data": ["a", "b"]}, {"data": [{"name": "no id"}]}], ids=["numbers", "words", "no-ids"])

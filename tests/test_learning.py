@@ -11,6 +11,7 @@ from textual.widgets import Static, TabbedContent, TextArea
 from tui_helpers import panel_rows, run_app, settle, stored_id, type_and_send, wait_until_connected
 
 from guide.client import ACTIONS
+from guide.learn.tour import STEPS
 from guide.tui.app import GuideApp
 from guide.tui.screens.call_detail import CallDetail
 
@@ -60,14 +61,14 @@ def test_the_whole_tour_on_the_companion_every_step_a_real_call(monkeypatch: Any
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await wait_until_connected(pilot)
         await ask_for(pilot, "/tour")
-        steps = await take_steps(pilot, 9)
+        steps = await take_steps(pilot, len(STEPS))
         await wait_for(pilot, lambda: app.screen is app.chat)
         await pilot.pause(0.2)
         return steps, panel_rows(app), app.session.tour.position
 
     steps, rows, position = run_app(GuideApp(), script, size=(120, 40))
     assert [heading.split(" · ")[1].split(" → ")[0] for heading, *_ in steps] == [
-        "catalog", "think", "continue", "understand", "discern", "imagine", "speak", "listen", "interpret"
+        "catalog", "think", "respond", "continue", "revise", "understand", "discern", "imagine", "speak", "listen", "interpret"
     ]  # fmt: skip
     assert {heading.split(" · ")[1].split(" → ")[0] for heading, *_ in steps} == set(ACTIONS)
     for heading, summary, offered, words in steps:
@@ -82,7 +83,9 @@ def test_the_whole_tour_on_the_companion_every_step_a_real_call(monkeypatch: Any
     assert imagine[2] is False and " 404" in imagine[1] and "does not offer imagine" in imagine[3]
     assert imagine[1].endswith("ai.probe()")  # as the probe found it: no call spent on a route that is not there
     # The tour's calls are real calls in the calls panel like any other (the probe's are kept under the server).
-    for action in ("catalog", "think", "continue", "understand", "speak"):
+    revise = next(step for step in steps if "revise" in step[0])
+    assert revise[2] is False and " 404" in revise[1] and "does not offer revise" in revise[3]
+    for action in ("catalog", "think", "respond", "continue", "understand", "speak"):
         assert any(row.startswith(action) for row in rows), (action, rows)
     assert position == 0  # finished: /tour starts again from the first step
 
@@ -111,10 +114,11 @@ def test_esc_ends_the_tour_and_tour_takes_it_up_where_it_stopped(monkeypatch: An
         return [h for h, *_ in first], third.lesson.heading, stopped_at, resumed, restarted
 
     first, third, stopped_at, resumed, restarted = run_app(GuideApp(), script, size=(120, 40))
-    assert first[0].startswith("Tour 1 of 9 · catalog") and first[1].startswith("Tour 2 of 9 · think")
-    assert third.startswith("Tour 3 of 9 · continue") and stopped_at == 2
+    steps = len(STEPS)
+    assert first[0].startswith(f"Tour 1 of {steps} · catalog") and first[1].startswith(f"Tour 2 of {steps} · think")
+    assert third.startswith(f"Tour 3 of {steps} · respond") and stopped_at == 2
     assert resumed == third
-    assert restarted.startswith("Tour 1 of 9 · catalog")
+    assert restarted.startswith(f"Tour 1 of {steps} · catalog")
 
 
 async def open_last_call(pilot: Pilot[None]) -> CallDetail:

@@ -139,9 +139,8 @@ def test_llama_probe_matches_what_it_really_offers(llama_server: str) -> None:
     with Guide(base_url=llama_server) as ai:
         found = {name: f.support for name, f in ai.probe().items()}
     assert {name: found[name] for name in ("think", "continue", "catalog")} == {"think": "yes", "continue": "yes", "catalog": "yes"}
-    assert {name: found[name] for name in ("imagine", "speak", "listen", "interpret", "discern")} == dict.fromkeys(
-        ("imagine", "speak", "listen", "interpret", "discern"), "no"
-    )
+    lacking = ("imagine", "speak", "listen", "interpret", "discern", "revise", "respond")
+    assert {name: found[name] for name in lacking} == dict.fromkeys(lacking, "no")
 
 
 def test_llama_think_plain_and_streamed_through_guide(llama_server: str) -> None:

@@ -37,6 +37,8 @@ def traces_of_every_action(server: LoopbackServer, tmp_path: Path) -> list[Trace
         ai.catalog()
         ai.interpret(audio)
         ai.discern("kind")
+        ai.revise("What day of the wek is it?", "Fix the spelling.")
+        ai.respond("Hello", stream=True).text  # noqa: B018
     finished = [t for t in seen if t.state != "running"]
     assert sorted({t.action for t in finished}) == sorted(ACTIONS)
     return finished
@@ -106,13 +108,15 @@ def test_the_python_snippet_compiles_and_reads_the_key_from_the_environment(keye
         code = trace.as_python()
         compile(code, "snippet.py", "exec")
         assert "OPENAI_API_KEY" in code
-        assert f"client.{trace.mapping.sdk_call}(" in code
+        called = f"client.post(\n    {trace.mapping.path!r}," if trace.action == "revise" else f"client.{trace.mapping.sdk_call}("
+        assert called in code  # revise: current SDKs dropped edits.create, so the snippet makes the HTTP call through post
 
 
 def test_the_node_snippet_names_the_sdk_call_and_the_env_key(server: LoopbackServer, tmp_path: Path) -> None:
     for trace in traces_of_every_action(server, tmp_path):
         code = trace.as_node()
-        assert f"await client.{trace.mapping.sdk_call}(" in code
+        called = f'await client.post("{trace.mapping.path}",' if trace.action == "revise" else f"await client.{trace.mapping.sdk_call}("
+        assert called in code
         assert "process.env.OPENAI_API_KEY" in code
 
 

@@ -137,6 +137,32 @@ class AsyncGuide(GuideCore):
 
         return AsyncReply(start)
 
+    def revise(self, text: str, instruction: str, *, model: str | None = None, **options: Any) -> AsyncReply:
+        """Edits: you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)."""
+
+        async def start(reply: AsyncReply) -> AsyncIterator[None]:
+            name, notes = await self._model(model)
+            call = self.plan_revise(text, instruction, name, model, options, notes)
+            async with aclosing(self._answer(call, "completion", reply)) as answer:
+                async for _ in answer:
+                    yield
+
+        return AsyncReply(start)
+
+    def respond(
+        self, input: Messages, *, instructions: str | None = None, model: str | None = None, stream: bool = False, **options: Any
+    ) -> AsyncReply:
+        """Responses: like think, but the reply is output items, streamed as typed events (`reply.trace.events()`)."""
+
+        async def start(reply: AsyncReply) -> AsyncIterator[None]:
+            name, notes = await self._model(model)
+            call = self.plan_respond(input, instructions, name, model, stream, options, notes)
+            async with aclosing(self._answer(call, "response", reply)) as answer:
+                async for _ in answer:
+                    yield
+
+        return AsyncReply(start)
+
     async def understand(self, text: str | Sequence[str], *, model: str | None = None) -> Vector | Vectors:
         """Embeddings: one vector for a string, a list of vectors for a list."""
         name, notes = await self._model(model)
@@ -184,8 +210,9 @@ class AsyncGuide(GuideCore):
         any call of that action (a failure raises, its trace on the error).
         """
         call = self.plan_replay(action, body)
-        if action in ("think", "continue"):
-            kind: Kind = "chat" if action == "think" else "completion"
+        kinds: dict[str, Kind] = {"think": "chat", "continue": "completion", "revise": "completion", "respond": "response"}
+        if action in kinds:
+            kind = kinds[action]
 
             async def start(reply: AsyncReply) -> AsyncIterator[None]:
                 async with aclosing(self._answer(call, kind, reply)) as answer:

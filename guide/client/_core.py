@@ -198,6 +198,25 @@ class GuideCore:
         """The discern call."""
         return build.discern(self._base, text, model=model, gentle=gentle_call("discern", text, model=model))
 
+    def plan_revise(self, text: str, instruction: str, model: str, asked: str | None, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
+        """The revise call: these words, changed as the instruction asks."""
+        gentle = gentle_call("revise", text, instruction, model=asked, **options)
+        return build.revise(self._base, text, instruction, model=model, options=options, gentle=gentle, notes=notes)
+
+    def plan_respond(
+        self,
+        input: Messages,
+        instructions: str | None,
+        model: str,
+        asked: str | None,
+        stream: bool,
+        options: dict[str, Any],
+        notes: tuple[str, ...],
+    ) -> Call:
+        """The respond call for this input."""
+        gentle = gentle_call("respond", input, instructions=instructions, model=asked, stream=stream or None, **options)
+        return build.respond(self._base, input, model=model, instructions=instructions, stream=stream, options=options, gentle=gentle, notes=notes)
+
     def plan_replay(self, action: str, body: dict[str, Any]) -> Call:
         """An action's request with this body, exactly as written."""
         return build.replay(self._base, action, body)
@@ -343,7 +362,11 @@ class GuideCore:
         return declared.isdigit() and int(declared) > MAX_REPLY
 
     def reader(self, kind: Kind, answer: Answer, trace: Trace, started: float) -> StreamReader:
-        """The reader for a streamed reply, which keeps the secrets out of it."""
+        """The reader for a streamed reply (chunks, or respond's typed events), which keeps the secrets out of it."""
+        if kind == "response":
+            from ._events import EventReader
+
+            return EventReader(kind, answer, trace, started, secrets=self.secrets, limit=MAX_REPLY)
         return StreamReader(kind, answer, trace, started, secrets=self.secrets, limit=MAX_REPLY)
 
     def finish(self, trace: Trace, body: bytes, started: float, *, binary: bool = False) -> Any:
@@ -452,6 +475,8 @@ class GuideCore:
         """Copy a streamed reply's usage onto its trace."""
         if answer.usage:
             trace.usage = answer.usage
+        elif trace.stream and trace.action == "respond":
+            trace.notes.append("The server's response.completed carried no usage.")
         elif trace.stream:
             trace.notes.append("The server sent no usage chunk (stream_options.include_usage was asked).")
 

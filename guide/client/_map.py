@@ -113,5 +113,19 @@ ACTIONS: Mapping[str, Action] = _rows(
         "moderations.create",
         "is this safe to say?",
     ),
+    Action(
+        "revise",
+        "POST",
+        "/edits",
+        "edits.create",
+        "you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)",
+    ),
+    Action(
+        "respond",
+        "POST",
+        "/responses",
+        "responses.create",
+        "think's newer surface: the server can keep the conversation and its tools; the reply is output items, streamed as typed events",
+    ),
 )
-"""Every gentle action, keyed by its gentle name, in the order of DESIGN.md."""
+"""Every gentle action, keyed by its gentle name, in the order of DESIGN.md (the two surfaces of issue 16 last)."""

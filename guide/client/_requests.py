@@ -191,15 +191,47 @@ def discern(base: str, text: str | Sequence[str], *, model: str | None, gentle: 
     return Call(ACTIONS["discern"], url_for(base, ACTIONS["discern"]), json=body, gentle=gentle)
 
 
+def revise(base: str, text: str, instruction: str, *, model: str, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
+    """POST /edits with the words to change (`input`) and the wish (`instruction`), as the spec of its day defined them."""
+    body: dict[str, Any] = {"model": model, "input": text, "instruction": instruction, **options}
+    return Call(ACTIONS["revise"], url_for(base, ACTIONS["revise"]), json=body, gentle=gentle, notes=notes)
+
+
+def respond(
+    base: str,
+    input: Messages,
+    *,
+    model: str,
+    instructions: str | None,
+    stream: bool,
+    options: dict[str, Any],
+    gentle: str,
+    notes: tuple[str, ...] = (),
+) -> Call:
+    """POST /responses: `input` as text or a list of messages, the system prompt as `instructions`."""
+    given: Any = input if isinstance(input, str) else [dict(message) for message in input]
+    body: dict[str, Any] = {"model": model, "input": given}
+    if instructions is not None:
+        body["instructions"] = instructions
+    body.update(options)
+    if stream:
+        body["stream"] = True
+    return Call(ACTIONS["respond"], url_for(base, ACTIONS["respond"]), json=body, stream=stream, gentle=gentle, notes=notes)
+
+
+STREAMING = ("think", "continue", "respond")
+"""Actions whose answer can stream (replay's ctrl+t flips `stream` for these)."""
+
+
 def replay(base: str, action: str, body: dict[str, Any]) -> Call:
     """An action's request with a body written by hand, sent exactly as written (the call detail's replay with edits)."""
     row = ACTIONS[action]
     if row.method != "POST" or action in ("listen", "interpret"):
         raise RequestRefused(
             f"{action} sends no JSON body to edit.",
-            hint="Replay with edits takes the JSON bodies: think, continue, understand, imagine, speak and discern.",
+            hint="Replay with edits takes the JSON bodies: think, continue, understand, imagine, speak, discern, revise and respond.",
         )
-    stream = body.get("stream") is True and action in ("think", "continue")
+    stream = body.get("stream") is True and action in STREAMING
     return Call(row, url_for(base, row), json=body, stream=stream, gentle=f"ai.replay({action!r}, {_short(body)})")
 
 
@@ -207,7 +239,16 @@ PROBE = "ai.probe()"
 """The gentle call shown for each request a probe sends."""
 
 
-INVALID_FIELD = {"think": "messages", "continue": "prompt", "understand": "input", "imagine": "prompt", "speak": "input", "discern": "input"}
+INVALID_FIELD = {
+    "think": "messages",
+    "continue": "prompt",
+    "understand": "input",
+    "imagine": "prompt",
+    "speak": "input",
+    "discern": "input",
+    "revise": "instruction",
+    "respond": "input",
+}
 """The field a probe sends with the wrong type, so no server can start generating."""
 
 

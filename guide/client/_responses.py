@@ -27,7 +27,8 @@ from ._errors import (
 from ._results import Answer, Catalog, ModelInfo, Transcript, Vector, Vectors, Verdict
 from ._tools import tool_calls_of
 
-Kind = Literal["chat", "completion"]
+Kind = Literal["chat", "completion", "response"]
+"""What a streamable reply is: chat completion chunks (think), completion chunks (continue), typed Responses events (respond)."""
 OPEN_THOUGHT, CLOSE_THOUGHT = "<think>", "</think>"
 """The tags some servers leave around a reasoning model's thoughts, inline in the content."""
 NOT_JSON: Any = object()
@@ -119,7 +120,9 @@ def usage_of(value: Any) -> dict[str, Any] | None:
 
 
 def parse_answer(kind: Kind, parsed: Any) -> Answer:
-    """A finished think or continue reply."""
+    """A finished think, continue or revise reply (an edit has a completion's choices), or respond's."""
+    if kind == "response":
+        return parse_response(parsed)
     try:
         choice = parsed["choices"][0]
         if kind == "chat":
@@ -158,6 +161,56 @@ def split_thought(text: str) -> tuple[str, str]:
         return "", text
     thought, _, answer = stripped[len(OPEN_THOUGHT) :].partition(CLOSE_THOUGHT)
     return thought, answer.lstrip()
+
+
+def parse_response(parsed: Any) -> Answer:
+    """A finished respond reply: the text of its output messages, reasoning kept apart, the status as finish_reason.
+
+    Items guide does not read (tool calls, searches) stay in the trace; a
+    reply whose status is `failed` is the server's failure, said in a 200.
+    """
+    output = parsed.get("output") if isinstance(parsed, dict) else None
+    if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
+        raise _shape_error("output[] with the reply's items", parsed)
+    pieces: list[str] = []
+    thoughts: list[str] = []
+    for item in output:
+        if item.get("type") == "message":
+            content = item.get("content")
+            if not isinstance(content, list) or not all(isinstance(part, dict) for part in content):
+                raise _shape_error("each output message's content as a list of parts", parsed)
+            for part in content:
+                if part.get("type") == "output_text":
+                    if not isinstance(part.get("text"), str):
+                        raise _shape_error("output_text parts with text", parsed)
+                    pieces.append(part["text"])
+        elif item.get("type") == "reasoning":
+            for name in ("summary", "content"):
+                parts = item.get(name)
+                for part in parts if isinstance(parts, list) else ():
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        thoughts.append(part["text"])
+    status = _text_or_none(parsed.get("status"))
+    if status == "failed":
+        raise ServerFailed(body=parsed, detail=response_failure(parsed))
+    details = parsed.get("incomplete_details")
+    reason = _text_or_none(details.get("reason")) if isinstance(details, dict) else None
+    return Answer(
+        pieces=["".join(pieces)],
+        reasoning=["\n".join(thoughts)] if thoughts else [],
+        usage=usage_of(parsed.get("usage")),
+        finish_reason=reason or status,
+        model=_text_or_none(parsed.get("model")),
+        done=True,
+    )
+
+
+def response_failure(response: Any) -> str:
+    """Why a response failed, in the server's words (its `error.message`), else a plain line."""
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]:
+        return str(error["message"])
+    return "The server said the response failed, without saying why."
 
 
 def parse_vectors(parsed: Any, *, single: bool) -> tuple[Vector | Vectors, str | None]:

@@ -22,10 +22,12 @@ ANSWER_FIELDS: dict[str, tuple[str, ...]] = {
     "catalog": ("data",),  # ListModelsResponse
     "interpret": ("text",),  # CreateTranslationResponseJson
     "discern": ("results",),  # CreateModerationResponse
+    "revise": ("choices",),  # CreateEditResponse, as the spec of its day gave it (tests/test_revise_shape.py)
+    "respond": ("output",),  # Response
 }
 """Top-level fields each action's JSON answer has (speak answers audio, not JSON)."""
 
-STREAMED = frozenset({"think", "continue", "imagine", "listen", "speak"})
+STREAMED = frozenset({"think", "continue", "imagine", "listen", "speak", "respond"})
 """Actions whose answer may come as Server-Sent Events."""
 
 SOUND_TYPES = ("audio/", "application/octet-stream")

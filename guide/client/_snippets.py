@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ._trace import Trace
 
 SPEECH_FILE = "speech"
+RETIRED = frozenset({"revise"})
+"""Actions the current SDKs no longer have a method for: their snippets make the HTTP call through the SDK's `post`."""
 
 
 def _base(trace: Trace) -> str:
@@ -85,10 +87,20 @@ def python(trace: Trace) -> str:
         args.append(f"{name}={rendered}" if name.isidentifier() else f"**{{{name!r}: {rendered}}}")
     for name, filename in trace.request_files.items():
         args.append(f"{name}=open({filename!r}, 'rb')")
+    if trace.action in RETIRED:
+        # Current SDKs dropped edits.create: the same request through the SDK's own HTTP call.
+        body = _py_value(_fields(trace), 9)
+        lines.append(f"result = client.post(\n    {trace.mapping.path!r},\n    body={body},\n    cast_to=object,\n)")
+        lines.append("print(result)")
+        return "\n".join(lines) + "\n"
     call = f"client.{trace.mapping.sdk_call}("
     call += "".join(f"\n    {arg}," for arg in args) + ("\n)" if args else ")")
     lines.append(f"result = {call}")
-    if trace.action == "think" and trace.stream:
+    if trace.action == "respond" and trace.stream:
+        lines += ["for event in result:", '    if event.type == "response.output_text.delta":', '        print(event.delta, end="")']
+    elif trace.action == "respond":
+        lines.append("print(result.output_text)")
+    elif trace.action == "think" and trace.stream:
         lines += ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].delta.content or "", end="")']
     elif trace.action == "continue" and trace.stream:
         lines += ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].text, end="")']
@@ -118,8 +130,22 @@ def node(trace: Trace) -> str:
     ]
     members += [f"  {json.dumps(name)}: fs.createReadStream({json.dumps(filename)})," for name, filename in trace.request_files.items()]
     argument = "{\n" + "\n".join(members) + "\n}" if members else ""
+    if trace.action in RETIRED:
+        # Current SDKs dropped edits.create: the same request through the SDK's own HTTP call.
+        body = argument.replace("\n", "\n  ")
+        lines.append(f"const result = await client.post({json.dumps(trace.mapping.path)}, {{\n  body: {body},\n}});")
+        lines.append("console.log(result);")
+        return "\n".join(lines) + "\n"
     lines.append(f"const result = await client.{trace.mapping.sdk_call}({argument});")
-    if trace.action == "think" and trace.stream:
+    if trace.action == "respond" and trace.stream:
+        lines += [
+            "for await (const event of result) {",
+            '  if (event.type === "response.output_text.delta") process.stdout.write(event.delta);',
+            "}",
+        ]
+    elif trace.action == "respond":
+        lines.append("console.log(result.output_text);")
+    elif trace.action == "think" and trace.stream:
         lines += ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.delta?.content ?? "");', "}"]
     elif trace.action == "continue" and trace.stream:
         lines += ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.text ?? "");', "}"]

@@ -153,6 +153,18 @@ class Guide(GuideCore):
         trace, parsed = self._exchange(self.plan_discern(text, model))
         return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
 
+    def revise(self, text: str, instruction: str, *, model: str | None = None, **options: Any) -> Reply:
+        """Edits: you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)."""
+        name, notes = self._model(model)
+        call = self.plan_revise(text, instruction, name, model, options, notes)
+        return self._answer(call, "completion")
+
+    def respond(self, input: Messages, *, instructions: str | None = None, model: str | None = None, stream: bool = False, **options: Any) -> Reply:
+        """Responses: like think, but the reply is output items, streamed as typed events (`reply.trace.events()`)."""
+        name, notes = self._model(model)
+        call = self.plan_respond(input, instructions, name, model, stream, options, notes)
+        return self._answer(call, "response")
+
     def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
         with self._probe_pool() as http:

@@ -8,6 +8,7 @@ any echo of the key in a reply is scrubbed.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -82,10 +83,14 @@ class Trace:
         """Completion tokens over the time the reply took, where known."""
         if not self.usage or not self.total_ms:
             return None
-        out = self.usage.get("completion_tokens")
+        out = self.usage.get("completion_tokens", self.usage.get("output_tokens"))  # respond's usage says output_tokens
         if not isinstance(out, int) or not out:
             return None
         return out / (self.total_ms / 1000)
+
+    def events(self) -> list[tuple[float, str, str]]:
+        """A stream's frames as typed events: (ms, type, data). respond's events name their type; a chunk's type is ""."""
+        return [(at, frame_type(data), data) for at, data in self.frames]
 
     def summary(self) -> str:
         """One line: `think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`."""
@@ -134,3 +139,15 @@ class Trace:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         known["frames"] = [(float(ms), str(text)) for ms, text in known.get("frames", [])]
         return cls(**known)
+
+
+def frame_type(data: str) -> str:
+    """The `type` a streamed frame's JSON names (respond's events all do: `response.output_text.delta`), else ""."""
+    if '"type"' not in data:
+        return ""
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return ""
+    kind = parsed.get("type") if isinstance(parsed, dict) else None
+    return kind if isinstance(kind, str) else ""

@@ -320,3 +320,79 @@ def embedding_inputs(body: dict[str, Any]) -> list[str]:
     if total > MAX_EMBED_TOTAL:
         raise Refusal(400, f"The inputs hold {total:,} characters together; the most in one request is {MAX_EMBED_TOTAL:,}.", param="input")
     return texts
+
+
+RESPONSE_ROLES = ("user", "assistant", "system", "developer")
+"""The roles of the Responses API's input messages."""
+RESPONSE_TEXT_PARTS = ("input_text", "output_text")
+"""The content parts of an input message that carry text (pictures and files are passed over, as chat's are)."""
+
+
+def response_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """respond's input as chat messages: `instructions` first, then the text of each input message.
+
+    `input` is text (one user message) or a list of items; items that are not
+    messages (tool calls and their outputs, references) are passed over, as a
+    server without tools would. A request left with nothing to answer is a 400.
+    """
+    given = need(body, "input", (str, list), "text or a list of input items")
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise Refusal(400, "This companion reads 'instructions' as text.", param="instructions", code="invalid_type")
+    messages = [{"role": "system", "content": instructions}] if instructions else []
+    if isinstance(given, str):
+        messages.append({"role": "user", "content": given})
+    else:
+        for item in given:
+            if not isinstance(item, dict):
+                raise Refusal(400, "'input' should be text or a list of input items (objects).", param="input", code="invalid_type")
+            role = item.get("role")
+            if item.get("type", "message") != "message" or role not in RESPONSE_ROLES:
+                continue
+            messages.append({"role": "system" if role == "developer" else role, "content": response_text(item.get("content"))})
+    if not any(m["role"] == "user" for m in messages):
+        raise Refusal(400, "'input' holds no user message to answer.", param="input")
+    return messages
+
+
+def response_text(content: Any) -> str:
+    """An input message's text: a string, or the text of its input_text / output_text parts."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list) or not all(isinstance(part, dict) for part in content):
+        raise Refusal(400, "An input message's 'content' should be text or a list of content parts.", param="input", code="invalid_type")
+    texts = [part.get("text") for part in content if part.get("type") in RESPONSE_TEXT_PARTS]
+    if not all(isinstance(text, str) for text in texts):
+        raise Refusal(400, "A text content part's 'text' should be text.", param="input", code="invalid_type")
+    return "".join(texts)
+
+
+def response_sampling(body: dict[str, Any]) -> dict[str, Any]:
+    """respond's sampling options, in the names a generation takes (`max_output_tokens` is chat's `max_tokens`)."""
+    options = sampling({name: body.get(name) for name in ("temperature", "top_p")})
+    most = body.get("max_output_tokens")
+    if most is not None:
+        if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+            raise Refusal(400, "'max_output_tokens' should be a whole number of at least 1.", param="max_output_tokens", code="invalid_type")
+        options["max_tokens"] = most
+    return options
+
+
+REVISE_SYSTEM = "Rewrite the text as the instruction asks. Answer with the rewritten text only, nothing before or after it."
+"""What the model is told for revise: the edits endpoint's models took the instruction and input alone."""
+
+
+def edit_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """revise's request (`instruction`, and `input`, default "") as chat messages for the model, checked."""
+    instruction = need(body, "instruction", str, "text")
+    text = body.get("input", "")
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise Refusal(400, "'input' should be text.", param="input", code="invalid_type")
+    if not instruction.strip():
+        raise Refusal(400, "'instruction' is empty: say how the text should change.", param="instruction")
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise Refusal(400, "This companion makes one edit at a time ('n' should be 1).", param="n")
+    return [{"role": "system", "content": REVISE_SYSTEM}, {"role": "user", "content": f"Instruction: {instruction}\n\nText:\n{text}"}]

@@ -35,23 +35,27 @@ from starlette.types import Receive, Scope, Send
 
 from guide.client import ACTIONS, API_VERSION
 
-from .engines import AudioRefused, Engines, Generation, PromptTooLong, count_words
+from .engines import AudioRefused, Engines, Generation, PromptTooLong, ReflectiveListener, count_words
 from .guards import Guard
 from .limits import (
     TOOLS_REFUSED,
     Refusal,
     Slots,
     chat_messages,
+    edit_messages,
     embedding_inputs,
     need,
     prompt_text,
     read_form,
     read_json,
     refuse,
+    response_messages,
+    response_sampling,
     sampling,
     speech_text,
 )
 from .protocol import CLIENT_TIMEOUT
+from .responses import response_events, response_object
 
 MAX_REPLIES = 8
 """Engine calls at once, at most: each holds a thread, and the model runs on one core."""
@@ -132,7 +136,10 @@ class CompanionApp:
 
 def offered(engines: Engines) -> list[str]:
     """The actions these engines answer, in the map's order: what the routes serve and the start-up line lists."""
-    have = {"catalog", "think", "continue", "understand"} | ({"speak"} if engines.speak else set()) | ({"listen"} if engines.listen else set())
+    have = {"catalog", "think", "continue", "understand", "respond"}
+    have |= ({"speak"} if engines.speak else set()) | ({"listen"} if engines.listen else set())
+    if not isinstance(engines.think, ReflectiveListener):
+        have.add("revise")  # an edit needs a language model: rules cannot rewrite text as asked
     return [name for name in ACTIONS if name in have]
 
 
@@ -219,8 +226,29 @@ def build(
         text, options = prompt_text(body), sampling(body)
         return await answer(body, lambda: engines.think.complete(text, options), chat=False)
 
-    async def answer(body: dict[str, Any], start: Callable[[], Generation], *, chat: bool) -> Response:
-        """The reply, in a slot that is given back when it is done (or its reader goes away)."""
+    async def revise(request: Request) -> Response:
+        body = await read_json(request, stall=stall)
+        model_for(body)
+        messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
+        async with slots.held():
+            generation = await threads.run(engines.think.chat, messages, options)
+            pieces = Pieces(generation.pieces)
+            try:
+                text = await threads.run(lambda: "".join(iter(pieces.next, None)))
+            except PromptTooLong as error:
+                raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
+        # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
+        choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": generation.finish_reason}
+        return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [choice], "usage": generation.usage})
+
+    async def respond(request: Request) -> Response:
+        body = await read_json(request, stall=stall)
+        model_for(body)
+        messages, options = response_messages(body), response_sampling(body)
+        return await answer(body, lambda: engines.think.chat(messages, options), chat=True, typed=True)
+
+    async def answer(body: dict[str, Any], start: Callable[[], Generation], *, chat: bool, typed: bool = False) -> Response:
+        """The reply, in a slot that is given back when it is done (or its reader goes away); `typed`: respond's shape."""
         slots.take()
         handed_over = False
         try:
@@ -229,16 +257,21 @@ def build(
             try:
                 first = await threads.run(pieces.next)  # before the status line: a prompt too long is still a 400
             except PromptTooLong as error:
-                raise Refusal(400, str(error), param="messages" if chat else "prompt", code="context_length_exceeded") from None
+                raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
             if body.get("stream") is True:
                 handed_over = True
+                more = lambda: threads.run(pieces.next)  # noqa: E731
                 return SlotStream(
-                    frames(generation, pieces, first, chat, wants_usage(body)),
+                    response_events(body, engines.think.model_id, generation, first, more, lambda: threads.later(pieces.close))
+                    if typed
+                    else frames(generation, pieces, first, chat, wants_usage(body)),
                     slots,
                     media_type="text/event-stream",
                     headers={"cache-control": "no-store", "x-accel-buffering": "no"},
                 )
             rest = await threads.run(lambda: "".join(iter(pieces.next, None)))
+            if typed:
+                return JSONResponse(response_object(body, engines.think.model_id, generation, (first or "") + rest))
             return JSONResponse(completion(generation, (first or "") + rest, chat))
         finally:
             if not handed_over:
@@ -348,6 +381,8 @@ def build(
         "understand": understand,
         "speak": speak,
         "listen": listen,
+        "revise": revise,
+        "respond": respond,
     }
     routes = [
         Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(name), methods=[row.method])

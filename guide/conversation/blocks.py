@@ -160,3 +160,11 @@ async def discern(conversation: Conversation, text: str) -> Turn:
         top = sorted(verdict.scores.items(), key=lambda kv: -kv[1])[:4]
         body += "\n\n" + " · ".join(f"{k} {v:.2f}" for k, v in top)
     return block(conversation, "discern", body, verdict.trace, flagged=verdict.flagged)
+
+
+async def revise(conversation: Conversation, argument: str) -> Turn:
+    """`INSTRUCTION | TEXT`: the text handed over with a wish, and what came back changed (POST /v1/edits, where a server still has it)."""
+    instruction, _, text = (part.strip() for part in argument.partition("|"))
+    reply = await conversation.require_guide().revise(text, instruction, model=await conversation.model_for("revise"))
+    body = f"*You asked:* {instruction}\n\n*Of:* {text or '(nothing)'}\n\n*It gave back:* {reply.text.strip() or '(nothing)'}"
+    return block(conversation, "revise", body, reply.trace, instruction=instruction, input=text, revised=reply.text)

@@ -17,7 +17,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from guide.models import PURPOSES, ModelChoice
 from guide.tools import tools_for
@@ -40,6 +40,15 @@ OLDER_PAGE = 1000
 """Turns read from the store at a time, going back."""
 PROBE = "ai.probe()"
 """How a probe's call names itself (guide.client._requests.PROBE)."""
+Surface = Literal["think", "respond"]
+"""Which gentle action carries the chat's messages: chat completions, or the Responses API."""
+RESPOND_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
+"""A persona's sampling options as the Responses API names them; the others (seed, penalties, stop) it does not take."""
+
+
+def respond_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A persona's options for respond: renamed where the Responses API has the field, left out where it has none."""
+    return {RESPOND_OPTIONS[name]: value for name, value in options.items() if name in RESPOND_OPTIONS}
 
 
 class Conversation:
@@ -80,6 +89,8 @@ class Conversation:
         """How many turns were read in before the first: a window over `turns` stays true by it."""
         self.more_before = False
         """Whether the store holds turns older than the first one held."""
+        self.surface: Surface = "think"
+        """Which action the next messages go through (/respond flips it): the same turn, on either surface."""
         self.calls: dict[str, Trace] = {}
         """The calls made while this conversation was open, by trace id."""
         self.tools_refused = False
@@ -277,12 +288,16 @@ class Conversation:
         try:
             guide = self.require_guide()
             model = await self.model_for("think")  # may ask the catalog first: its failure, too, gives the words back
-            tools = [] if self.tools_refused else tools_for(self.persona.tools)
-            history = self.payload()
-            exchange.reply = guide.think(history, system=self.system(), stream=True, model=model, tools=tools or None, **self.persona.options)
-            if tools:
-                exchange.follow = self._tool_round(exchange, guide, history, tools, model)
-                exchange.without_tools = self._without_tools(guide, history, model)
+            if self.surface == "respond":
+                options = respond_options(self.persona.options)
+                exchange.reply = guide.respond(self.payload(), instructions=self.system(), stream=True, model=model, **options)
+            else:
+                tools = [] if self.tools_refused else tools_for(self.persona.tools)
+                history = self.payload()
+                exchange.reply = guide.think(history, system=self.system(), stream=True, model=model, tools=tools or None, **self.persona.options)
+                if tools:
+                    exchange.follow = self._tool_round(exchange, guide, history, tools, model)
+                    exchange.without_tools = self._without_tools(guide, history, model)
             self.emit(ReplyStarted(exchange))
             yield exchange
         except asyncio.CancelledError:
@@ -396,6 +411,16 @@ class Conversation:
             self.store.set_persona(self.uid, persona.id)
         self.emit(PersonaChanged(persona))
 
+    def switch_surface(self, surface: Surface) -> None:
+        """Send the next messages through `think` or `respond`; the switch shows in the transcript."""
+        if surface == self.surface:
+            return
+        was, self.surface = self.surface, surface
+        from guide.client import ACTIONS
+
+        label = f"now answering through {surface} ({ACTIONS[surface].endpoint})"
+        self._divide(Turn("divider", label, kind="surface", data={"surface": surface}), was=was, now=surface)
+
     def switch_model(self, name: str, action: str = "think") -> None:
         """Answer with another model from the next call (checked against the catalog by the caller)."""
         chat = action in ("think", "continue")
@@ -492,4 +517,7 @@ class Conversation:
         conversation.counted = await store.read(store.call_counts, conversation_id)
         conversation.turns = [Turn.from_stored(message) for message in latest]
         conversation.more_before = len(latest) == RESUME_PAGE
+        switched = next((t for t in reversed(conversation.turns) if t.role == "divider" and t.kind == "surface"), None)
+        if switched is not None and (switched.data or {}).get("surface") == "respond":
+            conversation.surface = "respond"  # it answered through respond when it was left: it goes on so
         return conversation

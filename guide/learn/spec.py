@@ -25,7 +25,7 @@ from .json_path import path_at
 from .schema_check import Problem, Schemas, dotted, json_type
 from .spec_cut import STREAM_CHUNKS
 
-__all__ = ["Explanation", "Part", "Problem", "check", "explain", "load", "path_at", "schema_for"]
+__all__ = ["Explanation", "Part", "Problem", "check", "explain", "in_spec", "load", "path_at", "schema_for"]
 
 Part = Literal["request", "response", "chunk", "error"]
 
@@ -51,6 +51,10 @@ UNDESCRIBED: dict[Part, dict[str, str]] = {
         "choices.index": "The place of this choice in the list of choices, counting from 0.",
         "choices.text": "The text the model generated for this choice.",
         "choices.logprobs": "The log probabilities of the generated tokens, when they were asked for; otherwise null.",
+        **dict.fromkeys(
+            ("output.content.logprobs", "part.logprobs", "item.content.logprobs", "response.output.content.logprobs"),
+            "The log probabilities of the output text's tokens, when they were asked for; otherwise an empty list.",
+        ),
     },
 }
 UNDESCRIBED["chunk"] = UNDESCRIBED["response"]  # continue streams chunks in its answer's own shape
@@ -66,16 +70,25 @@ def load() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def _operation(action: str) -> dict[str, Any]:
+def _operation(action: str) -> dict[str, Any] | None:
+    """The spec's operation for this action; None for one the spec no longer has (revise: /edits is retired)."""
     from guide.client._map import ACTIONS  # the map alone: importing it loads neither httpx nor the drivers
 
     row = ACTIONS[action]
-    return load()["paths"][row.path][row.method.lower()]  # type: ignore[no-any-return]
+    operation = load()["paths"].get(row.path, {}).get(row.method.lower())
+    return operation if isinstance(operation, dict) else None
+
+
+def in_spec(action: str) -> bool:
+    """Whether the current spec has this action's route (revise's /edits is retired, and gone from it)."""
+    return _operation(action) is not None
 
 
 def _content(action: str, part: Part) -> tuple[dict[str, Any] | None, str]:
-    """The schema of this part of this action's call, and its media type."""
+    """The schema of this part of this action's call, and its media type (None for an action the spec lacks)."""
     operation = _operation(action)
+    if operation is None:
+        return None, ""
     if part == "request":
         content = operation.get("requestBody", {}).get("content", {})
         for media in ("application/json", *FORMS):
@@ -278,7 +291,7 @@ def _plural(words: str) -> str:
 
 def _operation_words(action: str, part: Part) -> str:
     """For the whole body, where its schema has no words: what the operation or its answer says."""
-    operation = _operation(action)
+    operation = _operation(action) or {}
     if part == "response":
         return str(operation["responses"].get("200", {}).get("description", ""))
     if part == "request":

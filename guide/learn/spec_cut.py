@@ -23,14 +23,19 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 FULL = HERE.parents[2] / "shared" / "openai-openapi" / "openapi.yaml"
 COMPACT = HERE / "openapi.compact.json"
-STREAM_CHUNKS = {"think": "CreateChatCompletionStreamResponse", "continue": "CreateCompletionResponse"}
-"""The schema each streamed action's chunks keep to (the spec's paths do not name them), by gentle action: only the map spells a path."""
+STREAM_CHUNKS = {"think": "CreateChatCompletionStreamResponse", "continue": "CreateCompletionResponse", "respond": "ResponseStreamEvent"}
+"""The schema each streamed action's chunks (respond's: typed events) keep to, by gentle action: only the map spells a path."""
+DROPPED = "x-oaiMeta"
+"""The spec's documentation examples (curl, Python, Node, C# samples): no field's meaning is in them, and they were a third of the copy."""
 ALSO = ("ErrorResponse", *STREAM_CHUNKS.values())
 
 
 def cut(spec: dict[str, Any], routes: dict[str, str], schemas: tuple[str, ...] = ALSO) -> dict[str, Any]:
-    """Just these routes (path → method) and these schemas, with every component they refer to."""
-    paths = {path: {method.lower(): spec["paths"][path][method.lower()]} for path, method in routes.items()}
+    """Just these routes (path → method) and these schemas, with every component they refer to; routes the spec lacks are left out.
+
+    (`revise`'s /edits is retired at OpenAI and gone from the spec: its historical shape is in tests/test_revise_shape.py.)
+    """
+    paths = {path: {method.lower(): spec["paths"][path][method.lower()]} for path, method in routes.items() if path in spec["paths"]}
     wanted = {f"#/components/schemas/{name}" for name in schemas}
     stack: list[Any] = [paths, *(spec["components"]["schemas"][name] for name in schemas)]
     while stack:
@@ -48,7 +53,23 @@ def cut(spec: dict[str, Any], routes: dict[str, str], schemas: tuple[str, ...] =
     for ref in sorted(wanted):
         section, name = ref.removeprefix("#/components/").split("/", 1)
         components.setdefault(section, {})[name] = spec["components"][section][name]
-    return {"openapi": spec["openapi"], "info": spec["info"], "servers": spec["servers"], "paths": paths, "components": components}
+    compact: dict[str, Any] = _without_examples(
+        {"openapi": spec["openapi"], "info": spec["info"], "servers": spec["servers"], "paths": paths, "components": components}
+    )
+    return compact
+
+
+def _without_examples(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_examples(value) for key, value in node.items() if key != DROPPED}
+    if isinstance(node, list):
+        return [_without_examples(item) for item in node]
+    return node
+
+
+def missing(spec: dict[str, Any], routes: dict[str, str]) -> list[str]:
+    """The map's routes the spec no longer has (retired endpoints)."""
+    return [path for path in routes if path not in spec["paths"]]
 
 
 def map_routes() -> dict[str, str]:
@@ -75,10 +96,13 @@ def as_text(compact: dict[str, Any]) -> str:
 
 def main(full: Path) -> None:
     """Cut the full spec at this path and write the compact copy beside this module."""
-    text = as_text(cut(read_full(full), map_routes()))
+    spec, routes = read_full(full), map_routes()
+    text = as_text(cut(spec, routes))
     COMPACT.write_text(text, encoding="utf-8")
     digest = hashlib.sha256(full.read_bytes()).hexdigest()
     print(f"wrote {COMPACT} ({len(text.encode()):,} bytes) from {full} (sha256 {digest})")
+    for path in missing(spec, routes):
+        print(f"left out {path}: the map has it, the spec no longer does (retired)")
 
 
 if __name__ == "__main__":

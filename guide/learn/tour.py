@@ -54,6 +54,15 @@ async def _continue(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> 
     return (await ai.continue_("The lake at dawn was", model=model, stream=True, max_tokens=16)).trace
 
 
+async def _respond(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
+    reply = ai.respond("In five words: what is a calm morning?", instructions="Be calm.", model=model, stream=True, max_output_tokens=24)
+    return (await reply).trace
+
+
+async def _revise(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
+    return (await ai.revise("The lake were calm at dawn.", "Fix the grammar.", model=model, temperature=0)).trace
+
+
 async def _understand(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
     return (await ai.understand(["a calm lake", "still water"], model=model)).trace
 
@@ -109,12 +118,29 @@ STEPS: tuple[Step, ...] = (
         response_fields=("choices[0].message.content", "choices[0].finish_reason", "usage"),
     ),
     Step(
+        "respond",
+        "respond is the same turn on OpenAI's newer surface: POST /v1/responses takes an input and instructions, and the server may keep "
+        "the conversation and its tools. Its answer is a list of output items, streamed as typed events such as response.output_text.delta "
+        "rather than chunks.",
+        _respond,
+        request_fields=("input", "instructions", "stream"),
+        response_fields=("type", "sequence_number"),
+    ),
+    Step(
         "continue",
         "continue is the older way to generate: POST /v1/completions takes a bare prompt, with no roles, and carries it forward. "
         "This one streams, so the answer arrives as Server-Sent Events, one data: line per piece.",
         _continue,
         request_fields=("prompt", "stream", "max_tokens"),
         response_fields=("choices[0].text", "choices[0].finish_reason"),
+    ),
+    Step(
+        "revise",
+        "revise hands over words with a wish: POST /v1/edits takes an input and an instruction and gives the input back changed. "
+        "OpenAI has retired it (chat took its place); LocalAI and a few other servers still serve it, and the probe tells whether this one does.",
+        _revise,
+        request_fields=("input", "instruction"),
+        response_fields=("choices[0].text", "usage"),
     ),
     Step(
         "understand",

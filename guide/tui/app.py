@@ -184,6 +184,22 @@ class GuideApp(App[None]):
 
         await take_tour(self, again)
 
+    def action_respond(self, argument: str = "") -> None:
+        """/respond [on|off]: the chat's next messages go through respond (POST /v1/responses) or back through think."""
+        conversation = self.session.conversation
+        wanted = argument.strip().lower()
+        if wanted not in ("", "on", "off"):
+            self.notify("Usage: /respond, /respond on or /respond off.", severity="warning", timeout=5)
+            return
+        on = conversation.surface != "respond" if not wanted else wanted == "on"
+        from guide.client import ACTIONS
+        from guide.conversation.core import Surface
+
+        surface: Surface = "respond" if on else "think"
+        conversation.switch_surface(surface)
+        self.refresh_status()
+        self.notify(f"The next messages go through {surface} → {ACTIONS[surface].endpoint}.", timeout=4)
+
     def action_show_map(self) -> None:
         from guide.tui.screens.map_screen import MapScreen
 

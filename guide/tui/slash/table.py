@@ -46,6 +46,8 @@ class SlashCommand:
     """The conversation's call, for a gentle command."""
     app_action: str | None = None
     """The app action that runs it otherwise; `{}` takes the argument."""
+    between: str | None = None
+    """What must stand between the argument's two parts (`/revise INSTRUCTION | TEXT`), if anything."""
 
     @property
     def usage(self) -> str:
@@ -55,6 +57,8 @@ class SlashCommand:
     def problem(self, argument: str) -> str | None:
         """Why the argument will not do (a calm usage line), or None."""
         if self.takes in ("text", "file") and not argument:
+            return f"Usage: {self.usage} — {self.help}."
+        if self.between and (self.between not in argument or not argument.partition(self.between)[0].strip()):
             return f"Usage: {self.usage} — {self.help}."
         if self.takes == "file" and not Path(argument).expanduser().is_file():
             return f"There is no file at {argument}."
@@ -73,6 +77,12 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("continue", "TEXT", "let the model carry a text forward (raw completion)", "text", "continue", blocks.carry_on),
     SlashCommand("catalog", "", "list the models this server offers", "nothing", "catalog", _catalog),
     SlashCommand("discern", "TEXT", "ask whether a text is safe to say", "text", "discern", blocks.discern),
+    SlashCommand(
+        "revise", "INSTRUCTION | TEXT", "hand over a text with a wish; it comes back changed (edits)", "text", "revise", blocks.revise, between="|"
+    ),
+    SlashCommand(
+        "respond", "[on|off]", "send the next messages through respond (the Responses API) instead of think", "optional", app_action="respond({})"
+    ),
     SlashCommand("persona", "[ID]", "switch persona (or pick one)", "optional", app_action="persona({})"),
     SlashCommand("model", "[NAME]", "switch model (or pick one from the catalog)", "optional", app_action="model({})"),
     SlashCommand("server", "", "pick a server: presets or a custom address", app_action="pick_server"),

@@ -1,0 +1,166 @@
+"""Reading a streamed respond reply: typed Responses events in, checked reply pieces out. No I/O here.
+
+The Responses API streams typed events, not chunks: `response.created`,
+`response.output_item.added`, `response.output_text.delta` (the words),
+…, and last `response.completed` (the whole response, with its usage), or
+`response.incomplete`, `response.failed`, or an `error` event. Each SSE
+frame carries one event whose `type` field says which (and the SSE `event:`
+line, where a server sends one, says the same). The trace keeps every frame
+with its arrival time; `Trace.events()` gives them back with their types.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ._errors import GuideError, ReplyNotUnderstood, ServerFailed, StreamBrokeOff
+from ._responses import response_failure, usage_of
+from ._secrets import mask_spans
+from ._stream import StreamReader
+
+TEXT_DELTA = "response.output_text.delta"
+THOUGHT_DELTAS = frozenset({"response.reasoning_text.delta", "response.reasoning_summary_text.delta"})
+"""Reasoning, kept apart from the answer as think keeps `reasoning_content`."""
+ENDINGS = frozenset({"response.completed", "response.incomplete"})
+"""The events that end a response that did not fail; each carries the whole response."""
+BEGINNINGS = frozenset({"response.created", "response.in_progress"})
+
+
+class EventReader(StreamReader):
+    """Turns the text of a Responses stream into reply pieces, recording each event.
+
+    The same rigour as the chunk reader: every frame must be a JSON object
+    with a text `type` (and agree with its SSE `event:` name); a delta that
+    is not text ends the reply as ReplyNotUnderstood; `error` and
+    `response.failed` are the server's failure (ServerFailed, with what
+    arrived); a usage of the wrong shape is noted and ignored; events guide
+    does not read (tool calls, searches, annotations) are kept, not trusted.
+    Secrets are scrubbed from frames and pieces, even split across deltas.
+    """
+
+    __slots__ = ()
+
+    def finish(self) -> list[str]:
+        """The stream has closed: the last pieces, or StreamBrokeOff if it closed before the response ended."""
+        pieces = self._read(self.decoder.feed(self.raw.flush()) + self.decoder.close())
+        pieces += self._flush()
+        self._mask_split_secrets()
+        if not self.answer.done:
+            if not self.trace.frames and self.head.strip():
+                detail = "A stream of events was asked for; what came was not one."
+                raise ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url, detail=detail)
+            detail = "The connection closed before response.completed."
+            raise StreamBrokeOff(partial="".join(self.answer.pieces), action=self.trace.action, url=self.trace.url, detail=detail)
+        return pieces
+
+    def _read(self, events: list[Any]) -> list[str]:
+        if not events:
+            return []
+        answer = self.answer
+        if answer.done:
+            return []
+        at = round((time.perf_counter() - self.started) * 1000, 1)
+        frames = self.trace.frames
+        keep = frames.append
+        loads = json.loads
+        pieces = answer.pieces
+        scrubbing = bool(self.secrets)
+        out: list[str] = []
+        for event in events:
+            data = event.data
+            keep((at, data))
+            if data == "[DONE]":  # not the Responses API's, but some servers end every stream so
+                if answer.finish_reason is None:
+                    detail = "The stream said [DONE] before response.completed."
+                    raise StreamBrokeOff(partial=self.partial(), action=self.trace.action, url=self.trace.url, detail=detail)
+                answer.done = True
+                break
+            try:
+                parsed = loads(data)
+            except (ValueError, RecursionError):
+                raise self._not_understood(data, "An event of the stream was not JSON (or was nested too deeply to read).") from None
+            if type(parsed) is not dict:
+                raise self._not_understood(data, "An event of the stream was not the JSON object the spec gives.")
+            kind = parsed.get("type")
+            named = event.event
+            if kind == TEXT_DELTA and (named == "message" or named == TEXT_DELTA):  # the hot path: one event per token
+                delta = parsed.get("delta")
+                if type(delta) is not str:
+                    raise self._not_understood(data, "A response.output_text.delta's delta was not text.")
+                if delta:
+                    if scrubbing:
+                        self._take(len(frames) - 1, "delta", delta, self.text, pieces, out)
+                    else:
+                        pieces.append(delta)
+                        out.append(delta)
+                continue
+            if type(kind) is not str:
+                raise self._not_understood(data, "An event of the stream had no type.")
+            if named != "message" and named != kind:
+                raise self._not_understood(data, f"An event named {named[:60]!r} said its type was {kind[:60]!r}.")
+            self._read_event(kind, parsed, data, len(frames) - 1)
+            if answer.done:
+                break
+        return out
+
+    def _read_event(self, kind: str, event: dict[str, Any], data: str, frame: int) -> None:
+        answer = self.answer
+        if kind in THOUGHT_DELTAS:
+            delta = event.get("delta")
+            if type(delta) is str:
+                if delta:
+                    self._take(frame, "thought", delta, self.thought, answer.reasoning, None)
+            else:
+                self._note(kind, f"The server sent a {kind} whose delta is not text; guide ignored it.")
+        elif kind == "error":
+            raise self._failed(event, str(event.get("message") or "The server reported an error partway through the reply."))
+        elif kind == "response.failed":
+            raise self._failed(event, response_failure(event.get("response")))
+        elif kind in ENDINGS or kind in BEGINNINGS:
+            response = event.get("response")
+            if type(response) is not dict:
+                raise self._not_understood(data, f"A {kind} event carried no response object.")
+            self._read_response(response)
+            if kind in ENDINGS:
+                details = response.get("incomplete_details")
+                reason = details.get("reason") if isinstance(details, dict) else None
+                status = response.get("status")
+                answer.finish_reason = reason if type(reason) is str and reason else status if type(status) is str and status else kind
+                answer.done = True
+
+    def _read_response(self, response: dict[str, Any]) -> None:
+        """What a response object says of the reply: its model, and (at the end) its usage."""
+        answer = self.answer
+        if answer.model is None and type(response.get("model")) is str and response["model"]:
+            answer.model = response["model"]
+        usage = response.get("usage")
+        if usage is not None:
+            if usage_of(usage) is None:
+                self._note("usage", "The server sent a usage that is not an object; guide ignored it.")
+            else:
+                answer.usage = usage
+
+    def _failed(self, event: dict[str, Any], detail: str) -> GuideError:
+        return ServerFailed(
+            "The server reported an error partway through the reply.",
+            body=event,
+            partial=self.partial(),
+            action=self.trace.action,
+            url=self.trace.url,
+            detail=detail,
+        )
+
+    def _mask_split_secrets(self) -> None:
+        """Deltas that each hold part of a secret get those parts masked (the pieces were scrubbed as they came)."""
+        frames = self.trace.frames
+        for name in ("delta", "thought"):
+            sources = [source for source in self.sources if source[1] == name]
+            masked = mask_spans([text for _, _, text in sources], self.secrets) if sources else None
+            for (frame, _, text), hidden in zip(sources, masked or ()):
+                if hidden == text:
+                    continue
+                event = json.loads(frames[frame][1])
+                event["delta"] = hidden
+                frames[frame] = (frames[frame][0], json.dumps(event, ensure_ascii=False))

@@ -1,0 +1,135 @@
+"""The Responses API's shapes, as the companion answers `respond`: one Response object, or its typed events.
+
+The events come in the order the spec gives them for a reply of one
+message: response.created, response.in_progress, response.output_item.added,
+response.content_part.added, a response.output_text.delta per piece,
+response.output_text.done, response.content_part.done,
+response.output_item.done, response.completed. Each is one SSE frame with
+its `event:` name and a `sequence_number`; an engine failing partway sends
+an `error` event and the stream ends. (There is no `data: [DONE]` here: the
+Responses API ends with response.completed.)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from .engines import Generation
+
+
+def usage(generation: Generation) -> dict[str, Any]:
+    """A chat generation's usage in the Responses API's words (input and output tokens)."""
+    given, made = generation.usage.get("prompt_tokens", 0), generation.usage.get("completion_tokens", 0)
+    return {
+        "input_tokens": given,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": made,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": given + made,
+    }
+
+
+def text_part(text: str) -> dict[str, Any]:
+    """An output_text content part."""
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def message(ident: str, text: str | None, status: str) -> dict[str, Any]:
+    """The reply as one output message (no content yet while `text` is None)."""
+    return {"id": ident, "type": "message", "role": "assistant", "status": status, "content": [] if text is None else [text_part(text)]}
+
+
+def shell(body: dict[str, Any], model: str, ident: str, created: int) -> dict[str, Any]:
+    """A Response without its outcome: what the request asked for, echoed as the spec's Response has it."""
+    instructions = body.get("instructions")
+    return {
+        "id": ident,
+        "object": "response",
+        "created_at": created,
+        "status": "in_progress",
+        "completed_at": None,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": instructions if isinstance(instructions, str) else None,
+        "max_output_tokens": body.get("max_output_tokens") if isinstance(body.get("max_output_tokens"), int) else None,
+        "model": model,
+        "output": [],
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "temperature": _number(body.get("temperature"), 1.0),
+        "top_p": _number(body.get("top_p"), 1.0),
+        "tools": [],
+        "tool_choice": "auto",
+        "metadata": {},
+        "usage": None,
+    }
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def finished(response: dict[str, Any], generation: Generation, text: str, item: str) -> dict[str, Any]:
+    """The Response once the reply is whole: its message, status and usage."""
+    cut = generation.finish_reason == "length"
+    return {
+        **response,
+        "status": "incomplete" if cut else "completed",
+        "completed_at": None if cut else int(time.time()),
+        "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+        "output": [message(item, text, "incomplete" if cut else "completed")],
+        "usage": usage(generation),
+    }
+
+
+def response_object(body: dict[str, Any], model: str, generation: Generation, text: str) -> dict[str, Any]:
+    """The whole Response for a reply that is not streamed."""
+    response = shell(body, model, "resp_" + uuid.uuid4().hex, int(time.time()))
+    return finished(response, generation, text, "msg_" + uuid.uuid4().hex)
+
+
+async def response_events(
+    body: dict[str, Any],
+    model: str,
+    generation: Generation,
+    first: str | None,
+    more: Callable[[], Awaitable[str | None]],
+    done: Callable[[], None],
+) -> AsyncIterator[bytes]:
+    """The reply as the spec's typed events, each one SSE frame; `more()` gives the next piece (None at the end)."""
+    response = shell(body, model, "resp_" + uuid.uuid4().hex, int(time.time()))
+    item = "msg_" + uuid.uuid4().hex
+    sequence = 0
+
+    def event(kind: str, **fields: Any) -> bytes:
+        nonlocal sequence
+        data = json.dumps({"type": kind, **fields, "sequence_number": sequence}, ensure_ascii=False)
+        sequence += 1
+        return f"event: {kind}\ndata: {data}\n\n".encode()
+
+    at = {"item_id": item, "output_index": 0, "content_index": 0}
+    try:
+        yield event("response.created", response=response)
+        yield event("response.in_progress", response=response)
+        yield event("response.output_item.added", output_index=0, item=message(item, None, "in_progress"))
+        yield event("response.content_part.added", **at, part=text_part(""))
+        said: list[str] = []
+        piece = first
+        while piece is not None:
+            said.append(piece)
+            yield event("response.output_text.delta", **at, delta=piece, logprobs=[])
+            piece = await more()
+        text = "".join(said)
+        whole = finished(response, generation, text, item)
+        yield event("response.output_text.done", **at, text=text, logprobs=[])
+        yield event("response.content_part.done", **at, part=text_part(text))
+        yield event("response.output_item.done", output_index=0, item=whole["output"][0])
+        yield event("response.incomplete" if whole["status"] == "incomplete" else "response.completed", response=whole)
+    except Exception as error:  # an engine failing mid-reply: say so in the stream, as the spec's error event does
+        yield event("error", code="server_error", message=f"The engine failed: {error}", param=None)
+    finally:
+        done()  # the engine stops (and lets go of its lock) once its current piece is made

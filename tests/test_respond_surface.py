@@ -1,0 +1,72 @@
+"""The chat on either surface: /respond sends the next messages through respond, the header says so, /revise makes a block."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from loopback import LoopbackServer
+
+from guide import AsyncGuide
+from guide.conversation import Conversation, blocks
+from guide.conversation.core import respond_options
+from guide.personas import FALLBACK
+from guide.status import Status, fit
+from guide.tui.slash.table import BY_NAME, parse
+
+
+def chat(server: LoopbackServer) -> Conversation:
+    return Conversation(FALLBACK, guide=AsyncGuide(base_url=server.url, model="loopback-model"))
+
+
+def test_the_same_turn_goes_through_think_then_respond_row_beside_row(server: LoopbackServer) -> None:
+    async def script() -> list[str]:
+        talk = chat(server)
+        async with talk.send("Hello") as exchange:
+            [piece async for piece in exchange]
+        talk.switch_surface("respond")
+        async with talk.send("Hello") as exchange:
+            [piece async for piece in exchange]
+        return [turn.content for turn in talk.turns if turn.role == "assistant"]
+
+    replies = asyncio.run(script())
+    paths = [request.path for request in server.requests if request.path != "/v1/models"]  # the catalog names the model first
+    assert paths == ["/v1/chat/completions", "/v1/responses"]
+    sent = server.requests[-1].json
+    assert sent["stream"] is True and sent["instructions"] and sent["input"][-1] == {"role": "user", "content": "Hello"}
+    assert not any(message.get("role") == "system" for message in sent["input"])  # the persona goes as instructions
+    assert replies[0] == replies[1] == "You said: Hello"
+
+
+def test_switching_surface_shows_a_divider_and_switching_back_takes_it_away(server: LoopbackServer) -> None:
+    talk = chat(server)
+    talk.switch_surface("respond")
+    assert talk.turns[-1].role == "divider" and "respond" in talk.turns[-1].content and "POST /v1/responses" in talk.turns[-1].content
+    talk.switch_surface("think")
+    assert talk.turns == [] and talk.surface == "think"
+
+
+def test_a_personas_options_are_renamed_for_respond_or_left_out() -> None:
+    options = {"temperature": 0.7, "max_tokens": 64, "seed": 7, "presence_penalty": 0.5}
+    assert respond_options(options) == {"temperature": 0.7, "max_output_tokens": 64}
+
+
+def test_the_header_says_which_surface_carries_the_chat() -> None:
+    status = Status("Calm guide", ("127.0.0.1:8765",), "smollm2", "respond")
+    assert fit(status, 200).endswith("smollm2 via respond")
+    assert fit(status, 40).endswith(" via respond") and len(fit(status, 40)) <= 40
+    assert "via" not in fit(Status("Calm guide", ("127.0.0.1:8765",), "smollm2"), 200)
+
+
+def test_revise_takes_an_instruction_and_a_text_between_a_bar(server: LoopbackServer) -> None:
+    command, argument = parse("/revise Fix the spelling. | What day of the wek is it?")  # type: ignore[misc]
+    assert command is BY_NAME["revise"] and command.problem(argument) is None
+    assert command.problem("Fix the spelling.") and command.problem("| only text")
+    assert BY_NAME["respond"].app_action == "respond({})"
+
+    async def script() -> Any:
+        return await blocks.revise(chat(server), argument)
+
+    turn = asyncio.run(script())
+    assert server.requests[-1].json["instruction"] == "Fix the spelling." and server.requests[-1].json["input"] == "What day of the wek is it?"
+    assert turn.kind == "revise" and "What day of the week is it?" in turn.content and turn.data["title"] == "revise → POST /v1/edits"
