@@ -70,3 +70,31 @@ def test_revise_takes_an_instruction_and_a_text_between_a_bar(server: LoopbackSe
     turn = asyncio.run(script())
     assert server.requests[-1].json["instruction"] == "Fix the spelling." and server.requests[-1].json["input"] == "What day of the wek is it?"
     assert turn.kind == "revise" and "What day of the week is it?" in turn.content and turn.data["title"] == "revise → POST /v1/edits"
+
+
+def test_in_the_app_respond_on_sends_the_next_turn_through_respond_row_beside_row(server: LoopbackServer) -> None:
+    from textual.pilot import Pilot
+    from tui_helpers import command, panel_rows, run_app, transcript_text, type_and_send
+
+    from guide.tui.app import GuideApp
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "Hello")
+        await command(pilot, "/respond on")
+        header = str(app.chat.query_one("#status").render())
+        await type_and_send(pilot, "Hello")
+        await command(pilot, "/revise Make it formal | hi there")
+        await command(pilot, "/respond off")
+        after = str(app.chat.query_one("#status").render())
+        return header, after, panel_rows(app), transcript_text(app)
+
+    header, after, rows, shown = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model"}), script, size=(140, 40))
+    assert header.endswith("via respond") and "via respond" not in after
+    calls = [row.split(" · ")[0] for row in rows]
+    assert calls[:2] == ["think → POST /v1/chat/completions", "respond → POST /v1/responses"]  # the same turn on both surfaces
+    assert "revise → POST /v1/edits" in calls
+    assert [text for role, _, text in shown if role == "assistant"] == ["You said: Hello", "You said: Hello"]
+    paths = [request.path for request in server.requests if request.path != "/v1/models"]
+    assert paths == ["/v1/chat/completions", "/v1/responses", "/v1/edits"]
+    assert server.requests[-1].json["instruction"] == "Make it formal" and server.requests[-1].json["input"] == "hi there"
