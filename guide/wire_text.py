@@ -179,9 +179,11 @@ def response_sections(trace: Trace, *, short: bool = False, headers: bool = True
     if trace.stream and trace.frames:
         sections.append((frames_text(trace), "chunk"))
     elif trace.response_body is not None:
-        sections.append((pretty(trace.response_body, short=short), "error" if failed else "response"))
+        json_body = isinstance(trace.response_body, (dict, list))  # text, HTML or a summary of bytes is not the spec's to explain
+        sections.append((pretty(trace.response_body, short=short), ("error" if failed else "response") if json_body else None))
     if trace.error:
-        sections.append(("The raw legacy error:\n" + pretty(trace.error.get("body")), "error"))
+        raw = trace.error.get("body")
+        sections.append(("The raw legacy error:\n" + pretty(raw), "error" if isinstance(raw, (dict, list)) else None))
     return sections
 
 

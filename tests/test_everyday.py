@@ -276,7 +276,7 @@ def test_at_80_columns_tab_never_hides_focus_and_typing_reaches_the_composer(ser
     assert text == "hi there"  # and what is typed or pasted there goes to the composer
 
 
-def test_closing_a_modal_returns_focus_to_the_composer(server: LoopbackServer) -> None:
+def test_closing_a_modal_returns_focus_to_the_composer_and_a_call_to_the_panel_it_came_from(server: LoopbackServer) -> None:
     from tui_helpers import type_and_send
 
     async def script(pilot: Pilot[None]) -> Any:
@@ -288,16 +288,20 @@ def test_closing_a_modal_returns_focus_to_the_composer(server: LoopbackServer) -
         await wait_for_modal(pilot)
         await pilot.press("escape")
         await settle(pilot)
-        after_detail = app.focused is app.chat.composer
+        after_detail = app.chat.panel in app.focused.ancestors_with_self  # ↓ Enter opens the next call, never sends a draft
+        await pilot.press("o", "k")  # and typing still reaches the composer
+        typed = app.chat.composer.text
+        app.chat.composer.text = ""
         await pilot.press("f1")
         await wait_for_modal(pilot)
         await pilot.press("escape")
         await settle(pilot)
         await pilot.press("o", "k")
-        return after_detail, app.chat.composer.text
+        return after_detail, typed, app.focused is app.chat.composer, app.chat.composer.text
 
-    after_detail, text = run_app(make_app(server), script)
-    assert after_detail and text == "ok"
+    after_detail, typed, after_help, text = run_app(make_app(server), script)
+    assert after_detail and typed == "ok"
+    assert after_help and text == "ok"
 
 
 async def pick_server(pilot: Pilot[None], option_id: str) -> None:

@@ -93,12 +93,19 @@ def quiet_wav(seconds: float = 1.0, rate: int = 16_000) -> bytes:
     return out.getvalue()
 
 
+def heard(kept: dict[str, Any]) -> io.BytesIO:
+    """The sound speak made (or a moment of silence), as a file named as speak's curl saves it."""
+    sound = io.BytesIO(kept.get("audio") or quiet_wav())
+    sound.name = "speech.wav"
+    return sound
+
+
 async def _listen(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.listen(kept.get("audio") or quiet_wav(), model=model)).trace
+    return (await ai.listen(heard(kept), model=model)).trace
 
 
 async def _interpret(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.interpret(kept.get("audio") or quiet_wav(), model=model)).trace
+    return (await ai.interpret(heard(kept), model=model)).trace
 
 
 STEPS: tuple[Step, ...] = (

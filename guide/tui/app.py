@@ -175,6 +175,9 @@ class GuideApp(App[None]):
         if again and again.strip().lower() != "again":
             self.notify("Usage: /tour, or /tour again to start from the first step.", severity="warning", timeout=5)
             return
+        if any(worker.group == "tour" and worker.is_running for worker in self.workers):
+            self.notify("The tour is open: Enter takes the next step, Esc ends it.", timeout=4)
+            return
         self.take_tour(bool(again))
 
     @work(group="tour", exclusive=True)

@@ -37,6 +37,21 @@ TABS = (
     ("node", "Node"),
 )
 FIELD_HINT = "Move to a field in the Request or Response tab to read what the spec says of it."
+SHOWN = 1_000_000
+"""The most of a tab's text put on screen: a 60 MB answer would hold the UI for minutes (c still copies it whole)."""
+EXPLAINED = 256 * 1024
+"""The largest JSON text field help reads at each move of the cursor (beyond it, moving stays instant and help says why)."""
+COMPARED = 400
+"""Lines of each answer set side by side: difflib on thousands of lines a hostile server chose can take minutes."""
+
+
+def on_screen(text: str) -> str:
+    """A tab's text as shown: safe characters, and at most SHOWN of them (saying how much is left out)."""
+    if len(text) <= SHOWN:
+        return visible(text)
+    return visible(text[:SHOWN]) + f"\n… {len(text) - SHOWN:,} more characters not shown here (c copies the whole tab)"
+
+
 MARK_STYLES = {" ": "", "~": "on #5f5f00", "-": "on #5f0000", "+": "on #005f00"}
 
 
@@ -86,7 +101,7 @@ class CallDetail(ModalScreen[str | None]):
                         # Unwrapped, read-only, scrolling both ways: what is selected on screen is the
                         # text's own lines (valid JSON, a curl that runs), and the last line is reachable.
                         yield TextArea(
-                            visible(self.texts[key]),
+                            on_screen(self.texts[key]),
                             id=f"text-{key}",
                             classes="code",
                             read_only=True,
@@ -99,30 +114,36 @@ class CallDetail(ModalScreen[str | None]):
 
     def beside(self, original: Trace) -> ComposeResult:
         """The original answer and this one, line by line, differences marked (~ changed, − only before, + only now)."""
-        from guide.learn.compare import changed_fields, side_by_side
-        from guide.wire_text import response_text
+        from guide.learn.compare import changed_fields
 
         changed = changed_fields(original.request_body, self.trace.request_body)
         edits = ", ".join(changed[:8]) + (" …" if len(changed) > 8 else "") if changed else "nothing: the same request again"
         yield Static(f"You changed: {edits}", id="beside-changed", markup=False)
-        rows = side_by_side(visible(response_text(original, headers=False)), visible(response_text(self.trace, headers=False)))
-        left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
-        for old, new, mark in rows:
-            style = MARK_STYLES[mark]
-            left.append(f"{'-' if mark in '~-' else ' '} {old}\n", style=style if mark in "~-" else "")
-            right.append(f"{'+' if mark in '~+' else ' '} {new}\n", style=style if mark in "~+" else "")
         with VerticalScroll(id="beside"):
             with Horizontal(id="beside-columns"):
                 with Vertical(classes="beside-column"):
                     yield Label(f"The original · {one_line(original.summary())}", classes="beside-title", markup=False)
-                    yield Static(left, id="beside-original")
+                    yield Static("Comparing…", id="beside-original")
                 with Vertical(classes="beside-column"):
                     yield Label(f"The replay · {one_line(self.trace.summary())}", classes="beside-title", markup=False)
-                    yield Static(right, id="beside-replay")
+                    yield Static("", id="beside-replay")
+
+    @work(group="compare", exclusive=True)
+    @guarded
+    async def compare(self, original: Trace) -> None:
+        """Set the two answers side by side, off the UI loop (difflib's time grows with the lines a server chose)."""
+        import asyncio
+
+        left, right = await asyncio.to_thread(compared, original, self.trace)
+        self.query_one("#beside-original", Static).update(left)
+        self.query_one("#beside-replay", Static).update(right)
 
     def on_mount(self) -> None:
-        if self.lesson is not None and self.lesson.step.request_fields and self.trace.request_body is not None:
-            self.query_one("#call-tabs", TabbedContent).active = "tab-request"
+        if self.original is not None:
+            self.compare(self.original)
+        if self.lesson is not None:  # the tab the step's words point at: the request's fields, else the answer
+            asks = self.lesson.offered and self.lesson.step.request_fields and self.trace.request_body is not None
+            self.query_one("#call-tabs", TabbedContent).active = "tab-request" if asks else "tab-response"
 
     # Every field explained.
 
@@ -138,15 +159,14 @@ class CallDetail(ModalScreen[str | None]):
         if located is None:
             return FIELD_HINT
         part, json_text, offset = located
+        if len(json_text) > EXPLAINED:
+            return f"This body is {len(json_text):,} characters: too large to explain field by field as you move (up to {EXPLAINED:,})."
         from guide.learn.spec import explain
 
         path = path_near(json_text, offset)
         if path is None:
             return FIELD_HINT
-        try:
-            body: Any = json.loads(json_text)
-        except ValueError:
-            body = None
+        body = parsed(json_text)
         found = explain(self.trace.action, part, path, body=body)  # type: ignore[arg-type]
         where = dotted(path) or "the body"
         if found is None:
@@ -164,11 +184,18 @@ class CallDetail(ModalScreen[str | None]):
             return
         self.app.push_screen(ReplayEditor(self.trace), self._edited)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit":
+            from guide.tui.screens.replay import editable
+
+            return editable(self.trace) is None  # hidden where there is no JSON body to edit
+        return True
+
     def _edited(self, body: dict[str, Any] | None) -> None:
         if body is not None:
-            self.send(body)
+            # The app's worker, not this screen's: closing the detail while the server answers must not leave the call running for ever.
+            self.app.run_worker(self.send(body), group="replay")
 
-    @work(group="replay", exclusive=True)
     @guarded
     async def send(self, body: dict[str, Any]) -> None:
         """Send the edited body as this call's action, through the session's client (traced, filed and shown like any call)."""
@@ -176,15 +203,19 @@ class CallDetail(ModalScreen[str | None]):
 
         guide = self.app.session.guide  # type: ignore[attr-defined]
         if guide is None:
-            self.notify("guide is still finding who answers; try again in a moment.", severity="warning")
+            self.app.notify("guide is still finding who answers; try again in a moment.", severity="warning")
             return
+        self.app.notify(f"Replaying {self.trace.action} with your edits…", timeout=3)
         try:
             trace = await guide.replay(self.trace.action, body)
         except GuideError as error:
             if error.trace is None:
                 raise
             trace = error.trace
-        await self.app.push_screen(CallDetail(trace, original=self.trace))
+        if self.app.screen is self:
+            await self.app.push_screen(CallDetail(trace, original=self.trace))
+        else:
+            self.app.notify(f"The replay of {self.trace.action} has answered: it is the latest row in the calls panel (F2).", timeout=6)
 
     def action_copy(self) -> None:
         active = self.query_one("#call-tabs", TabbedContent).active.removeprefix("tab-")
@@ -207,6 +238,24 @@ class TourStep(CallDetail):
 
     def action_next(self) -> None:
         self.dismiss("next")
+
+
+def compared(original: Trace, replay: Trace) -> tuple[Text, Text]:
+    """Both answers' first COMPARED lines as two marked columns (saying when there was more)."""
+    from guide.learn.compare import side_by_side
+    from guide.wire_text import response_text
+
+    texts = []
+    for trace in (original, replay):
+        lines = visible(response_text(trace, headers=False)).splitlines()
+        cut = f"… {len(lines) - COMPARED:,} more lines (the Response tab has them all)" if len(lines) > COMPARED else None
+        texts.append("\n".join(lines[:COMPARED] + ([cut] if cut else [])))
+    left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
+    for old, new, mark in side_by_side(*texts):
+        style = MARK_STYLES[mark]
+        left.append(f"{'-' if mark in '~-' else ' '} {old}\n", style=style if mark in "~-" else "")
+        right.append(f"{'+' if mark in '~+' else ' '} {new}\n", style=style if mark in "~+" else "")
+    return left, right
 
 
 def locate(sections: list[Section], row: int, column: int) -> tuple[str, str, int] | None:
@@ -236,8 +285,15 @@ def path_near(text: str, offset: int) -> tuple[str | int, ...] | None:
     from guide.learn.spec import path_at
 
     start = text.rfind("\n", 0, offset) + 1
-    first = start + len(text[start:offset]) - len(text[start:offset].lstrip())
-    paths = [path for path in (path_at(text, offset), path_at(text, first) if first < offset else None) if path is not None]
+    end = text.find("\n", offset)
+    line = text[start : end if end >= 0 else len(text)]
+    first = start + len(line) - len(line.lstrip())
+    if line.lstrip().startswith(("}", "]")):  # a closing line belongs to what it closes, not to the field before it
+        first = offset
+    try:
+        paths = [path for path in (path_at(text, offset), path_at(text, first) if first != offset else None) if path is not None]
+    except RecursionError:
+        return None
     return max(paths, key=len) if paths else None
 
 
@@ -251,7 +307,7 @@ def dotted(path: tuple[str | int, ...]) -> str:
 
 def lesson_text(taken: Taken, trace: Trace) -> str:
     """The tour's words over the call: the step, what the docent says, what to look at (with the values this call had)."""
-    lines = [taken.heading, taken.step.says]
+    lines = [f"{taken.heading}   ⏎ the next step · Esc ends the tour", taken.step.says]
     if taken.words:
         lines.append(taken.words)
     if taken.offered:
@@ -259,16 +315,20 @@ def lesson_text(taken: Taken, trace: Trace) -> str:
         sides = (("request ", trace.request_body, taken.step.request_fields), ("response", answer, taken.step.response_fields))
         looks = [f"{side}  " + " · ".join(f"{name} = {peek(body, name)}" for name in names) for side, body, names in sides if names]
         lines += [("Look at " if i == 0 else " " * 8) + look for i, look in enumerate(looks)]
-    lines.append("Enter: the next step · Esc: end the tour (/tour takes it up again)")
     return visible("\n".join(lines))
+
+
+def parsed(text: str) -> Any:
+    """The JSON value of a text, or None: not JSON, or nested deeper than Python reads."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def first_frame(trace: Trace) -> Any:
     """A streamed call's first frame, parsed (what the fields of a chunk look like)."""
-    try:
-        return json.loads(trace.frames[0][1])
-    except (ValueError, IndexError):
-        return None
+    return parsed(trace.frames[0][1]) if trace.frames else None
 
 
 def peek(value: Any, path: str, width: int = 40) -> str:

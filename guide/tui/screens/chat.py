@@ -289,7 +289,10 @@ class ChatScreen(Screen[None]):
             self.composer.insert(event.text)
 
     def on_screen_resume(self) -> None:
-        """Back from a modal (the call, the map, a picker…): the composer has focus, so typing goes on."""
+        """Back from a modal (the map, a picker…): the composer has focus, so typing goes on. Back from a call opened
+        in the calls panel, the panel keeps it: the next ↓ Enter opens the next call, and never sends a half-written draft."""
+        if self.focused is not None and self.panel in self.focused.ancestors_with_self:
+            return
         if self.is_mounted and self.composer.is_mounted:
             self.composer.focus()
 

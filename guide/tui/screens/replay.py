@@ -22,9 +22,42 @@ from guide.safe_text import one_line, visible
 if TYPE_CHECKING:
     from guide.client import Trace
 
-STREAMS = ("think", "continue")
+STREAMS = ("think", "continue", "respond")
 """The actions whose answer can come as a stream."""
 PROBLEMS_SHOWN = 6
+PROBLEM_WIDTH = 240
+"""The most of one problem shown (a 4,000-digit number is named, not printed whole)."""
+EXPLAINED = 256 * 1024
+"""The largest body field help reads at each move of the cursor."""
+LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+"""Characters the editor takes for line breaks: inside JSON strings they are written as escapes, so the text stays the same JSON."""
+
+
+def as_json(body: dict[str, Any]) -> str:
+    """The body as the editor shows it: indented, and with no character the editor would break a line at."""
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    for char, escape in LINE_BREAKS.items():
+        text = text.replace(char, escape)  # only ever inside strings: json.dumps writes no such character elsewhere
+    return text
+
+
+def not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def read_body(text: str) -> tuple[dict[str, Any] | None, str]:
+    """The JSON object in an editor's text, or None with why not, in plain words."""
+    try:
+        value = json.loads(text, parse_constant=not_json)
+    except RecursionError:
+        return None, "This JSON is nested deeper than guide reads; no server would read it either."
+    except ValueError as error:
+        if "Exceeds the limit" in str(error):
+            return None, "A number here has more than 4,300 digits: guide does not send it."
+        return None, f"This is not JSON yet: {error}."
+    if not isinstance(value, dict):
+        return None, "The body must be a JSON object: { … }."
+    return value, ""
 
 
 def editable(trace: Trace) -> str | None:
@@ -36,16 +69,22 @@ def editable(trace: Trace) -> str | None:
     return None
 
 
-def flipped(body: dict[str, Any]) -> dict[str, Any]:
-    """The body with `stream` turned the other way (stream_options goes with it: the spec allows it only on a stream)."""
+def flipped(body: dict[str, Any], action: str) -> dict[str, Any]:
+    """The body with `stream` turned the other way (think's and continue's stream_options go with it: the spec allows it only on a stream)."""
     flipped = dict(body)
     if flipped.get("stream") is True:
         flipped.pop("stream")
         flipped.pop("stream_options", None)
     else:
         flipped["stream"] = True
-        flipped.setdefault("stream_options", {"include_usage": True})
+        if action in ("think", "continue"):
+            flipped.setdefault("stream_options", {"include_usage": True})
     return flipped
+
+
+def shortened(line: str) -> str:
+    """One problem, cut to PROBLEM_WIDTH characters."""
+    return line if len(line) <= PROBLEM_WIDTH else line[: PROBLEM_WIDTH - 1] + "…"
 
 
 class ReplayEditor(ModalScreen[dict[str, Any] | None]):
@@ -66,12 +105,16 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="replay"):
             yield Label(one_line(f"Replay {self.trace.action} → {self.trace.method} {self.trace.path} with your edits"), id="replay-title")
-            yield TextArea.code_editor(
-                json.dumps(self.trace.request_body, indent=2, ensure_ascii=False), language="json", id="replay-body", soft_wrap=True
-            )
+            # Unwrapped, as code editors are: wrapping one long pasted line costs Textual seconds a key.
+            yield TextArea.code_editor(as_json(self.trace.request_body), language="json", id="replay-body", soft_wrap=False)
             yield Static("", id="replay-problems", markup=False)
             yield Static(self.hint(), id="replay-help", markup=False)
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "flip_stream":
+            return self.trace.action in STREAMS  # hidden where the answer cannot stream
+        return True
 
     def hint(self) -> str:
         flip = " · ctrl+t flips stream" if self.trace.action in STREAMS else ""
@@ -82,14 +125,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
 
     def body(self) -> tuple[dict[str, Any] | None, str]:
         """The editor's JSON object, or None with why not."""
-        text = self.query_one("#replay-body", TextArea).text
-        try:
-            value = json.loads(text)
-        except ValueError as error:
-            return None, f"This is not JSON yet: {error}."
-        if not isinstance(value, dict):
-            return None, "The body must be a JSON object: { … }."
-        return value, ""
+        return read_body(self.query_one("#replay-body", TextArea).text)
 
     def action_send(self) -> None:
         from guide.learn.spec import check
@@ -103,11 +139,11 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         found = check(self.trace.action, body)
         if found and self.checked != text:
             self.checked = text
-            lines = [f"{p.path or '(the body)'}: {p.message}" for p in found[:PROBLEMS_SHOWN]]
+            count = "1 problem" if len(found) == 1 else f"{len(found)} problems"
+            lines = [f"The spec finds {count}. Fix it and ctrl+s, or ctrl+s again to send it as it is and see what the server says."]
+            lines += [shortened(f"{p.path or '(the body)'}: {p.message}") for p in found[:PROBLEMS_SHOWN]]
             if len(found) > PROBLEMS_SHOWN:
                 lines.append(f"… and {len(found) - PROBLEMS_SHOWN} more.")
-            count = "1 problem" if len(found) == 1 else f"{len(found)} problems"
-            lines.append(f"The spec finds {count}. Fix it and ctrl+s, or ctrl+s again to send it as it is and see what the server says.")
             problems.update(visible("\n".join(lines)))
             problems.add_class("problems")
             return
@@ -122,8 +158,9 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
             self.query_one("#replay-problems", Static).update(f"{why} Fix it before flipping stream.")
             return
         editor = self.query_one("#replay-body", TextArea)
-        editor.load_text(json.dumps(flipped(body), indent=2, ensure_ascii=False))
-        now = "on: the answer comes as SSE frames" if flipped(body).get("stream") else "off: the answer comes as one JSON body"
+        turned = flipped(body, self.trace.action)
+        editor.load_text(as_json(turned))
+        now = "on: the answer comes as SSE frames" if turned.get("stream") else "off: the answer comes as one JSON body"
         self.query_one("#replay-problems", Static).update(f"stream is {now}.")
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
@@ -131,13 +168,17 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         from guide.tui.screens.call_detail import FIELD_HINT, dotted, path_near
 
         editor = event.text_area
-        row, column = event.selection.end
-        lines = editor.text.split("\n")
-        offset = sum(len(line) + 1 for line in lines[:row]) + column
-        path = path_near(editor.text, offset)
+        text = editor.text
         help_line = self.query_one("#replay-help", Static)
+        if len(text) > EXPLAINED:
+            help_line.update(f"{self.hint()} · (a body this large is not explained field by field)")
+            return
+        row, column = event.selection.end
+        offset = sum(len(line) + 1 for line in text.split("\n")[:row]) + column
+        path = path_near(text, offset)
         if path is None:
             help_line.update(self.hint())
             return
-        found = explain(self.trace.action, "request", path)
+        body, _ = read_body(text)
+        found = explain(self.trace.action, "request", path, body=body)
         help_line.update(visible(found.text()) if found else f"{dotted(path) or 'the body'}: the spec defines no such field here. {FIELD_HINT}")
