@@ -106,7 +106,8 @@ def frames_text(trace: Trace) -> str:
         else:
             lines.append(f"{at:8.1f} ms  {MARKS[kinds[index]] + '  ' if marked else ''}data: {data}")
     counted = [f"{kinds.count(kind):,} {kind}" for kind in ("reasoning", "answer", "tool_calls") if kind in kinds]
-    head = f"{len(frames):,} {'typed events' if typed else 'frames'}" + (f" ({', '.join(counted)})" if marked else "")
+    noun = ("typed event" if typed else "frame") + ("" if len(frames) == 1 else "s")
+    head = f"{len(frames):,} {noun}" + (f" ({', '.join(counted)})" if marked else "")
     return head + "\n" + "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent, TextArea
-from tui_helpers import run_app, settle, type_and_send
+from tui_helpers import run_app, settle, stored_id, type_and_send
 
 from guide.tui.app import GuideApp
 from guide.tui.screens.call_detail import CallDetail
@@ -73,11 +73,22 @@ def test_a_body_nested_too_deep_in_the_replay_editor_is_named_not_a_crash(server
         await pilot.press("ctrl+s")
         await pilot.pause(0.1)
         second = str(app.screen.query_one("#replay-problems", Static).render())
-        return first, second, app.is_running, len(server.requests)
+        editor.load_text('{"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 1e999}')
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        third = str(app.screen.query_one("#replay-problems", Static).render())
+        await pilot.press("escape")  # leave, and come back: the edits wait
+        await pilot.pause(0.1)
+        await pilot.press("e")
+        await pilot.pause(0.2)
+        kept = app.screen.query_one("#replay-body", TextArea).text
+        return first, second, third, kept, app.is_running, len(server.requests)
 
-    first, second, running, sent = run_app(make_app(server), script)
+    first, second, third, kept, running, sent = run_app(make_app(server), script)
     assert running and "nested deeper" in first
     assert "NaN is not a JSON number" in second
+    assert "1e999 is too large" in third
+    assert kept.endswith('"temperature": 1e999}')
     assert sent == 1  # neither went on the wire
 
 
@@ -154,3 +165,25 @@ def test_a_line_break_character_inside_a_message_replays_unchanged(server: Loopb
     original, replayed, sent = run_app(make_app(server), script)
     assert sent == 3  # the replay went out
     assert replayed == original and json.dumps(replayed).count("\\u2028") == 1
+
+
+def test_an_answer_nested_600_deep_is_kept_and_the_chat_goes_on(server: LoopbackServer) -> None:
+    deep: Any = "still"
+    for _ in range(600):
+        deep = {"d": deep}
+    models = {"object": "list", "data": [{"id": "loopback-model", "object": "model", "created": 0, "owned_by": "tests"}]}
+    vectors = {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.5, 0.5]}], "extra": deep}
+    server.push(Answer(200, models), Answer(200, vectors))  # understand asks the catalog for its model first
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "/understand deep water"
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        await type_and_send(pilot, "and now a word")
+        assert app.session.store is not None and app.session.store.flush(10)
+        return [n.message for n in app._notifications], [t["action"] for t in app.session.store.traces(stored_id(app))]
+
+    said, stored = run_app(make_app(server), script)
+    assert not any("went wrong" in words for words in said), said
+    assert stored.count("understand") == 1 and "think" in stored

@@ -11,12 +11,33 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._map import ACTIONS, Action
 
 State = Literal["running", "done", "failed", "stopped"]
+KEPT_DEPTH = 200
+"""The deepest a body is kept in the store: copying or writing one nested hundreds deep exhausts Python's recursion."""
+
+
+def nested_past(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest more than `limit` deep (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
+def asdict_plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Fresh copies of the containers in a trace's fields (no shared lists or dicts with the live trace)."""
+    import copy
+
+    return copy.deepcopy(data)
 
 
 @dataclass(slots=True, eq=False)
@@ -128,8 +149,12 @@ class Trace:
         return node(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The trace as JSON-ready data (for the store and exports)."""
-        data = asdict(self)
+        """The trace as JSON-ready data (for the store and exports); a body nested past KEPT_DEPTH is kept as a note saying so."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("request_body", "response_body", "error", "usage"):
+            if nested_past(data[name], KEPT_DEPTH):
+                data[name] = f"(nested more than {KEPT_DEPTH} levels deep: not kept; it was shown when it came)"
+        data = asdict_plain(data)
         data["frames"] = [list(frame) for frame in self.frames]
         return data
 

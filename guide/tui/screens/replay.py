@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 STREAMS = ("think", "continue", "respond")
 """The actions whose answer can come as a stream."""
 PROBLEMS_SHOWN = 6
+DRAFTS: dict[str, str] = {}
+"""Edits left with Esc, by call: e on the same call brings them back (the latest few calls only)."""
+DRAFTS_KEPT = 20
 PROBLEM_WIDTH = 240
 """The most of one problem shown (a 4,000-digit number is named, not printed whole)."""
 EXPLAINED = 256 * 1024
@@ -45,16 +48,24 @@ def not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number (JSON has no NaN or Infinity)")
 
 
+def finite(number: str) -> float:
+    value = float(number)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{number[:20]}{'…' if len(number) > 20 else ''} is too large for a number guide can send (it would go as Infinity)")
+    return value
+
+
 def read_body(text: str) -> tuple[dict[str, Any] | None, str]:
     """The JSON object in an editor's text, or None with why not, in plain words."""
     try:
-        value = json.loads(text, parse_constant=not_json)
+        value = json.loads(text, parse_constant=not_json, parse_float=finite)
     except RecursionError:
         return None, "This JSON is nested deeper than guide reads; no server would read it either."
     except ValueError as error:
         if "Exceeds the limit" in str(error):
             return None, "A number here has more than 4,300 digits: guide does not send it."
-        return None, f"This is not JSON yet: {error}."
+        said = str(error)
+        return None, f"{said}." if "JSON number" in said or "too large" in said else f"This is not JSON yet: {said}."
     if not isinstance(value, dict):
         return None, "The body must be a JSON object: { … }."
     return value, ""
@@ -91,7 +102,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
     """The request body to edit; it dismisses with the body to send, or None."""
 
     BINDINGS = [
-        Binding("escape", "dismiss", "Cancel", id="cancel"),
+        Binding("escape", "leave", "Cancel (edits kept)", id="cancel"),
         Binding("ctrl+s", "send", "Check and send", id="send", priority=True),
         Binding("ctrl+t", "flip_stream", "Flip stream", id="flip-stream", priority=True),
     ]
@@ -106,10 +117,21 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         with Vertical(id="replay"):
             yield Label(one_line(f"Replay {self.trace.action} → {self.trace.method} {self.trace.path} with your edits"), id="replay-title")
             # Unwrapped, as code editors are: wrapping one long pasted line costs Textual seconds a key.
-            yield TextArea.code_editor(as_json(self.trace.request_body), language="json", id="replay-body", soft_wrap=False)
+            text = DRAFTS.get(self.trace.id) or as_json(self.trace.request_body)
+            yield TextArea.code_editor(text, language="json", id="replay-body", soft_wrap=False)
             yield Static("", id="replay-problems", markup=False)
             yield Static(self.hint(), id="replay-help", markup=False)
         yield Footer()
+
+    def action_leave(self) -> None:
+        """Esc: nothing is sent, and the edits wait for e on this call again."""
+        text = self.query_one("#replay-body", TextArea).text
+        DRAFTS.pop(self.trace.id, None)
+        if text != as_json(self.trace.request_body):
+            DRAFTS[self.trace.id] = text
+            while len(DRAFTS) > DRAFTS_KEPT:
+                DRAFTS.pop(next(iter(DRAFTS)))
+        self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "flip_stream":
@@ -147,6 +169,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
             problems.update(visible("\n".join(lines)))
             problems.add_class("problems")
             return
+        DRAFTS.pop(self.trace.id, None)
         self.dismiss(body)
 
     def action_flip_stream(self) -> None:
