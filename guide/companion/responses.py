@@ -65,7 +65,7 @@ def shell(body: dict[str, Any], model: str, ident: str, created: int) -> dict[st
         "tools": [],
         "tool_choice": "auto",
         "metadata": {},
-        "usage": None,
+        # No "usage" until the reply is whole: the spec's Response has it as an object, never null.
     }
 
 
