@@ -2,8 +2,10 @@
 
 Nothing here reaches the network or runs a command. `calculate` reads the
 expression as arithmetic (Python's own parser, then only numbers and
-operators are evaluated: no names, no calls, no eval), `read_file` reads only
-inside the data folder, a file the user names, and only its start.
+operators are evaluated: no names, no calls, no eval, and no number past
+LARGEST_DIGITS), `read_file` reads only a file the user put in the `files`
+folder inside the data folder (never the conversations, the log, exports or
+the clipboard file beside it), and only its start.
 A persona names them in its file: `tools = ["now", "calculate"]`.
 """
 
@@ -24,6 +26,8 @@ LONGEST_SUM = 200
 """Characters of an expression calculate reads."""
 LARGEST_POWER = 1000
 """The largest exponent calculate raises to (10**10**10 would fill the memory)."""
+LARGEST_DIGITS = 10_000
+"""The most digits an operand or a result may have: big-integer arithmetic holds Python's lock, so ((10**1000)**1000)**10 froze the app."""
 
 
 def now() -> str:
@@ -61,18 +65,29 @@ def _value(node: ast.AST) -> int | float:
         left, right = _value(node.left), _value(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > LARGEST_POWER:
             raise ValueError(f"powers above {LARGEST_POWER} are not worked out")
+        if (
+            isinstance(node.op, (ast.Pow, ast.Mult))
+            and _digits(left) * (abs(right) if isinstance(node.op, ast.Pow) else 1) + (0 if isinstance(node.op, ast.Pow) else _digits(right))
+            > LARGEST_DIGITS
+        ):
+            raise ValueError(f"the result would have more than {LARGEST_DIGITS:,} digits")
         return OPERATORS[type(node.op)](left, right)  # type: ignore[no-any-return]
     raise ValueError("only numbers, + - * / // % ** and parentheses")
 
 
+def _digits(number: int | float) -> int:
+    """Decimal digits of a number's integer part, estimated from its size in bits (no conversion to text)."""
+    return int(abs(number)).bit_length() * 30103 // 100000 + 1 if isinstance(number, int) else 1
+
+
 def read_file(name: str) -> str:
-    """Read a text file the user named, from guide's data folder (its first 32,000 characters)."""
-    folder = data_dir().resolve()
+    """Read a text file the user put in guide's `files` folder, inside the data folder (its first 32,000 characters)."""
+    folder = folder_of_files().resolve()
     path = (folder / name).resolve()
     if not path.is_relative_to(folder):
-        raise ValueError("only files inside guide's data folder can be read")
+        raise ValueError(f"only files in {folder} can be read")
     if not path.is_file():
-        raise FileNotFoundError(f"there is no file {name!r} in guide's data folder")
+        raise FileNotFoundError(f"there is no file {name!r} in {folder}")
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         text = handle.read(READ_AT_MOST + 1)
     return text if len(text) <= READ_AT_MOST else text[:READ_AT_MOST] + "… (cut)"
@@ -88,5 +103,7 @@ def tools_for(names: tuple[str, ...]) -> list[Callable[..., str]]:
 
 
 def folder_of_files() -> Path:
-    """Where read_file reads: the data folder."""
-    return data_dir()
+    """Where read_file reads: `files` in the data folder, made for it (readable by the user only), apart from what guide keeps."""
+    from guide.locations import ensure_private
+
+    return ensure_private(data_dir() / "files")

@@ -29,16 +29,28 @@ def test_now_says_the_time_with_its_zone() -> None:
     assert "T" in now() and ("+" in now() or "Z" in now() or "-" in now()[10:])
 
 
-def test_read_file_reads_only_inside_the_data_folder(tmp_path: Path) -> None:
-    folder = data_dir()
+def test_read_file_reads_only_the_files_folder_never_what_guide_keeps(tmp_path: Path) -> None:
+    folder = data_dir() / "files"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "notes.txt").write_text("a quiet lake", encoding="utf-8")
     assert read_file("notes.txt") == "a quiet lake"
     outside = tmp_path / "secret.txt"
     outside.write_text("no", encoding="utf-8")
-    for name in (str(outside), "../secret.txt", "../../etc/passwd"):
+    # What guide keeps beside it: the conversations (a model asked for guide.sqlite3-wal and got old chats), the log, the clipboard.
+    for kept in ("guide.sqlite3", "guide.sqlite3-wal", "guide.log", "clipboard.txt"):
+        (data_dir() / kept).write_text("an earlier conversation", encoding="utf-8")
+    names = (str(outside), "../secret.txt", "../../etc/passwd", "../guide.sqlite3", "../guide.sqlite3-wal", "../guide.log", "../clipboard.txt")
+    for name in (*names, str(data_dir() / "guide.sqlite3-wal")):
         with pytest.raises((ValueError, FileNotFoundError)):
             read_file(name)
+
+
+def test_calculate_refuses_a_number_too_large_to_work_out_quickly() -> None:
+    # Refused from the operands' sizes, before the work: big-integer arithmetic holds Python's lock, and froze the app.
+    for expression in ("((10**1000)**1000)**10", "(10**999)**1000", "9**9**9", "(10**999)**11 * 10**999"):
+        with pytest.raises(ValueError, match=r"digits|powers"):
+            calculate(expression)
+    assert calculate("(10**100)*(10**100)") == str(10**200)
 
 
 def test_a_persona_naming_an_unknown_tool_is_a_problem_not_a_crash(tmp_path: Path) -> None:

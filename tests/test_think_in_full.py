@@ -330,3 +330,14 @@ def test_the_companion_s_model_answers_a_tool_request() -> None:
 def calculate(expression: str) -> str:
     """Work out arithmetic."""
     return expression
+
+
+def test_an_export_keeps_a_servers_escape_sequences_and_html_harmless() -> None:
+    from guide.conversation import Turn, as_markdown
+
+    thought = "fine\x1b]52;c;ZXZpbA==\x07 then </details><script>alert(1)</script>\x1b[2J"
+    turns = [Turn("user", "hello"), Turn("assistant", "an answer\x1b[2J", data={"reasoning": thought, "thought_ms": 1200.0})]
+    text = as_markdown("Export", turns)
+    assert "\x1b" not in text and "\x07" not in text  # `cat export.md` sets no clipboard and clears no screen
+    assert "<script>" not in text and text.count("</details>") == 1  # the thought cannot close its block or run script
+    assert "&lt;script&gt;" in text and "an answer" in text

@@ -135,3 +135,30 @@ def test_a_tool_round_appears_as_rows_in_the_calls_panel(server: LoopbackServer)
     first, second = (r.json for r in server.requests[-2:])
     assert [t["function"]["name"] for t in first["tools"]] == ["now", "calculate", "read_file"]
     assert second["messages"][-1]["role"] == "tool" and second["messages"][-2]["tool_calls"][0]["function"]["name"] == "now"
+
+
+def test_a_long_thought_costs_nothing_while_folded_and_shows_its_latest_part_when_opened() -> None:
+    import asyncio
+
+    from textual.app import App, ComposeResult
+
+    from guide.tui.widgets.messages import THOUGHT_SHOWN
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ThoughtBlock("", "thinking…")
+
+    async def main() -> tuple[str, str]:
+        app = One()
+        async with app.run_test() as pilot:
+            block = app.query_one(ThoughtBlock)
+            for _ in range(1000):  # 4 MB of reasoning, a frame at a time: folded, none of it is drawn (it was, every frame, growing)
+                block.add("x" * 4000)
+            folded = str(block.query_one(".thought", Static).render())
+            block.collapsed = False
+            await pilot.pause()
+            return folded, str(block.query_one(".thought", Static).render())
+
+    folded, opened = asyncio.run(main())
+    assert folded == ""
+    assert opened.startswith("… (3,950,000 characters before these are not shown)") and len(opened) < THOUGHT_SHOWN + 100

@@ -56,7 +56,16 @@ class ToolCall:
             return f"{self.name}({self.arguments[:60]})"
         if not isinstance(parsed, dict):
             return f"{self.name}({self.arguments[:60]})"
-        return f"{self.name}({', '.join(f'{key}={value!r}' for key, value in parsed.items())})"
+        return f"{self.name}({', '.join(f'{key}={_short(value)}' for key, value in list(parsed.items())[:8])})"
+
+
+SHOWN_VALUE = 60
+"""Characters of one argument shown in a call's one line (a model can send 60 KB as an argument)."""
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= SHOWN_VALUE else shown[: SHOWN_VALUE - 1] + "…"
 
 
 def tool_spec(tool: ToolInput) -> dict[str, Any]:

@@ -8,9 +8,12 @@ again). The greeting is not a turn: it opens every conversation, unsent.
 
 from __future__ import annotations
 
+import html
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from guide.safe_text import visible
 
 if TYPE_CHECKING:
     from guide.store import StoredMessage
@@ -103,7 +106,8 @@ def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = No
         lines += [f"**{who}**{STATE_NOTES.get(turn.state, '')}:", ""]
         data = turn.data or {}
         if turn.role == "assistant" and isinstance(data.get("reasoning"), str) and data["reasoning"]:
-            lines += ["<details><summary>" + thought_label(data.get("thought_ms")) + "</summary>", "", data["reasoning"], "", "</details>", ""]
+            thought = html.escape(data["reasoning"])  # inside an HTML block: a `</details>` or `<script>` in it stays words
+            lines += ["<details><summary>" + thought_label(data.get("thought_ms")) + "</summary>", "", thought, "", "</details>", ""]
         for used in data.get("tools") or [] if turn.role == "assistant" else []:
             if isinstance(used, dict):
                 lines += [f"> *used `{used.get('call', '')}` → {str(used.get('result', ''))[:200]}*", ""]
@@ -114,4 +118,5 @@ def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = No
         trace = (calls or {}).get(turn.trace_id or "")
         if trace is not None:
             lines += [f"> `{trace.summary()}`", "", "```sh", trace.as_curl(), "```", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    # A server's escape sequences never reach a terminal that `cat`s the file (OSC 52 would set the clipboard).
+    return visible("\n".join(lines).rstrip()) + "\n"

@@ -41,6 +41,10 @@ def needs_full_render(text: str) -> bool:
     return "```" in text or "~~~" in text or "\n|" in text
 
 
+THOUGHT_SHOWN = 50_000
+"""The most of a thought drawn when it is opened."""
+
+
 class ThoughtBlock(Collapsible):
     """What a reasoning model thought before it answered: quiet, folded, one key (or a click) away."""
 
@@ -51,13 +55,34 @@ class ThoughtBlock(Collapsible):
     """
 
     def __init__(self, reasoning: str, title: str) -> None:
-        self.reasoning = reasoning
-        super().__init__(Static(visible(reasoning), classes="thought", markup=False), title=title, collapsed=True)
+        self.pieces = [reasoning]
+        super().__init__(Static("", classes="thought", markup=False), title=title, collapsed=True)
+
+    @property
+    def reasoning(self) -> str:
+        """The whole thought so far."""
+        return "".join(self.pieces)
 
     def add(self, more: str) -> None:
-        """More of the thought, as it streams (once per frame)."""
-        self.reasoning += more
-        self.query_one(".thought", Static).update(visible(self.reasoning))
+        """More of the thought, as it streams (once per frame): drawn only while open, so a long thought costs nothing folded."""
+        self.pieces.append(more)
+        if not self.collapsed:
+            self.show_thought()
+
+    def on_mount(self) -> None:
+        if not self.collapsed:
+            self.show_thought()
+
+    def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        if event.collapsible is self:
+            self.show_thought()
+
+    def show_thought(self) -> None:
+        """The thought's latest THOUGHT_SHOWN characters (a model can think for megabytes)."""
+        thought = self.reasoning
+        if len(thought) > THOUGHT_SHOWN:
+            thought = f"… ({len(thought) - THOUGHT_SHOWN:,} characters before these are not shown)\n" + thought[-THOUGHT_SHOWN:]
+        self.query_one(".thought", Static).update(visible(thought))
 
 
 def tools_line(used: list[Any]) -> str:
