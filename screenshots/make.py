@@ -237,7 +237,7 @@ async def main(out: Path, png: bool) -> None:
     async def tool_round(pilot: object) -> None:
         from loopback import tool_call_chunk
 
-        await send(pilot, "/persona terse-engineer")
+        await send(pilot, "/persona toolsmith")
         asked = [tool_call_chunk(0, id="call_1", name="now", arguments="{}"), tool_call_chunk(0, finish="tool_calls")]
         for frame in asked:
             frame["model"] = SCRIPTED

@@ -95,8 +95,8 @@ def test_frames_of_a_plain_reply_are_shown_as_before() -> None:
 
 
 def test_a_persona_with_tools_still_answers_on_a_server_that_takes_none(run_guide, companion) -> None:
-    # The reflective listener refuses tools; the terse engineer, who carries three, answers without them and says so once.
-    done = run_guide("ask", "--persona", "terse-engineer", "--base-url", companion, "What time is it?")
+    # The reflective listener refuses tools; the toolsmith, who carries three, answers without them and says so once.
+    done = run_guide("ask", "--persona", "toolsmith", "--base-url", companion, "What time is it?")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
     assert "does not take tools" in done.stderr and "answers without them" in done.stderr

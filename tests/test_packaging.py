@@ -161,7 +161,7 @@ def test_guide_map_prints_every_action(built: Built, kind: str, tmp_path: Path) 
 def test_the_installed_guide_lists_the_bundled_personas(built: Built, kind: str, tmp_path: Path) -> None:
     result = run(built.venvs[kind] / "bin" / "guide", "--home", tmp_path / "home", "personas", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    for persona in ("calm-guide", "api-docent", "socratic-tutor", "terse-engineer"):
+    for persona in ("calm-guide", "api-docent", "socratic-tutor", "terse-engineer", "toolsmith"):
         assert persona in result.stdout
     assert result.stderr == ""
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from guide import ACTIONS, personas
 from guide.locations import user_personas_dir
 
-BUNDLED = {"calm-guide", "api-docent", "socratic-tutor", "terse-engineer"}
+BUNDLED = {"calm-guide", "api-docent", "socratic-tutor", "terse-engineer", "toolsmith"}
 
 
 def write_user(name: str, text: str) -> Path:

@@ -127,7 +127,7 @@ def test_a_tool_round_appears_as_rows_in_the_calls_panel(server: LoopbackServer)
         assert reply is not None and reply.turn is not None
         return panel_rows(app), transcript_text(app)[-1], str(reply.query_one(".tools-used", Static).render())
 
-    rows, said, used = run_app(make_app(server, persona="terse-engineer"), script)
+    rows, said, used = run_app(make_app(server, persona="toolsmith"), script)
     assert rows[-2].startswith("think → tool_calls: now() · POST /v1/chat/completions · 200")
     assert rows[-1].startswith("think ← tool result · POST /v1/chat/completions · 200")
     assert said[2] == "It is noon."
