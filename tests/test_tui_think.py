@@ -91,7 +91,7 @@ def test_attach_shows_the_picture_and_sends_it_with_the_next_message(server: Loo
         return notes, len(asked.query(".picture")), transcript_text(app)[-2]
 
     notes, previews, asked = run_app(make_app(server), script)
-    assert any("lake.png was sent at 1×1." in note and "next message" in note for note in notes)
+    assert any("lake.png is ready at 1×1." in note and "next message" in note for note in notes)
     assert previews == 1
     assert asked == ("user", "You", "What is this?")
     content = server.requests[-1].json["messages"][-1]["content"]
@@ -162,3 +162,35 @@ def test_a_long_thought_costs_nothing_while_folded_and_shows_its_latest_part_whe
     folded, opened = asyncio.run(main())
     assert folded == ""
     assert opened.startswith("… (3,950,000 characters before these are not shown)") and len(opened) < THOUGHT_SHOWN + 100
+
+
+def test_a_message_sent_while_a_picture_is_still_being_made_ready_says_it_goes_without(
+    server: LoopbackServer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import time
+
+    from guide.client import _pictures
+
+    lake = tmp_path / "lake.png"
+    lake.write_bytes(PNG_1x1)
+    slow = _pictures.prepare
+
+    def slowly(path: str) -> Any:
+        time.sleep(0.6)  # a 4096×4096 PNG takes seconds to make smaller
+        return slow(path)
+
+    monkeypatch.setattr(_pictures, "prepare", slowly)
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = f"/attach {lake}"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        app.chat.composer.text = "what is this?"
+        await pilot.press("enter")  # at once, before the picture is ready
+        await settle(pilot, 1.0)
+        return [n.message for n in app._notifications], server.requests[-1].json["messages"][-1]
+
+    said, sent = run_app(make_app(server), script)
+    assert any("still being made ready" in words and "not this one" in words for words in said)
+    assert sent["content"] == "what is this?"  # it went without the picture, as it said

@@ -77,6 +77,8 @@ class ChatScreen(Screen[None]):
         self.conversation = session.conversation
         self.status = session.status()
         self.streaming = False
+        self.preparing = 0
+        """Pictures being made ready for the next message (/attach): a message sent meanwhile goes without them, and is told so."""
         self.panel_wanted: bool | None = None
         """F2's choice (shown or hidden), over the width's, until the terminal crosses the fold."""
         self.was_wide = True
@@ -208,6 +210,9 @@ class ChatScreen(Screen[None]):
                 return
         self.composer.text = ""
         if command is None:
+            if self.preparing:
+                words = "A picture is still being made ready: it goes with your next message, not this one."
+                self.notify(words, title="attach", severity="warning", timeout=6)
             self.reply(text)
         elif command[0].gentle is not None:
             self.run_gentle(command[0], command[1])
@@ -337,10 +342,17 @@ class ChatScreen(Screen[None]):
     @guarded
     async def action_attach(self, path: str) -> None:
         """/attach FILE (or a picture's path pasted on its own): the picture goes with the next message."""
-        prepared = await self.conversation.attach(path)
+        self.preparing += 1
+        try:
+            prepared = await self.conversation.attach(path)
+        finally:
+            self.preparing -= 1
         count = len(self.conversation.pending)
         self.composer.placeholder = f"{count} picture{'s' if count > 1 else ''} attached: write your message, Enter sends it with them."
-        self.notify(f"{prepared.note} It goes with your next message.", title="attach", timeout=6)
+        words = prepared.note  # written for the trace, once sent; said here before it is
+        for sent, ready in ((" was sent at ", " is ready at "), (" was sent as ", " goes as "), ("; sent as it is.", "; it goes as it is.")):
+            words = words.replace(sent, ready)
+        self.notify(f"{words} It goes with your next message.", title="attach", timeout=6)
 
     def on_composer_picture_pasted(self, event: Composer.PicturePasted) -> None:
         self.action_attach(event.path)
