@@ -341,3 +341,12 @@ def test_an_export_keeps_a_servers_escape_sequences_and_html_harmless() -> None:
     assert "\x1b" not in text and "\x07" not in text  # `cat export.md` sets no clipboard and clears no screen
     assert "<script>" not in text and text.count("</details>") == 1  # the thought cannot close its block or run script
     assert "&lt;script&gt;" in text and "an answer" in text
+
+
+def test_a_think_tag_never_closed_leaves_what_came_as_the_answer(server: LoopbackServer) -> None:
+    server.push(Stream(sse(chat_chunk("<think>I wonder"), chat_chunk(" about the lake."), chat_chunk(finish="stop"))))
+    with Guide(base_url=server.url, model="loopback-model") as ai:
+        reply = ai.think("hi", stream=True)
+        text = reply.text
+    assert text == "I wonder about the lake." and reply.reasoning == ""
+    assert any("never closed" in note for note in reply.trace.notes)

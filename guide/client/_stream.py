@@ -168,9 +168,18 @@ class StreamReader:
     def finish(self) -> list[str]:
         """The stream has closed: the last pieces, or StreamBrokeOff."""
         pieces = self._read(self.decoder.feed(self.raw.flush()) + self.decoder.close())
+        unclosed = self.inline is not None and self.inline.state == "thinking"
         pieces += self._flush()
         self._mask_split_secrets()
         answer = self.answer
+        if unclosed and not "".join(answer.pieces).strip() and answer.reasoning:
+            # `<think>` opened and never closed: what came is all there is, so it is the answer, not a thought.
+            words = "".join(answer.reasoning)
+            answer.reasoning.clear()
+            answer.thought_ms = None
+            answer.pieces.append(words)
+            pieces.append(words)
+            self.trace.notes.append("The reply opened <think> and never closed it: guide shows what came as the answer.")
         if not answer.done:
             if not self.trace.frames and self.head.strip():
                 detail = "A stream of events was asked for; what came was not one."
