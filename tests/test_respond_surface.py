@@ -98,3 +98,17 @@ def test_in_the_app_respond_on_sends_the_next_turn_through_respond_row_beside_ro
     paths = [request.path for request in server.requests if request.path != "/v1/models"]
     assert paths == ["/v1/chat/completions", "/v1/responses", "/v1/edits"]
     assert server.requests[-1].json["instruction"] == "Make it formal" and server.requests[-1].json["input"] == "hi there"
+
+
+def test_switching_to_respond_with_a_persona_that_carries_tools_says_they_stay_behind(server: LoopbackServer) -> None:
+    from guide.conversation import Notice
+    from guide.personas import load
+
+    heard: list[Any] = []
+    talk = Conversation(load().get("toolsmith"), guide=AsyncGuide(base_url=server.url, model="loopback-model"), emit=heard.append)
+    talk.switch_surface("respond")
+    said = [event.message for event in heard if isinstance(event, Notice)]
+    assert any("tools go with think only" in words for words in said)
+    talk.switch_surface("think")
+    chat(server).switch_surface("respond")  # the calm guide carries no tools: nothing to say
+    assert len([event for event in heard if isinstance(event, Notice)]) == 1

@@ -420,6 +420,9 @@ class Conversation:
 
         label = f"now answering through {surface} ({ACTIONS[surface].endpoint})"
         self._divide(Turn("divider", label, kind="surface", data={"surface": surface}), was=was, now=surface)
+        if surface == "respond" and self.persona.tools:
+            words = f"{self.persona.name}'s tools go with think only: through respond, the model answers without them."
+            self.emit(Notice("Tools", words, "warning"))
 
     def switch_model(self, name: str, action: str = "think") -> None:
         """Answer with another model from the next call (checked against the catalog by the caller)."""
