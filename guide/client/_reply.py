@@ -67,6 +67,13 @@ class _ReplyBase:
         """Whether the reply was closed before it finished."""
         return self.answer.stopped
 
+    def _arrived(self, seen: list[int]) -> list[Part]:
+        """What arrived since `seen` (counts of reasoning and answer pieces, moved on): the reasoning first, each marked."""
+        answer = self.answer
+        new = [("reasoning", text) for text in answer.reasoning[seen[0] :]] + [("answer", text) for text in answer.pieces[seen[1] :]]
+        seen[:] = [len(answer.reasoning), len(answer.pieces)]
+        return new
+
     def _so_far(self) -> str:
         return "".join(self.answer.pieces)
 
@@ -108,15 +115,9 @@ class Reply(_ReplyBase):
 
     def parts(self) -> Iterator[Part]:
         """The reasoning and the answer as they arrive, each piece marked: ("reasoning", text) or ("answer", text)."""
-        thought = said = 0
+        seen = [0, 0]
         while True:
-            answer = self.answer
-            while thought < len(answer.reasoning):
-                yield "reasoning", answer.reasoning[thought]
-                thought += 1
-            while said < len(answer.pieces):
-                yield "answer", answer.pieces[said]
-                said += 1
+            yield from self._arrived(seen)
             if self._source is None:
                 return
             try:
@@ -184,15 +185,10 @@ class AsyncReply(_ReplyBase):
         """The reasoning and the answer as they arrive, each piece marked: ("reasoning", text) or ("answer", text)."""
         if self._start is not None:
             self._source, self._start = self._start(self), None
-        thought = said = 0
+        seen = [0, 0]
         while True:
-            answer = self.answer
-            while thought < len(answer.reasoning):
-                yield "reasoning", answer.reasoning[thought]
-                thought += 1
-            while said < len(answer.pieces):
-                yield "answer", answer.pieces[said]
-                said += 1
+            for part in self._arrived(seen):
+                yield part
             if self._source is None:
                 return
             try:
