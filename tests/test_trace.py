@@ -127,3 +127,19 @@ def test_the_node_snippet_parses_as_javascript(server: LoopbackServer, tmp_path:
         script.write_text(trace.as_node())
         checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="curl and bash are not installed")
+@pytest.mark.parametrize("size", [100, 333_000])
+def test_the_curl_snippet_runs_in_a_shell_whatever_the_body_size(size: int, server: LoopbackServer, tmp_path: Path) -> None:
+    # A 333 KB body as one -d argument passed Linux's 128 KiB limit for one argument ("Argument list too long").
+    words = "a quiet lake " * (size // 13)
+    with Guide(base_url=server.url, model="loopback-model") as ai:
+        trace = ai.think(words).trace  # type: ignore[union-attr]
+    sent = server.requests[-1].json
+    script = tmp_path / "snippet.sh"  # as a user pastes it into a shell
+    script.write_text(trace.as_curl() + "\n")
+    ran = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert ran.returncode == 0, ran.stderr
+    assert len(server.requests) == 2 and server.requests[-1].json == sent
+    assert json.loads(ran.stdout)["choices"][0]["message"]["content"]

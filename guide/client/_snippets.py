@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from ._trace import Trace
 
 SPEECH_FILE = "speech"
+INLINE_BODY_LIMIT = 4096
+"""Bodies longer than this go to curl on its stdin (a here-document): Linux takes at most 128 KiB in one argument,
+and a picture sent as a data URL is far more, so `-d '…'` would fail with "Argument list too long"."""
+HEREDOC_END = "JSON"
 RETIRED = frozenset({"revise"})
 """Actions the current SDKs no longer have a method for: their snippets make the HTTP call through the SDK's `post`."""
 
@@ -50,6 +54,7 @@ def _speech_name(trace: Trace) -> str:
 def curl(trace: Trace) -> str:
     """The request as a curl command line."""
     lines = [f"curl {'--no-buffer ' if trace.stream else ''}{shlex.quote(trace.url)}"]
+    body_after = ""
     if _has_key(trace):
         lines.append('-H "Authorization: Bearer $OPENAI_API_KEY"')
     if trace.request_files:
@@ -60,10 +65,17 @@ def curl(trace: Trace) -> str:
             lines.append(f"-F {shlex.quote(f'{name}=@{filename}')}")
     elif trace.request_body is not None:
         lines.append('-H "Content-Type: application/json"')
-        lines.append(f"-d {shlex.quote(json.dumps(trace.request_body, ensure_ascii=False, indent=2))}")
+        text = json.dumps(trace.request_body, ensure_ascii=False, indent=2)
+        if len(text.encode()) <= INLINE_BODY_LIMIT:
+            lines.append(f"-d {shlex.quote(text)}")
+        else:
+            # JSON escapes every line break inside a string, so no line of the body can be the end marker.
+            body_after = f"\n{text}\n{HEREDOC_END}"
     if trace.action == "speak":
         lines.append(f"--output {_speech_name(trace)}")
-    return " \\\n  ".join(lines)
+    if body_after:
+        lines.append(f"--data-binary @- <<'{HEREDOC_END}'")
+    return " \\\n  ".join(lines) + body_after
 
 
 def _py_value(value: Any, indent: int) -> str:
