@@ -26,6 +26,17 @@ def test_help_lists_what_exists_and_nothing_unfinished() -> None:
     assert "not implemented" not in result.stdout.lower()
 
 
+def test_help_says_plain_guide_opens_the_app() -> None:
+    assert "Plain `guide`, with no command, opens the terminal app." in " ".join(guide("--help").stdout.split())
+
+
+@pytest.mark.parametrize("command", ["ask", "map", "probe", "serve", "tour"])
+def test_an_unknown_flag_shows_the_commands_own_usage(command: str) -> None:
+    result = guide(command, "--bogus", "hi")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: guide {command} ") and "unrecognized arguments: --bogus" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["map", "ask", "probe"])
 def test_every_command_has_help(command: str) -> None:
     result = guide(command, "--help")

@@ -67,12 +67,18 @@ USE_RUN_FLAGS: tuple[Callable[[argparse.Namespace], int], ...] = (run_app, ask.c
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with --help everywhere."""
+    return build_parsers()[0]
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line, and each subcommand's own parser by name (for its own usage line)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, help="keep settings and data under this folder (as $GUIDE_HOME does)")
     parser = argparse.ArgumentParser(
         prog="guide",
         parents=[common, run_flags()],
-        description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes.",
+        description="A calm guide to chat with, over any OpenAI-compatible API, that shows every call it makes. "
+        "Plain `guide`, with no command, opens the terminal app.",
         epilog="Exit codes: 0 done, 1 the call failed, 2 wrong usage, 3 server unreachable, 4 key refused, 5 action not offered, "
         f"{EXIT_INTERRUPTED} stopped, {EXIT_PIPE} output closed.",
     )
@@ -80,15 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (ask, map, probe, serve, personas, settings, tour):
         command.add_parser(commands, common)
-    return parser
+    return parser, dict(commands.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `guide` command; returns its exit status."""
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="replace")  # a terminal that cannot show a character gets '?', not a failed command
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, subcommands = build_parsers()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse would blame the top level; the usage that helps is the command's own (`guide ask --bogus`).
+        subcommands.get(args.command or "", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "home", None):
         os.environ["GUIDE_HOME"] = os.path.abspath(os.path.expanduser(args.home))
     run: Callable[[argparse.Namespace], int] = getattr(args, "run", None) or run_app
