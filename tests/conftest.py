@@ -62,7 +62,7 @@ def run_guide() -> Any:
     def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "guide", *args],
-            input=stdin,
+            input=stdin if stdin is not None else "",  # never the test runner's own stdin: `guide ask` reads a pipe
             capture_output=True,
             text=True,
             env={**os.environ, **env},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,7 +16,8 @@ from guide.client import ACTIONS
 
 def guide(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "guide", *args], input=stdin, capture_output=True, text=True, env=environment, timeout=60)
+    # Never the test runner's own stdin: `guide ask` reads what is piped to it.
+    return subprocess.run([sys.executable, "-m", "guide", *args], input=stdin or "", capture_output=True, text=True, env=environment, timeout=60)
 
 
 def test_help_lists_what_exists_and_nothing_unfinished() -> None:
@@ -111,3 +113,58 @@ def test_probe_of_nothing_exits_3() -> None:
 def test_map_markdown_is_a_table() -> None:
     result = guide("map", "--markdown")
     assert result.stdout.startswith("| gentle action |") and result.stdout.count("\n") == len(ACTIONS) + 2
+
+
+# `guide ask` in a shell, as `llm` users expect it.
+
+
+def sent_messages(server: LoopbackServer) -> list[dict[str, object]]:
+    return server.requests[-1].json["messages"]  # type: ignore[no-any-return]
+
+
+def test_piped_text_follows_the_instruction(server: LoopbackServer) -> None:
+    result = guide("ask", "Summarise this:", "--base-url", server.url, "--model", "loopback-model", stdin="The lake is still.\n")
+    assert result.returncode == 0, result.stderr
+    assert sent_messages(server)[-1] == {"role": "user", "content": "Summarise this:\n\nThe lake is still."}
+
+
+def test_piped_text_alone_is_the_question(server: LoopbackServer) -> None:
+    result = guide("ask", "--base-url", server.url, "--model", "loopback-model", stdin="x\n")
+    assert result.returncode == 0, result.stderr
+    assert sent_messages(server)[-1] == {"role": "user", "content": "x"}
+
+
+def test_ask_short_flags_system_and_options(server: LoopbackServer) -> None:
+    result = guide(
+        "ask", "Hi", "-s", "Be brief.", "-o", "temperature", "0.2", "-o", "seed", "7", "--base-url", server.url, "--model", "loopback-model"
+    )
+    assert result.returncode == 0, result.stderr
+    body = server.requests[-1].json
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert body["temperature"] == 0.2 and body["seed"] == 7
+
+
+def test_ask_no_stream_and_json(server: LoopbackServer) -> None:
+    whole = guide("ask", "Hi", "--no-stream", "--base-url", server.url, "--model", "loopback-model")
+    assert whole.returncode == 0 and whole.stdout == "You said: Hi\n"
+    assert not server.requests[-1].json.get("stream")
+    printed = guide("ask", "Hi", "--json", "--base-url", server.url, "--model", "loopback-model")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["choices"][0]["message"]["content"] == "You said: Hi"
+
+
+def test_ask_keeps_its_exchange_and_continue_goes_on_with_it(server: LoopbackServer) -> None:
+    first = guide("ask", "My name is Fira.", "--base-url", server.url, "--model", "loopback-model")
+    assert first.returncode == 0, first.stderr
+    again = guide("ask", "-c", "What is my name?", "--base-url", server.url, "--model", "loopback-model")
+    assert again.returncode == 0, again.stderr
+    said = [(m["role"], m["content"]) for m in sent_messages(server) if m["role"] != "system"]
+    assert said == [("user", "My name is Fira."), ("assistant", "You said: My name is Fira."), ("user", "What is my name?")]
+    from guide.store import Store
+
+    store = Store()
+    try:
+        listed = store.conversations()
+    finally:
+        store.close()
+    assert len(listed) == 1 and listed[0].title.startswith("My name is Fira") and listed[0].messages == 4

@@ -67,7 +67,7 @@ def test_ask_with_binary_stdin_is_a_usage_error() -> None:
 
 def test_ask_into_a_closed_pipe_ends_calmly(server: LoopbackServer) -> None:
     server.push(Stream(sse(*(chat_chunk("word " * 50) for _ in range(400)), chat_chunk(finish="stop"))))
-    shell = f"{sys.executable} -m guide ask --base-url {server.url} --model loopback-model hello | head -c 10"
+    shell = f"{sys.executable} -m guide ask --base-url {server.url} --model loopback-model hello </dev/null | head -c 10"
     result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=60, env=os.environ)
     assert result.stdout == "word word "
     assert result.stderr == ""  # no traceback, no "Exception ignored", and no complaint: the reader chose to stop, as with `ls | head`

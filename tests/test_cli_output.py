@@ -54,7 +54,7 @@ def test_a_failure_mid_reply_ends_the_reply_line_then_says_why(server: LoopbackS
     server.push(Stream(sse(chat_chunk("Half a"), {"error": {"message": "the model fell over", "type": "server_error"}}, done=False)))
     command = [sys.executable, "-m", "guide", "ask", "Hi", "--base-url", server.url, "--model", "loopback-model"]
     # One pipe for both, as a terminal shows them: the error must not land on the reply's unfinished line.
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stdout.startswith("Half a\nguide: ") and result.stdout.endswith("\n") and "the model fell over" in result.stdout
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from guide.safe_text import one_line, visible
 
@@ -13,6 +14,8 @@ from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_add
 
 if TYPE_CHECKING:
     from guide import config, personas
+    from guide.conversation import Conversation
+    from guide.store import Store
 
 
 def read_stdin() -> str | None:
@@ -23,16 +26,51 @@ def read_stdin() -> str | None:
         return None
 
 
+def piped() -> bool:
+    """Whether stdin is a pipe or a file (as in `cat notes.txt | guide ask …`), not a terminal."""
+    try:
+        return sys.stdin is not None and not sys.stdin.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
+def words_to_ask(given: str | None) -> str | None:
+    """The instruction and the piped text together, as `llm` joins them: the argument first, then what came on stdin."""
+    if given == "-":
+        return read_stdin()
+    came = read_stdin() if piped() else ""
+    if came is None:
+        return None
+    return "\n\n".join(part for part in (given or "", came) if part.strip())
+
+
+def parse_options(pairs: list[list[str]]) -> dict[str, Any] | str:
+    """`-o temperature 0.2` pairs as request options (numbers and true/false as JSON reads them), or what is wrong."""
+    options: dict[str, Any] = {}
+    for name, value in pairs:
+        if not name.isidentifier():
+            return f"'{one_line(name)}' is not an option name."
+        try:
+            options[name] = json.loads(value)
+        except ValueError:
+            options[name] = value
+    return options
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from guide import config, personas
     from guide.cli.personas import report_problems
 
-    text = read_stdin() if args.text == "-" else args.text
+    text = words_to_ask(args.text)
     if text is None:
         print("guide: what came on stdin is not UTF-8 text; there is nothing to ask.", file=sys.stderr)
         return EXIT_USAGE
     if not text.strip():
-        print("guide: there is nothing to ask. Give the words, or - to read them from stdin.", file=sys.stderr)
+        print("guide: there is nothing to ask. Give the words, pipe them in, or - to read them from stdin.", file=sys.stderr)
+        return EXIT_USAGE
+    options = parse_options(args.option or [])
+    if isinstance(options, str):
+        print(f"guide: {options}", file=sys.stderr)
         return EXIT_USAGE
     settings = config.load({"base_url": args.base_url, "model": args.model, "persona": args.persona}).settings
     refused = refuse_address(settings.server())
@@ -46,11 +84,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     persona = shelf.get(settings.persona)
     if args.system is not None:
         persona = replace(persona, system=args.system)
+    if options:
+        persona = replace(persona, options={**persona.options, **options})
     import asyncio  # here, not at the top: `guide` alone builds this parser too, and launch stays light
 
     output = Output()
+    how = How(stream=not (args.no_stream or args.json), json=args.json, resume=args.continue_, persona_given=args.persona is not None)
     try:
-        return asyncio.run(ask(text, settings, persona, output))
+        return asyncio.run(ask(text, settings, persona, output, how, shelf))
     except KeyboardInterrupt:
         output.finish()
         return EXIT_INTERRUPTED
@@ -84,12 +125,43 @@ class Output:
         self.wrote, self.line_open = True, False
 
 
-async def ask(text: str, settings: config.Settings, persona: personas.Persona, output: Output) -> int:
+@dataclass(frozen=True)
+class How:
+    """How this ask goes: streamed or whole, printed as text or as the reply's JSON, continuing the last conversation or not."""
+
+    stream: bool = True
+    json: bool = False
+    resume: bool = False
+    persona_given: bool = False
+
+
+def open_store() -> tuple[Store | None, str | None]:
+    """The conversations store (asks are kept, and `-c` continues them), or why it cannot be used."""
+    from guide.store import Store
+
+    try:
+        return Store(), None
+    except Exception as error:  # a data folder that cannot be made or read: the answer still comes, unsaved
+        return None, f"this exchange cannot be saved ({error})."
+
+
+async def ask(
+    text: str,
+    settings: config.Settings,
+    persona: personas.Persona,
+    output: Output,
+    how: How | None = None,
+    shelf: personas.PersonaShelf | None = None,
+) -> int:
     """Find who answers, say the words through a Conversation, write the reply as it streams."""
+    import asyncio
+
     from guide.client import AsyncGuide, GuideError
     from guide.connect import choose
     from guide.conversation import Conversation, Event, Notice
     from guide.models import ModelChoice
+
+    how = how or How()
 
     def heard(event: Event) -> None:
         if isinstance(event, Notice):
@@ -100,13 +172,23 @@ async def ask(text: str, settings: config.Settings, persona: personas.Persona, o
     if answering.message:
         print(f"guide: {one_line(answering.message)}", file=sys.stderr)
     guide = AsyncGuide(base_url=answering.base_url, api_key=settings.api_key(), timeout=settings.read_timeout())
-    conversation = Conversation(
-        persona, guide=guide, models=ModelChoice(chosen=settings.model, persona=persona.model), address=settings.address, emit=heard
-    )
+    store, unsaved = await asyncio.to_thread(open_store)
+    if unsaved:
+        print(f"guide: {one_line(unsaved)}", file=sys.stderr)
+    models = ModelChoice(chosen=settings.model, persona=persona.model)
+    conversation: Conversation | None = None
+    if how.resume and store is not None:
+        conversation = await continued(store, persona, shelf, how, guide=guide, models=models, address=settings.address, emit=heard)
+    if conversation is None:
+        conversation = Conversation(persona, guide=guide, store=store, models=models, address=settings.address, emit=heard)
+    conversation.streams = how.stream
     try:
         async with conversation.send(text) as exchange:
             async for piece in exchange:
-                output.write(piece)
+                if not how.json:
+                    output.write(piece)
+            if how.json and exchange.reply is not None and exchange.reply.trace is not None:
+                output.write(json.dumps(exchange.reply.trace.response_body, ensure_ascii=False, indent=2))
     except GuideError as error:
         output.end_line()
         say_error(error, sys.stderr)
@@ -114,15 +196,38 @@ async def ask(text: str, settings: config.Settings, persona: personas.Persona, o
     finally:
         output.end_line()  # whatever stops the reply (Ctrl-C, a failure nobody expected) leaves no line open
         await guide.aclose()
+        if store is not None:
+            await asyncio.to_thread(store.close)
         if answering.companion is not None:
             answering.companion.stop()
     output.finish()
     return EXIT_OK
 
 
+async def continued(store: Store, persona: personas.Persona, shelf: personas.PersonaShelf | None, how: How, **options: Any) -> Conversation | None:
+    """The most recent conversation, to go on with (`-c`): its own persona unless --persona names one; None if there is none."""
+    from guide.conversation import Conversation
+
+    latest = await store.read(store.conversations)
+    if not latest:
+        print("guide: there is no earlier conversation to continue; this starts one.", file=sys.stderr)
+        return None
+
+    def persona_for(stored: str) -> personas.Persona:
+        return persona if how.persona_given or shelf is None or stored not in shelf.personas else shelf.get(stored)
+
+    return await Conversation.resume(store, latest[0].id, persona_for, **options)
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`guide ask TEXT …`."""
     ask_parser = commands.add_parser("ask", parents=[common, run_flags()], help="ask once; the answer streams to stdout")
-    ask_parser.add_argument("text", help="what to ask; - reads it from stdin")
-    ask_parser.add_argument("--system", help="a system prompt to send instead of the persona's")
+    ask_parser.add_argument("text", nargs="?", help="what to ask; piped text follows it (- reads only stdin)")
+    ask_parser.add_argument("-s", "--system", help="a system prompt to send instead of the persona's")
+    ask_parser.add_argument("-c", "--continue", dest="continue_", action="store_true", help="continue the most recent conversation")
+    ask_parser.add_argument(
+        "-o", "--option", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a request option, e.g. -o temperature 0.2 (repeatable)"
+    )
+    ask_parser.add_argument("--no-stream", action="store_true", help="ask for the reply whole rather than streamed")
+    ask_parser.add_argument("--json", action="store_true", help="print the server's whole reply as JSON (implies --no-stream)")
     ask_parser.set_defaults(run=cmd_ask)

@@ -101,6 +101,8 @@ class Conversation:
         """Calls of each action made before it was resumed (read from the store once)."""
         self.pending: list[Prepared] = []
         """Pictures attached for the next message (/attach)."""
+        self.streams = True
+        """Whether replies are asked for as streams (`guide ask --no-stream` asks for them whole)."""
 
     # What the guide is.
 
@@ -290,11 +292,11 @@ class Conversation:
             model = await self.model_for("think")  # may ask the catalog first: its failure, too, gives the words back
             if self.surface == "respond":
                 options = respond_options(self.persona.options)
-                exchange.reply = guide.respond(self.payload(), instructions=self.system(), stream=True, model=model, **options)
+                exchange.reply = guide.respond(self.payload(), instructions=self.system(), stream=self.streams, model=model, **options)
             else:
                 tools = [] if self.tools_refused else tools_for(self.persona.tools)
                 history = self.payload()
-                exchange.reply = guide.think(history, system=self.system(), stream=True, model=model, tools=tools or None, **self.persona.options)
+                exchange.reply = guide.think(history, system=self.system(), stream=self.streams, model=model, tools=tools or None, **self.persona.options)
                 if tools:
                     exchange.follow = self._tool_round(exchange, guide, history, tools, model)
                     exchange.without_tools = self._without_tools(guide, history, model)
@@ -320,7 +322,7 @@ class Conversation:
             self.tools_refused = True
             words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
             self.emit(Notice("Tools", words, "warning"))
-            return guide.think(history, system=self.system(), stream=True, model=model, **self.persona.options)
+            return guide.think(history, system=self.system(), stream=self.streams, model=model, **self.persona.options)
 
         return again
 
@@ -343,7 +345,7 @@ class Conversation:
             answers = await asyncio.to_thread(toolbox.answers, calls)
             exchange.tools_used += [{"call": call.shown(), "result": answer["content"][:2000]} for call, answer in zip(calls, answers)]
             messages.extend([asked(reply.text, calls), *answers])
-            return guide.think(list(messages), system=self.system(), stream=True, model=model, tools=tools, **self.persona.options)
+            return guide.think(list(messages), system=self.system(), stream=self.streams, model=model, tools=tools, **self.persona.options)
 
         return follow
 
