@@ -52,6 +52,8 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         self.store = store
         """Where search looks (read off the UI loop, as you type)."""
         self.hits: list[Hit] = []
+        self.open_when_found = False
+        """Enter came before the search's answer: open the first match as soon as it is shown."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="conversations"):
@@ -87,6 +89,9 @@ class ConversationsScreen(ModalScreen[Choice | None]):
             self.notify(str(error), title=error.title, severity="warning")
             return
         self._show_hits(words, hits)
+        if self.open_when_found:
+            self.open_when_found = False
+            self._open_first_match()
 
     def _show_hits(self, words: str, hits: list[Hit]) -> None:
         self.hits = hits
@@ -109,11 +114,22 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     @on(Input.Changed, "#search-input")
     def searched(self, event: Input.Changed) -> None:
         words = event.value.strip()
+        self.open_when_found = False
         self._search(words) if words else self._list()
 
     @on(Input.Submitted, "#search-input")
-    def search_done(self) -> None:
-        self.query_one(DataTable).focus()
+    def search_done(self, event: Input.Submitted) -> None:
+        """Enter opens the match under the cursor (the first), as one expects of a search box; the list gets the keys after."""
+        if event.value.strip() and any(worker.node is self and worker.group == "search" and worker.is_running for worker in self.workers):
+            self.open_when_found = True
+            return
+        self._open_first_match()
+
+    def _open_first_match(self) -> None:
+        table = self.query_one(DataTable)
+        table.focus()
+        if self.hits and self.query_one("#search-input", Input).value.strip():
+            self.action_choose("resume")
 
     def action_search(self) -> None:
         if self.store is not None:
