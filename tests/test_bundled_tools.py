@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
+from loopback import LoopbackServer, chat_answer
 
-from guide import personas
+from guide import Guide, personas
 from guide.client import Trace
+from guide.client._tools import Toolbox, ToolCall
 from guide.locations import data_dir
-from guide.tools import calculate, now, read_file
+from guide.tools import GOES_ON, READ_AT_MOST, calculate, now, read_file, tools_for
 from guide.wire_text import frame_kinds, frames_text
 
 
@@ -101,3 +108,129 @@ def test_a_persona_with_tools_still_answers_on_a_server_that_takes_none(run_guid
     assert done.stdout.strip()
     assert "does not take tools" in done.stderr and "answers without them" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# What the model reads back: each tool asked for by a loopback model and run by the tool loop, its answer read from the next request.
+
+
+def answered(server: LoopbackServer, tool: str, **arguments: str) -> str:
+    call = {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}
+    server.push(chat_answer(None, tool_calls=[call]), chat_answer("Done."))
+    with Guide(base_url=server.url, model="loopback-model") as ai:
+        assert ai.think("Go on.", tools=tools_for((tool,)), run_tools=True).text == "Done."
+    message = server.requests[-1].json["messages"][-1]
+    assert message["role"] == "tool" and message["tool_call_id"] == "call_1"
+    return str(message["content"])
+
+
+def files() -> Path:
+    folder = data_dir() / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_read_file_never_reads_a_link_swapped_in_while_it_opens(tmp_path: Path) -> None:
+    # A check then an open read outside the folder in 4 of 18,797 tries; here a thread swaps notes.txt between a file and a link, for 2 s.
+    (tmp_path / "secret.txt").write_text("an earlier conversation", encoding="utf-8")
+    (files() / "real.txt").write_text("a quiet lake", encoding="utf-8")
+    os.link(files() / "real.txt", files() / "notes.txt")
+    stop, results = threading.Event(), set()
+
+    def swap() -> None:
+        for turn in range(10**9):
+            if stop.is_set():
+                return
+            spare = files() / f".spare{turn % 2}"
+            spare.unlink(missing_ok=True)
+            if turn % 2:
+                os.symlink(tmp_path / "secret.txt", spare)
+            else:
+                os.link(files() / "real.txt", spare)
+            os.replace(spare, files() / "notes.txt")
+
+    toolbox, call = Toolbox([read_file]), ToolCall(id="call_1", name="read_file", arguments='{"name": "notes.txt"}')
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)  # the threads take turns often, as two processes on two cores would
+    swapper = threading.Thread(target=swap, daemon=True)
+    swapper.start()
+    try:
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            results.add(toolbox.run(call))
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+        swapper.join(timeout=5)
+    assert not [result for result in results if "earlier conversation" in result], "read the link's target outside the folder"
+    link = "error: ValueError: 'notes.txt' is a link; read_file opens only files in the files folder themselves, never links"
+    assert results <= {"a quiet lake", link}, results - {"a quiet lake", link}
+
+
+def test_a_files_folder_that_is_a_link_is_refused_and_its_target_left_as_it_was(tmp_path: Path, server: LoopbackServer) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    elsewhere.chmod(0o755)
+    (elsewhere / "notes.txt").write_text("not for the model", encoding="utf-8")
+    data_dir().mkdir(parents=True, exist_ok=True)
+    (data_dir() / "files").symlink_to(elsewhere)
+    said = answered(server, "read_file", name="notes.txt")
+    assert said == "error: ValueError: the files folder is a link to another place; read_file reads only a real folder named files"
+    assert elsewhere.stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("missing.txt", "FileNotFoundError: there is no file 'missing.txt' in the files folder"),
+        ("sub/missing.txt", "FileNotFoundError: there is no file 'sub/missing.txt' in the files folder"),
+        (
+            "../guide.sqlite3",
+            "ValueError: '../guide.sqlite3' is not a name in the files folder: read_file reads only names there, such as 'notes.txt'",
+        ),
+        ("/etc/passwd", "ValueError: '/etc/passwd' is not a name in the files folder: read_file reads only names there, such as 'notes.txt'"),
+        ("link.txt", "ValueError: 'link.txt' is a link; read_file opens only files in the files folder themselves, never links"),
+        ("linked/notes.txt", "ValueError: 'linked/notes.txt' is a link; read_file opens only files in the files folder themselves, never links"),
+        ("sub", "ValueError: 'sub' is not a file (a folder or a device); read_file reads only text files"),
+        ("pipe", "ValueError: 'pipe' is not a file (a folder or a device); read_file reads only text files"),
+    ],
+)
+def test_read_file_tells_the_model_only_the_name_it_asked_for(name: str, said: str, tmp_path: Path, server: LoopbackServer) -> None:
+    # The folder's path has the user's name in it (/home/fira/...): the model is told the name it asked for, never where guide keeps it.
+    (tmp_path / "secret.txt").write_text("an earlier conversation", encoding="utf-8")
+    (files() / "sub").mkdir()
+    (files() / "link.txt").symlink_to(tmp_path / "secret.txt")
+    (files() / "linked").symlink_to(tmp_path)
+    os.mkfifo(files() / "pipe")  # a FIFO nobody writes to: refused at once, never waited on
+    text = answered(server, "read_file", name=name)
+    assert text == f"error: {said}"
+    assert str(tmp_path) not in text
+
+
+def test_the_model_reads_at_most_32000_characters_of_any_file_and_is_told_it_goes_on(server: LoopbackServer) -> None:
+    # 8 MB of numbered lines: the model gets the start and read_file's own note, and read_file reads no more than it sends.
+    lines = "".join(f"line {number}\n" for number in range(800_000))
+    (files() / "long.txt").write_text(lines, encoding="utf-8")
+    tracemalloc.start()
+    try:
+        text = answered(server, "read_file", name="long.txt")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert text == lines[: READ_AT_MOST - len(GOES_ON)] + GOES_ON and len(text) == READ_AT_MOST
+    assert peak < 4_000_000, f"{peak:,} bytes to read 32,000 characters"
+
+
+@pytest.mark.parametrize(
+    ("expression", "said"),
+    [
+        ("(10**1000)**5", "the result is too long to write out: more than 4,300 digits"),
+        ("-(10**1000)**5", "the result is too long to write out: more than 4,300 digits"),
+        ("(-8) ** 0.5", "the result is not a real number: a negative number to a fractional power"),
+        ("1e308 * 10", "the result is too large to write out"),
+        ("10**400 / 3", "the result is too large to write out"),
+    ],
+)
+def test_calculate_says_plainly_why_a_result_is_not_given(expression: str, said: str, server: LoopbackServer) -> None:
+    # 5,001 digits passed the digit check, then str() refused it past Python's 4,300; (-8) ** 0.5 came back complex, 1e308 * 10 as 'inf'.
+    assert answered(server, "calculate", expression=expression) == f"error: ValueError: {said}"
+    assert answered(server, "calculate", expression="(10**1000)**4 * 10**299 * 9") == "9" + "0" * 4299  # 4,300 digits: written out
