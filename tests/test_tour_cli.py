@@ -40,3 +40,14 @@ def test_the_tour_says_calmly_when_nothing_answers(run_guide) -> None:
     assert done.returncode == 3
     assert "nothing answered at http://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_listen_says_it_sent_silence_when_speak_made_no_sound(run_guide) -> None:
+    from loopback import LoopbackServer
+
+    with LoopbackServer(offers={row.path for name, row in ACTIONS.items() if name != "speak"}) as server:
+        done = run_guide("tour", "--base-url", server.url)
+    assert done.returncode == 0, done.stderr
+    listen = done.stdout.split(f"Tour 10 of {len(STEPS)}")[1].split(f"Tour 11 of {len(STEPS)}")[0]
+    assert "speak made no sound here, so this call sent a second of silence" in " ".join(listen.split())
+    assert "This server does not offer speak" in done.stdout

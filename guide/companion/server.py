@@ -54,6 +54,7 @@ from .limits import (
     sampling,
     speech_text,
 )
+from .missing import not_offered
 from .protocol import CLIENT_TIMEOUT
 from .responses import response_events, response_object
 
@@ -426,9 +427,3 @@ def vectors_json(engine: Any, texts: list[str], as_base64: bool) -> bytes:
     words = sum(count_words(text) for text in texts)
     parts.append(b'],"usage":{"prompt_tokens":%d,"total_tokens":%d}}' % (words, words))
     return b"".join(parts)
-
-
-def not_offered(action: str) -> str:
-    """Why an action is missing, in the words the app shows."""
-    row = ACTIONS[action]
-    return f"This server does not offer {action} ({row.endpoint}): guide's companion has no engine for it installed here."

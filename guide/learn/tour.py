@@ -183,7 +183,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "listen",
         "listen turns sound back into words: POST /v1/audio/transcriptions takes the audio as a file upload (multipart/form-data), not JSON. "
-        "The tour sends the sound speak just made.",
+        "The tour sends the sound speak made (a second of silence if it made none).",
         _listen,
         request_fields=("file", "model", "response_format"),
         response_fields=("text",),
@@ -198,6 +198,11 @@ STEPS: tuple[Step, ...] = (
     ),
 )
 """Every row of the map, in the order a learner meets them."""
+
+
+HEARS_SPEAK = ("listen", "interpret")
+"""The steps that send the sound speak made."""
+SILENCE_SENT = "speak made no sound here, so this call sent a second of silence: an empty answer is the right one."
 
 
 @dataclass
@@ -268,4 +273,6 @@ class Tour:
             return Taken(step, number, error.trace, False, error, words)
         except GuideError as error:
             return Taken(step, number, error.trace, None, error, error.explain())
+        if step.action in HEARS_SPEAK and not self.kept.get("audio"):
+            return Taken(step, number, trace, True, words=SILENCE_SENT)
         return Taken(step, number, trace, True)
