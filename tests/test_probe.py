@@ -35,7 +35,8 @@ def test_probe_spends_no_tokens(server: LoopbackServer) -> None:
     assert len(server.requests) == len(ACTIONS)
 
 
-def test_probe_counts_a_server_failure_on_its_invalid_request_as_a_route() -> None:
+def test_a_route_that_fails_the_invalid_request_is_tried_once_for_real() -> None:
+    # llama.cpp's server reports its validation as a 500: only a minimal real request (one token) says the route works.
     failing = Answer(
         500, {"error": {"message": "1 validation error: Input should be a valid list", "type": "internal_server_error", "param": None, "code": None}}
     )
@@ -43,7 +44,38 @@ def test_probe_counts_a_server_failure_on_its_invalid_request_as_a_route() -> No
         server.push(failing)
         with Guide(base_url=server.url) as ai:
             found = ai.probe()
-    assert found["think"].support == "yes" and "failed" in found["think"].reason
+    assert found["think"].support == "yes" and "answered a minimal one" in found["think"].reason
+    assert server.requests[-1].json["max_tokens"] == 1 and len(server.requests) == len(ACTIONS) + 1
+
+
+class NoEmbeddings(LoopbackServer):
+    """llama-cpp-python's server started without --embedding: the route is there, and every request to it fails."""
+
+    def default(self, request: Any) -> Any:
+        if request.path.endswith("/embeddings"):
+            return Answer(
+                500, {"error": {"message": "Llama model must be created with embedding=True to call this method", "type": "internal_server_error"}}
+            )
+        return super().default(request)
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_route_that_exists_but_fails_is_not_offered_and_says_why(driver: str) -> None:
+    with NoEmbeddings() as server:
+        if driver == "sync":
+            with Guide(base_url=server.url) as ai:
+                found = ai.probe()
+        else:
+
+            async def go() -> dict[str, Any]:
+                async with AsyncGuide(base_url=server.url) as ai:
+                    return await ai.probe()
+
+            found = asyncio.run(go())
+    understand = found["understand"]
+    assert understand.support == "no" and understand.status == 500
+    assert understand.reason.startswith("the route exists but failed (HTTP 500): Llama model must be created with embedding=True")
+    assert found["think"].support == "yes"
 
 
 def test_probe_reads_lm_studios_unexpected_endpoint_answer() -> None:

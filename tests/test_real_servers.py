@@ -141,6 +141,10 @@ def test_llama_probe_matches_what_it_really_offers(llama_server: str) -> None:
     assert {name: found[name] for name in ("think", "continue", "catalog")} == {"think": "yes", "continue": "yes", "catalog": "yes"}
     lacking = ("imagine", "speak", "listen", "interpret", "discern", "revise", "respond")
     assert {name: found[name] for name in lacking} == dict.fromkeys(lacking, "no")
+    # Started without --embedding, the route is there and fails: not offered, in the server's own words.
+    assert found["understand"] == "no"
+    with Guide(base_url=llama_server) as ai:
+        assert "embedding=True" in ai.probe()["understand"].reason
 
 
 def test_llama_think_plain_and_streamed_through_guide(llama_server: str) -> None:

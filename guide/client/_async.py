@@ -17,9 +17,9 @@ from ._errors import GuideError
 from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
 from ._pictures import PictureInput, prepare
-from ._providers import Finding
+from ._providers import Finding, confirmed, failed_on_probe
 from ._reply import AsyncReply
-from ._requests import AudioInput, Call, Messages, empty
+from ._requests import AudioInput, Call, Messages, empty, minimal
 from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
 from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._tools import Toolbox, ToolInput
@@ -228,8 +228,11 @@ class AsyncGuide(GuideCore):
     async def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
         async with self._probe_pool() as http:
-            found = await asyncio.gather(*(self._probe(http, empty(row, self._base)) for row in ACTIONS.values()))
-        return {finding.action: finding for finding in found}
+            found = {f.action: f for f in await asyncio.gather(*(self._probe(http, empty(row, self._base)) for row in ACTIONS.values()))}
+            again = {name: call for name, f in found.items() if failed_on_probe(f) and (call := minimal(ACTIONS[name], self._base, self.model))}
+            for name, call in again.items():  # one at a time: a server that generates serves one request at once
+                found[name] = confirmed(found[name], await self._probe(http, call))
+        return found
 
     async def probe_pictures(self, *, model: str | None = None) -> Finding:
         """Whether the model takes pictures: one think call with a single pixel and max_tokens 1 (it spends a token or two)."""

@@ -63,6 +63,20 @@ class Finding:
         return {"yes": True, "no": False, "unknown": None}[self.support]
 
 
+def failed_on_probe(finding: Finding) -> bool:
+    """Whether a route answered the probe's invalid request with a 5xx: only a real request can tell if it works."""
+    return finding.status is not None and finding.status >= 500 and finding.support == "unknown"
+
+
+def confirmed(first: Finding, second: Finding) -> Finding:
+    """What a minimal real request says of a route that failed on the invalid one: it works, or it exists but fails."""
+    if second.support == "yes":
+        return Finding(first.action, "yes", second.status, "the route works (it failed on the probe's invalid request, and answered a minimal one)")
+    if second.status is not None and second.status >= 500:
+        return Finding(first.action, "no", second.status, second.reason)  # "the route exists but failed (HTTP 500): the server's words"
+    return first
+
+
 def judge(
     action: Action, status: int | None, body: bytes, failure: str = "", *, headers: Mapping[str, str] | None = None, cut: bool = False
 ) -> Finding:
@@ -105,7 +119,7 @@ def judge(
     if 400 <= status < 500:
         return found("yes", "the route exists (it refused the probe's invalid request)")
     if status >= 500:
-        return found("yes", f"the route exists (the server failed on the probe's invalid request: {words or status})")
+        return found("unknown", f"the route exists but failed (HTTP {status}): {words or 'no words'}")
     if in_shape(action.name, headers, body, parsed, cut=cut):
         return found("yes", "it answered" if action.method == "GET" else "the route exists (it answered the probe)")
     if error_shaped(parsed):

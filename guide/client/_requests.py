@@ -266,6 +266,25 @@ def empty(action: Action, base: str) -> Call:
     return Call(action, url_for(base, action), json={INVALID_FIELD[action.name]: {}}, gentle=PROBE)
 
 
+MINIMAL_BODY: dict[str, dict[str, Any]] = {
+    "think": {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1},
+    "continue": {"prompt": "Hi", "max_tokens": 1},
+    "understand": {"input": "hi"},
+    "discern": {"input": "hi"},
+    "respond": {"input": "Hi", "max_output_tokens": 16},
+}
+"""The smallest real request of each action a probe may send (a token or two at most): only after the route failed with a 5xx
+on the invalid one, as llama.cpp's server reports its validation, so that a route that exists but cannot answer is told apart."""
+
+
+def minimal(action: Action, base: str, model: str | None) -> Call | None:
+    """A minimal valid request for the action (None where even the smallest would cost a picture or a sound)."""
+    body = MINIMAL_BODY.get(action.name)
+    if body is None:
+        return None
+    return Call(action, url_for(base, action), json={**({"model": model} if model else {}), **body}, gentle=PROBE)
+
+
 def read_audio(audio: AudioInput) -> tuple[str, bytes, str]:
     """A file name, the bytes and the media type for a multipart audio field."""
     if isinstance(audio, (bytes, bytearray)):

@@ -15,9 +15,9 @@ from ._errors import GuideError
 from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS
 from ._pictures import PictureInput, prepare
-from ._providers import Finding
+from ._providers import Finding, confirmed, failed_on_probe
 from ._reply import Reply
-from ._requests import AudioInput, Call, Messages, empty
+from ._requests import AudioInput, Call, Messages, empty, minimal
 from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
 from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._tools import Toolbox, ToolInput
@@ -168,7 +168,12 @@ class Guide(GuideCore):
     def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
         with self._probe_pool() as http:
-            return {name: self._probe(http, empty(row, self._base)) for name, row in ACTIONS.items()}
+            found = {name: self._probe(http, empty(row, self._base)) for name, row in ACTIONS.items()}
+            for name, first in found.items():
+                call = minimal(ACTIONS[name], self._base, self.model) if failed_on_probe(first) else None
+                if call is not None:
+                    found[name] = confirmed(first, self._probe(http, call))
+            return found
 
     def probe_pictures(self, *, model: str | None = None) -> Finding:
         """Whether the model takes pictures: one think call with a single pixel and max_tokens 1 (it spends a token or two)."""
