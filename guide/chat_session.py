@@ -266,6 +266,7 @@ class ChatSession:
         resumed = await self.open(conversation_id)
         if resumed is not None:
             self.conversation = resumed
+            self.fit_surface()
         return resumed
 
     async def export(self, conversation: Conversation, *, with_calls: bool = False) -> Path | None:
@@ -409,6 +410,7 @@ class ChatSession:
             if self.store is not None:
                 self.store.save_probe(self.guide.base_url, probed.support, [trace.to_dict() for trace in probed.calls.values()])
             self._tell_offers(probed.support)
+            self.fit_surface()
         await self.conversation.know_models()  # the models in force, checked against the new server's catalog
         if self.settings.model and self.models.chosen is None:
             self.save_settings({"model": None})  # chosen for the old server: set aside, not kept for the next run
@@ -432,7 +434,18 @@ class ChatSession:
             findings = cached["findings"]
             self.probe_calls = {data["action"]: Trace.from_dict(data) for data in cached["calls"]}
         self.support = findings
+        self.fit_surface()
         return findings
+
+    def offers(self, action: str) -> bool | None:
+        """Whether the server in force offers an action, as its probe found (None: not known)."""
+        found = (self.support or {}).get(action)
+        return None if found is None else {"yes": True, "no": False}.get(found["support"])
+
+    def fit_surface(self) -> None:
+        """A conversation set to answer through respond, on a server that has none, goes back to think (said once)."""
+        if self.conversation.surface == "respond" and self.offers("respond") is False:
+            self.conversation.leave_respond(f"{self.server_address()} does not offer respond (POST /v1/responses)")
 
     def _tell_offers(self, support: dict[str, Any]) -> None:
         offered = [name for name, f in support.items() if f["support"] == "yes"]

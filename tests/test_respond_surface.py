@@ -112,3 +112,127 @@ def test_switching_to_respond_with_a_persona_that_carries_tools_says_they_stay_b
     talk.switch_surface("think")
     chat(server).switch_surface("respond")  # the calm guide carries no tools: nothing to say
     assert len([event for event in heard if isinstance(event, Notice)]) == 1
+
+
+# Mode state follows the server: respond where the server in force offers it, think where it does not.
+
+WITHOUT_RESPOND = {"/chat/completions", "/models"}
+
+
+def header(app: Any) -> str:
+    return str(app.chat.query_one("#status").render())
+
+
+async def pick_server(pilot: Any, url: str) -> None:
+    """F7, the last row (an address of one's own), the address, Enter: as a user picks a server."""
+    from textual.widgets import Input
+    from tui_helpers import settle, wait_for_modal
+
+    app = pilot.app
+    app.session.support = None
+    await pilot.press("f7")
+    await wait_for_modal(pilot)
+    picker = app.screen.query_one("#picker-list")
+    picker.highlighted = picker.option_count - 1
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+    app.screen.query_one(Input).value = url
+    await pilot.press("enter")
+    for _ in range(150):
+        await pilot.pause(0.02)
+        if app.session.support is not None:
+            break
+    await settle(pilot, 0.2)
+
+
+def surface_dividers(app: Any) -> list[str]:
+    return [(t.data or {}).get("surface") for t in app.session.conversation.turns if t.role == "divider" and t.kind == "surface"]
+
+
+def test_switching_to_a_server_without_respond_goes_back_to_think_and_the_next_message_is_answered(server: LoopbackServer) -> None:
+    from tui_helpers import command, run_app, transcript_text, type_and_send
+
+    from guide.tui.app import GuideApp
+
+    with LoopbackServer(offers=WITHOUT_RESPOND) as other:
+
+        async def script(pilot: Any) -> Any:
+            app = pilot.app
+            await command(pilot, "/respond on")
+            before = header(app)
+            await pick_server(pilot, other.url)
+            after = header(app)
+            probed = len(other.requests)
+            await type_and_send(pilot, "Hello there")
+            return before, after, surface_dividers(app), transcript_text(app), app.chat.composer.text, probed
+
+        before, after, dividers, shown, left, probed = run_app(
+            GuideApp(flags={"base_url": server.url, "model": "loopback-model"}), script, size=(140, 40)
+        )
+        paths = [request.path for request in other.requests[probed:]]
+    assert before.endswith("via respond") and "via respond" not in after
+    assert dividers == ["respond", "think"]  # the way back shows in the transcript
+    assert paths == ["/v1/chat/completions"]  # the message went through think, once
+    assert shown[-1][2] == "You said: Hello there" and left == ""
+
+
+def test_respond_on_is_refused_where_the_server_has_no_respond() -> None:
+    from tui_helpers import command, run_app
+
+    from guide.tui.app import GuideApp
+
+    with LoopbackServer(offers=WITHOUT_RESPOND) as other:
+
+        async def script(pilot: Any) -> Any:
+            app = pilot.app
+            await app.session.probe()
+            await command(pilot, "/respond on")
+            return header(app), app.session.conversation.surface
+
+        shown, surface = run_app(GuideApp(flags={"base_url": other.url, "model": "loopback-model"}), script, size=(140, 40))
+    assert "via respond" not in shown and surface == "think"
+
+
+def test_a_message_refused_as_not_offered_through_respond_goes_back_to_think_and_keeps_the_words() -> None:
+    from tui_helpers import command, run_app, type_and_send
+
+    from guide.tui.app import GuideApp
+
+    with LoopbackServer(offers=WITHOUT_RESPOND) as other:
+
+        async def script(pilot: Any) -> Any:
+            app = pilot.app
+            app.session.support = None  # the probe has not said: the call itself finds out
+            app.session.conversation.switch_surface("respond")
+            app.refresh_status()
+            await type_and_send(pilot, "keep me")
+            return header(app), app.session.conversation.surface, app.chat.composer.text
+
+        shown, surface, left = run_app(GuideApp(flags={"base_url": other.url, "model": "loopback-model"}), script, size=(140, 40))
+    assert surface == "think" and "via respond" not in shown and left == "keep me"
+
+
+def test_a_conversation_left_on_respond_resumes_on_think_where_the_server_has_none(server: LoopbackServer) -> None:
+    from tui_helpers import command, run_app, settle, type_and_send, wait_for_modal
+
+    from guide.tui.app import GuideApp
+
+    async def first(pilot: Any) -> None:
+        await command(pilot, "/respond on")
+        await type_and_send(pilot, "hi")
+
+    run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model"}), first, size=(140, 40))
+
+    with LoopbackServer(offers=WITHOUT_RESPOND) as other:
+
+        async def second(pilot: Any) -> Any:
+            app = pilot.app
+            await app.session.probe()
+            await pilot.press("f4")
+            await wait_for_modal(pilot)
+            await pilot.press("enter")
+            await settle(pilot, 0.2)
+            return header(app), app.session.conversation.surface
+
+        shown, surface = run_app(GuideApp(flags={"base_url": other.url, "model": "loopback-model"}), second, size=(140, 40))
+    assert surface == "think" and "via respond" not in shown

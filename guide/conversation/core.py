@@ -372,7 +372,21 @@ class Conversation:
             exchange.turn = turn
         if exchange.error is not None:
             exchange.words_back = exchange.asked.content
+            self._respond_refused(exchange)
         self.emit(ReplyEnded(exchange))
+
+    def _respond_refused(self, exchange: Exchange) -> None:
+        """A server that does not offer respond: back to think, said once (each message would fail the same way)."""
+        from guide.client import NotOffered
+
+        if self.surface == "respond" and isinstance(exchange.error, NotOffered) and exchange.error.action == "respond" and not exchange.text:
+            self.leave_respond("This server does not offer respond (POST /v1/responses)")
+
+    def leave_respond(self, why: str) -> None:
+        """Go back to think because the server in force has no respond: a divider, and one notice that names /respond."""
+        self.switch_surface("think")
+        words = f"{why}, so the next messages go through think again; /respond on when a server offers it. Your words are kept."
+        self.emit(Notice("Respond", words, "warning"))
 
     def require_guide(self) -> AsyncGuide:
         """The client; a conversation with none cannot call."""

@@ -142,7 +142,7 @@ class GuideApp(App[None]):
         if not self.chat.is_attached:
             return  # closing: a call stopped as guide exits has nothing left to show on
         await self.chat.heard(event)
-        if isinstance(event, PersonaChanged) or (isinstance(event, CallFiled) and event.trace.action == "catalog"):
+        if isinstance(event, PersonaChanged) or (isinstance(event, CallFiled) and event.trace.action == "catalog") or surface_changed(event):
             self.refresh_status()
 
     def on_calls_panel_call_selected(self, event: Any) -> None:
@@ -199,6 +199,10 @@ class GuideApp(App[None]):
         from guide.conversation.core import Surface
 
         surface: Surface = "respond" if on else "think"
+        if on and self.session.offers("respond") is False:
+            words = f"{self.session.server_address()} does not offer respond (POST /v1/responses): messages go on through think."
+            self.notify(words, title="Respond", severity="warning", timeout=6)
+            return
         conversation.switch_surface(surface)
         self.refresh_status()
         self.notify(f"The next messages go through {surface} → {ACTIONS[surface].endpoint}.", timeout=4)
@@ -369,3 +373,10 @@ class GuideApp(App[None]):
 def run(flags: dict[str, Any] | None = None) -> None:
     """Run the app in the terminal."""
     GuideApp(flags=flags).run()
+
+
+def surface_changed(event: object) -> bool:
+    """Whether an event is the conversation changing the surface that carries it (the header says which)."""
+    from guide.conversation import TurnAdded, TurnRemoved
+
+    return isinstance(event, (TurnAdded, TurnRemoved)) and event.turn.role == "divider" and event.turn.kind == "surface"
