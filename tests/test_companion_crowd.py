@@ -193,7 +193,9 @@ def test_beyond_loopback_one_address_holds_at_most_its_share() -> None:
         remote = [arrive("198.51.100.7") for _ in range(PER_ADDRESS + 8)]
         local = [arrive("127.0.0.1") for _ in range(PER_ADDRESS + 8)]
         other = arrive("::ffff:198.51.100.8")
+        one_host = [arrive(f"2001:db8:1:2::{n:x}") for n in range(PER_ADDRESS + 8)]  # a host has a whole /64 to pick from
         assert sum(not peer.closed for peer in remote) == PER_ADDRESS
+        assert sum(not peer.closed for peer in one_host) == PER_ADDRESS
         assert not any(peer.closed for peer in local), "on loopback every peer is 127.0.0.1: no cap per address there"
         assert not other.closed
     finally:

@@ -18,7 +18,7 @@ address can tell an attacker from the app. So when a connection arrives
 past `MAX_CONNECTIONS`, the one waiting longest (for a request, or for the
 rest of one) is shed, not the newcomer; past `NEARLY_FULL`, a connection that has not sent its
 request gets `SHORT_DEADLINE` to send it. A peer beyond loopback may hold at
-most `PER_ADDRESS` connections, shed the same way among its own.
+most `PER_ADDRESS` connections (an IPv6 one, per /64), shed the same way among its own.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ NEARLY_FULL = MAX_CONNECTIONS * 3 // 4
 SHORT_DEADLINE = 2.0
 """Seconds to send a request when the table is nearly full: a client that means to ask has asked by then."""
 PER_ADDRESS = 32
-"""Connections from one address beyond loopback, at most: four times the replies made at once (8)."""
+"""Connections from one address beyond loopback (an IPv6 /64 counts as one), at most: four times the replies made at once (8)."""
 
 
 def guarded(timeout: float) -> type[H11Protocol]:
@@ -58,11 +58,13 @@ class GuardedProtocol(H11Protocol):
     _deadline: asyncio.TimerHandle | None = None
     _stall: asyncio.TimerHandle | None = None
     _since = 0.0  # when it was opened, or last answered: idle since then, unless a request is being answered
+    _peer: str | None = None  # whose share it counts against: an IPv4 address or an IPv6 /64; None on loopback
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._since = self.loop.time()
-        if len(self.connections) > MAX_CONNECTIONS or not self.local:
+        self._peer = None if self.client is None else share_of(self.client[0])
+        if len(self.connections) > MAX_CONNECTIONS or self._peer is not None:
             self._make_room()
         if not transport.is_closing():
             self._arm_deadline()
@@ -89,19 +91,13 @@ class GuardedProtocol(H11Protocol):
         """Its request's body is still arriving, and no answer has begun."""
         return not self.idle and self.cycle.more_body and not self.cycle.response_started
 
-    @property
-    def local(self) -> bool:
-        """Whether the peer is on this machine's loopback (or unknown, as a Unix socket's is)."""
-        return self.client is None or is_loopback_peer(self.client[0])
-
     def _make_room(self) -> None:
-        """Past the limits, shed a connection: the table's, then (beyond loopback) this address's."""
+        """Past the limits, shed a connection: the table's, then (beyond loopback) this peer's."""
         live = [c for c in self.connections if isinstance(c, GuardedProtocol) and not c.transport.is_closing()]
         if len(live) > MAX_CONNECTIONS:
             shed(live, self)
-        if not self.local and not self.transport.is_closing() and self.client is not None:
-            address = self.client[0]
-            own = [c for c in live if c.client is not None and c.client[0] == address and not c.transport.is_closing()]
+        if self._peer is not None and not self.transport.is_closing():
+            own = [c for c in live if c._peer == self._peer and not c.transport.is_closing()]
             if len(own) > PER_ADDRESS:
                 shed(own, self)
 
@@ -150,12 +146,14 @@ def shed(among: Iterable[GuardedProtocol], newcomer: GuardedProtocol) -> None:
     victim.transport.abort()
 
 
-def is_loopback_peer(address: str) -> bool:
-    """Whether a peer's address is this machine's loopback (an IPv4 one mapped into IPv6 included)."""
+def share_of(address: str) -> str | None:
+    """Whose share of connections a peer's count against: its IPv4 address, or its IPv6 /64 (one host has a whole /64); None on loopback."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return False
+        return address
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_loopback
+    if ip.is_loopback:
+        return None
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
