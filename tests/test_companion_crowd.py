@@ -128,6 +128,22 @@ def test_a_crowd_holding_every_connection_does_not_lock_a_polite_client_out(serv
     assert "Traceback" not in served.output()
 
 
+def test_through_a_crowd_guides_own_client_keeps_its_connection_and_its_answers(served: Served) -> None:
+    from guide import Guide, GuideError
+
+    port = int(served.url.rsplit(":", 1)[1])
+    failures: list[str] = []
+    with Crowd(port, MAX_CONNECTIONS + 8, OPENINGS["a request line trickled"]), Guide(base_url=served.url, timeout=5, max_retries=0) as ai:
+        ends = time.monotonic() + 3
+        while time.monotonic() < ends:  # the app's way: one client, its connections kept alive between calls
+            try:
+                ai.catalog()
+            except GuideError as error:
+                failures.append(error.title)
+            time.sleep(0.2)
+    assert len(failures) <= 1, failures
+
+
 def test_when_the_table_is_nearly_full_a_silent_connection_gets_a_short_deadline(served: Served) -> None:
     port = int(served.url.rsplit(":", 1)[1])
     held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(NEARLY_FULL + 8)]
