@@ -18,6 +18,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("guide: --client-timeout should be a number of seconds above 0.", file=sys.stderr)
         return EXIT_USAGE
     api_key = args.api_key or os.environ.get("GUIDE_SERVE_KEY") or None
+    refusal = exposed_without_a_key(args.host, api_key)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return EXIT_USAGE
     serve(
         args.host,
         args.port,
@@ -30,10 +34,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def exposed_without_a_key(host: str, api_key: str | None) -> str | None:
+    """Why `guide serve` will not start, when it would listen beyond this machine with no key: anyone on the network could use it."""
+    from guide.companion.guards import is_loopback
+
+    if is_loopback(host) or api_key:
+        return None
+    return (
+        f"guide: --host {host} listens beyond this machine, so a key is required: anyone on the network could use it otherwise.\n"
+        "  Set one, and give it to each client as its API key:  GUIDE_SERVE_KEY=YOUR-KEY guide serve --host "
+        f"{host}  (or --api-key YOUR-KEY, which `ps` shows to other users).\n"
+        "  To serve this machine only, leave --host out."
+    )
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`guide serve …`."""
     serve = commands.add_parser("serve", parents=[common], help="run guide's companion: an OpenAI-compatible server on this machine")
-    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback only)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback only; any other needs a key)")
     serve.add_argument("--port", type=int, default=8765, help="the port (default: 8765)")
     serve.add_argument(
         "--api-key",

@@ -11,12 +11,21 @@ ever. So, per connection:
   request disconnected, the streamed reply stops, and its slot comes back.
 
 The body of a request is read under a deadline in the app (`limits.read_body`).
-Connections past `MAX_CONNECTIONS` are closed as they arrive.
+
+The table of connections is bounded, and a crowd must not own it: on
+loopback every peer is 127.0.0.1 (the app's own client too), so no count per
+address can tell an attacker from the app. So when a connection arrives
+past `MAX_CONNECTIONS`, the one waiting longest (for a request, or for the
+rest of one) is shed, not the newcomer; past `NEARLY_FULL`, a connection that has not sent its
+request gets `SHORT_DEADLINE` to send it. A peer beyond loopback may hold at
+most `PER_ADDRESS` connections (an IPv6 one, per /64), shed the same way among its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -25,6 +34,12 @@ CLIENT_TIMEOUT = 10.0
 """Seconds a client may take to send its headers, pause its body, or stop reading a reply."""
 MAX_CONNECTIONS = 256
 """Open connections, at most (each may hold up to 64 KB of unread body)."""
+NEARLY_FULL = MAX_CONNECTIONS * 3 // 4
+"""Open connections past which one that has not sent its request gets only `SHORT_DEADLINE` to send it."""
+SHORT_DEADLINE = 2.0
+"""Seconds to send a request when the table is nearly full: a client that means to ask has asked by then."""
+PER_ADDRESS = 32
+"""Connections from one address beyond loopback (an IPv6 /64 counts as one), at most: four times the replies made at once (8)."""
 
 
 def guarded(timeout: float) -> type[H11Protocol]:
@@ -42,13 +57,17 @@ class GuardedProtocol(H11Protocol):
     client_timeout = CLIENT_TIMEOUT
     _deadline: asyncio.TimerHandle | None = None
     _stall: asyncio.TimerHandle | None = None
+    _since = 0.0  # when it was opened, or last answered: idle since then, unless a request is being answered
+    _peer: str | None = None  # whose share it counts against: an IPv4 address or an IPv6 /64; None on loopback
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        if len(self.connections) > MAX_CONNECTIONS:
-            transport.abort()
-            return
-        self._arm_deadline()
+        self._since = self.loop.time()
+        self._peer = None if self.client is None else share_of(self.client[0])
+        if len(self.connections) > MAX_CONNECTIONS or self._peer is not None:
+            self._make_room()
+        if not transport.is_closing():
+            self._arm_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in (self._deadline, self._stall):
@@ -58,8 +77,29 @@ class GuardedProtocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._since = self.loop.time()
         if not self.transport.is_closing():
             self._arm_deadline()
+
+    @property
+    def idle(self) -> bool:
+        """No request is being answered: it is waiting for one (a request line being trickled, or kept alive)."""
+        return self.cycle is None or self.cycle.response_complete
+
+    @property
+    def uploading(self) -> bool:
+        """Its request's body is still arriving, and no answer has begun."""
+        return not self.idle and self.cycle.more_body and not self.cycle.response_started
+
+    def _make_room(self) -> None:
+        """Past the limits, shed a connection: the table's, then (beyond loopback) this peer's."""
+        live = [c for c in self.connections if isinstance(c, GuardedProtocol) and not c.transport.is_closing()]
+        if len(live) > MAX_CONNECTIONS:
+            shed(live, self)
+        if self._peer is not None and not self.transport.is_closing():
+            own = [c for c in live if c._peer == self._peer and not c.transport.is_closing()]
+            if len(own) > PER_ADDRESS:
+                shed(own, self)
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -75,7 +115,8 @@ class GuardedProtocol(H11Protocol):
     def _arm_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
-        self._deadline = self.loop.call_later(self.client_timeout, self._expired)
+        crowded = len(self.connections) > NEARLY_FULL
+        self._deadline = self.loop.call_later(min(self.client_timeout, SHORT_DEADLINE) if crowded else self.client_timeout, self._expired)
 
     def _expired(self) -> None:
         """No request is being answered, and the client has had its time: close."""
@@ -89,3 +130,30 @@ class GuardedProtocol(H11Protocol):
         self._stall = None
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+def shed(among: Iterable[GuardedProtocol], newcomer: GuardedProtocol) -> None:
+    """Close one connection to make room for `newcomer`: of those still waiting to be answered, the one waiting longest.
+
+    Refusing the newcomer, as a full table used to, let whoever filled it
+    first keep it: every client after was turned away while the crowd
+    trickled a byte now and then. A connection still sending its request
+    counts as waiting (a crowd trickling bodies fills the table as surely);
+    the newcomer goes only when every other is being answered.
+    """
+    waiting = [c for c in among if c is not newcomer and (c.idle or c.uploading)]
+    victim = min(waiting, key=lambda c: c._since, default=newcomer)
+    victim.transport.abort()
+
+
+def share_of(address: str) -> str | None:
+    """Whose share of connections a peer's count against: its IPv4 address, or its IPv6 /64 (one host has a whole /64); None on loopback."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)

@@ -8,6 +8,12 @@ response.output_item.done, response.completed. Each is one SSE frame with
 its `event:` name and a `sequence_number`; an engine failing partway sends
 an `error` event and the stream ends. (There is no `data: [DONE]` here: the
 Responses API ends with response.completed.)
+
+The Response is sent three times in a stream (created, in_progress, and as
+it ends); the request's `instructions` go whole in the last one only, and in
+the two snapshots before it only when they are at most `ECHOED_EARLY`
+characters (longer ones are null there): a body of 8 MB of instructions came
+back as 24 MB.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from .engines import Generation
+
+ECHOED_EARLY = 4096
+"""Characters of `instructions` that the snapshots before the reply (created, in_progress) echo; a persona's fit easily."""
 
 
 def usage(generation: Generation) -> dict[str, Any]:
@@ -112,9 +121,10 @@ async def response_events(
         return f"event: {kind}\ndata: {data}\n\n".encode()
 
     at = {"item_id": item, "output_index": 0, "content_index": 0}
+    early = response if len(response["instructions"] or "") <= ECHOED_EARLY else {**response, "instructions": None}
     try:
-        yield event("response.created", response=response)
-        yield event("response.in_progress", response=response)
+        yield event("response.created", response=early)
+        yield event("response.in_progress", response=early)
         yield event("response.output_item.added", output_index=0, item=message(item, None, "in_progress"))
         yield event("response.content_part.added", **at, part=text_part(""))
         said: list[str] = []

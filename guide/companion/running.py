@@ -93,7 +93,7 @@ def serve(
 
     engines = discover(gguf)
     app = build(engines, api_key=api_key, client_timeout=client_timeout, bound=host, allow_hosts=allow_hosts, allow_origins=allow_origins)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    shown = f"[{host}]" if ":" in host else host  # the address it listens on: 0.0.0.0 is every one of this machine's
     print(f"guide companion on http://{shown}:{port}  ·  {engines.described}")
     print(f"offers: {', '.join(app.offered)}")
     key = ' -H "Authorization: Bearer $GUIDE_SERVE_KEY"' if api_key else ""
