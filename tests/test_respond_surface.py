@@ -194,7 +194,7 @@ def test_respond_on_is_refused_where_the_server_has_no_respond() -> None:
 
 
 def test_a_message_refused_as_not_offered_through_respond_goes_back_to_think_and_keeps_the_words() -> None:
-    from tui_helpers import command, run_app, type_and_send
+    from tui_helpers import run_app, type_and_send
 
     from guide.tui.app import GuideApp
 

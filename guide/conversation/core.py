@@ -296,7 +296,8 @@ class Conversation:
             else:
                 tools = [] if self.tools_refused else tools_for(self.persona.tools)
                 history = self.payload()
-                exchange.reply = guide.think(history, system=self.system(), stream=self.streams, model=model, tools=tools or None, **self.persona.options)
+                options = {"tools": tools or None, **self.persona.options}
+                exchange.reply = guide.think(history, system=self.system(), stream=self.streams, model=model, **options)
                 if tools:
                     exchange.follow = self._tool_round(exchange, guide, history, tools, model)
                     exchange.without_tools = self._without_tools(guide, history, model)
