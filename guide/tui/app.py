@@ -296,6 +296,7 @@ class GuideApp(App[None]):
         if choice == "companion":
             running = session.answering is not None and session.answering.companion is not None
             self.notify("Back to guide's companion." if running else "Starting guide's companion…", timeout=3)
+            await self.chat.stop_for_switch()
             await session.use_companion()
         else:
             self.notify("Asking the server what it offers…", timeout=3)
@@ -308,6 +309,7 @@ class GuideApp(App[None]):
                 if not await self.push_screen_wait(Confirm("Server", question)):
                     self.notify(f"Still talking to {session.server_address()}.", timeout=4)
                     return
+            await self.chat.stop_for_switch()
             await session.switch_server(choice, probed=tried)
         self.refresh_status()
 

@@ -7,6 +7,8 @@ events the app routes here (messages up). It owns no domain state.
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -266,6 +268,18 @@ class ChatScreen(Screen[None]):
         """Esc: stop the reply; what arrived stays."""
         if self.streaming:
             self.workers.cancel_group(self, "reply")
+
+    async def stop_for_switch(self) -> None:
+        """The server is about to change: a reply streaming from the old one stops as Esc stops it (what arrived stays,
+        marked stopped, and what is queued in the composer stays as it was), rather than breaking off as a network failure."""
+        if not self.streaming:
+            return
+        self.stop()
+        for _ in range(200):  # the worker ends within a frame or two; a deadline, never a hang
+            if not self.streaming:
+                break
+            await asyncio.sleep(0.01)
+        self.notify("The reply was stopped because the server changed; what arrived is kept.", title="Server", timeout=5)
 
     def action_stop(self) -> None:
         """Esc: stop a reply; elsewhere (the calls list), back to the composer."""
