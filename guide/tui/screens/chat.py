@@ -8,7 +8,6 @@ events the app routes here (messages up). It owns no domain state.
 from __future__ import annotations
 
 import asyncio
-
 from typing import TYPE_CHECKING, Any
 
 from textual import work
