@@ -95,6 +95,8 @@ class Conversation:
         """The calls made while this conversation was open, by trace id."""
         self.tools_refused = False
         """The server refused the persona's tools: the next calls go without them, until another server answers."""
+        self.pictures_refused = False
+        """The server failed on the pictures in the history: the next calls send the words without them, until another server answers."""
         self._unfiled: list[Trace] = []
         """Calls made before the conversation was stored: filed with it."""
         self.counted: dict[str, int] = {}
@@ -127,12 +129,19 @@ class Conversation:
             if kept > self.budget and start < len(said) - 1:
                 said = said[start + 1 :]
                 break
-        return [self._message(t) for t in said]
+        return [self._message(t, pictures=not self.pictures_refused) for t in said]
+
+    def pictures_in(self, history: list[dict[str, Any]]) -> int:
+        """How many pictures a payload carries."""
+        return sum(1 for m in history if isinstance(m.get("content"), list) for part in m["content"] if part.get("type") == "image_url")
 
     @staticmethod
-    def _message(turn: Turn) -> dict[str, Any]:
+    def _message(turn: Turn, *, pictures: bool = True) -> dict[str, Any]:
         if not turn.pictures:
             return {"role": turn.role, "content": turn.content}
+        if not pictures:  # this server cannot take them: the words go, and say a picture was there
+            left_out = ", ".join(picture.name for picture in turn.pictures)
+            return {"role": turn.role, "content": f"{turn.content}\n\n(A picture was attached here and left out: {left_out}.)".strip()}
         text = [{"type": "text", "text": turn.content}] if turn.content else []
         return {"role": turn.role, "content": [*text, *(picture.part for picture in turn.pictures)]}
 
@@ -301,6 +310,8 @@ class Conversation:
                 if tools:
                     exchange.follow = self._tool_round(exchange, guide, history, tools, model)
                     exchange.without_tools = self._without_tools(guide, history, model)
+                if self.pictures_in(history):
+                    exchange.without_pictures = self._without_pictures(guide, model, options)
             self.emit(ReplyStarted(exchange))
             yield exchange
         except asyncio.CancelledError:
@@ -324,6 +335,21 @@ class Conversation:
             words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
             self.emit(Notice("Tools", words, "warning"))
             return guide.think(history, system=self.system(), stream=self.streams, model=model, **self.persona.options)
+
+        return again
+
+    def _without_pictures(self, guide: AsyncGuide, model: str | None, options: dict[str, Any]) -> Callable[[], AsyncReply]:
+        """The same call with the words only, said once: a server that takes no pictures fails every message that carries them."""
+
+        def again() -> AsyncReply:
+            left_out = self.pictures_in(self.payload())
+            self.pictures_refused = True
+            words = (
+                f"This server failed on the {left_out} picture{'s' if left_out != 1 else ''} in this conversation, "
+                "so the words go without them from now on (until the server changes)."
+            )
+            self.emit(Notice("Pictures", words, "warning"))
+            return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **options)
 
         return again
 
@@ -457,7 +483,7 @@ class Conversation:
     def switch_server(self, label: str, *, was: str, now: str) -> None:
         """Another server answers from the next call; the switch shows in the transcript."""
         if was != now:
-            self.tools_refused = False  # the next server may take them
+            self.tools_refused = self.pictures_refused = False  # the next server may take them
             self._divide(Turn("divider", label, kind="server", data={"server": now}), was=was, now=now)
 
     def _divide(self, divider: Turn, *, was: str, now: str | None) -> None:

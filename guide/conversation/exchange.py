@@ -37,6 +37,8 @@ class Exchange:
         """The rounds before the reply now streaming."""
         self.without_tools: Callable[[], AsyncReply] | None = None
         """The same call without tools, for a server that refuses them before a word has arrived (None: no tools offered)."""
+        self.without_pictures: Callable[[], AsyncReply] | None = None
+        """The same call with the words only, for a server that fails on pictures before a word has arrived (None: none carried)."""
 
     @property
     def text(self) -> str:
@@ -63,7 +65,7 @@ class Exchange:
 
     async def parts(self) -> AsyncIterator[tuple[str, str]]:
         """The reasoning and the answer as they arrive, ("reasoning" | "answer", text), through every round of tools."""
-        from guide.client import ToolsNotTaken
+        from guide.client import GuideError, ToolsNotTaken
 
         assert self.reply is not None, "an exchange is iterated once its call has started"
         while True:
@@ -75,6 +77,11 @@ class Exchange:
                     raise
                 self.reply, self.follow, self.without_tools = self.without_tools(), None, None
                 continue
+            except GuideError as error:
+                if self.without_pictures is None or self.earlier or self.text or not failed_on_content(error):
+                    raise
+                self.reply, self.follow, self.without_pictures = self.without_pictures(), None, None
+                continue
             following = await self.follow(self.reply) if self.follow is not None else None
             if following is None:
                 return
@@ -85,3 +92,12 @@ class Exchange:
         """Close the HTTP stream now (what arrived stays)."""
         if self.reply is not None:
             await self.reply.aclose()
+
+
+def failed_on_content(error: BaseException) -> bool:
+    """Whether a failure may come from what the request carried (refused, or the server failed on it), not from the way there."""
+    from guide.client import CannotConnect, KeyRefused, NotOffered, PicturesNotTaken, RateLimited, TimedOut
+
+    if isinstance(error, PicturesNotTaken):
+        return True
+    return not isinstance(error, (CannotConnect, KeyRefused, NotOffered, RateLimited, TimedOut))
