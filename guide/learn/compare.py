@@ -11,6 +11,58 @@ Mark = Literal[" ", "~", "-", "+"]
 Row = tuple[str, str, Mark]
 
 
+VOLATILE = frozenset({"id", "created", "created_at", "completed_at", "system_fingerprint", "item_id", "call_id"})
+"""Fields that differ on every call (ids, times): set apart, so that the comparison marks what changed in the answer."""
+CONTEXT = 12
+"""Characters kept before the first difference in a changed line: the change stays on screen in a narrow column."""
+
+
+def without_volatile(value: Any, apart: dict[str, list[str]]) -> Any:
+    """The value with its ids and times taken out (collected in `apart`, by name, in order)."""
+    if isinstance(value, dict):
+        kept = {}
+        for key, item in value.items():
+            if key in VOLATILE and isinstance(item, (str, int, float)):
+                apart.setdefault(key, []).append(str(item))
+            else:
+                kept[key] = without_volatile(item, apart)
+        return kept
+    if isinstance(value, list):
+        return [without_volatile(item, apart) for item in value]
+    return value
+
+
+def comparable(status: int | None, body: Any, frames: list[tuple[float, str]]) -> tuple[str, str]:
+    """An answer as it is compared (status, then the body or each frame's data, ids and arrival times left out), and what was left out."""
+    apart: dict[str, list[str]] = {}
+    lines = [f"HTTP {status}" if status is not None else "no answer"]
+    if frames:
+        for _, data in frames:
+            try:
+                lines.append("data: " + json.dumps(without_volatile(json.loads(data), apart), ensure_ascii=False))
+            except ValueError:
+                lines.append(f"data: {data}")
+    elif isinstance(body, (dict, list)):
+        lines += json.dumps(without_volatile(body, apart), indent=2, ensure_ascii=False).splitlines()
+    elif body is not None:
+        lines += str(body).splitlines()
+    left_out = " · ".join(f"{name} {values[0]}" + (f" (+{len(values) - 1})" if len(values) > 1 else "") for name, values in apart.items())
+    return "\n".join(lines), left_out
+
+
+def from_the_change(old: str, new: str) -> tuple[str, str]:
+    """Two changed lines shown from a little before where they first differ (a long shared start would hide the change)."""
+    same = 0
+    for a, b in zip(old, new):
+        if a != b:
+            break
+        same += 1
+    if same <= CONTEXT * 2:
+        return old, new
+    cut = same - CONTEXT
+    return "…" + old[cut:], "…" + new[cut:]
+
+
 def side_by_side(left: str, right: str) -> list[Row]:
     """The two texts line by line, aligned where they agree, each row marked by how its sides differ."""
     a, b = left.splitlines(), right.splitlines()

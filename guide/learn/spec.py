@@ -215,6 +215,12 @@ def _member(schemas: Schemas, written: dict[str, Any], value: Any, step: str | i
     branches = schemas.branches(schema)
     if branches:
         first = schemas.best(schema, branches, value) if value is not None else None
+        if first is None and isinstance(value, dict) and step in value and step == schemas.tag(schema, branches):
+            members = [found for branch in branches if (found := _member(schemas, branch, value, step)) is not None]
+            if len(members) > 1:  # a value no branch takes (role "wizard"): the field as every branch has it, not the first's
+                given = json.dumps(value[step], ensure_ascii=False)[:40]
+                words = f"Each kind here has its own {step}; {given} is none of them."
+                return {"anyOf": [schema for schema, _ in members], "description": words}, any(needed for _, needed in members)
         for branch in [first] + [b for b in branches if b is not first] if first is not None else branches:
             found = _member(schemas, branch, value, step)
             if found is not None:

@@ -241,18 +241,26 @@ class TourStep(CallDetail):
 
 
 def compared(original: Trace, replay: Trace) -> tuple[Text, Text]:
-    """Both answers' first COMPARED lines as two marked columns (saying when there was more)."""
-    from guide.learn.compare import side_by_side
-    from guide.wire_text import response_text
+    """Both answers' first COMPARED lines as two marked columns: what they say, with ids and arrival times set apart above."""
+    from guide.learn.compare import comparable, from_the_change, side_by_side
 
-    texts = []
+    texts, apart = [], []
     for trace in (original, replay):
-        lines = visible(response_text(trace, headers=False)).splitlines()
+        text, left_out = comparable(trace.status, trace.response_body, trace.frames)
+        lines = visible(text).splitlines()
         cut = f"… {len(lines) - COMPARED:,} more lines (the Response tab has them all)" if len(lines) > COMPARED else None
         texts.append("\n".join(lines[:COMPARED] + ([cut] if cut else [])))
+        apart.append(visible(left_out))
     left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
+    for column, left_out in zip((left, right), apart):
+        if left_out:
+            column.append(f"  ids and times (not compared): {left_out}\n", style="dim")
+    if any(apart) and not all(apart):
+        (right if apart[0] else left).append("\n")
     for old, new, mark in side_by_side(*texts):
         style = MARK_STYLES[mark]
+        if mark == "~":
+            old, new = from_the_change(old, new)
         left.append(f"{'-' if mark in '~-' else ' '} {old}\n", style=style if mark in "~-" else "")
         right.append(f"{'+' if mark in '~+' else ' '} {new}\n", style=style if mark in "~+" else "")
     return left, right

@@ -182,7 +182,9 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
             return
         editor = self.query_one("#replay-body", TextArea)
         turned = flipped(body, self.trace.action)
+        row, column = editor.cursor_location
         editor.load_text(as_json(turned))
+        editor.move_cursor((min(row, editor.document.line_count - 1), column))  # where the user was, not line 1
         now = "on: the answer comes as SSE frames" if turned.get("stream") else "off: the answer comes as one JSON body"
         self.query_one("#replay-problems", Static).update(f"stream is {now}.")
 
