@@ -69,7 +69,7 @@ def attach(path: Path) -> str:
 
 
 def child(path: Path) -> None:
-    import guide.client._pictures  # noqa: F401  (imports are not the attach's time)
+    import guide.client._pictures  # imports are not the attach's time
     import guide.tui.widgets.picture  # noqa: F401
 
     started, cpu = time.perf_counter(), time.process_time()
@@ -91,19 +91,22 @@ def measure(path: Path) -> tuple[float, float, float, str]:
 
 def rows() -> list[tuple[str, float, str, float, str]]:
     """(figure, value, unit, ratio to anchor, anchor name)."""
-    slowest, largest = ("", 0.0), ("", 0.0)
+    measured: dict[str, tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for number, (name, data) in enumerate(pictures().items()):
             path = Path(scratch) / f"picture-{number}.png"
             path.write_bytes(data)
             seconds, cpu, peak, said = measure(path)
+            measured[name] = (seconds, cpu, peak)
             shown = f"{seconds:.2f} s ({cpu:.2f} s of CPU)"
             print(f"  /attach {name} ({len(data) / 2**20:.2f} MB): {shown}, peak {peak:.1f} MB — {said}", file=sys.stderr)
-            slowest = max(slowest, (name, seconds), key=lambda pair: pair[1])
-            largest = max(largest, (name, peak), key=lambda pair: pair[1])
+    slowest = max(measured, key=lambda name: measured[name][1])
+    largest = max(measured, key=lambda name: measured[name][2])
+    cpu, wall, peak = measured[slowest][1], measured[slowest][0], measured[largest][2]
     return [
-        (f"/attach + preview, slowest picture within the limits: {slowest[0]} (target < 1 s)", slowest[1], "s", slowest[1] / 1.0, "target 1 s"),
-        (f"/attach + preview, peak memory, largest within the limits: {largest[0]} (target < 100 MB)", largest[1], "MB", largest[1] / 100, "target 100 MB"),
+        (f"/attach + preview, slowest within the limits, CPU time: {slowest} (target < 1 s)", cpu, "s", cpu, "target 1 s"),
+        ("/attach + preview, the same picture, wall time (the machine's load included) (target < 1 s)", wall, "s", wall, "target 1 s"),
+        (f"/attach + preview, peak memory, largest within the limits: {largest} (target < 100 MB)", peak, "MB", peak / 100, "target 100 MB"),
     ]
 
 

@@ -165,7 +165,7 @@ def test_attach_refuses_what_is_not_a_regular_file_at_once(kind: str, server: Lo
         app.chat.composer.text = f"/attach {path}"
         await pilot.press("enter")
         deadline = time.monotonic() + 10  # not settle(): a worker stuck on the pipe would wait with it
-        while not any(n.severity == "error" for n in app._notifications) and time.monotonic() < deadline:
+        while not app._notifications and time.monotonic() < deadline:
             await pilot.pause(0.05)
         said = notices(app)
         if kind == "a pipe":  # a reader stuck on the pipe (guide as it was) gets its end, so the app can quit
@@ -186,3 +186,47 @@ async def _run(app: GuideApp, script: Any) -> Any:
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         return await script(pilot)
+
+
+@pytest.mark.parametrize("kind", ["a pipe", "/dev/zero"])
+def test_a_conversation_whose_picture_became_a_pipe_or_a_device_opens_and_goes_on(kind: str, server: LoopbackServer, tmp_path: Path) -> None:
+    lake = tmp_path / "lake.png"
+    lake.write_bytes(grey(2, 2))
+
+    async def first(pilot: Pilot[None]) -> int | None:
+        await command(pilot, f"/attach {lake}")
+        await command(pilot, "What is this?")
+        await settle(pilot, 0.3)
+        return stored_id(pilot.app)  # type: ignore[arg-type]
+
+    conversation = run_app(make_app(server), first)
+    lake.unlink()
+    if kind == "a pipe":
+        os.mkfifo(lake)  # read whole, the preview and the next message waited on it for ever
+    else:
+        lake.symlink_to("/dev/zero")  # read whole, it filled memory
+
+    async def second(pilot: Pilot[None]) -> tuple[list[str], list[str]]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f4")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        app.chat.composer.text = "and now?"
+        await pilot.press("enter")
+        deadline = time.monotonic() + 15  # not settle(): a worker stuck on the pipe would wait with it
+        while time.monotonic() < deadline and not any(v.text == "You said: and now?" for v in app.chat.transcript.query("MessageView")):
+            await pilot.pause(0.1)
+        words = [str(getattr(v, "text", "")) for v in app.chat.transcript.query("MessageView")]
+        for _ in range(3):  # readers stuck on the pipe (guide as it was) get its end, so the app can quit
+            try:
+                os.close(os.open(lake, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                break
+            await pilot.pause(0.1)
+        return words, notices(app)
+
+    assert conversation is not None
+    words, said = asyncio.run(asyncio.wait_for(_run(make_app(server), second), 90))
+    assert "You said: and now?" in words, words
+    assert any("A picture of an earlier message is gone" in note for note in said), said
