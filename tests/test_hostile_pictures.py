@@ -83,7 +83,7 @@ def test_the_largest_png_within_the_limits_is_still_made_smaller(server: Loopbac
     wide = tmp_path / "wide.png"
     wide.write_bytes(grey(_png.LONGEST_SIDE, _png.MAX_PIXELS // _png.LONGEST_SIDE))
     said, pending = run_app(make_app(server), lambda pilot: attach(pilot, wide))
-    assert any("wide.png is 16384×1024; sent at 1024×64" in note for note in said), said
+    assert any("wide.png is 16384×1024; it is ready at 1024×64" in note for note in said), said
     assert _png.size_of(pending[0].data) == (1024, 64)
 
 
