@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -80,17 +81,40 @@ def prepare(picture: PictureInput) -> Prepared:
         name, data = "picture", bytes(_within_limit("The picture", len(picture), picture))
     elif isinstance(picture, (str, os.PathLike)):
         path = Path(picture).expanduser()
-        try:
-            stored = path.stat().st_size
-        except OSError as error:
-            raise RequestRefused(f"guide could not read the picture {path.name}.", hint="Check the path.", detail=str(error)) from None
-        _within_limit(path.name, stored, None)  # refused before it is read
-        name, data = path.name, path.read_bytes()
-        _within_limit(path.name, len(data), None)
+        name, data = path.name, read_picture(path)
     else:
         raise TypeError("a picture is a path, bytes, or an http(s) or data URL")
     path_text = str(Path(picture).expanduser()) if isinstance(picture, (str, os.PathLike)) else ""
     return replace(_prepared(name, data), path=path_text)
+
+
+def read_picture(path: Path) -> bytes:
+    """A picture file's bytes: only a regular file, and never more than the limit plus one byte (RequestRefused says why not).
+
+    Opened without blocking, then checked: a pipe would wait for a writer for ever, and
+    a device such as /dev/zero has no end (the size a stat gives is 0 for both).
+    """
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise RequestRefused(f"guide could not read the picture {path.name}.", hint="Check the path.", detail=str(error)) from None
+    try:
+        found = os.fstat(handle)
+        if not stat.S_ISREG(found.st_mode):
+            kind = "a folder" if stat.S_ISDIR(found.st_mode) else "not a file (a device, a pipe or a socket)"
+            raise RequestRefused(f"{path.name} is {kind}, so guide did not read it.", hint="Attach a picture file: PNG, JPEG, GIF or WebP.")
+        _within_limit(path.name, found.st_size, None)  # refused before it is read
+        pieces, want, got = [], found.st_size + 1, 0  # one read as large as the file, and one more to see it ends
+        while got <= MAX_PICTURE and (piece := os.read(handle, min(want, MAX_PICTURE + 1 - got))):
+            pieces.append(piece)
+            got, want = got + len(piece), 1 << 20  # it grew since the stat: on, a megabyte at a time
+        data = b"".join(pieces)
+    except OSError as error:
+        raise RequestRefused(f"guide could not read the picture {path.name}.", hint="Check the path.", detail=str(error)) from None
+    finally:
+        os.close(handle)
+    _within_limit(path.name, len(data), None)
+    return data
 
 
 def _prepared(name: str, data: bytes) -> Prepared:
@@ -98,6 +122,11 @@ def _prepared(name: str, data: bytes) -> Prepared:
     if media is None:
         raise RequestRefused(f"{name} is not a picture guide can send.", hint="Send a PNG, JPEG, GIF or WebP file.")
     size = _png.size_of(data)
+    if size is None and media == "image/png":
+        raise RequestRefused(
+            f"{name} is not a PNG guide can read: its header is missing, comes after other data, or comes twice.",
+            hint="Save the picture again from an image editor and attach that file.",
+        )
     if size is None:
         note = (
             f"{name} was sent as it is ({len(data) / 1024:,.0f} KB; guide makes PNGs smaller itself,"
@@ -106,12 +135,11 @@ def _prepared(name: str, data: bytes) -> Prepared:
         return Prepared(_data_url(media, data), name, media, None, note, data)
     if max(size) <= MAX_SIDE:
         return Prepared(_data_url(media, data), name, media, size, f"{name} was sent at {size[0]}×{size[1]}.", data)
-    decoded = _png.decode(data)
-    if decoded is None:
+    width, height = _png.fitted(size[0], size[1], MAX_SIDE)
+    smaller = _png.downscaled(data, width, height)  # None: past what the pure-Python decoder takes on, in pixels, rows or work
+    if smaller is None:
         note = f"{name} is {size[0]}×{size[1]}, larger than guide can make smaller ({MAX_SIDE} px a side is the most it sends); sent as it is."
         return Prepared(_data_url(media, data), name, media, size, note, data)
-    width, height = _png.fitted(decoded.width, decoded.height, MAX_SIDE)
-    smaller = _png.downscaled(decoded, width, height)
     note = f"{name} is {size[0]}×{size[1]}; sent at {width}×{height} (guide sends pictures at most {MAX_SIDE} px a side)."
     return Prepared(_data_url("image/png", smaller), name, "image/png", (width, height), note, smaller)
 

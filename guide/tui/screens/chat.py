@@ -363,7 +363,13 @@ class ChatScreen(Screen[None]):
         count = len(self.conversation.pending)
         self.composer.placeholder = f"{count} picture{'s' if count > 1 else ''} attached: write your message, Enter sends it with them."
         words = prepared.note  # written for the trace, once sent; said here before it is
-        for sent, ready in ((" was sent at ", " is ready at "), (" was sent as ", " goes as "), ("; sent as it is.", "; it goes as it is.")):
+        replaced = (
+            (" was sent at ", " is ready at "),
+            ("; sent at ", "; it is ready at "),
+            (" was sent as ", " goes as "),
+            ("; sent as it is.", "; it goes as it is."),
+        )
+        for sent, ready in replaced:
             words = words.replace(sent, ready)
         self.notify(f"{words} It goes with your next message.", title="attach", timeout=6)
 

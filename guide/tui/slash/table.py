@@ -60,8 +60,12 @@ class SlashCommand:
             return f"Usage: {self.usage} — {self.help}."
         if self.between and (self.between not in argument or not argument.partition(self.between)[0].strip()):
             return f"Usage: {self.usage} — {self.help}."
-        if self.takes == "file" and not Path(argument).expanduser().is_file():
-            return f"There is no file at {argument}."
+        path = Path(argument).expanduser()
+        if self.takes == "file" and not path.is_file():
+            if path.is_dir():
+                return f"{argument} is a folder, not a file."
+            # A pipe waits for a writer for ever and a device may never end: named for what they are, and not read.
+            return f"{argument} is not a file (a device, a pipe or a socket)." if path.exists() else f"There is no file at {argument}."
         return None
 
 

@@ -139,6 +139,8 @@ class MessageView(Vertical):
         """The message's pictures as previews, drawn off the UI's loop (from the bytes sent, else the file)."""
         from pathlib import Path
 
+        from guide.client import GuideError
+        from guide.client._pictures import read_picture
         from guide.tui.widgets.picture import half_blocks
 
         turn = self.turn
@@ -151,8 +153,8 @@ class MessageView(Vertical):
             drawn = []
             for source in sources:
                 try:
-                    data = source if isinstance(source, bytes) else Path(str(source)).read_bytes()
-                except OSError:
+                    data = source if isinstance(source, bytes) else read_picture(Path(str(source)))
+                except GuideError:  # gone, or no longer a regular file within the limit: the name line stays
                     continue
                 picture = half_blocks(data, columns=32)
                 if picture is not None:
@@ -291,12 +293,14 @@ class ActionBlock(Vertical):
         """Draw the saved picture off the UI's loop (a large one takes a moment); nothing if it is gone."""
         from pathlib import Path
 
+        from guide.client import GuideError
+        from guide.client._pictures import read_picture
         from guide.tui.widgets.picture import half_blocks
 
         def draw() -> Any:
-            try:
-                return half_blocks(Path(saved).read_bytes())
-            except OSError:
+            try:  # the file a server's picture was saved to: read as any picture, bounded, and drawn within bounds
+                return half_blocks(read_picture(Path(saved)))
+            except GuideError:
                 return None
 
         picture = await asyncio.to_thread(draw)

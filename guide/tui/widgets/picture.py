@@ -1,8 +1,10 @@
 """A picture in the terminal: a PNG drawn with half blocks (two pixels a cell).
 
 The decoding is headless (`guide.client._png`); this draws. Anything that is
-not an 8-bit, non-interlaced PNG is not drawn, and the app shows the file's
-path instead.
+not an 8-bit, non-interlaced PNG within the decoder's bounds is not drawn, and
+the app shows the file's path instead. The preview is bounded too: at most
+MAX_LINES lines, and no picture more than MAX_ASPECT times as long one way as
+the other (a sliver would be a column of one cell).
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from guide.client._png import MAX_PIXELS, Pixel, decode
+from guide.client._png import MAX_PIXELS, Pixel, decode, header
 
-__all__ = ["MAX_PIXELS", "decode_png", "half_blocks"]
+__all__ = ["MAX_ASPECT", "MAX_LINES", "MAX_PIXELS", "decode_png", "half_blocks"]
+
+MAX_LINES = 32
+"""The most lines a preview takes (a tall picture is drawn narrower)."""
+MAX_ASPECT = 16
+"""Pictures longer than this many times their width (or wider than this many times their height) are not drawn."""
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
@@ -25,19 +32,24 @@ def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
 
 
 def half_blocks(data: bytes, columns: int = 48) -> Text | None:
-    """The image as rows of ▀ (top pixel as colour, bottom as background)."""
-    decoded = decode(data)
-    if decoded is None:
+    """The image as rows of ▀ (top pixel as colour, bottom as background); only the rows sampled are kept."""
+    found = header(data)
+    if found is None or max(found.width, found.height) > MAX_ASPECT * min(found.width, found.height):
         return None
-    width, height = decoded.width, decoded.height
+    width, height = found.width, found.height
     columns = max(1, min(columns, width))
     lines = max(1, round(height * columns / width / 2))
+    if lines > MAX_LINES:
+        lines, columns = MAX_LINES, max(1, min(columns, round(width * 2 * MAX_LINES / height)))
+    xs = [column * width // columns for column in range(columns)]
+    ys = [(min(height - 1, 2 * line * height // (2 * lines)), min(height - 1, (2 * line + 1) * height // (2 * lines))) for line in range(lines)]
+    decoded = decode(data, rows={y for pair in ys for y in pair})
+    if decoded is None:
+        return None
     text = Text()
-    for line in range(lines):
-        for column in range(columns):
-            x = column * width // columns
-            top = decoded.pixel(x, min(height - 1, (2 * line) * height // (2 * lines)))
-            bottom = decoded.pixel(x, min(height - 1, (2 * line + 1) * height // (2 * lines)))
+    for line, (upper, lower) in enumerate(ys):
+        for x in xs:
+            top, bottom = decoded.pixel(x, upper), decoded.pixel(x, lower)
             text.append("▀", Style(color=f"rgb{top}", bgcolor=f"rgb{bottom}"))
         if line < lines - 1:
             text.append("\n")
