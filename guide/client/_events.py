@@ -81,6 +81,8 @@ class EventReader(StreamReader):
                 parsed = loads(data)
             except (ValueError, RecursionError):
                 raise self._not_understood(data, "An event of the stream was not JSON (or was nested too deeply to read).") from None
+            if scrubbing and "\\" in data:
+                data, parsed = self._decoded(at, data, parsed)
             if type(parsed) is not dict:
                 raise self._not_understood(data, "An event of the stream was not the JSON object the spec gives.")
             kind = parsed.get("type")

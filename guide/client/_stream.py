@@ -9,7 +9,7 @@ from typing import Any
 from ._errors import GuideError, ReplyNotUnderstood, ReplyTooLarge, ServerFailed, StreamBrokeOff
 from ._responses import CLOSE_THOUGHT, OPEN_THOUGHT, Kind, error_detail, usage_of
 from ._results import Answer
-from ._secrets import Secrets, StreamScrubber, mask_spans
+from ._secrets import Secrets, StreamScrubber, mask_spans, scrub, scrub_decoded
 from ._sse import SSEDecoder
 from ._trace import Trace
 
@@ -221,6 +221,7 @@ class StreamReader:
             return []
         at = self.at = round((time.perf_counter() - self.started) * 1000, 1)
         frames = self.trace.frames
+        scrubbing = bool(self.secrets)
         out: list[str] = []
         for event in events:
             data = event.data
@@ -232,12 +233,21 @@ class StreamReader:
                 chunk = json.loads(data)
             except (ValueError, RecursionError):
                 raise self._not_understood(data, "A frame of the stream was not JSON (or was nested too deeply to read).") from None
+            if scrubbing and "\\" in data:
+                data, chunk = self._decoded(at, data, chunk)
             if not isinstance(chunk, dict):
                 raise self._not_understood(data, "A frame of the stream was not the JSON object the spec gives.")
             if chunk.get("error") is not None or event.event == "error":
                 raise self._error_in_stream(chunk)
             self._read_chunk(chunk, data, len(frames) - 1, out)
         return out
+
+    def _decoded(self, at: float, data: str, parsed: Any) -> tuple[str, Any]:
+        """The frame just kept, and its value, with any secret its JSON escapes spell scrubbed (the raw text held none plainly)."""
+        clean, parsed = scrub_decoded(data, parsed, self.secrets)
+        if clean is not data:
+            self.trace.frames[-1] = (at, clean)
+        return clean, parsed
 
     def _read_chunk(self, chunk: dict[str, Any], data: str, frame: int, out: list[str]) -> None:
         # The hot path of a stream: one frame per token. Exact type checks, and the rare fields only when present.
@@ -369,7 +379,14 @@ class StreamReader:
             self.trace.notes.append(note)
 
     def _mask_split_secrets(self) -> None:
-        """Frames that each hold part of a secret get those parts masked (the pieces were scrubbed as they came)."""
+        """Frames that each hold part of a secret get those parts masked (the pieces were scrubbed as they came).
+
+        A tool call's fields, joined from pieces, are scrubbed whole.
+        """
+        for call in self.answer.tool_calls if self.secrets else ():
+            call["id"] = scrub(call["id"], self.secrets)
+            function = call["function"]
+            function["name"], function["arguments"] = scrub(function["name"], self.secrets), scrub(function["arguments"], self.secrets)
         frames = self.trace.frames
         for names in (FIELDS[self.kind], THOUGHTS):
             sources = [source for source in self.sources if source[1] in names]
