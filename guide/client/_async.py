@@ -25,7 +25,6 @@ from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verd
 from ._tools import Toolbox, ToolInput
 from ._trace import Trace
 
-
 READ_AT_ONCE = 8192
 """Characters of a stream read before the loop is let go: one read of 64 KB can hold 3,000 tiny events, 100 ms of work or more."""
 
