@@ -236,8 +236,10 @@ class ChunkKinds:
 
     def of(self, chunk: Any) -> str:
         """The kind of this chunk (parsed), the chunks before it given in order."""
-        choices = chunk.get("choices") if type(chunk) is dict else None
-        delta = choices[0].get("delta") if type(choices) is list and choices and type(choices[0]) is dict else None
+        try:
+            delta = chunk["choices"][0]["delta"]  # one lookup per frame: this runs on the hot path of a stream
+        except (KeyError, IndexError, TypeError):
+            return ""
         if type(delta) is not dict:
             return ""
         if delta.get("tool_calls"):
@@ -245,8 +247,10 @@ class ChunkKinds:
         if delta.get("reasoning_content") or delta.get("reasoning"):
             return "reasoning"
         content = delta.get("content")
-        if type(content) is not str or not content:
+        if not content or type(content) is not str:
             return ""
+        if self.inline == "answer":
+            return "answer"
         if self.inline == "start" and content.strip():
             self.inline = "inside" if content.lstrip().startswith("<think>") else "answer"
         kind = "reasoning" if self.inline == "inside" else "answer"
