@@ -16,6 +16,7 @@ import hostile
 import keystrokes
 import long
 import pictures
+import tiny_events
 import tui
 
 
@@ -27,7 +28,16 @@ def machine() -> str:
 def main() -> None:
     print(f"guide benchmarks — {machine()}\n")
     print("| figure | value | ratio | anchor |\n|---|---|---|---|")
-    every = [*client_stream.rows(), *tui.rows(), *keystrokes.rows(), *long.rows(), *companion.rows(), *hostile.rows(), *pictures.rows()]
+    every = [
+        *client_stream.rows(),
+        *tui.rows(),
+        *keystrokes.rows(),
+        *long.rows(),
+        *companion.rows(),
+        *hostile.rows(),
+        *pictures.rows(),
+        *tiny_events.rows(),
+    ]
     for name, value, unit, ratio, anchor in every:
         shown = f"{ratio:.2f}×" if anchor != "—" else "—"
         print(f"| {name} | {value:.3f} {unit} | {shown} | {anchor} |")

@@ -334,8 +334,12 @@ class Store:
         self._writer.submit(Write("delete_message", {"uid": uid, "id": message_id}))
 
     def save_trace(self, conversation: str | None, trace: Any) -> None:
-        """Store (or update) a call's trace, filed with the conversation of that uid (or none yet)."""
-        self._writer.submit(Write("trace", {"conversation": conversation, "trace": trace.to_dict()}))
+        """Store (or update) a call's trace, filed with the conversation of that uid (or none yet).
+
+        The writer makes the record (`to_dict`, then JSON) on its own thread: a
+        snapshot is all the caller builds, so filing never holds the UI loop.
+        """
+        self._writer.submit(Write("trace", {"conversation": conversation, "trace": trace.snapshot()}))
 
     def rename(self, conversation_id: int, title: str) -> None:
         """Give a conversation a title."""

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,12 @@ class Write:
 
     kind: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+def as_data(value: Any) -> Any:
+    """A write's field as plain data: a trace filed as it was becomes its record here, on the writer's thread."""
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) else value
 
 
 def busy(error: sqlite3.OperationalError) -> bool:
@@ -76,7 +82,7 @@ def apply(db: sqlite3.Connection, write: Write) -> None:
         db.execute("DELETE FROM messages WHERE uid = ? OR id = ?", (f.get("uid"), f.get("id")))
     elif write.kind == "trace":
         row = db.execute("SELECT id FROM conversations WHERE uid = ?", (f["conversation"],)).fetchone() if f.get("conversation") else None
-        trace = f["trace"]
+        trace = as_data(f["trace"])
         db.execute(
             "INSERT INTO traces(id, conversation_id, action, started_at, data) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET data = excluded.data, conversation_id = COALESCE(excluded.conversation_id, traces.conversation_id)",
@@ -219,5 +225,6 @@ class Writer(threading.Thread):
         if not left:
             return None
         kept = self.path.with_name(f"{self.path.name}.pending-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}.jsonl")
-        write_private(kept, "".join(json.dumps(asdict(write), ensure_ascii=False) + "\n" for write in left))
+        lines = ({"kind": write.kind, "fields": {name: as_data(value) for name, value in write.fields.items()}} for write in left)
+        write_private(kept, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
         return kept

@@ -50,46 +50,32 @@ def frame_kinds(frames: list[tuple[float, str]]) -> list[str]:
     Reasoning is a `reasoning_content` or `reasoning` delta, or content inside
     a `<think>` that opens the reply (followed frame by frame, as the client does).
     """
-    kinds: list[str] = []
-    inline = "start"
+    from guide.client._trace import ChunkKinds
+
+    kinds = ChunkKinds()
+    out: list[str] = []
     for _, data in frames:
-        delta: Any = None
         try:
             chunk = json.loads(data) if data.startswith("{") else None
-            choices = chunk.get("choices") if isinstance(chunk, dict) else None
-            delta = choices[0].get("delta") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
         except (ValueError, RecursionError):
-            pass
-        if not isinstance(delta, dict):
-            kinds.append("")
-            continue
-        content = delta.get("content")
-        if delta.get("tool_calls"):
-            kinds.append("tool_calls")
-        elif delta.get("reasoning_content") or delta.get("reasoning"):
-            kinds.append("reasoning")
-        elif isinstance(content, str) and content:
-            if inline == "start" and content.strip():
-                inline = "inside" if content.lstrip().startswith("<think>") else "answer"
-            kinds.append("reasoning" if inline == "inside" else "answer")
-            if inline == "inside" and "</think>" in content:
-                inline = "answer"
-        else:
-            kinds.append("")
-    return kinds
+            chunk = None
+        out.append(kinds.of(chunk))
+    return out
 
 
 MARKS = {"reasoning": "reasoning ", "answer": "answer    ", "tool_calls": "tool_calls", "": "          "}
 """Each frame's mark in the call detail, of one width so the frames line up."""
+CHUNK_KINDS = ("reasoning", "answer", "tool_calls")
 
 
 def frames_text(trace: Trace) -> str:
     """The SSE frames with arrival times, each marked with what it carried (respond's typed events with their type);
-    a long stream shows its ends and a count."""
+    a long stream shows its ends and a count (and, past what a trace keeps, the kinds of the frames it left out)."""
     frames = trace.frames
     typed = trace.action == "respond"
     kinds = [""] * len(frames) if typed else frame_kinds(frames)
-    marked = bool(set(kinds) - {"", "answer"})  # a plain reply's frames are all answer: shown as they were
+    left = {} if typed else trace.left_out
+    marked = bool((set(kinds) | set(left)) - {"", "answer"})  # a plain reply's frames are all answer: shown as they were
     shown = list(enumerate(frames))
     hidden = len(frames) - 2 * FRAMES_SHOWN
     if hidden > 0:
@@ -99,16 +85,28 @@ def frames_text(trace: Trace) -> str:
     lines = []
     for index, (at, data) in shown:
         if hidden > 0 and index == len(frames) - FRAMES_SHOWN:
-            lines.append(f"          … {hidden:,} more {'events' if typed else 'frames'} …")
+            lines.append(f"          … {hidden + trace.frames_left_out:,} more {'events' if typed else 'frames'} …")
+            if trace.frames_left_out:
+                lines.append(f"          ({left_out_text(trace)})")
         if typed:
             lines.append(f"{at:8.1f} ms  event: {frame_type(data) or '(no type)'}")
             lines.append(f"           data: {data}")
         else:
             lines.append(f"{at:8.1f} ms  {MARKS[kinds[index]] + '  ' if marked else ''}data: {data}")
-    counted = [f"{kinds.count(kind):,} {kind}" for kind in ("reasoning", "answer", "tool_calls") if kind in kinds]
-    noun = ("typed event" if typed else "frame") + ("" if len(frames) == 1 else "s")
-    head = f"{len(frames):,} {noun}" + (f" ({', '.join(counted)})" if marked else "")
+    counted = [f"{kinds.count(kind) + left.get(kind, 0):,} {kind}" for kind in CHUNK_KINDS if kind in kinds or left.get(kind)]
+    total = trace.frame_count
+    noun = ("typed event" if typed else "frame") + ("" if total == 1 else "s")
+    head = f"{total:,} {noun}" + (f" ({', '.join(counted)})" if marked else "")
     return head + "\n" + "\n".join(lines)
+
+
+def left_out_text(trace: Trace) -> str:
+    """The frames a trace did not keep, by kind: `2,998,000 of them not kept, only counted by kind: 2,997,990 answer, 10 other`."""
+    noun = "event type" if trace.action == "respond" else "kind"
+    unnamed = "(no type)" if trace.action == "respond" else "other"
+    ranked = sorted(trace.left_out.items(), key=lambda item: -item[1])
+    counts = ", ".join(f"{count:,} {kind or unnamed}" for kind, count in ranked)
+    return f"{trace.frames_left_out:,} of them not kept, only counted by {noun}: {counts}"
 
 
 def tool_round(trace: Trace) -> tuple[bool, list[str]]:

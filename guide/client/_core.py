@@ -34,7 +34,7 @@ from ._requests import AudioInput, Call, Messages, gentle_call
 from ._responses import Kind, check_json, error_for, parse_answer, summarise_body
 from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._retry import retry_delay, should_retry
-from ._secrets import redact_key, scrub, scrub_bytes, scrub_value
+from ._secrets import redact_key, scrub, scrub_body, scrub_bytes, scrub_value
 from ._stream import StreamReader
 from ._tools import MAX_ROUNDS, Toolbox, asked
 from ._trace import Trace
@@ -442,6 +442,7 @@ class GuideCore:
     def probe_answered(self, call: Call, trace: Trace, started: float, status: int, headers: dict[str, str], body: bytes) -> Finding:
         """What a probe's answer says about the route."""
         self.received(trace, status, headers, started)
+        body = scrub_body(body, self.secrets)  # its verdict quotes the server's words
         trace.response_body = self.summarised(body, trace)
         self.end(trace, started)
         return judge(call.action, status, body, headers=headers, cut=len(body) >= PROBE_READ)

@@ -5,8 +5,9 @@ The Responses API streams typed events, not chunks: `response.created`,
 …, and last `response.completed` (the whole response, with its usage), or
 `response.incomplete`, `response.failed`, or an `error` event. Each SSE
 frame carries one event whose `type` field says which (and the SSE `event:`
-line, where a server sends one, says the same). The trace keeps every frame
-with its arrival time; `Trace.events()` gives them back with their types.
+line, where a server sends one, says the same). The trace keeps the frames
+(of a long stream, the first and the last, with the rest counted by type)
+with their arrival times; `Trace.events()` gives them back with their types.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class EventReader(StreamReader):
             return []
         at = round((time.perf_counter() - self.started) * 1000, 1)
         frames = self.trace.frames
+        before = self.trace.frames_left_out  # frames are numbered from the start of the stream: kept ones and those left out
         keep = frames.append
+        mark = self.kinds.append
         loads = json.loads
         pieces = answer.pieces
         scrubbing = bool(self.secrets)
@@ -81,9 +84,12 @@ class EventReader(StreamReader):
                 parsed = loads(data)
             except (ValueError, RecursionError):
                 raise self._not_understood(data, "An event of the stream was not JSON (or was nested too deeply to read).") from None
+            if scrubbing and "\\" in data:
+                data, parsed = self._decoded(at, data, parsed)
             if type(parsed) is not dict:
                 raise self._not_understood(data, "An event of the stream was not the JSON object the spec gives.")
             kind = parsed.get("type")
+            mark(kind if type(kind) is str else "")
             named = event.event
             if kind == TEXT_DELTA and (named == "message" or named == TEXT_DELTA):  # the hot path: one event per token
                 delta = parsed.get("delta")
@@ -91,7 +97,7 @@ class EventReader(StreamReader):
                     raise self._not_understood(data, "A response.output_text.delta's delta was not text.")
                 if delta:
                     if scrubbing:
-                        self._take(len(frames) - 1, "delta", delta, self.text, pieces, out)
+                        self._take(before + len(frames) - 1, "delta", delta, self.text, pieces, out)
                     else:
                         pieces.append(delta)
                         out.append(delta)
@@ -100,9 +106,10 @@ class EventReader(StreamReader):
                 raise self._not_understood(data, "An event of the stream had no type.")
             if named != "message" and named != kind:
                 raise self._not_understood(data, f"An event named {named[:60]!r} said its type was {kind[:60]!r}.")
-            self._read_event(kind, parsed, data, len(frames) - 1)
+            self._read_event(kind, parsed, data, before + len(frames) - 1)
             if answer.done:
                 break
+        self._bound()
         return out
 
     def _read_event(self, kind: str, event: dict[str, Any], data: str, frame: int) -> None:
@@ -158,8 +165,9 @@ class EventReader(StreamReader):
         for name in ("delta", "thought"):
             sources = [source for source in self.sources if source[1] == name]
             masked = mask_spans([text for _, _, text in sources], self.secrets) if sources else None
-            for (frame, _, text), hidden in zip(sources, masked or ()):
-                if hidden == text:
+            for (number, _, text), hidden in zip(sources, masked or ()):
+                frame = self._kept(number)
+                if hidden == text or frame is None:
                     continue
                 event = json.loads(frames[frame][1])
                 event["delta"] = hidden

@@ -41,6 +41,37 @@ def scrub_bytes(body: bytes, secrets: Secrets) -> bytes:
     return body
 
 
+def scrub_body(body: bytes, secrets: Secrets) -> bytes:
+    """A raw JSON body with each secret replaced, spelt plainly or in escapes: for what reads the body itself (a probe's verdict)."""
+    body = scrub_bytes(body, secrets)
+    if not secrets or b"\\" not in body:
+        return body
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return body  # not JSON: its escapes are never decoded, so they spell nothing
+    data = body.decode("utf-8", "replace")
+    clean, _ = scrub_decoded(data, parsed, secrets)
+    return body if clean is data else clean.encode()
+
+
+def scrub_decoded(data: str, parsed: Any, secrets: Secrets) -> tuple[str, Any]:
+    """A JSON text and its parsed value, with every secret its escapes spell (`"\\u0073\\u006b-…"`) replaced in both.
+
+    The raw text was scrubbed already; what its escapes decode to was not, and
+    every field read from the value (model, ids, error texts, fields kept in
+    the trace unread) comes from the decoded form. Unchanged when no secret is there.
+    """
+    try:
+        text = json.dumps(parsed, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return data, parsed
+    if not any(secret and secret in text for secret in secrets):
+        return data, parsed
+    text = scrub(text, secrets)
+    return text, json.loads(text)
+
+
 def scrub_value(value: Any, secrets: Secrets) -> Any:
     """Parsed JSON (or text) with every secret replaced, escaped forms included."""
     if not secrets:

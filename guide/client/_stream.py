@@ -9,9 +9,9 @@ from typing import Any
 from ._errors import GuideError, ReplyNotUnderstood, ReplyTooLarge, ServerFailed, StreamBrokeOff
 from ._responses import CLOSE_THOUGHT, OPEN_THOUGHT, Kind, error_detail, usage_of
 from ._results import Answer
-from ._secrets import Secrets, StreamScrubber, mask_spans
+from ._secrets import Secrets, StreamScrubber, mask_spans, scrub, scrub_decoded
 from ._sse import SSEDecoder
-from ._trace import Trace
+from ._trace import FRAMES_FIRST, FRAMES_LAST, ChunkKinds, Trace
 
 HEAD = 2000
 PROGRESS_EVERY = 0.1
@@ -110,6 +110,8 @@ class StreamReader:
         "head",
         "inline",
         "kind",
+        "kinds",
+        "kinds_of",
         "limit",
         "noted",
         "raw",
@@ -136,7 +138,12 @@ class StreamReader:
         self.text = StreamScrubber(self.secrets)
         self.thought = StreamScrubber(self.secrets)
         self.sources: list[tuple[int, str, str]] = []
-        """Where each piece came from (frame, field, text as sent), to mask a secret split across frames."""
+        """Where each piece came from (frame, field, text as sent), to mask a secret split across frames.
+
+        A frame is numbered from the start of the stream, kept or not (`_kept` finds it among the frames kept)."""
+        self.kinds: list[str] = []
+        """The kind of each frame in the trace's frames (`ChunkKinds`, or respond's event type), to count those left out."""
+        self.kinds_of = ChunkKinds()
         self.limit = limit
         self.size = 0
         self.noted: set[str] = set()
@@ -193,6 +200,7 @@ class StreamReader:
 
     def partial(self) -> str:
         """What arrived of the reply, held-back text included (for an error that ends it)."""
+        self._bound()
         self._flush()
         self._mask_split_secrets()
         return "".join(self.answer.pieces)
@@ -221,6 +229,9 @@ class StreamReader:
             return []
         at = self.at = round((time.perf_counter() - self.started) * 1000, 1)
         frames = self.trace.frames
+        before = self.trace.frames_left_out  # frames are numbered from the start of the stream: kept ones and those left out
+        kinds = self.kinds
+        scrubbing = bool(self.secrets)
         out: list[str] = []
         for event in events:
             data = event.data
@@ -232,12 +243,40 @@ class StreamReader:
                 chunk = json.loads(data)
             except (ValueError, RecursionError):
                 raise self._not_understood(data, "A frame of the stream was not JSON (or was nested too deeply to read).") from None
+            if scrubbing and "\\" in data:
+                data, chunk = self._decoded(at, data, chunk)
             if not isinstance(chunk, dict):
                 raise self._not_understood(data, "A frame of the stream was not the JSON object the spec gives.")
+            kinds.append(self.kinds_of.of(chunk))
             if chunk.get("error") is not None or event.event == "error":
                 raise self._error_in_stream(chunk)
-            self._read_chunk(chunk, data, len(frames) - 1, out)
+            self._read_chunk(chunk, data, before + len(frames) - 1, out)
+        self._bound()
         return out
+
+    def _bound(self) -> None:
+        """Keep the first FRAMES_FIRST frames and the last FRAMES_LAST; those between are counted by kind on the trace."""
+        frames, kinds = self.trace.frames, self.kinds
+        cut = len(frames) - FRAMES_LAST
+        if cut <= FRAMES_FIRST:
+            return
+        kinds += [""] * (len(frames) - len(kinds))  # the last frame, if it ended the stream before its kind was known
+        self.trace.leave_out(kinds[FRAMES_FIRST:cut])
+        del frames[FRAMES_FIRST:cut], kinds[FRAMES_FIRST:cut]
+
+    def _kept(self, frame: int) -> int | None:
+        """Where the stream's frame number `frame` is among the trace's frames, or None if it was left out."""
+        if frame < FRAMES_FIRST:
+            return frame
+        at = frame - self.trace.frames_left_out
+        return at if at >= FRAMES_FIRST else None
+
+    def _decoded(self, at: float, data: str, parsed: Any) -> tuple[str, Any]:
+        """The frame just kept, and its value, with any secret its JSON escapes spell scrubbed (the raw text held none plainly)."""
+        clean, parsed = scrub_decoded(data, parsed, self.secrets)
+        if clean is not data:
+            self.trace.frames[-1] = (at, clean)
+        return clean, parsed
 
     def _read_chunk(self, chunk: dict[str, Any], data: str, frame: int, out: list[str]) -> None:
         # The hot path of a stream: one frame per token. Exact type checks, and the rare fields only when present.
@@ -369,13 +408,21 @@ class StreamReader:
             self.trace.notes.append(note)
 
     def _mask_split_secrets(self) -> None:
-        """Frames that each hold part of a secret get those parts masked (the pieces were scrubbed as they came)."""
+        """Frames that each hold part of a secret get those parts masked (the pieces were scrubbed as they came).
+
+        A tool call's fields, joined from pieces, are scrubbed whole.
+        """
+        for call in self.answer.tool_calls if self.secrets else ():
+            call["id"] = scrub(call["id"], self.secrets)
+            function = call["function"]
+            function["name"], function["arguments"] = scrub(function["name"], self.secrets), scrub(function["arguments"], self.secrets)
         frames = self.trace.frames
         for names in (FIELDS[self.kind], THOUGHTS):
             sources = [source for source in self.sources if source[1] in names]
             masked = mask_spans([text for _, _, text in sources], self.secrets) if sources else None
-            for (frame, name, text), hidden in zip(sources, masked or ()):
-                if hidden == text:
+            for (number, name, text), hidden in zip(sources, masked or ()):
+                frame = self._kept(number)
+                if hidden == text or frame is None:
                     continue
                 chunk = json.loads(frames[frame][1])
                 choice = chunk["choices"][0]

@@ -11,12 +11,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ._map import ACTIONS, Action
 
 State = Literal["running", "done", "failed", "stopped"]
+FRAMES_FIRST = 1000
+FRAMES_LAST = 1000
+"""The frames of a stream a trace keeps: the first and the last. Those between are counted by kind, not kept: a
+stream of millions of tiny events would otherwise be kept whole, and filed whole."""
+KINDS_COUNTED = 24
+"""Kinds of left-out frames counted by name (a respond event's type is the server's to choose); the rest count as one."""
+OTHER_KINDS = "(other kinds)"
 KEPT_DEPTH = 200
 """The deepest a body is kept in the store: copying or writing one nested hundreds deep exhausts Python's recursion."""
 
@@ -67,7 +74,11 @@ class Trace:
     response_body: Any = None
     """Parsed JSON, text, or a summary of binary content."""
     frames: list[tuple[float, str]] = field(default_factory=list)
-    """For a stream: each SSE frame's data with its arrival in ms from the start."""
+    """For a stream: each SSE frame's data with its arrival in ms from the start (of a long one, the first and the last)."""
+    frames_left_out: int = 0
+    """Frames of a long stream between the first FRAMES_FIRST and the last FRAMES_LAST: counted, not kept."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Those frames by kind: a respond event's type; for a chunk, reasoning, answer, tool_calls or "" (`ChunkKinds`)."""
     ttfb_ms: float | None = None
     """Time to the response headers, in ms."""
     total_ms: float | None = None
@@ -109,9 +120,41 @@ class Trace:
             return None
         return out / (self.total_ms / 1000)
 
+    @property
+    def frame_count(self) -> int:
+        """How many frames the stream had, kept or not."""
+        return len(self.frames) + self.frames_left_out
+
     def events(self) -> list[tuple[float, str, str]]:
-        """A stream's frames as typed events: (ms, type, data). respond's events name their type; a chunk's type is ""."""
+        """A stream's kept frames as typed events: (ms, type, data). respond's events name their type; a chunk's type is ""."""
         return [(at, frame_type(data), data) for at, data in self.frames]
+
+    def leave_out(self, kinds: list[str]) -> None:
+        """Count frames that are not kept, by kind (KINDS_COUNTED kinds by name, the rest as one)."""
+        from collections import Counter
+
+        self.frames_left_out += len(kinds)
+        counts = self.left_out
+        for kind, count in Counter(kinds).items():
+            kind = kind[:80]
+            if kind not in counts and len(counts) >= KINDS_COUNTED:
+                kind = OTHER_KINDS
+            counts[kind] = counts.get(kind, 0) + count
+
+    def snapshot(self) -> Trace:
+        """A copy to hand to another thread (the store's writer builds the record there, off the UI loop).
+
+        Its lists and headers are its own; the bodies are shared, as nothing
+        changes them once the call has ended.
+        """
+        return replace(
+            self,
+            frames=list(self.frames),
+            notes=list(self.notes),
+            left_out=dict(self.left_out),
+            request_headers=dict(self.request_headers),
+            response_headers=dict(self.response_headers),
+        )
 
     def summary(self) -> str:
         """One line: `think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`."""
@@ -176,3 +219,41 @@ def frame_type(data: str) -> str:
         return ""
     kind = parsed.get("type") if isinstance(parsed, dict) else None
     return kind if isinstance(kind, str) else ""
+
+
+class ChunkKinds:
+    """What each chat chunk carried: "reasoning", "answer", "tool_calls", or "" (usage, the end, anything else).
+
+    Reasoning is a `reasoning_content` or `reasoning` delta, or content inside
+    a `<think>` that opens the reply, followed chunk by chunk. The reader counts
+    the frames it leaves out by these kinds; the call detail marks those it shows.
+    """
+
+    __slots__ = ("inline",)
+
+    def __init__(self) -> None:
+        self.inline = "start"
+
+    def of(self, chunk: Any) -> str:
+        """The kind of this chunk (parsed), the chunks before it given in order."""
+        try:
+            delta = chunk["choices"][0]["delta"]  # one lookup per frame: this runs on the hot path of a stream
+        except (KeyError, IndexError, TypeError):
+            return ""
+        if type(delta) is not dict:
+            return ""
+        if delta.get("tool_calls"):
+            return "tool_calls"
+        if delta.get("reasoning_content") or delta.get("reasoning"):
+            return "reasoning"
+        content = delta.get("content")
+        if not content or type(content) is not str:
+            return ""
+        if self.inline == "answer":
+            return "answer"
+        if self.inline == "start" and content.strip():
+            self.inline = "inside" if content.lstrip().startswith("<think>") else "answer"
+        kind = "reasoning" if self.inline == "inside" else "answer"
+        if self.inline == "inside" and "</think>" in content:
+            self.inline = "answer"
+        return kind

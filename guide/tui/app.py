@@ -9,6 +9,7 @@ the screens and widgets.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +121,11 @@ class GuideApp(App[None]):
             await self.session.start()
         finally:
             self.refresh_status()
+            # What start-up made lives as long as the app: a full collection walking it held the loop 60 ms in a long reply.
+            gc.freeze()
 
     async def on_unmount(self) -> None:
+        gc.unfreeze()
         kept = await self.session.close()
         if kept is not None:
             print(f"guide: what could not be saved to the conversations file is kept in {kept}, and saved the next time guide opens it.")

@@ -41,7 +41,7 @@ def row_text(trace: Trace) -> Text:
             line = line.replace("think → ", f"think{said} · ", 1)
     if trace.state == "running":
         elapsed = time.time() - trace.started_at
-        frames = f" · {len(trace.frames)} frames" if trace.stream and trace.frames else ""
+        frames = f" · {trace.frame_count:,} frames" if trace.stream and trace.frames else ""
         line = line.replace(" · …", f" · {elapsed:.1f} s…{frames}")
     text = Text(one_line(line))
     if trace.state == "failed":
