@@ -86,6 +86,8 @@ class ChatScreen(Screen[None]):
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
         """The words last looked for, and how many turns there were then."""
+        self.opening_call = False
+        """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
 
     def compose(self) -> ComposeResult:
         yield StatusLine(self.status, id="status")
@@ -279,13 +281,6 @@ class ChatScreen(Screen[None]):
         focused = self.focused
         return focused is not None and focused is not self.composer and (focused is self.transcript or self.panel.query_one("#calls").has_focus)
 
-    def on_key(self, event: Any) -> None:
-        """Letters typed where they cannot go (the transcript, the calls list) go to the composer instead of vanishing."""
-        if event.is_printable and event.character and self._elsewhere() and event.key not in self.active_bindings:
-            event.stop()
-            self.composer.focus()
-            self.composer.insert(event.character)
-
     def on_paste(self, event: Any) -> None:
         """A paste where words cannot go lands in the composer."""
         if self._elsewhere() and event.text:
@@ -293,13 +288,18 @@ class ChatScreen(Screen[None]):
             self.composer.focus()
             self.composer.insert(event.text)
 
+    def on_calls_panel_call_selected(self) -> None:
+        self.opening_call = True  # not stopped: the app opens it
+
     def on_screen_resume(self) -> None:
         """Back from a modal (the map, a picker…): the composer has focus, so typing goes on. Back from a call opened
-        in the calls panel, the panel keeps it: the next ↓ Enter opens the next call, and never sends a half-written draft."""
-        if self.focused is not None and self.panel in self.focused.ancestors_with_self:
+        in the calls panel, and only then, the panel keeps it: the next ↓ Enter opens the next call, and never sends
+        a half-written draft; the first letter typed there takes the cursor back to the composer."""
+        from_call, self.opening_call = self.opening_call, False
+        if from_call and self.focused is not None and self.panel in self.focused.ancestors_with_self:
             return
         if self.is_mounted and self.composer.is_mounted:
-            self.composer.focus()
+            self.set_focus(self.composer)  # at once: keys typed right after Esc are already queued
 
     def action_regenerate(self) -> None:
         self.regenerate()

@@ -16,12 +16,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from guide.conversation import Turn
 from guide.tui.boundary import guarded
+from guide.tui.focus import follow_focus
 
 from .messages import ActionBlock, Divider, MessageView, Shown, markdown, needs_full_render, view_for
 
@@ -60,6 +62,9 @@ class Transcript(VerticalScroll):
         Binding("left", "code_sideways(-1)", "Code ←", show=False),
         Binding("right", "code_sideways(1)", "Code →", show=False),
     ]
+
+    def on_key(self, event: events.Key) -> None:
+        follow_focus(self, event)  # typed fast: the first letter moved focus to the composer, the rest follow it
 
     def __init__(self, head: MessageView, **options: Any) -> None:
         super().__init__(head, **options)

@@ -1,0 +1,82 @@
+"""Issue 26, what a new user hit in a full afternoon: focus after dialogs, notices, the transcript, the persona form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loopback import LoopbackServer
+from textual import events
+from textual.pilot import Pilot
+from tui_helpers import run_app, settle, type_and_send, wait_for_modal
+
+from guide.tui.app import GuideApp
+
+KEYS = {"enter": "\r", "backspace": "\x7f", "space": " "}
+
+
+def make_app(server: LoopbackServer, **flags: Any) -> GuideApp:
+    return GuideApp(flags={"base_url": server.url, "model": "loopback-model", **flags})
+
+
+def burst(app: GuideApp, *keys: str) -> None:
+    """Keys as a terminal sends them typed fast (or through tmux): all queued before the first is handled."""
+    for key in keys:
+        app.post_message(events.Key(key, KEYS.get(key, key)))
+
+
+async def until(pilot: Pilot[None], done: Any, tries: int = 200) -> bool:
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        if done():
+            return True
+    return False
+
+
+def said(app: GuideApp) -> list[str]:
+    return [turn.content for turn in app.session.conversation.turns if turn.role == "user"]
+
+
+# Item 2: focus after a dialog.
+
+
+def test_after_a_call_opened_from_the_panel_every_key_typed_goes_to_the_composer(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "one")
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("enter")  # the call opens
+        await wait_for_modal(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        burst(app, "a", "b", "c", "backspace", "enter")
+        await until(pilot, lambda: "ab" in said(app))
+        await settle(pilot)
+        return said(app), app.screen is app.chat, app.focused is app.chat.composer
+
+    sent, on_chat, composer_focused = run_app(make_app(server), script, size=(100, 30))
+    assert sent == ["one", "ab"]  # Backspace and Enter reached the composer, where the letters went
+    assert on_chat and composer_focused  # the call did not open again
+
+
+def test_the_pane_with_the_keys_is_marked_and_only_a_call_gives_focus_back_to_the_panel(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        title = app.chat.panel
+        await type_and_send(pilot, "one")
+        await pilot.press("d", "r", "a", "f", "t")
+        composer_look = (title.styles.border_left, app.chat.composer.styles.border_top)
+        await pilot.press("f2")  # the calls list
+        await settle(pilot)
+        panel_look = (title.styles.border_left, app.chat.composer.styles.border_top)
+        await pilot.press("f1")  # another dialog, opened from the panel
+        await wait_for_modal(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        focused = app.focused is app.chat.composer
+        await pilot.press("backspace", "backspace", "x")  # into the draft left in the composer
+        return composer_look, panel_look, focused, app.chat.composer.text
+
+    composer_look, panel_look, composer_focused, text = run_app(make_app(server), script, size=(100, 30))
+    assert composer_look[0] != panel_look[0] and composer_look[1] != panel_look[1]
+    assert composer_focused and text == "drax"
