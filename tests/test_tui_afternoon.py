@@ -80,3 +80,63 @@ def test_the_pane_with_the_keys_is_marked_and_only_a_call_gives_focus_back_to_th
     composer_look, panel_look, composer_focused, text = run_app(make_app(server), script, size=(100, 30))
     assert composer_look[0] != panel_look[0] and composer_look[1] != panel_look[1]
     assert composer_focused and text == "drax"
+
+
+# Item 6: what the user wrote, shown as written; a picture attached once; the composer's words fit.
+
+
+def test_line_breaks_in_a_message_show_as_the_user_wrote_them(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.focus()
+        await pilot.press("r", "o", "s", "e", "s", "ctrl+j", "v", "i", "o", "l", "e", "t", "s", "enter")
+        await settle(pilot, 0.3)
+        asked = app.chat.transcript.last_message("user")
+        assert asked is not None
+        return [str(block.render()) for block in asked.body.query("MarkdownParagraph")]
+
+    shown = run_app(make_app(server), script, size=(100, 30))
+    assert shown == ["roses\nviolets"]  # Markdown's soft break made it "roses violets"
+
+
+def test_attaching_the_same_picture_twice_attaches_it_once_and_says_so(server: LoopbackServer, tmp_path: Any) -> None:
+    from loopback import PNG_1x1
+    from tui_helpers import command
+
+    lake = tmp_path / "lake.png"
+    lake.write_bytes(PNG_1x1)
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await command(pilot, f"/attach {lake}")
+        await command(pilot, f"/attach {lake}")
+        notes = [n.message for n in app._notifications]
+        await type_and_send(pilot, "What is this?")
+        await settle(pilot, 0.3)
+        return notes
+
+    notes = run_app(make_app(server), script)
+    content = server.requests[-1].json["messages"][-1]["content"]
+    assert [part["type"] for part in content] == ["text", "image_url"]
+    assert any("already attached" in note for note in notes), notes
+
+
+def test_the_composer_says_a_reply_is_streaming_within_80_columns(server: LoopbackServer) -> None:
+    from loopback import Stream, chat_chunk, sse
+    from rich.cells import cell_len
+
+    server.push(Stream(sse(*[chat_chunk(f"w{i} ") for i in range(40)], chat_chunk(finish="stop")), pause=0.05))
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.focus()
+        await pilot.press("h", "i", "enter")
+        await until(pilot, lambda: app.chat.streaming)
+        composer = app.chat.composer
+        shown = str(composer.placeholder), composer.content_region.width
+        app.chat.stop()
+        await settle(pilot)
+        return shown
+
+    (placeholder, width) = run_app(make_app(server), script, size=(80, 24))
+    assert "Esc" in placeholder and cell_len(placeholder) <= width, (placeholder, width)

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 NARROW = 100
 """Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
-WAITING = "The guide is answering…  (write on if you like; Esc stops it, and what arrived stays)"
+WAITING = "Answering…  write on if you like; Esc stops it and keeps what arrived"
+"""Fits the composer at 80 columns (76 cells inside its frame)."""
 
 
 def around(text: str, words: str, width: int = 60) -> str:
@@ -86,6 +87,8 @@ class ChatScreen(Screen[None]):
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
         """The words last looked for, and how many turns there were then."""
+        self.attaching: set[str] = set()
+        """Pictures being made ready, by their real path (the same file attached twice goes once)."""
         self.opening_call = False
         """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
 
@@ -341,12 +344,26 @@ class ChatScreen(Screen[None]):
     @work(group="action")
     @guarded
     async def action_attach(self, path: str) -> None:
-        """/attach FILE (or a picture's path pasted on its own): the picture goes with the next message."""
+        """/attach FILE (or a picture's path pasted on its own): the picture goes with the next message (once, if attached twice)."""
+        import asyncio
+        import os.path
+
+        def real(where: str) -> str:
+            return os.path.realpath(os.path.expanduser(where.strip()))
+
+        pending = [picture.path for picture in self.conversation.pending if picture.path]
+        wanted, attached = await asyncio.to_thread(lambda: (real(path), {real(where) for where in pending}))  # off the loop: a slow mount
+        if wanted in attached | self.attaching:
+            words = f"{os.path.basename(wanted)} is already attached: it goes once, with your next message."
+            self.notify(words, title="attach", timeout=5)
+            return
         self.preparing += 1
+        self.attaching.add(wanted)
         try:
             prepared = await self.conversation.attach(path)
         finally:
             self.preparing -= 1
+            self.attaching.discard(wanted)
         count = len(self.conversation.pending)
         self.composer.placeholder = f"{count} picture{'s' if count > 1 else ''} attached: write your message, Enter sends it with them."
         words = prepared.note  # written for the trace, once sent; said here before it is
