@@ -140,3 +140,72 @@ def test_the_composer_says_a_reply_is_streaming_within_80_columns(server: Loopba
 
     (placeholder, width) = run_app(make_app(server), script, size=(80, 24))
     assert "Esc" in placeholder and cell_len(placeholder) <= width, (placeholder, width)
+
+
+# Item 5: notices.
+
+
+def notices_shown(app: GuideApp) -> list[Any]:
+    from textual.widgets._toast import Toast
+
+    return [toast for toast in app.screen.query(Toast) if toast.region.height > 0]
+
+
+def test_three_notices_at_once_show_two_lines_at_most_two_and_f8_shows_them_whole(server: LoopbackServer) -> None:
+    from tui_helpers import command
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        for typed in ("/bogus", "/respond maybe", "/tour please"):
+            await command(pilot, typed)
+        await settle(pilot, 0.2)
+        shown = [(toast.region, str(toast.render())) for toast in notices_shown(app)]
+        await pilot.press("f8")
+        await wait_for_modal(pilot)
+        await settle(pilot)
+        listed = " ".join(str(block.render()) for block in app.screen.query(".notice"))
+        return shown, listed
+
+    shown, listed = run_app(make_app(server), script, size=(100, 30), toasts=True)
+    assert len(shown) <= 2 and all(region.height <= 2 for region, _ in shown), shown
+    assert "There is no command /bogus" in listed and "Usage: /respond" in listed and "Usage: /tour" in listed
+
+
+def test_the_dead_server_notice_at_80x24_is_short_and_its_full_words_are_a_key_away(tmp_path: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "hello")
+        await until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        await settle(pilot, 0.2)
+        shown = [(toast.region, str(toast.render())) for toast in notices_shown(app)]
+        await pilot.press("f8")
+        await wait_for_modal(pilot)
+        await settle(pilot)
+        return shown, " ".join(str(block.render()) for block in app.screen.query(".notice"))
+
+    shown, listed = run_app(GuideApp(flags={"base_url": dead, "model": "m"}), script, size=(80, 24), toasts=True)
+    assert shown and all(region.height <= 2 for region, _ in shown), shown
+    assert "F8" in shown[-1][1]  # the notice says where the rest is
+    assert "F7 picks another server" in listed
+
+
+def test_a_notice_never_covers_a_dialogs_title(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "one")
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("enter")  # the call, whole
+        await wait_for_modal(pilot)
+        await pilot.press("c")  # copies the open tab, and says where
+        await settle(pilot, 0.2)
+        return app.screen.query_one("#call-title").region, [toast.region for toast in notices_shown(app)]
+
+    title, shown = run_app(make_app(server), script, size=(100, 30), toasts=True)
+    assert shown and not [region for region in shown if region.overlaps(title)], (title, shown)
