@@ -209,3 +209,79 @@ def test_a_notice_never_covers_a_dialogs_title(server: LoopbackServer) -> None:
 
     title, shown = run_app(make_app(server), script, size=(100, 30), toasts=True)
     assert shown and not [region for region in shown if region.overlaps(title)], (title, shown)
+
+
+# Item 11: the persona form at 80x24.
+
+
+def test_a_new_persona_form_at_80x24_starts_empty_keeps_keys_where_focus_is_and_asks_before_discarding(server: LoopbackServer) -> None:
+    from textual.widgets import Checkbox, Input, TextArea
+
+    from guide import personas
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f5")
+        await wait_for_modal(pilot)
+        await settle(pilot)
+        picker = app.screen.query_one("#picker-list")
+        picker.highlighted = next(i for i in range(picker.option_count) if picker.get_option_at_index(i).id == "new")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.query("#greeting"))
+        await settle(pilot)
+        form = app.screen
+        greeting, system = form.query_one("#greeting", TextArea), form.query_one("#system", TextArea)
+        started = greeting.text, system.text, str(greeting.placeholder), form.query_one("#description", Input).value
+        form.query_one("#address", Input).focus()
+        await settle(pilot)
+        burst(app, "tab", "H", "e", "y")  # typed fast: Tab, then words for the greeting
+        await settle(pilot, 0.2)
+        typed = form.query_one("#address", Input).value, greeting.text
+        await pilot.press("ctrl+a", "H", "i")  # all of it, typed over
+        await pilot.press("escape")  # changes: asked first
+        await wait_for_modal(pilot)
+        asked = type(app.screen).__name__
+        await pilot.press("n")  # goes on editing
+        await settle(pilot)
+        kept = app.screen is form, greeting.text
+        await pilot.press("ctrl+s")  # the description is still empty: not saved as its placeholder
+        await settle(pilot)
+        refused = app.screen is form
+        form.query_one("#description", Input).value = "Late company"
+        form.query_one("#model", Input).value = "loopback-model"
+        form.query_one("#temperature", Input).value = "0.2"
+        form.query_one("#tool-now", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await settle(pilot, 0.2)
+        return started, typed, asked, kept, refused
+
+    started, typed, asked, kept, refused = run_app(make_app(server), script, size=(80, 24))
+    assert started[:2] == ("", "") and "Hello" in started[2] and started[3] == ""
+    assert typed == ("Fira", "Hey")
+    assert asked == "Confirm" and kept == (True, "Hi")
+    assert refused
+    saved = personas.load().personas["my-guide"]
+    assert (saved.description, saved.greeting, saved.model, saved.options, saved.tools) == (
+        "Late company",
+        "Hi",
+        "loopback-model",
+        {"temperature": 0.2},
+        ("now",),
+    )
+
+
+def test_esc_on_an_untouched_persona_form_closes_it_at_once(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f5")
+        await wait_for_modal(pilot)
+        await settle(pilot)
+        picker = app.screen.query_one("#picker-list")
+        picker.highlighted = picker.option_count - 1  # type: ignore[attr-defined]  # ✎ Edit …
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.query("#greeting"))
+        await pilot.press("escape")
+        await settle(pilot)
+        return app.screen is app.chat
+
+    assert run_app(make_app(server), script, size=(80, 24))

@@ -256,7 +256,7 @@ class GuideApp(App[None]):
     @guarded
     async def _persona_chosen(self, choice: str | None) -> None:
         from guide.personas import template
-        from guide.tui.screens.pickers import PersonaEditor
+        from guide.tui.screens.persona_form import PersonaEditor
 
         if not choice:
             return
