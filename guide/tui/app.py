@@ -114,6 +114,7 @@ class GuideApp(App[None]):
         from guide.tui.screens.notices import NoticesScreen
 
         if not isinstance(self.screen, NoticesScreen):
+            self.clear_notifications()  # each is listed whole: the cut copies would only cover the list
             self.push_screen(NoticesScreen(list(self.recent.said)))
 
     def action_help_quit(self) -> None:

@@ -71,8 +71,9 @@ class PersonaEditor(ModalScreen[Persona | None]):
             yield Label("Temperature (0 to 2; empty: the server's own)", classes="field-label")
             yield Input("" if temperature is None else str(temperature), placeholder="0.7", id="temperature")
             yield Label("Tools the model may call", classes="field-label")
-            for name in BUNDLED:
-                yield Checkbox(name, name in persona.tools, id=f"tool-{name}", classes="tool")
+            with Horizontal(classes="tools"):
+                for name in BUNDLED:
+                    yield Checkbox(name, name in persona.tools, id=f"tool-{name}")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
