@@ -63,9 +63,6 @@ class Transcript(VerticalScroll):
         Binding("right", "code_sideways(1)", "Code →", show=False),
     ]
 
-    def on_key(self, event: events.Key) -> None:
-        follow_focus(self, event)  # typed fast: the first letter moved focus to the composer, the rest follow it
-
     def __init__(self, head: MessageView, **options: Any) -> None:
         super().__init__(head, **options)
         self.head = head
@@ -87,6 +84,9 @@ class Transcript(VerticalScroll):
         """Which of the selected message's code blocks b copied last (counted from the end)."""
         self._lock = asyncio.Lock()
         """Held while the window changes; scrolling during a change pages nothing."""
+
+    def on_key(self, event: events.Key) -> None:
+        follow_focus(self, event)  # typed fast: the first letter moved focus to the composer, the rest follow it
 
     def on_mount(self) -> None:
         self.anchor()
