@@ -243,7 +243,7 @@ def test_the_persona_form_at_80x24_labels_every_field_and_scrolls_to_focus(serve
 
     typed, labels, fields, seen, keys = run_app(make_app(server), script, size=(80, 24))
     assert typed.endswith("X"), typed
-    assert len(labels) >= fields == 6  # id, name, description, address, greeting, system prompt
+    assert len(labels) >= fields == 8  # id, name, description, address, greeting, system prompt, model, temperature
     assert ("save", True) in seen and all(visible for _, visible in seen), seen
     assert any("Save" in description and "s" in key for key, description in keys), keys
 

@@ -443,6 +443,7 @@ def test_a_persona_made_in_the_app_is_saved_and_used(server: LoopbackServer) -> 
         editor = app.screen
         editor.query_one("#pid", Input).value = "night-owl"
         editor.query_one("#name", Input).value = "Night owl"
+        editor.query_one("#description", Input).value = "Keeps watch at night"  # a new persona's starts empty (issue 26)
         editor.query_one("#system", TextArea).text = "You keep watch at night with {address}."
         await pilot.press("ctrl+s")
         await settle(pilot)

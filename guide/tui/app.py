@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -27,6 +27,7 @@ from guide.conversation import CallFiled, Event, Notice, PersonaChanged
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat import ChatScreen
+from guide.tui.screens.notices import Recent
 
 if TYPE_CHECKING:
     from guide.client import GuideError
@@ -46,6 +47,7 @@ class GuideApp(App[None]):
         Binding("f6", "model", "Model", id="model", priority=True),
         Binding("f7", "pick_server", "Server", id="server", priority=True),
         Binding("ctrl+n", "new_conversation", "New", id="new", show=False),
+        Binding("f8", "notices", "Notices", id="notices", tooltip="The recent notices, whole", show=False, priority=True),
     ]
     """The chat's own keys (Esc, ctrl+r, ctrl+f…) are the ChatScreen's; F2 is here to keep the footer in order."""
 
@@ -60,6 +62,8 @@ class GuideApp(App[None]):
         self.session = ChatSession(flags, transport=transport, emit=self._heard)
         self.chat = ChatScreen(self.session)
         self._painted = False
+        self.recent = Recent()
+        """The latest notices, whole (F8): on screen they are cut to two lines, two at a time."""
         self._theme_problem = self._apply_theme()
 
     def _apply_theme(self) -> str | None:
@@ -79,7 +83,40 @@ class GuideApp(App[None]):
 
     def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
         """Notices carry server words and file names: never read them as markup, never pass on their control characters."""
+        self.recent.add(one_line(title), visible(message), str(options.get("severity", "information")))
         super().notify(visible(message), title=one_line(title), markup=markup, **options)
+
+    def _refresh_notifications(self) -> None:
+        """Show the latest notices, two at most, each in two lines at most (Textual shows every one, whole, and they
+        covered half the transcript). Replaces Textual's own: the notices themselves are kept whole, for F8."""
+        from dataclasses import replace
+
+        from textual.css.query import NoMatches
+        from textual.notifications import Notifications
+        from textual.widgets._toast import ToastRack
+
+        from guide.tui.screens.notices import LONGEST, SHOWN, summary
+
+        try:
+            rack = self.screen.get_child_by_type(ToastRack)
+        except (NoMatches, ScreenStackError):
+            return  # no screen yet, or one without a rack: shown when one turns up
+        current = list(self._notifications)
+        self.recent.gone.extend(old.identity for old in current[:-SHOWN] if old.identity not in self.recent.gone)
+        shown = Notifications()
+        for notice in current[-SHOWN:]:
+            if notice.identity not in self.recent.gone:  # pushed off once, it does not come back
+                words, _ = summary(notice.title, notice.message, self.size.width)
+                shown.add(replace(notice, message=words, title="", markup=False, timeout=min(notice.timeout, LONGEST)))
+        self.call_later(rack.show, shown)
+
+    def action_notices(self) -> None:
+        """F8: the recent notices, whole."""
+        from guide.tui.screens.notices import NoticesScreen
+
+        if not isinstance(self.screen, NoticesScreen):
+            self.clear_notifications()  # each is listed whole: the cut copies would only cover the list
+            self.push_screen(NoticesScreen(list(self.recent.said)))
 
     def action_help_quit(self) -> None:
         """ctrl+c: say how to quit (Textual's own words are markup, which notices never read)."""
@@ -228,7 +265,7 @@ class GuideApp(App[None]):
     @guarded
     async def _persona_chosen(self, choice: str | None) -> None:
         from guide.personas import template
-        from guide.tui.screens.pickers import PersonaEditor
+        from guide.tui.screens.persona_form import PersonaEditor
 
         if not choice:
             return

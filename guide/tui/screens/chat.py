@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 NARROW = 100
 """Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
-WAITING = "The guide is answering…  (write on if you like; Esc stops it, and what arrived stays)"
+WAITING = "Answering…  write on if you like; Esc stops it and keeps what arrived"
+"""Fits the composer at 80 columns (76 cells inside its frame)."""
 
 
 def around(text: str, words: str, width: int = 60) -> str:
@@ -87,6 +88,10 @@ class ChatScreen(Screen[None]):
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
         """The words last looked for, and how many turns there were then."""
+        self.attaching: set[str] = set()
+        """Pictures being made ready, by their real path (the same file attached twice goes once)."""
+        self.opening_call = False
+        """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
 
     def compose(self) -> ComposeResult:
         yield StatusLine(self.status, id="status")
@@ -292,13 +297,6 @@ class ChatScreen(Screen[None]):
         focused = self.focused
         return focused is not None and focused is not self.composer and (focused is self.transcript or self.panel.query_one("#calls").has_focus)
 
-    def on_key(self, event: Any) -> None:
-        """Letters typed where they cannot go (the transcript, the calls list) go to the composer instead of vanishing."""
-        if event.is_printable and event.character and self._elsewhere() and event.key not in self.active_bindings:
-            event.stop()
-            self.composer.focus()
-            self.composer.insert(event.character)
-
     def on_paste(self, event: Any) -> None:
         """A paste where words cannot go lands in the composer."""
         if self._elsewhere() and event.text:
@@ -306,13 +304,18 @@ class ChatScreen(Screen[None]):
             self.composer.focus()
             self.composer.insert(event.text)
 
+    def on_calls_panel_call_selected(self) -> None:
+        self.opening_call = True  # not stopped: the app opens it
+
     def on_screen_resume(self) -> None:
         """Back from a modal (the map, a picker…): the composer has focus, so typing goes on. Back from a call opened
-        in the calls panel, the panel keeps it: the next ↓ Enter opens the next call, and never sends a half-written draft."""
-        if self.focused is not None and self.panel in self.focused.ancestors_with_self:
+        in the calls panel, and only then, the panel keeps it: the next ↓ Enter opens the next call, and never sends
+        a half-written draft; the first letter typed there takes the cursor back to the composer."""
+        from_call, self.opening_call = self.opening_call, False
+        if from_call and self.focused is not None and self.panel in self.focused.ancestors_with_self:
             return
         if self.is_mounted and self.composer.is_mounted:
-            self.composer.focus()
+            self.set_focus(self.composer)  # at once: keys typed right after Esc are already queued
 
     def action_regenerate(self) -> None:
         self.regenerate()
@@ -354,12 +357,26 @@ class ChatScreen(Screen[None]):
     @work(group="action")
     @guarded
     async def action_attach(self, path: str) -> None:
-        """/attach FILE (or a picture's path pasted on its own): the picture goes with the next message."""
+        """/attach FILE (or a picture's path pasted on its own): the picture goes with the next message (once, if attached twice)."""
+        import asyncio
+        import os.path
+
+        def real(where: str) -> str:
+            return os.path.realpath(os.path.expanduser(where.strip()))
+
+        pending = [picture.path for picture in self.conversation.pending if picture.path]
+        wanted, attached = await asyncio.to_thread(lambda: (real(path), {real(where) for where in pending}))  # off the loop: a slow mount
+        if wanted in attached | self.attaching:
+            words = f"{os.path.basename(wanted)} is already attached: it goes once, with your next message."
+            self.notify(words, title="attach", timeout=5)
+            return
         self.preparing += 1
+        self.attaching.add(wanted)
         try:
             prepared = await self.conversation.attach(path)
         finally:
             self.preparing -= 1
+            self.attaching.discard(wanted)
         count = len(self.conversation.pending)
         self.composer.placeholder = f"{count} picture{'s' if count > 1 else ''} attached: write your message, Enter sends it with them."
         words = prepared.note  # written for the trace, once sent; said here before it is

@@ -31,6 +31,7 @@ KEYS = """
 | F5 | persona |
 | F6 | model |
 | F7 | server: guide's companion, a preset, or an address |
+| F8 | the recent notices, whole (on screen they are cut to two lines, two at a time) |
 | ctrl+n | new conversation |
 | ctrl+r | regenerate the last reply |
 | ctrl+y | copy the last reply (also saved to clipboard.txt in the data folder) |

@@ -8,9 +8,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, OptionList, TextArea
+from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from guide.personas import Persona
@@ -105,67 +105,3 @@ class AddressPrompt(ModalScreen[str | None]):
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
-
-
-BUNDLED_NOTE = "This persona comes bundled with guide: saving keeps your own copy, which F5 can remove later to restore the bundled one."
-
-
-class PersonaEditor(ModalScreen[Persona | None]):
-    """Create or edit a persona: name, address, greeting, system prompt."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel"), Binding("ctrl+s", "save", "Save", id="save")]
-
-    def __init__(self, persona: Persona, creating: bool) -> None:
-        super().__init__()
-        self.persona = persona
-        self.creating = creating
-
-    def compose(self) -> ComposeResult:
-        persona = self.persona
-        with VerticalScroll(id="persona-editor", classes="picker"):
-            yield Label("New persona" if self.creating else one_line(f"Edit {persona.name}"), classes="picker-title", markup=False)
-            if persona.source == "bundled" and not self.creating:
-                yield Label(BUNDLED_NOTE, classes="picker-note", markup=False)
-            yield Label("Id (lower-case letters, digits, - or _; fixed once made)", classes="field-label")
-            yield Input(persona.id, placeholder="night-owl", id="pid", disabled=not self.creating)
-            yield Label("Name", classes="field-label")
-            yield Input(persona.name, placeholder="Night owl", id="name")
-            yield Label("Description (one line: what it is for)", classes="field-label")
-            yield Input(persona.description, placeholder="Keeps you company late at night", id="description")
-            yield Label("Address (whom it speaks to)", classes="field-label")
-            yield Input(persona.address, placeholder="Fira", id="address")
-            yield Label("Greeting (shown while it waits for you to begin)", classes="field-label")
-            yield TextArea(persona.greeting, id="greeting", soft_wrap=True)
-            yield Label("System prompt ({address} becomes the address)", classes="field-label")
-            yield TextArea(persona.system, id="system", soft_wrap=True)
-            with Horizontal(classes="buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        """Typing goes into the form at once (the scroller itself would take focus otherwise)."""
-        self.query_one("#pid" if self.creating else "#name", Input).focus()
-
-    @on(Button.Pressed, "#save")
-    def action_save(self) -> None:
-        from dataclasses import replace
-
-        from guide.personas import ID_PATTERN
-
-        pid = self.query_one("#pid", Input).value.strip()
-        if not ID_PATTERN.fullmatch(pid):
-            self.notify("The id is lower-case letters, digits, - or _.", severity="warning")
-            return
-        name, description, address = (self.query_one(f"#{key}", Input).value.strip() for key in ("name", "description", "address"))
-        if not (name and description and address):
-            self.notify("Name, description and address are all needed.", severity="warning")
-            return
-        greeting = self.query_one("#greeting", TextArea).text
-        system = self.query_one("#system", TextArea).text
-        edited = replace(self.persona, id=pid, name=name, description=description, address=address, greeting=greeting, system=system)
-        self.dismiss(replace(edited, source="user"))
-
-    @on(Button.Pressed, "#cancel")
-    def cancel(self) -> None:
-        self.dismiss(None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -14,6 +15,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from guide.safe_text import one_line
+from guide.tui.focus import follow_focus
 
 if TYPE_CHECKING:
     from guide.client import Trace
@@ -134,6 +136,9 @@ class CallsPanel(Vertical):
         calls.clear_options()
         calls.display = False
         self.query_one("#panel-empty").display = True
+
+    def on_key(self, event: events.Key) -> None:
+        follow_focus(self, event)  # typed fast: the first letter moved focus to the composer, the rest follow it
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

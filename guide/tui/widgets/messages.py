@@ -20,11 +20,30 @@ if TYPE_CHECKING:
     from guide.conversation import Turn
 
 
-def markdown(text: str) -> Markdown:
-    """A Markdown widget (imported on first use: markdown-it costs a launch 25 ms)."""
+def markdown(text: str, *, as_written: bool = False) -> Markdown:
+    """A Markdown widget (imported on first use: markdown-it costs a launch 25 ms).
+
+    as_written: each line break is kept (what the user wrote), where Markdown would join the lines into one.
+    """
     from textual.widgets import Markdown
 
-    return Markdown(visible(text))
+    return Markdown(visible(text), parser_factory=as_written_parser if as_written else None)
+
+
+def as_written_parser() -> Any:
+    """Textual's parser, with every soft line break made a hard one (Textual draws a soft break as a space)."""
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+
+    def hard_breaks(state: StateCore) -> None:
+        for token in state.tokens:
+            for child in token.children or ():
+                if child.type == "softbreak":
+                    child.type = "hardbreak"
+
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("hard_breaks", hard_breaks)
+    return parser
 
 
 FRAME = 1 / 30
@@ -129,7 +148,7 @@ class MessageView(Vertical):
         if self.role == "user" and isinstance(pictures, list) and pictures:
             names = ", ".join(one_line(str(p.get("name", ""))) for p in pictures if isinstance(p, dict))
             yield Static(f"picture: {names}", classes="pictures-attached", markup=False)
-        yield markdown(self.text)
+        yield markdown(self.text, as_written=self.role == "user")
 
     def on_mount(self) -> None:
         if self.role == "user" and self.turn is not None and (self.turn.data or {}).get("pictures"):

@@ -16,12 +16,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from guide.conversation import Turn
 from guide.tui.boundary import guarded
+from guide.tui.focus import follow_focus
 
 from .messages import ActionBlock, Divider, MessageView, Shown, markdown, needs_full_render, view_for
 
@@ -82,6 +84,9 @@ class Transcript(VerticalScroll):
         """Which of the selected message's code blocks b copied last (counted from the end)."""
         self._lock = asyncio.Lock()
         """Held while the window changes; scrolling during a change pages nothing."""
+
+    def on_key(self, event: events.Key) -> None:
+        follow_focus(self, event)  # typed fast: the first letter moved focus to the composer, the rest follow it
 
     def on_mount(self) -> None:
         self.anchor()
