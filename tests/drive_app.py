@@ -41,7 +41,7 @@ async def main(base_url: str, count: int, then_stream: bool) -> None:
                     await asyncio.sleep(60)
                 await pilot.pause(0.01)
             print("never streamed", flush=True)
-        for notice in app._notifications:
+        for notice in app.recent.said:
             print(f"notice {notice.severity} {notice.title}: {notice.message}".replace("\n", " "), flush=True)
     print("done", flush=True)
 

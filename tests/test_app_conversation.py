@@ -22,7 +22,7 @@ def make_app(server: LoopbackServer, **flags: Any) -> GuideApp:
 
 
 def notices(app: GuideApp) -> list[str]:
-    return [f"{n.title}: {n.message}" for n in app._notifications]
+    return [f"{n.title}: {n.message}" for n in app.recent.said]
 
 
 def test_a_streaming_call_updates_its_row_from_the_stream_itself(server: LoopbackServer) -> None:

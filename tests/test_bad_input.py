@@ -119,7 +119,7 @@ def test_audio_over_the_limit_is_refused_before_anything_is_sent(server: Loopbac
         app.chat.composer.text = f"/listen {big}"
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        return [(n.severity, n.title or "", n.message) for n in app._notifications]
+        return [(n.severity, n.title or "", n.message) for n in app.recent.said]
 
     notices = run_app(make_app(server), script)
     severity, title, message = notices[-1]
@@ -214,7 +214,7 @@ def test_a_silent_server_is_given_up_on_after_the_timeout(server: LoopbackServer
         app.chat.composer.text = "Hello?"
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        return [n.title or "" for n in app._notifications][-1]
+        return [n.title or "" for n in app.recent.said][-1]
 
     title = run_app(make_app(server), script)
     assert "took too long" in title.lower()

@@ -383,7 +383,7 @@ def test_the_app_runs_on_the_companion_when_nothing_is_configured(monkeypatch: p
         await settle(pilot)
         await type_and_send(pilot, "I feel tired")
         status = str(app.chat.query_one("#status").render())
-        notices = [n.message for n in app._notifications]
+        notices = [n.message for n in app.recent.said]
         shown = transcript_text(app)
         app.chat.composer.text = "/understand a quiet lake"
         await pilot.press("enter")

@@ -18,9 +18,8 @@ def make_app(server: LoopbackServer, **flags: Any) -> GuideApp:
 
 def toasts(app: GuideApp) -> list[str]:
     """The words of every notice on screen, as shown."""
-    from textual.widgets._toast import Toast
 
-    return [str(toast.render()) for toast in app.screen.query(Toast)] + [str(t.render()) for t in app.query(Toast)]
+    return [str(toast.render()) for toast in app.screen.query("Toast")] + [str(t.render()) for t in app.query("Toast")]
 
 
 def test_the_help_table_keeps_a_command_with_a_pipe_in_one_row(server: LoopbackServer) -> None:
@@ -44,7 +43,7 @@ def test_ctrl_c_says_how_to_quit_in_plain_words(server: LoopbackServer) -> None:
         pilot.app.chat.query_one("#calls").focus()  # type: ignore[attr-defined]
         await pilot.press("ctrl+c")
         await pilot.pause(0.1)
-        return [n.message for n in pilot.app._notifications]
+        return [n.message for n in pilot.app.recent.said]
 
     said = run_app(make_app(server), script)
     assert any("ctrl+q" in words for words in said)
@@ -129,7 +128,7 @@ def test_editing_a_bundled_persona_says_so_and_it_can_be_restored(server: Loopba
         app.screen.query_one("#system", TextArea).text = "You are brief with {address}."
         await pilot.press("ctrl+s")
         await settle(pilot)
-        said = [n.message for n in app._notifications]
+        said = [n.message for n in app.recent.said]
         mine = personas.load().personas["calm-guide"].source
         picker = await open_persona_picker(pilot)
         options = [picker.get_option_at_index(i) for i in range(picker.option_count)]
@@ -158,7 +157,6 @@ def overlaps(a: Any, b: Any) -> bool:
 
 
 def test_at_80x24_who_answers_is_in_the_header_and_its_notice_leaves_the_greeting_clear(monkeypatch: Any) -> None:
-    from textual.widgets._toast import Toast
     from tui_helpers import wait_until_connected
 
     from guide.tui.widgets.transcript import MessageView
@@ -170,7 +168,7 @@ def test_at_80x24_who_answers_is_in_the_header_and_its_notice_leaves_the_greetin
         await wait_until_connected(pilot)
         await settle(pilot, 0.2)
         greeting = app.chat.query_one(MessageView).region
-        shown = [toast for toast in app.screen.query(Toast)]
+        shown = [toast for toast in app.screen.query("Toast")]
         return str(app.chat.query_one("#status").render()), greeting, [(t.region, str(t.render())) for t in shown]
 
     status, greeting, shown = run_app(GuideApp(), script, size=(80, 24), toasts=True)
@@ -379,7 +377,6 @@ def test_a_server_that_answers_nothing_is_offered_not_saved(server: LoopbackServ
 
 def test_the_map_is_not_covered_by_notices_of_its_own_probe(server: LoopbackServer) -> None:
     from textual.widgets import DataTable
-    from textual.widgets._toast import Toast
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
@@ -388,7 +385,7 @@ def test_the_map_is_not_covered_by_notices_of_its_own_probe(server: LoopbackServ
         await until(pilot, lambda: app.session.support is not None)
         await settle(pilot)
         table = app.screen.query_one(DataTable).region
-        return [(toast.region, str(toast.render())) for toast in app.screen.query(Toast)], table
+        return [(toast.region, str(toast.render())) for toast in app.screen.query("Toast")], table
 
     shown, table = run_app(make_app(server), script, size=(80, 24), toasts=True)
     assert not [words for region, words in shown if overlaps(region, table)]

@@ -63,7 +63,7 @@ def test_a_failing_server_gets_a_calm_notice_and_nothing_is_lost(fault: str, ser
         app.chat.composer.text = "Tell me about the sea"
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        notices = [(n.severity, n.title or "", n.message) for n in app._notifications]
+        notices = [(n.severity, n.title or "", n.message) for n in app.recent.said]
         failed = {"notices": notices, "composer": app.chat.composer.text, "screen": on_screen_and_stored(app)}
         server.script.clear()
         await pilot.press("enter")  # the words are still there: send them again, now the server is well
@@ -181,7 +181,7 @@ def test_a_damaged_store_is_set_aside_and_a_new_one_started(server: LoopbackServ
         app.chat.composer.text = "still here"
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        return [n.message for n in app._notifications]
+        return [n.message for n in app.recent.said]
 
     notices = run_app(make_app(server), script)
     [kept] = store.path.parent.glob("guide.sqlite3.broken-*")
@@ -199,7 +199,7 @@ def test_a_read_only_store_is_reported_once_and_the_chat_goes_on_in_memory(serve
             app.chat.composer.text = words
             await pilot.press("enter")
             await settle(pilot, 0.2)
-        return [text for _, _, text in transcript_text(app)[1:]], [n.message for n in app._notifications if n.title == "Storage"]
+        return [text for _, _, text in transcript_text(app)[1:]], [n.message for n in app.recent.said if n.title == "Storage"]
 
     shown, storage = run_app(make_app(server), script)
     assert shown == ["first", "You said: first", "second", "You said: second"]
@@ -216,7 +216,7 @@ def test_a_data_folder_that_cannot_be_made_leaves_the_chat_working(server: Loopb
         app.chat.composer.text = "hello"
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        return [text for _, _, text in transcript_text(app)[1:]], [n.message for n in app._notifications if n.title == "Storage"]
+        return [text for _, _, text in transcript_text(app)[1:]], [n.message for n in app.recent.said if n.title == "Storage"]
 
     shown, storage = run_app(make_app(server), script)
     assert shown == ["hello", "You said: hello"]

@@ -29,7 +29,7 @@ def make_app(server: LoopbackServer, **flags: Any) -> GuideApp:
 
 
 def notices(app: GuideApp) -> list[tuple[str, str, str]]:
-    return [(n.severity, n.title or "", n.message) for n in app._notifications]
+    return [(n.severity, n.title or "", n.message) for n in app.recent.said]
 
 
 async def command(pilot: Pilot[None], text: str) -> None:

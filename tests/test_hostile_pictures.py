@@ -47,7 +47,7 @@ def grey(width: int, height: int, *, before: bytes = b"") -> bytes:
 
 
 def notices(app: GuideApp) -> list[str]:
-    return [f"{n.title or ''}: {n.message}" for n in app._notifications]
+    return [f"{n.title or ''}: {n.message}" for n in app.recent.said]
 
 
 async def attach(pilot: Pilot[None], path: Path | str) -> tuple[list[str], list[Any]]:
@@ -165,7 +165,7 @@ def test_attach_refuses_what_is_not_a_regular_file_at_once(kind: str, server: Lo
         app.chat.composer.text = f"/attach {path}"
         await pilot.press("enter")
         deadline = time.monotonic() + 10  # not settle(): a worker stuck on the pipe would wait with it
-        while not app._notifications and time.monotonic() < deadline:
+        while not app.recent.said and time.monotonic() < deadline:
             await pilot.pause(0.05)
         said = notices(app)
         if kind == "a pipe":  # a reader stuck on the pipe (guide as it was) gets its end, so the app can quit

@@ -125,7 +125,7 @@ def test_closing_the_detail_while_a_replay_is_on_the_wire_leaves_no_call_running
             await pilot.pause(0.05)
             if len(calls) == 2 and all(trace.state != "running" for trace in calls.values()):
                 break
-        return [trace.state for trace in calls.values()], [n.message for n in app._notifications]
+        return [trace.state for trace in calls.values()], [n.message for n in app.recent.said]
 
     states, said = run_app(make_app(server), script)
     assert states == ["done", "done"]  # the replay went on to its end, though its detail was closed
@@ -182,7 +182,7 @@ def test_an_answer_nested_600_deep_is_kept_and_the_chat_goes_on(server: Loopback
         await settle(pilot, 0.2)
         await type_and_send(pilot, "and now a word")
         assert app.session.store is not None and app.session.store.flush(10)
-        return [n.message for n in app._notifications], [t["action"] for t in app.session.store.traces(stored_id(app))]
+        return [n.message for n in app.recent.said], [t["action"] for t in app.session.store.traces(stored_id(app))]
 
     said, stored = run_app(make_app(server), script)
     assert not any("went wrong" in words for words in said), said

@@ -41,7 +41,7 @@ def test_after_a_switch_to_a_text_only_server_the_history_goes_without_its_pictu
             await settle(pilot, 0.3)
             await type_and_send(pilot, "Once more")
             await settle(pilot, 0.3)
-            notes = [n.message for n in app._notifications]
+            notes = [n.message for n in app.recent.said]
             return notes, transcript_text(app), app.chat.composer.text
 
         notes, shown, left = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model"}), script)

@@ -57,7 +57,7 @@ def test_the_key_appears_nowhere_after_a_session(monkeypatch: pytest.MonkeyPatch
             await settle(pilot)
             from guide.tui.screens.call_detail import CallDetail
 
-            seen = {"notices": "\n".join(f"{n.title} {n.message}" for n in app._notifications)}
+            seen = {"notices": "\n".join(f"{n.title} {n.message}" for n in app.recent.said)}
             for trace in app.chat.panel.traces.values():
                 detail = CallDetail(trace)
                 seen[f"detail {trace.id}"] = "\n".join(detail.texts.values())
@@ -157,7 +157,7 @@ def test_a_key_echoed_in_json_escapes_or_in_any_field_appears_nowhere(monkeypatc
             from guide.tui.screens.call_detail import CallDetail
 
             talk = app.session.conversation
-            seen = {"notices": "\n".join(f"{n.title} {n.message}" for n in app._notifications)}
+            seen = {"notices": "\n".join(f"{n.title} {n.message}" for n in app.recent.said)}
             seen["turns"] = "\n".join(f"{turn.model} {turn.content} {turn.data}" for turn in talk.turns)
             for trace in app.chat.panel.traces.values():
                 seen[f"trace {trace.id}"] = json.dumps(trace.to_dict(), ensure_ascii=False)

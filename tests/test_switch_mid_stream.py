@@ -21,7 +21,9 @@ def test_a_reply_stopped_by_a_server_switch_is_kept_stopped_and_the_queued_words
             await pilot.press("enter")
             for _ in range(200):  # the reply is streaming
                 await pilot.pause(0.02)
-                if app.chat.streaming and "word1" in "".join(t.content for t in app.session.conversation.turns) + str(app.chat.transcript.views[-1].text):
+                if app.chat.streaming and "word1" in "".join(t.content for t in app.session.conversation.turns) + str(
+                    app.chat.transcript.views[-1].text
+                ):
                     break
             app.chat.composer.focus()
             await pilot.press("q", "u", "e", "u", "e", "d")  # the next message, waiting while the guide answers

@@ -37,7 +37,7 @@ def theme_at_start(server: LoopbackServer) -> tuple[str, list[tuple[str, str]]]:
 
     async def script(pilot: Pilot[None]) -> tuple[str, list[tuple[str, str]]]:
         app = pilot.app
-        return app.theme, [(n.title, n.message) for n in app._notifications if n.title == "Theme"]
+        return app.theme, [(n.title, n.message) for n in app.recent.said if n.title == "Theme"]
 
     return run_app(GuideApp(flags={"base_url": server.url, "model": "m"}), script)  # type: ignore[no-any-return]
 

@@ -18,7 +18,7 @@ def test_a_model_that_always_asks_for_a_tool_is_stopped_after_the_last_round(ser
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await type_and_send(pilot, "What time is it?")
         await settle(pilot, 0.5)
-        return [f"{notice.title} {notice.message}" for notice in app._notifications]
+        return [f"{notice.title} {notice.message}" for notice in app.recent.said]
 
     notices = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model", "persona": "toolsmith"}), script)
     assert len(server.requests) == MAX_ROUNDS

@@ -127,7 +127,7 @@ def test_a_failed_call_gives_the_words_back_and_a_calm_notice(server: LoopbackSe
     async def script(pilot: Pilot[None]) -> Any:
         await type_and_send(pilot, "my careful words")
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        notices = [(n.title, n.message, n.severity) for n in app._notifications]
+        notices = [(n.title, n.message, n.severity) for n in app.recent.said]
         return app.chat.composer.text, transcript_text(app), notices, panel_rows(app)
 
     text, shown, notices, rows = run_app(make_app(server, model="m"), script)
@@ -178,7 +178,7 @@ def test_each_slash_command_adds_its_mapping_row(action: str, server: LoopbackSe
         app.chat.composer.focus()
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        return panel_rows(app), [n.message for n in app._notifications if n.severity == "error"], app.chat.composer.text
+        return panel_rows(app), [n.message for n in app.recent.said if n.severity == "error"], app.chat.composer.text
 
     rows, errors, composer = run_app(make_app(server, model="loopback-model"), script)
     assert errors == []
@@ -333,9 +333,9 @@ def test_cannot_connect_at_start_keeps_the_app_open_and_explains() -> None:
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await wait_until_connected(pilot)
-        at_start = [(n.title, n.message) for n in app._notifications]
+        at_start = [(n.title, n.message) for n in app.recent.said]
         await type_and_send(pilot, "anyone there")
-        return at_start, [n.title for n in app._notifications], app.chat.composer.text, transcript_text(app)
+        return at_start, [n.title for n in app.recent.said], app.chat.composer.text, transcript_text(app)
 
     at_start, titles, composer, shown = run_app(GuideApp(flags={"base_url": url, "model": "m"}), script)
     assert any(title == "Could not reach the server" and "F7" in message for title, message in at_start)
@@ -395,7 +395,7 @@ def test_export_writes_the_conversation_with_its_calls(server: LoopbackServer) -
         app.chat.composer.text = "/export calls"
         await pilot.press("enter")
         await settle(pilot)
-        return [n.message for n in app._notifications]
+        return [n.message for n in app.recent.said]
 
     messages = run_app(make_app(server, model="loopback-model"), script)
     path = next(m for m in messages if m.startswith("Exported to ")).removeprefix("Exported to ")
@@ -521,7 +521,7 @@ def test_a_full_disk_is_reported_once_and_the_chat_goes_on(server: LoopbackServe
             app.chat.composer.text = words
             await pilot.press("enter")
             await settle(pilot, 0.2)
-        return transcript_text(app), [n.message for n in app._notifications if n.title == "Storage"]
+        return transcript_text(app), [n.message for n in app.recent.said if n.title == "Storage"]
 
     shown, storage = run_app(make_app(server, model="loopback-model"), script)
     assert [text.strip() for _, _, text in shown[1:]] == [
@@ -542,7 +542,7 @@ def test_a_conversations_file_that_is_not_a_database_is_set_aside(server: Loopba
     async def script(pilot: Pilot[None]) -> Any:
         await type_and_send(pilot, "still here")
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        return [n.message for n in app._notifications], stored_id(app)
+        return [n.message for n in app.recent.said], stored_id(app)
 
     notices, conversation = run_app(make_app(server, model="loopback-model"), script)
     [kept] = data_dir().glob("guide.sqlite3.broken-*")

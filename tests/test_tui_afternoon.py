@@ -110,7 +110,7 @@ def test_attaching_the_same_picture_twice_attaches_it_once_and_says_so(server: L
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await command(pilot, f"/attach {lake}")
         await command(pilot, f"/attach {lake}")
-        notes = [n.message for n in app._notifications]
+        notes = [n.message for n in app.recent.said]
         await type_and_send(pilot, "What is this?")
         await settle(pilot, 0.3)
         return notes
@@ -146,9 +146,7 @@ def test_the_composer_says_a_reply_is_streaming_within_80_columns(server: Loopba
 
 
 def notices_shown(app: GuideApp) -> list[Any]:
-    from textual.widgets._toast import Toast
-
-    return [toast for toast in app.screen.query(Toast) if toast.region.height > 0]
+    return [toast for toast in app.screen.query("Toast") if toast.region.height > 0]
 
 
 def test_three_notices_at_once_show_two_lines_at_most_two_and_f8_shows_them_whole(server: LoopbackServer) -> None:
@@ -181,7 +179,7 @@ def test_the_dead_server_notice_at_80x24_is_short_and_its_full_words_are_a_key_a
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await type_and_send(pilot, "hello")
-        await until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        await until(pilot, lambda: any(n.severity == "error" for n in app.recent.said))
         await settle(pilot, 0.2)
         shown = [(toast.region, str(toast.render())) for toast in notices_shown(app)]
         await pilot.press("f8")

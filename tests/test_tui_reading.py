@@ -23,7 +23,7 @@ def make_app(url: str, **flags: Any) -> GuideApp:
 
 
 def notices(app: GuideApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    return [n.message for n in app.recent.said]
 
 
 # /understand says something about the vectors (item 15).

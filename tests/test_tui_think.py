@@ -83,7 +83,7 @@ def test_attach_shows_the_picture_and_sends_it_with_the_next_message(server: Loo
     async def script(pilot: Pilot[None]) -> tuple[list[str], int, Any]:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await command(pilot, f"/attach {lake}")
-        notes = [n.message for n in app._notifications]
+        notes = [n.message for n in app.recent.said]
         await type_and_send(pilot, "What is this?")
         await settle(pilot, 0.3)
         asked = app.chat.transcript.last_message("user")
@@ -189,7 +189,7 @@ def test_a_message_sent_while_a_picture_is_still_being_made_ready_says_it_goes_w
         app.chat.composer.text = "what is this?"
         await pilot.press("enter")  # at once, before the picture is ready
         await settle(pilot, 1.0)
-        return [n.message for n in app._notifications], server.requests[-1].json["messages"][-1]
+        return [n.message for n in app.recent.said], server.requests[-1].json["messages"][-1]
 
     said, sent = run_app(make_app(server), script)
     assert any("still being made ready" in words and "not this one" in words for words in said)

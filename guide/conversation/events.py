@@ -7,13 +7,17 @@ ask`, a test) hears these through the `emit` callback it was given.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from guide.personas import Persona
 
     from .exchange import Exchange
     from .turns import Turn
+
+
+Severity = Literal["information", "warning", "error"]
+"""How much a notice matters (Textual's words for it)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class Notice:
 
     title: str
     message: str
-    severity: str = "information"
+    severity: Severity = "information"
     timeout: float | None = None
     """How long it stays on screen (None: the app's default for its severity)."""
 

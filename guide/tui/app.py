@@ -10,15 +10,17 @@ the screens and widgets.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.app import App, ScreenStackError, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from guide import config
@@ -64,6 +66,8 @@ class GuideApp(App[None]):
         self._painted = False
         self.recent = Recent()
         """The latest notices, whole (F8): on screen they are cut to two lines, two at a time."""
+        self.on_screen: list[tuple[str, SeverityLevel, float]] = []
+        """The notices showing now, as shown: their words, severity, and when they go (monotonic seconds)."""
         self._theme_problem = self._apply_theme()
 
     def _apply_theme(self) -> str | None:
@@ -81,34 +85,28 @@ class GuideApp(App[None]):
     def _heard(self, event: Event) -> None:
         self.post_message(self.Heard(event))  # thread-safe: the store's writer reports from its own thread
 
-    def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
-        """Notices carry server words and file names: never read them as markup, never pass on their control characters."""
-        self.recent.add(one_line(title), visible(message), str(options.get("severity", "information")))
-        super().notify(visible(message), title=one_line(title), markup=markup, **options)
+    def notify(
+        self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None, markup: bool = False
+    ) -> None:
+        """Notices carry server words and file names: never read as markup, control characters shown as symbols.
 
-    def _refresh_notifications(self) -> None:
-        """Show the latest notices, two at most, each in two lines at most (Textual shows every one, whole, and they
-        covered half the transcript). Replaces Textual's own: the notices themselves are kept whole, for F8."""
-        from dataclasses import replace
-
-        from textual.css.query import NoMatches
-        from textual.notifications import Notifications
-        from textual.widgets._toast import ToastRack
-
+        On screen a notice is cut to two lines and at most two show at once (Textual shows every one, whole, and they
+        covered half the transcript); each is kept whole for F8. Only Textual's public notify and clear_notifications."""
         from guide.tui.screens.notices import LONGEST, SHOWN, summary
 
-        try:
-            rack = self.screen.get_child_by_type(ToastRack)
-        except (NoMatches, ScreenStackError):
-            return  # no screen yet, or one without a rack: shown when one turns up
-        current = list(self._notifications)
-        self.recent.gone.extend(old.identity for old in current[:-SHOWN] if old.identity not in self.recent.gone)
-        shown = Notifications()
-        for notice in current[-SHOWN:]:
-            if notice.identity not in self.recent.gone:  # pushed off once, it does not come back
-                words, _ = summary(notice.title, notice.message, self.size.width)
-                shown.add(replace(notice, message=words, title="", markup=False, timeout=min(notice.timeout, LONGEST)))
-        self.call_later(rack.show, shown)
+        title, message = one_line(title), visible(message)
+        self.recent.add(title, message, severity)
+        words, _ = summary(title, message, self.size.width)
+        now = time.monotonic()
+        seconds = min(self.NOTIFICATION_TIMEOUT if timeout is None else timeout, LONGEST)
+        staying = [(w, level, until) for w, level, until in self.on_screen if until > now + 0.2]
+        if len(staying) >= SHOWN:  # the oldest goes for good: clear them all and put back the newest
+            staying = staying[-(SHOWN - 1) :] if SHOWN > 1 else []
+            self.clear_notifications()
+            for w, level, until in staying:
+                super().notify(w, severity=level, timeout=until - now, markup=False)
+        self.on_screen = [*staying, (words, severity, now + seconds)]
+        super().notify(words, severity=severity, timeout=seconds, markup=False)
 
     def action_notices(self) -> None:
         """F8: the recent notices, whole."""

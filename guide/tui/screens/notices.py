@@ -41,12 +41,10 @@ class Said:
 
 
 class Recent:
-    """The latest notices, whole, and which ones a newer notice pushed off the screen."""
+    """The latest notices, whole."""
 
     def __init__(self) -> None:
         self.said: deque[Said] = deque(maxlen=KEPT)
-        self.gone: deque[str] = deque(maxlen=KEPT)
-        """Identities of notices pushed off the screen by newer ones."""
 
     def add(self, title: str, message: str, severity: str) -> None:
         self.said.append(Said(title, message, severity))
