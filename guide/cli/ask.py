@@ -114,8 +114,6 @@ async def ask(text: str, settings: config.Settings, persona: personas.Persona, o
     finally:
         output.end_line()  # whatever stops the reply (Ctrl-C, a failure nobody expected) leaves no line open
         await guide.aclose()
-        if answering.companion is not None:
-            answering.companion.stop()
     output.finish()
     return EXIT_OK
 
