@@ -108,7 +108,7 @@ def ended_words(code: int) -> str:
 
 def wanted_port(settings: Any) -> int:
     """The companion's port: the `companion_port` setting (GUIDE_COMPANION_PORT), else 8765."""
-    value = str(getattr(settings, "companion_port", None) or os.environ.get("GUIDE_COMPANION_PORT") or "")
+    value = str(getattr(settings, "companion_port", None) or "")
     try:
         port = int(value)
     except ValueError:
