@@ -419,7 +419,7 @@ class ChatSession:
         was = self.server_address()
         if not self.save_settings({"provider": None, "base_url": None}):
             return False
-        if self.answering is None or self.answering.companion is None or self.answering.companion.ended() is not None:
+        if self.answering is None or self.answering.companion is None or await self.answering.companion.ended() is not None:
             from guide.companion.supervise import CompanionFailed, find_or_start, held_words
 
             try:

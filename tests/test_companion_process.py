@@ -286,7 +286,9 @@ def test_a_model_that_crashes_its_start_up_check_is_set_aside_for_the_listener(m
     assert "fake-model.Q4_0.gguf could not answer here" in said and "SIGABRT" in said
     assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-cache-dir llama-cpp-python' in said
     assert said.index("could not answer") < said.index("guide companion on")  # said before the model would have been announced
-    assert "reflective-listener" in said.splitlines()[said.splitlines().index(next(x for x in said.splitlines() if x.startswith("guide companion on")))]
+    assert (
+        "reflective-listener" in said.splitlines()[said.splitlines().index(next(x for x in said.splitlines() if x.startswith("guide companion on")))]
+    )
     assert ids[0] == "reflective-listener" and "fake-model" not in ids
     assert "not a language model" in (reply.choices[0].message.content or "")
 
@@ -325,7 +327,12 @@ def test_a_companion_stops_by_itself_after_the_idle_time(tmp_path: Path) -> None
 def test_the_banner_names_each_endpoint_offered(tmp_path: Path) -> None:
     with serving() as served:
         said = served.output()
-    for line in ("think       POST /v1/chat/completions", "continue    POST /v1/completions", "understand  POST /v1/embeddings", "catalog     GET /v1/models"):
+    for line in (
+        "think       POST /v1/chat/completions",
+        "continue    POST /v1/completions",
+        "understand  POST /v1/embeddings",
+        "catalog     GET /v1/models",
+    ):
         assert line in said, said
     assert "respond     POST /v1/responses" in said
 

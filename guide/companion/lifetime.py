@@ -32,7 +32,7 @@ class Outer:
             return
         self.busy += 1
         try:
-            if scope.get("path") == PROOF_PATH and scope.get("method") == "GET":
+            if scope.get("path") == PROOF_PATH and scope.get("method") == "GET" and from_this_machine(scope):
                 await self._prove(scope, send)
             else:
                 await self.app(scope, receive, send)
@@ -54,6 +54,14 @@ class Outer:
     def idle_for(self) -> float:
         """Seconds since the last request ended (0 while one is being answered)."""
         return 0.0 if self.busy else time.monotonic() - self.last
+
+
+def from_this_machine(scope: Scope) -> bool:
+    """Whether the request comes from loopback: the proof is for the user's own app, not for the network (elsewhere the route is a 404)."""
+    from .guards import is_loopback
+
+    client = scope.get("client")
+    return client is not None and is_loopback(str(client[0]))
 
 
 def idle_server(config: Any, outer: Outer, limit: float | None) -> Any:

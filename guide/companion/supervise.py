@@ -16,6 +16,7 @@ loop: the process is started on a thread, and asked over async HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -36,6 +37,8 @@ PORTS_TRIED = 10
 ASK_SECONDS = 1.0
 CRASHES = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT")
 ENGINE_CRASHES_BEFORE_LISTENER = 2
+LOG_KEPT = 1_000_000
+"""Bytes of a companion's log kept across starts."""
 PORT_IN_USE = 3
 """`guide serve`'s exit status when its port is taken (EXIT_UNREACHABLE in guide.cli.common)."""
 KEEP_AWAKE_SECONDS = 300.0
@@ -67,19 +70,20 @@ class Companion:
         """Whether a language model (llama.cpp) answers, rather than the reflective listener."""
         return self.kind == "local model"
 
-    def ended(self) -> str | None:
-        """How it ended, in words, if it has ("was killed by SIGSEGV (a crash)"); None while it runs. Never waits."""
+    async def ended(self) -> str | None:
+        """How it ended, in words, if it has ("crashed (SIGSEGV)"); None while it runs.
+
+        One this run started: its exit status (a waitpid that never waits).
+        One found running: whether its port still takes a connection.
+        """
         if self.process is not None:
             code = self.process.poll()
             return None if code is None else ended_words(code)
-        if self.pid is None:
-            return None
         try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+            _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), ASK_SECONDS)
+        except (TimeoutError, OSError):
             return "stopped"
-        except OSError:
-            return None  # it runs, as someone else: not ours to judge
+        writer.close()
         return None
 
     def crashed(self) -> bool:
@@ -154,7 +158,11 @@ def launch(port: int, gguf: str | None) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "guide", "serve", "--port", str(port), "--stop-when-idle", f"{IDLE_STOP:g}"]
     if gguf:
         command += ["--gguf", gguf]
-    descriptor = os.open(identity.log_path(port), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = identity.log_path(port)
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > LOG_KEPT:
+            log.unlink()  # a log of many starts: the newest start begins a new one
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     options: dict[str, Any] = {"start_new_session": True} if sys.platform != "win32" else {"creationflags": 0x00000008 | 0x00000200}
     try:
         process = subprocess.Popen(
@@ -260,8 +268,9 @@ class Keeper:
         loop = asyncio.get_running_loop()
         asked = loop.time()
         while True:
-            await asyncio.sleep(self.WATCH_SECONDS)
-            how = self.companion.ended()
+            # One this run started is checked without a sound (waitpid); one found running, by a connection, less often.
+            await asyncio.sleep(self.WATCH_SECONDS if self.companion.process is not None else 4 * self.WATCH_SECONDS)
+            how = await self.companion.ended()
             if how is not None:
                 if not await self.restart(how):
                     return

@@ -31,7 +31,9 @@ class Llama:
         self.model_path = model_path
         self.n_tokens = 0
 
-    def create_chat_completion(self, messages: list[dict[str, Any]], stream: bool = False, max_tokens: int | None = None, **options: Any) -> Iterator[dict[str, Any]]:
+    def create_chat_completion(
+        self, messages: list[dict[str, Any]], stream: bool = False, max_tokens: int | None = None, **options: Any
+    ) -> Iterator[dict[str, Any]]:
         for n in range(min(max_tokens or WORDS, WORDS)):
             self.n_tokens = n + 1
             yield {"choices": [{"delta": {"content": f"word{n} "}, "finish_reason": None}]}
