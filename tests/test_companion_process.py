@@ -155,7 +155,7 @@ def test_a_snippet_from_the_call_detail_still_runs_after_the_app_quits_and_after
     assert "tired" in run_curl(curl) and "tired" in run_curl(again)
 
 
-def test_guide_ask_and_guide_probe_use_the_same_companion(run_guide: Any) -> None:
+def test_guide_ask_probe_and_tour_use_the_same_companion(run_guide: Any) -> None:
     port = companion_port()
     asked = run_guide("ask", "I need a rest", GUIDE_GGUF="none")
     assert asked.returncode == 0, asked.stderr
@@ -166,6 +166,9 @@ def test_guide_ask_and_guide_probe_use_the_same_companion(run_guide: Any) -> Non
     assert f"http://127.0.0.1:{port}/v1" in probed.stdout and "✓ think" in probed.stdout
     again = run_guide("ask", "I need a walk", GUIDE_GGUF="none")
     assert again.returncode == 0 and "a walk" in again.stdout
+    toured = run_guide("tour", GUIDE_GGUF="none")
+    assert toured.returncode == 0, toured.stderr
+    assert f"$ curl http://127.0.0.1:{port}/v1/chat/completions" in toured.stdout  # its curl lines point at the address that lasts
     assert (record(port) or {}).get("pid") == first["pid"]
 
 

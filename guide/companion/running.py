@@ -1,4 +1,8 @@
-"""Running the companion: on a port for `guide serve`, or in a background thread for the app."""
+"""Running the companion: on a port for `guide serve`, or in a background thread (a helper for tests).
+
+The app never runs it in its own process: it starts `guide serve` as a process
+of its own (supervise.py), so a crash of a native engine cannot take it down.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ def start(
     max_replies: int = MAX_REPLIES,
     client_timeout: float = CLIENT_TIMEOUT,
 ) -> Running:
-    """Serve the companion on a free loopback port from a background thread."""
+    """Serve the companion on a free loopback port from a background thread (tests that need an engine of their own)."""
     import uvicorn
 
     engines = engines or discover(gguf)
