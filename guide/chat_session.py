@@ -218,7 +218,7 @@ class ChatSession:
         self.conversation.file_call(trace)
 
     async def close(self) -> Path | None:
-        """Close the client, the companion and the store; the file holding writes that could not land, if any."""
+        """Close the client and the store, and stop watching the companion (it goes on); the file holding writes that could not land, if any."""
         if self.keeper is not None:
             self.keeper.stop()  # the companion itself goes on: snippets copied from the app keep working
         if self.guide is not None:
