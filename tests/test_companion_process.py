@@ -397,3 +397,18 @@ def test_serve_log_full_adds_the_bodies_with_secrets_replaced(tmp_path: Path) ->
     assert "  ← " in output and "data: " in output and "not a language model" in output  # the response bodies, the stream's frames
     assert '"error"' in output  # the refused call's answer
     assert KEY not in output and "sk-wrong-key-9876543210" not in output
+
+
+# The proof is for the user's own app only.
+
+
+def test_the_proof_is_shown_to_this_machine_only_and_its_secret_is_private() -> None:
+    with serving() as served:
+        own = httpx.get(served.url + "/guide/companion", params={"nonce": "abc"}, timeout=10)
+        rebound = httpx.get(served.url + "/guide/companion", params={"nonce": "abc"}, headers={"Host": "evil.example"}, timeout=10)
+        paged = httpx.get(served.url + "/guide/companion", params={"nonce": "abc"}, headers={"Origin": "https://evil.example"}, timeout=10)
+    assert own.status_code == 200 and len(own.json()["proof"]) == 64
+    assert rebound.status_code == 421 and "proof" not in rebound.text  # a DNS-rebinding page meets the companion's door
+    assert paged.status_code == 403 and "proof" not in paged.text
+    secret = Path(os.environ["GUIDE_HOME"]) / "data" / "companion" / "secret"
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_bytes()) >= 32

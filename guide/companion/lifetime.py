@@ -57,11 +57,17 @@ class Outer:
 
 
 def from_this_machine(scope: Scope) -> bool:
-    """Whether the request comes from loopback: the proof is for the user's own app, not for the network (elsewhere the route is a 404)."""
-    from .guards import is_loopback
+    """Whether the request comes from loopback, addressed to a loopback name, with no web page behind it.
+
+    The proof is for the user's own app: the network, a rebinding page and any
+    page at all get the companion's door instead (404, 421, 403).
+    """
+    from .guards import host_name, is_loopback
 
     client = scope.get("client")
-    return client is not None and is_loopback(str(client[0]))
+    headers = dict(scope.get("headers") or [])
+    name = host_name(headers.get(b"host", b"").decode("latin-1"))
+    return client is not None and is_loopback(str(client[0])) and name is not None and is_loopback(name) and b"origin" not in headers
 
 
 def idle_server(config: Any, outer: Outer, limit: float | None) -> Any:
