@@ -162,9 +162,12 @@ class ChatSession:
 
         if not self.settings.server():
             self.answering = await choose(self.settings)
-            if self.answering.message:
+            companion = self.answering.companion
+            if companion is not None and companion.set_aside and self.answering.message:
+                self.emit(Notice("Who is answering", self.answering.message, "warning", timeout=20))  # the rebuild line takes reading
+            elif self.answering.message:
                 self.emit(Notice("Who is answering", self.answering.message, timeout=6))  # the header says it too
-            self._keep(self.answering.companion)
+            self._keep(companion)
         elif self.transport is None and not await reachable(self.settings.server() or ""):
             words = f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server."
             self.emit(Notice("Could not reach the server", words, "warning"))

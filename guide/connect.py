@@ -78,8 +78,8 @@ async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.")
         return Answering(f"http://127.0.0.1:{wanted_port(settings)}", "companion", f"{error} {how_to_pick}")
     label = f"companion ({companion.kind})"
     message = f"guide's built-in companion is answering: {companion.described}. No server is set up and no local one is running. {how_to_pick}"
-    held_note = held_words(held, companion)
-    return Answering(companion.url, label, f"{held_note} {message}" if held_note else message, companion)
+    notes = [words for words in (held_words(held, companion), message, companion.set_aside) if words]
+    return Answering(companion.url, label, " ".join(notes), companion)
 
 
 def settings_gguf(settings: Settings) -> str | None:

@@ -412,3 +412,19 @@ def test_the_proof_is_shown_to_this_machine_only_and_its_secret_is_private() -> 
     assert paged.status_code == 403 and "proof" not in paged.text
     secret = Path(os.environ["GUIDE_HOME"]) / "data" / "companion" / "secret"
     assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_bytes()) >= 32
+
+
+def test_the_app_says_why_its_model_was_set_aside_and_how_to_rebuild(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with_fake_model(monkeypatch, tmp_path, "abort")
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        record_notices(app)
+        await wait_until_connected(pilot)
+        await settle(pilot)
+        return notices(app), str(app.chat.query_one("#status").render())
+
+    told, status = run_app(GuideApp(), script)
+    said = next((words for words in told if "could not answer here" in words), "")
+    assert "SIGABRT" in said and 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-cache-dir llama-cpp-python' in said, told
+    assert "reflective-listener" in status

@@ -61,6 +61,8 @@ class Companion:
     model_id: str
     process: subprocess.Popen[bytes] | None = None
     """The process, when this run started it (then its exit status can be read)."""
+    set_aside: str | None = None
+    """Why the model was set aside for the listener at start-up (its first token crashed), and how to rebuild."""
 
     @property
     def url(self) -> str:
@@ -169,7 +171,10 @@ def found(port: int, said: dict[str, Any], process: subprocess.Popen[bytes] | No
         return str(value) if isinstance(value, str) else "?"
 
     pid = said.get("pid")
-    return Companion(port, pid if isinstance(pid, int) else None, text("described"), text("kind"), text("model"), process)
+    why = said.get("set_aside")
+    return Companion(
+        port, pid if isinstance(pid, int) else None, text("described"), text("kind"), text("model"), process, why if isinstance(why, str) else None
+    )
 
 
 def launch(port: int, gguf: str | None) -> subprocess.Popen[bytes]:
@@ -317,6 +322,8 @@ class Keeper:
         self.companion = now
         words = held_words(held, now)
         self.say("information", words or f"guide's companion is back at {now.url}: {now.described}.")
+        if now.set_aside:
+            self.say("warning", now.set_aside)
         result = self.moved(now)
         if asyncio.iscoroutine(result):
             await result
