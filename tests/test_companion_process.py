@@ -428,3 +428,22 @@ def test_the_app_says_why_its_model_was_set_aside_and_how_to_rebuild(monkeypatch
     said = next((words for words in told if "could not answer here" in words), "")
     assert "SIGABRT" in said and 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-cache-dir llama-cpp-python' in said, told
     assert "reflective-listener" in status
+
+
+def test_guide_ask_waits_for_a_companion_still_checking_its_model_rather_than_start_a_second(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run_guide: Any
+) -> None:
+    with_fake_model(monkeypatch, tmp_path, "slow-to-load")
+    port = companion_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        first = subprocess.Popen([sys.executable, "-m", "guide", "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait(lambda: (record(port) or {}).get("starting"), what="the companion to take its port")
+        asked = run_guide("ask", "Hello")
+        assert asked.returncode == 0, asked.stderr
+        assert "Another program holds" not in asked.stderr and "word0" in asked.stdout  # the model's words, from the one companion
+        assert first.poll() is None and not any(record(other) for other in range(port + 1, port + 10))
+    finally:
+        first.terminate()
+        first.wait(10)

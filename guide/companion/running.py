@@ -128,6 +128,7 @@ def serve(
     from .wire_log import WireLog
 
     listening = listen(host, port)
+    identity.write_record(port, starting=True)  # an app that finds the port taken while the model is checked waits for us
     engines, set_aside = check(discover(gguf))
     app = build(engines, api_key=api_key, client_timeout=client_timeout, bound=host, allow_hosts=allow_hosts, allow_origins=allow_origins)
     logged: Any = WireLog(app, full=log == "full", secrets=[api_key] if api_key else []) if log else app

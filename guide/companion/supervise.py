@@ -243,6 +243,8 @@ async def find_or_start(settings: Any, gguf: str | None) -> tuple[Companion, lis
     for port in range(first, min(first + PORTS_TRIED, 65536)):
         for _ in range(3):
             said = await ask(port, key)
+            if said == "other" and starting_there(port):
+                said = await wait_for_start(port, key)
             if isinstance(said, dict):
                 return found(port, said), held
             if said == "other":
@@ -256,6 +258,29 @@ async def find_or_start(settings: Any, gguf: str | None) -> tuple[Companion, lis
     raise CompanionFailed(
         f"Other programs hold 127.0.0.1:{first} and the {PORTS_TRIED - 1} ports after it, so guide's companion has nowhere to listen."
     )
+
+
+def starting_there(port: int) -> bool:
+    """Whether a companion is starting on the port (its record is there, its process alive): it takes the port before it answers."""
+    record = identity.read_record(port)
+    if record is None or not record.get("starting") or sys.platform == "win32":  # os.kill(pid, 0) signals on Windows
+        return False
+    try:
+        os.kill(record["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # alive, as another user: still not ours, and the proof will say so
+    return True
+
+
+async def wait_for_start(port: int, key: bytes) -> dict[str, Any] | str:
+    """Ask again until the starting companion answers, stops, or takes too long."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_SECONDS
+    while loop.time() < deadline and starting_there(port):
+        await asyncio.sleep(0.2)
+    return await ask(port, key)  # started (its record no longer says starting), stopped, or out of time: what answers now
 
 
 def held_words(held: list[int], companion: Companion) -> str | None:

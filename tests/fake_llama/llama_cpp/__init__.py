@@ -6,6 +6,7 @@ how it behaves:
 
 - `abort`: loading the model kills the process with SIGABRT, as a llama.cpp
   built for another CPU does on its first token (its start-up check fails);
+- `slow-to-load`: loading takes 4 s (the start-up check too), then as `slow`;
 - `slow` (the default): a reply of 200 words, one every 50 ms, so a test can
   kill the companion while the reply streams.
 
@@ -28,6 +29,8 @@ class Llama:
     def __init__(self, model_path: str, **options: Any) -> None:
         if os.environ.get("FAKE_LLAMA") == "abort":
             os.abort()
+        if os.environ.get("FAKE_LLAMA") == "slow-to-load":
+            time.sleep(4)
         self.model_path = model_path
         self.n_tokens = 0
 
