@@ -111,6 +111,23 @@ def with_fake_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, behaviour: 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FAKE_LLAMA), os.environ.get("PYTHONPATH", ""), str(Path.cwd())]))
 
 
+@contextlib.contextmanager
+def serving_at(port: int, *flags: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`guide serve` by hand on this port (the listener), until the block ends."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "guide", "serve", "--port", str(port), *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "GUIDE_GGUF": "none"},
+    )
+    try:
+        wait(lambda: record(port) and not (record(port) or {}).get("starting"), what="the companion started by hand")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 # The app finds its companion in a process of its own, and the companion outlives it.
 
 
@@ -447,3 +464,11 @@ def test_guide_ask_waits_for_a_companion_still_checking_its_model_rather_than_st
     finally:
         first.terminate()
         first.wait(10)
+
+
+def test_a_companion_started_by_hand_with_a_key_is_passed_over_and_said_so(run_guide: Any) -> None:
+    port = companion_port()
+    with serving_at(port, "--api-key", KEY):
+        asked = run_guide("ask", "I need a rest", GUIDE_GGUF="none")
+    assert asked.returncode == 0, asked.stderr
+    assert f"guide's companion at 127.0.0.1:{port} asks for a key" in asked.stderr and "not a language model" in asked.stdout

@@ -132,7 +132,14 @@ def serve(
     engines, set_aside = check(discover(gguf))
     app = build(engines, api_key=api_key, client_timeout=client_timeout, bound=host, allow_hosts=allow_hosts, allow_origins=allow_origins)
     logged: Any = WireLog(app, full=log == "full", secrets=[api_key] if api_key else []) if log else app
-    about = {"pid": os.getpid(), "described": engines.described, "kind": engines.kind, "model": engines.think.model_id, "set_aside": set_aside}
+    about = {
+        "pid": os.getpid(),
+        "described": engines.described,
+        "kind": engines.kind,
+        "model": engines.think.model_id,
+        "set_aside": set_aside,
+        "key_required": bool(api_key),
+    }
     outer = Outer(logged, key=identity.secret(), port=port, about=about)
     if set_aside:
         print(set_aside)

@@ -235,26 +235,33 @@ async def start_at(port: int, gguf: str | None, key: bytes) -> Companion | None:
     raise CompanionFailed(f"guide's companion did not answer within {START_SECONDS:g} s of starting. Its log: {identity.log_path(port)}")
 
 
-async def find_or_start(settings: Any, gguf: str | None) -> tuple[Companion, list[int]]:
-    """The user's companion at its address, started if nothing answers there; and the ports other programs hold on the way."""
+Passed = tuple[int, str]
+"""A port passed over on the way to the companion, and why: "other" (another program) or "key" (a companion that asks for a key)."""
+
+
+async def find_or_start(settings: Any, gguf: str | None) -> tuple[Companion, list[Passed]]:
+    """The user's companion at its address, started if nothing answers there; and the ports passed over on the way."""
     key = await asyncio.to_thread(identity.secret)
     first = wanted_port(settings)
-    held: list[int] = []
+    held: list[Passed] = []
     for port in range(first, min(first + PORTS_TRIED, 65536)):
         for _ in range(3):
             said = await ask(port, key)
             if said == "other" and starting_there(port):
                 said = await wait_for_start(port, key)
+            if isinstance(said, dict) and said.get("key_required"):
+                held.append((port, "key"))  # started by hand with --api-key: the app has not that key
+                break
             if isinstance(said, dict):
                 return found(port, said), held
             if said == "other":
-                held.append(port)
+                held.append((port, "other"))
                 break
             started = await start_at(port, gguf, key)
             if started is not None:
                 return started, held
         else:
-            held.append(port)
+            held.append((port, "other"))
     raise CompanionFailed(
         f"Other programs hold 127.0.0.1:{first} and the {PORTS_TRIED - 1} ports after it, so guide's companion has nowhere to listen."
     )
@@ -283,12 +290,16 @@ async def wait_for_start(port: int, key: bytes) -> dict[str, Any] | str:
     return await ask(port, key)  # started (its record no longer says starting), stopped, or out of time: what answers now
 
 
-def held_words(held: list[int], companion: Companion) -> str | None:
-    """What to say when another program holds the companion's port."""
-    if not held:
-        return None
-    ports = ", ".join(str(port) for port in held)
-    return f"Another program holds 127.0.0.1:{ports} (it is not guide's companion), so the companion is at {companion.url}."
+def held_words(held: list[Passed], companion: Companion) -> str | None:
+    """What to say when the companion is not at its usual port: who holds the ports passed over."""
+    others = ", ".join(str(port) for port, why in held if why == "other")
+    keyed = ", ".join(str(port) for port, why in held if why == "key")
+    told = []
+    if others:
+        told.append(f"Another program holds 127.0.0.1:{others} (it is not guide's companion)")
+    if keyed:
+        told.append(f"guide's companion at 127.0.0.1:{keyed} asks for a key (it was started with --api-key)")
+    return f"{'; '.join(told)}, so the companion is at {companion.url}." if told else None
 
 
 class Keeper:
