@@ -218,7 +218,12 @@ def last_words(port: int, lines: int = 3) -> str:
 
 async def start_at(port: int, gguf: str | None, key: bytes) -> Companion | None:
     """Start a companion on the port and wait until it proves itself; None if another program took the port meanwhile."""
-    process = await asyncio.to_thread(launch, port, gguf)
+    try:
+        process = await asyncio.to_thread(launch, port, gguf)
+    except OSError as error:  # the data folder cannot take its log, or Python cannot be run again
+        from guide.failures import describe_os_error
+
+        raise CompanionFailed(f"guide's companion could not be started: {describe_os_error(error)}") from None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_SECONDS
     while loop.time() < deadline:
@@ -335,7 +340,14 @@ class Keeper:
             await asyncio.sleep(self.WATCH_SECONDS if self.companion.process is not None else 4 * self.WATCH_SECONDS)
             how = await self.companion.ended()
             if how is not None:
-                if not await self.restart(how):
+                try:
+                    if not await self.restart(how):
+                        return
+                except Exception as error:  # a keeper that dies silently would leave the next crash unsaid
+                    from guide.failures import log_failure
+
+                    log_failure(error, "starting the companion again")
+                    self.say("error", f"guide's companion could not be started again ({error}). F7 picks another server.")
                     return
                 asked = loop.time()
             elif loop.time() - asked > KEEP_AWAKE_SECONDS:
@@ -360,7 +372,12 @@ class Keeper:
         self.say("information", words or f"guide's companion is back at {now.url}: {now.described}.")
         if now.set_aside:
             self.say("warning", now.set_aside)
-        result = self.moved(now)
-        if asyncio.iscoroutine(result):
-            await result
+        try:
+            result = self.moved(now)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception as error:  # the companion runs; what failed after (its catalog, say) is shown as its own call
+            from guide.failures import log_failure
+
+            log_failure(error, "following the companion after it started again")
         return True
