@@ -1,6 +1,10 @@
 """One launch, headless, exiting as soon as the first words are on screen.
 
-python benchmarks/launch_child.py guide|bare
+python benchmarks/launch_child.py guide|bare|companion
+
+`companion`: guide with nothing configured, so it finds or starts its
+companion (a process of its own) after the first frame; it prints when the
+greeting is painted, then when the companion answers, and leaves.
 """
 
 from __future__ import annotations
@@ -29,6 +33,20 @@ if WHICH == "bare":
             self.call_after_refresh(painted, self)
 
     Bare().run(headless=True)
+elif WHICH == "companion":
+    from guide.tui.app import GuideApp
+
+    class Waiting(GuideApp):
+        def on_mount(self) -> None:  # Textual calls GuideApp.on_mount too (handlers run for each class): no super() here
+            self.call_after_refresh(lambda: print(f"painted {time.time():.6f}", flush=True))
+            self.set_interval(0.01, self.answering)
+
+        def answering(self) -> None:
+            if self.session.started.is_set():
+                print(f"answering {time.time():.6f} {self.session.server_address()}", flush=True)
+                self.exit()
+
+    Waiting().run(headless=True)
 else:
     from guide.tui.app import GuideApp
 

@@ -25,6 +25,7 @@ from guide.status import Status
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, Trace
+    from guide.companion.supervise import Companion, Keeper
     from guide.connect import Answering
     from guide.store import Store
     from guide.store_writer import Saving
@@ -78,6 +79,8 @@ class ChatSession:
         self.store_problem: str | None = None
         self.answering: Answering | None = None
         """Who answers when no server is configured (a local one, or the companion)."""
+        self.keeper: Keeper | None = None
+        """Watches the companion while it answers, and starts it again when it stops."""
         self.guide: AsyncGuide | None = None
         self.started = asyncio.Event()
         self.support: dict[str, Any] | None = None
@@ -159,11 +162,45 @@ class ChatSession:
 
         if not self.settings.server():
             self.answering = await choose(self.settings)
-            if self.answering.message:
+            companion = self.answering.companion
+            if companion is not None and companion.set_aside and self.answering.message:
+                self.emit(Notice("Who is answering", self.answering.message, "warning", timeout=20))  # the rebuild line takes reading
+            elif self.answering.message:
                 self.emit(Notice("Who is answering", self.answering.message, timeout=6))  # the header says it too
+            self._keep(companion)
         elif self.transport is None and not await reachable(self.settings.server() or ""):
             words = f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server."
             self.emit(Notice("Could not reach the server", words, "warning"))
+
+    def _keep(self, companion: Companion | None) -> None:
+        """Watch the companion now answering (and stop watching the one before)."""
+        from guide.companion.supervise import Keeper
+        from guide.connect import settings_gguf
+
+        if self.keeper is not None:
+            self.keeper.stop()
+            self.keeper = None
+        if companion is not None:
+            self.keeper = Keeper(self.settings, companion, settings_gguf(self.settings), self._companion_says, self._companion_moved)
+            self.keeper.watch()
+
+    def _companion_says(self, severity: str, words: str) -> None:
+        self.emit(Notice("Companion", words, severity, timeout=8))
+
+    async def _companion_moved(self, companion: Companion) -> None:
+        """The companion was started again: the client follows it if its address or its engine changed."""
+        from guide.connect import Answering
+
+        if self.answering is None or self.answering.companion is None or self.settings.server():
+            return
+        before = self.answering.companion
+        self.answering = Answering(companion.url, f"companion ({companion.kind})", None, companion)
+        if companion.url != before.url and self.guide is not None:
+            await self.guide.aclose()
+            self.guide = self.conversation.guide = self._client()
+        if companion.model_id != before.model_id and self.guide is not None:
+            self.models.catalog = None
+            await self.conversation.know_models()
 
     def _client(self, base_url: str | None = None, on_trace: Callable[[Trace], None] | None = None) -> AsyncGuide:
         """A client for the server in the settings (or `base_url`), with this run's key, timeout and transport."""
@@ -184,11 +221,11 @@ class ChatSession:
         self.conversation.file_call(trace)
 
     async def close(self) -> Path | None:
-        """Close the client, the companion and the store; the file holding writes that could not land, if any."""
+        """Close the client and the store, and stop watching the companion (it goes on); the file holding writes that could not land, if any."""
+        if self.keeper is not None:
+            self.keeper.stop()  # the companion itself goes on: snippets copied from the app keep working
         if self.guide is not None:
             await self.guide.aclose()
-        if self.answering is not None and self.answering.companion is not None:
-            self.answering.companion.stop()
         if self.store is not None:
             return await asyncio.to_thread(self.store.close)
         return None
@@ -225,7 +262,7 @@ class ChatSession:
     def model_shown(self) -> str:
         """The chat model in force, as the header shows it."""
         companion = self.answering.companion if self.answering is not None and not self.settings.server() else None
-        known = companion.engines.think.model_id if companion is not None else None
+        known = companion.model_id if companion is not None else None
         model = self.models.for_action("think") or (self.guide.chosen_model(None) if self.guide else None) or known or "the server's first model"
         if "/" in model and model.endswith((".gguf", ".bin")):
             model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
@@ -375,6 +412,7 @@ class ChatSession:
             changes = {"base_url": choice, "provider": None}  # an address of its own: no preset left behind
         if not self.save_settings(changes):
             return False
+        self._keep(None)  # the companion no longer answers here: its stopping is not this run's news
         await self._use_server(was, probed)
         return True
 
@@ -385,11 +423,16 @@ class ChatSession:
         was = self.server_address()
         if not self.save_settings({"provider": None, "base_url": None}):
             return False
-        if self.answering is None or self.answering.companion is None:
-            from guide.companion.running import start
+        if self.answering is None or self.answering.companion is None or await self.answering.companion.ended() is not None:
+            from guide.companion.supervise import CompanionFailed, find_or_start, held_words
 
-            companion = await asyncio.to_thread(start, settings_gguf(self.settings))
-            self.answering = Answering(companion.url, f"companion ({companion.engines.kind})", None, companion)
+            try:
+                companion, held = await find_or_start(self.settings, settings_gguf(self.settings))
+            except CompanionFailed as error:
+                self.emit(Notice("Companion", f"{error} F7 picks another server.", "error"))
+                return False
+            self.answering = Answering(companion.url, f"companion ({companion.kind})", held_words(held, companion), companion)
+        self._keep(self.answering.companion)
         await self._use_server(was, None)
         return True
 

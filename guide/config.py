@@ -44,6 +44,8 @@ class Settings:
     """Seconds to wait on a server that says nothing, before giving up (default 120)."""
     history: str | None = None
     """Characters of the conversation sent with each message, the latest first (default 100000)."""
+    companion_port: str | None = None
+    """The port of guide's companion on 127.0.0.1 (default 8765), where the app finds it or starts it."""
 
     def server(self) -> str | None:
         """The address to talk to: base_url, else the provider's, else None."""
@@ -152,6 +154,8 @@ def check(key: str, value: str) -> str | None:
         return "api_key_env is the name of an environment variable, such as OPENAI_API_KEY."
     if key in ("timeout", "history") and value and positive(value, -1) == -1:
         return "timeout is a number of seconds, such as 120." if key == "timeout" else "history is a number of characters, such as 100000."
+    if key == "companion_port" and value and not (value.isdigit() and 0 < int(value) < 65536):
+        return "companion_port is a port number from 1 to 65535, such as 8765."
     if key == "api_key_env" or key == "base_url":
         if value.startswith(("sk-", "Bearer ")):
             return "That looks like a key. guide never writes keys to its settings."

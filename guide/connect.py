@@ -2,7 +2,8 @@
 
 A fresh user with no server and no key still gets the whole app: guide looks
 for the usual local servers (a quick GET of their model list on loopback)
-and, finding none, starts its own companion on a loopback port.
+and, finding none, uses its own companion at 127.0.0.1:8765, started there if
+it is not running (guide/companion/supervise.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Answering:
     message: str | None = None
     """What to tell the user about the choice (None when it was simply configured)."""
     companion: Any = None
-    """The running companion, when it is the one answering (stop it on exit)."""
+    """The companion (supervise.Companion), when it is the one answering: a process of its own, left running on exit."""
 
 
 async def look_for_local() -> tuple[str, str] | None:
@@ -57,7 +58,7 @@ async def look_for_local() -> tuple[str, str] | None:
 
 
 async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.") -> Answering:
-    """The server for this run (may start the companion, in a background thread).
+    """The server for this run (may start the companion, as a process of its own that outlives this one).
 
     `how_to_pick` tells the user how to name another server, in the words of
     whoever asks: the app's key by default, a flag for `guide ask`.
@@ -69,14 +70,16 @@ async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.")
     if local is not None:
         name, address = local
         return Answering(address, name, f"No server is configured, so guide is talking to {name}, found running at {address}.")
-    from guide.companion.running import start
+    from guide.companion.supervise import CompanionFailed, find_or_start, held_words, wanted_port
 
-    companion = await asyncio.to_thread(start, settings_gguf(settings))
-    label = f"companion ({companion.engines.kind})"
-    message = (
-        f"guide's built-in companion is answering: {companion.engines.described}. No server is set up and no local one is running. {how_to_pick}"
-    )
-    return Answering(companion.url, label, message, companion)
+    try:
+        companion, held = await find_or_start(settings, settings_gguf(settings))
+    except CompanionFailed as error:
+        return Answering(f"http://127.0.0.1:{wanted_port(settings)}", "companion", f"{error} {how_to_pick}")
+    label = f"companion ({companion.kind})"
+    message = f"guide's built-in companion is answering: {companion.described}. No server is set up and no local one is running. {how_to_pick}"
+    notes = [words for words in (held_words(held, companion), message, companion.set_aside) if words]
+    return Answering(companion.url, label, " ".join(notes), companion)
 
 
 def settings_gguf(settings: Settings) -> str | None:

@@ -594,8 +594,9 @@ def test_a_trailing_slash_is_a_404_not_a_redirect(served: Served) -> None:
 
 
 def test_the_offers_line_lists_exactly_what_is_served(served: Served) -> None:
-    line = next(line for line in served.output().splitlines() if line.startswith("offers:"))
-    listed = {name.strip() for name in line.removeprefix("offers:").split(",")}
+    lines = served.output().splitlines()
+    rows = lines[lines.index("offers:") + 1 :]
+    listed = {row.split()[0] for row in rows[: next(i for i, row in enumerate(rows) if not row.startswith("  "))]}
     answered = set()
     for name, row in ACTIONS.items():
         if row.method == "GET":

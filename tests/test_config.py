@@ -24,7 +24,8 @@ def test_without_guide_home_the_platform_folders_are_used(monkeypatch: pytest.Mo
     assert data_dir() == tmp_path / "home" / ".local" / "share" / "guide"
 
 
-def test_defaults_when_there_is_no_file() -> None:
+def test_defaults_when_there_is_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GUIDE_COMPANION_PORT")  # conftest's free port for the companion: a default here
     loaded = config.load()
     assert loaded.settings == config.Settings()
     assert set(loaded.sources.values()) == {"default"}

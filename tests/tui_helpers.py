@@ -76,7 +76,9 @@ async def wait_for_modal(pilot: Pilot[None]) -> None:
 async def wait_until_connected(pilot: Pilot[None]) -> None:
     """Wait until the app knows who answers (a local server, or the companion it starts)."""
     app: GuideApp = pilot.app  # type: ignore[assignment]
-    for _ in range(250):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60  # the companion is a process of its own: starting it takes a second or two, more on a busy machine
+    while loop.time() < deadline:
         await pilot.pause(0.02)
         if app.session.started.is_set():
             return

@@ -198,8 +198,6 @@ async def ask(
         await guide.aclose()
         if store is not None:
             await asyncio.to_thread(store.close)
-        if answering.companion is not None:
-            answering.companion.stop()
     output.finish()
     return EXIT_OK
 

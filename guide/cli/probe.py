@@ -15,6 +15,8 @@ MARKS = {"yes": "✓", "no": "✗", "unknown": "?"}
 def cmd_probe(args: argparse.Namespace) -> int:
     from guide.client import ACTIONS, api_base, probe, redact_url
 
+    if not args.url:
+        args.url = server_in_use()
     refused = refuse_address(args.url)
     if refused is not None:
         return refused
@@ -30,9 +32,24 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def server_in_use() -> str:
+    """No URL given: the server the app would talk to (the configured one, a local one, else guide's companion, started if need be)."""
+    import asyncio
+
+    from guide import config
+    from guide.connect import choose
+
+    answering = asyncio.run(choose(config.load().settings, how_to_pick="Give a URL to probe another server."))
+    if answering.message:
+        print(f"guide: {one_line(answering.message)}", file=sys.stderr)
+    return answering.base_url
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
-    """`guide probe URL [--api-key KEY]`."""
+    """`guide probe [URL] [--api-key KEY]`."""
     probe = commands.add_parser("probe", parents=[common], help="which gentle actions a server offers")
-    probe.add_argument("url", help="the server's address, e.g. http://127.0.0.1:11434")
+    probe.add_argument(
+        "url", nargs="?", help="the server's address, e.g. http://127.0.0.1:11434 (default: the server guide would use, its companion if none)"
+    )
     probe.add_argument("--api-key", help="a key, where the server needs one (default: $OPENAI_API_KEY)")
     probe.set_defaults(run=cmd_probe)

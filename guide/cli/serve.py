@@ -6,12 +6,34 @@ import argparse
 import os
 import sys
 
-from .common import EXIT_OK, EXIT_USAGE
+from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1 to 65535 (argparse makes anything else a usage error, before any banner)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: ports run from 1 to 65535")
+    return port
+
+
+def seconds(text: str) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("give a number of seconds above 0")
+    return value
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from guide import config
-    from guide.companion.running import serve
+    from guide.companion.running import PortInUse, serve
 
     gguf = args.gguf or config.load().settings.gguf
     if args.client_timeout <= 0:
@@ -22,15 +44,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if refusal:
         print(refusal, file=sys.stderr)
         return EXIT_USAGE
-    serve(
-        args.host,
-        args.port,
-        api_key=api_key,
-        gguf=gguf,
-        client_timeout=args.client_timeout,
-        allow_hosts=args.allow_host,
-        allow_origins=args.allow_origin,
-    )
+    try:
+        serve(
+            args.host,
+            args.port,
+            api_key=api_key,
+            gguf=gguf,
+            client_timeout=args.client_timeout,
+            allow_hosts=args.allow_host,
+            allow_origins=args.allow_origin,
+            log=args.log,
+            idle_stop=args.stop_when_idle,
+        )
+    except PortInUse as error:
+        print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
+        return EXIT_UNREACHABLE
     return EXIT_OK
 
 
@@ -52,7 +80,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     """`guide serve …`."""
     serve = commands.add_parser("serve", parents=[common], help="run guide's companion: an OpenAI-compatible server on this machine")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback only; any other needs a key)")
-    serve.add_argument("--port", type=int, default=8765, help="the port (default: 8765)")
+    serve.add_argument("--port", type=port_number, default=8765, help="the port (default: 8765)")
     serve.add_argument(
         "--api-key",
         help="require this bearer key on every request "
@@ -79,5 +107,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
         default=10.0,
         metavar="SECONDS",
         help="close connections whose client takes longer to send its headers, pauses its body, or stops reading (default: 10)",
+    )
+    serve.add_argument(
+        "--log",
+        nargs="?",
+        const="calls",
+        choices=("calls", "full"),
+        help="print one line per call as it ends: time, caller, action and endpoint, status, duration, tokens "
+        "(--log full: the request and response bodies too, keys replaced)",
+    )
+    serve.add_argument(
+        "--stop-when-idle",
+        type=seconds,
+        metavar="SECONDS",
+        help="stop after this many seconds with no request (the app starts its companion with 900; by default it runs until stopped)",
     )
     serve.set_defaults(run=cmd_serve)

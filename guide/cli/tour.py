@@ -89,8 +89,6 @@ async def tour(settings: config.Settings) -> int:
             walk.position += 1
     finally:
         await guide.aclose()
-        if answering.companion is not None:
-            answering.companion.stop()
     print("That is the whole map. In the app, /tour takes it step by step, and e in a call's detail replays it with your edits.")
     return EXIT_OK
 

@@ -1,8 +1,14 @@
-"""Running the companion: on a port for `guide serve`, or in a background thread for the app."""
+"""Running the companion: on a port for `guide serve`, or in a background thread (a helper for tests).
+
+The app never runs it in its own process: it starts `guide serve` as a process
+of its own (supervise.py), so a crash of a native engine cannot take it down.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -58,7 +64,7 @@ def start(
     max_replies: int = MAX_REPLIES,
     client_timeout: float = CLIENT_TIMEOUT,
 ) -> Running:
-    """Serve the companion on a free loopback port from a background thread."""
+    """Serve the companion on a free loopback port from a background thread (tests that need an engine of their own)."""
     import uvicorn
 
     engines = engines or discover(gguf)
@@ -76,6 +82,30 @@ def start(
     return Running(f"http://127.0.0.1:{port}", engines, server, thread, app)
 
 
+class PortInUse(OSError):
+    """Another program listens on the port `guide serve` was asked for."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, made before the banner so a port in use is said in our words, not uvicorn's."""
+    import errno
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    if sys.platform != "win32":
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a port in TIME_WAIT is free
+    try:
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError as error:
+        listening.close()
+        if error.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            raise PortInUse(error.errno, f"another program is already listening on {host}:{port}") from None
+        raise
+    listening.set_inheritable(False)
+    return listening
+
+
 def serve(
     host: str,
     port: int,
@@ -85,30 +115,62 @@ def serve(
     client_timeout: float = CLIENT_TIMEOUT,
     allow_hosts: Iterable[str] = (),
     allow_origins: Iterable[str] = (),
+    log: str | None = None,
+    idle_stop: float | None = None,
 ) -> None:
-    """`guide serve`: the companion on a port, until Ctrl-C."""
-    import uvicorn
+    """`guide serve`: the companion on a port, until Ctrl-C (or, with `idle_stop`, until that many seconds pass with no request).
 
+    Raises PortInUse before saying anything when the port is taken.
+    """
+    from . import identity
+    from .lifetime import Outer, idle_server
+    from .startup_check import check
+    from .wire_log import WireLog
+
+    listening = listen(host, port)
+    identity.write_record(port, starting=True)  # an app that finds the port taken while the model is checked waits for us
+    engines, set_aside = check(discover(gguf))
+    app = build(engines, api_key=api_key, client_timeout=client_timeout, bound=host, allow_hosts=allow_hosts, allow_origins=allow_origins)
+    logged: Any = WireLog(app, full=log == "full", secrets=[api_key] if api_key else []) if log else app
+    about = {
+        "pid": os.getpid(),
+        "described": engines.described,
+        "kind": engines.kind,
+        "model": engines.think.model_id,
+        "set_aside": set_aside,
+        "key_required": bool(api_key),
+    }
+    outer = Outer(logged, key=identity.secret(), port=port, about=about)
+    if set_aside:
+        print(set_aside)
+    print(banner(host, port, engines, app.offered, api_key))
+    identity.write_record(port, log=str(identity.log_path(port)), idle_stop=idle_stop, **about)
+    sys.stdout.flush()
+    try:
+        idle_server(config(outer, client_timeout), outer, idle_stop).run(sockets=[listening])  # type: ignore[arg-type]
+    finally:
+        identity.remove_record(port)
+        app.close()
+
+
+def banner(host: str, port: int, engines: Engines, offered: list[str], api_key: str | None) -> str:
+    """What `guide serve` says as it starts: where, who answers, each endpoint it offers, a curl to try, and any warning."""
     from guide.client import ACTIONS
 
-    engines = discover(gguf)
-    app = build(engines, api_key=api_key, client_timeout=client_timeout, bound=host, allow_hosts=allow_hosts, allow_origins=allow_origins)
     shown = f"[{host}]" if ":" in host else host  # the address it listens on: 0.0.0.0 is every one of this machine's
-    print(f"guide companion on http://{shown}:{port}  ·  {engines.described}")
-    print(f"offers: {', '.join(app.offered)}")
+    width = max(len(name) for name in offered)
+    lines = [f"guide companion on http://{shown}:{port}  ·  {engines.described}", "offers:"]
+    lines += [f"  {name:<{width}}  {ACTIONS[name].endpoint}" for name in offered]
     key = ' -H "Authorization: Bearer $GUIDE_SERVE_KEY"' if api_key else ""
     model = engines.think.model_id
-    print(
+    lines.append(
         f"try:    curl http://{shown}:{port}{ACTIONS['think'].legacy_path}{key} -H 'Content-Type: application/json' "
         f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}'"""
     )
     warning = exposure_warning(host, api_key)
     if warning:
-        print(warning)
-    try:
-        uvicorn.Server(config(app, client_timeout, host=host, port=port)).run()
-    finally:
-        app.close()
+        lines.append(warning)
+    return "\n".join(lines)
 
 
 def exposure_warning(host: str, api_key: str | None) -> str | None:

@@ -177,6 +177,8 @@ class GuideApp(App[None]):
         if isinstance(event, Notice):
             default = 6 if event.severity == "information" else 12
             self.notify(event.message, title=event.title, severity=event.severity, timeout=event.timeout or default)
+            if event.title == "Companion":
+                self.refresh_status()  # started again: perhaps elsewhere, perhaps with the listener
             return
         if not self.chat.is_attached:
             return  # closing: a call stopped as guide exits has nothing left to show on
