@@ -238,7 +238,8 @@ def pinged_while(url: str, send: Any) -> tuple[Any, list[float]]:
             assert pinger.get(url + MODELS).status_code == 200
             latencies.append(time.perf_counter() - started)
             time.sleep(0.005)
-    thread.join()
+    thread.join(90)
+    assert not thread.is_alive()
     return result[0], latencies
 
 
