@@ -56,7 +56,7 @@ class Served:
         return self.url + "/v1"
 
     def sdk(self, key: str | None = None) -> Any:
-        return openai.OpenAI(base_url=self.base, api_key=key or self.key or "none", max_retries=0)
+        return openai.OpenAI(base_url=self.base, api_key=key or self.key or "none", max_retries=0, timeout=60)
 
     def output(self) -> str:
         """Everything it has written so far, stdout and stderr."""
@@ -100,7 +100,7 @@ def serve(*extra: str, gguf: str = "none", env: dict[str, str] | None = None) ->
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            process.wait(10)
         log.unlink(missing_ok=True)
 
 
@@ -198,7 +198,7 @@ def test_guides_own_client_explains_a_missing_action_calmly(companion: Served) -
 @needs_sphinx
 def test_the_sdk_transcribes_speech_with_pocketsphinx(companion: Served, tmp_path: Any) -> None:
     spoken = tmp_path / "hello.wav"
-    subprocess.run(["espeak-ng", "-v", "en", "-w", str(spoken), "hello world"], check=True)
+    subprocess.run(["espeak-ng", "-v", "en", "-w", str(spoken), "hello world"], check=True, timeout=60)
     with spoken.open("rb") as audio:
         result = companion.sdk().audio.transcriptions.create(model="pocketsphinx-en-us", file=audio)
     assert result.text.strip()

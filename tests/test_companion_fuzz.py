@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from fuzzing import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,7 @@ HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126
 POSTS = [row for row in ACTIONS.values() if row.method == "POST"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150, 50), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(row=st.sampled_from(POSTS), body=BODIES, header=HEADER_TEXT)
 def test_arbitrary_json_gets_a_json_answer_and_the_server_goes_on(companion: str, row: Any, body: Any, header: str) -> None:
     with httpx.Client(timeout=30) as client:

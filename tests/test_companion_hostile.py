@@ -238,7 +238,8 @@ def pinged_while(url: str, send: Any) -> tuple[Any, list[float]]:
             assert pinger.get(url + MODELS).status_code == 200
             latencies.append(time.perf_counter() - started)
             time.sleep(0.005)
-    thread.join()
+    thread.join(90)
+    assert not thread.is_alive()
     return result[0], latencies
 
 
@@ -560,6 +561,7 @@ def test_streams_nobody_reads_give_their_slots_back(flood: Running, caplog: pyte
     readers = []
     for _ in range(2):
         raw = socket.socket()
+        raw.settimeout(10)
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         raw.connect(("127.0.0.1", port_of(flood.url)))
         raw.sendall(

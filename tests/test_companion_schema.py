@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fuzzing import examples
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_companion import ESPEAK, SPHINX, Served, serve
@@ -33,8 +34,8 @@ from guide.companion.engines import ESPEAK_ID, HASHED_ID  # noqa: E402
 from guide.companion.listener import MODEL_ID  # noqa: E402
 from guide.learn.spec_cut import STREAM_CHUNKS, cut  # noqa: E402
 
-EXAMPLES = 60
-"""Examples per route and mode: about 20 s for the whole file on these 2-core machines (200 took 50 s and found nothing more)."""
+EXAMPLES = examples(60, 25)
+"""Examples per route and mode (tests/fuzzing.py): 200 took 50 s and found nothing more than 60."""
 ROUTES = {
     "/models": ("GET", None),
     "/chat/completions": ("POST", MODEL_ID),

@@ -241,7 +241,7 @@ def test_export_with_calls_has_each_call_after_its_turn(server: LoopbackServer, 
 
 def test_the_conversation_core_never_imports_textual() -> None:
     code = "import sys, json; import guide.conversation, guide.conversation.blocks, guide.models, guide.store; print(json.dumps(sorted(sys.modules)))"
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout)
     assert not any(name == "textual" or name.startswith("textual.") for name in loaded)
 
 

@@ -14,6 +14,7 @@ import pytest
 from loopback import Answer, LoopbackServer, Reset, Stall, Stream, chat_chunk, sse
 from textual.pilot import Pilot
 from tui_helpers import run_app, settle, stored_id, transcript_text
+from waits import lines_within
 
 from guide.conversation import new_uid
 from guide.store import Store
@@ -103,9 +104,9 @@ def integrity(path: Path) -> str:
 def test_killed_mid_reply_the_store_opens_cleanly_and_the_conversation_goes_on(server: LoopbackServer) -> None:
     child = drive(server.url, 1, then_stream=True)
     try:
-        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout is not None and child.stdin is not None and child.stderr is not None
         lines = []
-        for line in child.stdout:
+        for line in lines_within(child.stdout, 120):  # a child that goes quiet fails the test; it does not hang it
             lines.append(line.strip())
             if line.strip() == "ready":
                 server.push(Stream(sse(*[chat_chunk(f" w{i}") for i in range(200)]), pause=0.05))
@@ -113,12 +114,12 @@ def test_killed_mid_reply_the_store_opens_cleanly_and_the_conversation_goes_on(s
                 child.stdin.flush()
             if line.strip() in ("streaming", "never streamed"):
                 break
-        assert lines[-1] == "streaming", (lines, child.stderr.read() if child.stderr else "")
         child.send_signal(signal.SIGKILL)
         child.wait(10)
+        assert lines[-1:] == ["streaming"], (lines, child.stderr.read())  # read once it is dead: the pipe has an end
     finally:
         child.kill()
-        child.wait()
+        child.wait(10)
     path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
     assert integrity(path) == "ok"
     stored = [(m.role, m.content, m.state) for m in Store().messages(1)]
@@ -147,10 +148,15 @@ def test_killed_mid_reply_the_store_opens_cleanly_and_the_conversation_goes_on(s
 def test_two_apps_on_one_data_folder_lose_nothing_and_never_lock(server: LoopbackServer) -> None:
     children = [drive(server.url, 12), drive(server.url, 12)]
     outputs = []
-    for child in children:
-        out, err = child.communicate(timeout=240)
-        assert child.returncode == 0, err
-        outputs.append(out)
+    try:
+        for child in children:
+            out, err = child.communicate(timeout=240)
+            assert child.returncode == 0, err
+            outputs.append(out)
+    finally:
+        for child in children:  # past the deadline: not left running
+            child.kill()
+            child.wait(10)
     for out in outputs:
         assert "replied 11" in out and "done" in out
         assert "notice error" not in out and "notice warning" not in out and "locked" not in out.lower()

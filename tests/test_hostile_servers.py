@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import pytest
+from fuzzing import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
@@ -137,7 +138,7 @@ CHUNKS = st.fixed_dictionaries(
 FRAMES = st.lists(CHUNKS | ANY_JSON, max_size=6)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1000, 300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames=FRAMES, kind=st.sampled_from(["chat", "completion"]), done=st.booleans())
 def test_any_frames_give_a_reply_of_the_right_shape_or_a_guide_error(frames: list[Any], kind: Any, done: bool) -> None:
     trace = Trace(action="think", method="POST", url="http://127.0.0.1/v1/chat/completions", stream=True)

@@ -376,5 +376,5 @@ def test_outside_any_json_there_is_no_path() -> None:
 
 def test_the_spec_module_loads_neither_textual_nor_httpx() -> None:
     code = "import sys, guide.learn.spec as s; s.check('think', {}); s.explain('think', 'request', ('model',)); print(sorted(m for m in ('textual', 'httpx') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"

@@ -132,7 +132,9 @@ def test_call_counts_leave_probes_out() -> None:
 def test_scrolling_up_and_back_down_walks_every_turn_once_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conversation_core, "RESUME_PAGE", 30)
     monkeypatch.setattr(conversation_core, "OLDER_PAGE", 25)
-    generate(home(), 120)
+    # 30 turns on opening, then a full page of 25 and a last short one of 15: every kind of page, and more than the
+    # window (40), so it slides both ways. (120 turns walked three full pages and took 40 s for nothing more.)
+    generate(home(), 70)
 
     async def script(pilot: Pilot[None]) -> tuple[list[Any], list[Any], list[str]]:
         await open_first_conversation(pilot)

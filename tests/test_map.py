@@ -71,7 +71,7 @@ def test_the_readme_table_is_the_map() -> None:
 
 
 def test_guide_map_prints_every_row() -> None:
-    result = subprocess.run([sys.executable, "-m", "guide", "map"], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-m", "guide", "map"], capture_output=True, text=True, check=True, timeout=60)
     for action in ACTIONS.values():
         assert re.search(
             rf"^{action.name}\s+→\s+{action.method}\s+{re.escape(action.legacy_path)}\s+{re.escape(action.sdk_call)}", result.stdout, re.M

@@ -58,6 +58,7 @@ def start(command: list[str], port: int, ready_path: str = "/v1/models", headers
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait(10)
 
 
 def llama_server_available() -> str | None:

@@ -101,7 +101,7 @@ def test_guide_and_the_sdk_send_the_same_request(case: str, server: LoopbackServ
     trace = traces[-1]
     action = trace.action
     ours = server.requests[-1]
-    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0, timeout=60)
     call_with_sdk(sdk, trace, tmp_path)
     theirs = server.requests[-1]
     assert theirs is not ours
@@ -136,7 +136,7 @@ def test_a_picture_goes_as_the_sdk_sends_it(server: LoopbackServer, spec: dict[s
         ai.think("What is this?", images=[lake])
     ours = server.requests[-1]
     url = "data:image/png;base64," + base64.b64encode(lake.read_bytes()).decode()
-    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0, timeout=60)
     content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": url}}]
     sdk.chat.completions.create(model="loopback-model", messages=[{"role": "user", "content": content}])
     assert sent_fields(spec, "think", server.requests[-1]) == sent_fields(spec, "think", ours)
@@ -150,7 +150,7 @@ def test_a_tool_round_goes_as_the_sdk_sends_it(server: LoopbackServer, spec: dic
     with Guide(base_url=server.url, model="loopback-model") as ai:
         ai.think("What time is it?", tools=[now_in], run_tools=True)
     first, second = server.requests[-2:]
-    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0, timeout=60)
     asked = [{"role": "user", "content": "What time is it?"}]
     server.push(chat_answer(None, tool_calls=[call]), chat_answer("Noon."))
     answer = sdk.chat.completions.create(model="loopback-model", messages=asked, tools=[NOW_IN])
@@ -177,7 +177,7 @@ def test_responses_create_against_guide_serve_agrees_with_respond(stream: bool, 
     assert trace is not None and trace.status == 200
     sent: list[httpx.Request] = []
     client = openai.OpenAI(
-        base_url=companion + "/v1", api_key="none", max_retries=0, http_client=httpx.Client(event_hooks={"request": [sent.append]})
+        base_url=companion + "/v1", api_key="none", max_retries=0, timeout=60, http_client=httpx.Client(event_hooks={"request": [sent.append]})
     )
     result = client.responses.create(**trace.request_body)
     if stream:

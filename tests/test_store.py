@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from waits import lines_within
 
 from guide.conversation import new_uid
 from guide.store import Store, StoreUnavailable
@@ -34,10 +35,12 @@ def lock_held(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert holder.stdout is not None and next(lines_within(holder.stdout, 30), "").strip() == "locked"
         yield holder
-    finally:
         holder.wait(30)
+    finally:
+        holder.kill()
+        holder.wait(10)
 
 
 def test_two_instances_write_at_once_without_loss_or_corruption(tmp_path: Path) -> None:
@@ -55,7 +58,8 @@ def test_two_instances_write_at_once_without_loss_or_corruption(tmp_path: Path) 
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
     assert first.flush() and second.flush()
     reader = Store(path)
     for info in reader.conversations():

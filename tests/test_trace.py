@@ -125,7 +125,7 @@ def test_the_node_snippet_parses_as_javascript(server: LoopbackServer, tmp_path:
     for trace in traces_of_every_action(server, tmp_path):
         script = tmp_path / f"{trace.action}.mjs"
         script.write_text(trace.as_node())
-        checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
+        checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True, timeout=60)
         assert checked.returncode == 0, checked.stderr
 
 
