@@ -90,17 +90,24 @@ class ReflectiveListener:
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
         said = [m for m in messages if m.get("role") == "user"]
         last = str(said[-1].get("content") or "") if said else ""
-        text = listener.respond(last, first=len(said) <= 1)
-        return self._generation(text, sum(count_words(str(m.get("content") or "")) for m in messages))
+        text = listener.respond(last, first=len(said) <= 1, seed=options.get("seed"))
+        return self._generation(text, sum(count_words(str(m.get("content") or "")) for m in messages), options)
 
     def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
-        return self._generation(listener.carry_on(prompt), count_words(prompt))
+        return self._generation(listener.carry_on(prompt, seed=options.get("seed")), count_words(prompt), options)
 
     @staticmethod
-    def _generation(text: str, prompt_words: int) -> Generation:
-        pieces = list(listener.words(text))
+    def _generation(text: str, prompt_words: int, options: dict[str, Any]) -> Generation:
+        """The reply as the request bounds it: cut before the first stop sequence, then at `max_tokens` pieces (finish_reason length)."""
+        stops = options.get("stop") or []
+        ends = [text.find(stop) for stop in ([stops] if isinstance(stops, str) else stops) if stop and stop in text]
+        pieces = list(listener.words(text[: min(ends)] if ends else text))
+        most = options.get("max_tokens")
+        finish = "stop"
+        if isinstance(most, int) and len(pieces) > most:
+            pieces, finish = pieces[:most], "length"
         usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces), "total_tokens": prompt_words + len(pieces)}
-        return Generation(iter(pieces), usage)
+        return Generation(iter(pieces), usage, finish)
 
 
 def count_words(text: str) -> int:
@@ -224,10 +231,12 @@ class LlamaEngine:
         generation.pieces = pieces()
         return generation
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str | list[int]]) -> list[list[float]]:
+        """Mean-pooled vectors; a token array is read back into its text first (its ids are this model's own)."""
         with self._lock:
             model = self._model(embedding=True)
-            return [list(map(float, model.embed(text))) for text in texts]
+            said = [text if isinstance(text, str) else model.detokenize(text).decode("utf-8", errors="replace") for text in texts]
+            return [list(map(float, model.embed(text))) for text in said]
 
 
 class HashedWords:
@@ -242,13 +251,14 @@ class HashedWords:
     purpose = "embedding"
     """What the catalog says this engine is for (guide's model resolver reads it)."""
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str | list[int]]) -> list[list[float]]:
+        """A vector per text; a token array's words are its token ids (#1, #2...), hashed the same way."""
         return [self._one(text) for text in texts]
 
     @staticmethod
-    def _one(text: str) -> list[float]:
+    def _one(text: str | list[int]) -> list[float]:
         vector = [0.0] * HASHED_DIMENSIONS
-        for word in re.findall(r"\w+", text.lower()):
+        for word in re.findall(r"\w+", text.lower()) if isinstance(text, str) else (f"#{token}" for token in text):
             digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
             slot = int.from_bytes(digest[:4], "little") % HASHED_DIMENSIONS
             vector[slot] += 1.0 if digest[4] & 1 else -1.0

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
+import math
 import struct
 import threading
 import time
@@ -27,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -36,6 +39,7 @@ from starlette.types import Receive, Scope, Send
 from guide.client import ACTIONS, API_VERSION
 
 from .engines import AudioRefused, Engines, Generation, PromptTooLong, ReflectiveListener, count_words
+from .fields import refuse_unhonoured
 from .guards import Guard
 from .limits import (
     TOOLS_REFUSED,
@@ -56,7 +60,11 @@ from .limits import (
 )
 from .protocol import CLIENT_TIMEOUT
 from .responses import response_events, response_object
+from .stored import StoredResponses
+from .validation import check_body
 
+CONTEXT_LENGTHS = {"reflective-listener": 2048, "hashed-words-256": 8192}
+"""What each engine reads at most, in its own tokens, for the catalog (a model's is read from its GGUF: `context_length`)."""
 MAX_REPLIES = 8
 """Engine calls at once, at most: each holds a thread, and the model runs on one core."""
 T = TypeVar("T")
@@ -160,6 +168,17 @@ def build(
     created = int(time.time())
     stall = client_timeout
 
+    stored = StoredResponses()
+    model_engine = not isinstance(engines.think, ReflectiveListener)
+
+    async def body_for(request: Request, action: str) -> dict[str, Any]:
+        """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
+        body = await read_json(request, stall=stall)
+        await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' threads
+        model_for(body)
+        refuse_unhonoured(action, body, model=model_engine)
+        return body
+
     def model_for(body: dict[str, Any]) -> str:
         name = need(body, "model", str, "a model id")
         if name not in known:
@@ -171,21 +190,29 @@ def build(
             )
         return str(name)
 
+    def described(engine: Any) -> dict[str, Any]:
+        # `purpose`, `context_length` (LM Studio, OpenRouter) and `max_model_len` (vLLM; oterm reads it) are not in the spec's Model:
+        # servers add fields, and clients ignore what they do not know.
+        length = getattr(engine, "context_length", None) or CONTEXT_LENGTHS.get(engine.model_id)
+        shown = {"id": engine.model_id, "object": "model", "created": created, "owned_by": engine.owned_by}
+        shown["purpose"] = getattr(engine, "purpose", "chat")
+        return {**shown, **({"context_length": length, "max_model_len": length} if length else {})}
+
     async def catalog(request: Request) -> Response:
-        # `purpose` is not in the spec's Model: servers add fields (LM Studio's `type`); clients ignore what they do not know.
-        data = [
-            {"id": e.model_id, "object": "model", "created": created, "owned_by": e.owned_by, "purpose": getattr(e, "purpose", "chat")}
-            for e in known.values()
-        ]
-        return JSONResponse({"object": "list", "data": data})
+        return JSONResponse({"object": "list", "data": [described(e) for e in known.values()]})
+
+    async def one_model(request: Request) -> Response:
+        return JSONResponse(described(known[model_for({"model": request.path_params["model"]})]))
+
+    async def kept_response(request: Request) -> Response:
+        return JSONResponse(stored.response(request.path_params["ident"]))
 
     async def think(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
+        body = await body_for(request, "think")
         messages, options = chat_messages(body), sampling(body)
-        if body.get("tools"):
+        if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
             return await with_tools(body, messages, options)
-        return await answer(body, lambda: engines.think.chat(messages, options), chat=True)
+        return await answer(body, lambda i: engines.think.chat(messages, choice(options, i)), chat=True)
 
     async def with_tools(body: dict[str, Any], messages: list[dict[str, Any]], options: dict[str, Any]) -> Response:
         """A think call that offers tools: the model's engine answers with its function-calling format; the listener says it cannot."""
@@ -221,14 +248,12 @@ def build(
         return Response(text, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
     async def carry_on(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
+        body = await body_for(request, "continue")
         text, options = prompt_text(body), sampling(body)
-        return await answer(body, lambda: engines.think.complete(text, options), chat=False)
+        return await answer(body, lambda i: echoed(text, engines.think.complete(text, choice(options, i)), body.get("echo") is True), chat=False)
 
     async def revise(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
+        body = await body_for(request, "revise")
         messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
         async with slots.held():
             generation = await threads.run(engines.think.chat, messages, options)
@@ -242,79 +267,109 @@ def build(
         return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [choice], "usage": generation.usage})
 
     async def respond(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
+        body = await body_for(request, "respond")
         messages, options = response_messages(body), response_sampling(body)
-        return await answer(body, lambda: engines.think.chat(messages, options), chat=True, typed=True)
+        told = messages[:1] if body.get("instructions") else []  # instructions do not carry over to the next response
+        said = messages[len(told) :]
+        if isinstance(body.get("previous_response_id"), str):
+            said = stored.conversation(body["previous_response_id"]) + said
+        kept = keeper(body, said)
+        return await answer(body, lambda i: engines.think.chat(told + said, options), chat=True, typed=True, kept=kept)
 
-    async def answer(body: dict[str, Any], start: Callable[[], Generation], *, chat: bool, typed: bool = False) -> Response:
-        """The reply, in a slot that is given back when it is done (or its reader goes away); `typed`: respond's shape."""
+    def keeper(body: dict[str, Any], said: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
+        """What keeps a finished Response (unless `store: false`), with its conversation for previous_response_id."""
+
+        def keep(response: dict[str, Any]) -> None:
+            if body.get("store") is not False:
+                reply = "".join(part.get("text", "") for item in response["output"] for part in item.get("content", []))
+                stored.keep(response, [*said, {"role": "assistant", "content": reply}])
+
+        return keep
+
+    Keep = Callable[[dict[str, Any]], None]
+
+    async def answer(
+        body: dict[str, Any], start: Callable[[int], Generation], *, chat: bool, typed: bool = False, kept: Keep | None = None
+    ) -> Response:
+        """The reply (`n` of them, one after another: one engine call at a time), in a slot given back when it is done or its reader goes."""
         slots.take()
         handed_over = False
         try:
-            generation = await threads.run(start)
-            pieces = Pieces(generation.pieces)
-            try:
-                first = await threads.run(pieces.next)  # before the status line: a prompt too long is still a 400
-            except PromptTooLong as error:
-                raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
+            generation, pieces, first = await begin(start, 0, typed, chat)
             if body.get("stream") is True:
                 handed_over = True
                 more = lambda: threads.run(pieces.next)  # noqa: E731
+                close = lambda: threads.later(pieces.close)  # noqa: E731
+                model = engines.think.model_id
                 return SlotStream(
-                    response_events(body, engines.think.model_id, generation, first, more, lambda: threads.later(pieces.close))
+                    response_events(body, model, generation, first, more, close, kept or (lambda whole: None))
                     if typed
-                    else frames(generation, pieces, first, chat, wants_usage(body)),
+                    else frames(body, start, (generation, pieces, first), chat),
                     slots,
                     media_type="text/event-stream",
                     headers={"cache-control": "no-store", "x-accel-buffering": "no"},
                 )
-            rest = await threads.run(lambda: "".join(iter(pieces.next, None)))
+            made = [(generation, (first or "") + await threads.run(rest, pieces))]
+            for index in range(1, 1 if typed else body.get("n") or 1):
+                later, later_pieces, later_first = await begin(start, index, typed, chat)
+                made.append((later, (later_first or "") + await threads.run(rest, later_pieces)))
             if typed:
-                return JSONResponse(response_object(body, engines.think.model_id, generation, (first or "") + rest))
-            return JSONResponse(completion(generation, (first or "") + rest, chat))
+                whole = response_object(body, engines.think.model_id, generation, made[0][1])
+                (kept or (lambda whole: None))(whole)
+                return JSONResponse(whole)
+            return JSONResponse(completion(made, chat))
         finally:
             if not handed_over:
                 slots.give()
 
-    def completion(generation: Generation, text: str, chat: bool) -> dict[str, Any]:
-        choice: dict[str, Any] = {"index": 0, "finish_reason": generation.finish_reason, "logprobs": None}
-        choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
+    async def begin(start: Callable[[int], Generation], index: int, typed: bool, chat: bool) -> tuple[Generation, Pieces, str | None]:
+        """Choice `index` started, and its first piece (before the status line: a prompt too long is still a 400)."""
+        generation = await threads.run(start, index)
+        pieces = Pieces(generation.pieces)
+        try:
+            return generation, pieces, await threads.run(pieces.next)
+        except PromptTooLong as error:
+            raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
+
+    def completion(made: list[tuple[Generation, str]], chat: bool) -> dict[str, Any]:
+        choices = []
+        for index, (generation, text) in enumerate(made):
+            choice: dict[str, Any] = {"index": index, "finish_reason": generation.finish_reason, "logprobs": None}
+            choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
+            choices.append(choice)
         ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
         kind = "chat.completion" if chat else "text_completion"
-        return {
-            "id": ident,
-            "object": kind,
-            "created": int(time.time()),
-            "model": engines.think.model_id,
-            "choices": [choice],
-            "usage": generation.usage,
-        }
+        model = engines.think.model_id
+        return {"id": ident, "object": kind, "created": int(time.time()), "model": model, "choices": choices, "usage": together(made)}
 
-    async def frames(generation: Generation, pieces: Pieces, first: str | None, chat: bool, usage_wanted: bool) -> AsyncIterator[bytes]:
+    async def frames(
+        body: dict[str, Any], start: Callable[[int], Generation], begun: tuple[Generation, Pieces, str | None], chat: bool
+    ) -> AsyncIterator[bytes]:
+        """The chunks of each of the `n` choices, one choice after another, then the usage (if asked) and [DONE]."""
         ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        base = {
-            "id": ident,
-            "object": "chat.completion.chunk" if chat else "text_completion",
-            "created": int(time.time()),
-            "model": engines.think.model_id,
-        }
+        kind = "chat.completion.chunk" if chat else "text_completion"
+        base = {"id": ident, "object": kind, "created": int(time.time()), "model": engines.think.model_id}
 
         def frame(choices: list[dict[str, Any]], **more: Any) -> bytes:
             return b"data: " + json.dumps({**base, "choices": choices, **more}, ensure_ascii=False).encode() + b"\n\n"
 
+        made: list[tuple[Generation, str]] = []
+        generation, pieces, piece = begun
         try:
-            if chat:
-                yield frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
-            piece = first
-            while piece is not None:
-                delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
-                yield frame([{"index": 0, **delta, "logprobs": None, "finish_reason": None}])
-                piece = await threads.run(pieces.next)
-            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-            yield frame([{"index": 0, **end, "logprobs": None, "finish_reason": generation.finish_reason}])
-            if usage_wanted:
-                yield frame([], usage=generation.usage)
+            for index in range(body.get("n") or 1):
+                if index:
+                    generation, pieces, piece = await begin(start, index, False, chat)
+                if chat:
+                    yield frame([{"index": index, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+                while piece is not None:
+                    delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
+                    yield frame([{"index": index, **delta, "logprobs": None, "finish_reason": None}])
+                    piece = await threads.run(pieces.next)
+                end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
+                yield frame([{"index": index, **end, "logprobs": None, "finish_reason": generation.finish_reason}])
+                made.append((generation, ""))
+            if wants_usage(body):
+                yield frame([], usage=together(made))
         except Exception as error:  # an engine failing mid-reply: say so in the stream, as OpenAI does
             failure = {"error": {"message": f"The engine failed: {error}", "type": "server_error", "param": None, "code": None}}
             yield b"data: " + json.dumps(failure).encode() + b"\n\n"
@@ -324,21 +379,17 @@ def build(
         yield b"data: [DONE]\n\n"
 
     async def understand(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
+        body = await body_for(request, "understand")
         texts = embedding_inputs(body)
         wanted = body.get("encoding_format") or "float"
-        if wanted not in ("float", "base64"):
-            raise Refusal(400, "'encoding_format' should be float or base64.", param="encoding_format")
         async with slots.held():
-            content = await threads.run(vectors_json, engines.understand, texts, wanted == "base64")
+            content = await threads.run(vectors_json, engines.understand, texts, wanted == "base64", body.get("dimensions"))
         return Response(content, media_type="application/json")
 
     async def speak(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
         if engines.speak is None:
             raise Refusal(404, not_offered("speak"), code="not_offered")
-        model_for(body)
+        body = await body_for(request, "speak")
         text = speech_text(body)
         voice = need(body, "voice", (str, dict), "a voice name")
         wanted = body.get("response_format") or "wav"
@@ -388,6 +439,8 @@ def build(
         Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(name), methods=[row.method])
         for name, row in ACTIONS.items()
     ]
+    routes.append(Route(f"/{API_VERSION}{ACTIONS['catalog'].path}/{{model}}", one_model, methods=["GET"]))  # the SDK's models.retrieve
+    routes.append(Route(f"/{API_VERSION}{ACTIONS['respond'].path}/{{ident}}", kept_response, methods=["GET"]))
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refusal)
@@ -416,14 +469,49 @@ def wants_usage(body: dict[str, Any]) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-def vectors_json(engine: Any, texts: list[str], as_base64: bool) -> bytes:
+def rest(pieces: Pieces) -> str:
+    """The rest of a reply, all at once."""
+    return "".join(iter(pieces.next, None))
+
+
+def choice(options: dict[str, Any], index: int) -> dict[str, Any]:
+    """The options of the `index`th of n choices: each after the first has a seed of its own, so the choices differ."""
+    return options if not index else {**options, "seed": (options.get("seed") or 0) + index}
+
+
+def echoed(prompt: str, generation: Generation, echo: bool) -> Generation:
+    """A completion that begins with its prompt, when `echo` asks for it (the prompt is not counted as made tokens)."""
+    if echo and prompt:
+        generation.pieces = itertools.chain([prompt], generation.pieces)
+    return generation
+
+
+def together(made: list[tuple[Generation, str]]) -> dict[str, int]:
+    """The usage of n choices of one prompt: the prompt counted once, every choice's tokens added up."""
+    given = made[0][0].usage.get("prompt_tokens", 0) if made else 0
+    out = sum(generation.usage.get("completion_tokens", 0) for generation, _ in made)
+    return {"prompt_tokens": given, "completion_tokens": out, "total_tokens": given + out}
+
+
+def shortened(vector: list[float], dimensions: int | None) -> list[float]:
+    """The first `dimensions` of a vector, made unit length again (as OpenAI shortens text-embedding-3's)."""
+    if dimensions is None:
+        return vector
+    if dimensions > len(vector):
+        raise Refusal(400, f"'dimensions' is {dimensions}; this model's vectors have {len(vector)}, the most it can give.", param="dimensions")
+    cut = vector[:dimensions]
+    norm = math.sqrt(sum(x * x for x in cut))
+    return [x / norm for x in cut] if norm else cut
+
+
+def vectors_json(engine: Any, texts: list[str | list[int]], as_base64: bool, dimensions: int | None = None) -> bytes:
     """An embeddings response, made and written a vector at a time (one long json.dumps would hold the GIL)."""
-    vectors = engine.embed(texts)
+    vectors = [shortened(vector, dimensions) for vector in engine.embed(texts)]
     parts = [b'{"object":"list","model":', json.dumps(engine.model_id).encode(), b',"data":[']
     for i, vector in enumerate(vectors):
         shown = json.dumps(base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode() if as_base64 else vector)
         parts.append(b'%s{"object":"embedding","index":%d,"embedding":%s}' % (b"," if i else b"", i, shown.encode()))
-    words = sum(count_words(text) for text in texts)
+    words = sum(count_words(text) if isinstance(text, str) else len(text) for text in texts)
     parts.append(b'],"usage":{"prompt_tokens":%d,"total_tokens":%d}}' % (words, words))
     return b"".join(parts)
 

@@ -1,0 +1,181 @@
+"""What each engine does with each request field the spec defines: honours it, refuses it with a 400 naming it, or takes it with no effect.
+
+The rule: a field is never accepted and ignored. A field the engine cannot
+honour is refused (unless its value asks for nothing: null, the default,
+an empty list); a field that carries no behaviour on a local server (`user`,
+`metadata`, `service_tier`...) is taken and has no effect, and says so in
+docs/servers.md, whose table is made from this one (`table()`; a test keeps
+them equal and checks every field of the spec is here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .limits import Refusal
+
+Treatment = Literal["honoured", "refused", "no effect"]
+HONOURED: Treatment = "honoured"
+REFUSED: Treatment = "refused"
+INERT: Treatment = "no effect"
+
+
+def unset(value: Any, body: dict[str, Any]) -> bool:
+    """Null, false, zero or empty: asks for nothing."""
+    return value is None or value is False or value == 0 or value == [] or value == {}
+
+
+def one_of(*values: Any) -> Callable[[Any, dict[str, Any]], bool]:
+    """Harmless when null or one of these (the spec's default, say)."""
+    return lambda value, body: value is None or value in values
+
+
+def plain_format(value: Any, body: dict[str, Any]) -> bool:
+    """A response_format (or text.format) of plain text."""
+    return value is None or (isinstance(value, dict) and value.get("type") in (None, "text"))
+
+
+def plain_text(value: Any, body: dict[str, Any]) -> bool:
+    """respond's `text`: plain text out, at the default verbosity."""
+    return value is None or (isinstance(value, dict) and plain_format(value.get("format"), body) and value.get("verbosity") in (None, "medium"))
+
+
+def no_tools_wanted(value: Any, body: dict[str, Any]) -> bool:
+    """No tools, or tools offered with tool_choice "none" (use no tool)."""
+    return unset(value, body) or body.get("tool_choice") == "none"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One request field: what the reflective listener and a loaded model (SmolLM2) do with it."""
+
+    listener: Treatment
+    model: Treatment
+    why: str = ""
+    """What the engine cannot do, said in the refusal (and the docs' table)."""
+    harmless: Callable[[Any, dict[str, Any]], bool] = unset
+    """Values taken even where the field is refused: they ask for nothing the engine lacks."""
+
+
+SAMPLED = Field(INERT, HONOURED, "the listener does not sample: its replies come from rules")
+SAME = Field(HONOURED, HONOURED)
+LOCAL = Field(INERT, INERT, "nothing to do on a local server")
+LOGPROBS = "this engine reports no token probabilities"
+JSON_OUT = "the listener cannot shape its reply as JSON (load a model: guide serve --gguf FILE)"
+NO_TOOLS = "the listener has no model to call tools with (load one: guide serve --gguf FILE, or ask without tools)"
+REASONING = "this engine does not reason in steps: it has no reasoning effort to set"
+NO_AUDIO_OUT = "this companion answers in text only (speech is POST /v1/audio/speech)"
+SEARCH = "this companion has no web search"
+
+CHAT: dict[str, Field] = {
+    "model": SAME,
+    "messages": SAME,
+    "max_tokens": SAME,
+    "max_completion_tokens": SAME,
+    "stop": SAME,
+    "n": SAME,
+    "seed": SAME,
+    "stream": SAME,
+    "stream_options": SAME,
+    "temperature": SAMPLED,
+    "top_p": SAMPLED,
+    "frequency_penalty": SAMPLED,
+    "presence_penalty": SAMPLED,
+    "logit_bias": Field(REFUSED, HONOURED, "the listener has no tokens to bias"),
+    "logprobs": Field(REFUSED, REFUSED, LOGPROBS),
+    "top_logprobs": Field(REFUSED, REFUSED, LOGPROBS),
+    "response_format": Field(REFUSED, REFUSED, JSON_OUT, plain_format),
+    "tools": Field(REFUSED, HONOURED, NO_TOOLS, no_tools_wanted),
+    "tool_choice": Field(HONOURED, HONOURED),
+    "parallel_tool_calls": Field(INERT, INERT, "a permission: the companion never calls tools in parallel"),
+    "functions": Field(REFUSED, REFUSED, "deprecated: send `tools` instead"),
+    "function_call": Field(REFUSED, REFUSED, "deprecated: send `tool_choice` instead", one_of("none")),
+    "modalities": Field(HONOURED, HONOURED, NO_AUDIO_OUT, lambda value, body: value is None or value == ["text"]),
+    "audio": Field(REFUSED, REFUSED, NO_AUDIO_OUT),
+    "reasoning_effort": Field(REFUSED, REFUSED, REASONING),
+    "verbosity": Field(REFUSED, REFUSED, "this engine has no verbosity to set", one_of("medium")),
+    "web_search_options": Field(REFUSED, REFUSED, SEARCH),
+    "store": Field(REFUSED, REFUSED, "this companion keeps no chat completions (the Responses API's are kept)"),
+    "prediction": Field(INERT, INERT, "a predicted output only saves time; the reply is the same"),
+    "moderation": Field(REFUSED, REFUSED, "this companion has no moderation"),
+    "metadata": LOCAL,
+    "user": LOCAL,
+    "safety_identifier": LOCAL,
+    "service_tier": LOCAL,
+    "prompt_cache_key": LOCAL,
+    "prompt_cache_retention": LOCAL,
+    "prompt_cache_options": LOCAL,
+}
+COMPLETION: dict[str, Field] = {
+    **{name: CHAT[name] for name in ("model", "max_tokens", "stop", "n", "seed", "stream", "stream_options", "user")},
+    **{name: CHAT[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "logit_bias")},
+    "prompt": SAME,
+    "echo": SAME,
+    "logprobs": Field(REFUSED, REFUSED, LOGPROBS),
+    "best_of": Field(REFUSED, REFUSED, "this companion makes each completion once (best_of should be 1)", one_of(1)),
+    "suffix": Field(REFUSED, REFUSED, "this engine does not insert text: it continues at the end only", one_of("")),
+}
+EMBEDDINGS: dict[str, Field] = {
+    "model": SAME,
+    "input": SAME,
+    "encoding_format": SAME,
+    "dimensions": SAME,
+    "user": LOCAL,
+}
+RESPONSES: dict[str, Field] = {
+    **{name: CHAT[name] for name in ("model", "stream", "temperature", "top_p", "metadata", "user", "safety_identifier", "service_tier")},
+    **{name: CHAT[name] for name in ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "parallel_tool_calls", "moderation")},
+    "input": SAME,
+    "instructions": SAME,
+    "max_output_tokens": SAME,
+    "store": SAME,
+    "previous_response_id": SAME,
+    "stream_options": SAME,
+    "text": Field(REFUSED, REFUSED, JSON_OUT, plain_text),
+    "tools": Field(REFUSED, REFUSED, "this companion calls tools through POST /v1/chat/completions only", no_tools_wanted),
+    "tool_choice": SAME,
+    "max_tool_calls": Field(INERT, INERT, "a bound: no tool is called here"),
+    "top_logprobs": Field(REFUSED, REFUSED, LOGPROBS),
+    "include": Field(REFUSED, REFUSED, "this companion has nothing more to include"),
+    "reasoning": Field(REFUSED, REFUSED, REASONING, lambda value, body: value is None or not any(v is not None for v in value.values())),
+    "background": Field(REFUSED, REFUSED, "this companion answers while you wait only"),
+    "conversation": Field(REFUSED, REFUSED, "this companion has no conversations API: continue with previous_response_id"),
+    "context_management": Field(REFUSED, REFUSED, "this companion does not compact a context"),
+    "prompt": Field(REFUSED, REFUSED, "this companion has no stored prompt templates"),
+    "truncation": Field(REFUSED, REFUSED, "a reply too long for the model's context is refused, never cut", one_of("disabled")),
+}
+SPEECH: dict[str, Field] = {
+    "model": SAME,
+    "input": SAME,
+    "voice": Field(INERT, INERT, "espeak-ng speaks every voice in its one English voice"),
+    "response_format": SAME,
+    "speed": Field(REFUSED, REFUSED, "espeak-ng speaks at its own speed here", one_of(1, 1.0)),
+    "instructions": Field(REFUSED, REFUSED, "espeak-ng cannot be told how to speak"),
+    "stream_format": Field(REFUSED, REFUSED, "this companion sends the whole audio at once", one_of("audio")),
+}
+FIELDS: dict[str, dict[str, Field]] = {"think": CHAT, "continue": COMPLETION, "understand": EMBEDDINGS, "respond": RESPONSES, "speak": SPEECH}
+"""Per action, each request field the spec defines (listen reads a form: limits.py checks its few fields)."""
+
+
+def refuse_unhonoured(action: str, body: dict[str, Any], *, model: bool) -> None:
+    """A 400 naming the first field this engine would have to ignore; `model`: a language model answers, not the listener."""
+    for name, value in body.items():
+        rule = FIELDS.get(action, {}).get(name)
+        if rule is None or (rule.model if model else rule.listener) != REFUSED or rule.harmless(value, body):
+            continue
+        engine = "The companion's model" if model else "The companion's reflective listener"
+        raise Refusal(400, f"{engine} cannot honour '{name}': {rule.why}.", param=name, code="unsupported_parameter")
+
+
+def table() -> str:
+    """The docs' table: each field of each route, and what the listener and SmolLM2 do with it."""
+    from guide.client import ACTIONS
+
+    lines = ["| route | field | reflective listener | SmolLM2 (`--gguf`) | why |", "|---|---|---|---|---|"]
+    for action, fields in FIELDS.items():
+        for name, rule in sorted(fields.items()):
+            why = rule.why if REFUSED in (rule.listener, rule.model) or rule.listener == INERT or rule.model == INERT else ""
+            lines.append(f"| {ACTIONS[action].endpoint} | `{name}` | {rule.listener} | {rule.model} | {why} |")
+    return "\n".join(lines) + "\n"
