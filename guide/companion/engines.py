@@ -128,6 +128,8 @@ class PromptTooLong(ValueError):
 class LlamaEngine:
     """A real language model from a GGUF file, run by llama-cpp-python on one thread."""
 
+    context_length = 2048
+    """Tokens of prompt and reply together (the catalog publishes it): SmolLM2 was trained on 8,192; 2,048 keeps its memory small."""
     owned_by = "guide-companion"
     purpose = "chat"
     """What the catalog says this engine is for (guide's model resolver reads it)."""
@@ -157,7 +159,7 @@ class LlamaEngine:
                 )
             return self._embedder
         if self._llm is None:
-            self._llm = llama_cpp.Llama(model_path=str(self.path), n_threads=self.threads, n_ctx=2048, verbose=False)
+            self._llm = llama_cpp.Llama(model_path=str(self.path), n_threads=self.threads, n_ctx=self.context_length, verbose=False)
         return self._llm
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
