@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_companion import Served, serve
+from test_companion import SPHINX, Served, serve
 
 from guide.companion.engines import HASHED_ID
 from guide.companion.listener import MODEL_ID
 
 openai = pytest.importorskip("openai")
+WAV = b"RIFF$}\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00\x02\x00\x10\x00data\x00}\x00\x00" + b"\x00\x00" * 16000
 HELLO = [{"role": "user", "content": "I need some quiet time by the lake, and I think you are kind."}]
 
 
@@ -221,3 +222,16 @@ def test_the_listener_answers_without_calling_the_caller_by_name(companion: Serv
     for said in ("hello", "sorry", "you are kind"):
         text = companion.sdk().chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": said}]).choices[0].message.content
         assert "Fira" not in text and "I are" not in text, text
+
+
+@pytest.mark.skipif(not SPHINX, reason="needs the local extra: pocketsphinx and python-multipart")
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [({"language": "fr"}, "language"), ({"timestamp_granularities": ["word"]}, "timestamp_granularities"), ({"prompt": "Lakes."}, "prompt")],
+    ids=["language", "timestamp_granularities", "prompt"],
+)
+def test_a_transcription_refuses_what_pocketsphinx_cannot_do(companion: Served, tmp_path: Any, fields: dict[str, Any], param: str) -> None:
+    audio = tmp_path / "quiet.wav"
+    audio.write_bytes(WAV)
+    with audio.open("rb") as file:
+        refused(lambda: companion.sdk().audio.transcriptions.create(model="pocketsphinx-en-us", file=file, **fields), param)

@@ -92,7 +92,7 @@ CHAT: dict[str, Field] = {
     "parallel_tool_calls": Field(INERT, INERT, "a permission: the companion never calls tools in parallel"),
     "functions": Field(REFUSED, REFUSED, "deprecated: send `tools` instead"),
     "function_call": Field(REFUSED, REFUSED, "deprecated: send `tool_choice` instead", one_of("none")),
-    "modalities": Field(HONOURED, HONOURED, NO_AUDIO_OUT, lambda value, body: value is None or value == ["text"]),
+    "modalities": Field(REFUSED, REFUSED, NO_AUDIO_OUT, lambda value, body: value is None or value == ["text"]),
     "audio": Field(REFUSED, REFUSED, NO_AUDIO_OUT),
     "reasoning_effort": Field(REFUSED, REFUSED, REASONING),
     "verbosity": Field(REFUSED, REFUSED, "this engine has no verbosity to set", one_of("medium")),
@@ -155,13 +155,42 @@ SPEECH: dict[str, Field] = {
     "instructions": Field(REFUSED, REFUSED, "espeak-ng cannot be told how to speak"),
     "stream_format": Field(REFUSED, REFUSED, "this companion sends the whole audio at once", one_of("audio")),
 }
-FIELDS: dict[str, dict[str, Field]] = {"think": CHAT, "continue": COMPLETION, "understand": EMBEDDINGS, "respond": RESPONSES, "speak": SPEECH}
-"""Per action, each request field the spec defines (listen reads a form: limits.py checks its few fields)."""
+
+
+def form_unset(value: Any, body: dict[str, Any]) -> bool:
+    """A form value that asks for nothing (a form's values are text)."""
+    return value in (None, "", "false", "[]", "0")
+
+
+TRANSCRIPTION: dict[str, Field] = {
+    "file": SAME,
+    "model": SAME,
+    "response_format": SAME,
+    "language": Field(REFUSED, REFUSED, "pocketsphinx here knows English only", lambda value, body: value in (None, "", "en")),
+    "temperature": Field(INERT, INERT, "pocketsphinx decodes without sampling"),
+    "prompt": Field(REFUSED, REFUSED, "pocketsphinx cannot be steered by a prompt", form_unset),
+    "stream": Field(REFUSED, REFUSED, "this companion sends the whole transcript at once", form_unset),
+    **{
+        name: Field(REFUSED, REFUSED, "pocketsphinx gives the words alone", form_unset)
+        for name in ("timestamp_granularities", "include", "chunking_strategy", "keywords", "known_speaker_names", "known_speaker_references")
+    },
+    "languages": Field(REFUSED, REFUSED, "pocketsphinx here knows English only", form_unset),
+}
+FIELDS: dict[str, dict[str, Field]] = {
+    "think": CHAT,
+    "continue": COMPLETION,
+    "understand": EMBEDDINGS,
+    "respond": RESPONSES,
+    "speak": SPEECH,
+    "listen": TRANSCRIPTION,
+}
+"""Per action, each request field the spec defines (listen's arrive as form values: text, and `name[]` for a list)."""
 
 
 def refuse_unhonoured(action: str, body: dict[str, Any], *, model: bool) -> None:
     """A 400 naming the first field this engine would have to ignore; `model`: a language model answers, not the listener."""
-    for name, value in body.items():
+    for given, value in body.items():
+        name = given.removesuffix("[]")
         rule = FIELDS.get(action, {}).get(name)
         if rule is None or (rule.model if model else rule.listener) != REFUSED or rule.harmless(value, body):
             continue

@@ -407,6 +407,7 @@ def build(
         if upload is None or isinstance(upload, str):
             raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
         model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {})
+        refuse_unhonoured("listen", {name: value for name, value in form.multi_items() if name != "file"}, model=model_engine)
         wanted = form.get("response_format") or "json"
         if wanted not in ("json", "text"):
             raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
