@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from test_companion import SPHINX, Served, llama_ready, serve
 
 from guide.companion.engines import HASHED_ID
+from guide.companion.fields import FIELDS, table
 from guide.companion.listener import MODEL_ID
+from guide.learn.schema_check import Schemas
+from guide.learn.spec import load, schema_for
 
 openai = pytest.importorskip("openai")
 WAV = b"RIFF$}\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00\x02\x00\x10\x00data\x00}\x00\x00" + b"\x00\x00" * 16000
@@ -297,3 +301,22 @@ def test_the_model_gives_n_choices_and_refuses_logprobs(model_companion: Served)
     made = sdk.chat.completions.create(model=model, messages=HELLO, n=2, max_tokens=8)
     assert [c.index for c in made.choices] == [0, 1] and all(c.message.content for c in made.choices)
     refused(lambda: sdk.chat.completions.create(model=model, messages=HELLO, logprobs=True), "logprobs")
+
+
+# The table of fields: every field the spec defines has its treatment, and docs/servers.md shows it.
+
+
+@pytest.mark.parametrize("action", sorted(FIELDS))
+def test_every_field_the_spec_defines_is_honoured_refused_or_listed_as_without_effect(action: str) -> None:
+    schemas = Schemas(load())
+    written = schema_for(action, "request")
+    assert written is not None
+    defined, _, _ = schemas.properties(schemas.resolve(written))
+    assert set(defined) == set(FIELDS[action]), set(defined) ^ set(FIELDS[action])
+
+
+def test_docs_servers_md_carries_the_table_of_fields() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "servers.md").read_text(encoding="utf-8")
+    assert table() in docs, (
+        "docs/servers.md is behind guide/companion/fields.py: paste in python -c 'from guide.companion.fields import table; print(table())'"
+    )
