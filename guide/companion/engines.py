@@ -43,7 +43,7 @@ TUNED_SAMPLING = {"top_k": 20, "min_p": 0.1}
 REPEAT_PENALTY = 1.1
 """Unless the request sets frequency_penalty or presence_penalty (then it chose). 1.2 already made replies longer: newlines are penalised too."""
 CHAT_STOPS = ("\n\n", "\nUser:", "\nuser:", "<|im_start|>")
-"""A reply's natural ends, unless the request sets `stop` (any: the spec allows no empty list): a blank line, or the model writing the next turn itself."""
+"""A reply's natural ends, unless the request sets `stop` (the spec has no empty list): a blank line, or the model writing the next turn itself."""
 SETTLE_AFTER = 80
 """Tokens after which a chat reply ends at its next line or sentence end (unless the request sets `stop`): past this,
 SmolLM2 goes on line after line, or in one paragraph until max_tokens (a 400-token ramble seen in the app)."""

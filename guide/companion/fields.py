@@ -64,6 +64,8 @@ class Field:
     """Values taken even where the field is refused: they ask for nothing the engine lacks."""
     model_harmless: Callable[[Any, dict[str, Any]], bool] | None = None
     """Where the model honours part of a field the listener refuses (`text`: its format, not its verbosity), what the model takes of it."""
+    code: str = "unsupported_parameter"
+    """The error's code: guide's own client reads `tools_not_supported` as ToolsNotTaken."""
 
 
 SAMPLED = Field(INERT, HONOURED, "the listener does not sample: its replies come from rules")
@@ -71,7 +73,7 @@ SAME = Field(HONOURED, HONOURED)
 LOCAL = Field(INERT, INERT, "nothing to do on a local server")
 LOGPROBS = "this companion reports no token probabilities (llama.cpp would keep every position's logits: 400 MB for SmolLM2)"
 JSON_OUT = "the listener cannot shape its reply as JSON (load a model: guide serve --gguf FILE)"
-NO_TOOLS = "the listener has no model to call tools with (load one: guide serve --gguf FILE, or ask without tools)"
+NO_TOOLS = "the reflective listener does not call tools: it has no model to decide with (load one: guide serve --gguf FILE, or ask without tools)"
 REASONING = "this engine does not reason in steps: it has no reasoning effort to set"
 NO_AUDIO_OUT = "this companion answers in text only (speech is POST /v1/audio/speech)"
 SEARCH = "this companion has no web search"
@@ -94,7 +96,7 @@ CHAT: dict[str, Field] = {
     "logprobs": Field(REFUSED, REFUSED, LOGPROBS),
     "top_logprobs": Field(REFUSED, REFUSED, LOGPROBS),
     "response_format": Field(REFUSED, HONOURED, JSON_OUT, plain_format),
-    "tools": Field(REFUSED, HONOURED, NO_TOOLS, no_tools_wanted),
+    "tools": Field(REFUSED, HONOURED, NO_TOOLS, no_tools_wanted, code="tools_not_supported"),
     "tool_choice": Field(HONOURED, HONOURED),
     "parallel_tool_calls": Field(INERT, INERT, "a permission: the companion never calls tools in parallel"),
     "functions": Field(REFUSED, REFUSED, "deprecated: send `tools` instead"),
@@ -141,7 +143,9 @@ RESPONSES: dict[str, Field] = {
     "previous_response_id": SAME,
     "stream_options": SAME,
     "text": Field(REFUSED, HONOURED, JSON_OUT + "; and no engine here sets a verbosity", plain_text, default_verbosity),
-    "tools": Field(REFUSED, REFUSED, "this companion calls tools through POST /v1/chat/completions only", no_tools_wanted),
+    "tools": Field(
+        REFUSED, REFUSED, "this companion calls tools through POST /v1/chat/completions only", no_tools_wanted, code="tools_not_supported"
+    ),
     "tool_choice": SAME,
     "max_tool_calls": Field(INERT, INERT, "a bound: no tool is called here"),
     "top_logprobs": Field(REFUSED, REFUSED, LOGPROBS),
@@ -207,7 +211,7 @@ def refuse_unhonoured(action: str, body: dict[str, Any], *, model: bool) -> None
         elif (rule.model if model else rule.listener) != REFUSED or rule.harmless(value, body):
             continue
         engine = "The companion's model" if model else "The companion's reflective listener"
-        raise Refusal(400, f"{engine} cannot honour '{name}': {rule.why}.", param=name, code="unsupported_parameter")
+        raise Refusal(400, f"{engine} cannot honour '{name}': {rule.why}.", param=name, code=rule.code)
 
 
 def table() -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.validators import extend
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
@@ -56,22 +57,67 @@ def as_json_schema(node: Any) -> Any:
     return {"anyOf": [converted, {"type": "null"}]} if node.get("nullable") is True else converted
 
 
+def tagged(document: dict[str, Any]) -> dict[str, tuple[str, frozenset[str]]]:
+    """Each union branch a discriminator can pick, by its $ref: the property that tells (`role`, `type`) and the values it takes."""
+    found: dict[str, tuple[str, frozenset[str]]] = {}
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            name = (node.get("discriminator") or {}).get("propertyName")
+            for branch in node.get("oneOf", []) if isinstance(name, str) else []:
+                ref = branch.get("$ref", "") if isinstance(branch, dict) else ""
+                target = document["components"]["schemas"].get(ref.removeprefix("#/components/schemas/"), {})
+                said = target.get("properties", {}).get(name, {})
+                values = [said["const"]] if "const" in said else said.get("enum", [])
+                if ref and values:
+                    found[ref] = (str(name), frozenset(v for v in values if isinstance(v, str)))
+            stack.extend(node.values())
+    return found
+
+
+def discriminating(branches_by_ref: dict[str, tuple[str, frozenset[str]]]) -> Any:
+    """`oneOf` that, where the spec names a discriminator and the value carries it, checks the one branch it names.
+
+    A message of 40 turns is otherwise tried against all six message kinds:
+    about a quarter of a millisecond per message, 10 ms for a long conversation.
+    """
+    whole = Draft202012Validator.VALIDATORS["oneOf"]
+
+    def one_of(validator: Any, branches: list[Any], instance: Any, schema: dict[str, Any]) -> Any:
+        name = (schema.get("discriminator") or {}).get("propertyName")
+        if name and isinstance(instance, dict) and isinstance(instance.get(name), str):
+            for index, branch in enumerate(branches):
+                tag = branches_by_ref.get(branch.get("$ref", "") if isinstance(branch, dict) else "")
+                if tag and tag[0] == name and instance[name] in tag[1]:
+                    yield from validator.descend(instance, branch, schema_path=index)
+                    return
+        yield from whole(validator, branches, instance, schema)
+
+    return one_of
+
+
 @cache
 def validators() -> dict[str, Draft202012Validator]:
-    """A validator per action, built once (about 20 ms for all of them)."""
-    registry: Registry[Any] = Registry().with_resource(SPEC, DRAFT202012.create_resource(as_json_schema(load())))
+    """A validator per action, built once (about 40 ms for all of them)."""
+    document = as_json_schema(load())
+    registry: Registry[Any] = Registry().with_resource(SPEC, DRAFT202012.create_resource(document))
+    keywords = {"oneOf": discriminating(tagged(document))}
+    fast = extend(Draft202012Validator, keywords)  # type: ignore[no-untyped-call]
     made = {"revise": Draft202012Validator(EDIT_REQUEST)}
     for action in CHECKED:
         schema = schema_for(action, "request")
         if schema is not None and "$ref" in schema:
-            made[action] = Draft202012Validator({"$ref": SPEC + schema["$ref"]}, registry=registry)
+            made[action] = fast({"$ref": SPEC + schema["$ref"]}, registry=registry)
     return made
 
 
 def check_body(action: str, body: dict[str, Any]) -> None:
     """Refuse a body the spec rules out, with a 400 naming the first field at fault and why."""
     validator = validators().get(action)
-    if validator is None:
+    if validator is None or validator.is_valid(lightened(action, body)):  # the common case, four times cheaper than gathering every error of a union
         return
     error = best_match(validator.iter_errors(body))
     if error is None:
@@ -82,6 +128,18 @@ def check_body(action: str, body: dict[str, Any]) -> None:
     shown = f"'{param}'" if param else "The body"
     code = "invalid_type" if rule == "type" else "invalid_value"
     raise Refusal(400, f"{shown} {why} (the spec for {ACTIONS[action].endpoint} says so).", param=param or None, code=code)
+
+
+def lightened(action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The body as the validator would judge it, cheaper: texts to embed (up to the spec's 2,048) stand for themselves by the first.
+
+    The schema takes a list of texts when each is text and there are 1 to 2,048
+    of them; checking 2,048 one by one took 25 ms, the GIL held throughout.
+    """
+    given = body.get("input")
+    if action == "understand" and isinstance(given, list) and 1 < len(given) <= 2048 and all(isinstance(text, str) for text in given):
+        return {**body, "input": given[:1]}
+    return body
 
 
 def explain(error: ValidationError) -> tuple[str, str, str]:
