@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_companion import SPHINX, Served, llama_ready, serve
+from test_companion import ESPEAK, SPHINX, Served, llama_ready, serve
 
 from guide.companion.engines import HASHED_ID
 from guide.companion.fields import FIELDS, table
@@ -320,3 +320,9 @@ def test_docs_servers_md_carries_the_table_of_fields() -> None:
     assert table() in docs, (
         "docs/servers.md is behind guide/companion/fields.py: paste in python -c 'from guide.companion.fields import table; print(table())'"
     )
+
+
+@pytest.mark.skipif(not ESPEAK, reason="needs espeak-ng on the PATH (apt-get install espeak-ng)")
+@pytest.mark.parametrize(("fields", "param"), [({"speed": 2.0}, "speed"), ({"instructions": "Whisper."}, "instructions"), ({"speed": 9}, "speed")])
+def test_speech_refuses_what_espeak_is_not_told_here(companion: Served, fields: dict[str, Any], param: str) -> None:
+    refused(lambda: companion.sdk().audio.speech.create(model="espeak-ng", voice="alloy", input="Hello.", response_format="wav", **fields), param)
