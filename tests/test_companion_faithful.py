@@ -301,6 +301,8 @@ def test_the_model_gives_n_choices_and_refuses_logprobs(model_companion: Served)
     made = sdk.chat.completions.create(model=model, messages=HELLO, n=2, max_tokens=8)
     assert [c.index for c in made.choices] == [0, 1] and all(c.message.content for c in made.choices)
     refused(lambda: sdk.chat.completions.create(model=model, messages=HELLO, logprobs=True), "logprobs")
+    tool = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {}}}}
+    refused(lambda: sdk.chat.completions.create(model=model, messages=HELLO, tools=[tool], n=2), "n")  # its tool format makes one reply
 
 
 # The table of fields: every field the spec defines has its treatment, and docs/servers.md shows it.

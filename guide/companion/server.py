@@ -217,6 +217,11 @@ def build(
         tools = need(body, "tools", list, "a list of tools")
         if not hasattr(engine, "call_tools"):
             raise Refusal(400, TOOLS_REFUSED, param="tools", code="tools_not_supported")
+        if (body.get("n") or 1) > 1 or "response_format" in options:
+            wrong = "n" if (body.get("n") or 1) > 1 else "response_format"
+            raise Refusal(
+                400, f"The companion's model cannot honour '{wrong}' in a reply that offers tools: it makes one, in its tool format.", param=wrong
+            )
         options.pop("stream", None)
         slots.take()
         try:
