@@ -59,7 +59,7 @@ class Field:
     listener: Treatment
     model: Treatment
     why: str = ""
-    """What the engine cannot do, said in the refusal (and the docs' table)."""
+    """What the engine cannot do, said in the refusal; for a field honoured, how (the docs' table shows both)."""
     harmless: Callable[[Any, dict[str, Any]], bool] = unset
     """Values taken even where the field is refused: they ask for nothing the engine lacks."""
     model_harmless: Callable[[Any, dict[str, Any]], bool] | None = None
@@ -78,14 +78,16 @@ REASONING = "this engine does not reason in steps: it has no reasoning effort to
 NO_AUDIO_OUT = "this companion answers in text only (speech is POST /v1/audio/speech)"
 SEARCH = "this companion has no web search"
 
+LIMIT = Field(HONOURED, HONOURED, "an upper bound; finish_reason `length` when reached (the listener's tokens are its words)")
+
 CHAT: dict[str, Field] = {
     "model": SAME,
     "messages": SAME,
-    "max_tokens": SAME,
-    "max_completion_tokens": SAME,
-    "stop": SAME,
-    "n": SAME,
-    "seed": SAME,
+    "max_tokens": LIMIT,
+    "max_completion_tokens": LIMIT,
+    "stop": Field(HONOURED, HONOURED, "up to 4; setting it turns off the companion's own natural ends for SmolLM2"),
+    "n": Field(HONOURED, HONOURED, "the choices are made one after another"),
+    "seed": Field(HONOURED, HONOURED, "the listener picks its wording by it"),
     "stream": SAME,
     "stream_options": SAME,
     "temperature": SAMPLED,
@@ -97,7 +99,7 @@ CHAT: dict[str, Field] = {
     "top_logprobs": Field(REFUSED, REFUSED, LOGPROBS),
     "response_format": Field(REFUSED, HONOURED, JSON_OUT, plain_format),
     "tools": Field(REFUSED, HONOURED, NO_TOOLS, no_tools_wanted, code="tools_not_supported"),
-    "tool_choice": Field(HONOURED, HONOURED),
+    "tool_choice": Field(HONOURED, HONOURED, '"none" with tools: no tool is used (the listener answers)'),
     "parallel_tool_calls": Field(INERT, INERT, "a permission: the companion never calls tools in parallel"),
     "functions": Field(REFUSED, REFUSED, "deprecated: send `tools` instead"),
     "function_call": Field(REFUSED, REFUSED, "deprecated: send `tool_choice` instead", one_of("none")),
@@ -118,10 +120,11 @@ CHAT: dict[str, Field] = {
     "prompt_cache_options": LOCAL,
 }
 COMPLETION: dict[str, Field] = {
-    **{name: CHAT[name] for name in ("model", "max_tokens", "stop", "n", "seed", "stream", "stream_options", "user")},
+    **{name: CHAT[name] for name in ("model", "max_tokens", "n", "seed", "stream", "stream_options", "user")},
+    "stop": Field(HONOURED, HONOURED, "up to 4"),
     **{name: CHAT[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "logit_bias")},
-    "prompt": SAME,
-    "echo": SAME,
+    "prompt": Field(HONOURED, HONOURED, "text or a list of texts (joined); a prompt of token ids is refused with a 400 naming it"),
+    "echo": Field(HONOURED, HONOURED, "the prompt comes first in the text (not counted as made tokens)"),
     "logprobs": Field(REFUSED, REFUSED, LOGPROBS),
     "best_of": Field(REFUSED, REFUSED, "this companion makes each completion once (best_of should be 1)", one_of(1)),
     "suffix": Field(REFUSED, REFUSED, "this engine does not insert text: it continues at the end only", one_of("")),
@@ -130,7 +133,7 @@ EMBEDDINGS: dict[str, Field] = {
     "model": SAME,
     "input": SAME,
     "encoding_format": SAME,
-    "dimensions": SAME,
+    "dimensions": Field(HONOURED, HONOURED, "the vector's first dimensions, made unit length again; more than the model has is refused"),
     "user": LOCAL,
 }
 RESPONSES: dict[str, Field] = {
@@ -138,9 +141,9 @@ RESPONSES: dict[str, Field] = {
     **{name: CHAT[name] for name in ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "parallel_tool_calls", "moderation")},
     "input": SAME,
     "instructions": SAME,
-    "max_output_tokens": SAME,
-    "store": SAME,
-    "previous_response_id": SAME,
+    "max_output_tokens": Field(HONOURED, HONOURED, "an upper bound; status `incomplete`, reason `max_output_tokens`, when reached"),
+    "store": Field(HONOURED, HONOURED, "the last 256 responses (at most 8 MB) kept in memory until the companion stops"),
+    "previous_response_id": Field(HONOURED, HONOURED, "continues a kept response's conversation; an id not kept is a 404"),
     "stream_options": SAME,
     "text": Field(REFUSED, HONOURED, JSON_OUT + "; and no engine here sets a verbosity", plain_text, default_verbosity),
     "tools": Field(
@@ -218,9 +221,8 @@ def table() -> str:
     """The docs' table: each field of each route, and what the listener and SmolLM2 do with it."""
     from guide.client import ACTIONS
 
-    lines = ["| route | field | reflective listener | SmolLM2 (`--gguf`) | why |", "|---|---|---|---|---|"]
+    lines = ["| route | field | reflective listener | SmolLM2 (`--gguf`) | notes |", "|---|---|---|---|---|"]
     for action, fields in FIELDS.items():
         for name, rule in sorted(fields.items()):
-            why = rule.why if REFUSED in (rule.listener, rule.model) or rule.listener == INERT or rule.model == INERT else ""
-            lines.append(f"| {ACTIONS[action].endpoint} | `{name}` | {rule.listener} | {rule.model} | {why} |")
+            lines.append(f"| {ACTIONS[action].endpoint} | `{name}` | {rule.listener} | {rule.model} | {rule.why} |")
     return "\n".join(lines) + "\n"
