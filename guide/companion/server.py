@@ -15,30 +15,24 @@ large as the reply limit, and only while it holds one of the reply slots.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from guide.client import ACTIONS, API_VERSION
 
-from .engines import AudioRefused, Engines, Generation, PromptTooLong, ReflectiveListener
+from .engines import AudioRefused, Engines, PromptTooLong, ReflectiveListener
 from .fields import refuse_unhonoured
 from .guards import Guard
 from .limits import (
-    TOOLS_REFUSED,
     Refusal,
     Slots,
     chat_messages,
@@ -55,8 +49,8 @@ from .limits import (
     speech_text,
 )
 from .protocol import CLIENT_TIMEOUT
-from .responses import response_events, response_object
-from .shaping import choice, echoed, together, vectors_json
+from .replies import EngineThreads, Pieces, Replies
+from .shaping import choice, echoed, vectors_json
 from .stored import StoredResponses
 from .validation import check_body
 
@@ -64,65 +58,6 @@ CONTEXT_LENGTHS = {"reflective-listener": 2048, "hashed-words-256": 8192}
 """What each engine reads at most, in its own tokens, for the catalog (a model's is read from its GGUF: `context_length`)."""
 MAX_REPLIES = 8
 """Engine calls at once, at most: each holds a thread, and the model runs on one core."""
-T = TypeVar("T")
-
-
-class EngineThreads:
-    """Engine work off the event loop, in a bounded pool of threads."""
-
-    def __init__(self, size: int) -> None:
-        self.pool = ThreadPoolExecutor(size, thread_name_prefix="guide-engine")
-
-    async def run(self, call: Callable[..., T], *args: Any) -> T:
-        """`call(*args)` on an engine thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, call, *args)
-
-    def later(self, call: Callable[[], Any]) -> None:
-        """`call()` on an engine thread, not waited for."""
-        try:
-            self.pool.submit(call)
-        except RuntimeError:  # the pool is shut down: the server is stopping
-            pass
-
-    def close(self) -> None:
-        """Stop taking work; queued work is dropped."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-class Pieces:
-    """A generation's pieces, taken one at a time on engine threads, closed once (never while a piece is being made)."""
-
-    def __init__(self, source: Iterator[str]) -> None:
-        self.source = source
-        self.lock = threading.Lock()
-
-    def next(self) -> str | None:
-        with self.lock:
-            return next(self.source, None)
-
-    def close(self) -> None:
-        with self.lock:
-            close = getattr(self.source, "close", None)
-            if close is not None:
-                close()
-
-
-class SlotStream(StreamingResponse):
-    """A streamed reply that gives its slot back when it ends, however it ends (a reader gone included)."""
-
-    def __init__(self, content: AsyncIterator[bytes], slots: Slots, **options: Any) -> None:
-        super().__init__(content, **options)
-        self.slots = slots
-        self.content = content
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.slots.give()
-            aclose = getattr(self.content, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 class CompanionApp:
@@ -165,6 +100,7 @@ def build(
     created = int(time.time())
     stall = client_timeout
 
+    replies = Replies(engines, slots, threads)
     stored = StoredResponses()
     model_engine = not isinstance(engines.think, ReflectiveListener)
 
@@ -208,51 +144,14 @@ def build(
         body = await body_for(request, "think")
         messages, options = chat_messages(body), sampling(body)
         if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
-            return await with_tools(body, messages, options)
-        return await answer(body, lambda i: engines.think.chat(messages, choice(options, i)), chat=True)
-
-    async def with_tools(body: dict[str, Any], messages: list[dict[str, Any]], options: dict[str, Any]) -> Response:
-        """A think call that offers tools: the model's engine answers with its function-calling format; the listener says it cannot."""
-        engine = engines.think
-        tools = need(body, "tools", list, "a list of tools")
-        if not hasattr(engine, "call_tools"):
-            raise Refusal(400, TOOLS_REFUSED, param="tools", code="tools_not_supported")
-        if (body.get("n") or 1) > 1 or "response_format" in options:
-            wrong = "n" if (body.get("n") or 1) > 1 else "response_format"
-            raise Refusal(
-                400, f"The companion's model cannot honour '{wrong}' in a reply that offers tools: it makes one, in its tool format.", param=wrong
-            )
-        options.pop("stream", None)
-        slots.take()
-        try:
-            reply = await threads.run(engine.call_tools, messages, tools, body.get("tool_choice"), options)
-        finally:
-            slots.give()
-        message = reply["choices"][0]["message"]
-        message.pop("function_call", None)  # the deprecated twin of tool_calls
-        finish = reply["choices"][0].get("finish_reason") or "stop"
-        ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
-        usage = reply.get("usage")
-        if body.get("stream") is not True:
-            choice = {"index": 0, "message": {**message, "refusal": None}, "finish_reason": finish, "logprobs": None}
-            return JSONResponse(
-                {"id": ident, "object": "chat.completion", "created": created, "model": engine.model_id, "choices": [choice], "usage": usage}
-            )
-        base = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": engine.model_id}
-        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
-        if message.get("tool_calls"):
-            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
-        chunks = [{**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]}]
-        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]})
-        if wants_usage(body):
-            chunks.append({**base, "choices": [], "usage": usage})
-        text = "".join(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
-        return Response(text, media_type="text/event-stream", headers={"cache-control": "no-store"})
+            return await replies.with_tools(body, messages, options)
+        return await replies.answer(body, lambda i: engines.think.chat(messages, choice(options, i)), chat=True)
 
     async def carry_on(request: Request) -> Response:
         body = await body_for(request, "continue")
         text, options = prompt_text(body), sampling(body)
-        return await answer(body, lambda i: echoed(text, engines.think.complete(text, choice(options, i)), body.get("echo") is True), chat=False)
+        make = lambda i: echoed(text, engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
+        return await replies.answer(body, make, chat=False)
 
     async def revise(request: Request) -> Response:
         body = await body_for(request, "revise")
@@ -265,8 +164,8 @@ def build(
             except PromptTooLong as error:
                 raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
         # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
-        choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": generation.finish_reason}
-        return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [choice], "usage": generation.usage})
+        edited = {"text": text, "index": 0, "logprobs": None, "finish_reason": generation.finish_reason}
+        return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [edited], "usage": generation.usage})
 
     async def respond(request: Request) -> Response:
         body = await body_for(request, "respond")
@@ -276,7 +175,7 @@ def build(
         if isinstance(body.get("previous_response_id"), str):
             said = stored.conversation(body["previous_response_id"]) + said
         kept = keeper(body, said)
-        return await answer(body, lambda i: engines.think.chat(told + said, options), chat=True, typed=True, kept=kept)
+        return await replies.answer(body, lambda i: engines.think.chat(told + said, options), chat=True, typed=True, kept=kept)
 
     def keeper(body: dict[str, Any], said: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
         """What keeps a finished Response (unless `store: false`), with its conversation for previous_response_id."""
@@ -287,98 +186,6 @@ def build(
                 stored.keep(response, [*said, {"role": "assistant", "content": reply}])
 
         return keep
-
-    Keep = Callable[[dict[str, Any]], None]
-
-    async def answer(
-        body: dict[str, Any], start: Callable[[int], Generation], *, chat: bool, typed: bool = False, kept: Keep | None = None
-    ) -> Response:
-        """The reply (`n` of them, one after another: one engine call at a time), in a slot given back when it is done or its reader goes."""
-        slots.take()
-        handed_over = False
-        try:
-            generation, pieces, first = await begin(start, 0, typed, chat)
-            if body.get("stream") is True:
-                handed_over = True
-                more = lambda: threads.run(pieces.next)  # noqa: E731
-                close = lambda: threads.later(pieces.close)  # noqa: E731
-                model = engines.think.model_id
-                return SlotStream(
-                    response_events(body, model, generation, first, more, close, kept or (lambda whole: None))
-                    if typed
-                    else frames(body, start, (generation, pieces, first), chat),
-                    slots,
-                    media_type="text/event-stream",
-                    headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-                )
-            made = [(generation, (first or "") + await threads.run(rest, pieces))]
-            for index in range(1, 1 if typed else body.get("n") or 1):
-                later, later_pieces, later_first = await begin(start, index, typed, chat)
-                made.append((later, (later_first or "") + await threads.run(rest, later_pieces)))
-            if typed:
-                whole = response_object(body, engines.think.model_id, generation, made[0][1])
-                (kept or (lambda whole: None))(whole)
-                return JSONResponse(whole)
-            return JSONResponse(completion(made, chat))
-        finally:
-            if not handed_over:
-                slots.give()
-
-    async def begin(start: Callable[[int], Generation], index: int, typed: bool, chat: bool) -> tuple[Generation, Pieces, str | None]:
-        """Choice `index` started, and its first piece (before the status line: a prompt too long is still a 400)."""
-        generation = await threads.run(start, index)
-        pieces = Pieces(generation.pieces)
-        try:
-            return generation, pieces, await threads.run(pieces.next)
-        except PromptTooLong as error:
-            raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
-
-    def completion(made: list[tuple[Generation, str]], chat: bool) -> dict[str, Any]:
-        choices = []
-        for index, (generation, text) in enumerate(made):
-            choice: dict[str, Any] = {"index": index, "finish_reason": generation.finish_reason, "logprobs": None}
-            choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
-            choices.append(choice)
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion" if chat else "text_completion"
-        model = engines.think.model_id
-        return {"id": ident, "object": kind, "created": int(time.time()), "model": model, "choices": choices, "usage": together(made)}
-
-    async def frames(
-        body: dict[str, Any], start: Callable[[int], Generation], begun: tuple[Generation, Pieces, str | None], chat: bool
-    ) -> AsyncIterator[bytes]:
-        """The chunks of each of the `n` choices, one choice after another, then the usage (if asked) and [DONE]."""
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion.chunk" if chat else "text_completion"
-        base = {"id": ident, "object": kind, "created": int(time.time()), "model": engines.think.model_id}
-
-        def frame(choices: list[dict[str, Any]], **more: Any) -> bytes:
-            return b"data: " + json.dumps({**base, "choices": choices, **more}, ensure_ascii=False).encode() + b"\n\n"
-
-        made: list[tuple[Generation, str]] = []
-        generation, pieces, piece = begun
-        try:
-            for index in range(body.get("n") or 1):
-                if index:
-                    generation, pieces, piece = await begin(start, index, False, chat)
-                if chat:
-                    yield frame([{"index": index, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
-                while piece is not None:
-                    delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
-                    yield frame([{"index": index, **delta, "logprobs": None, "finish_reason": None}])
-                    piece = await threads.run(pieces.next)
-                end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-                yield frame([{"index": index, **end, "logprobs": None, "finish_reason": generation.finish_reason}])
-                made.append((generation, ""))
-            if wants_usage(body):
-                yield frame([], usage=together(made))
-        except Exception as error:  # an engine failing mid-reply: say so in the stream, as OpenAI does
-            failure = {"error": {"message": f"The engine failed: {error}", "type": "server_error", "param": None, "code": None}}
-            yield b"data: " + json.dumps(failure).encode() + b"\n\n"
-            return
-        finally:
-            threads.later(pieces.close)  # the engine stops (and lets go of its lock) once its current piece is made
-        yield b"data: [DONE]\n\n"
 
     async def understand(request: Request) -> Response:
         body = await body_for(request, "understand")
@@ -464,17 +271,6 @@ def build(
     app.router.redirect_slashes = False  # a redirect would name the Host header's server: /v1/models/ is a 404
     guarded = Guard(app, bound=bound, allow_hosts=allow_hosts, allow_origins=allow_origins, api_key=api_key)
     return CompanionApp(guarded, threads, actions)
-
-
-def wants_usage(body: dict[str, Any]) -> bool:
-    """Whether a stream should end with a usage chunk."""
-    options = body.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
-
-
-def rest(pieces: Pieces) -> str:
-    """The rest of a reply, all at once."""
-    return "".join(iter(pieces.next, None))
 
 
 def not_offered(action: str) -> str:
