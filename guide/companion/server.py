@@ -83,6 +83,142 @@ def offered(engines: Engines) -> list[str]:
     return [name for name in ACTIONS if name in have]
 
 
+class Routes:
+    """The companion's endpoints, each a method taking a request: one set of engines, slots and threads, and the responses kept."""
+
+    def __init__(self, engines: Engines, slots: Slots, threads: EngineThreads, stall: float) -> None:
+        self.engines, self.slots, self.threads, self.stall = engines, slots, threads, stall
+        self.known = {engine.model_id: engine for engine in engines.models()}
+        self.created = int(time.time())
+        self.replies = Replies(engines, slots, threads)
+        self.stored = StoredResponses()
+        self.model_engine = not isinstance(engines.think, ReflectiveListener)
+
+    async def body_for(self, request: Request, action: str) -> dict[str, Any]:
+        """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
+        body = await read_json(request, stall=self.stall)
+        await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' self.threads
+        self.model_for(body)
+        refuse_unhonoured(action, body, model=self.model_engine)
+        return body
+
+    def model_for(self, body: dict[str, Any]) -> str:
+        name = need(body, "model", str, "a model id")
+        if name not in self.known:
+            raise Refusal(
+                404,
+                f"The model '{name}' does not exist here. {ACTIONS['catalog'].endpoint} lists this server's models.",
+                code="model_not_found",
+                param="model",
+            )
+        return str(name)
+
+    def described(self, engine: Any) -> dict[str, Any]:
+        # `purpose`, `context_length` (LM Studio, OpenRouter) and `max_model_len` (vLLM; oterm reads it) are not in the spec's Model:
+        # servers add fields, and clients ignore what they do not know.
+        length = getattr(engine, "context_length", None) or CONTEXT_LENGTHS.get(engine.model_id)
+        shown = {"id": engine.model_id, "object": "model", "created": self.created, "owned_by": engine.owned_by}
+        shown["purpose"] = getattr(engine, "purpose", "chat")
+        return {**shown, **({"context_length": length, "max_model_len": length} if length else {})}
+
+    async def catalog(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [self.described(e) for e in self.known.values()]})
+
+    async def one_model(self, request: Request) -> Response:
+        return JSONResponse(self.described(self.known[self.model_for({"model": request.path_params["model"]})]))
+
+    async def kept_response(self, request: Request) -> Response:
+        return JSONResponse(self.stored.response(request.path_params["ident"]))
+
+    async def think(self, request: Request) -> Response:
+        body = await self.body_for(request, "think")
+        messages, options = chat_messages(body), sampling(body)
+        if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
+            return await self.replies.with_tools(body, messages, options)
+        return await self.replies.answer(body, lambda i: self.engines.think.chat(messages, choice(options, i)), chat=True)
+
+    async def carry_on(self, request: Request) -> Response:
+        body = await self.body_for(request, "continue")
+        text, options = prompt_text(body), sampling(body)
+        make = lambda i: echoed(text, self.engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
+        return await self.replies.answer(body, make, chat=False)
+
+    async def revise(self, request: Request) -> Response:
+        body = await self.body_for(request, "revise")
+        messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
+        async with self.slots.held():
+            generation = await self.threads.run(self.engines.think.chat, messages, options)
+            pieces = Pieces(generation.pieces)
+            try:
+                text = await self.threads.run(lambda: "".join(iter(pieces.next, None)))
+            except PromptTooLong as error:
+                raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
+        # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
+        edited = {"text": text, "index": 0, "logprobs": None, "finish_reason": generation.finish_reason}
+        return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [edited], "usage": generation.usage})
+
+    async def respond(self, request: Request) -> Response:
+        body = await self.body_for(request, "respond")
+        messages, options = response_messages(body), response_sampling(body)
+        told = messages[:1] if body.get("instructions") else []  # instructions do not carry over to the next response
+        said = messages[len(told) :]
+        if isinstance(body.get("previous_response_id"), str):
+            said = self.stored.conversation(body["previous_response_id"]) + said
+        kept = self.keeper(body, said)
+        return await self.replies.answer(body, lambda i: self.engines.think.chat(told + said, options), chat=True, typed=True, kept=kept)
+
+    def keeper(self, body: dict[str, Any], said: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
+        """What keeps a finished Response (unless `store: false`), with its conversation for previous_response_id."""
+
+        def keep(response: dict[str, Any]) -> None:
+            if body.get("store") is not False:
+                reply = "".join(part.get("text", "") for item in response["output"] for part in item.get("content", []))
+                self.stored.keep(response, [*said, {"role": "assistant", "content": reply}])
+
+        return keep
+
+    async def understand(self, request: Request) -> Response:
+        body = await self.body_for(request, "understand")
+        texts = embedding_inputs(body)
+        wanted = body.get("encoding_format") or "float"
+        async with self.slots.held():
+            content = await self.threads.run(vectors_json, self.engines.understand, texts, wanted == "base64", body.get("dimensions"))
+        return Response(content, media_type="application/json")
+
+    async def speak(self, request: Request) -> Response:
+        if self.engines.speak is None:
+            raise Refusal(404, not_offered("speak"), code="not_offered")
+        body = await self.body_for(request, "speak")
+        text = speech_text(body)
+        voice = need(body, "voice", (str, dict), "a voice name")
+        wanted = body.get("response_format") or "wav"
+        if wanted != "wav":
+            raise Refusal(400, "This companion speaks WAV only (response_format: wav).", param="response_format")
+        async with self.slots.held():
+            audio = await self.threads.run(self.engines.speak.speak, text, str(voice))
+        return Response(audio, media_type="audio/wav")
+
+    async def listen(self, request: Request) -> Response:
+        if self.engines.listen is None:
+            raise Refusal(404, not_offered("listen"), code="not_offered")
+        form = await read_form(request, stall=self.stall)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
+        self.model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {})
+        refuse_unhonoured("listen", {name: value for name, value in form.multi_items() if name != "file"}, model=self.model_engine)
+        wanted = form.get("response_format") or "json"
+        if wanted not in ("json", "text"):
+            raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
+        data = await upload.read()
+        async with self.slots.held():
+            try:
+                text = await self.threads.run(self.engines.listen.transcribe, data)
+            except AudioRefused as error:
+                raise Refusal(400, str(error), param="file") from None
+        return Response(text, media_type="text/plain") if wanted == "text" else JSONResponse({"text": text})
+
+
 def build(
     engines: Engines,
     *,
@@ -94,139 +230,8 @@ def build(
     allow_origins: Iterable[str] = (),
 ) -> CompanionApp:
     """The companion as an ASGI app, answering to the names a server bound to `bound` may be reached by."""
-    slots = Slots(max_replies)
     threads = EngineThreads(max_replies)
-    known = {engine.model_id: engine for engine in engines.models()}
-    created = int(time.time())
-    stall = client_timeout
-
-    replies = Replies(engines, slots, threads)
-    stored = StoredResponses()
-    model_engine = not isinstance(engines.think, ReflectiveListener)
-
-    async def body_for(request: Request, action: str) -> dict[str, Any]:
-        """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
-        body = await read_json(request, stall=stall)
-        await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' threads
-        model_for(body)
-        refuse_unhonoured(action, body, model=model_engine)
-        return body
-
-    def model_for(body: dict[str, Any]) -> str:
-        name = need(body, "model", str, "a model id")
-        if name not in known:
-            raise Refusal(
-                404,
-                f"The model '{name}' does not exist here. {ACTIONS['catalog'].endpoint} lists this server's models.",
-                code="model_not_found",
-                param="model",
-            )
-        return str(name)
-
-    def described(engine: Any) -> dict[str, Any]:
-        # `purpose`, `context_length` (LM Studio, OpenRouter) and `max_model_len` (vLLM; oterm reads it) are not in the spec's Model:
-        # servers add fields, and clients ignore what they do not know.
-        length = getattr(engine, "context_length", None) or CONTEXT_LENGTHS.get(engine.model_id)
-        shown = {"id": engine.model_id, "object": "model", "created": created, "owned_by": engine.owned_by}
-        shown["purpose"] = getattr(engine, "purpose", "chat")
-        return {**shown, **({"context_length": length, "max_model_len": length} if length else {})}
-
-    async def catalog(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [described(e) for e in known.values()]})
-
-    async def one_model(request: Request) -> Response:
-        return JSONResponse(described(known[model_for({"model": request.path_params["model"]})]))
-
-    async def kept_response(request: Request) -> Response:
-        return JSONResponse(stored.response(request.path_params["ident"]))
-
-    async def think(request: Request) -> Response:
-        body = await body_for(request, "think")
-        messages, options = chat_messages(body), sampling(body)
-        if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
-            return await replies.with_tools(body, messages, options)
-        return await replies.answer(body, lambda i: engines.think.chat(messages, choice(options, i)), chat=True)
-
-    async def carry_on(request: Request) -> Response:
-        body = await body_for(request, "continue")
-        text, options = prompt_text(body), sampling(body)
-        make = lambda i: echoed(text, engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
-        return await replies.answer(body, make, chat=False)
-
-    async def revise(request: Request) -> Response:
-        body = await body_for(request, "revise")
-        messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
-        async with slots.held():
-            generation = await threads.run(engines.think.chat, messages, options)
-            pieces = Pieces(generation.pieces)
-            try:
-                text = await threads.run(lambda: "".join(iter(pieces.next, None)))
-            except PromptTooLong as error:
-                raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
-        # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
-        edited = {"text": text, "index": 0, "logprobs": None, "finish_reason": generation.finish_reason}
-        return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [edited], "usage": generation.usage})
-
-    async def respond(request: Request) -> Response:
-        body = await body_for(request, "respond")
-        messages, options = response_messages(body), response_sampling(body)
-        told = messages[:1] if body.get("instructions") else []  # instructions do not carry over to the next response
-        said = messages[len(told) :]
-        if isinstance(body.get("previous_response_id"), str):
-            said = stored.conversation(body["previous_response_id"]) + said
-        kept = keeper(body, said)
-        return await replies.answer(body, lambda i: engines.think.chat(told + said, options), chat=True, typed=True, kept=kept)
-
-    def keeper(body: dict[str, Any], said: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
-        """What keeps a finished Response (unless `store: false`), with its conversation for previous_response_id."""
-
-        def keep(response: dict[str, Any]) -> None:
-            if body.get("store") is not False:
-                reply = "".join(part.get("text", "") for item in response["output"] for part in item.get("content", []))
-                stored.keep(response, [*said, {"role": "assistant", "content": reply}])
-
-        return keep
-
-    async def understand(request: Request) -> Response:
-        body = await body_for(request, "understand")
-        texts = embedding_inputs(body)
-        wanted = body.get("encoding_format") or "float"
-        async with slots.held():
-            content = await threads.run(vectors_json, engines.understand, texts, wanted == "base64", body.get("dimensions"))
-        return Response(content, media_type="application/json")
-
-    async def speak(request: Request) -> Response:
-        if engines.speak is None:
-            raise Refusal(404, not_offered("speak"), code="not_offered")
-        body = await body_for(request, "speak")
-        text = speech_text(body)
-        voice = need(body, "voice", (str, dict), "a voice name")
-        wanted = body.get("response_format") or "wav"
-        if wanted != "wav":
-            raise Refusal(400, "This companion speaks WAV only (response_format: wav).", param="response_format")
-        async with slots.held():
-            audio = await threads.run(engines.speak.speak, text, str(voice))
-        return Response(audio, media_type="audio/wav")
-
-    async def listen(request: Request) -> Response:
-        if engines.listen is None:
-            raise Refusal(404, not_offered("listen"), code="not_offered")
-        form = await read_form(request, stall=stall)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
-        model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {})
-        refuse_unhonoured("listen", {name: value for name, value in form.multi_items() if name != "file"}, model=model_engine)
-        wanted = form.get("response_format") or "json"
-        if wanted not in ("json", "text"):
-            raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
-        data = await upload.read()
-        async with slots.held():
-            try:
-                text = await threads.run(engines.listen.transcribe, data)
-            except AudioRefused as error:
-                raise Refusal(400, str(error), param="file") from None
-        return Response(text, media_type="text/plain") if wanted == "text" else JSONResponse({"text": text})
+    serving = Routes(engines, Slots(max_replies), threads, client_timeout)
 
     def lacking(action: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -236,21 +241,21 @@ def build(
 
     actions = offered(engines)
     handlers: dict[str, Callable[[Request], Any]] = {
-        "catalog": catalog,
-        "think": think,
-        "continue": carry_on,
-        "understand": understand,
-        "speak": speak,
-        "listen": listen,
-        "revise": revise,
-        "respond": respond,
+        "catalog": serving.catalog,
+        "think": serving.think,
+        "continue": serving.carry_on,
+        "understand": serving.understand,
+        "speak": serving.speak,
+        "listen": serving.listen,
+        "revise": serving.revise,
+        "respond": serving.respond,
     }
     routes = [
         Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(name), methods=[row.method])
         for name, row in ACTIONS.items()
     ]
-    routes.append(Route(f"/{API_VERSION}{ACTIONS['catalog'].path}/{{model}}", one_model, methods=["GET"]))  # the SDK's models.retrieve
-    routes.append(Route(f"/{API_VERSION}{ACTIONS['respond'].path}/{{ident}}", kept_response, methods=["GET"]))
+    routes.append(Route(f"/{API_VERSION}{ACTIONS['catalog'].path}/{{model}}", serving.one_model, methods=["GET"]))  # the SDK's models.retrieve
+    routes.append(Route(f"/{API_VERSION}{ACTIONS['respond'].path}/{{ident}}", serving.kept_response, methods=["GET"]))
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refusal)
