@@ -52,7 +52,7 @@ from .protocol import CLIENT_TIMEOUT
 from .replies import EngineThreads, Pieces, Replies
 from .shaping import choice, echoed, vectors_json
 from .stored import StoredResponses
-from .validation import check_body
+from .validation import check_body, validators
 
 CONTEXT_LENGTHS = {"reflective-listener": 2048, "hashed-words-256": 8192}
 """What each engine reads at most, in its own tokens, for the catalog (a model's is read from its GGUF: `context_length`)."""
@@ -93,6 +93,7 @@ class Routes:
         self.replies = Replies(engines, slots, threads)
         self.stored = StoredResponses()
         self.model_engine = not isinstance(engines.think, ReflectiveListener)
+        validators()  # built once, at start (about 40 ms), not on the first request
 
     async def body_for(self, request: Request, action: str) -> dict[str, Any]:
         """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
