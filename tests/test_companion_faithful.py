@@ -312,8 +312,13 @@ def test_the_model_gives_n_choices_and_refuses_logprobs(model_companion: Served)
 def test_every_field_the_spec_defines_is_honoured_refused_or_listed_as_without_effect(action: str) -> None:
     schemas = Schemas(load())
     written = schema_for(action, "request")
-    assert written is not None
-    defined, _, _ = schemas.properties(schemas.resolve(written))
+    if action == "revise":  # gone from the current spec: its historical shape
+        from test_revise_shape import CREATE_EDIT_REQUEST
+
+        defined = CREATE_EDIT_REQUEST["properties"]
+    else:
+        assert written is not None
+        defined, _, _ = schemas.properties(schemas.resolve(written))
     assert set(defined) == set(FIELDS[action]), set(defined) ^ set(FIELDS[action])
 
 

@@ -16,10 +16,12 @@ from typing import Any, Literal
 
 from .limits import Refusal
 
-Treatment = Literal["honoured", "refused", "no effect"]
+Treatment = Literal["honoured", "refused", "no effect", "not offered"]
 HONOURED: Treatment = "honoured"
 REFUSED: Treatment = "refused"
 INERT: Treatment = "no effect"
+ABSENT: Treatment = "not offered"
+"""The whole route is a 404 for this engine (the listener cannot rewrite text as asked)."""
 
 
 def unset(value: Any, body: dict[str, Any]) -> bool:
@@ -190,6 +192,14 @@ TRANSCRIPTION: dict[str, Field] = {
     },
     "languages": Field(REFUSED, REFUSED, "pocketsphinx here knows English only", form_unset),
 }
+EDITS: dict[str, Field] = {
+    **{
+        name: Field(ABSENT, HONOURED, "the listener does not offer /v1/edits (404)")
+        for name in ("model", "input", "instruction", "temperature", "top_p")
+    },
+    "n": Field(ABSENT, REFUSED, "this companion makes one edit at a time (n should be 1)", one_of(1)),
+}
+"""revise's fields, as the historical CreateEditRequest gave them (tests/test_revise_shape.py)."""
 FIELDS: dict[str, dict[str, Field]] = {
     "think": CHAT,
     "continue": COMPLETION,
@@ -197,6 +207,7 @@ FIELDS: dict[str, dict[str, Field]] = {
     "respond": RESPONSES,
     "speak": SPEECH,
     "listen": TRANSCRIPTION,
+    "revise": EDITS,
 }
 """Per action, each request field the spec defines (listen's arrive as form values: text, and `name[]` for a list)."""
 
