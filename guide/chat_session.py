@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from guide import config, personas
 from guide.conversation import Conversation, Event, Notice
 from guide.conversation.core import PROBE
+from guide.conversation.events import Severity
 from guide.learn.tour import Tour
 from guide.models import ModelChoice
 from guide.status import Status
@@ -184,7 +185,7 @@ class ChatSession:
             self.keeper = Keeper(self.settings, companion, settings_gguf(self.settings), self._companion_says, self._companion_moved)
             self.keeper.watch()
 
-    def _companion_says(self, severity: str, words: str) -> None:
+    def _companion_says(self, severity: Severity, words: str) -> None:
         self.emit(Notice("Companion", words, severity, timeout=8))
 
     async def _companion_moved(self, companion: Companion) -> None:

@@ -318,8 +318,28 @@ def test_guide_serve_prints_the_address_and_a_curl_line(companion: Served) -> No
 # The reflective listener and the hashed vectors.
 
 
+@pytest.mark.parametrize(
+    ("said", "reflected"),
+    [
+        ("my day was long", "your day was long"),
+        ("I was tired", "you were tired"),
+        ("you are kind", "I am kind"),
+        ("you were there", "I was there"),
+        ("I need you to listen", "you need me to listen"),
+    ],
+)
+def test_the_listener_turns_pronouns_and_keeps_the_verb_agreeing(said: str, reflected: str) -> None:
+    assert listener.reflect(said) == reflected
+
+
+@pytest.mark.parametrize("said", ["hello", "sorry about that", "why is the sky blue?", "you are kind", "I need rest"])
+def test_the_listener_calls_no_caller_by_a_name_and_never_says_i_are(said: str) -> None:
+    for seed in range(8):
+        reply = listener.respond(said, first=False, seed=seed)
+        assert "Fira" not in reply and "I are" not in reply and "I were" not in reply, reply
+
+
 def test_the_listener_reflects_in_the_calm_voice() -> None:
-    assert listener.reflect("my day was long") == "your day were long"
     first = listener.respond("I need some quiet", first=True)
     assert first.startswith(listener.INTRODUCTION) and "some quiet" in first
     assert not listener.respond("I need some quiet", first=False).startswith("(")

@@ -43,7 +43,7 @@ TUNED_SAMPLING = {"top_k": 20, "min_p": 0.1}
 REPEAT_PENALTY = 1.1
 """Unless the request sets frequency_penalty or presence_penalty (then it chose). 1.2 already made replies longer: newlines are penalised too."""
 CHAT_STOPS = ("\n\n", "\nUser:", "\nuser:", "<|im_start|>")
-"""A reply's natural ends, unless the request sets `stop` (even `[]`): a blank line, or the model writing the next turn itself."""
+"""A reply's natural ends, unless the request sets `stop` (the spec has no empty list): a blank line, or the model writing the next turn itself."""
 SETTLE_AFTER = 80
 """Tokens after which a chat reply ends at its next line or sentence end (unless the request sets `stop`): past this,
 SmolLM2 goes on line after line, or in one paragraph until max_tokens (a 400-token ramble seen in the app)."""
@@ -90,17 +90,24 @@ class ReflectiveListener:
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
         said = [m for m in messages if m.get("role") == "user"]
         last = str(said[-1].get("content") or "") if said else ""
-        text = listener.respond(last, first=len(said) <= 1)
-        return self._generation(text, sum(count_words(str(m.get("content") or "")) for m in messages))
+        text = listener.respond(last, first=len(said) <= 1, seed=options.get("seed"))
+        return self._generation(text, sum(count_words(str(m.get("content") or "")) for m in messages), options)
 
     def complete(self, prompt: str, options: dict[str, Any]) -> Generation:
-        return self._generation(listener.carry_on(prompt), count_words(prompt))
+        return self._generation(listener.carry_on(prompt, seed=options.get("seed")), count_words(prompt), options)
 
     @staticmethod
-    def _generation(text: str, prompt_words: int) -> Generation:
-        pieces = list(listener.words(text))
+    def _generation(text: str, prompt_words: int, options: dict[str, Any]) -> Generation:
+        """The reply as the request bounds it: cut before the first stop sequence, then at `max_tokens` pieces (finish_reason length)."""
+        stops = options.get("stop") or []
+        ends = [text.find(stop) for stop in ([stops] if isinstance(stops, str) else stops) if stop and stop in text]
+        pieces = list(listener.words(text[: min(ends)] if ends else text))
+        most = options.get("max_tokens")
+        finish = "stop"
+        if isinstance(most, int) and len(pieces) > most:
+            pieces, finish = pieces[:most], "length"
         usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces), "total_tokens": prompt_words + len(pieces)}
-        return Generation(iter(pieces), usage)
+        return Generation(iter(pieces), usage, finish)
 
 
 def count_words(text: str) -> int:
@@ -121,6 +128,8 @@ class PromptTooLong(ValueError):
 class LlamaEngine:
     """A real language model from a GGUF file, run by llama-cpp-python on one thread."""
 
+    context_length = 2048
+    """Tokens of prompt and reply together (the catalog publishes it): SmolLM2 was trained on 8,192; 2,048 keeps its memory small."""
     owned_by = "guide-companion"
     purpose = "chat"
     """What the catalog says this engine is for (guide's model resolver reads it)."""
@@ -150,12 +159,13 @@ class LlamaEngine:
                 )
             return self._embedder
         if self._llm is None:
-            self._llm = llama_cpp.Llama(model_path=str(self.path), n_threads=self.threads, n_ctx=2048, verbose=False)
+            self._llm = llama_cpp.Llama(model_path=str(self.path), n_threads=self.threads, n_ctx=self.context_length, verbose=False)
         return self._llm
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
-        settle = self.tuned and "stop" not in options
-        options = self.sampling(options, stops=CHAT_STOPS)
+        shaped = "response_format" in options  # JSON, held to its grammar: no natural end but the grammar's own
+        settle = self.tuned and "stop" not in options and not shaped
+        options = self.sampling(options, stops=() if shaped else CHAT_STOPS)
         return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True, settle=settle)
 
     def call_tools(self, messages: list[dict[str, Any]], tools: list[Any], tool_choice: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +209,7 @@ class LlamaEngine:
                 try:
                     chunks = iter(start(llm))
                     first = next(chunks, None)
+                    given = int(llm.n_tokens)  # the prompt, read; its first token is made but not yet read back
                 except ValueError as error:  # llama-cpp-python: "Requested tokens (N) exceed context window of M"
                     if "context window" in str(error):
                         raise PromptTooLong(str(error)) from None
@@ -218,16 +229,17 @@ class LlamaEngine:
                     if ends:
                         chunks.close()
                         break
-                total = int(llm.n_tokens)
-                generation.usage = {"prompt_tokens": max(total - made, 0), "completion_tokens": made, "total_tokens": total}
+                generation.usage = {"prompt_tokens": given, "completion_tokens": made, "total_tokens": given + made}
 
         generation.pieces = pieces()
         return generation
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str | list[int]]) -> list[list[float]]:
+        """Mean-pooled vectors; a token array is read back into its text first (its ids are this model's own)."""
         with self._lock:
             model = self._model(embedding=True)
-            return [list(map(float, model.embed(text))) for text in texts]
+            said = [text if isinstance(text, str) else model.detokenize(text).decode("utf-8", errors="replace") for text in texts]
+            return [list(map(float, model.embed(text))) for text in said]
 
 
 class HashedWords:
@@ -242,13 +254,14 @@ class HashedWords:
     purpose = "embedding"
     """What the catalog says this engine is for (guide's model resolver reads it)."""
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str | list[int]]) -> list[list[float]]:
+        """A vector per text; a token array's words are its token ids (#1, #2...), hashed the same way."""
         return [self._one(text) for text in texts]
 
     @staticmethod
-    def _one(text: str) -> list[float]:
+    def _one(text: str | list[int]) -> list[float]:
         vector = [0.0] * HASHED_DIMENSIONS
-        for word in re.findall(r"\w+", text.lower()):
+        for word in re.findall(r"\w+", text.lower()) if isinstance(text, str) else (f"#{token}" for token in text):
             digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
             slot = int.from_bytes(digest[:4], "little") % HASHED_DIMENSIONS
             vector[slot] += 1.0 if digest[4] & 1 else -1.0

@@ -41,7 +41,9 @@ MAX_EMBED_TOTAL = 1_000_000
 """Characters in all inputs of one request: under OpenAI's 300,000 tokens per request, and about 0.3 s of hashing here."""
 MAX_STOPS = 4
 """OpenAI's limit for stop sequences."""
-SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
+SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias")
+MAX_EMBED_TOKENS = 8192
+"""Tokens in one input given as a token array: OpenAI's limit per input."""
 
 
 class Refusal(Exception):
@@ -228,20 +230,28 @@ def need(body: dict[str, Any], name: str, kind: type | tuple[type, ...], what: s
 
 
 def sampling(body: dict[str, Any]) -> dict[str, Any]:
-    """The sampling options a generation takes, checked."""
-    options = {}
-    for name in SAMPLING:
-        if body.get(name) is None:
-            continue
-        value = body[name]
-        if name == "stop":
-            stops = [value] if isinstance(value, str) else value
-            if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops) or len(stops) > MAX_STOPS:
-                raise Refusal(400, f"'stop' should be text or a list of at most {MAX_STOPS} texts.", param=name, code="invalid_type")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise Refusal(400, f"'{name}' should be a number.", param=name, code="invalid_type")
-        options[name] = value
+    """The sampling options a generation takes (their shape is the spec's, checked before), `max_completion_tokens` as `max_tokens`."""
+    options = {name: body[name] for name in SAMPLING if body.get(name) is not None}
+    if body.get("max_completion_tokens") is not None:
+        options["max_tokens"] = body["max_completion_tokens"]
+    shape = json_shape(body.get("response_format"))
+    if shape is not None:
+        options["response_format"] = shape
     return options
+
+
+def json_shape(given: Any) -> dict[str, Any] | None:
+    """A response_format (or the Responses API's text.format) asking for JSON, in llama-cpp-python's words; None for plain text.
+
+    llama.cpp holds the output to a grammar made from the JSON Schema (or to
+    any JSON for json_object): `{"type": "json_object", "schema": ...}`.
+    """
+    if not isinstance(given, dict) or given.get("type") not in ("json_object", "json_schema"):
+        return None
+    nested = given.get("json_schema")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else given  # chat nests it; responses does not
+    schema = inner.get("schema")
+    return {"type": "json_object", **({"schema": schema} if isinstance(schema, dict) else {})}
 
 
 PICTURES_REFUSED = (
@@ -250,7 +260,7 @@ PICTURES_REFUSED = (
 )
 TOOLS_REFUSED = (
     "The companion's reflective listener does not call tools: it has no model to decide with. "
-    "Load a model into the companion (guide serve --model FILE.gguf), or ask without tools."
+    "Load a model into the companion (guide serve --gguf FILE.gguf), or ask without tools."
 )
 
 
@@ -302,20 +312,24 @@ def speech_text(body: dict[str, Any]) -> str:
     return text
 
 
-def embedding_inputs(body: dict[str, Any]) -> list[str]:
-    """The texts to embed: at most 2,048, none empty, within the character caps."""
+def embedding_inputs(body: dict[str, Any]) -> list[str | list[int]]:
+    """The texts (or token arrays) to embed: at most 2,048, none empty, within the character and token caps."""
     given = need(body, "input", (str, list), "text or a list of texts")
-    texts = [given] if isinstance(given, str) else given
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise Refusal(400, "'input' should be text or a non-empty list of texts.", param="input", code="invalid_type")
+    if isinstance(given, str) or (given and all(isinstance(t, int) and not isinstance(t, bool) for t in given)):
+        texts = [given]  # one text, or one token array: [1, 2, 3]
+    else:
+        texts = given
+    if not texts or not all(isinstance(t, str) or (isinstance(t, list) and all(isinstance(i, int) for i in t)) for t in texts):
+        raise Refusal(400, "'input' should be text, a list of texts, or token arrays.", param="input", code="invalid_type")
     if len(texts) > MAX_EMBED_INPUTS:
-        raise Refusal(400, f"'input' holds {len(texts):,} texts; the most in one request is {MAX_EMBED_INPUTS:,}.", param="input")
+        raise Refusal(400, f"'input' holds {len(texts):,} inputs; the most in one request is {MAX_EMBED_INPUTS:,}.", param="input")
     total = 0
     for text in texts:
         if not text:
             raise Refusal(400, "'input' cannot hold an empty text.", param="input")
-        if len(text) > MAX_EMBED_CHARS:
-            raise Refusal(400, f"An input is {len(text):,} characters; the most is {MAX_EMBED_CHARS:,}.", param="input")
+        if len(text) > (MAX_EMBED_CHARS if isinstance(text, str) else MAX_EMBED_TOKENS):
+            most = f"{MAX_EMBED_CHARS:,} characters" if isinstance(text, str) else f"{MAX_EMBED_TOKENS:,} tokens"
+            raise Refusal(400, f"An input is {len(text):,} long; the most is {most}.", param="input")
         total += len(text)
     if total > MAX_EMBED_TOTAL:
         raise Refusal(400, f"The inputs hold {total:,} characters together; the most in one request is {MAX_EMBED_TOTAL:,}.", param="input")
@@ -369,7 +383,10 @@ def response_text(content: Any) -> str:
 
 def response_sampling(body: dict[str, Any]) -> dict[str, Any]:
     """respond's sampling options, in the names a generation takes (`max_output_tokens` is chat's `max_tokens`)."""
-    options = sampling({name: body.get(name) for name in ("temperature", "top_p")})
+    text = body.get("text")
+    options = sampling(
+        {name: body.get(name) for name in ("temperature", "top_p")} | {"response_format": text.get("format") if isinstance(text, dict) else None}
+    )
     most = body.get("max_output_tokens")
     if most is not None:
         if isinstance(most, bool) or not isinstance(most, int) or most < 1:

@@ -33,19 +33,26 @@ REFLECTIONS = {
     "i've": "you've",
     "i'll": "you'll",
     "i'd": "you'd",
-    "was": "were",
-    "you": "I",
     "your": "my",
     "yours": "mine",
     "you're": "I'm",
+    "you've": "I've",
+    "you'll": "I'll",
+    "you'd": "I'd",
     "yourself": "myself",
 }
+
+SUBJECT_NEXT = frozenset(
+    "are were do did have had can could will would should may might must know think feel want need say said seem never always "
+    "don't didn't can't won't".split()
+)
+"""Words after which "you" was the one doing something (it becomes "I"); elsewhere "you" is the one done to ("me")."""
 
 HEARD = 400
 """Characters of the last message the listener reads: it reflects the last thing said."""
 
 RULES: list[tuple[str, list[str]]] = [
-    (r"\bi need (.+)", ["What would it mean to you to have {0}?", "Take your time, Fira. Why do you feel you need {0}?"]),
+    (r"\bi need (.+)", ["What would it mean to you to have {0}?", "Take your time. Why do you feel you need {0}?"]),
     (
         r"\bi (?:feel|am feeling) (.+)",
         ["It's all right to feel {0}. When did you first notice it?", "Feeling {0} can be heavy. What is it like, right now?"],
@@ -60,10 +67,10 @@ RULES: list[tuple[str, list[str]]] = [
     (r"\bi want (.+)", ["What draws you to {0}?", "If you had {0}, what would you do with it?"]),
     (r"\bi think (.+)", ["What makes you think {0}?", "And if {0}, what follows for you?"]),
     (r"\bbecause (.+)", ["Is that the whole reason, or is there more beneath it?", "And {0}... how does that sit with you?"]),
-    (r"\b(?:sorry|apologi[sz]e)\b", ["There's nothing to apologise for here.", "No need to be sorry, Fira. Go on, gently."]),
+    (r"\b(?:sorry|apologi[sz]e)\b", ["There's nothing to apologise for here.", "No need to be sorry. Go on, gently."]),
     (
         r"\b(?:hello|hi|hey|good (?:morning|evening|afternoon))\b",
-        ["Hello, Fira. I'm here. What's on your mind?", "Hi. Take a breath; what would you like to talk about?"],
+        ["Hello. I'm here. What's on your mind?", "Hi. Take a breath; what would you like to talk about?"],
     ),
     (r"\bthank(?:s| you)\b", ["You're welcome. I'm glad to sit with you.", "Thank you for sharing it with me."]),
     (
@@ -79,13 +86,13 @@ RULES: list[tuple[str, list[str]]] = [
         ["I'm sorry it feels that way. You don't have to carry it alone here.", "What would a kind friend say to you about this?"],
     ),
     (r"\b(?:happy|glad|grateful|calm)\b", ["That's good to hear. What helped it happen?", "Let's notice that for a moment. What does it feel like?"]),
-    (r"\bwhy\b(.*)\?$", ["What do you think, Fira?", "Maybe the answer is already close. What comes to mind first?"]),
+    (r"\bwhy\b(.*)\?$", ["What do you think?", "Maybe the answer is already close. What comes to mind first?"]),
     (
         r"\b(?:what|how) (?:should|do) i (.+)\?$",
         ["What feels like the smallest next step?", "If a friend asked you how to {0}, what would you tell them?"],
     ),
     (r"\bmy (mother|father|family|friend|partner|work|job|boss)\b(.*)", ["Tell me more about your {0}.", "How are things with your {0} these days?"]),
-    (r"\byou (.+)", ["We're talking about you, Fira, not me. What about you?", "What makes you say I {0}?"]),
+    (r"\b(you .+)", ["We're talking about you, not me. What about you?", "What makes you say {0}?"]),
     (r"\?$", ["That's a good question to hold. What's your own sense of it?", "Let's look at it together. Where would you like to start?"]),
 ]
 FALLBACKS = [
@@ -103,9 +110,20 @@ CONTINUATIONS = [
 
 
 def reflect(fragment: str) -> str:
-    """Turn the speaker's words toward them: 'my day' → 'your day'."""
+    """Turn the speaker's words toward them: 'my day' → 'your day', 'you are kind' → 'I am kind', 'I need you' → 'you need me'."""
     words = fragment.strip().rstrip(".!?").split()
-    return " ".join(REFLECTIONS.get(word.lower(), word) for word in words)
+    turned: list[str] = []
+    for i, word in enumerate(words):
+        lower, before = word.lower(), words[i - 1].lower() if i else ""
+        if lower == "you":
+            turned.append("I" if (words[i + 1].lower() if i + 1 < len(words) else "") in SUBJECT_NEXT else "me")
+        elif lower in ("are", "were") and before == "you" and turned[-1] == "I":
+            turned.append("am" if lower == "are" else "was")
+        elif lower == "was" and before == "i":
+            turned.append("were")
+        else:
+            turned.append(REFLECTIONS.get(lower, word))
+    return " ".join(turned)
 
 
 COMPILED = [(re.compile(pattern.removesuffix(r"\?$"), re.IGNORECASE), pattern.endswith(r"\?$"), answers) for pattern, answers in RULES]
@@ -141,9 +159,9 @@ def respond(text: str, *, first: bool, seed: int | None = None) -> str:
     return (INTRODUCTION + reply) if first else reply
 
 
-def carry_on(prompt: str) -> str:
+def carry_on(prompt: str, *, seed: int | None = None) -> str:
     """A continuation that does not pretend to be more than a gentle ending."""
-    return random.Random(len(prompt)).choice(CONTINUATIONS)
+    return random.Random(seed if seed is not None else len(prompt)).choice(CONTINUATIONS)
 
 
 def words(text: str) -> Iterator[str]:

@@ -68,7 +68,7 @@ def shell(body: dict[str, Any], model: str, ident: str, created: int) -> dict[st
         "model": model,
         "output": [],
         "parallel_tool_calls": True,
-        "previous_response_id": None,
+        "previous_response_id": body.get("previous_response_id") if isinstance(body.get("previous_response_id"), str) else None,
         "temperature": _number(body.get("temperature"), 1.0),
         "top_p": _number(body.get("top_p"), 1.0),
         "tools": [],
@@ -108,8 +108,9 @@ async def response_events(
     first: str | None,
     more: Callable[[], Awaitable[str | None]],
     done: Callable[[], None],
+    kept: Callable[[dict[str, Any]], None] = lambda whole: None,
 ) -> AsyncIterator[bytes]:
-    """The reply as the spec's typed events, each one SSE frame; `more()` gives the next piece (None at the end)."""
+    """The reply as the spec's typed events, each one SSE frame; `more()` gives the next piece (None at the end), `kept` the whole Response."""
     response = shell(body, model, "resp_" + uuid.uuid4().hex, int(time.time()))
     item = "msg_" + uuid.uuid4().hex
     sequence = 0
@@ -138,6 +139,7 @@ async def response_events(
         yield event("response.output_text.done", **at, text=text, logprobs=[])
         yield event("response.content_part.done", **at, part=text_part(text))
         yield event("response.output_item.done", output_index=0, item=whole["output"][0])
+        kept(whole)
         yield event("response.incomplete" if whole["status"] == "incomplete" else "response.completed", response=whole)
     except Exception as error:  # an engine failing mid-reply: say so in the stream, as the spec's error event does
         yield event("error", code="server_error", message=f"The engine failed: {error}", param=None)

@@ -15,30 +15,24 @@ large as the reply limit, and only while it holds one of the reply slots.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import struct
-import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from guide.client import ACTIONS, API_VERSION
 
-from .engines import AudioRefused, Engines, Generation, PromptTooLong, ReflectiveListener, count_words
+from .engines import AudioRefused, Engines, PromptTooLong, ReflectiveListener
+from .fields import refuse_unhonoured
 from .guards import Guard
 from .limits import (
-    TOOLS_REFUSED,
     Refusal,
     Slots,
     chat_messages,
@@ -56,69 +50,15 @@ from .limits import (
 )
 from .missing import not_offered
 from .protocol import CLIENT_TIMEOUT
-from .responses import response_events, response_object
+from .replies import EngineThreads, Pieces, Replies
+from .shaping import choice, echoed, vectors_json
+from .stored import StoredResponses
+from .validation import check_body, validators
 
+CONTEXT_LENGTHS = {"reflective-listener": 2048, "hashed-words-256": 8192}
+"""What each engine reads at most, in its own tokens, for the catalog (a model's is read from its GGUF: `context_length`)."""
 MAX_REPLIES = 8
 """Engine calls at once, at most: each holds a thread, and the model runs on one core."""
-T = TypeVar("T")
-
-
-class EngineThreads:
-    """Engine work off the event loop, in a bounded pool of threads."""
-
-    def __init__(self, size: int) -> None:
-        self.pool = ThreadPoolExecutor(size, thread_name_prefix="guide-engine")
-
-    async def run(self, call: Callable[..., T], *args: Any) -> T:
-        """`call(*args)` on an engine thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, call, *args)
-
-    def later(self, call: Callable[[], Any]) -> None:
-        """`call()` on an engine thread, not waited for."""
-        try:
-            self.pool.submit(call)
-        except RuntimeError:  # the pool is shut down: the server is stopping
-            pass
-
-    def close(self) -> None:
-        """Stop taking work; queued work is dropped."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-class Pieces:
-    """A generation's pieces, taken one at a time on engine threads, closed once (never while a piece is being made)."""
-
-    def __init__(self, source: Iterator[str]) -> None:
-        self.source = source
-        self.lock = threading.Lock()
-
-    def next(self) -> str | None:
-        with self.lock:
-            return next(self.source, None)
-
-    def close(self) -> None:
-        with self.lock:
-            close = getattr(self.source, "close", None)
-            if close is not None:
-                close()
-
-
-class SlotStream(StreamingResponse):
-    """A streamed reply that gives its slot back when it ends, however it ends (a reader gone included)."""
-
-    def __init__(self, content: AsyncIterator[bytes], slots: Slots, **options: Any) -> None:
-        super().__init__(content, **options)
-        self.slots = slots
-        self.content = content
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.slots.give()
-            aclose = getattr(self.content, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 class CompanionApp:
@@ -144,6 +84,143 @@ def offered(engines: Engines) -> list[str]:
     return [name for name in ACTIONS if name in have]
 
 
+class Routes:
+    """The companion's endpoints, each a method taking a request: one set of engines, slots and threads, and the responses kept."""
+
+    def __init__(self, engines: Engines, slots: Slots, threads: EngineThreads, stall: float) -> None:
+        self.engines, self.slots, self.threads, self.stall = engines, slots, threads, stall
+        self.known = {engine.model_id: engine for engine in engines.models()}
+        self.created = int(time.time())
+        self.replies = Replies(engines, slots, threads)
+        self.stored = StoredResponses()
+        self.model_engine = not isinstance(engines.think, ReflectiveListener)
+        validators()  # built once, at start (about 40 ms), not on the first request
+
+    async def body_for(self, request: Request, action: str) -> dict[str, Any]:
+        """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
+        body = await read_json(request, stall=self.stall)
+        await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' self.threads
+        self.model_for(body)
+        refuse_unhonoured(action, body, model=self.model_engine)
+        return body
+
+    def model_for(self, body: dict[str, Any]) -> str:
+        name = need(body, "model", str, "a model id")
+        if name not in self.known:
+            raise Refusal(
+                404,
+                f"The model '{name}' does not exist here. {ACTIONS['catalog'].endpoint} lists this server's models.",
+                code="model_not_found",
+                param="model",
+            )
+        return str(name)
+
+    def described(self, engine: Any) -> dict[str, Any]:
+        # `purpose`, `context_length` (LM Studio, OpenRouter) and `max_model_len` (vLLM; oterm reads it) are not in the spec's Model:
+        # servers add fields, and clients ignore what they do not know.
+        length = getattr(engine, "context_length", None) or CONTEXT_LENGTHS.get(engine.model_id)
+        shown = {"id": engine.model_id, "object": "model", "created": self.created, "owned_by": engine.owned_by}
+        shown["purpose"] = getattr(engine, "purpose", "chat")
+        return {**shown, **({"context_length": length, "max_model_len": length} if length else {})}
+
+    async def catalog(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [self.described(e) for e in self.known.values()]})
+
+    async def one_model(self, request: Request) -> Response:
+        return JSONResponse(self.described(self.known[self.model_for({"model": request.path_params["model"]})]))
+
+    async def kept_response(self, request: Request) -> Response:
+        return JSONResponse(self.stored.response(request.path_params["ident"]))
+
+    async def think(self, request: Request) -> Response:
+        body = await self.body_for(request, "think")
+        messages, options = chat_messages(body), sampling(body)
+        if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
+            return await self.replies.with_tools(body, messages, options)
+        return await self.replies.answer(body, lambda i: self.engines.think.chat(messages, choice(options, i)), chat=True)
+
+    async def carry_on(self, request: Request) -> Response:
+        body = await self.body_for(request, "continue")
+        text, options = prompt_text(body), sampling(body)
+        make = lambda i: echoed(text, self.engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
+        return await self.replies.answer(body, make, chat=False)
+
+    async def revise(self, request: Request) -> Response:
+        body = await self.body_for(request, "revise")
+        messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
+        async with self.slots.held():
+            generation = await self.threads.run(self.engines.think.chat, messages, options)
+            pieces = Pieces(generation.pieces)
+            try:
+                text = await self.threads.run(lambda: "".join(iter(pieces.next, None)))
+            except PromptTooLong as error:
+                raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
+        # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
+        edited = {"text": text, "index": 0, "logprobs": None, "finish_reason": generation.finish_reason}
+        return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [edited], "usage": generation.usage})
+
+    async def respond(self, request: Request) -> Response:
+        body = await self.body_for(request, "respond")
+        messages, options = response_messages(body), response_sampling(body)
+        told = messages[:1] if body.get("instructions") else []  # instructions do not carry over to the next response
+        said = messages[len(told) :]
+        if isinstance(body.get("previous_response_id"), str):
+            said = self.stored.conversation(body["previous_response_id"]) + said
+        kept = self.keeper(body, said)
+        return await self.replies.answer(body, lambda i: self.engines.think.chat(told + said, options), chat=True, typed=True, kept=kept)
+
+    def keeper(self, body: dict[str, Any], said: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
+        """What keeps a finished Response (unless `store: false`), with its conversation for previous_response_id."""
+
+        def keep(response: dict[str, Any]) -> None:
+            if body.get("store") is not False:
+                reply = "".join(part.get("text", "") for item in response["output"] for part in item.get("content", []))
+                self.stored.keep(response, [*said, {"role": "assistant", "content": reply}])
+
+        return keep
+
+    async def understand(self, request: Request) -> Response:
+        body = await self.body_for(request, "understand")
+        texts = embedding_inputs(body)
+        wanted = body.get("encoding_format") or "float"
+        async with self.slots.held():
+            content = await self.threads.run(vectors_json, self.engines.understand, texts, wanted == "base64", body.get("dimensions"))
+        return Response(content, media_type="application/json")
+
+    async def speak(self, request: Request) -> Response:
+        if self.engines.speak is None:
+            raise Refusal(404, not_offered("speak"), code="not_offered")
+        body = await self.body_for(request, "speak")
+        text = speech_text(body)
+        voice = need(body, "voice", (str, dict), "a voice name")
+        wanted = body.get("response_format") or "wav"
+        if wanted != "wav":
+            raise Refusal(400, "This companion speaks WAV only (response_format: wav).", param="response_format")
+        async with self.slots.held():
+            audio = await self.threads.run(self.engines.speak.speak, text, str(voice))
+        return Response(audio, media_type="audio/wav")
+
+    async def listen(self, request: Request) -> Response:
+        if self.engines.listen is None:
+            raise Refusal(404, not_offered("listen"), code="not_offered")
+        form = await read_form(request, stall=self.stall)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
+        self.model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {})
+        refuse_unhonoured("listen", {name: value for name, value in form.multi_items() if name != "file"}, model=self.model_engine)
+        wanted = form.get("response_format") or "json"
+        if wanted not in ("json", "text"):
+            raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
+        data = await upload.read()
+        async with self.slots.held():
+            try:
+                text = await self.threads.run(self.engines.listen.transcribe, data)
+            except AudioRefused as error:
+                raise Refusal(400, str(error), param="file") from None
+        return Response(text, media_type="text/plain") if wanted == "text" else JSONResponse({"text": text})
+
+
 def build(
     engines: Engines,
     *,
@@ -155,218 +232,8 @@ def build(
     allow_origins: Iterable[str] = (),
 ) -> CompanionApp:
     """The companion as an ASGI app, answering to the names a server bound to `bound` may be reached by."""
-    slots = Slots(max_replies)
     threads = EngineThreads(max_replies)
-    known = {engine.model_id: engine for engine in engines.models()}
-    created = int(time.time())
-    stall = client_timeout
-
-    def model_for(body: dict[str, Any]) -> str:
-        name = need(body, "model", str, "a model id")
-        if name not in known:
-            raise Refusal(
-                404,
-                f"The model '{name}' does not exist here. {ACTIONS['catalog'].endpoint} lists this server's models.",
-                code="model_not_found",
-                param="model",
-            )
-        return str(name)
-
-    async def catalog(request: Request) -> Response:
-        # `purpose` is not in the spec's Model: servers add fields (LM Studio's `type`); clients ignore what they do not know.
-        data = [
-            {"id": e.model_id, "object": "model", "created": created, "owned_by": e.owned_by, "purpose": getattr(e, "purpose", "chat")}
-            for e in known.values()
-        ]
-        return JSONResponse({"object": "list", "data": data})
-
-    async def think(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
-        messages, options = chat_messages(body), sampling(body)
-        if body.get("tools"):
-            return await with_tools(body, messages, options)
-        return await answer(body, lambda: engines.think.chat(messages, options), chat=True)
-
-    async def with_tools(body: dict[str, Any], messages: list[dict[str, Any]], options: dict[str, Any]) -> Response:
-        """A think call that offers tools: the model's engine answers with its function-calling format; the listener says it cannot."""
-        engine = engines.think
-        tools = need(body, "tools", list, "a list of tools")
-        if not hasattr(engine, "call_tools"):
-            raise Refusal(400, TOOLS_REFUSED, param="tools", code="tools_not_supported")
-        options.pop("stream", None)
-        slots.take()
-        try:
-            reply = await threads.run(engine.call_tools, messages, tools, body.get("tool_choice"), options)
-        finally:
-            slots.give()
-        message = reply["choices"][0]["message"]
-        message.pop("function_call", None)  # the deprecated twin of tool_calls
-        finish = reply["choices"][0].get("finish_reason") or "stop"
-        ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
-        usage = reply.get("usage")
-        if body.get("stream") is not True:
-            choice = {"index": 0, "message": {**message, "refusal": None}, "finish_reason": finish, "logprobs": None}
-            return JSONResponse(
-                {"id": ident, "object": "chat.completion", "created": created, "model": engine.model_id, "choices": [choice], "usage": usage}
-            )
-        base = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": engine.model_id}
-        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
-        if message.get("tool_calls"):
-            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
-        chunks = [{**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]}]
-        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]})
-        if wants_usage(body):
-            chunks.append({**base, "choices": [], "usage": usage})
-        text = "".join(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
-        return Response(text, media_type="text/event-stream", headers={"cache-control": "no-store"})
-
-    async def carry_on(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
-        text, options = prompt_text(body), sampling(body)
-        return await answer(body, lambda: engines.think.complete(text, options), chat=False)
-
-    async def revise(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
-        messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
-        async with slots.held():
-            generation = await threads.run(engines.think.chat, messages, options)
-            pieces = Pieces(generation.pieces)
-            try:
-                text = await threads.run(lambda: "".join(iter(pieces.next, None)))
-            except PromptTooLong as error:
-                raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
-        # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
-        choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": generation.finish_reason}
-        return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [choice], "usage": generation.usage})
-
-    async def respond(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
-        messages, options = response_messages(body), response_sampling(body)
-        return await answer(body, lambda: engines.think.chat(messages, options), chat=True, typed=True)
-
-    async def answer(body: dict[str, Any], start: Callable[[], Generation], *, chat: bool, typed: bool = False) -> Response:
-        """The reply, in a slot that is given back when it is done (or its reader goes away); `typed`: respond's shape."""
-        slots.take()
-        handed_over = False
-        try:
-            generation = await threads.run(start)
-            pieces = Pieces(generation.pieces)
-            try:
-                first = await threads.run(pieces.next)  # before the status line: a prompt too long is still a 400
-            except PromptTooLong as error:
-                raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
-            if body.get("stream") is True:
-                handed_over = True
-                more = lambda: threads.run(pieces.next)  # noqa: E731
-                return SlotStream(
-                    response_events(body, engines.think.model_id, generation, first, more, lambda: threads.later(pieces.close))
-                    if typed
-                    else frames(generation, pieces, first, chat, wants_usage(body)),
-                    slots,
-                    media_type="text/event-stream",
-                    headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-                )
-            rest = await threads.run(lambda: "".join(iter(pieces.next, None)))
-            if typed:
-                return JSONResponse(response_object(body, engines.think.model_id, generation, (first or "") + rest))
-            return JSONResponse(completion(generation, (first or "") + rest, chat))
-        finally:
-            if not handed_over:
-                slots.give()
-
-    def completion(generation: Generation, text: str, chat: bool) -> dict[str, Any]:
-        choice: dict[str, Any] = {"index": 0, "finish_reason": generation.finish_reason, "logprobs": None}
-        choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion" if chat else "text_completion"
-        return {
-            "id": ident,
-            "object": kind,
-            "created": int(time.time()),
-            "model": engines.think.model_id,
-            "choices": [choice],
-            "usage": generation.usage,
-        }
-
-    async def frames(generation: Generation, pieces: Pieces, first: str | None, chat: bool, usage_wanted: bool) -> AsyncIterator[bytes]:
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        base = {
-            "id": ident,
-            "object": "chat.completion.chunk" if chat else "text_completion",
-            "created": int(time.time()),
-            "model": engines.think.model_id,
-        }
-
-        def frame(choices: list[dict[str, Any]], **more: Any) -> bytes:
-            return b"data: " + json.dumps({**base, "choices": choices, **more}, ensure_ascii=False).encode() + b"\n\n"
-
-        try:
-            if chat:
-                yield frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
-            piece = first
-            while piece is not None:
-                delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
-                yield frame([{"index": 0, **delta, "logprobs": None, "finish_reason": None}])
-                piece = await threads.run(pieces.next)
-            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-            yield frame([{"index": 0, **end, "logprobs": None, "finish_reason": generation.finish_reason}])
-            if usage_wanted:
-                yield frame([], usage=generation.usage)
-        except Exception as error:  # an engine failing mid-reply: say so in the stream, as OpenAI does
-            failure = {"error": {"message": f"The engine failed: {error}", "type": "server_error", "param": None, "code": None}}
-            yield b"data: " + json.dumps(failure).encode() + b"\n\n"
-            return
-        finally:
-            threads.later(pieces.close)  # the engine stops (and lets go of its lock) once its current piece is made
-        yield b"data: [DONE]\n\n"
-
-    async def understand(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        model_for(body)
-        texts = embedding_inputs(body)
-        wanted = body.get("encoding_format") or "float"
-        if wanted not in ("float", "base64"):
-            raise Refusal(400, "'encoding_format' should be float or base64.", param="encoding_format")
-        async with slots.held():
-            content = await threads.run(vectors_json, engines.understand, texts, wanted == "base64")
-        return Response(content, media_type="application/json")
-
-    async def speak(request: Request) -> Response:
-        body = await read_json(request, stall=stall)
-        if engines.speak is None:
-            raise Refusal(404, not_offered("speak"), code="not_offered")
-        model_for(body)
-        text = speech_text(body)
-        voice = need(body, "voice", (str, dict), "a voice name")
-        wanted = body.get("response_format") or "wav"
-        if wanted != "wav":
-            raise Refusal(400, "This companion speaks WAV only (response_format: wav).", param="response_format")
-        async with slots.held():
-            audio = await threads.run(engines.speak.speak, text, str(voice))
-        return Response(audio, media_type="audio/wav")
-
-    async def listen(request: Request) -> Response:
-        if engines.listen is None:
-            raise Refusal(404, not_offered("listen"), code="not_offered")
-        form = await read_form(request, stall=stall)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
-        model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {})
-        wanted = form.get("response_format") or "json"
-        if wanted not in ("json", "text"):
-            raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
-        data = await upload.read()
-        async with slots.held():
-            try:
-                text = await threads.run(engines.listen.transcribe, data)
-            except AudioRefused as error:
-                raise Refusal(400, str(error), param="file") from None
-        return Response(text, media_type="text/plain") if wanted == "text" else JSONResponse({"text": text})
+    serving = Routes(engines, Slots(max_replies), threads, client_timeout)
 
     def lacking(action: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -376,19 +243,21 @@ def build(
 
     actions = offered(engines)
     handlers: dict[str, Callable[[Request], Any]] = {
-        "catalog": catalog,
-        "think": think,
-        "continue": carry_on,
-        "understand": understand,
-        "speak": speak,
-        "listen": listen,
-        "revise": revise,
-        "respond": respond,
+        "catalog": serving.catalog,
+        "think": serving.think,
+        "continue": serving.carry_on,
+        "understand": serving.understand,
+        "speak": serving.speak,
+        "listen": serving.listen,
+        "revise": serving.revise,
+        "respond": serving.respond,
     }
     routes = [
         Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(name), methods=[row.method])
         for name, row in ACTIONS.items()
     ]
+    routes.append(Route(f"/{API_VERSION}{ACTIONS['catalog'].path}/{{model}}", serving.one_model, methods=["GET"]))  # the SDK's models.retrieve
+    routes.append(Route(f"/{API_VERSION}{ACTIONS['respond'].path}/{{ident}}", serving.kept_response, methods=["GET"]))
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refusal)
@@ -409,21 +278,3 @@ def build(
     app.router.redirect_slashes = False  # a redirect would name the Host header's server: /v1/models/ is a 404
     guarded = Guard(app, bound=bound, allow_hosts=allow_hosts, allow_origins=allow_origins, api_key=api_key)
     return CompanionApp(guarded, threads, actions)
-
-
-def wants_usage(body: dict[str, Any]) -> bool:
-    """Whether a stream should end with a usage chunk."""
-    options = body.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
-
-
-def vectors_json(engine: Any, texts: list[str], as_base64: bool) -> bytes:
-    """An embeddings response, made and written a vector at a time (one long json.dumps would hold the GIL)."""
-    vectors = engine.embed(texts)
-    parts = [b'{"object":"list","model":', json.dumps(engine.model_id).encode(), b',"data":[']
-    for i, vector in enumerate(vectors):
-        shown = json.dumps(base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode() if as_base64 else vector)
-        parts.append(b'%s{"object":"embedding","index":%d,"embedding":%s}' % (b"," if i else b"", i, shown.encode()))
-    words = sum(count_words(text) for text in texts)
-    parts.append(b'],"usage":{"prompt_tokens":%d,"total_tokens":%d}}' % (words, words))
-    return b"".join(parts)

@@ -24,9 +24,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from . import identity
+
+Said = Literal["information", "warning", "error"]
+"""How much what the keeper says matters (the app shows it as a notice of that severity)."""
 
 IDLE_STOP = 900.0
 """Seconds with no request after which a companion the app started stops by itself."""
@@ -313,7 +316,7 @@ class Keeper:
     WATCH_SECONDS = 0.5
 
     def __init__(
-        self, settings: Any, companion: Companion, gguf: str | None, say: Callable[[str, str], None], moved: Callable[[Companion], Any]
+        self, settings: Any, companion: Companion, gguf: str | None, say: Callable[[Said, str], None], moved: Callable[[Companion], Any]
     ) -> None:
         self.settings, self.companion, self.gguf = settings, companion, gguf
         self.say = say

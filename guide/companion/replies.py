@@ -1,0 +1,233 @@
+"""How the companion makes and sends a reply: whole or streamed, `n` choices one after another, or the model's tool calls.
+
+Engines never run on the event loop: every engine call (a reply and each of
+its pieces) runs in a pool of threads as large as the reply limit, and only
+while it holds one of the reply slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from .engines import Engines, Generation, PromptTooLong
+from .limits import TOOLS_REFUSED, Refusal, Slots, need
+from .responses import response_events, response_object
+from .shaping import together
+
+Keep = Callable[[dict[str, Any]], None]
+"""What keeps a finished Response (for previous_response_id)."""
+T = TypeVar("T")
+
+
+class EngineThreads:
+    """Engine work off the event loop, in a bounded pool of threads."""
+
+    def __init__(self, size: int) -> None:
+        self.pool = ThreadPoolExecutor(size, thread_name_prefix="guide-engine")
+
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` on an engine thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call, *args)
+
+    def later(self, call: Callable[[], Any]) -> None:
+        """`call()` on an engine thread, not waited for."""
+        try:
+            self.pool.submit(call)
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            pass
+
+    def close(self) -> None:
+        """Stop taking work; queued work is dropped."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Pieces:
+    """A generation's pieces, taken one at a time on engine threads, closed once (never while a piece is being made)."""
+
+    def __init__(self, source: Iterator[str]) -> None:
+        self.source = source
+        self.lock = threading.Lock()
+
+    def next(self) -> str | None:
+        with self.lock:
+            return next(self.source, None)
+
+    def close(self) -> None:
+        with self.lock:
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
+
+
+class SlotStream(StreamingResponse):
+    """A streamed reply that gives its slot back when it ends, however it ends (a reader gone included)."""
+
+    def __init__(self, content: AsyncIterator[bytes], slots: Slots, **options: Any) -> None:
+        super().__init__(content, **options)
+        self.slots = slots
+        self.content = content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.give()
+            aclose = getattr(self.content, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class Replies:
+    """Replies made by the engines in the companion's reply slots and threads."""
+
+    def __init__(self, engines: Engines, slots: Slots, threads: EngineThreads) -> None:
+        self.engines, self.slots, self.threads = engines, slots, threads
+
+    async def with_tools(self, body: dict[str, Any], messages: list[dict[str, Any]], options: dict[str, Any]) -> Response:
+        """A think call that offers tools: the model's engine answers with its function-calling format; the listener says it cannot."""
+        engine = self.engines.think
+        tools = need(body, "tools", list, "a list of tools")
+        if not hasattr(engine, "call_tools"):
+            raise Refusal(400, TOOLS_REFUSED, param="tools", code="tools_not_supported")
+        if (body.get("n") or 1) > 1 or "response_format" in options:
+            wrong = "n" if (body.get("n") or 1) > 1 else "response_format"
+            raise Refusal(
+                400, f"The companion's model cannot honour '{wrong}' in a reply that offers tools: it makes one, in its tool format.", param=wrong
+            )
+        options.pop("stream", None)
+        self.slots.take()
+        try:
+            reply = await self.threads.run(engine.call_tools, messages, tools, body.get("tool_choice"), options)
+        finally:
+            self.slots.give()
+        message = reply["choices"][0]["message"]
+        message.pop("function_call", None)  # the deprecated twin of tool_calls
+        finish = reply["choices"][0].get("finish_reason") or "stop"
+        ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
+        usage = reply.get("usage")
+        if body.get("stream") is not True:
+            choice = {"index": 0, "message": {**message, "refusal": None}, "finish_reason": finish, "logprobs": None}
+            return JSONResponse(
+                {"id": ident, "object": "chat.completion", "created": created, "model": engine.model_id, "choices": [choice], "usage": usage}
+            )
+        base = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": engine.model_id}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+        chunks = [{**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]}]
+        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]})
+        if wants_usage(body):
+            chunks.append({**base, "choices": [], "usage": usage})
+        text = "".join(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+        return Response(text, media_type="text/event-stream", headers={"cache-control": "no-store"})
+
+    async def answer(
+        self, body: dict[str, Any], start: Callable[[int], Generation], *, chat: bool, typed: bool = False, kept: Keep | None = None
+    ) -> Response:
+        """The reply (`n` of them, one after another: one engine call at a time), in a slot given back when it is done or its reader goes."""
+        self.slots.take()
+        handed_over = False
+        try:
+            generation, pieces, first = await self.begin(start, 0, typed, chat)
+            if body.get("stream") is True:
+                handed_over = True
+                more = lambda: self.threads.run(pieces.next)  # noqa: E731
+                close = lambda: self.threads.later(pieces.close)  # noqa: E731
+                model = self.engines.think.model_id
+                return SlotStream(
+                    response_events(body, model, generation, first, more, close, kept or (lambda whole: None))
+                    if typed
+                    else self.frames(body, start, (generation, pieces, first), chat),
+                    self.slots,
+                    media_type="text/event-stream",
+                    headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+                )
+            made = [(generation, (first or "") + await self.threads.run(rest, pieces))]
+            for index in range(1, 1 if typed else body.get("n") or 1):
+                later, later_pieces, later_first = await self.begin(start, index, typed, chat)
+                made.append((later, (later_first or "") + await self.threads.run(rest, later_pieces)))
+            if typed:
+                whole = response_object(body, self.engines.think.model_id, generation, made[0][1])
+                (kept or (lambda whole: None))(whole)
+                return JSONResponse(whole)
+            return JSONResponse(self.completion(made, chat))
+        finally:
+            if not handed_over:
+                self.slots.give()
+
+    async def begin(self, start: Callable[[int], Generation], index: int, typed: bool, chat: bool) -> tuple[Generation, Pieces, str | None]:
+        """Choice `index` started, and its first piece (before the status line: a prompt too long is still a 400)."""
+        generation = await self.threads.run(start, index)
+        pieces = Pieces(generation.pieces)
+        try:
+            return generation, pieces, await self.threads.run(pieces.next)
+        except PromptTooLong as error:
+            raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
+
+    def completion(self, made: list[tuple[Generation, str]], chat: bool) -> dict[str, Any]:
+        choices = []
+        for index, (generation, text) in enumerate(made):
+            choice: dict[str, Any] = {"index": index, "finish_reason": generation.finish_reason, "logprobs": None}
+            choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
+            choices.append(choice)
+        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
+        kind = "chat.completion" if chat else "text_completion"
+        model = self.engines.think.model_id
+        return {"id": ident, "object": kind, "created": int(time.time()), "model": model, "choices": choices, "usage": together(made)}
+
+    async def frames(
+        self, body: dict[str, Any], start: Callable[[int], Generation], begun: tuple[Generation, Pieces, str | None], chat: bool
+    ) -> AsyncIterator[bytes]:
+        """The chunks of each of the `n` choices, one choice after another, then the usage (if asked) and [DONE]."""
+        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
+        kind = "chat.completion.chunk" if chat else "text_completion"
+        base = {"id": ident, "object": kind, "created": int(time.time()), "model": self.engines.think.model_id}
+
+        def frame(choices: list[dict[str, Any]], **more: Any) -> bytes:
+            return b"data: " + json.dumps({**base, "choices": choices, **more}, ensure_ascii=False).encode() + b"\n\n"
+
+        made: list[tuple[Generation, str]] = []
+        generation, pieces, piece = begun
+        try:
+            for index in range(body.get("n") or 1):
+                if index:
+                    generation, pieces, piece = await self.begin(start, index, False, chat)
+                if chat:
+                    yield frame([{"index": index, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+                while piece is not None:
+                    delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
+                    yield frame([{"index": index, **delta, "logprobs": None, "finish_reason": None}])
+                    piece = await self.threads.run(pieces.next)
+                end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
+                yield frame([{"index": index, **end, "logprobs": None, "finish_reason": generation.finish_reason}])
+                made.append((generation, ""))
+            if wants_usage(body):
+                yield frame([], usage=together(made))
+        except Exception as error:  # an engine failing mid-reply: say so in the stream, as OpenAI does
+            failure = {"error": {"message": f"The engine failed: {error}", "type": "server_error", "param": None, "code": None}}
+            yield b"data: " + json.dumps(failure).encode() + b"\n\n"
+            return
+        finally:
+            self.threads.later(pieces.close)  # the engine stops (and lets go of its lock) once its current piece is made
+        yield b"data: [DONE]\n\n"
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    """Whether a stream should end with a usage chunk."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def rest(pieces: Pieces) -> str:
+    """The rest of a reply, all at once."""
+    return "".join(iter(pieces.next, None))
