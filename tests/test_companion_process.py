@@ -79,21 +79,8 @@ async def until(pilot: Pilot[None], check: Any, seconds: float = 30, what: str =
 
 
 def notices(app: GuideApp) -> list[str]:
-    """Every notice the app has shown ("title: words"), those that timed out included (record_notices must have run)."""
-    return list(getattr(app, "told", None) or [f"{n.title}: {n.message}" for n in app._notifications])
-
-
-def record_notices(app: GuideApp) -> None:
-    """Keep every notice the app shows, for notices() (they leave the screen after a while)."""
-    told: list[str] = []
-    shown = app.notify
-
-    def notify(message: str, **options: Any) -> None:
-        told.append(f"{options.get('title', '')}: {message}")
-        shown(message, **options)
-
-    app.notify = notify  # type: ignore[method-assign]
-    app.told = told  # type: ignore[attr-defined]
+    """Every notice the app has shown ("title: words"), whole, those that left the screen included."""
+    return [f"{n.title}: {n.message}" for n in app.recent.said]
 
 
 def streaming(app: GuideApp, word: str) -> bool:
@@ -258,7 +245,6 @@ def test_the_companion_killed_by_sigsegv_while_a_reply_streams_is_started_again_
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        record_notices(app)
         await wait_until_connected(pilot)
         first = record(companion_port())
         assert first is not None and first["model"] == "fake-model"
@@ -436,7 +422,6 @@ def test_the_app_says_why_its_model_was_set_aside_and_how_to_rebuild(monkeypatch
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        record_notices(app)
         await wait_until_connected(pilot)
         await settle(pilot)
         return notices(app), str(app.chat.query_one("#status").render())
