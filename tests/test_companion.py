@@ -423,3 +423,17 @@ def test_guide_ask_without_a_server_is_answered_by_the_companion(run_guide) -> N
     assert result.returncode == 0, result.stderr
     assert "not a language model" in result.stdout and "a rest" in result.stdout
     assert "companion" in result.stderr
+
+
+def test_in_guide_ask_the_listener_names_no_key_of_the_apps(run_guide: Any) -> None:
+    # A server answers any program: "F7" means nothing in a shell.
+    said = run_guide("ask", "hello", GUIDE_GGUF="none")
+    assert said.returncode == 0, said.stderr
+    assert "not a language model" in said.stdout and "F7" not in said.stdout
+
+
+@pytest.mark.parametrize("asked", ["What is in this picture?", "Can you describe the image I sent?"])
+def test_the_listener_says_it_cannot_see_pictures(asked: str) -> None:
+    for seed in range(4):
+        reply = listener.respond(asked, first=False, seed=seed)
+        assert "picture" in reply.lower() and ("can't see" in reply or "beyond me" in reply), reply

@@ -19,7 +19,12 @@ MODEL_ID = "reflective-listener"
 INTRODUCTION = (
     "(I'm guide's reflective listener: a few dozen rules, not a language model. "
     "For real answers, run `pip install 'guide-chat[local]'` for a small local model, "
-    "or point guide at a server with F7 or `guide --base-url URL`.)\n\n"
+    "or talk to another server.)\n\n"
+)
+"""Said once, first. A server answers any program (the app, `guide ask`, someone's script): it names no key of the app's."""
+CANNOT_SEE = (
+    "I can't see pictures: I'm a few rules, not a model that sees. Tell me in words what it shows, and I'll listen.",
+    "Pictures are beyond me; I only hear words. What does it show you?",
 )
 
 REFLECTIONS = {
@@ -47,6 +52,9 @@ SUBJECT_NEXT = frozenset(
     "don't didn't can't won't".split()
 )
 """Words after which "you" was the one doing something (it becomes "I"); elsewhere "you" is the one done to ("me")."""
+
+PICTURE_WORDS = re.compile(r"\b(?:picture|image|photo|photograph|screenshot)s?\b", re.IGNORECASE)
+"""Words asking about a picture: the listener cannot see one, and says so rather than reflect as if it had."""
 
 HEARD = 400
 """Characters of the last message the listener reads: it reflects the last thing said."""
@@ -146,8 +154,8 @@ def respond(text: str, *, first: bool, seed: int | None = None) -> str:
     chooser = random.Random(seed if seed is not None else len(text))
     said = heard(text)
     question = said.endswith("?")
-    reply = None
-    for pattern, asks, answers in COMPILED:
+    reply = chooser.choice(CANNOT_SEE) if PICTURE_WORDS.search(said) else None
+    for pattern, asks, answers in COMPILED if reply is None else ():
         if asks and not question:
             continue
         match = pattern.search(said[:-1] if asks else said)
