@@ -437,3 +437,12 @@ def test_the_listener_says_it_cannot_see_pictures(asked: str) -> None:
     for seed in range(4):
         reply = listener.respond(asked, first=False, seed=seed)
         assert "picture" in reply.lower() and ("can't see" in reply or "beyond me" in reply), reply
+
+
+def test_a_refused_upload_still_reads_its_answer_every_time(companion: Served) -> None:
+    # The server closed while a 24 MB body was still arriving: the reset threw the 413 away on the client's side, one time in three.
+    for _ in range(10):
+        answer = httpx.post(
+            companion.url + "/v1/chat/completions", content=b"x" * (24 * 1024 * 1024), headers={"content-type": "application/json"}, timeout=30
+        )
+        assert answer.status_code == 413 and answer.json()["error"]["code"] == "request_too_large"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -38,6 +38,8 @@ NEARLY_FULL = MAX_CONNECTIONS * 3 // 4
 """Open connections past which one that has not sent its request gets only `SHORT_DEADLINE` to send it."""
 SHORT_DEADLINE = 2.0
 """Seconds to send a request when the table is nearly full: a client that means to ask has asked by then."""
+LINGER = 2.0
+"""Seconds a closing connection keeps reading (and dropping) what the client still sends, so the answer reaches it."""
 PER_ADDRESS = 32
 """Connections from one address beyond loopback (an IPv6 /64 counts as one), at most: four times the replies made at once (8)."""
 
@@ -61,7 +63,7 @@ class GuardedProtocol(H11Protocol):
     _peer: str | None = None  # whose share it counts against: an IPv4 address or an IPv6 /64; None on loopback
 
     def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
+        super().connection_made(cast(asyncio.Transport, Lingering(transport, self.loop)))  # it stands in for the transport
         self._since = self.loop.time()
         self._peer = None if self.client is None else share_of(self.client[0])
         if len(self.connections) > MAX_CONNECTIONS or self._peer is not None:
@@ -73,7 +75,20 @@ class GuardedProtocol(H11Protocol):
         for timer in (self._deadline, self._stall):
             if timer is not None:
                 timer.cancel()
+        if isinstance(self.transport, Lingering):
+            self.transport.gone()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if isinstance(self.transport, Lingering) and self.transport.lingering:
+            return  # the answer is sent and the connection closing: what the client still sends is read and dropped
+        super().data_received(data)
+
+    def eof_received(self) -> None:
+        if isinstance(self.transport, Lingering) and self.transport.lingering:
+            self.transport.now()
+            return
+        super().eof_received()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -130,6 +145,58 @@ class GuardedProtocol(H11Protocol):
         self._stall = None
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+class Lingering:
+    """The connection's transport, closed as careful servers close it: send the answer and a FIN, then read and drop
+    what the client still sends for up to `LINGER` seconds before closing.
+
+    Closing a socket whose peer is still sending (a refused 9 MB body, say) makes the kernel answer with a reset,
+    and a reset makes the client's kernel throw away the answer it had not read yet: the 413 never arrives."""
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.inner = transport
+        self.loop = loop
+        self.lingering = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def close(self) -> None:
+        if self.lingering or self.inner.is_closing():
+            return
+        try:
+            if not getattr(self.inner, "can_write_eof", lambda: False)():  # a transport that cannot half-close just closes
+                self.inner.close()
+                return
+            self.inner.write_eof()  # after what is buffered: the answer goes whole, then the FIN
+            self.inner.resume_reading()
+        except (OSError, RuntimeError):
+            self.inner.close()
+            return
+        self.lingering = True
+        self._timer = self.loop.call_later(LINGER, self.now)
+
+    def now(self) -> None:
+        """Close for good (the client closed its side, or had its time to read the answer)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.inner.is_closing():
+            self.inner.close()
+
+    def gone(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def is_closing(self) -> bool:
+        return self.lingering or bool(self.inner.is_closing())
+
+    def abort(self) -> None:
+        self.gone()
+        self.inner.abort()
 
 
 def shed(among: Iterable[GuardedProtocol], newcomer: GuardedProtocol) -> None:
