@@ -145,8 +145,14 @@ class ChatSession:
             self.emit(Notice("Storage", self.store.notice, "warning"))
 
     def _saving(self, state: Saving, why: str) -> None:
-        """From the store's writer thread: saving waits, fails, or lands again."""
-        if state == "waiting":
+        """From the store's writer thread: saving waits, fails, lands again, sets writes aside (`why` names the file) or stops."""
+        if state == "set aside":
+            self.emit(Notice("Storage", why, "warning", timeout=30))
+            return
+        if state == "stopped":
+            words = f"Saving has stopped ({why}). Nothing is lost: what you write is kept in a file beside the conversations file as guide closes, "
+            words += "and saved the next time it opens."
+        elif state == "waiting":
             words = "Another guide is using the conversations file; what you write is kept and saved as soon as it is free."
         elif state == "failing":
             words = f"Conversations cannot be saved just now ({why}); nothing on screen is lost, and guide keeps trying."
