@@ -23,6 +23,9 @@ from guide.learn.tour import Tour
 from guide.models import ModelChoice
 from guide.status import Status
 
+STORE_RETRY = 1.0
+"""Seconds between attempts to open the store while another guide holds it (and before saying it is waiting)."""
+
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, Trace
     from guide.connect import Answering
@@ -80,6 +83,9 @@ class ChatSession:
         """Who answers when no server is configured (a local one, or the companion)."""
         self.guide: AsyncGuide | None = None
         self.started = asyncio.Event()
+        """Who answers is known: a message can go. The store may still be opening (`store_opened`): sending never waits for it."""
+        self.store_opened = asyncio.Event()
+        """The store opened, or could not be: what was said meanwhile is in it (or it never will be, and `store_problem` says why)."""
         self.support: dict[str, Any] | None = None
         """What the last probe found (action → support, status, reason), for the map."""
         self.probe_calls: dict[str, Trace] = {}
@@ -114,15 +120,20 @@ class ChatSession:
     # Starting and stopping.
 
     async def start(self) -> None:
-        """Open the store and find who answers (a configured server, a local one, or the companion)."""
+        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it.
+
+        Opening the store may wait for another guide holding or migrating the
+        file; a message goes as soon as someone answers, and what is said
+        meanwhile is stored once the store opens.
+        """
+        opening = asyncio.create_task(self._open_store())
         try:
-            await self._open_store()
             await self._connect()
         finally:
             self.guide = self.guide or self._client()
-            self.conversation.guide, self.conversation.store = self.guide, self.store
-            await self._remembered_choices()
+            self.conversation.guide = self.guide
             self.started.set()
+            await opening
 
     async def _remembered_choices(self) -> None:
         """The models chosen for actions other than chat on this server, as remembered in the store."""
@@ -130,19 +141,46 @@ class ChatSession:
             self.models.per_action = await self.store.read(self.store.model_choices, self.guide.base_url)
 
     async def _open_store(self) -> None:
+        """Open the store off the loop, trying again while another guide holds the file; then keep what was said meanwhile."""
+        import sqlite3
+
         from guide.store import Store
+        from guide.store_writer import busy
 
         def open_store() -> Store:
             return Store(on_saving=self._saving)
 
+        waiting = False
         try:
-            self.store = await asyncio.to_thread(open_store)  # opening may wait for another guide's migration
+            while True:
+                opening = asyncio.ensure_future(asyncio.to_thread(open_store))  # may wait for another guide's lock or migration
+                if not (await asyncio.wait({opening}, timeout=STORE_RETRY))[0] and not waiting:
+                    self._saving("waiting", "")
+                    waiting = True
+                try:
+                    store = await opening
+                    break
+                except sqlite3.OperationalError as error:
+                    if not busy(error):
+                        raise
+                    if not waiting:
+                        self._saving("waiting", str(error))
+                    waiting = True
+                    await asyncio.sleep(STORE_RETRY)
         except Exception as error:  # an unusable data folder must not stop the chat
             self.store_problem = f"Conversations cannot be saved: {error}. guide keeps working in memory."
             self.emit(Notice("Storage", self.store_problem, "warning"))
             return
-        if self.store.notice:
-            self.emit(Notice("Storage", self.store.notice, "warning"))
+        finally:
+            self.store_opened.set()
+        self.store = store
+        self.conversation.keep_in(store)
+        if store.notice:
+            self.emit(Notice("Storage", store.notice, "warning"))
+        elif waiting:
+            self._saving("saving", "")
+        await self.started.wait()  # the models remembered are the server's: known once it is
+        await self._remembered_choices()
 
     def _saving(self, state: Saving, why: str) -> None:
         """From the store's writer thread: saving waits, fails, lands again, sets writes aside (`why` names the file) or stops."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -221,3 +222,62 @@ def test_a_data_folder_that_cannot_be_made_leaves_the_chat_working(server: Loopb
     shown, storage = run_app(make_app(server), script)
     assert shown == ["hello", "You said: hello"]
     assert len(storage) == 1 and "cannot be saved" in storage[0] and "in memory" in storage[0]
+
+
+def older_guides_file(path: Path) -> None:
+    """The conversations file as an earlier guide left it (schema 1, WAL): this guide migrates it as it opens."""
+    from guide import store_schema
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(store_schema.TABLES)
+    db.close()
+
+
+def typed_quickly(app: GuideApp, keys: str) -> None:
+    """Keys as a terminal hands over a quick typist's: all queued before the app reads the first ("⏎" is Enter)."""
+    from textual import events
+
+    for key in keys:
+        name, character = {"⏎": ("enter", "\r"), " ": ("space", " ")}.get(key, (key, key))
+        event = events.Key(name, character)
+        event.set_sender(app)
+        app._driver.send_message(event)  # type: ignore[union-attr]
+
+
+def test_keys_typed_while_another_guide_holds_the_store_are_sent_at_once_and_kept(server: LoopbackServer) -> None:
+    from test_store import lock_held
+
+    path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
+    older_guides_file(path)
+    with lock_held(path, 6.0):  # another guide (or a backup tool) holds a write transaction as guide starts
+
+        async def script() -> dict[str, Any]:
+            app = make_app(server)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await pilot.pause(0.3)
+                app.chat.composer.focus()
+                typed_quickly(app, "hello⏎and more")
+                replied = None
+                for _ in range(150):  # 3 s, well before the other guide lets go
+                    await pilot.pause(0.02)
+                    if ("assistant", "You said: hello") in [(v.role, v.text) for v in app.chat.transcript.views if hasattr(v, "role")]:  # type: ignore[attr-defined]
+                        replied = True
+                        break
+                seen = {"replied while locked": replied, "composer": app.chat.composer.text, "store open": app.session.store is not None}
+                for _ in range(750):  # the lock goes after 6 s; opening (and migrating) then takes a moment
+                    await pilot.pause(0.02)
+                    if app.session.store is not None:
+                        break
+                store = app.session.store
+                assert store is not None and await asyncio.to_thread(store.flush, 10)
+                return {**seen, "notices": [n.message for n in app._notifications]}
+
+        seen = asyncio.run(script())
+    assert seen["replied while locked"] and not seen["store open"], seen  # sending did not wait for the store
+    assert seen["composer"] == "and more"  # the words typed after Enter are still there
+    assert any("Another guide is using the conversations file" in notice for notice in seen["notices"])
+    stored = Store()
+    [info] = stored.conversations()
+    assert [(m.role, m.content) for m in stored.messages(info.id)] == [("user", "hello"), ("assistant", "You said: hello")]

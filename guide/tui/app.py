@@ -313,7 +313,9 @@ class GuideApp(App[None]):
         """F4: resume, rename, delete or export a conversation; search them all."""
         from guide.tui.screens.conversations import ConversationsScreen
 
-        await self.session.started.wait()
+        if not self.session.store_opened.is_set():
+            self.notify("The conversations file is still being opened (another guide is using it); the list shows when it is free.", timeout=6)
+        await self.session.store_opened.wait()
         store = self.session.store
         if store is None:
             self.notify(self.session.store_problem or "Conversations are not being saved.", severity="warning")
