@@ -8,6 +8,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +253,17 @@ def test_keys_typed_while_another_guide_holds_the_store_are_sent_at_once_and_kep
 
     path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
     older_guides_file(path)
-    with lock_held(path, 6.0):  # another guide (or a backup tool) holds a write transaction as guide starts
+
+    def said(app: GuideApp) -> list[tuple[str, str]]:
+        return [(v.role, v.text) for v in app.chat.transcript.views if getattr(v, "role", None) in ("user", "assistant")]  # type: ignore[attr-defined]
+
+    async def until(ready: Callable[[], bool], seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not ready() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return ready()
+
+    with lock_held(path, 8.0):  # another guide (or a backup tool) holds a write transaction as guide starts
 
         async def script() -> dict[str, Any]:
             app = make_app(server)
@@ -259,25 +271,20 @@ def test_keys_typed_while_another_guide_holds_the_store_are_sent_at_once_and_kep
                 await pilot.pause(0.3)
                 app.chat.composer.focus()
                 typed_quickly(app, "hello⏎and more")
-                replied = None
-                for _ in range(150):  # 3 s, well before the other guide lets go
-                    await pilot.pause(0.02)
-                    if ("assistant", "You said: hello") in [(v.role, v.text) for v in app.chat.transcript.views if hasattr(v, "role")]:  # type: ignore[attr-defined]
-                        replied = True
-                        break
-                seen = {"replied while locked": replied, "composer": app.chat.composer.text, "store open": app.session.store is not None}
-                for _ in range(750):  # the lock goes after 6 s; opening (and migrating) then takes a moment
-                    await pilot.pause(0.02)
-                    if app.session.store is not None:
-                        break
+                replied = await until(lambda: ("assistant", "You said: hello") in said(app), 5.0)  # well before the other guide lets go
+                seen = {"replied": replied, "store open": app.session.store is not None, "composer": app.chat.composer.text}
+                assert await until(lambda: app.session.store is not None, 20.0)  # the lock goes at 8 s; then the file is migrated
+                await pilot.press("enter")
+                assert await until(lambda: ("assistant", "You said: and more") in said(app), 10.0), seen
                 store = app.session.store
                 assert store is not None and await asyncio.to_thread(store.flush, 10)
                 return {**seen, "notices": [n.message for n in app._notifications]}
 
         seen = asyncio.run(script())
-    assert seen["replied while locked"] and not seen["store open"], seen  # sending did not wait for the store
+    assert seen["replied"] and not seen["store open"], seen  # sending did not wait for the store
     assert seen["composer"] == "and more"  # the words typed after Enter are still there
     assert any("Another guide is using the conversations file" in notice for notice in seen["notices"])
     stored = Store()
     [info] = stored.conversations()
-    assert [(m.role, m.content) for m in stored.messages(info.id)] == [("user", "hello"), ("assistant", "You said: hello")]
+    said_and_stored = [(m.role, m.content) for m in stored.messages(info.id)]
+    assert said_and_stored == [("user", "hello"), ("assistant", "You said: hello"), ("user", "and more"), ("assistant", "You said: and more")]
