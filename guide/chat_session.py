@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from guide import config, personas
 from guide.conversation import Conversation, Event, Notice
@@ -23,6 +25,7 @@ from guide.learn.tour import Tour
 from guide.models import ModelChoice
 from guide.status import Status
 
+Result = TypeVar("Result")
 STORE_RETRY = 1.0
 """Seconds between attempts to open the store while another guide holds it (and before saying it is waiting)."""
 
@@ -31,6 +34,34 @@ if TYPE_CHECKING:
     from guide.connect import Answering
     from guide.store import Store
     from guide.store_writer import Saving
+
+
+def in_own_thread(work: Callable[[], Result]) -> asyncio.Future[Result]:
+    """Run `work` in a daemon thread of its own, for the loop to await: guide can quit while it still waits
+    (asyncio's worker threads are waited for as the program exits; opening a store held elsewhere can take minutes)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Result] = loop.create_future()
+
+    def deliver(outcome: Callable[[], None]) -> None:
+        def settle() -> None:
+            if not future.done():  # nobody waits any more (guide is quitting): what was opened is left to the exit
+                outcome()
+
+        try:
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:
+            pass  # the loop has closed: guide has quit
+
+    def run() -> None:
+        try:
+            result = work()
+        except Exception as error:
+            deliver(partial(future.set_exception, error))
+        else:
+            deliver(partial(future.set_result, result))
+
+    threading.Thread(target=run, name="guide-store-open", daemon=True).start()
+    return future
 
 
 def as_support(found: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +184,7 @@ class ChatSession:
         waiting = False
         try:
             while True:
-                opening = asyncio.ensure_future(asyncio.to_thread(open_store))  # may wait for another guide's lock or migration
+                opening = in_own_thread(open_store)  # may wait for another guide's lock or migration
                 if not (await asyncio.wait({opening}, timeout=STORE_RETRY))[0] and not waiting:
                     self._saving("waiting", "")
                     waiting = True

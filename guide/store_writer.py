@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,8 +76,14 @@ def parse(line: bytes) -> Write:
 
 
 def as_line(write: Write) -> bytes:
-    """A write as a line of a pending or set-aside file (anything JSON cannot hold is kept as its text)."""
-    return json.dumps(asdict(write), ensure_ascii=False, default=str).encode("utf-8")
+    """A write as a line of a pending or set-aside file: a record (`to_dict`) as its data, what JSON cannot hold as its text."""
+    return json.dumps({"kind": write.kind, "fields": write.fields}, ensure_ascii=False, default=plain).encode("utf-8")
+
+
+def plain(value: Any) -> Any:
+    """What JSON cannot hold, as data it can."""
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) else str(value)
 
 
 def said(error: BaseException) -> str:

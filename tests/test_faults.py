@@ -288,3 +288,23 @@ def test_keys_typed_while_another_guide_holds_the_store_are_sent_at_once_and_kep
     [info] = stored.conversations()
     said_and_stored = [(m.role, m.content) for m in stored.messages(info.id)]
     assert said_and_stored == [("user", "hello"), ("assistant", "You said: hello"), ("user", "and more"), ("assistant", "You said: and more")]
+
+
+def test_guide_quits_at_once_while_another_guide_holds_the_store_and_copies_it_only_once_it_has_it(server: LoopbackServer) -> None:
+    from test_store import lock_held
+
+    path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
+    older_guides_file(path)  # opening it means migrating it, which waits for the other guide's lock
+    with lock_held(path, 14.0):
+
+        async def script() -> float:
+            async with make_app(server).run_test(size=(120, 36)) as pilot:
+                await pilot.pause(1.0)
+                leaving = time.monotonic()
+            return leaving
+
+        leaving = asyncio.run(script())
+        took = time.monotonic() - leaving
+        copies = sorted(path.parent.glob("guide.sqlite3.v1-backup-*"))
+    assert took < 3, f"quitting took {took:.1f} s: it waited for the other guide"
+    assert copies == []  # a copy is made once the lock is had, not one per attempt while it is held

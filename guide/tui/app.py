@@ -9,6 +9,7 @@ the screens and widgets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,11 +116,15 @@ class GuideApp(App[None]):
     @work(group="start")
     @guarded
     async def start(self) -> None:
-        """Open the store and find who answers, off the loop."""
+        """Find who answers and open the store, off the loop; the header says who answers as soon as it is known."""
+        starting, answering = asyncio.ensure_future(self.session.start()), asyncio.ensure_future(self.session.started.wait())
         try:
-            await self.session.start()
-        finally:
+            await asyncio.wait({starting, answering}, return_when=asyncio.FIRST_COMPLETED)
             self.refresh_status()
+            await starting  # the store may still be opening (another guide holds it): nothing waits for that but this worker
+        finally:
+            starting.cancel()  # guide is quitting: the store's opening is left to the exit
+            answering.cancel()
 
     async def on_unmount(self) -> None:
         kept = await self.session.close()
