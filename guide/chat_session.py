@@ -116,6 +116,7 @@ class ChatSession:
         self.started = asyncio.Event()
         """Who answers is known: a message can go. The store may still be opening (`store_opened`): sending never waits for it."""
         self.store_opened = asyncio.Event()
+        self._opening: asyncio.Task[None] | None = None
         """The store opened, or could not be: what was said meanwhile is in it (or it never will be, and `store_problem` says why)."""
         self.support: dict[str, Any] | None = None
         """What the last probe found (action → support, status, reason), for the map."""
@@ -157,14 +158,14 @@ class ChatSession:
         file; a message goes as soon as someone answers, and what is said
         meanwhile is stored once the store opens.
         """
-        opening = asyncio.create_task(self._open_store())
+        self._opening = asyncio.create_task(self._open_store())
         try:
             await self._connect()
         finally:
             self.guide = self.guide or self._client()
             self.conversation.guide = self.guide
             self.started.set()
-            await opening
+        await self._opening
 
     async def _remembered_choices(self) -> None:
         """The models chosen for actions other than chat on this server, as remembered in the store."""
@@ -186,7 +187,8 @@ class ChatSession:
             while True:
                 opening = in_own_thread(open_store)  # may wait for another guide's lock or migration
                 if not (await asyncio.wait({opening}, timeout=STORE_RETRY))[0] and not waiting:
-                    self._saving("waiting", "")
+                    words = "The conversations file is still opening (another guide may be using it); what you write is kept and saved once it is."
+                    self.emit(Notice("Storage", words, "warning"))
                     waiting = True
                 try:
                     store = await opening
@@ -260,6 +262,8 @@ class ChatSession:
 
     async def close(self) -> Path | None:
         """Close the client, the companion and the store; the file holding writes that could not land, if any."""
+        if self._opening is not None:
+            self._opening.cancel()  # still waiting for another guide's lock: not waited for
         if self.guide is not None:
             await self.guide.aclose()
         if self.answering is not None and self.answering.companion is not None:
