@@ -270,6 +270,13 @@ class ChatSession:
             self.answering.companion.stop()
         if self.store is not None:
             return await asyncio.to_thread(self.store.close)
+        said = any(turn.role in ("user", "action") for turn in self.conversation.turns)
+        if self._opening is not None and self.store_problem is None and said:  # still opening: what was said goes to a pending file
+            from guide.store import Unopened
+
+            unopened = Unopened()
+            self.conversation.keep_in(unopened)
+            return await asyncio.to_thread(unopened.keep)
         return None
 
     # What the header says.

@@ -316,8 +316,11 @@ class Writer(threading.Thread):
         self.stopping.set()
         self.join(RETRY_AT_MOST + 1)
         left = self.unsaved()
-        if not left:
-            return None
-        kept = self.path.with_name(f"{self.path.name}.pending-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}.jsonl")
-        write_private_bytes(kept, b"".join(as_line(write) + b"\n" for write in left))
-        return kept
+        return keep_pending(self.path, left) if left else None
+
+
+def keep_pending(path: Path, writes: list[Write]) -> Path:
+    """Keep writes that could not land in a `pending-*.jsonl` file beside the store (0600): the next guide to open it saves them."""
+    kept = path.with_name(f"{path.name}.pending-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}.jsonl")
+    write_private_bytes(kept, b"".join(as_line(write) + b"\n" for write in writes))
+    return kept

@@ -290,7 +290,7 @@ def test_keys_typed_while_another_guide_holds_the_store_are_sent_at_once_and_kep
     assert said_and_stored == [("user", "hello"), ("assistant", "You said: hello"), ("user", "and more"), ("assistant", "You said: and more")]
 
 
-def test_guide_quits_at_once_while_another_guide_holds_the_store_and_copies_it_only_once_it_has_it(server: LoopbackServer) -> None:
+def test_guide_quits_at_once_while_another_guide_holds_the_store_and_what_was_said_is_saved_next_time(server: LoopbackServer) -> None:
     from test_store import lock_held
 
     path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
@@ -298,13 +298,26 @@ def test_guide_quits_at_once_while_another_guide_holds_the_store_and_copies_it_o
     with lock_held(path, 14.0):
 
         async def script() -> float:
-            async with make_app(server).run_test(size=(120, 36)) as pilot:
-                await pilot.pause(1.0)
+            app = make_app(server)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await pilot.pause(0.3)
+                app.chat.composer.text = "hello"
+                await pilot.press("enter")
+                for _ in range(200):
+                    await pilot.pause(0.02)
+                    if app.session.conversation.last_reply() is not None:
+                        break
                 leaving = time.monotonic()
             return leaving
 
         leaving = asyncio.run(script())
         took = time.monotonic() - leaving
         copies = sorted(path.parent.glob("guide.sqlite3.v1-backup-*"))
+        kept = sorted(path.parent.glob("guide.sqlite3.pending-*.jsonl"))
     assert took < 3, f"quitting took {took:.1f} s: it waited for the other guide"
     assert copies == []  # a copy is made once the lock is had, not one per attempt while it is held
+    assert len(kept) == 1 and (kept[0].stat().st_mode & 0o777) == 0o600
+    store = Store()  # the next guide, once the file is free
+    assert store.flush(10)
+    [info] = store.conversations()
+    assert [(m.role, m.content) for m in store.messages(info.id)] == [("user", "hello"), ("assistant", "You said: hello")]
