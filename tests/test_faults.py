@@ -321,3 +321,24 @@ def test_guide_quits_at_once_while_another_guide_holds_the_store_and_what_was_sa
     assert store.flush(10)
     [info] = store.conversations()
     assert [(m.role, m.content) for m in store.messages(info.id)] == [("user", "hello"), ("assistant", "You said: hello")]
+
+
+def test_a_write_set_aside_at_start_is_told_with_the_file_that_keeps_it(server: LoopbackServer) -> None:
+    import json
+
+    path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
+    Store().close()
+    conversation = new_uid()
+    lines = [{"kind": "conversation", "fields": {"uid": conversation, "persona": "calm-guide", "at": 1.0}}]
+    lines.append({"kind": "message", "fields": {"conversation": conversation, "uid": new_uid(), "role": "user", "content": "kept", "at": 1.0}})
+    lines.append({"kind": "message", "fields": {"conversation": conversation, "uid": new_uid(), "role": None, "content": "no role", "at": 1.0}})
+    path.with_name("guide.sqlite3.pending-20261201-093000-0042.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    async def script(pilot: Pilot[None]) -> list[str]:
+        await settle(pilot, 0.3)
+        return [n.message for n in pilot.app._notifications if n.title == "Storage"]
+
+    notices = run_app(make_app(server), script)
+    [aside] = path.parent.glob("guide.sqlite3.set-aside-*.jsonl")
+    assert any(str(aside) in notice and "could not be saved" in notice for notice in notices), notices
+    assert [m.content for m in Store().messages(Store().conversations()[0].id)] == ["kept"]
