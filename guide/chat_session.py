@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from guide import config, personas
 from guide.conversation import Conversation, Event, Notice
@@ -25,43 +23,11 @@ from guide.learn.tour import Tour
 from guide.models import ModelChoice
 from guide.status import Status
 
-Result = TypeVar("Result")
-STORE_RETRY = 1.0
-"""Seconds between attempts to open the store while another guide holds it (and before saying it is waiting)."""
-
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, Trace
     from guide.connect import Answering
     from guide.store import Store
     from guide.store_writer import Saving
-
-
-def in_own_thread(work: Callable[[], Result]) -> asyncio.Future[Result]:
-    """Run `work` in a daemon thread of its own, for the loop to await: guide can quit while it still waits
-    (asyncio's worker threads are waited for as the program exits; opening a store held elsewhere can take minutes)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Result] = loop.create_future()
-
-    def deliver(outcome: Callable[[], None]) -> None:
-        def settle() -> None:
-            if not future.done():  # nobody waits any more (guide is quitting): what was opened is left to the exit
-                outcome()
-
-        try:
-            loop.call_soon_threadsafe(settle)
-        except RuntimeError:
-            pass  # the loop has closed: guide has quit
-
-    def run() -> None:
-        try:
-            result = work()
-        except Exception as error:
-            deliver(partial(future.set_exception, error))
-        else:
-            deliver(partial(future.set_result, result))
-
-    threading.Thread(target=run, name="guide-store-open", daemon=True).start()
-    return future
 
 
 def as_support(found: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +82,8 @@ class ChatSession:
         self.started = asyncio.Event()
         """Who answers is known: a message can go. The store may still be opening (`store_opened`): sending never waits for it."""
         self.store_opened = asyncio.Event()
-        self._opening: asyncio.Task[None] | None = None
         """The store opened, or could not be: what was said meanwhile is in it (or it never will be, and `store_problem` says why)."""
+        self._opening: asyncio.Task[None] | None = None
         self.support: dict[str, Any] | None = None
         """What the last probe found (action → support, status, reason), for the map."""
         self.probe_calls: dict[str, Trace] = {}
@@ -173,33 +139,11 @@ class ChatSession:
             self.models.per_action = await self.store.read(self.store.model_choices, self.guide.base_url)
 
     async def _open_store(self) -> None:
-        """Open the store off the loop, trying again while another guide holds the file; then keep what was said meanwhile."""
-        import sqlite3
+        """Open the store off the loop, as long as another guide holds the file; then keep what was said meanwhile."""
+        from guide.store_opening import open_when_free
 
-        from guide.store import Store
-        from guide.store_writer import busy
-
-        def open_store() -> Store:
-            return Store(on_saving=self._saving)
-
-        waiting = False
         try:
-            while True:
-                opening = in_own_thread(open_store)  # may wait for another guide's lock or migration
-                if not (await asyncio.wait({opening}, timeout=STORE_RETRY))[0] and not waiting:
-                    words = "The conversations file is still opening (another guide may be using it); what you write is kept and saved once it is."
-                    self.emit(Notice("Storage", words, "warning"))
-                    waiting = True
-                try:
-                    store = await opening
-                    break
-                except sqlite3.OperationalError as error:
-                    if not busy(error):
-                        raise
-                    if not waiting:
-                        self._saving("waiting", str(error))
-                    waiting = True
-                    await asyncio.sleep(STORE_RETRY)
+            store, waited = await open_when_free(self._saving, lambda words: self.emit(Notice("Storage", words, "warning")))
         except Exception as error:  # an unusable data folder must not stop the chat
             self.store_problem = f"Conversations cannot be saved: {error}. guide keeps working in memory."
             self.emit(Notice("Storage", self.store_problem, "warning"))
@@ -210,7 +154,7 @@ class ChatSession:
         self.conversation.keep_in(store)
         if store.notice:
             self.emit(Notice("Storage", store.notice, "warning"))
-        elif waiting:
+        elif waited:
             self._saving("saving", "")
         await self.started.wait()  # the models remembered are the server's: known once it is
         await self._remembered_choices()
