@@ -84,6 +84,10 @@ class ChatSession:
         """Watches the companion while it answers, and starts it again when it stops."""
         self.guide: AsyncGuide | None = None
         self.started = asyncio.Event()
+        """Who answers is known: a message can go. The store may still be opening (`store_opened`): sending never waits for it."""
+        self.store_opened = asyncio.Event()
+        """The store opened, or could not be: what was said meanwhile is in it (or it never will be, and `store_problem` says why)."""
+        self._opening: asyncio.Task[None] | None = None
         self.support: dict[str, Any] | None = None
         """What the last probe found (action → support, status, reason), for the map."""
         self.probe_calls: dict[str, Trace] = {}
@@ -118,15 +122,20 @@ class ChatSession:
     # Starting and stopping.
 
     async def start(self) -> None:
-        """Open the store and find who answers (a configured server, a local one, or the companion)."""
+        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it.
+
+        Opening the store may wait for another guide holding or migrating the
+        file; a message goes as soon as someone answers, and what is said
+        meanwhile is stored once the store opens.
+        """
+        self._opening = asyncio.create_task(self._open_store())
         try:
-            await self._open_store()
             await self._connect()
         finally:
             self.guide = self.guide or self._client()
-            self.conversation.guide, self.conversation.store = self.guide, self.store
-            await self._remembered_choices()
+            self.conversation.guide = self.guide
             self.started.set()
+        await self._opening
 
     async def _remembered_choices(self) -> None:
         """The models chosen for actions other than chat on this server, as remembered in the store."""
@@ -134,23 +143,35 @@ class ChatSession:
             self.models.per_action = await self.store.read(self.store.model_choices, self.guide.base_url)
 
     async def _open_store(self) -> None:
-        from guide.store import Store
-
-        def open_store() -> Store:
-            return Store(on_saving=self._saving)
+        """Open the store off the loop, as long as another guide holds the file; then keep what was said meanwhile."""
+        from guide.store_opening import open_when_free
 
         try:
-            self.store = await asyncio.to_thread(open_store)  # opening may wait for another guide's migration
+            store, waited = await open_when_free(self._saving, lambda words: self.emit(Notice("Storage", words, "warning")))
         except Exception as error:  # an unusable data folder must not stop the chat
             self.store_problem = f"Conversations cannot be saved: {error}. guide keeps working in memory."
             self.emit(Notice("Storage", self.store_problem, "warning"))
             return
-        if self.store.notice:
-            self.emit(Notice("Storage", self.store.notice, "warning"))
+        finally:
+            self.store_opened.set()
+        self.store = store
+        self.conversation.keep_in(store)
+        if store.notice:
+            self.emit(Notice("Storage", store.notice, "warning"))
+        elif waited:
+            self._saving("saving", "")
+        await self.started.wait()  # the models remembered are the server's: known once it is
+        await self._remembered_choices()
 
     def _saving(self, state: Saving, why: str) -> None:
-        """From the store's writer thread: saving waits, fails, or lands again."""
-        if state == "waiting":
+        """From the store's writer thread: saving waits, fails, lands again, sets writes aside (`why` names the file) or stops."""
+        if state == "set aside":
+            self.emit(Notice("Storage", why, "warning", timeout=30))
+            return
+        if state == "stopped":
+            words = f"Saving has stopped ({why}). Nothing is lost: what you write is kept in a file beside the conversations file as guide closes, "
+            words += "and saved the next time it opens."
+        elif state == "waiting":
             words = "Another guide is using the conversations file; what you write is kept and saved as soon as it is free."
         elif state == "failing":
             words = f"Conversations cannot be saved just now ({why}); nothing on screen is lost, and guide keeps trying."
@@ -225,10 +246,19 @@ class ChatSession:
         """Close the client and the store, and stop watching the companion (it goes on); the file holding writes that could not land, if any."""
         if self.keeper is not None:
             self.keeper.stop()  # the companion itself goes on: snippets copied from the app keep working
+        if self._opening is not None:
+            self._opening.cancel()  # still waiting for another guide's lock: not waited for
         if self.guide is not None:
             await self.guide.aclose()
         if self.store is not None:
             return await asyncio.to_thread(self.store.close)
+        said = any(turn.role in ("user", "action") for turn in self.conversation.turns)
+        if self._opening is not None and self.store_problem is None and said:  # still opening: what was said goes to a pending file
+            from guide.store import Unopened
+
+            unopened = Unopened()
+            self.conversation.keep_in(unopened)
+            return await asyncio.to_thread(unopened.keep)
         return None
 
     # What the header says.

@@ -25,7 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from . import store_schema
 from .locations import data_dir, ensure_private
-from .store_writer import LOCK_WAIT_MS, Saving, Write, Writer, busy
+from .store_writer import LOCK_WAIT_MS, Saving, Write, Writer, busy, keep_pending
 
 LIST = """SELECT c.id, c.uid, c.title, c.persona, c.opening, c.updated_at,
        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
@@ -361,3 +361,18 @@ class Store:
     def save_model_choice(self, base_url: str, action: str, model: str) -> None:
         """Remember the model chosen for an action on this server."""
         self._writer.submit(Write("model_choice", {"base_url": base_url, "action": action, "model": model}))
+
+
+class Unopened(Store):
+    """The store's writes while it cannot be opened (another guide holds the file, and guide is closing): kept as data,
+    then in a pending file beside the store, which the next guide to open it saves. Nothing is opened, nothing is read."""
+
+    def __init__(self, path: Path | None = None) -> None:  # not Store's: that opens the file, which is exactly what cannot be done
+        self.path = path or data_dir() / "guide.sqlite3"
+        self.notice = None
+        self._writer = Writer(self.path)  # never started: its queue holds the writes, in order
+
+    def keep(self) -> Path | None:
+        """The pending file holding the writes (None if there were none)."""
+        writes = self._writer.unsaved()
+        return keep_pending(self.path, writes) if writes else None

@@ -92,12 +92,20 @@ def version(db: sqlite3.Connection) -> int:
     return int(row[0]) if row else 1
 
 
-def backup(db: sqlite3.Connection, path: Path, old: int) -> Path:
-    """A consistent copy of the file as it is, beside it, before it is changed."""
+def backup(path: Path, old: int) -> Path:
+    """A consistent copy of the file as it is, beside it, before it is changed.
+
+    Read on a connection of its own: the migrating one already holds the
+    write lock (SQLite cannot copy from a connection inside its own write).
+    """
     copy = path.with_name(f"{path.name}.v{old}-backup-{time.strftime('%Y%m%d-%H%M%S')}")
-    with sqlite3.connect(copy) as target:
-        db.backup(target)
-    target.close()
+    source = sqlite3.connect(path, timeout=10)
+    try:
+        with sqlite3.connect(copy) as target:
+            source.backup(target)
+        target.close()
+    finally:
+        source.close()
     copy.chmod(0o600)
     return copy
 
@@ -109,12 +117,13 @@ def bring_up_to_date(db: sqlite3.Connection, path: Path) -> str | None:
         return f"The conversations file was written by a newer guide (schema {old}); it is used as it is."
     if old == SCHEMA_VERSION:
         return None
-    kept = backup(db, path, old) if old else None
-    db.execute("BEGIN IMMEDIATE")
-    if version(db) == SCHEMA_VERSION:  # another instance did it while this one waited for the lock
+    db.execute("BEGIN IMMEDIATE")  # the lock first: a guide waiting for another makes one copy when it gets it, not one per attempt
+    old = version(db)  # read again under the lock: another instance may have moved it on meanwhile
+    if old >= SCHEMA_VERSION:
         db.execute("ROLLBACK")
         return None
     try:
+        kept = backup(path, old) if old else None
         for statement in split(TABLES + VERSION_2):
             db.execute(statement)
         if old < 3:

@@ -8,6 +8,13 @@ itself. What is still queued when guide closes, if the lock is never freed,
 is kept in a `pending-*.jsonl` file beside the store and applied the next
 time it opens. Rows carry a `uid` made with them, so a write never waits for
 an id and replaying one twice changes nothing.
+
+A write that can never land (a line of a pending file from another version,
+hand-edited or half restored; a row that breaks a constraint) is never
+dropped and never stops the others: it is kept as it was in a
+`set-aside-*.jsonl` file of its own beside the store, and the user is told
+where. A pending file is replayed in one transaction and, if anything in it
+fails, again write by write.
 """
 
 from __future__ import annotations
@@ -22,14 +29,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .locations import write_private
+from .locations import write_private_bytes
 
 LOCK_WAIT_MS = 250
 """How long one attempt waits for another guide's lock (harlequin's rule)."""
 RETRY_AT_MOST = 2.0
 """Seconds between attempts, at most, while the lock is held elsewhere."""
 
-Saving = Literal["saving", "waiting", "failing"]
+Saving = Literal["saving", "waiting", "failing", "set aside", "stopped"]
+"""What the writer reports: "set aside" each time writes are kept aside (the words name the file); the others when they change."""
+KEEP_TRYING = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL}
+KEEP_TRYING |= {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+"""Errors of the moment or of the file, not of the write: it is kept and tried again (and, at exit, kept in a pending
+file that a repaired store takes). Any other error is the write's own: it can never land, and is set aside."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,41 @@ def as_data(value: Any) -> Any:
 def busy(error: sqlite3.OperationalError) -> bool:
     """Whether another connection holds the lock (worth waiting for, never a broken file)."""
     return "locked" in str(error) or "busy" in str(error)
+
+
+def not_the_writes(error: BaseException) -> bool:
+    """Whether the error is the store's (a lock, a full or read-only disk), not the write's: trying again later may land it."""
+    if not isinstance(error, sqlite3.Error):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.OperationalError) if code is None else code & 0xFF in KEEP_TRYING
+
+
+def parse(line: bytes) -> Write:
+    """One line of a pending file as a write; ValueError if it is not one (another version's, a hand edit, half a line)."""
+    data = json.loads(line)
+    if not isinstance(data, dict) or set(data) - {"kind", "fields"} or not isinstance(data.get("kind"), str):
+        raise ValueError("not a write this guide knows")
+    if not isinstance(data.get("fields", {}), dict):
+        raise ValueError("its fields are not a mapping")
+    return Write(data["kind"], data.get("fields", {}))
+
+
+def as_line(write: Write) -> bytes:
+    """A write as a line of a pending or set-aside file: a record (`to_dict`) as its data, what JSON cannot hold as its text."""
+    return json.dumps({"kind": write.kind, "fields": write.fields}, ensure_ascii=False, default=plain).encode("utf-8")
+
+
+def plain(value: Any) -> Any:
+    """What JSON cannot hold, as data it can."""
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) else str(value)
+
+
+def said(error: BaseException) -> str:
+    """An error in a few words, for a notice."""
+    words = " ".join(str(error).split())[:200]
+    return f"{type(error).__name__}: {words}" if words else type(error).__name__
 
 
 def apply(db: sqlite3.Connection, write: Write) -> None:
@@ -110,7 +157,13 @@ def apply(db: sqlite3.Connection, write: Write) -> None:
 
 
 class Writer(threading.Thread):
-    """Applies queued writes in order, one transaction each, on its own connection."""
+    """Applies queued writes in order, one transaction each, on its own connection.
+
+    Nothing a write does stops the thread: a write that cannot land is set
+    aside in a file and said, and the next one goes on. If the thread itself
+    cannot go on (its connection fails), it says so and stops; what is queued
+    stays queued, and `finish` keeps it in a pending file.
+    """
 
     def __init__(self, path: Path, on_saving: Callable[[Saving, str], None] | None = None) -> None:
         super().__init__(name="guide-store-writer", daemon=True)
@@ -120,6 +173,8 @@ class Writer(threading.Thread):
         self.current: Write | None = None
         self.state: Saving = "saving"
         self.stopping = threading.Event()
+        self.set_aside: list[Path] = []
+        """Files holding writes that could not land (kept, never deleted), in the order they were made."""
         self._unlanded = 1
         """Writes queued and not yet landed; the first is replaying what an earlier guide could not save."""
         self._landed = threading.Condition()
@@ -132,15 +187,15 @@ class Writer(threading.Thread):
         self.queue.put(write)
 
     def wait(self, timeout: float) -> bool:
-        """Wait until every write queued so far has landed (or was dropped); False on timeout."""
+        """Wait until every write queued so far has landed (or was set aside); False on timeout."""
         with self._landed:
             return self._landed.wait_for(lambda: self._unlanded == 0, timeout)
 
     def run(self) -> None:
-        self._db = sqlite3.connect(self.path, timeout=LOCK_WAIT_MS / 1000, isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
-        self._db.execute("PRAGMA foreign_keys=ON")
         try:
+            self._db = sqlite3.connect(self.path, timeout=LOCK_WAIT_MS / 1000, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+            self._db.execute("PRAGMA foreign_keys=ON")
             for kept in sorted(self.path.parent.glob(f"{self.path.name}.pending-*.jsonl")):
                 self._replay(kept)
             self._done()
@@ -149,58 +204,103 @@ class Writer(threading.Thread):
                 if write is None:
                     break
                 self.current = write
-                if not self._land([write]):
+                if not self._land_or_set_aside(write):
                     break
                 self.current = None
                 self._done()
+        except Exception as error:  # the thread's own failure, never a write's: said, and what is queued is kept by finish()
+            self._tell("stopped", said(error))
         finally:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
 
     def _done(self) -> None:
         with self._landed:
             self._unlanded -= 1
             self._landed.notify_all()
 
-    def _replay(self, kept: Path) -> None:
+    def _land_or_set_aside(self, write: Write) -> bool:
+        """Land one write just made; one that cannot is set aside (and said). False if stopped first."""
         try:
-            writes = [Write(**json.loads(line)) for line in kept.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except (OSError, ValueError, TypeError):
-            return  # unreadable: left where it is, for the user to look at
-        if self._land(writes):
-            kept.unlink(missing_ok=True)
+            return self._land([write])
+        except Exception as error:
+            self._keep_aside([(as_line(write), said(error))], "written in this session")
+            return True
+
+    def _replay(self, kept: Path) -> None:
+        """Land what an earlier guide kept: in one transaction, or write by write if anything fails; the file goes once nothing in it is lost."""
+        try:
+            lines = [line for line in kept.read_bytes().splitlines() if line.strip()]
+        except OSError as error:
+            self._tell("set aside", f"{kept} could not be read ({said(error)}); it is left where it is, and tried again next time.")
+            return
+        writes: list[tuple[bytes, Write]] = []
+        unusable: list[tuple[bytes, str]] = []
+        for line in lines:
+            try:
+                writes.append((line, parse(line)))
+            except ValueError as error:
+                unusable.append((line, said(error)))
+        try:
+            if not self._land([write for _, write in writes]):
+                return  # stopped: the file stays whole (replaying what landed changes nothing)
+        except Exception:
+            for line, write in writes:
+                try:
+                    if not self._land([write]):
+                        return
+                except Exception as error:
+                    unusable.append((line, said(error)))
+        if unusable:
+            order = {line: at for at, line in enumerate(lines)}
+            self._keep_aside(sorted(unusable, key=lambda pair: order[pair[0]]), f"kept from an earlier session in {kept.name}")
+        kept.unlink(missing_ok=True)
+
+    def _keep_aside(self, lines: list[tuple[bytes, str]], source: str) -> None:
+        """Keep writes that cannot land in a file of their own beside the store (0600), as they were, and say where."""
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 1_000_000:06d}"
+        aside = self.path.with_name(f"{self.path.name}.set-aside-{stamp}.jsonl")
+        write_private_bytes(aside, b"".join(line + b"\n" for line, _ in lines))
+        self.set_aside.append(aside)
+        count = f"{len(lines)} change{'s' if len(lines) > 1 else ''} to the conversations"
+        why = lines[0][1] + (f", and {len(lines) - 1} more" if len(lines) > 1 else "")
+        kept = "they were" if len(lines) > 1 else "it was"
+        self._tell("set aside", f"{count} ({source}) could not be saved ({why}). Kept as {kept} in {aside}; the rest is saved.")
 
     def _land(self, writes: list[Write]) -> bool:
-        """Apply the writes in one transaction, retrying while the lock is elsewhere; False if stopped first."""
+        """Apply the writes in one transaction, retrying while the store refuses (a lock elsewhere, a full disk); False if stopped first.
+
+        An error of the writes' own (they can never land) is raised, with none of them applied.
+        """
         assert self._db is not None
         delay = 0.05
         while True:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for write in writes:
-                        apply(self._db, write)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                for write in writes:
+                    apply(self._db, write)
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as error:
+            except Exception as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if not not_the_writes(error):
+                    raise
                 # Locked by another guide, or the disk is full or read-only: keep the write and try again.
-                self._tell("waiting" if busy(error) else "failing", str(error))
+                self._tell("waiting" if isinstance(error, sqlite3.OperationalError) and busy(error) else "failing", str(error))
                 if self.stopping.wait(delay):
                     return False
                 delay = min(delay * 2, RETRY_AT_MOST)
                 continue
-            except sqlite3.Error as error:  # a write that can never land (a bug): dropped, and said
-                self._tell("failing", f"a write could not be saved and was dropped ({error})")
-                return True
             self._tell("saving", "")
             return True
 
     def _tell(self, state: Saving, why: str) -> None:
-        if state != self.state:
+        if state == self.state:
+            return
+        if state != "set aside":  # said each time, and saving goes on as it was
             self.state = state
-            if self.on_saving is not None:
-                self.on_saving(state, why)
+        if self.on_saving is not None:
+            self.on_saving(state, why)
 
     def unsaved(self) -> list[Write]:
         """What has not landed: the write in hand and the queue (call once the thread has stopped)."""
@@ -222,9 +322,11 @@ class Writer(threading.Thread):
         self.stopping.set()
         self.join(RETRY_AT_MOST + 1)
         left = self.unsaved()
-        if not left:
-            return None
-        kept = self.path.with_name(f"{self.path.name}.pending-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}.jsonl")
-        lines = ({"kind": write.kind, "fields": {name: as_data(value) for name, value in write.fields.items()}} for write in left)
-        write_private(kept, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
-        return kept
+        return keep_pending(self.path, left) if left else None
+
+
+def keep_pending(path: Path, writes: list[Write]) -> Path:
+    """Keep writes that could not land in a `pending-*.jsonl` file beside the store (0600): the next guide to open it saves them."""
+    kept = path.with_name(f"{path.name}.pending-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}.jsonl")
+    write_private_bytes(kept, b"".join(as_line(write) + b"\n" for write in writes))
+    return kept

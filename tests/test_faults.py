@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +230,121 @@ def test_a_data_folder_that_cannot_be_made_leaves_the_chat_working(server: Loopb
     shown, storage = run_app(make_app(server), script)
     assert shown == ["hello", "You said: hello"]
     assert len(storage) == 1 and "cannot be saved" in storage[0] and "in memory" in storage[0]
+
+
+def older_guides_file(path: Path) -> None:
+    """The conversations file as an earlier guide left it (schema 1, WAL): this guide migrates it as it opens."""
+    from guide import store_schema
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(store_schema.TABLES)
+    db.close()
+
+
+def typed_quickly(app: GuideApp, keys: str) -> None:
+    """Keys as a terminal hands over a quick typist's: all queued before the app reads the first ("⏎" is Enter)."""
+    from textual import events
+
+    for key in keys:
+        name, character = {"⏎": ("enter", "\r"), " ": ("space", " ")}.get(key, (key, key))
+        event = events.Key(name, character)
+        event.set_sender(app)
+        app._driver.send_message(event)  # type: ignore[union-attr]
+
+
+def test_keys_typed_while_another_guide_holds_the_store_are_sent_at_once_and_kept(server: LoopbackServer) -> None:
+    from test_store import lock_held
+
+    path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
+    older_guides_file(path)
+
+    def said(app: GuideApp) -> list[tuple[str, str]]:
+        return [(v.role, v.text) for v in app.chat.transcript.views if getattr(v, "role", None) in ("user", "assistant")]  # type: ignore[attr-defined]
+
+    async def until(ready: Callable[[], bool], seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not ready() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return ready()
+
+    with lock_held(path, 8.0):  # another guide (or a backup tool) holds a write transaction as guide starts
+
+        async def script() -> dict[str, Any]:
+            app = make_app(server)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await pilot.pause(0.3)
+                app.chat.composer.focus()
+                typed_quickly(app, "hello⏎and more")
+                replied = await until(lambda: ("assistant", "You said: hello") in said(app), 5.0)  # well before the other guide lets go
+                seen = {"replied": replied, "store open": app.session.store is not None, "composer": app.chat.composer.text}
+                assert await until(lambda: app.session.store is not None, 20.0)  # the lock goes at 8 s; then the file is migrated
+                await pilot.press("enter")
+                assert await until(lambda: ("assistant", "You said: and more") in said(app), 10.0), seen
+                store = app.session.store
+                assert store is not None and await asyncio.to_thread(store.flush, 10)
+                return {**seen, "notices": [n.message for n in app.recent.said]}
+
+        seen = asyncio.run(script())
+    assert seen["replied"] and not seen["store open"], seen  # sending did not wait for the store
+    assert seen["composer"] == "and more"  # the words typed after Enter are still there
+    assert any("still opening (another guide may be using it)" in notice for notice in seen["notices"])
+    stored = Store()
+    [info] = stored.conversations()
+    said_and_stored = [(m.role, m.content) for m in stored.messages(info.id)]
+    assert said_and_stored == [("user", "hello"), ("assistant", "You said: hello"), ("user", "and more"), ("assistant", "You said: and more")]
+
+
+def test_guide_quits_at_once_while_another_guide_holds_the_store_and_what_was_said_is_saved_next_time(server: LoopbackServer) -> None:
+    from test_store import lock_held
+
+    path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
+    older_guides_file(path)  # opening it means migrating it, which waits for the other guide's lock
+    with lock_held(path, 14.0):
+
+        async def script() -> float:
+            app = make_app(server)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await pilot.pause(0.3)
+                app.chat.composer.text = "hello"
+                await pilot.press("enter")
+                for _ in range(200):
+                    await pilot.pause(0.02)
+                    if app.session.conversation.last_reply() is not None:
+                        break
+                leaving = time.monotonic()
+            return leaving
+
+        leaving = asyncio.run(script())
+        took = time.monotonic() - leaving
+        copies = sorted(path.parent.glob("guide.sqlite3.v1-backup-*"))
+        kept = sorted(path.parent.glob("guide.sqlite3.pending-*.jsonl"))
+    assert took < 3, f"quitting took {took:.1f} s: it waited for the other guide"
+    assert copies == []  # a copy is made once the lock is had, not one per attempt while it is held
+    assert len(kept) == 1 and (kept[0].stat().st_mode & 0o777) == 0o600
+    store = Store()  # the next guide, once the file is free
+    assert store.flush(10)
+    [info] = store.conversations()
+    assert [(m.role, m.content) for m in store.messages(info.id)] == [("user", "hello"), ("assistant", "You said: hello")]
+
+
+def test_a_write_set_aside_at_start_is_told_with_the_file_that_keeps_it(server: LoopbackServer) -> None:
+    import json
+
+    path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
+    Store().close()
+    conversation = new_uid()
+    lines = [{"kind": "conversation", "fields": {"uid": conversation, "persona": "calm-guide", "at": 1.0}}]
+    lines.append({"kind": "message", "fields": {"conversation": conversation, "uid": new_uid(), "role": "user", "content": "kept", "at": 1.0}})
+    lines.append({"kind": "message", "fields": {"conversation": conversation, "uid": new_uid(), "role": None, "content": "no role", "at": 1.0}})
+    path.with_name("guide.sqlite3.pending-20261201-093000-0042.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    async def script(pilot: Pilot[None]) -> list[str]:
+        await settle(pilot, 0.3)
+        return [n.message for n in pilot.app.recent.said if n.title == "Storage"]
+
+    notices = run_app(make_app(server), script)
+    [aside] = path.parent.glob("guide.sqlite3.set-aside-*.jsonl")
+    assert any(str(aside) in notice and "could not be saved" in notice for notice in notices), notices
+    assert [m.content for m in Store().messages(Store().conversations()[0].id)] == ["kept"]

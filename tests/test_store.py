@@ -6,6 +6,7 @@ a real SQLite lock.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from waits import lines_within
@@ -125,3 +127,69 @@ def test_a_read_of_a_file_that_fails_says_so_instead_of_coming_back_empty(tmp_pa
     with pytest.raises(StoreUnavailable) as caught:
         store.conversations()
     assert "Nothing was lost" in str(caught.value)
+
+
+def message_line(conversation: str, uid: str, role: Any, content: str) -> str:
+    """One write as an earlier guide kept it in a pending file."""
+    fields = {"conversation": conversation, "uid": uid, "role": role, "content": content, "kind": "", "persona": "", "at": 1.0}
+    return json.dumps({"kind": "message", "fields": fields})
+
+
+def pending_file(path: Path, lines: list[str]) -> Path:
+    """A `pending-*.jsonl` beside the store, as a data folder holds one after a guide closed while another held the lock."""
+    kept = path.with_name(f"{path.name}.pending-20261201-093000-0042.jsonl")
+    kept.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    kept.chmod(0o600)
+    return kept
+
+
+def test_one_bad_line_in_a_pending_file_neither_stops_saving_nor_the_next_start(tmp_path: Path) -> None:
+    path = tmp_path / "guide.sqlite3"
+    Store(path).close()
+    conversation = new_uid()
+    good = [json.dumps({"kind": "conversation", "fields": {"uid": conversation, "persona": "calm-guide", "title": "", "at": 1.0}})]
+    good += [message_line(conversation, new_uid(), "user", f"kept {i}") for i in range(3)]
+    incomplete = json.dumps({"kind": "message", "fields": {"conversation": conversation, "uid": new_uid(), "role": "user"}})  # no content: KeyError
+    not_fields = json.dumps({"kind": "rename", "fields": None})  # TypeError
+    kept = pending_file(path, [good[0], good[1], incomplete, good[2], not_fields, good[3]])
+    heard: list[tuple[str, str]] = []
+    store = Store(path, on_saving=lambda state, why: heard.append((state, why)))
+    store.add_message(conversation, new_uid(), "assistant", "written in this run")
+    assert store.flush(timeout=10), "the writer stopped: nothing written in this run is saved"
+    info = store.conversations()[0]
+    assert [m.content for m in store.messages(info.id)] == ["kept 0", "kept 1", "kept 2", "written in this run"]
+    assert not kept.exists()
+    [aside] = tmp_path.glob("guide.sqlite3.set-aside-*.jsonl")
+    assert (aside.stat().st_mode & 0o777) == 0o600
+    assert aside.read_text(encoding="utf-8").splitlines() == [incomplete, not_fields]  # as they were, to look at
+    assert [state for state, _ in heard] == ["set aside"] and str(aside) in heard[0][1]
+    assert store.close() is None
+    again = Store(path)  # the next start does not meet the bad lines again, and saves as usual
+    again.add_message(conversation, new_uid(), "user", "the next day")
+    assert again.flush(timeout=10) and again._writer.is_alive()
+    assert [m.content for m in again.messages(info.id)][-1] == "the next day"
+    assert list(tmp_path.glob("guide.sqlite3.set-aside-*.jsonl")) == [aside]
+
+
+def test_a_write_that_cannot_land_is_set_aside_and_the_other_fifty_are_saved(tmp_path: Path) -> None:
+    path = tmp_path / "guide.sqlite3"
+    Store(path).close()
+    conversation = new_uid()
+    lines = [json.dumps({"kind": "conversation", "fields": {"uid": conversation, "persona": "calm-guide", "title": "", "at": 1.0}})]
+    lines += [message_line(conversation, new_uid(), "user" if i % 2 == 0 else "assistant", f"message {i}") for i in range(50)]
+    broken = message_line(conversation, new_uid(), None, "a role of null breaks NOT NULL")  # IntegrityError
+    lines.insert(26, broken)
+    kept = pending_file(path, lines)
+    heard: list[tuple[str, str]] = []
+    store = Store(path, on_saving=lambda state, why: heard.append((state, why)))
+    assert store.flush(timeout=10)
+    assert [m.content for m in store.messages(store.conversations()[0].id)] == [f"message {i}" for i in range(50)]
+    assert not kept.exists()
+    [aside] = tmp_path.glob("guide.sqlite3.set-aside-*.jsonl")
+    assert aside.read_text(encoding="utf-8") == broken + "\n" and (aside.stat().st_mode & 0o777) == 0o600
+    assert heard and heard[-1][0] == "set aside" and str(aside) in heard[-1][1] and "NOT NULL" in heard[-1][1]
+    store.add_message(conversation, new_uid(), None, "the same, written now")  # type: ignore[arg-type]
+    store.add_message(conversation, new_uid(), "user", "and the next one")
+    assert store.flush(timeout=10) and store._writer.is_alive()
+    assert [m.content for m in store.messages(store.conversations()[0].id)][-1] == "and the next one"
+    assert len(list(tmp_path.glob("guide.sqlite3.set-aside-*.jsonl"))) == 2  # the live write is kept aside too, never dropped

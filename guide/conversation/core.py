@@ -218,6 +218,25 @@ class Conversation:
             self._unfiled.clear()
         self._write(turn)
 
+    def keep_in(self, store: Store) -> None:
+        """The store opened after the conversation began (another guide held it): store what was said meanwhile, in order, and its calls."""
+        if self.store is not None:
+            return
+        self.store = store
+        finished = [trace for trace in self.calls.values() if trace.state != "running"]
+        if not any(turn.role in ("user", "action") for turn in self.turns):
+            for trace in finished:  # as file_call does: kept, and filed with the conversation once something is said
+                store.save_trace(None, trace)
+            self._unfiled.extend(finished)
+            return
+        store.new_conversation(self.uid, self.persona.id, opening=self.opening)
+        self.stored = True
+        for turn in self.turns:
+            if not turn.stored:
+                self._write(turn)
+        for trace in finished:
+            store.save_trace(self.uid, trace)
+
     def _write(self, turn: Turn) -> None:
         assert self.store is not None
         self.store.add_message(

@@ -9,6 +9,7 @@ the screens and widgets.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Iterable
@@ -151,13 +152,17 @@ class GuideApp(App[None]):
     @work(group="start")
     @guarded
     async def start(self) -> None:
-        """Open the store and find who answers, off the loop."""
+        """Find who answers and open the store, off the loop; the header says who answers as soon as it is known."""
+        starting, answering = asyncio.ensure_future(self.session.start()), asyncio.ensure_future(self.session.started.wait())
         try:
-            await self.session.start()
-        finally:
+            await asyncio.wait({starting, answering}, return_when=asyncio.FIRST_COMPLETED)
             self.refresh_status()
             # What start-up made lives as long as the app: a full collection walking it held the loop 60 ms in a long reply.
             gc.freeze()
+            await starting  # the store may still be opening (another guide holds it): nothing waits for that but this worker
+        finally:
+            starting.cancel()  # guide is quitting: the store's opening is left to the exit
+            answering.cancel()
 
     async def on_unmount(self) -> None:
         gc.unfreeze()
@@ -360,7 +365,9 @@ class GuideApp(App[None]):
         """F4: resume, rename, delete or export a conversation; search them all."""
         from guide.tui.screens.conversations import ConversationsScreen
 
-        await self.session.started.wait()
+        if not self.session.store_opened.is_set():
+            self.notify("The conversations file is still being opened (another guide is using it); the list shows when it is free.", timeout=6)
+        await self.session.store_opened.wait()
         store = self.session.store
         if store is None:
             self.notify(self.session.store_problem or "Conversations are not being saved.", severity="warning")

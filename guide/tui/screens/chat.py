@@ -179,8 +179,7 @@ class ChatScreen(Screen[None]):
         """What a block asks of the screen: words into the composer, a sound played."""
         data = turn.data or {}
         if turn.kind in ("listen", "interpret") and isinstance(data.get("words"), str):
-            self.composer.text = data["words"]
-            self.composer.move_cursor(self.composer.document.end)
+            self.composer.give_back(data["words"])  # what was typed while it listened stays
         elif turn.kind == "speak" and isinstance(data.get("path"), str):
             player = play(data["path"])
             heard = f"Playing with {player}." if player else "No audio player found (aplay, paplay, afplay, ffplay): open the file to listen."
@@ -193,10 +192,7 @@ class ChatScreen(Screen[None]):
         else:
             await self.transcript.drop_live()
         if exchange.words_back is not None:
-            # The words go back, to send again; anything written meanwhile stays after them.
-            written = self.composer.text
-            self.composer.text = exchange.words_back + (f"\n{written}" if written.strip() else "")
-            self.composer.move_cursor(self.composer.document.end)
+            self.composer.give_back(exchange.words_back)
 
     # What the user does.
 
@@ -204,17 +200,18 @@ class ChatScreen(Screen[None]):
     # messages, which wait for the handler): anything that does runs as a worker.
 
     def on_composer_submitted(self, event: Composer.Submitted) -> None:
-        text = event.text
+        text = event.text  # the composer let exactly these words go as Enter was pressed; keys typed since are the next message
         command = slash.parse(text.strip())
         if text.strip().startswith("/") and command is None:
+            self.composer.give_back(text)
             self.notify(f"There is no command {text.split()[0]}. /help lists them.", severity="warning")
             return
         if command is not None:
             problem = command[0].problem(command[1])
             if problem:
+                self.composer.give_back(text)
                 self.notify(problem, severity="warning")
                 return
-        self.composer.text = ""
         if command is None:
             if self.preparing:
                 words = "A picture is still being made ready: it goes with your next message, not this one."
@@ -231,7 +228,7 @@ class ChatScreen(Screen[None]):
 
     def on_composer_recall(self) -> None:
         last = self.conversation.last_prompt()
-        if last:
+        if last and not self.composer.text:  # asked for in an empty composer: keys typed since the up-arrow are never replaced
             self.composer.text = last
             self.composer.move_cursor(self.composer.document.end)
 

@@ -84,8 +84,13 @@ class Composer(TextArea, inherit_bindings=False):
                 if self.text != f"/{choice}":
                     self.complete(choice or "")
                     return
-            if self.text.strip() and not self.read_only:
-                self.post_message(self.Held() if self.holding else self.Submitted(self, self.text))
+            if self.text.strip() and not self.read_only and self.holding:
+                self.post_message(self.Held())
+            elif self.text.strip() and not self.read_only:
+                # Emptied now, before the next key is read: what is typed after Enter is the next message, never cleared
+                # by the screen handling this one later. Words that do not go are given back (`give_back`).
+                sent, self.text = self.text, ""
+                self.post_message(self.Submitted(self, sent))
             return
         if event.key in NEWLINE_KEYS:
             event.stop()
@@ -121,6 +126,12 @@ class Composer(TextArea, inherit_bindings=False):
             return
         text = visible(event.text.replace("\r\n", "\n").replace("\r", "\n"))
         await super()._on_paste(events.Paste(text))
+
+    def give_back(self, words: str) -> None:
+        """Put words back to send again (not sent, or a call that failed); anything written meanwhile stays after them."""
+        written = self.text
+        self.text = words + (f"\n{written}" if written.strip() else "")
+        self.move_cursor(self.document.end)
 
     def complete(self, name: str) -> None:
         """Fill in a slash command, ready for its argument."""
