@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guide import config, personas
+from guide.constants import PROBE
 from guide.conversation import Conversation, Event, Notice
-from guide.conversation.core import PROBE
 from guide.learn.tour import Tour
 from guide.models import ModelChoice
 from guide.status import Status

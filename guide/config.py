@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from .constants import DEFAULT_HISTORY
 from .locations import settings_file, write_private
 
 Source = Literal["flag", "environment", "file", "default"]
@@ -72,8 +73,6 @@ class Settings:
 
 
 DEFAULT_TIMEOUT = 120.0
-DEFAULT_HISTORY = 100_000
-"""About 25,000 tokens: within what hosted models take; a 10,000-message conversation is not sent whole."""
 
 
 def positive(value: str | None, default: float) -> float:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+from guide.constants import DEFAULT_HISTORY, PROBE
 from guide.models import PURPOSES, ModelChoice
 from guide.tools import tools_for
 
@@ -32,14 +33,10 @@ if TYPE_CHECKING:
     from guide.personas import Persona
     from guide.store import Store
 
-DEFAULT_BUDGET = 100_000
-"""Characters of the conversation sent with each message (config's `history` setting)."""
 RESUME_PAGE = 200
 """Turns read when a conversation opens (the transcript mounts only the last few)."""
 OLDER_PAGE = 1000
 """Turns read from the store at a time, going back."""
-PROBE = "ai.probe()"
-"""How a probe's call names itself (guide.client._requests.PROBE)."""
 Surface = Literal["think", "respond"]
 """Which gentle action carries the chat's messages: chat completions, or the Responses API."""
 RESPOND_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
@@ -62,7 +59,7 @@ class Conversation:
         store: Store | None = None,
         models: ModelChoice | None = None,
         address: str | None = None,
-        budget: int = DEFAULT_BUDGET,
+        budget: int = DEFAULT_HISTORY,
         emit: Callable[[Event], None] | None = None,
         uid: str | None = None,
         stored_id: int | None = None,
