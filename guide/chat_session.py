@@ -240,8 +240,8 @@ class ChatSession:
         """The server, from its whole address down to the fewest words that still say which (for narrow headers)."""
         from urllib.parse import urlsplit
 
-        from guide.client._address import display_address
-        from guide.client._providers import DEFAULT_BASE_URL
+        from guide.client import display_address
+        from guide.client.internal import DEFAULT_BASE_URL
 
         configured = self.settings.server()
         if not configured and not self.started.is_set() and self.answering is None:

@@ -192,7 +192,7 @@ def theme_name(value: str) -> str | None:
 
 def address_problem(address: str) -> str | None:
     """Why this server address cannot be kept in the settings, or None if it can."""
-    from guide.client._address import check_address, url_secrets
+    from guide.client.internal import check_address, url_secrets
 
     why = check_address(address)
     if why:

@@ -29,7 +29,7 @@ from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, AsyncReply, Trace
-    from guide.client._pictures import Prepared
+    from guide.client.internal import Prepared
     from guide.personas import Persona
     from guide.store import Store
 
@@ -146,7 +146,7 @@ class Conversation:
 
     async def attach(self, path: str) -> Prepared:
         """A picture for the next message: read, checked and made smaller off the loop (RequestRefused says why not)."""
-        from guide.client._pictures import prepare
+        from guide.client.internal import prepare
 
         prepared = await asyncio.to_thread(prepare, os.path.expanduser(path))
         self.pending.append(prepared)
@@ -155,7 +155,7 @@ class Conversation:
     async def _pictures_again(self) -> None:
         """Pictures of earlier messages (a resumed conversation) read again from their files; one that is gone is said so, once."""
         from guide.client import GuideError
-        from guide.client._pictures import prepare
+        from guide.client.internal import prepare
 
         for turn in self.turns:
             listed = (turn.data or {}).get("pictures") if turn.role == "user" else None
@@ -355,7 +355,7 @@ class Conversation:
     ) -> Callable[[AsyncReply], Awaitable[AsyncReply | None]]:
         """What follows a reply that asked for tools: they run (off the loop), and their answers go back in a round of its own."""
         from guide.client import ToolsWentOn
-        from guide.client._tools import MAX_ROUNDS, Toolbox, asked
+        from guide.client.internal import MAX_ROUNDS, Toolbox, asked
 
         toolbox = Toolbox(tools)
         messages = list(history)
