@@ -47,12 +47,12 @@ _HOMES = {
 
 
 def __getattr__(name: str) -> Any:
+    # Read from its home each time, not kept here: the private module stays the one place a name is defined,
+    # so a test that patches it there (a slow `prepare`) is seen by the app.
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'guide.client.internal' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"guide.client.{home[0]}"), home[1])
-    globals()[name] = value
-    return value
+    return getattr(importlib.import_module(f"guide.client.{home[0]}"), home[1])
 
 
 __all__ = [
