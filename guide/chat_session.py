@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guide import config, personas
+from guide.constants import PROBE
 from guide.conversation import Conversation, Event, Notice
-from guide.conversation.core import PROBE
 from guide.conversation.events import Severity
 from guide.learn.tour import Tour
 from guide.models import ModelChoice
@@ -271,8 +271,8 @@ class ChatSession:
         """The server, from its whole address down to the fewest words that still say which (for narrow headers)."""
         from urllib.parse import urlsplit
 
-        from guide.client._address import display_address
-        from guide.client._providers import DEFAULT_BASE_URL
+        from guide.client import display_address
+        from guide.client.internal import DEFAULT_BASE_URL
 
         configured = self.settings.server()
         if not configured and not self.started.is_set() and self.answering is None:

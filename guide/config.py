@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from .constants import DEFAULT_HISTORY
 from .locations import settings_file, write_private
 
 Source = Literal["flag", "environment", "file", "default"]
@@ -72,8 +73,6 @@ class Settings:
 
 
 DEFAULT_TIMEOUT = 120.0
-DEFAULT_HISTORY = 100_000
-"""About 25,000 tokens: within what hosted models take; a 10,000-message conversation is not sent whole."""
 
 
 def positive(value: str | None, default: float) -> float:
@@ -193,7 +192,7 @@ def theme_name(value: str) -> str | None:
 
 def address_problem(address: str) -> str | None:
     """Why this server address cannot be kept in the settings, or None if it can."""
-    from guide.client._address import check_address, url_secrets
+    from guide.client.internal import check_address, url_secrets
 
     why = check_address(address)
     if why:

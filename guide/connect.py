@@ -35,7 +35,7 @@ async def look_for_local() -> tuple[str, str] | None:
     import httpx
 
     from guide.client import ACTIONS, PROVIDERS, api_base
-    from guide.client._address import url_for
+    from guide.client.internal import url_for
 
     candidates: dict[str, str] = {}
     for provider in PROVIDERS.values():

@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from . import store_schema
+from .constants import PROBE
 from .locations import data_dir, ensure_private
 from .store_writer import LOCK_WAIT_MS, Saving, Write, Writer, busy, keep_pending
 
 LIST = """SELECT c.id, c.uid, c.title, c.persona, c.opening, c.updated_at,
        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
 FROM conversations c"""
-PROBE_GENTLE = "ai.probe()"
-"""How a probe's trace names itself (guide.client._requests.PROBE; not imported: httpx stays unloaded)."""
 
 
 def fts_query(text: str) -> str:
@@ -281,7 +280,7 @@ class Store:
         """How many calls of each action a conversation made (probes not counted)."""
         rows = self._rows(
             "SELECT action, COUNT(*) AS n FROM traces WHERE conversation_id = ? AND json_extract(data, '$.gentle') != ? GROUP BY action",
-            (conversation_id, PROBE_GENTLE),
+            (conversation_id, PROBE),
         )
         return {row["action"]: row["n"] for row in rows}
 

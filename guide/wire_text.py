@@ -50,7 +50,7 @@ def frame_kinds(frames: list[tuple[float, str]]) -> list[str]:
     Reasoning is a `reasoning_content` or `reasoning` delta, or content inside
     a `<think>` that opens the reply (followed frame by frame, as the client does).
     """
-    from guide.client._trace import ChunkKinds
+    from guide.client.internal import ChunkKinds
 
     kinds = ChunkKinds()
     out: list[str] = []
@@ -80,7 +80,7 @@ def frames_text(trace: Trace) -> str:
     hidden = len(frames) - 2 * FRAMES_SHOWN
     if hidden > 0:
         shown = shown[:FRAMES_SHOWN] + shown[-FRAMES_SHOWN:]
-    from guide.client._trace import frame_type
+    from guide.client.internal import frame_type
 
     lines = []
     for index, (at, data) in shown:
@@ -116,7 +116,7 @@ def tool_round(trace: Trace) -> tuple[bool, list[str]]:
     back = isinstance(messages, list) and bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
     if not isinstance(body, dict) or not body.get("tools") or trace.state == "running":
         return back, []
-    from guide.client._tools import ToolCall
+    from guide.client import ToolCall
 
     calls: dict[int, list[str]] = {}
     if trace.stream:

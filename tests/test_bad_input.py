@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from tui_helpers import run_app, settle
 
 from guide import config, personas
-from guide.client._requests import MAX_AUDIO
+from guide.constants import MAX_AUDIO
 from guide.store import Store
 from guide.tui.app import GuideApp
 

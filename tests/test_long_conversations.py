@@ -117,10 +117,6 @@ def test_an_older_store_is_migrated_after_a_backup_copy() -> None:
 
 
 def test_call_counts_leave_probes_out() -> None:
-    from guide.client._requests import PROBE
-    from guide.store import PROBE_GENTLE
-
-    assert PROBE_GENTLE == PROBE
     generate(home(), 20)
     assert Store().call_counts(1) == {"think": 10}
     assert len(Store().traces(1, latest=3)) == 3 and Store().trace_count(1) == 10

@@ -84,7 +84,8 @@ def refuse_address(address: str | None) -> int | None:
     """EXIT_USAGE, after one line saying why, if the server address cannot be used; else None."""
     if not address:
         return None
-    from guide.client._address import check_address, redact_url
+    from guide.client import redact_url
+    from guide.client.internal import check_address
 
     why = check_address(address)
     if why is None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from guide import config
-from guide.client._address import redact_url
+from guide.client import redact_url
 from guide.locations import settings_file
 from guide.safe_text import one_line
 

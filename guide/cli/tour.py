@@ -55,8 +55,8 @@ def step_text(taken: Taken) -> str:
 async def tour(settings: config.Settings) -> int:
     """Find who answers, probe it, and take every step in turn."""
     from guide.client import AsyncGuide, Trace
-    from guide.client._requests import PROBE
     from guide.connect import choose
+    from guide.constants import PROBE
     from guide.conversation import Conversation
     from guide.learn.tour import STEPS, Tour
     from guide.models import ModelChoice

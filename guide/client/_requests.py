@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+from guide.constants import MAX_AUDIO, PROBE
+
 from ._address import url_for
 from ._errors import RequestRefused
 from ._map import ACTIONS, Action
@@ -22,9 +24,6 @@ from ._pictures import with_pictures
 Message = Mapping[str, Any]
 Messages: TypeAlias = str | Sequence[Message]
 AudioInput: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
-
-MAX_AUDIO = 25 * 1024 * 1024
-"""The largest audio file OpenAI accepts for transcriptions and translations (25 MB)."""
 
 AUDIO_TYPES = {
     ".wav": "audio/wav",
@@ -233,10 +232,6 @@ def replay(base: str, action: str, body: dict[str, Any]) -> Call:
         )
     stream = body.get("stream") is True and action in STREAMING
     return Call(row, url_for(base, row), json=body, stream=stream, gentle=f"ai.replay({action!r}, {_short(body)})")
-
-
-PROBE = "ai.probe()"
-"""The gentle call shown for each request a probe sends."""
 
 
 INVALID_FIELD = {

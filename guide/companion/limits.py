@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message
 
-from guide.client._requests import MAX_AUDIO
+from guide.constants import MAX_AUDIO
 
 MAX_BODY = 8 * 1024 * 1024
 """A JSON body's size, at most: room for a picture in a chat message."""

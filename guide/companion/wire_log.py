@@ -52,7 +52,7 @@ def usage_tokens(value: Any) -> int | None:
 
 def shown(body: bytes, secrets: list[str], total: int) -> str:
     """A body as the full log prints it: secrets replaced, control characters as symbols, long ones cut."""
-    from guide.client._secrets import scrub
+    from guide.client.internal import scrub
     from guide.safe_text import visible
 
     text = scrub(body.decode("utf-8", errors="replace"), secrets)
@@ -171,7 +171,7 @@ class WireLog:
 
     def text(self, call: Call) -> str:
         """The line, and in full the bodies under it, with the call's key and the server's replaced."""
-        from guide.client._secrets import scrub
+        from guide.client.internal import scrub
 
         secrets = [*self.secrets, call.bearer] if call.bearer else self.secrets
         line = scrub(call.line(), secrets)

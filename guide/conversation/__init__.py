@@ -11,7 +11,9 @@ happens as events (`guide.conversation.events`).
 
 from __future__ import annotations
 
-from .core import DEFAULT_BUDGET, OLDER_PAGE, RESUME_PAGE, Conversation
+from guide.constants import DEFAULT_HISTORY as DEFAULT_BUDGET
+
+from .core import OLDER_PAGE, RESUME_PAGE, Conversation
 from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
 from .exchange import Exchange
 from .turns import Turn, as_markdown, new_uid

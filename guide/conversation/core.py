@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+from guide.constants import DEFAULT_HISTORY, PROBE
 from guide.models import PURPOSES, ModelChoice
 from guide.tools import tools_for
 
@@ -28,18 +29,14 @@ from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, AsyncReply, Trace
-    from guide.client._pictures import Prepared
+    from guide.client.internal import Prepared
     from guide.personas import Persona
     from guide.store import Store
 
-DEFAULT_BUDGET = 100_000
-"""Characters of the conversation sent with each message (config's `history` setting)."""
 RESUME_PAGE = 200
 """Turns read when a conversation opens (the transcript mounts only the last few)."""
 OLDER_PAGE = 1000
 """Turns read from the store at a time, going back."""
-PROBE = "ai.probe()"
-"""How a probe's call names itself (guide.client._requests.PROBE)."""
 Surface = Literal["think", "respond"]
 """Which gentle action carries the chat's messages: chat completions, or the Responses API."""
 RESPOND_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
@@ -62,7 +59,7 @@ class Conversation:
         store: Store | None = None,
         models: ModelChoice | None = None,
         address: str | None = None,
-        budget: int = DEFAULT_BUDGET,
+        budget: int = DEFAULT_HISTORY,
         emit: Callable[[Event], None] | None = None,
         uid: str | None = None,
         stored_id: int | None = None,
@@ -149,7 +146,7 @@ class Conversation:
 
     async def attach(self, path: str) -> Prepared:
         """A picture for the next message: read, checked and made smaller off the loop (RequestRefused says why not)."""
-        from guide.client._pictures import prepare
+        from guide.client.internal import prepare
 
         prepared = await asyncio.to_thread(prepare, os.path.expanduser(path))
         self.pending.append(prepared)
@@ -158,7 +155,7 @@ class Conversation:
     async def _pictures_again(self) -> None:
         """Pictures of earlier messages (a resumed conversation) read again from their files; one that is gone is said so, once."""
         from guide.client import GuideError
-        from guide.client._pictures import prepare
+        from guide.client.internal import prepare
 
         for turn in self.turns:
             listed = (turn.data or {}).get("pictures") if turn.role == "user" else None
@@ -377,7 +374,7 @@ class Conversation:
     ) -> Callable[[AsyncReply], Awaitable[AsyncReply | None]]:
         """What follows a reply that asked for tools: they run (off the loop), and their answers go back in a round of its own."""
         from guide.client import ToolsWentOn
-        from guide.client._tools import MAX_ROUNDS, Toolbox, asked
+        from guide.client.internal import MAX_ROUNDS, Toolbox, asked
 
         toolbox = Toolbox(tools)
         messages = list(history)

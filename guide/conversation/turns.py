@@ -53,7 +53,7 @@ class Turn:
     picture: Any = None
     """A drawn preview of a picture block (not stored: drawn again from the file)."""
     pictures: list[Any] = field(default_factory=list)
-    """A message's pictures, ready to send (guide.client._pictures.Prepared; not stored: read again from their files)."""
+    """A message's pictures, ready to send (guide.client.internal.Prepared; not stored: read again from their files)."""
 
     @property
     def title(self) -> str:

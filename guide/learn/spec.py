@@ -72,7 +72,7 @@ def load() -> dict[str, Any]:
 
 def _operation(action: str) -> dict[str, Any] | None:
     """The spec's operation for this action; None for one the spec no longer has (revise: /edits is retired)."""
-    from guide.client._map import ACTIONS  # the map alone: importing it loads neither httpx nor the drivers
+    from guide.client import ACTIONS  # the map alone: names load on first use, so neither httpx nor the drivers
 
     row = ACTIONS[action]
     operation = load()["paths"].get(row.path, {}).get(row.method.lower())

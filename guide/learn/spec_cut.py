@@ -74,7 +74,7 @@ def missing(spec: dict[str, Any], routes: dict[str, str]) -> list[str]:
 
 def map_routes() -> dict[str, str]:
     """The routes of guide's map (path → method)."""
-    from guide.client._map import ACTIONS
+    from guide.client import ACTIONS
 
     return {action.path: action.method for action in ACTIONS.values()}
 

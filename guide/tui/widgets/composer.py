@@ -70,7 +70,8 @@ class Composer(TextArea, inherit_bindings=False):
         found = self.screen.query("#suggestions")
         return found.first(OptionList) if found else None
 
-    async def _on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """Guide's keys, handled before TextArea's: a key handled here is stopped and its default (TextArea's typing) prevented."""
         suggestions = self.suggestions
         showing = suggestions is not None and suggestions.display
         if event.key == "enter":
@@ -114,18 +115,23 @@ class Composer(TextArea, inherit_bindings=False):
             event.stop()
             event.prevent_default()
             self.post_message(self.Recall())
-            return
-        await super()._on_key(event)
+        # Any other key is left to TextArea, which types it.
 
-    async def _on_paste(self, event: events.Paste) -> None:
+    def on_paste(self, event: events.Paste) -> None:
         """Pasted text arrives as text: line ends kept, control characters and escapes shown as symbols."""
         event.stop()
         event.prevent_default()  # TextArea's own handler would insert the raw text
-        if picture_path(event.text):
-            self.post_message(self.PicturePasted(picture_path(event.text) or ""))
+        path = picture_path(event.text)
+        if path:
+            self.post_message(self.PicturePasted(path))
+            return
+        if self.read_only:
             return
         text = visible(event.text.replace("\r\n", "\n").replace("\r", "\n"))
-        await super()._on_paste(events.Paste(text))
+        # As TextArea pastes: over the selection, the cursor after what was pasted, and in the undo history.
+        result = self.replace(text, *self.selection, maintain_selection_offset=False)
+        self.move_cursor(result.end_location)
+        self.focus()
 
     def give_back(self, words: str) -> None:
         """Put words back to send again (not sent, or a call that failed); anything written meanwhile stays after them."""

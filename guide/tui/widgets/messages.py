@@ -159,7 +159,7 @@ class MessageView(Vertical):
         from pathlib import Path
 
         from guide.client import GuideError
-        from guide.client._pictures import read_picture
+        from guide.client.internal import read_picture
         from guide.tui.widgets.picture import half_blocks
 
         turn = self.turn
@@ -313,7 +313,7 @@ class ActionBlock(Vertical):
         from pathlib import Path
 
         from guide.client import GuideError
-        from guide.client._pictures import read_picture
+        from guide.client.internal import read_picture
         from guide.tui.widgets.picture import half_blocks
 
         def draw() -> Any:

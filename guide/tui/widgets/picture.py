@@ -1,6 +1,6 @@
 """A picture in the terminal: a PNG drawn with half blocks (two pixels a cell).
 
-The decoding is headless (`guide.client._png`); this draws. Anything that is
+The decoding is headless (the client's PNG decoder); this draws. Anything that is
 not an 8-bit, non-interlaced PNG within the decoder's bounds is not drawn, and
 the app shows the file's path instead. The preview is bounded too: at most
 MAX_LINES lines, and no picture more than MAX_ASPECT times as long one way as
@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from guide.client._png import MAX_PIXELS, Pixel, decode, header
+from guide.client.internal import MAX_PIXELS, Pixel, png_decode, png_header
 
 __all__ = ["MAX_ASPECT", "MAX_LINES", "MAX_PIXELS", "decode_png", "half_blocks"]
 
@@ -24,7 +24,7 @@ MAX_ASPECT = 16
 
 def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
     """Width, height and rows of RGB pixels, or None if this PNG is not one guide draws."""
-    decoded = decode(data)
+    decoded = png_decode(data)
     if decoded is None:
         return None
     rows = [[decoded.pixel(x, y) for x in range(decoded.width)] for y in range(decoded.height)]
@@ -33,7 +33,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[list[Pixel]]] | None:
 
 def half_blocks(data: bytes, columns: int = 48) -> Text | None:
     """The image as rows of ▀ (top pixel as colour, bottom as background); only the rows sampled are kept."""
-    found = header(data)
+    found = png_header(data)
     if found is None or max(found.width, found.height) > MAX_ASPECT * min(found.width, found.height):
         return None
     width, height = found.width, found.height
@@ -43,7 +43,7 @@ def half_blocks(data: bytes, columns: int = 48) -> Text | None:
         lines, columns = MAX_LINES, max(1, min(columns, round(width * 2 * MAX_LINES / height)))
     xs = [column * width // columns for column in range(columns)]
     ys = [(min(height - 1, 2 * line * height // (2 * lines)), min(height - 1, (2 * line + 1) * height // (2 * lines))) for line in range(lines)]
-    decoded = decode(data, rows={y for pair in ys for y in pair})
+    decoded = png_decode(data, rows={y for pair in ys for y in pair})
     if decoded is None:
         return None
     text = Text()
