@@ -89,3 +89,30 @@ def test_the_editor_keeps_its_place_when_stream_flips_and_explains_a_role_no_mes
     help_line, row, after = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model"}), script, size=(120, 36))
     assert "one of: developer, system, user, assistant, tool, function" in help_line and "wizard" in help_line
     assert abs(after - row) <= 2  # stream's line comes or goes above; the cursor stays where the user was
+
+
+def test_esc_leaves_the_editor_and_e_brings_the_edits_back(server: LoopbackServer) -> None:
+    from guide.tui.screens.replay import ReplayEditor
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "hello there")
+        await pilot.press("f2", "enter")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen.query_one("#replay-body", TextArea)
+        editor.move_cursor((1, 0))
+        await pilot.press(*"zz")
+        edited = editor.text
+        await pilot.press("escape")  # the code editor kept Esc for itself: there was no way out but sending or quitting
+        await settle(pilot)
+        left = type(app.screen).__name__
+        await pilot.press("e")
+        await settle(pilot)
+        back = app.screen.query_one("#replay-body", TextArea).text if isinstance(app.screen, ReplayEditor) else None
+        return left, edited, back
+
+    left, edited, back = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model"}), script, size=(120, 36))
+    assert left == "CallDetail"
+    assert back == edited and "zz" in back

@@ -138,7 +138,10 @@ def _prepared(name: str, data: bytes) -> Prepared:
     width, height = _png.fitted(size[0], size[1], MAX_SIDE)
     smaller = _png.downscaled(data, width, height)  # None: past what the pure-Python decoder takes on, in pixels, rows or work
     if smaller is None:
-        note = f"{name} is {size[0]}×{size[1]}, larger than guide can make smaller ({MAX_SIDE} px a side is the most it sends); sent as it is."
+        note = (
+            f"{name} is {size[0]}×{size[1]}: making it smaller would take guide's own PNG decoder more than about a second, "
+            f"so it goes as it is ({len(data) / 1024:,.0f} KB; many models see at most about {MAX_SIDE} px a side)."
+        )
         return Prepared(_data_url(media, data), name, media, size, note, data)
     note = f"{name} is {size[0]}×{size[1]}; sent at {width}×{height} (guide sends pictures at most {MAX_SIDE} px a side)."
     return Prepared(_data_url("image/png", smaller), name, "image/png", (width, height), note, smaller)

@@ -102,7 +102,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
     """The request body to edit; it dismisses with the body to send, or None."""
 
     BINDINGS = [
-        Binding("escape", "leave", "Cancel (edits kept)", id="cancel"),
+        Binding("escape", "leave", "Cancel (edits kept)", id="cancel", priority=True),  # the code editor keeps Esc for itself otherwise
         Binding("ctrl+s", "send", "Check and send", id="send", priority=True),
         Binding("ctrl+t", "flip_stream", "Flip stream", id="flip-stream", priority=True),
     ]
