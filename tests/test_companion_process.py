@@ -457,3 +457,12 @@ def test_a_companion_started_by_hand_with_a_key_is_passed_over_and_said_so(run_g
         asked = run_guide("ask", "I need a rest", GUIDE_GGUF="none")
     assert asked.returncode == 0, asked.stderr
     assert f"guide's companion at 127.0.0.1:{port} asks for a key" in asked.stderr and "not a language model" in asked.stdout
+
+
+def test_serve_log_leaves_words_alone_when_a_client_sends_a_placeholder_key() -> None:
+    # A client's key of "model" blanked every "model" in the log ("GET /v1/••••s"), and "x" every x.
+    with serving("--log", "full") as served:
+        for key in ("model", "x"):
+            httpx.get(served.url + "/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        output = str(wait(lambda: served.output() if served.output().count("GET /v1/models") >= 2 else None, 20, "two log lines"))
+    assert "••••" not in output and "GET /v1/models" in output and '"object": "list"' in output.replace('"object":"list"', '"object": "list"')

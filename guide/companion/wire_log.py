@@ -50,6 +50,11 @@ def usage_tokens(value: Any) -> int | None:
     return None
 
 
+SHORTEST_SECRET = 8
+"""Keys shorter than this are not looked for in the log's text: `x` or `model` as a key blanked every x and every "model"
+(a real key is tens of characters; a short one is a placeholder, and the Authorization header is never printed anyway)."""
+
+
 def shown(body: bytes, secrets: list[str], total: int) -> str:
     """A body as the full log prints it: secrets replaced, control characters as symbols, long ones cut."""
     from guide.client.internal import scrub
@@ -140,7 +145,7 @@ class WireLog:
 
     def __init__(self, app: ASGIApp, *, full: bool = False, secrets: list[str] | None = None, write: Callable[[str], None] | None = None) -> None:
         self.app, self.full = app, full
-        self.secrets = [secret for secret in secrets or [] if secret]
+        self.secrets = [secret for secret in secrets or [] if len(secret) >= SHORTEST_SECRET]
         self.write = write or (lambda text: print(text, file=sys.stdout, flush=True))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,7 +178,7 @@ class WireLog:
         """The line, and in full the bodies under it, with the call's key and the server's replaced."""
         from guide.client.internal import scrub
 
-        secrets = [*self.secrets, call.bearer] if call.bearer else self.secrets
+        secrets = [*self.secrets, call.bearer] if call.bearer and len(call.bearer) >= SHORTEST_SECRET else self.secrets
         line = scrub(call.line(), secrets)
         if not self.full:
             return line
