@@ -402,6 +402,8 @@ class Conversation:
             reply = exchange.reply
             answered = (reply.model if reply else None) or model or (self.guide.chosen_model(None) if self.guide else None) or ""
             trace = reply.trace if reply else None
+            if exchange.state == "done" and not text.strip() and exchange.error is None:
+                self._said_nothing(exchange, trace)
             data: dict[str, Any] = {}
             if exchange.reasoning:
                 data["reasoning"], data["thought_ms"] = exchange.reasoning, exchange.thought_ms
@@ -417,6 +419,15 @@ class Conversation:
             exchange.words_back = exchange.asked.content
             self._respond_refused(exchange)
         self.emit(ReplyEnded(exchange))
+
+    def _said_nothing(self, exchange: Exchange, trace: Trace | None) -> None:
+        """A reply that ended with no words: said, so an empty message is not a mystery (the call shows what came)."""
+        usage = (trace.usage or {}) if trace is not None else {}
+        made = usage.get("completion_tokens")
+        tokens = f" after {made} token{'s' if made != 1 else ''}" if isinstance(made, int) else ""
+        after = f" (it used tools {len(exchange.tools_used)} time{'s' if len(exchange.tools_used) != 1 else ''} first)" if exchange.tools_used else ""
+        words = f"The model ended its answer with no words{tokens}{after}. ctrl+r asks again; F2 shows the call as it came."
+        self.emit(Notice("Reply", words, "warning"))
 
     def _respond_refused(self, exchange: Exchange) -> None:
         """A server that does not offer respond: back to think, said once (each message would fail the same way)."""
