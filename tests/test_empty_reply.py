@@ -9,6 +9,7 @@ from loopback import LoopbackServer, Stream, chat_chunk, sse
 
 from guide import AsyncGuide
 from guide.conversation import Conversation, Notice
+from guide.models import ModelChoice
 from guide.personas import FALLBACK
 
 
@@ -18,7 +19,7 @@ def test_an_answer_with_no_words_is_told_and_kept_as_it_came(server: LoopbackSer
 
     async def go() -> str:
         async with AsyncGuide(base_url=server.url, model="loopback-model") as guide:
-            conversation = Conversation(FALLBACK, guide=guide, emit=heard.append)
+            conversation = Conversation(FALLBACK, guide=guide, models=ModelChoice(chosen="loopback-model"), emit=heard.append)
             async with conversation.send("What is 12 times 7?") as exchange:
                 async for _ in exchange:
                     pass
@@ -34,7 +35,7 @@ def test_an_answer_with_words_says_nothing_more(server: LoopbackServer) -> None:
 
     async def go() -> None:
         async with AsyncGuide(base_url=server.url, model="loopback-model") as guide:
-            conversation = Conversation(FALLBACK, guide=guide, emit=heard.append)
+            conversation = Conversation(FALLBACK, guide=guide, models=ModelChoice(chosen="loopback-model"), emit=heard.append)
             async with conversation.send("hello") as exchange:
                 async for _ in exchange:
                     pass
