@@ -14,7 +14,9 @@ to run, as the model's words do). Settings and data go to a scratch GUIDE_HOME.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +59,20 @@ def calm_reply() -> Stream:
     for chunk in chunks:
         chunk["model"] = SCRIPTED
     return Stream(sse(*chunks, usage))
+
+
+def short_reply(*pieces: str) -> Stream:
+    """A reply in a few frames: a side by side of two of them fits a small screen."""
+    chunks = [*[chat_chunk(p) for p in pieces], chat_chunk(finish="stop")]
+    for chunk in chunks:
+        chunk["model"] = SCRIPTED
+    return Stream(sse(*chunks))
+
+
+def size_of(name: str) -> tuple[int, int]:
+    """The screen a scene's name asks for (…-at-80x24), else SIZE."""
+    found = re.search(r"at-(\d+)x(\d+)", name)
+    return (int(found[1]), int(found[2])) if found else SIZE
 
 
 def calm_tool_answer() -> Stream:
@@ -246,6 +262,44 @@ async def main(out: Path, png: bool) -> None:
         await pilot.press("f2")  # type: ignore[attr-defined]
         await settle(pilot, 0.2)  # type: ignore[arg-type]
 
+    async def notice_cut(pilot: object) -> None:
+        await failure(pilot)  # the 401's notice: the server's words and the hint, more than two lines of a toast
+
+    async def notices_list(pilot: object) -> None:
+        await send(pilot, "/persona nobody-by-that-name")
+        await failure(pilot)
+        await pilot.press("f8")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+
+    async def persona_form(pilot: object) -> None:
+        await pilot.press("f5")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        await pilot.press("end", "up", "enter")  # type: ignore[attr-defined]  # "+ New persona…", just above "Edit"
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+
+    async def replay_beside(pilot: object) -> None:
+        from guide.tui.screens.call_detail import CallDetail
+
+        app = pilot.app  # type: ignore[attr-defined]
+        server.push(short_reply("Then let us", " set one thing", " down first, Fira."))
+        await send(pilot, "I have too many things on my mind tonight.")
+        await pilot.press("f2", "enter")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        first = app.screen
+        await pilot.press("e")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        editor = app.screen.query_one("#replay-body")
+        body = json.loads(editor.text)
+        body["temperature"] = 0.2
+        editor.load_text(json.dumps(body, indent=2, ensure_ascii=False))
+        server.push(short_reply("Then let us", " set one thing", " aside first, Fira."))
+        await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+        for _ in range(100):
+            await pilot.pause(0.1)  # type: ignore[attr-defined]
+            if isinstance(app.screen, CallDetail) and app.screen is not first:
+                break
+        await pilot.pause(0.5)  # type: ignore[attr-defined]
+
     scenes = [
         ("01-greeting", nothing),
         ("02-reply-and-calls", conversation),
@@ -261,6 +315,13 @@ async def main(out: Path, png: bool) -> None:
         ("12-replay-beside-companion", replay_companion),
         ("13-reasoning-reply", reasoning),
         ("14-tool-round-in-the-calls", tool_round),
+        ("15-notice-cut-at-80x24", notice_cut),
+        ("16-notice-cut-at-120x40", notice_cut),
+        ("17-recent-notices-at-80x24", notices_list),
+        ("18-recent-notices-at-120x40", notices_list),
+        ("19-new-persona-at-80x24", persona_form),
+        ("20-replay-beside-at-80x24", replay_beside),
+        ("21-call-detail-at-120x40", detail),
     ]
     only = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
     scenes = [(name, steps) for name, steps in scenes if not only or any(word in name for word in only)]
@@ -268,7 +329,7 @@ async def main(out: Path, png: bool) -> None:
         for name, steps in scenes:
             with tempfile.TemporaryDirectory() as home:
                 os.environ["GUIDE_HOME"] = home
-                await shoot(name, server, steps, out, (80, 24) if "80x24" in name else SIZE)
+                await shoot(name, server, steps, out, size_of(name))
     finally:
         server.close()
     if png:

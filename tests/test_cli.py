@@ -168,3 +168,18 @@ def test_ask_keeps_its_exchange_and_continue_goes_on_with_it(server: LoopbackSer
     finally:
         store.close()
     assert len(listed) == 1 and listed[0].title.startswith("My name is Fira") and listed[0].messages == 4
+
+
+def test_a_failed_ask_leaves_no_empty_conversation_behind() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = guide("ask", "hi", "--base-url", f"http://127.0.0.1:{port}", "--model", "m")
+    assert result.returncode == 3
+    from guide.store import Store
+
+    store = Store()
+    try:
+        assert store.conversations() == []
+    finally:
+        store.close()

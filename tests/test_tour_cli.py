@@ -27,7 +27,7 @@ def test_the_tour_in_a_shell_takes_every_step_on_the_companion(run_guide, compan
     # The reflective listener cannot draw: that step shows the probe's 404, and the tour moves on.
     imagine = out.split(f"Tour 8 of {len(STEPS)}")[1].split(f"Tour 9 of {len(STEPS)}")[0]
     assert "This server does not offer imagine" in imagine and "HTTP 404" in imagine and "not_offered" in imagine
-    assert "the probe sent an empty request" in imagine and '"prompt": {}' in imagine  # the probe's call, as it went
+    assert "the probe sent a request no server can act on" in imagine and '"prompt": {}' in imagine  # the probe's call, as it went
     # Nor can it rewrite text as asked: revise is the probe's 404 too; respond answers as think does, in typed events.
     revise = out.split(f"Tour 5 of {len(STEPS)}")[1].split(f"Tour 6 of {len(STEPS)}")[0]
     assert "This server does not offer revise" in revise and "HTTP 404" in revise

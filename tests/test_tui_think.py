@@ -194,3 +194,17 @@ def test_a_message_sent_while_a_picture_is_still_being_made_ready_says_it_goes_w
     said, sent = run_app(make_app(server), script)
     assert any("still being made ready" in words and "not this one" in words for words in said)
     assert sent["content"] == "what is this?"  # it went without the picture, as it said
+
+
+def test_a_file_refused_before_any_call_points_at_no_call(server: LoopbackServer, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+
+    async def script(pilot: Pilot[None]) -> list[str]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await command(pilot, f"/attach {text}")
+        await settle(pilot, 0.2)
+        return [f"{n.title} {n.message}" for n in app.recent.said if n.severity == "error"]
+
+    said = run_app(make_app(server), script)
+    assert said and "not a picture guide can send" in said[-1] and "F2" not in said[-1]  # no call was made: no row to open

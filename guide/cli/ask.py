@@ -192,6 +192,8 @@ async def ask(
     except GuideError as error:
         output.end_line()
         say_error(error, sys.stderr)
+        if store is not None and not how.resume and not any(turn.role == "user" for turn in conversation.turns):
+            await asyncio.to_thread(forget, store, conversation.uid)  # nothing was said: no empty conversation left in the list
         return exit_code(error)
     finally:
         output.end_line()  # whatever stops the reply (Ctrl-C, a failure nobody expected) leaves no line open
@@ -200,6 +202,14 @@ async def ask(
             await asyncio.to_thread(store.close)
     output.finish()
     return EXIT_OK
+
+
+def forget(store: Store, uid: str) -> None:
+    """Delete a conversation that holds nothing (its words were taken back when the call failed)."""
+    if store.flush(5):
+        for info in store.conversations():
+            if info.uid == uid and info.messages == 0:
+                store.delete(info.id)
 
 
 async def continued(store: Store, persona: personas.Persona, shelf: personas.PersonaShelf | None, how: How, **options: Any) -> Conversation | None:

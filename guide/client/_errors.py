@@ -123,7 +123,7 @@ class RequestRefused(GuideError):
     """Another 4xx: the server understood the call and declined it."""
 
     title = "The server did not accept the request."
-    hint = "The raw error below says which part it objected to."
+    hint = "The server's words say which part it objected to; the call's raw error is kept whole with it."
 
 
 class RateLimited(GuideError):

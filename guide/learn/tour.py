@@ -229,7 +229,7 @@ def not_offered_words(action: str, found: Mapping[str, Any], *, probed: bool = T
     """How an action the server lacks looks: what the probe (or the call itself) found, and where to see it on the wire."""
     status = found.get("status")
     answer = f"it answered HTTP {status}" if status is not None else "nothing answered"
-    sent = "the probe sent an empty request to" if probed else "the call went to"
+    sent = "the probe sent a request no server can act on to" if probed else "the call went to"
     whose = "the probe's" if probed else "that call"
     return (
         f"This server does not offer {action}: {sent} {ACTIONS[action].legacy_path} and {answer} "

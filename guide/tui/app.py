@@ -130,7 +130,9 @@ class GuideApp(App[None]):
         lines = [error.detail, error.hint] if error.detail else [error.hint]
         if isinstance(error, (CannotConnect, Redirected)):
             lines.append("F7 picks another server.")
-        self.notify("\n".join(lines) + "\n(F2: the call, whole, in the calls panel)", title=error.title, severity="error", timeout=12)
+        if error.trace is not None:  # refused before any call (a file that is not a picture) has no row to point at
+            lines.append("(F2: the call, whole, in the calls panel)")
+        self.notify("\n".join(lines), title=error.title, severity="error", timeout=12)
 
     # Start-up: the greeting first, everything heavy after the first frame.
 

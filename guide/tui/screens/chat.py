@@ -375,7 +375,8 @@ class ChatScreen(Screen[None]):
             self.preparing -= 1
             self.attaching.discard(wanted)
         count = len(self.conversation.pending)
-        self.composer.placeholder = f"{count} picture{'s' if count > 1 else ''} attached: write your message, Enter sends it with them."
+        them = "them" if count > 1 else "it"
+        self.composer.placeholder = f"{count} picture{'s' if count > 1 else ''} attached: write your message, Enter sends it with {them}."
         words = prepared.note  # written for the trace, once sent; said here before it is
         replaced = (
             (" was sent at ", " is ready at "),
