@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance  # noq
 from guide.client import ACTIONS  # noqa: E402
 from guide.companion.engines import ESPEAK_ID, HASHED_ID  # noqa: E402
 from guide.companion.listener import MODEL_ID  # noqa: E402
+from guide.companion.validation import as_json_schema  # noqa: E402
 from guide.learn.spec_cut import STREAM_CHUNKS, cut  # noqa: E402
 
 EXAMPLES = examples(100, 30)
@@ -76,16 +77,6 @@ def is_openai_error(answer: Any) -> None:
     assert isinstance(error["message"], str) and error["message"] and isinstance(error["type"], str)
     assert error["param"] is None or isinstance(error["param"], str)
     assert error["code"] is None or isinstance(error["code"], str)
-
-
-def as_json_schema(node: Any) -> Any:
-    """OpenAPI's `nullable: true` (which the spec still uses in places) as JSON Schema says it."""
-    if isinstance(node, list):
-        return [as_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: as_json_schema(value) for key, value in node.items() if key != "nullable"}
-    return {"anyOf": [converted, {"type": "null"}]} if node.get("nullable") is True else converted
 
 
 @pytest.fixture(scope="module")

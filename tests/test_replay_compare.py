@@ -68,15 +68,20 @@ def test_at_80_columns_only_the_changed_answer_is_marked_and_the_change_is_on_sc
     assert "dusk" in changed[0][:width] and "dawn" in next(line for line in left.splitlines() if line.startswith("-"))[:width]
 
 
+async def editing(pilot: Pilot[None], said: str) -> TextArea:
+    """Say something, open its call from the calls panel, and e: the replay editor, as a user reaches it."""
+    await type_and_send(pilot, said)
+    await pilot.press("f2", "enter")
+    await settle(pilot)
+    await pilot.press("e")
+    await settle(pilot)
+    return pilot.app.screen.query_one("#replay-body", TextArea)
+
+
 def test_the_editor_keeps_its_place_when_stream_flips_and_explains_a_role_no_message_has(server: LoopbackServer) -> None:
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        await type_and_send(pilot, "hello there")
-        await pilot.press("f2", "enter")
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        editor = app.screen.query_one("#replay-body", TextArea)
+        editor = await editing(pilot, "hello there")
         row = next(i for i, line in enumerate(editor.text.split("\n")) if '"role": "user"' in line)
         editor.move_cursor((row, 0))
         await pilot.press("end", "left", "left", *["backspace"] * 4, *"wizard")
@@ -96,12 +101,7 @@ def test_esc_leaves_the_editor_and_e_brings_the_edits_back(server: LoopbackServe
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        await type_and_send(pilot, "hello there")
-        await pilot.press("f2", "enter")
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        editor = app.screen.query_one("#replay-body", TextArea)
+        editor = await editing(pilot, "hello there")
         editor.move_cursor((1, 0))
         await pilot.press(*"zz")
         edited = editor.text

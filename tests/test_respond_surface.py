@@ -124,23 +124,15 @@ def header(app: Any) -> str:
 
 
 async def pick_server(pilot: Any, url: str) -> None:
-    """F7, the last row (an address of one's own), the address, Enter: as a user picks a server."""
-    from textual.widgets import Input
-    from tui_helpers import settle, wait_for_modal
+    """F7 to another server, then until its probe has answered."""
+    from tui_helpers import pick_server as picked
+    from tui_helpers import settle
 
-    app = pilot.app
-    app.session.support = None
-    await pilot.press("f7")
-    await wait_for_modal(pilot)
-    picker = app.screen.query_one("#picker-list")
-    picker.highlighted = picker.option_count - 1
-    await pilot.press("enter")
-    await pilot.pause(0.2)
-    app.screen.query_one(Input).value = url
-    await pilot.press("enter")
+    pilot.app.session.support = None
+    await picked(pilot, url)
     for _ in range(150):
         await pilot.pause(0.02)
-        if app.session.support is not None:
+        if pilot.app.session.support is not None:
             break
     await settle(pilot, 0.2)
 

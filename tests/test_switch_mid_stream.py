@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loopback import LoopbackServer, Stream, chat_chunk, sse
-from textual.widgets import Input
-from tui_helpers import run_app, settle, wait_for_modal
+from tui_helpers import pick_server, run_app, settle
 
 from guide.tui.app import GuideApp
 
@@ -27,14 +26,7 @@ def test_a_reply_stopped_by_a_server_switch_is_kept_stopped_and_the_queued_words
                     break
             app.chat.composer.focus()
             await pilot.press("q", "u", "e", "u", "e", "d")  # the next message, waiting while the guide answers
-            await pilot.press("f7")
-            await wait_for_modal(pilot)
-            picker = app.screen.query_one("#picker-list")
-            picker.highlighted = picker.option_count - 1  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await pilot.pause(0.2)
-            app.screen.query_one(Input).value = other.url
-            await pilot.press("enter")
+            await pick_server(pilot, other.url)
             for _ in range(200):
                 await pilot.pause(0.02)
                 if app.session.server_address() == other.url and not app.chat.streaming:

@@ -460,17 +460,10 @@ def test_the_server_picker_saves_the_address_and_probes_it(server: LoopbackServe
     with LoopbackServer(offers={"/chat/completions", "/models"}) as other:
 
         async def script(pilot: Pilot[None]) -> Any:
-            from textual.widgets import Input
+            from tui_helpers import pick_server
 
             app: GuideApp = pilot.app  # type: ignore[assignment]
-            await pilot.press("f7")
-            await wait_for_modal(pilot)
-            picker = app.screen.query_one("#picker-list")
-            picker.highlighted = picker.option_count - 1  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await pilot.pause(0.2)
-            app.screen.query_one(Input).value = other.url
-            await pilot.press("enter")
+            await pick_server(pilot, other.url)
             for _ in range(100):
                 await pilot.pause(0.02)
                 if app.session.support is not None:

@@ -73,6 +73,21 @@ async def wait_for_modal(pilot: Pilot[None]) -> None:
             return
 
 
+async def pick_server(pilot: Pilot[None], url: str) -> None:
+    """F7, the last row (an address of one's own), the address, Enter: as a user picks a server (the probe then runs)."""
+    from textual.widgets import Input
+
+    app: GuideApp = pilot.app  # type: ignore[assignment]
+    await pilot.press("f7")
+    await wait_for_modal(pilot)
+    picker = app.screen.query_one("#picker-list")
+    picker.highlighted = picker.option_count - 1  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+    app.screen.query_one(Input).value = url
+    await pilot.press("enter")
+
+
 async def wait_until_connected(pilot: Pilot[None]) -> None:
     """Wait until the app knows who answers (a local server, or the companion it starts)."""
     app: GuideApp = pilot.app  # type: ignore[assignment]
