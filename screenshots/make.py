@@ -93,7 +93,19 @@ async def shoot(name: str, server: LoopbackServer, steps: object, out: Path, siz
         app = GuideApp()  # nothing configured: guide finds no local server and starts its companion
     else:
         app = GuideApp(flags={"base_url": "http://127.0.0.1:8080", "model": SCRIPTED}, transport=RedirectTransport(int(server.url.rsplit(":", 1)[1])))
-    async with app.run_test(size=size, notifications=True) as pilot:
+    try:
+        await run(app, steps, out / f"{name}.svg", size)
+    finally:
+        answering = app.session.answering
+        started = answering.companion.process if answering is not None and answering.companion is not None else None
+        if started is not None:  # the companion outlives guide for a while; the next scene would find it busy and take the next port
+            started.terminate()
+            started.wait(10)
+    print(f"wrote {out / name}.svg")
+
+
+async def run(app: object, steps: object, svg: Path, size: tuple[int, int]) -> None:
+    async with app.run_test(size=size, notifications=True) as pilot:  # type: ignore[attr-defined]
         await settle(pilot, 0.3)
         await steps(pilot)  # type: ignore[operator]
         if app.screen is app.chat:
@@ -105,8 +117,7 @@ async def shoot(name: str, server: LoopbackServer, steps: object, out: Path, siz
             app.chat.panel.show(trace)
         app.chat.composer.cursor_blink = False
         await pilot.pause(0.1)
-        app.save_screenshot(str(out / f"{name}.svg"))
-    print(f"wrote {out / name}.svg")
+        app.save_screenshot(str(svg))  # type: ignore[attr-defined]
 
 
 async def send(pilot: object, text: str) -> None:
@@ -202,6 +213,7 @@ async def main(out: Path, png: bool) -> None:
                 await pilot.pause(0.1)  # type: ignore[attr-defined]
                 if isinstance(app.screen, CallDetail) and app.screen.lesson and app.screen.lesson.number == step + 1:
                     break
+            await pilot.pause(0.5)  # type: ignore[attr-defined]  # let the step finish mounting: Enter as it mounts can crash Textual's tabs
             if step == 0:
                 await pilot.press("enter")  # type: ignore[attr-defined]
         area = app.screen.query_one("#text-request")
