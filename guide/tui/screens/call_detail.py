@@ -229,15 +229,34 @@ class TourStep(CallDetail):
     """A call of the tour: the step's words over it; Enter takes the next step, Esc ends the tour."""
 
     BINDINGS = [
-        Binding("escape", "dismiss", "End the tour", id="close", priority=True),
-        Binding("enter", "next", "Next step", id="next", priority=True),
+        Binding("escape", "leave('end')", "End the tour", id="close", priority=True),
+        Binding("enter", "leave('next')", "Next step", id="next", priority=True),
     ]
+
+    SETTLE = 0.25
+    """Seconds the step's tabs take to settle: leaving before then broke Textual's TabbedContent (the app died on an Enter
+    pressed as the step opened), so a key that early is kept and acted on once they have."""
 
     def __init__(self, trace: Trace, lesson: Taken) -> None:
         super().__init__(trace, lesson=lesson)
+        self.settled = False
+        self.wanted: str | None = None
 
-    def action_next(self) -> None:
-        self.dismiss("next")
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_timer(self.SETTLE, self._settle)
+
+    def _settle(self) -> None:
+        self.settled = True
+        if self.wanted is not None:
+            self.action_leave(self.wanted)
+
+    def action_leave(self, how: str) -> None:
+        """Enter: the next step; Esc: the end of the tour (from where it stopped, /tour takes it up again)."""
+        if not self.settled:
+            self.wanted = how
+            return
+        self.dismiss("next" if how == "next" else None)
 
 
 def compared(original: Trace, replay: Trace) -> tuple[Text, Text]:
