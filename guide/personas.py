@@ -34,6 +34,14 @@ OPTIONS: dict[str, tuple[type, ...]] = {
     "frequency_penalty": (int, float),
     "seed": (int,),
 }
+RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "max_tokens": (1, 1_000_000),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
+}
+"""The spec's bounds for each option (CreateChatCompletionRequest): a persona outside them would be refused on every call."""
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 """A persona id, matched whole (fullmatch): it becomes a file name, so no dots, slashes or line ends."""
 Source = Literal["bundled", "user"]
@@ -174,6 +182,9 @@ def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
             return problem(f"unknown option (known: {', '.join(OPTIONS)})", key)
         if isinstance(value, bool) or not isinstance(value, OPTIONS[key]):
             return problem(f"should be a number, not {type(value).__name__}", key)
+        low, high = RANGES.get(key, (float("-inf"), float("inf")))
+        if isinstance(value, (int, float)) and not low <= value <= high:
+            return problem(f"should be from {low:g} to {high:g}, as the API takes it, not {value:g}", key)
     tools = data.get("tools", [])
     if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
         return problem("should be a list of tool names", "tools")

@@ -6,6 +6,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -232,3 +233,16 @@ def test_guide_home_flag_moves_the_user_folder(run_guide, tmp_path: Path) -> Non
 def test_arbitrary_text_is_a_persona_or_a_reported_problem_never_a_crash(text: str) -> None:
     result = personas.parse(text, Path("any.toml"), "user")
     assert isinstance(result, (personas.Persona, personas.PersonaProblem))
+
+
+def test_a_temperature_outside_the_apis_range_is_refused_before_it_is_saved(run_guide: Any) -> None:
+    made = run_guide("personas", "new", "pirate", "--name", "Pirate", "--temperature", "3")
+    assert made.returncode == 2 and "from 0 to 2" in made.stderr
+    assert "pirate" not in personas.load().personas
+
+
+@pytest.mark.parametrize(("option", "value"), [("temperature", 3), ("top_p", 1.5), ("presence_penalty", -3), ("max_tokens", 0)])
+def test_a_persona_file_with_an_option_outside_the_apis_range_is_reported(option: str, value: float, tmp_path: Path) -> None:
+    text = personas.template("pirate").to_toml() + f"\n[options]\n{option} = {value}\n"
+    found = personas.parse(text.replace("[options]\ntemperature = 0.7\n", ""), tmp_path / "pirate.toml", "user")
+    assert isinstance(found, personas.PersonaProblem) and "as the API takes it" in found.message and found.field == option

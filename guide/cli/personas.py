@@ -119,7 +119,12 @@ def cmd_new(args: argparse.Namespace) -> int:
         given["options"] = {"temperature": args.temperature}
     if not given:
         return edit_and_save(args.id, persona.to_toml())
-    path = personas.save(replace(persona, **given))
+    made = replace(persona, **given)
+    checked = personas.parse(made.to_toml(), target, "user")
+    if isinstance(checked, personas.PersonaProblem):  # what a file would be refused for, refused before it is written
+        print(f"guide: {one_line(checked.message)}{f' ({checked.field})' if checked.field else ''}.", file=sys.stderr)
+        return USAGE
+    path = personas.save(made)
     print(f"Saved {path}")
     return OK
 
