@@ -446,3 +446,14 @@ def test_a_refused_upload_still_reads_its_answer_every_time(companion: Served) -
             companion.url + "/v1/chat/completions", content=b"x" * (24 * 1024 * 1024), headers={"content-type": "application/json"}, timeout=30
         )
         assert answer.status_code == 413 and answer.json()["error"]["code"] == "request_too_large"
+
+
+def test_whole_numbers_written_as_floats_are_honoured_as_integers(companion: Served) -> None:
+    # JSON Schema counts 2.0 as an integer: the spec lets it through, and slicing a vector with it was a 500 (schemathesis found it).
+    from guide.companion.engines import HASHED_ID
+
+    vectors = httpx.post(companion.url + "/v1/embeddings", json={"input": "a calm lake", "model": HASHED_ID, "dimensions": 2.0}, timeout=30)
+    assert vectors.status_code == 200 and len(vectors.json()["data"][0]["embedding"]) == 2
+    body = {"model": "reflective-listener", "messages": [{"role": "user", "content": "I need a long rest by the lake"}], "max_tokens": 3.0}
+    reply = httpx.post(companion.url + "/v1/chat/completions", json=body, timeout=30).json()
+    assert reply["choices"][0]["finish_reason"] == "length" and reply["usage"]["completion_tokens"] == 3

@@ -53,7 +53,7 @@ from .protocol import CLIENT_TIMEOUT
 from .replies import EngineThreads, Pieces, Replies
 from .shaping import choice, echoed, vectors_json
 from .stored import StoredResponses
-from .validation import check_body, validators
+from .validation import check_body, validators, whole_numbers
 
 CONTEXT_LENGTHS = {"reflective-listener": 2048, "hashed-words-256": 8192}
 """What each engine reads at most, in its own tokens, for the catalog (a model's is read from its GGUF: `context_length`)."""
@@ -100,6 +100,7 @@ class Routes:
         """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
         body = await read_json(request, stall=self.stall)
         await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' self.threads
+        body = whole_numbers(body)
         self.model_for(body)
         refuse_unhonoured(action, body, model=self.model_engine)
         return body

@@ -130,6 +130,22 @@ def check_body(action: str, body: dict[str, Any]) -> None:
     raise Refusal(400, f"{shown} {why} (the spec for {ACTIONS[action].endpoint} says so).", param=param or None, code=code)
 
 
+def whole_numbers(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with each whole float (`5.0`) as an int, at the top and in lists of numbers (token arrays).
+
+    JSON Schema counts 5.0 as an integer, so the spec lets `dimensions: 2.0` or `max_tokens: 5.0` through;
+    the engines slice and count with them, and a float there failed (a 500) or was quietly not honoured."""
+
+    def whole(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, list) and len(value) <= 65_536:
+            return [whole(item) if not isinstance(item, list) else [whole(x) for x in item] for item in value]
+        return value
+
+    return {key: whole(value) for key, value in body.items()}
+
+
 def lightened(action: str, body: dict[str, Any]) -> dict[str, Any]:
     """The body as the validator would judge it, cheaper: texts to embed (up to the spec's 2,048) stand for themselves by the first.
 
