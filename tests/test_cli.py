@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from loopback import LoopbackServer
@@ -183,3 +184,11 @@ def test_a_failed_ask_leaves_no_empty_conversation_behind() -> None:
         assert store.conversations() == []
     finally:
         store.close()
+
+
+def test_a_home_that_cannot_be_made_says_where_the_folders_come_from(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = guide("ask", "hi", GUIDE_HOME=str(blocker / "home"), GUIDE_GGUF="none")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "set GUIDE_HOME (or --home DIR) to a folder you can write" in result.stderr

@@ -101,6 +101,20 @@ def output_closed() -> int:
     return EXIT_PIPE
 
 
+def folder_advice(error: OSError) -> str:
+    """Where guide's own folders come from, when the failure is about one of them (a home that cannot be made or written)."""
+    from guide.locations import config_dir, data_dir
+
+    named = [str(name) for name in (error.filename, error.filename2) if name]
+    try:
+        ours = [str(config_dir()), str(data_dir())]
+    except OSError:
+        return ""
+    if not any(name == folder or folder.startswith(name.rstrip("/") + "/") or name.startswith(folder) for name in named for folder in ours):
+        return ""
+    return ". guide keeps its settings and conversations there: set GUIDE_HOME (or --home DIR) to a folder you can write."
+
+
 def failed(error: Exception, args: argparse.Namespace) -> int:
     """The one boundary of every command: a calm line, never a traceback on the screen."""
     from guide.client import GuideError
@@ -111,7 +125,7 @@ def failed(error: Exception, args: argparse.Namespace) -> int:
     from guide.failures import describe_os_error, log_failure, unexpected
 
     if isinstance(error, OSError):
-        print(f"guide: {one_line(describe_os_error(error))}", file=sys.stderr)
+        print(f"guide: {one_line(describe_os_error(error))}{folder_advice(error)}", file=sys.stderr)
         return EXIT_FAILED
     command = "guide " + str(getattr(args, "command", None) or "")
     print(f"guide: {unexpected(error, log_failure(error, command), running=False)}", file=sys.stderr)
