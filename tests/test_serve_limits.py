@@ -10,7 +10,7 @@ import httpx
 
 from guide.cli import build_parser
 from guide.companion.engines import Engines, Generation, HashedWords
-from guide.companion.running import exposure_warning, start
+from guide.companion.running import start
 
 
 class Unhurried:
@@ -66,13 +66,10 @@ def test_replies_beyond_the_limit_are_refused_calmly_and_slots_come_back() -> No
         running.stop()
 
 
-def test_serve_listens_on_loopback_unless_told_and_warns_when_exposed_without_a_key() -> None:
+def test_serve_listens_on_loopback_unless_told() -> None:
+    # Beyond loopback it needs a key and refuses to start without one: tests/test_serve_exposed.py.
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1"
-    assert exposure_warning("127.0.0.1", None) is None and exposure_warning("::1", None) is None
-    assert exposure_warning("0.0.0.0", "a-key") is None
-    warning = exposure_warning("0.0.0.0", None)
-    assert warning is not None and "--api-key" in warning and "0.0.0.0" in warning
 
 
 def test_a_wrong_key_of_the_right_length_is_refused() -> None:

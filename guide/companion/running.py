@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from .engines import Engines, discover
-from .guards import is_loopback
 from .protocol import CLIENT_TIMEOUT, guarded
 from .server import MAX_REPLIES, CompanionApp, build
 
@@ -169,14 +168,4 @@ def banner(host: str, port: int, engines: Engines, offered: list[str], api_key: 
         f"try:    curl http://{shown}:{port}{ACTIONS['think'].legacy_path}{key} -H 'Content-Type: application/json' "
         f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}'"""
     )
-    warning = exposure_warning(host, api_key)
-    if warning:
-        lines.append(warning)
     return "\n".join(lines)
-
-
-def exposure_warning(host: str, api_key: str | None) -> str | None:
-    """What `guide serve` says when it listens beyond this machine with no key."""
-    if is_loopback(host) or api_key:
-        return None
-    return f"warning: listening on {host}, beyond this machine, without --api-key: anyone who can reach it can use it."
