@@ -158,7 +158,7 @@ async def ask(
 
     from guide.client import AsyncGuide, GuideError
     from guide.connect import choose
-    from guide.conversation import Conversation, Event, Notice
+    from guide.conversation import Conversation, Event, Notice, ReplyPieces
     from guide.models import ModelChoice
 
     how = how or How()
@@ -167,6 +167,8 @@ async def ask(
         if isinstance(event, Notice):
             output.end_line()
             print(f"guide: {one_line(event.message)}", file=sys.stderr)
+        elif isinstance(event, ReplyPieces) and not how.json:
+            output.write("".join(text for kind, text in event.parts if kind == "answer"))
 
     answering = await choose(settings, how_to_pick="--base-url URL picks a server.")
     if answering.message:
@@ -183,12 +185,9 @@ async def ask(
         conversation = Conversation(persona, guide=guide, store=store, models=models, address=settings.address, emit=heard)
     conversation.streams = how.stream
     try:
-        async with conversation.send(text) as exchange:
-            async for piece in exchange:
-                if not how.json:
-                    output.write(piece)
-            if how.json and exchange.reply is not None and exchange.reply.trace is not None:
-                output.write(json.dumps(exchange.reply.trace.response_body, ensure_ascii=False, indent=2))
+        exchange = await conversation.send(text)
+        if how.json and exchange.reply is not None and exchange.reply.trace is not None:
+            output.write(json.dumps(exchange.reply.trace.response_body, ensure_ascii=False, indent=2))
     except GuideError as error:
         output.end_line()
         say_error(error, sys.stderr)
