@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from guide.client import Gentle
 from guide.conversation import blocks
 
 if TYPE_CHECKING:
     from guide.conversation import Conversation, Turn
 
 Takes = Literal["text", "file", "optional", "nothing"]
-Gentle = Callable[["Conversation", str], Awaitable["Turn"]]
+GentleCall = Callable[["Conversation", str], Awaitable["Turn"]]
 
 
-def _file(action: str) -> Gentle:
+def _file(action: Gentle) -> GentleCall:
     async def transcribe(conversation: Conversation, argument: str) -> Turn:
         return await blocks.transcribe(conversation, action, Path(argument).expanduser())
 
@@ -40,9 +41,9 @@ class SlashCommand:
     argument: str
     help: str
     takes: Takes = "nothing"
-    action: str | None = None
+    action: Gentle | None = None
     """The gentle action it calls, if any (its endpoint shows in /help)."""
-    gentle: Gentle | None = None
+    gentle: GentleCall | None = None
     """The conversation's call, for a gentle command."""
     app_action: str | None = None
     """The app action that runs it otherwise; `{}` takes the argument."""
