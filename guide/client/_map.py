@@ -95,125 +95,33 @@ def _rows(*rows: Action) -> Mapping[Gentle, Action]:
     return MappingProxyType({row.name: row for row in rows})
 
 
-# The answer fields are the spec's own (tests/test_probe.py checks them against openapi.yaml).
+# A table, one action to a row (answer fields are the spec's own; tests/test_probe.py checks them against openapi.yaml).
+# fmt: off
 ACTIONS: Mapping[Gentle, Action] = _rows(
-    Action(
-        Gentle.think,
-        "POST",
-        "/chat/completions",
-        "chat.completions.create",
-        "you offer context; it reflects and responds",
-        "chat",
-        ("choices",),  # CreateChatCompletionResponse
-        reads="chat",
-        streams=True,
-        spec_streams=True,
-    ),
-    Action(
-        Gentle.continue_,
-        "POST",
-        "/completions",
-        "completions.create",
-        "you begin a thought; it carries it forward",
-        "chat",
-        ("choices",),  # CreateCompletionResponse
-        reads="completion",
-        streams=True,
-        spec_streams=True,
-    ),
-    Action(
-        Gentle.understand,
-        "POST",
-        "/embeddings",
-        "embeddings.create",
-        "what does this mean, beneath the words?",
-        "embedding",
-        ("data",),  # CreateEmbeddingResponse
-    ),
-    Action(
-        Gentle.imagine,
-        "POST",
-        "/images/generations",
-        "images.generate",
-        "words become vision",
-        "image",
-        ("data",),  # ImagesResponse
-        spec_streams=True,
-        server_picks=True,
-    ),
-    Action(
-        Gentle.listen,
-        "POST",
-        "/audio/transcriptions",
-        "audio.transcriptions.create",
-        "sound becomes words",
-        "transcription",
-        ("text",),  # CreateTranscriptionResponseJson
-        body="multipart",
-        spec_streams=True,
-    ),
-    Action(
-        Gentle.speak,
-        "POST",
-        "/audio/speech",
-        "audio.speech.create",
-        "words become sound",
-        "speech",
-        sound=True,
-        spec_streams=True,
-    ),
-    Action(
-        Gentle.catalog,
-        "GET",
-        "/models",
-        "models.list",
-        "who is here to help",
-        None,
-        ("data",),  # ListModelsResponse
-        body="none",
-    ),
-    Action(
-        Gentle.interpret,
-        "POST",
-        "/audio/translations",
-        "audio.translations.create",
-        "speech in any tongue becomes English words",
-        "transcription",
-        ("text",),  # CreateTranslationResponseJson
-        body="multipart",
-    ),
-    Action(
-        Gentle.discern,
-        "POST",
-        "/moderations",
-        "moderations.create",
-        "is this safe to say?",
-        "moderation",
-        ("results",),  # CreateModerationResponse
-        server_picks=True,
-    ),
-    Action(
-        Gentle.revise,
-        "POST",
-        "/edits",
-        "edits.create",
-        "you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)",
-        "chat",
-        ("choices",),  # CreateEditResponse, as the spec of its day gave it (tests/test_revise_shape.py)
-        reads="completion",
-        retired=True,
-    ),
-    Action(
-        Gentle.respond,
-        "POST",
-        "/responses",
-        "responses.create",
-        "think's newer surface: the server can keep the conversation and its tools; the reply is output items, streamed as typed events",
-        "chat",
-        ("output",),  # Response
-        reads="response",
-        streams=True,
-        spec_streams=True,
-    ),
+    Action(Gentle.think, "POST", "/chat/completions", "chat.completions.create", "you offer context; it reflects and responds",
+           "chat", ("choices",), reads="chat", streams=True, spec_streams=True),  # CreateChatCompletionResponse
+    Action(Gentle.continue_, "POST", "/completions", "completions.create", "you begin a thought; it carries it forward",
+           "chat", ("choices",), reads="completion", streams=True, spec_streams=True),  # CreateCompletionResponse
+    Action(Gentle.understand, "POST", "/embeddings", "embeddings.create", "what does this mean, beneath the words?",
+           "embedding", ("data",)),  # CreateEmbeddingResponse
+    Action(Gentle.imagine, "POST", "/images/generations", "images.generate", "words become vision",
+           "image", ("data",), spec_streams=True, server_picks=True),  # ImagesResponse
+    Action(Gentle.listen, "POST", "/audio/transcriptions", "audio.transcriptions.create", "sound becomes words",
+           "transcription", ("text",), body="multipart", spec_streams=True),  # CreateTranscriptionResponseJson
+    Action(Gentle.speak, "POST", "/audio/speech", "audio.speech.create", "words become sound",
+           "speech", sound=True, spec_streams=True),
+    Action(Gentle.catalog, "GET", "/models", "models.list", "who is here to help",
+           None, ("data",), body="none"),  # ListModelsResponse
+    Action(Gentle.interpret, "POST", "/audio/translations", "audio.translations.create", "speech in any tongue becomes English words",
+           "transcription", ("text",), body="multipart"),  # CreateTranslationResponseJson
+    Action(Gentle.discern, "POST", "/moderations", "moderations.create", "is this safe to say?",
+           "moderation", ("results",), server_picks=True),  # CreateModerationResponse
+    Action(Gentle.revise, "POST", "/edits", "edits.create",
+           "you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)",
+           "chat", ("choices",), reads="completion", retired=True),  # CreateEditResponse, as the spec of its day gave it (test_revise_shape.py)
+    Action(Gentle.respond, "POST", "/responses", "responses.create",
+           "think's newer surface: the server can keep the conversation and its tools; the reply is output items, streamed as typed events",
+           "chat", ("output",), reads="response", streams=True, spec_streams=True),  # Response
 )
+# fmt: on
 """Every gentle action, keyed by its gentle name, in the order of DESIGN.md (the two surfaces of issue 16 last)."""
