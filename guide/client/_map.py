@@ -56,7 +56,7 @@ class Action:
     """The same call in the official SDKs ("chat.completions.create")."""
     meaning: str
     """What the action means, in one line."""
-    purpose: Purpose | None
+    purpose: Purpose | None = None
     """The purpose of the model it wants (None: it takes no model)."""
     answer_fields: tuple[str, ...] = ()
     """The top-level fields the spec gives its JSON answer, the ones that tell it from any other (a probe checks them)."""
@@ -91,13 +91,13 @@ class Action:
         return f"{self.method} {self.legacy_path}"
 
 
-def _rows(*rows: Action) -> Mapping[Gentle, Action]:
+def _rows(*rows: Action) -> Mapping[str, Action]:
     return MappingProxyType({row.name: row for row in rows})
 
 
 # A table, one action to a row (answer fields are the spec's own; tests/test_probe.py checks them against openapi.yaml).
 # fmt: off
-ACTIONS: Mapping[Gentle, Action] = _rows(
+ACTIONS: Mapping[str, Action] = _rows(
     Action(Gentle.think, "POST", "/chat/completions", "chat.completions.create", "you offer context; it reflects and responds",
            "chat", ("choices",), reads="chat", streams=True, spec_streams=True),  # CreateChatCompletionResponse
     Action(Gentle.continue_, "POST", "/completions", "completions.create", "you begin a thought; it carries it forward",
@@ -124,4 +124,6 @@ ACTIONS: Mapping[Gentle, Action] = _rows(
            "chat", ("output",), reads="response", streams=True, spec_streams=True),  # Response
 )
 # fmt: on
-"""Every gentle action, keyed by its gentle name, in the order of DESIGN.md (the two surfaces of issue 16 last)."""
+"""Every gentle action, keyed by its gentle name, in the order of DESIGN.md (the two surfaces of issue 16 last).
+
+Keyed by str, so a name read back from the store or the wire looks its row up as it is; in code a name is a `Gentle`."""

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ._map import ACTIONS, Action, Gentle
+from ._map import ACTIONS, Action
 
 State = Literal["running", "done", "failed", "stopped"]
 FRAMES_FIRST = 1000
@@ -51,8 +51,8 @@ def asdict_plain(data: dict[str, Any]) -> dict[str, Any]:
 class Trace:
     """One call: the gentle action, the legacy request, the reply, the timings."""
 
-    action: Gentle
-    """The gentle action's name ("think")."""
+    action: str
+    """The gentle action's name ("think"): a str, since a trace read back from the store is what was written."""
     method: str
     url: str
     """The full legacy URL, version included, with any credentials in it redacted."""
@@ -206,7 +206,6 @@ class Trace:
         """Rebuild a trace from `to_dict()` output."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         known["frames"] = [(float(ms), str(text)) for ms, text in known.get("frames", [])]
-        known["action"] = Gentle(known["action"])  # a name no row has is refused here, not at the first look at its row
         return cls(**known)
 
 

@@ -81,7 +81,7 @@ def offered(engines: Engines) -> list[Gentle]:
     have |= ({"speak"} if engines.speak else set()) | ({"listen"} if engines.listen else set())
     if not isinstance(engines.think, ReflectiveListener):
         have.add("revise")  # an edit needs a language model: rules cannot rewrite text as asked
-    return [name for name in ACTIONS if name in have]
+    return [row.name for row in ACTIONS.values() if row.name in have]
 
 
 class Routes:
@@ -254,7 +254,7 @@ def build(
         "respond": serving.respond,
     }
     routes = [
-        Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(name), methods=[row.method])
+        Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(row.name), methods=[row.method])
         for name, row in ACTIONS.items()
     ]
     routes.append(Route(f"/{API_VERSION}{ACTIONS['catalog'].path}/{{model}}", serving.one_model, methods=["GET"]))  # the SDK's models.retrieve

@@ -156,7 +156,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
             problems.update(why)
             return
         text = self.query_one("#replay-body", TextArea).text
-        found = check(self.trace.action, body)
+        found = check(self.trace.mapping.name, body)
         if found and self.checked != text:
             self.checked = text
             count = "1 problem" if len(found) == 1 else f"{len(found)} problems"
@@ -203,5 +203,5 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
             help_line.update(self.hint())
             return
         body, _ = read_body(text)
-        found = explain(self.trace.action, "request", path, body=body)
+        found = explain(self.trace.mapping.name, "request", path, body=body)
         help_line.update(visible(found.text()) if found else f"{dotted(path) or 'the body'}: the spec defines no such field here. {FIELD_HINT}")
