@@ -10,26 +10,17 @@ checked against the catalog when the server or the model changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from guide.client import ACTIONS
 
 if TYPE_CHECKING:
     from guide.client import ModelInfo
 
-PURPOSES = {
-    "think": "chat",
-    "continue": "chat",
-    "understand": "embedding",
-    "speak": "speech",
-    "listen": "transcription",
-    "interpret": "transcription",
-    "imagine": "image",
-    "discern": "moderation",
-    "revise": "chat",
-    "respond": "chat",
-}
-"""The purpose of the model each gentle action needs."""
+PURPOSES: Mapping[str, str] = {name: row.purpose for name, row in ACTIONS.items() if row.purpose}
+"""The purpose of the model each gentle action needs, as the map's rows say (keyed by str: the store's choices come back as plain names)."""
 LABELS = {
     "chat": "Chat (think, continue)",
     "embedding": "Embeddings (understand)",

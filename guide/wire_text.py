@@ -72,7 +72,7 @@ def frames_text(trace: Trace) -> str:
     """The SSE frames with arrival times, each marked with what it carried (respond's typed events with their type);
     a long stream shows its ends and a count (and, past what a trace keeps, the kinds of the frames it left out)."""
     frames = trace.frames
-    typed = trace.action == "respond"
+    typed = trace.mapping.reads == "response"
     kinds = [""] * len(frames) if typed else frame_kinds(frames)
     left = {} if typed else trace.left_out
     marked = bool((set(kinds) | set(left)) - {"", "answer"})  # a plain reply's frames are all answer: shown as they were
@@ -102,8 +102,8 @@ def frames_text(trace: Trace) -> str:
 
 def left_out_text(trace: Trace) -> str:
     """The frames a trace did not keep, by kind: `2,998,000 of them not kept, only counted by kind: 2,997,990 answer, 10 other`."""
-    noun = "event type" if trace.action == "respond" else "kind"
-    unnamed = "(no type)" if trace.action == "respond" else "other"
+    typed = trace.mapping.reads == "response"
+    noun, unnamed = ("event type", "(no type)") if typed else ("kind", "other")
     ranked = sorted(trace.left_out.items(), key=lambda item: -item[1])
     counts = ", ".join(f"{count:,} {kind or unnamed}" for kind, count in ranked)
     return f"{trace.frames_left_out:,} of them not kept, only counted by {noun}: {counts}"

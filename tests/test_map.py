@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from guide import ACTIONS, API_VERSION
+from guide import ACTIONS, API_VERSION, Gentle
 from guide.cli import map_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +21,13 @@ RETIRED = {"revise"}
 
 def test_the_map_has_the_eleven_gentle_actions_in_order() -> None:
     assert list(ACTIONS) == NAMES
+
+
+def test_each_gentle_name_has_its_row_and_reads_as_the_stored_string() -> None:
+    # A member with no row would type-check everywhere and fail at the first lookup.
+    assert [row.name for row in ACTIONS.values()] == list(Gentle)
+    assert [str(name) for name in Gentle] == NAMES and Gentle.continue_ == "continue"
+    assert RETIRED == {name for name, row in ACTIONS.items() if row.retired}
 
 
 def test_the_map_cannot_be_changed() -> None:

@@ -10,7 +10,7 @@ from loopback import Answer, LoopbackServer
 
 from guide import ACTIONS, AsyncGuide, Guide
 from guide.client import PROVIDERS, probe
-from guide.client._shapes import ANSWER_FIELDS, SOUND_TYPES, STREAMED
+from guide.client._shapes import SOUND_TYPES
 
 CHAT_ONLY = {"/chat/completions", "/completions", "/models"}
 
@@ -132,19 +132,20 @@ def test_a_catalog_longer_than_the_probe_reads_counts() -> None:
     assert found["think"].support == "no"
 
 
-@pytest.mark.parametrize("action", sorted(ANSWER_FIELDS))
+@pytest.mark.parametrize("action", sorted(name for name, row in ACTIONS.items() if not row.sound))
 def test_the_answer_shapes_are_the_specs(action: str, spec: dict[str, Any]) -> None:
-    if action == "revise":  # retired, gone from the spec: its answer's fields as the spec of its day gave them
+    fields = ACTIONS[action].answer_fields
+    if ACTIONS[action].retired:  # retired, gone from the spec: its answer's fields as the spec of its day gave them
         from test_revise_shape import CREATE_EDIT_RESPONSE
 
-        assert set(ANSWER_FIELDS[action]) <= CREATE_EDIT_RESPONSE["required"]
+        assert set(fields) <= CREATE_EDIT_RESPONSE["required"]
         return
     responses = spec["paths"][ACTIONS[action].path][ACTIONS[action].method.lower()]["responses"]["200"]["content"]
     schema = responses["application/json"]["schema"]
     refs = [schema] if "$ref" in schema else schema.get("anyOf") or schema.get("oneOf")
     shapes = [spec["components"]["schemas"][ref["$ref"].rsplit("/", 1)[-1]] for ref in refs]
-    assert all(set(ANSWER_FIELDS[action]) <= properties(spec, shape) for shape in shapes)
-    assert ("text/event-stream" in responses) <= (action in STREAMED)
+    assert fields and all(set(fields) <= properties(spec, shape) for shape in shapes)
+    assert ("text/event-stream" in responses) <= ACTIONS[action].spec_streams  # /completions streams, though its content lists only JSON
 
 
 def properties(spec: dict[str, Any], shape: dict[str, Any]) -> set[str]:

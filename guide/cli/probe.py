@@ -25,7 +25,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     width = max(len(name) for name in ACTIONS)
     for name, finding in findings.items():
         status = f"HTTP {finding.status}" if finding.status is not None else "no answer"
-        print(f"  {MARKS[finding.support]} {name:<{width}}  {ACTIONS[name].endpoint:<32} {status:<10} {one_line(finding.reason)}")
+        print(f"  {MARKS[finding.support]} {name:<{width}}  {ACTIONS[finding.action].endpoint:<32} {status:<10} {one_line(finding.reason)}")
     if all(f.status is None for f in findings.values()):
         print("guide: nothing answered at that address. Is the server running?", file=sys.stderr)
         return EXIT_UNREACHABLE

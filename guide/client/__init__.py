@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         ToolsWentOn,
         UnusableAddress,
     )
-    from ._map import ACTIONS, API_VERSION, Action
+    from ._map import ACTIONS, API_VERSION, Action, Gentle
     from ._providers import PROVIDERS, Finding, Provider
     from ._reply import AsyncReply, Reply
     from ._results import Catalog, ModelInfo, Picture, Sound, Transcript, Vector, Vectors, Verdict
@@ -64,7 +64,7 @@ _HOMES = {
         "ToolsWentOn",
         "UnusableAddress",
     ],
-    "_map": ["ACTIONS", "API_VERSION", "Action"],
+    "_map": ["ACTIONS", "API_VERSION", "Action", "Gentle"],
     "_providers": ["PROVIDERS", "Finding", "Provider"],
     "_reply": ["AsyncReply", "Reply"],
     "_results": ["Catalog", "ModelInfo", "Picture", "Sound", "Transcript", "Vector", "Vectors", "Verdict"],
@@ -106,6 +106,7 @@ __all__ = [
     "CannotConnect",
     "Catalog",
     "Finding",
+    "Gentle",
     "Guide",
     "GuideError",
     "KeyRefused",

@@ -14,7 +14,7 @@ from ._address import redact_url
 from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
 from ._errors import GuideError
 from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
-from ._map import ACTIONS
+from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
 from ._providers import Finding, confirmed, failed_on_probe
 from ._reply import AsyncReply
@@ -211,16 +211,15 @@ class AsyncGuide(GuideCore):
         trace, parsed = await self._exchange(self.plan_discern(text, model))
         return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
 
-    async def replay(self, action: str, body: dict[str, Any]) -> Trace:
+    async def replay(self, action: Gentle, body: dict[str, Any]) -> Trace:
         """Send `action`'s request with this JSON body, exactly as written, and give back its trace.
 
         The call detail's replay with edits: traced, retried and checked like
         any call of that action (a failure raises, its trace on the error).
         """
         call = self.plan_replay(action, body)
-        kinds: dict[str, Kind] = {"think": "chat", "continue": "completion", "revise": "completion", "respond": "response"}
-        if action in kinds:
-            kind = kinds[action]
+        kind = ACTIONS[action].reads
+        if kind is not None:
 
             async def start(reply: AsyncReply) -> AsyncIterator[None]:
                 async with aclosing(self._answer(call, kind, reply)) as answer:
@@ -230,14 +229,16 @@ class AsyncGuide(GuideCore):
             reply = await AsyncReply(start)
             assert reply.trace is not None
             return reply.trace
-        trace, _ = await self._exchange(call, binary=action == "speak")
+        trace, _ = await self._exchange(call, binary=ACTIONS[action].sound)
         return trace
 
     async def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
         async with self._probe_pool() as http:
-            found = {f.action: f for f in await asyncio.gather(*(self._probe(http, empty(row, self._base)) for row in ACTIONS.values()))}
-            again = {name: call for name, f in found.items() if failed_on_probe(f) and (call := minimal(ACTIONS[name], self._base, self.model))}
+            found: dict[str, Finding] = {
+                f.action: f for f in await asyncio.gather(*(self._probe(http, empty(row, self._base)) for row in ACTIONS.values()))
+            }
+            again = {name: call for name, f in found.items() if failed_on_probe(f) and (call := minimal(ACTIONS[f.action], self._base, self.model))}
             for name, call in again.items():  # one at a time: a server that generates serves one request at once
                 found[name] = confirmed(found[name], await self._probe(http, call))
         return found
@@ -257,7 +258,7 @@ class AsyncGuide(GuideCore):
         chosen = self.chosen_model(asked)
         return (chosen, ()) if chosen else self.first_listed(await self.catalog())
 
-    async def _transcribe(self, action: str, audio: AudioInput, model: str | None, language: str | None) -> Transcript:
+    async def _transcribe(self, action: Gentle, audio: AudioInput, model: str | None, language: str | None) -> Transcript:
         name, notes = await self._model(model)
         trace, body = await self._exchange(self.plan_transcribe(action, audio, name, model, language, notes), binary=True)
         return self.with_trace(self.parsed(trace, parse_transcript, body), trace)  # type: ignore[no-any-return]

@@ -28,6 +28,7 @@ from ._errors import (
     ToolsNotTaken,
     ToolsWentOn,
 )
+from ._map import Gentle
 from ._pictures import PROBE_PNG, Prepared, carries_pictures, prepare, shortened_urls
 from ._providers import DEFAULT_BASE_URL, Finding, judge, local_servers_hint
 from ._requests import AudioInput, Call, Messages, gentle_call
@@ -186,7 +187,7 @@ class GuideCore:
         gentle = gentle_call("speak", text, voice=voice if voice != "alloy" else None, model=asked, format=format)
         return build.speak(self._base, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
 
-    def plan_transcribe(self, action: str, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
+    def plan_transcribe(self, action: Gentle, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
         """The listen or interpret call."""
         gentle = gentle_call(action, audio, model=asked, language=language)
         return build.transcribe(action, self._base, audio, model=model, language=language, gentle=gentle, notes=notes)
@@ -218,7 +219,7 @@ class GuideCore:
         gentle = gentle_call("respond", input, instructions=instructions, model=asked, stream=stream or None, **options)
         return build.respond(self._base, input, model=model, instructions=instructions, stream=stream, options=options, gentle=gentle, notes=notes)
 
-    def plan_replay(self, action: str, body: dict[str, Any]) -> Call:
+    def plan_replay(self, action: Gentle, body: dict[str, Any]) -> Call:
         """An action's request with this body, exactly as written."""
         return build.replay(self._base, action, body)
 
@@ -477,7 +478,7 @@ class GuideCore:
         """Copy a streamed reply's usage onto its trace."""
         if answer.usage:
             trace.usage = answer.usage
-        elif trace.stream and trace.action == "respond":
+        elif trace.stream and trace.mapping.reads == "response":
             trace.notes.append("The server's response.completed carried no usage.")
         elif trace.stream:
             trace.notes.append("The server sent no usage chunk (stream_options.include_usage was asked).")

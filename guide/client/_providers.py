@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ._map import Action
+from ._map import Action, Gentle
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ Support = Literal["yes", "no", "unknown"]
 class Finding:
     """What a probe learned about one action."""
 
-    action: str
+    action: Gentle
     support: Support
     status: int | None
     reason: str
@@ -120,7 +120,7 @@ def judge(
         return found("yes", "the route exists (it refused the probe's invalid request)")
     if status >= 500:
         return found("unknown", f"the route exists but failed (HTTP {status}): {words or 'no words'}")
-    if in_shape(action.name, headers, body, parsed, cut=cut):
+    if in_shape(action, headers, body, parsed, cut=cut):
         return found("yes", "it answered" if action.method == "GET" else "the route exists (it answered the probe)")
     if error_shaped(parsed):
         return found("yes", "the route exists (it refused the probe's invalid request)")

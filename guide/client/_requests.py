@@ -18,7 +18,7 @@ from guide.constants import MAX_AUDIO, PROBE
 
 from ._address import url_for
 from ._errors import RequestRefused
-from ._map import ACTIONS, Action
+from ._map import ACTIONS, Action, Gentle
 from ._pictures import with_pictures
 
 Message = Mapping[str, Any]
@@ -65,7 +65,7 @@ class Call:
     notes: tuple[str, ...] = field(default=())
 
 
-def gentle_call(action: str, *args: Any, **kwargs: Any) -> str:
+def gentle_call(action: Gentle, *args: Any, **kwargs: Any) -> str:
     """The gentle call as Python, as a person would type it: `ai.think("Hi")`."""
     name = ACTIONS[action].method_name
     parts = [_short(arg) for arg in args]
@@ -168,7 +168,7 @@ def speak(base: str, text: str, *, model: str, voice: str, format: str | None, g
     return Call(ACTIONS["speak"], url_for(base, ACTIONS["speak"]), json=body, gentle=gentle, notes=notes)
 
 
-def transcribe(action: str, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
+def transcribe(action: Gentle, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
     """POST /audio/transcriptions or /audio/translations, as multipart/form-data."""
     form = {"model": model, "response_format": "json"}
     if language:
@@ -218,20 +218,17 @@ def respond(
     return Call(ACTIONS["respond"], url_for(base, ACTIONS["respond"]), json=body, stream=stream, gentle=gentle, notes=notes)
 
 
-STREAMING = ("think", "continue", "respond")
-"""Actions whose answer can stream (replay's ctrl+t flips `stream` for these)."""
-
-
-def replay(base: str, action: str, body: dict[str, Any]) -> Call:
+def replay(base: str, action: Gentle, body: dict[str, Any]) -> Call:
     """An action's request with a body written by hand, sent exactly as written (the call detail's replay with edits)."""
     row = ACTIONS[action]
-    if row.method != "POST" or action in ("listen", "interpret"):
+    if row.body != "json":
+        edited = [str(each.name) for each in ACTIONS.values() if each.body == "json"]
         raise RequestRefused(
             f"{action} sends no JSON body to edit.",
-            hint="Replay with edits takes the JSON bodies: think, continue, understand, imagine, speak, discern, revise and respond.",
+            hint=f"Replay with edits takes the JSON bodies: {', '.join(edited[:-1])} and {edited[-1]}.",
         )
-    stream = body.get("stream") is True and action in STREAMING
-    return Call(row, url_for(base, row), json=body, stream=stream, gentle=f"ai.replay({action!r}, {_short(body)})")
+    stream = body.get("stream") is True and row.streams
+    return Call(row, url_for(base, row), json=body, stream=stream, gentle=f"ai.replay({str(action)!r}, {_short(body)})")
 
 
 INVALID_FIELD = {
@@ -256,7 +253,7 @@ def empty(action: Action, base: str) -> Call:
     """
     if action.method == "GET":
         return Call(action, url_for(base, action), gentle=PROBE)
-    if action.name in ("listen", "interpret"):
+    if action.body == "multipart":
         return Call(action, url_for(base, action), form={}, files={"probe": ("empty.txt", b"", "text/plain")}, gentle=PROBE)
     return Call(action, url_for(base, action), json={INVALID_FIELD[action.name]: {}}, gentle=PROBE)
 

@@ -3,8 +3,7 @@
 A probe counts a route as offered only when it answers in its shape (or in
 the shape of an error): a server that answers every path with a page and
 200 offers nothing guide can use. The fields are the spec's own, the one or
-two at the top level that tell each answer apart (tests check them against
-openapi.yaml).
+two at the top level that tell each answer apart, kept on the map's rows.
 """
 
 from __future__ import annotations
@@ -13,22 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-ANSWER_FIELDS: dict[str, tuple[str, ...]] = {
-    "think": ("choices",),  # CreateChatCompletionResponse
-    "continue": ("choices",),  # CreateCompletionResponse
-    "understand": ("data",),  # CreateEmbeddingResponse
-    "imagine": ("data",),  # ImagesResponse
-    "listen": ("text",),  # CreateTranscriptionResponseJson
-    "catalog": ("data",),  # ListModelsResponse
-    "interpret": ("text",),  # CreateTranslationResponseJson
-    "discern": ("results",),  # CreateModerationResponse
-    "revise": ("choices",),  # CreateEditResponse, as the spec of its day gave it (tests/test_revise_shape.py)
-    "respond": ("output",),  # Response
-}
-"""Top-level fields each action's JSON answer has (speak answers audio, not JSON)."""
-
-STREAMED = frozenset({"think", "continue", "imagine", "listen", "speak", "respond"})
-"""Actions whose answer may come as Server-Sent Events."""
+from ._map import Action
 
 SOUND_TYPES = ("audio/", "application/octet-stream")
 """How speech is labelled: the spec says octet-stream; servers name the format."""
@@ -54,18 +38,18 @@ def error_shaped(parsed: Any) -> bool:
     return isinstance(parsed, dict) and any(parsed.get(name) for name in ERROR_FIELDS)
 
 
-def in_shape(action: str, headers: Mapping[str, str], body: bytes, parsed: Any, *, cut: bool) -> bool:
-    """Whether a successful answer is the one the spec gives this action.
+def in_shape(row: Action, headers: Mapping[str, str], body: bytes, parsed: Any, *, cut: bool) -> bool:
+    """Whether a successful answer is the one the spec gives this row's action.
 
     `cut` says the probe read only the start of the body (a long catalog):
     then the opening of a JSON object naming the fields is enough.
     """
     media = media_type(headers)
     if media == "text/event-stream":
-        return action in STREAMED
-    if action == "speak":
+        return row.spec_streams
+    if row.sound:
         return media.startswith(SOUND_TYPES) and bool(body)
-    fields = ANSWER_FIELDS.get(action, ())
+    fields = row.answer_fields
     if isinstance(parsed, dict):
         return all(name in parsed for name in fields)
     if cut and body.lstrip().startswith(b"{"):

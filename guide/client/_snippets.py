@@ -19,8 +19,22 @@ INLINE_BODY_LIMIT = 4096
 """Bodies longer than this go to curl on its stdin (a here-document): Linux takes at most 128 KiB in one argument,
 and a picture sent as a data URL is far more, so `-d '…'` would fail with "Argument list too long"."""
 HEREDOC_END = "JSON"
-RETIRED = frozenset({"revise"})
-"""Actions the current SDKs no longer have a method for: their snippets make the HTTP call through the SDK's `post`."""
+PYTHON_STREAM_ENDS = {
+    "response": ["for event in result:", '    if event.type == "response.output_text.delta":', '        print(event.delta, end="")'],
+    "chat": ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].delta.content or "", end="")'],
+    "completion": ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].text, end="")'],
+}
+"""How a Python snippet prints a streamed answer, by how the map's row reads it."""
+NODE_STREAM_ENDS = {
+    "response": [
+        "for await (const event of result) {",
+        '  if (event.type === "response.output_text.delta") process.stdout.write(event.delta);',
+        "}",
+    ],
+    "chat": ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.delta?.content ?? "");', "}"],
+    "completion": ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.text ?? "");', "}"],
+}
+"""How a Node snippet prints a streamed answer, by how the map's row reads it."""
 
 
 def _base(trace: Trace) -> str:
@@ -71,7 +85,7 @@ def curl(trace: Trace) -> str:
         else:
             # JSON escapes every line break inside a string, so no line of the body can be the end marker.
             body_after = f"\n{text}\n{HEREDOC_END}"
-    if trace.action == "speak":
+    if trace.mapping.sound:
         lines.append(f"--output {_speech_name(trace)}")
     if body_after:
         lines.append(f"--data-binary @- <<'{HEREDOC_END}'")
@@ -99,8 +113,8 @@ def python(trace: Trace) -> str:
         args.append(f"{name}={rendered}" if name.isidentifier() else f"**{{{name!r}: {rendered}}}")
     for name, filename in trace.request_files.items():
         args.append(f"{name}=open({filename!r}, 'rb')")
-    if trace.action in RETIRED:
-        # Current SDKs dropped edits.create: the same request through the SDK's own HTTP call.
+    if trace.mapping.retired:
+        # Current SDKs dropped its method (edits.create): the same request through the SDK's own HTTP call.
         body = _py_value(_fields(trace), 9)
         lines.append(f"result = client.post(\n    {trace.mapping.path!r},\n    body={body},\n    cast_to=object,\n)")
         lines.append("print(result)")
@@ -108,15 +122,12 @@ def python(trace: Trace) -> str:
     call = f"client.{trace.mapping.sdk_call}("
     call += "".join(f"\n    {arg}," for arg in args) + ("\n)" if args else ")")
     lines.append(f"result = {call}")
-    if trace.action == "respond" and trace.stream:
-        lines += ["for event in result:", '    if event.type == "response.output_text.delta":', '        print(event.delta, end="")']
-    elif trace.action == "respond":
+    reads = trace.mapping.reads
+    if trace.stream and reads:
+        lines += PYTHON_STREAM_ENDS[reads]
+    elif reads == "response":
         lines.append("print(result.output_text)")
-    elif trace.action == "think" and trace.stream:
-        lines += ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].delta.content or "", end="")']
-    elif trace.action == "continue" and trace.stream:
-        lines += ["for chunk in result:", "    if chunk.choices:", '        print(chunk.choices[0].text, end="")']
-    elif trace.action == "speak":
+    elif trace.mapping.sound:
         lines.append(f"result.write_to_file({_speech_name(trace)!r})")
     else:
         lines.append("print(result)")
@@ -127,7 +138,7 @@ def node(trace: Trace) -> str:
     """The request with the official openai-node SDK (an ES module)."""
     key = "process.env.OPENAI_API_KEY" if _has_key(trace) else 'process.env.OPENAI_API_KEY ?? "none"'
     lines = []
-    if trace.request_files or trace.action == "speak":
+    if trace.request_files or trace.mapping.sound:
         lines.append('import fs from "fs";')
     lines += [
         'import OpenAI from "openai";',
@@ -142,26 +153,19 @@ def node(trace: Trace) -> str:
     ]
     members += [f"  {json.dumps(name)}: fs.createReadStream({json.dumps(filename)})," for name, filename in trace.request_files.items()]
     argument = "{\n" + "\n".join(members) + "\n}" if members else ""
-    if trace.action in RETIRED:
-        # Current SDKs dropped edits.create: the same request through the SDK's own HTTP call.
+    if trace.mapping.retired:
+        # Current SDKs dropped its method (edits.create): the same request through the SDK's own HTTP call.
         body = argument.replace("\n", "\n  ")
         lines.append(f"const result = await client.post({json.dumps(trace.mapping.path)}, {{\n  body: {body},\n}});")
         lines.append("console.log(result);")
         return "\n".join(lines) + "\n"
     lines.append(f"const result = await client.{trace.mapping.sdk_call}({argument});")
-    if trace.action == "respond" and trace.stream:
-        lines += [
-            "for await (const event of result) {",
-            '  if (event.type === "response.output_text.delta") process.stdout.write(event.delta);',
-            "}",
-        ]
-    elif trace.action == "respond":
+    reads = trace.mapping.reads
+    if trace.stream and reads:
+        lines += NODE_STREAM_ENDS[reads]
+    elif reads == "response":
         lines.append("console.log(result.output_text);")
-    elif trace.action == "think" and trace.stream:
-        lines += ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.delta?.content ?? "");', "}"]
-    elif trace.action == "continue" and trace.stream:
-        lines += ["for await (const chunk of result) {", '  process.stdout.write(chunk.choices[0]?.text ?? "");', "}"]
-    elif trace.action == "speak":
+    elif trace.mapping.sound:
         lines.append(f"fs.writeFileSync({json.dumps(_speech_name(trace))}, Buffer.from(await result.arrayBuffer()));")
     else:
         lines.append("console.log(result);")

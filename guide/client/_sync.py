@@ -13,7 +13,7 @@ from ._address import redact_url
 from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
 from ._errors import GuideError
 from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
-from ._map import ACTIONS
+from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
 from ._providers import Finding, confirmed, failed_on_probe
 from ._reply import Reply
@@ -175,9 +175,9 @@ class Guide(GuideCore):
     def probe(self) -> dict[str, Finding]:
         """Which of the gentle actions this server offers, spending no tokens."""
         with self._probe_pool() as http:
-            found = {name: self._probe(http, empty(row, self._base)) for name, row in ACTIONS.items()}
+            found: dict[str, Finding] = {name: self._probe(http, empty(row, self._base)) for name, row in ACTIONS.items()}
             for name, first in found.items():
-                call = minimal(ACTIONS[name], self._base, self.model) if failed_on_probe(first) else None
+                call = minimal(ACTIONS[first.action], self._base, self.model) if failed_on_probe(first) else None
                 if call is not None:
                     found[name] = confirmed(first, self._probe(http, call))
             return found
@@ -197,7 +197,7 @@ class Guide(GuideCore):
         chosen = self.chosen_model(asked)
         return (chosen, ()) if chosen else self.first_listed(self.catalog())
 
-    def _transcribe(self, action: str, audio: AudioInput, model: str | None, language: str | None) -> Transcript:
+    def _transcribe(self, action: Gentle, audio: AudioInput, model: str | None, language: str | None) -> Transcript:
         name, notes = self._model(model)
         trace, body = self._exchange(self.plan_transcribe(action, audio, name, model, language, notes), binary=True)
         return self.with_trace(self.parsed(trace, parse_transcript, body), trace)  # type: ignore[no-any-return]

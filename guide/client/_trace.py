@@ -52,7 +52,7 @@ class Trace:
     """One call: the gentle action, the legacy request, the reply, the timings."""
 
     action: str
-    """The gentle action's name ("think")."""
+    """The gentle action's name ("think"): a str, since a trace read back from the store is what was written."""
     method: str
     url: str
     """The full legacy URL, version included, with any credentials in it redacted."""

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from guide.client import Gentle
+
 from .limits import Refusal
 
 Treatment = Literal["honoured", "refused", "no effect", "not offered"]
@@ -200,7 +202,7 @@ EDITS: dict[str, Field] = {
     "n": Field(ABSENT, REFUSED, "this companion makes one edit at a time (n should be 1)", one_of(1)),
 }
 """revise's fields, as the historical CreateEditRequest gave them (tests/test_revise_shape.py)."""
-FIELDS: dict[str, dict[str, Field]] = {
+FIELDS: dict[Gentle, dict[str, Field]] = {
     "think": CHAT,
     "continue": COMPLETION,
     "understand": EMBEDDINGS,
@@ -212,7 +214,7 @@ FIELDS: dict[str, dict[str, Field]] = {
 """Per action, each request field the spec defines (listen's arrive as form values: text, and `name[]` for a list)."""
 
 
-def refuse_unhonoured(action: str, body: dict[str, Any], *, model: bool) -> None:
+def refuse_unhonoured(action: Gentle, body: dict[str, Any], *, model: bool) -> None:
     """A 400 naming the first field this engine would have to ignore; `model`: a language model answers, not the listener."""
     for given, value in body.items():
         name = given.removesuffix("[]")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guide.client import ACTIONS
+from guide.client import ACTIONS, Gentle
 
 BRINGS: dict[str, str] = {
     "speak": "it speaks with espeak-ng, which is not installed here: `sudo apt install espeak-ng` (or your system's package) brings it.",
@@ -14,7 +14,7 @@ BRINGS: dict[str, str] = {
 NOTHING_BRINGS = "the companion has no engine for it, and nothing to install brings one: a server that offers it can (F7 or --base-url picks one)."
 
 
-def not_offered(action: str) -> str:
+def not_offered(action: Gentle) -> str:
     """Why an action is missing, in the words the app shows: what is missing, and whether anything can bring it."""
     row = ACTIONS[action]
     return f"This server does not offer {action} ({row.endpoint}): {BRINGS.get(action, NOTHING_BRINGS)}"

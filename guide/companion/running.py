@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from guide.client import Gentle
+
 from .engines import Engines, discover
 from .protocol import CLIENT_TIMEOUT, guarded
 from .server import MAX_REPLIES, CompanionApp, build
@@ -154,7 +156,7 @@ def serve(
         app.close()
 
 
-def banner(host: str, port: int, engines: Engines, offered: list[str], api_key: str | None) -> str:
+def banner(host: str, port: int, engines: Engines, offered: list[Gentle], api_key: str | None) -> str:
     """What `guide serve` says as it starts: where, who answers, each endpoint it offers, a curl to try, and any warning."""
     from guide.client import ACTIONS
 

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from guide.client import ACTIONS, API_VERSION
+from guide.client import ACTIONS, API_VERSION, Gentle
 
 from .engines import AudioRefused, Engines, PromptTooLong, ReflectiveListener
 from .fields import refuse_unhonoured
@@ -64,7 +64,7 @@ MAX_REPLIES = 8
 class CompanionApp:
     """The companion as an ASGI app, and the threads its engines run on."""
 
-    def __init__(self, app: Guard, threads: EngineThreads, offered: list[str]) -> None:
+    def __init__(self, app: Guard, threads: EngineThreads, offered: list[Gentle]) -> None:
         self.app, self.threads, self.offered = app, threads, offered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -75,13 +75,13 @@ class CompanionApp:
         self.threads.close()
 
 
-def offered(engines: Engines) -> list[str]:
+def offered(engines: Engines) -> list[Gentle]:
     """The actions these engines answer, in the map's order: what the routes serve and the start-up line lists."""
     have = {"catalog", "think", "continue", "understand", "respond"}
     have |= ({"speak"} if engines.speak else set()) | ({"listen"} if engines.listen else set())
     if not isinstance(engines.think, ReflectiveListener):
         have.add("revise")  # an edit needs a language model: rules cannot rewrite text as asked
-    return [name for name in ACTIONS if name in have]
+    return [row.name for row in ACTIONS.values() if row.name in have]
 
 
 class Routes:
@@ -96,7 +96,7 @@ class Routes:
         self.model_engine = not isinstance(engines.think, ReflectiveListener)
         validators()  # built once, at start (about 40 ms), not on the first request
 
-    async def body_for(self, request: Request, action: str) -> dict[str, Any]:
+    async def body_for(self, request: Request, action: Gentle) -> dict[str, Any]:
         """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
         body = await read_json(request, stall=self.stall)
         await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' self.threads
@@ -236,7 +236,7 @@ def build(
     threads = EngineThreads(max_replies)
     serving = Routes(engines, Slots(max_replies), threads, client_timeout)
 
-    def lacking(action: str) -> Callable[[Request], Any]:
+    def lacking(action: Gentle) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             return refuse(404, not_offered(action), code="not_offered")
 
@@ -254,7 +254,7 @@ def build(
         "respond": serving.respond,
     }
     routes = [
-        Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(name), methods=[row.method])
+        Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(row.name), methods=[row.method])
         for name, row in ACTIONS.items()
     ]
     routes.append(Route(f"/{API_VERSION}{ACTIONS['catalog'].path}/{{model}}", serving.one_model, methods=["GET"]))  # the SDK's models.retrieve

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from guide.client import ACTIONS
+from guide.client import ACTIONS, Gentle
 from guide.locations import data_dir, ensure_private
 
 from .turns import Turn
@@ -28,7 +28,7 @@ def saved_path(folder: str, suffix: str) -> Path:
     return where / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}{suffix}"
 
 
-def block(conversation: Conversation, action: str, body: str, trace: Any, **data: Any) -> Turn:
+def block(conversation: Conversation, action: Gentle, body: str, trace: Any, **data: Any) -> Turn:
     """Add an action's block to the conversation: `understand → POST /v1/embeddings`, its words, its data."""
     title = f"{action} → {ACTIONS[action].endpoint}"
     turn = Turn("action", body, kind=action, data={"title": title, **data}, trace_id=trace.id if trace is not None else None)
@@ -124,7 +124,7 @@ async def imagine(conversation: Conversation, prompt: str) -> Turn:
     return block(conversation, "imagine", "\n\n".join(lines), pictures[0].trace, path=paths[0], paths=paths)
 
 
-async def transcribe(conversation: Conversation, action: str, path: Path) -> Turn:
+async def transcribe(conversation: Conversation, action: Gentle, path: Path) -> Turn:
     """Words from an audio file (listen), or in English (interpret): they go to the composer."""
     guide = conversation.require_guide()
     model = await conversation.model_for(action)

@@ -19,11 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .json_path import path_at
 from .schema_check import Problem, Schemas, dotted, json_type
 from .spec_cut import STREAM_CHUNKS
+
+if TYPE_CHECKING:
+    from guide.client import Gentle
 
 __all__ = ["Explanation", "Part", "Problem", "check", "explain", "in_spec", "load", "path_at", "schema_for"]
 
@@ -70,7 +73,7 @@ def load() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def _operation(action: str) -> dict[str, Any] | None:
+def _operation(action: Gentle) -> dict[str, Any] | None:
     """The spec's operation for this action; None for one the spec no longer has (revise: /edits is retired)."""
     from guide.client import ACTIONS  # the map alone: names load on first use, so neither httpx nor the drivers
 
@@ -79,12 +82,12 @@ def _operation(action: str) -> dict[str, Any] | None:
     return operation if isinstance(operation, dict) else None
 
 
-def in_spec(action: str) -> bool:
+def in_spec(action: Gentle) -> bool:
     """Whether the current spec has this action's route (revise's /edits is retired, and gone from it)."""
     return _operation(action) is not None
 
 
-def _content(action: str, part: Part) -> tuple[dict[str, Any] | None, str]:
+def _content(action: Gentle, part: Part) -> tuple[dict[str, Any] | None, str]:
     """The schema of this part of this action's call, and its media type (None for an action the spec lacks)."""
     operation = _operation(action)
     if operation is None:
@@ -104,7 +107,7 @@ def _content(action: str, part: Part) -> tuple[dict[str, Any] | None, str]:
     return {"$ref": "#/components/schemas/ErrorResponse"}, "application/json"
 
 
-def schema_for(action: str, part: Part) -> dict[str, Any] | None:
+def schema_for(action: Gentle, part: Part) -> dict[str, Any] | None:
     """The spec's schema for this part of the action's call; None where there is no JSON (catalog's request, speak's audio)."""
     return _content(action, part)[0]
 
@@ -139,7 +142,7 @@ class Explanation:
         return f"{self.path or '(the whole body)'} — {' · '.join(facts)}\n{paragraph}"
 
 
-def explain(action: str, part: Part, path: Sequence[str | int], *, body: Any = None) -> Explanation | None:
+def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any = None) -> Explanation | None:
     """The field at this path (`()` for the whole body); with the body, a union is read through the branch it takes. None if unknown.
 
     A field without words of its own borrows them: from the schema its $ref or
@@ -195,7 +198,7 @@ def _within_free_form(schemas: Schemas, written: dict[str, Any], value: Any, pat
     return Explanation(path=dotted(path), type="any", description=f"Part of {inside}, which the spec leaves free. {words}")
 
 
-def check(action: str, body: Any, part: Part = "request") -> list[Problem]:
+def check(action: Gentle, body: Any, part: Part = "request") -> list[Problem]:
     """Every way this body departs from the spec's schema, in plain words and the spec's own; [] when it agrees.
 
     In a request, a field the spec does not define is a problem even where the
@@ -295,7 +298,7 @@ def _plural(words: str) -> str:
     return (first + "s" + (" " + rest if rest else "")) if first not in ("any", "null") else words
 
 
-def _operation_words(action: str, part: Part) -> str:
+def _operation_words(action: Gentle, part: Part) -> str:
     """For the whole body, where its schema has no words: what the operation or its answer says."""
     operation = _operation(action) or {}
     if part == "response":

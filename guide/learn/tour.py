@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from guide.client import ACTIONS
+from guide.client import ACTIONS, Gentle
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, GuideError, Trace
@@ -28,7 +28,7 @@ Make = Callable[["AsyncGuide", "str | None", dict[str, Any]], Awaitable["Trace |
 class Step:
     """One stop of the tour: what the docent says, the call it makes, and the fields worth a look."""
 
-    action: str
+    action: Gentle
     says: str
     """Two sentences: what the action means and which legacy endpoint carries it."""
     make: Make
@@ -200,8 +200,6 @@ STEPS: tuple[Step, ...] = (
 """Every row of the map, in the order a learner meets them."""
 
 
-HEARS_SPEAK = ("listen", "interpret")
-"""The steps that send the sound speak made."""
 SILENCE_SENT = "speak made no sound here, so this call sent a second of silence: an empty answer is the right one."
 
 
@@ -225,7 +223,7 @@ class Taken:
         return f"Tour {self.number} of {len(STEPS)} · {self.step.title}"
 
 
-def not_offered_words(action: str, found: Mapping[str, Any], *, probed: bool = True) -> str:
+def not_offered_words(action: Gentle, found: Mapping[str, Any], *, probed: bool = True) -> str:
     """How an action the server lacks looks: what the probe (or the call itself) found, and where to see it on the wire."""
     status = found.get("status")
     answer = f"it answered HTTP {status}" if status is not None else "nothing answered"
@@ -266,13 +264,14 @@ class Tour:
         if found.get("support") == "no":
             return Taken(step, number, (probe_calls or {}).get(step.action), False, words=not_offered_words(step.action, found))
         try:
-            model = await model_for(step.action) if step.action not in ("catalog", "imagine", "discern") else None
+            row = ACTIONS[step.action]
+            model = await model_for(step.action) if row.purpose and not row.server_picks else None
             trace = await step.make(ai, model, self.kept)
         except NotOffered as error:
             words = not_offered_words(step.action, {"status": error.status, "reason": error.detail or error.title}, probed=False)
             return Taken(step, number, error.trace, False, error, words)
         except GuideError as error:
             return Taken(step, number, error.trace, None, error, error.explain())
-        if step.action in HEARS_SPEAK and not self.kept.get("audio"):
+        if row.body == "multipart" and not self.kept.get("audio"):  # listen and interpret send the sound speak made
             return Taken(step, number, trace, True, words=SILENCE_SENT)
         return Taken(step, number, trace, True)

@@ -2,7 +2,7 @@
 
 ctrl+s checks the body: each problem is named with its field path and the
 spec's own words, and ctrl+s again (the body unchanged) sends it anyway, to
-see what the server says. ctrl+t flips `stream` for think and continue.
+see what the server says. ctrl+t flips `stream` where the answer can stream.
 Moving in the editor shows what the spec says of the field under the cursor.
 """
 
@@ -20,10 +20,8 @@ from textual.widgets import Footer, Label, Static, TextArea
 from guide.safe_text import one_line, visible
 
 if TYPE_CHECKING:
-    from guide.client import Trace
+    from guide.client import Action, Trace
 
-STREAMS = ("think", "continue", "respond")
-"""The actions whose answer can come as a stream."""
 PROBLEMS_SHOWN = 6
 DRAFTS: dict[str, str] = {}
 """Edits left with Esc, by call: e on the same call brings them back (the latest few calls only)."""
@@ -73,22 +71,22 @@ def read_body(text: str) -> tuple[dict[str, Any] | None, str]:
 
 def editable(trace: Trace) -> str | None:
     """Why this call cannot be replayed with edits, or None."""
-    if trace.action in ("listen", "interpret"):
+    if trace.mapping.body == "multipart":
         return f"{trace.action} sends an audio file as multipart/form-data, not a JSON body; run it again with /{trace.action} FILE."
     if not isinstance(trace.request_body, dict):
         return f"{trace.action} ({trace.method} {trace.path}) has no JSON body to edit."
     return None
 
 
-def flipped(body: dict[str, Any], action: str) -> dict[str, Any]:
-    """The body with `stream` turned the other way (think's and continue's stream_options go with it: the spec allows it only on a stream)."""
+def flipped(body: dict[str, Any], row: Action) -> dict[str, Any]:
+    """The body with `stream` turned the other way (chat's and completion's stream_options go with it: the spec allows it only on a stream)."""
     flipped = dict(body)
     if flipped.get("stream") is True:
         flipped.pop("stream")
         flipped.pop("stream_options", None)
     else:
         flipped["stream"] = True
-        if action in ("think", "continue"):
+        if row.reads in ("chat", "completion"):
             flipped.setdefault("stream_options", {"include_usage": True})
     return flipped
 
@@ -135,11 +133,11 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "flip_stream":
-            return self.trace.action in STREAMS  # hidden where the answer cannot stream
+            return self.trace.mapping.streams  # hidden where the answer cannot stream
         return True
 
     def hint(self) -> str:
-        flip = " · ctrl+t flips stream" if self.trace.action in STREAMS else ""
+        flip = " · ctrl+t flips stream" if self.trace.mapping.streams else ""
         return f"ctrl+s checks the body against the spec and sends it{flip} · Esc cancels"
 
     def on_mount(self) -> None:
@@ -158,7 +156,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
             problems.update(why)
             return
         text = self.query_one("#replay-body", TextArea).text
-        found = check(self.trace.action, body)
+        found = check(self.trace.mapping.name, body)
         if found and self.checked != text:
             self.checked = text
             count = "1 problem" if len(found) == 1 else f"{len(found)} problems"
@@ -173,15 +171,15 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         self.dismiss(body)
 
     def action_flip_stream(self) -> None:
-        if self.trace.action not in STREAMS:
-            self.notify(f"Only think and continue stream; {self.trace.action} answers in one piece.", timeout=4)
+        if not self.trace.mapping.streams:
+            self.notify(f"{self.trace.action} answers in one piece: it does not stream.", timeout=4)
             return
         body, why = self.body()
         if body is None:
             self.query_one("#replay-problems", Static).update(f"{why} Fix it before flipping stream.")
             return
         editor = self.query_one("#replay-body", TextArea)
-        turned = flipped(body, self.trace.action)
+        turned = flipped(body, self.trace.mapping)
         row, column = editor.cursor_location
         editor.load_text(as_json(turned))
         editor.move_cursor((min(row, editor.document.line_count - 1), column))  # where the user was, not line 1
@@ -205,5 +203,5 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
             help_line.update(self.hint())
             return
         body, _ = read_body(text)
-        found = explain(self.trace.action, "request", path, body=body)
+        found = explain(self.trace.mapping.name, "request", path, body=body)
         help_line.update(visible(found.text()) if found else f"{dotted(path) or 'the body'}: the spec defines no such field here. {FIELD_HINT}")

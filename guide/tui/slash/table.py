@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from guide.client import Gentle
 from guide.conversation import blocks
 
 if TYPE_CHECKING:
     from guide.conversation import Conversation, Turn
 
 Takes = Literal["text", "file", "optional", "nothing"]
-Gentle = Callable[["Conversation", str], Awaitable["Turn"]]
+GentleCall = Callable[["Conversation", str], Awaitable["Turn"]]
 
 
-def _file(action: str) -> Gentle:
+def _file(action: Gentle) -> GentleCall:
     async def transcribe(conversation: Conversation, argument: str) -> Turn:
         return await blocks.transcribe(conversation, action, Path(argument).expanduser())
 
@@ -40,9 +41,9 @@ class SlashCommand:
     argument: str
     help: str
     takes: Takes = "nothing"
-    action: str | None = None
+    action: Gentle | None = None
     """The gentle action it calls, if any (its endpoint shows in /help)."""
-    gentle: Gentle | None = None
+    gentle: GentleCall | None = None
     """The conversation's call, for a gentle command."""
     app_action: str | None = None
     """The app action that runs it otherwise; `{}` takes the argument."""
@@ -69,21 +70,22 @@ class SlashCommand:
         return None
 
 
+def gentle(action: Gentle, argument: str, help: str, takes: Takes, call: GentleCall, between: str | None = None) -> SlashCommand:
+    """A gentle command: named for the action it calls."""
+    return SlashCommand(action, argument, help, takes, action, call, between=between)
+
+
 COMMANDS: tuple[SlashCommand, ...] = (
-    SlashCommand("imagine", "PROMPT", "make an image; it is saved and previewed", "text", "imagine", blocks.imagine),
-    SlashCommand(
-        "understand", "TEXT  or  A | B", "embed a text (dimensions, first numbers, norm), or compare two", "text", "understand", blocks.understand
-    ),
-    SlashCommand("speak", "TEXT", "say it aloud; the audio is saved and played", "text", "speak", blocks.speak),
-    SlashCommand("listen", "FILE", "transcribe an audio file into the composer", "file", "listen", _file("listen")),
-    SlashCommand("interpret", "FILE", "translate speech in an audio file into English, into the composer", "file", "interpret", _file("interpret")),
+    gentle("imagine", "PROMPT", "make an image; it is saved and previewed", "text", blocks.imagine),
+    gentle("understand", "TEXT  or  A | B", "embed a text (dimensions, first numbers, norm), or compare two", "text", blocks.understand),
+    gentle("speak", "TEXT", "say it aloud; the audio is saved and played", "text", blocks.speak),
+    gentle("listen", "FILE", "transcribe an audio file into the composer", "file", _file("listen")),
+    gentle("interpret", "FILE", "translate speech in an audio file into English, into the composer", "file", _file("interpret")),
     SlashCommand("attach", "FILE", "add a picture to your next message (PNG, JPEG, GIF or WebP)", "file", app_action="screen.attach({})"),
-    SlashCommand("continue", "TEXT", "let the model carry a text forward (raw completion)", "text", "continue", blocks.carry_on),
-    SlashCommand("catalog", "", "list the models this server offers", "nothing", "catalog", _catalog),
-    SlashCommand("discern", "TEXT", "ask whether a text is safe to say", "text", "discern", blocks.discern),
-    SlashCommand(
-        "revise", "INSTRUCTION | TEXT", "hand over a text with a wish; it comes back changed (edits)", "text", "revise", blocks.revise, between="|"
-    ),
+    gentle("continue", "TEXT", "let the model carry a text forward (raw completion)", "text", blocks.carry_on),
+    gentle("catalog", "", "list the models this server offers", "nothing", _catalog),
+    gentle("discern", "TEXT", "ask whether a text is safe to say", "text", blocks.discern),
+    gentle("revise", "INSTRUCTION | TEXT", "hand over a text with a wish; it comes back changed (edits)", "text", blocks.revise, between="|"),
     SlashCommand(
         "respond", "[on|off]", "send the next messages through respond (the Responses API) instead of think", "optional", app_action="respond({})"
     ),
