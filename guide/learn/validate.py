@@ -194,10 +194,7 @@ def listed(value: Any) -> list[Any]:
 
 def missing(error: ValidationError) -> str:
     """The required property a `required` error is about."""
-    for name in listed(error.validator_value):
-        if isinstance(error.instance, dict) and name not in error.instance:
-            return str(name)
-    return ""
+    return next((str(name) for name in listed(error.validator_value) if isinstance(error.instance, dict) and name not in error.instance), "")
 
 
 def reason(error: ValidationError) -> str:
