@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_server import MODELS_REPLY, read_request
+
 KEYS = 200
 GAP = 0.02
 TOKENS = 2000
@@ -33,18 +36,13 @@ async def paced_server(tokens: int) -> tuple[asyncio.AbstractServer, int]:
     """A loopback server whose first chat reply streams `tokens` tokens at 150 a second (later ones: 20)."""
     replies = 0
     base = {"id": "chatcmpl-keys", "object": "chat.completion.chunk", "created": 0, "model": "bench"}
-    models = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model", "created": 0, "owned_by": "bench"}]}).encode()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal replies
         try:
             while True:
-                request = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in request.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
-                if length:
-                    await reader.readexactly(length)
-                if request.startswith(b"GET"):
-                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(models) + models)
+                if (await read_request(reader)).startswith(b"GET"):
+                    writer.write(MODELS_REPLY)
                     await writer.drain()
                     continue
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")

@@ -40,6 +40,20 @@ def events_body(chunks: int) -> bytes:
     return text.encode()
 
 
+MODELS = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model", "created": 0, "owned_by": "bench"}]}).encode()
+MODELS_REPLY = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(MODELS) + MODELS
+"""The catalog every benchmark server answers with: one model, `bench`."""
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """One HTTP request from the connection: its head (request line and headers) returned, its body read past."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+    if length:
+        await reader.readexactly(length)
+    return head
+
+
 def expected_text(chunks: int) -> str:
     """The reply's text, for checking that nothing was lost."""
     return "".join(f"w{i} " if i % 40 else f"\n\nParagraph {i // 40}. " for i in range(chunks))
@@ -48,21 +62,13 @@ def expected_text(chunks: int) -> str:
 async def serve(chunks: int) -> None:
     bodies = {b"chat": reply_body(chunks), b"responses": events_body(chunks)}
     heads = {kind: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(body) for kind, body in bodies.items()}
-    models = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model", "created": 0, "owned_by": "bench"}]}).encode()
-    models_head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(models)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                request = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in request.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                if length:
-                    await reader.readexactly(length)
+                request = await read_request(reader)
                 if request.startswith(b"GET"):
-                    writer.write(models_head + models)
+                    writer.write(MODELS_REPLY)
                 else:
                     kind = b"responses" if request.split(b" ", 2)[1].endswith(b"/responses") else b"chat"
                     head, body = heads[kind], bodies[kind]

@@ -21,6 +21,10 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_server import MODELS_REPLY, read_request
 
 EVENTS = 3_000_000
 TICK = 0.005
@@ -47,21 +51,15 @@ async def serve(events: int) -> None:
     """Answer the catalog and, on /v1/responses, the stream (as fast as the socket takes it); print the port."""
     stream = body(events)
     head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(stream)
-    models = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model", "created": 0, "owned_by": "bench"}]}).encode()
-    models_head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(models)
     missing = b'{"error":{"message":"no such route","type":"invalid_request_error"}}'
     missing_head = b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(missing)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                request = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in request.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
-                if length:
-                    await reader.readexactly(length)
-                path = request.split(b" ", 2)[1]
+                path = (await read_request(reader)).split(b" ", 2)[1]
                 if path.endswith(b"/models"):
-                    writer.write(models_head + models)
+                    writer.write(MODELS_REPLY)
                 elif path.endswith(b"/responses"):
                     writer.write(head)
                     for start in range(0, len(stream), 65536):

@@ -345,8 +345,17 @@ class ChatSession:
         if not conversation.turns and not conversation.more_before:
             return None
         path = saved_path("exports", ".md")
-        write_private(path, await conversation.export(with_calls=with_calls))
+        write_private(path, await conversation.export(with_calls=with_calls, title=await self._stored_title(conversation)))
         return path
+
+    async def _stored_title(self, conversation: Conversation) -> str:
+        """The title the conversation is stored under: a rename (queued a moment ago, perhaps) changed it."""
+        store = self.store
+        if store is None or not conversation.stored:
+            return ""
+        await store.read(store.flush, 5.0)
+        listed = await store.read(store.conversations)
+        return next((c.title for c in listed if c.id == conversation.stored_id or c.uid == conversation.uid), "")
 
     # Choices, each remembered in the settings.
 

@@ -90,6 +90,8 @@ class Hit:
     role: str
     snippet: str
     created_at: float
+    kind: str = ""
+    """A block's action (`continue`), for saying whose words were found."""
 
 
 class StoreUnavailable(Exception):
@@ -250,19 +252,23 @@ class Store:
         return StoredMessage(**fields, data=parsed if isinstance(parsed, dict) else None)
 
     def search(self, text: str, limit: int = 50) -> list[Hit]:
-        """Messages of every conversation that hold all the words, best matches first."""
+        """Messages of every conversation that hold all the words, best matches first.
+
+        A slash command's block is found too: its words (what /continue wrote on, a /listen transcript) were
+        asked for and read like a reply. A divider is not: it is guide's note of a switch, not words of the conversation.
+        """
         query = fts_query(text)
         if not query:
             return []
         rows = self._rows(
-            """SELECT m.id, m.conversation_id, m.role, m.created_at, c.title,
+            """SELECT m.id, m.conversation_id, m.role, m.kind, m.created_at, c.title,
                       snippet(messages_fts, 0, '«', '»', '…', 12) AS around
                FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
-               WHERE messages_fts MATCH ? AND m.role IN ('user', 'assistant')
+               WHERE messages_fts MATCH ? AND m.role IN ('user', 'assistant', 'action')
                ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return [Hit(r["conversation_id"], r["id"], r["title"], r["role"], " ".join(r["around"].split()), r["created_at"]) for r in rows]
+        return [Hit(r["conversation_id"], r["id"], r["title"], r["role"], " ".join(r["around"].split()), r["created_at"], r["kind"]) for r in rows]
 
     def traces(self, conversation_id: int, *, latest: int | None = None, before: float | None = None) -> list[dict[str, Any]]:
         """A conversation's traces as data, oldest first: the `latest` few (started `before` a time), if given."""

@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance  # noq
 from guide.client import ACTIONS  # noqa: E402
 from guide.companion.engines import ESPEAK_ID, HASHED_ID  # noqa: E402
 from guide.companion.listener import MODEL_ID  # noqa: E402
-from guide.companion.validation import as_json_schema  # noqa: E402
 from guide.learn.spec_cut import STREAM_CHUNKS, cut  # noqa: E402
+from guide.learn.validate import as_json_schema  # noqa: E402
 
 EXAMPLES = examples(100, 30)
 """Examples per route and mode (tests/fuzzing.py): GUIDE_FUZZ=thorough draws more, as CI's run with the extras does."""

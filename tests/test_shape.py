@@ -90,3 +90,20 @@ def textual_private_overrides() -> list[str]:
 
 def test_no_tui_class_overrides_a_textual_private_method() -> None:
     assert textual_private_overrides() == []
+
+
+def long_functions(folder: Path, most: int) -> list[str]:
+    """`file:line name (N lines)` for each function or method under `folder` longer than `most` lines, a nested one within its outer and on its own."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > most:
+                    found.append(f"{path.relative_to(ROOT.parent).as_posix()}:{node.lineno} {node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_in_the_companion_is_over_80_lines() -> None:
+    # The companion's build() was 265 lines of nested closures: a function this long is a module waiting to be one.
+    assert long_functions(ROOT / "companion", 80) == []

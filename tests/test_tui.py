@@ -415,11 +415,11 @@ def test_conversations_can_be_renamed_and_deleted(server: LoopbackServer) -> Non
         await pilot.press("r", "c", "a", "l", "m", "enter")
         await settle(pilot)
         titles = [c.title for c in Store().conversations()]
-        await pilot.press("f4")
-        await settle(pilot)
-        await pilot.press("d")
+        await pilot.press("d")  # the list stays open after a rename
         await settle(pilot)
         await pilot.press("y")  # delete asks first
+        await settle(pilot)
+        await pilot.press("escape")
         await settle(pilot)
         return titles, Store().conversations(), transcript_text(app)
 

@@ -90,6 +90,8 @@ def test_delete_asks_first_and_n_or_escape_keeps_the_conversation(server: Loopba
 
 
 def test_delete_with_y_removes_the_open_conversation_and_a_fresh_one_begins(server: LoopbackServer) -> None:
+    from textual.widgets import DataTable
+
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await type_and_send(pilot, "forget me")
@@ -98,10 +100,14 @@ def test_delete_with_y_removes_the_open_conversation_and_a_fresh_one_begins(serv
         await pilot.press("d")
         await settle(pilot)
         await pilot.press("y")
+        await settle(pilot, 0.2)
+        listed = [str(app.screen.query_one(DataTable).get_row_at(0)[0])]
+        await pilot.press("escape")  # the list stayed open, saying what is left
         await settle(pilot)
-        return app.screen is app.chat, transcript_text(app), notices(app)
+        return listed, app.screen is app.chat, transcript_text(app), notices(app)
 
-    on_chat, shown, told = run_app(make_app(server.url, model="loopback-model"), script)
+    listed, on_chat, shown, told = run_app(make_app(server.url, model="loopback-model"), script)
+    assert listed == ["No conversations yet."]
     assert on_chat and [role for role, _, _ in shown] == ["greeting"]
     assert Store().conversations() == []
     assert "Deleted “forget me”. It was open: a fresh conversation begins." in told

@@ -532,8 +532,8 @@ class Conversation:
 
     # Export.
 
-    async def export(self, *, with_calls: bool = False) -> str:
-        """The conversation as Markdown, exactly as it was shown (blocks and dividers too)."""
+    async def export(self, *, with_calls: bool = False, title: str = "") -> str:
+        """The conversation as Markdown, exactly as it was shown (blocks and dividers too), under its title (else its first words)."""
         await self.load_all()
         calls: dict[str, Any] = {}
         if with_calls:
@@ -544,7 +544,7 @@ class Conversation:
                 calls = {data["id"]: Trace.from_dict(data) for data in stored}
             calls.update(self.calls)
         said = next((t.content for t in self.turns if t.role == "user"), "")
-        title = said.strip().splitlines()[0][:60] if said.strip() else "A conversation"
+        title = title or (said.strip().splitlines()[0][:60] if said.strip() else "A conversation")
         return as_markdown(title, self.turns, calls, opening=self.opening)
 
     # Resuming.

@@ -205,11 +205,29 @@ def check(action: Gentle, body: Any, part: Part = "request") -> list[Problem]:
     spec leaves objects open (OpenAI refuses an unrecognized argument); in an
     answer, only where the spec says it allows none.
     """
+    from .validate import problems, validator  # jsonschema: on the first check, not on the way to the first paint
+
     schema, media = _content(action, part)
     if schema is None:
         return []
-    schemas = Schemas(load(), strict=part == "request", form=media in FORMS)
-    return list(dict.fromkeys(schemas.problems(schema, body, ())))
+    if media in FORMS and isinstance(body, dict):
+        body = _from_form(Schemas(load()), schema, body)
+    return problems(validator(schema, strict=part == "request"), body)
+
+
+def _from_form(schemas: Schemas, schema: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
+    """A multipart form's text values as the numbers and booleans the schema asks for, where they read as one."""
+    properties = schemas.properties(schema)[0]
+    read = dict(form)
+    for name, text in form.items():
+        kinds = schemas.types(properties[name]) if name in properties and isinstance(text, str) else []
+        if "integer" in kinds and re.fullmatch(r"-?\d+", text):
+            read[name] = int(text)
+        elif "number" in kinds and re.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", text):
+            read[name] = float(text)
+        elif "boolean" in kinds and text in ("true", "false"):
+            read[name] = text == "true"
+    return read
 
 
 def _member(schemas: Schemas, written: dict[str, Any], value: Any, step: str | int) -> tuple[dict[str, Any], bool] | None:

@@ -41,6 +41,7 @@ class GuideApp(App[None]):
 
     CSS_PATH = Path(__file__).with_name("guide.tcss")  # absolute: subclasses live elsewhere
     TITLE = "guide"
+    SUSPENDED_SCREEN_CLASS = "-suspended"  # a screen under a dialog hides its notices: the dialog shows them (guide.tcss)
     BINDINGS = [
         Binding("f1", "help", "Help", id="help", tooltip="Keys and slash commands", priority=True),
         Binding("f2", "screen.toggle_panel", "Calls", id="toggle-panel", tooltip="Show or hide the calls panel", priority=True),
@@ -101,13 +102,28 @@ class GuideApp(App[None]):
         now = time.monotonic()
         seconds = min(self.NOTIFICATION_TIMEOUT if timeout is None else timeout, LONGEST)
         staying = [(w, level, until) for w, level, until in self.on_screen if until > now + 0.2]
-        if len(staying) >= SHOWN:  # the oldest goes for good: clear them all and put back the newest
-            staying = staying[-(SHOWN - 1) :] if SHOWN > 1 else []
-            self.clear_notifications()
-            for w, level, until in staying:
-                super().notify(w, severity=level, timeout=until - now, markup=False)
-        self.on_screen = [*staying, (words, severity, now + seconds)]
+        if len(staying) >= SHOWN:  # the oldest goes for good
+            self._keep_on_screen(staying[-(SHOWN - 1) :] if SHOWN > 1 else [])
+        self.on_screen = [*(self.on_screen if len(staying) >= SHOWN else staying), (words, severity, now + seconds)]
         super().notify(words, severity=severity, timeout=seconds, markup=False)
+
+    def withdraw(self, message: str, *, title: str = "") -> None:
+        """Take a notice off the screen once what it said is over ("Replaying…"); F8 still lists it."""
+        from guide.tui.screens.notices import summary
+
+        words, _ = summary(one_line(title), visible(message), self.size.width)
+        kept = [shown for shown in self.on_screen if shown[0] != words]
+        if len(kept) < len(self.on_screen):
+            self.on_screen = kept
+            self.call_later(self._keep_on_screen, kept)  # queued behind the notice itself: Textual adds one when its message is handled
+
+    def _keep_on_screen(self, kept: list[tuple[str, SeverityLevel, float]]) -> None:
+        """Only these notices on screen, each for the rest of its time (Textual's public API clears all or none)."""
+        now = time.monotonic()
+        self.clear_notifications()
+        self.on_screen = [(w, level, until) for w, level, until in kept if until > now + 0.2]
+        for w, level, until in self.on_screen:
+            super().notify(w, severity=level, timeout=until - now, markup=False)
 
     def action_notices(self) -> None:
         """F8: the recent notices, whole."""
@@ -367,6 +383,9 @@ class GuideApp(App[None]):
         """F4: resume, rename, delete or export a conversation; search them all."""
         from guide.tui.screens.conversations import ConversationsScreen
 
+        if isinstance(self.screen, ConversationsScreen):  # F4 is priority here: on the list, it closes it
+            self.screen.dismiss(None)
+            return
         if not self.session.store_opened.is_set():
             self.notify("The conversations file is still being opened (another guide is using it); the list shows when it is free.", timeout=6)
         await self.session.store_opened.wait()
@@ -375,7 +394,7 @@ class GuideApp(App[None]):
             self.notify(self.session.store_problem or "Conversations are not being saved.", severity="warning")
             return
         listed = await store.read(store.conversations)  # off the loop: the list shows when it is read
-        self.push_screen(ConversationsScreen(listed, store), self._conversation_chosen)
+        self.push_screen(ConversationsScreen(listed, store, act=self._conversation_chosen), self._conversation_chosen)
 
     @guarded
     async def _conversation_chosen(self, choice: Any) -> None:

@@ -205,13 +205,16 @@ class CallDetail(ModalScreen[str | None]):
         if guide is None:
             self.app.notify("guide is still finding who answers; try again in a moment.", severity="warning")
             return
-        self.app.notify(f"Replaying {self.trace.action} with your edits…", timeout=3)
+        replaying = f"Replaying {self.trace.action} with your edits…"
+        self.app.notify(replaying, timeout=8)
         try:
             trace = await guide.replay(self.trace.action, body)
         except GuideError as error:
             if error.trace is None:
                 raise
             trace = error.trace
+        finally:
+            self.app.withdraw(replaying)  # type: ignore[attr-defined]
         if self.app.screen is self:
             await self.app.push_screen(CallDetail(trace, original=self.trace))
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -46,11 +47,15 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         Binding("E", "choose('export-calls')", "Export with calls", id="export-calls"),
     ]
 
-    def __init__(self, conversations: list[ConversationInfo], store: Store | None = None) -> None:
+    def __init__(
+        self, conversations: list[ConversationInfo], store: Store | None = None, act: Callable[[Choice], Awaitable[object]] | None = None
+    ) -> None:
         super().__init__()
         self.conversations = conversations
         self.store = store
         """Where search looks (read off the UI loop, as you type)."""
+        self.act = act
+        """Renames, deletes or exports, the list staying open (resume closes it); without it, each closes the list."""
         self.hits: list[Hit] = []
         self.open_when_found = False
         """Enter came before the search's answer: open the first match as soon as it is shown."""
@@ -99,7 +104,7 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         table.clear(columns=True)
         table.add_columns("conversation", "who", "when", "words")
         for hit in self.hits:
-            who = "You" if hit.role == "user" else "Guide"
+            who = {"user": "You", "assistant": "Guide"}.get(hit.role, f"/{hit.kind}")
             words = hit.snippet if len(hit.snippet) <= SNIPPET else hit.snippet[: SNIPPET - 1] + "…"
             table.add_row(
                 Text(one_line(hit.title or "(untitled)")),
@@ -148,7 +153,35 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     def action_choose(self, verb: str) -> None:
         selected = self._selected()
         if selected is not None:
-            self.dismiss(Choice(verb, selected[0], message_id=selected[1]))
+            self._done(Choice(verb, selected[0], message_id=selected[1]))
+
+    def _done(self, choice: Choice) -> None:
+        """Resume closes the list; a rename, delete or export is done in place, and the list shows what changed."""
+        if choice.verb == "resume" or self.act is None or self.store is None:
+            self.dismiss(choice)
+        else:
+            self._act(choice)
+
+    @work(group="act")
+    async def _act(self, choice: Choice) -> None:
+        assert self.act is not None and self.store is not None
+        await self.act(choice)
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        try:
+            await self.store.read(self.store.flush, 5.0)  # the rename or delete just queued lands before the list is read again
+            self.conversations = await self.store.read(self.store.conversations)
+        except StoreUnavailable as error:
+            self.notify(str(error), title=error.title, severity="warning")
+            return
+        table.focus()
+        words = self.query_one("#search-input", Input).value.strip()
+        if words:
+            self._search(words)  # the hits again, under their new titles (or gone)
+            return
+        self._list()
+        keys = [str(c.id) for c in self.conversations]
+        table.move_cursor(row=keys.index(str(choice.conversation_id)) if str(choice.conversation_id) in keys else min(row, table.row_count - 1))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_choose("resume")
@@ -186,7 +219,8 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     def renamed(self, event: Input.Submitted) -> None:
         selected = self._selected()
         if selected is not None and event.value.strip():
-            self.dismiss(Choice("rename", selected[0], event.value.strip()))
+            self._end_rename()
+            self._done(Choice("rename", selected[0], event.value.strip()))
 
     def action_delete(self) -> None:
         """d: ask first; y deletes, n or Esc keeps it."""
@@ -197,7 +231,7 @@ class ConversationsScreen(ModalScreen[Choice | None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.dismiss(Choice("delete", selected[0], title))
+                self._done(Choice("delete", selected[0], title))
 
         from guide.tui.screens.confirm import Confirm
 
