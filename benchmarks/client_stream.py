@@ -110,6 +110,40 @@ def timed(run: Callable[[str], Awaitable[str]], base: str, expected: str) -> flo
     return statistics.median(times)
 
 
+def alternated(runs: list[Callable[[str], Awaitable[str]]], base: str, expected: str) -> list[float]:
+    """The median time of each, run in turns (a, b, a, b, …) so that a machine busy for a moment weighs on them alike."""
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(2 * RUNS - 1):  # each run is short: more of them keep a busy moment from deciding the median
+        for run, kept in zip(runs, times):
+            started = time.perf_counter()
+            text = asyncio.run(run(base))
+            kept.append(time.perf_counter() - started)
+            if text != expected:
+                raise SystemExit(f"{run.__name__} lost text: {len(text)} != {len(expected)} characters")
+    return [statistics.median(kept) for kept in times]
+
+
+def whole_body_rows() -> list[tuple[str, float, str, float, str]]:
+    """The same streams from a server that sends each body in one write: the client's own time, undiluted by the server's."""
+    serve = [sys.executable, str(Path(__file__).with_name("stream_server.py")), str(CHUNKS), "whole"]
+    server = subprocess.Popen(serve, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+        expected = expected_text(CHUNKS)
+        raw, ours = alternated([raw_httpx, guide_async], base, expected)
+        raw_events, our_events = alternated([raw_httpx_events, guide_async_events], base, expected)
+    finally:
+        server.kill()
+        server.wait()
+    return [
+        (f"stream {CHUNKS:,} chunks, body in one write: raw httpx + json.loads", raw, "s", 1.0, "raw httpx, 1 write"),
+        (f"stream {CHUNKS:,} chunks, body in one write: AsyncGuide (target ≤ 1.2×)", ours, "s", ours / raw, "raw httpx, 1 write"),
+        (f"respond {CHUNKS:,} typed events, body in one write: raw httpx + json.loads", raw_events, "s", 1.0, "raw events, 1 write"),
+        (f"respond {CHUNKS:,} typed events, body in one write: AsyncGuide (≤ 1.3×)", our_events, "s", our_events / raw_events, "raw events, 1 write"),
+    ]
+
+
 def import_time(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(RUNS)]
@@ -145,6 +179,7 @@ def rows() -> list[tuple[str, float, str, float, str]]:
     finally:
         server.kill()
         server.wait()
+    out += whole_body_rows()
     anchor = import_time("import httpx")
     async_anchor = import_time("import asyncio, httpx")
     out += [

@@ -1,7 +1,11 @@
 """A loopback server that streams one chat reply of N chunks as fast as it can (or, on /v1/responses, N typed events).
 
 Run as a separate process so that the client being measured has its own core:
-    python benchmarks/stream_server.py 20000   (prints the port, serves until killed)
+    python benchmarks/stream_server.py 20000 [whole]   (prints the port, serves until killed)
+
+By default the body goes out 16 KB at a time, waiting for each to drain; with
+`whole`, the whole body goes out in one write, so the client's own time is
+the whole of what is measured (a slow server dilutes it).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ def expected_text(chunks: int) -> str:
     return "".join(f"w{i} " if i % 40 else f"\n\nParagraph {i // 40}. " for i in range(chunks))
 
 
-async def serve(chunks: int) -> None:
+async def serve(chunks: int, whole: bool) -> None:
     bodies = {b"chat": reply_body(chunks), b"responses": events_body(chunks)}
     heads = {kind: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(body) for kind, body in bodies.items()}
 
@@ -73,7 +77,9 @@ async def serve(chunks: int) -> None:
                     kind = b"responses" if request.split(b" ", 2)[1].endswith(b"/responses") else b"chat"
                     head, body = heads[kind], bodies[kind]
                     writer.write(head)
-                    for start in range(0, len(body), 16384):
+                    if whole:
+                        writer.write(body)
+                    for start in range(0, len(body) if not whole else 0, 16384):
                         writer.write(body[start : start + 16384])
                         await writer.drain()
                 await writer.drain()
@@ -87,4 +93,4 @@ async def serve(chunks: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 20000))
+    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 20000, sys.argv[2:] == ["whole"]))

@@ -117,3 +117,25 @@ def test_the_reader_records_frames_and_stops_at_done() -> None:
     assert reader.feed(f"data: {chunk}\n\ndata: [DONE]\n\ndata: {chunk}\n\n") == ["hi"]
     reader.finish()
     assert answer.done and [text for _, text in trace.frames] == [chunk, "[DONE]"]
+
+
+@pytest.mark.parametrize("reader_kind", ["chat", "response"])
+def test_frames_are_read_as_json_loads_reads_them_space_around_accepted_trailing_words_refused(reader_kind: str) -> None:
+    # The readers parse frames on a faster path than json.loads (raw_decode): what it accepts and refuses must stay the same.
+    from guide.client._errors import ReplyNotUnderstood
+    from guide.client._events import EventReader
+
+    if reader_kind == "chat":
+        frame = json.dumps({"choices": [{"delta": {"content": "hi"}, "finish_reason": None}]})
+    else:
+        frame = json.dumps({"type": "response.output_text.delta", "delta": "hi"})
+
+    def reader() -> StreamReader:
+        kind = EventReader if reader_kind == "response" else StreamReader
+        return kind(reader_kind, Answer(), Trace("think", "POST", "http://x/v1/chat/completions"), 0.0)  # type: ignore[arg-type]
+
+    assert reader().feed(f"data:  \t{frame} \t\n\n") == ["hi"]
+    with pytest.raises(ReplyNotUnderstood):
+        reader().feed(f"data: {frame} and more\n\n")
+    with pytest.raises(ReplyNotUnderstood):
+        reader().feed(f"data: {frame}{frame}\n\n")

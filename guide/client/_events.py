@@ -19,7 +19,7 @@ from typing import Any
 from ._errors import GuideError, ReplyNotUnderstood, ServerFailed, StreamBrokeOff
 from ._responses import response_failure, usage_of
 from ._secrets import mask_spans
-from ._stream import StreamReader
+from ._stream import StreamReader, parse
 
 TEXT_DELTA = "response.output_text.delta"
 THOUGHT_DELTAS = frozenset({"response.reasoning_text.delta", "response.reasoning_summary_text.delta"})
@@ -67,7 +67,6 @@ class EventReader(StreamReader):
         before = self.trace.frames_left_out  # frames are numbered from the start of the stream: kept ones and those left out
         keep = frames.append
         mark = self.kinds.append
-        loads = json.loads
         pieces = answer.pieces
         scrubbing = bool(self.secrets)
         out: list[str] = []
@@ -81,7 +80,7 @@ class EventReader(StreamReader):
                 answer.done = True
                 break
             try:
-                parsed = loads(data)
+                parsed = parse(data)
             except (ValueError, RecursionError):
                 raise self._not_understood(data, "An event of the stream was not JSON (or was nested too deeply to read).") from None
             if scrubbing and "\\" in data:

@@ -20,6 +20,10 @@ class ServerSentEvent(NamedTuple):
     retry: int | None = None
 
 
+_new = tuple.__new__
+"""Builds an event without the named tuple's own __new__ (a Python function): a third of the decoder's time per event."""
+
+
 class SSEDecoder:
     """Feed it text as it arrives; it returns the events each piece completes."""
 
@@ -60,6 +64,9 @@ class SSEDecoder:
         self._tail = lines.pop()
         events: list[ServerSentEvent] = []
         for line in lines:
+            if line[:6] == "data: ":  # the hot path: one such line per token
+                self._data.append(line[6:])
+                continue
             if not line:
                 if self._data:
                     events.append(self._dispatch())
@@ -97,7 +104,7 @@ class SSEDecoder:
 
     def _dispatch(self) -> ServerSentEvent:
         data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
-        event = ServerSentEvent(data, self._event or "message", self._id, self._retry)
+        event = _new(ServerSentEvent, (data, self._event or "message", self._id, self._retry))
         self._data = []
         self._event = ""
         return event

@@ -23,6 +23,22 @@ MAX_TOOL_CALLS = 64
 """Tool calls read from one stream (more is not a reply guide trusts)."""
 
 
+_decode = json.JSONDecoder().raw_decode
+
+
+def parse(data: str) -> Any:
+    """`json.loads(data)`, a microsecond sooner for the usual frame (a third of the reader's time per token).
+
+    Anything unusual (space around the value, not JSON at all) goes to
+    `json.loads`, so what is accepted and the error raised are the same.
+    """
+    try:
+        value, end = _decode(data)
+    except ValueError:
+        return json.loads(data)
+    return value if end == len(data) else json.loads(data)
+
+
 def _partial_tag(text: str, tag: str) -> int:
     """How many characters at the end of `text` could begin `tag` (held back until the next piece says)."""
     for size in range(min(len(tag) - 1, len(text)), 0, -1):
@@ -240,7 +256,7 @@ class StreamReader:
                 answer.done = True
                 break
             try:
-                chunk = json.loads(data)
+                chunk = parse(data)
             except (ValueError, RecursionError):
                 raise self._not_understood(data, "A frame of the stream was not JSON (or was nested too deeply to read).") from None
             if scrubbing and "\\" in data:
@@ -309,7 +325,10 @@ class StreamReader:
             if type(content) is not str:
                 raise self._not_understood(data, f"A frame's {name} was not text.")
             if content:
-                if self.inline is None:
+                if self.inline is None and not self.secrets and (answer.thought_ms is not None or not answer.reasoning):
+                    answer.pieces.append(content)  # the hot path: nothing to scrub, no thinking to end (as _take does it)
+                    out.append(content)
+                elif self.inline is None:
                     self._take(frame, name, content, self.text, answer.pieces, out)
                 else:
                     self._inline(frame, content, out)
