@@ -68,23 +68,24 @@ def grouped(models: Iterable[ModelInfo]) -> dict[str, list[ModelInfo]]:
 
 @dataclass
 class ModelChoice:
-    """The models in force: the user's, the persona's, and what the catalog offers."""
+    """The models in force on the server in force: the user's, and what its catalog offers. The one home of "which model";
+    the persona's preference is read from the persona each time, never copied here."""
 
     chosen: str | None = None
     """The user's chat model (settings, a flag, /model, F6)."""
-    persona: str | None = None
-    """The persona's preferred chat model, used when the user chose none."""
     per_action: dict[str, str] = field(default_factory=dict)
     """The user's choice for another action (understand → an embedding model), on this server."""
     catalog: list[ModelInfo] | None = None
     """The server's models, once asked (None: not asked yet)."""
 
-    def for_action(self, action: str) -> str | None:
-        """The model for an action; None leaves it to the client (the catalog's first model)."""
+    def for_action(self, action: str, preferred: str | None = None) -> str | None:
+        """The model for an action (`preferred`: the persona's chat model, used when the user chose none and the server lists it);
+        None leaves it to the client (the catalog's first model)."""
         purpose = PURPOSES.get(action, "chat")
+        chat = self.chosen or (preferred if preferred and self.listed(preferred) else None)
         if purpose == "chat":
-            return self.chosen or self.persona or self._first("chat")
-        return self.per_action.get(action) or self._first(purpose) or self.chosen or self.persona or self._first("chat")
+            return chat or self._first("chat")
+        return self.per_action.get(action) or self._first(purpose) or chat or self._first("chat")
 
     def _first(self, purpose: str) -> str | None:
         return next((m.id for m in self.catalog or () if purpose_of(m) == purpose), None)
@@ -93,16 +94,25 @@ class ModelChoice:
         """Whether the catalog lists the model (True while the catalog is unknown)."""
         return self.catalog is None or any(m.id == name for m in self.catalog)
 
-    def learn(self, catalog: list[ModelInfo]) -> list[str]:
+    def choose(self, name: str) -> tuple[list[str], str]:
+        """The user chose a model: the actions it now answers (listen and interpret share one), and the model it replaces."""
+        purpose = self.purpose(name)
+        if purpose == "chat":
+            was, self.chosen = self.chosen or "", name
+            return ["think"], was
+        actions = [action for action, wanted in PURPOSES.items() if wanted == purpose]
+        was = self.per_action.get(actions[0], "")
+        self.per_action.update(dict.fromkeys(actions, name))
+        return actions, was
+
+    def learn(self, catalog: list[ModelInfo], preferred: str | None = None) -> list[str]:
         """Take a (new) server's catalog; what to tell the user about choices it does not list (they are set aside)."""
         self.catalog = list(catalog)
         told = []
         if self.chosen and not self.listed(self.chosen):
-            instead = self.persona if self.persona and self.listed(self.persona) else self._first("chat")
+            instead = preferred if preferred and self.listed(preferred) else self._first("chat")
             told.append(f"This server has no model '{self.chosen}'; using {instead or 'its first model'} instead.")
             self.chosen = None
-        if self.persona and not self.listed(self.persona):
-            self.persona = None
         for action, name in list(self.per_action.items()):
             if not self.listed(name):
                 told.append(f"This server has no model '{name}' for {action}; using {self._first(PURPOSES[action]) or 'its first'}.")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from guide.constants import DEFAULT_HISTORY, PROBE
 from guide.models import PURPOSES, ModelChoice
+from guide.server import Server
 from guide.tools import tools_for
 
 from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
@@ -58,6 +59,7 @@ class Conversation:
         guide: AsyncGuide | None = None,
         store: Store | None = None,
         models: ModelChoice | None = None,
+        server: Server | None = None,
         address: str | None = None,
         budget: int = DEFAULT_HISTORY,
         emit: Callable[[Event], None] | None = None,
@@ -65,10 +67,9 @@ class Conversation:
         stored_id: int | None = None,
     ) -> None:
         self.persona = persona
-        self.guide = guide
-        """The client that answers (the app sets a new one when the server changes)."""
+        self.server = server or Server(guide, models=models or ModelChoice())
+        """The server in force (the session's own, shared: a switch there is seen here), or one of its own (`guide`, `models`)."""
         self.store = store
-        self.models = models or ModelChoice(persona=persona.model)
         self.address = address
         """Whom the guide addresses, over the persona's own (settings)."""
         self.budget = budget
@@ -102,6 +103,16 @@ class Conversation:
         """Pictures attached for the next message (/attach)."""
         self.streams = True
         """Whether replies are asked for as streams (`guide ask --no-stream` asks for them whole)."""
+
+    @property
+    def guide(self) -> AsyncGuide | None:
+        """The client that answers: the server in force's."""
+        return self.server.client
+
+    @property
+    def models(self) -> ModelChoice:
+        """The models chosen on the server in force."""
+        return self.server.models
 
     # What the guide is.
 
@@ -400,7 +411,7 @@ class Conversation:
                 self.remove_last()
         else:
             reply = exchange.reply
-            answered = (reply.model if reply else None) or model or (self.guide.chosen_model(None) if self.guide else None) or ""
+            answered = (reply.model if reply else None) or model or ""
             trace = reply.trace if reply else None
             if exchange.state == "done" and not text.strip() and exchange.error is None:
                 self._said_nothing(exchange, trace)
@@ -452,16 +463,16 @@ class Conversation:
 
     async def model_for(self, action: str) -> str | None:
         """The model for an action; asks the server's catalog first when that is the only way to know."""
-        name = self.models.for_action(action)
+        name = self.models.for_action(action, self.persona.model)
         if self.models.catalog is None and (name is None or PURPOSES.get(action, "chat") != "chat"):
             await self.know_models()
-            name = self.models.for_action(action)
+            name = self.models.for_action(action, self.persona.model)
         return name
 
     async def know_models(self) -> list[str]:
         """Ask the server's catalog (a real call, shown with the others); what the user should know about their choices."""
         catalog = await self.require_guide().catalog()
-        told = self.models.learn(list(catalog))
+        told = self.models.learn(list(catalog), self.persona.model)
         for words in told:
             self.emit(Notice("Model", words, "warning"))
         return told
@@ -474,7 +485,6 @@ class Conversation:
             self.persona = persona  # the same voice (perhaps now your own copy): nothing to show
             return
         self.persona = persona
-        self.models.persona = persona.model
         label = f"now speaking as {persona.name}" + (f" ({why})" if edited else "")
         self._divide(Turn("divider", label, kind="persona", data={"persona": persona.id}), was=was.id, now=None if edited else persona.id)
         if self.stored and self.store is not None:
@@ -494,18 +504,15 @@ class Conversation:
             words = f"{self.persona.name}'s tools go with think only: through respond, the model answers without them."
             self.emit(Notice("Tools", words, "warning"))
 
-    def switch_model(self, name: str, action: str = "think") -> None:
-        """Answer with another model from the next call (checked against the catalog by the caller)."""
-        chat = action in ("think", "continue")
-        was = (self.models.chosen if chat else self.models.per_action.get(action)) or ""
+    def switch_model(self, name: str) -> list[str]:
+        """Answer with another model from the next call (checked against the catalog by the caller); the actions it answers."""
+        actions, was = self.models.choose(name)
+        action, chat = actions[0], actions == ["think"]
         if name == was:
-            return
-        if chat:
-            self.models.chosen = name
-        else:
-            self.models.per_action[action] = name
+            return actions
         label = f"model: {name}" if chat else f"model for {action}: {name}"
         self._divide(Turn("divider", label, kind="model", model=name, data={"action": action}), was=was, now=name)
+        return actions
 
     def switch_server(self, label: str, *, was: str, now: str) -> None:
         """Another server answers from the next call; the switch shows in the transcript."""

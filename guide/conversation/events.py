@@ -63,6 +63,13 @@ class PersonaChanged:
 
 
 @dataclass(frozen=True)
+class Switched:
+    """What is in force changed, in the one place that owns it (the session): whoever shows it reads it again."""
+
+    what: Literal["server", "model", "conversation"]
+
+
+@dataclass(frozen=True)
 class CallFiled:
     """A call (a Trace) changed: it started, streamed on, or ended."""
 
@@ -80,4 +87,4 @@ class Notice:
     """How long it stays on screen (None: the app's default for its severity)."""
 
 
-Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyEnded | PersonaChanged | CallFiled | Notice
+Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyEnded | PersonaChanged | Switched | CallFiled | Notice

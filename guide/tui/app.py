@@ -26,7 +26,7 @@ from textual.screen import Screen
 
 from guide import config
 from guide.chat_session import ChatSession
-from guide.conversation import CallFiled, Event, Notice, PersonaChanged
+from guide.conversation import CallFiled, Event, Notice, PersonaChanged, Switched
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat import ChatScreen
@@ -184,13 +184,15 @@ class GuideApp(App[None]):
         if isinstance(event, Notice):
             default = 6 if event.severity == "information" else 12
             self.notify(event.message, title=event.title, severity=event.severity, timeout=event.timeout or default)
-            if event.title == "Companion":
-                self.refresh_status()  # started again: perhaps elsewhere, perhaps with the listener
             return
         if not self.chat.is_attached:
             return  # closing: a call stopped as guide exits has nothing left to show on
+        if isinstance(event, Switched) and event.what == "conversation":
+            self.chat.stop()
+            await self.chat.show()
         await self.chat.heard(event)
-        if isinstance(event, PersonaChanged) or (isinstance(event, CallFiled) and event.trace.action == "catalog") or surface_changed(event):
+        catalog = isinstance(event, CallFiled) and event.trace.action == "catalog"
+        if isinstance(event, (PersonaChanged, Switched)) or catalog or surface_changed(event):
             self.refresh_status()
 
     def on_calls_panel_call_selected(self, event: Any) -> None:
@@ -200,16 +202,9 @@ class GuideApp(App[None]):
 
     # The chat.
 
-    async def show_conversation(self) -> None:
-        """Show the session's conversation now (a new one, or one resumed)."""
-        self.chat.stop()
-        await self.chat.show(self.session.conversation)
-        self.refresh_status()
-
-    async def action_new_conversation(self) -> None:
-        """A fresh conversation: the greeting again, no call."""
+    def action_new_conversation(self) -> None:
+        """A fresh conversation: the greeting again, no call (the screen shows it when the session says so)."""
         self.session.new_conversation()
-        await self.show_conversation()
 
     # Screens and choices.
 
@@ -320,10 +315,11 @@ class GuideApp(App[None]):
         await self.session.started.wait()
         if not name:
             catalog = await self.session.catalog()
-            picked: str | None = await self.push_screen_wait(model_picker(catalog, self.session.models.for_action("think")))
+            in_force = self.session.server.models.for_action("think", self.session.conversation.persona.model)
+            picked: str | None = await self.push_screen_wait(model_picker(catalog, in_force))
             name = picked or ""
-        if name and await self.session.switch_model(name):
-            self.refresh_status()
+        if name:
+            await self.session.switch_model(name)
 
     @work(group="picker")
     @guarded
@@ -333,8 +329,7 @@ class GuideApp(App[None]):
         from guide.tui.screens.pickers import AddressPrompt, server_picker
 
         session = self.session
-        companion = None if session.settings.server() or session.answering is None else session.answering.companion
-        in_force = "companion" if companion is not None else f"preset:{session.settings.provider}"
+        in_force = "companion" if session.server.companion is not None else f"preset:{session.settings.provider}"
         choice = await self.push_screen_wait(server_picker(session.server_address(), in_force))
         if choice == "custom":
             choice = await self.push_screen_wait(AddressPrompt())
@@ -342,7 +337,7 @@ class GuideApp(App[None]):
             return
         await session.started.wait()
         if choice == "companion":
-            running = session.answering is not None and session.answering.companion is not None
+            running = session.server.companion is not None
             self.notify("Back to guide's companion." if running else "Starting guide's companion…", timeout=3)
             await self.chat.stop_for_switch()
             await session.use_companion()
@@ -359,7 +354,6 @@ class GuideApp(App[None]):
                     return
             await self.chat.stop_for_switch()
             await session.switch_server(choice, probed=tried)
-        self.refresh_status()
 
     @work(group="picker")
     @guarded
@@ -383,10 +377,8 @@ class GuideApp(App[None]):
         if choice is None or store is None:
             return
         if choice.verb == "resume":
-            if await self.session.resume(choice.conversation_id) is not None:
-                await self.show_conversation()
-                if choice.message_id is not None:
-                    await self.chat.show_message(choice.message_id)
+            if await self.session.resume(choice.conversation_id) is not None and choice.message_id is not None:
+                self.call_later(self.chat.show_message, choice.message_id)  # after the screen shows it (its `Switched` is queued first)
         elif choice.verb == "rename":
             store.rename(choice.conversation_id, choice.title)
             self.notify(f"Renamed to “{choice.title}”.", timeout=3)
@@ -394,7 +386,7 @@ class GuideApp(App[None]):
             was_open = await self.session.is_open(choice.conversation_id)
             store.delete(choice.conversation_id)
             if was_open:
-                await self.action_new_conversation()
+                self.action_new_conversation()
             fresh = " It was open: a fresh conversation begins." if was_open else ""  # item 2 (reading)
             self.notify(f"Deleted “{choice.title or '(untitled)'}”.{fresh}", timeout=4)
         elif choice.verb.startswith("export"):

@@ -76,7 +76,6 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.session = session
         """The run this screen shows (headless): its conversation, its store, whether it has started."""
-        self.conversation = session.conversation
         self.status = session.status()
         self.streaming = False
         self.preparing = 0
@@ -105,13 +104,18 @@ class ChatScreen(Screen[None]):
     async def on_mount(self) -> None:
         self.query_one("#suggestions").display = False
         self.query_one(Composer).focus()
-        await self.show(self.conversation)
+        await self.show()
 
     def on_resize(self) -> None:
         wide = self.size.width >= NARROW
         if wide != self.was_wide:
             self.panel_wanted, self.was_wide = None, wide  # across the fold, the width decides again over F2's choice
         self.panel.display = self.panel_wanted if self.panel_wanted is not None else wide
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation in force: the session's (a switch is announced, and `show` follows it)."""
+        return self.session.conversation
 
     @property
     def transcript(self) -> Transcript:
@@ -134,9 +138,9 @@ class ChatScreen(Screen[None]):
         if self.is_mounted:
             self.query_one(StatusLine).show(status)
 
-    async def show(self, conversation: Conversation) -> None:
-        """Show a conversation: its greeting and its latest turns (and forget the last one's calls)."""
-        self.conversation, self.found_for = conversation, None
+    async def show(self) -> None:
+        """Show the conversation in force: its greeting and its latest turns (and forget the last one's calls)."""
+        conversation, self.found_for = self.conversation, None
         greeting = MessageView("greeting", *conversation.opening)  # as it opened, whoever speaks now
         self.panel.clear()
         await self.transcript.reset(conversation, greeting)
