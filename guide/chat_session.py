@@ -205,10 +205,10 @@ class ChatSession:
         if companion.url != before.url and server.client is not None:
             await server.client.aclose()
             server.client = self._client()
+        self.emit(Switched("server"))
         if companion.model_id != before.model_id and server.client is not None:
             server.models.catalog = None
             await self.conversation.know_models()
-        self.emit(Switched("server"))
 
     def _client(self, base_url: str | None = None, on_trace: Callable[[Trace], None] | None = None) -> AsyncGuide:
         """A client for the server in the settings (or `base_url`), with this run's key, timeout and transport."""
@@ -459,6 +459,7 @@ class ChatSession:
         server.models.catalog, server.models.per_action, server.models.chosen = None, {}, self.settings.model
         await self._remembered_choices()
         self.conversation.switch_server(f"now talking to {self.server_forms()[1]}", was=was, now=self.server_address())
+        self.emit(Switched("server"))  # as it changes: what it offers and its catalog are asked next, and either may fail
         if probed is None:
             await self.probe()
         else:
@@ -470,7 +471,6 @@ class ChatSession:
         await self.conversation.know_models()  # the models in force, checked against the new server's catalog
         if self.settings.model and server.models.chosen is None:
             self.save_settings({"model": None})  # chosen for the old server: set aside, not kept for the next run
-        self.emit(Switched("server"))
 
     async def probe(self, force: bool = False, tell: bool = True) -> dict[str, Any]:
         """Which actions this server offers: probed once, cached in the store with the probe's calls."""

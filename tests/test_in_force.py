@@ -117,3 +117,23 @@ def test_after_f4_resume_the_screen_the_transcript_and_the_next_request_hold_the
         {"role": "assistant", "content": "You said: first words"},
         {"role": "user", "content": "more"},
     ]
+
+
+def test_a_server_without_a_catalog_is_still_the_one_shown_and_called(server: LoopbackServer) -> None:
+    with LoopbackServer(offers={"/chat/completions"}) as other:  # its catalog is refused: the switch is announced before it is asked
+
+        async def script(pilot: Pilot[None]) -> Any:
+            app: GuideApp = pilot.app  # type: ignore[assignment]
+            await pick_server(pilot, other.url)
+            for _ in range(200):
+                await pilot.pause(0.02)
+                if any(r.path.endswith("/models") for r in other.requests):
+                    break
+            await settle(pilot)
+            shown = status_of(app)
+            await type_and_send(pilot, "after")
+            return shown
+
+        shown = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model"}), script)
+        assert other.url in shown and server.url not in shown
+        assert models_asked(other) == ["loopback-model"] and models_asked(server) == []

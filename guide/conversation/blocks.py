@@ -146,7 +146,7 @@ async def catalog(conversation: Conversation) -> Turn:
     from guide.models import LABELS, purpose_of
 
     models = await conversation.require_guide().catalog()
-    conversation.models.learn(list(models), conversation.persona.model)
+    conversation.learn_models(models)
     body = "\n".join(f"- `{m.id}` — {m.owned_by or 'unknown owner'} · {LABELS[purpose_of(m)]}" for m in models) or "The server lists no models."
     return block(conversation, "catalog", body, models.trace, models=[m.id for m in models])
 

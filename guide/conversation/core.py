@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,12 +24,12 @@ from guide.models import PURPOSES, ModelChoice
 from guide.server import Server
 from guide.tools import tools_for
 
-from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
+from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, Switched, TurnAdded, TurnRemoved
 from .exchange import Exchange
 from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, AsyncReply, Trace
+    from guide.client import AsyncGuide, AsyncReply, ModelInfo, Trace
     from guide.client.internal import Prepared
     from guide.personas import Persona
     from guide.store import Store
@@ -471,10 +471,14 @@ class Conversation:
 
     async def know_models(self) -> list[str]:
         """Ask the server's catalog (a real call, shown with the others); what the user should know about their choices."""
-        catalog = await self.require_guide().catalog()
+        return self.learn_models(await self.require_guide().catalog())
+
+    def learn_models(self, catalog: Iterable[ModelInfo]) -> list[str]:
+        """Take the server's catalog: the model in force may change (announced); what the user should know about their choices."""
         told = self.models.learn(list(catalog), self.persona.model)
         for words in told:
             self.emit(Notice("Model", words, "warning"))
+        self.emit(Switched("model"))
         return told
 
     def switch_persona(self, persona: Persona, why: str = "edited") -> None:

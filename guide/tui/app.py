@@ -26,7 +26,7 @@ from textual.screen import Screen
 
 from guide import config
 from guide.chat_session import ChatSession
-from guide.conversation import CallFiled, Event, Notice, PersonaChanged, Switched
+from guide.conversation import Event, Notice, PersonaChanged, Switched
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat import ChatScreen
@@ -191,8 +191,7 @@ class GuideApp(App[None]):
             self.chat.stop()
             await self.chat.show()
         await self.chat.heard(event)
-        catalog = isinstance(event, CallFiled) and event.trace.action == "catalog"
-        if isinstance(event, (PersonaChanged, Switched)) or catalog or surface_changed(event):
+        if isinstance(event, (PersonaChanged, Switched)) or surface_changed(event):
             self.refresh_status()
 
     def on_calls_panel_call_selected(self, event: Any) -> None:
