@@ -20,8 +20,7 @@ from guide.constants import PROBE
 from guide.conversation import Conversation, Event, Notice, Switched
 from guide.conversation.events import Severity
 from guide.learn.tour import Tour
-from guide.models import ModelChoice
-from guide.server import Server
+from guide.models import ModelChoice, Server
 from guide.status import Status
 
 if TYPE_CHECKING:
@@ -120,6 +119,7 @@ class ChatSession:
         finally:
             self.server.client = self.server.client or self._client()
             self.started.set()
+            self.emit(Switched("server"))  # known at last: the header says who answers
         await self._opening
 
     async def _remembered_choices(self) -> None:
@@ -360,11 +360,6 @@ class ChatSession:
         path = personas.save(persona)
         self.shelf = personas.load()
         return path
-
-    async def catalog(self) -> list[Any]:
-        """The server's models (a real catalog call), learnt by the model resolver."""
-        await self.conversation.know_models()
-        return list(self.server.models.catalog or [])
 
     async def switch_model(self, name: str) -> bool:
         """Answer with another model from the next call, if the server lists it; remembered for chat."""

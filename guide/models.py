@@ -1,21 +1,24 @@
-"""Which model answers each action: the user's choice, the persona's preference, the server's catalog.
+"""The server in force and which model answers each action on it: the user's choice, the persona's preference, the catalog.
 
 One place answers "which model": think and continue want a chat model,
 understand an embedding model, speak a speech model, listen and interpret a
 transcription model. A model's purpose comes from what the server says (the
 companion says it; LM Studio's `type` does), else from common naming
 (`embed`, `tts`, `whisper`), else it is taken to be a chat model. A choice is
-checked against the catalog when the server or the model changes.
+checked against the catalog when the server or the model changes. Each has
+one home (`Server`, `ModelChoice`): the session changes it in one call that
+announces the change (`Switched`), and everything else reads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from guide.client import ModelInfo
+    from guide.client import AsyncGuide, ModelInfo, Trace
+    from guide.connect import Answering
 
 PURPOSES = {
     "think": "chat",
@@ -123,3 +126,23 @@ class ModelChoice:
         """What a named model is for, by the catalog (chat if unknown)."""
         found = next((m for m in self.catalog or () if m.id == name), None)
         return purpose_of(found) if found is not None else "chat"
+
+
+@dataclass
+class Server:
+    """Who answers now, and the model chosen for each action on it. Conversations share it: they keep no copy."""
+
+    client: AsyncGuide | None = None
+    """The client: it derived the address (`client.address`) and holds the key. None until who answers is known."""
+    answering: Answering | None = None
+    """How it was found when the settings name no server (a local one, the companion)."""
+    support: dict[str, Any] | None = None
+    """What its probe found (action → support, status, reason), for the map; None until probed."""
+    calls: dict[str, Trace] = field(default_factory=dict)
+    """The probe's calls by action: kept under the server, never in a conversation."""
+    models: ModelChoice = field(default_factory=ModelChoice)
+
+    @property
+    def companion(self) -> Any:
+        """guide's companion (supervise.Companion) when it is the one answering, else None."""
+        return self.answering.companion if self.answering is not None else None

@@ -196,7 +196,6 @@ def test_a_message_refused_as_not_offered_through_respond_goes_back_to_think_and
             app = pilot.app
             app.session.server.support = None  # the probe has not said: the call itself finds out
             app.session.conversation.switch_surface("respond")
-            app.refresh_status()
             await type_and_send(pilot, "keep me")
             return header(app), app.session.conversation.surface, app.chat.composer.text
 

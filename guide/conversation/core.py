@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from guide.constants import DEFAULT_HISTORY, PROBE
-from guide.models import PURPOSES, ModelChoice
-from guide.server import Server
+from guide.models import PURPOSES, ModelChoice, Server
 from guide.tools import tools_for
 
 from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, Switched, TurnAdded, TurnRemoved
@@ -29,7 +28,7 @@ from .exchange import Exchange
 from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, AsyncReply, ModelInfo, Trace
+    from guide.client import AsyncGuide, AsyncReply, Catalog, Trace
     from guide.client.internal import Prepared
     from guide.personas import Persona
     from guide.store import Store
@@ -106,12 +105,10 @@ class Conversation:
 
     @property
     def guide(self) -> AsyncGuide | None:
-        """The client that answers: the server in force's."""
         return self.server.client
 
     @property
     def models(self) -> ModelChoice:
-        """The models chosen on the server in force."""
         return self.server.models
 
     # What the guide is.
@@ -469,17 +466,13 @@ class Conversation:
             name = self.models.for_action(action, self.persona.model)
         return name
 
-    async def know_models(self) -> list[str]:
-        """Ask the server's catalog (a real call, shown with the others); what the user should know about their choices."""
-        return self.learn_models(await self.require_guide().catalog())
-
-    def learn_models(self, catalog: Iterable[ModelInfo]) -> list[str]:
-        """Take the server's catalog: the model in force may change (announced); what the user should know about their choices."""
-        told = self.models.learn(list(catalog), self.persona.model)
-        for words in told:
+    async def know_models(self) -> Catalog:
+        """Ask the server's catalog (a real call, shown with the others) and learn it: the model in force may change (announced)."""
+        catalog = await self.require_guide().catalog()
+        for words in self.models.learn(list(catalog), self.persona.model):
             self.emit(Notice("Model", words, "warning"))
         self.emit(Switched("model"))
-        return told
+        return catalog
 
     def switch_persona(self, persona: Persona, why: str = "edited") -> None:
         """Speak as another persona (or an edited one: `why` says how) from the next turn; the switch shows in the transcript."""
@@ -504,6 +497,7 @@ class Conversation:
 
         label = f"now answering through {surface} ({ACTIONS[surface].endpoint})"
         self._divide(Turn("divider", label, kind="surface", data={"surface": surface}), was=was, now=surface)
+        self.emit(Switched("surface"))
         if surface == "respond" and self.persona.tools:
             words = f"{self.persona.name}'s tools go with think only: through respond, the model answers without them."
             self.emit(Notice("Tools", words, "warning"))

@@ -64,9 +64,9 @@ class PersonaChanged:
 
 @dataclass(frozen=True)
 class Switched:
-    """What is in force changed, in the one place that owns it (the session): whoever shows it reads it again."""
+    """What is in force changed where it is owned (the session's server, its models, its conversation): readers read it again."""
 
-    what: Literal["server", "model", "conversation"]
+    what: Literal["server", "model", "conversation", "surface"]
 
 
 @dataclass(frozen=True)

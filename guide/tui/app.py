@@ -26,7 +26,7 @@ from textual.screen import Screen
 
 from guide import config
 from guide.chat_session import ChatSession
-from guide.conversation import Event, Notice, PersonaChanged, Switched
+from guide.conversation import Event, Notice
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat import ChatScreen
@@ -154,11 +154,10 @@ class GuideApp(App[None]):
     @work(group="start")
     @guarded
     async def start(self) -> None:
-        """Find who answers and open the store, off the loop; the header says who answers as soon as it is known."""
+        """Find who answers and open the store, off the loop; the header says who answers as soon as it is known (`Switched`)."""
         starting, answering = asyncio.ensure_future(self.session.start()), asyncio.ensure_future(self.session.started.wait())
         try:
             await asyncio.wait({starting, answering}, return_when=asyncio.FIRST_COMPLETED)
-            self.refresh_status()
             # What start-up made lives as long as the app: a full collection walking it held the loop 60 ms in a long reply.
             gc.freeze()
             await starting  # the store may still be opening (another guide holds it): nothing waits for that but this worker
@@ -172,10 +171,6 @@ class GuideApp(App[None]):
         if kept is not None:
             print(f"guide: what could not be saved to the conversations file is kept in {kept}, and saved the next time guide opens it.")
 
-    def refresh_status(self) -> None:
-        """Persona · server · model, at the top."""
-        self.chat.set_status(self.session.status())
-
     # What the session and the conversation report.
 
     @guarded
@@ -185,14 +180,8 @@ class GuideApp(App[None]):
             default = 6 if event.severity == "information" else 12
             self.notify(event.message, title=event.title, severity=event.severity, timeout=event.timeout or default)
             return
-        if not self.chat.is_attached:
-            return  # closing: a call stopped as guide exits has nothing left to show on
-        if isinstance(event, Switched) and event.what == "conversation":
-            self.chat.stop()
-            await self.chat.show()
-        await self.chat.heard(event)
-        if isinstance(event, (PersonaChanged, Switched)) or surface_changed(event):
-            self.refresh_status()
+        if self.chat.is_attached:  # closing: a call stopped as guide exits has nothing left to show on
+            await self.chat.heard(event)
 
     def on_calls_panel_call_selected(self, event: Any) -> None:
         from guide.tui.screens.call_detail import CallDetail
@@ -246,7 +235,6 @@ class GuideApp(App[None]):
             self.notify(words, title="Respond", severity="warning", timeout=6)
             return
         conversation.switch_surface(surface)
-        self.refresh_status()
         self.notify(f"The next messages go through {surface} → {ACTIONS[surface].endpoint}.", timeout=4)
 
     def action_show_map(self) -> None:
@@ -313,7 +301,7 @@ class GuideApp(App[None]):
 
         await self.session.started.wait()
         if not name:
-            catalog = await self.session.catalog()
+            catalog = list(await self.session.conversation.know_models())
             in_force = self.session.server.models.for_action("think", self.session.conversation.persona.model)
             picked: str | None = await self.push_screen_wait(model_picker(catalog, in_force))
             name = picked or ""
@@ -416,10 +404,3 @@ class GuideApp(App[None]):
 def run(flags: dict[str, Any] | None = None) -> None:
     """Run the app in the terminal."""
     GuideApp(flags=flags).run()
-
-
-def surface_changed(event: object) -> bool:
-    """Whether an event is the conversation changing the surface that carries it (the header says which)."""
-    from guide.conversation import TurnAdded, TurnRemoved
-
-    return isinstance(event, (TurnAdded, TurnRemoved)) and event.turn.role == "divider" and event.turn.kind == "surface"

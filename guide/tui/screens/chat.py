@@ -17,7 +17,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList
 
-from guide.conversation import CallFiled, Event, ReplyEnded, Turn, TurnAdded, TurnRemoved
+from guide.conversation import CallFiled, Event, PersonaChanged, ReplyEnded, Switched, Turn, TurnAdded, TurnRemoved
 from guide.tui import slash
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
@@ -28,7 +28,6 @@ from guide.tui.widgets.transcript import MessageView, Transcript
 if TYPE_CHECKING:
     from guide.chat_session import ChatSession
     from guide.conversation import Conversation
-    from guide.status import Status
     from guide.tui.widgets.find_bar import FindBar
 
 NARROW = 100
@@ -76,7 +75,6 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.session = session
         """The run this screen shows (headless): its conversation, its store, whether it has started."""
-        self.status = session.status()
         self.streaming = False
         self.preparing = 0
         """Pictures being made ready for the next message (/attach): a message sent meanwhile goes without them, and is told so."""
@@ -93,7 +91,7 @@ class ChatScreen(Screen[None]):
         """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(self.status, id="status")
+        yield StatusLine(self.session, id="status")
         with Horizontal(id="body"):
             yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
@@ -131,12 +129,6 @@ class ChatScreen(Screen[None]):
     def panel(self) -> CallsPanel:
         """The calls panel."""
         return self.query_one(CallsPanel)
-
-    def set_status(self, status: Status) -> None:
-        """The line at the top: persona, server, model (fitted to the width; names from outside made safe there)."""
-        self.status = status
-        if self.is_mounted:
-            self.query_one(StatusLine).show(status)
 
     async def show(self) -> None:
         """Show the conversation in force: its greeting and its latest turns (and forget the last one's calls)."""
@@ -178,6 +170,11 @@ class ChatScreen(Screen[None]):
             await self._reply_ended(event)
         elif isinstance(event, CallFiled):
             self.panel.show(event.trace)
+        elif isinstance(event, (Switched, PersonaChanged)):
+            if isinstance(event, Switched) and event.what == "conversation":
+                self.stop()
+                await self.show()
+            self.query_one(StatusLine).refresh()  # it reads the session as it is drawn
 
     def _followed_up(self, turn: Turn) -> None:
         """What a block asks of the screen: words into the composer, a sound played."""
