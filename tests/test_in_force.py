@@ -19,7 +19,8 @@ from guide.tui.app import GuideApp
 
 
 def status_of(app: GuideApp) -> str:
-    return str(app.chat.query_one("#status").render())
+    """The status line as drawn now (its cached line: redrawn only when it is refreshed)."""
+    return app.chat.query_one("#status").render_line(0).text
 
 
 def models_asked(server: LoopbackServer) -> list[str]:

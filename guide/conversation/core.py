@@ -505,11 +505,9 @@ class Conversation:
     def switch_model(self, name: str) -> list[str]:
         """Answer with another model from the next call (checked against the catalog by the caller); the actions it answers."""
         actions, was = self.models.choose(name)
-        action, chat = actions[0], actions == ["think"]
-        if name == was:
-            return actions
-        label = f"model: {name}" if chat else f"model for {action}: {name}"
-        self._divide(Turn("divider", label, kind="model", model=name, data={"action": action}), was=was, now=name)
+        if name != was:
+            label = f"model: {name}" if actions == ["think"] else f"model for {actions[0]}: {name}"
+            self._divide(Turn("divider", label, kind="model", model=name, data={"action": actions[0]}), was=was, now=name)
         return actions
 
     def switch_server(self, label: str, *, was: str, now: str) -> None:
