@@ -10,7 +10,6 @@ conversation's events are (the session passes those on too).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from guide import config, personas
 from guide.constants import PROBE
-from guide.conversation import Conversation, Event, Notice
+from guide.conversation import Conversation, Event, Notice, Switched
 from guide.conversation.events import Severity
 from guide.learn.tour import Tour
-from guide.models import ModelChoice
+from guide.models import ModelChoice, Server
 from guide.status import Status
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, Trace
     from guide.companion.supervise import Companion, Keeper
-    from guide.connect import Answering
     from guide.store import Store
     from guide.store_writer import Saving
 
@@ -78,37 +76,24 @@ class ChatSession:
         self.shelf = personas.load()
         self.store: Store | None = None
         self.store_problem: str | None = None
-        self.answering: Answering | None = None
-        """Who answers when no server is configured (a local one, or the companion)."""
+        self.server = Server(models=ModelChoice(chosen=self.settings.model))
+        """The server in force and the models chosen on it: the one home of both (conversations share it)."""
         self.keeper: Keeper | None = None
         """Watches the companion while it answers, and starts it again when it stops."""
-        self.guide: AsyncGuide | None = None
         self.started = asyncio.Event()
         """Who answers is known: a message can go. The store may still be opening (`store_opened`): sending never waits for it."""
         self.store_opened = asyncio.Event()
         """The store opened, or could not be: what was said meanwhile is in it (or it never will be, and `store_problem` says why)."""
         self._opening: asyncio.Task[None] | None = None
-        self.support: dict[str, Any] | None = None
-        """What the last probe found (action → support, status, reason), for the map."""
-        self.probe_calls: dict[str, Trace] = {}
-        """The last probe's calls by action: kept under the server (in the store, with what it found), never in a conversation."""
         self.tour = Tour()
         """Where the learner is in the tour: Esc leaves it there for /tour to take up again."""
-        persona = self.shelf.get(self.settings.persona)
-        self.models = ModelChoice(chosen=self.settings.model, persona=persona.model)
-        self.conversation = self._conversation(persona)
+        self.conversation = Conversation(self.shelf.get(self.settings.persona), **self._shared())
+        """The conversation in force: its one home (the screen and the transcript show it, told by `Switched`)."""
 
-    def _conversation(self, persona: personas.Persona, **options: Any) -> Conversation:
-        return Conversation(
-            persona,
-            guide=self.guide,
-            store=self.store,
-            models=self.models,
-            address=self.settings.address,
-            budget=self.settings.history_budget(),
-            emit=self.emit,
-            **options,
-        )
+    def _shared(self) -> dict[str, Any]:
+        """What every conversation of this run shares: the server in force, the store, the settings' words."""
+        settings = self.settings
+        return {"server": self.server, "store": self.store, "address": settings.address, "budget": settings.history_budget(), "emit": self.emit}
 
     def problems(self) -> list[tuple[str, str]]:
         """What to tell the user once the first frame is up: (title, words)."""
@@ -132,15 +117,15 @@ class ChatSession:
         try:
             await self._connect()
         finally:
-            self.guide = self.guide or self._client()
-            self.conversation.guide = self.guide
+            self.server.client = self.server.client or self._client()
             self.started.set()
+            self.emit(Switched("server"))  # known at last: the header says who answers
         await self._opening
 
     async def _remembered_choices(self) -> None:
         """The models chosen for actions other than chat on this server, as remembered in the store."""
-        if self.store is not None and self.guide is not None:
-            self.models.per_action = await self.store.read(self.store.model_choices, self.guide.base_url)
+        if self.store is not None and self.server.client is not None:
+            self.server.models.per_action = await self.store.read(self.store.model_choices, self.server.client.base_url)
 
     async def _open_store(self) -> None:
         """Open the store off the loop, as long as another guide holds the file; then keep what was said meanwhile."""
@@ -183,12 +168,12 @@ class ChatSession:
         from guide.connect import choose, reachable
 
         if not self.settings.server():
-            self.answering = await choose(self.settings)
-            companion = self.answering.companion
-            if companion is not None and companion.set_aside and self.answering.message:
-                self.emit(Notice("Who is answering", self.answering.message, "warning", timeout=20))  # the rebuild line takes reading
-            elif self.answering.message:
-                self.emit(Notice("Who is answering", self.answering.message, timeout=6))  # the header says it too
+            answering = self.server.answering = await choose(self.settings)
+            companion = answering.companion
+            if companion is not None and companion.set_aside and answering.message:
+                self.emit(Notice("Who is answering", answering.message, "warning", timeout=20))  # the rebuild line takes reading
+            elif answering.message:
+                self.emit(Notice("Who is answering", answering.message, timeout=6))  # the header says it too
             self._keep(companion)
         elif self.transport is None and not await reachable(self.settings.server() or ""):
             words = f"Nothing answers at {self.server_address()} yet. Is it running? F7 picks another server."
@@ -213,15 +198,16 @@ class ChatSession:
         """The companion was started again: the client follows it if its address or its engine changed."""
         from guide.connect import Answering
 
-        if self.answering is None or self.answering.companion is None or self.settings.server():
+        before, server = self.server.companion, self.server
+        if before is None:
             return
-        before = self.answering.companion
-        self.answering = Answering(companion.url, f"companion ({companion.kind})", None, companion)
-        if companion.url != before.url and self.guide is not None:
-            await self.guide.aclose()
-            self.guide = self.conversation.guide = self._client()
-        if companion.model_id != before.model_id and self.guide is not None:
-            self.models.catalog = None
+        server.answering = Answering(companion.url, f"companion ({companion.kind})", None, companion)
+        if companion.url != before.url and server.client is not None:
+            await server.client.aclose()
+            server.client = self._client()
+        self.emit(Switched("server"))
+        if companion.model_id != before.model_id and server.client is not None:
+            server.models.catalog = None
             await self.conversation.know_models()
 
     def _client(self, base_url: str | None = None, on_trace: Callable[[Trace], None] | None = None) -> AsyncGuide:
@@ -229,7 +215,7 @@ class ChatSession:
         from guide.client import AsyncGuide
 
         return AsyncGuide(
-            base_url=base_url or self.settings.server() or (self.answering.base_url if self.answering else None),
+            base_url=base_url or self.settings.server() or (self.server.answering.base_url if self.server.answering else None),
             api_key=self.settings.api_key(),
             timeout=self.settings.read_timeout(),
             on_trace=on_trace or self._on_trace,
@@ -238,7 +224,7 @@ class ChatSession:
 
     def _on_trace(self, trace: Trace) -> None:
         if trace.gentle == PROBE:
-            self.probe_calls[trace.action] = trace  # the map shows these; the chat's calls are the user's own
+            self.server.calls[trace.action] = trace  # the map shows these; the chat's calls are the user's own
             return
         self.conversation.file_call(trace)
 
@@ -248,8 +234,8 @@ class ChatSession:
             self.keeper.stop()  # the companion itself goes on: snippets copied from the app keep working
         if self._opening is not None:
             self._opening.cancel()  # still waiting for another guide's lock: not waited for
-        if self.guide is not None:
-            await self.guide.aclose()
+        if self.server.client is not None:
+            await self.server.client.aclose()
         if self.store is not None:
             return await asyncio.to_thread(self.store.close)
         said = any(turn.role in ("user", "action") for turn in self.conversation.turns)
@@ -272,29 +258,27 @@ class ChatSession:
         from urllib.parse import urlsplit
 
         from guide.client import display_address
-        from guide.client.internal import DEFAULT_BASE_URL
 
-        configured = self.settings.server()
-        if not configured and not self.started.is_set() and self.answering is None:
+        client, configured, answering = self.server.client, self.settings.server(), self.server.answering
+        if client is None and not configured:
             return ("looking for a server…", "looking…")
-        found = self.answering.base_url if self.answering else None
-        address = display_address(configured or found or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        address = client.address if client is not None else display_address(configured or "")  # the client's, once made (httpx waits for it)
         try:
             parts = urlsplit(address)
             port = parts.port
         except ValueError:
             return (address,)
         where = parts.netloc.rpartition("@")[2] or address
-        if not configured and self.answering is not None:
-            label, short = self.answering.label, self.answering.label.split(" (")[0]
+        if answering is not None:
+            label, short = answering.label, answering.label.split(" (")[0]
             return (f"{label} at {address}", f"{label} at {where}", f"{short} at {where}", f"{short} :{port}" if port else short)
         return (address, where) if where != address else (address,)  # host and port at least: the host alone does not say which server
 
     def model_shown(self) -> str:
         """The chat model in force, as the header shows it."""
-        companion = self.answering.companion if self.answering is not None and not self.settings.server() else None
+        companion = self.server.companion
         known = companion.model_id if companion is not None else None
-        model = self.models.for_action("think") or (self.guide.chosen_model(None) if self.guide else None) or known or "the server's first model"
+        model = self.server.models.for_action("think", self.conversation.persona.model) or known or "the server's first model"
         if "/" in model and model.endswith((".gguf", ".bin")):
             model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
         return model
@@ -307,7 +291,8 @@ class ChatSession:
 
     def new_conversation(self) -> Conversation:
         """A fresh conversation with the persona in force: the greeting again, no call."""
-        self.conversation = self._conversation(self.conversation.persona)
+        self.conversation = Conversation(self.conversation.persona, **self._shared())
+        self.emit(Switched("conversation"))
         return self.conversation
 
     async def open(self, conversation_id: int) -> Conversation | None:
@@ -318,8 +303,8 @@ class ChatSession:
         def persona_for(persona_id: str) -> personas.Persona:
             return self.shelf.personas.get(persona_id, self.conversation.persona)
 
-        options = {"guide": self.guide, "models": self.models, "address": self.settings.address, "budget": self.settings.history_budget()}
-        return await Conversation.resume(self.store, conversation_id, persona_for, emit=self.emit, **options)
+        options = {key: value for key, value in self._shared().items() if key != "store"}
+        return await Conversation.resume(self.store, conversation_id, persona_for, **options)
 
     async def is_open(self, conversation_id: int) -> bool:
         """Whether a stored conversation is the one open now (a new one is known by its uid until it is read back)."""
@@ -335,6 +320,7 @@ class ChatSession:
         if resumed is not None:
             self.conversation = resumed
             self.fit_surface()
+            self.emit(Switched("conversation"))
         return resumed
 
     async def export(self, conversation: Conversation, *, with_calls: bool = False) -> Path | None:
@@ -384,31 +370,22 @@ class ChatSession:
         self.shelf = personas.load()
         return path
 
-    async def catalog(self) -> list[Any]:
-        """The server's models (a real catalog call), learnt by the model resolver."""
-        await self.conversation.know_models()
-        return list(self.models.catalog or [])
-
     async def switch_model(self, name: str) -> bool:
         """Answer with another model from the next call, if the server lists it; remembered for chat."""
-        if self.models.catalog is None:
+        models, client = self.server.models, self.server.client
+        if models.catalog is None:
             await self.conversation.know_models()
-        if not self.models.listed(name):
-            listed = ", ".join(m.id for m in self.models.catalog or []) or "none"
+        if not models.listed(name):
+            listed = ", ".join(m.id for m in models.catalog or []) or "none"
             self.emit(Notice("Model", f"This server has no model '{name}'. It lists: {listed}.", "warning"))
             return False
-        from guide.models import PURPOSES
-
-        purpose = self.models.purpose(name)
-        action = next((action for action, wanted in PURPOSES.items() if wanted == purpose), "think")
-        self.conversation.switch_model(name, action)
-        if purpose == "chat":
+        actions = self.conversation.switch_model(name)
+        if actions == ["think"]:
             self.save_settings({"model": name})
-        elif self.store is not None and self.guide is not None:
-            for each, wanted in PURPOSES.items():  # listen and interpret share a transcription model
-                if wanted == purpose:
-                    self.models.per_action[each] = name
-                    self.store.save_model_choice(self.guide.base_url, each, name)
+        elif self.store is not None and client is not None:
+            for action in actions:  # listen and interpret share a transcription model
+                self.store.save_model_choice(client.base_url, action, name)
+        self.emit(Switched("model"))
         return True
 
     def address_of(self, choice: str) -> str | None:
@@ -453,6 +430,7 @@ class ChatSession:
         if not self.save_settings(changes):
             return False
         self._keep(None)  # the companion no longer answers here: its stopping is not this run's news
+        self.server.answering = None
         await self._use_server(was, probed)
         return True
 
@@ -463,7 +441,7 @@ class ChatSession:
         was = self.server_address()
         if not self.save_settings({"provider": None, "base_url": None}):
             return False
-        if self.answering is None or self.answering.companion is None or await self.answering.companion.ended() is not None:
+        if self.server.companion is None or await self.server.companion.ended() is not None:
             from guide.companion.supervise import CompanionFailed, find_or_start, held_words
 
             try:
@@ -471,58 +449,58 @@ class ChatSession:
             except CompanionFailed as error:
                 self.emit(Notice("Companion", f"{error} F7 picks another server.", "error"))
                 return False
-            self.answering = Answering(companion.url, f"companion ({companion.kind})", held_words(held, companion), companion)
-        self._keep(self.answering.companion)
+            self.server.answering = Answering(companion.url, f"companion ({companion.kind})", held_words(held, companion), companion)
+        self._keep(self.server.companion)
         await self._use_server(was, None)
         return True
 
     async def _use_server(self, was: str, probed: Tried | None) -> None:
         """A new client for the server now in the settings (`was`: the one before); what it offers, and the models in force checked against it."""
-        if self.guide is not None:
-            await self.guide.aclose()
-        self.guide = self.conversation.guide = self._client()
-        self.models.catalog, self.models.per_action = None, {}
-        self.models.chosen = self.settings.model
+        server = self.server
+        if server.client is not None:
+            await server.client.aclose()
+        server.client, server.support = self._client(), None
+        server.models.catalog, server.models.per_action, server.models.chosen = None, {}, self.settings.model
         await self._remembered_choices()
-        self.support = None
         self.conversation.switch_server(f"now talking to {self.server_forms()[1]}", was=was, now=self.server_address())
+        self.emit(Switched("server"))  # as it changes: what it offers and its catalog are asked next, and either may fail
         if probed is None:
             await self.probe()
         else:
-            self.support, self.probe_calls = probed.support, probed.calls
+            server.support, server.calls = probed.support, probed.calls
             if self.store is not None:
-                self.store.save_probe(self.guide.base_url, probed.support, [trace.to_dict() for trace in probed.calls.values()])
+                self.store.save_probe(server.client.base_url, probed.support, [trace.to_dict() for trace in probed.calls.values()])
             self._tell_offers(probed.support)
             self.fit_surface()
         await self.conversation.know_models()  # the models in force, checked against the new server's catalog
-        if self.settings.model and self.models.chosen is None:
+        if self.settings.model and server.models.chosen is None:
             self.save_settings({"model": None})  # chosen for the old server: set aside, not kept for the next run
 
     async def probe(self, force: bool = False, tell: bool = True) -> dict[str, Any]:
         """Which actions this server offers: probed once, cached in the store with the probe's calls."""
         from guide.client import Trace
 
-        guide = self.guide or self._client()
+        guide = self.server.client or self._client()
         store = self.store
         cached = await store.read(store.probe, guide.base_url) if store is not None and not force else None
         if cached is None:
-            self.probe_calls = {}
+            self.server.calls = {}
             found = await guide.probe()
             findings = as_support(found)
             if store is not None:
-                store.save_probe(guide.base_url, findings, [trace.to_dict() for trace in self.probe_calls.values()])
+                store.save_probe(guide.base_url, findings, [trace.to_dict() for trace in self.server.calls.values()])
             if tell:
                 self._tell_offers(findings)  # the map shows them itself, and a notice would sit on its columns
         else:
             findings = cached["findings"]
-            self.probe_calls = {data["action"]: Trace.from_dict(data) for data in cached["calls"]}
-        self.support = findings
+            self.server.calls = {data["action"]: Trace.from_dict(data) for data in cached["calls"]}
+        self.server.support = findings
         self.fit_surface()
         return findings
 
     def offers(self, action: str) -> bool | None:
         """Whether the server in force offers an action, as its probe found (None: not known)."""
-        found = (self.support or {}).get(action)
+        found = (self.server.support or {}).get(action)
         return None if found is None else {"yes": True, "no": False}.get(found["support"])
 
     def fit_surface(self) -> None:

@@ -90,7 +90,7 @@ def test_understand_asks_the_embedding_model_and_a_new_server_sets_the_old_model
             await settle(pilot, 0.3)
             app.chat.composer.text = ""
             await type_and_send(pilot, "Hello")
-            return notices(app), str(app.chat.status)
+            return notices(app), str(app.chat.query_one("#status").render())
 
         told, status = run_app(make_app(first), script)
         embedded = [r.json for r in first.requests if r.path.endswith("/embeddings")][-1]
@@ -148,7 +148,7 @@ def test_a_model_chosen_for_embeddings_is_remembered_for_this_server() -> None:
 
         async def later(pilot: Pilot[None]) -> str:
             await command(pilot, "/understand a quiet lake")
-            return str(pilot.app.chat.status)  # type: ignore[attr-defined,no-any-return]
+            return str(pilot.app.chat.query_one("#status").render())  # type: ignore[attr-defined]
 
         run_app(make_app(server), choose)
         status = run_app(make_app(server), later)

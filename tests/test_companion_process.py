@@ -130,8 +130,8 @@ def first_call_as_curl(monkeypatch: pytest.MonkeyPatch) -> tuple[str, int, int]:
         await until(pilot, lambda: any(t.action == "think" and t.status == 200 for t in app.chat.panel.traces.values()), what="the reply")
         await settle(pilot)
         think = next(t for t in app.chat.panel.traces.values() if t.action == "think")
-        assert app.session.guide is not None
-        return think.as_curl(), app.session.guide.base_url
+        assert app.session.server.client is not None
+        return think.as_curl(), app.session.server.client.base_url
 
     curl, base_url = run_app(GuideApp(), script)
     port = companion_port()
@@ -229,8 +229,8 @@ def test_the_app_reports_another_program_on_the_port_and_talks_to_its_own_compan
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await wait_until_connected(pilot)
-        assert app.session.guide is not None
-        return app.session.guide.base_url, notices(app)
+        assert app.session.server.client is not None
+        return app.session.server.client.base_url, notices(app)
 
     base_url, told = run_app(GuideApp(), script)
     assert base_url != f"http://127.0.0.1:{held_port}"

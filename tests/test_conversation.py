@@ -139,9 +139,11 @@ def test_the_history_budget_reads_older_turns_back_from_the_store(server: Loopba
     conversation_id = store.conversations()[0].id
 
     async def script() -> Conversation:
-        resumed = await Conversation.resume(store, conversation_id, lambda _: FALLBACK, budget=1_000_000, models=ModelChoice(chosen="loopback-model"))
+        chosen = ModelChoice(chosen="loopback-model")
+        resumed = await Conversation.resume(
+            store, conversation_id, lambda _: FALLBACK, budget=1_000_000, guide=AsyncGuide(base_url=server.url), models=chosen
+        )
         assert resumed is not None and len(resumed.turns) == 200 and resumed.more_before
-        resumed.guide = AsyncGuide(base_url=server.url)
         await say(resumed, "and now")
         return resumed
 

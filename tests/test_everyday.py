@@ -327,11 +327,16 @@ def test_f7_goes_back_to_guides_own_companion(server: LoopbackServer, monkeypatc
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await pick_server(pilot, "companion")
         await until(
-            pilot, lambda: app.session.support is not None and app.session.guide is not None and not app.session.guide.base_url.startswith(server.url)
+            pilot,
+            lambda: (
+                app.session.server.support is not None
+                and app.session.server.client is not None
+                and not app.session.server.client.base_url.startswith(server.url)
+            ),
         )
         await settle(pilot)
-        assert app.session.guide is not None
-        return app.session.guide.base_url, str(app.chat.query_one("#status").render()), dividers(app)
+        assert app.session.server.client is not None
+        return app.session.server.client.base_url, str(app.chat.query_one("#status").render()), dividers(app)
 
     address, status, shown = run_app(make_app(server), script)
     settings = config.load().settings
@@ -365,7 +370,7 @@ def test_a_server_that_answers_nothing_is_offered_not_saved(server: LoopbackServ
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         asked = await choose_dead(pilot, "n")
-        kept = config.load().settings.base_url, app.session.guide.base_url if app.session.guide else None
+        kept = config.load().settings.base_url, app.session.server.client.base_url if app.session.server.client else None
         await choose_dead(pilot, "y")
         return asked, kept, config.load().settings.base_url
 
@@ -382,7 +387,7 @@ def test_the_map_is_not_covered_by_notices_of_its_own_probe(server: LoopbackServ
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await pilot.press("f3")
         await wait_for_modal(pilot)
-        await until(pilot, lambda: app.session.support is not None)
+        await until(pilot, lambda: app.session.server.support is not None)
         await settle(pilot)
         table = app.screen.query_one(DataTable).region
         return [(toast.region, str(toast.render())) for toast in app.screen.query("Toast")], table

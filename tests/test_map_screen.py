@@ -94,9 +94,9 @@ def test_probe_calls_stay_out_of_the_chat_and_open_from_the_map(server: Loopback
         await settle(pilot)
         seen["detail"] = app.screen
         store = app.session.store
-        assert store is not None and app.session.guide is not None
+        assert store is not None and app.session.server.client is not None
         assert await store.read(store.flush, 10)
-        seen["kept"] = await store.read(store.probe, app.session.guide.base_url)
+        seen["kept"] = await store.read(store.probe, app.session.server.client.base_url)
         return seen
 
     seen = run_app(make_app(server), script, size=(120, 40))

@@ -35,7 +35,7 @@ def test_after_a_switch_to_a_text_only_server_the_history_goes_without_its_pictu
             app: GuideApp = pilot.app  # type: ignore[assignment]
             await command(pilot, f"/attach {lake}")
             await type_and_send(pilot, "What is this?")
-            app.session.guide = app.session.conversation.guide = app.session._client(plain.url)  # the server changes
+            app.session.server.client = app.session._client(plain.url)  # the server changes
             app.session.conversation.switch_server("now talking to the plain one", was=server.url, now=plain.url)
             await type_and_send(pilot, "And now?")
             await settle(pilot, 0.3)

@@ -126,11 +126,11 @@ async def pick_server(pilot: Any, url: str) -> None:
     from tui_helpers import pick_server as picked
     from tui_helpers import settle
 
-    pilot.app.session.support = None
+    pilot.app.session.server.support = None
     await picked(pilot, url)
     for _ in range(150):
         await pilot.pause(0.02)
-        if pilot.app.session.support is not None:
+        if pilot.app.session.server.support is not None:
             break
     await settle(pilot, 0.2)
 
@@ -192,9 +192,8 @@ def test_a_message_refused_as_not_offered_through_respond_goes_back_to_think_and
 
         async def script(pilot: Any) -> Any:
             app = pilot.app
-            app.session.support = None  # the probe has not said: the call itself finds out
+            app.session.server.support = None  # the probe has not said: the call itself finds out
             app.session.conversation.switch_surface("respond")
-            app.refresh_status()
             await type_and_send(pilot, "keep me")
             return header(app), app.session.conversation.surface, app.chat.composer.text
 

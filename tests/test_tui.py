@@ -466,10 +466,10 @@ def test_the_server_picker_saves_the_address_and_probes_it(server: LoopbackServe
             await pick_server(pilot, other.url)
             for _ in range(100):
                 await pilot.pause(0.02)
-                if app.session.support is not None:
+                if app.session.server.support is not None:
                     break
             await settle(pilot)  # the picker's worker ends with the status line
-            return app.session.support, str(app.chat.query_one("#status").render())
+            return app.session.server.support, str(app.chat.query_one("#status").render())
 
         support, status = run_app(make_app(server), script)
     assert config.load().settings.base_url == other.url
@@ -492,9 +492,9 @@ def test_a_preset_server_is_saved_as_the_provider(server: LoopbackServer) -> Non
         await pilot.press("y")
         for _ in range(200):
             await pilot.pause(0.02)
-            if app.session.support is not None:
+            if app.session.server.support is not None:
                 break
-        return app.session.support
+        return app.session.server.support
 
     support = run_app(make_app(server), script)
     settings = config.load().settings

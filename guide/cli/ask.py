@@ -177,7 +177,7 @@ async def ask(
     store, unsaved = await asyncio.to_thread(open_store)
     if unsaved:
         print(f"guide: {one_line(unsaved)}", file=sys.stderr)
-    models = ModelChoice(chosen=settings.model, persona=persona.model)
+    models = ModelChoice(chosen=settings.model)
     conversation: Conversation | None = None
     if how.resume and store is not None:
         conversation = await continued(store, persona, shelf, how, guide=guide, models=models, address=settings.address, emit=heard)

@@ -73,7 +73,7 @@ async def tour(settings: config.Settings) -> int:
         print(f"guide: {one_line(answering.message)}", file=sys.stderr)
     guide = AsyncGuide(base_url=answering.base_url, api_key=settings.api_key(), timeout=settings.read_timeout(), on_trace=keep_probe)
     docent = load().get("api-docent")
-    conversation = Conversation(docent, guide=guide, models=ModelChoice(chosen=settings.model, persona=docent.model), address=settings.address)
+    conversation = Conversation(docent, guide=guide, models=ModelChoice(chosen=settings.model), address=settings.address)
     try:
         findings = await guide.probe()
         if all(found.status is None for found in findings.values()):

@@ -145,8 +145,7 @@ async def catalog(conversation: Conversation) -> Turn:
     """The models this server lists (and the resolver learns them)."""
     from guide.models import LABELS, purpose_of
 
-    models = await conversation.require_guide().catalog()
-    conversation.models.learn(list(models))
+    models = await conversation.know_models()
     body = "\n".join(f"- `{m.id}` — {m.owned_by or 'unknown owner'} · {LABELS[purpose_of(m)]}" for m in models) or "The server lists no models."
     return block(conversation, "catalog", body, models.trace, models=[m.id for m in models])
 

@@ -19,15 +19,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from guide.constants import DEFAULT_HISTORY, PROBE
-from guide.models import PURPOSES, ModelChoice
+from guide.models import PURPOSES, ModelChoice, Server
 from guide.tools import tools_for
 
-from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
+from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, Switched, TurnAdded, TurnRemoved
 from .exchange import Exchange
 from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, AsyncReply, Trace
+    from guide.client import AsyncGuide, AsyncReply, Catalog, Trace
     from guide.client.internal import BeforeTool, Prepared
     from guide.personas import Persona
     from guide.store import Store
@@ -57,6 +57,7 @@ class Conversation:
         guide: AsyncGuide | None = None,
         store: Store | None = None,
         models: ModelChoice | None = None,
+        server: Server | None = None,
         address: str | None = None,
         budget: int = DEFAULT_HISTORY,
         emit: Callable[[Event], None] | None = None,
@@ -64,10 +65,9 @@ class Conversation:
         stored_id: int | None = None,
     ) -> None:
         self.persona = persona
-        self.guide = guide
-        """The client that answers (the app sets a new one when the server changes)."""
+        self.server = server or Server(guide, models=models or ModelChoice())
+        """The server in force (the session's own, shared: a switch there is seen here), or one of its own (`guide`, `models`)."""
         self.store = store
-        self.models = models or ModelChoice(persona=persona.model)
         self.address = address
         """Whom the guide addresses, over the persona's own (settings)."""
         self.budget = budget
@@ -103,6 +103,14 @@ class Conversation:
         """Whether replies are asked for as streams (`guide ask --no-stream` asks for them whole)."""
         self.before_tool: BeforeTool | None = None
         """Asked before each tool call runs (True runs it; False or a text does not, and the model reads why); None runs them all."""
+
+    @property
+    def guide(self) -> AsyncGuide | None:
+        return self.server.client
+
+    @property
+    def models(self) -> ModelChoice:
+        return self.server.models
 
     # What the guide is.
 
@@ -374,7 +382,7 @@ class Conversation:
                 self.remove_last()
         else:
             reply = exchange.reply
-            answered = (reply.model if reply else None) or model or (self.guide.chosen_model(None) if self.guide else None) or ""
+            answered = (reply.model if reply else None) or model or ""
             trace = reply.trace if reply else None
             if exchange.state == "done" and not text.strip() and exchange.error is None:
                 self._said_nothing(exchange, trace)
@@ -426,19 +434,19 @@ class Conversation:
 
     async def model_for(self, action: str) -> str | None:
         """The model for an action; asks the server's catalog first when that is the only way to know."""
-        name = self.models.for_action(action)
+        name = self.models.for_action(action, self.persona.model)
         if self.models.catalog is None and (name is None or PURPOSES.get(action, "chat") != "chat"):
             await self.know_models()
-            name = self.models.for_action(action)
+            name = self.models.for_action(action, self.persona.model)
         return name
 
-    async def know_models(self) -> list[str]:
-        """Ask the server's catalog (a real call, shown with the others); what the user should know about their choices."""
+    async def know_models(self) -> Catalog:
+        """Ask the server's catalog (a real call, shown with the others) and learn it: the model in force may change (announced)."""
         catalog = await self.require_guide().catalog()
-        told = self.models.learn(list(catalog))
-        for words in told:
+        for words in self.models.learn(list(catalog), self.persona.model):
             self.emit(Notice("Model", words, "warning"))
-        return told
+        self.emit(Switched("model"))
+        return catalog
 
     def switch_persona(self, persona: Persona, why: str = "edited") -> None:
         """Speak as another persona (or an edited one: `why` says how) from the next turn; the switch shows in the transcript."""
@@ -448,7 +456,6 @@ class Conversation:
             self.persona = persona  # the same voice (perhaps now your own copy): nothing to show
             return
         self.persona = persona
-        self.models.persona = persona.model
         label = f"now speaking as {persona.name}" + (f" ({why})" if edited else "")
         self._divide(Turn("divider", label, kind="persona", data={"persona": persona.id}), was=was.id, now=None if edited else persona.id)
         if self.stored and self.store is not None:
@@ -464,22 +471,18 @@ class Conversation:
 
         label = f"now answering through {surface} ({ACTIONS[surface].endpoint})"
         self._divide(Turn("divider", label, kind="surface", data={"surface": surface}), was=was, now=surface)
+        self.emit(Switched("surface"))
         if surface == "respond" and self.persona.tools:
             words = f"{self.persona.name}'s tools go with think only: through respond, the model answers without them."
             self.emit(Notice("Tools", words, "warning"))
 
-    def switch_model(self, name: str, action: str = "think") -> None:
-        """Answer with another model from the next call (checked against the catalog by the caller)."""
-        chat = action in ("think", "continue")
-        was = (self.models.chosen if chat else self.models.per_action.get(action)) or ""
-        if name == was:
-            return
-        if chat:
-            self.models.chosen = name
-        else:
-            self.models.per_action[action] = name
-        label = f"model: {name}" if chat else f"model for {action}: {name}"
-        self._divide(Turn("divider", label, kind="model", model=name, data={"action": action}), was=was, now=name)
+    def switch_model(self, name: str) -> list[str]:
+        """Answer with another model from the next call (checked against the catalog by the caller); the actions it answers."""
+        actions, was = self.models.choose(name)
+        if name != was:
+            label = f"model: {name}" if actions == ["think"] else f"model for {actions[0]}: {name}"
+            self._divide(Turn("divider", label, kind="model", model=name, data={"action": actions[0]}), was=was, now=name)
+        return actions
 
     def switch_server(self, label: str, *, was: str, now: str) -> None:
         """Another server answers from the next call; the switch shows in the transcript."""

@@ -71,6 +71,13 @@ class PersonaChanged:
 
 
 @dataclass(frozen=True)
+class Switched:
+    """What is in force changed where it is owned (the session's server, its models, its conversation): readers read it again."""
+
+    what: Literal["server", "model", "conversation", "surface"]
+
+
+@dataclass(frozen=True)
 class CallFiled:
     """A call (a Trace) changed: it started, streamed on, or ended."""
 
@@ -88,4 +95,4 @@ class Notice:
     """How long it stays on screen (None: the app's default for its severity)."""
 
 
-Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyPieces | ReplyEnded | PersonaChanged | CallFiled | Notice
+Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyPieces | ReplyEnded | PersonaChanged | Switched | CallFiled | Notice

@@ -26,7 +26,7 @@ from textual.screen import Screen
 
 from guide import config
 from guide.chat_session import ChatSession
-from guide.conversation import CallFiled, Event, Notice, PersonaChanged
+from guide.conversation import Event, Notice
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat import ChatScreen
@@ -170,11 +170,10 @@ class GuideApp(App[None]):
     @work(group="start")
     @guarded
     async def start(self) -> None:
-        """Find who answers and open the store, off the loop; the header says who answers as soon as it is known."""
+        """Find who answers and open the store, off the loop; the header says who answers as soon as it is known (`Switched`)."""
         starting, answering = asyncio.ensure_future(self.session.start()), asyncio.ensure_future(self.session.started.wait())
         try:
             await asyncio.wait({starting, answering}, return_when=asyncio.FIRST_COMPLETED)
-            self.refresh_status()
             # What start-up made lives as long as the app: a full collection walking it held the loop 60 ms in a long reply.
             gc.freeze()
             await starting  # the store may still be opening (another guide holds it): nothing waits for that but this worker
@@ -188,10 +187,6 @@ class GuideApp(App[None]):
         if kept is not None:
             print(f"guide: what could not be saved to the conversations file is kept in {kept}, and saved the next time guide opens it.")
 
-    def refresh_status(self) -> None:
-        """Persona · server · model, at the top."""
-        self.chat.set_status(self.session.status())
-
     # What the session and the conversation report.
 
     @guarded
@@ -200,14 +195,9 @@ class GuideApp(App[None]):
         if isinstance(event, Notice):
             default = 6 if event.severity == "information" else 12
             self.notify(event.message, title=event.title, severity=event.severity, timeout=event.timeout or default)
-            if event.title == "Companion":
-                self.refresh_status()  # started again: perhaps elsewhere, perhaps with the listener
             return
-        if not self.chat.is_attached:
-            return  # closing: a call stopped as guide exits has nothing left to show on
-        await self.chat.heard(event)
-        if isinstance(event, PersonaChanged) or (isinstance(event, CallFiled) and event.trace.action == "catalog") or surface_changed(event):
-            self.refresh_status()
+        if self.chat.is_attached:  # closing: a call stopped as guide exits has nothing left to show on
+            await self.chat.heard(event)
 
     def on_calls_panel_call_selected(self, event: Any) -> None:
         from guide.tui.screens.call_detail import CallDetail
@@ -216,16 +206,9 @@ class GuideApp(App[None]):
 
     # The chat.
 
-    async def show_conversation(self) -> None:
-        """Show the session's conversation now (a new one, or one resumed)."""
-        self.chat.stop()
-        await self.chat.show(self.session.conversation)
-        self.refresh_status()
-
-    async def action_new_conversation(self) -> None:
-        """A fresh conversation: the greeting again, no call."""
+    def action_new_conversation(self) -> None:
+        """A fresh conversation: the greeting again, no call (the screen shows it when the session says so)."""
         self.session.new_conversation()
-        await self.show_conversation()
 
     # Screens and choices.
 
@@ -268,7 +251,6 @@ class GuideApp(App[None]):
             self.notify(words, title="Respond", severity="warning", timeout=6)
             return
         conversation.switch_surface(surface)
-        self.refresh_status()
         self.notify(f"The next messages go through {surface} → {ACTIONS[surface].endpoint}.", timeout=4)
 
     def action_show_map(self) -> None:
@@ -335,11 +317,12 @@ class GuideApp(App[None]):
 
         await self.session.started.wait()
         if not name:
-            catalog = await self.session.catalog()
-            picked: str | None = await self.push_screen_wait(model_picker(catalog, self.session.models.for_action("think")))
+            catalog = list(await self.session.conversation.know_models())
+            in_force = self.session.server.models.for_action("think", self.session.conversation.persona.model)
+            picked: str | None = await self.push_screen_wait(model_picker(catalog, in_force))
             name = picked or ""
-        if name and await self.session.switch_model(name):
-            self.refresh_status()
+        if name:
+            await self.session.switch_model(name)
 
     @work(group="picker")
     @guarded
@@ -349,8 +332,7 @@ class GuideApp(App[None]):
         from guide.tui.screens.pickers import AddressPrompt, server_picker
 
         session = self.session
-        companion = None if session.settings.server() or session.answering is None else session.answering.companion
-        in_force = "companion" if companion is not None else f"preset:{session.settings.provider}"
+        in_force = "companion" if session.server.companion is not None else f"preset:{session.settings.provider}"
         choice = await self.push_screen_wait(server_picker(session.server_address(), in_force))
         if choice == "custom":
             choice = await self.push_screen_wait(AddressPrompt())
@@ -358,7 +340,7 @@ class GuideApp(App[None]):
             return
         await session.started.wait()
         if choice == "companion":
-            running = session.answering is not None and session.answering.companion is not None
+            running = session.server.companion is not None
             self.notify("Back to guide's companion." if running else "Starting guide's companion…", timeout=3)
             await self.chat.stop_for_switch()
             await session.use_companion()
@@ -375,7 +357,6 @@ class GuideApp(App[None]):
                     return
             await self.chat.stop_for_switch()
             await session.switch_server(choice, probed=tried)
-        self.refresh_status()
 
     @work(group="picker")
     @guarded
@@ -402,10 +383,8 @@ class GuideApp(App[None]):
         if choice is None or store is None:
             return
         if choice.verb == "resume":
-            if await self.session.resume(choice.conversation_id) is not None:
-                await self.show_conversation()
-                if choice.message_id is not None:
-                    await self.chat.show_message(choice.message_id)
+            if await self.session.resume(choice.conversation_id) is not None and choice.message_id is not None:
+                self.call_later(self.chat.show_message, choice.message_id)  # after the screen shows it (its `Switched` is queued first)
         elif choice.verb == "rename":
             store.rename(choice.conversation_id, choice.title)
             self.notify(f"Renamed to “{choice.title}”.", timeout=3)
@@ -413,7 +392,7 @@ class GuideApp(App[None]):
             was_open = await self.session.is_open(choice.conversation_id)
             store.delete(choice.conversation_id)
             if was_open:
-                await self.action_new_conversation()
+                self.action_new_conversation()
             fresh = " It was open: a fresh conversation begins." if was_open else ""  # item 2 (reading)
             self.notify(f"Deleted “{choice.title or '(untitled)'}”.{fresh}", timeout=4)
         elif choice.verb.startswith("export"):
@@ -444,10 +423,3 @@ class GuideApp(App[None]):
 def run(flags: dict[str, Any] | None = None) -> None:
     """Run the app in the terminal."""
     GuideApp(flags=flags).run()
-
-
-def surface_changed(event: object) -> bool:
-    """Whether an event is the conversation changing the surface that carries it (the header says which)."""
-    from guide.conversation import TurnAdded, TurnRemoved
-
-    return isinstance(event, (TurnAdded, TurnRemoved)) and event.turn.role == "divider" and event.turn.kind == "surface"

@@ -25,13 +25,13 @@ async def take_tour(app: GuideApp, again: bool) -> None:
         tour.restart()
     elif tour.started:
         app.notify(f"Taking the tour up again at step {tour.position + 1} of {len(STEPS)}.", title="Tour", timeout=4)
-    support, probed = await session.probe(tell=False), session.guide
+    support, probed = await session.probe(tell=False), session.server.client
     while tour.position < len(STEPS):
-        guide = session.guide
+        guide = session.server.client
         assert guide is not None  # the session has started
         if guide is not probed:  # another server was picked during the tour: what it offers is asked again
             support, probed = await session.probe(tell=False), guide
-        taken = await tour.take(guide, session.conversation.model_for, support, session.probe_calls)
+        taken = await tour.take(guide, session.conversation.model_for, support, session.server.calls)
         if taken.trace is None:  # nothing went on the wire for it (the probe kept no call): say so and go on
             app.notify(taken.words or "This step made no call.", title=taken.heading, timeout=8)
             tour.position += 1

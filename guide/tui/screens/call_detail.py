@@ -201,7 +201,7 @@ class CallDetail(ModalScreen[str | None]):
         """Send the edited body as this call's action, through the session's client (traced, filed and shown like any call)."""
         from guide.client import GuideError
 
-        guide = self.app.session.guide  # type: ignore[attr-defined]
+        guide = self.app.session.server.client  # type: ignore[attr-defined]
         if guide is None:
             self.app.notify("guide is still finding who answers; try again in a moment.", severity="warning")
             return

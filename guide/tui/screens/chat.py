@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList
 from textual.worker import WorkerCancelled
 
-from guide.conversation import CallFiled, Event, ReplyEnded, ReplyPieces, ReplyStarted, Turn, TurnAdded, TurnRemoved
+from guide.conversation import CallFiled, Event, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, Switched, Turn, TurnAdded, TurnRemoved
 from guide.tui import slash
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
     from guide.chat_session import ChatSession
     from guide.conversation import Conversation, Exchange
-    from guide.status import Status
     from guide.tui.widgets.find_bar import FindBar
 
 NARROW = 100
@@ -84,8 +83,6 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.session = session
         """The run this screen shows (headless): its conversation, its store, whether it has started."""
-        self.conversation = session.conversation
-        self.status = session.status()
         self.streaming = False
         self.live: tuple[Exchange, asyncio.Queue[tuple[str, str] | None], Worker[None]] | None = None
         """The reply being drawn: its exchange, the pieces reported and not yet drawn, and the worker drawing them."""
@@ -104,7 +101,7 @@ class ChatScreen(Screen[None]):
         """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(self.status, id="status")
+        yield StatusLine(self.session, id="status")
         with Horizontal(id="body"):
             yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
@@ -115,13 +112,18 @@ class ChatScreen(Screen[None]):
     async def on_mount(self) -> None:
         self.query_one("#suggestions").display = False
         self.query_one(Composer).focus()
-        await self.show(self.conversation)
+        await self.show()
 
     def on_resize(self) -> None:
         wide = self.size.width >= NARROW
         if wide != self.was_wide:
             self.panel_wanted, self.was_wide = None, wide  # across the fold, the width decides again over F2's choice
         self.panel.display = self.panel_wanted if self.panel_wanted is not None else wide
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation in force: the session's (a switch is announced, and `show` follows it)."""
+        return self.session.conversation
 
     @property
     def transcript(self) -> Transcript:
@@ -138,15 +140,9 @@ class ChatScreen(Screen[None]):
         """The calls panel."""
         return self.query_one(CallsPanel)
 
-    def set_status(self, status: Status) -> None:
-        """The line at the top: persona, server, model (fitted to the width; names from outside made safe there)."""
-        self.status = status
-        if self.is_mounted:
-            self.query_one(StatusLine).show(status)
-
-    async def show(self, conversation: Conversation) -> None:
-        """Show a conversation: its greeting and its latest turns (and forget the last one's calls)."""
-        self.conversation, self.found_for = conversation, None
+    async def show(self) -> None:
+        """Show the conversation in force: its greeting and its latest turns (and forget the last one's calls)."""
+        conversation, self.found_for = self.conversation, None
         greeting = MessageView("greeting", *conversation.opening)  # as it opened, whoever speaks now
         self.panel.clear()
         await self.transcript.reset(conversation, greeting)
@@ -190,6 +186,11 @@ class ChatScreen(Screen[None]):
             await self._reply_ended(event)
         elif isinstance(event, CallFiled):
             self.panel.show(event.trace)
+        elif isinstance(event, (Switched, PersonaChanged)):
+            if isinstance(event, Switched) and event.what == "conversation":
+                self.stop()
+                await self.show()
+            self.query_one(StatusLine).refresh()  # it reads the session as it is drawn
 
     def _followed_up(self, turn: Turn) -> None:
         """What a block asks of the screen: words into the composer, a sound played."""

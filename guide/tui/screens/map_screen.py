@@ -41,7 +41,7 @@ class MapScreen(ModalScreen[None]):
         super().__init__()
         self.session = session
         self.address = session.server_address()
-        self.support = session.support
+        self.support = session.server.support
         self.calls: Mapping[str, int] = session.conversation.call_counts()
         self._meaning_width = 0
 
@@ -99,7 +99,7 @@ class MapScreen(ModalScreen[None]):
         else:
             status = f"HTTP {found['status']}" if found.get("status") is not None else "no answer"
             words = f"{name}: {found.get('reason', '')} ({status})."
-        hint = "Enter opens the probe's call · p probes again" if name in self.session.probe_calls else "p probes again"
+        hint = "Enter opens the probe's call · p probes again" if name in self.session.server.calls else "p probes again"
         self.query_one("#map-note", Static).update(f"{one_line(words)}\n{hint}")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -108,7 +108,7 @@ class MapScreen(ModalScreen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from guide.tui.screens.call_detail import CallDetail
 
-        trace = self.session.probe_calls.get(str(event.row_key.value))
+        trace = self.session.server.calls.get(str(event.row_key.value))
         if trace is None:
             self.notify("This server's probe kept no call for that action; p probes again.", severity="warning", timeout=4)
             return

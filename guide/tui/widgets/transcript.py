@@ -68,8 +68,7 @@ class Transcript(VerticalScroll):
         self.head = head
         """The greeting: shown above the first turn, once the window reaches it."""
         self.conversation: Conversation | None = None
-        self.turns: list[Turn] = []
-        """The conversation's turns (read here, changed only by the conversation)."""
+        """The conversation shown: the session's, set as the session announces a switch (the window below is over its turns)."""
         self.base = 0
         """The conversation's `prepended` when lo and hi were last true (older turns read in shift them)."""
         self.lo = self.hi = 0
@@ -94,6 +93,11 @@ class Transcript(VerticalScroll):
     # The window.
 
     @property
+    def turns(self) -> list[Turn]:
+        """The conversation's turns (read here, changed only by the conversation)."""
+        return self.conversation.turns if self.conversation is not None else []
+
+    @property
     def more_before(self) -> bool:
         """Whether the store holds turns older than the conversation's first one held."""
         return self.conversation is not None and self.conversation.more_before
@@ -109,7 +113,7 @@ class Transcript(VerticalScroll):
         """Show another conversation: its greeting and its latest turns."""
         async with self._lock:
             await self.remove_children()
-            self.head, self.conversation, self.turns = head, conversation, conversation.turns
+            self.head, self.conversation = head, conversation
             self.base = conversation.prepended
             self.lo = self.hi = len(self.turns)
             self.views, self.live, self.current, self.selected = [], None, None, None
