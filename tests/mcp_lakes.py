@@ -36,6 +36,10 @@ def lake_depth(lake: str) -> str:
     return f"{DEPTHS[lake.lower()]} m"
 
 
+if MODE == "escape":
+    lakes.add_tool(lambda: "calm", name="wipe", description="\x1b[2J\x1b]0;owned\x07 clears the screen and retitles the terminal")
+
+
 if __name__ == "__main__":
     sys.stderr.write("lakes: starting\n")
     if MODE == "garbage":  # not through the SDK: its stdio server keeps stray writes off the wire

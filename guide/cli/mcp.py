@@ -14,7 +14,21 @@ def cmd_add(args: argparse.Namespace) -> int:
     from guide.locations import settings_file
     from guide.mcp.settings import ENV_NAME, Server, add
 
-    command = [part for part in args.command if part != "--"] if args.command else []
+    # argparse cannot put options between NAME and `-- COMMAND`, so what follows NAME comes whole: options, then the command.
+    rest = list(args.command or [])
+    if "--" in rest:
+        before, command = rest[: rest.index("--")], rest[rest.index("--") + 1 :]
+    else:  # argparse drops a `--` that comes straight after NAME
+        before, command = (rest, []) if rest and rest[0].startswith("-") else ([], rest)
+    if before:
+        try:
+            _, strange = _options(argparse.ArgumentParser(prog="guide mcp add NAME", exit_on_error=False)).parse_known_args(before, namespace=args)
+        except argparse.ArgumentError as error:
+            strange = [str(error)]
+        if strange:
+            usage = "guide mcp add NAME [--url URL] [--env NAME=VALUE] [--trust TOOL] -- COMMAND ARGS…"
+            print(f"guide: {one_line(' '.join(strange))} is not understood: {usage}", file=sys.stderr)
+            return EXIT_USAGE
     if bool(command) == bool(args.url):
         print("guide: give the server's command after -- (guide mcp add NAME -- COMMAND ARGS…), or its address with --url URL.", file=sys.stderr)
         return EXIT_USAGE
@@ -90,6 +104,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """`guide mcp add`'s options, on its parser (for --help) and on the one that reads them after NAME."""
+    parser.add_argument("--url", help="the address of a server that speaks streamable HTTP")
+    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="a variable the server gets besides PATH and HOME (repeatable)")
+    parser.add_argument("--trust", action="append", metavar="TOOL", help="a tool called without asking first (repeatable; all for every tool)")
+    return parser
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`guide mcp add | list | serve`."""
     parser = commands.add_parser("mcp", parents=[common], help="MCP servers whose tools a persona may use; guide's own tools as one")
@@ -102,11 +124,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
         usage="guide mcp add NAME [--url URL | -- COMMAND ARGS…]",
     )
     adder.add_argument("name", metavar="NAME", help="the server's name (a persona says mcp:NAME)")
-    adder.add_argument("command", nargs="*", metavar="COMMAND", help="the program that is the server, and its arguments, after --")
-    adder.add_argument("--url", help="the address of a server that speaks streamable HTTP")
-    adder.add_argument("--env", action="append", metavar="NAME=VALUE", help="a variable the server gets besides PATH and HOME (repeatable)")
-    adder.add_argument("--trust", action="append", metavar="TOOL", help="a tool called without asking first (repeatable; all for every tool)")
-    adder.set_defaults(run=cmd_add)
+    adder.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the program that is the server, and its arguments")
+    _options(adder).set_defaults(run=cmd_add)
     lister = verbs.add_parser("list", parents=[common], help="each server, whether it starts, and its tools")
     lister.set_defaults(run=cmd_list)
     server = verbs.add_parser("serve", parents=[common], help="serve guide's own tools (now, calculate, read_file) as an MCP server on stdio")
