@@ -82,9 +82,8 @@ def planned_calls() -> list[Call]:
                 pieces=[""], tool_calls=[{"id": "call_1", "type": "function", "function": {"name": "now_in", "arguments": '{"zone": "UTC"}'}}]
             )
         )
-        following = ai.next_round(first, reply, toolbox, 1)
-        assert following is not None
-        calls.append(following)
+        asked_for = ai.tools_asked(first, reply, 1)
+        calls.append(ai.round_after(first, reply, asked_for, toolbox.answers(asked_for), 1))
     calls += [
         ai.plan_understand("a quiet lake", "some-model", None, ()),
         ai.plan_understand(["a quiet lake", "a loud sea"], "some-model", None, ()),

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ._secrets import redact_key
     from ._sse import ServerSentEvent, SSEDecoder
     from ._sync import Guide
-    from ._tools import ToolCall, tool_spec
+    from ._tools import Tool, ToolCall, tool_spec
     from ._trace import Trace
 
 _HOMES = {
@@ -71,7 +71,7 @@ _HOMES = {
     "_sse": ["SSEDecoder", "ServerSentEvent"],
     "_sync": ["Guide"],
     "_secrets": ["redact_key"],
-    "_tools": ["ToolCall", "tool_spec"],
+    "_tools": ["Tool", "ToolCall", "tool_spec"],
     "_trace": ["Trace"],
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -128,6 +128,7 @@ __all__ = [
     "Sound",
     "StreamBrokeOff",
     "TimedOut",
+    "Tool",
     "ToolCall",
     "ToolsNotTaken",
     "ToolsWentOn",

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
-from functools import partial
 from typing import Any
 
 import httpx
@@ -21,8 +20,8 @@ from ._providers import Finding, confirmed, failed_on_probe
 from ._reply import AsyncReply
 from ._requests import AudioInput, Call, Messages, empty, minimal
 from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
-from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
-from ._tools import Toolbox, ToolInput
+from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
+from ._tools import BeforeTool, Toolbox, ToolInput
 from ._trace import Trace
 
 READ_AT_ONCE = 8192
@@ -84,14 +83,18 @@ class AsyncGuide(GuideCore):
         images: Sequence[PictureInput] | None = None,
         tools: Sequence[ToolInput] | None = None,
         run_tools: bool = False,
+        before_tool: BeforeTool | None = None,
         **options: Any,
     ) -> AsyncReply:
         """Chat completions: you offer context; it reflects and responds.
 
         `images`, `tools` and `run_tools` as for `Guide.think`. Pictures are
-        read and made smaller off the event loop; with `run_tools`, the tool
-        functions run in a worker thread and the rounds before the answer are
-        read whole, so iterating yields the answer once it has come.
+        read and made smaller off the event loop. With `run_tools`, iterating
+        streams every round (`parts()` also yields ("tool", …) as each call is
+        answered); plain functions run in a worker thread, async ones on this
+        loop; `before_tool(call)` is awaited before each call runs (True runs
+        it; False or a text does not, and the model reads why). The reply ends
+        as the last round's answer, the rounds before it in `reply.rounds`.
         """
         toolbox = Toolbox(tools) if tools else None
         shown = {"images": list(images) if images else None, "tools": list(tools) if tools else None, "run_tools": run_tools or None}
@@ -101,7 +104,9 @@ class AsyncGuide(GuideCore):
             pictures = await asyncio.to_thread(lambda: [prepare(image) for image in images or ()]) if images else []
             call = self.plan_think(messages, system, name, model, stream, options, notes, pictures=pictures, toolbox=toolbox, asked_with=shown)
             if run_tools and toolbox is not None:
-                await self._until_answered(call, reply, toolbox)
+                async with aclosing(self._until_answered(call, reply, toolbox, before_tool)) as rounds:
+                    async for _ in rounds:
+                        yield
                 return
             # aclosing: closing the reply must close the HTTP stream now, not when GC gets to it.
             async with aclosing(self._answer(call, "chat", reply)) as answer:
@@ -110,23 +115,23 @@ class AsyncGuide(GuideCore):
 
         return AsyncReply(start)
 
-    async def _until_answered(self, call: Call, reply: AsyncReply, toolbox: Toolbox) -> None:
-        """Round trips until the model answers in words; the last round's answer becomes `reply`'s."""
-        rounds: list[AsyncReply] = []
+    async def _until_answered(self, call: Call, reply: AsyncReply, toolbox: Toolbox, before_tool: BeforeTool | None) -> AsyncGenerator[None, None]:
+        """Round trips until the model answers in words, each streamed into `reply` (its answer then is the round's own)."""
         while True:
-            current = AsyncReply(partial(self._round, call))
-            await current
-            following = await asyncio.to_thread(self.next_round, call, current, toolbox, len(rounds) + 1)
-            if following is None:
-                reply.answer, reply.trace, reply.rounds = current.answer, current.trace, rounds
+            async with aclosing(self._answer(call, "chat", reply)) as answer:
+                async for _ in answer:
+                    yield
+            yield  # the round's last pieces are read before the next round's answer takes its place
+            count = len(reply.rounds) + 1
+            calls = self.tools_asked(call, reply, count)
+            if not calls:
                 return
-            rounds.append(current)
-            call = following
-
-    async def _round(self, call: Call, reply: AsyncReply) -> AsyncIterator[None]:
-        async with aclosing(self._answer(call, "chat", reply)) as answer:
-            async for _ in answer:
-                yield
+            results = await toolbox.aanswers(calls, before_tool)
+            reply.tools_used += zip(calls, results)
+            reply.rounds.append(AsyncReply.finished(reply.answer, reply.trace))
+            reply.answer = Answer()
+            yield
+            call = self.round_after(call, reply.rounds[-1], calls, results, count)
 
     def continue_(self, prompt: str, *, model: str | None = None, stream: bool = False, **options: Any) -> AsyncReply:
         """Completions: you begin a thought; it carries it forward."""

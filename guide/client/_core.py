@@ -36,7 +36,7 @@ from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vecto
 from ._retry import retry_delay, should_retry
 from ._secrets import redact_key, scrub, scrub_body, scrub_bytes, scrub_value
 from ._stream import StreamReader
-from ._tools import MAX_ROUNDS, Toolbox, asked
+from ._tools import MAX_ROUNDS, Toolbox, ToolCall, answered, asked
 from ._trace import Trace
 
 TraceCallback = Callable[[Trace], None]
@@ -120,19 +120,20 @@ class GuideCore:
             tools=toolbox.specs if toolbox else (),
         )
 
-    def next_round(self, call: Call, reply: Any, toolbox: Toolbox, rounds: int) -> Call | None:
-        """After a reply that asked for tools: run them, and the call that sends their answers back (None: it answered).
-
-        `rounds` counts the replies so far; past MAX_ROUNDS, ToolsWentOn.
-        """
-        calls = reply.tool_calls
-        if not calls:
-            return None
-        if rounds >= MAX_ROUNDS:
+    def tools_asked(self, call: Call, reply: Any, rounds: int) -> tuple[ToolCall, ...]:
+        """The tool calls a finished round asked for (empty: it answered in words). The one round cap of the one tool loop:
+        `rounds` counts the replies so far; past MAX_ROUNDS, ToolsWentOn."""
+        calls: tuple[ToolCall, ...] = reply.tool_calls
+        if calls and rounds >= MAX_ROUNDS:
             detail = f"After {rounds} round trips the model still asked for {', '.join(c.shown() for c in calls)}."
             raise ToolsWentOn(action="think", url=call.url, detail=detail, partial=reply.text)
+        return calls
+
+    @staticmethod
+    def round_after(call: Call, reply: Any, calls: Sequence[ToolCall], results: Sequence[str], rounds: int) -> Call:
+        """The call that sends the tools' results back, after the round that asked for them."""
         assert call.json is not None
-        messages = [*call.json["messages"], asked(reply.text, calls), *toolbox.answers(calls)]
+        messages = [*call.json["messages"], asked(reply.text, calls), *answered(calls, results)]
         shown = ", ".join(c.shown() for c in calls)
         return Call(
             call.action,

@@ -16,7 +16,8 @@ from ._tools import ToolCall, as_tool_calls
 from ._trace import Trace
 
 Part = tuple[str, str]
-"""A piece of a streamed reply and what it is: ("reasoning", text) or ("answer", text)."""
+"""A piece of a streamed reply and what it is: ("reasoning", text), ("answer", text), or, with `run_tools`,
+("tool", "now() → 12:00") as each tool call is answered."""
 
 
 class _ReplyBase:
@@ -26,6 +27,8 @@ class _ReplyBase:
         """The call's trace (set as soon as the call starts)."""
         self.rounds: list[Any] = []
         """With `run_tools=True`: the replies before this one that asked for tools, oldest first (each with its trace)."""
+        self.tools_used: list[tuple[ToolCall, str]] = []
+        """With `run_tools=True`: each tool call of the rounds so far, and the text the model read back."""
 
     @property
     def reasoning(self) -> str:
@@ -67,11 +70,15 @@ class _ReplyBase:
         """Whether the reply was closed before it finished."""
         return self.answer.stopped
 
-    def _arrived(self, seen: list[int]) -> list[Part]:
-        """What arrived since `seen` (counts of reasoning and answer pieces, moved on): the reasoning first, each marked."""
+    def _arrived(self, seen: list[Any]) -> list[Part]:
+        """What arrived since `seen` (the answer read, counts of its reasoning and answer pieces, and of tools used; moved on):
+        the reasoning first, each marked. With `run_tools` each round brings an answer of its own, read from its start."""
         answer = self.answer
-        new = [("reasoning", text) for text in answer.reasoning[seen[0] :]] + [("answer", text) for text in answer.pieces[seen[1] :]]
-        seen[:] = [len(answer.reasoning), len(answer.pieces)]
+        if seen[0] is not answer:
+            seen[:3] = [answer, 0, 0]
+        new = [("reasoning", text) for text in answer.reasoning[seen[1] :]] + [("answer", text) for text in answer.pieces[seen[2] :]]
+        new += [("tool", f"{call.shown()} → {result[:200]}") for call, result in self.tools_used[seen[3] :]]
+        seen[1:] = [len(answer.reasoning), len(answer.pieces), len(self.tools_used)]
         return new
 
     def _so_far(self) -> str:
@@ -115,7 +122,7 @@ class Reply(_ReplyBase):
 
     def parts(self) -> Iterator[Part]:
         """The reasoning and the answer as they arrive, each piece marked: ("reasoning", text) or ("answer", text)."""
-        seen = [0, 0]
+        seen: list[Any] = [None, 0, 0, 0]
         while True:
             yield from self._arrived(seen)
             if self._source is None:
@@ -144,10 +151,17 @@ class AsyncReply(_ReplyBase):
     `await` it for the finished reply, or `async for` over it to stream.
     """
 
-    def __init__(self, start: Callable[[AsyncReply], AsyncIterator[None]]) -> None:
+    def __init__(self, start: Callable[[AsyncReply], AsyncIterator[None]] | None = None) -> None:
         super().__init__()
         self._start: Callable[[AsyncReply], AsyncIterator[None]] | None = start
         self._source: AsyncIterator[None] | None = None
+
+    @classmethod
+    def finished(cls, answer: Answer, trace: Trace | None) -> AsyncReply:
+        """A reply already read (a round of tools before the answer)."""
+        reply = cls()
+        reply.answer, reply.trace = answer, trace
+        return reply
 
     @property
     def text(self) -> str:
@@ -168,9 +182,11 @@ class AsyncReply(_ReplyBase):
     async def __aiter__(self) -> AsyncIterator[str]:
         if self._start is not None:
             self._source, self._start = self._start(self), None
-        index = 0
+        index, answer = 0, self.answer
         while True:
-            pieces = self.answer.pieces
+            if self.answer is not answer:  # the next round of tools: its answer is read from its start
+                index, answer = 0, self.answer
+            pieces = answer.pieces
             while index < len(pieces):
                 yield pieces[index]
                 index += 1
@@ -185,7 +201,7 @@ class AsyncReply(_ReplyBase):
         """The reasoning and the answer as they arrive, each piece marked: ("reasoning", text) or ("answer", text)."""
         if self._start is not None:
             self._source, self._start = self._start(self), None
-        seen = [0, 0]
+        seen: list[Any] = [None, 0, 0, 0]
         while True:
             for part in self._arrived(seen):
                 yield part

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -20,7 +20,7 @@ from ._reply import Reply
 from ._requests import AudioInput, Call, Messages, empty, minimal
 from ._responses import Kind, parse_answer, parse_catalog, parse_pictures, parse_transcript, parse_vectors, parse_verdict
 from ._results import Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
-from ._tools import Toolbox, ToolInput
+from ._tools import Decision, Toolbox, ToolCall, ToolInput
 from ._trace import Trace
 
 
@@ -78,6 +78,7 @@ class Guide(GuideCore):
         images: Sequence[PictureInput] | None = None,
         tools: Sequence[ToolInput] | None = None,
         run_tools: bool = False,
+        before_tool: Callable[[ToolCall], Decision] | None = None,
         **options: Any,
     ) -> Reply:
         """Chat completions: you offer context; it reflects and responds.
@@ -87,7 +88,9 @@ class Guide(GuideCore):
         `run_tools=True` guide runs the functions the reply asks for and sends
         their answers back, each round trip a call of its own, until the model
         answers in words: the reply returned is that answer, finished, and
-        `reply.rounds` holds the replies that asked for tools.
+        `reply.rounds` holds the replies that asked for tools. `before_tool(call)`
+        is asked before each call runs: True runs it; False or a text does
+        not, and the model reads "The user declined this call." or that text.
         """
         name, notes = self._model(model)
         pictures = [prepare(image) for image in images or ()]
@@ -98,12 +101,16 @@ class Guide(GuideCore):
         if not run_tools or toolbox is None:
             return reply
         rounds: list[Reply] = []
+        used: list[tuple[ToolCall, str]] = []
         while True:
             reply.text  # noqa: B018  the whole round, streamed or not
-            following = self.next_round(call, reply, toolbox, len(rounds) + 1)
-            if following is None:
-                reply.rounds = rounds
+            calls = self.tools_asked(call, reply, len(rounds) + 1)
+            if not calls:
+                reply.rounds, reply.tools_used = rounds, used
                 return reply
+            results = toolbox.answers(calls, before_tool)
+            used += zip(calls, results)
+            following = self.round_after(call, reply, calls, results, len(rounds) + 1)
             rounds.append(reply)
             call, reply = following, self._answer(following, "chat")
 

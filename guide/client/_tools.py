@@ -2,27 +2,30 @@
 
 `tool_spec(now)` reads a plain typed function (its name, docstring and
 annotations) into `{"type": "function", "function": {...}}`; a dict already
-in that shape is used as written. When a reply asks for tool calls, a
-`Toolbox` runs the functions named and writes their results as `tool`
-messages. Everything the model sends is untrusted: arguments that are not a
+in that shape is used as written; a `Tool` brings its own spec and a `run`
+that takes the arguments as a dict (and may be async). When a reply asks for
+tool calls, a `Toolbox` asks the caller's `before_tool` hook, runs the tools
+named and writes their results as `tool` messages. Everything the model sends is untrusted: arguments that are not a
 JSON object, a tool that does not exist, or a function that fails become an
 error the model reads in the tool message, never an exception here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import inspect
 import json
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, Union
 
 from ._errors import RequestRefused
 
-ToolInput: TypeAlias = Callable[..., Any] | Mapping[str, Any]
+DECLINED = "The user declined this call."
+"""What the model reads when `before_tool` answers False."""
 
 MAX_ROUNDS = 8
 """Round trips `run_tools=True` makes at most before it stops asking."""
@@ -59,6 +62,22 @@ class ToolCall:
         return f"{self.name}({', '.join(f'{key}={_short(value)}' for key, value in list(parsed.items())[:8])})"
 
 
+@dataclass(frozen=True)
+class Tool:
+    """A tool given as its spec and a function to run: `run` takes the arguments as a dict and returns the result text
+    (or an awaitable of it); an exception it raises becomes error text the model reads."""
+
+    spec: dict[str, Any]
+    run: Callable[[dict[str, Any]], Awaitable[str] | str]
+
+
+ToolInput: TypeAlias = Tool | Callable[..., Any] | Mapping[str, Any]
+Decision: TypeAlias = bool | str
+"""What `before_tool` answers: True runs the call; False or a text does not, and the model reads why."""
+BeforeTool: TypeAlias = Callable[[ToolCall], Awaitable[Decision]]
+"""The async hook awaited before each tool call runs (the sync client takes a plain callable)."""
+
+
 SHOWN_VALUE = 60
 """Characters of one argument shown in a call's one line (a model can send 60 KB as an argument)."""
 
@@ -69,7 +88,9 @@ def _short(value: Any) -> str:
 
 
 def tool_spec(tool: ToolInput) -> dict[str, Any]:
-    """The spec's tool object for a typed function (or a tool dict, checked and used as written)."""
+    """The spec's tool object for a typed function (or a tool dict or a Tool's spec, checked and used as written)."""
+    if isinstance(tool, Tool):
+        tool = tool.spec
     if isinstance(tool, Mapping):
         given = tool.get("function")
         if tool.get("type") != "function" or not isinstance(given, Mapping) or not isinstance(given.get("name"), str):
@@ -129,21 +150,23 @@ def schema_of(annotation: Any) -> dict[str, Any]:
 
 
 class Toolbox:
-    """The tools offered to a think call: their specs to send, and the functions to run."""
+    """The tools offered to a think call: their specs to send, and what runs each one."""
 
     def __init__(self, tools: Iterable[ToolInput]) -> None:
         self.specs: list[dict[str, Any]] = []
-        self.functions: dict[str, Callable[..., Any]] = {}
+        self.runners: dict[str, Callable[[dict[str, Any]], Any]] = {}
         for tool in tools:
             spec = tool_spec(tool)
             self.specs.append(spec)
-            if callable(tool) and not isinstance(tool, Mapping):
-                self.functions[spec["function"]["name"]] = tool
+            if isinstance(tool, Tool):
+                self.runners[spec["function"]["name"]] = tool.run
+            elif callable(tool) and not isinstance(tool, Mapping):
+                self.runners[spec["function"]["name"]] = _keywords(tool)
 
-    def run(self, call: ToolCall) -> str:
-        """The function's result as text; a failure is told to the model as text too."""
-        function = self.functions.get(call.name)
-        if function is None:
+    def _runner(self, call: ToolCall) -> tuple[Callable[[dict[str, Any]], Any], dict[str, Any]] | str:
+        """What runs the call and its arguments, or the error text the model reads instead."""
+        runner = self.runners.get(call.name)
+        if runner is None:
             return f"error: there is no tool named {call.name!r}."
         if len(call.arguments) > MAX_ARGUMENTS:
             return "error: the arguments were too long."
@@ -153,16 +176,84 @@ class Toolbox:
             return "error: the arguments were not JSON."
         if not isinstance(arguments, dict):
             return "error: the arguments were not a JSON object."
-        try:
-            result = function(**arguments)
-        except Exception as error:  # the model sent arguments the function refuses: it reads why
-            return f"error: {type(error).__name__}: {error}"
-        text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
-        return text if len(text) <= MAX_RESULT else text[:MAX_RESULT] + f"… (cut: {len(text):,} characters)"
+        return runner, arguments
 
-    def answers(self, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
-        """The `tool` messages answering each call, in order."""
-        return [{"role": "tool", "tool_call_id": call.id, "content": self.run(call)} for call in calls]
+    def run(self, call: ToolCall) -> str:
+        """The tool's result as text; a failure is told to the model as text too."""
+        found = self._runner(call)
+        if isinstance(found, str):
+            return found
+        runner, arguments = found
+        try:
+            result = runner(arguments)
+            if inspect.isawaitable(result):  # an async tool called from sync code: run on a loop of its own
+                result = asyncio.run(_awaited(result))
+        except Exception as error:  # the model sent arguments the tool refuses: it reads why
+            return f"error: {type(error).__name__}: {error}"
+        return result_text(result)
+
+    async def arun(self, call: ToolCall) -> str:
+        """`run` for asyncio: an async tool is awaited on the caller's loop, a plain one runs in a worker thread."""
+        found = self._runner(call)
+        if isinstance(found, str):
+            return found
+        runner, arguments = found
+        try:
+            result = await runner(arguments) if inspect.iscoroutinefunction(runner) else await asyncio.to_thread(runner, arguments)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as error:
+            return f"error: {type(error).__name__}: {error}"
+        return result_text(result)
+
+    def answers(self, calls: Sequence[ToolCall], before_tool: Callable[[ToolCall], Decision] | None = None) -> list[str]:
+        """The result text answering each call, in order (a call `before_tool` declines is not run)."""
+        results = []
+        for call in calls:
+            instead = declined(before_tool(call)) if before_tool else None
+            results.append(self.run(call) if instead is None else instead)
+        return results
+
+    async def aanswers(self, calls: Sequence[ToolCall], before_tool: BeforeTool | None = None) -> list[str]:
+        """`answers` for asyncio: the hook is awaited on the caller's loop before each call runs."""
+        results = []
+        for call in calls:
+            instead = declined(await before_tool(call)) if before_tool else None
+            results.append(await self.arun(call) if instead is None else instead)
+        return results
+
+
+def _keywords(function: Callable[..., Any]) -> Callable[[dict[str, Any]], Any]:
+    """A typed function called with the arguments as keywords (an async one stays async)."""
+    if inspect.iscoroutinefunction(function):
+
+        async def awaited(arguments: dict[str, Any]) -> Any:
+            return await function(**arguments)
+
+        return awaited
+    return lambda arguments: function(**arguments)
+
+
+async def _awaited(result: Awaitable[Any]) -> Any:
+    return await result
+
+
+def declined(decision: Decision) -> str | None:
+    """What the model reads instead of a result when the hook said no (None: run the call)."""
+    if decision is True:
+        return None
+    return decision if isinstance(decision, str) else DECLINED
+
+
+def result_text(result: Any) -> str:
+    """A tool's result as the text sent back, cut to MAX_RESULT."""
+    text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_RESULT else text[:MAX_RESULT] + f"… (cut: {len(text):,} characters)"
+
+
+def answered(calls: Sequence[ToolCall], results: Sequence[str]) -> list[dict[str, Any]]:
+    """The `tool` messages answering each call, in order."""
+    return [{"role": "tool", "tool_call_id": call.id, "content": result} for call, result in zip(calls, results)]
 
 
 def asked(text: str, calls: Sequence[ToolCall]) -> dict[str, Any]:

@@ -21,13 +21,14 @@ if TYPE_CHECKING:
     from ._png import header as png_header
     from ._providers import DEFAULT_BASE_URL
     from ._secrets import scrub
-    from ._tools import MAX_ROUNDS, Toolbox, asked
+    from ._tools import MAX_ROUNDS, BeforeTool, Toolbox, asked
     from ._trace import ChunkKinds, frame_type
 
 _HOMES = {
     "DEFAULT_BASE_URL": ("_providers", "DEFAULT_BASE_URL"),
     "MAX_PIXELS": ("_png", "MAX_PIXELS"),
     "MAX_ROUNDS": ("_tools", "MAX_ROUNDS"),
+    "BeforeTool": ("_tools", "BeforeTool"),
     "ChunkKinds": ("_trace", "ChunkKinds"),
     "Pixel": ("_png", "Pixel"),
     "Prepared": ("_pictures", "Prepared"),
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MAX_PIXELS",
     "MAX_ROUNDS",
+    "BeforeTool",
     "ChunkKinds",
     "Pixel",
     "Prepared",

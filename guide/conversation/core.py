@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,7 +29,7 @@ from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, AsyncReply, Trace
-    from guide.client.internal import Prepared
+    from guide.client.internal import BeforeTool, Prepared
     from guide.personas import Persona
     from guide.store import Store
 
@@ -102,6 +102,8 @@ class Conversation:
         """Pictures attached for the next message (/attach)."""
         self.streams = True
         """Whether replies are asked for as streams (`guide ask --no-stream` asks for them whole)."""
+        self.before_tool: BeforeTool | None = None
+        """Asked before each tool call runs (True runs it; False or a text does not, and the model reads why); None runs them all."""
 
     # What the guide is.
 
@@ -321,10 +323,11 @@ class Conversation:
             else:
                 tools = [] if self.tools_refused else tools_for(self.persona.tools)
                 history = self.payload()
-                options = {"tools": tools or None, **self.persona.options}
+                options = {**self.persona.options}
+                if tools:  # the client's one tool loop runs them, round after round, each round streamed
+                    options.update(tools=tools, run_tools=True, before_tool=self.before_tool)
                 exchange.reply = guide.think(history, system=self.system(), stream=self.streams, model=model, **options)
                 if tools:
-                    exchange.follow = self._tool_round(exchange, guide, history, tools, model)
                     exchange.without_tools = self._without_tools(guide, history, model)
                 if self.pictures_in(history):
                     exchange.without_pictures = self._without_pictures(guide, model, options)
@@ -368,29 +371,6 @@ class Conversation:
             return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **options)
 
         return again
-
-    def _tool_round(
-        self, exchange: Exchange, guide: AsyncGuide, history: list[dict[str, Any]], tools: list[Any], model: str | None
-    ) -> Callable[[AsyncReply], Awaitable[AsyncReply | None]]:
-        """What follows a reply that asked for tools: they run (off the loop), and their answers go back in a round of its own."""
-        from guide.client import ToolsWentOn
-        from guide.client.internal import MAX_ROUNDS, Toolbox, asked
-
-        toolbox = Toolbox(tools)
-        messages = list(history)
-
-        async def follow(reply: AsyncReply) -> AsyncReply | None:
-            calls = reply.tool_calls
-            if not calls:
-                return None
-            if len(exchange.earlier) + 1 >= MAX_ROUNDS:
-                raise ToolsWentOn(action="think", detail=f"After {MAX_ROUNDS} round trips the model still asked for tools.")
-            answers = await asyncio.to_thread(toolbox.answers, calls)
-            exchange.tools_used += [{"call": call.shown(), "result": answer["content"][:2000]} for call, answer in zip(calls, answers)]
-            messages.extend([asked(reply.text, calls), *answers])
-            return guide.think(list(messages), system=self.system(), stream=self.streams, model=model, tools=tools, **self.persona.options)
-
-        return follow
 
     def _ended(self, exchange: Exchange, model: str | None) -> None:
         """Keep the reply as a turn, or give the words back when nothing arrived."""

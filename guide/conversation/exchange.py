@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from .turns import State, Turn
@@ -29,42 +29,46 @@ class Exchange:
         self.turn: Turn | None = None
         self.words_back: str | None = None
         self.error: BaseException | None = None
-        self.follow: Callable[[AsyncReply], Awaitable[AsyncReply | None]] | None = None
-        """After a reply that asked for tools: runs them and starts the next round (None: there are no tools)."""
-        self.tools_used: list[dict[str, Any]] = []
-        """Each tool call of the rounds before the answer: what was called, and what it answered."""
-        self.earlier: list[AsyncReply] = []
-        """The rounds before the reply now streaming."""
         self.without_tools: Callable[[], AsyncReply] | None = None
         """The same call without tools, for a server that refuses them before a word has arrived (None: no tools offered)."""
         self.without_pictures: Callable[[], AsyncReply] | None = None
         """The same call with the words only, for a server that fails on pictures before a word has arrived (None: none carried)."""
 
+    def _replies(self) -> list[AsyncReply]:
+        """The rounds that asked for tools, then the one now streaming (the client's tool loop keeps them)."""
+        return [*self.reply.rounds, self.reply] if self.reply is not None else []
+
     @property
     def text(self) -> str:
         """What has arrived of the answer (words said in rounds that asked for tools included)."""
-        replies = [*self.earlier, *([self.reply] if self.reply is not None else [])]
-        return "".join(reply.text for reply in replies)
+        return "".join(reply.text for reply in self._replies())
 
     @property
     def reasoning(self) -> str:
         """What the model thought before answering, over every round."""
-        replies = [*self.earlier, *([self.reply] if self.reply is not None else [])]
-        return "".join(reply.reasoning for reply in replies)
+        return "".join(reply.reasoning for reply in self._replies())
 
     @property
     def thought_ms(self) -> float | None:
         """How long the model thought, in ms (each round's thinking added up; None: it did not reason)."""
-        times = [reply.thought_ms for reply in (*self.earlier, *([self.reply] if self.reply else [])) if reply.thought_ms is not None]
+        times = [reply.thought_ms for reply in self._replies() if reply.thought_ms is not None]
         return sum(times) if times else None
 
+    @property
+    def tools_used(self) -> list[dict[str, Any]]:
+        """Each tool call of the rounds before the answer: what was called, and what it answered (as the turn keeps it)."""
+        used = self.reply.tools_used if self.reply is not None else []
+        return [{"call": call.shown(), "result": result[:2000]} for call, result in used]
+
     async def __aiter__(self) -> AsyncIterator[str]:
+        """The answer's pieces as they arrive."""
         async for kind, text in self.parts():
             if kind == "answer":
                 yield text
 
     async def parts(self) -> AsyncIterator[tuple[str, str]]:
-        """The reasoning and the answer as they arrive, ("reasoning" | "answer", text), through every round of tools."""
+        """The reasoning, the answer and the tool calls answered as they arrive, ("reasoning" | "answer" | "tool", text),
+        through every round of tools."""
         from guide.client import GuideError, ToolsNotTaken
 
         assert self.reply is not None, "an exchange is iterated once its call has started"
@@ -72,21 +76,15 @@ class Exchange:
             try:
                 async for part in self.reply.parts():
                     yield part
-            except ToolsNotTaken:
-                if self.without_tools is None or self.earlier or self.text:
-                    raise
-                self.reply, self.follow, self.without_tools = self.without_tools(), None, None
-                continue
-            except GuideError as error:
-                if self.without_pictures is None or self.earlier or self.text or not failed_on_content(error):
-                    raise
-                self.reply, self.follow, self.without_pictures = self.without_pictures(), None, None
-                continue
-            following = await self.follow(self.reply) if self.follow is not None else None
-            if following is None:
                 return
-            self.earlier.append(self.reply)
-            self.reply = following
+            except ToolsNotTaken:
+                if self.without_tools is None or self.reply.rounds or self.text:
+                    raise
+                self.reply, self.without_tools = self.without_tools(), None
+            except GuideError as error:
+                if self.without_pictures is None or self.reply.rounds or self.text or not failed_on_content(error):
+                    raise
+                self.reply, self.without_pictures = self.without_pictures(), None
 
     async def close(self) -> None:
         """Close the HTTP stream now (what arrived stays)."""

@@ -241,7 +241,7 @@ class MessageView(Vertical):
                     if block is None:
                         block = ThoughtBlock("", "thinking…")
                         await self.mount(block, before=body)
-                else:
+                elif kind == "answer":  # a tool answered shows with the turn, when it ends
                     arrived.append(piece)
                     pending.append(piece)
                 now = time.monotonic()
