@@ -30,6 +30,7 @@ from .turns import SAID, Turn, as_markdown, new_uid
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, AsyncReply, Trace
     from guide.client.internal import BeforeTool, Prepared
+    from guide.mcp.tools import McpTools
     from guide.personas import Persona
     from guide.store import Store
 
@@ -104,6 +105,8 @@ class Conversation:
         """Whether replies are asked for as streams (`guide ask --no-stream` asks for them whole)."""
         self.before_tool: BeforeTool | None = None
         """Asked before each tool call runs (True runs it; False or a text does not, and the model reads why); None runs them all."""
+        self.mcp: McpTools | None = None
+        """The MCP servers in the settings, for a persona that names mcp:SERVER tools (None: such tools are left out)."""
 
     # What the guide is.
 
@@ -321,7 +324,10 @@ class Conversation:
                 options = respond_options(self.persona.options)
                 exchange.reply = guide.respond(self.payload(), instructions=self.system(), stream=self.streams, model=model, **options)
             else:
-                tools = [] if self.tools_refused else tools_for(self.persona.tools)
+                tools: list[Any] = [] if self.tools_refused else tools_for(self.persona.tools)
+                if self.mcp is not None and not self.tools_refused and any(name.startswith("mcp:") for name in self.persona.tools):
+                    taken = [tool.__name__ for tool in tools]
+                    tools += await self.mcp.tools(self.persona.tools, taken=taken, file=self.file_call, say=self._mcp_said)
                 history = self.payload()
                 options = {**self.persona.options}
                 if tools:  # the client's one tool loop runs them, round after round, each round streamed
@@ -345,6 +351,9 @@ class Conversation:
             raise
         else:
             self._ended(exchange, model)
+
+    def _mcp_said(self, words: str) -> None:
+        self.emit(Notice("MCP", words, "warning"))
 
     def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> Callable[[], AsyncReply]:
         """The same call without tools, said once: a server that takes none still answers the persona's words."""
