@@ -25,9 +25,10 @@ from guide.models import ModelChoice
 from guide.status import Status
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, Trace
+    from guide.client import AsyncGuide, ToolCall, Trace
     from guide.companion.supervise import Companion, Keeper
     from guide.connect import Answering
+    from guide.mcp.tools import Ask, McpTools
     from guide.store import Store
     from guide.store_writer import Saving
 
@@ -94,21 +95,47 @@ class ChatSession:
         """The last probe's calls by action: kept under the server (in the store, with what it found), never in a conversation."""
         self.tour = Tour()
         """Where the learner is in the tour: Esc leaves it there for /tour to take up again."""
+        self.mcp: McpTools | None = None
+        """The MCP servers in the settings (None when it names none): started only when a persona's tool needs one."""
+        self.approve: Ask | None = None
+        """Asks the user before an MCP tool runs (the app's prompt); None declines every untrusted call, telling the model why."""
+        self._mcp_servers()
         persona = self.shelf.get(self.settings.persona)
         self.models = ModelChoice(chosen=self.settings.model, persona=persona.model)
         self.conversation = self._conversation(persona)
 
     def _conversation(self, persona: personas.Persona, **options: Any) -> Conversation:
-        return Conversation(
-            persona,
-            guide=self.guide,
-            store=self.store,
-            models=self.models,
-            address=self.settings.address,
-            budget=self.settings.history_budget(),
-            emit=self.emit,
-            **options,
+        return self._with_mcp(
+            Conversation(
+                persona,
+                guide=self.guide,
+                store=self.store,
+                models=self.models,
+                address=self.settings.address,
+                budget=self.settings.history_budget(),
+                emit=self.emit,
+                **options,
+            )
         )
+
+    def _mcp_servers(self) -> None:
+        from guide.mcp import settings as mcp_settings  # light: the SDK comes with the first call to a server
+
+        servers = mcp_settings.load(self.loaded.path)
+        if servers.servers:
+            from guide.mcp.tools import McpTools
+
+            self.mcp = McpTools(servers)
+
+    def _with_mcp(self, conversation: Conversation) -> Conversation:
+        """The conversation with the MCP servers, and its own "always" answers, asked through `approve`."""
+        if self.mcp is not None:
+
+            async def ask(call: ToolCall, server: str, tool: str) -> str:
+                return await self.approve(call, server, tool) if self.approve is not None else ""
+
+            conversation.mcp, conversation.before_tool = self.mcp, self.mcp.approval(ask)
+        return conversation
 
     def problems(self) -> list[tuple[str, str]]:
         """What to tell the user once the first frame is up: (title, words)."""
@@ -250,6 +277,8 @@ class ChatSession:
             self._opening.cancel()  # still waiting for another guide's lock: not waited for
         if self.guide is not None:
             await self.guide.aclose()
+        if self.mcp is not None:
+            await self.mcp.aclose()  # the servers this run started stop with it
         if self.store is not None:
             return await asyncio.to_thread(self.store.close)
         said = any(turn.role in ("user", "action") for turn in self.conversation.turns)
@@ -319,7 +348,8 @@ class ChatSession:
             return self.shelf.personas.get(persona_id, self.conversation.persona)
 
         options = {"guide": self.guide, "models": self.models, "address": self.settings.address, "budget": self.settings.history_budget()}
-        return await Conversation.resume(self.store, conversation_id, persona_for, emit=self.emit, **options)
+        resumed = await Conversation.resume(self.store, conversation_id, persona_for, emit=self.emit, **options)
+        return self._with_mcp(resumed) if resumed is not None else None
 
     async def is_open(self, conversation_id: int) -> bool:
         """Whether a stored conversation is the one open now (a new one is known by its uid until it is read back)."""

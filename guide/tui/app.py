@@ -63,6 +63,7 @@ class GuideApp(App[None]):
     def __init__(self, *, flags: dict[str, Any] | None = None, transport: Any = None) -> None:
         super().__init__()
         self.session = ChatSession(flags, transport=transport, emit=self._heard)
+        self.session.approve = self.approve_tool
         self.chat = ChatScreen(self.session)
         self._painted = False
         self.recent = Recent()
@@ -196,7 +197,20 @@ class GuideApp(App[None]):
     def on_calls_panel_call_selected(self, event: Any) -> None:
         from guide.tui.screens.call_detail import CallDetail
 
+        if event.trace.action == "mcp":  # an MCP server's exchange: JSON-RPC, not HTTP to an OpenAI-compatible server
+            from guide.tui.screens.mcp_detail import McpDetail
+
+            self.push_screen(McpDetail(event.trace))
+            return
         self.push_screen(CallDetail(event.trace))
+
+    async def approve_tool(self, call: Any, server: str, tool: str) -> str:
+        """Ask before an MCP tool runs (the session's `approve`): y once, a always, n no."""
+        from guide.tui.screens.approve_tool import ApproveTool
+
+        answered: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.push_screen(ApproveTool(server, call.shown()), callback=lambda answer: None if answered.done() else answered.set_result(answer or "n"))
+        return await answered
 
     # The chat.
 

@@ -1,0 +1,88 @@
+"""An MCP tool in the app (issue 29): a persona with an MCP server's tool, a model that calls it, the approval prompt,
+the rows in the calls panel, the MCP exchange opened whole, and the answer sent the tool's result. All real: the app under
+Pilot, a loopback model server, tests/mcp_lakes.py started by guide from the settings, the store on disk."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import LoopbackServer, Stream, chat_chunk, sse, tool_call_chunk
+from textual.pilot import Pilot
+from textual.widgets import OptionList
+from tui_helpers import panel_rows, run_app, settle, stored_id, transcript_text
+
+from guide.tui.app import GuideApp
+
+pytest.importorskip("mcp", reason="the MCP SDK is the mcp extra (guide-chat[mcp])")
+
+LAKES = str(Path(__file__).with_name("mcp_lakes.py"))
+PERSONA = 'id = "lake-guide"\nname = "Lake guide"\ndescription = "d"\naddress = "Fira"\ngreeting = "g"\nsystem = "Answer about lakes."\ntools = ["mcp:lakes"]\n'
+
+
+def setup() -> None:
+    home = Path(os.environ["GUIDE_HOME"])
+    (home / "config" / "personas").mkdir(parents=True)
+    (home / "config" / "personas" / "lake-guide.toml").write_text(PERSONA)
+    (home / "config" / "config.toml").write_text(f'[mcp.servers.lakes]\ncommand = "{sys.executable}"\nargs = ["{LAKES}"]\n')
+
+
+async def until(pilot: Pilot[None], done: Callable[[], bool], seconds: float = 90) -> None:
+    """Wait for what the app does off the loop (the MCP server starts in its own process): a deadline, never forever."""
+    for _ in range(int(seconds * 10)):
+        if done():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("the app did not get there in time")
+
+
+def test_an_mcp_tool_is_asked_about_shown_as_its_own_row_and_opened_whole(server: LoopbackServer) -> None:
+    from guide.tui.screens.approve_tool import ApproveTool
+    from guide.tui.screens.mcp_detail import McpDetail
+
+    setup()
+    server.push(
+        Stream(sse(tool_call_chunk(0, id="call_1", name="lake_depth", arguments='{"lake": "Baikal"}'), tool_call_chunk(0, finish="tool_calls"))),
+        Stream(sse(chat_chunk("Baikal is 1642 m deep, Fira."), chat_chunk(finish="stop"))),
+    )
+
+    async def script(pilot: Pilot[None]) -> dict[str, Any]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "How deep is Baikal?"  # not type_and_send: its settle would wait on the reply, which waits on the prompt
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ApproveTool))
+        asked = str(app.screen.query_one("#approve-call").render())
+        await pilot.press("y")
+        await until(pilot, lambda: any(text.startswith("Baikal is") for _, _, text in transcript_text(app)))
+        await settle(pilot, 0.2)
+        rows = panel_rows(app)
+        calls = app.chat.panel.query_one("#calls", OptionList)
+        calls.focus()
+        calls.highlighted = next(i for i, row in enumerate(rows) if row.startswith("mcp lakes → tools/call"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, McpDetail))
+        texts = dict(app.screen.texts)  # type: ignore[attr-defined]
+        conversation = stored_id(app)
+        stored = app.session.store.traces(conversation, latest=50) if app.session.store and conversation else []
+        return {"asked": asked, "rows": rows, "texts": texts, "stored": [row["action"] for row in stored]}
+
+    seen = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model", "persona": "lake-guide"}), script)
+    assert seen["asked"] == "lake_depth(lake='Baikal')"
+    rows = seen["rows"]
+    mcp_rows = [row for row in rows if row.startswith("mcp ")]
+    assert mcp_rows[0].startswith("mcp lakes → tools/list · ok · ")
+    assert mcp_rows[1].startswith("mcp lakes → tools/call lake_depth · ok · ") and mcp_rows[1].endswith(" ms")
+    order = [row.split(" · ")[0] for row in rows]
+    call_at = order.index("mcp lakes → tools/call lake_depth")
+    assert order[call_at - 1].startswith("think → tool_calls: lake_depth") and order[call_at + 1].startswith("think ← tool result")
+    texts = seen["texts"]
+    assert '"method": "tools/call"' in texts["request"] and '"lake": "Baikal"' in texts["request"]
+    assert '"text": "1642 m"' in texts["response"] and '"text": "1642 m"' in texts["content"]
+    assert "→ sent" in texts["messages"] and "← received" in texts["messages"]
+    assert seen["stored"].count("mcp") == 2  # kept with the conversation, as every call is
+    answered = server.requests[-1].json["messages"][-1]
+    assert answered == {"role": "tool", "tool_call_id": "call_1", "content": "1642 m"}
