@@ -200,6 +200,16 @@ def test_launch_imports_no_mcp_sdk(tmp_path: Path) -> None:
     folder = Path(os.environ["GUIDE_HOME"]) / "config" / "personas"
     folder.mkdir(parents=True)
     (folder / "lake-guide.toml").write_text(persona)
-    code = "import sys, guide.cli, guide.tui.app, guide.personas as p; assert 'lake-guide' in p.load().personas; print('mcp' in sys.modules)"
+    (folder.parent / "config.toml").write_text(f'[mcp.servers.lakes]\ncommand = "{sys.executable}"\nargs = ["{LAKES}"]\n')
+    code = (
+        "import sys, guide.cli, guide.tui.app, guide.personas as p; from guide.chat_session import ChatSession;"
+        "assert 'lake-guide' in p.load().personas; assert ChatSession({'persona': 'lake-guide'}).mcp is not None; print('mcp' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_without_the_sdk_guide_mcp_says_how_to_install_it() -> None:
+    code = "import sys; sys.modules['mcp'] = None; from guide.cli import main; sys.exit(main(['mcp', 'serve']))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1 and "pip install 'guide-chat[mcp]'" in result.stderr

@@ -46,7 +46,10 @@ def sdk_installed() -> bool:
     """Whether the MCP SDK can be imported (without importing it)."""
     import importlib.util
 
-    return importlib.util.find_spec("mcp") is not None
+    try:
+        return importlib.util.find_spec("mcp") is not None
+    except (ImportError, ValueError):  # a module of that name that is half there, or blocked
+        return False
 
 
 @dataclass(frozen=True)

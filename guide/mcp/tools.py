@@ -117,16 +117,21 @@ class McpTools:
                 used.add(name)
                 self.owners[name] = (server, info.name)
                 spec = {"type": "function", "function": {"name": name, "description": info.description[:1024], "parameters": info.parameters}}
-                found.append(Tool(spec, self._runner(server, info.name, file)))
+                found.append(Tool(spec, self._runner(server, info.name, file, say)))
         return found
 
-    def _runner(self, server: str, tool: str, file: Callable[[Trace], None] | None) -> Callable[[dict[str, Any]], Awaitable[str]]:
+    def _runner(
+        self, server: str, tool: str, file: Callable[[Trace], None] | None, say: Callable[[str], None] | None
+    ) -> Callable[[dict[str, Any]], Awaitable[str]]:
         async def run(arguments: dict[str, Any]) -> str:
             record = await self.hub.call(server, tool, arguments)
             if file:
                 file(as_trace(record))
             if record.outcome != "ok":
-                raise McpToolFailed(record.error or f"mcp {server}: {tool} gave no answer")
+                why = record.error or f"mcp {server}: {tool} gave no answer"
+                if say and record.outcome == "failed":  # the model reads it as the tool's error; the user hears it once, calmly
+                    say(why)
+                raise McpToolFailed(why)
             return record.result_text
 
         return run
