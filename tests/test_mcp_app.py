@@ -86,3 +86,26 @@ def test_an_mcp_tool_is_asked_about_shown_as_its_own_row_and_opened_whole(server
     assert seen["stored"].count("mcp") == 2  # kept with the conversation, as every call is
     answered = server.requests[-1].json["messages"][-1]
     assert answered == {"role": "tool", "tool_call_id": "call_1", "content": "1642 m"}
+
+
+def test_tools_lists_the_personas_tools_and_turns_a_server_off_for_this_conversation(server: LoopbackServer) -> None:
+    from tui_helpers import command, type_and_send
+
+    setup()
+    server.push(Stream(sse(chat_chunk("Lakes are calm."), chat_chunk(finish="stop"))))
+
+    async def script(pilot: Pilot[None]) -> tuple[list[str], list[str]]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await command(pilot, "/tools")
+        await command(pilot, "/tools lakes off")
+        await command(pilot, "/tools seas off")
+        await type_and_send(pilot, "Tell me of lakes")
+        await until(pilot, lambda: any(text == "Lakes are calm." for _, _, text in transcript_text(app)))
+        return [n.message for n in app.recent.said if n.title == "Tools"], panel_rows(app)
+
+    said, rows = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model", "persona": "lake-guide"}), script)
+    assert said[0] == "mcp:lakes (on): listed when first used"
+    assert said[1] == "mcp:lakes is off for this conversation."
+    assert said[2].startswith("Usage: /tools SERVER on|off")
+    assert not any(row.startswith("mcp ") for row in rows)  # the server was never started
+    assert "tools" not in server.requests[-1].json

@@ -107,6 +107,8 @@ class Conversation:
         """Asked before each tool call runs (True runs it; False or a text does not, and the model reads why); None runs them all."""
         self.mcp: McpTools | None = None
         """The MCP servers in the settings, for a persona that names mcp:SERVER tools (None: such tools are left out)."""
+        self.mcp_off: set[str] = set()
+        """MCP servers turned off for this conversation (/tools SERVER off): their tools are not offered."""
 
     # What the guide is.
 
@@ -327,7 +329,8 @@ class Conversation:
                 tools: list[Any] = [] if self.tools_refused else tools_for(self.persona.tools)
                 if self.mcp is not None and not self.tools_refused and any(name.startswith("mcp:") for name in self.persona.tools):
                     taken = [tool.__name__ for tool in tools]
-                    tools += await self.mcp.tools(self.persona.tools, taken=taken, file=self.file_call, say=self._mcp_said)
+                    names = [name for name in self.persona.tools if name.removeprefix("mcp:").partition("/")[0] not in self.mcp_off]
+                    tools += await self.mcp.tools(names, taken=taken, file=self.file_call, say=self._mcp_said)
                 history = self.payload()
                 options = {**self.persona.options}
                 if tools:  # the client's one tool loop runs them, round after round, each round streamed

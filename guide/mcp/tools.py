@@ -165,3 +165,27 @@ class McpTools:
 
 class McpToolFailed(Exception):
     """The server gave no answer, or an error result: the model reads the one line, as for any tool that fails."""
+
+
+def tools_command(names: Sequence[str], mcp: McpTools | None, off: set[str], argument: str) -> str:
+    """/tools [SERVER on|off]: what the persona in force can call, or a server turned on or off for this conversation (`off` changes)."""
+    servers = list(dict.fromkeys(name.removeprefix("mcp:").partition("/")[0] for name in names if name.startswith("mcp:")))
+    server, _, switch = argument.strip().partition(" ")
+    if server:
+        if server not in servers or switch.strip() not in ("on", "off"):
+            known = ", ".join(servers) or "none: this persona names no mcp: tools"
+            return f"Usage: /tools SERVER on|off, for one of this persona's servers ({known})."
+        (off.add if switch.strip() == "off" else off.discard)(server)
+        return f"mcp:{server} is {switch.strip()} for this conversation."
+    own = [name for name in names if not name.startswith("mcp:")]
+    lines = [f"guide's own: {', '.join(own)}"] if own else []
+    for name in servers:
+        where = mcp.servers.servers.get(name) if mcp is not None else None
+        if where is None:
+            lines.append(f"mcp:{name}: not in the settings ([mcp.servers.{name}])")
+            continue
+        listed = mcp.listed.get(name) if mcp is not None else None
+        shown = ", ".join(tool.name for tool in listed) if listed is not None else "listed when first used"
+        state = "off" if name in off else "on"
+        lines.append(f"mcp:{name} ({state}{', trusted' if where.trust else ''}): {shown}")
+    return "\n".join(lines) or "This persona calls no tools."

@@ -274,6 +274,14 @@ class GuideApp(App[None]):
 
         self.push_screen(MapScreen(self.session))
 
+    def action_tools(self, argument: str = "") -> None:
+        """/tools [SERVER on|off]: the persona's tools, and its MCP servers turned on or off for this conversation."""
+        from guide.mcp.tools import tools_command
+
+        conversation = self.session.conversation
+        said = tools_command(conversation.persona.tools, self.session.mcp, conversation.mcp_off, argument)
+        self.notify(said, title="Tools", severity="warning" if said.startswith("Usage") else "information", timeout=10, markup=False)
+
     def action_persona(self, persona_id: str = "") -> None:
         """F5, /persona [ID]: switch persona, or pick, create or edit one."""
         from guide.tui.screens.pickers import persona_picker
