@@ -109,3 +109,23 @@ def test_tools_lists_the_personas_tools_and_turns_a_server_off_for_this_conversa
     assert said[2].startswith("Usage: /tools SERVER on|off")
     assert not any(row.startswith("mcp ") for row in rows)  # the server was never started
     assert "tools" not in server.requests[-1].json
+
+
+def test_editing_a_persona_in_the_form_keeps_its_mcp_tools(server: LoopbackServer) -> None:
+    from textual.widgets import Checkbox
+
+    from guide.tui.screens.persona_form import PersonaEditor
+
+    setup()
+
+    async def script(pilot: Pilot[None]) -> tuple[str, ...]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        edited: list[Any] = []
+        app.push_screen(PersonaEditor(app.session.shelf.personas["lake-guide"], creating=False), edited.append)
+        await until(pilot, lambda: bool(app.screen.query("#greeting")))
+        app.screen.query_one("#tool-now", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(edited))
+        return tuple(edited[0].tools)
+
+    assert run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model", "persona": "lake-guide"}), script) == ("now", "mcp:lakes")
