@@ -98,8 +98,9 @@ def test_a_trusted_tool_runs_without_asking(server: LoopbackServer) -> None:
     assert tool_message(server) == "1642 m"
 
 
-@pytest.mark.parametrize(("answer", "result"), [("y", "1642 m"), ("n", "The user declined this call.")])
-def test_the_question_is_asked_on_the_terminal_while_stdin_is_a_pipe(server: LoopbackServer, answer: str, result: str) -> None:
+@pytest.mark.parametrize(("answer", "result"), [("y\n", "1642 m"), ("n\n", "The user declined this call."), ("\x03", None)])
+def test_the_question_is_asked_on_the_terminal_while_stdin_is_a_pipe(server: LoopbackServer, answer: str, result: str | None) -> None:
+    """y runs it, n declines it, and Ctrl-C (\\x03, as the terminal sends it) ends guide ask at once, not at the next Enter."""
     setup()
     script(server)
     leader, follower = pty.openpty()
@@ -127,11 +128,14 @@ def test_the_question_is_asked_on_the_terminal_while_stdin_is_a_pipe(server: Loo
                 except OSError:  # the child closed the terminal: it ended
                     break
         assert b"MCP server lakes to run lake_depth(lake='Baikal')" in seen, (seen, child.communicate(timeout=30))
-        os.write(leader, f"{answer}\n".encode())
-        _, err = child.communicate(timeout=90)
+        os.write(leader, answer.encode())
+        _, err = child.communicate(timeout=30 if result is None else 90)
     finally:
         if child.poll() is None:
             child.kill()
         os.close(leader)
+    if result is None:
+        assert child.returncode == 130, err  # stopped, as any Ctrl-C stops guide ask
+        return
     assert child.returncode == 0, err
     assert tool_message(server) == result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import TYPE_CHECKING
 
 from guide.safe_text import one_line
@@ -25,6 +26,21 @@ def _ask(question: str) -> str:
 
 
 async def ask_on_terminal(call: ToolCall, server: str, tool: str) -> str:
-    """y once, a always (in this run), anything else no; "" when nothing could be asked. Read in a worker: the loop goes on."""
+    """y once, a always (in this run), anything else no; "" when nothing could be asked. Read in a thread: the loop goes on.
+
+    A daemon thread, not asyncio.to_thread: Ctrl-C while the question waits must end `guide ask` at once, and
+    asyncio.run waits for its executor's threads (this one blocked in readline) before it returns.
+    """
     question = f"guide: the model asks MCP server {one_line(server)} to run {one_line(call.shown())}. Run it? [y once / a always / N no] "
-    return await asyncio.to_thread(_ask, question)
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        answer = _ask(question)
+        try:
+            loop.call_soon_threadsafe(lambda: None if answered.done() else answered.set_result(answer))
+        except RuntimeError:  # the loop closed meanwhile: nobody waits for the answer
+            pass
+
+    threading.Thread(target=read, name="guide-ask-terminal", daemon=True).start()
+    return await answered
