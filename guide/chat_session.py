@@ -134,7 +134,7 @@ class ChatSession:
             async def ask(call: ToolCall, server: str, tool: str) -> str:
                 return await self.approve(call, server, tool) if self.approve is not None else ""
 
-            conversation.mcp, conversation.before_tool = self.mcp, self.mcp.approval(ask)
+            conversation.mcp, conversation.before_tool = self.mcp, self.mcp.approval(ask, conversation.mcp_always)
         return conversation
 
     def problems(self) -> list[tuple[str, str]]:

@@ -129,3 +129,41 @@ def test_editing_a_persona_in_the_form_keeps_its_mcp_tools(server: LoopbackServe
         return tuple(edited[0].tools)
 
     assert run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model", "persona": "lake-guide"}), script) == ("now", "mcp:lakes")
+
+
+def test_an_always_answer_is_kept_with_the_conversation_and_holds_after_resume(server: LoopbackServer) -> None:
+    from guide.tui.screens.approve_tool import ApproveTool
+
+    setup()
+    asks = Stream(sse(tool_call_chunk(0, id="call_1", name="lake_depth", arguments='{"lake": "Tahoe"}'), tool_call_chunk(0, finish="tool_calls")))
+    server.push(
+        asks, Stream(sse(chat_chunk("Deep."), chat_chunk(finish="stop"))), asks, Stream(sse(chat_chunk("Still deep."), chat_chunk(finish="stop")))
+    )
+    flags = {"base_url": server.url, "model": "loopback-model", "persona": "lake-guide"}
+
+    async def first(pilot: Pilot[None]) -> None:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "How deep is Tahoe?"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ApproveTool))
+        await pilot.press("a")
+        await until(pilot, lambda: any(text == "Deep." for _, _, text in transcript_text(app)))
+        await settle(pilot, 0.2)
+
+    async def again(pilot: Pilot[None]) -> tuple[set[str], bool]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        always = set(app.session.conversation.mcp_always)
+        app.chat.composer.text = "And now?"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ApproveTool) or any(text == "Still deep." for _, _, text in transcript_text(app)))
+        return always, isinstance(app.screen, ApproveTool)
+
+    run_app(GuideApp(flags=flags), first)
+    always, asked_again = run_app(GuideApp(flags=flags), again)
+    assert always == {"lakes/lake_depth"}
+    assert not asked_again
+    assert server.requests[-1].json["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "501 m"}

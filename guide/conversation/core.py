@@ -109,6 +109,8 @@ class Conversation:
         """The MCP servers in the settings, for a persona that names mcp:SERVER tools (None: such tools are left out)."""
         self.mcp_off: set[str] = set()
         """MCP servers turned off for this conversation (/tools SERVER off): their tools are not offered."""
+        self.mcp_always: set[str] = set()
+        """MCP tools ("SERVER/TOOL") the user said always run in this conversation. Both sets are kept with each reply, and read back on resume."""
 
     # What the guide is.
 
@@ -401,6 +403,8 @@ class Conversation:
                 data["reasoning"], data["thought_ms"] = exchange.reasoning, exchange.thought_ms
             if exchange.tools_used:
                 data["tools"] = exchange.tools_used
+            if self.mcp_off or self.mcp_always:
+                data["mcp"] = {"off": sorted(self.mcp_off), "always": sorted(self.mcp_always)}
             turn = Turn(
                 "assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None, data=data or None
             )
@@ -582,6 +586,10 @@ class Conversation:
         conversation.counted = await store.read(store.call_counts, conversation_id)
         conversation.turns = [Turn.from_stored(message) for message in latest]
         conversation.more_before = len(latest) == RESUME_PAGE
+        stored = (turn.data.get("mcp") for turn in reversed(conversation.turns) if turn.role == "assistant" and turn.data)
+        kept = next((choice for choice in stored if isinstance(choice, dict)), {})
+        for name, held in (("off", conversation.mcp_off), ("always", conversation.mcp_always)):
+            held.update(item for item in kept.get(name, ()) if isinstance(item, str))  # as the last reply left them
         switched = next((t for t in reversed(conversation.turns) if t.role == "divider" and t.kind == "surface"), None)
         if switched is not None and (switched.data or {}).get("surface") == "respond":
             conversation.surface = "respond"  # it answered through respond when it was left: it goes on so

@@ -136,16 +136,17 @@ class McpTools:
 
         return run
 
-    def approval(self, ask: Ask | None) -> BeforeTool:
-        """The hook asked before each tool call: guide's own tools and trusted ones run; others are asked about (None: declined, said so)."""
-        always: set[str] = set()
+    def approval(self, ask: Ask | None, always: set[str] | None = None) -> BeforeTool:
+        """The hook asked before each tool call: guide's own tools, trusted ones and those in `always` ("SERVER/TOOL", a
+        conversation's own set, which an "a" answer adds to) run; others are asked about (ask None: declined, said so)."""
+        always = set() if always is None else always
 
         async def before(call: ToolCall) -> bool | str:
             owner = self.owners.get(call.name)
-            if owner is None or call.name in always:
+            if owner is None:
                 return True
             server, tool = owner
-            if self.servers.servers[server].trusts(tool):
+            if self.servers.servers[server].trusts(tool) or f"{server}/{tool}" in always:
                 return True
             if ask is None:
                 return NO_TERMINAL
@@ -153,7 +154,7 @@ class McpTools:
             if not answer:
                 return NO_TERMINAL
             if answer == "a":
-                always.add(call.name)
+                always.add(f"{server}/{tool}")
             return answer in ("y", "a")
 
         return before
