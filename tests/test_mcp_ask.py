@@ -45,8 +45,8 @@ def script(server: LoopbackServer) -> None:
 
 
 def tool_message(server: LoopbackServer) -> str:
-    chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
-    assert len(chats) == 2, [r.path for r in server.requests]
+    chats = [r for r in server.requests if r.path.endswith("/chat/completions")][-2:]  # the last ask's two rounds
+    assert len(chats) == 2 and len(server.requests) % 2 == 0, [r.path for r in server.requests]
     assert [t["function"]["name"] for t in chats[0].json["tools"]] == ["lake_depth"]
     sent: dict[str, Any] = chats[1].json["messages"][-1]
     assert sent["role"] == "tool" and sent["tool_call_id"] == "call_1"
@@ -98,18 +98,28 @@ def test_a_trusted_tool_runs_without_asking(server: LoopbackServer) -> None:
     assert tool_message(server) == "1642 m"
 
 
-@pytest.mark.parametrize(("answer", "result"), [("y\n", "1642 m"), ("n\n", "The user declined this call."), ("\x03", None)])
-def test_the_question_is_asked_on_the_terminal_while_stdin_is_a_pipe(server: LoopbackServer, answer: str, result: str | None) -> None:
-    """y runs it, n declines it, and Ctrl-C (\\x03, as the terminal sends it) ends guide ask at once, not at the next Enter."""
-    setup()
-    script(server)
+def ask_on_a_terminal(server: LoopbackServer, answer: str, *more: str) -> tuple[int, str]:
+    """guide ask with a pty as its terminal (stdin a closed pipe): the question read there, `answer` typed; exit code and stderr."""
     leader, follower = pty.openpty()
 
     def controlling() -> None:  # the pty becomes the child's terminal: /dev/tty opens it
         os.setsid()
         fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
 
-    arguments = [sys.executable, "-m", "guide", "ask", "--persona", "lake-guide", "--base-url", server.url, "--model", "loopback-model", "How deep?"]
+    arguments = [
+        sys.executable,
+        "-m",
+        "guide",
+        "ask",
+        "--persona",
+        "lake-guide",
+        "--base-url",
+        server.url,
+        "--model",
+        "loopback-model",
+        *more,
+        "How deep?",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=controlling, pass_fds=(follower,)
@@ -129,13 +139,33 @@ def test_the_question_is_asked_on_the_terminal_while_stdin_is_a_pipe(server: Loo
                     break
         assert b"MCP server lakes to run lake_depth(lake='Baikal')" in seen, (seen, child.communicate(timeout=30))
         os.write(leader, answer.encode())
-        _, err = child.communicate(timeout=30 if result is None else 90)
+        _, err = child.communicate(timeout=30 if answer == "\x03" else 90)
     finally:
         if child.poll() is None:
             child.kill()
         os.close(leader)
+    return child.returncode, err.decode()
+
+
+@pytest.mark.parametrize(("answer", "result"), [("y\n", "1642 m"), ("n\n", "The user declined this call."), ("\x03", None)])
+def test_the_question_is_asked_on_the_terminal_while_stdin_is_a_pipe(server: LoopbackServer, answer: str, result: str | None) -> None:
+    """y runs it, n declines it, and Ctrl-C (\\x03, as the terminal sends it) ends guide ask at once, not at the next Enter."""
+    setup()
+    script(server)
+    code, err = ask_on_a_terminal(server, answer)
     if result is None:
-        assert child.returncode == 130, err  # stopped, as any Ctrl-C stops guide ask
+        assert code == 130, err  # stopped, as any Ctrl-C stops guide ask
         return
-    assert child.returncode == 0, err
+    assert code == 0, err
     assert tool_message(server) == result
+
+
+def test_always_holds_when_the_conversation_is_continued(server: LoopbackServer) -> None:
+    setup()
+    script(server)
+    code, err = ask_on_a_terminal(server, "a\n")
+    assert code == 0, err
+    script(server)
+    done = ask(server, "-c")  # no terminal now, and no --yes: "always" is what lets it run
+    assert done.returncode == 0, done.stderr
+    assert tool_message(server) == "1642 m"

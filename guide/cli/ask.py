@@ -190,7 +190,7 @@ async def ask(
     if conversation is None:
         conversation = Conversation(persona, guide=guide, store=store, models=models, address=settings.address, emit=heard)
     conversation.streams = how.stream
-    tools = mcp_tools(conversation.persona.tools, how.yes)
+    tools = mcp_tools(conversation.persona.tools, how.yes, conversation.mcp_always)
     if tools is not None:
         conversation.mcp, conversation.before_tool = tools
     try:
@@ -217,7 +217,7 @@ async def ask(
     return EXIT_OK
 
 
-def mcp_tools(names: tuple[str, ...], yes: bool) -> tuple[McpTools, BeforeTool] | None:
+def mcp_tools(names: tuple[str, ...], yes: bool, always: set[str]) -> tuple[McpTools, BeforeTool] | None:
     """The MCP servers for a persona that names mcp: tools, and the hook that asks on the terminal before each call (None: it names none)."""
     if not any(name.startswith("mcp:") for name in names):
         return None
@@ -225,7 +225,7 @@ def mcp_tools(names: tuple[str, ...], yes: bool) -> tuple[McpTools, BeforeTool] 
     from guide.mcp.tty import ask_on_terminal
 
     tools = McpTools()
-    return tools, tools.approval(_yes if yes else ask_on_terminal)
+    return tools, tools.approval(_yes if yes else ask_on_terminal, always)  # `always`: the conversation's, kept with it (-c)
 
 
 async def _yes(call: ToolCall, server: str, tool: str) -> str:
