@@ -142,11 +142,7 @@ def test_the_conversation_passes_its_hook_to_the_client_s_loop_and_keeps_what_th
 
     talk.before_tool = decline
 
-    async def main() -> None:
-        async with talk.send("What time is it?") as exchange:
-            [piece async for piece in exchange]
-
-    asyncio.run(main())
+    asyncio.run(talk.send("What time is it?"))
     assert asked == ["now"] and len(server.requests) == 2
     assert tool_message(server)["content"] == "Declined by the user: they would rather not share the time."
     turn = [event for event in events if isinstance(event, ReplyEnded)][-1].exchange.turn

@@ -18,7 +18,7 @@ import pytest
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 
 from guide import AsyncGuide, GuideError
-from guide.conversation import Conversation, Event, ReplyEnded, Turn, TurnAdded, TurnRemoved, blocks
+from guide.conversation import Conversation, Event, ReplyEnded, ReplyPieces, Turn, TurnAdded, TurnRemoved, blocks
 from guide.models import ModelChoice
 from guide.personas import FALLBACK, Persona
 from guide.store import Store
@@ -40,8 +40,19 @@ def conversation(server: LoopbackServer, store: Store | None = None, **options: 
 
 
 async def say(conversation: Conversation, text: str) -> Any:
-    async with conversation.send(text) as exchange:
-        pieces = [piece async for piece in exchange]
+    """Send, and the answer's pieces as the conversation reported them."""
+    told, pieces = conversation.emit, []
+
+    def heard(event: Event) -> None:
+        if isinstance(event, ReplyPieces):
+            pieces.extend(text for kind, text in event.parts if kind == "answer")
+        told(event)
+
+    conversation.emit = heard
+    try:
+        exchange = await conversation.send(text)
+    finally:
+        conversation.emit = told
     return exchange, pieces
 
 
@@ -95,12 +106,7 @@ def test_stopping_a_reply_keeps_what_arrived_marked_stopped(server: LoopbackServ
     talk, _ = conversation(server)
 
     async def script() -> None:
-        async def speak() -> None:
-            async with talk.send("Tell me") as exchange:
-                async for _ in exchange:
-                    pass
-
-        task = asyncio.create_task(speak())
+        task = asyncio.create_task(talk.send("Tell me"))
         await asyncio.sleep(0.45)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -117,9 +123,7 @@ def test_regenerate_replaces_the_last_reply(server: LoopbackServer, tmp_path: Pa
     async def script() -> None:
         await say(talk, "Once")
         server.push(Stream(sse(chat_chunk("A new answer"), chat_chunk(finish="stop"))))
-        async with talk.regenerate() as exchange:
-            assert exchange is not None
-            [_ async for _ in exchange]
+        assert await talk.regenerate() is not None
 
     run(script)
     assert [t.content for t in talk.turns] == ["Once", "A new answer"]
@@ -273,3 +277,31 @@ def test_a_model_lookup_that_fails_gives_the_words_back(tmp_path: Path) -> None:
     ended = [e for e in events if isinstance(e, ReplyEnded)][-1].exchange
     assert ended.words_back == "Keep these words" and talk.turns == []
     assert store.flush() and all(store.messages(c.id) == [] for c in store.conversations())
+
+
+def test_a_reply_runs_and_is_stopped_with_no_widget_what_was_said_reported_and_stored_as_stopped(server: LoopbackServer, tmp_path: Path) -> None:
+    server.push(Stream(sse(chat_chunk("Slowly "), chat_chunk("and "), chat_chunk("slowly")), pause=0.3))
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, events = conversation(server, store)
+
+    async def script() -> None:
+        task = asyncio.create_task(talk.send("Tell me"))  # nobody iterates anything: the conversation runs the call itself
+        for _ in range(200):  # until the first words are reported (a deadline, never a hang)
+            if any(isinstance(event, ReplyPieces) for event in events):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(script)
+    reported = [part for event in events if isinstance(event, ReplyPieces) for part in event.parts]
+    assert reported == [("answer", "Slowly ")]
+    ended = [event.exchange for event in events if isinstance(event, ReplyEnded)]
+    assert len(ended) == 1 and ended[0].state == "stopped" and ended[0].turn is talk.turns[-1]
+    assert [(t.role, t.content, t.state) for t in talk.turns] == [("user", "Tell me", "done"), ("assistant", "Slowly ", "stopped")]
+    assert store.flush()
+    kept = store.messages(store.conversations()[0].id)
+    assert [(m.role, m.content, m.state) for m in kept] == [("user", "Tell me", "done"), ("assistant", "Slowly ", "stopped")]
+    trace = next(iter(talk.calls.values()))
+    assert trace.state == "stopped"

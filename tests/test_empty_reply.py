@@ -20,10 +20,7 @@ def test_an_answer_with_no_words_is_told_and_kept_as_it_came(server: LoopbackSer
     async def go() -> str:
         async with AsyncGuide(base_url=server.url, model="loopback-model") as guide:
             conversation = Conversation(FALLBACK, guide=guide, models=ModelChoice(chosen="loopback-model"), emit=heard.append)
-            async with conversation.send("What is 12 times 7?") as exchange:
-                async for _ in exchange:
-                    pass
-            return exchange.text
+            return (await conversation.send("What is 12 times 7?")).text
 
     assert asyncio.run(go()) == ""
     told = [event.message for event in heard if isinstance(event, Notice) and event.title == "Reply"]
@@ -36,9 +33,7 @@ def test_an_answer_with_words_says_nothing_more(server: LoopbackServer) -> None:
     async def go() -> None:
         async with AsyncGuide(base_url=server.url, model="loopback-model") as guide:
             conversation = Conversation(FALLBACK, guide=guide, models=ModelChoice(chosen="loopback-model"), emit=heard.append)
-            async with conversation.send("hello") as exchange:
-                async for _ in exchange:
-                    pass
+            await conversation.send("hello")
 
     asyncio.run(go())
     assert not [event for event in heard if isinstance(event, Notice) and event.title == "Reply"]

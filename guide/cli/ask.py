@@ -163,7 +163,7 @@ async def ask(
 
     from guide.client import AsyncGuide, GuideError
     from guide.connect import choose
-    from guide.conversation import CallFiled, Conversation, Event, Notice
+    from guide.conversation import CallFiled, Conversation, Event, Notice, ReplyPieces
     from guide.models import ModelChoice
 
     how = how or How()
@@ -172,6 +172,8 @@ async def ask(
         if isinstance(event, Notice):
             output.end_line()
             print(f"guide: {one_line(event.message)}", file=sys.stderr)
+        elif isinstance(event, ReplyPieces) and not how.json:
+            output.write("".join(text for kind, text in event.parts if kind == "answer"))
         elif isinstance(event, CallFiled) and event.trace.action == "mcp" and event.trace.error:  # what the model reads, the user sees too
             output.end_line()
             print(f"guide: {one_line(str(event.trace.error.get('detail', '')))}", file=sys.stderr)
@@ -194,12 +196,9 @@ async def ask(
     if tools is not None:
         conversation.mcp, conversation.before_tool = tools
     try:
-        async with conversation.send(text) as exchange:
-            async for piece in exchange:
-                if not how.json:
-                    output.write(piece)
-            if how.json and exchange.reply is not None and exchange.reply.trace is not None:
-                output.write(json.dumps(exchange.reply.trace.response_body, ensure_ascii=False, indent=2))
+        exchange = await conversation.send(text)
+        if how.json and exchange.reply is not None and exchange.reply.trace is not None:
+            output.write(json.dumps(exchange.reply.trace.response_body, ensure_ascii=False, indent=2))
     except GuideError as error:
         output.end_line()
         say_error(error, sys.stderr)

@@ -77,7 +77,8 @@ class _ReplyBase:
         if seen[0] is not answer:
             seen[:3] = [answer, 0, 0]
         new = [("reasoning", text) for text in answer.reasoning[seen[1] :]] + [("answer", text) for text in answer.pieces[seen[2] :]]
-        new += [("tool", f"{call.shown()} → {result[:200]}") for call, result in self.tools_used[seen[3] :]]
+        if len(self.tools_used) > seen[3]:
+            new += [("tool", f"{call.shown()} → {result[:200]}") for call, result in self.tools_used[seen[3] :]]
         seen[1:] = [len(answer.reasoning), len(answer.pieces), len(self.tools_used)]
         return new
 

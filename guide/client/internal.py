@@ -1,6 +1,6 @@
 """The client's internal API for the app: what the conversation, the TUI, the CLI, the store and the companion
 need from the client but a library user does not (address checks, picture reading, the PNG decoder, trace frames,
-the tool round's parts, secret scrubbing).
+the tool hook's type, secret scrubbing).
 
 The one place outside `guide.client` that may reach into it: no other module
 imports a private `guide.client._x` (tests/test_shape.py keeps it so). Names
@@ -21,19 +21,16 @@ if TYPE_CHECKING:
     from ._png import header as png_header
     from ._providers import DEFAULT_BASE_URL
     from ._secrets import scrub
-    from ._tools import MAX_ROUNDS, BeforeTool, Toolbox, asked
+    from ._tools import BeforeTool
     from ._trace import ChunkKinds, frame_type
 
 _HOMES = {
     "DEFAULT_BASE_URL": ("_providers", "DEFAULT_BASE_URL"),
     "MAX_PIXELS": ("_png", "MAX_PIXELS"),
-    "MAX_ROUNDS": ("_tools", "MAX_ROUNDS"),
     "BeforeTool": ("_tools", "BeforeTool"),
     "ChunkKinds": ("_trace", "ChunkKinds"),
     "Pixel": ("_png", "Pixel"),
     "Prepared": ("_pictures", "Prepared"),
-    "Toolbox": ("_tools", "Toolbox"),
-    "asked": ("_tools", "asked"),
     "check_address": ("_address", "check_address"),
     "frame_type": ("_trace", "frame_type"),
     "png_decode": ("_png", "decode"),
@@ -59,13 +56,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_BASE_URL",
     "MAX_PIXELS",
-    "MAX_ROUNDS",
     "BeforeTool",
     "ChunkKinds",
     "Pixel",
     "Prepared",
-    "Toolbox",
-    "asked",
     "check_address",
     "frame_type",
     "png_decode",

@@ -1,12 +1,11 @@
 """The conversation at the heart of guide: headless (it never imports textual).
 
     conversation = Conversation(persona, guide=AsyncGuide(...), store=store, emit=print)
-    async with conversation.send("Hello") as exchange:
-        async for piece in exchange:
-            ...
+    exchange = await conversation.send("Hello")  # the reply arrives as ReplyStarted, ReplyPieces…, ReplyEnded
 
-The app, `guide ask` and the tests drive it the same way; it reports what
-happens as events (`guide.conversation.events`).
+The app, `guide ask` and the tests drive it the same way; it makes the calls
+and reports what happens as events (`guide.conversation.events`). Cancelling
+the task that awaits `send` stops the reply (what arrived is kept).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 from guide.constants import DEFAULT_HISTORY as DEFAULT_BUDGET
 
 from .core import OLDER_PAGE, RESUME_PAGE, Conversation
-from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
+from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, TurnAdded, TurnRemoved
 from .exchange import Exchange
 from .turns import Turn, as_markdown, new_uid
 
@@ -30,6 +29,7 @@ __all__ = [
     "OlderLoaded",
     "PersonaChanged",
     "ReplyEnded",
+    "ReplyPieces",
     "ReplyStarted",
     "Turn",
     "TurnAdded",

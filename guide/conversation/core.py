@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from guide.constants import DEFAULT_HISTORY, PROBE
@@ -289,36 +288,31 @@ class Conversation:
 
     # Replies.
 
-    @asynccontextmanager
-    async def send(self, text: str) -> AsyncIterator[Exchange]:
-        """Say something; iterate the exchange for the reply as it streams.
+    async def send(self, text: str) -> Exchange:
+        """Say something, and stream the reply to its end: it is reported as ReplyStarted, ReplyPieces and ReplyEnded.
 
         The user's words are stored at once (kept even if guide is killed
         mid-reply). A reply that fails before a word arrived takes the words
-        back out, into `exchange.words_back`.
+        back out, into `exchange.words_back`, and its error is raised.
+        Cancelling the task stops the reply: what arrived is kept, stopped.
         """
         pictures, self.pending = self.pending, []
         data = {"pictures": [{"path": p.path, "name": p.name, "note": p.note} for p in pictures]} if pictures else None
         asked = self.add(Turn("user", text, data=data, pictures=pictures))
         await self.load_back(self._holds_budget)
         await self._pictures_again()  # the latest turns that fit go with the message
-        async with self._reply(asked) as exchange:
-            yield exchange
+        return await self._reply(asked)
 
-    @asynccontextmanager
-    async def regenerate(self) -> AsyncIterator[Exchange | None]:
-        """Ask again for the last reply (None when the last turn is not a reply)."""
+    async def regenerate(self) -> Exchange | None:
+        """Ask again for the last reply, as `send` does (None when the last turn is not a reply)."""
         last = self.turns[-1] if self.turns else None
         asked = next((t for t in reversed(self.turns) if t.role == "user"), None)
         if last is None or last.role != "assistant" or asked is None:
-            yield None
-            return
+            return None
         self.remove_last()
-        async with self._reply(asked) as exchange:
-            yield exchange
+        return await self._reply(asked)
 
-    @asynccontextmanager
-    async def _reply(self, asked: Turn) -> AsyncIterator[Exchange]:
+    async def _reply(self, asked: Turn) -> Exchange:
         exchange = Exchange(self.persona.name, None, asked)
         model: str | None = None
         try:
@@ -343,7 +337,7 @@ class Conversation:
                 if self.pictures_in(history):
                     exchange.without_pictures = self._without_pictures(guide, model, options)
             self.emit(ReplyStarted(exchange))
-            yield exchange
+            await exchange.run(self.emit)
         except asyncio.CancelledError:
             exchange.state = "stopped"
             await exchange.close()
@@ -354,8 +348,8 @@ class Conversation:
             await exchange.close()
             self._ended(exchange, model)
             raise
-        else:
-            self._ended(exchange, model)
+        self._ended(exchange, model)
+        return exchange
 
     def _mcp_said(self, words: str) -> None:
         self.emit(Notice("MCP", words, "warning"))

@@ -49,6 +49,14 @@ class ReplyStarted:
 
 
 @dataclass(frozen=True)
+class ReplyPieces:
+    """What arrived of a reply since the last report, gathered over a frame: ("reasoning" | "answer" | "tool", text) each."""
+
+    exchange: Exchange
+    parts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class ReplyEnded:
     """A reply is over: its turn (None if nothing arrived), its state, and the words to give back on failure."""
 
@@ -80,4 +88,4 @@ class Notice:
     """How long it stays on screen (None: the app's default for its severity)."""
 
 
-Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyEnded | PersonaChanged | CallFiled | Notice
+Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyPieces | ReplyEnded | PersonaChanged | CallFiled | Notice

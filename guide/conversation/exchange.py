@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from .events import Event, ReplyPieces
 from .turns import State, Turn
 
 if TYPE_CHECKING:
     from guide.client import AsyncReply
 
+GATHER = 1 / 30
+"""Seconds of a streaming reply gathered into one report (a frame: more would only be drawn at the next one)."""
+
 
 class Exchange:
-    """One reply as it streams: iterate it for the pieces. When it ends, the conversation fills in the rest.
+    """One reply as it streams: the conversation runs it and reports its pieces; when it ends, it fills in the rest.
 
     `state` is done, stopped (Esc) or cut (a failure); `turn` is the reply as
     kept (None when nothing arrived); `words_back` holds the user's words when
@@ -60,11 +65,48 @@ class Exchange:
         used = self.reply.tools_used if self.reply is not None else []
         return [{"call": call.shown(), "result": result[:2000]} for call, result in used]
 
-    async def __aiter__(self) -> AsyncIterator[str]:
-        """The answer's pieces as they arrive."""
-        async for kind, text in self.parts():
-            if kind == "answer":
-                yield text
+    async def run(self, emit: Callable[[Event], None]) -> None:
+        """Stream the reply to its end, reporting what arrives as ReplyPieces: at most one report a GATHER, and a piece
+        never waits longer than that (a reply that pauses still shows its last words)."""
+        loop = asyncio.get_running_loop()
+        held: list[tuple[str, str]] = []
+        told = -GATHER
+        timer: asyncio.TimerHandle | None = None
+        failed: list[BaseException] = []
+
+        def tell() -> None:
+            nonlocal timer, told
+            timer = None
+            if held:
+                parts = tuple(held)
+                held.clear()
+                told = loop.time()
+                emit(ReplyPieces(self, parts))
+
+        def later() -> None:
+            try:
+                tell()
+            except Exception as error:  # the listener failed (stdout closed): it surfaces in the stream, not the loop's log
+                failed.append(error)
+
+        try:
+            async for part in self.parts():
+                if failed:
+                    raise failed[0]
+                held.append(part)
+                if timer is None:
+                    wait = told + GATHER - loop.time()
+                    if wait <= 0:
+                        tell()
+                    else:
+                        timer = loop.call_later(wait, later)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not failed:
+                tell()  # stopped or cut: what arrived is reported before the end is
+        if failed:
+            raise failed[0]
 
     async def parts(self) -> AsyncIterator[tuple[str, str]]:
         """The reasoning, the answer and the tool calls answered as they arrive, ("reasoning" | "answer" | "tool", text),

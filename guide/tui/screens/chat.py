@@ -8,6 +8,7 @@ events the app routes here (messages up). It owns no domain state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -16,8 +17,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList
+from textual.worker import WorkerCancelled
 
-from guide.conversation import CallFiled, Event, ReplyEnded, Turn, TurnAdded, TurnRemoved
+from guide.conversation import CallFiled, Event, ReplyEnded, ReplyPieces, ReplyStarted, Turn, TurnAdded, TurnRemoved
 from guide.tui import slash
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
@@ -26,14 +28,20 @@ from guide.tui.widgets.status_line import StatusLine
 from guide.tui.widgets.transcript import MessageView, Transcript
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable
+
+    from textual.worker import Worker
+
     from guide.chat_session import ChatSession
-    from guide.conversation import Conversation
+    from guide.conversation import Conversation, Exchange
     from guide.status import Status
     from guide.tui.widgets.find_bar import FindBar
 
 NARROW = 100
 """Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
+DRAWN_WITHIN = 5.0
+"""Seconds a finished reply waits for its events to be drawn before the composer is let go (a deadline, never a hang)."""
 WAITING = "Answering…  write on if you like; Esc stops it and keeps what arrived"
 """Fits the composer at 80 columns (76 cells inside its frame)."""
 
@@ -79,6 +87,8 @@ class ChatScreen(Screen[None]):
         self.conversation = session.conversation
         self.status = session.status()
         self.streaming = False
+        self.live: tuple[Exchange, asyncio.Queue[tuple[str, str] | None], Worker[None]] | None = None
+        """The reply being drawn: its exchange, the pieces reported and not yet drawn, and the worker drawing them."""
         self.preparing = 0
         """Pictures being made ready for the next message (/attach): a message sent meanwhile goes without them, and is told so."""
         self.panel_wanted: bool | None = None
@@ -170,6 +180,12 @@ class ChatScreen(Screen[None]):
             self._followed_up(event.turn)
         elif isinstance(event, TurnRemoved):
             await self.transcript.forget(event.turn)
+        elif isinstance(event, ReplyStarted):
+            await self._reply_started(event.exchange)
+        elif isinstance(event, ReplyPieces):
+            if self.live is not None and self.live[0] is event.exchange:
+                for part in event.parts:
+                    self.live[1].put_nowait(part)
         elif isinstance(event, ReplyEnded):
             await self._reply_ended(event)
         elif isinstance(event, CallFiled):
@@ -185,8 +201,28 @@ class ChatScreen(Screen[None]):
             heard = f"Playing with {player}." if player else "No audio player found (aplay, paplay, afplay, ffplay): open the file to listen."
             self.notify(heard, title="speak", timeout=4)
 
+    async def _reply_started(self, exchange: Exchange) -> None:
+        """A reply the conversation is asking for: a message view, drawing the pieces as they are reported."""
+        view = await self.transcript.start_live(exchange.who)
+        pieces: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+        self.live = (exchange, pieces, self.run_worker(self._draw(view, pieces), group="drawing"))
+
+    @guarded
+    async def _draw(self, view: MessageView, pieces: asyncio.Queue[tuple[str, str] | None]) -> None:
+        async def reported() -> AsyncIterator[tuple[str, str]]:
+            while (part := await pieces.get()) is not None:
+                yield part
+
+        await view.stream(reported())
+
     async def _reply_ended(self, event: ReplyEnded) -> None:
         exchange = event.exchange
+        if self.live is not None and self.live[0] is exchange:
+            _, pieces, drawing = self.live
+            self.live = None
+            pieces.put_nowait(None)
+            with contextlib.suppress(WorkerCancelled):
+                await drawing.wait()
         if exchange.turn is not None:
             await self.transcript.finish_live(exchange.turn)
         else:
@@ -248,22 +284,26 @@ class ChatScreen(Screen[None]):
             return
         await self._replying(self.conversation.regenerate())
 
-    async def _replying(self, exchanging: Any) -> None:
+    async def _replying(self, replying: Awaitable[Exchange | None]) -> None:
+        """The conversation asks and streams; its events draw the reply. The composer waits until the reply is drawn."""
         await self.session.started.wait()
         composer = self.composer
         waiting = PLACEHOLDER if "attached" in str(composer.placeholder) else composer.placeholder  # the pictures went with it
         composer.holding, composer.placeholder = True, WAITING
         self.streaming = True
         try:
-            async with exchanging as exchange:
-                if exchange is None:
-                    return
-                view = await self.transcript.start_live(exchange.who)
-                await view.stream(exchange.parts())
+            await replying
         finally:
-            self.streaming = False
-            composer.holding, composer.placeholder = False, waiting
-            composer.focus()
+            try:
+                drawn = asyncio.Event()
+                if self.app.call_later(drawn.set):  # runs once the app has drawn every event reported before it
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(DRAWN_WITHIN):
+                            await drawn.wait()
+            finally:
+                self.streaming = False
+                composer.holding, composer.placeholder = False, waiting
+                composer.focus()
 
     def stop(self) -> None:
         """Esc: stop the reply; what arrived stays."""
