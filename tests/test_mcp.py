@@ -51,8 +51,9 @@ def test_guide_mcp_add_keeps_servers_in_the_settings_and_list_starts_each_showin
     assert guide("mcp", "add", "gone", "--", "no-such-program-anywhere").returncode == 0
     assert guide("mcp", "add", "both", "--url", "http://127.0.0.1:1/mcp", "--", "python").returncode == 2
     assert guide("mcp", "add", "bad name!", "--", "python").returncode == 2
+    assert guide("mcp", "add", "secret", "--url", "http://me:hunter2@127.0.0.1:1/mcp").returncode == 2
     settings = (Path(os.environ["GUIDE_HOME"]) / "config" / "config.toml").read_text()
-    assert "[mcp.servers.lakes]" in settings and 'trust = [\n    "lake_depth",\n]' in settings
+    assert "hunter2" not in settings and "[mcp.servers.lakes]" in settings and 'trust = [\n    "lake_depth",\n]' in settings
 
     listed = guide("mcp", "list")
     assert listed.returncode == 1  # one server does not start

@@ -77,6 +77,8 @@ def _server(name: str, table: Any) -> Server | str:
         return f"mcp.servers.{name}: command should be the program to start, as text."
     if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
         return f"mcp.servers.{name}: url should be an http:// or https:// address."
+    if url is not None and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        return f"mcp.servers.{name}: the url carries a user and password (user:password@), and guide never keeps secrets in its settings."
     args = [] if args is None else args
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
         return f"mcp.servers.{name}: args should be a list of text."
