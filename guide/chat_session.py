@@ -24,8 +24,9 @@ from guide.models import ModelChoice, Server
 from guide.status import Status
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, Trace
+    from guide.client import AsyncGuide, ToolCall, Trace
     from guide.companion.supervise import Companion, Keeper
+    from guide.mcp.tools import Ask, McpTools
     from guide.store import Store
     from guide.store_writer import Saving
 
@@ -87,13 +88,37 @@ class ChatSession:
         self._opening: asyncio.Task[None] | None = None
         self.tour = Tour()
         """Where the learner is in the tour: Esc leaves it there for /tour to take up again."""
-        self.conversation = Conversation(self.shelf.get(self.settings.persona), **self._shared())
+        self.mcp: McpTools | None = None
+        """The MCP servers in the settings (None when it names none): started only when a persona's tool needs one."""
+        self.approve: Ask | None = None
+        """Asks the user before an MCP tool runs (the app's prompt); None declines every untrusted call, telling the model why."""
+        self._mcp_servers()
+        self.conversation = self._with_mcp(Conversation(self.shelf.get(self.settings.persona), **self._shared()))
         """The conversation in force: its one home (the screen and the transcript show it, told by `Switched`)."""
 
     def _shared(self) -> dict[str, Any]:
         """What every conversation of this run shares: the server in force, the store, the settings' words."""
         settings = self.settings
         return {"server": self.server, "store": self.store, "address": settings.address, "budget": settings.history_budget(), "emit": self.emit}
+
+    def _mcp_servers(self) -> None:
+        from guide.mcp import settings as mcp_settings  # light: the SDK comes with the first call to a server
+
+        servers = mcp_settings.load(self.loaded.path)
+        if servers.servers:
+            from guide.mcp.tools import McpTools
+
+            self.mcp = McpTools(servers)
+
+    def _with_mcp(self, conversation: Conversation) -> Conversation:
+        """The conversation with the MCP servers, and its own "always" answers, asked through `approve`."""
+        if self.mcp is not None:
+
+            async def ask(call: ToolCall, server: str, tool: str) -> str:
+                return await self.approve(call, server, tool) if self.approve is not None else ""
+
+            conversation.mcp, conversation.before_tool = self.mcp, self.mcp.approval(ask, conversation.mcp_always)
+        return conversation
 
     def problems(self) -> list[tuple[str, str]]:
         """What to tell the user once the first frame is up: (title, words)."""
@@ -236,6 +261,8 @@ class ChatSession:
             self._opening.cancel()  # still waiting for another guide's lock: not waited for
         if self.server.client is not None:
             await self.server.client.aclose()
+        if self.mcp is not None:
+            await self.mcp.aclose()  # the servers this run started stop with it
         if self.store is not None:
             return await asyncio.to_thread(self.store.close)
         said = any(turn.role in ("user", "action") for turn in self.conversation.turns)
@@ -291,7 +318,7 @@ class ChatSession:
 
     def new_conversation(self) -> Conversation:
         """A fresh conversation with the persona in force: the greeting again, no call."""
-        self.conversation = Conversation(self.conversation.persona, **self._shared())
+        self.conversation = self._with_mcp(Conversation(self.conversation.persona, **self._shared()))
         self.emit(Switched("conversation"))
         return self.conversation
 
@@ -304,7 +331,8 @@ class ChatSession:
             return self.shelf.personas.get(persona_id, self.conversation.persona)
 
         options = {key: value for key, value in self._shared().items() if key != "store"}
-        return await Conversation.resume(self.store, conversation_id, persona_for, **options)
+        resumed = await Conversation.resume(self.store, conversation_id, persona_for, **options)
+        return self._with_mcp(resumed) if resumed is not None else None
 
     async def is_open(self, conversation_id: int) -> bool:
         """Whether a stored conversation is the one open now (a new one is known by its uid until it is read back)."""

@@ -66,7 +66,7 @@ class Persona:
     options: dict[str, Any] = field(default_factory=dict)
     """Sampling preferences sent with each think call."""
     tools: tuple[str, ...] = ()
-    """Tools from the bundled set the model may call (guide.tools.BUNDLED: now, calculate, read_file)."""
+    """Tools the model may call: bundled (guide.tools.BUNDLED: now, calculate, read_file) and an MCP server's (mcp:SERVER, mcp:SERVER/TOOL)."""
     source: Source = "user"
     path: Path | None = None
 
@@ -188,11 +188,15 @@ def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
     tools = data.get("tools", [])
     if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
         return problem("should be a list of tool names", "tools")
+    from .mcp.settings import tool_name_problem  # light: no MCP SDK until a server is used
     from .tools import BUNDLED  # small: the tools' own imports are the standard library's
 
-    strange = [name for name in tools if name not in BUNDLED]
+    strange = [name for name in tools if name not in BUNDLED and not name.startswith("mcp:")]
     if strange:
-        return problem(f"unknown tool {strange[0]!r} (known: {', '.join(BUNDLED)})", "tools")
+        return problem(f"unknown tool {strange[0]!r} (known: {', '.join(BUNDLED)}, mcp:SERVER, mcp:SERVER/TOOL)", "tools")
+    wrong = next((why for name in tools if name.startswith("mcp:") and (why := tool_name_problem(name))), None)
+    if wrong:
+        return problem(wrong, "tools")
     known = {*REQUIRED, "model", "options", "tools"}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -1,7 +1,7 @@
 """The `guide` command: argument parsing, and one module per subcommand (slash commands live in guide/tui/slash).
 
     guide                     the terminal app
-    guide ask | map | probe | serve | personas | config
+    guide ask | map | probe | serve | personas | config | mcp
 
 Exit codes are in `common`: every command ends in one calm line and a
 documented code, never a traceback on the screen.
@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import ask, map, personas, probe, serve, settings, tour
+from . import ask, map, mcp, personas, probe, serve, settings, tour
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, RUN_FLAGS, failed, output_closed, refuse_address, run_flags
 from .map import map_table
 
@@ -84,7 +84,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     )
     parser.add_argument("--version", action=ShowVersion, nargs=0, help="print guide's version and stop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (ask, map, probe, serve, personas, settings, tour):
+    for command in (ask, map, probe, serve, personas, settings, tour, mcp):
         command.add_parser(commands, common)
     return parser, dict(commands.choices)
 

@@ -14,7 +14,10 @@ from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_add
 
 if TYPE_CHECKING:
     from guide import config, personas
+    from guide.client import ToolCall
+    from guide.client.internal import BeforeTool
     from guide.conversation import Conversation
+    from guide.mcp.tools import McpTools
     from guide.store import Store
 
 
@@ -89,7 +92,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     import asyncio  # here, not at the top: `guide` alone builds this parser too, and launch stays light
 
     output = Output()
-    how = How(stream=not (args.no_stream or args.json), json=args.json, resume=args.continue_, persona_given=args.persona is not None)
+    how = How(stream=not (args.no_stream or args.json), json=args.json, resume=args.continue_, persona_given=args.persona is not None, yes=args.yes)
     try:
         return asyncio.run(ask(text, settings, persona, output, how, shelf))
     except KeyboardInterrupt:
@@ -133,6 +136,8 @@ class How:
     json: bool = False
     resume: bool = False
     persona_given: bool = False
+    yes: bool = False
+    """Run every MCP tool call the model asks for without asking (`--yes`)."""
 
 
 def open_store() -> tuple[Store | None, str | None]:
@@ -158,7 +163,7 @@ async def ask(
 
     from guide.client import AsyncGuide, GuideError
     from guide.connect import choose
-    from guide.conversation import Conversation, Event, Notice, ReplyPieces
+    from guide.conversation import CallFiled, Conversation, Event, Notice, ReplyPieces
     from guide.models import ModelChoice
 
     how = how or How()
@@ -169,6 +174,9 @@ async def ask(
             print(f"guide: {one_line(event.message)}", file=sys.stderr)
         elif isinstance(event, ReplyPieces) and not how.json:
             output.write("".join(text for kind, text in event.parts if kind == "answer"))
+        elif isinstance(event, CallFiled) and event.trace.action == "mcp" and event.trace.error:  # what the model reads, the user sees too
+            output.end_line()
+            print(f"guide: {one_line(str(event.trace.error.get('detail', '')))}", file=sys.stderr)
 
     answering = await choose(settings, how_to_pick="--base-url URL picks a server.")
     if answering.message:
@@ -184,6 +192,9 @@ async def ask(
     if conversation is None:
         conversation = Conversation(persona, guide=guide, store=store, models=models, address=settings.address, emit=heard)
     conversation.streams = how.stream
+    tools = mcp_tools(conversation.persona.tools, how.yes, conversation.mcp_always)
+    if tools is not None:
+        conversation.mcp, conversation.before_tool = tools
     try:
         exchange = await conversation.send(text)
         if how.json and exchange.reply is not None and exchange.reply.trace is not None:
@@ -197,10 +208,27 @@ async def ask(
     finally:
         output.end_line()  # whatever stops the reply (Ctrl-C, a failure nobody expected) leaves no line open
         await guide.aclose()
+        if tools is not None:
+            await tools[0].aclose()
         if store is not None:
             await asyncio.to_thread(store.close)
     output.finish()
     return EXIT_OK
+
+
+def mcp_tools(names: tuple[str, ...], yes: bool, always: set[str]) -> tuple[McpTools, BeforeTool] | None:
+    """The MCP servers for a persona that names mcp: tools, and the hook that asks on the terminal before each call (None: it names none)."""
+    if not any(name.startswith("mcp:") for name in names):
+        return None
+    from guide.mcp.tools import McpTools
+    from guide.mcp.tty import ask_on_terminal
+
+    tools = McpTools()
+    return tools, tools.approval(_yes if yes else ask_on_terminal, always)  # `always`: the conversation's, kept with it (-c)
+
+
+async def _yes(call: ToolCall, server: str, tool: str) -> str:
+    return "y"
 
 
 def forget(store: Store, uid: str) -> None:
@@ -237,4 +265,5 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     )
     ask_parser.add_argument("--no-stream", action="store_true", help="ask for the reply whole rather than streamed")
     ask_parser.add_argument("--json", action="store_true", help="print the server's whole reply as JSON (implies --no-stream)")
+    ask_parser.add_argument("-y", "--yes", action="store_true", help="run the MCP tools the model calls without asking on the terminal first")
     ask_parser.set_defaults(run=cmd_ask)

@@ -158,6 +158,8 @@ class Trace:
 
     def summary(self) -> str:
         """One line: `think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`."""
+        if self.action == "mcp":  # an MCP server's exchange (guide.mcp): `mcp lakes → tools/call lake_depth · ok · 12 ms`
+            return self._mcp_summary()
         parts = [f"{self.action} → {self.method} {self.path}"]
         if self.status is not None:
             parts.append(str(self.status))
@@ -172,6 +174,13 @@ class Trace:
         if self.state == "stopped":
             parts.append("stopped")
         return " · ".join(parts)
+
+    def _mcp_summary(self) -> str:
+        params = self.request_body.get("params") if isinstance(self.request_body, dict) else None
+        tool = params.get("name") if isinstance(params, dict) and isinstance(params.get("name"), str) else ""
+        outcome = str(self.error.get("type", "failed")) if self.error else ("ok" if self.state == "done" else self.state)
+        took = "" if self.total_ms is None else f" · {self.total_ms:.0f} ms" if self.total_ms < 1000 else f" · {self.total_ms / 1000:.1f} s"
+        return f"mcp {self.url.removeprefix('mcp://')} → {self.method} {tool}".rstrip() + f" · {outcome}{took}"
 
     def as_curl(self) -> str:
         """The same request as a curl command (the key as $OPENAI_API_KEY)."""

@@ -29,6 +29,7 @@ from .turns import SAID, Turn, as_markdown, new_uid
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, AsyncReply, Catalog, Trace
     from guide.client.internal import BeforeTool, Prepared
+    from guide.mcp.tools import McpTools
     from guide.personas import Persona
     from guide.store import Store
 
@@ -103,6 +104,12 @@ class Conversation:
         """Whether replies are asked for as streams (`guide ask --no-stream` asks for them whole)."""
         self.before_tool: BeforeTool | None = None
         """Asked before each tool call runs (True runs it; False or a text does not, and the model reads why); None runs them all."""
+        self.mcp: McpTools | None = None
+        """The MCP servers in the settings, for a persona that names mcp:SERVER tools (None: such tools are left out)."""
+        self.mcp_off: set[str] = set()
+        """MCP servers turned off for this conversation (/tools SERVER off): their tools are not offered."""
+        self.mcp_always: set[str] = set()
+        """MCP tools ("SERVER/TOOL") the user said always run in this conversation. Both sets are kept with each reply, and read back on resume."""
 
     @property
     def guide(self) -> AsyncGuide | None:
@@ -323,7 +330,11 @@ class Conversation:
                 options = respond_options(self.persona.options)
                 exchange.reply = guide.respond(self.payload(), instructions=self.system(), stream=self.streams, model=model, **options)
             else:
-                tools = [] if self.tools_refused else tools_for(self.persona.tools)
+                tools: list[Any] = [] if self.tools_refused else tools_for(self.persona.tools)
+                if self.mcp is not None and not self.tools_refused and any(name.startswith("mcp:") for name in self.persona.tools):
+                    taken = [tool.__name__ for tool in tools]
+                    names = [name for name in self.persona.tools if name.removeprefix("mcp:").partition("/")[0] not in self.mcp_off]
+                    tools += await self.mcp.tools(names, taken=taken, file=self.file_call, say=self._mcp_said)
                 history = self.payload()
                 options = {**self.persona.options}
                 if tools:  # the client's one tool loop runs them, round after round, each round streamed
@@ -347,6 +358,9 @@ class Conversation:
             raise
         self._ended(exchange, model)
         return exchange
+
+    def _mcp_said(self, words: str) -> None:
+        self.emit(Notice("MCP", words, "warning"))
 
     def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> Callable[[], AsyncReply]:
         """The same call without tools, said once: a server that takes none still answers the persona's words."""
@@ -391,6 +405,8 @@ class Conversation:
                 data["reasoning"], data["thought_ms"] = exchange.reasoning, exchange.thought_ms
             if exchange.tools_used:
                 data["tools"] = exchange.tools_used
+            if self.mcp_off or self.mcp_always:
+                data["mcp"] = {"off": sorted(self.mcp_off), "always": sorted(self.mcp_always)}
             turn = Turn(
                 "assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None, data=data or None
             )
@@ -567,6 +583,10 @@ class Conversation:
         conversation.counted = await store.read(store.call_counts, conversation_id)
         conversation.turns = [Turn.from_stored(message) for message in latest]
         conversation.more_before = len(latest) == RESUME_PAGE
+        stored = (turn.data.get("mcp") for turn in reversed(conversation.turns) if turn.role == "assistant" and turn.data)
+        kept = next((choice for choice in stored if isinstance(choice, dict)), {})
+        for name, held in (("off", conversation.mcp_off), ("always", conversation.mcp_always)):
+            held.update(item for item in kept.get(name, ()) if isinstance(item, str))  # as the last reply left them
         switched = next((t for t in reversed(conversation.turns) if t.role == "divider" and t.kind == "surface"), None)
         if switched is not None and (switched.data or {}).get("surface") == "respond":
             conversation.surface = "respond"  # it answered through respond when it was left: it goes on so

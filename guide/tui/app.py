@@ -64,6 +64,7 @@ class GuideApp(App[None]):
     def __init__(self, *, flags: dict[str, Any] | None = None, transport: Any = None) -> None:
         super().__init__()
         self.session = ChatSession(flags, transport=transport, emit=self._heard)
+        self.session.approve = self.approve_tool
         self.chat = ChatScreen(self.session)
         self._painted = False
         self.recent = Recent()
@@ -202,7 +203,20 @@ class GuideApp(App[None]):
     def on_calls_panel_call_selected(self, event: Any) -> None:
         from guide.tui.screens.call_detail import CallDetail
 
+        if event.trace.action == "mcp":  # an MCP server's exchange: JSON-RPC, not HTTP to an OpenAI-compatible server
+            from guide.tui.screens.mcp_detail import McpDetail
+
+            self.push_screen(McpDetail(event.trace))
+            return
         self.push_screen(CallDetail(event.trace))
+
+    async def approve_tool(self, call: Any, server: str, tool: str) -> str:
+        """Ask before an MCP tool runs (the session's `approve`): y once, a always, n no."""
+        from guide.tui.screens.approve_tool import ApproveTool
+
+        answered: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.push_screen(ApproveTool(server, call.shown()), callback=lambda answer: None if answered.done() else answered.set_result(answer or "n"))
+        return await answered
 
     # The chat.
 
@@ -257,6 +271,14 @@ class GuideApp(App[None]):
         from guide.tui.screens.map_screen import MapScreen
 
         self.push_screen(MapScreen(self.session))
+
+    def action_tools(self, argument: str = "") -> None:
+        """/tools [SERVER on|off]: the persona's tools, and its MCP servers turned on or off for this conversation."""
+        from guide.mcp.tools import tools_command
+
+        conversation = self.session.conversation
+        said = tools_command(conversation.persona.tools, self.session.mcp, conversation.mcp_off, argument)
+        self.notify(said, title="Tools", severity="warning" if said.startswith("Usage") else "information", timeout=10, markup=False)
 
     def action_persona(self, persona_id: str = "") -> None:
         """F5, /persona [ID]: switch persona, or pick, create or edit one."""

@@ -125,7 +125,8 @@ class PersonaEditor(ModalScreen[Persona | None]):
                 self.query_one("#temperature", Input).focus()
                 return
             options["temperature"] = warmth
-        tools = tuple(str(box.label) for box in self.query(Checkbox) if box.value)
+        # The form shows guide's own tools; the persona's mcp: tools (not shown) are kept as they were.
+        tools = (*(str(box.label) for box in self.query(Checkbox) if box.value), *(name for name in self.persona.tools if name.startswith("mcp:")))
         greeting = self.query_one("#greeting", TextArea).text
         system = self.query_one("#system", TextArea).text
         edited = replace(

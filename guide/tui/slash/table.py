@@ -90,6 +90,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
         "respond", "[on|off]", "send the next messages through respond (the Responses API) instead of think", "optional", app_action="respond({})"
     ),
     SlashCommand("persona", "[ID]", "switch persona (or pick one)", "optional", app_action="persona({})"),
+    SlashCommand("tools", "[SERVER on|off]", "what this persona can call; turn an MCP server on or off here", "optional", app_action="tools({})"),
     SlashCommand("model", "[NAME]", "switch model (or pick one from the catalog)", "optional", app_action="model({})"),
     SlashCommand("server", "", "pick a server: presets or a custom address", app_action="pick_server"),
     SlashCommand("find", "[WORDS]", "find words in this conversation (↑ older, ↓ newer, Esc closes)", "optional", app_action="screen.find({})"),

@@ -1,0 +1,171 @@
+"""`guide ask` with a persona whose tools come from an MCP server (issue 29): asked on the terminal first, or --yes, or trusted.
+
+The model is a loopback server that asks for `lake_depth` and then answers; the MCP server is tests/mcp_lakes.py, started
+by guide itself from the settings. What the model was sent back (the tool message) says whether the tool ran.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import LoopbackServer, Stream, chat_chunk, sse, tool_call_chunk
+
+pytest.importorskip("mcp", reason="the MCP SDK is the mcp extra (guide-chat[mcp])")
+
+LAKES = str(Path(__file__).with_name("mcp_lakes.py"))
+ROOT = Path(__file__).resolve().parents[1]
+PERSONA = 'id = "lake-guide"\nname = "Lake guide"\ndescription = "d"\naddress = "Fira"\ngreeting = "g"\nsystem = "Answer about lakes."\ntools = ["mcp:lakes"]\n'
+
+
+def setup(trust: str = "") -> None:
+    home = Path(os.environ["GUIDE_HOME"])
+    (home / "config" / "personas").mkdir(parents=True)
+    (home / "config" / "personas" / "lake-guide.toml").write_text(PERSONA)
+    trusted = f"trust = [{trust!r}]\n" if trust else ""
+    (home / "config" / "config.toml").write_text(
+        f"[mcp.servers.lakes]\ncommand = {sys.executable!r}\nargs = [{LAKES!r}]\n{trusted}".replace("'", '"')
+    )
+
+
+def script(server: LoopbackServer) -> None:
+    server.push(
+        Stream(sse(tool_call_chunk(0, id="call_1", name="lake_depth", arguments='{"lake": "Baikal"}'), tool_call_chunk(0, finish="tool_calls"))),
+        Stream(sse(chat_chunk("Baikal is deep."), chat_chunk(finish="stop"))),
+    )
+
+
+def tool_message(server: LoopbackServer) -> str:
+    chats = [r for r in server.requests if r.path.endswith("/chat/completions")][-2:]  # the last ask's two rounds
+    assert len(chats) == 2 and len(server.requests) % 2 == 0, [r.path for r in server.requests]
+    assert [t["function"]["name"] for t in chats[0].json["tools"]] == ["lake_depth"]
+    sent: dict[str, Any] = chats[1].json["messages"][-1]
+    assert sent["role"] == "tool" and sent["tool_call_id"] == "call_1"
+    return str(sent["content"])
+
+
+def ask(server: LoopbackServer, *more: str) -> subprocess.CompletedProcess[str]:
+    arguments = [
+        sys.executable,
+        "-m",
+        "guide",
+        "ask",
+        "--persona",
+        "lake-guide",
+        "--base-url",
+        server.url,
+        "--model",
+        "loopback-model",
+        *more,
+        "How deep?",
+    ]
+    # start_new_session: no controlling terminal, as under cron or CI, whatever runs the tests.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(arguments, capture_output=True, text=True, timeout=120, env=env, input="", start_new_session=True)
+
+
+def test_with_no_terminal_and_no_yes_the_call_is_declined_and_the_model_told(server: LoopbackServer) -> None:
+    setup()
+    script(server)
+    done = ask(server)
+    assert done.returncode == 0, done.stderr
+    assert "not asked" in tool_message(server) and "the call was not made" in tool_message(server)
+    assert "Baikal is deep." in done.stdout
+
+
+def test_yes_runs_the_call_and_the_model_reads_its_result(server: LoopbackServer) -> None:
+    setup()
+    script(server)
+    done = ask(server, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert tool_message(server) == "1642 m"
+
+
+def test_a_trusted_tool_runs_without_asking(server: LoopbackServer) -> None:
+    setup(trust="lake_depth")
+    script(server)
+    done = ask(server)
+    assert done.returncode == 0, done.stderr
+    assert tool_message(server) == "1642 m"
+
+
+def ask_on_a_terminal(server: LoopbackServer, answer: str, *more: str) -> tuple[int, str]:
+    """guide ask with a pty as its terminal (stdin a closed pipe): the question read there, `answer` typed; exit code and stderr."""
+    leader, follower = pty.openpty()
+
+    def controlling() -> None:  # the pty becomes the child's terminal: /dev/tty opens it
+        os.setsid()
+        fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
+
+    arguments = [
+        sys.executable,
+        "-m",
+        "guide",
+        "ask",
+        "--persona",
+        "lake-guide",
+        "--base-url",
+        server.url,
+        "--model",
+        "loopback-model",
+        *more,
+        "How deep?",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=controlling, pass_fds=(follower,)
+    )
+    os.close(follower)
+    try:
+        child.stdin.close()  # type: ignore[union-attr]
+        child.stdin = None
+        seen = b""
+        ends = time.monotonic() + 90
+        while b"Run it?" not in seen and time.monotonic() < ends:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                try:
+                    seen += os.read(leader, 4096)
+                except OSError:  # the child closed the terminal: it ended
+                    break
+        assert b"MCP server lakes to run lake_depth(lake='Baikal')" in seen, (seen, child.communicate(timeout=30))
+        os.write(leader, answer.encode())
+        _, err = child.communicate(timeout=30 if answer == "\x03" else 90)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(leader)
+    return child.returncode, err.decode()
+
+
+@pytest.mark.parametrize(("answer", "result"), [("y\n", "1642 m"), ("n\n", "The user declined this call."), ("\x03", None)])
+def test_the_question_is_asked_on_the_terminal_while_stdin_is_a_pipe(server: LoopbackServer, answer: str, result: str | None) -> None:
+    """y runs it, n declines it, and Ctrl-C (\\x03, as the terminal sends it) ends guide ask at once, not at the next Enter."""
+    setup()
+    script(server)
+    code, err = ask_on_a_terminal(server, answer)
+    if result is None:
+        assert code == 130, err  # stopped, as any Ctrl-C stops guide ask
+        return
+    assert code == 0, err
+    assert tool_message(server) == result
+
+
+def test_always_holds_when_the_conversation_is_continued(server: LoopbackServer) -> None:
+    setup()
+    script(server)
+    code, err = ask_on_a_terminal(server, "a\n")
+    assert code == 0, err
+    script(server)
+    done = ask(server, "-c")  # no terminal now, and no --yes: "always" is what lets it run
+    assert done.returncode == 0, done.stderr
+    assert tool_message(server) == "1642 m"
