@@ -90,8 +90,13 @@ class Trace:
 
     @property
     def mapping(self) -> Action:
-        """The row of the map this call belongs to."""
+        """The row of the map this call belongs to (ask `on_map` first: an MCP exchange has none)."""
         return ACTIONS[self.action]
+
+    @property
+    def on_map(self) -> bool:
+        """Whether the call is one of guide's gentle actions (an MCP exchange, say, is not)."""
+        return self.action in ACTIONS
 
     @property
     def path(self) -> str:

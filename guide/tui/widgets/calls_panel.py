@@ -34,7 +34,7 @@ PAGE = 50
 def row_text(trace: Trace) -> Text:
     """`think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`, coloured by outcome."""
     line = trace.summary()
-    if trace.mapping.reads == "chat":  # the tool rounds, read from chat's messages
+    if trace.on_map and trace.mapping.reads == "chat":  # the tool rounds, read from chat's messages
         from guide.wire_text import tool_round
 
         back, asked = tool_round(trace)
