@@ -13,7 +13,7 @@ from __future__ import annotations
 from guide.constants import DEFAULT_HISTORY as DEFAULT_BUDGET
 
 from .core import OLDER_PAGE, RESUME_PAGE, Conversation
-from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, TurnAdded, TurnRemoved
+from .events import BranchShown, CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, TurnAdded, TurnRemoved
 from .exchange import Exchange
 from .turns import Turn, as_markdown, new_uid
 
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_BUDGET",
     "OLDER_PAGE",
     "RESUME_PAGE",
+    "BranchShown",
     "CallFiled",
     "Conversation",
     "Event",

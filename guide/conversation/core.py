@@ -22,8 +22,9 @@ from guide.constants import DEFAULT_HISTORY, PROBE
 from guide.models import PURPOSES, ModelChoice
 from guide.tools import tools_for
 
-from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
+from .events import BranchShown, CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
 from .exchange import Exchange
+from .tree import Tree
 from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
@@ -80,7 +81,11 @@ class Conversation:
         self.opening = (persona.name, self.greeting())
         """Who greeted, and the words, as the conversation opened (a resumed one shows the same)."""
         self.turns: list[Turn] = []
-        """The turns held: the latest ones, and older ones as they are read back."""
+        """The turns held, of the branch in view: the latest ones, and older ones as they are read back."""
+        self.tree = Tree()
+        """Its branches: which turns are versions of one another (edits, replies asked again)."""
+        self._moved = False
+        """The branch in view changed: the store is caught up before older turns are read from it."""
         self.prepended = 0
         """How many turns were read in before the first: a window over `turns` stays true by it."""
         self.more_before = False
@@ -184,16 +189,24 @@ class Conversation:
 
     def add(self, turn: Turn) -> Turn:
         """Append a turn, store it, and say so."""
-        self.turns.append(turn)
-        self._file(turn)
+        self._grow(turn)
         self.emit(TurnAdded(turn))
         return turn
+
+    def _grow(self, turn: Turn, version_of: Turn | None = None) -> None:
+        """Append a turn to the branch in view (after the last one held, or where its parent says when none is) and store it."""
+        if self.turns:
+            turn.parent = self.turns[-1].uid
+        self.tree.grow(turn, version_of)
+        self.turns.append(turn)
+        self._file(turn)
 
     def remove_last(self) -> Turn | None:
         """Take the last turn away (and out of the store)."""
         if not self.turns:
             return None
         turn = self.turns.pop()
+        self.tree.forget(turn)
         if turn.stored and self.store is not None:
             self.store.delete_message(uid=turn.uid, message_id=turn.message_id)
         self.emit(TurnRemoved(turn))
@@ -248,6 +261,7 @@ class Conversation:
             state=turn.state,
             trace_id=turn.trace_id,
             data=turn.data,
+            parent=turn.parent,
         )
         turn.stored = True
 
@@ -260,6 +274,9 @@ class Conversation:
         limit = limit or OLDER_PAGE
         first = next((t.message_id for t in self.turns if t.message_id is not None), None)
         store = self.store
+        if self._moved:  # older turns are read from the branch in view: the store must know which it is
+            await store.read(store.flush)
+            self._moved = False
         older = await store.read(store.page, self.stored_id, before=first, limit=limit)
         if len(older) < limit:
             self.more_before = False
@@ -279,6 +296,63 @@ class Conversation:
         """Read every older turn (before find or export looks through them)."""
         await self.load_back(lambda: False)
 
+    # Branches.
+
+    def siblings(self, turn: Turn) -> tuple[int, int]:
+        """Which version of itself a turn is, and how many there are: (0, 1) for a turn never edited or asked again."""
+        versions = self.tree.versions(turn)
+        return versions.index(turn.uid) if turn.uid in versions else 0, len(versions)
+
+    async def switch(self, turn: Turn, step: int) -> bool:
+        """Show another version of a turn held (`step` versions on, back if negative) and the branch that follows it, to
+        its latest reply at each branch point; False when there is no such version. The store remembers the branch in view."""
+        versions = self.tree.versions(turn)
+        at = versions.index(turn.uid) + step if turn.uid in versions else -1
+        if step == 0 or not 0 <= at < len(versions) or not any(held is turn for held in self.turns):
+            return False
+        kept = next(i for i, held in enumerate(self.turns) if held is turn)
+        path = self.tree.down(versions[at])
+        if path is None:
+            store, stored_id = self.store, self.stored_id
+            if store is None or stored_id is None:
+                return False
+            await store.read(store.flush)  # what was said here is in the tree it reads
+            found, length = await store.read(store.branch, stored_id, versions[at], RESUME_PAGE)
+            if not found:
+                return False
+            path = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in found]
+            if length > len(found):  # longer than a page: it opens at its end, as a resumed conversation does
+                kept, self.more_before, self.prepended = 0, True, 0
+        self._show_again(kept, path)
+        return True
+
+    async def edit(self, turn: Turn, text: str) -> Exchange:
+        """Send `text` in place of an earlier message of the user's, as a new branch from there (nothing is deleted: `switch`
+        shows the other again); the reply streams as `send`'s does. If nothing arrives, the branch left is shown again."""
+        if turn.role != "user" or not any(held is turn for held in self.turns):
+            raise ValueError("Only a message of yours in the branch in view can be edited.")
+        if self.turns[0] is turn:
+            await self.load_older()  # the turn it follows is held, so older turns are read from where the branch is shared
+        index = next(i for i, held in enumerate(self.turns) if held is turn)
+        left = self.turns[index:]
+        del self.turns[index:]
+        self.emit(BranchShown(index))
+        edited = Turn("user", text, data=turn.data, pictures=list(turn.pictures), parent=turn.parent)
+        self._grow(edited, version_of=turn)
+        self.emit(TurnAdded(edited))
+        self._moved = True
+        await self.load_back(self._holds_budget)
+        await self._pictures_again()
+        return await self._reply(edited, undo=(index, left))
+
+    def _show_again(self, kept: int, path: list[Turn]) -> None:
+        """Show a branch: the turns held up to `kept`, then `path`; the store remembers it."""
+        self.turns[kept:] = path
+        if path and self.stored and self.store is not None:
+            self.store.show(self.uid, path[-1].uid)
+            self._moved = True
+        self.emit(BranchShown(kept))
+
     # Replies.
 
     async def send(self, text: str) -> Exchange:
@@ -297,15 +371,21 @@ class Conversation:
         return await self._reply(asked)
 
     async def regenerate(self) -> Exchange | None:
-        """Ask again for the last reply, as `send` does (None when the last turn is not a reply)."""
+        """Ask again for the last reply, as `send` does (None when the last turn is not a reply). The new reply is another
+        version of the last one, which is kept (`switch` shows it again); if nothing arrives, the last one is shown again."""
         last = self.turns[-1] if self.turns else None
         asked = next((t for t in reversed(self.turns) if t.role == "user"), None)
         if last is None or last.role != "assistant" or asked is None:
             return None
-        self.remove_last()
-        return await self._reply(asked)
+        self.turns.pop()
+        self.emit(TurnRemoved(last))
+        return await self._reply(asked, fresh=False, version_of=last, undo=(len(self.turns), [last]))
 
-    async def _reply(self, asked: Turn) -> Exchange:
+    async def _reply(
+        self, asked: Turn, *, fresh: bool = True, version_of: Turn | None = None, undo: tuple[int, list[Turn]] | None = None
+    ) -> Exchange:
+        """Ask for a reply to `asked` (said just now for it when `fresh`); the reply is another version of `version_of`, if
+        given; `undo` is the branch to show again (from an index, its turns) if nothing arrives."""
         exchange = Exchange(self.persona.name, None, asked)
         model: str | None = None
         try:
@@ -330,14 +410,14 @@ class Conversation:
         except asyncio.CancelledError:
             exchange.state = "stopped"
             await exchange.close()
-            self._ended(exchange, model)
+            self._ended(exchange, model, fresh, version_of, undo)
             raise
         except Exception as error:  # a GuideError, or one nobody expected: the caller's boundary reports it
             exchange.state, exchange.error = "cut", error
             await exchange.close()
-            self._ended(exchange, model)
+            self._ended(exchange, model, fresh, version_of, undo)
             raise
-        self._ended(exchange, model)
+        self._ended(exchange, model, fresh, version_of, undo)
         return exchange
 
     def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> Callable[[], AsyncReply]:
@@ -366,12 +446,16 @@ class Conversation:
 
         return again
 
-    def _ended(self, exchange: Exchange, model: str | None) -> None:
-        """Keep the reply as a turn, or give the words back when nothing arrived."""
+    def _ended(
+        self, exchange: Exchange, model: str | None, fresh: bool = True, version_of: Turn | None = None, undo: tuple[int, list[Turn]] | None = None
+    ) -> None:
+        """Keep the reply as a turn, or give the words back when nothing arrived (and show again the branch left for it)."""
         text = exchange.text
         if exchange.error is not None and not text:
-            if self.turns and self.turns[-1] is exchange.asked:
+            if fresh and self.turns and self.turns[-1] is exchange.asked:
                 self.remove_last()
+            if undo is not None:
+                self._show_again(*undo)
         else:
             reply = exchange.reply
             answered = (reply.model if reply else None) or model or (self.guide.chosen_model(None) if self.guide else None) or ""
@@ -386,10 +470,9 @@ class Conversation:
             turn = Turn(
                 "assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None, data=data or None
             )
-            self.turns.append(turn)
-            self._file(turn)
+            self._grow(turn, version_of)
             exchange.turn = turn
-        if exchange.error is not None:
+        if exchange.error is not None and fresh:
             exchange.words_back = exchange.asked.content
             self._respond_refused(exchange)
         self.emit(ReplyEnded(exchange))
@@ -564,6 +647,7 @@ class Conversation:
         conversation.counted = await store.read(store.call_counts, conversation_id)
         conversation.turns = [Turn.from_stored(message) for message in latest]
         conversation.more_before = len(latest) == RESUME_PAGE
+        conversation.tree = Tree(await store.read(store.forks, conversation_id))
         switched = next((t for t in reversed(conversation.turns) if t.role == "divider" and t.kind == "surface"), None)
         if switched is not None and (switched.data or {}).get("surface") == "respond":
             conversation.surface = "respond"  # it answered through respond when it was left: it goes on so

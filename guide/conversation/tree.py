@@ -1,0 +1,61 @@
+"""The conversation's branches: which turns are versions of one another, and the way down a branch made here.
+
+A conversation is a tree of turns: each turn follows its parent (`Turn.parent`, a
+uid; "" for a first turn), and the turns held (`Conversation.turns`) are the
+branch in view. Only what switching needs is kept in memory: the branch points
+(each parent with more than one child: the store's, read as the conversation
+opens, and the ones made since) and the turns made since it opened, so a branch
+made here is walked down without the store. A branch read from the store is
+walked there (`Store.branch`): a long tree is never held whole.
+"""
+
+from __future__ import annotations
+
+from .turns import Turn
+
+
+class Tree:
+    """The branch points of a conversation, and the turns made while it is open."""
+
+    def __init__(self, forks: dict[str, list[str]] | None = None) -> None:
+        self.forks: dict[str, list[str]] = forks or {}
+        """Each branch point: its uid ("" for the first turns) and its children's, oldest first."""
+        self.made: dict[str, Turn] = {}
+        """The turns made while the conversation is open, by uid: all that follows them is made here too."""
+        self.below: dict[str, list[Turn]] = {}
+        """The turns made here that follow each turn (by its uid), oldest first."""
+
+    def grow(self, turn: Turn, version_of: Turn | None = None) -> None:
+        """Keep a turn just made; `version_of` is the turn it is another version of (an edit, a reply asked again)."""
+        self.made[turn.uid] = turn
+        self.below.setdefault(turn.parent, []).append(turn)
+        if version_of is not None:
+            self.forks.setdefault(turn.parent, [version_of.uid])
+        if turn.parent in self.forks and turn.uid not in self.forks[turn.parent]:
+            self.forks[turn.parent].append(turn.uid)
+
+    def forget(self, turn: Turn) -> None:
+        """A turn taken away (words never answered, a divider undone): it is no version of anything any more."""
+        self.made.pop(turn.uid, None)
+        if turn in self.below.get(turn.parent, []):
+            self.below[turn.parent].remove(turn)
+        versions = self.forks.get(turn.parent)
+        if versions is not None and turn.uid in versions:
+            versions.remove(turn.uid)
+            if len(versions) < 2:
+                del self.forks[turn.parent]
+
+    def versions(self, turn: Turn) -> list[str]:
+        """The uids of a turn's versions (itself among them), oldest first."""
+        return self.forks.get(turn.parent) or [turn.uid]
+
+    def down(self, uid: str) -> list[Turn] | None:
+        """The branch from a turn made here to its end, taking the latest version at each branch point; None for a turn
+        read from the store (its branch is read there)."""
+        turn = self.made.get(uid)
+        if turn is None:
+            return None
+        path = [turn]
+        while self.below.get(path[-1].uid):
+            path.append(self.below[path[-1].uid][-1])
+        return path

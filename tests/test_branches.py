@@ -1,0 +1,149 @@
+"""Branches, headless (issue 28): an edit starts a branch, ctrl+r makes another version of a reply, and the branch in
+view is what is sent, stored, and opened again. A real Conversation with guide's real client against a loopback server,
+and a real store in the test's own folder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
+
+from guide import AsyncGuide, GuideError
+from guide.conversation import BranchShown, Conversation, Event, ReplyEnded
+from guide.models import ModelChoice
+from guide.personas import FALLBACK
+from guide.store import Store
+
+
+def run(script: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(script())
+
+
+def conversation(server: LoopbackServer, store: Store | None = None) -> tuple[Conversation, list[Event]]:
+    events: list[Event] = []
+    made = Conversation(
+        FALLBACK, guide=AsyncGuide(base_url=server.url, max_retries=0), store=store, emit=events.append, models=ModelChoice(chosen="loopback-model")
+    )
+    return made, events
+
+
+async def resumed(server: LoopbackServer, store: Store) -> Conversation:
+    opened = await Conversation.resume(store, store.conversations()[0].id, lambda _: FALLBACK, models=ModelChoice(chosen="loopback-model"))
+    assert opened is not None
+    opened.guide = AsyncGuide(base_url=server.url, max_retries=0)
+    return opened
+
+
+def said(talk: Conversation) -> list[str]:
+    return [turn.content for turn in talk.turns]
+
+
+def sent(server: LoopbackServer) -> list[str]:
+    """The messages of the last request, after the system prompt."""
+    return [message["content"] for message in server.requests[-1].json["messages"][1:]]
+
+
+ONE = ["First", "You said: First", "Second", "You said: Second", "Third", "You said: Third"]
+EDITED = ["First", "You said: First", "Second, edited", "You said: Second, edited"]
+
+
+def test_the_request_after_an_edit_holds_the_edited_message_and_none_of_the_other_branch(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, events = conversation(server, store)
+
+    async def script() -> None:
+        for words in ("First", "Second", "Third"):
+            await talk.send(words)
+        assert said(talk) == ONE
+        await talk.edit(talk.turns[2], "Second, edited")
+        assert sent(server) == ["First", "You said: First", "Second, edited"]
+        assert said(talk) == EDITED and talk.siblings(talk.turns[2]) == (1, 2) and talk.siblings(talk.turns[0]) == (0, 1)
+        assert BranchShown(2) in events
+        assert await talk.switch(talk.turns[2], -1) and said(talk) == ONE and talk.siblings(talk.turns[2]) == (0, 2)
+        assert not await talk.switch(talk.turns[2], -1)  # the first version has none before it
+        await talk.send("Fourth")
+        assert sent(server) == [*ONE, "Fourth"]
+        assert await talk.switch(talk.turns[2], 1) and said(talk) == EDITED
+        await talk.send("Fifth")
+        assert sent(server) == [*EDITED, "Fifth"]
+
+    run(script)
+    assert store.flush()
+    assert [m.content for m in store.messages(store.conversations()[0].id)] == [*EDITED, "Fifth", "You said: Fifth"]
+
+
+def test_a_resumed_conversation_opens_on_its_branch_in_view_and_switches_through_the_store(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+
+    async def script() -> None:
+        for words in ("First", "Second", "Third"):
+            await talk.send(words)
+        await talk.edit(talk.turns[2], "Second, edited")
+        assert store.flush()
+        again = await resumed(server, store)
+        assert said(again) == EDITED and again.siblings(again.turns[2]) == (1, 2)
+        assert await again.switch(again.turns[2], -1) and said(again) == ONE  # read from the store: it was made in another session
+        await again.send("Fourth")
+        assert sent(server) == [*ONE, "Fourth"]
+        assert store.flush()
+        last = await resumed(server, store)
+        assert said(last) == [*ONE, "Fourth", "You said: Fourth"] and last.siblings(last.turns[2]) == (0, 2)
+
+    run(script)
+
+
+def test_regenerate_keeps_the_last_reply_as_another_version(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+
+    async def script() -> None:
+        await talk.send("Once")
+        server.push(Stream(sse(chat_chunk("A new answer"), chat_chunk(finish="stop"))))
+        assert await talk.regenerate() is not None
+        assert sent(server) == ["Once"] and said(talk) == ["Once", "A new answer"] and talk.siblings(talk.turns[1]) == (1, 2)
+        assert await talk.switch(talk.turns[1], -1) and said(talk) == ["Once", "You said: Once"]
+        assert store.flush()
+        again = await resumed(server, store)
+        assert said(again) == ["Once", "You said: Once"] and again.siblings(again.turns[1]) == (0, 2)
+        assert await again.switch(again.turns[1], 1) and said(again) == ["Once", "A new answer"]
+
+    run(script)
+
+
+def test_an_edit_that_gets_no_answer_gives_the_words_back_and_shows_the_branch_left(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, events = conversation(server, store)
+
+    async def script() -> None:
+        for words in ("First", "Second", "Third"):
+            await talk.send(words)
+        server.push(Answer(500, {"error": {"message": "boom"}}))
+        with pytest.raises(GuideError):
+            await talk.edit(talk.turns[2], "Second, edited")
+
+    run(script)
+    ended = [e for e in events if isinstance(e, ReplyEnded)][-1].exchange
+    assert ended.words_back == "Second, edited" and said(talk) == ONE and talk.siblings(talk.turns[2]) == (0, 1)
+    assert store.flush()
+    conversation_id = store.conversations()[0].id
+    assert [m.content for m in store.messages(conversation_id)] == ONE and store.forks(conversation_id) == {}
+
+
+def test_a_reply_asked_again_that_gets_no_answer_keeps_the_question_and_the_last_reply(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+
+    async def script() -> None:
+        await talk.send("Once")
+        server.push(Answer(500, {"error": {"message": "boom"}}))
+        with pytest.raises(GuideError):
+            await talk.regenerate()
+
+    run(script)
+    assert said(talk) == ["Once", "You said: Once"] and talk.siblings(talk.turns[1]) == (0, 1)
+    assert store.flush() and [m.content for m in store.messages(store.conversations()[0].id)] == ["Once", "You said: Once"]
