@@ -13,7 +13,7 @@ import pytest
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 
 from guide import AsyncGuide, GuideError
-from guide.conversation import BranchShown, Conversation, Event, ReplyEnded
+from guide.conversation import BranchShown, Conversation, Event, ReplyEnded, TurnAdded
 from guide.models import ModelChoice
 from guide.personas import FALLBACK
 from guide.store import Store
@@ -136,7 +136,7 @@ def test_an_edit_that_gets_no_answer_gives_the_words_back_and_shows_the_branch_l
 
 def test_a_reply_asked_again_that_gets_no_answer_keeps_the_question_and_the_last_reply(server: LoopbackServer, tmp_path: Path) -> None:
     store = Store(tmp_path / "guide.sqlite3")
-    talk, _ = conversation(server, store)
+    talk, events = conversation(server, store)
 
     async def script() -> None:
         await talk.send("Once")
@@ -146,4 +146,6 @@ def test_a_reply_asked_again_that_gets_no_answer_keeps_the_question_and_the_last
 
     run(script)
     assert said(talk) == ["Once", "You said: Once"] and talk.siblings(talk.turns[1]) == (0, 1)
+    assert events[-2:-1] == [TurnAdded(talk.turns[1])]  # the transcript shows it again; nothing goes back to the composer
+    assert [e for e in events if isinstance(e, ReplyEnded)][-1].exchange.words_back is None
     assert store.flush() and [m.content for m in store.messages(store.conversations()[0].id)] == ["Once", "You said: Once"]

@@ -346,12 +346,17 @@ class Conversation:
         return await self._reply(edited, undo=(index, left))
 
     def _show_again(self, kept: int, path: list[Turn]) -> None:
-        """Show a branch: the turns held up to `kept`, then `path`; the store remembers it."""
+        """Show a branch: the turns held up to `kept`, then `path`; the store remembers it. Turns only added back (a reply
+        asked again with no answer) are said as added, as the transcript already knows them."""
+        added = kept == len(self.turns)
         self.turns[kept:] = path
         if path and self.stored and self.store is not None:
             self.store.show(self.uid, path[-1].uid)
             self._moved = True
-        self.emit(BranchShown(kept))
+        for turn in path if added else []:
+            self.emit(TurnAdded(turn))
+        if not added:
+            self.emit(BranchShown(kept))
 
     # Replies.
 
