@@ -260,8 +260,8 @@ class Store:
         return forks
 
     def branch(self, conversation_id: int, uid: str, limit: int) -> tuple[list[StoredMessage], int]:
-        """The branch that goes on from a message, to its latest reply at each branch point: its last `limit`
-        messages (the message itself first, when they all fit) and how many it holds in all."""
+        """The branch that goes on from a message, the way it was last seen at each branch point (else its latest): its last
+        `limit` messages (the message itself first, when they all fit) and how many it holds in all."""
         start = int(uid[3:]) if uid.startswith("id-") and uid[3:].isdigit() else None
         ids = [
             row[0]
@@ -269,7 +269,8 @@ class Store:
                 """WITH RECURSIVE down(id) AS (
                        SELECT m.id FROM messages m JOIN tree t ON t.message_id = m.id WHERE t.conversation_id = ? AND (m.uid = ? OR m.id = ?)
                        UNION ALL
-                       SELECT (SELECT MAX(message_id) FROM tree WHERE parent_id = down.id) FROM down WHERE down.id IS NOT NULL
+                       SELECT (SELECT message_id FROM tree WHERE parent_id = down.id ORDER BY COALESCE(left_at, 0) DESC, message_id DESC LIMIT 1)
+                       FROM down WHERE down.id IS NOT NULL
                    ) SELECT id FROM down WHERE id IS NOT NULL""",
                 (conversation_id, uid, start),
             )

@@ -117,7 +117,8 @@ ALTER TABLE messages_v4 RENAME TO messages;
 CREATE TABLE tree (
     message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
     conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    parent_id INTEGER
+    parent_id INTEGER,
+    left_at REAL
 );
 INSERT INTO tree(message_id, conversation_id, parent_id)
     SELECT id, conversation_id, LAG(id) OVER (PARTITION BY conversation_id ORDER BY id) FROM messages;

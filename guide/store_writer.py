@@ -201,11 +201,15 @@ PATH = """WITH RECURSIVE up(id, parent) AS (
 
 
 def show(db: sqlite3.Connection, conversation_id: int, leaf: int) -> None:
-    """Make the branch that ends at `leaf` the one in view: its messages hold the conversation, the others none."""
-    at = {"leaf": leaf, "conversation": conversation_id}
+    """Make the branch that ends at `leaf` the one in view: its messages hold the conversation, the others none (and
+    remember when they left it)."""
+    at: dict[str, float] = {"leaf": leaf, "conversation": conversation_id}
     if db.execute("SELECT 1 FROM tree WHERE message_id = :leaf AND conversation_id = :conversation", at).fetchone() is None:
         return  # not a message of this conversation (deleted meanwhile)
-    db.execute(f"UPDATE messages SET conversation_id = NULL WHERE conversation_id = :conversation AND id NOT IN ({PATH})", at)
+    at["now"] = time.time()
+    hidden = f"SELECT id FROM messages WHERE conversation_id = :conversation AND id NOT IN ({PATH})"
+    db.execute(f"UPDATE tree SET left_at = :now WHERE message_id IN ({hidden})", at)
+    db.execute(f"UPDATE messages SET conversation_id = NULL WHERE id IN ({hidden})", at)
     db.execute(f"UPDATE messages SET conversation_id = :conversation WHERE conversation_id IS NULL AND id IN ({PATH})", at)
     db.execute("UPDATE conversations SET leaf_id = :leaf WHERE id = :conversation", at)
 

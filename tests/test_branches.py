@@ -149,3 +149,23 @@ def test_a_reply_asked_again_that_gets_no_answer_keeps_the_question_and_the_last
     assert events[-2:-1] == [TurnAdded(talk.turns[1])]  # the transcript shows it again; nothing goes back to the composer
     assert [e for e in events if isinstance(e, ReplyEnded)][-1].exchange.words_back is None
     assert store.flush() and [m.content for m in store.messages(store.conversations()[0].id)] == ["Once", "You said: Once"]
+
+
+def test_going_back_down_a_branch_finds_it_the_way_it_was_left(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+
+    async def script() -> None:
+        for words in ("First", "Second", "Third"):
+            await talk.send(words)
+        await talk.edit(talk.turns[4], "Third, edited")
+        assert await talk.switch(talk.turns[4], -1) and said(talk) == ONE  # the edit is the latest version, and not the one in view
+        await talk.edit(talk.turns[2], "Second, edited")
+        assert await talk.switch(talk.turns[2], -1) and said(talk) == ONE
+        await talk.edit(talk.turns[2], "Second, edited again")
+        assert store.flush()
+        again = await resumed(server, store)
+        assert again.siblings(again.turns[2]) == (2, 3)
+        assert await again.switch(again.turns[2], -2) and said(again) == ONE  # through the store, as it was left
+
+    run(script)

@@ -335,6 +335,7 @@ class Conversation:
             await self.load_older()  # the turn it follows is held, so older turns are read from where the branch is shared
         index = next(i for i, held in enumerate(self.turns) if held is turn)
         left = self.turns[index:]
+        self.tree.leave(left)
         del self.turns[index:]
         self.emit(BranchShown(index))
         edited = Turn("user", text, data=turn.data, pictures=list(turn.pictures), parent=turn.parent)
@@ -349,6 +350,7 @@ class Conversation:
         """Show a branch: the turns held up to `kept`, then `path`; the store remembers it. Turns only added back (a reply
         asked again with no answer) are said as added, as the transcript already knows them."""
         added = kept == len(self.turns)
+        self.tree.leave(self.turns[kept:])
         self.turns[kept:] = path
         if path and self.stored and self.store is not None:
             self.store.show(self.uid, path[-1].uid)
@@ -382,7 +384,7 @@ class Conversation:
         asked = next((t for t in reversed(self.turns) if t.role == "user"), None)
         if last is None or last.role != "assistant" or asked is None:
             return None
-        self.turns.pop()
+        self.tree.leave([self.turns.pop()])
         self.emit(TurnRemoved(last))
         return await self._reply(asked, fresh=False, version_of=last, undo=(len(self.turns), [last]))
 

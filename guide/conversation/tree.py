@@ -24,6 +24,8 @@ class Tree:
         """The turns made while the conversation is open, by uid: all that follows them is made here too."""
         self.below: dict[str, list[Turn]] = {}
         """The turns made here that follow each turn (by its uid), oldest first."""
+        self.left: dict[str, int] = {}
+        """When each turn last left the view (a count): going back down a branch finds the way it was left."""
 
     def grow(self, turn: Turn, version_of: Turn | None = None) -> None:
         """Keep a turn just made; `version_of` is the turn it is another version of (an edit, a reply asked again)."""
@@ -45,17 +47,23 @@ class Tree:
             if len(versions) < 2:
                 del self.forks[turn.parent]
 
+    def leave(self, turns: list[Turn]) -> None:
+        """These turns leave the view (another branch is shown)."""
+        now = max(self.left.values(), default=0) + 1
+        for turn in turns:
+            self.left[turn.uid] = now
+
     def versions(self, turn: Turn) -> list[str]:
         """The uids of a turn's versions (itself among them), oldest first."""
         return self.forks.get(turn.parent) or [turn.uid]
 
     def down(self, uid: str) -> list[Turn] | None:
-        """The branch from a turn made here to its end, taking the latest version at each branch point; None for a turn
-        read from the store (its branch is read there)."""
+        """The branch from a turn made here to its end, the way it was last seen at each branch point (else its latest
+        version); None for a turn read from the store (its branch is read there)."""
         turn = self.made.get(uid)
         if turn is None:
             return None
         path = [turn]
-        while self.below.get(path[-1].uid):
-            path.append(self.below[path[-1].uid][-1])
+        while following := self.below.get(path[-1].uid):
+            path.append(max(reversed(following), key=lambda version: self.left.get(version.uid, 0)))
         return path
