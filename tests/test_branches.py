@@ -5,6 +5,9 @@ and a real store in the test's own folder."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -169,3 +172,26 @@ def test_going_back_down_a_branch_finds_it_the_way_it_was_left(server: LoopbackS
         assert await again.switch(again.turns[2], -2) and said(again) == ONE  # through the store, as it was left
 
     run(script)
+
+
+def test_guide_ask_continue_goes_on_with_the_branch_in_view(server: LoopbackServer) -> None:
+    def ask(*words: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "guide", "ask", *words, "--base-url", server.url, "--model", "loopback-model"],
+            input="", capture_output=True, text=True, env=os.environ, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    ask("My name is Fira.")
+    ask("-c", "Where do I live?")
+    store = Store()
+
+    async def script() -> None:
+        talk = await resumed(server, store)
+        await talk.edit(talk.turns[0], "My name is Ada.")  # the newest branch, then left: the first is in view
+        assert await talk.switch(talk.turns[0], -1)
+
+    run(script)
+    assert store.close() is None
+    ask("-c", "What is my name?")
+    assert sent(server) == ["My name is Fira.", "You said: My name is Fira.", "Where do I live?", "You said: Where do I live?", "What is my name?"]
