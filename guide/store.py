@@ -259,6 +259,15 @@ class Store:
             forks.setdefault(row["parent"], []).append(row["child"])
         return forks
 
+    def id_of(self, uid: str) -> int | None:
+        """The id of the conversation with that uid, once it is stored."""
+        rows = self._rows("SELECT id FROM conversations WHERE uid = ?", (uid,))
+        return int(rows[0][0]) if rows else None
+
+    def shown(self, message_id: int) -> bool:
+        """Whether a message is on its conversation's branch in view."""
+        return bool(self._rows("SELECT 1 FROM messages WHERE id = ? AND conversation_id IS NOT NULL", (message_id,)))
+
     def branch(self, conversation_id: int, uid: str, limit: int) -> tuple[list[StoredMessage], int]:
         """The branch that goes on from a message, the way it was last seen at each branch point (else its latest): its last
         `limit` messages (the message itself first, when they all fit) and how many it holds in all."""

@@ -195,3 +195,21 @@ def test_guide_ask_continue_goes_on_with_the_branch_in_view(server: LoopbackServ
     assert store.close() is None
     ask("-c", "What is my name?")
     assert sent(server) == ["My name is Fira.", "You said: My name is Fira.", "Where do I live?", "You said: Where do I live?", "What is my name?"]
+
+
+def test_a_word_found_only_in_a_branch_not_in_view_opens_that_branch(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, events = conversation(server, store)
+
+    async def script() -> None:
+        for words in ("First", "Second", "Third"):
+            await talk.send(words)
+        await talk.edit(talk.turns[2], "Second, by the lighthouse")
+        assert await talk.switch(talk.turns[2], -1) and said(talk) == ONE
+        assert store.flush()
+        hit = next(found for found in store.search("lighthouse") if found.role == "user")
+        assert await talk.show_branch_of(hit.message_id)
+        assert said(talk) == ["First", "You said: First", "Second, by the lighthouse", "You said: Second, by the lighthouse"]
+        assert events[-1] == BranchShown(0) and not await talk.show_branch_of(hit.message_id)  # in view now
+
+    run(script)

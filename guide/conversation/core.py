@@ -313,10 +313,9 @@ class Conversation:
         kept = next(i for i, held in enumerate(self.turns) if held is turn)
         path = self.tree.down(versions[at])
         if path is None:
-            store, stored_id = self.store, self.stored_id
+            store, stored_id = self.store, await self._caught_up()
             if store is None or stored_id is None:
                 return False
-            await store.read(store.flush)  # what was said here is in the tree it reads
             found, length = await store.read(store.branch, stored_id, versions[at], RESUME_PAGE)
             if not found:
                 return False
@@ -324,6 +323,24 @@ class Conversation:
             if length > len(found):  # longer than a page: it opens at its end, as a resumed conversation does
                 kept, self.more_before, self.prepended = 0, True, 0
         self._show_again(kept, path)
+        return True
+
+    async def show_branch_of(self, message_id: int) -> bool:
+        """Show the branch that holds a stored message of this conversation (a search found it in a branch not in view),
+        opened at its end as a resumed conversation is; False when it is in view already, or not this conversation's."""
+        store, stored_id = self.store, await self._caught_up()
+        if store is None or stored_id is None or await store.read(store.shown, message_id):
+            return False
+        found, _ = await store.read(store.branch, stored_id, f"id-{message_id}", 1)
+        if not found:
+            return False
+        store.show(self.uid, found[-1].uid or f"id-{found[-1].id}")
+        await store.read(store.flush)
+        latest = await store.read(store.page, stored_id, limit=RESUME_PAGE)
+        self.tree.leave(self.turns)
+        self.turns = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in latest]
+        self.more_before, self.prepended = len(latest) == RESUME_PAGE, 0
+        self.emit(BranchShown(0))
         return True
 
     async def edit(self, turn: Turn, text: str) -> Exchange:
@@ -345,6 +362,14 @@ class Conversation:
         await self.load_back(self._holds_budget)
         await self._pictures_again()
         return await self._reply(edited, undo=(index, left))
+
+    async def _caught_up(self) -> int | None:
+        """The conversation's id in the store, once every write queued so far has landed (its tree is read next)."""
+        store = self.store
+        if store is None or not self.stored:
+            return None
+        await store.read(store.flush)
+        return self.stored_id or await store.read(store.id_of, self.uid)  # begun in this session: known by its uid
 
     def _show_again(self, kept: int, path: list[Turn]) -> None:
         """Show a branch: the turns held up to `kept`, then `path`; the store remembers it. Turns only added back (a reply
