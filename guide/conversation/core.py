@@ -304,8 +304,8 @@ class Conversation:
         return versions.index(turn.uid) if turn.uid in versions else 0, len(versions)
 
     async def switch(self, turn: Turn, step: int) -> bool:
-        """Show another version of a turn held (`step` versions on, back if negative) and the branch that follows it, to
-        its latest reply at each branch point; False when there is no such version. The store remembers the branch in view."""
+        """Show another version of a turn held (`step` versions on, back if negative) and the branch that follows it, the
+        way it was last seen at each branch point; False when there is no such version. The store remembers the branch in view."""
         versions = self.tree.versions(turn)
         at = versions.index(turn.uid) + step if turn.uid in versions else -1
         if step == 0 or not 0 <= at < len(versions) or not any(held is turn for held in self.turns):
@@ -504,8 +504,9 @@ class Conversation:
             )
             self._grow(turn, version_of)
             exchange.turn = turn
-        if exchange.error is not None and fresh:
-            exchange.words_back = exchange.asked.content
+        if exchange.error is not None:
+            if fresh:  # a reply asked again leaves its question where it is: no words to give back
+                exchange.words_back = exchange.asked.content
             self._respond_refused(exchange)
         self.emit(ReplyEnded(exchange))
 
