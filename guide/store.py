@@ -249,9 +249,9 @@ class Store:
         rows = self._rows(
             """WITH points AS (SELECT parent_id FROM tree WHERE conversation_id = ? GROUP BY parent_id HAVING COUNT(*) > 1)
                SELECT COALESCE(p.uid, 'id-' || p.id, '') AS parent, COALESCE(m.uid, 'id-' || m.id) AS child
-               FROM tree t JOIN points ON t.parent_id IS points.parent_id JOIN messages m ON m.id = t.message_id
-               LEFT JOIN messages p ON p.id = t.parent_id
-               WHERE t.conversation_id = ? ORDER BY t.message_id""",
+               FROM points CROSS JOIN tree t ON t.conversation_id = ? AND t.parent_id IS points.parent_id
+               JOIN messages m ON m.id = t.message_id LEFT JOIN messages p ON p.id = t.parent_id
+               ORDER BY t.message_id""",
             (conversation_id, conversation_id),
         )
         forks: dict[str, list[str]] = {}
