@@ -213,3 +213,24 @@ def test_a_word_found_only_in_a_branch_not_in_view_opens_that_branch(server: Loo
         assert events[-1] == BranchShown(0) and not await talk.show_branch_of(hit.message_id)  # in view now
 
     run(script)
+
+
+def test_branches_made_before_the_store_opened_are_all_kept_when_it_does(server: LoopbackServer, tmp_path: Path) -> None:
+    talk, _ = conversation(server)  # another guide held the file: the conversation began without it
+
+    async def script() -> None:
+        for words in ("First", "Second", "Third"):
+            await talk.send(words)
+        await talk.edit(talk.turns[2], "Second, edited")
+
+    run(script)
+    store = Store(tmp_path / "guide.sqlite3")
+    talk.keep_in(store)
+    assert store.flush()
+
+    async def reopened() -> None:
+        again = await resumed(server, store)
+        assert said(again) == EDITED and again.siblings(again.turns[2]) == (1, 2)
+        assert await again.switch(again.turns[2], -1) and said(again) == ONE
+
+    run(reopened)

@@ -230,7 +230,8 @@ class Conversation:
         self._write(turn)
 
     def keep_in(self, store: Store) -> None:
-        """The store opened after the conversation began (another guide held it): store what was said meanwhile, in order, and its calls."""
+        """The store opened after the conversation began (another guide held it): store what was said meanwhile, in order, every
+        branch of it, and its calls."""
         if self.store is not None:
             return
         self.store = store
@@ -242,9 +243,11 @@ class Conversation:
             return
         store.new_conversation(self.uid, self.persona.id, opening=self.opening)
         self.stored = True
-        for turn in self.turns:
+        for turn in [*self.tree.made.values(), *self.turns]:  # every branch said meanwhile, each turn after the one it follows
             if not turn.stored:
                 self._write(turn)
+        if self.turns:
+            store.show(self.uid, self.turns[-1].uid)
         for trace in finished:
             store.save_trace(self.uid, trace)
 
