@@ -16,7 +16,7 @@ import pytest
 from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 
 from guide import AsyncGuide, GuideError
-from guide.conversation import BranchShown, Conversation, Event, ReplyEnded, TurnAdded
+from guide.conversation import BranchShown, Conversation, Event, ReplyEnded, Turn, TurnAdded
 from guide.models import ModelChoice
 from guide.personas import FALLBACK
 from guide.store import Store
@@ -234,3 +234,30 @@ def test_branches_made_before_the_store_opened_are_all_kept_when_it_does(server:
         assert await again.switch(again.turns[2], -1) and said(again) == ONE
 
     run(reopened)
+
+
+def test_the_history_of_a_long_branch_switched_to_is_read_from_that_branch(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+    a = [f"a{i}" for i in range(250)]
+
+    async def script() -> None:
+        talk.add(Turn("user", "A0"))
+        for i, words in enumerate(a):
+            talk.add(Turn("assistant" if i % 2 == 0 else "user", words))
+        await talk.edit(talk.turns[0], "B0")
+        for i in range(250):
+            talk.add(Turn("user" if i % 2 == 0 else "assistant", f"b{i}"))
+        assert store.flush()
+        again = await Conversation.resume(
+            store, store.conversations()[0].id, lambda _: FALLBACK, budget=10**6, models=ModelChoice(chosen="loopback-model")
+        )
+        assert again is not None and len(again.turns) == 200 and again.turns[-1].content == "b249"
+        again.guide = AsyncGuide(base_url=server.url, max_retries=0)
+        await again.load_all()
+        assert await again.switch(again.turns[0], -1)  # A's branch is longer than a page: it opens at its end
+        assert len(again.turns) == 200 and again.turns[-1].content == "a249" and again.more_before
+        await again.send("next")
+
+    run(script)
+    assert sent(server) == ["A0", *a, "next"]
