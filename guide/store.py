@@ -264,6 +264,11 @@ class Store:
         rows = self._rows("SELECT id FROM conversations WHERE uid = ?", (uid,))
         return int(rows[0][0]) if rows else None
 
+    def tree(self, conversation_id: int) -> list[StoredMessage]:
+        """Every message of a conversation, of every branch, oldest first (export reads them all)."""
+        rows = self._rows(f"{WITH_PARENT} WHERE t.conversation_id = ? ORDER BY m.id", (conversation_id,))
+        return [replace(self._message(row), conversation_id=conversation_id) for row in rows]
+
     def shown(self, message_id: int) -> bool:
         """Whether a message is on its conversation's branch in view."""
         return bool(self._rows("SELECT 1 FROM messages WHERE id = ? AND conversation_id IS NOT NULL", (message_id,)))

@@ -261,3 +261,24 @@ def test_the_history_of_a_long_branch_switched_to_is_read_from_that_branch(serve
 
     run(script)
     assert sent(server) == ["A0", *a, "next"]
+
+
+def test_export_of_every_branch_has_the_one_in_view_then_each_other_after_the_turn_it_follows(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+
+    async def script() -> tuple[str, str]:
+        for words in ("First", "Second", "Third"):
+            await talk.send(words)
+        await talk.edit(talk.turns[2], "Second, edited")
+        server.push(Stream(sse(chat_chunk("Asked again"), chat_chunk(finish="stop"))))
+        await talk.regenerate()
+        return await talk.export(), await talk.export(every_branch=True)
+
+    shown, every = run(script)
+    assert "Second, edited" in shown and "Asked again" in shown and "Third" not in shown
+    assert every.startswith(shown)
+    others = every[len(shown) :]
+    assert others.index("## Another branch, after: Second, edited") < others.index("You said: Second, edited")  # the reply asked again
+    assert others.index("## Another branch, after: You said: First") < others.index("Third") < others.index("You said: Third")
+    assert others.count("**You**") == 2 and "Asked again" not in others

@@ -24,7 +24,7 @@ from guide.tools import tools_for
 
 from .events import BranchShown, CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, TurnAdded, TurnRemoved
 from .exchange import Exchange
-from .tree import Tree
+from .tree import Tree, other_branches
 from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
@@ -651,8 +651,9 @@ class Conversation:
 
     # Export.
 
-    async def export(self, *, with_calls: bool = False) -> str:
-        """The conversation as Markdown, exactly as it was shown (blocks and dividers too)."""
+    async def export(self, *, with_calls: bool = False, every_branch: bool = False) -> str:
+        """The branch in view as Markdown, exactly as it was shown (blocks and dividers too); with `every_branch`, each
+        other branch follows it, under a heading naming the turn it follows."""
         await self.load_all()
         calls: dict[str, Any] = {}
         if with_calls:
@@ -664,7 +665,18 @@ class Conversation:
             calls.update(self.calls)
         said = next((t.content for t in self.turns if t.role == "user"), "")
         title = said.strip().splitlines()[0][:60] if said.strip() else "A conversation"
-        return as_markdown(title, self.turns, calls, opening=self.opening)
+        shown = as_markdown(title, self.turns, calls, opening=self.opening)
+        if not every_branch:
+            return shown
+        every = list(self.tree.made.values())
+        stored_id = await self._caught_up()
+        if self.store is not None and stored_id is not None:
+            every = [self.tree.made.get(m.uid or "") or Turn.from_stored(m) for m in await self.store.read(self.store.tree, stored_id)]
+        sections = [shown]
+        for after, branch in other_branches(every, self.turns):
+            heading = f"Another branch, after: {' '.join(after.content.split())[:60]}" if after is not None else "Another branch, from the start"
+            sections.append("#" + as_markdown(heading, branch, calls))
+        return "\n".join(sections)
 
     # Resuming.
 

@@ -67,3 +67,27 @@ class Tree:
         while following := self.below.get(path[-1].uid):
             path.append(max(reversed(following), key=lambda version: self.left.get(version.uid, 0)))
         return path
+
+
+def other_branches(every: list[Turn], shown: list[Turn]) -> list[tuple[Turn | None, list[Turn]]]:
+    """Each branch of `every` turn that is not `shown` (the branch in view, whole): the turn it follows (None for the
+    first turns) and its turns to the end, taking the latest version at each branch point, in the order they are met."""
+    by_uid = {turn.uid: turn for turn in every}
+    below: dict[str, list[Turn]] = {}
+    for turn in every:
+        below.setdefault(turn.parent, []).append(turn)
+    done = {turn.uid for turn in shown}
+    found: list[tuple[Turn | None, list[Turn]]] = []
+    paths = [shown]
+    while paths:
+        for turn in paths.pop(0):
+            for version in below.get(turn.parent, []):
+                if version.uid in done:
+                    continue
+                branch = [version]
+                while below.get(branch[-1].uid):
+                    branch.append(below[branch[-1].uid][-1])
+                done.update(each.uid for each in branch)
+                found.append((by_uid.get(turn.parent), branch))
+                paths.append(branch)
+    return found
