@@ -194,23 +194,33 @@ def place(db: sqlite3.Connection, conversation_id: int, uid: str, parent: str) -
         show(db, conversation_id, added)
 
 
-PATH = """WITH RECURSIVE up(id, parent) AS (
-    SELECT message_id, parent_id FROM tree WHERE message_id = :leaf AND conversation_id = :conversation
-    UNION ALL SELECT t.message_id, t.parent_id FROM tree t JOIN up ON t.message_id = up.parent
-) SELECT id FROM up"""
+COMING = """WITH RECURSIVE up(id, parent) AS (
+    SELECT t.message_id, t.parent_id FROM tree t JOIN messages m ON m.id = t.message_id
+        WHERE t.message_id = :leaf AND t.conversation_id = :conversation AND m.conversation_id IS NULL
+    UNION ALL SELECT t.message_id, t.parent_id FROM tree t JOIN up ON t.message_id = up.parent JOIN messages m ON m.id = t.message_id
+        WHERE m.conversation_id IS NULL
+) SELECT id, parent FROM up"""
+"""The messages of the branch ending at :leaf that are not in view, from the leaf up to the branch point."""
 
 
 def show(db: sqlite3.Connection, conversation_id: int, leaf: int) -> None:
     """Make the branch that ends at `leaf` the one in view: its messages hold the conversation, the others none (and
-    remember when they left it)."""
+    remember when they left it).
+
+    Only what lies below the branch point moves. Along a branch ids only grow (a message is made after the one it
+    follows), so what leaves the view is exactly what is in view after the branch point.
+    """
     at: dict[str, float] = {"leaf": leaf, "conversation": conversation_id}
     if db.execute("SELECT 1 FROM tree WHERE message_id = :leaf AND conversation_id = :conversation", at).fetchone() is None:
         return  # not a message of this conversation (deleted meanwhile)
+    coming = db.execute(COMING, at).fetchall()
+    at["point"] = (coming[-1][1] or 0) if coming else leaf
     at["now"] = time.time()
-    hidden = f"SELECT id FROM messages WHERE conversation_id = :conversation AND id NOT IN ({PATH})"
-    db.execute(f"UPDATE tree SET left_at = :now WHERE message_id IN ({hidden})", at)
-    db.execute(f"UPDATE messages SET conversation_id = NULL WHERE id IN ({hidden})", at)
-    db.execute(f"UPDATE messages SET conversation_id = :conversation WHERE conversation_id IS NULL AND id IN ({PATH})", at)
+    db.execute(
+        "UPDATE tree SET left_at = :now WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = :conversation AND id > :point)", at
+    )
+    db.execute("UPDATE messages SET conversation_id = NULL WHERE conversation_id = :conversation AND id > :point", at)
+    db.executemany("UPDATE messages SET conversation_id = ? WHERE id = ?", [(conversation_id, row[0]) for row in coming])
     db.execute("UPDATE conversations SET leaf_id = :leaf WHERE id = :conversation", at)
 
 

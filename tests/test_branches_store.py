@@ -158,3 +158,25 @@ def test_pending_writes_of_an_older_guide_replay_into_the_branch_in_view(tmp_pat
     assert store.flush() and not pending.exists()
     assert [(m.uid, m.parent_uid) for m in store.messages(walk)][-2:] == [("e2", "e1"), ("p1", "e2")]
     store.close()
+
+
+def test_the_branch_in_view_is_always_the_way_from_its_leaf_to_the_first_message(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(28)
+    store = Store(tmp_path / "guide.sqlite3")
+    store.new_conversation("c", "calm-guide")
+    parents: dict[str, str] = {}
+    for n in range(80):  # a tree grown at random: a new message after any earlier one (an edit, a reply asked again) or at the end
+        uid = f"m{n}"
+        parents[uid] = rng.choice(["", *parents]) if n % 3 == 0 else (f"m{n - 1}" if n else "")
+        store.add_message("c", uid, "user", f"message {n}", parent=parents[uid])
+    for _ in range(60):
+        leaf = rng.choice(list(parents))
+        store.show("c", leaf)
+        assert store.flush()
+        way = [leaf]
+        while parents[way[-1]]:
+            way.append(parents[way[-1]])
+        assert [m.uid for m in store.messages(1)] == way[::-1]
+    store.close()
