@@ -273,9 +273,9 @@ class Store:
         """Whether a message is on its conversation's branch in view."""
         return bool(self._rows("SELECT 1 FROM messages WHERE id = ? AND conversation_id IS NOT NULL", (message_id,)))
 
-    def branch(self, conversation_id: int, uid: str, limit: int) -> tuple[list[StoredMessage], int]:
+    def branch(self, conversation_id: int, uid: str, limit: int, *, head: bool = False) -> tuple[list[StoredMessage], int]:
         """The branch that goes on from a message, the way it was last seen at each branch point (else its latest): its last
-        `limit` messages (the message itself first, when they all fit) and how many it holds in all."""
+        `limit` messages (the message itself first, when they all fit), or with `head` its first, and how many it holds in all."""
         start = int(uid[3:]) if uid.startswith("id-") and uid[3:].isdigit() else None
         ids = [
             row[0]
@@ -289,7 +289,7 @@ class Store:
                 (conversation_id, uid, start),
             )
         ]
-        shown = ids[-limit:]
+        shown = ids[:limit] if head else ids[-limit:]
         rows = self._rows(f"{WITH_PARENT} WHERE m.id IN ({','.join('?' * len(shown))}) ORDER BY m.id", tuple(shown)) if shown else []
         return [replace(self._message(row), conversation_id=conversation_id) for row in rows], len(ids)
 
@@ -326,6 +326,11 @@ class Store:
             (conversation_id, before if before is not None else float("inf"), latest if latest is not None else -1),
         )
         return [json.loads(row["data"]) for row in reversed(rows)]
+
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        """One stored call, as data."""
+        rows = self._rows("SELECT data FROM traces WHERE id = ?", (trace_id,))
+        return json.loads(rows[0]["data"]) if rows else None
 
     def trace_count(self, conversation_id: int) -> int:
         """How many calls a conversation has stored."""

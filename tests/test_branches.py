@@ -282,3 +282,28 @@ def test_export_of_every_branch_has_the_one_in_view_then_each_other_after_the_tu
     assert others.index("## Another branch, after: Second, edited") < others.index("You said: Second, edited")  # the reply asked again
     assert others.index("## Another branch, after: You said: First") < others.index("Third") < others.index("You said: Third")
     assert others.count("**You**") == 2 and "Asked again" not in others
+
+
+def test_each_version_of_a_message_has_its_reply_and_the_request_that_was_sent_for_it(server: LoopbackServer, tmp_path: Path) -> None:
+    store = Store(tmp_path / "guide.sqlite3")
+    talk, _ = conversation(server, store)
+    talk.guide.on_trace = talk.file_call  # type: ignore[union-attr]
+
+    def asked(call: Any) -> list[str]:
+        return [message["content"] for message in call.request_body["messages"][1:]]
+
+    async def script() -> None:
+        for words in ("First", "Second"):
+            await talk.send(words)
+        await talk.edit(talk.turns[2], "Second, edited")
+        [(first, first_call), (second, second_call)] = await talk.answers(talk.turns[2])
+        assert (first.content, second.content) == ("You said: Second", "You said: Second, edited")  # type: ignore[union-attr]
+        assert asked(first_call)[-1] == "Second" and asked(second_call)[-1] == "Second, edited"
+        assert store.flush()
+        again = await resumed(server, store)  # read from the store: the other branch, and both calls
+        assert [(reply.content, asked(call)) for reply, call in await again.answers(again.turns[2])] == [  # type: ignore[union-attr]
+            ("You said: Second", ["First", "You said: First", "Second"]),
+            ("You said: Second, edited", ["First", "You said: First", "Second, edited"]),
+        ]
+
+    run(script)

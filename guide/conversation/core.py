@@ -366,6 +366,29 @@ class Conversation:
         await self._pictures_again()
         return await self._reply(edited, undo=(index, left))
 
+    async def answers(self, turn: Turn) -> list[tuple[Turn | None, Trace | None]]:
+        """For each version of a turn, oldest first: the reply that answered it (itself, for a reply), the way its branch
+        was last seen, and the call that reply came from (None where there is none, or it is not kept). Two of them are
+        what a comparison of branches sets side by side: the requests as sent, and what came back."""
+        from guide.client import Trace
+
+        found: list[tuple[Turn | None, Trace | None]] = []
+        for uid in self.tree.versions(turn):
+            held = next((i for i, t in enumerate(self.turns) if t.uid == uid), None)
+            way = self.turns[held:] if held is not None else self.tree.down(uid)
+            if way is None:
+                store, stored_id = self.store, await self._caught_up()
+                # Its first few turns: the reply comes next, after a divider or a block at most.
+                read = await store.read(store.branch, stored_id, uid, 8, head=True) if store is not None and stored_id is not None else ([], 0)
+                way = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in read[0]]
+            reply = next((t for t in way if t.role == "assistant"), None)
+            call = self.calls.get(reply.trace_id) if reply is not None and reply.trace_id else None
+            if call is None and reply is not None and reply.trace_id and self.store is not None:
+                kept = await self.store.read(self.store.trace, reply.trace_id)
+                call = Trace.from_dict(kept) if kept is not None else None
+            found.append((reply, call))
+        return found
+
     async def _caught_up(self) -> int | None:
         """The conversation's id in the store, once every write queued so far has landed (its tree is read next)."""
         store = self.store
