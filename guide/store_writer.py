@@ -177,13 +177,18 @@ def message_id(db: sqlite3.Connection, uid: str | None) -> int | None:
 def place(db: sqlite3.Connection, conversation_id: int, uid: str, parent: str) -> None:
     """Put a message just added in its conversation's tree, after its parent, and show its branch.
 
-    The parent is a uid, or "" for a first message. One that is gone (deleted meanwhile) makes it follow the branch in
-    view, as an older guide's message would.
+    The parent is a uid, or "" for a first message. One that is gone (deleted meanwhile), or is another conversation's
+    (a hand-edited pending line), makes it follow the branch in view, as an older guide's message would.
     """
     added = message_id(db, uid)
     assert added is not None  # just inserted, in this transaction
     leaf = db.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
     after = message_id(db, parent) if parent else None
+    if (
+        after is not None
+        and db.execute("SELECT 1 FROM tree WHERE message_id = ? AND conversation_id = ?", (after, conversation_id)).fetchone() is None
+    ):
+        after = None
     if after is None and parent:
         after = leaf
     db.execute("INSERT INTO tree(message_id, conversation_id, parent_id) VALUES (?, ?, ?)", (added, conversation_id, after))

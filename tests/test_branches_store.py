@@ -180,3 +180,12 @@ def test_the_branch_in_view_is_always_the_way_from_its_leaf_to_the_first_message
             way.append(parents[way[-1]])
         assert [m.uid for m in store.messages(1)] == way[::-1]
     store.close()
+
+
+def test_a_message_written_after_another_conversations_message_follows_its_own_branch_in_view(tmp_path: Path) -> None:
+    store, walk = two_branches(tmp_path)
+    store.add_message("walk", "x1", "user", "Kept in the walk", parent="t2")  # t2 is the tea conversation's (a hand-edited line)
+    assert store.flush()
+    assert [(m.uid, m.parent_uid) for m in store.messages(walk)][-2:] == [("e2", "e1"), ("x1", "e2")]
+    assert [m.uid for m in store.messages(2)] == ["t1", "t2"]
+    store.close()
