@@ -8,6 +8,9 @@ Find: ctrl+f in the 10,000-message one for a word only an old message holds,
 until it is on screen (every turn is read from the store first).
 Search: the store's full-text search for one word across 10,000 messages,
 against a plain `LIKE '%word%'` scan of the same table.
+Branches: the same opening for 10,000 messages with 100 branch points (an
+edit each), and switching the branch point nearest the top, headless (the
+conversation reads the branch from the store; the transcript's redraw is not in it).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from long_conversation import NEEDLE, generate  # noqa: E402
 
 SIZES = (10, 2_000, 10_000)
 RUNS = 5
+BRANCH_POINTS = 100
 
 
 def open_once(home: Path) -> dict[str, float]:
@@ -57,6 +61,35 @@ def search_times(home: Path) -> tuple[float, float, int]:
     return statistics.median(fts), statistics.median(scan), found
 
 
+def switch_times(home: Path) -> tuple[float, float]:
+    """Seconds to switch the branch point nearest the top to its edit (a short branch), and back (the 10,000-message one)."""
+    import asyncio
+
+    os.environ["GUIDE_HOME"] = str(home)
+    from guide.conversation import Conversation
+    from guide.personas import FALLBACK
+    from guide.store import Store
+
+    async def measure() -> tuple[float, float]:
+        store = Store()
+        [info] = store.conversations()
+        talk = await Conversation.resume(store, info.id, lambda _: FALLBACK)
+        assert talk is not None
+        await talk.load_all()
+        top = next(turn for turn in talk.turns if talk.siblings(turn)[1] > 1)
+        started = time.perf_counter()
+        assert await talk.switch(top, 1)
+        there = time.perf_counter() - started
+        edited = next(turn for turn in talk.turns if turn.parent == top.parent)
+        started = time.perf_counter()
+        assert await talk.switch(edited, -1)
+        back = time.perf_counter() - started
+        store.close()
+        return there, back
+
+    return asyncio.run(measure())
+
+
 def rows() -> list[tuple[str, float, str, float, str]]:
     """(figure, value, unit, ratio to anchor, anchor name)."""
     opened: dict[int, float] = {}
@@ -72,6 +105,10 @@ def rows() -> list[tuple[str, float, str, float, str]]:
         find = statistics.median(run["found"] for run in runs)
         find_peak = max(run["peak_after_find"] for run in runs)
         fts, scan, found = search_times(Path(scratch) / str(SIZES[-1]))
+        branched = Path(scratch) / "branched"
+        generate(branched, SIZES[-1], branches=BRANCH_POINTS)
+        branched_runs = [open_once(branched) for _ in range(RUNS)]
+        there, back = switch_times(branched)
     if found != 1:
         raise SystemExit(f"search found {found} messages holding {NEEDLE!r}, not 1")
     anchor = f"open {SIZES[0]} messages"
@@ -82,6 +119,16 @@ def rows() -> list[tuple[str, float, str, float, str]]:
         out.append((f"open a {size:,}-message conversation (target ≤ 1.5×)", opened[size], "s", opened[size] / opened[small], anchor))
     out.append((f"peak memory, {small}-message conversation open", peaks[small], "MiB", 1.0, peak_anchor))
     out.append((f"peak memory, {big:,}-message conversation open (target ≤ 150 MiB)", peaks[big], "MiB", peaks[big] / peaks[small], peak_anchor))
+    opened_branched = statistics.median(run["opened"] for run in branched_runs)
+    peak_branched = max(run["peak"] for run in branched_runs)
+    out.append(
+        (f"open {big:,} messages, {BRANCH_POINTS} branch points (target ≤ 1.5×)", opened_branched, "s", opened_branched / opened[small], anchor)
+    )
+    out.append(
+        (f"peak memory, {big:,} messages, {BRANCH_POINTS} branch points (≤ 150 MiB)", peak_branched, "MiB", peak_branched / peaks[small], peak_anchor)
+    )
+    out.append(("switch the top branch point to its edit (headless)", there * 1000, "ms", there / opened[small], anchor))
+    out.append((f"switch it back: a {big:,}-message branch (target < 100 ms)", back * 1000, "ms", back / opened[small], anchor))
     out.append((f"find (ctrl+f) one old message in {big:,} → on screen", find, "s", find / opened[small], anchor))
     out.append((f"peak memory after that find (all {big:,} turns read)", find_peak, "MiB", find_peak / peaks[small], peak_anchor))
     out.append((f"LIKE scan for a word in {big:,} messages", scan * 1000, "ms", 1.0, "LIKE scan"))

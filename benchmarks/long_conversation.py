@@ -1,6 +1,6 @@
 """Write a long conversation into a scratch GUIDE_HOME, to try or measure guide on it.
 
-    python benchmarks/long_conversation.py /tmp/scratch 10000
+    python benchmarks/long_conversation.py /tmp/scratch 10000 [branch points]
     GUIDE_HOME=/tmp/scratch guide        # then F4 opens it
 
 Messages alternate between the user and the calm guide (the last one is the
@@ -45,8 +45,9 @@ def message(rng: random.Random, index: int) -> str:
     return "\n\n".join(parts)
 
 
-def generate(home: Path, count: int, *, title: str = "A long walk", calls: bool = True) -> int:
-    """Write one conversation of `count` messages (and a call per reply); returns its id."""
+def generate(home: Path, count: int, *, title: str = "A long walk", calls: bool = True, branches: int = 0) -> int:
+    """Write one conversation of `count` messages (and a call per reply); returns its id. With `branches`, that many user
+    messages, spread evenly from the first, were edited once (a message and its reply each); the first branch stays in view."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import os
 
@@ -91,16 +92,37 @@ def generate(home: Path, count: int, *, title: str = "A long walk", calls: bool 
         )
         db.executemany("INSERT INTO traces(id, conversation_id, action, started_at, data) VALUES (?, ?, ?, ?, ?)", traces)
         db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (start + count * 60, conversation))
+        if branches:
+            branch(db, conversation, branches, start)
     db.close()
     assert conversation is not None
     return conversation
 
 
+def branch(db: sqlite3.Connection, conversation: int, branches: int, start: float) -> None:
+    """Edit `branches` user messages, spread evenly from the first, as guide keeps an edit: a sibling and its reply, out of view."""
+    line = [row[0] for row in db.execute("SELECT id FROM messages WHERE conversation_id = ? ORDER BY id", (conversation,))]
+    users = [
+        i
+        for i, message_id in enumerate(line)
+        if i < len(line) - 2 and db.execute("SELECT role FROM messages WHERE id = ?", (message_id,)).fetchone()[0] == "user"
+    ]
+    for n, i in enumerate(users[:: max(1, len(users) // branches)][:branches]):
+        parent = line[i - 1] if i else None
+        for role, words in (("user", f"Edited message {n}, put another way."), ("assistant", f"Another answer to edit {n}.")):
+            added = db.execute(
+                "INSERT INTO messages(conversation_id, role, content, model, uid, created_at) VALUES (NULL, ?, ?, 'smollm2', ?, ?)",
+                (role, words, uuid.uuid4().hex, start + i * 60 + 30),
+            ).lastrowid
+            db.execute("INSERT INTO tree(message_id, conversation_id, parent_id) VALUES (?, ?, ?)", (added, conversation, parent))
+            parent = added
+
+
 def main() -> None:
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         raise SystemExit(__doc__)
     home, count = Path(sys.argv[1]), int(sys.argv[2])
-    conversation = generate(home, count)
+    conversation = generate(home, count, branches=int(sys.argv[3]) if len(sys.argv) == 4 else 0)
     print(f"conversation {conversation}: {count:,} messages in {home / 'data' / 'guide.sqlite3'}")
 
 

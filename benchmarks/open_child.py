@@ -51,8 +51,9 @@ async def main() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.3)
         await app.session.started.wait()
+        while app.session.store is None:  # it opens in a thread of its own, and may come after the app has started
+            await pilot.pause(0.05)
         store = app.session.store
-        assert store is not None
         [info] = store.conversations()[:1]
         last = store.page(info.id, limit=1)[0].content
         await pilot.press("f4")

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -31,6 +31,9 @@ from .store_writer import LOCK_WAIT_MS, Saving, Write, Writer, busy, keep_pendin
 LIST = """SELECT c.id, c.uid, c.title, c.persona, c.opening, c.updated_at,
        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
 FROM conversations c"""
+WITH_PARENT = """SELECT m.*, COALESCE(p.uid, 'id-' || p.id) AS parent_uid
+FROM messages m LEFT JOIN tree t ON t.message_id = m.id LEFT JOIN messages p ON p.id = t.parent_id"""
+"""Messages with their parent's uid (None for a first message): the conversation's tree, as the turns hold it."""
 
 
 def fts_query(text: str) -> str:
@@ -64,6 +67,8 @@ class StoredMessage:
     """A divider's reason (persona, model) or an action block's action (understand, speak, …)."""
     data: dict[str, Any] | None = None
     """What a block needs to be shown again (its title, a saved file), as JSON."""
+    parent_uid: str | None = None
+    """The uid of the message it follows in its branch (None for a first message)."""
 
 
 @dataclass(frozen=True)
@@ -236,10 +241,59 @@ class Store:
     def page(self, conversation_id: int, *, before: int | None = None, limit: int | None = None) -> list[StoredMessage]:
         """Up to `limit` messages just before message `before` (or the latest), oldest first."""
         rows = self._rows(
-            "SELECT * FROM messages WHERE conversation_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            f"{WITH_PARENT} WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?",
             (conversation_id, before if before is not None else 2**63 - 1, limit if limit is not None else -1),
         )
         return [self._message(row) for row in reversed(rows)]
+
+    def forks(self, conversation_id: int) -> dict[str, list[str]]:
+        """The branch points of a conversation: each parent's uid ("" for the first messages) and its children's, oldest first."""
+        rows = self._rows(
+            """WITH points AS (SELECT parent_id FROM tree WHERE conversation_id = ? GROUP BY parent_id HAVING COUNT(*) > 1)
+               SELECT COALESCE(p.uid, 'id-' || p.id, '') AS parent, COALESCE(m.uid, 'id-' || m.id) AS child
+               FROM points CROSS JOIN tree t ON t.conversation_id = ? AND t.parent_id IS points.parent_id
+               JOIN messages m ON m.id = t.message_id LEFT JOIN messages p ON p.id = t.parent_id
+               ORDER BY t.message_id""",
+            (conversation_id, conversation_id),
+        )
+        forks: dict[str, list[str]] = {}
+        for row in rows:
+            forks.setdefault(row["parent"], []).append(row["child"])
+        return forks
+
+    def id_of(self, uid: str) -> int | None:
+        """The id of the conversation with that uid, once it is stored."""
+        rows = self._rows("SELECT id FROM conversations WHERE uid = ?", (uid,))
+        return int(rows[0][0]) if rows else None
+
+    def tree(self, conversation_id: int) -> list[StoredMessage]:
+        """Every message of a conversation, of every branch, oldest first (export reads them all)."""
+        rows = self._rows(f"{WITH_PARENT} WHERE t.conversation_id = ? ORDER BY m.id", (conversation_id,))
+        return [replace(self._message(row), conversation_id=conversation_id) for row in rows]
+
+    def shown(self, message_id: int) -> bool:
+        """Whether a message is on its conversation's branch in view."""
+        return bool(self._rows("SELECT 1 FROM messages WHERE id = ? AND conversation_id IS NOT NULL", (message_id,)))
+
+    def branch(self, conversation_id: int, uid: str, limit: int, *, head: bool = False) -> tuple[list[StoredMessage], int]:
+        """The branch that goes on from a message, the way it was last seen at each branch point (else its latest): its last
+        `limit` messages (the message itself first, when they all fit), or with `head` its first, and how many it holds in all."""
+        start = int(uid[3:]) if uid.startswith("id-") and uid[3:].isdigit() else None
+        ids = [
+            row[0]
+            for row in self._rows(
+                """WITH RECURSIVE down(id) AS (
+                       SELECT m.id FROM messages m JOIN tree t ON t.message_id = m.id WHERE t.conversation_id = ? AND (m.uid = ? OR m.id = ?)
+                       UNION ALL
+                       SELECT (SELECT message_id FROM tree WHERE parent_id = down.id ORDER BY COALESCE(left_at, 0) DESC, message_id DESC LIMIT 1)
+                       FROM down WHERE down.id IS NOT NULL
+                   ) SELECT id FROM down WHERE id IS NOT NULL""",
+                (conversation_id, uid, start),
+            )
+        ]
+        shown = ids[:limit] if head else ids[-limit:]
+        rows = self._rows(f"{WITH_PARENT} WHERE m.id IN ({','.join('?' * len(shown))}) ORDER BY m.id", tuple(shown)) if shown else []
+        return [replace(self._message(row), conversation_id=conversation_id) for row in rows], len(ids)
 
     @staticmethod
     def _message(row: sqlite3.Row) -> StoredMessage:
@@ -261,14 +315,15 @@ class Store:
         if not query:
             return []
         rows = self._rows(
-            """SELECT m.id, m.conversation_id, m.role, m.kind, m.created_at, c.title,
+            """SELECT m.id, t.conversation_id AS tree_conversation, m.role, m.kind, m.created_at, c.title,
                       snippet(messages_fts, 0, '«', '»', '…', 12) AS around
-               FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
+               FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid JOIN tree t ON t.message_id = m.id
+               JOIN conversations c ON c.id = t.conversation_id
                WHERE messages_fts MATCH ? AND m.role IN ('user', 'assistant', 'action')
                ORDER BY rank LIMIT ?""",
             (query, limit),
         )
-        return [Hit(r["conversation_id"], r["id"], r["title"], r["role"], " ".join(r["around"].split()), r["created_at"], r["kind"]) for r in rows]
+        return [Hit(r["tree_conversation"], r["id"], r["title"], r["role"], " ".join(r["around"].split()), r["created_at"], r["kind"]) for r in rows]
 
     def traces(self, conversation_id: int, *, latest: int | None = None, before: float | None = None) -> list[dict[str, Any]]:
         """A conversation's traces as data, oldest first: the `latest` few (started `before` a time), if given."""
@@ -277,6 +332,11 @@ class Store:
             (conversation_id, before if before is not None else float("inf"), latest if latest is not None else -1),
         )
         return [json.loads(row["data"]) for row in reversed(rows)]
+
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        """One stored call, as data."""
+        rows = self._rows("SELECT data FROM traces WHERE id = ?", (trace_id,))
+        return json.loads(rows[0]["data"]) if rows else None
 
     def trace_count(self, conversation_id: int) -> int:
         """How many calls a conversation has stored."""
@@ -328,11 +388,19 @@ class Store:
         state: str = "done",
         trace_id: str | None = None,
         data: dict[str, Any] | None = None,
+        parent: str | None = None,
     ) -> None:
-        """Store one finished message (one transaction) in the conversation with that uid."""
+        """Store one finished message (one transaction) in the conversation with that uid, and show its branch: after its
+        `parent` (the message with that uid; "" for a first message), or by default after the last of the branch in view."""
         fields: dict[str, Any] = {"conversation": conversation, "uid": uid, "role": role, "content": content, "kind": kind, "persona": persona}
         fields.update(model=model, state=state, trace_id=trace_id, data=data, at=time.time())
+        if parent is not None:
+            fields["parent"] = parent
         self._writer.submit(Write("message", fields))
+
+    def show(self, conversation: str, leaf: str) -> None:
+        """Remember the branch in view: the one that ends at the message with uid `leaf` (resume opens on it)."""
+        self._writer.submit(Write("view", {"conversation": conversation, "leaf": leaf}))
 
     def delete_message(self, *, uid: str | None = None, message_id: int | None = None) -> None:
         """Remove one message (a reply asked again, words that were never answered)."""

@@ -9,6 +9,16 @@ reason), remembers the model chosen for each action on each server
 writes can be queued, retried and replayed without waiting for an id. An
 older file is copied aside before it is migrated, so a failed migration
 never costs a conversation.
+
+Version 4 makes each conversation a tree (branches): a `tree` row per message
+names its conversation and its parent, and `conversations.leaf_id` the branch
+in view. `messages.conversation_id` now holds the conversation only for the
+messages of the branch in view (NULL for the others), and the messages table
+keeps its columns: a guide of version 3, which opens a newer file as it is
+(`SELECT *` into its own fields), reads the branch in view as a plain
+conversation. Triggers keep such a guide's writes in the tree: a message it
+adds grows the branch in view, one it deletes moves the leaf back, and a
+conversation it deletes takes its hidden branches with it.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,6 +92,59 @@ CREATE TABLE IF NOT EXISTS model_choices (base_url TEXT NOT NULL, action TEXT NO
 """
 """Rows made before version 3 keep a NULL uid (they were written whole, by id); UNIQUE allows many NULLs."""
 
+VERSION_4 = """
+CREATE TABLE messages_v4 (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    persona TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'done',
+    trace_id TEXT,
+    created_at REAL NOT NULL,
+    uid TEXT,
+    kind TEXT NOT NULL DEFAULT '',
+    data TEXT
+);
+INSERT INTO messages_v4(id, conversation_id, role, content, persona, model, state, trace_id, created_at, uid, kind, data)
+    SELECT id, conversation_id, role, content, persona, model, state, trace_id, created_at, uid, kind, data FROM messages;
+DROP TRIGGER IF EXISTS messages_fts_insert;
+DROP TRIGGER IF EXISTS messages_fts_delete;
+DROP TRIGGER IF EXISTS messages_fts_update;
+DROP TABLE messages;
+ALTER TABLE messages_v4 RENAME TO messages;
+CREATE TABLE tree (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    parent_id INTEGER,
+    left_at REAL
+);
+INSERT INTO tree(message_id, conversation_id, parent_id)
+    SELECT id, conversation_id, LAG(id) OVER (PARTITION BY conversation_id ORDER BY id) FROM messages;
+CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+CREATE INDEX messages_by_role ON messages(conversation_id, role);
+CREATE UNIQUE INDEX messages_by_uid ON messages(uid);
+CREATE INDEX tree_by_parent ON tree(parent_id, message_id);
+CREATE INDEX tree_by_conversation ON tree(conversation_id, parent_id);
+ALTER TABLE conversations ADD COLUMN leaf_id INTEGER;
+UPDATE conversations SET leaf_id = (SELECT MAX(id) FROM messages WHERE conversation_id = conversations.id);
+CREATE TRIGGER tree_grows AFTER INSERT ON messages WHEN new.conversation_id IS NOT NULL BEGIN
+    INSERT INTO tree(message_id, conversation_id, parent_id)
+        VALUES (new.id, new.conversation_id, (SELECT leaf_id FROM conversations WHERE id = new.conversation_id));
+    UPDATE conversations SET leaf_id = new.id WHERE id = new.conversation_id;
+END;
+CREATE TRIGGER tree_shrinks BEFORE DELETE ON messages BEGIN
+    UPDATE conversations SET leaf_id = (SELECT parent_id FROM tree WHERE message_id = old.id) WHERE leaf_id = old.id;
+END;
+CREATE TRIGGER tree_goes BEFORE DELETE ON conversations BEGIN
+    DELETE FROM messages WHERE conversation_id IS NULL AND id IN (SELECT message_id FROM tree WHERE conversation_id = old.id);
+END;
+"""
+"""The messages table is made again (the one way SQLite lets a column become nullable), with the same columns in the same
+order, ids kept: search's index follows them. A message this guide adds is written with no conversation first (so
+`tree_grows`, which serves older guides and pending writes of theirs, leaves it alone), then placed in the tree and shown."""
+
 
 def version(db: sqlite3.Connection) -> int:
     """The schema version the file says it has (0 for a new, empty file)."""
@@ -128,6 +191,9 @@ def bring_up_to_date(db: sqlite3.Connection, path: Path) -> str | None:
             db.execute(statement)
         if old < 3:
             for statement in split(VERSION_3):
+                db.execute(statement)
+        if old < 4:
+            for statement in split(VERSION_4 + VERSION_2):  # version 2's search triggers again: they went with the old table
                 db.execute(statement)
         if old:
             db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")

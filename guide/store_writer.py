@@ -114,17 +114,25 @@ def apply(db: sqlite3.Connection, write: Write) -> None:
         if row is None:
             return  # the conversation was deleted meanwhile
         data = json.dumps(f["data"], ensure_ascii=False) if f.get("data") is not None else None
-        db.execute(
+        placed = "parent" in f  # written by a guide that knows branches; an older one's line grows the branch in view (tree_grows)
+        added = db.execute(
             "INSERT INTO messages(uid, conversation_id, role, kind, content, persona, model, state, trace_id, data, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(uid) DO NOTHING",
-            (f["uid"], row[0], f["role"], f.get("kind", ""), f["content"], f.get("persona", ""), f.get("model", ""), f.get("state", "done"),
-             f.get("trace_id"), data, f["at"]),
-        )  # fmt: skip
+            (f["uid"], None if placed else row[0], f["role"], f.get("kind", ""), f["content"], f.get("persona", ""), f.get("model", ""),
+             f.get("state", "done"), f.get("trace_id"), data, f["at"]),
+        ).rowcount  # fmt: skip
+        if placed and added:
+            place(db, row[0], f["uid"], f["parent"])
         title = f["content"].strip().splitlines()[0][:60] if f["role"] == "user" and f["content"].strip() else None
         db.execute(
             "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? IS NOT NULL THEN ? ELSE title END WHERE id = ?",
             (f["at"], title, title, row[0]),
         )
+    elif write.kind == "view":
+        row = db.execute("SELECT id FROM conversations WHERE uid = ?", (f["conversation"],)).fetchone()
+        leaf = message_id(db, f["leaf"])
+        if row is not None and leaf is not None:
+            show(db, row[0], leaf)
     elif write.kind == "delete_message":
         db.execute("DELETE FROM messages WHERE uid = ? OR id = ?", (f.get("uid"), f.get("id")))
     elif write.kind == "trace":
@@ -154,6 +162,71 @@ def apply(db: sqlite3.Connection, write: Write) -> None:
         )
     else:
         raise ValueError(f"unknown write {write.kind!r}")
+
+
+def message_id(db: sqlite3.Connection, uid: str | None) -> int | None:
+    """The id of the message with that uid (`id-<n>` for one kept before uids existed), if it is there."""
+    if uid is None:
+        return None
+    found = db.execute("SELECT id FROM messages WHERE uid = ?", (uid,)).fetchone()
+    if found is None and uid.startswith("id-") and uid[3:].isdigit():
+        found = db.execute("SELECT id FROM messages WHERE id = ?", (int(uid[3:]),)).fetchone()
+    return int(found[0]) if found else None
+
+
+def place(db: sqlite3.Connection, conversation_id: int, uid: str, parent: str) -> None:
+    """Put a message just added in its conversation's tree, after its parent, and show its branch.
+
+    The parent is a uid, or "" for a first message. One that is gone (deleted meanwhile), or is another conversation's
+    (a hand-edited pending line), makes it follow the branch in view, as an older guide's message would.
+    """
+    added = message_id(db, uid)
+    assert added is not None  # just inserted, in this transaction
+    leaf = db.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
+    after = message_id(db, parent) if parent else None
+    if (
+        after is not None
+        and db.execute("SELECT 1 FROM tree WHERE message_id = ? AND conversation_id = ?", (after, conversation_id)).fetchone() is None
+    ):
+        after = None
+    if after is None and parent:
+        after = leaf
+    db.execute("INSERT INTO tree(message_id, conversation_id, parent_id) VALUES (?, ?, ?)", (added, conversation_id, after))
+    if after == leaf:  # the branch in view grows: nothing else moves
+        db.execute("UPDATE messages SET conversation_id = ? WHERE id = ?", (conversation_id, added))
+        db.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (added, conversation_id))
+    else:
+        show(db, conversation_id, added)
+
+
+COMING = """WITH RECURSIVE up(id, parent) AS (
+    SELECT t.message_id, t.parent_id FROM tree t JOIN messages m ON m.id = t.message_id
+        WHERE t.message_id = :leaf AND t.conversation_id = :conversation AND m.conversation_id IS NULL
+    UNION ALL SELECT t.message_id, t.parent_id FROM tree t JOIN up ON t.message_id = up.parent JOIN messages m ON m.id = t.message_id
+        WHERE m.conversation_id IS NULL
+) SELECT id, parent FROM up"""
+"""The messages of the branch ending at :leaf that are not in view, from the leaf up to the branch point."""
+
+
+def show(db: sqlite3.Connection, conversation_id: int, leaf: int) -> None:
+    """Make the branch that ends at `leaf` the one in view: its messages hold the conversation, the others none (and
+    remember when they left it).
+
+    Only what lies below the branch point moves. Along a branch ids only grow (a message is made after the one it
+    follows), so what leaves the view is exactly what is in view after the branch point.
+    """
+    at: dict[str, float] = {"leaf": leaf, "conversation": conversation_id}
+    if db.execute("SELECT 1 FROM tree WHERE message_id = :leaf AND conversation_id = :conversation", at).fetchone() is None:
+        return  # not a message of this conversation (deleted meanwhile)
+    coming = db.execute(COMING, at).fetchall()
+    at["point"] = (coming[-1][1] or 0) if coming else leaf
+    at["now"] = time.time()
+    db.execute(
+        "UPDATE tree SET left_at = :now WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = :conversation AND id > :point)", at
+    )
+    db.execute("UPDATE messages SET conversation_id = NULL WHERE conversation_id = :conversation AND id > :point", at)
+    db.executemany("UPDATE messages SET conversation_id = ? WHERE id = ?", [(conversation_id, row[0]) for row in coming])
+    db.execute("UPDATE conversations SET leaf_id = :leaf WHERE id = :conversation", at)
 
 
 class Writer(threading.Thread):

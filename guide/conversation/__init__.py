@@ -13,7 +13,20 @@ from __future__ import annotations
 from guide.constants import DEFAULT_HISTORY as DEFAULT_BUDGET
 
 from .core import OLDER_PAGE, RESUME_PAGE, Conversation
-from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, Switched, TurnAdded, TurnRemoved
+from .events import (
+    BranchShown,
+    CallFiled,
+    Event,
+    Notice,
+    OlderLoaded,
+    PersonaChanged,
+    ReplyEnded,
+    ReplyPieces,
+    ReplyStarted,
+    Switched,
+    TurnAdded,
+    TurnRemoved,
+)
 from .exchange import Exchange
 from .turns import Turn, as_markdown, new_uid
 
@@ -21,6 +34,7 @@ __all__ = [
     "DEFAULT_BUDGET",
     "OLDER_PAGE",
     "RESUME_PAGE",
+    "BranchShown",
     "CallFiled",
     "Conversation",
     "Event",

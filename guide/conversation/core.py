@@ -22,8 +22,9 @@ from guide.constants import DEFAULT_HISTORY, PROBE
 from guide.models import PURPOSES, ModelChoice, Server
 from guide.tools import tools_for
 
-from .events import CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, Switched, TurnAdded, TurnRemoved
+from .events import BranchShown, CallFiled, Event, Notice, OlderLoaded, PersonaChanged, ReplyEnded, ReplyStarted, Switched, TurnAdded, TurnRemoved
 from .exchange import Exchange
+from .tree import Tree, other_branches
 from .turns import SAID, Turn, as_markdown, new_uid
 
 if TYPE_CHECKING:
@@ -81,7 +82,11 @@ class Conversation:
         self.opening = (persona.name, self.greeting())
         """Who greeted, and the words, as the conversation opened (a resumed one shows the same)."""
         self.turns: list[Turn] = []
-        """The turns held: the latest ones, and older ones as they are read back."""
+        """The turns held, of the branch in view: the latest ones, and older ones as they are read back."""
+        self.tree = Tree()
+        """Its branches: which turns are versions of one another (edits, replies asked again)."""
+        self._moved = False
+        """The branch in view changed: the store is caught up before older turns are read from it."""
         self.prepended = 0
         """How many turns were read in before the first: a window over `turns` stays true by it."""
         self.more_before = False
@@ -199,16 +204,24 @@ class Conversation:
 
     def add(self, turn: Turn) -> Turn:
         """Append a turn, store it, and say so."""
-        self.turns.append(turn)
-        self._file(turn)
+        self._grow(turn)
         self.emit(TurnAdded(turn))
         return turn
+
+    def _grow(self, turn: Turn, version_of: Turn | None = None) -> None:
+        """Append a turn to the branch in view (after the last one held, or where its parent says when none is) and store it."""
+        if self.turns:
+            turn.parent = self.turns[-1].uid
+        self.tree.grow(turn, version_of)
+        self.turns.append(turn)
+        self._file(turn)
 
     def remove_last(self) -> Turn | None:
         """Take the last turn away (and out of the store)."""
         if not self.turns:
             return None
         turn = self.turns.pop()
+        self.tree.forget(turn)
         if turn.stored and self.store is not None:
             self.store.delete_message(uid=turn.uid, message_id=turn.message_id)
         self.emit(TurnRemoved(turn))
@@ -232,7 +245,8 @@ class Conversation:
         self._write(turn)
 
     def keep_in(self, store: Store) -> None:
-        """The store opened after the conversation began (another guide held it): store what was said meanwhile, in order, and its calls."""
+        """The store opened after the conversation began (another guide held it): store what was said meanwhile, in order, every
+        branch of it, and its calls."""
         if self.store is not None:
             return
         self.store = store
@@ -244,9 +258,11 @@ class Conversation:
             return
         store.new_conversation(self.uid, self.persona.id, opening=self.opening)
         self.stored = True
-        for turn in self.turns:
+        for turn in [*self.tree.made.values(), *self.turns]:  # every branch said meanwhile, each turn after the one it follows
             if not turn.stored:
                 self._write(turn)
+        if self.turns:
+            store.show(self.uid, self.turns[-1].uid)
         for trace in finished:
             store.save_trace(self.uid, trace)
 
@@ -263,6 +279,7 @@ class Conversation:
             state=turn.state,
             trace_id=turn.trace_id,
             data=turn.data,
+            parent=turn.parent,
         )
         turn.stored = True
 
@@ -275,6 +292,9 @@ class Conversation:
         limit = limit or OLDER_PAGE
         first = next((t.message_id for t in self.turns if t.message_id is not None), None)
         store = self.store
+        if self._moved:  # older turns are read from the branch in view: the store must know which it is
+            await store.read(store.flush)
+            self._moved = False
         older = await store.read(store.page, self.stored_id, before=first, limit=limit)
         if len(older) < limit:
             self.more_before = False
@@ -294,6 +314,118 @@ class Conversation:
         """Read every older turn (before find or export looks through them)."""
         await self.load_back(lambda: False)
 
+    # Branches.
+
+    def siblings(self, turn: Turn) -> tuple[int, int]:
+        """Which version of itself a turn is, and how many there are: (0, 1) for a turn never edited or asked again."""
+        versions = self.tree.versions(turn)
+        return versions.index(turn.uid) if turn.uid in versions else 0, len(versions)
+
+    async def switch(self, turn: Turn, step: int) -> bool:
+        """Show another version of a turn held (`step` versions on, back if negative) and the branch that follows it, the
+        way it was last seen at each branch point; False when there is no such version. The store remembers the branch in view."""
+        versions = self.tree.versions(turn)
+        at = versions.index(turn.uid) + step if turn.uid in versions else -1
+        if step == 0 or not 0 <= at < len(versions) or not any(held is turn for held in self.turns):
+            return False
+        kept = next(i for i, held in enumerate(self.turns) if held is turn)
+        path = self.tree.down(versions[at])
+        if path is None:
+            store, stored_id = self.store, await self._caught_up()
+            if store is None or stored_id is None:
+                return False
+            found, length = await store.read(store.branch, stored_id, versions[at], RESUME_PAGE)
+            if not found:
+                return False
+            path = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in found]
+            if length > len(found):  # longer than a page: it opens at its end, as a resumed conversation does
+                kept, self.more_before, self.prepended = 0, True, 0
+        self._show_again(kept, path)
+        return True
+
+    async def show_branch_of(self, message_id: int) -> bool:
+        """Show the branch that holds a stored message of this conversation (a search found it in a branch not in view),
+        opened at its end as a resumed conversation is; False when it is in view already, or not this conversation's."""
+        store, stored_id = self.store, await self._caught_up()
+        if store is None or stored_id is None or await store.read(store.shown, message_id):
+            return False
+        found, _ = await store.read(store.branch, stored_id, f"id-{message_id}", 1)
+        if not found:
+            return False
+        store.show(self.uid, found[-1].uid or f"id-{found[-1].id}")
+        await store.read(store.flush)
+        latest = await store.read(store.page, stored_id, limit=RESUME_PAGE)
+        self.tree.leave(self.turns)
+        self.turns = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in latest]
+        self.more_before, self.prepended = len(latest) == RESUME_PAGE, 0
+        self.emit(BranchShown(0))
+        return True
+
+    async def edit(self, turn: Turn, text: str) -> Exchange:
+        """Send `text` in place of an earlier message of the user's, as a new branch from there (nothing is deleted: `switch`
+        shows the other again); the reply streams as `send`'s does. If nothing arrives, the branch left is shown again."""
+        if turn.role != "user" or not any(held is turn for held in self.turns):
+            raise ValueError("Only a message of yours in the branch in view can be edited.")
+        if self.turns[0] is turn:
+            await self.load_older()  # the turn it follows is held, so older turns are read from where the branch is shared
+        index = next(i for i, held in enumerate(self.turns) if held is turn)
+        left = self.turns[index:]
+        self.tree.leave(left)
+        del self.turns[index:]
+        self.emit(BranchShown(index))
+        edited = Turn("user", text, data=turn.data, pictures=list(turn.pictures), parent=turn.parent)
+        self._grow(edited, version_of=turn)
+        self.emit(TurnAdded(edited))
+        self._moved = True
+        await self.load_back(self._holds_budget)
+        await self._pictures_again()
+        return await self._reply(edited, undo=(index, left))
+
+    async def answers(self, turn: Turn) -> list[tuple[Turn | None, Trace | None]]:
+        """For each version of a turn, oldest first: the reply that answered it (itself, for a reply), the way its branch
+        was last seen, and the call that reply came from (None where there is none, or it is not kept). Two of them are
+        what a comparison of branches sets side by side: the requests as sent, and what came back."""
+        from guide.client import Trace
+
+        found: list[tuple[Turn | None, Trace | None]] = []
+        for uid in self.tree.versions(turn):
+            held = next((i for i, t in enumerate(self.turns) if t.uid == uid), None)
+            way = self.turns[held:] if held is not None else self.tree.down(uid)
+            if way is None:
+                store, stored_id = self.store, await self._caught_up()
+                # Its first few turns: the reply comes next, after a divider or a block at most.
+                read = await store.read(store.branch, stored_id, uid, 8, head=True) if store is not None and stored_id is not None else ([], 0)
+                way = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in read[0]]
+            reply = next((t for t in way if t.role == "assistant"), None)
+            call = self.calls.get(reply.trace_id) if reply is not None and reply.trace_id else None
+            if call is None and reply is not None and reply.trace_id and self.store is not None:
+                kept = await self.store.read(self.store.trace, reply.trace_id)
+                call = Trace.from_dict(kept) if kept is not None else None
+            found.append((reply, call))
+        return found
+
+    async def _caught_up(self) -> int | None:
+        """The conversation's id in the store, once every write queued so far has landed (its tree is read next)."""
+        store = self.store
+        if store is None or not self.stored:
+            return None
+        await store.read(store.flush)
+        return self.stored_id or await store.read(store.id_of, self.uid)  # begun in this session: known by its uid
+
+    def _show_again(self, kept: int, path: list[Turn]) -> None:
+        """Show a branch: the turns held up to `kept`, then `path`; the store remembers it. Turns only added back (a reply
+        asked again with no answer) are said as added, as the transcript already knows them."""
+        added = kept == len(self.turns)
+        self.tree.leave(self.turns[kept:])
+        self.turns[kept:] = path
+        if path and self.stored and self.store is not None:
+            self.store.show(self.uid, path[-1].uid)
+            self._moved = True
+        for turn in path if added else []:
+            self.emit(TurnAdded(turn))
+        if not added:
+            self.emit(BranchShown(kept))
+
     # Replies.
 
     async def send(self, text: str) -> Exchange:
@@ -312,15 +444,21 @@ class Conversation:
         return await self._reply(asked)
 
     async def regenerate(self) -> Exchange | None:
-        """Ask again for the last reply, as `send` does (None when the last turn is not a reply)."""
+        """Ask again for the last reply, as `send` does (None when the last turn is not a reply). The new reply is another
+        version of the last one, which is kept (`switch` shows it again); if nothing arrives, the last one is shown again."""
         last = self.turns[-1] if self.turns else None
         asked = next((t for t in reversed(self.turns) if t.role == "user"), None)
         if last is None or last.role != "assistant" or asked is None:
             return None
-        self.remove_last()
-        return await self._reply(asked)
+        self.tree.leave([self.turns.pop()])
+        self.emit(TurnRemoved(last))
+        return await self._reply(asked, fresh=False, version_of=last, undo=(len(self.turns), [last]))
 
-    async def _reply(self, asked: Turn) -> Exchange:
+    async def _reply(
+        self, asked: Turn, *, fresh: bool = True, version_of: Turn | None = None, undo: tuple[int, list[Turn]] | None = None
+    ) -> Exchange:
+        """Ask for a reply to `asked` (said just now for it when `fresh`); the reply is another version of `version_of`, if
+        given; `undo` is the branch to show again (from an index, its turns) if nothing arrives."""
         exchange = Exchange(self.persona.name, None, asked)
         model: str | None = None
         try:
@@ -349,14 +487,14 @@ class Conversation:
         except asyncio.CancelledError:
             exchange.state = "stopped"
             await exchange.close()
-            self._ended(exchange, model)
+            self._ended(exchange, model, fresh, version_of, undo)
             raise
         except Exception as error:  # a GuideError, or one nobody expected: the caller's boundary reports it
             exchange.state, exchange.error = "cut", error
             await exchange.close()
-            self._ended(exchange, model)
+            self._ended(exchange, model, fresh, version_of, undo)
             raise
-        self._ended(exchange, model)
+        self._ended(exchange, model, fresh, version_of, undo)
         return exchange
 
     def _mcp_said(self, words: str) -> None:
@@ -388,12 +526,16 @@ class Conversation:
 
         return again
 
-    def _ended(self, exchange: Exchange, model: str | None) -> None:
-        """Keep the reply as a turn, or give the words back when nothing arrived."""
+    def _ended(
+        self, exchange: Exchange, model: str | None, fresh: bool = True, version_of: Turn | None = None, undo: tuple[int, list[Turn]] | None = None
+    ) -> None:
+        """Keep the reply as a turn, or give the words back when nothing arrived (and show again the branch left for it)."""
         text = exchange.text
         if exchange.error is not None and not text:
-            if self.turns and self.turns[-1] is exchange.asked:
+            if fresh and self.turns and self.turns[-1] is exchange.asked:
                 self.remove_last()
+            if undo is not None:
+                self._show_again(*undo)
         else:
             reply = exchange.reply
             answered = (reply.model if reply else None) or model or ""
@@ -410,11 +552,11 @@ class Conversation:
             turn = Turn(
                 "assistant", text, exchange.state, persona=exchange.who, model=answered, trace_id=trace.id if trace else None, data=data or None
             )
-            self.turns.append(turn)
-            self._file(turn)
+            self._grow(turn, version_of)
             exchange.turn = turn
         if exchange.error is not None:
-            exchange.words_back = exchange.asked.content
+            if fresh:  # a reply asked again leaves its question where it is: no words to give back
+                exchange.words_back = exchange.asked.content
             self._respond_refused(exchange)
         self.emit(ReplyEnded(exchange))
 
@@ -551,8 +693,9 @@ class Conversation:
 
     # Export.
 
-    async def export(self, *, with_calls: bool = False, title: str = "") -> str:
-        """The conversation as Markdown, exactly as it was shown (blocks and dividers too), under its title (else its first words)."""
+    async def export(self, *, with_calls: bool = False, title: str = "", every_branch: bool = False) -> str:
+        """The branch in view as Markdown, exactly as it was shown (blocks and dividers too), under its title (else its first
+        words); with `every_branch`, each other branch follows it, under a heading naming the turn it follows."""
         await self.load_all()
         calls: dict[str, Any] = {}
         if with_calls:
@@ -564,7 +707,18 @@ class Conversation:
             calls.update(self.calls)
         said = next((t.content for t in self.turns if t.role == "user"), "")
         title = title or (said.strip().splitlines()[0][:60] if said.strip() else "A conversation")
-        return as_markdown(title, self.turns, calls, opening=self.opening)
+        shown = as_markdown(title, self.turns, calls, opening=self.opening)
+        if not every_branch:
+            return shown
+        every = list(self.tree.made.values())
+        stored_id = await self._caught_up()
+        if self.store is not None and stored_id is not None:
+            every = [self.tree.made.get(m.uid or "") or Turn.from_stored(m) for m in await self.store.read(self.store.tree, stored_id)]
+        sections = [shown]
+        for after, branch in other_branches(every, self.turns):
+            heading = f"Another branch, after: {' '.join(after.content.split())[:60]}" if after is not None else "Another branch, from the start"
+            sections.append("#" + as_markdown(heading, branch, calls))
+        return "\n".join(sections)
 
     # Resuming.
 
@@ -587,6 +741,7 @@ class Conversation:
         kept = next((choice for choice in stored if isinstance(choice, dict)), {})
         for name, held in (("off", conversation.mcp_off), ("always", conversation.mcp_always)):
             held.update(item for item in kept.get(name, ()) if isinstance(item, str))  # as the last reply left them
+        conversation.tree = Tree(await store.read(store.forks, conversation_id))
         switched = next((t for t in reversed(conversation.turns) if t.role == "divider" and t.kind == "surface"), None)
         if switched is not None and (switched.data or {}).get("surface") == "respond":
             conversation.surface = "respond"  # it answered through respond when it was left: it goes on so

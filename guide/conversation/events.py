@@ -35,6 +35,13 @@ class TurnRemoved:
 
 
 @dataclass(frozen=True)
+class BranchShown:
+    """Another branch is in view: the turns from `kept` on (an index into `Conversation.turns`) are now its."""
+
+    kept: int
+
+
+@dataclass(frozen=True)
 class OlderLoaded:
     """Older turns were read from the store, before the first one held."""
 
@@ -95,4 +102,4 @@ class Notice:
     """How long it stays on screen (None: the app's default for its severity)."""
 
 
-Event = TurnAdded | TurnRemoved | OlderLoaded | ReplyStarted | ReplyPieces | ReplyEnded | PersonaChanged | Switched | CallFiled | Notice
+Event = TurnAdded | TurnRemoved | BranchShown | OlderLoaded | ReplyStarted | ReplyPieces | ReplyEnded | PersonaChanged | Switched | CallFiled | Notice

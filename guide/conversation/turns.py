@@ -48,6 +48,8 @@ class Turn:
     message_id: int | None = None
     """The store's id, for turns read back from it (paging goes by it)."""
     uid: str = field(default_factory=new_uid)
+    parent: str = ""
+    """The uid of the turn it follows in its branch ("" for a first turn): a conversation is a tree."""
     stored: bool = False
     """Whether the turn is in the store (or queued to it)."""
     picture: Any = None
@@ -76,6 +78,7 @@ class Turn:
             trace_id=message.trace_id,
             message_id=message.id,
             uid=message.uid or f"id-{message.id}",
+            parent=message.parent_uid or "",
             stored=True,
         )
 
