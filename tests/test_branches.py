@@ -37,7 +37,7 @@ def conversation(server: LoopbackServer, store: Store | None = None) -> tuple[Co
 async def resumed(server: LoopbackServer, store: Store) -> Conversation:
     opened = await Conversation.resume(store, store.conversations()[0].id, lambda _: FALLBACK, models=ModelChoice(chosen="loopback-model"))
     assert opened is not None
-    opened.guide = AsyncGuide(base_url=server.url, max_retries=0)
+    opened.server.client = AsyncGuide(base_url=server.url, max_retries=0)
     return opened
 
 
@@ -253,7 +253,7 @@ def test_the_history_of_a_long_branch_switched_to_is_read_from_that_branch(serve
             store, store.conversations()[0].id, lambda _: FALLBACK, budget=10**6, models=ModelChoice(chosen="loopback-model")
         )
         assert again is not None and len(again.turns) == 200 and again.turns[-1].content == "b249"
-        again.guide = AsyncGuide(base_url=server.url, max_retries=0)
+        again.server.client = AsyncGuide(base_url=server.url, max_retries=0)
         await again.load_all()
         assert await again.switch(again.turns[0], -1)  # A's branch is longer than a page: it opens at its end
         assert len(again.turns) == 200 and again.turns[-1].content == "a249" and again.more_before
