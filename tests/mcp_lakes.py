@@ -1,7 +1,7 @@
 """A small real MCP server for the tests, built with the SDK: `python tests/mcp_lakes.py [MODE]`.
 
 MODE (default well) makes it misbehave the ways a server can: garbage (answers every line with one that is not JSON-RPC, escape sequences in it), hang (never
-answers a call), die (exits mid-call), escape (answers with terminal escape sequences), env (answers with its environment),
+answers a call), die (exits mid-call), escape (answers with terminal escape sequences), env (answers with its environment), chatty (writes 20 MB on stderr before it answers),
 http PORT (serves streamable HTTP on 127.0.0.1:PORT instead of stdio).
 """
 
@@ -31,6 +31,11 @@ def lake_depth(lake: str) -> str:
         return "\x1b]0;owned\x07\x1b[2J deep"
     if MODE == "env":
         return json.dumps(dict(os.environ))
+    if MODE == "chatty":  # 20 MB on stderr, then an answer: guide keeps the newest few KB of it, not all
+        for _ in range(20):
+            sys.stderr.write("x" * (1 << 20) + "\n")
+        sys.stderr.write("chatty: the last words\n")
+        sys.stderr.flush()
     if lake.lower() not in DEPTHS:
         raise ValueError(f"no lake called {lake}")
     return f"{DEPTHS[lake.lower()]} m"

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -34,6 +33,8 @@ DEADLINE = 30.0
 """Seconds a server has to start, and then to answer each call."""
 STDERR_TAIL = 600
 """Characters of a failed server's stderr kept with the record."""
+STDERR_KEPT = 16_384
+"""Bytes of a server's stderr held while it runs (the newest): a chatty or hostile server never fills memory or disk."""
 INSTALL = "MCP needs the mcp extra: pip install 'guide-chat[mcp]'."
 _T = TypeVar("_T")
 
@@ -149,7 +150,7 @@ class _Connection:
         self.closing = asyncio.Event()
         self.lock = asyncio.Lock()
         self.current: McpCall | None = None
-        self.stderr: IO[str] | None = None
+        self.stderr: StderrTail | None = None
         self.unreadable = ""
 
     def heard(self, item: Any) -> None:
@@ -173,22 +174,14 @@ class _Connection:
         env = environment(self.server)
         if shutil.which(command, path=env["PATH"]) is None:
             raise _Failed(f"the command {command!r} is not found on the PATH, so the server could not start")
-        self.stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        self.stderr = StderrTail()
         launcher = shutil.which("env") or "/usr/bin/env"
         # env -i: the server's environment is exactly what is listed here, not guide's (the SDK's own default passes more).
         arguments = ["-i", *(f"{name}={value}" for name, value in env.items()), command, *self.server.args]
-        return _Tap(stdio_client(StdioServerParameters(command=launcher, args=arguments), errlog=self.stderr), self)
+        return _Tap(stdio_client(StdioServerParameters(command=launcher, args=arguments), errlog=self.stderr.file), self)
 
     def stderr_tail(self) -> str:
-        if self.stderr is None:
-            return ""
-        try:
-            self.stderr.flush()
-            size = self.stderr.seek(0, os.SEEK_END)
-            self.stderr.seek(max(0, size - STDERR_TAIL * 4))
-            return self.stderr.read()[-STDERR_TAIL:]
-        except (OSError, ValueError):
-            return ""
+        return self.stderr.tail()[-STDERR_TAIL:] if self.stderr is not None else ""
 
     async def _own(self, ready: asyncio.Future[None]) -> None:
         """Hold the SDK's client open (entered and left in this one task, as anyio asks) until closed."""
@@ -286,6 +279,31 @@ class _Connection:
         tail = self.stderr_tail().strip().splitlines()
         said = f"; it said: {tail[-1][:200]}" if tail else ""
         return one_line(f"mcp {name}: {why}{said}")
+
+
+class StderrTail:
+    """A server's stderr through a pipe, read on a thread of its own that keeps only the newest STDERR_KEPT bytes."""
+
+    def __init__(self) -> None:
+        readable, writable = os.pipe()
+        self.file: IO[str] = os.fdopen(writable, "w", encoding="utf-8", errors="replace")
+        self._kept = bytearray()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, args=(readable,), name="mcp-stderr", daemon=True).start()
+
+    def _read(self, readable: int) -> None:
+        with open(readable, "rb", buffering=0) as pipe:
+            while piece := pipe.read(65_536):
+                with self._lock:
+                    self._kept += piece
+                    del self._kept[:-STDERR_KEPT]
+
+    def tail(self) -> str:
+        with self._lock:
+            return self._kept.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self.file.close()  # the reader ends when the server's own copy closes too
 
 
 class _Failed(Exception):
