@@ -11,6 +11,8 @@ import pprint
 import shlex
 from typing import TYPE_CHECKING, Any
 
+from ._map import ACTIONS
+
 if TYPE_CHECKING:
     from ._trace import Trace
 
@@ -99,8 +101,8 @@ def python(trace: Trace) -> str:
         args.append(f"{name}={rendered}" if name.isidentifier() else f"**{{{name!r}: {rendered}}}")
     for name, filename in trace.request_files.items():
         args.append(f"{name}=open({filename!r}, 'rb')")
-    if trace.action in RETIRED:
-        # Current SDKs dropped edits.create: the same request through the SDK's own HTTP call.
+    if trace.action in RETIRED or trace.action not in ACTIONS:
+        # Current SDKs dropped edits.create, and a path off the map has no gentle method: the request through the SDK's own HTTP call.
         body = _py_value(_fields(trace), 9)
         lines.append(f"result = client.post(\n    {trace.mapping.path!r},\n    body={body},\n    cast_to=object,\n)")
         lines.append("print(result)")
@@ -142,8 +144,8 @@ def node(trace: Trace) -> str:
     ]
     members += [f"  {json.dumps(name)}: fs.createReadStream({json.dumps(filename)})," for name, filename in trace.request_files.items()]
     argument = "{\n" + "\n".join(members) + "\n}" if members else ""
-    if trace.action in RETIRED:
-        # Current SDKs dropped edits.create: the same request through the SDK's own HTTP call.
+    if trace.action in RETIRED or trace.action not in ACTIONS:
+        # Current SDKs dropped edits.create, and a path off the map has no gentle method: the request through the SDK's own HTTP call.
         body = argument.replace("\n", "\n  ")
         lines.append(f"const result = await client.post({json.dumps(trace.mapping.path)}, {{\n  body: {body},\n}});")
         lines.append("console.log(result);")

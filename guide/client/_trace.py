@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ._map import ACTIONS, Action
+from ._map import ACTIONS, API_VERSION, Action
 
 State = Literal["running", "done", "failed", "stopped"]
 FRAMES_FIRST = 1000
@@ -24,6 +24,8 @@ stream of millions of tiny events would otherwise be kept whole, and filed whole
 KINDS_COUNTED = 24
 """Kinds of left-out frames counted by name (a respond event's type is the server's to choose); the rest count as one."""
 OTHER_KINDS = "(other kinds)"
+OFF_MAP = "not one of guide's gentle actions"
+"""The action of a call the relay passed on whose path is not on the map (files, batches, anything): it shows as itself."""
 KEPT_DEPTH = 200
 """The deepest a body is kept in the store: copying or writing one nested hundreds deep exhausts Python's recursion."""
 
@@ -87,11 +89,18 @@ class Trace:
     error: dict[str, Any] | None = None
     """The failure: type, title, hint, detail, status and the raw legacy body."""
     notes: list[str] = field(default_factory=list)
+    caller: str = ""
+    """Who made the call, as its User-Agent says, when another program made it (seen through the relay); "" for guide's own."""
 
     @property
     def mapping(self) -> Action:
-        """The row of the map this call belongs to."""
-        return ACTIONS[self.action]
+        """The row of the map this call belongs to; for a call off the map, a row made of its own method and path."""
+        row = ACTIONS.get(self.action)
+        if row is not None:
+            return row
+        path = self.path
+        prefix = f"/{API_VERSION}"
+        return Action(self.action, self.method, path[len(prefix) :] if path.startswith(prefix + "/") else path, "post", OFF_MAP)
 
     @property
     def path(self) -> str:
@@ -171,6 +180,8 @@ class Trace:
             parts.append(f"{self.tokens} tok")
         if self.state == "stopped":
             parts.append("stopped")
+        if self.caller:
+            parts.append(self.caller)
         return " · ".join(parts)
 
     def as_curl(self) -> str:

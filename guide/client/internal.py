@@ -22,12 +22,15 @@ if TYPE_CHECKING:
     from ._providers import DEFAULT_BASE_URL
     from ._secrets import scrub
     from ._tools import MAX_ROUNDS, Toolbox, asked
-    from ._trace import ChunkKinds, frame_type
+    from ._trace import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds, frame_type
 
 _HOMES = {
     "DEFAULT_BASE_URL": ("_providers", "DEFAULT_BASE_URL"),
+    "FRAMES_FIRST": ("_trace", "FRAMES_FIRST"),
+    "FRAMES_LAST": ("_trace", "FRAMES_LAST"),
     "MAX_PIXELS": ("_png", "MAX_PIXELS"),
     "MAX_ROUNDS": ("_tools", "MAX_ROUNDS"),
+    "OFF_MAP": ("_trace", "OFF_MAP"),
     "ChunkKinds": ("_trace", "ChunkKinds"),
     "Pixel": ("_png", "Pixel"),
     "Prepared": ("_pictures", "Prepared"),
@@ -57,8 +60,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "FRAMES_FIRST",
+    "FRAMES_LAST",
     "MAX_PIXELS",
     "MAX_ROUNDS",
+    "OFF_MAP",
     "ChunkKinds",
     "Pixel",
     "Prepared",
