@@ -138,7 +138,8 @@ class Relay:
         if declared.isdigit() and int(declared) > limit:
             await self.refused(call, too_large(limit, "The upload"), scope, receive, send)
             return
-        has_body = (declared.isdigit() and int(declared) > 0) or b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        framing = dict(scope.get("headers") or []).get(b"transfer-encoding", b"")  # hop-by-hop, so not among the headers sent on
+        has_body = (declared.isdigit() and int(declared) > 0) or b"chunked" in framing.lower()
         content = self.body(call, receive, limit) if has_body else None  # no length and not chunked: HTTP/1.1 says no body
         request = httpx.Request(method, url, headers=sent, content=content)
         try:
@@ -257,9 +258,8 @@ def under_base(raw_path: bytes) -> str | None:
         decoded, before = unquote(decoded), decoded
         if decoded == before:
             break
-        if "/" in decoded.replace("\\", "/") and any(part in (".", "..") for part in decoded.replace("\\", "/").split("/")):
-            return None
-    if "\\" in decoded or any(part in (".", "..") for part in decoded.split("/")) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+    walks = any(part in (".", "..") for part in decoded.split("/"))
+    if walks or "\\" in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
         return None
     return rest
 
