@@ -1,0 +1,80 @@
+"""`guide watch`: another program's calls appear as rows while they stream, open whole, and replay to the upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+from loopback import LoopbackServer, Stream, chat_chunk, sse
+from textual.pilot import Pilot
+from textual.widgets import OptionList
+
+from guide.cli.watch import watching
+from guide.companion.running import listen
+from guide.tui.screens.call_detail import CallDetail
+from guide.tui.widgets.calls_panel import CallsPanel
+
+AGENT = "my-agent/0.1 (LangChain)"
+
+
+def program(relay: str, done: threading.Event) -> None:
+    """Another program: one streamed chat call, as its own client sends it."""
+    body = {"model": "loopback-model", "messages": [{"role": "user", "content": "Hello"}], "stream": True}
+    with httpx.stream("POST", f"{relay}/v1/chat/completions", json=body, headers={"User-Agent": AGENT, "Authorization": "Bearer sk-mine"}) as answer:
+        for _ in answer.iter_bytes():
+            pass
+    done.set()
+
+
+async def until(pilot: Pilot[None], check: Any, seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await pilot.pause(0.05)
+    raise AssertionError("not in time")
+
+
+def rows(pilot: Pilot[None]) -> list[str]:
+    calls = pilot.app.screen.query_one(CallsPanel).query_one("#calls", OptionList)
+    return [str(calls.get_option_at_index(index).prompt) for index in range(calls.option_count)]
+
+
+def test_a_programs_call_appears_while_it_streams_opens_whole_and_replays() -> None:
+    with LoopbackServer() as upstream:
+        pieces = [chat_chunk(f"word{n} ") for n in range(40)]
+        upstream.push(Stream(sse(*pieces, chat_chunk(finish="stop")), pause=0.05))
+        app, relay = watching(upstream.url, listen("127.0.0.1", 0), None)
+        done = threading.Event()
+
+        async def main() -> tuple[list[str], list[str], str, str]:
+            async with app.run_test(size=(140, 36)) as pilot:
+                shown = str(pilot.app.screen.query_one("#watch-base").render())
+                threading.Thread(target=program, args=(relay.url, done), daemon=True).start()
+                streaming = await until(pilot, lambda: [row for row in rows(pilot) if "frames" in row and "s…" in row])
+                ended = await until(pilot, lambda: done.is_set() and [row for row in rows(pilot) if " 200 " in row])
+                await pilot.press("enter")
+                detail = await until(pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen)
+                whole = detail.texts["response"] + detail.texts["request"] + detail.texts["gentle"]
+                await pilot.press("e")
+                await pilot.pause(0.3)
+                await pilot.press("ctrl+s")
+                replayed = await until(
+                    pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen.original is not None and pilot.app.screen
+                )
+                await asyncio.to_thread(done.wait, 5)
+                return streaming, ended, whole, shown + " " + replayed.trace.summary()
+
+        try:
+            streaming, ended, whole, said = asyncio.run(main())
+        finally:
+            relay.stop()
+    assert said.startswith(f"OPENAI_BASE_URL={relay.url}/v1")
+    assert streaming[0].startswith("think → POST /v1/chat/completions") and AGENT in streaming[0]
+    assert AGENT in ended[0]
+    assert "word39" in whole and "ai.think(" in whole and "sk-mine" not in whole
+    assert len(upstream.requests) == 2 and upstream.requests[1].json["messages"][0]["content"] == "Hello"
