@@ -16,6 +16,7 @@ import hostile
 import keystrokes
 import long
 import pictures
+import relay
 import tiny_events
 import tui
 
@@ -37,6 +38,7 @@ def main() -> None:
         *hostile.rows(),
         *pictures.rows(),
         *tiny_events.rows(),
+        *relay.rows(),
     ]
     for name, value, unit, ratio, anchor in every:
         shown = f"{ratio:.2f}×" if anchor != "—" else "—"
