@@ -272,6 +272,18 @@ class Store:
         )
         return [json.loads(row["data"]) for row in reversed(rows)]
 
+    def their_calls(self, after: int | None, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """Calls other programs made (filed by the companion or a relay: a caller, no conversation) after row `after`, oldest first,
+        and the last row read; `after` None reads none, only where the rows end now (calls from then on are new)."""
+        if after is None:
+            return [], int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM traces")[0][0])
+        rows = self._rows(
+            "SELECT rowid, data FROM traces WHERE rowid > ? AND conversation_id IS NULL AND json_extract(data, '$.caller') != '' "
+            "ORDER BY rowid LIMIT ?",
+            (after, limit),
+        )
+        return [json.loads(row["data"]) for row in rows], (rows[-1][0] if rows else after)
+
     def trace_count(self, conversation_id: int) -> int:
         """How many calls a conversation has stored."""
         return int(self._rows("SELECT COUNT(*) FROM traces WHERE conversation_id = ?", (conversation_id,))[0][0])

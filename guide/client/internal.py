@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._address import check_address, url_for, url_secrets
+    from ._core import USER_AGENT
     from ._pictures import Prepared, prepare, read_picture
     from ._png import MAX_PIXELS, Pixel
     from ._png import decode as png_decode
@@ -31,6 +32,7 @@ _HOMES = {
     "MAX_PIXELS": ("_png", "MAX_PIXELS"),
     "MAX_ROUNDS": ("_tools", "MAX_ROUNDS"),
     "OFF_MAP": ("_trace", "OFF_MAP"),
+    "USER_AGENT": ("_core", "USER_AGENT"),
     "ChunkKinds": ("_trace", "ChunkKinds"),
     "Pixel": ("_png", "Pixel"),
     "Prepared": ("_pictures", "Prepared"),
@@ -65,6 +67,7 @@ __all__ = [
     "MAX_PIXELS",
     "MAX_ROUNDS",
     "OFF_MAP",
+    "USER_AGENT",
     "ChunkKinds",
     "Pixel",
     "Prepared",

@@ -89,6 +89,7 @@ class Recording:
         self.text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.kinds = ChunkKinds()
         self.encoding = ""
+        self.read = False
 
     @property
     def ms(self) -> float:
@@ -103,6 +104,7 @@ class Recording:
     def sent(self) -> None:
         """The request's body is all read: it becomes the trace's request body, and the gentle call."""
         trace = self.trace
+        self.read = True
         trace.request_body = self.body_of(bytes(self.request), self.request_size, self.request_type, "")
         if isinstance(trace.request_body, dict) and trace.request_body.get("stream") is True:
             trace.stream = True
@@ -164,6 +166,8 @@ class Recording:
         """The call is over (`state` "stopped" when the program went away, "failed" when the relay could not pass it on)."""
         trace = self.trace
         trace.total_ms = self.ms
+        if not self.read:
+            self.sent()
         if self.decoder is not None and not self.encoding:
             self._frames(self.decoder.feed(self.text.decode(b"", final=True)) + self.decoder.close())
         elif self.response_size:
