@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from loopback import LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static, TabbedContent, TextArea
 
 from guide.cli.watch import watching
 from guide.companion.running import listen
@@ -78,3 +78,30 @@ def test_a_programs_call_appears_while_it_streams_opens_whole_and_replays() -> N
     assert AGENT in ended[0]
     assert "word39" in whole and "ai.think(" in whole and "sk-mine" not in whole
     assert len(upstream.requests) == 2 and upstream.requests[1].json["messages"][0]["content"] == "Hello"
+
+
+def test_a_call_off_the_map_opens_whole_and_its_fields_are_read_without_a_crash() -> None:
+    with LoopbackServer() as upstream:
+        app, relay = watching(upstream.url, listen("127.0.0.1", 0), None)
+
+        async def main() -> tuple[str, str, str]:
+            async with app.run_test(size=(140, 36)) as pilot:
+                async with httpx.AsyncClient() as client:
+                    await client.post(f"{relay.url}/v1/batches", json={"input_file_id": "file-1", "endpoint": "/v1/chat/completions"})
+                row = await until(pilot, lambda: [row for row in rows(pilot) if "POST /v1/batches · 404" in row])
+                await pilot.press("enter")
+                detail = await until(pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen)
+                area = detail.query_one("#text-request", TextArea)
+                detail.query_one("#call-tabs", TabbedContent).active = "tab-request"
+                await pilot.pause(0.2)
+                line = next(n for n, text in enumerate(area.text.splitlines()) if "input_file_id" in text)
+                area.move_cursor((line, area.text.splitlines()[line].index("input_file_id") + 2))
+                await pilot.pause(0.2)
+                return row[0], str(detail.query_one("#field-help", Static).render()), detail.texts["gentle"]
+
+        try:
+            row, help_words, gentle = asyncio.run(main())
+        finally:
+            relay.stop()
+    assert row.startswith("not one of guide's gentle actions → POST /v1/batches")
+    assert "input_file_id" in help_words and "not one of guide's gentle actions" in gentle

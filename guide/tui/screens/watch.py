@@ -51,7 +51,7 @@ class WatchScreen(Screen[None]):
             id="watch-note",
             markup=False,
         )
-        yield CallsPanel()
+        yield CallsPanel(mark_theirs=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -41,9 +41,9 @@ def title(whose: str, theirs: bool) -> str:
     return "Calls · gentle action → legacy endpoint" + (f" · {whose} (w: mine / theirs / all)" if theirs else "")
 
 
-def row_text(trace: Trace) -> Text:
-    """`think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`, coloured by outcome; another program's call marked theirs."""
-    line = ("theirs · " if trace.caller else "") + trace.summary()
+def row_text(trace: Trace, *, mark: bool = True) -> Text:
+    """`think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`, coloured by outcome; another program's call marked theirs (with `mark`)."""
+    line = ("theirs · " if trace.caller and mark else "") + trace.summary()
     if trace.action == "think":
         from guide.wire_text import tool_round
 
@@ -81,8 +81,10 @@ class CallsPanel(Vertical):
     class EarlierWanted(Message):
         """The user asked for the calls before the first one shown."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, mark_theirs: bool = True) -> None:
         super().__init__(id="calls-panel")
+        self.mark = mark_theirs
+        """Whether another program's rows say `theirs` (not in guide watch, where every call is)."""
         self.traces: dict[str, Trace] = {}
         self.earlier = 0
         """Calls of this conversation not shown (older than the first row)."""
@@ -116,7 +118,7 @@ class CallsPanel(Vertical):
         calls = self.query_one("#calls", OptionList)
         if trace.id in self.traces:
             if self.shown(trace):
-                calls.replace_option_prompt(trace.id, row_text(trace))
+                calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
             return
         self.traces[trace.id] = trace
         if trace.caller and not self.theirs:
@@ -130,7 +132,7 @@ class CallsPanel(Vertical):
             self.earlier += DROP
             self._rebuild()
         else:
-            calls.add_option(Option(row_text(trace), id=trace.id))
+            calls.add_option(Option(row_text(trace, mark=self.mark), id=trace.id))
         self._shown()
 
     def show_earlier(self, traces: list[Trace], earlier: int) -> None:
@@ -145,7 +147,7 @@ class CallsPanel(Vertical):
     def _rebuild(self) -> None:
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()
-        options = [Option(row_text(trace), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
+        options = [Option(row_text(trace, mark=self.mark), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
         if self.earlier:
             more = "Enter shows more" if len(self.traces) < LIMIT else "all are in the export (F4, E)"
             options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
