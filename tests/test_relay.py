@@ -259,3 +259,18 @@ def test_with_a_key_of_its_own_the_relay_sends_the_upstream_key_and_never_its_ow
         assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {UPSTREAM_KEY}"]
         (call,) = filed(1)
     assert UPSTREAM_KEY not in json.dumps(call) and KEY not in json.dumps(call)
+
+
+def test_a_program_that_goes_away_mid_stream_stops_the_upstream_call_and_the_row_says_so(tmp_path: Path) -> None:
+    with LoopbackServer() as upstream, relaying(upstream.url, log=tmp_path / "relay.log") as relay:
+        upstream.push(Stream(sse(*[chat_chunk(f"w{n} ") for n in range(200)]), pause=0.05))
+        body = {"model": "loopback-model", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+        with httpx.stream("POST", f"{relay}/v1/chat/completions", json=body) as answer:
+            next(answer.iter_raw())
+        (call,) = filed(1)
+        deadline = time.monotonic() + 10
+        while upstream.closed_streams == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert call["state"] == "stopped" and "went away" in " ".join(call["notes"])
+    assert upstream.closed_streams == 1  # the relay let the upstream go at once, not after its 10 s
+    assert "Traceback" not in (tmp_path / "relay.log").read_text()

@@ -208,9 +208,10 @@ class Relay:
             watching.cancel()
             if not pumping.done():
                 pumping.cancel()
-                call.ended("stopped")
-                call.trace.notes.append("The program went away before the answer ended; the relay stopped reading the upstream.")
-        if pumping.cancelled():
+        if not pumping.done() or pumping.cancelled():
+            await asyncio.wait({pumping})
+            call.ended("stopped")
+            call.trace.notes.append("The program went away before the answer ended; the relay stopped reading the upstream.")
             return
         error = pumping.exception()
         if error is not None:

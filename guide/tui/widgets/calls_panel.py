@@ -115,24 +115,35 @@ class CallsPanel(Vertical):
 
     def show(self, trace: Trace) -> None:
         """Add the call's row, or update it if it is already shown."""
+        self.show_all([trace])
+
+    def show_all(self, traces: list[Trace]) -> None:
+        """Add or update several calls' rows at once: one layout of the list, not one per call (a program making 50 calls a second)."""
         calls = self.query_one("#calls", OptionList)
-        if trace.id in self.traces:
+        fresh: dict[str, Trace] = {}
+        for trace in traces:
+            if trace.id in fresh:
+                continue
+            if trace.id in self.traces:
+                if self.shown(trace):
+                    calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
+                continue
+            self.traces[trace.id] = trace
+            if trace.caller and not self.theirs:
+                self.theirs = True
+                self.query_one("#calls-title", Label).update(title(self.whose, self.theirs))
             if self.shown(trace):
-                calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
-            return
-        self.traces[trace.id] = trace
-        if trace.caller and not self.theirs:
-            self.theirs = True
-            self.query_one("#calls-title", Label).update(title(self.whose, self.theirs))
-        if not self.shown(trace):
+                fresh[trace.id] = trace
+        if not fresh:
             return
         if len(self.traces) > LIMIT:
-            for oldest in list(self.traces)[:DROP]:
+            drop = max(DROP, len(self.traces) - LIMIT)
+            for oldest in list(self.traces)[:drop]:
                 del self.traces[oldest]
-            self.earlier += DROP
+            self.earlier += drop
             self._rebuild()
         else:
-            calls.add_option(Option(row_text(trace, mark=self.mark), id=trace.id))
+            calls.add_options([Option(row_text(trace, mark=self.mark), id=trace.id) for trace in fresh.values()])
         self._shown()
 
     def show_earlier(self, traces: list[Trace], earlier: int) -> None:
