@@ -1,7 +1,7 @@
 """`guide watch` under load: keystroke p99 and peak memory while a program makes 50 calls a second through the relay.
 
-The watch app runs headless with its relay (on a thread of this process, as
-`guide watch` runs it); the program is a process of its own, sending streamed
+The watch app runs headless with its relay (a process of its own, as `guide
+watch` starts it); the program is a process of its own, sending streamed
 chat calls (20 chunks each, from stream_server.py) at 50 a second. Keys go in
 through the driver, one every 20 ms, each timed until the calls panel has
 acted on it (`w` steps its filter). Targets: p99 ≤ 50 ms, peak memory ≤ 150 MiB.
@@ -41,18 +41,22 @@ time.sleep(2)
 
 
 async def measure(upstream: str) -> tuple[list[float], int]:
+    import socket
+
     from textual import events
 
-    from guide.cli.watch import watching
-    from guide.companion.running import listen
+    from guide.cli.watch import stop, watching
     from guide.tui.widgets.calls_panel import CallsPanel
 
-    app, relay = watching(upstream, listen("127.0.0.1", 0), None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app, relay = watching(upstream, port, None)
     times: list[float] = []
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.3)
-            program = subprocess.Popen([sys.executable, "-c", PROGRAM, relay.url, str(RATE), str(SECONDS)])
+            program = subprocess.Popen([sys.executable, "-c", PROGRAM, app.relay_url, str(RATE), str(SECONDS)])
             panel = app.screen.query_one(CallsPanel)
             panel.query_one("#calls").focus()
             driver = app._driver
@@ -70,7 +74,8 @@ async def measure(upstream: str) -> tuple[list[float], int]:
             program.wait(30)
             calls = len(panel.traces) + panel.earlier
     finally:
-        relay.stop()
+        stop(relay)
+        app.store.close()
     return times, calls
 
 

@@ -272,17 +272,24 @@ class Store:
         )
         return [json.loads(row["data"]) for row in reversed(rows)]
 
-    def their_calls(self, after: int | None, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
-        """Calls other programs made (filed by the companion or a relay: a caller, no conversation) after row `after`, oldest first,
-        and the last row read; `after` None reads none, only where the rows end now (calls from then on are new)."""
+    def their_calls(self, after: int | None, limit: int = 100, *, seen_by: str) -> tuple[list[dict[str, Any]], int]:
+        """Calls other programs made, as `seen_by` filed them (the companion, or a relay: their first note), after row `after`, oldest
+        first, and the last row read; `after` None reads none, only where the rows end now (calls from then on are new)."""
         if after is None:
             return [], int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM traces")[0][0])
         rows = self._rows(
-            "SELECT rowid, data FROM traces WHERE rowid > ? AND conversation_id IS NULL AND json_extract(data, '$.caller') != '' "
+            "SELECT rowid, data FROM traces WHERE rowid > ? AND conversation_id IS NULL AND json_extract(data, '$.notes[0]') = ? "
             "ORDER BY rowid LIMIT ?",
-            (after, limit),
+            (after, seen_by, limit),
         )
         return [json.loads(row["data"]) for row in rows], (rows[-1][0] if rows else after)
+
+    def calls_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The calls with these ids, as filed now (a watching app's running rows, read again as the relay files their progress)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return [json.loads(row["data"]) for row in self._rows(f"SELECT data FROM traces WHERE id IN ({marks})", tuple(ids))]
 
     def trace_count(self, conversation_id: int) -> int:
         """How many calls a conversation has stored."""

@@ -54,7 +54,7 @@ def relaying(upstream: str, *flags: str, log: Path | None = None) -> Iterator[st
 
 
 def filed(count: int, seconds: float = 20) -> list[dict[str, Any]]:
-    """The calls the relay filed in the store, oldest first, once there are `count` of them."""
+    """The calls the relay filed in the store, oldest first, once there are `count` of them and each has ended (it files them as they start too)."""
     path = Path(os.environ["GUIDE_HOME"]) / "data" / "guide.sqlite3"
     deadline = time.monotonic() + seconds
     rows: list[dict[str, Any]] = []
@@ -62,7 +62,7 @@ def filed(count: int, seconds: float = 20) -> list[dict[str, Any]]:
         with contextlib.suppress(sqlite3.Error):
             with contextlib.closing(sqlite3.connect(path, timeout=1)) as db:
                 rows = [json.loads(data) for (data,) in db.execute("SELECT data FROM traces ORDER BY started_at")]
-            if len(rows) >= count:
+            if len(rows) >= count and all(row["state"] != "running" for row in rows):
                 return rows
         time.sleep(0.1)
     raise AssertionError(f"{len(rows)} calls filed, not {count}")

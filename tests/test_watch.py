@@ -12,8 +12,9 @@ from loopback import LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static, TabbedContent, TextArea
 
-from guide.cli.watch import watching
-from guide.companion.running import listen
+from conftest import free_port
+
+from guide.cli.watch import stop, watching
 from guide.tui.screens.call_detail import CallDetail
 from guide.tui.widgets.calls_panel import CallsPanel
 
@@ -48,13 +49,15 @@ def test_a_programs_call_appears_while_it_streams_opens_whole_and_replays() -> N
     with LoopbackServer() as upstream:
         pieces = [chat_chunk(f"word{n} ") for n in range(40)]
         upstream.push(Stream(sse(*pieces, chat_chunk(finish="stop")), pause=0.05))
-        app, relay = watching(upstream.url, listen("127.0.0.1", 0), None)
+        app, relay = watching(upstream.url, free_port(), None)
+        url = app.relay_url
         done = threading.Event()
 
         async def main() -> tuple[list[str], list[str], str, str]:
             async with app.run_test(size=(140, 36)) as pilot:
                 shown = str(pilot.app.screen.query_one("#watch-base").render())
-                threading.Thread(target=program, args=(relay.url, done), daemon=True).start()
+                await pilot.pause(0.3)  # the view's first look: calls from then on are shown
+                threading.Thread(target=program, args=(url, done), daemon=True).start()
                 streaming = await until(pilot, lambda: [row for row in rows(pilot) if "frames" in row and "s…" in row])
                 ended = await until(pilot, lambda: done.is_set() and [row for row in rows(pilot) if " 200 " in row])
                 await pilot.press("enter")
@@ -72,8 +75,9 @@ def test_a_programs_call_appears_while_it_streams_opens_whole_and_replays() -> N
         try:
             streaming, ended, whole, said = asyncio.run(main())
         finally:
-            relay.stop()
-    assert said.startswith(f"OPENAI_BASE_URL={relay.url}/v1")
+            stop(relay)
+            app.store.close()
+    assert said.startswith(f"OPENAI_BASE_URL={url}/v1")
     assert streaming[0].startswith("think → POST /v1/chat/completions") and AGENT in streaming[0]
     assert AGENT in ended[0]
     assert "word39" in whole and "ai.think(" in whole and "sk-mine" not in whole
@@ -82,12 +86,13 @@ def test_a_programs_call_appears_while_it_streams_opens_whole_and_replays() -> N
 
 def test_a_call_off_the_map_opens_whole_and_its_fields_are_read_without_a_crash() -> None:
     with LoopbackServer() as upstream:
-        app, relay = watching(upstream.url, listen("127.0.0.1", 0), None)
+        app, relay = watching(upstream.url, free_port(), None)
 
         async def main() -> tuple[str, str, str]:
             async with app.run_test(size=(140, 36)) as pilot:
                 async with httpx.AsyncClient() as client:
-                    await client.post(f"{relay.url}/v1/batches", json={"input_file_id": "file-1", "endpoint": "/v1/chat/completions"})
+                    await pilot.pause(0.3)  # the view's first look: calls from then on are shown
+                    await client.post(f"{app.relay_url}/v1/batches", json={"input_file_id": "file-1", "endpoint": "/v1/chat/completions"})
                 row = await until(pilot, lambda: [row for row in rows(pilot) if "POST /v1/batches · 404" in row])
                 await pilot.press("enter")
                 detail = await until(pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen)
@@ -102,6 +107,7 @@ def test_a_call_off_the_map_opens_whole_and_its_fields_are_read_without_a_crash(
         try:
             row, help_words, gentle = asyncio.run(main())
         finally:
-            relay.stop()
+            stop(relay)
+            app.store.close()
     assert row.startswith("not one of guide's gentle actions → POST /v1/batches")
     assert "input_file_id" in help_words and "not one of guide's gentle actions" in gentle

@@ -84,7 +84,7 @@ class Relay:
             return
         url = self.url_for(rest, scope.get("query_string", b""))
         sent, caller_key = self.headers_for(scope.get("headers") or [])
-        agent = dict(scope.get("headers") or []).get(b"user-agent", b"").decode("latin-1")[:200]
+        agent = dict(scope.get("headers") or []).get(b"user-agent", b"").decode("latin-1")[:200] or "(no User-Agent)"
         secrets = [key for key in (caller_key, self.upstream_key, self.relay_key) if key]
         call = Recording(method, f"/{API_VERSION}{rest.split('?', 1)[0]}", url, sent, agent, secrets)
         self.tell(call.trace)

@@ -25,8 +25,13 @@ RELAY_PORT = 8766
 """Where `guide watch` and `guide serve --relay` listen by default: beside the companion's 8765, which keeps serving."""
 
 
+PROGRESS = 0.5
+"""Seconds between filings of a running call (its frames so far), so a watching app's row moves while the call streams."""
+
+
 def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:
-    """A listener that files each ended call in the store (its own writer, off any loop), and the store to close at the end."""
+    """A listener that files each call in the store as it starts, every PROGRESS seconds while it runs, and when it ends
+    (the store's own writer, off any loop); and the store to close at the end."""
     import sqlite3
 
     from guide.store import Store, StoreUnavailable
@@ -37,10 +42,23 @@ def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:
         print(f"guide relay: calls are not filed: {error}", file=sys.stderr)
         return (lambda trace: None), None
 
-    def file(trace: Trace) -> None:
-        if trace.state != "running":
-            store.save_trace(None, trace)
+    running: dict[str, Trace] = {}
 
+    def file(trace: Trace) -> None:
+        if trace.state == "running":
+            running[trace.id] = trace
+        else:
+            running.pop(trace.id, None)
+        store.save_trace(None, trace)
+
+    def progress() -> None:
+        while True:
+            time.sleep(PROGRESS)
+            for trace in list(running.values()):
+                if trace.state == "running":
+                    store.save_trace(None, trace)
+
+    threading.Thread(target=progress, daemon=True, name="guide-relay-progress").start()
     return file, store
 
 

@@ -21,6 +21,10 @@ from guide.client.internal import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds
 KEPT = 8 * 1024 * 1024
 """Bytes of each body read for the trace: a JSON request with a picture in it fits; a 512 MB upload is counted, not held."""
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+RELAYED = "Passed on by guide's relay."
+"""The first note of each call the relay records: how a watching app tells them from calls made to the companion."""
+TO_THE_COMPANION = "Made to guide's companion by another program."
+"""The first note of each call the companion records of another program (theirs.py)."""
 MAIN_FIELD = {
     "think": "messages",
     "continue": "prompt",
@@ -77,10 +81,13 @@ def shown_headers(headers: list[tuple[bytes, bytes]], secrets: list[str]) -> dic
 class Recording:
     """One call as it passes the relay: the trace, and the bounded copies of its bodies that fill it in."""
 
-    def __init__(self, method: str, path: str, url: str, sent: list[tuple[bytes, bytes]], agent: str, secrets: list[str]) -> None:
+    def __init__(
+        self, method: str, path: str, url: str, sent: list[tuple[bytes, bytes]], agent: str, secrets: list[str], *, seen_by: str = RELAYED
+    ) -> None:
         self.secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
         action = action_of(method, path)
-        self.trace = Trace(action, method, scrub(redact_url(url), self.secrets), request_headers=shown_headers(sent, self.secrets), caller=agent)
+        shown = scrub(redact_url(url), self.secrets)
+        self.trace = Trace(action, method, shown, request_headers=shown_headers(sent, self.secrets), caller=agent, notes=[seen_by])
         self.began = time.monotonic()
         self.request, self.request_size = bytearray(), 0
         self.response, self.response_size = bytearray(), 0

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from guide.client import API_VERSION
 from guide.client.internal import USER_AGENT
 
-from .relay_trace import Recording
+from .relay_trace import TO_THE_COMPANION, Recording
 
 
 class TheirCalls:
@@ -41,7 +41,8 @@ class TheirCalls:
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"http://{host}:{port}{path}" + (f"?{query}" if query else "")
         secrets = [*self.secrets, auth.partition(" ")[2]]
-        call = Recording(str(scope["method"]), path, url, list(scope.get("headers") or []), agent or "(no User-Agent)", secrets)
+        sent = list(scope.get("headers") or [])
+        call = Recording(str(scope["method"]), path, url, sent, agent or "(no User-Agent)", secrets, seen_by=TO_THE_COMPANION)
 
         async def receiving() -> Message:
             message = await receive()

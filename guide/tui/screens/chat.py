@@ -172,13 +172,14 @@ class ChatScreen(Screen[None]):
     async def look_for_their_calls(self) -> None:
         """Calls other programs made to the companion (it files them), read off the loop, as rows marked theirs."""
         from guide.client import Trace
+        from guide.companion.relay_trace import TO_THE_COMPANION
 
         store = self.session.store
         if store is None or self.looking:
             return
         self.looking = True
         try:
-            found, self.their_row = await store.read(store.their_calls, self.their_row)
+            found, self.their_row = await store.read(store.their_calls, self.their_row, seen_by=TO_THE_COMPANION)
         finally:
             self.looking = False
         for data in found:

@@ -1,36 +1,36 @@
 """`guide watch`: the calls another program makes, row by row, as they happen; Enter opens one whole.
 
-The relay runs on a thread of this process (guide/companion/relay_run.py)
-and puts each call's Trace in a queue when the call starts and when it ends;
-the view takes what has come ten times a second and shows it in one go (a
-message per call, at 50 calls a second, kept the keys waiting), and redraws
-the running rows four times a second from the traces the relay fills in as
-the bytes pass. Nothing here waits: the relay files each call in the store from its
-own writer thread.
+The relay (`guide serve --relay`, a process of its own) files each call in
+the store as it starts, every half second while it runs, and when it ends.
+Ten times a second the view reads, off the loop, the calls filed since its
+last look (by row number) and the running ones again (by id), and shows them
+in one go. Nothing here waits on the store: a read that is still going when
+the next look is due lets that look pass.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from guide.safe_text import one_line
+from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import CallsPanel
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, Trace
 
-ARRIVALS = 0.1
-"""Seconds between looks at the calls the relay has begun or ended: a new row is on screen within this of its first byte."""
-REDRAW = 0.25
-"""Seconds between redraws of the rows still running (their stream's frames and time so far)."""
+LOOK_EVERY = 0.1
+"""Seconds between looks in the store: a new row is on screen within about this of the relay filing it."""
+RUNNING_READ = 50
+"""Running calls read again at each look, at most (the newest): their rows move; the others catch up when they end."""
 
 
 def base_line(relay_url: str) -> str:
@@ -46,6 +46,9 @@ class WatchScreen(Screen[None]):
     def __init__(self, relay_url: str, upstream: str) -> None:
         super().__init__(id="watch")
         self.relay_url, self.upstream = relay_url, upstream
+        self.row: int | None = None
+        """The last row of the store's calls read (None: not looked yet; only calls filed from then on are shown)."""
+        self.looking = False
 
     def compose(self) -> ComposeResult:
         yield Label(base_line(self.relay_url), id="watch-base")
@@ -58,22 +61,41 @@ class WatchScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(ARRIVALS, self.take_arrivals)
-        self.set_interval(REDRAW, self.redraw_running)
+        self.set_interval(LOOK_EVERY, self.look)
         self.query_one(CallsPanel).query_one("#calls").focus()
 
-    def take_arrivals(self) -> None:
-        """The calls the relay began or ended since the last look, shown in one go."""
-        arrived: deque[Trace] = getattr(self.app, "arrived", deque())
-        batch = []
-        while arrived:
-            batch.append(arrived.popleft())
-        if batch:
-            self.query_one(CallsPanel).show_all(batch)
+    @work(group="look")
+    @guarded
+    async def look(self) -> None:
+        """The calls filed since the last look, and the running ones as they are now, read off the loop and shown in one go."""
+        from guide.client import Trace
+        from guide.companion.relay_trace import RELAYED
 
-    def redraw_running(self) -> None:
-        panel = self.query_one(CallsPanel)
-        panel.show_all([trace for trace in panel.traces.values() if trace.state == "running"])
+        store: Any = getattr(self.app, "store", None)
+        if store is None or self.looking:
+            return
+        self.looking = True
+        try:
+            panel = self.query_one(CallsPanel)
+            running = [trace.id for trace in panel.traces.values() if trace.state == "running"][-RUNNING_READ:]
+            found, self.row = await store.read(store.their_calls, self.row, 500, seen_by=RELAYED)
+            again = await store.read(store.calls_by_id, running) if running else []
+        finally:
+            self.looking = False
+        fresh = {data["id"]: data for data in [*again, *found]}
+        if fresh:
+            panel.show_all([self.updated(panel, data, Trace) for data in fresh.values()])
+
+    @staticmethod
+    def updated(panel: CallsPanel, data: dict[str, Any], trace_type: Any) -> Trace:
+        """The row's trace, filled in from its newer record (the panel holds the same object), or a new one."""
+        trace: Trace = trace_type.from_dict(data)
+        held = panel.traces.get(trace.id)
+        if held is None:
+            return trace
+        for name in trace.__dataclass_fields__:
+            setattr(held, name, getattr(trace, name))
+        return held
 
     def on_calls_panel_call_selected(self, event: CallsPanel.CallSelected) -> None:
         from guide.tui.screens.call_detail import CallDetail
@@ -94,16 +116,12 @@ class WatchApp(App[None]):
     CSS_PATH = Path(__file__).parent.parent / "guide.tcss"
     TITLE = "guide · watch"
 
-    def __init__(self, relay_url: str, upstream: str, *, replay: AsyncGuide | None = None) -> None:
+    def __init__(self, relay_url: str, upstream: str, *, replay: AsyncGuide | None = None, store: Any = None) -> None:
         super().__init__()
         self.relay_url, self.upstream = relay_url, upstream
         self.session = ReplaySession(replay)
-        self.arrived: deque[Trace] = deque()
-        """Calls the relay began or ended, appended from its thread (a deque's append and popleft are atomic), taken by the view."""
+        self.store = store
+        """guide's store, where the relay files the calls (opened before the app, so never on its loop)."""
 
     def on_mount(self) -> None:
         self.push_screen(WatchScreen(self.relay_url, self.upstream))
-
-    def seen(self, trace: Trace) -> None:
-        """The relay's listener, on its thread: the call goes in the queue the view takes from (never a wait on the UI loop)."""
-        self.arrived.append(trace)
