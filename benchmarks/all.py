@@ -19,6 +19,7 @@ import pictures
 import relay
 import tiny_events
 import tui
+import watch_load
 
 
 def machine() -> str:
@@ -39,6 +40,7 @@ def main() -> None:
         *pictures.rows(),
         *tiny_events.rows(),
         *relay.rows(),
+        *watch_load.rows(),
     ]
     for name, value, unit, ratio, anchor in every:
         shown = f"{ratio:.2f}×" if anchor != "—" else "—"
