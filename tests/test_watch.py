@@ -8,11 +8,10 @@ import time
 from typing import Any
 
 import httpx
+from conftest import free_port
 from loopback import LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static, TabbedContent, TextArea
-
-from conftest import free_port
 
 from guide.cli.watch import stop, watching
 from guide.tui.screens.call_detail import CallDetail
@@ -111,3 +110,11 @@ def test_a_call_off_the_map_opens_whole_and_its_fields_are_read_without_a_crash(
             app.store.close()
     assert row.startswith("not one of guide's gentle actions → POST /v1/batches")
     assert "input_file_id" in help_words and "not one of guide's gentle actions" in gentle
+
+
+def test_without_to_the_calls_go_to_guides_own_companion(monkeypatch: Any) -> None:
+    from guide.cli.watch import upstream_for
+
+    monkeypatch.setenv("GUIDE_GGUF", "none")
+    upstream = upstream_for(None)
+    assert httpx.get(f"{upstream}/guide/companion", timeout=10).json()["guide_companion"] is True
