@@ -1,18 +1,16 @@
-"""Running the relay: on a port for `guide serve --relay`, or on a thread of the app for `guide watch` (and tests).
+"""Running the relay: `guide serve --relay` on a port (`guide watch` starts it as a process of its own).
 
-Either way it sits behind the companion's door (Host and Origin, the key when
-one is set) and its deadlines, and each call it passes on is filed in the
-store by a writer of its own, once it has ended.
+It sits behind the companion's door (Host and Origin, the key when one is
+set) and its deadlines, and each call it passes on is filed in the store by
+a writer of its own: as it starts, while it runs, and when it ends.
 """
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from guide.client import Trace
@@ -23,8 +21,6 @@ from .relay import Relay
 
 RELAY_PORT = 8766
 """Where `guide watch` and `guide serve --relay` listen by default: beside the companion's 8765, which keeps serving."""
-
-
 PROGRESS = 0.5
 """Seconds between filings of a running call (its frames so far), so a watching app's row moves while the call streams."""
 
@@ -83,54 +79,6 @@ def uvicorn_config(app: Any, client_timeout: float) -> Any:
     from .running import config
 
     return config(app, client_timeout, server_header=False, date_header=False)
-
-
-@dataclass
-class RunningRelay:
-    """A relay serving from a thread of this process."""
-
-    url: str
-    relay: Relay
-    server: Any
-    thread: threading.Thread
-    store: Any = None
-
-    def stop(self) -> None:
-        """Stop serving, wait for the thread, and file what is still queued."""
-        self.server.should_exit = True
-        self.thread.join(5)
-        if self.store is not None:
-            self.store.close()
-
-
-def start(
-    upstream: str,
-    *,
-    listeners: list[Callable[[Trace], None]] | None = None,
-    port: int = 0,
-    upstream_key: str | None = None,
-    api_key: str | None = None,
-    client_timeout: float = CLIENT_TIMEOUT,
-    store_path: Any = None,
-    listening: socket.socket | None = None,
-) -> RunningRelay:
-    """Serve the relay on loopback (`port` 0: a free one) from a background thread, filing calls in the store."""
-    import uvicorn
-
-    from .running import listen
-
-    file, store = filing(store_path)
-    everyone = [*(listeners or []), file]
-    listening = listening or listen("127.0.0.1", port)
-    port = listening.getsockname()[1]
-    guarded, relay = build(upstream, listeners=everyone, upstream_key=upstream_key, api_key=api_key, client_timeout=client_timeout)
-    server = uvicorn.Server(uvicorn_config(guarded, client_timeout))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True, name="guide-relay")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline and thread.is_alive():
-        time.sleep(0.01)
-    return RunningRelay(f"http://127.0.0.1:{port}", relay, server, thread, store)
 
 
 def serve(
