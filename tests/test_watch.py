@@ -58,7 +58,7 @@ def test_a_programs_call_appears_while_it_streams_opens_whole_and_replays() -> N
                 await pilot.pause(0.3)  # the view's first look: calls from then on are shown
                 threading.Thread(target=program, args=(url, done), daemon=True).start()
                 streaming = await until(pilot, lambda: [row for row in rows(pilot) if "frames" in row and "s…" in row])
-                ended = await until(pilot, lambda: done.is_set() and [row for row in rows(pilot) if " 200 " in row])
+                ended = await until(pilot, lambda: done.is_set() and [row for row in rows(pilot) if " 200 " in row and "…" not in row])
                 await pilot.press("enter")
                 detail = await until(pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen)
                 whole = detail.texts["response"] + detail.texts["request"] + detail.texts["gentle"]
