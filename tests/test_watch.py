@@ -118,3 +118,26 @@ def test_without_to_the_calls_go_to_guides_own_companion(monkeypatch: Any) -> No
     monkeypatch.setenv("GUIDE_GGUF", "none")
     upstream = upstream_for(None)
     assert httpx.get(f"{upstream}/guide/companion", timeout=10).json()["guide_companion"] is True
+
+
+def test_calls_made_before_the_view_opens_are_shown_from_the_store_as_it_opens() -> None:
+    from guide.companion.relay_trace import RELAYED
+
+    with LoopbackServer() as upstream:
+        app, relay = watching(upstream.url, free_port(), None)
+        try:
+            assert httpx.get(f"{app.relay_url}/v1/models", headers={"User-Agent": "early/1.0"}).status_code == 200
+            deadline = time.monotonic() + 20
+            while not any(c["state"] == "done" for c in app.store.their_calls(None, seen_by=RELAYED, latest=5)[0]):
+                assert time.monotonic() < deadline, "the relay did not file the call"
+                time.sleep(0.05)
+
+            async def main() -> list[str]:
+                async with app.run_test(size=(140, 36)) as pilot:
+                    return await until(pilot, lambda: [row for row in rows(pilot) if "early/1.0" in row])  # type: ignore[no-any-return]
+
+            shown = asyncio.run(main())
+        finally:
+            stop(relay)
+            app.store.close()
+    assert shown[0].startswith("catalog → GET /v1/models · 200")

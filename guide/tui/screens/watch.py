@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 LOOK_EVERY = 0.1
 """Seconds between looks in the store: a new row is on screen within about this of the relay filing it."""
+OPENING = 50
+"""Calls the relay filed before the view opened that it shows as it opens (the rest stay in the store)."""
 RUNNING_READ = 50
 """Running calls read again at each look, at most (the newest): their rows move; the others catch up when they end."""
 
@@ -47,7 +49,7 @@ class WatchScreen(Screen[None]):
         super().__init__(id="watch")
         self.relay_url, self.upstream = relay_url, upstream
         self.row: int | None = None
-        """The last row of the store's calls read (None: not looked yet; only calls filed from then on are shown)."""
+        """The last row of the store's calls read (None: not looked yet; the first look shows the latest OPENING)."""
         self.looking = False
 
     def compose(self) -> ComposeResult:
@@ -78,7 +80,7 @@ class WatchScreen(Screen[None]):
         try:
             panel = self.query_one(CallsPanel)
             running = [trace.id for trace in panel.traces.values() if trace.state == "running"][-RUNNING_READ:]
-            found, self.row = await store.read(store.their_calls, self.row, 500, seen_by=RELAYED)
+            found, self.row = await store.read(store.their_calls, self.row, 500, seen_by=RELAYED, latest=OPENING)
             again = await store.read(store.calls_by_id, running) if running else []
         finally:
             self.looking = False
