@@ -16,8 +16,10 @@ import hostile
 import keystrokes
 import long
 import pictures
+import relay
 import tiny_events
 import tui
+import watch_load
 
 
 def machine() -> str:
@@ -37,6 +39,8 @@ def main() -> None:
         *hostile.rows(),
         *pictures.rows(),
         *tiny_events.rows(),
+        *relay.rows(),
+        *watch_load.rows(),
     ]
     for name, value, unit, ratio, anchor in every:
         shown = f"{ratio:.2f}×" if anchor != "—" else "—"

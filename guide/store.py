@@ -338,6 +338,24 @@ class Store:
         rows = self._rows("SELECT data FROM traces WHERE id = ?", (trace_id,))
         return json.loads(rows[0]["data"]) if rows else None
 
+    def their_calls(self, after: int | None, limit: int = 100, *, seen_by: str, latest: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Calls other programs made, as `seen_by` filed them (the companion, or a relay: their first note), after row `after`, oldest
+        first, and the last row read. `after` None: where the rows end now, with the `latest` such calls before it (0: none)."""
+        mine = "conversation_id IS NULL AND json_extract(data, '$.notes[0]') = ?"
+        if after is None:
+            end = int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM traces")[0][0])
+            rows = self._rows(f"SELECT data FROM traces WHERE rowid <= ? AND {mine} ORDER BY rowid DESC LIMIT ?", (end, seen_by, latest))
+            return [json.loads(row["data"]) for row in reversed(rows)], end
+        rows = self._rows(f"SELECT rowid, data FROM traces WHERE rowid > ? AND {mine} ORDER BY rowid LIMIT ?", (after, seen_by, limit))
+        return [json.loads(row["data"]) for row in rows], (rows[-1][0] if rows else after)
+
+    def calls_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The calls with these ids, as filed now (a watching app's running rows, read again as the relay files their progress)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return [json.loads(row["data"]) for row in self._rows(f"SELECT data FROM traces WHERE id IN ({marks})", tuple(ids))]
+
     def trace_count(self, conversation_id: int) -> int:
         """How many calls a conversation has stored."""
         return int(self._rows("SELECT COUNT(*) FROM traces WHERE conversation_id = ?", (conversation_id,))[0][0])

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import ask, map, mcp, personas, probe, serve, settings, tour
+from . import ask, map, mcp, personas, probe, serve, settings, tour, watch
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, RUN_FLAGS, failed, output_closed, refuse_address, run_flags
 from .map import map_table
 
@@ -84,7 +84,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     )
     parser.add_argument("--version", action=ShowVersion, nargs=0, help="print guide's version and stop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (ask, map, probe, serve, personas, settings, tour, mcp):
+    for command in (ask, map, probe, serve, watch, personas, settings, tour, mcp):
         command.add_parser(commands, common)
     return parser, dict(commands.choices)
 

@@ -8,6 +8,8 @@ import sys
 
 from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
+DEFAULT_PORT = 8765
+
 
 def port_number(text: str) -> int:
     """A TCP port, 1 to 65535 (argparse makes anything else a usage error, before any banner)."""
@@ -44,10 +46,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if refusal:
         print(refusal, file=sys.stderr)
         return EXIT_USAGE
+    if args.relay is not None:
+        return relay(args, api_key)
     try:
         serve(
             args.host,
-            args.port,
+            args.port or DEFAULT_PORT,
             api_key=api_key,
             gguf=gguf,
             client_timeout=args.client_timeout,
@@ -55,6 +59,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
             allow_origins=args.allow_origin,
             log=args.log,
             idle_stop=args.stop_when_idle,
+        )
+    except PortInUse as error:
+        print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return EXIT_OK
+
+
+def relay(args: argparse.Namespace, api_key: str | None) -> int:
+    """`guide serve --relay URL`: pass a program's calls on to URL, filing each (and, with --log, printing a line for it)."""
+    from guide.client.internal import check_address
+    from guide.companion.relay_run import RELAY_PORT, serve
+    from guide.companion.running import PortInUse
+
+    problem = check_address(args.relay)
+    if problem:
+        print(f"guide: --relay {args.relay!r} cannot be used: {problem}.", file=sys.stderr)
+        return EXIT_USAGE
+    upstream_key = args.upstream_key or os.environ.get("GUIDE_UPSTREAM_KEY") or None
+    port = args.port or RELAY_PORT
+    try:
+        serve(
+            args.host,
+            port,
+            args.relay,
+            upstream_key=upstream_key,
+            api_key=api_key,
+            client_timeout=args.client_timeout,
+            allow_hosts=args.allow_host,
+            allow_origins=args.allow_origin,
+            log=args.log,
         )
     except PortInUse as error:
         print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
@@ -80,11 +114,22 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     """`guide serve …`."""
     serve = commands.add_parser("serve", parents=[common], help="run guide's companion: an OpenAI-compatible server on this machine")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback only; any other needs a key)")
-    serve.add_argument("--port", type=port_number, default=8765, help="the port (default: 8765)")
+    serve.add_argument("--port", type=port_number, help="the port (default: 8765; with --relay, 8766)")
     serve.add_argument(
         "--api-key",
         help="require this bearer key on every request "
         "(default: $GUIDE_SERVE_KEY; the variable keeps the key out of `ps`, where other users can read it)",
+    )
+    serve.add_argument(
+        "--relay",
+        metavar="URL",
+        help="instead of answering, pass every call on to this OpenAI-compatible base URL as it is, and file each one "
+        "to watch it (guide watch shows them)",
+    )
+    serve.add_argument(
+        "--upstream-key",
+        help="with --relay: the key to send the upstream in place of the caller's (default: $GUIDE_UPSTREAM_KEY; "
+        "needed when --api-key is set, since the caller's header then carries the relay's key)",
     )
     serve.add_argument("--gguf", help="a GGUF model file to answer with (needs the local extra)")
     serve.add_argument(

@@ -113,8 +113,8 @@ def python(trace: Trace) -> str:
         args.append(f"{name}={rendered}" if name.isidentifier() else f"**{{{name!r}: {rendered}}}")
     for name, filename in trace.request_files.items():
         args.append(f"{name}=open({filename!r}, 'rb')")
-    if trace.mapping.retired:
-        # Current SDKs dropped its method (edits.create): the same request through the SDK's own HTTP call.
+    if trace.mapping.retired or not trace.on_map:
+        # Current SDKs dropped edits.create, and a path off the map has no gentle method: the request through the SDK's own HTTP call.
         body = _py_value(_fields(trace), 9)
         lines.append(f"result = client.post(\n    {trace.mapping.path!r},\n    body={body},\n    cast_to=object,\n)")
         lines.append("print(result)")
@@ -153,8 +153,8 @@ def node(trace: Trace) -> str:
     ]
     members += [f"  {json.dumps(name)}: fs.createReadStream({json.dumps(filename)})," for name, filename in trace.request_files.items()]
     argument = "{\n" + "\n".join(members) + "\n}" if members else ""
-    if trace.mapping.retired:
-        # Current SDKs dropped its method (edits.create): the same request through the SDK's own HTTP call.
+    if trace.mapping.retired or not trace.on_map:
+        # Current SDKs dropped edits.create, and a path off the map has no gentle method: the request through the SDK's own HTTP call.
         body = argument.replace("\n", "\n  ")
         lines.append(f"const result = await client.post({json.dumps(trace.mapping.path)}, {{\n  body: {body},\n}});")
         lines.append("console.log(result);")

@@ -12,9 +12,9 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from ._map import ACTIONS, Action
+from ._map import ACTIONS, API_VERSION, Action, Gentle
 
 State = Literal["running", "done", "failed", "stopped"]
 FRAMES_FIRST = 1000
@@ -24,6 +24,8 @@ stream of millions of tiny events would otherwise be kept whole, and filed whole
 KINDS_COUNTED = 24
 """Kinds of left-out frames counted by name (a respond event's type is the server's to choose); the rest count as one."""
 OTHER_KINDS = "(other kinds)"
+OFF_MAP = "not one of guide's gentle actions"
+"""The action of a call the relay passed on whose path is not on the map (files, batches, anything): it shows as itself."""
 KEPT_DEPTH = 200
 """The deepest a body is kept in the store: copying or writing one nested hundreds deep exhausts Python's recursion."""
 
@@ -87,11 +89,19 @@ class Trace:
     error: dict[str, Any] | None = None
     """The failure: type, title, hint, detail, status and the raw legacy body."""
     notes: list[str] = field(default_factory=list)
+    caller: str = ""
+    """Who made the call, as its User-Agent says, when another program made it (seen through the relay); "" for guide's own."""
 
     @property
     def mapping(self) -> Action:
-        """The row of the map this call belongs to (ask `on_map` first: an MCP exchange has none)."""
-        return ACTIONS[self.action]
+        """The row of the map this call belongs to; for a call off the map (an MCP exchange, another program's call), a row
+        made of its own method and path, under its own name."""
+        row = ACTIONS.get(self.action)
+        if row is not None:
+            return row
+        path = self.path
+        prefix = f"/{API_VERSION}"
+        return Action(cast("Gentle", self.action), self.method, path[len(prefix) :] if path.startswith(prefix + "/") else path, "post", OFF_MAP)
 
     @property
     def on_map(self) -> bool:
@@ -178,6 +188,8 @@ class Trace:
             parts.append(f"{self.tokens} tok")
         if self.state == "stopped":
             parts.append("stopped")
+        if self.caller:
+            parts.append(self.caller)
         return " · ".join(parts)
 
     def _mcp_summary(self) -> str:

@@ -15,19 +15,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._address import check_address, url_for, url_secrets
+    from ._core import USER_AGENT
     from ._pictures import Prepared, prepare, read_picture
     from ._png import MAX_PIXELS, Pixel
     from ._png import decode as png_decode
     from ._png import header as png_header
     from ._providers import DEFAULT_BASE_URL
     from ._secrets import scrub
-    from ._tools import BeforeTool
-    from ._trace import ChunkKinds, frame_type
+    from ._tools import MAX_ROUNDS, BeforeTool
+    from ._trace import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds, frame_type
 
 _HOMES = {
     "DEFAULT_BASE_URL": ("_providers", "DEFAULT_BASE_URL"),
+    "FRAMES_FIRST": ("_trace", "FRAMES_FIRST"),
+    "FRAMES_LAST": ("_trace", "FRAMES_LAST"),
     "MAX_PIXELS": ("_png", "MAX_PIXELS"),
     "BeforeTool": ("_tools", "BeforeTool"),
+    "MAX_ROUNDS": ("_tools", "MAX_ROUNDS"),
+    "OFF_MAP": ("_trace", "OFF_MAP"),
+    "USER_AGENT": ("_core", "USER_AGENT"),
     "ChunkKinds": ("_trace", "ChunkKinds"),
     "Pixel": ("_png", "Pixel"),
     "Prepared": ("_pictures", "Prepared"),
@@ -55,7 +61,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "FRAMES_FIRST",
+    "FRAMES_LAST",
     "MAX_PIXELS",
+    "MAX_ROUNDS",
+    "OFF_MAP",
+    "USER_AGENT",
     "BeforeTool",
     "ChunkKinds",
     "Pixel",

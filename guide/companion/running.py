@@ -128,13 +128,15 @@ def serve(
     from . import identity
     from .lifetime import Outer, idle_server
     from .startup_check import check
+    from .theirs import TheirCalls
     from .wire_log import WireLog
 
     listening = listen(host, port)
     identity.write_record(port, starting=True)  # an app that finds the port taken while the model is checked waits for us
     engines, set_aside = check(discover(gguf))
     app = build(engines, api_key=api_key, client_timeout=client_timeout, bound=host, allow_hosts=allow_hosts, allow_origins=allow_origins)
-    logged: Any = WireLog(app, full=log == "full", secrets=[api_key] if api_key else []) if log else app
+    theirs = TheirCalls(app, secrets=[api_key] if api_key else [])
+    logged: Any = WireLog(theirs, full=log == "full", secrets=[api_key] if api_key else []) if log else theirs
     about = {
         "pid": os.getpid(),
         "described": engines.described,
@@ -153,6 +155,7 @@ def serve(
         idle_server(config(outer, client_timeout), outer, idle_stop).run(sockets=[listening])  # type: ignore[arg-type]
     finally:
         identity.remove_record(port)
+        theirs.close()
         app.close()
 
 

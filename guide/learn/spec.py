@@ -77,7 +77,9 @@ def _operation(action: Gentle) -> dict[str, Any] | None:
     """The spec's operation for this action; None for one the spec no longer has (revise: /edits is retired)."""
     from guide.client import ACTIONS  # the map alone: names load on first use, so neither httpx nor the drivers
 
-    row = ACTIONS[action]
+    row = ACTIONS.get(action)
+    if row is None:  # a call another program made, off the map: guide explains only its own routes
+        return None
     operation = load()["paths"].get(row.path, {}).get(row.method.lower())
     return operation if isinstance(operation, dict) else None
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from guide.safe_text import one_line
 
@@ -286,7 +286,7 @@ class StderrTail:
 
     def __init__(self) -> None:
         readable, writable = os.pipe()
-        self.file: IO[str] = os.fdopen(writable, "w", encoding="utf-8", errors="replace")
+        self.file: TextIO = os.fdopen(writable, "w", encoding="utf-8", errors="replace")
         self._kept = bytearray()
         self._lock = threading.Lock()
         threading.Thread(target=self._read, args=(readable,), name="mcp-stderr", daemon=True).start()

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from guide.tui.widgets.find_bar import FindBar
 
 NARROW = 100
+THEIRS_EVERY = 0.5
+"""Seconds between looks in the store for calls other programs made to the companion (a read off the loop, by row number)."""
 """Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
 DRAWN_WITHIN = 5.0
@@ -94,6 +96,9 @@ class ChatScreen(Screen[None]):
         self.found: list[Turn] = []
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
+        self.their_row: int | None = None
+        """The last row of other programs' calls read from the store (None: not looked yet; only later calls are shown)."""
+        self.looking = False
         """The words last looked for, and how many turns there were then."""
         self.attaching: set[str] = set()
         """Pictures being made ready, by their real path (the same file attached twice goes once)."""
@@ -110,6 +115,7 @@ class ChatScreen(Screen[None]):
         yield Footer(compact=True)  # compact: every F-key fits at 80 columns
 
     async def on_mount(self) -> None:
+        self.set_interval(THEIRS_EVERY, self.look_for_their_calls)
         self.query_one("#suggestions").display = False
         self.query_one(Composer).focus()
         await self.show()
@@ -166,6 +172,24 @@ class ChatScreen(Screen[None]):
         first = next(iter(panel.traces.values())).started_at
         earlier, _ = await self.conversation.stored_calls(PAGE, before=first)
         panel.show_earlier(earlier, max(0, panel.earlier - len(earlier)))
+
+    @work(group="theirs")
+    @guarded
+    async def look_for_their_calls(self) -> None:
+        """Calls other programs made to the companion (it files them), read off the loop, as rows marked theirs."""
+        from guide.client import Trace
+        from guide.companion.relay_trace import TO_THE_COMPANION
+
+        store = self.session.store
+        if store is None or self.looking:
+            return
+        self.looking = True
+        try:
+            found, self.their_row = await store.read(store.their_calls, self.their_row, seen_by=TO_THE_COMPANION)
+        finally:
+            self.looking = False
+        for data in found:
+            self.panel.show(Trace.from_dict(data))
 
     # What the conversation reports.
 

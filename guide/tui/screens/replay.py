@@ -71,6 +71,8 @@ def read_body(text: str) -> tuple[dict[str, Any] | None, str]:
 
 def editable(trace: Trace) -> str | None:
     """Why this call cannot be replayed with edits, or None."""
+    if not trace.on_map:  # a call another program made, off the map (the relay passed it on as it was)
+        return f"{trace.method} {trace.path} is not one of guide's gentle actions, so guide cannot replay it."
     if trace.mapping.body == "multipart":
         return f"{trace.action} sends an audio file as multipart/form-data, not a JSON body; run it again with /{trace.action} FILE."
     if not isinstance(trace.request_body, dict):

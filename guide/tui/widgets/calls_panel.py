@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Label, OptionList, Static
@@ -31,9 +32,18 @@ PAGE = 50
 """Calls added each time the user asks for earlier ones."""
 
 
-def row_text(trace: Trace) -> Text:
-    """`think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`, coloured by outcome."""
-    line = trace.summary()
+WHOSE = ("all", "mine", "theirs")
+"""Which calls the panel shows, in the order its key steps through them: guide's own, other programs' (their caller named), or both."""
+
+
+def title(whose: str, theirs: bool) -> str:
+    """The panel's header: what it shows, and (once another program's call has come) which calls and the key that changes it."""
+    return "Calls · gentle action → legacy endpoint" + (f" · {whose} (w: mine / theirs / all)" if theirs else "")
+
+
+def row_text(trace: Trace, *, mark: bool = True) -> Text:
+    """`think → POST /v1/chat/completions · 200 · 1.2 s · 143 tok`, coloured by outcome; another program's call marked theirs (with `mark`)."""
+    line = ("theirs · " if trace.caller and mark else "") + trace.summary()
     if trace.on_map and trace.mapping.reads == "chat":  # the tool rounds, read from chat's messages
         from guide.wire_text import tool_round
 
@@ -71,34 +81,69 @@ class CallsPanel(Vertical):
     class EarlierWanted(Message):
         """The user asked for the calls before the first one shown."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, mark_theirs: bool = True) -> None:
         super().__init__(id="calls-panel")
+        self.mark = mark_theirs
+        """Whether another program's rows say `theirs` (not in guide watch, where every call is)."""
         self.traces: dict[str, Trace] = {}
         self.earlier = 0
         """Calls of this conversation not shown (older than the first row)."""
+        self.whose = "all"
+        self.theirs = False
+        """Whether another program's call has come: the header then names the filter and its key."""
 
     def compose(self) -> ComposeResult:
-        yield Label("Calls · gentle action → legacy endpoint", classes="panel-title")
+        yield Label(title(self.whose, self.theirs), classes="panel-title", id="calls-title")
         yield Static(EMPTY, id="panel-empty")
         yield OptionList(id="calls")
 
     def on_mount(self) -> None:
         self.query_one("#calls").display = False
 
+    BINDINGS = [Binding("w", "whose", "Mine / theirs / all", id="whose", tooltip="Show guide's own calls, other programs' calls, or both")]
+
+    def shown(self, trace: Trace) -> bool:
+        """Whether the filter in force shows this call."""
+        return self.whose == "all" or (self.whose == "theirs") == bool(trace.caller)
+
+    def action_whose(self) -> None:
+        """Step the filter: all → mine → theirs → all."""
+        self.whose = WHOSE[(WHOSE.index(self.whose) + 1) % len(WHOSE)]
+        self.query_one("#calls-title", Label).update(title(self.whose, self.theirs))
+        self._rebuild()
+        self._shown()
+
     def show(self, trace: Trace) -> None:
         """Add the call's row, or update it if it is already shown."""
+        self.show_all([trace])
+
+    def show_all(self, traces: list[Trace]) -> None:
+        """Add or update several calls' rows at once: one layout of the list, not one per call (a program making 50 calls a second)."""
         calls = self.query_one("#calls", OptionList)
-        if trace.id in self.traces:
-            calls.replace_option_prompt(trace.id, row_text(trace))
+        fresh: dict[str, Trace] = {}
+        for trace in traces:
+            if trace.id in fresh:
+                continue
+            if trace.id in self.traces:
+                if self.shown(trace):
+                    calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
+                continue
+            self.traces[trace.id] = trace
+            if trace.caller and not self.theirs:
+                self.theirs = True
+                self.query_one("#calls-title", Label).update(title(self.whose, self.theirs))
+            if self.shown(trace):
+                fresh[trace.id] = trace
+        if not fresh:
             return
-        self.traces[trace.id] = trace
         if len(self.traces) > LIMIT:
-            for oldest in list(self.traces)[:DROP]:
+            drop = max(DROP, len(self.traces) - LIMIT)
+            for oldest in list(self.traces)[:drop]:
                 del self.traces[oldest]
-            self.earlier += DROP
+            self.earlier += drop
             self._rebuild()
         else:
-            calls.add_option(Option(row_text(trace), id=trace.id))
+            calls.add_options([Option(row_text(trace, mark=self.mark), id=trace.id) for trace in fresh.values()])
         self._shown()
 
     def show_earlier(self, traces: list[Trace], earlier: int) -> None:
@@ -113,7 +158,7 @@ class CallsPanel(Vertical):
     def _rebuild(self) -> None:
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()
-        options = [Option(row_text(trace), id=trace.id) for trace in self.traces.values()]
+        options = [Option(row_text(trace, mark=self.mark), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
         if self.earlier:
             more = "Enter shows more" if len(self.traces) < LIMIT else "all are in the export (F4, E)"
             options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
@@ -125,7 +170,8 @@ class CallsPanel(Vertical):
             return
         calls.display = True
         self.query_one("#panel-empty").display = False
-        calls.highlighted = calls.option_count - 1
+        if calls.option_count:
+            calls.highlighted = calls.option_count - 1
         calls.scroll_end(animate=False)
 
     def clear(self) -> None:

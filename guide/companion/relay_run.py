@@ -1,0 +1,129 @@
+"""Running the relay: `guide serve --relay` on a port (`guide watch` starts it as a process of its own).
+
+It sits behind the companion's door (Host and Origin, the key when one is
+set) and its deadlines, and each call it passes on is filed in the store by
+a writer of its own: as it starts, while it runs, and when it ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from guide.client import Trace
+
+from .guards import Guard
+from .protocol import CLIENT_TIMEOUT
+from .relay import Relay
+
+RELAY_PORT = 8766
+"""Where `guide watch` and `guide serve --relay` listen by default: beside the companion's 8765, which keeps serving."""
+PROGRESS = 0.5
+"""Seconds between filings of a running call (its frames so far), so a watching app's row moves while the call streams."""
+
+
+def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:
+    """A listener that files each call in the store as it starts, every PROGRESS seconds while it runs, and when it ends
+    (the store's own writer, off any loop); and the store to close at the end."""
+    import sqlite3
+
+    from guide.store import Store, StoreUnavailable
+
+    try:
+        store = Store(path)
+    except (StoreUnavailable, sqlite3.Error, OSError) as error:
+        print(f"guide relay: calls are not filed: {error}", file=sys.stderr)
+        return (lambda trace: None), None
+
+    running: dict[str, Trace] = {}
+
+    def file(trace: Trace) -> None:
+        if trace.state == "running":
+            running[trace.id] = trace
+        else:
+            running.pop(trace.id, None)
+        store.save_trace(None, trace)
+
+    def progress() -> None:
+        while True:
+            time.sleep(PROGRESS)
+            for trace in list(running.values()):
+                if trace.state == "running":
+                    store.save_trace(None, trace)
+
+    threading.Thread(target=progress, daemon=True, name="guide-relay-progress").start()
+    return file, store
+
+
+def build(
+    upstream: str,
+    *,
+    listeners: list[Callable[[Trace], None]],
+    upstream_key: str | None = None,
+    api_key: str | None = None,
+    bound: str = "127.0.0.1",
+    allow_hosts: Iterable[str] = (),
+    allow_origins: Iterable[str] = (),
+    client_timeout: float = CLIENT_TIMEOUT,
+) -> tuple[Guard, Relay]:
+    """The relay behind the companion's door."""
+    relay = Relay(upstream, upstream_key=upstream_key, relay_key=api_key, stall=client_timeout, listeners=listeners)
+    return Guard(relay, bound=bound, allow_hosts=allow_hosts, allow_origins=allow_origins, api_key=api_key), relay
+
+
+def uvicorn_config(app: Any, client_timeout: float) -> Any:
+    """The companion's settings, with no Server or Date header of uvicorn's own: the upstream's pass through, and nothing is added."""
+    from .running import config
+
+    return config(app, client_timeout, server_header=False, date_header=False)
+
+
+def serve(
+    host: str,
+    port: int,
+    upstream: str,
+    *,
+    upstream_key: str | None = None,
+    api_key: str | None = None,
+    client_timeout: float = CLIENT_TIMEOUT,
+    allow_hosts: Iterable[str] = (),
+    allow_origins: Iterable[str] = (),
+    log: str | None = None,
+) -> None:
+    """`guide serve --relay URL`: the relay on a port until Ctrl-C; `log` prints a line per call (full: the bodies too, keys replaced).
+
+    Raises PortInUse before saying anything when the port is taken.
+    """
+    import uvicorn
+
+    from guide.client import display_address
+
+    from .running import listen
+    from .wire_log import WireLog
+
+    listening = listen(host, port)
+    file, store = filing()
+    guarded, _ = build(
+        upstream,
+        listeners=[file],
+        upstream_key=upstream_key,
+        api_key=api_key,
+        bound=host,
+        allow_hosts=allow_hosts,
+        allow_origins=allow_origins,
+        client_timeout=client_timeout,
+    )
+    secrets = [key for key in (api_key, upstream_key) if key]
+    app: Any = WireLog(guarded, full=log == "full", secrets=secrets) if log else guarded
+    shown = f"[{host}]" if ":" in host else host
+    print(f"guide relay on http://{shown}:{port}/v1  →  {display_address(upstream)}")
+    print(f"point a program at it:  OPENAI_BASE_URL=http://{shown}:{port}/v1")
+    sys.stdout.flush()
+    try:
+        uvicorn.Server(uvicorn_config(app, client_timeout)).run(sockets=[listening])
+    finally:
+        if store is not None:
+            store.close()

@@ -1,0 +1,129 @@
+"""`guide watch`: the calls another program makes, row by row, as they happen; Enter opens one whole.
+
+The relay (`guide serve --relay`, a process of its own) files each call in
+the store as it starts, every half second while it runs, and when it ends.
+Ten times a second the view reads, off the loop, the calls filed since its
+last look (by row number) and the running ones again (by id), and shows them
+in one go. Nothing here waits on the store: a read that is still going when
+the next look is due lets that look pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static
+
+from guide.safe_text import one_line
+from guide.tui.boundary import guarded
+from guide.tui.widgets.calls_panel import CallsPanel
+
+if TYPE_CHECKING:
+    from guide.client import AsyncGuide, Trace
+
+LOOK_EVERY = 0.1
+"""Seconds between looks in the store: a new row is on screen within about this of the relay filing it."""
+OPENING = 50
+"""Calls the relay filed before the view opened that it shows as it opens (the rest stay in the store)."""
+RUNNING_READ = 50
+"""Running calls read again at each look, at most (the newest): their rows move; the others catch up when they end."""
+
+
+def base_line(relay_url: str) -> str:
+    """The one thing to set in the program to watch: `OPENAI_BASE_URL=http://127.0.0.1:8766/v1`."""
+    return f"OPENAI_BASE_URL={relay_url}/v1"
+
+
+class WatchScreen(Screen[None]):
+    """The calls view, full screen: what to set, where the calls go, and a row per call."""
+
+    BINDINGS = [Binding("q,ctrl+q", "app.quit", "Quit", id="quit")]
+
+    def __init__(self, relay_url: str, upstream: str) -> None:
+        super().__init__(id="watch")
+        self.relay_url, self.upstream = relay_url, upstream
+        self.row: int | None = None
+        """The last row of the store's calls read (None: not looked yet; the first look shows the latest OPENING)."""
+        self.looking = False
+
+    def compose(self) -> ComposeResult:
+        yield Label(base_line(self.relay_url), id="watch-base")
+        yield Static(
+            one_line(f"Run your program with that set: each call it makes appears below, passed on to {self.upstream}. Enter opens one whole."),
+            id="watch-note",
+            markup=False,
+        )
+        yield CallsPanel(mark_theirs=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(LOOK_EVERY, self.look)
+        self.query_one(CallsPanel).query_one("#calls").focus()
+
+    @work(group="look")
+    @guarded
+    async def look(self) -> None:
+        """The calls filed since the last look, and the running ones as they are now, read off the loop and shown in one go."""
+        from guide.client import Trace
+        from guide.companion.relay_trace import RELAYED
+
+        store: Any = getattr(self.app, "store", None)
+        if store is None or self.looking:
+            return
+        self.looking = True
+        try:
+            panel = self.query_one(CallsPanel)
+            running = [trace.id for trace in panel.traces.values() if trace.state == "running"][-RUNNING_READ:]
+            found, self.row = await store.read(store.their_calls, self.row, 500, seen_by=RELAYED, latest=OPENING)
+            again = await store.read(store.calls_by_id, running) if running else []
+        finally:
+            self.looking = False
+        fresh = {data["id"]: data for data in [*again, *found]}
+        if fresh:
+            panel.show_all([self.updated(panel, data, Trace) for data in fresh.values()])
+
+    @staticmethod
+    def updated(panel: CallsPanel, data: dict[str, Any], trace_type: Any) -> Trace:
+        """The row's trace, filled in from its newer record (the panel holds the same object), or a new one."""
+        trace: Trace = trace_type.from_dict(data)
+        held = panel.traces.get(trace.id)
+        if held is None:
+            return trace
+        for name in trace.__dataclass_fields__:
+            setattr(held, name, getattr(trace, name))
+        return held
+
+    def on_calls_panel_call_selected(self, event: CallsPanel.CallSelected) -> None:
+        from guide.tui.screens.call_detail import CallDetail
+
+        self.app.push_screen(CallDetail(event.trace))
+
+
+@dataclass
+class ReplaySession:
+    """What the call detail's replay with edits sends through: guide's own client, at the upstream."""
+
+    guide: AsyncGuide | None
+
+
+class WatchApp(App[None]):
+    """guide, opened on the calls another program makes through the relay."""
+
+    CSS_PATH = Path(__file__).parent.parent / "guide.tcss"
+    TITLE = "guide · watch"
+
+    def __init__(self, relay_url: str, upstream: str, *, replay: AsyncGuide | None = None, store: Any = None) -> None:
+        super().__init__()
+        self.relay_url, self.upstream = relay_url, upstream
+        self.session = ReplaySession(replay)
+        self.store = store
+        """guide's store, where the relay files the calls (opened before the app, so never on its loop)."""
+
+    def on_mount(self) -> None:
+        self.push_screen(WatchScreen(self.relay_url, self.upstream))

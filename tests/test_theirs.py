@@ -1,0 +1,66 @@
+"""The app's calls panel shows the calls other programs make to its companion, marked theirs, with a mine / theirs / all filter."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import OptionList
+from tui_helpers import run_app, wait_until_connected
+
+from guide.tui.app import GuideApp
+from guide.tui.widgets.calls_panel import CallsPanel
+
+AGENT = "my-script/1.0"
+KEY = "sk-their-key-0123456789abcdef"
+
+
+def rows(app: GuideApp) -> list[str]:
+    calls = app.screen.query_one(CallsPanel).query_one("#calls", OptionList)
+    return [str(calls.get_option_at_index(index).prompt) for index in range(calls.option_count)]
+
+
+async def until(pilot: Pilot[None], check: Any, seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        await pilot.pause(0.05)
+    raise AssertionError("not in time")
+
+
+def test_a_call_another_program_makes_to_the_companion_appears_marked_theirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUIDE_GGUF", "none")
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await wait_until_connected(pilot)
+        assert app.session.guide is not None
+        await until(pilot, lambda: app.screen.their_row is not None)  # type: ignore[attr-defined]
+        body = {"model": "reflective-listener", "messages": [{"role": "user", "content": "from my own script"}]}
+        async with httpx.AsyncClient() as client:
+            said = await client.post(
+                app.session.guide.base_url.rstrip("/") + "/chat/completions",
+                json=body,
+                headers={"User-Agent": AGENT, "Authorization": f"Bearer {KEY}"},
+            )
+        assert said.status_code == 200, said.text
+        theirs = await until(pilot, lambda: [row for row in rows(app) if row.startswith("theirs · ")])
+        header = str(app.screen.query_one("#calls-title").render())
+        app.screen.query_one(CallsPanel).query_one("#calls").focus()
+        shown = {}
+        for _ in range(3):
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            shown[app.screen.query_one(CallsPanel).whose] = rows(app)
+        trace = next(t for t in app.screen.query_one(CallsPanel).traces.values() if t.caller)
+        return theirs, header, shown, trace
+
+    theirs, header, shown, trace = run_app(GuideApp(), script)
+    assert theirs[0].startswith("theirs · think → POST /v1/chat/completions · 200") and AGENT in theirs[0]
+    assert "w: mine / theirs / all" in header
+    assert shown["theirs"] == theirs and not any(row.startswith("theirs") for row in shown["mine"]) and shown["all"][-1] == theirs[0]
+    assert KEY not in str(trace.to_dict()) and trace.request_headers["authorization"].endswith(KEY[-4:])

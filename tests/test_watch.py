@@ -1,0 +1,143 @@
+"""`guide watch`: another program's calls appear as rows while they stream, open whole, and replay to the upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+from conftest import free_port
+from loopback import LoopbackServer, Stream, chat_chunk, sse
+from textual.pilot import Pilot
+from textual.widgets import OptionList, Static, TabbedContent, TextArea
+
+from guide.cli.watch import stop, watching
+from guide.tui.screens.call_detail import CallDetail
+from guide.tui.widgets.calls_panel import CallsPanel
+
+AGENT = "my-agent/0.1 (LangChain)"
+
+
+def program(relay: str, done: threading.Event) -> None:
+    """Another program: one streamed chat call, as its own client sends it."""
+    body = {"model": "loopback-model", "messages": [{"role": "user", "content": "Hello"}], "stream": True}
+    with httpx.stream("POST", f"{relay}/v1/chat/completions", json=body, headers={"User-Agent": AGENT, "Authorization": "Bearer sk-mine"}) as answer:
+        for _ in answer.iter_bytes():
+            pass
+    done.set()
+
+
+async def until(pilot: Pilot[None], check: Any, seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await pilot.pause(0.05)
+    raise AssertionError("not in time")
+
+
+def rows(pilot: Pilot[None]) -> list[str]:
+    calls = pilot.app.screen.query_one(CallsPanel).query_one("#calls", OptionList)
+    return [str(calls.get_option_at_index(index).prompt) for index in range(calls.option_count)]
+
+
+def test_a_programs_call_appears_while_it_streams_opens_whole_and_replays() -> None:
+    with LoopbackServer() as upstream:
+        pieces = [chat_chunk(f"word{n} ") for n in range(40)]
+        upstream.push(Stream(sse(*pieces, chat_chunk(finish="stop")), pause=0.05))
+        app, relay = watching(upstream.url, free_port(), None)
+        url = app.relay_url
+        done = threading.Event()
+
+        async def main() -> tuple[list[str], list[str], str, str]:
+            async with app.run_test(size=(140, 36)) as pilot:
+                shown = str(pilot.app.screen.query_one("#watch-base").render())
+                await pilot.pause(0.3)  # the view's first look: calls from then on are shown
+                threading.Thread(target=program, args=(url, done), daemon=True).start()
+                streaming = await until(pilot, lambda: [row for row in rows(pilot) if "frames" in row and "s…" in row])
+                ended = await until(pilot, lambda: done.is_set() and [row for row in rows(pilot) if " 200 " in row and "…" not in row])
+                await pilot.press("enter")
+                detail = await until(pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen)
+                whole = detail.texts["response"] + detail.texts["request"] + detail.texts["gentle"]
+                await pilot.press("e")
+                await pilot.pause(0.3)
+                await pilot.press("ctrl+s")
+                replayed = await until(
+                    pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen.original is not None and pilot.app.screen
+                )
+                await asyncio.to_thread(done.wait, 5)
+                return streaming, ended, whole, shown + " " + replayed.trace.summary()
+
+        try:
+            streaming, ended, whole, said = asyncio.run(main())
+        finally:
+            stop(relay)
+            app.store.close()
+    assert said.startswith(f"OPENAI_BASE_URL={url}/v1")
+    assert streaming[0].startswith("think → POST /v1/chat/completions") and AGENT in streaming[0]
+    assert AGENT in ended[0]
+    assert "word39" in whole and "ai.think(" in whole and "sk-mine" not in whole
+    assert len(upstream.requests) == 2 and upstream.requests[1].json["messages"][0]["content"] == "Hello"
+
+
+def test_a_call_off_the_map_opens_whole_and_its_fields_are_read_without_a_crash() -> None:
+    with LoopbackServer() as upstream:
+        app, relay = watching(upstream.url, free_port(), None)
+
+        async def main() -> tuple[str, str, str]:
+            async with app.run_test(size=(140, 36)) as pilot:
+                async with httpx.AsyncClient() as client:
+                    await pilot.pause(0.3)  # the view's first look: calls from then on are shown
+                    await client.post(f"{app.relay_url}/v1/batches", json={"input_file_id": "file-1", "endpoint": "/v1/chat/completions"})
+                row = await until(pilot, lambda: [row for row in rows(pilot) if "POST /v1/batches · 404" in row])
+                await pilot.press("enter")
+                detail = await until(pilot, lambda: isinstance(pilot.app.screen, CallDetail) and pilot.app.screen)
+                area = detail.query_one("#text-request", TextArea)
+                detail.query_one("#call-tabs", TabbedContent).active = "tab-request"
+                await pilot.pause(0.2)
+                line = next(n for n, text in enumerate(area.text.splitlines()) if "input_file_id" in text)
+                area.move_cursor((line, area.text.splitlines()[line].index("input_file_id") + 2))
+                await pilot.pause(0.2)
+                return row[0], str(detail.query_one("#field-help", Static).render()), detail.texts["gentle"]
+
+        try:
+            row, help_words, gentle = asyncio.run(main())
+        finally:
+            stop(relay)
+            app.store.close()
+    assert row.startswith("not one of guide's gentle actions → POST /v1/batches")
+    assert "input_file_id" in help_words and "not one of guide's gentle actions" in gentle
+
+
+def test_without_to_the_calls_go_to_guides_own_companion(monkeypatch: Any) -> None:
+    from guide.cli.watch import upstream_for
+
+    monkeypatch.setenv("GUIDE_GGUF", "none")
+    upstream = upstream_for(None)
+    assert httpx.get(f"{upstream}/guide/companion", timeout=10).json()["guide_companion"] is True
+
+
+def test_calls_made_before_the_view_opens_are_shown_from_the_store_as_it_opens() -> None:
+    from guide.companion.relay_trace import RELAYED
+
+    with LoopbackServer() as upstream:
+        app, relay = watching(upstream.url, free_port(), None)
+        try:
+            assert httpx.get(f"{app.relay_url}/v1/models", headers={"User-Agent": "early/1.0"}).status_code == 200
+            deadline = time.monotonic() + 20
+            while not any(c["state"] == "done" for c in app.store.their_calls(None, seen_by=RELAYED, latest=5)[0]):
+                assert time.monotonic() < deadline, "the relay did not file the call"
+                time.sleep(0.05)
+
+            async def main() -> list[str]:
+                async with app.run_test(size=(140, 36)) as pilot:
+                    return await until(pilot, lambda: [row for row in rows(pilot) if "early/1.0" in row])  # type: ignore[no-any-return]
+
+            shown = asyncio.run(main())
+        finally:
+            stop(relay)
+            app.store.close()
+    assert shown[0].startswith("catalog → GET /v1/models · 200")
