@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guide import config, personas
+from guide.client import Gentle
 from guide.constants import PROBE
 from guide.conversation import Conversation, Event, Notice, Switched
 from guide.conversation.events import Severity
@@ -305,7 +306,7 @@ class ChatSession:
         """The chat model in force, as the header shows it."""
         companion = self.server.companion
         known = companion.model_id if companion is not None else None
-        model = self.server.models.for_action("think", self.conversation.persona.model) or known or "the server's first model"
+        model = self.server.models.for_action(Gentle.think, self.conversation.persona.model) or known or "the server's first model"
         if "/" in model and model.endswith((".gguf", ".bin")):
             model = model.rsplit("/", 1)[-1]  # llama.cpp names a model by its file path
         return model
@@ -408,7 +409,7 @@ class ChatSession:
             self.emit(Notice("Model", f"This server has no model '{name}'. It lists: {listed}.", "warning"))
             return False
         actions = self.conversation.switch_model(name)
-        if actions == ["think"]:
+        if actions == [Gentle.think]:
             self.save_settings({"model": name})
         elif self.store is not None and client is not None:
             for action in actions:  # listen and interpret share a transcription model
@@ -533,7 +534,7 @@ class ChatSession:
 
     def fit_surface(self) -> None:
         """A conversation set to answer through respond, on a server that has none, goes back to think (said once)."""
-        if self.conversation.surface == "respond" and self.offers("respond") is False:
+        if self.conversation.surface == Gentle.respond and self.offers(Gentle.respond) is False:
             self.conversation.leave_respond(f"{self.server_address()} does not offer respond (POST /v1/responses)")
 
     def _tell_offers(self, support: dict[str, Any]) -> None:

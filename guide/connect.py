@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from guide.client import Gentle
 from guide.config import Settings
 
 LOOK_TIMEOUT = 0.4
@@ -44,7 +45,7 @@ async def look_for_local() -> tuple[str, str] | None:
 
     async def answers(client: httpx.AsyncClient, address: str) -> bool:
         try:
-            response = await client.get(url_for(api_base(address), ACTIONS["catalog"]))
+            response = await client.get(url_for(api_base(address), ACTIONS[Gentle.catalog]))
         except httpx.HTTPError:
             return False
         return response.status_code == 200

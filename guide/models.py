@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from guide.client import ACTIONS
+from guide.client import ACTIONS, Gentle
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, ModelInfo, Trace
@@ -93,7 +93,7 @@ class ModelChoice:
         purpose = self.purpose(name)
         if purpose == "chat":
             was, self.chosen = self.chosen or "", name
-            return ["think"], was
+            return [Gentle.think], was
         actions = [action for action, wanted in PURPOSES.items() if wanted == purpose]
         was = self.per_action.get(actions[0], "")
         self.per_action.update(dict.fromkeys(actions, name))

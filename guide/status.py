@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guide.client import Gentle
 from guide.safe_text import one_line
 
 SEPARATOR = "  ·  "
@@ -28,7 +29,7 @@ class Status:
     persona: str
     servers: tuple[str, ...]
     model: str
-    surface: str = "think"
+    surface: str = Gentle.think
     """The action that carries the chat's messages; anything but think is shown after the model."""
 
     def __str__(self) -> str:
@@ -53,7 +54,7 @@ def end_cut(text: str, width: int) -> str:
 def fit(status: Status, width: int) -> str:
     """The line for this width: every part kept, each shortened in turn."""
     persona, model = one_line(status.persona), one_line(status.model)
-    via = f" via {status.surface}" if status.surface != "think" else ""
+    via = f" via {status.surface}" if status.surface != Gentle.think else ""
     if via:
         return _fit(persona, status.servers, model, width - len(via)) + via
     return _fit(persona, status.servers, model, width)

@@ -195,11 +195,11 @@ class AsyncGuide(GuideCore):
 
     async def listen(self, audio: AudioInput, *, model: str | None = None, language: str | None = None) -> Transcript:
         """Transcriptions: sound becomes words."""
-        return await self._transcribe("listen", audio, model, language)
+        return await self._transcribe(Gentle.listen, audio, model, language)
 
     async def interpret(self, audio: AudioInput, *, model: str | None = None) -> Transcript:
         """Translations: speech in any tongue becomes English words."""
-        return await self._transcribe("interpret", audio, model, None)
+        return await self._transcribe(Gentle.interpret, audio, model, None)
 
     async def catalog(self) -> Catalog:
         """Models: who is here to help."""

@@ -106,7 +106,7 @@ class GuideCore:
         asked_with: dict[str, Any] | None = None,
     ) -> Call:
         """The think call for these messages (with pictures and tools, as given in `asked_with` for the gentle call)."""
-        gentle = gentle_call("think", messages, system=system, model=asked, stream=stream or None, **(asked_with or {}), **options)
+        gentle = gentle_call(Gentle.think, messages, system=system, model=asked, stream=stream or None, **(asked_with or {}), **options)
         notes = (*notes, *(picture.note for picture in pictures))
         return build.think(
             self._base,
@@ -127,7 +127,7 @@ class GuideCore:
         calls: tuple[ToolCall, ...] = reply.tool_calls
         if calls and rounds >= MAX_ROUNDS:
             detail = f"After {rounds} round trips the model still asked for {', '.join(c.shown() for c in calls)}."
-            raise ToolsWentOn(action="think", url=call.url, detail=detail, partial=reply.text)
+            raise ToolsWentOn(action=Gentle.think, url=call.url, detail=detail, partial=reply.text)
         return calls
 
     @staticmethod
@@ -163,28 +163,28 @@ class GuideCore:
     def picture_finding(error: GuideError | None) -> Finding:
         """What the picture probe's answer says: taken, refused for the picture, or not known."""
         if error is None:
-            return Finding("think", "yes", 200, "the model answered a picture")
+            return Finding(Gentle.think, "yes", 200, "the model answered a picture")
         if isinstance(error, PicturesNotTaken):
-            return Finding("think", "no", error.status, f"the model refused a picture: {error.detail}"[:120])
-        return Finding("think", "unknown", error.status, f"{error.title} {error.detail}".strip()[:120])
+            return Finding(Gentle.think, "no", error.status, f"the model refused a picture: {error.detail}"[:120])
+        return Finding(Gentle.think, "unknown", error.status, f"{error.title} {error.detail}".strip()[:120])
 
     def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
         """The continue call for this prompt."""
-        gentle = gentle_call("continue", prompt, model=asked, stream=stream or None, **options)
+        gentle = gentle_call(Gentle.continue_, prompt, model=asked, stream=stream or None, **options)
         return build.continue_(self._base, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
 
     def plan_understand(self, texts: str | Sequence[str], model: str, asked: str | None, notes: tuple[str, ...]) -> Call:
         """The understand call for one text or a batch."""
-        return build.understand(self._base, texts, model=model, gentle=gentle_call("understand", texts, model=asked), notes=notes)
+        return build.understand(self._base, texts, model=model, gentle=gentle_call(Gentle.understand, texts, model=asked), notes=notes)
 
     def plan_imagine(self, prompt: str, model: str | None, size: str | None, n: int) -> Call:
         """The imagine call."""
-        gentle = gentle_call("imagine", prompt, model=model, size=size, n=n if n != 1 else None)
+        gentle = gentle_call(Gentle.imagine, prompt, model=model, size=size, n=n if n != 1 else None)
         return build.imagine(self._base, prompt, model=model, size=size, n=n, gentle=gentle)
 
     def plan_speak(self, text: str, voice: str, model: str, asked: str | None, format: str | None, notes: tuple[str, ...]) -> Call:
         """The speak call."""
-        gentle = gentle_call("speak", text, voice=voice if voice != "alloy" else None, model=asked, format=format)
+        gentle = gentle_call(Gentle.speak, text, voice=voice if voice != "alloy" else None, model=asked, format=format)
         return build.speak(self._base, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
 
     def plan_transcribe(self, action: Gentle, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
@@ -198,11 +198,11 @@ class GuideCore:
 
     def plan_discern(self, text: str | Sequence[str], model: str | None) -> Call:
         """The discern call."""
-        return build.discern(self._base, text, model=model, gentle=gentle_call("discern", text, model=model))
+        return build.discern(self._base, text, model=model, gentle=gentle_call(Gentle.discern, text, model=model))
 
     def plan_revise(self, text: str, instruction: str, model: str, asked: str | None, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
         """The revise call: these words, changed as the instruction asks."""
-        gentle = gentle_call("revise", text, instruction, model=asked, **options)
+        gentle = gentle_call(Gentle.revise, text, instruction, model=asked, **options)
         return build.revise(self._base, text, instruction, model=model, options=options, gentle=gentle, notes=notes)
 
     def plan_respond(
@@ -216,7 +216,7 @@ class GuideCore:
         notes: tuple[str, ...],
     ) -> Call:
         """The respond call for this input."""
-        gentle = gentle_call("respond", input, instructions=instructions, model=asked, stream=stream or None, **options)
+        gentle = gentle_call(Gentle.respond, input, instructions=instructions, model=asked, stream=stream or None, **options)
         return build.respond(self._base, input, model=model, instructions=instructions, stream=stream, options=options, gentle=gentle, notes=notes)
 
     def plan_replay(self, action: Gentle, body: dict[str, Any]) -> Call:

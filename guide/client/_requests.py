@@ -130,7 +130,7 @@ def think(
     if stream:
         body["stream"] = True
         body.setdefault("stream_options", {"include_usage": True})
-    return Call(ACTIONS["think"], url_for(base, ACTIONS["think"]), json=body, stream=stream, gentle=gentle, notes=notes)
+    return Call(ACTIONS[Gentle.think], url_for(base, ACTIONS[Gentle.think]), json=body, stream=stream, gentle=gentle, notes=notes)
 
 
 def continue_(base: str, prompt: str, *, model: str, stream: bool, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
@@ -139,13 +139,13 @@ def continue_(base: str, prompt: str, *, model: str, stream: bool, options: dict
     if stream:
         body["stream"] = True
         body.setdefault("stream_options", {"include_usage": True})
-    return Call(ACTIONS["continue"], url_for(base, ACTIONS["continue"]), json=body, stream=stream, gentle=gentle, notes=notes)
+    return Call(ACTIONS[Gentle.continue_], url_for(base, ACTIONS[Gentle.continue_]), json=body, stream=stream, gentle=gentle, notes=notes)
 
 
 def understand(base: str, texts: str | Sequence[str], *, model: str, gentle: str, notes: tuple[str, ...] = ()) -> Call:
     """POST /embeddings with one text or a batch."""
     body = {"model": model, "input": texts if isinstance(texts, str) else list(texts), "encoding_format": "float"}
-    return Call(ACTIONS["understand"], url_for(base, ACTIONS["understand"]), json=body, gentle=gentle, notes=notes)
+    return Call(ACTIONS[Gentle.understand], url_for(base, ACTIONS[Gentle.understand]), json=body, gentle=gentle, notes=notes)
 
 
 def imagine(base: str, prompt: str, *, model: str | None, size: str | None, n: int, gentle: str) -> Call:
@@ -157,7 +157,7 @@ def imagine(base: str, prompt: str, *, model: str | None, size: str | None, n: i
         body["size"] = size
     if model is None or model.startswith("dall-e"):
         body["response_format"] = "b64_json"
-    return Call(ACTIONS["imagine"], url_for(base, ACTIONS["imagine"]), json=body, gentle=gentle)
+    return Call(ACTIONS[Gentle.imagine], url_for(base, ACTIONS[Gentle.imagine]), json=body, gentle=gentle)
 
 
 def speak(base: str, text: str, *, model: str, voice: str, format: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
@@ -165,7 +165,7 @@ def speak(base: str, text: str, *, model: str, voice: str, format: str | None, g
     body: dict[str, Any] = {"model": model, "input": text, "voice": voice}
     if format:
         body["response_format"] = format
-    return Call(ACTIONS["speak"], url_for(base, ACTIONS["speak"]), json=body, gentle=gentle, notes=notes)
+    return Call(ACTIONS[Gentle.speak], url_for(base, ACTIONS[Gentle.speak]), json=body, gentle=gentle, notes=notes)
 
 
 def transcribe(action: Gentle, base: str, audio: AudioInput, *, model: str, language: str | None, gentle: str, notes: tuple[str, ...] = ()) -> Call:
@@ -179,7 +179,7 @@ def transcribe(action: Gentle, base: str, audio: AudioInput, *, model: str, lang
 
 def catalog(base: str) -> Call:
     """GET /models."""
-    return Call(ACTIONS["catalog"], url_for(base, ACTIONS["catalog"]), gentle=gentle_call("catalog"))
+    return Call(ACTIONS[Gentle.catalog], url_for(base, ACTIONS[Gentle.catalog]), gentle=gentle_call(Gentle.catalog))
 
 
 def discern(base: str, text: str | Sequence[str], *, model: str | None, gentle: str) -> Call:
@@ -187,13 +187,13 @@ def discern(base: str, text: str | Sequence[str], *, model: str | None, gentle: 
     body: dict[str, Any] = {"input": text if isinstance(text, str) else list(text)}
     if model:
         body["model"] = model
-    return Call(ACTIONS["discern"], url_for(base, ACTIONS["discern"]), json=body, gentle=gentle)
+    return Call(ACTIONS[Gentle.discern], url_for(base, ACTIONS[Gentle.discern]), json=body, gentle=gentle)
 
 
 def revise(base: str, text: str, instruction: str, *, model: str, options: dict[str, Any], gentle: str, notes: tuple[str, ...] = ()) -> Call:
     """POST /edits with the words to change (`input`) and the wish (`instruction`), as the spec of its day defined them."""
     body: dict[str, Any] = {"model": model, "input": text, "instruction": instruction, **options}
-    return Call(ACTIONS["revise"], url_for(base, ACTIONS["revise"]), json=body, gentle=gentle, notes=notes)
+    return Call(ACTIONS[Gentle.revise], url_for(base, ACTIONS[Gentle.revise]), json=body, gentle=gentle, notes=notes)
 
 
 def respond(
@@ -215,7 +215,7 @@ def respond(
     body.update(options)
     if stream:
         body["stream"] = True
-    return Call(ACTIONS["respond"], url_for(base, ACTIONS["respond"]), json=body, stream=stream, gentle=gentle, notes=notes)
+    return Call(ACTIONS[Gentle.respond], url_for(base, ACTIONS[Gentle.respond]), json=body, stream=stream, gentle=gentle, notes=notes)
 
 
 def replay(base: str, action: Gentle, body: dict[str, Any]) -> Call:
@@ -232,14 +232,14 @@ def replay(base: str, action: Gentle, body: dict[str, Any]) -> Call:
 
 
 INVALID_FIELD = {
-    "think": "messages",
-    "continue": "prompt",
-    "understand": "input",
-    "imagine": "prompt",
-    "speak": "input",
-    "discern": "input",
-    "revise": "instruction",
-    "respond": "input",
+    Gentle.think: "messages",
+    Gentle.continue_: "prompt",
+    Gentle.understand: "input",
+    Gentle.imagine: "prompt",
+    Gentle.speak: "input",
+    Gentle.discern: "input",
+    Gentle.revise: "instruction",
+    Gentle.respond: "input",
 }
 """The field a probe sends with the wrong type, so no server can start generating."""
 
@@ -259,11 +259,11 @@ def empty(action: Action, base: str) -> Call:
 
 
 MINIMAL_BODY: dict[str, dict[str, Any]] = {
-    "think": {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1},
-    "continue": {"prompt": "Hi", "max_tokens": 1},
-    "understand": {"input": "hi"},
-    "discern": {"input": "hi"},
-    "respond": {"input": "Hi", "max_output_tokens": 16},
+    Gentle.think: {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1},
+    Gentle.continue_: {"prompt": "Hi", "max_tokens": 1},
+    Gentle.understand: {"input": "hi"},
+    Gentle.discern: {"input": "hi"},
+    Gentle.respond: {"input": "Hi", "max_output_tokens": 16},
 }
 """The smallest real request of each action a probe may send (a token or two at most): only after the route failed with a 5xx
 on the invalid one, as llama.cpp's server reports its validation, so that a route that exists but cannot answer is told apart."""

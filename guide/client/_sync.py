@@ -144,11 +144,11 @@ class Guide(GuideCore):
 
     def listen(self, audio: AudioInput, *, model: str | None = None, language: str | None = None) -> Transcript:
         """Transcriptions: sound becomes words."""
-        return self._transcribe("listen", audio, model, language)
+        return self._transcribe(Gentle.listen, audio, model, language)
 
     def interpret(self, audio: AudioInput, *, model: str | None = None) -> Transcript:
         """Translations: speech in any tongue becomes English words."""
-        return self._transcribe("interpret", audio, model, None)
+        return self._transcribe(Gentle.interpret, audio, model, None)
 
     def catalog(self) -> Catalog:
         """Models: who is here to help."""

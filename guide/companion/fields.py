@@ -203,13 +203,13 @@ EDITS: dict[str, Field] = {
 }
 """revise's fields, as the historical CreateEditRequest gave them (tests/test_revise_shape.py)."""
 FIELDS: dict[Gentle, dict[str, Field]] = {
-    "think": CHAT,
-    "continue": COMPLETION,
-    "understand": EMBEDDINGS,
-    "respond": RESPONSES,
-    "speak": SPEECH,
-    "listen": TRANSCRIPTION,
-    "revise": EDITS,
+    Gentle.think: CHAT,
+    Gentle.continue_: COMPLETION,
+    Gentle.understand: EMBEDDINGS,
+    Gentle.respond: RESPONSES,
+    Gentle.speak: SPEECH,
+    Gentle.listen: TRANSCRIPTION,
+    Gentle.revise: EDITS,
 }
 """Per action, each request field the spec defines (listen's arrive as form values: text, and `name[]` for a list)."""
 

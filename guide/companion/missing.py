@@ -5,9 +5,9 @@ from __future__ import annotations
 from guide.client import ACTIONS, Gentle
 
 BRINGS: dict[str, str] = {
-    "speak": "it speaks with espeak-ng, which is not installed here: `sudo apt install espeak-ng` (or your system's package) brings it.",
-    "listen": "it listens with pocketsphinx, which is not installed here: `pip install 'guide-chat[local]'` brings it.",
-    "revise": "an edit needs a language model, and the reflective listener is rules: `pip install 'guide-chat[local]'` brings a small model.",
+    Gentle.speak: "it speaks with espeak-ng, which is not installed here: `sudo apt install espeak-ng` (or your system's package) brings it.",
+    Gentle.listen: "it listens with pocketsphinx, which is not installed here: `pip install 'guide-chat[local]'` brings it.",
+    Gentle.revise: "an edit needs a language model, and the reflective listener is rules: `pip install 'guide-chat[local]'` brings a small model.",
 }
 """What brings an action the companion can have, when it is missing here."""
 

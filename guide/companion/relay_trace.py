@@ -15,7 +15,7 @@ import time
 import zlib
 from typing import Any
 
-from guide.client import ACTIONS, API_VERSION, SSEDecoder, Trace, redact_key, redact_url
+from guide.client import ACTIONS, API_VERSION, Gentle, SSEDecoder, Trace, redact_key, redact_url
 from guide.client.internal import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds, frame_type, scrub
 
 KEPT = 8 * 1024 * 1024
@@ -26,14 +26,14 @@ RELAYED = "Passed on by guide's relay."
 TO_THE_COMPANION = "Made to guide's companion by another program."
 """The first note of each call the companion records of another program (theirs.py)."""
 MAIN_FIELD = {
-    "think": "messages",
-    "continue": "prompt",
-    "understand": "input",
-    "imagine": "prompt",
-    "speak": "input",
-    "discern": "input",
-    "revise": "input",
-    "respond": "input",
+    Gentle.think: "messages",
+    Gentle.continue_: "prompt",
+    Gentle.understand: "input",
+    Gentle.imagine: "prompt",
+    Gentle.speak: "input",
+    Gentle.discern: "input",
+    Gentle.revise: "input",
+    Gentle.respond: "input",
 }
 """The argument each gentle call takes first, read from the request's body to write the call as guide's Python."""
 
@@ -52,7 +52,7 @@ def gentle_of(action: str, body: Any) -> str:
         return f"# {OFF_MAP}: guide has no gentle name for this endpoint, so it passed through as it was."
     args: list[str] = []
     fields = body if isinstance(body, dict) else {}
-    main = MAIN_FIELD.get(action)
+    main = MAIN_FIELD.get(ACTIONS[action].name)
     if main and main in fields:
         args.append(_short(fields[main]))
     for name in ("model", "stream"):
@@ -152,7 +152,7 @@ class Recording:
 
     def _kind(self, data: str) -> str:
         kind = frame_type(data)
-        if kind or self.trace.action != "think":
+        if kind or self.trace.action != Gentle.think:
             return kind
         try:
             return self.kinds.of(json.loads(data))

@@ -170,7 +170,7 @@ def banner(host: str, port: int, engines: Engines, offered: list[Gentle], api_ke
     key = ' -H "Authorization: Bearer $GUIDE_SERVE_KEY"' if api_key else ""
     model = engines.think.model_id
     lines.append(
-        f"try:    curl http://{shown}:{port}{ACTIONS['think'].legacy_path}{key} -H 'Content-Type: application/json' "
+        f"try:    curl http://{shown}:{port}{ACTIONS[Gentle.think].legacy_path}{key} -H 'Content-Type: application/json' "
         f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}'"""
     )
     return "\n".join(lines)

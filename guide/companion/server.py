@@ -77,10 +77,10 @@ class CompanionApp:
 
 def offered(engines: Engines) -> list[Gentle]:
     """The actions these engines answer, in the map's order: what the routes serve and the start-up line lists."""
-    have = {"catalog", "think", "continue", "understand", "respond"}
-    have |= ({"speak"} if engines.speak else set()) | ({"listen"} if engines.listen else set())
+    have = {Gentle.catalog, Gentle.think, Gentle.continue_, Gentle.understand, Gentle.respond}
+    have |= ({Gentle.speak} if engines.speak else set()) | ({Gentle.listen} if engines.listen else set())
     if not isinstance(engines.think, ReflectiveListener):
-        have.add("revise")  # an edit needs a language model: rules cannot rewrite text as asked
+        have.add(Gentle.revise)  # an edit needs a language model: rules cannot rewrite text as asked
     return [row.name for row in ACTIONS.values() if row.name in have]
 
 
@@ -110,7 +110,7 @@ class Routes:
         if name not in self.known:
             raise Refusal(
                 404,
-                f"The model '{name}' does not exist here. {ACTIONS['catalog'].endpoint} lists this server's models.",
+                f"The model '{name}' does not exist here. {ACTIONS[Gentle.catalog].endpoint} lists this server's models.",
                 code="model_not_found",
                 param="model",
             )
@@ -134,20 +134,20 @@ class Routes:
         return JSONResponse(self.stored.response(request.path_params["ident"]))
 
     async def think(self, request: Request) -> Response:
-        body = await self.body_for(request, "think")
+        body = await self.body_for(request, Gentle.think)
         messages, options = chat_messages(body), sampling(body)
         if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
             return await self.replies.with_tools(body, messages, options)
         return await self.replies.answer(body, lambda i: self.engines.think.chat(messages, choice(options, i)), chat=True)
 
     async def carry_on(self, request: Request) -> Response:
-        body = await self.body_for(request, "continue")
+        body = await self.body_for(request, Gentle.continue_)
         text, options = prompt_text(body), sampling(body)
         make = lambda i: echoed(text, self.engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
         return await self.replies.answer(body, make, chat=False)
 
     async def revise(self, request: Request) -> Response:
-        body = await self.body_for(request, "revise")
+        body = await self.body_for(request, Gentle.revise)
         messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
         async with self.slots.held():
             generation = await self.threads.run(self.engines.think.chat, messages, options)
@@ -161,7 +161,7 @@ class Routes:
         return JSONResponse({"object": "edit", "created": int(time.time()), "choices": [edited], "usage": generation.usage})
 
     async def respond(self, request: Request) -> Response:
-        body = await self.body_for(request, "respond")
+        body = await self.body_for(request, Gentle.respond)
         messages, options = response_messages(body), response_sampling(body)
         told = messages[:1] if body.get("instructions") else []  # instructions do not carry over to the next response
         said = messages[len(told) :]
@@ -181,7 +181,7 @@ class Routes:
         return keep
 
     async def understand(self, request: Request) -> Response:
-        body = await self.body_for(request, "understand")
+        body = await self.body_for(request, Gentle.understand)
         texts = embedding_inputs(body)
         wanted = body.get("encoding_format") or "float"
         async with self.slots.held():
@@ -190,8 +190,8 @@ class Routes:
 
     async def speak(self, request: Request) -> Response:
         if self.engines.speak is None:
-            raise Refusal(404, not_offered("speak"), code="not_offered")
-        body = await self.body_for(request, "speak")
+            raise Refusal(404, not_offered(Gentle.speak), code="not_offered")
+        body = await self.body_for(request, Gentle.speak)
         text = speech_text(body)
         voice = need(body, "voice", (str, dict), "a voice name")
         wanted = body.get("response_format") or "wav"
@@ -203,13 +203,13 @@ class Routes:
 
     async def listen(self, request: Request) -> Response:
         if self.engines.listen is None:
-            raise Refusal(404, not_offered("listen"), code="not_offered")
+            raise Refusal(404, not_offered(Gentle.listen), code="not_offered")
         form = await read_form(request, stall=self.stall)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
         self.model_for({"model": form.get("model")} if isinstance(form.get("model"), str) else {})
-        refuse_unhonoured("listen", {name: value for name, value in form.multi_items() if name != "file"}, model=self.model_engine)
+        refuse_unhonoured(Gentle.listen, {name: value for name, value in form.multi_items() if name != "file"}, model=self.model_engine)
         wanted = form.get("response_format") or "json"
         if wanted not in ("json", "text"):
             raise Refusal(400, "This companion answers response_format json or text.", param="response_format")
@@ -244,21 +244,21 @@ def build(
 
     actions = offered(engines)
     handlers: dict[str, Callable[[Request], Any]] = {
-        "catalog": serving.catalog,
-        "think": serving.think,
-        "continue": serving.carry_on,
-        "understand": serving.understand,
-        "speak": serving.speak,
-        "listen": serving.listen,
-        "revise": serving.revise,
-        "respond": serving.respond,
+        Gentle.catalog: serving.catalog,
+        Gentle.think: serving.think,
+        Gentle.continue_: serving.carry_on,
+        Gentle.understand: serving.understand,
+        Gentle.speak: serving.speak,
+        Gentle.listen: serving.listen,
+        Gentle.revise: serving.revise,
+        Gentle.respond: serving.respond,
     }
     routes = [
         Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(row.name), methods=[row.method])
         for name, row in ACTIONS.items()
     ]
-    routes.append(Route(f"/{API_VERSION}{ACTIONS['catalog'].path}/{{model}}", serving.one_model, methods=["GET"]))  # the SDK's models.retrieve
-    routes.append(Route(f"/{API_VERSION}{ACTIONS['respond'].path}/{{ident}}", serving.kept_response, methods=["GET"]))
+    routes.append(Route(f"/{API_VERSION}{ACTIONS[Gentle.catalog].path}/{{model}}", serving.one_model, methods=["GET"]))  # the SDK's models.retrieve
+    routes.append(Route(f"/{API_VERSION}{ACTIONS[Gentle.respond].path}/{{ident}}", serving.kept_response, methods=["GET"]))
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refusal)

@@ -38,14 +38,14 @@ EDIT_REQUEST: dict[str, Any] = {
     },
 }
 """CreateEditRequest as the spec of its day gave it (its ranges from the same spec's words)."""
-CHECKED = ("think", "continue", "understand", "respond", "speak")
+CHECKED = (Gentle.think, Gentle.continue_, Gentle.understand, Gentle.respond, Gentle.speak)
 """The actions whose JSON bodies the spec describes (listen's form values arrive as text: limits.py reads them)."""
 
 
 @cache
 def validators() -> dict[Gentle, Draft202012Validator]:
     """A validator per action, built once (about 40 ms for all of them)."""
-    made = {"revise": Draft202012Validator(EDIT_REQUEST)}
+    made = {Gentle.revise: Draft202012Validator(EDIT_REQUEST)}
     for action in CHECKED:
         schema = schema_for(action, "request")
         if schema is not None:
@@ -90,6 +90,6 @@ def lightened(action: Gentle, body: dict[str, Any]) -> dict[str, Any]:
     of them; checking 2,048 one by one took 25 ms, the GIL held throughout.
     """
     given = body.get("input")
-    if action == "understand" and isinstance(given, list) and 1 < len(given) <= 2048 and all(isinstance(text, str) for text in given):
+    if action == Gentle.understand and isinstance(given, list) and 1 < len(given) <= 2048 and all(isinstance(text, str) for text in given):
         return {**body, "input": given[:1]}
     return body

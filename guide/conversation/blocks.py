@@ -76,7 +76,7 @@ def describe_vector(vector: list[float]) -> str:
 
 async def understand(conversation: Conversation, text: str) -> Turn:
     """Embed a text, or two (`A | B`) and their similarity."""
-    guide, model = conversation.require_guide(), await conversation.model_for("understand")
+    guide, model = conversation.require_guide(), await conversation.model_for(Gentle.understand)
     if "|" in text:
         left, right = (part.strip() for part in text.split("|", 1))
         vectors = await guide.understand([left, right], model=model)
@@ -88,22 +88,27 @@ async def understand(conversation: Conversation, text: str) -> Turn:
             f"*{left}* — {describe_vector(a)}\n\n*{right}* — {describe_vector(b)}"
         )
         facts = {"similarity": similarity, "reading": reading(similarity), "vectors": [vector_facts(a), vector_facts(b)]}
-        return block(conversation, "understand", body, vectors.trace, dimensions=len(a), **facts)
+        return block(conversation, Gentle.understand, body, vectors.trace, dimensions=len(a), **facts)
     vector = await guide.understand(text, model=model)
     values = cast("list[float]", vector)
     return block(
-        conversation, "understand", describe_vector(values), getattr(vector, "trace", None), dimensions=len(values), vectors=[vector_facts(values)]
+        conversation,
+        Gentle.understand,
+        describe_vector(values),
+        getattr(vector, "trace", None),
+        dimensions=len(values),
+        vectors=[vector_facts(values)],
     )
 
 
 async def speak(conversation: Conversation, text: str) -> Turn:
     """Say it aloud: the audio is saved (the app plays it)."""
     guide = conversation.require_guide()
-    sound = await guide.speak(text, format="wav", model=await conversation.model_for("speak"))
+    sound = await guide.speak(text, format="wav", model=await conversation.model_for(Gentle.speak))
     suffix = "." + (sound.media_type.split("/")[-1].replace("mpeg", "mp3").replace("x-wav", "wav") or "audio")
     path = sound.save(saved_path("sounds", suffix))
     body = f"Saved to `{path}` ({len(sound.data):,} bytes, {sound.media_type})."
-    return block(conversation, "speak", body, sound.trace, path=str(path), media_type=sound.media_type)
+    return block(conversation, Gentle.speak, body, sound.trace, path=str(path), media_type=sound.media_type)
 
 
 async def imagine(conversation: Conversation, prompt: str) -> Turn:
@@ -121,24 +126,24 @@ async def imagine(conversation: Conversation, prompt: str) -> Turn:
         lines.append(f"Saved to `{path}` ({len(picture.data):,} bytes, {picture.media_type}).")
         if picture.revised_prompt:
             lines.append(f"The server drew: *{picture.revised_prompt}*")
-    return block(conversation, "imagine", "\n\n".join(lines), pictures[0].trace, path=paths[0], paths=paths)
+    return block(conversation, Gentle.imagine, "\n\n".join(lines), pictures[0].trace, path=paths[0], paths=paths)
 
 
 async def transcribe(conversation: Conversation, action: Gentle, path: Path) -> Turn:
     """Words from an audio file (listen), or in English (interpret): they go to the composer."""
     guide = conversation.require_guide()
     model = await conversation.model_for(action)
-    words = await (guide.listen(path, model=model) if action == "listen" else guide.interpret(path, model=model))
+    words = await (guide.listen(path, model=model) if action == Gentle.listen else guide.interpret(path, model=model))
     body = f"From `{path}` — the words are in the composer for you to send."
     return block(conversation, action, body, words.trace, words=str(words), source=str(path))
 
 
 async def carry_on(conversation: Conversation, text: str) -> Turn:
     """Let the model carry a text forward (raw completion)."""
-    reply = await conversation.require_guide().continue_(text, model=await conversation.model_for("continue"))
+    reply = await conversation.require_guide().continue_(text, model=await conversation.model_for(Gentle.continue_))
     # Two labelled lines, not `text**continued**`: Markdown will not open bold before the space a continuation starts with.
     body = f"*You began:* {text}\n\n*It carried on:* {reply.text.strip() or '(nothing)'}"
-    return block(conversation, "continue", body, reply.trace, prompt=text, continued=reply.text)
+    return block(conversation, Gentle.continue_, body, reply.trace, prompt=text, continued=reply.text)
 
 
 async def catalog(conversation: Conversation) -> Turn:
@@ -147,23 +152,23 @@ async def catalog(conversation: Conversation) -> Turn:
 
     models = await conversation.know_models()
     body = "\n".join(f"- `{m.id}` — {m.owned_by or 'unknown owner'} · {LABELS[purpose_of(m)]}" for m in models) or "The server lists no models."
-    return block(conversation, "catalog", body, models.trace, models=[m.id for m in models])
+    return block(conversation, Gentle.catalog, body, models.trace, models=[m.id for m in models])
 
 
 async def discern(conversation: Conversation, text: str) -> Turn:
     """Whether a text is safe to say."""
-    verdict = await conversation.require_guide().discern(text, model=conversation.models.per_action.get("discern"))
+    verdict = await conversation.require_guide().discern(text, model=conversation.models.per_action.get(Gentle.discern))
     flagged = ", ".join(verdict.flagged_categories) or "nothing"
     body = f"**{'Flagged' if verdict.flagged else 'Not flagged'}** · categories flagged: {flagged}"
     if verdict.scores:
         top = sorted(verdict.scores.items(), key=lambda kv: -kv[1])[:4]
         body += "\n\n" + " · ".join(f"{k} {v:.2f}" for k, v in top)
-    return block(conversation, "discern", body, verdict.trace, flagged=verdict.flagged)
+    return block(conversation, Gentle.discern, body, verdict.trace, flagged=verdict.flagged)
 
 
 async def revise(conversation: Conversation, argument: str) -> Turn:
     """`INSTRUCTION | TEXT`: the text handed over with a wish, and what came back changed (POST /v1/edits, where a server still has it)."""
     instruction, _, text = (part.strip() for part in argument.partition("|"))
-    reply = await conversation.require_guide().revise(text, instruction, model=await conversation.model_for("revise"))
+    reply = await conversation.require_guide().revise(text, instruction, model=await conversation.model_for(Gentle.revise))
     body = f"*You asked:* {instruction}\n\n*Of:* {text or '(nothing)'}\n\n*It gave back:* {reply.text.strip() or '(nothing)'}"
-    return block(conversation, "revise", body, reply.trace, instruction=instruction, input=text, revised=reply.text)
+    return block(conversation, Gentle.revise, body, reply.trace, instruction=instruction, input=text, revised=reply.text)

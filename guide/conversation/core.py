@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from guide.client import Gentle
 from guide.constants import DEFAULT_HISTORY, PROBE
 from guide.models import PURPOSES, ModelChoice, Server
 from guide.tools import tools_for
@@ -38,7 +39,7 @@ RESUME_PAGE = 200
 """Turns read when a conversation opens (the transcript mounts only the last few)."""
 OLDER_PAGE = 1000
 """Turns read from the store at a time, going back."""
-Surface = Literal["think", "respond"]
+Surface = Literal[Gentle.think, Gentle.respond]
 """Which gentle action carries the chat's messages: chat completions, or the Responses API."""
 RESPOND_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
 """A persona's sampling options as the Responses API names them; the others (seed, penalties, stop) it does not take."""
@@ -91,7 +92,7 @@ class Conversation:
         """How many turns were read in before the first: a window over `turns` stays true by it."""
         self.more_before = False
         """Whether the store holds turns older than the first one held."""
-        self.surface: Surface = "think"
+        self.surface: Surface = Gentle.think
         """Which action the next messages go through (/respond flips it): the same turn, on either surface."""
         self.calls: dict[str, Trace] = {}
         """The calls made while this conversation was open, by trace id."""
@@ -463,8 +464,8 @@ class Conversation:
         model: str | None = None
         try:
             guide = self.require_guide()
-            model = await self.model_for("think")  # may ask the catalog first: its failure, too, gives the words back
-            if self.surface == "respond":
+            model = await self.model_for(Gentle.think)  # may ask the catalog first: its failure, too, gives the words back
+            if self.surface == Gentle.respond:
                 options = respond_options(self.persona.options)
                 exchange.reply = guide.respond(self.payload(), instructions=self.system(), stream=self.streams, model=model, **options)
             else:
@@ -573,12 +574,17 @@ class Conversation:
         """A server that does not offer respond: back to think, said once (each message would fail the same way)."""
         from guide.client import NotOffered
 
-        if self.surface == "respond" and isinstance(exchange.error, NotOffered) and exchange.error.action == "respond" and not exchange.text:
+        if (
+            self.surface == Gentle.respond
+            and isinstance(exchange.error, NotOffered)
+            and exchange.error.action == Gentle.respond
+            and not exchange.text
+        ):
             self.leave_respond("This server does not offer respond (POST /v1/responses)")
 
     def leave_respond(self, why: str) -> None:
         """Go back to think because the server in force has no respond: a divider, and one notice that names /respond."""
-        self.switch_surface("think")
+        self.switch_surface(Gentle.think)
         words = f"{why}, so the next messages go through think again; /respond on when a server offers it. Your words are kept."
         self.emit(Notice("Respond", words, "warning"))
 
@@ -630,7 +636,7 @@ class Conversation:
         label = f"now answering through {surface} ({ACTIONS[surface].endpoint})"
         self._divide(Turn("divider", label, kind="surface", data={"surface": surface}), was=was, now=surface)
         self.emit(Switched("surface"))
-        if surface == "respond" and self.persona.tools:
+        if surface == Gentle.respond and self.persona.tools:
             words = f"{self.persona.name}'s tools go with think only: through respond, the model answers without them."
             self.emit(Notice("Tools", words, "warning"))
 
@@ -638,7 +644,7 @@ class Conversation:
         """Answer with another model from the next call (checked against the catalog by the caller); the actions it answers."""
         actions, was = self.models.choose(name)
         if name != was:
-            label = f"model: {name}" if actions == ["think"] else f"model for {actions[0]}: {name}"
+            label = f"model: {name}" if actions == [Gentle.think] else f"model for {actions[0]}: {name}"
             self._divide(Turn("divider", label, kind="model", model=name, data={"action": actions[0]}), was=was, now=name)
         return actions
 
@@ -743,6 +749,6 @@ class Conversation:
             held.update(item for item in kept.get(name, ()) if isinstance(item, str))  # as the last reply left them
         conversation.tree = Tree(await store.read(store.forks, conversation_id))
         switched = next((t for t in reversed(conversation.turns) if t.role == "divider" and t.kind == "surface"), None)
-        if switched is not None and (switched.data or {}).get("surface") == "respond":
-            conversation.surface = "respond"  # it answered through respond when it was left: it goes on so
+        if switched is not None and (switched.data or {}).get("surface") == Gentle.respond:
+            conversation.surface = Gentle.respond  # it answered through respond when it was left: it goes on so
         return conversation

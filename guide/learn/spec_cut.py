@@ -20,10 +20,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from guide.client import Gentle
+
 HERE = Path(__file__).resolve().parent
 FULL = HERE.parents[2] / "shared" / "openai-openapi" / "openapi.yaml"
 COMPACT = HERE / "openapi.compact.json"
-STREAM_CHUNKS = {"think": "CreateChatCompletionStreamResponse", "continue": "CreateCompletionResponse", "respond": "ResponseStreamEvent"}
+STREAM_CHUNKS = {
+    Gentle.think: "CreateChatCompletionStreamResponse",
+    Gentle.continue_: "CreateCompletionResponse",
+    Gentle.respond: "ResponseStreamEvent",
+}
 """The schema each streamed action's chunks (respond's: typed events) keep to, by gentle action: only the map spells a path."""
 DROPPED = "x-oaiMeta"
 """The spec's documentation examples (curl, Python, Node, C# samples): no field's meaning is in them, and they were a third of the copy."""

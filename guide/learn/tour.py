@@ -110,14 +110,14 @@ async def _interpret(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) ->
 
 STEPS: tuple[Step, ...] = (
     Step(
-        "catalog",
+        Gentle.catalog,
         "catalog asks who is here to help: GET /v1/models lists the models this server offers. "
         "It is the one call with no body, and each model's id is the name the other calls take.",
         _catalog,
         response_fields=("data", "data[0].id", "data[0].owned_by"),
     ),
     Step(
-        "think",
+        Gentle.think,
         "think is one turn of a conversation: POST /v1/chat/completions takes the messages so far and answers with one more. "
         "Every chat you have here is this call, streamed; this one asks for the whole answer at once.",
         _think,
@@ -125,7 +125,7 @@ STEPS: tuple[Step, ...] = (
         response_fields=("choices[0].message.content", "choices[0].finish_reason", "usage"),
     ),
     Step(
-        "respond",
+        Gentle.respond,
         "respond is the same turn on OpenAI's newer surface: POST /v1/responses takes an input and instructions, and the server may keep "
         "the conversation and its tools. Its answer is a list of output items, streamed as typed events such as response.output_text.delta "
         "rather than chunks.",
@@ -134,7 +134,7 @@ STEPS: tuple[Step, ...] = (
         response_fields=("type", "sequence_number"),
     ),
     Step(
-        "continue",
+        Gentle.continue_,
         "continue is the older way to generate: POST /v1/completions takes a bare prompt, with no roles, and carries it forward. "
         "This one streams, so the answer arrives as Server-Sent Events, one data: line per piece.",
         _continue,
@@ -142,7 +142,7 @@ STEPS: tuple[Step, ...] = (
         response_fields=("choices[0].text", "choices[0].finish_reason"),
     ),
     Step(
-        "revise",
+        Gentle.revise,
         "revise hands over words with a wish: POST /v1/edits takes an input and an instruction and gives the input back changed. "
         "OpenAI has retired it (chat took its place); LocalAI and a few other servers still serve it, and the probe tells whether this one does.",
         _revise,
@@ -150,7 +150,7 @@ STEPS: tuple[Step, ...] = (
         response_fields=("choices[0].text", "usage"),
     ),
     Step(
-        "understand",
+        Gentle.understand,
         "understand turns text into meaning you can measure: POST /v1/embeddings answers each input with a vector of numbers. "
         "Texts that mean nearly the same get vectors that point nearly the same way.",
         _understand,
@@ -158,7 +158,7 @@ STEPS: tuple[Step, ...] = (
         response_fields=("data[0].embedding", "usage"),
     ),
     Step(
-        "discern",
+        Gentle.discern,
         "discern asks whether words are safe to say: POST /v1/moderations answers whether the input is flagged, with a score per category. "
         "Many local servers do not offer it; the probe tells.",
         _discern,
@@ -166,7 +166,7 @@ STEPS: tuple[Step, ...] = (
         response_fields=("results[0].flagged", "results[0].categories"),
     ),
     Step(
-        "imagine",
+        Gentle.imagine,
         "imagine turns words into a picture: POST /v1/images/generations answers with the image as base64 or as a URL. "
         "Drawing is slow, so the tour asks for the smallest size.",
         _imagine,
@@ -174,14 +174,14 @@ STEPS: tuple[Step, ...] = (
         response_fields=("data[0].b64_json", "data[0].url"),
     ),
     Step(
-        "speak",
+        Gentle.speak,
         "speak turns words into sound: POST /v1/audio/speech answers with audio bytes, not JSON. "
         "The tour keeps this sound and hands it to the next step.",
         _speak,
         request_fields=("model", "input", "voice", "response_format"),
     ),
     Step(
-        "listen",
+        Gentle.listen,
         "listen turns sound back into words: POST /v1/audio/transcriptions takes the audio as a file upload (multipart/form-data), not JSON. "
         "The tour sends the sound speak made (a second of silence if it made none).",
         _listen,
@@ -189,7 +189,7 @@ STEPS: tuple[Step, ...] = (
         response_fields=("text",),
     ),
     Step(
-        "interpret",
+        Gentle.interpret,
         "interpret hears speech in any language and writes it down in English: POST /v1/audio/translations takes the same upload as listen. "
         "It is the only action whose answer is always English.",
         _interpret,

@@ -26,6 +26,7 @@ from textual.screen import Screen
 
 from guide import config
 from guide.chat_session import ChatSession
+from guide.client import Gentle
 from guide.conversation import Event, Notice
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
@@ -255,12 +256,12 @@ class GuideApp(App[None]):
         if wanted not in ("", "on", "off"):
             self.notify("Usage: /respond, /respond on or /respond off.", severity="warning", timeout=5)
             return
-        on = conversation.surface != "respond" if not wanted else wanted == "on"
+        on = conversation.surface != Gentle.respond if not wanted else wanted == "on"
         from guide.client import ACTIONS
         from guide.conversation.core import Surface
 
-        surface: Surface = "respond" if on else "think"
-        if on and self.session.offers("respond") is False:
+        surface: Surface = Gentle.respond if on else Gentle.think
+        if on and self.session.offers(Gentle.respond) is False:
             words = f"{self.session.server_address()} does not offer respond (POST /v1/responses): messages go on through think."
             self.notify(words, title="Respond", severity="warning", timeout=6)
             return
@@ -340,7 +341,7 @@ class GuideApp(App[None]):
         await self.session.started.wait()
         if not name:
             catalog = list(await self.session.conversation.know_models())
-            in_force = self.session.server.models.for_action("think", self.session.conversation.persona.model)
+            in_force = self.session.server.models.for_action(Gentle.think, self.session.conversation.persona.model)
             picked: str | None = await self.push_screen_wait(model_picker(catalog, in_force))
             name = picked or ""
         if name:

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList
 from textual.worker import WorkerCancelled
 
+from guide.client import Gentle
 from guide.conversation import CallFiled, Event, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, Switched, Turn, TurnAdded, TurnRemoved
 from guide.tui import slash
 from guide.tui.boundary import guarded
@@ -219,12 +220,12 @@ class ChatScreen(Screen[None]):
     def _followed_up(self, turn: Turn) -> None:
         """What a block asks of the screen: words into the composer, a sound played."""
         data = turn.data or {}
-        if turn.kind in ("listen", "interpret") and isinstance(data.get("words"), str):
+        if turn.kind in (Gentle.listen, Gentle.interpret) and isinstance(data.get("words"), str):
             self.composer.give_back(data["words"])  # what was typed while it listened stays
-        elif turn.kind == "speak" and isinstance(data.get("path"), str):
+        elif turn.kind == Gentle.speak and isinstance(data.get("path"), str):
             player = play(data["path"])
             heard = f"Playing with {player}." if player else "No audio player found (aplay, paplay, afplay, ffplay): open the file to listen."
-            self.notify(heard, title="speak", timeout=4)
+            self.notify(heard, title=Gentle.speak, timeout=4)
 
     async def _reply_started(self, exchange: Exchange) -> None:
         """A reply the conversation is asking for: a message view, drawing the pieces as they are reported."""

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from guide.client import Gentle
 from guide.personas import Persona
 from guide.safe_text import one_line
 
@@ -78,7 +79,7 @@ def model_picker(models: list[Any], current: str | None) -> Picker:
         options += [Option(Text(one_line(f"  {'●' if m.id == current else ' '} {m.id}  ({m.owned_by or 'unknown owner'})")), id=m.id) for m in listed]
     empty = [Option("The server lists no models.", id="", disabled=True)]
     note = "A chat model answers; the others serve their actions."
-    return Picker(f"Model · from catalog ({ACTIONS['catalog'].endpoint})", options or empty, note, current=current)
+    return Picker(f"Model · from catalog ({ACTIONS[Gentle.catalog].endpoint})", options or empty, note, current=current)
 
 
 def server_picker(current: str, in_force: str | None = None) -> Picker:

@@ -76,18 +76,22 @@ def gentle(action: Gentle, argument: str, help: str, takes: Takes, call: GentleC
 
 
 COMMANDS: tuple[SlashCommand, ...] = (
-    gentle("imagine", "PROMPT", "make an image; it is saved and previewed", "text", blocks.imagine),
-    gentle("understand", "TEXT  or  A | B", "embed a text (dimensions, first numbers, norm), or compare two", "text", blocks.understand),
-    gentle("speak", "TEXT", "say it aloud; the audio is saved and played", "text", blocks.speak),
-    gentle("listen", "FILE", "transcribe an audio file into the composer", "file", _file("listen")),
-    gentle("interpret", "FILE", "translate speech in an audio file into English, into the composer", "file", _file("interpret")),
+    gentle(Gentle.imagine, "PROMPT", "make an image; it is saved and previewed", "text", blocks.imagine),
+    gentle(Gentle.understand, "TEXT  or  A | B", "embed a text (dimensions, first numbers, norm), or compare two", "text", blocks.understand),
+    gentle(Gentle.speak, "TEXT", "say it aloud; the audio is saved and played", "text", blocks.speak),
+    gentle(Gentle.listen, "FILE", "transcribe an audio file into the composer", "file", _file(Gentle.listen)),
+    gentle(Gentle.interpret, "FILE", "translate speech in an audio file into English, into the composer", "file", _file(Gentle.interpret)),
     SlashCommand("attach", "FILE", "add a picture to your next message (PNG, JPEG, GIF or WebP)", "file", app_action="screen.attach({})"),
-    gentle("continue", "TEXT", "let the model carry a text forward (raw completion)", "text", blocks.carry_on),
-    gentle("catalog", "", "list the models this server offers", "nothing", _catalog),
-    gentle("discern", "TEXT", "ask whether a text is safe to say", "text", blocks.discern),
-    gentle("revise", "INSTRUCTION | TEXT", "hand over a text with a wish; it comes back changed (edits)", "text", blocks.revise, between="|"),
+    gentle(Gentle.continue_, "TEXT", "let the model carry a text forward (raw completion)", "text", blocks.carry_on),
+    gentle(Gentle.catalog, "", "list the models this server offers", "nothing", _catalog),
+    gentle(Gentle.discern, "TEXT", "ask whether a text is safe to say", "text", blocks.discern),
+    gentle(Gentle.revise, "INSTRUCTION | TEXT", "hand over a text with a wish; it comes back changed (edits)", "text", blocks.revise, between="|"),
     SlashCommand(
-        "respond", "[on|off]", "send the next messages through respond (the Responses API) instead of think", "optional", app_action="respond({})"
+        Gentle.respond,
+        "[on|off]",
+        "send the next messages through respond (the Responses API) instead of think",
+        "optional",
+        app_action="respond({})",
     ),
     SlashCommand("persona", "[ID]", "switch persona (or pick one)", "optional", app_action="persona({})"),
     SlashCommand("tools", "[SERVER on|off]", "what this persona can call; turn an MCP server on or off here", "optional", app_action="tools({})"),

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Label, Static
 
+from guide.client import Gentle
 from guide.conversation.turns import thought_label
 from guide.safe_text import one_line, visible
 
@@ -304,7 +305,7 @@ class ActionBlock(Vertical):
         yield markdown(self.text)
 
     def on_mount(self) -> None:
-        saved = (self.turn.data or {}).get("path") if self.turn is not None and self.turn.kind == "imagine" else None
+        saved = (self.turn.data or {}).get("path") if self.turn is not None and self.turn.kind == Gentle.imagine else None
         if self.picture is None and isinstance(saved, str):
             self.run_worker(self._draw(saved), group="picture")
 
