@@ -148,8 +148,9 @@ def explain(error: ValidationError) -> list[Problem]:
         if fitting:  # the branches of the value's kind (its `role` or `type` matched): their own complaint is the one
             return explain(best_match(e for errors in fitting for e in errors) or fitting[0][0])
         tags = [e for errors in branches.values() for e in errors if e.validator in ("enum", "const")]
-        wanted = ", ".join(allowed(tags))
-        if wanted:
+        wanted = _listing(allowed(tags), 12)
+        of_no_kind = all(any(e.validator == "type" and len(e.absolute_path) == depth for e in errors) for errors in branches.values())
+        if wanted and not of_no_kind:  # a value of no branch's kind (model: 5) is told its kind, not every name one branch lists
             return [_problem(tags[0].absolute_path, f"{_shown(tags[0].instance)} is not one of: {wanted}", "enum", _common_words(tags))]
         kinds = [str(k) for e in error.context if e.validator == "type" and e.absolute_path == error.absolute_path for k in listed(e.validator_value)]
         if kinds:
