@@ -6,11 +6,11 @@ import contextlib
 from typing import Any
 
 import httpx
-from loopback import LoopbackServer
+from loopback import LoopbackServer, Stream, chat_chunk, sse, tool_call_chunk
 from test_learning import make_app, open_last_call, static_text, to_line
 from textual.pilot import Pilot
 from textual.widgets import TextArea
-from tui_helpers import run_app, settle, type_and_send
+from tui_helpers import run_app, settle, transcript_text, type_and_send
 
 from guide.tui.app import GuideApp
 
@@ -44,3 +44,39 @@ def test_the_companion_tells_a_model_sent_as_a_number_that_it_should_be_a_string
         assert answer.status_code == 400 and error["param"] == "model"
         assert error["message"].startswith("'model': should be a string, not an integer")
         assert "gpt-" not in error["message"]
+
+
+def words_then_a_tool(server: LoopbackServer) -> None:
+    """A model that says a sentence, asks for a tool in the same round, then answers with another sentence."""
+    server.push(
+        Stream(
+            sse(
+                chat_chunk("Let me count."),
+                tool_call_chunk(0, id="call_1", name="calculate", arguments='{"expression": "2+3"}'),
+                tool_call_chunk(0, finish="tool_calls"),
+            )
+        ),
+        Stream(sse(chat_chunk("It is 5."), chat_chunk(finish="stop"))),
+    )
+
+
+def test_the_words_of_a_round_before_a_tool_stay_apart_from_the_answer_after_it_in_guide_ask(server: LoopbackServer, run_guide: Any) -> None:
+    words_then_a_tool(server)
+    result = run_guide("ask", "What is 2+3?", "--base-url", server.url, "--model", "loopback-model", "--persona", "toolsmith")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Let me count.\n\nIt is 5.\n"  # not "Let me count.It is 5."
+
+
+def test_the_words_of_a_round_before_a_tool_stay_apart_on_screen_and_in_the_store(server: LoopbackServer) -> None:
+    words_then_a_tool(server)
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "What is 2+3?")
+        await settle(pilot, 0.3)
+        reply = app.chat.transcript.last_message("assistant")
+        assert reply is not None
+        return transcript_text(app)[-1][2], reply.text, app.session.conversation.turns[-1].content
+
+    shown, drawn, kept = run_app(make_app(server, persona="toolsmith"), script)
+    assert shown == drawn == kept == "Let me count.\n\nIt is 5."
