@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from loopback import LoopbackServer, Stream, chat_chunk, sse, tool_call_chunk
 from test_learning import make_app, open_last_call, static_text, to_line
 from textual.pilot import Pilot
@@ -34,16 +35,29 @@ def test_a_model_typed_as_a_number_in_the_replay_editor_is_said_to_be_text_not_r
     assert "gpt-" not in problems  # a server's own model names are as good as OpenAI's: the list is no help here
 
 
-def test_the_companion_tells_a_model_sent_as_a_number_that_it_should_be_a_string() -> None:
+@pytest.fixture(scope="module")
+def companion() -> Iterator[Any]:
     from test_companion import serve
 
-    with contextlib.closing(serve()) as running:
-        served = next(running)
-        answer = httpx.post(f"{served.url}/v1/chat/completions", json={"model": 5, "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
-        error = answer.json()["error"]
-        assert answer.status_code == 400 and error["param"] == "model"
-        assert error["message"].startswith("'model': should be a string, not an integer")
-        assert "gpt-" not in error["message"]
+    yield from serve()
+
+
+@pytest.mark.parametrize(
+    ("fields", "param", "said"),
+    [
+        ({"model": 5}, "model", "should be a string, not an integer"),  # not the 85 OpenAI names of one branch
+        ({"stop": []}, "stop", "has 0 items; the spec asks for at least 1"),  # an array is allowed: not "should be a string or null"
+        ({"stop": 5}, "stop", "should be a string or an array or null, not an integer"),  # the array branch is named too
+    ],
+    ids=["model", "stop-empty", "stop-number"],
+)
+def test_the_companion_says_what_a_union_field_takes(companion: Any, fields: dict[str, Any], param: str, said: str) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **fields}
+    answer = httpx.post(f"{companion.url}/v1/chat/completions", json=body, timeout=30)
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and error["param"] == param, error
+    assert error["message"].startswith(f"'{param}': {said}"), error["message"]
+    assert "gpt-" not in error["message"]
 
 
 def words_then_a_tool(server: LoopbackServer) -> None:
