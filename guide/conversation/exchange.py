@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 GATHER = 1 / 30
 """Seconds of a streaming reply gathered into one report (a frame: more would only be drawn at the next one)."""
+ROUNDS_APART = "\n\n"
+"""Between the words of a round that asked for tools and the words of a later round ("Let me count." then "It is 5.")."""
 
 
 class Exchange:
@@ -45,8 +47,8 @@ class Exchange:
 
     @property
     def text(self) -> str:
-        """What has arrived of the answer (words said in rounds that asked for tools included)."""
-        return "".join(reply.text for reply in self._replies())
+        """What has arrived of the answer (words said in rounds that asked for tools included, each round's apart)."""
+        return ROUNDS_APART.join(said for said in (reply.text for reply in self._replies()) if said)
 
     @property
     def reasoning(self) -> str:
@@ -114,9 +116,14 @@ class Exchange:
         from guide.client import GuideError, ToolsNotTaken
 
         assert self.reply is not None, "an exchange is iterated once its call has started"
+        said_in: int | None = None  # the round whose words came last: a later round's words begin a paragraph of their own
         while True:
             try:
                 async for part in self.reply.parts():
+                    if part[0] == "answer" and part[1]:
+                        if said_in is not None and said_in != len(self.reply.rounds):
+                            yield "answer", ROUNDS_APART
+                        said_in = len(self.reply.rounds)
                     yield part
                 return
             except ToolsNotTaken:

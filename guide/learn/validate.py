@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, best_match, relevance
 from jsonschema.validators import extend
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -146,14 +146,20 @@ def explain(error: ValidationError) -> list[Problem]:
         depth = len(error.absolute_path)
         fitting = [errors for errors in branches.values() if not any(unfit(e, depth) for e in errors)]
         if fitting:  # the branches of the value's kind (its `role` or `type` matched): their own complaint is the one
-            return explain(best_match(e for errors in fitting for e in errors) or fitting[0][0])
+            candidates = [e for errors in fitting for e in errors]
+            chosen = best_match(candidates) or candidates[0]
+            if other_kind(chosen, len(chosen.absolute_path)):  # best_match walked into a branch of another kind (stop: [] read as a string)
+                chosen = max(candidates, key=relevance)  # explain() reads its union itself
+            return explain(chosen)
         tags = [e for errors in branches.values() for e in errors if e.validator in ("enum", "const")]
-        wanted = ", ".join(allowed(tags))
-        if wanted:
+        wanted = _listing(allowed(tags), 12)
+        of_no_kind = all(any(other_kind(e, depth) for e in errors) for errors in branches.values())
+        if wanted and not of_no_kind:  # a value of no branch's kind (model: 5) is told its kind, not every name one branch lists
             return [_problem(tags[0].absolute_path, f"{_shown(tags[0].instance)} is not one of: {wanted}", "enum", _common_words(tags))]
-        kinds = [str(k) for e in error.context if e.validator == "type" and e.absolute_path == error.absolute_path for k in listed(e.validator_value)]
+        kinds = kinds_taken(error)
         if kinds:
-            wrong = f"should be {' or '.join(_a(k) for k in dict.fromkeys(kinds))}, not {_a(json_type(error.instance))}"
+            ordered = sorted(dict.fromkeys(kinds), key=lambda kind: kind == "null")  # null last, as people say it
+            wrong = f"should be {' or '.join(_a(k) for k in ordered)}, not {_a(json_type(error.instance))}"
             return [_problem(error.absolute_path, wrong, "type", _words(_schema(error), error.instance))]
         return explain(best_match(error.context) or error.context[0])
     if error.validator in ("unevaluatedProperties", "additionalProperties"):
@@ -176,7 +182,32 @@ def _schema(error: ValidationError) -> dict[str, Any]:
 
 def unfit(error: ValidationError, depth: int) -> bool:
     """Whether a branch's error says the value is of another kind than the branch (not merely wrong within it)."""
-    return error.validator in ("enum", "const") or (error.validator == "type" and len(error.absolute_path) == depth)
+    return error.validator in ("enum", "const") or other_kind(error, depth)
+
+
+def other_kind(error: ValidationError, depth: int) -> bool:
+    """Whether the error refuses the value's kind where it stands: a type, or a union (a nullable one) none of whose branches takes it."""
+    if len(error.absolute_path) != depth:
+        return False
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        return all(any(other_kind(e, depth) for e in errors) for errors in branches.values())
+    return error.validator == "type"
+
+
+def kinds_taken(error: ValidationError) -> list[str]:
+    """The kinds a union takes where it stands, through the unions inside it (a nullable union of a string and an array)."""
+    found: list[str] = []
+    for sub in error.context or ():
+        if sub.absolute_path != error.absolute_path:
+            continue
+        if sub.validator == "type":
+            found += [str(kind) for kind in listed(sub.validator_value)]
+        elif sub.validator in ("anyOf", "oneOf"):
+            found += kinds_taken(sub)
+    return found
 
 
 def allowed(errors: list[ValidationError]) -> list[str]:
