@@ -165,7 +165,7 @@ def test_scrolling_up_and_back_down_walks_every_turn_once_in_order(monkeypatch: 
 def test_a_reply_streaming_while_the_user_scrolls_up_is_not_lost(server: LoopbackServer) -> None:
     generate(home(), 80)
     words = [f" word{i}" for i in range(40)]
-    server.push(Stream(sse(*[chat_chunk(w) for w in words], chat_chunk(finish="stop")), pause=0.04))
+    server.push(Stream(sse(*[chat_chunk(w) for w in words], chat_chunk(finish="stop")), pause=0.08))
 
     async def script(pilot: Pilot[None]) -> tuple[str, str, bool]:
         await open_first_conversation(pilot)
@@ -173,7 +173,10 @@ def test_a_reply_streaming_while_the_user_scrolls_up_is_not_lost(server: Loopbac
         transcript = app.chat.transcript
         app.chat.composer.text = "Go on"
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        for _ in range(100):  # the reply's first words (a loaded machine takes its time): then scroll up while it streams
+            if app.chat.streaming and transcript.last_message("assistant") is not None:
+                break
+            await pilot.pause(0.05)
         assert app.chat.streaming
         for _ in range(8):
             await pilot.press("shift+pageup")

@@ -18,6 +18,8 @@ from typing import Any
 from guide.client import ACTIONS, API_VERSION, Gentle, SSEDecoder, Trace, redact_key, redact_url
 from guide.client.internal import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds, frame_type, scrub
 
+from .limits import too_many_values
+
 KEPT = 8 * 1024 * 1024
 """Bytes of each body read for the trace: a JSON request with a picture in it fits; a 512 MB upload is counted, not held."""
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
@@ -202,6 +204,9 @@ class Recording:
                 return f"({encoding}-compressed body, {size:,} bytes, passed on as it came)"
         elif size > len(data):
             return f"({kind or 'body'}, {size:,} bytes: the first {len(data):,} were read for this trace, all were passed on)"
+        if ("json" in kind or data[:1] in (b"{", b"[")) and too_many_values(data):
+            # Parsing it would hold the GIL for seconds (8 MB of [[[]]]): the companion refuses such a body unparsed, and so does its record.
+            return f"(JSON body, {size:,} bytes, too many values to show: passed on as it came)"
         if "json" in kind or data[:1] in (b"{", b"["):
             try:
                 return json.loads(scrub(data.decode("utf-8"), self.secrets))
