@@ -20,7 +20,19 @@ from textual.widgets import Footer, OptionList
 from textual.worker import WorkerCancelled
 
 from guide.client import Gentle
-from guide.conversation import CallFiled, Event, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, Switched, Turn, TurnAdded, TurnRemoved
+from guide.conversation import (
+    BranchShown,
+    CallFiled,
+    Event,
+    PersonaChanged,
+    ReplyEnded,
+    ReplyPieces,
+    ReplyStarted,
+    Switched,
+    Turn,
+    TurnAdded,
+    TurnRemoved,
+)
 from guide.tui import slash
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
@@ -105,6 +117,8 @@ class ChatScreen(Screen[None]):
         """Pictures being made ready, by their real path (the same file attached twice goes once)."""
         self.opening_call = False
         """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
+        self.editing: tuple[Turn, str] | None = None
+        """The earlier message being edited in the composer (e in the transcript), and the draft it took the place of."""
 
     def compose(self) -> ComposeResult:
         yield StatusLine(self.session, id="status")
@@ -201,6 +215,8 @@ class ChatScreen(Screen[None]):
             self._followed_up(event.turn)
         elif isinstance(event, TurnRemoved):
             await self.transcript.forget(event.turn)
+        elif isinstance(event, BranchShown):
+            await self.transcript.follow_branch()
         elif isinstance(event, ReplyStarted):
             await self._reply_started(event.exchange)
         elif isinstance(event, ReplyPieces):
@@ -274,7 +290,11 @@ class ChatScreen(Screen[None]):
                 self.composer.give_back(text)
                 self.notify(problem, severity="warning")
                 return
-        if command is None:
+        if command is None and self.editing is not None:
+            edited, self.editing = self.editing[0], None
+            self.composer.placeholder = PLACEHOLDER
+            self.edit(edited, text)
+        elif command is None:
             if self.preparing:
                 words = "A picture is still being made ready: it goes with your next message, not this one."
                 self.notify(words, title="attach", severity="warning", timeout=6)
@@ -309,6 +329,53 @@ class ChatScreen(Screen[None]):
         if self.streaming or last is None or last.role != "assistant":
             return
         await self._replying(self.conversation.regenerate())
+
+    @work(exclusive=True, group="reply")
+    @guarded
+    async def edit(self, turn: Turn, text: str) -> None:
+        """Send the edited words as a new branch from the message they replace (the branch left is kept)."""
+        if not any(held is turn for held in self.conversation.turns):  # another branch was chosen meanwhile
+            self.composer.give_back(text)
+            self.notify("That message is no longer in view (another branch is): choose it again, then e.", severity="warning", timeout=6)
+            return
+        await self._replying(self.conversation.edit(turn, text))
+
+    # Branches: keys on the message chosen in the transcript.
+
+    def on_transcript_asked(self, event: Transcript.Asked) -> None:
+        turn = event.turn
+        if self.streaming:
+            self.notify("The guide is still answering: Esc stops it, then the branches can change.", timeout=4)
+        elif event.verb == "edit":
+            if turn.role != "user":
+                self.notify("Only your own messages can be edited: [ and ] show a reply's other versions (ctrl+r makes one).", timeout=5)
+                return
+            self.editing = (turn, self.composer.text)
+            self.composer.text = turn.content
+            self.composer.move_cursor(self.composer.document.end)
+            self.composer.placeholder = PLACEHOLDER
+            self.composer.focus()
+            self.notify("Editing an earlier message: Enter sends it as a new branch (the old one is kept); Esc leaves it as it was.", timeout=6)
+        elif event.verb == "version":
+            self.switch_version(turn, event.step)
+
+    @work(exclusive=True, group="branch")
+    @guarded
+    async def switch_version(self, turn: Turn, step: int) -> None:
+        """[ or ]: the version before or after of the chosen message, and the branch that follows it."""
+        at, count = self.conversation.siblings(turn)
+        if count < 2:
+            self.notify("This message has no other version: e on one of yours makes one, ctrl+r on the last reply too.", timeout=5)
+            return
+        if not await self.conversation.switch(turn, step):
+            self.notify(f"This is version {at + 1} of {count}: there is none {'before' if step < 0 else 'after'} it.", timeout=3)
+            return
+        await self.transcript.follow_branch()
+        wanted = self.conversation.tree.versions(turn)[at + step]
+        shown = next((held for held in self.conversation.turns if held.uid == wanted), None)
+        if shown is not None:  # the new version stays chosen: ] again goes on to the next
+            self.transcript.choose(shown)
+            await self.transcript.reveal(shown)
 
     async def _replying(self, replying: Awaitable[Exchange | None]) -> None:
         """The conversation asks and streams; its events draw the reply. The composer waits until the reply is drawn."""
@@ -352,6 +419,10 @@ class ChatScreen(Screen[None]):
         """Esc: stop a reply; elsewhere (the calls list), back to the composer."""
         if self.streaming:
             self.stop()
+        elif self.editing is not None:  # the edit is left: the draft it replaced comes back
+            self.composer.text, self.editing = self.editing[1], None
+            self.composer.move_cursor(self.composer.document.end)
+            self.composer.focus()
         elif self.focused is not self.composer:
             self.composer.focus()
 
