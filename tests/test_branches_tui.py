@@ -73,3 +73,60 @@ def test_e_on_an_early_message_sends_it_as_a_new_branch_and_the_turns_after_it_l
     assert after == EDITED  # the new reply shown, Third and its reply no longer
     assert sent(server) == ["First", "You said: First", "Second, edited"]  # nothing of the other branch went
     assert heads[2].endswith("‹ 2 / 2 ›") and "‹" not in heads[0] and composing
+
+
+def test_brackets_move_between_versions_and_a_resumed_conversation_opens_on_the_branch_left_in_view(server: LoopbackServer) -> None:
+    async def first(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await three(pilot)
+        await edit_second(pilot)
+        await choose(pilot, 1)  # the edited message, above its reply
+        await pilot.press("[")
+        await settle(pilot)
+        back = shown(app), headings(app)
+        await pilot.press("]")
+        await settle(pilot)
+        again = shown(app), headings(app)
+        await pilot.press("[")
+        await settle(pilot)
+        return back, again, shown(app)
+
+    (back, back_heads), (again, again_heads), left = run_app(make_app(server), first)
+    assert back == ONE and back_heads[2].endswith("‹ 1 / 2 ›")  # everything below follows the version chosen
+    assert again == EDITED and again_heads[2].endswith("‹ 2 / 2 ›")
+    assert left == ONE
+
+    async def resumed(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        return shown(app), headings(app)
+
+    opened, heads = run_app(make_app(server), resumed)
+    assert opened == ONE and heads[2].endswith("‹ 1 / 2 ›")
+
+
+def test_brackets_on_a_reply_asked_again_move_between_its_versions(server: LoopbackServer) -> None:
+    from loopback import Stream, chat_chunk, sse
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "Once")
+        server.push(Stream(sse(chat_chunk("A new answer"), chat_chunk(finish="stop"))))
+        await pilot.press("ctrl+r")
+        await settle(pilot, 0.2)
+        asked_again = shown(app), headings(app)
+        await choose(pilot, 0)
+        await pilot.press("[")
+        await settle(pilot)
+        back = shown(app), headings(app)
+        await pilot.press("]")
+        await settle(pilot)
+        return asked_again, back, shown(app)
+
+    (again, again_heads), (back, back_heads), forth = run_app(make_app(server), script)
+    assert again == ["Once", "A new answer"] and again_heads[1].endswith("‹ 2 / 2 ›")
+    assert back == ["Once", "You said: Once"] and back_heads[1].endswith("‹ 1 / 2 ›")
+    assert forth == ["Once", "A new answer"]
