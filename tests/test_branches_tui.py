@@ -130,3 +130,56 @@ def test_brackets_on_a_reply_asked_again_move_between_its_versions(server: Loopb
     assert again == ["Once", "A new answer"] and again_heads[1].endswith("‹ 2 / 2 ›")
     assert back == ["Once", "You said: Once"] and back_heads[1].endswith("‹ 1 / 2 ›")
     assert forth == ["Once", "A new answer"]
+
+
+LIGHTHOUSE = ["First", "You said: First", "Second, by the lighthouse", "You said: Second, by the lighthouse"]
+
+
+async def lighthouse_left(pilot: Pilot[None]) -> None:
+    """Three messages; the second edited to name a lighthouse; then the first version chosen again: the word is only in the
+    branch not in view."""
+    app: GuideApp = pilot.app  # type: ignore[assignment]
+    await three(pilot)
+    await choose(pilot, 3)
+    await pilot.press("e")
+    await settle(pilot)
+    await pilot.press("end", ",", "space", *"by", "space", *"the", "space", *"lighthouse", "enter")
+    await settle(pilot, 0.2)
+    await choose(pilot, 1)
+    await pilot.press("[")
+    await settle(pilot)
+    assert shown(app) == ONE
+
+
+def test_ctrl_f_finds_a_word_only_in_a_branch_not_in_view_and_opens_that_branch(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await lighthouse_left(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        await pilot.press(*"lighthouse", "enter")
+        await settle(pilot, 0.3)
+        current = app.chat.transcript.current
+        return shown(app), headings(app), current.content if current else None, str(app.chat.query_one("#find-where").render())
+
+    opened, heads, current, status = run_app(make_app(server), script)
+    assert opened == LIGHTHOUSE and heads[2].endswith("‹ 2 / 2 ›")
+    assert current == "You said: Second, by the lighthouse" and status.startswith("in another branch, now in view: 2 of 2")
+
+
+def test_f4_search_finds_a_word_only_in_a_branch_not_in_view_and_opens_the_conversation_on_that_branch(server: LoopbackServer) -> None:
+    run_app(make_app(server), lighthouse_left)
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("slash", *"lighthouse")
+        await settle(pilot, 0.3)
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        current = app.chat.transcript.current
+        return shown(app), current.content if current else None
+
+    opened, current = run_app(make_app(server), script)
+    assert opened == LIGHTHOUSE and current is not None and "lighthouse" in current

@@ -574,6 +574,15 @@ class ChatScreen(Screen[None]):
             self.found = [t for t in turns if needle in t.content.casefold()]
             self.found_for, self.found_at = (words, len(turns)), len(self.found)
         bar = await self.find_bar()
+        elsewhere = ""
+        opened = await self._open_branch_holding(words) if not self.found else None
+        if opened is not None:
+            turns = self.conversation.turns
+            await self.transcript.load_back(lambda: False)
+            needle = words.casefold()  # the store matches words (the last as a prefix): the message it found, at least
+            self.found = [t for t in turns if needle in t.content.casefold() or t.message_id == opened]
+            self.found_for, self.found_at = (words, len(turns)), len(self.found)
+            elsewhere = "in another branch, now in view: "
         if not self.found:
             self.transcript.mark((), None)
             bar.say(f"No message holds “{words}”.")
@@ -582,7 +591,15 @@ class ChatScreen(Screen[None]):
         current = self.found[self.found_at]
         self.transcript.mark(self.found, current)
         await self.transcript.reveal(current)
-        bar.say(f"{self.found_at + 1} of {len(self.found)} · {around(current.content, words)}")
+        bar.say(f"{elsewhere}{self.found_at + 1} of {len(self.found)} · {around(current.content, words)}")
+
+    async def _open_branch_holding(self, words: str) -> int | None:
+        """Show the branch not in view where the words are (the best match's): the message found there, or None."""
+        for message_id in await self.conversation.found_elsewhere(words):
+            if await self.conversation.show_branch_of(message_id):
+                await self.transcript.follow_branch()
+                return message_id
+        return None
 
     def on_find_bar_closed(self, event: Any) -> None:
         self.found_for = None
@@ -592,6 +609,8 @@ class ChatScreen(Screen[None]):
     async def show_message(self, message_id: int) -> None:
         """Scroll to a stored message of this conversation, marked as found."""
         transcript = self.transcript
+        if await self.conversation.show_branch_of(message_id):  # found in a branch not in view: that branch is shown
+            await transcript.follow_branch()
 
         def reached() -> bool:  # ids grow with time: the oldest turn read is at or before the one wanted
             oldest = self.conversation.turns[0].message_id if self.conversation.turns else None
