@@ -183,3 +183,27 @@ def test_f4_search_finds_a_word_only_in_a_branch_not_in_view_and_opens_the_conve
 
     opened, current = run_app(make_app(server), script)
     assert opened == LIGHTHOUSE and current is not None and "lighthouse" in current
+
+
+def test_export_all_writes_every_branch_as_a_tree_and_export_only_the_one_in_view(server: LoopbackServer) -> None:
+    from pathlib import Path
+
+    from tui_helpers import command
+
+    def exported(app: GuideApp) -> str:
+        told = next(n.message for n in reversed(app.recent.said) if n.message.startswith("Exported to "))
+        return Path(told.removeprefix("Exported to ")).read_text()
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await lighthouse_left(pilot)
+        await pilot.press("escape")  # from the transcript back to the composer
+        await command(pilot, "/export")
+        one = exported(app)
+        await command(pilot, "/export all")
+        return one, exported(app)
+
+    one, every = run_app(make_app(server), script)
+    assert "Third" in one and "lighthouse" not in one
+    assert every.startswith(one)
+    assert "## Another branch, after: You said: First" in every[len(one) :] and "Second, by the lighthouse" in every[len(one) :]

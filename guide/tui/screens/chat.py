@@ -484,8 +484,12 @@ class ChatScreen(Screen[None]):
     @work(group="action")
     @guarded
     async def action_export(self, argument: str = "") -> None:
-        """/export [calls]: this conversation as Markdown, in the data folder."""
-        path = await self.session.export(self.conversation, with_calls=argument == "calls")
+        """/export [all] [calls]: this conversation as Markdown, in the data folder: the branch in view, or every branch."""
+        asked = set(argument.split())
+        if asked - {"all", "calls"}:
+            self.notify("Usage: /export [all] [calls] — all writes every branch, calls adds each call.", severity="warning")
+            return
+        path = await self.session.export(self.conversation, with_calls="calls" in asked, every_branch="all" in asked)
         self.notify(f"Exported to {path}", title="Export", timeout=8) if path else self.notify("There is nothing to export yet.", severity="warning")
 
     @work(group="action")
