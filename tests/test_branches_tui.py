@@ -207,3 +207,31 @@ def test_export_all_writes_every_branch_as_a_tree_and_export_only_the_one_in_vie
     assert "Third" in one and "lighthouse" not in one
     assert every.startswith(one)
     assert "## Another branch, after: You said: First" in every[len(one) :] and "Second, by the lighthouse" in every[len(one) :]
+
+
+def test_d_on_a_branch_point_sets_the_two_requests_as_sent_side_by_side_only_the_edit_marked_and_the_two_replies(server: LoopbackServer) -> None:
+    from textual.widgets import Static
+
+    from guide.tui.screens.branches import BranchCompare
+
+    def column(app: GuideApp, key: str) -> list[str]:
+        return str(app.screen.query_one(f"#{key}", Static).render()).splitlines()
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await three(pilot)
+        await edit_second(pilot)
+        await choose(pilot, 1)
+        await pilot.press("d")
+        await settle(pilot, 0.3)
+        assert isinstance(app.screen, BranchCompare)
+        return {key: column(app, key) for key in ("request-before", "request-after", "reply-before", "reply-after", "beside-changed")}
+
+    seen = run_app(make_app(server), script)
+    [before] = [line for line in seen["request-before"] if line.startswith("-")]
+    [after] = [line for line in seen["request-after"] if line.startswith("+")]
+    assert '"content": "Second"' in before and '"content": "Second, edited"' in after  # only the edited message is marked
+    assert any('"content": "You said: First"' in line for line in seen["request-after"])  # the rest, unmarked, on both sides
+    assert [line for line in seen["reply-before"] if line.startswith("-")] == ["- You said: Second"]
+    assert [line for line in seen["reply-after"] if line.startswith("+")] == ["+ You said: Second, edited"]
+    assert seen["beside-changed"] == ["The requests differ in: messages[3].content"]
