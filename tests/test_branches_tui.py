@@ -30,6 +30,14 @@ def headings(app: GuideApp) -> list[str]:
     return [str(view.query_one(".who").render()) for view in app.chat.transcript.views if isinstance(view, MessageView)]
 
 
+def panel_ids(app: GuideApp) -> set[str]:
+    """The calls panel's rows, by trace id."""
+    from textual.widgets import OptionList
+
+    calls = app.chat.panel.query_one("#calls", OptionList)
+    return {calls.get_option_at_index(i).id or "" for i in range(calls.option_count)}
+
+
 def sent(server: LoopbackServer) -> list[str]:
     """The messages of the last chat request, after the system prompt."""
     asked = [r for r in server.requests if r.path.endswith("/chat/completions")][-1]
@@ -89,9 +97,10 @@ def test_brackets_move_between_versions_and_a_resumed_conversation_opens_on_the_
         again = shown(app), headings(app)
         await pilot.press("[")
         await settle(pilot)
-        return back, again, shown(app)
+        hidden = next(t.trace_id for t in app.chat.conversation.tree.made.values() if t.content == "You said: Second, edited")
+        return back, again, shown(app), hidden
 
-    (back, back_heads), (again, again_heads), left = run_app(make_app(server), first)
+    (back, back_heads), (again, again_heads), left, hidden = run_app(make_app(server), first)
     assert back == ONE and back_heads[2].endswith("‹ 1 / 2 ›")  # everything below follows the version chosen
     assert again == EDITED and again_heads[2].endswith("‹ 2 / 2 ›")
     assert left == ONE
@@ -102,10 +111,11 @@ def test_brackets_move_between_versions_and_a_resumed_conversation_opens_on_the_
         await settle(pilot)
         await pilot.press("enter")
         await settle(pilot, 0.3)
-        return shown(app), headings(app)
+        return shown(app), headings(app), set(app.chat.panel.traces), panel_ids(app)
 
-    opened, heads = run_app(make_app(server), resumed)
+    opened, heads, stored, rows = run_app(make_app(server), resumed)
     assert opened == ONE and heads[2].endswith("‹ 1 / 2 ›")
+    assert hidden in stored and hidden not in rows  # its call is kept, and shown with its branch
 
 
 def test_brackets_on_a_reply_asked_again_move_between_its_versions(server: LoopbackServer) -> None:
@@ -235,3 +245,26 @@ def test_d_on_a_branch_point_sets_the_two_requests_as_sent_side_by_side_only_the
     assert [line for line in seen["reply-before"] if line.startswith("-")] == ["- You said: Second"]
     assert [line for line in seen["reply-after"] if line.startswith("+")] == ["+ You said: Second, edited"]
     assert seen["beside-changed"] == ["The requests differ in: messages[3].content"]
+
+
+def test_the_calls_panel_shows_the_calls_of_the_branch_in_view(server: LoopbackServer) -> None:
+    rows = panel_ids
+
+    def replies(app: GuideApp) -> dict[str, str]:
+        return {turn.content: turn.trace_id or "" for turn in app.chat.conversation.turns if turn.role == "assistant"}
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await three(pilot)
+        first = replies(app)
+        await edit_second(pilot)
+        await settle(pilot, 0.2)
+        edited, after_edit = replies(app), rows(app)
+        await choose(pilot, 1)
+        await pilot.press("[")
+        await settle(pilot, 0.2)
+        return first, edited, after_edit, rows(app)
+
+    first, edited, after_edit, back = run_app(make_app(server), script)
+    assert set(edited.values()) <= after_edit and not {first["You said: Second"], first["You said: Third"]} & after_edit
+    assert set(first.values()) <= back and edited["You said: Second, edited"] not in back

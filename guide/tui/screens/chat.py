@@ -176,6 +176,13 @@ class ChatScreen(Screen[None]):
         """A resumed conversation's latest calls, and a row that fetches earlier ones (read off the loop)."""
         shown, count = await self.conversation.stored_calls(OPENING)
         self.panel.show_earlier(shown, count - len(shown))
+        self.panel.follow_branch(await self.conversation.calls_elsewhere())
+
+    @work(group="branch-calls", exclusive=True)
+    @guarded
+    async def show_branch_calls(self) -> None:
+        """The calls panel follows the branch in view (which calls answered other branches is read off the loop)."""
+        self.panel.follow_branch(await self.conversation.calls_elsewhere())
 
     @work(group="calls")
     @guarded
@@ -217,6 +224,7 @@ class ChatScreen(Screen[None]):
             await self.transcript.forget(event.turn)
         elif isinstance(event, BranchShown):
             await self.transcript.follow_branch()
+            self.show_branch_calls()
         elif isinstance(event, ReplyStarted):
             await self._reply_started(event.exchange)
         elif isinstance(event, ReplyPieces):
