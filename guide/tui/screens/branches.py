@@ -90,12 +90,12 @@ class BranchCompare(ModalScreen[None]):
             yield Label(one_line(f"Two branches: {self.before.label} and {self.after.label}"), id="call-title", markup=False)
             yield Static(differences(self.before, self.after), id="beside-changed", markup=False)
             with VerticalScroll(id="beside"):
-                for part, what in (("request", "request as sent"), ("reply", "reply")):
+                for part, what in (("reply", "reply"), ("request", "request as sent")):  # the replies are short: both show at once
                     with Horizontal(classes="beside-columns"):
                         for side, version in (("before", self.before), ("after", self.after)):
                             with Vertical(classes="beside-column"):
                                 yield Label(one_line(f"{version.label} · {what}"), classes="beside-title", markup=False)
-                                yield Static("Comparing…" if side == "before" else "", id=f"{part}-{side}", classes="beside-text")
+                                yield Static("Comparing…" if side == "before" else "", id=f"{part}-{side}", classes="beside-text", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

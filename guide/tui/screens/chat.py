@@ -363,7 +363,7 @@ class ChatScreen(Screen[None]):
             self.composer.move_cursor(self.composer.document.end)
             self.composer.placeholder = PLACEHOLDER
             self.composer.focus()
-            self.notify("Editing an earlier message: Enter sends it as a new branch (the old one is kept); Esc leaves it as it was.", timeout=6)
+            self.notify("Enter sends your edit as a new branch (the old one is kept); Esc leaves it as it was.", title="Edit", timeout=5)
         elif event.verb == "version":
             self.switch_version(turn, event.step)
         else:

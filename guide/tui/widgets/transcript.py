@@ -37,6 +37,8 @@ WINDOW = 40
 """At most this many turns are mounted."""
 EDGE = 1
 """Lines from an edge that count as reaching it."""
+VERSIONS = Binding.Group("Versions")
+"""[ and ] in the footer as one key: `[ ] Versions`."""
 
 if TYPE_CHECKING:
     from guide.conversation import Conversation
@@ -61,10 +63,10 @@ class Transcript(VerticalScroll):
         Binding("down,j", "select(1)", "Later message", show=False),
         Binding("y,c", "copy_selected", "Copy message", id="copy-message"),
         Binding("b", "copy_code", "Copy code block", id="copy-code"),
-        Binding("e", "ask('edit')", "Edit (new branch)", id="edit-message"),
-        Binding("[", "ask('version', -1)", "‹ Version", id="version-before"),
-        Binding("]", "ask('version', 1)", "Version ›", id="version-after"),
-        Binding("d", "ask('compare')", "Compare branches", id="compare-branches"),
+        Binding("e", "ask('edit')", "Edit", id="edit-message", tooltip="Edit your message in the composer: Enter sends it as a new branch"),
+        Binding("[", "ask('version', -1)", "Version before", id="version-before", group=VERSIONS),
+        Binding("]", "ask('version', 1)", "Version after", id="version-after", group=VERSIONS),
+        Binding("d", "ask('compare')", "Compare", id="compare-branches", tooltip="Two versions side by side: the requests as sent, and the replies"),
         Binding("left", "code_sideways(-1)", "Code ←", show=False),
         Binding("right", "code_sideways(1)", "Code →", show=False),
     ]
