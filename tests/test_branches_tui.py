@@ -268,3 +268,44 @@ def test_the_calls_panel_shows_the_calls_of_the_branch_in_view(server: LoopbackS
     first, edited, after_edit, back = run_app(make_app(server), script)
     assert set(edited.values()) <= after_edit and not {first["You said: Second"], first["You said: Third"]} & after_edit
     assert set(first.values()) <= back and edited["You said: Second, edited"] not in back
+
+
+def test_esc_leaves_an_edit_and_the_draft_it_replaced_comes_back(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await three(pilot)
+        asked = len(server.requests)
+        app.chat.composer.text = "half a thought"
+        await choose(pilot, 3)
+        await pilot.press("e")
+        await settle(pilot)
+        editing = app.chat.composer.text
+        await pilot.press("escape")
+        await settle(pilot)
+        return editing, app.chat.composer.text, len(server.requests) - asked, shown(app)
+
+    editing, back, sent_since, after = run_app(make_app(server), script)
+    assert editing == "Second" and back == "half a thought" and sent_since == 0 and after == ONE
+
+
+def test_an_edit_sent_after_its_message_left_the_view_goes_back_to_the_composer_unsent(server: LoopbackServer) -> None:
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await three(pilot)
+        await edit_second(pilot)
+        await choose(pilot, 1)
+        await pilot.press("e")  # the edited message, in the composer again
+        await settle(pilot)
+        await choose(pilot, 1)
+        await pilot.press("[")  # meanwhile the other version is chosen: the message being edited leaves the view
+        await settle(pilot)
+        asked = len(server.requests)
+        app.chat.composer.focus()
+        await pilot.press("end", "!", "enter")
+        await settle(pilot, 0.2)
+        told = [n.message for n in app.recent.said]
+        return app.chat.composer.text, len(server.requests) - asked, shown(app), told
+
+    left, sent_since, after, told = run_app(make_app(server), script)
+    assert left == "Second, edited!" and sent_since == 0 and after == ONE
+    assert any("no longer in view" in words for words in told)
