@@ -309,3 +309,25 @@ def test_an_edit_sent_after_its_message_left_the_view_goes_back_to_the_composer_
     left, sent_since, after, told = run_app(make_app(server), script)
     assert left == "Second, edited!" and sent_since == 0 and after == ONE
     assert any("no longer in view" in words for words in told)
+
+
+def test_branch_keys_wait_while_a_reply_streams(server: LoopbackServer) -> None:
+    from loopback import Stream, chat_chunk, sse
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await type_and_send(pilot, "Once")
+        server.push(Stream(sse(*[chat_chunk(f"word{i} ") for i in range(40)], chat_chunk(finish="stop")), pause=0.05))
+        app.chat.composer.text = "Twice"
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        await pilot.press("tab", "up", "up", "up", "e", "[")
+        await pilot.pause(0.1)
+        streaming, composer = app.chat.streaming, app.chat.composer.text
+        await settle(pilot)
+        return streaming, composer, [n.message for n in app.recent.said], shown(app)
+
+    streaming, composer, told, after = run_app(make_app(server), script)
+    assert streaming and composer == ""  # nothing was put in the composer to edit
+    assert sum("still answering" in words for words in told) == 2
+    assert after[:2] == ["Once", "You said: Once"] and after[2] == "Twice"
