@@ -10,7 +10,8 @@ Search: the store's full-text search for one word across 10,000 messages,
 against a plain `LIKE '%word%'` scan of the same table.
 Branches: the same opening for 10,000 messages with 100 branch points (an
 edit each), and switching the branch point nearest the top, headless (the
-conversation reads the branch from the store; the transcript's redraw is not in it).
+conversation reads the branch from the store), then in the app: from the switch
+until the transcript has drawn the branch.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -90,6 +92,68 @@ def switch_times(home: Path) -> tuple[float, float]:
     return asyncio.run(measure())
 
 
+def redraw_times(home: Path) -> tuple[float, float]:
+    """Milliseconds from ] on the branch point nearest the top (in the app, its window at the first messages) until the
+    transcript shows the edit's branch, and from [ until it shows the 10,000-message one again (it opens at its end)."""
+    import asyncio
+
+    os.environ["GUIDE_HOME"] = str(home)
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from tui_helpers import settle
+
+    from guide.conversation import Conversation
+    from guide.tui.app import GuideApp
+    from guide.tui.widgets.transcript import MessageView, Transcript
+
+    async def measure() -> tuple[float, float]:
+        app = GuideApp(flags={"base_url": "http://127.0.0.1:9", "model": "none"})  # nothing is sent: no server is needed
+        marks: list[float] = []
+
+        def marked(method: Any) -> Any:
+            async def timed(*args: Any) -> Any:
+                try:
+                    return await method(*args)
+                finally:
+                    marks.append(time.perf_counter())
+
+            return timed
+
+        # From the switch asked of the conversation until the transcript has redrawn (and revealed the version chosen, when
+        # it is held): the keys' own way through Pilot is not the app's time.
+        switch, follow, reveal = Conversation.switch, Transcript.follow_branch, Transcript.reveal
+
+        async def switched(self: Any, turn: Any, step: int) -> bool:
+            marks.clear()
+            marks.append(time.perf_counter())
+            return await switch(self, turn, step)
+
+        Conversation.switch = switched  # type: ignore[method-assign]
+        Transcript.follow_branch, Transcript.reveal = marked(follow), marked(reveal)  # type: ignore[method-assign]
+        took: list[float] = []
+        try:
+            async with app.run_test(size=(120, 36)) as pilot:
+                await settle(pilot)
+                await pilot.press("f4")
+                await settle(pilot, 0.3)
+                await pilot.press("enter")
+                await settle(pilot, 0.5)
+                await pilot.press("ctrl+home")
+                await settle(pilot, 0.5)
+                transcript, talk = app.chat.transcript, app.chat.conversation
+                for key in ("]", "["):
+                    top = next(v.turn for v in transcript.views if isinstance(v, MessageView) and v.turn and talk.siblings(v.turn)[1] > 1)
+                    transcript.focus()
+                    transcript.choose(top)
+                    await pilot.press(key)
+                    await app.workers.wait_for_complete()
+                    took.append((max(marks) - marks[0]) * 1000)
+        finally:
+            Conversation.switch, Transcript.follow_branch, Transcript.reveal = switch, follow, reveal  # type: ignore[method-assign]
+        return took[0], took[1]
+
+    return asyncio.run(measure())
+
+
 def rows() -> list[tuple[str, float, str, float, str]]:
     """(figure, value, unit, ratio to anchor, anchor name)."""
     opened: dict[int, float] = {}
@@ -109,6 +173,7 @@ def rows() -> list[tuple[str, float, str, float, str]]:
         generate(branched, SIZES[-1], branches=BRANCH_POINTS)
         branched_runs = [open_once(branched) for _ in range(RUNS)]
         there, back = switch_times(branched)
+        drawn_there, drawn_back = redraw_times(branched)
     if found != 1:
         raise SystemExit(f"search found {found} messages holding {NEEDLE!r}, not 1")
     anchor = f"open {SIZES[0]} messages"
@@ -129,6 +194,8 @@ def rows() -> list[tuple[str, float, str, float, str]]:
     )
     out.append(("switch the top branch point to its edit (headless)", there * 1000, "ms", there / opened[small], anchor))
     out.append((f"switch it back: a {big:,}-message branch (target < 100 ms)", back * 1000, "ms", back / opened[small], anchor))
+    out.append(("] on the top branch point in the app → the edit's branch drawn", drawn_there, "ms", drawn_there / 1000 / opened[small], anchor))
+    out.append((f"[ back → the {big:,}-message branch drawn (at its end)", drawn_back, "ms", drawn_back / 1000 / opened[small], anchor))
     out.append((f"find (ctrl+f) one old message in {big:,} → on screen", find, "s", find / opened[small], anchor))
     out.append((f"peak memory after that find (all {big:,} turns read)", find_peak, "MiB", find_peak / peaks[small], peak_anchor))
     out.append((f"LIKE scan for a word in {big:,} messages", scan * 1000, "ms", 1.0, "LIKE scan"))

@@ -352,15 +352,16 @@ class ChatSession:
             self.emit(Switched("conversation"))
         return resumed
 
-    async def export(self, conversation: Conversation, *, with_calls: bool = False) -> Path | None:
-        """Write a conversation to Markdown in the data folder (readable by you only); its path, or None if it is empty."""
+    async def export(self, conversation: Conversation, *, with_calls: bool = False, every_branch: bool = False) -> Path | None:
+        """Write a conversation to Markdown in the data folder (readable by you only): the branch in view, or with `every_branch`
+        each other after it; its path, or None if it is empty."""
         from guide.conversation.blocks import saved_path
         from guide.locations import write_private
 
         if not conversation.turns and not conversation.more_before:
             return None
         path = saved_path("exports", ".md")
-        write_private(path, await conversation.export(with_calls=with_calls, title=await self._stored_title(conversation)))
+        write_private(path, await conversation.export(with_calls=with_calls, title=await self._stored_title(conversation), every_branch=every_branch))
         return path
 
     async def _stored_title(self, conversation: Conversation) -> str:

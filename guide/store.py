@@ -271,6 +271,15 @@ class Store:
         rows = self._rows(f"{WITH_PARENT} WHERE t.conversation_id = ? ORDER BY m.id", (conversation_id,))
         return [replace(self._message(row), conversation_id=conversation_id) for row in rows]
 
+    def calls_elsewhere(self, conversation_id: int) -> set[str]:
+        """The calls that answered messages of a conversation on branches not in view (their trace ids)."""
+        rows = self._rows(
+            """SELECT m.trace_id FROM tree t JOIN messages m ON m.id = t.message_id
+               WHERE t.conversation_id = ? AND m.conversation_id IS NULL AND m.trace_id IS NOT NULL""",
+            (conversation_id,),
+        )
+        return {row[0] for row in rows}
+
     def shown(self, message_id: int) -> bool:
         """Whether a message is on its conversation's branch in view."""
         return bool(self._rows("SELECT 1 FROM messages WHERE id = ? AND conversation_id IS NOT NULL", (message_id,)))

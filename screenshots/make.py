@@ -96,7 +96,7 @@ async def shoot(name: str, server: LoopbackServer, steps: object, out: Path, siz
     try:
         await run(app, steps, out / f"{name}.svg", size)
     finally:
-        answering = app.session.answering
+        answering = app.session.server.answering
         started = answering.companion.process if answering is not None and answering.companion is not None else None
         if started is not None:  # the companion outlives guide for a while; the next scene would find it busy and take the next port
             started.terminate()
@@ -312,6 +312,25 @@ async def main(out: Path, png: bool) -> None:
                 break
         await pilot.pause(0.5)  # type: ignore[attr-defined]
 
+    async def branch_point(pilot: object) -> None:
+        server.push(calm_reply())
+        await send(pilot, "I have too many things on my mind tonight.")
+        server.push(short_reply("Then let us start", " with Friday.", " What does it ask of you?"))
+        await send(pilot, "Mostly work: a deadline on Friday.")
+        await pilot.press("tab", "up", "up", "e")  # type: ignore[attr-defined]  # the message above the last reply, edited
+        pilot.app.chat.composer.text = "Mostly my sister: she moves away on Friday."  # type: ignore[attr-defined]
+        server.push(short_reply("That is a big change,", " and a tender one.", " How are you with it?"))
+        await pilot.press("enter")  # type: ignore[attr-defined]
+        await settle(pilot, 0.3)  # type: ignore[arg-type]
+        await pilot.press("tab", "up", "up", "[")  # type: ignore[attr-defined]  # back to the first version: ‹ 1 / 2 ›
+        await settle(pilot, 0.3)  # type: ignore[arg-type]
+        pilot.app.clear_notifications()  # type: ignore[attr-defined]  # the edit's notice has been read: the calls show
+
+    async def branches_compared(pilot: object) -> None:
+        await branch_point(pilot)
+        await pilot.press("d")  # type: ignore[attr-defined]
+        await pilot.pause(0.5)  # type: ignore[attr-defined]
+
     scenes = [
         ("01-greeting", nothing),
         ("02-reply-and-calls", conversation),
@@ -334,6 +353,8 @@ async def main(out: Path, png: bool) -> None:
         ("19-new-persona-at-80x24", persona_form),
         ("20-replay-beside-at-80x24", replay_beside),
         ("21-call-detail-at-120x40", detail),
+        ("22-branch-point", branch_point),
+        ("23-branches-compared", branches_compared),
     ]
     only = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
     scenes = [(name, steps) for name, steps in scenes if not only or any(word in name for word in only)]

@@ -362,6 +362,23 @@ class Conversation:
         self.emit(BranchShown(0))
         return True
 
+    async def found_elsewhere(self, words: str) -> list[int]:
+        """The stored messages of this conversation that hold the words (every one, the last perhaps as a prefix) on a branch
+        not in view, best matches first: what a search of the conversation finds beyond the branch shown."""
+        store, stored_id = self.store, await self._caught_up()
+        if store is None or stored_id is None:
+            return []
+        hits = await store.read(store.search, words, 200)
+        return [hit.message_id for hit in hits if hit.conversation_id == stored_id and not await store.read(store.shown, hit.message_id)]
+
+    async def calls_elsewhere(self) -> set[str]:
+        """The calls that answered turns on branches not in view (trace ids): the calls panel shows those of the branch in view."""
+        store, stored_id = self.store, await self._caught_up()
+        found = {turn.trace_id for turn in self.tree.made.values() if turn.trace_id}
+        if store is not None and stored_id is not None:
+            found |= await store.read(store.calls_elsewhere, stored_id)
+        return found - {turn.trace_id for turn in self.turns if turn.trace_id}
+
     async def edit(self, turn: Turn, text: str) -> Exchange:
         """Send `text` in place of an earlier message of the user's, as a new branch from there (nothing is deleted: `switch`
         shows the other again); the reply streams as `send`'s does. If nothing arrives, the branch left is shown again."""

@@ -264,7 +264,7 @@ class TourStep(CallDetail):
 
 def compared(original: Trace, replay: Trace) -> tuple[Text, Text]:
     """Both answers' first COMPARED lines as two marked columns: what they say, with ids and arrival times set apart above."""
-    from guide.learn.compare import comparable, from_the_change, side_by_side
+    from guide.learn.compare import comparable
 
     texts, apart = [], []
     for trace in (original, replay):
@@ -279,13 +279,20 @@ def compared(original: Trace, replay: Trace) -> tuple[Text, Text]:
             column.append(f"  ids and times (not compared): {left_out}\n", style="dim")
     if any(apart) and not all(apart):
         (right if apart[0] else left).append("\n")
-    for old, new, mark in side_by_side(*texts):
+    set_side_by_side(left, right, *texts)
+    return left, right
+
+
+def set_side_by_side(left: Text, right: Text, before: str, after: str) -> None:
+    """Two texts in two columns, line by line, aligned where they agree; what differs marked (~ changed, − only before, + only after)."""
+    from guide.learn.compare import from_the_change, side_by_side
+
+    for old, new, mark in side_by_side(before, after):
         style = MARK_STYLES[mark]
         if mark == "~":
             old, new = from_the_change(old, new)
         left.append(f"{'-' if mark in '~-' else ' '} {old}\n", style=style if mark in "~-" else "")
         right.append(f"{'+' if mark in '~+' else ' '} {new}\n", style=style if mark in "~+" else "")
-    return left, right
 
 
 def locate(sections: list[Section], row: int, column: int) -> tuple[str, str, int] | None:

@@ -20,7 +20,19 @@ from textual.widgets import Footer, OptionList
 from textual.worker import WorkerCancelled
 
 from guide.client import Gentle
-from guide.conversation import CallFiled, Event, PersonaChanged, ReplyEnded, ReplyPieces, ReplyStarted, Switched, Turn, TurnAdded, TurnRemoved
+from guide.conversation import (
+    BranchShown,
+    CallFiled,
+    Event,
+    PersonaChanged,
+    ReplyEnded,
+    ReplyPieces,
+    ReplyStarted,
+    Switched,
+    Turn,
+    TurnAdded,
+    TurnRemoved,
+)
 from guide.tui import slash
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
@@ -105,6 +117,8 @@ class ChatScreen(Screen[None]):
         """Pictures being made ready, by their real path (the same file attached twice goes once)."""
         self.opening_call = False
         """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
+        self.editing: tuple[Turn, str] | None = None
+        """The earlier message being edited in the composer (e in the transcript), and the draft it took the place of."""
 
     def compose(self) -> ComposeResult:
         yield StatusLine(self.session, id="status")
@@ -162,6 +176,13 @@ class ChatScreen(Screen[None]):
         """A resumed conversation's latest calls, and a row that fetches earlier ones (read off the loop)."""
         shown, count = await self.conversation.stored_calls(OPENING)
         self.panel.show_earlier(shown, count - len(shown))
+        self.panel.follow_branch(await self.conversation.calls_elsewhere())
+
+    @work(group="branch-calls", exclusive=True)
+    @guarded
+    async def show_branch_calls(self) -> None:
+        """The calls panel follows the branch in view (which calls answered other branches is read off the loop)."""
+        self.panel.follow_branch(await self.conversation.calls_elsewhere())
 
     @work(group="calls")
     @guarded
@@ -201,6 +222,9 @@ class ChatScreen(Screen[None]):
             self._followed_up(event.turn)
         elif isinstance(event, TurnRemoved):
             await self.transcript.forget(event.turn)
+        elif isinstance(event, BranchShown):
+            await self.transcript.follow_branch()
+            self.show_branch_calls()
         elif isinstance(event, ReplyStarted):
             await self._reply_started(event.exchange)
         elif isinstance(event, ReplyPieces):
@@ -274,7 +298,11 @@ class ChatScreen(Screen[None]):
                 self.composer.give_back(text)
                 self.notify(problem, severity="warning")
                 return
-        if command is None:
+        if command is None and self.editing is not None:
+            edited, self.editing = self.editing[0], None
+            self.composer.placeholder = PLACEHOLDER
+            self.edit(edited, text)
+        elif command is None:
             if self.preparing:
                 words = "A picture is still being made ready: it goes with your next message, not this one."
                 self.notify(words, title="attach", severity="warning", timeout=6)
@@ -309,6 +337,75 @@ class ChatScreen(Screen[None]):
         if self.streaming or last is None or last.role != "assistant":
             return
         await self._replying(self.conversation.regenerate())
+
+    @work(exclusive=True, group="reply")
+    @guarded
+    async def edit(self, turn: Turn, text: str) -> None:
+        """Send the edited words as a new branch from the message they replace (the branch left is kept)."""
+        if not any(held is turn for held in self.conversation.turns):  # another branch was chosen meanwhile
+            self.composer.give_back(text)
+            self.notify("That message is no longer in view (another branch is): choose it again, then e.", severity="warning", timeout=6)
+            return
+        await self._replying(self.conversation.edit(turn, text))
+
+    # Branches: keys on the message chosen in the transcript.
+
+    def on_transcript_asked(self, event: Transcript.Asked) -> None:
+        turn = event.turn
+        if self.streaming:
+            self.notify("The guide is still answering: Esc stops it, then the branches can change.", timeout=4)
+        elif event.verb == "edit":
+            if turn.role != "user":
+                self.notify("Only your own messages can be edited: [ and ] show a reply's other versions (ctrl+r makes one).", timeout=5)
+                return
+            self.editing = (turn, self.composer.text)
+            self.composer.text = turn.content
+            self.composer.move_cursor(self.composer.document.end)
+            self.composer.placeholder = PLACEHOLDER
+            self.composer.focus()
+            self.notify("Enter sends your edit as a new branch (the old one is kept); Esc leaves it as it was.", title="Edit", timeout=5)
+        elif event.verb == "version":
+            self.switch_version(turn, event.step)
+        else:
+            self.compare_branches(turn)
+
+    @work(exclusive=True, group="branch")
+    @guarded
+    async def compare_branches(self, turn: Turn) -> None:
+        """d: the version in view beside the one before it (the first, beside the one after): the requests as sent, and the replies."""
+        from guide.tui.screens.branches import BranchCompare, Version
+
+        at, count = self.conversation.siblings(turn)
+        if count < 2:
+            self.notify("This message has no other version to compare with: e on one of yours makes one, ctrl+r on the last reply.", timeout=5)
+            return
+        answers = await self.conversation.answers(turn)
+        other = at - 1 if at > 0 else at + 1
+        first, second = sorted((other, at))
+
+        def version(index: int) -> Version:
+            reply, call = answers[index]
+            return Version(f"version {index + 1} of {count}" + (" (in view)" if index == at else ""), reply, call)
+
+        await self.app.push_screen(BranchCompare(version(first), version(second)))
+
+    @work(exclusive=True, group="branch")
+    @guarded
+    async def switch_version(self, turn: Turn, step: int) -> None:
+        """[ or ]: the version before or after of the chosen message, and the branch that follows it."""
+        at, count = self.conversation.siblings(turn)
+        if count < 2:
+            self.notify("This message has no other version: e on one of yours makes one, ctrl+r on the last reply too.", timeout=5)
+            return
+        if not await self.conversation.switch(turn, step):
+            self.notify(f"This is version {at + 1} of {count}: there is none {'before' if step < 0 else 'after'} it.", timeout=3)
+            return
+        await self.transcript.follow_branch()
+        wanted = self.conversation.tree.versions(turn)[at + step]
+        shown = next((held for held in self.conversation.turns if held.uid == wanted), None)
+        if shown is not None:  # the new version stays chosen: ] again goes on to the next
+            self.transcript.choose(shown)
+            await self.transcript.reveal(shown)
 
     async def _replying(self, replying: Awaitable[Exchange | None]) -> None:
         """The conversation asks and streams; its events draw the reply. The composer waits until the reply is drawn."""
@@ -352,6 +449,10 @@ class ChatScreen(Screen[None]):
         """Esc: stop a reply; elsewhere (the calls list), back to the composer."""
         if self.streaming:
             self.stop()
+        elif self.editing is not None:  # the edit is left: the draft it replaced comes back
+            self.composer.text, self.editing = self.editing[1], None
+            self.composer.move_cursor(self.composer.document.end)
+            self.composer.focus()
         elif self.focused is not self.composer:
             self.composer.focus()
 
@@ -413,8 +514,12 @@ class ChatScreen(Screen[None]):
     @work(group="action")
     @guarded
     async def action_export(self, argument: str = "") -> None:
-        """/export [calls]: this conversation as Markdown, in the data folder."""
-        path = await self.session.export(self.conversation, with_calls=argument == "calls")
+        """/export [all] [calls]: this conversation as Markdown, in the data folder: the branch in view, or every branch."""
+        asked = set(argument.split())
+        if asked - {"all", "calls"}:
+            self.notify("Usage: /export [all] [calls] — all writes every branch, calls adds each call.", severity="warning")
+            return
+        path = await self.session.export(self.conversation, with_calls="calls" in asked, every_branch="all" in asked)
         self.notify(f"Exported to {path}", title="Export", timeout=8) if path else self.notify("There is nothing to export yet.", severity="warning")
 
     @work(group="action")
@@ -503,6 +608,15 @@ class ChatScreen(Screen[None]):
             self.found = [t for t in turns if needle in t.content.casefold()]
             self.found_for, self.found_at = (words, len(turns)), len(self.found)
         bar = await self.find_bar()
+        elsewhere = ""
+        opened = await self._open_branch_holding(words) if not self.found else None
+        if opened is not None:
+            turns = self.conversation.turns
+            await self.transcript.load_back(lambda: False)
+            needle = words.casefold()  # the store matches words (the last as a prefix): the message it found, at least
+            self.found = [t for t in turns if needle in t.content.casefold() or t.message_id == opened]
+            self.found_for, self.found_at = (words, len(turns)), len(self.found)
+            elsewhere = "in another branch, now in view: "
         if not self.found:
             self.transcript.mark((), None)
             bar.say(f"No message holds “{words}”.")
@@ -511,7 +625,15 @@ class ChatScreen(Screen[None]):
         current = self.found[self.found_at]
         self.transcript.mark(self.found, current)
         await self.transcript.reveal(current)
-        bar.say(f"{self.found_at + 1} of {len(self.found)} · {around(current.content, words)}")
+        bar.say(f"{elsewhere}{self.found_at + 1} of {len(self.found)} · {around(current.content, words)}")
+
+    async def _open_branch_holding(self, words: str) -> int | None:
+        """Show the branch not in view where the words are (the best match's): the message found there, or None."""
+        for message_id in await self.conversation.found_elsewhere(words):
+            if await self.conversation.show_branch_of(message_id):
+                await self.transcript.follow_branch()
+                return message_id
+        return None
 
     def on_find_bar_closed(self, event: Any) -> None:
         self.found_for = None
@@ -521,6 +643,8 @@ class ChatScreen(Screen[None]):
     async def show_message(self, message_id: int) -> None:
         """Scroll to a stored message of this conversation, marked as found."""
         transcript = self.transcript
+        if await self.conversation.show_branch_of(message_id):  # found in a branch not in view: that branch is shown
+            await transcript.follow_branch()
 
         def reached() -> bool:  # ids grow with time: the oldest turn read is at or before the one wanted
             oldest = self.conversation.turns[0].message_id if self.conversation.turns else None

@@ -22,6 +22,9 @@ KEYS = """
 | y or c in the transcript | copy the chosen message |
 | b in the transcript | copy its last code block (again: the block before) |
 | ← → in the transcript | scroll its code sideways |
+| e in the transcript | edit the chosen message of yours in the composer: Enter sends it as a new branch (nothing is deleted; Esc leaves it) |
+| [ ] in the transcript | the version before · after of the chosen message (`‹ 2 / 3 ›` on it); everything below follows its branch |
+| d in the transcript | compare two versions side by side: the requests as sent, only what differs marked, and the two replies |
 | F1 | this help (t: the tour) |
 | e in a call's detail | replay it with edits: ctrl+s checks the body against the spec and sends, ctrl+t flips stream |
 | moving in a call's Request or Response tab | what the spec says of the field under the cursor |
@@ -33,9 +36,9 @@ KEYS = """
 | F7 | server: guide's companion, a preset, or an address |
 | F8 | the recent notices, whole (on screen they are cut to two lines, two at a time) |
 | ctrl+n | new conversation |
-| ctrl+r | regenerate the last reply |
+| ctrl+r | regenerate the last reply (the old one is kept: [ ] on the reply) |
 | ctrl+y | copy the last reply (also saved to clipboard.txt in the data folder) |
-| ctrl+f | find as you type (Enter or ↑ older match, ↓ newer, Esc closes) |
+| ctrl+f | find as you type (Enter or ↑ older match, ↓ newer, Esc closes); words only on another branch open that branch |
 | shift+PgUp · shift+PgDn | scroll the conversation (older pages load at the top) |
 | ctrl+Home · ctrl+End | the first message · the latest |
 | ctrl+p | command palette (themes too) |

@@ -91,6 +91,8 @@ class CallsPanel(Vertical):
         self.whose = "all"
         self.theirs = False
         """Whether another program's call has come: the header then names the filter and its key."""
+        self.elsewhere: set[str] = set()
+        """Calls that answered turns on branches not in view: not shown while another branch is."""
 
     def compose(self) -> ComposeResult:
         yield Label(title(self.whose, self.theirs), classes="panel-title", id="calls-title")
@@ -104,7 +106,16 @@ class CallsPanel(Vertical):
 
     def shown(self, trace: Trace) -> bool:
         """Whether the filter in force shows this call."""
+        if trace.id in self.elsewhere:
+            return False
         return self.whose == "all" or (self.whose == "theirs") == bool(trace.caller)
+
+    def follow_branch(self, elsewhere: set[str]) -> None:
+        """Show the calls of the branch in view: those that answered turns on other branches go (and come back with theirs)."""
+        if elsewhere != self.elsewhere:
+            self.elsewhere = elsewhere
+            self._rebuild()
+            self._shown()
 
     def action_whose(self) -> None:
         """Step the filter: all → mine → theirs → all."""
@@ -177,6 +188,7 @@ class CallsPanel(Vertical):
     def clear(self) -> None:
         """Forget every row (a new conversation)."""
         self.traces.clear()
+        self.elsewhere = set()
         self.earlier = 0
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()

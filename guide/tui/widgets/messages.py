@@ -116,6 +116,8 @@ class MessageView(Vertical):
 
     turn: Turn | None = None
     """The turn shown (None for the greeting and a reply still streaming)."""
+    versions: tuple[int, int] = (0, 1)
+    """Which version of itself the turn is (0-based) and how many there are: `‹ 2 / 3 ›` in its heading when more than one."""
 
     DEFAULT_CSS = """
     MessageView { height: auto; }
@@ -199,7 +201,15 @@ class MessageView(Vertical):
 
     def _heading(self) -> str:
         note = STATE_NOTES.get(self.state)
-        return one_line(f"{self.who} · {note}" if note else self.who)
+        at, count = self.versions
+        where = f"  ‹ {at + 1} / {count} ›" if count > 1 else ""  # counted from 1, for people
+        return one_line(f"{self.who} · {note}" if note else self.who) + where
+
+    def set_versions(self, versions: tuple[int, int]) -> None:
+        """Say which version of itself the message is (a branch made, or another chosen)."""
+        self.versions = versions
+        for label in self.query(".who").results(Label):
+            label.update(self._heading())
 
     @property
     def body(self) -> Markdown:

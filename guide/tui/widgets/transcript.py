@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 
 from guide.conversation import Turn
@@ -35,6 +37,8 @@ WINDOW = 40
 """At most this many turns are mounted."""
 EDGE = 1
 """Lines from an edge that count as reaching it."""
+VERSIONS = Binding.Group("Versions")
+"""[ and ] in the footer as one key: `[ ] Versions`."""
 
 if TYPE_CHECKING:
     from guide.conversation import Conversation
@@ -59,9 +63,21 @@ class Transcript(VerticalScroll):
         Binding("down,j", "select(1)", "Later message", show=False),
         Binding("y,c", "copy_selected", "Copy message", id="copy-message"),
         Binding("b", "copy_code", "Copy code block", id="copy-code"),
+        Binding("e", "ask('edit')", "Edit", id="edit-message", tooltip="Edit your message in the composer: Enter sends it as a new branch"),
+        Binding("[", "ask('version', -1)", "Version before", id="version-before", group=VERSIONS),
+        Binding("]", "ask('version', 1)", "Version after", id="version-after", group=VERSIONS),
+        Binding("d", "ask('compare')", "Compare", id="compare-branches", tooltip="Two versions side by side: the requests as sent, and the replies"),
         Binding("left", "code_sideways(-1)", "Code ←", show=False),
         Binding("right", "code_sideways(1)", "Code →", show=False),
     ]
+
+    @dataclass
+    class Asked(Message):
+        """A key on the chosen message: edit it as a new branch (e), show another version ([ ]), or compare two (d)."""
+
+        turn: Turn
+        verb: Literal["edit", "version", "compare"]
+        step: int = 0
 
     def __init__(self, head: MessageView, **options: Any) -> None:
         super().__init__(head, **options)
@@ -144,6 +160,8 @@ class Transcript(VerticalScroll):
         views = [view_for(turn) for turn in turns]
         for view in views:
             self._mark(view)
+            if isinstance(view, MessageView) and self.conversation is not None:
+                view.versions = self.conversation.siblings(turn_of(view))
         if not views:
             return views
         if at_top:
@@ -342,6 +360,36 @@ class Transcript(VerticalScroll):
             await self._trim(keep="bottom")
             return views[0]
 
+    async def follow_branch(self) -> None:
+        """Another branch is in view: the views from the first turn that is no longer the conversation's are replaced by the
+        branch's turns (a page of them); those above it stay where they are. Called again for the same change, it changes nothing."""
+        async with self._lock:
+            assert self.conversation is not None
+            if self.conversation.prepended < self.base:  # the branch was read afresh, at its end: shown as a resumed one is
+                await self.remove_children(self.views)
+                self.views, self.base, self.lo, self.hi = [], self.conversation.prepended, len(self.turns), len(self.turns)
+                await self._show_latest()
+                return
+            self._sync()
+            turns = self.turns
+            same = next((i for i, view in enumerate(self.views) if self.lo + i >= len(turns) or turn_of(view) is not turns[self.lo + i]), None)
+            if same is None:
+                return  # the same change, seen already (or below the window)
+            gone, self.views = self.views[same:], self.views[:same]
+            await self.remove_children(gone)
+            self.hi = self.lo + same
+            self.views += await self._mount(self.turns[self.hi : min(len(self.turns), self.hi + PAGE)], at_top=False)
+            self.hi = self.lo + len(self.views)
+            if self.selected is not None and not any(view.turn is self.selected for view in self.views):
+                self.selected = None
+            self._window_changed()
+
+    def choose(self, turn: Turn) -> None:
+        """Make a turn on screen the chosen message (another version of the one chosen, say)."""
+        self.selected = turn
+        for view in self.views:
+            self._mark(view)
+
     async def start_live(self, who: str) -> MessageView:
         """A reply about to stream: mounted last, outside the window."""
         async with self._lock:
@@ -359,6 +407,8 @@ class Transcript(VerticalScroll):
                 return
             view.set_state(turn.state)
             view.settle(turn)
+            if self.conversation is not None:
+                view.set_versions(self.conversation.siblings(turn))  # a reply asked again is its second version
             if at_end:
                 view.turn = turn
                 self.views.append(view)
@@ -428,6 +478,13 @@ class Transcript(VerticalScroll):
         for each in self.views:
             self._mark(each)
         self.scroll_to_widget(view, animate=False, immediate=True)
+
+    def action_ask(self, verb: Literal["edit", "version", "compare"], step: int = 0) -> None:
+        """e, [, ] and d on the chosen message: the screen acts (it drives the conversation)."""
+        if self.selected is None:
+            self.notify("↑ or ↓ first, to choose a message.", timeout=3)
+            return
+        self.post_message(self.Asked(self.selected, verb, step))
 
     def action_code_sideways(self, direction: int) -> None:
         """← / →: scroll the code blocks of the chosen message (else of the messages on screen) half a width sideways."""

@@ -1,0 +1,112 @@
+"""Two branches side by side (d on a branch point): the requests as they were sent, only what differs marked, and the two
+replies. It is the replay's comparison (`call_detail.set_side_by_side`, the columns of "Beside the original") set on two
+versions of one message: what changing a message changed on the wire, and what came back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label, Static
+
+from guide.safe_text import one_line, visible
+from guide.tui.boundary import guarded
+
+if TYPE_CHECKING:
+    from guide.client import Trace
+    from guide.conversation import Turn
+
+COMPARED = 400
+"""Lines of each request and reply set side by side (difflib on thousands of lines can take minutes)."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a message, as compared: which it is, its reply, and the call that reply came from (None if not kept)."""
+
+    label: str
+    reply: Turn | None
+    call: Trace | None
+
+
+def request_text(call: Trace | None) -> str:
+    """A request body as it was sent, indented (its first COMPARED lines), or why there is none to show."""
+    if call is None or not isinstance(call.request_body, dict):
+        return "(the call for this reply is not kept)"
+    return capped(json.dumps(call.request_body, indent=2, ensure_ascii=False))
+
+
+def capped(text: str) -> str:
+    lines = visible(text).splitlines()
+    return "\n".join(lines[:COMPARED] + ([f"… {len(lines) - COMPARED:,} more lines"] if len(lines) > COMPARED else []))
+
+
+def columns(before: str, after: str) -> tuple[Text, Text]:
+    """Two texts as two marked columns (the replay's comparison)."""
+    from guide.tui.screens.call_detail import set_side_by_side
+
+    left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
+    set_side_by_side(left, right, before, after)
+    return left, right
+
+
+def compared(before: Version, after: Version) -> dict[str, Text]:
+    """The requests and the replies of two versions, each pair as two marked columns."""
+    requests = columns(request_text(before.call), request_text(after.call))
+    replies = columns(*(capped(v.reply.content) if v.reply is not None else "(no reply)" for v in (before, after)))
+    return {"request-before": requests[0], "request-after": requests[1], "reply-before": replies[0], "reply-after": replies[1]}
+
+
+def differences(before: Version, after: Version) -> str:
+    """Which fields of the request changed, in one line."""
+    from guide.learn.compare import changed_fields
+
+    if before.call is None or after.call is None:
+        return "One of the two calls is not kept: the replies are compared, the requests cannot be."
+    changed = changed_fields(before.call.request_body, after.call.request_body)
+    if not changed:
+        return "The requests are the same: the reply was asked for again."
+    return "The requests differ in: " + ", ".join(changed[:8]) + (" …" if len(changed) > 8 else "")
+
+
+class BranchCompare(ModalScreen[None]):
+    """Two versions of a message: their requests as sent and their replies, side by side, what differs marked."""
+
+    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="close")]
+
+    def __init__(self, before: Version, after: Version) -> None:
+        super().__init__()
+        self.before, self.after = before, after
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="branch-compare"):
+            yield Label(one_line(f"Two branches: {self.before.label} and {self.after.label}"), id="call-title", markup=False)
+            yield Static(differences(self.before, self.after), id="beside-changed", markup=False)
+            with VerticalScroll(id="beside"):
+                for part, what in (("reply", "reply"), ("request", "request as sent")):  # the replies are short: both show at once
+                    with Horizontal(classes="beside-columns"):
+                        for side, version in (("before", self.before), ("after", self.after)):
+                            with Vertical(classes="beside-column"):
+                                yield Label(one_line(f"{version.label} · {what}"), classes="beside-title", markup=False)
+                                yield Static("Comparing…" if side == "before" else "", id=f"{part}-{side}", classes="beside-text", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.compare()
+
+    @work(group="compare", exclusive=True)
+    @guarded
+    async def compare(self) -> None:
+        """Set the columns off the UI loop (difflib's time grows with the lines)."""
+        import asyncio
+
+        found: dict[str, Any] = await asyncio.to_thread(compared, self.before, self.after)
+        for key, text in found.items():
+            self.query_one(f"#{key}", Static).update(text)
