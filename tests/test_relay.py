@@ -274,3 +274,19 @@ def test_a_program_that_goes_away_mid_stream_stops_the_upstream_call_and_the_row
     assert call["state"] == "stopped" and "went away" in " ".join(call["notes"])
     assert upstream.closed_streams == 1  # the relay let the upstream go at once, not after its 10 s
     assert "Traceback" not in (tmp_path / "relay.log").read_text()
+
+
+def test_keys_and_cookies_in_any_header_a_client_uses_are_never_stored() -> None:
+    """Google's SDK sends x-goog-api-key, browsers and gateways a Cookie: the store and the row keep them redacted, as Authorization."""
+    secrets = {
+        "x-goog-api-key": "goog-secret-0123456789abcdef",
+        "cookie": "session=cookie-secret-0123456789; theme=dark",
+        "x-auth-token": "tok-secret-0123456789abc",
+    }
+    with LoopbackServer() as upstream, relaying(upstream.url) as relay:
+        assert httpx.get(f"{relay}/v1/models", headers=secrets).status_code == 200
+        assert {name: upstream.requests[0].headers[name] for name in secrets} == secrets  # they go on as they came
+        (call,) = filed(1)
+    stored = b"".join(path.read_bytes() for path in (Path(os.environ["GUIDE_HOME"]) / "data").glob("guide.sqlite3*"))
+    for value in secrets.values():
+        assert value.encode() not in stored and value not in json.dumps(call)
