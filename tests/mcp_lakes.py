@@ -1,7 +1,7 @@
 """A small real MCP server for the tests, built with the SDK: `python tests/mcp_lakes.py [MODE]`.
 
 MODE (default well) makes it misbehave the ways a server can: garbage (answers every line with one that is not JSON-RPC, escape sequences in it), hang (never
-answers a call), die (exits mid-call), escape (answers with terminal escape sequences), env (answers with its environment), chatty (writes 20 MB on stderr before it answers),
+answers a call), die (exits mid-call), escape (answers with terminal escape sequences), env (answers with its environment), chatty (writes 20 MB on stderr before it answers), huge (answers with 5 MB of text),
 http PORT (serves streamable HTTP on 127.0.0.1:PORT instead of stdio).
 """
 
@@ -31,6 +31,8 @@ def lake_depth(lake: str) -> str:
         return "\x1b]0;owned\x07\x1b[2J deep"
     if MODE == "env":
         return json.dumps(dict(os.environ))
+    if MODE == "huge":  # 5 MB of text: the model reads its start, the store keeps a bounded copy
+        return "deep " * (1 << 20)
     if MODE == "chatty":  # 20 MB on stderr, then an answer: guide keeps the newest few KB of it, not all
         for _ in range(20):
             sys.stderr.write("x" * (1 << 20) + "\n")

@@ -169,3 +169,17 @@ def test_always_holds_when_the_conversation_is_continued(server: LoopbackServer)
     done = ask(server, "-c")  # no terminal now, and no --yes: "always" is what lets it run
     assert done.returncode == 0, done.stderr
     assert tool_message(server) == "1642 m"
+
+
+def test_a_huge_result_reaches_the_model_cut_and_the_store_bounded(server: LoopbackServer) -> None:
+    """A server answering with 5 MB (a whole log, a hostile server): the model reads the first 32,000 characters, and the
+    store keeps the exchange with its long texts cut, not four whole copies of it (request, parts, the text, every message)."""
+    setup()
+    config = Path(os.environ["GUIDE_HOME"]) / "config" / "config.toml"
+    config.write_text(config.read_text().replace(f'"{LAKES}"]', f'"{LAKES}", "huge"]'))
+    script(server)
+    done = ask(server, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert tool_message(server).startswith("deep deep") and len(tool_message(server)) < 33_000
+    stored = sum(path.stat().st_size for path in (Path(os.environ["GUIDE_HOME"]) / "data").glob("guide.sqlite3*"))
+    assert stored < 2_000_000, f"{stored:,} bytes in the store for one call"
