@@ -290,3 +290,16 @@ def test_keys_and_cookies_in_any_header_a_client_uses_are_never_stored() -> None
     stored = b"".join(path.read_bytes() for path in (Path(os.environ["GUIDE_HOME"]) / "data").glob("guide.sqlite3*"))
     for value in secrets.values():
         assert value.encode() not in stored and value not in json.dumps(call)
+
+
+def test_a_web_pages_request_without_an_origin_never_goes_on() -> None:
+    """An <img> or a no-cors fetch from any page the user opens is a GET with no Origin, but the browser says where it
+    came from in Sec-Fetch-Site: with --upstream-key it went on with the user's key (and was filed as their call)."""
+    with LoopbackServer() as upstream, relaying(upstream.url, "--upstream-key", UPSTREAM_KEY) as relay:
+        page = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+        refused = httpx.get(f"{relay}/v1/files", headers=page)
+        typed = httpx.get(f"{relay}/v1/models", headers={"Sec-Fetch-Site": "none"})  # the user typed the address: theirs
+        program = httpx.get(f"{relay}/v1/models")
+        assert refused.status_code == 403 and "web page" in refused.json()["error"]["message"]
+        assert typed.status_code == program.status_code == 200
+        assert [request.path for request in upstream.requests] == ["/v1/models", "/v1/models"]
