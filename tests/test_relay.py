@@ -303,3 +303,15 @@ def test_a_web_pages_request_without_an_origin_never_goes_on() -> None:
         assert refused.status_code == 403 and "web page" in refused.json()["error"]["message"]
         assert typed.status_code == program.status_code == 200
         assert [request.path for request in upstream.requests] == ["/v1/models", "/v1/models"]
+
+
+def test_a_relay_pointed_at_itself_says_so_instead_of_passing_each_call_round_forever() -> None:
+    """OPENAI_BASE_URL copied into --relay (or guide watch --to): each call went to the relay again, until its connections
+    ran out and every call hung."""
+    port = free_port()
+    for upstream in (f"http://127.0.0.1:{port}/v1", f"http://localhost:{port}", f"http://[::1]:{port}/v1"):
+        done = subprocess.run(
+            [sys.executable, "-m", "guide", "serve", "--relay", upstream, "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, done.stderr
+        assert "itself" in done.stderr
