@@ -250,3 +250,22 @@ def test_without_the_sdk_guide_mcp_says_how_to_install_it() -> None:
     code = "import sys; sys.modules['mcp'] = None; from guide.cli import main; sys.exit(main(['mcp', 'serve']))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 1 and "pip install 'guide-chat[mcp]'" in result.stderr
+
+
+def test_guide_mcp_serve_tells_the_client_why_a_tool_refused() -> None:
+    """guide's own tools refuse with a reason its own model reads ("powers above 1000…"); over MCP the client got only
+    "Error executing tool calculate", and the server's stderr a traceback."""
+    from mcp import Client, StdioServerParameters
+
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "GUIDE_HOME": os.environ["GUIDE_HOME"], "PYTHONPATH": str(ROOT)}
+    served = StdioServerParameters(command=sys.executable, args=["-m", "guide", "mcp", "serve"], env=env)
+
+    async def use() -> list[tuple[bool, str]]:
+        async with asyncio.timeout(60), Client(served) as client:
+            power = await client.call_tool("calculate", {"expression": "9 ** 9 ** 9"})
+            outside = await client.call_tool("read_file", {"name": "../config/config.toml"})
+            return [(answer.is_error, answer.content[0].text) for answer in (power, outside)]  # type: ignore[union-attr]
+
+    (power_failed, power), (outside_failed, outside) = asyncio.run(use())
+    assert power_failed and "powers above 1000" in power
+    assert outside_failed and "is not a name in the files folder" in outside and os.environ["GUIDE_HOME"] not in outside

@@ -56,6 +56,7 @@ def test_an_mcp_tool_is_asked_about_shown_as_its_own_row_and_opened_whole(server
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ApproveTool))
         asked = str(app.screen.query_one("#approve-call").render())
+        await pilot.pause(ApproveTool.SETTLE)  # a key pressed as it opens is not an answer
         await pilot.press("y")
         await until(pilot, lambda: any(text.startswith("Baikal is") for _, _, text in transcript_text(app)))
         await settle(pilot, 0.2)
@@ -146,6 +147,7 @@ def test_an_always_answer_is_kept_with_the_conversation_and_holds_after_resume(s
         app.chat.composer.text = "How deep is Tahoe?"
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ApproveTool))
+        await pilot.pause(ApproveTool.SETTLE)
         await pilot.press("a")
         await until(pilot, lambda: any(text == "Deep." for _, _, text in transcript_text(app)))
         await settle(pilot, 0.2)
@@ -167,3 +169,33 @@ def test_an_always_answer_is_kept_with_the_conversation_and_holds_after_resume(s
     assert always == {"lakes/lake_depth"}
     assert not asked_again
     assert server.requests[-1].json["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "501 m"}
+
+
+def test_keys_typed_as_the_prompt_appears_are_not_an_answer(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The composer says "write on if you like" while the model answers: the prompt opens under the user's fingers, and the
+    next letters of their sentence ("any…", "yes…") must not approve the call. Only a key pressed once it has been seen counts."""
+    from guide.tui.screens.approve_tool import ApproveTool
+
+    monkeypatch.setattr(ApproveTool, "SETTLE", 3.0)  # wide, so a loaded machine's slow Pilot still presses inside it
+    setup()
+    server.push(
+        Stream(sse(tool_call_chunk(0, id="call_1", name="lake_depth", arguments='{"lake": "Baikal"}'), tool_call_chunk(0, finish="tool_calls"))),
+        Stream(sse(chat_chunk("Deep."), chat_chunk(finish="stop"))),
+    )
+
+    async def script(pilot: Pilot[None]) -> tuple[bool, str]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        app.chat.composer.text = "How deep is Baikal?"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ApproveTool))
+        await pilot.press("a", "y")  # typed on, as the prompt opened
+        still_asked = isinstance(app.screen, ApproveTool)
+        await pilot.pause(ApproveTool.SETTLE)
+        await pilot.press("n")
+        await until(pilot, lambda: any(text == "Deep." for _, _, text in transcript_text(app)))
+        return still_asked, str(app.session.conversation.mcp_always)
+
+    still_asked, always = run_app(GuideApp(flags={"base_url": server.url, "model": "loopback-model", "persona": "lake-guide"}), script)
+    assert still_asked
+    assert always == "set()"
+    assert server.requests[-1].json["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "The user declined this call."}

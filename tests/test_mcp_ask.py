@@ -169,3 +169,38 @@ def test_always_holds_when_the_conversation_is_continued(server: LoopbackServer)
     done = ask(server, "-c")  # no terminal now, and no --yes: "always" is what lets it run
     assert done.returncode == 0, done.stderr
     assert tool_message(server) == "1642 m"
+
+
+def test_a_huge_result_reaches_the_model_cut_and_the_store_bounded(server: LoopbackServer) -> None:
+    """A server answering with 5 MB (a whole log, a hostile server): the model reads the first 32,000 characters, and the
+    store keeps the exchange with its long texts cut, not four whole copies of it (request, parts, the text, every message)."""
+    setup()
+    config = Path(os.environ["GUIDE_HOME"]) / "config" / "config.toml"
+    config.write_text(config.read_text().replace(f'"{LAKES}"]', f'"{LAKES}", "huge"]'))
+    script(server)
+    done = ask(server, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert tool_message(server).startswith("deep deep") and len(tool_message(server)) < 33_000
+    stored = sum(path.stat().st_size for path in (Path(os.environ["GUIDE_HOME"]) / "data").glob("guide.sqlite3*"))
+    assert stored < 2_000_000, f"{stored:,} bytes in the store for one call"
+
+
+def test_a_renamed_tool_never_takes_the_name_of_another_so_the_model_gets_the_one_it_called(server: LoopbackServer) -> None:
+    """guide's `now` is taken, so the server's `now` is renamed lakes_now: the name of the server's other tool. Two tools
+    of one name reached the model, and its call to lakes_now ran `now`."""
+    setup()
+    home = Path(os.environ["GUIDE_HOME"])
+    persona = home / "config" / "personas" / "lake-guide.toml"
+    persona.write_text(persona.read_text().replace('tools = ["mcp:lakes"]', 'tools = ["now", "mcp:lakes"]'))
+    config = home / "config" / "config.toml"
+    config.write_text(config.read_text().replace(f'"{LAKES}"]', f'"{LAKES}", "clash"]'))
+    server.push(
+        Stream(sse(tool_call_chunk(0, id="call_1", name="lakes_now", arguments="{}"), tool_call_chunk(0, finish="tool_calls"))),
+        Stream(sse(chat_chunk("It is late."), chat_chunk(finish="stop"))),
+    )
+    done = ask(server, "--yes")
+    assert done.returncode == 0, done.stderr
+    first, second = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    names = [tool["function"]["name"] for tool in first.json["tools"]]
+    assert len(names) == len(set(names)) == 4, names
+    assert second.json["messages"][-1]["content"] == "the lakes' clock"

@@ -274,3 +274,44 @@ def test_a_program_that_goes_away_mid_stream_stops_the_upstream_call_and_the_row
     assert call["state"] == "stopped" and "went away" in " ".join(call["notes"])
     assert upstream.closed_streams == 1  # the relay let the upstream go at once, not after its 10 s
     assert "Traceback" not in (tmp_path / "relay.log").read_text()
+
+
+def test_keys_and_cookies_in_any_header_a_client_uses_are_never_stored() -> None:
+    """Google's SDK sends x-goog-api-key, browsers and gateways a Cookie: the store and the row keep them redacted, as Authorization."""
+    secrets = {
+        "x-goog-api-key": "goog-secret-0123456789abcdef",
+        "cookie": "session=cookie-secret-0123456789; theme=dark",
+        "x-auth-token": "tok-secret-0123456789abc",
+    }
+    with LoopbackServer() as upstream, relaying(upstream.url) as relay:
+        assert httpx.get(f"{relay}/v1/models", headers=secrets).status_code == 200
+        assert {name: upstream.requests[0].headers[name] for name in secrets} == secrets  # they go on as they came
+        (call,) = filed(1)
+    stored = b"".join(path.read_bytes() for path in (Path(os.environ["GUIDE_HOME"]) / "data").glob("guide.sqlite3*"))
+    for value in secrets.values():
+        assert value.encode() not in stored and value not in json.dumps(call)
+
+
+def test_a_web_pages_request_without_an_origin_never_goes_on() -> None:
+    """An <img> or a no-cors fetch from any page the user opens is a GET with no Origin, but the browser says where it
+    came from in Sec-Fetch-Site: with --upstream-key it went on with the user's key (and was filed as their call)."""
+    with LoopbackServer() as upstream, relaying(upstream.url, "--upstream-key", UPSTREAM_KEY) as relay:
+        page = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+        refused = httpx.get(f"{relay}/v1/files", headers=page)
+        typed = httpx.get(f"{relay}/v1/models", headers={"Sec-Fetch-Site": "none"})  # the user typed the address: theirs
+        program = httpx.get(f"{relay}/v1/models")
+        assert refused.status_code == 403 and "web page" in refused.json()["error"]["message"]
+        assert typed.status_code == program.status_code == 200
+        assert [request.path for request in upstream.requests] == ["/v1/models", "/v1/models"]
+
+
+def test_a_relay_pointed_at_itself_says_so_instead_of_passing_each_call_round_forever() -> None:
+    """OPENAI_BASE_URL copied into --relay (or guide watch --to): each call went to the relay again, until its connections
+    ran out and every call hung."""
+    port = free_port()
+    for upstream in (f"http://127.0.0.1:{port}/v1", f"http://localhost:{port}", f"http://[::1]:{port}/v1"):
+        done = subprocess.run(
+            [sys.executable, "-m", "guide", "serve", "--relay", upstream, "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, done.stderr
+        assert "itself" in done.stderr

@@ -141,3 +141,26 @@ def test_calls_made_before_the_view_opens_are_shown_from_the_store_as_it_opens()
             stop(relay)
             app.store.close()
     assert shown[0].startswith("catalog → GET /v1/models · 200")
+
+
+def test_a_port_another_program_holds_is_said_and_the_view_never_opens_on_it() -> None:
+    """The relay's port taken (another guide, another user's relay): the program would reach that one, so guide watch stops and says so."""
+    import socket
+    import subprocess
+    import sys
+
+    from guide.cli.common import EXIT_UNREACHABLE
+
+    with socket.socket() as other, LoopbackServer() as upstream:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "guide", "watch", "--to", upstream.url, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    assert done.returncode == EXIT_UNREACHABLE, (done.returncode, done.stderr[-500:])
+    assert str(port) in done.stderr and "already listening" in done.stderr

@@ -78,6 +78,13 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
         return EXIT_USAGE
     upstream_key = args.upstream_key or os.environ.get("GUIDE_UPSTREAM_KEY") or None
     port = args.port or RELAY_PORT
+    if relays_to_itself(args.relay, args.host, port):
+        print(
+            f"guide: {args.relay!r} is the relay's own address, so it would pass each call to itself. "
+            "Give the address the calls go on to (the one your program used before).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         serve(
             args.host,
@@ -94,6 +101,29 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
         print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
         return EXIT_UNREACHABLE
     return EXIT_OK
+
+
+def relays_to_itself(upstream: str, host: str, port: int) -> bool:
+    """Whether the upstream is the relay's own address (OPENAI_BASE_URL pasted into --relay): a loop, not a relay."""
+    import ipaddress
+
+    import httpx
+
+    def loopback(name: str) -> bool:
+        name = name.strip("[]").lower()
+        try:
+            return name == "localhost" or ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    try:
+        target = httpx.URL(upstream)
+    except httpx.InvalidURL:
+        return False
+    if (target.port or (443 if target.scheme == "https" else 80)) != port:
+        return False
+    name = target.host.strip("[]").lower()
+    return name == host.strip("[]").lower() or (loopback(name) and (loopback(host) or host in ("0.0.0.0", "::", "")))
 
 
 def exposed_without_a_key(host: str, api_key: str | None) -> str | None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,8 @@ if TYPE_CHECKING:
 
 STARTING = 30.0
 """Seconds the relay may take to listen."""
+READY = b"guide relay on "
+"""How the relay's first line starts (relay_run.serve prints it once it holds its port)."""
 
 
 def upstream_for(to: str | None) -> str:
@@ -45,18 +46,35 @@ class RelayFailed(Exception):
 
 
 def start_relay(upstream: str, port: int, upstream_key: str | None) -> subprocess.Popen[bytes]:
-    """`guide serve --relay UPSTREAM --port PORT` in a process of its own, once it listens (the key goes in its environment, not `ps`)."""
+    """`guide serve --relay UPSTREAM --port PORT` in a process of its own, once it listens (the key goes in its environment, not `ps`).
+
+    Ready is the relay's own first line, printed once it holds the port: something answering on the port proves
+    nothing, since another program (another guide, another user's relay) may hold it, and the program watched would
+    then send its calls, key and all, there.
+    """
     env = {**os.environ, **({"GUIDE_UPSTREAM_KEY": upstream_key} if upstream_key else {})}
     command = [sys.executable, "-m", "guide", "serve", "--relay", upstream, "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first: list[bytes] = []
+
+    def hear() -> None:  # the first line, then the rest drained, so a full pipe never stops the relay
+        out = process.stdout
+        first.append(out.readline() if out else b"")
+        while out and out.read(65536):
+            pass
+
+    threading.Thread(target=hear, daemon=True, name="guide-relay-stdout").start()
     deadline = time.monotonic() + STARTING
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            said = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
-            raise RelayFailed(said.removeprefix("guide: ") or f"the relay ended with code {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return process
         time.sleep(0.05)
+        if first and first[0].startswith(READY):
+            return process
+        if first or process.poll() is not None:  # it ended (or said something else) without taking the port
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+            words = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
+            raise RelayFailed(words.removeprefix("guide: ") or f"the relay ended with code {process.returncode}")
     process.kill()
     raise RelayFailed(f"the relay did not listen on 127.0.0.1:{port} within {STARTING:g} s")
 

@@ -11,6 +11,9 @@ header; so a request is refused when
   (rebinding needs a name), and always the names given with --allow-host;
 - it carries an Origin (`null` included) that --allow-origin did not name
   (403); allowed origins get CORS answers, everyone else no CORS headers;
+- it carries no Origin but the browser says another site sent it
+  (`Sec-Fetch-Site: cross-site` or `same-site`: an <img>, a no-cors GET),
+  403 too: it would go on with the server's key (a relay's upstream key);
 - a key is set and the request does not carry it as a bearer token (401).
 """
 
@@ -110,6 +113,8 @@ class Guard:
             return
         headers = dict(scope.get("headers") or [])
         refusal = self.check_host(headers.get(b"host")) or self.check_origin(headers.get(b"origin"))
+        if refusal is None and b"origin" not in headers:
+            refusal = self.check_fetch_site(headers.get(b"sec-fetch-site"))
         if refusal is None and self.key is not None and not is_preflight(scope, headers):
             refusal = self.check_key(headers.get(b"authorization", b""))
         if refusal is not None:
@@ -138,6 +143,17 @@ class Guard:
             403,
             f"Requests from web pages ({shown}) are refused: any page you open could otherwise use this server. "
             "To let one in, start it with --allow-origin ORIGIN.",
+            code="origin_not_allowed",
+        )
+
+    def check_fetch_site(self, given: bytes | None) -> Any:
+        """A browser's request with no Origin (GETs in no-cors mode) still names where it came from; a program names nothing."""
+        if given is None or given.strip().lower() not in (b"cross-site", b"same-site"):
+            return None
+        return refuse(
+            403,
+            "Requests from web pages are refused (this one came from another site, with no Origin): "
+            "any page you open could otherwise use this server.",
             code="origin_not_allowed",
         )
 

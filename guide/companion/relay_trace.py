@@ -22,7 +22,12 @@ from .limits import too_many_values
 
 KEPT = 8 * 1024 * 1024
 """Bytes of each body read for the trace: a JSON request with a picture in it fits; a 512 MB upload is counted, not held."""
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie", "set-cookie"})
+SECRET_ENDINGS = ("-key", "-token", "-secret", "-signature", "-password", "-credential")
+SECRET_WORDS = ("auth", "cookie", "session", "password", "credential")
+"""A header whose name says it carries a key is kept redacted: clients send them in headers of their own
+(x-goog-api-key, ocp-apim-subscription-key, x-auth-token, x-amz-security-token), not only in Authorization.
+Endings, not words, for keys and tokens: x-ratelimit-remaining-tokens is a count the user wants to see."""
 RELAYED = "Passed on by guide's relay."
 """The first note of each call the relay records: how a watching app tells them from calls made to the companion."""
 TO_THE_COMPANION = "Made to guide's companion by another program."
@@ -73,11 +78,23 @@ def shown_headers(headers: list[tuple[bytes, bytes]], secrets: list[str]) -> dic
     kept: dict[str, str] = {}
     for raw_name, raw_value in headers:
         name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-        if name.lower() in SECRET_HEADERS:
-            scheme, space, token = value.partition(" ")
-            value = f"{scheme} {redact_key(token)}" if space else redact_key(value)
+        if secret_header(name):
+            scheme, token = auth_parts(value)
+            value = f"{scheme} {redact_key(token)}" if scheme else redact_key(value)
         kept[name] = scrub(value, secrets)
     return kept
+
+
+def auth_parts(value: str) -> tuple[str, str]:
+    """A secret header's scheme (`Bearer`, `Basic`: shown) and its secret; no scheme for anything else (a Cookie is all secret)."""
+    scheme, space, token = value.partition(" ")
+    return (scheme, token.strip()) if space and scheme.isalpha() else ("", value)
+
+
+def secret_header(name: str) -> bool:
+    """Whether a header (by its name) carries a key, a token or a session."""
+    lower = name.lower()
+    return lower in SECRET_HEADERS or lower.endswith(SECRET_ENDINGS) or any(word in lower for word in SECRET_WORDS)
 
 
 class Recording:
@@ -86,7 +103,9 @@ class Recording:
     def __init__(
         self, method: str, path: str, url: str, sent: list[tuple[bytes, bytes]], agent: str, secrets: list[str], *, seen_by: str = RELAYED
     ) -> None:
-        self.secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+        held = [auth_parts(value.decode("latin-1"))[1] for name, value in sent if secret_header(name.decode("latin-1"))]
+        # each such header's value is a secret too, scrubbed wherever it is echoed (long enough that scrubbing it is not noise)
+        self.secrets = sorted({secret for secret in secrets if secret} | {secret for secret in held if len(secret) >= 8}, key=len, reverse=True)
         action = action_of(method, path)
         shown = scrub(redact_url(url), self.secrets)
         self.trace = Trace(action, method, shown, request_headers=shown_headers(sent, self.secrets), caller=agent, notes=[seen_by])

@@ -17,6 +17,10 @@ Outcome = Literal["running", "ok", "error", "failed"]
 """ok: the tool answered; error: it answered with an error result (isError); failed: no answer (would not start, died, hung, garbage)."""
 KEPT_MESSAGES = 200
 """Messages a record keeps: a server that sends notifications without end cannot fill the store."""
+KEPT_TEXT = 64_000
+"""Characters of any one text in a message a record keeps (a result, a picture's data): the store keeps the messages,
+and a 5 MB answer came to 20 MB there (the message, and the request and response views of the call, each whole).
+What the model reads is cut apart from this (guide.client's MAX_RESULT)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -50,12 +54,12 @@ class McpCall:
     """The end of what the server wrote on stderr, when it failed: often the reason."""
 
     def keep(self, direction: str, message: dict[str, Any]) -> None:
-        """Record one message as it crossed, with its time from the start."""
+        """Record one message as it crossed, with its time from the start (its long texts cut)."""
         if len(self.messages) >= KEPT_MESSAGES:
             self.messages_left_out += 1
             return
         at = round((time.time() - self.started_at) * 1000, 1)
-        self.messages.append({"at_ms": at, "direction": direction, "message": message})
+        self.messages.append({"at_ms": at, "direction": direction, "message": bounded(message)})
 
     def end(self, outcome: Outcome, error: str | None = None) -> None:
         self.outcome, self.error = outcome, error
@@ -93,3 +97,14 @@ class McpCall:
         """A stored record back (unknown keys ignored, so older or newer records still open)."""
         known = {name: data[name] for name in cls.__slots__ if name in data}
         return cls(**known)
+
+
+def bounded(value: Any) -> Any:
+    """JSON-like data with each text longer than KEPT_TEXT cut, saying how long it was; the shape (ids, methods) kept."""
+    if isinstance(value, str):
+        return value if len(value) <= KEPT_TEXT else f"{value[:KEPT_TEXT]}… (cut: {len(value):,} characters)"
+    if isinstance(value, dict):
+        return {key: bounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [bounded(item) for item in value]
+    return value

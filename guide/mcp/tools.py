@@ -57,10 +57,17 @@ def as_trace(record: McpCall) -> Trace:
 
 
 def exposed(info: ToolInfo, server: str, taken: set[str]) -> str:
-    """The name the model calls a tool by: its own, unless that is taken or not a name the spec allows."""
+    """The name the model calls a tool by: its own, unless that is taken or not a name the spec allows; then SERVER_TOOL,
+    numbered when that too is taken (a server may list a tool named as the rename of another: two of one name, and the
+    model's call would run the wrong one)."""
     if FUNCTION_NAME.fullmatch(info.name) and info.name not in taken:
         return info.name
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{server}_{info.name}")[:64]
+    base = re.sub(r"[^A-Za-z0-9_-]", "_", f"{server}_{info.name}")[:64]
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base[: 63 - len(str(number))]}_{number}"
+    return name
 
 
 class McpTools:
