@@ -37,7 +37,8 @@ async def ask_for(pilot: Pilot[None], line: str) -> None:
 
 def tour_step(app: GuideApp) -> CallDetail | None:
     screen = app.screen
-    return screen if isinstance(screen, CallDetail) and screen.lesson is not None else None
+    # Once its words are composed: a loaded machine shows the screen a moment before its children.
+    return screen if isinstance(screen, CallDetail) and screen.lesson is not None and screen.query("#lesson") else None
 
 
 def static_text(screen: Any, selector: str) -> str:

@@ -92,7 +92,7 @@ class CallDetail(ModalScreen[str | None]):
             if self.lesson is not None:
                 yield Static(lesson_text(self.lesson, self.trace), id="lesson", markup=False)
             yield Label(one_line(title), id="call-title", classes="failed" if self.trace.state == "failed" else "", markup=False)
-            with TabbedContent(id="call-tabs", initial="tab-beside" if self.original is not None else "tab-gentle"):
+            with TabbedContent(id="call-tabs", initial=self.first_tab()):
                 if self.original is not None:
                     with TabPane("Beside the original", id="tab-beside"):
                         yield from self.beside(self.original)
@@ -138,12 +138,20 @@ class CallDetail(ModalScreen[str | None]):
         self.query_one("#beside-original", Static).update(left)
         self.query_one("#beside-replay", Static).update(right)
 
+    def first_tab(self) -> str:
+        """The tab it opens on: the comparison after a replay; in the tour, the tab the step's words point at (the request's
+        fields, else the answer); else the gentle call. Given when composed: set on mount, a busy machine mounted the screen
+        before the tabs' own children, and the app died."""
+        if self.original is not None:
+            return "tab-beside"
+        if self.lesson is not None:
+            asks = self.lesson.offered and self.lesson.step.request_fields and self.trace.request_body is not None
+            return "tab-request" if asks else "tab-response"
+        return "tab-gentle"
+
     def on_mount(self) -> None:
         if self.original is not None:
             self.compare(self.original)
-        if self.lesson is not None:  # the tab the step's words point at: the request's fields, else the answer
-            asks = self.lesson.offered and self.lesson.step.request_fields and self.trace.request_body is not None
-            self.query_one("#call-tabs", TabbedContent).active = "tab-request" if asks else "tab-response"
 
     # Every field explained.
 
