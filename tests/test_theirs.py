@@ -38,12 +38,12 @@ def test_a_call_another_program_makes_to_the_companion_appears_marked_theirs(mon
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await wait_until_connected(pilot)
-        assert app.session.guide is not None
+        assert app.session.server.client is not None
         await until(pilot, lambda: app.screen.their_row is not None)  # type: ignore[attr-defined]
         body = {"model": "reflective-listener", "messages": [{"role": "user", "content": "from my own script"}]}
         async with httpx.AsyncClient() as client:
             said = await client.post(
-                app.session.guide.base_url.rstrip("/") + "/chat/completions",
+                app.session.server.client.base_url.rstrip("/") + "/chat/completions",
                 json=body,
                 headers={"User-Agent": AGENT, "Authorization": f"Bearer {KEY}"},
             )

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
+from guide.models import Server
 from guide.safe_text import one_line
 from guide.tui.boundary import guarded
 from guide.tui.widgets.calls_panel import CallsPanel
@@ -107,9 +108,9 @@ class WatchScreen(Screen[None]):
 
 @dataclass
 class ReplaySession:
-    """What the call detail's replay with edits sends through: guide's own client, at the upstream."""
+    """What the call detail's replay with edits sends through (as the app's session: `session.server.client`): guide's own client, at the upstream."""
 
-    guide: AsyncGuide | None
+    server: Server
 
 
 class WatchApp(App[None]):
@@ -121,9 +122,13 @@ class WatchApp(App[None]):
     def __init__(self, relay_url: str, upstream: str, *, replay: AsyncGuide | None = None, store: Any = None) -> None:
         super().__init__()
         self.relay_url, self.upstream = relay_url, upstream
-        self.session = ReplaySession(replay)
+        self.session = ReplaySession(Server(replay))
         self.store = store
         """guide's store, where the relay files the calls (opened before the app, so never on its loop)."""
 
     def on_mount(self) -> None:
         self.push_screen(WatchScreen(self.relay_url, self.upstream))
+
+    def withdraw(self, message: str, *, title: str = "") -> None:
+        """Take a notice down once what it said is over ("Replaying…"), as the app's own does (here, with few notices, all of them)."""
+        self.clear_notifications()
