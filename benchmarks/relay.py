@@ -118,6 +118,7 @@ def rows(before: str | None = os.environ.get("RELAY_BEFORE")) -> list[tuple[str,
                 0.0,
                 "—",
             ),
+            (f"relay{label}: first byte added on the {CHUNKS:,}-chunk stream", (got["long"][0] - direct["long"][0]) * 1000, "ms", 0.0, "—"),
             (f"relay{label}: {CHUNKS:,}-chunk stream, calls {PAUSE:g} s apart (target: ≥ 0.9× direct)", got["long"][1], "s", 0.0, ""),
         ]
     whole = direct["long"][1]
