@@ -274,3 +274,18 @@ def test_a_program_that_goes_away_mid_stream_stops_the_upstream_call_and_the_row
     assert call["state"] == "stopped" and "went away" in " ".join(call["notes"])
     assert upstream.closed_streams == 1  # the relay let the upstream go at once, not after its 10 s
     assert "Traceback" not in (tmp_path / "relay.log").read_text()
+
+
+def test_a_frame_the_trace_cannot_read_still_reaches_the_program_whole() -> None:
+    # Reading the copy once ran on the path the bytes take: a frame nested too deep for json (a hostile upstream's) cut the program's stream.
+    deep = '{"usage": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    chunks = sse(chat_chunk("before "), deep, chat_chunk("after"), chat_chunk(finish="stop"))
+    body = {"model": "loopback-model", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    with LoopbackServer() as upstream, relaying(upstream.url) as relay:
+        upstream.push(Stream(chunks))
+        with httpx.stream("POST", f"{relay}/v1/chat/completions", json=body, timeout=30) as answer:
+            got = b"".join(answer.iter_raw())
+        (call,) = filed(1)
+    assert got == b"".join(chunks)
+    assert call["status"] == 200 and call["state"] == "done" and call["frames"][0][1].endswith('"before "}, "finish_reason": null}]}')
+    assert [text for _, text in call["frames"]][1:3] == [deep, json.dumps(chat_chunk("after"))]

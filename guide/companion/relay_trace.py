@@ -275,13 +275,13 @@ class Recording:
             return kind
         try:
             return self.kinds.of(json.loads(data))
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""
 
     def _usage(self, data: str) -> None:
         try:
             value = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # a frame nested too deep for json is kept as text, its usage unread
             return
         for holder in (value, value.get("response") if isinstance(value, dict) else None):
             usage = holder.get("usage") if isinstance(holder, dict) else None
