@@ -5,6 +5,7 @@ own; the client reads raw bytes over one kept-alive connection, so the figures
 are the relay's: passing the bytes on, and reading its copy for the trace.
 
     python benchmarks/relay.py [/path/to/an/older/checkout]   # its relay's figures too, as "before"
+    python benchmarks/relay.py --big                          # a 100 MB stream: time and the relay's peak memory (Linux)
 """
 
 from __future__ import annotations
@@ -125,6 +126,34 @@ def rows(before: str | None = os.environ.get("RELAY_BEFORE")) -> list[tuple[str,
     return [(row, value, unit, whole / value if not anchor else ratio, anchor or "direct throughput") for row, value, unit, ratio, anchor in figures]
 
 
+BIG = 600_000
+"""Chunks of the big stream: about 100 MB."""
+
+
+def big_rows() -> list[tuple[str, float, str, float, str]]:
+    """A 100 MB stream through the relay: its time against direct, and the relay's peak memory (its copy waits at most 8 MB)."""
+    here = Path(__file__).resolve().parent
+    with running([sys.executable, str(here / "stream_server.py"), str(BIG)]) as server, tempfile.TemporaryDirectory() as home:
+        assert server.stdout is not None
+        upstream = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+        with relay(upstream, home, str(here.parent)) as address:
+            port = address.rsplit(":", 1)[1]
+            pid = next(p for p in os.listdir("/proc") if p.isdigit() and f"--port\0{port}".encode() in Path(f"/proc/{p}/cmdline").read_bytes())
+            times = {}
+            for name, base in (("direct", upstream), ("relay", address)):
+                began = time.perf_counter()
+                with httpx.Client(timeout=300) as client, client.stream("POST", base + "/v1/chat/completions", json=BODY) as response:
+                    size = sum(len(piece) for piece in response.iter_raw())
+                times[name] = time.perf_counter() - began
+            time.sleep(2)  # the relay reads and files what it kept
+            peak = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")) / 1024
+    return [
+        (f"relay: a {size / 1e6:.0f} MB stream through the relay", times["relay"], "s", times["direct"] / times["relay"], "direct throughput"),
+        ("relay: its peak memory over that stream (Linux VmHWM)", peak, "MiB", 0.0, "—"),
+    ]
+
+
 if __name__ == "__main__":
-    for name, value, unit, ratio, anchor in rows(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("RELAY_BEFORE")):
+    chosen = big_rows() if sys.argv[1:] == ["--big"] else rows(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("RELAY_BEFORE"))
+    for name, value, unit, ratio, anchor in chosen:
         print(f"| {name} | {value:.3f} {unit} | {f'{ratio:.2f}×' if anchor != '—' else '—'} | {anchor} |")
