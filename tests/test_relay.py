@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 from conftest import free_port
-from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse, typed_events
+from loopback import Answer, LoopbackServer, Stream, chat_answer, chat_chunk, sse, typed_events
 
 KEY = "sk-relay-test-0123456789abcdef"
 UPSTREAM_KEY = "sk-upstream-test-fedcba9876543210"
@@ -289,3 +289,39 @@ def test_a_frame_the_trace_cannot_read_still_reaches_the_program_whole() -> None
     assert got == b"".join(chunks)
     assert call["status"] == 200 and call["state"] == "done" and call["frames"][0][1].endswith('"before "}, "finish_reason": null}]}')
     assert [text for _, text in call["frames"]][1:3] == [deep, json.dumps(chat_chunk("after"))]
+
+
+def seen_by_langchain(base: str, upstream: LoopbackServer) -> list[Any]:
+    """What LangChain's ChatOpenAI gets: a reply, a streamed one, and a structured output (a second client, with its own request shapes)."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        country: str
+
+    chat = ChatOpenAI(base_url=base + "/v1", api_key=KEY, model="loopback-model", max_retries=0)  # type: ignore[arg-type]
+    upstream.push(chat_answer("Paris."))
+    upstream.push(Stream(sse(*[chat_chunk(f"p{n} ") for n in range(50)], chat_chunk(finish="stop"))))
+    upstream.push(chat_answer('{"name": "Paris", "country": "France"}'))
+    said = chat.invoke("Capital of France?").content
+    streamed = "".join(str(piece.content) for piece in chat.stream("Count."))
+    city = chat.with_structured_output(City, method="json_schema").invoke("Which city?")
+    return [said, streamed, city.model_dump() if isinstance(city, BaseModel) else city]
+
+
+def test_langchain_sees_through_the_relay_what_it_sees_directly() -> None:
+    pytest.importorskip("langchain_openai")
+    with LoopbackServer() as upstream:
+        direct = seen_by_langchain(upstream.url, upstream)
+        asked_directly = [(r.method, r.path, r.body) for r in upstream.requests]
+        upstream.requests.clear()
+        with relaying(upstream.url) as relay:
+            relayed = seen_by_langchain(relay, upstream)
+            asked_through = [(r.method, r.path, r.body) for r in upstream.requests]
+            calls = filed(3)
+    assert relayed == direct == ["Paris.", "".join(f"p{n} " for n in range(50)), {"name": "Paris", "country": "France"}]
+    assert asked_through == asked_directly
+    assert [call["action"] for call in calls] == ["think"] * 3 and calls[1]["stream"]
+    assert calls[2]["request_body"]["response_format"]["type"] == "json_schema"  # what with_structured_output puts on the wire
+    assert KEY not in json.dumps(calls)
