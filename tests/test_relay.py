@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 from conftest import free_port
-from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse, typed_events
+from loopback import Answer, LoopbackServer, Stream, chat_answer, chat_chunk, sse, typed_events
 
 KEY = "sk-relay-test-0123456789abcdef"
 UPSTREAM_KEY = "sk-upstream-test-fedcba9876543210"
@@ -315,3 +315,54 @@ def test_a_relay_pointed_at_itself_says_so_instead_of_passing_each_call_round_fo
         )
         assert done.returncode == 2, done.stderr
         assert "itself" in done.stderr
+
+
+def test_a_frame_the_trace_cannot_read_still_reaches_the_program_whole() -> None:
+    # Reading the copy once ran on the path the bytes take: a frame nested too deep for json (a hostile upstream's) cut the program's stream.
+    deep = '{"usage": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    chunks = sse(chat_chunk("before "), deep, chat_chunk("after"), chat_chunk(finish="stop"))
+    body = {"model": "loopback-model", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    with LoopbackServer() as upstream, relaying(upstream.url) as relay:
+        upstream.push(Stream(chunks))
+        with httpx.stream("POST", f"{relay}/v1/chat/completions", json=body, timeout=30) as answer:
+            got = b"".join(answer.iter_raw())
+        (call,) = filed(1)
+    assert got == b"".join(chunks)
+    assert call["status"] == 200 and call["state"] == "done" and call["frames"][0][1].endswith('"before "}, "finish_reason": null}]}')
+    assert [text for _, text in call["frames"]][1:3] == [deep, json.dumps(chat_chunk("after"))]
+
+
+def seen_by_langchain(base: str, upstream: LoopbackServer) -> list[Any]:
+    """What LangChain's ChatOpenAI gets: a reply, a streamed one, and a structured output (a second client, with its own request shapes)."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        country: str
+
+    chat = ChatOpenAI(base_url=base + "/v1", api_key=KEY, model="loopback-model", max_retries=0)  # type: ignore[arg-type]
+    upstream.push(chat_answer("Paris."))
+    upstream.push(Stream(sse(*[chat_chunk(f"p{n} ") for n in range(50)], chat_chunk(finish="stop"))))
+    upstream.push(chat_answer('{"name": "Paris", "country": "France"}'))
+    said = chat.invoke("Capital of France?").content
+    streamed = "".join(str(piece.content) for piece in chat.stream("Count."))
+    city = chat.with_structured_output(City, method="json_schema").invoke("Which city?")
+    return [said, streamed, city.model_dump() if isinstance(city, BaseModel) else city]
+
+
+def test_langchain_sees_through_the_relay_what_it_sees_directly() -> None:
+    pytest.importorskip("langchain_openai")
+    with LoopbackServer() as upstream:
+        direct = seen_by_langchain(upstream.url, upstream)
+        asked_directly = [(r.method, r.path, r.body) for r in upstream.requests]
+        upstream.requests.clear()
+        with relaying(upstream.url) as relay:
+            relayed = seen_by_langchain(relay, upstream)
+            asked_through = [(r.method, r.path, r.body) for r in upstream.requests]
+            calls = filed(3)
+    assert relayed == direct == ["Paris.", "".join(f"p{n} " for n in range(50)), {"name": "Paris", "country": "France"}]
+    assert asked_through == asked_directly
+    assert [call["action"] for call in calls] == ["think"] * 3 and calls[1]["stream"]
+    assert calls[2]["request_body"]["response_format"]["type"] == "json_schema"  # what with_structured_output puts on the wire
+    assert KEY not in json.dumps(calls)

@@ -164,3 +164,30 @@ def test_a_port_another_program_holds_is_said_and_the_view_never_opens_on_it() -
         )
     assert done.returncode == EXIT_UNREACHABLE, (done.returncode, done.stderr[-500:])
     assert str(port) in done.stderr and "already listening" in done.stderr
+
+
+def test_a_program_making_many_calls_keeps_the_view_to_a_screenful_of_rows_and_says_the_rest_are_stored() -> None:
+    from guide.tui.screens.watch import ROWS
+
+    made = ROWS + 30
+    with LoopbackServer() as upstream:
+        app, relay = watching(upstream.url, free_port(), None)
+
+        async def main() -> tuple[int, list[str]]:
+            async with app.run_test(size=(140, 36)) as pilot:
+                await pilot.pause(0.3)  # the view's first look: calls from then on are shown
+                async with httpx.AsyncClient(headers={"User-Agent": "busy/1.0"}) as client:
+                    for _ in range(made):
+                        await client.get(f"{app.relay_url}/v1/models")
+                panel = pilot.app.screen.query_one(CallsPanel)
+                await until(pilot, lambda: len(panel.traces) + panel.earlier >= made and all(t.state == "done" for t in panel.traces.values()))
+                return len(panel.traces), rows(pilot)
+
+        try:
+            kept, shown = asyncio.run(main())
+        finally:
+            stop(relay)
+            app.store.close()
+    assert kept <= ROWS  # every row changed lays the whole list out again: 500 of them held a key for 350 ms at 50 calls a second
+    assert shown[0].startswith("↑ ") and "earlier calls" in shown[0] and "store" in shown[0]
+    assert shown[-1].startswith("catalog → GET /v1/models · 200")

@@ -87,11 +87,13 @@ class Relay:
         agent = dict(scope.get("headers") or []).get(b"user-agent", b"").decode("latin-1")[:200] or "(no User-Agent)"
         secrets = [key for key in (caller_key, self.upstream_key, self.relay_key) if key]
         call = Recording(method, f"/{API_VERSION}{rest.split('?', 1)[0]}", url, sent, agent, secrets)
+        call.digested(self.tell)
         self.tell(call.trace)
         try:
             await self.pass_on(call, method, url, sent, scope, receive, send)
         finally:
-            self.tell(call.trace)
+            if not call.finished:  # a failure no branch below foresaw: the call is still told as ended
+                call.finish(self.tell, error={"type": "relay", "title": "The relay stopped passing this call on.", "detail": ""})
 
     def url_for(self, rest: str, query: bytes) -> str:
         """The upstream's URL for a path under the base (checked: its scheme, host and port are the base's)."""
@@ -210,26 +212,26 @@ class Relay:
                 pumping.cancel()
         if not pumping.done() or pumping.cancelled():
             await asyncio.wait({pumping})
-            call.ended("stopped")
             call.trace.notes.append("The program went away before the answer ended; the relay stopped reading the upstream.")
+            call.finish(self.tell, "stopped")
             return
         error = pumping.exception()
         if error is not None:
-            call.ended(error={"type": type(error).__name__, "title": "The upstream's answer broke off.", "detail": reason(error)})
+            call.finish(self.tell, error={"type": type(error).__name__, "title": "The upstream's answer broke off.", "detail": reason(error)})
             raise error  # the program sees the connection end mid-answer, as it would have from the upstream
-        call.ended()
+        call.finish(self.tell)
 
     async def refused(self, call: Recording, refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
         error = {"type": f"HTTP {refusal.status}", "title": "The relay refused the request.", "detail": refusal.message}
         call.trace.status = refusal.status
-        call.ended(error=error)
+        call.finish(self.tell, error=error)
         await refusal.response()(scope, receive, send)
 
     async def failed(self, call: Recording, status: int, message: str, code: str, send: Send) -> None:
         """An OpenAI-shaped error for a call the upstream never answered (502, 504), as a proxy gives it."""
         body = json.dumps({"error": {"message": message, "type": "server_error", "param": None, "code": code}}).encode()
         call.trace.status = status
-        call.ended(error={"type": code, "title": message, "detail": ""})
+        call.finish(self.tell, error={"type": code, "title": message, "detail": ""})
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

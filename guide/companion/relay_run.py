@@ -8,8 +8,6 @@ a writer of its own: as it starts, while it runs, and when it ends.
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,13 +19,11 @@ from .relay import Relay
 
 RELAY_PORT = 8766
 """Where `guide watch` and `guide serve --relay` listen by default: beside the companion's 8765, which keeps serving."""
-PROGRESS = 0.5
-"""Seconds between filings of a running call (its frames so far), so a watching app's row moves while the call streams."""
 
 
 def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:
-    """A listener that files each call in the store as it starts, every PROGRESS seconds while it runs, and when it ends
-    (the store's own writer, off any loop); and the store to close at the end."""
+    """A listener that files each call in the store as the relay tells it: as it starts, every half second while it runs
+    (relay_trace.PROGRESS), and when it ends (the store's own writer, off any loop); and the store to close at the end."""
     import sqlite3
 
     from guide.store import Store, StoreUnavailable
@@ -38,23 +34,9 @@ def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:
         print(f"guide relay: calls are not filed: {error}", file=sys.stderr)
         return (lambda trace: None), None
 
-    running: dict[str, Trace] = {}
-
     def file(trace: Trace) -> None:
-        if trace.state == "running":
-            running[trace.id] = trace
-        else:
-            running.pop(trace.id, None)
         store.save_trace(None, trace)
 
-    def progress() -> None:
-        while True:
-            time.sleep(PROGRESS)
-            for trace in list(running.values()):
-                if trace.state == "running":
-                    store.save_trace(None, trace)
-
-    threading.Thread(target=progress, daemon=True, name="guide-relay-progress").start()
     return file, store
 
 
@@ -105,6 +87,9 @@ def serve(
     from .wire_log import WireLog
 
     listening = listen(host, port)
+    # The loop passing bytes on shares the interpreter with the thread reading the copies and the store's writer: a short
+    # switch interval hands it back within half a millisecond of its socket being ready, not five (the first byte waited for it).
+    sys.setswitchinterval(0.0005)
     file, store = filing()
     guarded, _ = build(
         upstream,

@@ -34,6 +34,22 @@ OPENING = 50
 """Calls the relay filed before the view opened that it shows as it opens (the rest stay in the store)."""
 RUNNING_READ = 50
 """Running calls read again at each look, at most (the newest): their rows move; the others catch up when they end."""
+RUNNING_EVERY = 5
+"""Looks between readings of the running calls again (half a second, as often as the relay files them): each changed row
+lays the whole list out again, so at 50 calls a second reading them at every look held a keystroke for 350 ms."""
+ROWS = 60
+"""Rows the view keeps (the calls panel keeps 500): the list is laid out again whenever a row changes, so fewer rows is a quicker
+key (at 50 calls a second, 500 rows held a keystroke for 350 ms to 800 ms); older calls stay in the store."""
+
+
+def read_calls(store: Any, row: int | None, running: list[str], seen_by: str) -> tuple[list[Trace], int]:
+    """On a thread: the calls filed after `row` and the `running` ones as filed now, as Traces (built here, not on the loop), and the last row."""
+    from guide.client import Trace
+
+    found, row = store.their_calls(row, 500, seen_by=seen_by, latest=OPENING)
+    again = store.calls_by_id(running) if running else []
+    fresh = {data["id"]: data for data in [*again, *found]}
+    return [Trace.from_dict(data) for data in fresh.values()], row
 
 
 def base_line(relay_url: str) -> str:
@@ -52,6 +68,7 @@ class WatchScreen(Screen[None]):
         self.row: int | None = None
         """The last row of the store's calls read (None: not looked yet; the first look shows the latest OPENING)."""
         self.looking = False
+        self.looks = 0
 
     def compose(self) -> ComposeResult:
         yield Label(base_line(self.relay_url), id="watch-base")
@@ -60,7 +77,7 @@ class WatchScreen(Screen[None]):
             id="watch-note",
             markup=False,
         )
-        yield CallsPanel(mark_theirs=False)
+        yield CallsPanel(mark_theirs=False, limit=ROWS, kept="all are in guide's store", pages=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -71,28 +88,27 @@ class WatchScreen(Screen[None]):
     @guarded
     async def look(self) -> None:
         """The calls filed since the last look, and the running ones as they are now, read off the loop and shown in one go."""
-        from guide.client import Trace
         from guide.companion.relay_trace import RELAYED
 
         store: Any = getattr(self.app, "store", None)
         if store is None or self.looking:
             return
         self.looking = True
+        self.looks += 1
         try:
             panel = self.query_one(CallsPanel)
             running = [trace.id for trace in panel.traces.values() if trace.state == "running"][-RUNNING_READ:]
-            found, self.row = await store.read(store.their_calls, self.row, 500, seen_by=RELAYED, latest=OPENING)
-            again = await store.read(store.calls_by_id, running) if running else []
+            if self.looks % RUNNING_EVERY:
+                running = []
+            found, self.row = await store.read(read_calls, store, self.row, running, RELAYED)
         finally:
             self.looking = False
-        fresh = {data["id"]: data for data in [*again, *found]}
-        if fresh:
-            panel.show_all([self.updated(panel, data, Trace) for data in fresh.values()])
+        if found:
+            panel.show_all([self.updated(panel, trace) for trace in found])
 
     @staticmethod
-    def updated(panel: CallsPanel, data: dict[str, Any], trace_type: Any) -> Trace:
+    def updated(panel: CallsPanel, trace: Trace) -> Trace:
         """The row's trace, filled in from its newer record (the panel holds the same object), or a new one."""
-        trace: Trace = trace_type.from_dict(data)
         held = panel.traces.get(trace.id)
         if held is None:
             return trace

@@ -81,9 +81,13 @@ class CallsPanel(Vertical):
     class EarlierWanted(Message):
         """The user asked for the calls before the first one shown."""
 
-    def __init__(self, *, mark_theirs: bool = True) -> None:
+    def __init__(self, *, mark_theirs: bool = True, limit: int = LIMIT, kept: str = "all are in the export (F4, E)", pages: bool = True) -> None:
         super().__init__(id="calls-panel")
         self.mark = mark_theirs
+        self.limit = limit
+        """Rows kept at most (LIMIT; fewer in guide watch, where a program may make 50 calls a second and the rest are in the store)."""
+        self.kept, self.pages = kept, pages
+        """Where the calls past the limit can be seen, said on the first row; and whether Enter there pages earlier ones in."""
         """Whether another program's rows say `theirs` (not in guide watch, where every call is)."""
         self.traces: dict[str, Trace] = {}
         self.earlier = 0
@@ -147,8 +151,8 @@ class CallsPanel(Vertical):
                 fresh[trace.id] = trace
         if not fresh:
             return
-        if len(self.traces) > LIMIT:
-            drop = max(DROP, len(self.traces) - LIMIT)
+        if len(self.traces) > self.limit:
+            drop = max(self.limit * DROP // LIMIT, len(self.traces) - self.limit)
             for oldest in list(self.traces)[:drop]:
                 del self.traces[oldest]
             self.earlier += drop
@@ -161,7 +165,7 @@ class CallsPanel(Vertical):
         """Put stored calls (oldest first) before the rows shown; `earlier` remain unshown."""
         kept = {trace.id: trace for trace in traces}
         kept.update(self.traces)
-        self.traces = dict(list(kept.items())[-LIMIT:])
+        self.traces = dict(list(kept.items())[-self.limit :])
         self.earlier = earlier + len(kept) - len(self.traces)
         self._rebuild()
         self._shown()
@@ -171,7 +175,7 @@ class CallsPanel(Vertical):
         calls.clear_options()
         options = [Option(row_text(trace, mark=self.mark), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
         if self.earlier:
-            more = "Enter shows more" if len(self.traces) < LIMIT else "all are in the export (F4, E)"
+            more = "Enter shows more" if self.pages and len(self.traces) < self.limit else self.kept
             options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
         calls.add_options(options)
 
@@ -201,7 +205,7 @@ class CallsPanel(Vertical):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id == EARLIER:
-            if len(self.traces) < LIMIT:
+            if self.pages and len(self.traces) < self.limit:
                 self.post_message(self.EarlierWanted())
             return
         trace = self.traces.get(event.option.id or "")
