@@ -53,8 +53,9 @@ def tool_message(server: LoopbackServer) -> str:
     return str(sent["content"])
 
 
-def ask(server: LoopbackServer, *more: str) -> subprocess.CompletedProcess[str]:
-    arguments = [
+def asking(server: LoopbackServer, *more: str) -> list[str]:
+    """The command line of `guide ask` as the lake guide, at the loopback model, with `more` options."""
+    return [
         sys.executable,
         "-m",
         "guide",
@@ -68,6 +69,10 @@ def ask(server: LoopbackServer, *more: str) -> subprocess.CompletedProcess[str]:
         *more,
         "How deep?",
     ]
+
+
+def ask(server: LoopbackServer, *more: str) -> subprocess.CompletedProcess[str]:
+    arguments = asking(server, *more)
     # start_new_session: no controlling terminal, as under cron or CI, whatever runs the tests.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(arguments, capture_output=True, text=True, timeout=120, env=env, input="", start_new_session=True)
@@ -106,20 +111,7 @@ def ask_on_a_terminal(server: LoopbackServer, answer: str, *more: str) -> tuple[
         os.setsid()
         fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
 
-    arguments = [
-        sys.executable,
-        "-m",
-        "guide",
-        "ask",
-        "--persona",
-        "lake-guide",
-        "--base-url",
-        server.url,
-        "--model",
-        "loopback-model",
-        *more,
-        "How deep?",
-    ]
+    arguments = asking(server, *more)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=controlling, pass_fds=(follower,)

@@ -191,7 +191,7 @@ def test_an_upload_past_the_apis_limit_is_refused_while_it_is_read() -> None:
 
 def seen_by_the_sdk(base: str, upstream: LoopbackServer) -> list[Any]:
     """What the SDK sees of each call (status, headers but Date and framing, the bytes of the body), in order."""
-    client = openai.OpenAI(base_url=base + "/v1", api_key=KEY, max_retries=2)
+    client = openai.OpenAI(base_url=base + "/v1", api_key=KEY, max_retries=2, timeout=60)  # a stuck call fails in a minute, not at pytest's 600 s
     said = [{"role": "user", "content": "Hello there"}]
     seen: list[Any] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
@@ -35,7 +36,7 @@ def seconds(text: str) -> float:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from guide import config
-    from guide.companion.running import PortInUse, serve
+    from guide.companion.running import serve
 
     gguf = args.gguf or config.load().settings.gguf
     if args.client_timeout <= 0:
@@ -48,8 +49,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.relay is not None:
         return relay(args, api_key)
-    try:
-        serve(
+    return served(
+        lambda: serve(
             args.host,
             args.port or DEFAULT_PORT,
             api_key=api_key,
@@ -60,6 +61,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log=args.log,
             idle_stop=args.stop_when_idle,
         )
+    )
+
+
+def served(run: Callable[[], None]) -> int:
+    """Serve until stopped; a port another program holds is said in a line, with what to do."""
+    from guide.companion.running import PortInUse
+
+    try:
+        run()
     except PortInUse as error:
         print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -70,7 +80,6 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
     """`guide serve --relay URL`: pass a program's calls on to URL, filing each (and, with --log, printing a line for it)."""
     from guide.client.internal import check_address
     from guide.companion.relay_run import RELAY_PORT, serve
-    from guide.companion.running import PortInUse
 
     problem = check_address(args.relay)
     if problem:
@@ -85,8 +94,8 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        serve(
+    return served(
+        lambda: serve(
             args.host,
             port,
             args.relay,
@@ -97,10 +106,7 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
             allow_origins=args.allow_origin,
             log=args.log,
         )
-    except PortInUse as error:
-        print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    return EXIT_OK
+    )
 
 
 def relays_to_itself(upstream: str, host: str, port: int) -> bool:
