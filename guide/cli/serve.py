@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, said
 
 DEFAULT_PORT = 8765
 
@@ -40,8 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     gguf = args.gguf or config.load().settings.gguf
     if args.client_timeout <= 0:
-        print("guide: --client-timeout should be a number of seconds above 0.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, "--client-timeout should be a number of seconds above 0.")
     api_key = args.api_key or os.environ.get("GUIDE_SERVE_KEY") or None
     refusal = exposed_without_a_key(args.host, api_key)
     if refusal:
@@ -71,8 +70,7 @@ def served(run: Callable[[], None]) -> int:
     try:
         run()
     except PortInUse as error:
-        print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return said(EXIT_UNREACHABLE, f"{error.strerror}. Stop it, or pick another port with --port.")
     return EXIT_OK
 
 
@@ -83,8 +81,7 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
 
     problem = check_address(args.relay)
     if problem:
-        print(f"guide: --relay {args.relay!r} cannot be used: {problem}.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, f"--relay {args.relay!r} cannot be used: {problem}.")
     upstream_key = args.upstream_key or os.environ.get("GUIDE_UPSTREAM_KEY") or None
     port = args.port or RELAY_PORT
     if relays_to_itself(args.relay, args.host, port):
