@@ -37,14 +37,7 @@ AUDIO_TYPES = {
     ".mpga": "audio/mpeg",
     ".mpeg": "audio/mpeg",
 }
-SPEECH_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/opus",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
+SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
 
 
 LONG = 160
