@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,12 +24,14 @@ def report_problems(shelf: personas.PersonaShelf) -> None:
         print(f"guide: skipped a persona file: {one_line(str(problem))}", file=sys.stderr)
 
 
-def refuse_id(persona_id: str) -> int | None:
-    """USAGE, after one line saying why, if this is not a persona id (so no command reaches outside the folder)."""
-    reason = personas.check_id(persona_id)
-    if reason is None:
-        return None
-    return said(USAGE, one_line(reason))
+def id_checked(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """The command, run only for a persona id (else USAGE, after one line saying why): no command reaches outside the folder."""
+
+    def run(args: argparse.Namespace) -> int:
+        reason = personas.check_id(args.id)
+        return command(args) if reason is None else said(USAGE, one_line(reason))
+
+    return run
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -40,10 +43,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     return OK
 
 
+@id_checked
 def cmd_show(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     shelf = personas.load()
     persona = shelf.personas.get(args.id)
     if persona is None:
@@ -102,10 +103,8 @@ FIELDS = ("name", "description", "address", "greeting", "system", "model")
 """The persona's fields `guide personas new` takes as flags."""
 
 
+@id_checked
 def cmd_new(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     target = personas.file_for(args.id)
     if target.exists():
         return said(FAILED, f"you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.")
@@ -124,10 +123,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     return OK
 
 
+@id_checked
 def cmd_edit(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     shelf = personas.load()
     persona = shelf.personas.get(args.id)
     draft = personas.file_for(args.id, suffix=".toml.draft")
@@ -145,10 +142,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return status
 
 
+@id_checked
 def cmd_remove(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     try:
         path = personas.remove(args.id)
     except LookupError as error:
