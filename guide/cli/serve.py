@@ -108,16 +108,9 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
 
 def relays_to_itself(upstream: str, host: str, port: int) -> bool:
     """Whether the upstream is the relay's own address (OPENAI_BASE_URL pasted into --relay): a loop, not a relay."""
-    import ipaddress
-
     import httpx
 
-    def loopback(name: str) -> bool:
-        name = name.strip("[]").lower()
-        try:
-            return name == "localhost" or ipaddress.ip_address(name).is_loopback
-        except ValueError:
-            return False
+    from guide.companion.guards import is_loopback
 
     try:
         target = httpx.URL(upstream)
@@ -126,7 +119,7 @@ def relays_to_itself(upstream: str, host: str, port: int) -> bool:
     if (target.port or (443 if target.scheme == "https" else 80)) != port:
         return False
     name = target.host.strip("[]").lower()
-    return name == host.strip("[]").lower() or (loopback(name) and (loopback(host) or host in ("0.0.0.0", "::", "")))
+    return name == host.strip("[]").lower() or (is_loopback(name) and (is_loopback(host.strip("[]")) or host in ("0.0.0.0", "::", "")))
 
 
 def exposed_without_a_key(host: str, api_key: str | None) -> str | None:
