@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from guide.safe_text import one_line, visible
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, run_flags, say_error
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, run_flags, said, say_error
 
 if TYPE_CHECKING:
     from guide import config, personas
@@ -66,15 +66,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     text = words_to_ask(args.text)
     if text is None:
-        print("guide: what came on stdin is not UTF-8 text; there is nothing to ask.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, "what came on stdin is not UTF-8 text; there is nothing to ask.")
     if not text.strip():
-        print("guide: there is nothing to ask. Give the words, pipe them in, or - to read them from stdin.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, "there is nothing to ask. Give the words, pipe them in, or - to read them from stdin.")
     options = parse_options(args.option or [])
     if isinstance(options, str):
-        print(f"guide: {options}", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, options)
     settings = config.load({"base_url": args.base_url, "model": args.model, "persona": args.persona}).settings
     refused = refuse_address(settings.server())
     if refused is not None:
@@ -82,8 +79,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     shelf = personas.load()
     report_problems(shelf)
     if settings.persona not in shelf.personas:
-        print(f"guide: there is no persona called '{one_line(settings.persona)}'; `guide personas` lists them.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, f"there is no persona called '{one_line(settings.persona)}'; `guide personas` lists them.")
     persona = shelf.get(settings.persona)
     if args.system is not None:
         persona = replace(persona, system=args.system)

@@ -50,6 +50,12 @@ def run_flags() -> argparse.ArgumentParser:
     return flags
 
 
+def said(code: int, words: str) -> int:
+    """`code`, once `guide: words` is on stderr: how a command stops with one calm line."""
+    print(f"guide: {words}", file=sys.stderr)
+    return code
+
+
 def exit_code(error: GuideError) -> int:
     """The exit status for a failed call."""
     from guide.client import CannotConnect, KeyRefused, NotOffered
@@ -90,8 +96,7 @@ def refuse_address(address: str | None) -> int | None:
     why = check_address(address)
     if why is None:
         return None
-    print(f"guide: cannot use the server address {one_line(redact_url(address))!r}: {why}. Give an http:// or https:// address.", file=sys.stderr)
-    return EXIT_USAGE
+    return said(EXIT_USAGE, f"cannot use the server address {one_line(redact_url(address))!r}: {why}. Give an http:// or https:// address.")
 
 
 def output_closed() -> int:
@@ -125,8 +130,6 @@ def failed(error: Exception, args: argparse.Namespace) -> int:
     from guide.failures import describe_os_error, log_failure, unexpected
 
     if isinstance(error, OSError):
-        print(f"guide: {one_line(describe_os_error(error))}{folder_advice(error)}", file=sys.stderr)
-        return EXIT_FAILED
+        return said(EXIT_FAILED, f"{one_line(describe_os_error(error))}{folder_advice(error)}")
     command = "guide " + str(getattr(args, "command", None) or "")
-    print(f"guide: {unexpected(error, log_failure(error, command), running=False)}", file=sys.stderr)
-    return EXIT_FAILED
+    return said(EXIT_FAILED, unexpected(error, log_failure(error, command), running=False))

@@ -7,7 +7,7 @@ import sys
 
 from guide.safe_text import one_line
 
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, said
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -27,25 +27,21 @@ def cmd_add(args: argparse.Namespace) -> int:
             strange = [str(error)]
         if strange:
             usage = "guide mcp add NAME [--url URL] [--env NAME=VALUE] [--trust TOOL] -- COMMAND ARGS…"
-            print(f"guide: {one_line(' '.join(strange))} is not understood: {usage}", file=sys.stderr)
-            return EXIT_USAGE
+            return said(EXIT_USAGE, f"{one_line(' '.join(strange))} is not understood: {usage}")
     if bool(command) == bool(args.url):
-        print("guide: give the server's command after -- (guide mcp add NAME -- COMMAND ARGS…), or its address with --url URL.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, "give the server's command after -- (guide mcp add NAME -- COMMAND ARGS…), or its address with --url URL.")
     env: dict[str, str] = {}
     for pair in args.env or []:
         name, equals, value = pair.partition("=")
         if not equals or not ENV_NAME.fullmatch(name):
-            print(f"guide: --env takes NAME=VALUE, not {one_line(pair)!r}.", file=sys.stderr)
-            return EXIT_USAGE
+            return said(EXIT_USAGE, f"--env takes NAME=VALUE, not {one_line(pair)!r}.")
         env[name] = value
     trust: tuple[str, ...] | str = "all" if "all" in (args.trust or []) else tuple(args.trust or [])
     server = Server(args.name, command[0] if command else None, tuple(command[1:]), args.url, env, trust)  # type: ignore[arg-type]
     try:
         add(server)
     except ValueError as error:
-        print(f"guide: {one_line(str(error))}", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, one_line(str(error)))
     print(f"mcp.servers.{args.name} = {one_line(server.where())} in {settings_file()}")
     print(f'A persona uses its tools with tools = ["mcp:{args.name}"]; `guide mcp list` starts it to show them.')
     return EXIT_OK
@@ -67,8 +63,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not sdk_installed():
         for server in found.servers.values():
             print(f"{server.name}  {one_line(server.where())}")
-        print(f"guide: {INSTALL}", file=sys.stderr)
-        return EXIT_FAILED
+        return said(EXIT_FAILED, INSTALL)
     hub = Hub(found.servers)
 
     async def every() -> list[tuple[list[ToolInfo], McpCall]]:
@@ -96,8 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from guide.mcp.client import INSTALL, sdk_installed
 
     if not sdk_installed():
-        print(f"guide: {INSTALL}", file=sys.stderr)
-        return EXIT_FAILED
+        return said(EXIT_FAILED, INSTALL)
     from guide.mcp.serve import serve
 
     serve()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from guide import personas
 from guide.locations import user_personas_dir, write_private
 from guide.safe_text import one_line, visible
+
+from .common import said
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -21,13 +24,14 @@ def report_problems(shelf: personas.PersonaShelf) -> None:
         print(f"guide: skipped a persona file: {one_line(str(problem))}", file=sys.stderr)
 
 
-def refuse_id(persona_id: str) -> int | None:
-    """USAGE, after one line saying why, if this is not a persona id (so no command reaches outside the folder)."""
-    reason = personas.check_id(persona_id)
-    if reason is None:
-        return None
-    print(f"guide: {one_line(reason)}", file=sys.stderr)
-    return USAGE
+def id_checked(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """The command, run only for a persona id (else USAGE, after one line saying why): no command reaches outside the folder."""
+
+    def run(args: argparse.Namespace) -> int:
+        reason = personas.check_id(args.id)
+        return command(args) if reason is None else said(USAGE, one_line(reason))
+
+    return run
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -39,16 +43,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     return OK
 
 
+@id_checked
 def cmd_show(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     shelf = personas.load()
     persona = shelf.personas.get(args.id)
     if persona is None:
         report_problems(shelf)
-        print(f"guide: there is no persona called '{args.id}'. `guide personas` lists them.", file=sys.stderr)
-        return FAILED
+        return said(FAILED, f"there is no persona called '{args.id}'. `guide personas` lists them.")
     print(one_line(f"# {persona.source} · {persona.path}"))
     print(visible(persona.to_toml()), end="")
     return OK
@@ -75,14 +76,12 @@ def edit_and_save(persona_id: str, text: str) -> int:
 
     command = editor_command()
     if command is None:
-        print("guide: no editor found. Set $EDITOR, or create the persona with flags (see --help).", file=sys.stderr)
-        return USAGE
+        return said(USAGE, "no editor found. Set $EDITOR, or create the persona with flags (see --help).")
     with tempfile.TemporaryDirectory() as scratch:
         draft = Path(scratch) / f"{persona_id}.toml"
         draft.write_text(text, encoding="utf-8")
         if subprocess.run([*command, str(draft)]).returncode != 0:
-            print("guide: the editor did not finish cleanly; nothing was saved.", file=sys.stderr)
-            return FAILED
+            return said(FAILED, "the editor did not finish cleanly; nothing was saved.")
         edited = draft.read_text(encoding="utf-8")
     target = personas.file_for(persona_id)
     result = personas.parse(edited, target, "user")
@@ -94,8 +93,7 @@ def edit_and_save(persona_id: str, text: str) -> int:
         print(f"  Your text is kept in {kept}; fix it there and run `guide personas edit {persona_id}`.", file=sys.stderr)
         return FAILED
     if result.id != persona_id:
-        print(f"guide: the id inside the file ('{result.id}') must stay '{persona_id}'.", file=sys.stderr)
-        return FAILED
+        return said(FAILED, f"the id inside the file ('{result.id}') must stay '{persona_id}'.")
     write_private(target, edited)
     print(f"Saved {target}")
     return OK
@@ -105,14 +103,11 @@ FIELDS = ("name", "description", "address", "greeting", "system", "model")
 """The persona's fields `guide personas new` takes as flags."""
 
 
+@id_checked
 def cmd_new(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     target = personas.file_for(args.id)
     if target.exists():
-        print(f"guide: you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.", file=sys.stderr)
-        return FAILED
+        return said(FAILED, f"you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.")
     persona = personas.template(args.id)
     given = {key: getattr(args, f"new_{key}") for key in FIELDS if getattr(args, f"new_{key}")}
     if args.temperature is not None:
@@ -122,17 +117,14 @@ def cmd_new(args: argparse.Namespace) -> int:
     made = replace(persona, **given)
     checked = personas.parse(made.to_toml(), target, "user")
     if isinstance(checked, personas.PersonaProblem):  # what a file would be refused for, refused before it is written
-        print(f"guide: {one_line(checked.message)}{f' ({checked.field})' if checked.field else ''}.", file=sys.stderr)
-        return USAGE
+        return said(USAGE, f"{one_line(checked.message)}{f' ({checked.field})' if checked.field else ''}.")
     path = personas.save(made)
     print(f"Saved {path}")
     return OK
 
 
+@id_checked
 def cmd_edit(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     shelf = personas.load()
     persona = shelf.personas.get(args.id)
     draft = personas.file_for(args.id, suffix=".toml.draft")
@@ -141,8 +133,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     elif persona is not None and persona.path is not None:
         text = persona.path.read_text(encoding="utf-8")
     else:
-        print(f"guide: there is no persona called '{args.id}'. Create it with `guide personas new {args.id}`.", file=sys.stderr)
-        return FAILED
+        return said(FAILED, f"there is no persona called '{args.id}'. Create it with `guide personas new {args.id}`.")
     if persona is not None and persona.source == "bundled":
         print(f"'{args.id}' is bundled: your edited copy will be saved in {user_personas_dir()} and used instead.")
     status = edit_and_save(args.id, text)
@@ -151,15 +142,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return status
 
 
+@id_checked
 def cmd_remove(args: argparse.Namespace) -> int:
-    refused = refuse_id(args.id)
-    if refused is not None:
-        return refused
     try:
         path = personas.remove(args.id)
     except LookupError as error:
-        print(f"guide: {error}", file=sys.stderr)
-        return FAILED
+        return said(FAILED, str(error))
     print(f"Removed {path}")
     return OK
 

@@ -7,7 +7,7 @@ import sys
 
 from guide.safe_text import one_line
 
-from .common import EXIT_OK, EXIT_UNREACHABLE, refuse_address
+from .common import EXIT_OK, EXIT_UNREACHABLE, refuse_address, said
 
 MARKS = {"yes": "✓", "no": "✗", "unknown": "?"}
 
@@ -27,8 +27,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         status = f"HTTP {finding.status}" if finding.status is not None else "no answer"
         print(f"  {MARKS[finding.support]} {name:<{width}}  {ACTIONS[finding.action].endpoint:<32} {status:<10} {one_line(finding.reason)}")
     if all(f.status is None for f in findings.values()):
-        print("guide: nothing answered at that address. Is the server running?", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return said(EXIT_UNREACHABLE, "nothing answered at that address. Is the server running?")
     return EXIT_OK
 
 

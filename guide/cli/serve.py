@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, said
 
 DEFAULT_PORT = 8765
 
@@ -40,8 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     gguf = args.gguf or config.load().settings.gguf
     if args.client_timeout <= 0:
-        print("guide: --client-timeout should be a number of seconds above 0.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, "--client-timeout should be a number of seconds above 0.")
     api_key = args.api_key or os.environ.get("GUIDE_SERVE_KEY") or None
     refusal = exposed_without_a_key(args.host, api_key)
     if refusal:
@@ -71,8 +70,7 @@ def served(run: Callable[[], None]) -> int:
     try:
         run()
     except PortInUse as error:
-        print(f"guide: {error.strerror}. Stop it, or pick another port with --port.", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return said(EXIT_UNREACHABLE, f"{error.strerror}. Stop it, or pick another port with --port.")
     return EXIT_OK
 
 
@@ -83,8 +81,7 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
 
     problem = check_address(args.relay)
     if problem:
-        print(f"guide: --relay {args.relay!r} cannot be used: {problem}.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, f"--relay {args.relay!r} cannot be used: {problem}.")
     upstream_key = args.upstream_key or os.environ.get("GUIDE_UPSTREAM_KEY") or None
     port = args.port or RELAY_PORT
     if relays_to_itself(args.relay, args.host, port):
@@ -111,16 +108,9 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
 
 def relays_to_itself(upstream: str, host: str, port: int) -> bool:
     """Whether the upstream is the relay's own address (OPENAI_BASE_URL pasted into --relay): a loop, not a relay."""
-    import ipaddress
-
     import httpx
 
-    def loopback(name: str) -> bool:
-        name = name.strip("[]").lower()
-        try:
-            return name == "localhost" or ipaddress.ip_address(name).is_loopback
-        except ValueError:
-            return False
+    from guide.companion.guards import is_loopback
 
     try:
         target = httpx.URL(upstream)
@@ -129,7 +119,7 @@ def relays_to_itself(upstream: str, host: str, port: int) -> bool:
     if (target.port or (443 if target.scheme == "https" else 80)) != port:
         return False
     name = target.host.strip("[]").lower()
-    return name == host.strip("[]").lower() or (loopback(name) and (loopback(host) or host in ("0.0.0.0", "::", "")))
+    return name == host.strip("[]").lower() or (is_loopback(name) and (is_loopback(host.strip("[]")) or host in ("0.0.0.0", "::", "")))
 
 
 def exposed_without_a_key(host: str, api_key: str | None) -> str | None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from guide.safe_text import one_line, visible
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, refuse_address
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, refuse_address, said
 
 if TYPE_CHECKING:
     from guide import config
@@ -77,8 +77,7 @@ async def tour(settings: config.Settings) -> int:
     try:
         findings = await guide.probe()
         if all(found.status is None for found in findings.values()):
-            print(f"guide: nothing answered at {guide.address}. Is the server running? --base-url URL picks another.", file=sys.stderr)
-            return EXIT_UNREACHABLE
+            return said(EXIT_UNREACHABLE, f"nothing answered at {guide.address}. Is the server running? --base-url URL picks another.")
         support = {name: {"support": f.support, "status": f.status, "reason": f.reason} for name, f in findings.items()}
         print(f"The tour of the map, against {guide.address}: {len(STEPS)} gentle actions, each a real call.\n")
         walk = Tour()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 from typing import Any
 
@@ -135,37 +135,24 @@ class AsyncGuide(GuideCore):
 
     def continue_(self, prompt: str, *, model: str | None = None, stream: bool = False, **options: Any) -> AsyncReply:
         """Completions: you begin a thought; it carries it forward."""
-
-        async def start(reply: AsyncReply) -> AsyncIterator[None]:
-            name, notes = await self._model(model)
-            call = self.plan_continue(prompt, name, model, stream, options, notes)
-            async with aclosing(self._answer(call, "completion", reply)) as answer:
-                async for _ in answer:
-                    yield
-
-        return AsyncReply(start)
+        return self._reply("completion", model, lambda name, notes: self.plan_continue(prompt, name, model, stream, options, notes))
 
     def revise(self, text: str, instruction: str, *, model: str | None = None, **options: Any) -> AsyncReply:
         """Edits: you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)."""
-
-        async def start(reply: AsyncReply) -> AsyncIterator[None]:
-            name, notes = await self._model(model)
-            call = self.plan_revise(text, instruction, name, model, options, notes)
-            async with aclosing(self._answer(call, "completion", reply)) as answer:
-                async for _ in answer:
-                    yield
-
-        return AsyncReply(start)
+        return self._reply("completion", model, lambda name, notes: self.plan_revise(text, instruction, name, model, options, notes))
 
     def respond(
         self, input: Messages, *, instructions: str | None = None, model: str | None = None, stream: bool = False, **options: Any
     ) -> AsyncReply:
         """Responses: like think, but the reply is output items, streamed as typed events (`reply.trace.events()`)."""
+        return self._reply("response", model, lambda name, notes: self.plan_respond(input, instructions, name, model, stream, options, notes))
+
+    def _reply(self, kind: Kind, model: str | None, plan: Callable[[str, tuple[str, ...]], Call]) -> AsyncReply:
+        """A reply read as `kind`, its call planned once the model is known: nothing is sent until it is awaited or iterated."""
 
         async def start(reply: AsyncReply) -> AsyncIterator[None]:
             name, notes = await self._model(model)
-            call = self.plan_respond(input, instructions, name, model, stream, options, notes)
-            async with aclosing(self._answer(call, "response", reply)) as answer:
+            async with aclosing(self._answer(plan(name, notes), kind, reply)) as answer:
                 async for _ in answer:
                     yield
 

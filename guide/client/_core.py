@@ -206,14 +206,7 @@ class GuideCore:
         return build.revise(self._base, text, instruction, model=model, options=options, gentle=gentle, notes=notes)
 
     def plan_respond(
-        self,
-        input: Messages,
-        instructions: str | None,
-        model: str,
-        asked: str | None,
-        stream: bool,
-        options: dict[str, Any],
-        notes: tuple[str, ...],
+        self, input: Messages, instructions: str | None, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]
     ) -> Call:
         """The respond call for this input."""
         gentle = gentle_call(Gentle.respond, input, instructions=instructions, model=asked, stream=stream or None, **options)
@@ -428,12 +421,7 @@ class GuideCore:
         follows wipes its answer before guide reads it (a ReadError, the
         question left open).
         """
-        return {
-            "headers": self.headers(call),
-            "content": self.content(call),
-            "data": call.form,
-            "files": call.files,
-        }
+        return {"headers": self.headers(call), "content": self.content(call), "data": call.form, "files": call.files}
 
     def probe_unanswered(self, call: Call, trace: Trace, started: float, failure: str) -> Finding:
         """A probe that got no answer: the question stays open."""

@@ -74,14 +74,7 @@ class GuideError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         """The error as plain data, for a trace."""
-        return {
-            "type": type(self).__name__,
-            "title": self.title,
-            "hint": self.hint,
-            "detail": self.detail,
-            "status": self.status,
-            "body": self.body,
-        }
+        return {"type": type(self).__name__, "title": self.title, "hint": self.hint, "detail": self.detail, "status": self.status, "body": self.body}
 
 
 class CannotConnect(GuideError):

@@ -16,10 +16,10 @@ import json
 import time
 from typing import Any
 
-from ._errors import GuideError, ReplyNotUnderstood, ServerFailed, StreamBrokeOff
+from ._errors import ReplyNotUnderstood, StreamBrokeOff
 from ._responses import response_failure, usage_of
 from ._secrets import mask_spans
-from ._stream import StreamReader, parse
+from ._stream import PARTWAY, StreamReader, parse
 
 TEXT_DELTA = "response.output_text.delta"
 THOUGHT_DELTAS = frozenset({"response.reasoning_text.delta", "response.reasoning_summary_text.delta"})
@@ -121,7 +121,7 @@ class EventReader(StreamReader):
             else:
                 self._note(kind, f"The server sent a {kind} whose delta is not text; guide ignored it.")
         elif kind == "error":
-            raise self._failed(event, str(event.get("message") or "The server reported an error partway through the reply."))
+            raise self._failed(event, str(event.get("message") or PARTWAY))
         elif kind == "response.failed":
             raise self._failed(event, response_failure(event.get("response")))
         elif kind in ENDINGS or kind in BEGINNINGS:
@@ -147,16 +147,6 @@ class EventReader(StreamReader):
                 self._note("usage", "The server sent a usage that is not an object; guide ignored it.")
             else:
                 answer.usage = usage
-
-    def _failed(self, event: dict[str, Any], detail: str) -> GuideError:
-        return ServerFailed(
-            "The server reported an error partway through the reply.",
-            body=event,
-            partial=self.partial(),
-            action=self.trace.action,
-            url=self.trace.url,
-            detail=detail,
-        )
 
     def _mask_split_secrets(self) -> None:
         """Deltas that each hold part of a secret get those parts masked (the pieces were scrubbed as they came)."""

@@ -74,6 +74,10 @@ class Action:
     """With no model chosen, guide sends none and the server uses its own default, rather than guide picking one from the catalog."""
     retired: bool = False
     """The current SDKs have no method for it: its snippets make the HTTP call through the SDK's `post`."""
+    main_field: str = ""
+    """The body field of the gentle call's first argument ("messages"; none without a JSON body): a relayed call is written with it."""
+    probe_field: str = ""
+    """A required field a probe sends with the wrong type, so no server can start generating (the main field unless set)."""
 
     @property
     def legacy_path(self) -> str:
@@ -99,29 +103,30 @@ def _rows(*rows: Action) -> Mapping[str, Action]:
 # fmt: off
 ACTIONS: Mapping[str, Action] = _rows(
     Action(Gentle.think, "POST", "/chat/completions", "chat.completions.create", "you offer context; it reflects and responds",
-           "chat", ("choices",), reads="chat", streams=True, spec_streams=True),  # CreateChatCompletionResponse
+           "chat", ("choices",), reads="chat", streams=True, spec_streams=True, main_field="messages"),  # CreateChatCompletionResponse
     Action(Gentle.continue_, "POST", "/completions", "completions.create", "you begin a thought; it carries it forward",
-           "chat", ("choices",), reads="completion", streams=True, spec_streams=True),  # CreateCompletionResponse
+           "chat", ("choices",), reads="completion", streams=True, spec_streams=True, main_field="prompt"),  # CreateCompletionResponse
     Action(Gentle.understand, "POST", "/embeddings", "embeddings.create", "what does this mean, beneath the words?",
-           "embedding", ("data",)),  # CreateEmbeddingResponse
+           "embedding", ("data",), main_field="input"),  # CreateEmbeddingResponse
     Action(Gentle.imagine, "POST", "/images/generations", "images.generate", "words become vision",
-           "image", ("data",), spec_streams=True, server_picks=True),  # ImagesResponse
+           "image", ("data",), spec_streams=True, server_picks=True, main_field="prompt"),  # ImagesResponse
     Action(Gentle.listen, "POST", "/audio/transcriptions", "audio.transcriptions.create", "sound becomes words",
            "transcription", ("text",), body="multipart", spec_streams=True),  # CreateTranscriptionResponseJson
     Action(Gentle.speak, "POST", "/audio/speech", "audio.speech.create", "words become sound",
-           "speech", sound=True, spec_streams=True),
+           "speech", sound=True, spec_streams=True, main_field="input"),
     Action(Gentle.catalog, "GET", "/models", "models.list", "who is here to help",
            None, ("data",), body="none"),  # ListModelsResponse
     Action(Gentle.interpret, "POST", "/audio/translations", "audio.translations.create", "speech in any tongue becomes English words",
            "transcription", ("text",), body="multipart"),  # CreateTranslationResponseJson
     Action(Gentle.discern, "POST", "/moderations", "moderations.create", "is this safe to say?",
-           "moderation", ("results",), server_picks=True),  # CreateModerationResponse
+           "moderation", ("results",), server_picks=True, main_field="input"),  # CreateModerationResponse
     Action(Gentle.revise, "POST", "/edits", "edits.create",
            "you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)",
-           "chat", ("choices",), reads="completion", retired=True),  # CreateEditResponse, as the spec of its day gave it (test_revise_shape.py)
+           # CreateEditResponse, as the spec of its day gave it (test_revise_shape.py); `input` is optional, so a probe spoils `instruction`
+           "chat", ("choices",), reads="completion", retired=True, main_field="input", probe_field="instruction"),
     Action(Gentle.respond, "POST", "/responses", "responses.create",
            "think's newer surface: the server can keep the conversation and its tools; the reply is output items, streamed as typed events",
-           "chat", ("output",), reads="response", streams=True, spec_streams=True),  # Response
+           "chat", ("output",), reads="response", streams=True, spec_streams=True, main_field="input"),  # Response
 )
 # fmt: on
 """Every gentle action, keyed by its gentle name, in the order of DESIGN.md (the two surfaces of issue 16 last).

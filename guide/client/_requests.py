@@ -37,14 +37,7 @@ AUDIO_TYPES = {
     ".mpga": "audio/mpeg",
     ".mpeg": "audio/mpeg",
 }
-SPEECH_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/opus",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
+SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
 
 
 LONG = 160
@@ -231,19 +224,6 @@ def replay(base: str, action: Gentle, body: dict[str, Any]) -> Call:
     return Call(row, url_for(base, row), json=body, stream=stream, gentle=f"ai.replay({str(action)!r}, {_short(body)})")
 
 
-INVALID_FIELD = {
-    Gentle.think: "messages",
-    Gentle.continue_: "prompt",
-    Gentle.understand: "input",
-    Gentle.imagine: "prompt",
-    Gentle.speak: "input",
-    Gentle.discern: "input",
-    Gentle.revise: "instruction",
-    Gentle.respond: "input",
-}
-"""The field a probe sends with the wrong type, so no server can start generating."""
-
-
 def empty(action: Action, base: str) -> Call:
     """A request no server can act on: routes that exist reject it, others 404.
 
@@ -255,7 +235,7 @@ def empty(action: Action, base: str) -> Call:
         return Call(action, url_for(base, action), gentle=PROBE)
     if action.body == "multipart":
         return Call(action, url_for(base, action), form={}, files={"probe": ("empty.txt", b"", "text/plain")}, gentle=PROBE)
-    return Call(action, url_for(base, action), json={INVALID_FIELD[action.name]: {}}, gentle=PROBE)
+    return Call(action, url_for(base, action), json={action.probe_field or action.main_field: {}}, gentle=PROBE)
 
 
 MINIMAL_BODY: dict[str, dict[str, Any]] = {

@@ -13,17 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from ._errors import (
-    GuideError,
-    KeyRefused,
-    ModelNotFound,
-    NotOffered,
-    RateLimited,
-    ReplyNotUnderstood,
-    RequestRefused,
-    ServerFailed,
-    TimedOut,
-)
+from ._errors import GuideError, KeyRefused, ModelNotFound, NotOffered, RateLimited, ReplyNotUnderstood, RequestRefused, ServerFailed, TimedOut
 from ._results import Answer, Catalog, ModelInfo, Transcript, Vector, Vectors, Verdict
 from ._tools import tool_calls_of
 

@@ -14,6 +14,7 @@ from ._sse import SSEDecoder
 from ._trace import FRAMES_FIRST, FRAMES_LAST, ChunkKinds, Trace
 
 HEAD = 2000
+PARTWAY = "The server reported an error partway through the reply."
 PROGRESS_EVERY = 0.1
 """Seconds between the progress a stream reports to subscribers (a live row in the calls panel)."""
 FIELDS = {"chat": ("content",), "completion": ("text",)}
@@ -265,7 +266,7 @@ class StreamReader:
                 raise self._not_understood(data, "A frame of the stream was not the JSON object the spec gives.")
             kinds.append(self.kinds_of.of(chunk))
             if chunk.get("error") is not None or event.event == "error":
-                raise self._error_in_stream(chunk)
+                raise self._failed(chunk, error_detail(chunk, json.dumps(chunk)))
             self._read_chunk(chunk, data, before + len(frames) - 1, out)
         self._bound()
         return out
@@ -451,12 +452,6 @@ class StreamReader:
     def _not_understood(self, data: str, detail: str) -> ReplyNotUnderstood:
         return ReplyNotUnderstood(partial=self.partial(), body=data, action=self.trace.action, url=self.trace.url, detail=detail)
 
-    def _error_in_stream(self, chunk: dict[str, Any]) -> GuideError:
-        return ServerFailed(
-            "The server reported an error partway through the reply.",
-            body=chunk,
-            partial=self.partial(),
-            action=self.trace.action,
-            url=self.trace.url,
-            detail=error_detail(chunk, json.dumps(chunk)),
-        )
+    def _failed(self, frame: dict[str, Any], detail: str) -> GuideError:
+        """The server's own failure, said in a frame of the stream (chat's `error` chunk, respond's `error` or `response.failed`)."""
+        return ServerFailed(PARTWAY, body=frame, partial=self.partial(), action=self.trace.action, url=self.trace.url, detail=detail)

@@ -79,13 +79,19 @@ class Generation:
     finish_reason: str = "stop"
 
 
-class ReflectiveListener:
+class Engine:
+    """What every engine of the companion says of itself in the catalog."""
+
+    owned_by = "guide-companion"
+    purpose = ""
+    """What the catalog says this engine is for (guide's model resolver reads it)."""
+
+
+class ReflectiveListener(Engine):
     """think and continue without a language model (and it says so)."""
 
     model_id = listener.MODEL_ID
-    owned_by = "guide-companion"
     purpose = "chat"
-    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
         said = [m for m in messages if m.get("role") == "user"]
@@ -125,14 +131,12 @@ class PromptTooLong(ValueError):
     """A prompt longer than the model's context."""
 
 
-class LlamaEngine:
+class LlamaEngine(Engine):
     """A real language model from a GGUF file, run by llama-cpp-python on one thread."""
 
     context_length = 2048
     """Tokens of prompt and reply together (the catalog publishes it): SmolLM2 was trained on 8,192; 2,048 keeps its memory small."""
-    owned_by = "guide-companion"
     purpose = "chat"
-    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def __init__(self, path: Path, threads: int = 1, tuned: bool = True) -> None:
         self.path = path
@@ -242,7 +246,7 @@ class LlamaEngine:
             return [list(map(float, model.embed(text))) for text in said]
 
 
-class HashedWords:
+class HashedWords(Engine):
     """Bag-of-words vectors: each word hashed to a signed slot, then normalised.
 
     Not a learned embedding: texts that share words come out close, and that
@@ -250,9 +254,7 @@ class HashedWords:
     """
 
     model_id = HASHED_ID
-    owned_by = "guide-companion"
     purpose = "embedding"
-    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def embed(self, texts: list[str | list[int]]) -> list[list[float]]:
         """A vector per text; a token array's words are its token ids (#1, #2...), hashed the same way."""
@@ -269,13 +271,11 @@ class HashedWords:
         return [x / norm for x in vector] if norm else vector
 
 
-class Espeak:
+class Espeak(Engine):
     """Speech with espeak-ng (WAV out)."""
 
     model_id = ESPEAK_ID
-    owned_by = "guide-companion"
     purpose = "speech"
-    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def __init__(self, program: str) -> None:
         self.program = program
@@ -341,13 +341,11 @@ def resample(samples: array[int], source: int, target: int) -> array[int]:
     return out
 
 
-class Sphinx:
+class Sphinx(Engine):
     """Speech to text with pocketsphinx and the English model its wheel carries."""
 
     model_id = "pocketsphinx-en-us"
-    owned_by = "guide-companion"
     purpose = "transcription"
-    """What the catalog says this engine is for (guide's model resolver reads it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

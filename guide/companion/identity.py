@@ -98,16 +98,3 @@ def remove_record(port: int) -> None:
     found = read_record(port)
     if found is not None and found.get("pid") == os.getpid():
         record_path(port).unlink(missing_ok=True)
-
-
-def records() -> list[dict[str, Any]]:
-    """Every companion record in the data folder (tests stop them by pid)."""
-    found = []
-    for path in sorted(folder().glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("pid"), int):
-            found.append(data)
-    return found

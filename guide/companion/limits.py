@@ -39,8 +39,6 @@ MAX_EMBED_CHARS = 32_768
 """Characters in one input: OpenAI takes 8,192 tokens, about four characters each."""
 MAX_EMBED_TOTAL = 1_000_000
 """Characters in all inputs of one request: under OpenAI's 300,000 tokens per request, and about 0.3 s of hashing here."""
-MAX_STOPS = 4
-"""OpenAI's limit for stop sequences."""
 SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias")
 MAX_EMBED_TOKENS = 8192
 """Tokens in one input given as a token array: OpenAI's limit per input."""

@@ -180,9 +180,7 @@ class Lingering:
 
     def now(self) -> None:
         """Close for good (the client closed its side, or had its time to read the answer)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.gone()
         if not self.inner.is_closing():
             self.inner.close()
 

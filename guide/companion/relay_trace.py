@@ -56,17 +56,6 @@ RELAYED = "Passed on by guide's relay."
 """The first note of each call the relay records: how a watching app tells them from calls made to the companion."""
 TO_THE_COMPANION = "Made to guide's companion by another program."
 """The first note of each call the companion records of another program (theirs.py)."""
-MAIN_FIELD = {
-    Gentle.think: "messages",
-    Gentle.continue_: "prompt",
-    Gentle.understand: "input",
-    Gentle.imagine: "prompt",
-    Gentle.speak: "input",
-    Gentle.discern: "input",
-    Gentle.revise: "input",
-    Gentle.respond: "input",
-}
-"""The argument each gentle call takes first, read from the request's body to write the call as guide's Python."""
 
 
 def action_of(method: str, path: str) -> str:
@@ -83,7 +72,7 @@ def gentle_of(action: str, body: Any) -> str:
         return f"# {OFF_MAP}: guide has no gentle name for this endpoint, so it passed through as it was."
     args: list[str] = []
     fields = body if isinstance(body, dict) else {}
-    main = MAIN_FIELD.get(ACTIONS[action].name)
+    main = ACTIONS[action].main_field
     if main and main in fields:
         args.append(_short(fields[main]))
     for name in ("model", "stream"):

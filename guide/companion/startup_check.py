@@ -10,12 +10,12 @@ says why, and how to rebuild.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from .engines import Engines, HashedWords, LlamaEngine, ReflectiveListener
+from .supervise import CRASHES, signal_name
 
 CHECK_SECONDS = 180.0
 """Loading a model from a slow disk and making one token; a check that takes longer counts as failed."""
@@ -26,12 +26,8 @@ def how_it_ended(code: int) -> str:
     """A child's exit status in words ("killed by SIGSEGV (a crash)")."""
     if code >= 0:
         return f"exited with status {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    crash = name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT")
-    return f"was killed by {name}" + (" (a crash)" if crash else "")
+    name = signal_name(code)
+    return f"was killed by {name}" + (" (a crash)" if name in CRASHES else "")
 
 
 def check(engines: Engines) -> tuple[Engines, str | None]:

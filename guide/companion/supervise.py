@@ -95,12 +95,15 @@ class Companion:
     def crashed(self) -> bool:
         """Whether it died by a crash signal (SIGSEGV and the like)."""
         code = self.process.poll() if self.process is not None else None
-        if code is None or code >= 0:
-            return False
-        try:
-            return signal.Signals(-code).name in CRASHES
-        except ValueError:
-            return False
+        return code is not None and code < 0 and signal_name(code) in CRASHES
+
+
+def signal_name(code: int) -> str:
+    """The signal a negative exit status says ended a process ("SIGSEGV"; "signal 99" for one this system does not name)."""
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
 
 
 def ended_words(code: int) -> str:
@@ -109,10 +112,7 @@ def ended_words(code: int) -> str:
         return "stopped"
     if code > 0:
         return f"stopped with status {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
+    name = signal_name(code)
     return f"crashed ({name})" if name in CRASHES else f"was stopped ({name})"
 
 

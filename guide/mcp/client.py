@@ -62,18 +62,32 @@ class ToolInfo:
     parameters: dict[str, Any]
 
 
-class _Tap:
-    """The SDK's transport with every message both ways recorded into the call in progress (the wire, shown whole)."""
+class _Around:
+    """Something of the SDK's, wrapped: what is not recorded passes through to it as it is."""
 
     def __init__(self, inner: Any, connection: _Connection) -> None:
         self.inner, self.connection = inner, connection
 
-    async def __aenter__(self) -> tuple[Any, Any]:
-        read, write = await self.inner.__aenter__()
-        return _TapRead(read, self.connection), _TapWrite(write, self.connection)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def __aenter__(self) -> Any:
+        await self.inner.__aenter__()
+        return self
 
     async def __aexit__(self, *exc: Any) -> bool | None:
         return await self.inner.__aexit__(*exc)  # type: ignore[no-any-return]
+
+
+class _Tap(_Around):
+    """The SDK's transport with every message both ways recorded into the call in progress (the wire, shown whole)."""
+
+    async def __aenter__(self) -> tuple[Any, Any]:
+        read, write = await self.inner.__aenter__()
+        return _TapRead(read, self.connection), _TapWrite(write, self.connection)
 
 
 def _plain(item: Any) -> dict[str, Any]:
@@ -82,13 +96,7 @@ def _plain(item: Any) -> dict[str, Any]:
     return item.message.model_dump(mode="json", by_alias=True, exclude_unset=True)  # type: ignore[no-any-return]
 
 
-class _TapRead:
-    def __init__(self, inner: Any, connection: _Connection) -> None:
-        self.inner, self.connection = inner, connection
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
+class _TapRead(_Around):
     async def receive(self) -> Any:
         item = await self.inner.receive()
         self.connection.heard(item)
@@ -102,37 +110,11 @@ class _TapRead:
         self.connection.heard(item)
         return item
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
-    async def __aenter__(self) -> _TapRead:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        return await self.inner.__aexit__(*exc)  # type: ignore[no-any-return]
-
-
-class _TapWrite:
-    def __init__(self, inner: Any, connection: _Connection) -> None:
-        self.inner, self.connection = inner, connection
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
+class _TapWrite(_Around):
     async def send(self, item: Any, /) -> None:
         self.connection.said(item)
         await self.inner.send(item)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def __aenter__(self) -> _TapWrite:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        return await self.inner.__aexit__(*exc)  # type: ignore[no-any-return]
 
 
 def environment(server: Server) -> dict[str, str]:

@@ -20,11 +20,7 @@ def server() -> Any:
     import guide
     from guide.tools import BUNDLED
 
-    served = MCPServer(
-        "guide",
-        version=guide.__version__,
-        instructions=INSTRUCTIONS,
-    )
+    served = MCPServer("guide", version=guide.__version__, instructions=INSTRUCTIONS)
     for function in BUNDLED.values():
         served.add_tool(_refusing(function))
     return served

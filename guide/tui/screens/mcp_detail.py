@@ -80,13 +80,7 @@ class McpDetail(ModalScreen[None]):
         with Vertical(id="call-detail"):
             yield Label(one_line(self.trace.summary()), id="call-title", classes="failed" if self.trace.state == "failed" else "", markup=False)
             with TabbedContent(id="mcp-tabs"):
-                for key, label in (
-                    ("exchange", "Exchange"),
-                    ("request", "Request"),
-                    ("response", "Response"),
-                    ("content", "Content"),
-                    ("messages", "All messages"),
-                ):
+                for key, label in TABS:
                     with TabPane(label, id=f"tab-{key}"):
                         yield TextArea(on_screen(self.texts[key]), id=f"text-{key}", classes="code", read_only=True, soft_wrap=False, compact=True)
         yield Footer()
