@@ -37,6 +37,7 @@ from guide.constants import MAX_AUDIO
 from .limits import Refusal, refuse, too_large
 from .protocol import CLIENT_TIMEOUT
 from .relay_trace import Recording
+from .relay_upstream import Garbled, Reply, Silent, Unreachable, Upstream
 
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"te", b"trailer"})
 HOP_BY_HOP |= {b"transfer-encoding", b"upgrade"}
@@ -67,9 +68,7 @@ class Relay:
         self.listeners = listeners if listeners is not None else []
         self.shown = redact_url(str(self.base))
         # No environment proxy, no .netrc, no redirects followed: the request goes to the one base, as it came.
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(UPSTREAM_SILENCE, connect=CONNECT_WAIT, write=UPSTREAM_SILENCE), trust_env=False, follow_redirects=False
-        )
+        self.upstream = Upstream(self.base, connect=CONNECT_WAIT, silence=UPSTREAM_SILENCE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,24 +140,27 @@ class Relay:
             await self.refused(call, too_large(limit, "The upload"), scope, receive, send)
             return
         framing = dict(scope.get("headers") or []).get(b"transfer-encoding", b"")  # hop-by-hop, so not among the headers sent on
-        has_body = (declared.isdigit() and int(declared) > 0) or b"chunked" in framing.lower()
-        content = self.body(call, receive, limit) if has_body else None  # no length and not chunked: HTTP/1.1 says no body
-        request = httpx.Request(method, url, headers=sent, content=content)
+        chunked = b"chunked" in framing.lower() and not declared
+        first, rest = b"", None
         try:
-            response = await self.client.send(request, stream=True)
+            if (declared.isdigit() and int(declared) > 0) or chunked:  # no length and not chunked: HTTP/1.1 says no body
+                pieces = self.body(call, receive, limit)
+                first = await anext(pieces, b"")
+                rest = None if call.read else pieces
+            response = await self.upstream.ask(method, httpx.URL(url).raw_path, sent, first, rest, chunked)
         except Refusal as refusal:
             await self.refused(call, refusal, scope, receive, send)
             return
-        except httpx.TimeoutException:
+        except Silent:
             await self.failed(call, 504, f"The upstream {self.shown} did not answer within {UPSTREAM_SILENCE:g} s.", "upstream_timeout", send)
             return
-        except httpx.ConnectError as error:
+        except Unreachable as error:
             await self.failed(call, 502, f"The relay could not reach the upstream {self.shown}: {reason(error)}.", "upstream_unreachable", send)
             return
-        except httpx.HTTPError as error:
+        except Garbled as error:
             await self.failed(call, 502, f"The upstream {self.shown} answered in a way that is not HTTP: {reason(error)}.", "upstream_failed", send)
             return
-        if content is None:
+        if not call.read:
             call.sent()
         try:
             await self.answer(call, response, receive, send)
@@ -181,20 +183,22 @@ class Relay:
             if size > limit:
                 raise too_large(limit, "The upload")
             call.took(chunk)
+            if not message.get("more_body", False):
+                call.sent()  # before the last piece goes: the relay then knows the request is whole, and sends it in one write
+                if chunk:
+                    yield chunk
+                return
             if chunk:
                 yield chunk
-            if not message.get("more_body", False):
-                call.sent()
-                return
 
-    async def answer(self, call: Recording, response: httpx.Response, receive: Receive, send: Send) -> None:
+    async def answer(self, call: Recording, response: Reply, receive: Receive, send: Send) -> None:
         """The upstream's answer, passed back piece by piece; the program going away stops it (and the upstream call)."""
-        headers = [(name, value) for name, value in response.headers.raw if name.lower() not in HOP_BY_HOP]
-        call.answered(response.status_code, headers)
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        headers = [(name, value) for name, value in response.headers if name.lower() not in HOP_BY_HOP]
+        call.answered(response.status, headers)
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
 
         async def pump() -> None:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.pieces():
                 call.gave(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -238,7 +242,7 @@ class Relay:
 
     async def close(self) -> None:
         """Let the upstream's connections go."""
-        await self.client.aclose()
+        await self.upstream.aclose()
 
 
 def under_base(raw_path: bytes) -> str | None:
