@@ -31,8 +31,11 @@ HELD = 1024 * 1024
 """Bytes read from the upstream and not yet passed on, past which the relay stops reading it (the program reads slowly)."""
 IDLE_KEPT = 20
 """Idle connections kept for the next call (httpx's default)."""
-IDLE_FOR = 5.0
-"""Seconds an idle connection is kept (httpx's default): servers close theirs after about that."""
+IDLE_FOR = 4.0
+"""Seconds an idle connection is kept: under the 5 s after which uvicorn (and many servers) close theirs, so it is rarely reused as it closes."""
+ASKED_AGAIN = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods asked again on a new connection when a kept-alive one was closed as it was reused: the idempotent ones (RFC 9110 §9.2.2).
+A POST may have been acted on (a completion billed) before the upstream let the connection go, so it gets the 502, as from nginx."""
 BLANK_LINE = re.compile(rb"\n\r?\n")
 STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?\r?")
 HEADER_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?")
@@ -168,6 +171,7 @@ class Reply:
         self.keep, self.framing, self.left = keep, framing, length
         self.chunks = Unchunk() if framing == "chunked" else None
         self.done = framing == "none" or (framing == "length" and length == 0)
+        self.released = False
 
     async def pieces(self) -> AsyncIterator[bytes]:
         """The body as it arrives: each piece the socket gave, passed on as it is (with only chunk framing taken off)."""
@@ -178,8 +182,7 @@ class Reply:
                 if self.framing != "close":
                     raise Garbled("the upstream closed the connection before its answer ended")
                 self.done = True
-                return
-            if self.framing == "length":
+            elif self.framing == "length":
                 if len(data) >= self.left:
                     data, extra = data[: self.left], data[self.left :]
                     self.keep = self.keep and not extra  # bytes past the answer's end: the connection is no longer trusted
@@ -189,15 +192,24 @@ class Reply:
                 data = self.chunks.feed(data)
                 if self.chunks.rest is not None:
                     self.keep, self.done = self.keep and not self.chunks.rest, True
+            if self.done:
+                self._release()  # before the last piece goes on: the program may ask again the moment it has it
             if data:
                 yield data
+        self._release()
 
-    async def aclose(self) -> None:
-        """Give the connection back for the next call when the answer was read whole; drop it otherwise (this stops the upstream's call)."""
+    def _release(self) -> None:
+        if self.released:
+            return
+        self.released = True
         if self.done and self.keep:
             self.upstream.keep(self.link)
         else:
             self.link.drop()
+
+    async def aclose(self) -> None:
+        """Let the connection go: back for the next call when the answer was read whole, dropped otherwise (which stops the upstream's call)."""
+        self._release()
 
 
 class Unchunk:
@@ -263,7 +275,7 @@ class Upstream:
         """Send a request (`first`, the body so far, in the same write as its head; then `rest` as the program sends it) and read its answer's head.
 
         A kept-alive connection that the upstream closed just as it was reused
-        is tried once more on a new one, when the whole request was in hand.
+        is tried once more on a new one, for an idempotent request in hand whole.
         """
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode("ascii"), target, self.host_header)
         head += b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
@@ -282,7 +294,7 @@ class Upstream:
                 return await self._answer(link, method)
             except (ConnectionError, Closed) as error:
                 link.drop()
-                if attempt == 2 or not reused or rest is not None:
+                if attempt == 2 or not reused or rest is not None or method not in ASKED_AGAIN:
                     raise Garbled(str(error) or type(error).__name__) from None
             except BaseException:
                 link.drop()
