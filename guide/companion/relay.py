@@ -36,7 +36,7 @@ from guide.constants import MAX_AUDIO
 
 from .limits import Refusal, refuse, too_large
 from .protocol import CLIENT_TIMEOUT
-from .relay_trace import Recording
+from .relay_trace import QUIET_START, Recording
 from .relay_upstream import Garbled, Reply, Silent, Unreachable, Upstream
 
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"te", b"trailer"})
@@ -85,16 +85,23 @@ class Relay:
         sent, caller_key = self.headers_for(scope.get("headers") or [])
         agent = dict(scope.get("headers") or []).get(b"user-agent", b"").decode("latin-1")[:200] or "(no User-Agent)"
         secrets = [key for key in (caller_key, self.upstream_key, self.relay_key) if key]
-        call = Recording(method, f"/{API_VERSION}{rest.split('?', 1)[0]}", url, sent, agent, secrets)
+        call = Recording(method, f"/{API_VERSION}{rest.split('?', 1)[0]}", str(url), sent, agent, secrets)
         call.digested(self.tell)
-        self.tell(call.trace)
+        first_told = asyncio.get_running_loop().call_later(QUIET_START, self.started, call)
         try:
             await self.pass_on(call, method, url, sent, scope, receive, send)
         finally:
+            first_told.cancel()
             if not call.finished:  # a failure no branch below foresaw: the call is still told as ended
                 call.finish(self.tell, error={"type": "relay", "title": "The relay stopped passing this call on.", "detail": ""})
 
-    def url_for(self, rest: str, query: bytes) -> str:
+    def started(self, call: Recording) -> None:
+        """A call still running QUIET_START seconds in: told as it is (a row for a watching app), and its request read."""
+        if not call.finished:
+            self.tell(call.trace)
+            call.awaken()
+
+    def url_for(self, rest: str, query: bytes) -> httpx.URL:
         """The upstream's URL for a path under the base (checked: its scheme, host and port are the base's)."""
         head, _, base_query = str(self.base).partition("?")
         asked = query.decode("latin-1")
@@ -103,7 +110,7 @@ class Relay:
         parsed = httpx.URL(url)
         if (parsed.scheme, parsed.host, parsed.port) != (self.base.scheme, self.base.host, self.base.port):
             raise AssertionError("a path under the base left it")  # under_base makes this impossible; never send it elsewhere
-        return url
+        return parsed
 
     def headers_for(self, given: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], str]:
         """The headers that go on (hop-by-hop and proxy headers left here, the key as the options say), and the caller's key."""
@@ -130,11 +137,11 @@ class Relay:
             listener(trace)
 
     async def pass_on(
-        self, call: Recording, method: str, url: str, sent: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
+        self, call: Recording, method: str, url: httpx.URL, sent: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Send the request on, and its answer back as it comes; any failure becomes the answer a program would get from a proxy."""
         headers = dict(sent)
-        limit = MAX_AUDIO if "/audio/" in url.split("?", 1)[0] else MAX_UPLOAD
+        limit = MAX_AUDIO if "/audio/" in url.path else MAX_UPLOAD
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > limit:
             await self.refused(call, too_large(limit, "The upload"), scope, receive, send)
@@ -147,7 +154,7 @@ class Relay:
                 pieces = self.body(call, receive, limit)
                 first = await anext(pieces, b"")
                 rest = None if call.read else pieces
-            response = await self.upstream.ask(method, httpx.URL(url).raw_path, sent, first, rest, chunked)
+            response = await self.upstream.ask(method, url.raw_path, sent, first, rest, chunked)
         except Refusal as refusal:
             await self.refused(call, refusal, scope, receive, send)
             return
