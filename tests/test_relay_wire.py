@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,11 +53,13 @@ class RawUpstream:
     """A loopback upstream that answers each request with the next Scripted answer, byte for byte."""
 
     script: list[Scripted]
+    tls: ssl.SSLContext | None = None
     seen: list[Seen] = field(default_factory=list)
+    handshakes_refused: int = 0
     listening: socket.socket = field(default_factory=lambda: socket.create_server(("127.0.0.1", 0)))
 
     def __post_init__(self) -> None:
-        self.url = f"http://127.0.0.1:{self.listening.getsockname()[1]}"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.listening.getsockname()[1]}"
 
     def serve(self) -> None:
         connections = 0
@@ -65,6 +71,13 @@ class RawUpstream:
 
     def answer(self, connection: socket.socket, number: int) -> None:
         connection.settimeout(10)
+        if self.tls is not None:
+            try:
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            except (ssl.SSLError, OSError):
+                self.handshakes_refused += 1
+                connection.close()
+                return
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each piece its own segment
         buffered = b""
         with connection, contextlib.suppress(OSError):
@@ -229,3 +242,21 @@ def test_a_request_body_in_pieces_or_chunks_reaches_the_upstream_whole() -> None
                 answers += program.recv(65536)
     assert upstream.seen[0].body == b"first-last"
     assert upstream.seen[1].body == b"3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n" and b"transfer-encoding: chunked" in upstream.seen[1].head.lower()
+
+
+def test_an_upstream_whose_certificate_does_not_verify_is_a_502_and_never_gets_the_request(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    made = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1"]
+    subprocess.run([*made, "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    ok = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"]
+    with RawUpstream([Scripted(ok)], tls=served) as upstream, relaying(upstream.url) as relay:
+        refused = httpx.post(f"{relay}/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer sk-never-sent-0123456789"}, timeout=30)
+        (call,) = filed(1)
+    assert refused.status_code == 502 and refused.json()["error"]["code"] == "upstream_unreachable"
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.json()["error"]["message"]
+    assert upstream.seen == [] and upstream.handshakes_refused == 1  # the relay spoke TLS, checked the certificate, and stopped there
+    assert call["state"] == "failed"

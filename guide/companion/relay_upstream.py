@@ -264,7 +264,10 @@ class Upstream:
 
     def __init__(self, base: httpx.URL, *, connect: float, silence: float) -> None:
         self.host, self.port = base.host, base.port or (443 if base.scheme == "https" else 80)
-        self.tls = httpx.create_ssl_context() if base.scheme == "https" else None
+        # As httpx.AsyncClient(trust_env=False) checked it before: certifi's roots, no SSL_CERT_FILE; HTTP/1.1 offered, nothing else.
+        self.tls = httpx.create_ssl_context(trust_env=False) if base.scheme == "https" else None
+        if self.tls is not None:
+            self.tls.set_alpn_protocols(["http/1.1"])
         self.host_header = httpx.Request("GET", base).headers["host"].encode("ascii")
         self.connect, self.silence = connect, silence
         self.idle: list[Link] = []
