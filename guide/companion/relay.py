@@ -4,7 +4,8 @@ Faithful: the request goes on as it came (method, its path under the base,
 query, body, every header but the hop-by-hop ones), and the answer comes
 back as it arrives, byte for byte and unbuffered (compressed bodies stay
 compressed); the relay adds nothing, so the program cannot tell it is there.
-It reads a copy as the bytes pass (relay_trace.py).
+It speaks HTTP/1.1 to the upstream itself (relay_upstream.py), and reads a
+copy as the bytes pass (relay_trace.py), off the path they take.
 
 Not an open proxy: the upstream is fixed when the relay starts. Only paths
 under `/v1/` go on, appended to the base; a target in absolute form, a `.`

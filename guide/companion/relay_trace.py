@@ -8,8 +8,8 @@ kept; the Authorization header is kept redacted.
 
 Reading the copy is kept off the path the bytes take: the loop only notes
 each piece and its arrival time, and one thread (`Digester`) parses bodies
-and frames and tells the listeners (at most every PROGRESS seconds while a
-call runs, and when it ends). Parsing each frame on the loop held a 20,000
+and frames and tells the listeners (first QUIET_START seconds in, at most
+every PROGRESS seconds while a call runs, and when it ends). Parsing each frame on the loop held a 20,000
 chunk stream to a tenth of its speed. The pieces waiting for that thread are
 bounded (`BEHIND`): when it falls further behind, the oldest waiting pieces,
 the middle of the stream, are passed on unread and the trace says so.
