@@ -13,6 +13,7 @@ import itertools
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -37,6 +38,8 @@ class Scripted:
     close: bool = False
     silent: bool = False
     """Read the request and close the connection without a byte of answer."""
+    reset: bool = False
+    """End with a reset (RST), not a close: the connection broke."""
 
 
 @dataclass
@@ -96,7 +99,9 @@ class RawUpstream:
                 for piece in scripted.pieces:
                     connection.sendall(piece)
                     time.sleep(0.005)
-                if scripted.close:
+                if scripted.reset:
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                if scripted.close or scripted.reset:
                     return
 
     @staticmethod
@@ -172,7 +177,7 @@ def test_a_body_that_ends_with_the_connection_or_runs_past_its_length_is_passed_
 def test_answers_without_a_body_and_an_interim_100_do_not_hold_the_relay() -> None:
     head_answer = [b"HTTP/1.1 200 OK\r\nContent-Length: 120\r\n\r\n"]
     no_content = [b"HTTP/1.1 204 No Content\r\n\r\n"]
-    continued = [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 201 Created\r\nContent-Length: 7\r\n\r\ncreated"]
+    continued = [b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 7\r\n\r\ncreated"]  # in one piece
     with through(Scripted(head_answer), Scripted(no_content), Scripted(continued)) as (upstream, relay), httpx.Client(timeout=10) as client:
         headed = client.head(f"{relay}/v1/files/file-1")
         assert headed.status_code == 200 and headed.headers["content-length"] == "120" and headed.content == b""
@@ -203,6 +208,7 @@ def test_a_kept_alive_connection_the_upstream_let_go_is_retried_for_a_get_and_ne
         [b"SSH-2.0-OpenSSH_9.6\r\n\r\n"],
         [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"],
         [b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\nX-Odd: a\x01b\r\nContent-Length: 2\r\n\r\n{}"],
     ],
 )
 def test_an_answer_that_is_not_http_is_a_502_naming_the_upstream(answer: list[bytes]) -> None:
@@ -223,6 +229,15 @@ def test_a_chunk_that_breaks_mid_stream_ends_the_programs_connection_not_its_ans
             b"".join(pieces)
         (call,) = filed(1)
     assert call["state"] == "failed" and "broke off" in call["error"]["title"]
+
+
+def test_a_body_that_ends_with_the_connection_ends_the_programs_connection_when_it_breaks_instead_of_closing() -> None:
+    closing = [b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n", b"half of it"]
+    with through(Scripted(closing, reset=True)) as (_, relay):
+        with pytest.raises(httpx.RemoteProtocolError), httpx.stream("GET", f"{relay}/v1/files/file-1/content", timeout=30) as answer:
+            b"".join(answer.iter_raw())  # a reset is not the end of the body: the program must not take half of it for all
+        (call,) = filed(1)
+    assert call["state"] == "failed"
 
 
 def test_a_request_body_in_pieces_or_chunks_reaches_the_upstream_whole() -> None:

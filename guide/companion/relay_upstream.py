@@ -38,7 +38,8 @@ ASKED_AGAIN = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 A POST may have been acted on (a completion billed) before the upstream let the connection go, so it gets the 502, as from nginx."""
 BLANK_LINE = re.compile(rb"\n\r?\n")
 STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?\r?")
-HEADER_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?")
+HEADER_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?)[ \t]*\r?")
+"""A header as h11 takes one (RFC 9110 §5.5: visible characters, and spaces and tabs inside): uvicorn refuses to send on anything else."""
 CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?")
 
 
@@ -115,7 +116,7 @@ class Link(asyncio.Protocol):
         """What has come since the last read (b"" at the end), waiting up to `silence` seconds for it."""
         if not self.pieces:
             if self.ended:
-                return b""
+                return self._end()
             self.waiting = asyncio.get_running_loop().create_future()
             try:
                 async with asyncio.timeout(silence):
@@ -125,13 +126,19 @@ class Link(asyncio.Protocol):
             finally:
                 self.waiting = None
             if not self.pieces:
-                return b""
+                return self._end()
         data = self.pieces.popleft() if len(self.pieces) == 1 else b"".join(self._take_all())
         self.held -= len(data)
         if self.reading_paused and self.held <= HELD // 2 and self.transport is not None:
             self.transport.resume_reading()
             self.reading_paused = False
         return data
+
+    def _end(self) -> bytes:
+        """The end of what the upstream sends: b"" when it closed its side, Closed when the connection broke (a reset ends no body)."""
+        if self.lost is not None:
+            raise Closed(f"the connection broke: {self.lost}")
+        return b""
 
     def _take_all(self) -> list[bytes]:
         pieces = list(self.pieces)
@@ -315,14 +322,14 @@ class Upstream:
     async def _answer(self, link: Link, method: str) -> Reply:
         got = b""
         while True:
-            data = await link.read(self.silence)
-            if not data:
-                raise (Closed if not got else Garbled)("the upstream closed the connection without answering")
-            got += data
-            end = BLANK_LINE.search(got)
+            end = BLANK_LINE.search(got)  # first in what is already here: a 100 Continue and the answer may come in one piece
             if end is None:
                 if len(got) > HEAD_MAX:
                     raise Garbled("the answer's head is too long")
+                data = await link.read(self.silence)
+                if not data:
+                    raise (Closed if not got else Garbled)("the upstream closed the connection without answering")
+                got += data
                 continue
             head, got = got[: end.start() + 1], got[end.end() :]
             if len(head) > HEAD_MAX:
@@ -402,7 +409,7 @@ def parse_head(head: bytes) -> tuple[int, int, list[tuple[bytes, bytes]]]:
     headers = []
     for line in lines[1:]:
         found = HEADER_LINE.fullmatch(line)
-        if found is None or b"\r" in found.group(2) or b"\0" in found.group(2):
+        if found is None:
             raise Garbled("the answer has a header that is not a header")
         headers.append((found.group(1), found.group(2)))
     return int(status.group(2)), int(status.group(1)), headers
