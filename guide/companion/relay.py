@@ -203,10 +203,22 @@ class Relay:
         """The upstream's answer, passed back piece by piece; the program going away stops it (and the upstream call)."""
         headers = [(name, value) for name, value in response.headers if name.lower() not in HOP_BY_HOP]
         call.answered(response.status, headers)
+        pieces = response.pieces()
+        first, broke = b"", None
+        if response.ready:  # the body's start came with the head: it follows the head at once, before any task is made
+            try:
+                first = await anext(pieces, b"")
+            except Exception as breaking:  # told below, as a break in the pump is
+                broke = breaking
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if first:
+            call.gave(first)
+            await send({"type": "http.response.body", "body": first, "more_body": True})
 
         async def pump() -> None:
-            async for chunk in response.pieces():
+            if broke is not None:
+                raise broke
+            async for chunk in pieces:
                 call.gave(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -180,6 +180,11 @@ class Reply:
         self.done = framing == "none" or (framing == "length" and length == 0)
         self.released = False
 
+    @property
+    def ready(self) -> bool:
+        """Whether the body's first piece (or its end) is already here: reading it waits for nothing."""
+        return self.done or bool(self.link.pieces) or self.link.ended
+
     async def pieces(self) -> AsyncIterator[bytes]:
         """The body as it arrives: each piece the socket gave, passed on as it is (with only chunk framing taken off)."""
         link, silence = self.link, self.upstream.silence
