@@ -4,7 +4,7 @@ httpx did this before, and the relay passed a 20,000-chunk stream on at a
 third of the speed of the upstream reached directly: each 64 KB piece went
 through anyio (which cut the 256 KB the socket gave into 64 KB slices,
 copying the rest each time), httpcore and h11, and a call's first byte
-waited about 1.5 ms on the way through that stack. Here the request's head
+waited about a millisecond on the way through that stack. Here the request's head
 and body go out in one write, and each piece the socket gives is handed on
 as it is (a Content-Length body) or with only its chunk framing taken off.
 
