@@ -6,6 +6,9 @@ are the relay's: passing the bytes on, and reading its copy for the trace.
 
     python benchmarks/relay.py [/path/to/an/older/checkout]   # its relay's figures too, as "before"
     python benchmarks/relay.py --big                          # a 100 MB stream: time and the relay's peak memory (Linux)
+
+The last rows pass the same streams through a bare asyncio byte pump (byte_pump.py), which parses and keeps nothing:
+the least one more loopback hop costs a Python process on this machine, the floor under the relay's figures.
 """
 
 from __future__ import annotations
@@ -104,6 +107,11 @@ def rows(before: str | None = os.environ.get("RELAY_BEFORE")) -> list[tuple[str,
             home = stack.enter_context(tempfile.TemporaryDirectory())
             long_relay, short_relay = stack.enter_context(relay(upstream, home, tree)), stack.enter_context(relay(quick, home, tree))
             found[label] = {"long": measure(long_relay), "short": measure(short_relay), "nodelay": measure(short_relay, nodelay=True)}
+        pumps = [
+            stack.enter_context(running([sys.executable, str(here / "byte_pump.py"), address.rsplit(":", 1)[1]])) for address in (upstream, quick)
+        ]
+        long_pump, short_pump = (f"http://127.0.0.1:{pump.stdout.readline().strip()}" for pump in pumps if pump.stdout is not None)
+        pumped = {"long": measure(long_pump), "short": measure(short_pump)}
         direct = {"long": measure(upstream), "short": measure(quick), "nodelay": measure(quick, nodelay=True)}
     figures = [
         (f"relay: first byte of a {SHORT}-chunk stream, upstream direct", direct["short"][0] * 1000, "ms", 1.0, "direct"),
@@ -122,6 +130,10 @@ def rows(before: str | None = os.environ.get("RELAY_BEFORE")) -> list[tuple[str,
             (f"relay{label}: first byte added on the {CHUNKS:,}-chunk stream", (got["long"][0] - direct["long"][0]) * 1000, "ms", 0.0, "—"),
             (f"relay{label}: {CHUNKS:,}-chunk stream, calls {PAUSE:g} s apart (target: ≥ 0.9× direct)", got["long"][1], "s", 0.0, ""),
         ]
+    figures += [
+        ("lower bound: a bare asyncio byte pump: first byte added", (pumped["short"][0] - direct["short"][0]) * 1000, "ms", 0.0, "—"),
+        (f"lower bound: a bare asyncio byte pump: {CHUNKS:,}-chunk stream", pumped["long"][1], "s", 0.0, ""),
+    ]
     whole = direct["long"][1]
     return [(row, value, unit, whole / value if not anchor else ratio, anchor or "direct throughput") for row, value, unit, ratio, anchor in figures]
 

@@ -4,7 +4,8 @@ Faithful: the request goes on as it came (method, its path under the base,
 query, body, every header but the hop-by-hop ones), and the answer comes
 back as it arrives, byte for byte and unbuffered (compressed bodies stay
 compressed); the relay adds nothing, so the program cannot tell it is there.
-It reads a copy as the bytes pass (relay_trace.py).
+It speaks HTTP/1.1 to the upstream itself (relay_upstream.py), and reads a
+copy as the bytes pass (relay_trace.py), off the path they take.
 
 Not an open proxy: the upstream is fixed when the relay starts. Only paths
 under `/v1/` go on, appended to the base; a target in absolute form, a `.`
@@ -36,7 +37,8 @@ from guide.constants import MAX_AUDIO
 
 from .limits import Refusal, refuse, too_large
 from .protocol import CLIENT_TIMEOUT
-from .relay_trace import Recording
+from .relay_trace import QUIET_START, Recording
+from .relay_upstream import Garbled, Reply, Silent, Unreachable, Upstream
 
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"te", b"trailer"})
 HOP_BY_HOP |= {b"transfer-encoding", b"upgrade"}
@@ -67,9 +69,7 @@ class Relay:
         self.listeners = listeners if listeners is not None else []
         self.shown = redact_url(str(self.base))
         # No environment proxy, no .netrc, no redirects followed: the request goes to the one base, as it came.
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(UPSTREAM_SILENCE, connect=CONNECT_WAIT, write=UPSTREAM_SILENCE), trust_env=False, follow_redirects=False
-        )
+        self.upstream = Upstream(self.base, connect=CONNECT_WAIT, silence=UPSTREAM_SILENCE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,16 +86,23 @@ class Relay:
         sent, caller_key = self.headers_for(scope.get("headers") or [])
         agent = dict(scope.get("headers") or []).get(b"user-agent", b"").decode("latin-1")[:200] or "(no User-Agent)"
         secrets = [key for key in (caller_key, self.upstream_key, self.relay_key) if key]
-        call = Recording(method, f"/{API_VERSION}{rest.split('?', 1)[0]}", url, sent, agent, secrets)
+        call = Recording(method, f"/{API_VERSION}{rest.split('?', 1)[0]}", str(url), sent, agent, secrets)
         call.digested(self.tell)
-        self.tell(call.trace)
+        first_told = asyncio.get_running_loop().call_later(QUIET_START, self.started, call)
         try:
             await self.pass_on(call, method, url, sent, scope, receive, send)
         finally:
+            first_told.cancel()
             if not call.finished:  # a failure no branch below foresaw: the call is still told as ended
                 call.finish(self.tell, error={"type": "relay", "title": "The relay stopped passing this call on.", "detail": ""})
 
-    def url_for(self, rest: str, query: bytes) -> str:
+    def started(self, call: Recording) -> None:
+        """A call still running QUIET_START seconds in: told as it is (a row for a watching app), and its request read."""
+        if not call.finished:
+            self.tell(call.trace)
+            call.awaken()
+
+    def url_for(self, rest: str, query: bytes) -> httpx.URL:
         """The upstream's URL for a path under the base (checked: its scheme, host and port are the base's)."""
         head, _, base_query = str(self.base).partition("?")
         asked = query.decode("latin-1")
@@ -104,7 +111,7 @@ class Relay:
         parsed = httpx.URL(url)
         if (parsed.scheme, parsed.host, parsed.port) != (self.base.scheme, self.base.host, self.base.port):
             raise AssertionError("a path under the base left it")  # under_base makes this impossible; never send it elsewhere
-        return url
+        return parsed
 
     def headers_for(self, given: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], str]:
         """The headers that go on (hop-by-hop and proxy headers left here, the key as the options say), and the caller's key."""
@@ -131,34 +138,37 @@ class Relay:
             listener(trace)
 
     async def pass_on(
-        self, call: Recording, method: str, url: str, sent: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
+        self, call: Recording, method: str, url: httpx.URL, sent: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Send the request on, and its answer back as it comes; any failure becomes the answer a program would get from a proxy."""
         headers = dict(sent)
-        limit = MAX_AUDIO if "/audio/" in url.split("?", 1)[0] else MAX_UPLOAD
+        limit = MAX_AUDIO if "/audio/" in url.path else MAX_UPLOAD
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > limit:
             await self.refused(call, too_large(limit, "The upload"), scope, receive, send)
             return
         framing = dict(scope.get("headers") or []).get(b"transfer-encoding", b"")  # hop-by-hop, so not among the headers sent on
-        has_body = (declared.isdigit() and int(declared) > 0) or b"chunked" in framing.lower()
-        content = self.body(call, receive, limit) if has_body else None  # no length and not chunked: HTTP/1.1 says no body
-        request = httpx.Request(method, url, headers=sent, content=content)
+        chunked = b"chunked" in framing.lower() and not declared
+        first, rest = b"", None
         try:
-            response = await self.client.send(request, stream=True)
+            if (declared.isdigit() and int(declared) > 0) or chunked:  # no length and not chunked: HTTP/1.1 says no body
+                pieces = self.body(call, receive, limit)
+                first = await anext(pieces, b"")
+                rest = None if call.read else pieces
+            response = await self.upstream.ask(method, url.raw_path, sent, first, rest, chunked)
         except Refusal as refusal:
             await self.refused(call, refusal, scope, receive, send)
             return
-        except httpx.TimeoutException:
+        except Silent:
             await self.failed(call, 504, f"The upstream {self.shown} did not answer within {UPSTREAM_SILENCE:g} s.", "upstream_timeout", send)
             return
-        except httpx.ConnectError as error:
+        except Unreachable as error:
             await self.failed(call, 502, f"The relay could not reach the upstream {self.shown}: {reason(error)}.", "upstream_unreachable", send)
             return
-        except httpx.HTTPError as error:
+        except Garbled as error:
             await self.failed(call, 502, f"The upstream {self.shown} answered in a way that is not HTTP: {reason(error)}.", "upstream_failed", send)
             return
-        if content is None:
+        if not call.read:
             call.sent()
         try:
             await self.answer(call, response, receive, send)
@@ -181,20 +191,34 @@ class Relay:
             if size > limit:
                 raise too_large(limit, "The upload")
             call.took(chunk)
+            if not message.get("more_body", False):
+                call.sent()  # before the last piece goes: the relay then knows the request is whole, and sends it in one write
+                if chunk:
+                    yield chunk
+                return
             if chunk:
                 yield chunk
-            if not message.get("more_body", False):
-                call.sent()
-                return
 
-    async def answer(self, call: Recording, response: httpx.Response, receive: Receive, send: Send) -> None:
+    async def answer(self, call: Recording, response: Reply, receive: Receive, send: Send) -> None:
         """The upstream's answer, passed back piece by piece; the program going away stops it (and the upstream call)."""
-        headers = [(name, value) for name, value in response.headers.raw if name.lower() not in HOP_BY_HOP]
-        call.answered(response.status_code, headers)
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        headers = [(name, value) for name, value in response.headers if name.lower() not in HOP_BY_HOP]
+        call.answered(response.status, headers)
+        pieces = response.pieces()
+        first, broke = b"", None
+        if response.ready:  # the body's start came with the head: it follows the head at once, before any task is made
+            try:
+                first = await anext(pieces, b"")
+            except Exception as breaking:  # told below, as a break in the pump is
+                broke = breaking
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if first:
+            call.gave(first)
+            await send({"type": "http.response.body", "body": first, "more_body": True})
 
         async def pump() -> None:
-            async for chunk in response.aiter_raw():
+            if broke is not None:
+                raise broke
+            async for chunk in pieces:
                 call.gave(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -238,7 +262,7 @@ class Relay:
 
     async def close(self) -> None:
         """Let the upstream's connections go."""
-        await self.client.aclose()
+        await self.upstream.aclose()
 
 
 def under_base(raw_path: bytes) -> str | None:

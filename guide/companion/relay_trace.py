@@ -8,8 +8,8 @@ kept; the Authorization header is kept redacted.
 
 Reading the copy is kept off the path the bytes take: the loop only notes
 each piece and its arrival time, and one thread (`Digester`) parses bodies
-and frames and tells the listeners (at most every PROGRESS seconds while a
-call runs, and when it ends). Parsing each frame on the loop held a 20,000
+and frames and tells the listeners (first QUIET_START seconds in, at most
+every PROGRESS seconds while a call runs, and when it ends). Parsing each frame on the loop held a 20,000
 chunk stream to a tenth of its speed. The pieces waiting for that thread are
 bounded (`BEHIND`): when it falls further behind, the oldest waiting pieces,
 the middle of the stream, are passed on unread and the trace says so.
@@ -42,6 +42,9 @@ BEHIND = 8 * 1024 * 1024
 """Bytes of a stream that may wait for the digesting thread; past this the oldest waiting pieces go unread (the stream is never slowed)."""
 PROGRESS = 0.5
 """Seconds between tellings of a running call (its frames so far), so a watching app's row moves while the call streams."""
+QUIET_START = 0.02
+"""Seconds a call runs before it is first told and its request read (a row appears well within the 100 ms asked): telling it at once
+woke the store's writer and the digesting thread just as the request went on, and the first byte waited for the interpreter they took."""
 EVENT_END = re.compile(r"\r\n\r\n|\n\n|\r\r")
 """A blank line: where the frames start again after pieces went unread."""
 ANSWER_PIECE = re.compile(r'"content"\s*:\s*"[^"]')
@@ -147,6 +150,7 @@ class Recording:
         self.ending: tuple[str, dict[str, Any] | None, Callable[[Trace], None]] | None = None
         self.told_at = 0.0
         self.progress: Callable[[Trace], None] | None = None
+        self.awake = False
 
     @property
     def ms(self) -> float:
@@ -159,12 +163,19 @@ class Recording:
             self.request += chunk[: KEPT - len(self.request)]
 
     def sent(self) -> None:
-        """The request's body is all read: it becomes the trace's request body, and the gentle call (on the digesting thread if there is one)."""
+        """The request's body is all read: it becomes the trace's request body, and the gentle call (on the digesting thread if there is one,
+        once the call has run QUIET_START seconds)."""
         self.read = True
-        if self.progress is not None:
-            self._wake()
-        else:
+        if self.progress is None:
             self._parse_request()
+        elif self.awake:
+            self._wake()
+
+    def awaken(self) -> None:
+        """The call has run QUIET_START seconds: its request is read from now on as soon as it is whole."""
+        self.awake = True
+        if self.read and not self.finished:
+            self._wake()
 
     def _parse_request(self) -> None:
         if self.parsed or not self.read:
@@ -235,9 +246,12 @@ class Recording:
     def digest(self) -> None:
         """On the digesting thread: read what has come since last time, and tell what there is to tell."""
         with self.lock:
-            pieces, self.waiting, self.waiting_size = self.waiting, deque(), 0
-            resync, self.resync = self.resync, False
             ending, self.ending, self.queued = self.ending, None, False
+            due = ending is not None or self.waiting_size >= DIGEST_AT or time.monotonic() - self.told_at >= PROGRESS
+            pieces: deque[tuple[float, bytes]] = deque()
+            if due:  # else woken for the request alone (awaken): the stream's pieces wait, and the thread gives the loop the interpreter back
+                pieces, self.waiting, self.waiting_size = self.waiting, deque(), 0
+            resync, self.resync = self.resync and due, self.resync and not due
         try:
             self._read(pieces, resync)
         finally:  # a call whose bytes could not be read is still told as ended
