@@ -169,6 +169,7 @@ class CallDetail(ModalScreen[str | None]):
         part, json_text, offset = located
         if len(json_text) > EXPLAINED:
             return f"This body is {len(json_text):,} characters: too large to explain field by field as you move (up to {EXPLAINED:,})."
+        from guide.learn.schema_check import dotted
         from guide.learn.spec import explain
 
         path = path_near(json_text, offset)
@@ -340,14 +341,6 @@ def path_near(text: str, offset: int) -> tuple[str | int, ...] | None:
     except RecursionError:
         return None
     return max(paths, key=len) if paths else None
-
-
-def dotted(path: tuple[str | int, ...]) -> str:
-    """("messages", 0, "content") as `messages[0].content`."""
-    out = ""
-    for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
 
 
 def lesson_text(taken: Taken, trace: Trace) -> str:
