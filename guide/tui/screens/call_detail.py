@@ -349,7 +349,8 @@ def lesson_text(taken: Taken, trace: Trace) -> str:
     if taken.words:
         lines.append(taken.words)
     if taken.offered:
-        answer = trace.response_body if trace.response_body is not None or not trace.frames else first_frame(trace)
+        # A streamed call's answer to look at is its first frame, parsed (what the fields of a chunk look like).
+        answer = trace.response_body if trace.response_body is not None or not trace.frames else parsed(trace.frames[0][1])
         sides = (("request ", trace.request_body, taken.step.request_fields), ("response", answer, taken.step.response_fields))
         looks = [f"{side}  " + " · ".join(f"{name} = {peek(body, name)}" for name in names) for side, body, names in sides if names]
         lines += [("Look at " if i == 0 else " " * 8) + look for i, look in enumerate(looks)]
@@ -362,11 +363,6 @@ def parsed(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return None
-
-
-def first_frame(trace: Trace) -> Any:
-    """A streamed call's first frame, parsed (what the fields of a chunk look like)."""
-    return parsed(trace.frames[0][1]) if trace.frames else None
 
 
 def peek(value: Any, path: str, width: int = 40) -> str:
