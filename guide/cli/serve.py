@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable
 
 from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, said
@@ -39,13 +38,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from guide.companion.running import serve
 
     gguf = args.gguf or config.load().settings.gguf
-    if args.client_timeout <= 0:
-        return said(EXIT_USAGE, "--client-timeout should be a number of seconds above 0.")
     api_key = args.api_key or os.environ.get("GUIDE_SERVE_KEY") or None
     refusal = exposed_without_a_key(args.host, api_key)
     if refusal:
-        print(refusal, file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, refusal)
     if args.relay is not None:
         return relay(args, api_key)
     return served(
@@ -85,12 +81,11 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
     upstream_key = args.upstream_key or os.environ.get("GUIDE_UPSTREAM_KEY") or None
     port = args.port or RELAY_PORT
     if relays_to_itself(args.relay, args.host, port):
-        print(
-            f"guide: {args.relay!r} is the relay's own address, so it would pass each call to itself. "
+        return said(
+            EXIT_USAGE,
+            f"{args.relay!r} is the relay's own address, so it would pass each call to itself. "
             "Give the address the calls go on to (the one your program used before).",
-            file=sys.stderr,
         )
-        return EXIT_USAGE
     return served(
         lambda: serve(
             args.host,
@@ -129,7 +124,7 @@ def exposed_without_a_key(host: str, api_key: str | None) -> str | None:
     if is_loopback(host) or api_key:
         return None
     return (
-        f"guide: --host {host} listens beyond this machine, so a key is required: anyone on the network could use it otherwise.\n"
+        f"--host {host} listens beyond this machine, so a key is required: anyone on the network could use it otherwise.\n"
         "  Set one, and give it to each client as its API key:  GUIDE_SERVE_KEY=YOUR-KEY guide serve --host "
         f"{host}  (or --api-key YOUR-KEY, which `ps` shows to other users).\n"
         "  To serve this machine only, leave --host out."
@@ -174,7 +169,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     )
     serve.add_argument(
         "--client-timeout",
-        type=float,
+        type=seconds,
         default=10.0,
         metavar="SECONDS",
         help="close connections whose client takes longer to send its headers, pauses its body, or stops reading (default: 10)",

@@ -217,8 +217,7 @@ def replay(base: str, action: Gentle, body: dict[str, Any]) -> Call:
     if row.body != "json":
         edited = [str(each.name) for each in ACTIONS.values() if each.body == "json"]
         raise RequestRefused(
-            f"{action} sends no JSON body to edit.",
-            hint=f"Replay with edits takes the JSON bodies: {', '.join(edited[:-1])} and {edited[-1]}.",
+            f"{action} sends no JSON body to edit.", hint=f"Replay with edits takes the JSON bodies: {', '.join(edited[:-1])} and {edited[-1]}."
         )
     stream = body.get("stream") is True and row.streams
     return Call(row, url_for(base, row), json=body, stream=stream, gentle=f"ai.replay({str(action)!r}, {_short(body)})")

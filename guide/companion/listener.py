@@ -110,11 +110,7 @@ FALLBACKS = [
     "Let's stay with that a moment. What else is there?",
     "What would you like to happen next?",
 ]
-CONTINUATIONS = [
-    " and so it settles, one breath at a time.",
-    " and the rest can wait until morning.",
-    " and that, for now, is enough.",
-]
+CONTINUATIONS = [" and so it settles, one breath at a time.", " and the rest can wait until morning.", " and that, for now, is enough."]
 
 
 def reflect(fragment: str) -> str:

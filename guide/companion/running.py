@@ -69,9 +69,7 @@ def start(
     import uvicorn
 
     engines = engines or discover(gguf)
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind(("127.0.0.1", 0))
+    listening = listen("127.0.0.1", 0)  # the socket guide serve listens on, at a free port
     port = listening.getsockname()[1]
     app = build(engines, api_key=api_key, max_replies=max_replies, client_timeout=client_timeout)
     server = uvicorn.Server(config(app, client_timeout))

@@ -140,7 +140,7 @@ class Routes:
             return await self.replies.with_tools(body, messages, options)
         return await self.replies.answer(body, lambda i: self.engines.think.chat(messages, choice(options, i)), chat=True)
 
-    async def carry_on(self, request: Request) -> Response:
+    async def continue_(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.continue_)
         text, options = prompt_text(body), sampling(body)
         make = lambda i: echoed(text, self.engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
@@ -243,18 +243,8 @@ def build(
         return endpoint
 
     actions = offered(engines)
-    handlers: dict[str, Callable[[Request], Any]] = {
-        Gentle.catalog: serving.catalog,
-        Gentle.think: serving.think,
-        Gentle.continue_: serving.carry_on,
-        Gentle.understand: serving.understand,
-        Gentle.speak: serving.speak,
-        Gentle.listen: serving.listen,
-        Gentle.revise: serving.revise,
-        Gentle.respond: serving.respond,
-    }
-    routes = [
-        Route(f"/{API_VERSION}{row.path}", handlers[name] if name in actions else lacking(row.name), methods=[row.method])
+    routes = [  # each offered action's endpoint is the Routes method of its name (continue_ for continue)
+        Route(f"/{API_VERSION}{row.path}", getattr(serving, Gentle(name).name) if name in actions else lacking(row.name), methods=[row.method])
         for name, row in ACTIONS.items()
     ]
     routes.append(Route(f"/{API_VERSION}{ACTIONS[Gentle.catalog].path}/{{model}}", serving.one_model, methods=["GET"]))  # the SDK's models.retrieve

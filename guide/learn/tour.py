@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from guide.client import ACTIONS, Gentle
 
 if TYPE_CHECKING:
-    from guide.client import AsyncGuide, GuideError, Trace
+    from guide.client import AsyncGuide, GuideError, Sound, Trace
 
 ModelFor = Callable[[str], Awaitable["str | None"]]
-Make = Callable[["AsyncGuide", "str | None", dict[str, Any]], Awaitable["Trace | None"]]
+Make = Callable[["AsyncGuide", "str | None", dict[str, Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Step:
     says: str
     """Two sentences: what the action means and which legacy endpoint carries it."""
     make: Make
-    """The call: short and cheap. It returns its trace."""
+    """The call: short and cheap. What it answers (the first, for a plain list of pictures) carries its trace."""
     request_fields: tuple[str, ...] = ()
     response_fields: tuple[str, ...] = ()
 
@@ -42,44 +42,10 @@ class Step:
         return f"{self.action} → {ACTIONS[self.action].endpoint}"
 
 
-async def _catalog(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.catalog()).trace
-
-
-async def _think(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.think("In five words: what is a calm morning?", model=model, max_tokens=24)).trace
-
-
-async def _continue(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.continue_("The lake at dawn was", model=model, stream=True, max_tokens=16)).trace
-
-
-async def _respond(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    reply = ai.respond("In five words: what is a calm morning?", instructions="Be calm.", model=model, stream=True, max_output_tokens=24)
-    return (await reply).trace
-
-
-async def _revise(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.revise("The lake were calm at dawn.", "Fix the grammar.", model=model, temperature=0)).trace
-
-
-async def _understand(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.understand(["a calm lake", "still water"], model=model)).trace
-
-
-async def _discern(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.discern("I like quiet mornings by the lake.", model=model)).trace
-
-
-async def _imagine(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    picture = await ai.imagine("a calm lake at dawn", model=model, size="256x256")
-    return (picture[0] if isinstance(picture, list) else picture).trace
-
-
-async def _speak(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
+async def _speak(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Sound:
     sound = await ai.speak("Hello, Fira. The lake is calm today.", model=model, format="wav")
-    kept["audio"] = sound.data
-    return sound.trace
+    kept["audio"] = sound.data  # the tour hands this sound to listen and interpret
+    return sound
 
 
 def quiet_wav(seconds: float = 1.0, rate: int = 16_000) -> bytes:
@@ -100,27 +66,19 @@ def heard(kept: dict[str, Any]) -> io.BytesIO:
     return sound
 
 
-async def _listen(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.listen(heard(kept), model=model)).trace
-
-
-async def _interpret(ai: AsyncGuide, model: str | None, kept: dict[str, Any]) -> Trace | None:
-    return (await ai.interpret(heard(kept), model=model)).trace
-
-
 STEPS: tuple[Step, ...] = (
     Step(
         Gentle.catalog,
         "catalog asks who is here to help: GET /v1/models lists the models this server offers. "
         "It is the one call with no body, and each model's id is the name the other calls take.",
-        _catalog,
+        lambda ai, model, kept: ai.catalog(),
         response_fields=("data", "data[0].id", "data[0].owned_by"),
     ),
     Step(
         Gentle.think,
         "think is one turn of a conversation: POST /v1/chat/completions takes the messages so far and answers with one more. "
         "Every chat you have here is this call, streamed; this one asks for the whole answer at once.",
-        _think,
+        lambda ai, model, kept: ai.think("In five words: what is a calm morning?", model=model, max_tokens=24),
         request_fields=("model", "messages", "max_tokens"),
         response_fields=("choices[0].message.content", "choices[0].finish_reason", "usage"),
     ),
@@ -129,7 +87,9 @@ STEPS: tuple[Step, ...] = (
         "respond is the same turn on OpenAI's newer surface: POST /v1/responses takes an input and instructions, and the server may keep "
         "the conversation and its tools. Its answer is a list of output items, streamed as typed events such as response.output_text.delta "
         "rather than chunks.",
-        _respond,
+        lambda ai, model, kept: ai.respond(
+            "In five words: what is a calm morning?", instructions="Be calm.", model=model, stream=True, max_output_tokens=24
+        ),
         request_fields=("input", "instructions", "stream"),
         response_fields=("type", "sequence_number"),
     ),
@@ -137,7 +97,7 @@ STEPS: tuple[Step, ...] = (
         Gentle.continue_,
         "continue is the older way to generate: POST /v1/completions takes a bare prompt, with no roles, and carries it forward. "
         "This one streams, so the answer arrives as Server-Sent Events, one data: line per piece.",
-        _continue,
+        lambda ai, model, kept: ai.continue_("The lake at dawn was", model=model, stream=True, max_tokens=16),
         request_fields=("prompt", "stream", "max_tokens"),
         response_fields=("choices[0].text", "choices[0].finish_reason"),
     ),
@@ -145,7 +105,7 @@ STEPS: tuple[Step, ...] = (
         Gentle.revise,
         "revise hands over words with a wish: POST /v1/edits takes an input and an instruction and gives the input back changed. "
         "OpenAI has retired it (chat took its place); LocalAI and a few other servers still serve it, and the probe tells whether this one does.",
-        _revise,
+        lambda ai, model, kept: ai.revise("The lake were calm at dawn.", "Fix the grammar.", model=model, temperature=0),
         request_fields=("input", "instruction"),
         response_fields=("choices[0].text", "usage"),
     ),
@@ -153,7 +113,7 @@ STEPS: tuple[Step, ...] = (
         Gentle.understand,
         "understand turns text into meaning you can measure: POST /v1/embeddings answers each input with a vector of numbers. "
         "Texts that mean nearly the same get vectors that point nearly the same way.",
-        _understand,
+        lambda ai, model, kept: ai.understand(["a calm lake", "still water"], model=model),
         request_fields=("model", "input", "encoding_format"),
         response_fields=("data[0].embedding", "usage"),
     ),
@@ -161,7 +121,7 @@ STEPS: tuple[Step, ...] = (
         Gentle.discern,
         "discern asks whether words are safe to say: POST /v1/moderations answers whether the input is flagged, with a score per category. "
         "Many local servers do not offer it; the probe tells.",
-        _discern,
+        lambda ai, model, kept: ai.discern("I like quiet mornings by the lake.", model=model),
         request_fields=("input",),
         response_fields=("results[0].flagged", "results[0].categories"),
     ),
@@ -169,7 +129,7 @@ STEPS: tuple[Step, ...] = (
         Gentle.imagine,
         "imagine turns words into a picture: POST /v1/images/generations answers with the image as base64 or as a URL. "
         "Drawing is slow, so the tour asks for the smallest size.",
-        _imagine,
+        lambda ai, model, kept: ai.imagine("a calm lake at dawn", model=model, size="256x256"),
         request_fields=("prompt", "size", "response_format"),
         response_fields=("data[0].b64_json", "data[0].url"),
     ),
@@ -184,7 +144,7 @@ STEPS: tuple[Step, ...] = (
         Gentle.listen,
         "listen turns sound back into words: POST /v1/audio/transcriptions takes the audio as a file upload (multipart/form-data), not JSON. "
         "The tour sends the sound speak made (a second of silence if it made none).",
-        _listen,
+        lambda ai, model, kept: ai.listen(heard(kept), model=model),
         request_fields=("file", "model", "response_format"),
         response_fields=("text",),
     ),
@@ -192,7 +152,7 @@ STEPS: tuple[Step, ...] = (
         Gentle.interpret,
         "interpret hears speech in any language and writes it down in English: POST /v1/audio/translations takes the same upload as listen. "
         "It is the only action whose answer is always English.",
-        _interpret,
+        lambda ai, model, kept: ai.interpret(heard(kept), model=model),
         request_fields=("file", "model"),
         response_fields=("text",),
     ),
@@ -266,7 +226,8 @@ class Tour:
         try:
             row = ACTIONS[step.action]
             model = await model_for(step.action) if row.purpose and not row.server_picks else None
-            trace = await step.make(ai, model, self.kept)
+            made = await step.make(ai, model, self.kept)
+            trace = made.trace if hasattr(made, "trace") else made[0].trace  # a catalog is a list with a trace; pictures, a plain list
         except NotOffered as error:
             words = not_offered_words(step.action, {"status": error.status, "reason": error.detail or error.title}, probed=False)
             return Taken(step, number, error.trace, False, error, words)

@@ -169,6 +169,7 @@ class CallDetail(ModalScreen[str | None]):
         part, json_text, offset = located
         if len(json_text) > EXPLAINED:
             return f"This body is {len(json_text):,} characters: too large to explain field by field as you move (up to {EXPLAINED:,})."
+        from guide.learn.schema_check import dotted
         from guide.learn.spec import explain
 
         path = path_near(json_text, offset)
@@ -342,21 +343,14 @@ def path_near(text: str, offset: int) -> tuple[str | int, ...] | None:
     return max(paths, key=len) if paths else None
 
 
-def dotted(path: tuple[str | int, ...]) -> str:
-    """("messages", 0, "content") as `messages[0].content`."""
-    out = ""
-    for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
-
-
 def lesson_text(taken: Taken, trace: Trace) -> str:
     """The tour's words over the call: the step, what the docent says, what to look at (with the values this call had)."""
     lines = [f"{taken.heading}   ⏎ the next step · Esc ends the tour", taken.step.says]
     if taken.words:
         lines.append(taken.words)
     if taken.offered:
-        answer = trace.response_body if trace.response_body is not None or not trace.frames else first_frame(trace)
+        # A streamed call's answer to look at is its first frame, parsed (what the fields of a chunk look like).
+        answer = trace.response_body if trace.response_body is not None or not trace.frames else parsed(trace.frames[0][1])
         sides = (("request ", trace.request_body, taken.step.request_fields), ("response", answer, taken.step.response_fields))
         looks = [f"{side}  " + " · ".join(f"{name} = {peek(body, name)}" for name in names) for side, body, names in sides if names]
         lines += [("Look at " if i == 0 else " " * 8) + look for i, look in enumerate(looks)]
@@ -369,11 +363,6 @@ def parsed(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return None
-
-
-def first_frame(trace: Trace) -> Any:
-    """A streamed call's first frame, parsed (what the fields of a chunk look like)."""
-    return parsed(trace.frames[0][1]) if trace.frames else None
 
 
 def peek(value: Any, path: str, width: int = 40) -> str:

@@ -189,8 +189,9 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         self.query_one("#replay-problems", Static).update(f"stream is {now}.")
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        from guide.learn.schema_check import dotted
         from guide.learn.spec import explain
-        from guide.tui.screens.call_detail import FIELD_HINT, dotted, path_near
+        from guide.tui.screens.call_detail import FIELD_HINT, path_near
 
         editor = event.text_area
         text = editor.text
