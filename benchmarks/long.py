@@ -110,9 +110,9 @@ def redraw_times(home: Path) -> tuple[float, float]:
         marks: list[float] = []
 
         def marked(method: Any) -> Any:
-            async def timed(*args: Any) -> Any:
+            async def timed(*args: Any, **options: Any) -> Any:
                 try:
-                    return await method(*args)
+                    return await method(*args, **options)
                 finally:
                     marks.append(time.perf_counter())
 

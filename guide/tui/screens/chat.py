@@ -333,6 +333,9 @@ class ChatScreen(Screen[None]):
     @guarded
     async def regenerate(self) -> None:
         """Ask again for the last reply."""
+        if self.streaming:
+            return
+        await self.transcript.show_latest()  # the branch in view is held to its end, and shown there
         last = self.conversation.turns[-1] if self.conversation.turns else None
         if self.streaming or last is None or last.role != "assistant":
             return
@@ -400,12 +403,11 @@ class ChatScreen(Screen[None]):
         if not await self.conversation.switch(turn, step):
             self.notify(f"This is version {at + 1} of {count}: there is none {'before' if step < 0 else 'after'} it.", timeout=3)
             return
-        await self.transcript.follow_branch()
-        wanted = self.conversation.tree.versions(turn)[at + step]
-        shown = next((held for held in self.conversation.turns if held.uid == wanted), None)
-        if shown is not None:  # the new version stays chosen: ] again goes on to the next
-            self.transcript.choose(shown)
-            await self.transcript.reveal(shown)
+        # The new version stays chosen, where the one it replaced was: ] again goes on to the next.
+        shown = self.conversation.by_uid(self.conversation.tree.versions(turn)[at + step])
+        await self.transcript.follow_branch(chosen=shown)
+        if shown is not None:
+            await self.transcript.reveal(shown, only_if_hidden=True)
 
     async def _replying(self, replying: Awaitable[Exchange | None]) -> None:
         """The conversation asks and streams; its events draw the reply. The composer waits until the reply is drawn."""
@@ -603,6 +605,7 @@ class ChatScreen(Screen[None]):
             return
         turns = self.conversation.turns
         if self.found_for != (words, len(turns)):
+            await self.conversation.reach_end()
             await self.transcript.load_back(lambda: False)
             needle = words.casefold()
             self.found = [t for t in turns if needle in t.content.casefold()]
