@@ -373,3 +373,42 @@ def test_the_mouse_wheel_reaches_older_turns_and_comes_back(monkeypatch: pytest.
         assert transcript.at_end and [t.content for t in held_turns(transcript)] == stored()
 
     run_app(make_app(), script)
+
+
+def test_brackets_at_the_top_of_a_long_branch_keep_the_switched_message_on_screen_and_the_rest_follows_on_scroll() -> None:
+    generate(home(), 300, branches=2)  # the first message was edited: its branch point is the top of a 300-message branch
+
+    def on_screen(transcript: Transcript, turn: Any) -> str | None:
+        """The heading of the message showing a turn, if any part of it is on screen."""
+        view = next((v for v in transcript.views if v.turn is turn), None)
+        if view is None or not transcript.scrollable_content_region.overlaps(view.region):
+            return None
+        return str(view.query_one(".who").render())
+
+    async def script(pilot: Pilot[None]) -> list[Any]:
+        await open_first_conversation(pilot)
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        transcript, talk = app.chat.transcript, app.chat.conversation
+        await pilot.press("ctrl+home")
+        await settle(pilot)
+        await pilot.press("tab", *["up"] * len(transcript.views))  # the first message, chosen
+        await settle(pilot)
+        first = transcript.selected
+        assert first is not None and talk.siblings(first) == (0, 2)
+        seen: list[Any] = []
+        for key in ("]", "["):
+            await pilot.press(key)
+            await settle(pilot, 0.2)
+            check_window(transcript)
+            seen.append(on_screen(transcript, transcript.selected))
+        seen.append(transcript.selected is not None and transcript.selected.uid == first.uid)
+        await pilot.press("ctrl+end")  # the rest of the branch is read as it is wanted
+        await settle(pilot, 0.2)
+        check_window(transcript)
+        seen.append((transcript.at_end, len(talk.turns), talk.more_after))
+        return seen
+
+    there, back, same, end = run_app(make_app(), script)
+    assert there is not None and there.endswith("‹ 2 / 2 ›")  # the edit, where the first message was
+    assert back is not None and back.endswith("‹ 1 / 2 ›")  # the long branch, at its branch point (it opened at its end)
+    assert same and end == (True, 300, False)
