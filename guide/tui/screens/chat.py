@@ -375,7 +375,8 @@ class ChatScreen(Screen[None]):
     @work(exclusive=True, group="branch")
     @guarded
     async def compare_branches(self, turn: Turn) -> None:
-        """d: the version in view beside the one before it (the first, beside the one after): the requests as sent, and the replies."""
+        """d: the version in view beside the one before it (the first, beside the one after), [ and ] there choosing another:
+        the requests as sent, and the replies."""
         from guide.tui.screens.branches import BranchCompare, Version
 
         at, count = self.conversation.siblings(turn)
@@ -383,14 +384,13 @@ class ChatScreen(Screen[None]):
             self.notify("This message has no other version to compare with: e on one of yours makes one, ctrl+r on the last reply.", timeout=5)
             return
         answers = await self.conversation.answers(turn)
-        other = at - 1 if at > 0 else at + 1
-        first, second = sorted((other, at))
 
         def version(index: int) -> Version:
             reply, call = answers[index]
             return Version(f"version {index + 1} of {count}" + (" (in view)" if index == at else ""), reply, call)
 
-        await self.app.push_screen(BranchCompare(version(first), version(second)))
+        versions = [version(index) for index in range(count)]
+        await self.app.push_screen(BranchCompare(versions, at, at - 1 if at > 0 else at + 1))
 
     @work(exclusive=True, group="branch")
     @guarded

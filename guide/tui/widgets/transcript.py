@@ -211,6 +211,15 @@ class Transcript(VerticalScroll):
             if self.max_scroll_y > EDGE or not await self.older():
                 return
 
+    @guarded
+    async def _fill_below(self) -> None:
+        """After a switch drew about a screenful from the branch point: mount the turns after it, a few at a time, until a
+        screen's height of them is below what is shown (or the branch ends), so reading on never meets an empty screen."""
+        for _ in range(WINDOW // SWITCHED):
+            await self._layout_done()
+            if self.max_scroll_y - self.scroll_y > self.scrollable_content_region.height or not await self.newer(SWITCHED):
+                return
+
     async def _layout_done(self) -> None:
         done = asyncio.get_running_loop().create_future()
         self.call_after_refresh(lambda: None if done.done() else done.set_result(None))
@@ -264,13 +273,13 @@ class Transcript(VerticalScroll):
             return True
 
     @guarded
-    async def newer(self) -> bool:
-        """Mount the page after the window (reading the rest of the branch from the store if needed)."""
+    async def newer(self, count: int = PAGE) -> bool:
+        """Mount the page (or `count` turns) after the window, reading the rest of the branch from the store if needed."""
         async with self._lock:
-            turns = self._after(PAGE)
+            turns = self._after(count)
             if not turns and self.conversation is not None and self.conversation.more_after:
                 await self.conversation.load_newer()
-                turns = self._after(PAGE)
+                turns = self._after(count)
             if not turns:
                 return False
             self.views += await self._mount(turns, at_top=False)
@@ -385,9 +394,11 @@ class Transcript(VerticalScroll):
             if chosen is not None:
                 self.selected = chosen  # marked as its view is made: a class set on a view drawn restyles all its blocks
             with self.app.batch_update():  # one frame for the views gone and come, not one for each
-                await self._follow_branch()
+                changed = await self._follow_branch()
+        if changed:
+            self.run_worker(self._fill_below(), group="transcript-fill")
 
-    async def _follow_branch(self) -> None:
+    async def _follow_branch(self) -> bool:
         assert self.conversation is not None
         first = turn_of(self.views[0]) if self.views else None
         if first is not None and not self.conversation.holds(first):
@@ -400,17 +411,18 @@ class Transcript(VerticalScroll):
                 await self._show(self.conversation.after(parent, SWITCHED))
             else:
                 await self._show_latest()
-            return
+            return True
         held = self.conversation.after(first, len(self.views) - 1) if first is not None else []
         same = next((i for i, view in enumerate(self.views[1:], 1) if i > len(held) or turn_of(view) is not held[i - 1]), None)
         if same is None:
-            return  # the same change, seen already
+            return False  # the same change, seen already
         gone, self.views = self.views[same:], self.views[:same]
         await self.remove_children(gone)
         self.views += await self._mount(self._after(SWITCHED), at_top=False)
         if self.selected is not None and not any(view.turn is self.selected for view in self.views):
             self.selected = None
         self._window_changed()
+        return True
 
     def choose(self, turn: Turn) -> None:
         """Make a turn on screen the chosen message (another version of the one chosen, say)."""
