@@ -258,7 +258,12 @@ def test_the_history_of_a_long_branch_switched_to_is_read_from_that_branch(serve
         await again.load_all()
         assert await again.switch(again.turns[0], -1)  # A's branch is longer than a page: it opens at its branch point
         assert len(again.turns) == NEWER_PAGE and again.turns[0].content == "A0" and again.more_after
+        server.models.append("loopback-model-2")
+        again.switch_model("loopback-model-2")  # its divider waits for the end of the branch
         await again.send("next")  # the rest of the branch is read first: the message follows its end
+        last, divider, said = again.turns[-4], again.turns[-3], again.turns[-2]
+        assert (last.content, divider.role, said.content) == ("a249", "divider", "next")
+        assert divider.parent == last.uid and said.parent == divider.uid
 
     run(script)
     assert sent(server) == ["A0", *a, "next"]

@@ -405,7 +405,7 @@ class Transcript(VerticalScroll):
             # The window began at the branch point or below it: it opens after the turn the first view followed, if held
             # (else the branch was read afresh, at its end).
             parent = self.conversation.by_uid(first.parent) if first.parent else None
-            await self.remove_children(self.views)
+            self._drop(self.views)
             self.views = []
             if parent is not None or (not first.parent and not self.more_before):
                 await self._show(self.conversation.after(parent, SWITCHED))
@@ -417,12 +417,18 @@ class Transcript(VerticalScroll):
         if same is None:
             return False  # the same change, seen already
         gone, self.views = self.views[same:], self.views[:same]
-        await self.remove_children(gone)
+        self._drop(gone)
         self.views += await self._mount(self._after(SWITCHED), at_top=False)
         if self.selected is not None and not any(view.turn is self.selected for view in self.views):
             self.selected = None
         self._window_changed()
         return True
+
+    def _drop(self, views: list[Shown]) -> None:
+        """Views of a branch left: hidden at once and removed while the branch's views are made (a switch waits for neither)."""
+        for view in views:
+            view.display = False
+        self.remove_children(views)
 
     def choose(self, turn: Turn) -> None:
         """Make a turn on screen the chosen message (another version of the one chosen, say)."""
