@@ -346,16 +346,21 @@ class Conversation:
             self.turns += fresh
             self.more_after = len(newer) == limit + len(held)
         if not self.more_after:
-            waiting, self._waiting = self._waiting, []
-            for turn, version_of in waiting:
-                self._grow(turn, version_of)
+            self._release_waiting()
         return len(fresh)
+
+    def _release_waiting(self) -> None:
+        """The end of the branch is held: the turns said meanwhile follow it, in order."""
+        waiting, self._waiting = self._waiting, []
+        for turn, version_of in waiting:
+            self._grow(turn, version_of)
 
     async def reach_end(self) -> None:
         """Hold the branch in view to its end (before a message is sent there, or a reply asked again)."""
         while self.more_after:
             if not await self.load_newer(OLDER_PAGE) and self.more_after:
                 self.more_after = False  # the store holds no more of it (it changed underneath): what is held is the branch
+                self._release_waiting()
 
     async def load_back(self, enough: Callable[[], bool]) -> None:
         """Read older pages until there are enough turns held (or no more)."""
@@ -417,6 +422,8 @@ class Conversation:
         at = versions.index(turn.uid) + step if turn.uid in versions else -1
         if step == 0 or not 0 <= at < len(versions) or not any(held is turn for held in self.turns):
             return False
+        if self._waiting:
+            await self.reach_end()  # what was said at the end of the branch left is kept there
         path, more = self.tree.down(versions[at]), False
         if path is None:
             store, stored_id = self.store, await self._caught_up()
@@ -436,6 +443,8 @@ class Conversation:
     async def show_branch_of(self, message_id: int) -> bool:
         """Show the branch that holds a stored message of this conversation (a search found it in a branch not in view),
         opened at its end as a resumed conversation is; False when it is in view already, or not this conversation's."""
+        if self._waiting:
+            await self.reach_end()  # what was said at the end of the branch left is kept there
         store, stored_id = self.store, await self._caught_up()
         if store is None or stored_id is None or await store.read(store.shown, message_id):
             return False
@@ -473,13 +482,13 @@ class Conversation:
         shows the other again); the reply streams as `send`'s does. If nothing arrives, the branch left is shown again."""
         if turn.role != "user" or not any(held is turn for held in self.turns):
             raise ValueError("Only a message of yours in the branch in view can be edited.")
+        await self.reach_end()  # the branch left is whole (shown again if the edit gets no answer), what waited for its end at it
         if self.turns[0] is turn:
             await self.load_older()  # the turn it follows is held, so older turns are read from where the branch is shared
         index = next(i for i, held in enumerate(self.turns) if held is turn)
-        left, more = self.turns[index:], self.more_after
+        left = self.turns[index:]
         self.tree.leave(left)
         del self.turns[index:]
-        self.more_after = False  # the edit ends the branch now
         self.emit(BranchShown(index))
         edited = Turn("user", text, data=turn.data, pictures=list(turn.pictures), parent=turn.parent)
         self._grow(edited, version_of=turn)
@@ -487,7 +496,7 @@ class Conversation:
         self._moved = True
         await self.load_back(self._holds_budget)
         await self._pictures_again()
-        return await self._reply(edited, undo=(index, left, more))
+        return await self._reply(edited, undo=(index, left, False))
 
     async def answers(self, turn: Turn) -> list[tuple[Turn | None, Trace | None]]:
         """For each version of a turn, oldest first: the reply that answered it (itself, for a reply), the way its branch
