@@ -132,7 +132,7 @@ class Transcript(VerticalScroll):
         """Whether the window begins with the conversation's first turn (or there is none)."""
         if self.conversation is None:
             return True
-        return self.conversation.first(turn_of(self.views[0])) if self.views else not self.conversation.turns and not self.more_before
+        return self.conversation.first(turn_of(self.views[0])) if self.views else not self.conversation.after(None, 1) and not self.more_before
 
     @property
     def at_end(self) -> bool:
