@@ -408,6 +408,7 @@ class ChatScreen(Screen[None]):
         await self.transcript.follow_branch(chosen=shown)
         if shown is not None:
             await self.transcript.reveal(shown, only_if_hidden=True)
+        self.transcript.fill_below()
 
     async def _replying(self, replying: Awaitable[Exchange | None]) -> None:
         """The conversation asks and streams; its events draw the reply. The composer waits until the reply is drawn."""

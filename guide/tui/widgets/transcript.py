@@ -213,8 +213,8 @@ class Transcript(VerticalScroll):
 
     @guarded
     async def _fill_below(self) -> None:
-        """After a switch drew about a screenful from the branch point: mount the turns after it, a few at a time, until a
-        screen's height of them is below what is shown (or the branch ends), so reading on never meets an empty screen."""
+        """Mount the turns after the window, a few at a time, until a screen's height of them is below what is shown (or the
+        branch ends): a switch draws about a screenful from the branch point, and reading on never meets an empty screen."""
         for _ in range(WINDOW // SWITCHED):
             await self._layout_done()
             if self.max_scroll_y - self.scroll_y > self.scrollable_content_region.height or not await self.newer(SWITCHED):
@@ -395,8 +395,12 @@ class Transcript(VerticalScroll):
                 self.selected = chosen  # marked as its view is made: a class set on a view drawn restyles all its blocks
             with self.app.batch_update():  # one frame for the views gone and come, not one for each
                 changed = await self._follow_branch()
-        if changed:
-            self.run_worker(self._fill_below(), group="transcript-fill")
+            if chosen is not None and not changed:  # drawn already (the conversation's event came first)
+                self.choose(chosen)
+
+    def fill_below(self) -> None:
+        """After a switch is drawn: the turns below the branch point, until a screen's height of them is below what is shown."""
+        self.run_worker(self._fill_below(), group="transcript-fill")
 
     async def _follow_branch(self) -> bool:
         assert self.conversation is not None
