@@ -111,9 +111,9 @@ def redraw_times(home: Path) -> tuple[float, float]:
         marks: list[float] = []
 
         def marked(method: Any) -> Any:
-            async def timed(*args: Any, **options: Any) -> Any:
+            async def timed(*args: Any) -> Any:
                 try:
-                    return await method(*args, **options)
+                    return await method(*args)
                 finally:
                     marks.append(time.perf_counter())
 

@@ -400,14 +400,15 @@ class ChatScreen(Screen[None]):
         if count < 2:
             self.notify("This message has no other version: e on one of yours makes one, ctrl+r on the last reply too.", timeout=5)
             return
+        seen = self.transcript.on_screen(turn)
         if not await self.conversation.switch(turn, step):
             self.notify(f"This is version {at + 1} of {count}: there is none {'before' if step < 0 else 'after'} it.", timeout=3)
             return
-        # The new version stays chosen, where the one it replaced was: ] again goes on to the next.
+        # The new version stays chosen, drawn where the one it replaced was (the views above it stay): ] again goes on.
         shown = self.conversation.by_uid(self.conversation.tree.versions(turn)[at + step])
         await self.transcript.follow_branch(chosen=shown)
-        if shown is not None:
-            await self.transcript.reveal(shown, only_if_hidden=True)
+        if shown is not None and not seen:
+            await self.transcript.reveal(shown)
         self.transcript.fill_below()
 
     async def _replying(self, replying: Awaitable[Exchange | None]) -> None:

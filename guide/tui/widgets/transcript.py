@@ -353,9 +353,8 @@ class Transcript(VerticalScroll):
             self.scroll_end(animate=False, immediate=True)
             await self._layout_done()
 
-    async def reveal(self, turn: Turn, *, only_if_hidden: bool = False) -> None:
-        """Mount the window around a turn (held by the conversation) and scroll it to the top; `only_if_hidden`, only when
-        no part of it is on screen (a version switched in place stays where the eye is)."""
+    async def reveal(self, turn: Turn) -> None:
+        """Mount the window around a turn (held by the conversation) and scroll it to the top."""
         async with self._lock:
             view = self._view_of(turn)
             if view is None and self.conversation is not None and self.conversation.holds(turn):
@@ -365,13 +364,16 @@ class Transcript(VerticalScroll):
             if view is None:
                 return
             await self._layout_done()
-            if only_if_hidden and self.scrollable_content_region.overlaps(view.region):
-                return
             self.scroll_to_widget(view, animate=False, top=True, immediate=True)
             await self._layout_done()
 
     def _view_of(self, turn: Turn) -> Shown | None:
         return next((view for view in self.views if view.turn is turn), None)
+
+    def on_screen(self, turn: Turn) -> bool:
+        """Whether some of a turn's view is on screen now."""
+        view = self._view_of(turn)
+        return view is not None and self.scrollable_content_region.overlaps(view.region)
 
     # Adding and removing turns.
 
