@@ -26,7 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 from . import store_schema
 from .constants import PROBE
 from .locations import data_dir, ensure_private
-from .store_writer import LOCK_WAIT_MS, Saving, Write, Writer, busy, keep_pending
+from .store_writer import DOWN, LOCK_WAIT_MS, Saving, Write, Writer, busy, keep_pending
 
 LIST = """SELECT c.id, c.uid, c.title, c.persona, c.opening, c.updated_at,
        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role IN ('user', 'assistant')) AS n
@@ -238,8 +238,11 @@ class Store:
         """A conversation's messages, in order."""
         return self.page(conversation_id)
 
-    def page(self, conversation_id: int, *, before: int | None = None, limit: int | None = None) -> list[StoredMessage]:
-        """Up to `limit` messages just before message `before` (or the latest), oldest first."""
+    def page(self, conversation_id: int, *, before: int | None = None, limit: int | None = None, after: int | None = None) -> list[StoredMessage]:
+        """Up to `limit` messages just before message `before` (or the latest), oldest first; with `after`, the first ones after it."""
+        if after is not None:
+            rows = self._rows(f"{WITH_PARENT} WHERE m.conversation_id = ? AND m.id > ? ORDER BY m.id LIMIT ?", (conversation_id, after, limit or -1))
+            return [self._message(row) for row in rows]
         rows = self._rows(
             f"{WITH_PARENT} WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?",
             (conversation_id, before if before is not None else 2**63 - 1, limit if limit is not None else -1),
@@ -286,20 +289,10 @@ class Store:
 
     def branch(self, conversation_id: int, uid: str, limit: int, *, head: bool = False) -> tuple[list[StoredMessage], int]:
         """The branch that goes on from a message, the way it was last seen at each branch point (else its latest): its last
-        `limit` messages (the message itself first, when they all fit), or with `head` its first, and how many it holds in all."""
+        `limit` messages (the message itself first, when they all fit) and how many it holds in all; or with `head` its first
+        `limit`, and how many it holds up to one more than that (the walk stops there: a long branch's head is read at once)."""
         start = int(uid[3:]) if uid.startswith("id-") and uid[3:].isdigit() else None
-        ids = [
-            row[0]
-            for row in self._rows(
-                """WITH RECURSIVE down(id) AS (
-                       SELECT m.id FROM messages m JOIN tree t ON t.message_id = m.id WHERE t.conversation_id = ? AND (m.uid = ? OR m.id = ?)
-                       UNION ALL
-                       SELECT (SELECT message_id FROM tree WHERE parent_id = down.id ORDER BY COALESCE(left_at, 0) DESC, message_id DESC LIMIT 1)
-                       FROM down WHERE down.id IS NOT NULL
-                   ) SELECT id FROM down WHERE id IS NOT NULL""",
-                (conversation_id, uid, start),
-            )
-        ]
+        ids = [row[0] for row in self._rows(DOWN, (conversation_id, uid, start, limit + 2 if head else -1))]
         shown = ids[:limit] if head else ids[-limit:]
         rows = self._rows(f"{WITH_PARENT} WHERE m.id IN ({','.join('?' * len(shown))}) ORDER BY m.id", tuple(shown)) if shown else []
         return [replace(self._message(row), conversation_id=conversation_id) for row in rows], len(ids)
@@ -425,9 +418,10 @@ class Store:
             fields["parent"] = parent
         self._writer.submit(Write("message", fields))
 
-    def show(self, conversation: str, leaf: str) -> None:
-        """Remember the branch in view: the one that ends at the message with uid `leaf` (resume opens on it)."""
-        self._writer.submit(Write("view", {"conversation": conversation, "leaf": leaf}))
+    def show(self, conversation: str, leaf: str, *, down: bool = False) -> None:
+        """Remember the branch in view: the one that ends at the message with uid `leaf` (resume opens on it); with `down`,
+        the one that goes on from it the way it was last seen (the writer walks it, off the loop)."""
+        self._writer.submit(Write("view", {"conversation": conversation, "leaf": leaf, **({"down": True} if down else {})}))
 
     def delete_message(self, *, uid: str | None = None, message_id: int | None = None) -> None:
         """Remove one message (a reply asked again, words that were never answered)."""

@@ -132,7 +132,7 @@ def apply(db: sqlite3.Connection, write: Write) -> None:
         row = db.execute("SELECT id FROM conversations WHERE uid = ?", (f["conversation"],)).fetchone()
         leaf = message_id(db, f["leaf"])
         if row is not None and leaf is not None:
-            show(db, row[0], leaf)
+            show(db, row[0], way_down(db, row[0], leaf) if f.get("down") else leaf)
     elif write.kind == "delete_message":
         db.execute("DELETE FROM messages WHERE uid = ? OR id = ?", (f.get("uid"), f.get("id")))
     elif write.kind == "trace":
@@ -197,6 +197,24 @@ def place(db: sqlite3.Connection, conversation_id: int, uid: str, parent: str) -
         db.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (added, conversation_id))
     else:
         show(db, conversation_id, added)
+
+
+DOWN = """WITH RECURSIVE down(id) AS (
+    SELECT m.id FROM messages m JOIN tree t ON t.message_id = m.id WHERE t.conversation_id = ? AND (m.uid = ? OR m.id = ?)
+    UNION ALL
+    SELECT (SELECT message_id FROM tree WHERE parent_id = down.id ORDER BY COALESCE(left_at, 0) DESC, message_id DESC LIMIT 1)
+    FROM down WHERE down.id IS NOT NULL
+    LIMIT ?
+) SELECT id FROM down WHERE id IS NOT NULL"""
+"""The branch that goes on from a message (conversation, uid, id, at most how many rows to walk, -1 for all), the way it
+was last seen at each branch point (else its latest version). The walk stops at the limit: a branch's head is read
+without walking the whole branch."""
+
+
+def way_down(db: sqlite3.Connection, conversation_id: int, start: int) -> int:
+    """The last message of the branch that goes on from `start`, the way it was last seen."""
+    ids = db.execute(DOWN, (conversation_id, None, start, -1)).fetchall()
+    return int(ids[-1][0]) if ids else start
 
 
 COMING = """WITH RECURSIVE up(id, parent) AS (

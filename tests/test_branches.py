@@ -17,6 +17,7 @@ from loopback import Answer, LoopbackServer, Stream, chat_chunk, sse
 
 from guide import AsyncGuide, GuideError
 from guide.conversation import BranchShown, Conversation, Event, ReplyEnded, Turn, TurnAdded
+from guide.conversation.core import NEWER_PAGE
 from guide.models import ModelChoice
 from guide.personas import FALLBACK
 from guide.store import Store
@@ -255,9 +256,14 @@ def test_the_history_of_a_long_branch_switched_to_is_read_from_that_branch(serve
         assert again is not None and len(again.turns) == 200 and again.turns[-1].content == "b249"
         again.server.client = AsyncGuide(base_url=server.url, max_retries=0)
         await again.load_all()
-        assert await again.switch(again.turns[0], -1)  # A's branch is longer than a page: it opens at its end
-        assert len(again.turns) == 200 and again.turns[-1].content == "a249" and again.more_before
-        await again.send("next")
+        assert await again.switch(again.turns[0], -1)  # A's branch is longer than a page: it opens at its branch point
+        assert len(again.turns) == NEWER_PAGE and again.turns[0].content == "A0" and again.more_after
+        server.models.append("loopback-model-2")
+        again.switch_model("loopback-model-2")  # its divider waits for the end of the branch
+        await again.send("next")  # the rest of the branch is read first: the message follows its end
+        last, divider, said = again.turns[-4], again.turns[-3], again.turns[-2]
+        assert (last.content, divider.role, said.content) == ("a249", "divider", "next")
+        assert divider.parent == last.uid and said.parent == divider.uid
 
     run(script)
     assert sent(server) == ["A0", *a, "next"]

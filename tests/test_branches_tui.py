@@ -331,3 +331,39 @@ def test_branch_keys_wait_while_a_reply_streams(server: LoopbackServer) -> None:
     assert streaming and composer == ""  # nothing was put in the composer to edit
     assert sum("still answering" in words for words in told) == 2
     assert after[:2] == ["Once", "You said: Once"] and after[2] == "Twice"
+
+
+def test_d_then_brackets_set_the_version_in_view_beside_any_other_not_only_its_neighbour(server: LoopbackServer) -> None:
+    from textual.widgets import Static
+
+    from guide.tui.screens.branches import BranchCompare
+
+    def compared(app: GuideApp) -> tuple[str, list[str]]:
+        title = str(app.screen.query_one("#call-title").render())
+        return title, [line for line in str(app.screen.query_one("#request-before", Static).render()).splitlines() if line.startswith("-")]
+
+    async def script(pilot: Pilot[None]) -> list[Any]:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await three(pilot)
+        await edit_second(pilot)
+        await choose(pilot, 1)
+        await pilot.press("e", "end", ",", "space", *"again")
+        await pilot.press("enter")
+        await settle(pilot, 0.2)  # "Second" has three versions now, the third in view
+        await choose(pilot, 1)
+        await pilot.press("d")
+        await settle(pilot, 0.3)
+        assert isinstance(app.screen, BranchCompare)
+        seen = [compared(app)]
+        for key in ("[", "]", "]"):
+            await pilot.press(key)
+            await settle(pilot, 0.3)
+            seen.append(compared(app))
+        return seen
+
+    neighbour, first, back, none_after = run_app(make_app(server), script)
+    assert neighbour[0] == "Two branches: version 2 of 3 and version 3 of 3 (in view)"
+    assert any('"content": "Second, edited"' in line for line in neighbour[1])
+    assert first[0] == "Two branches: version 1 of 3 and version 3 of 3 (in view)"  # [ goes on to the first version
+    assert any('"content": "Second"' in line for line in first[1])
+    assert back == neighbour and none_after == neighbour  # ] back; ] again: there is none after the one in view

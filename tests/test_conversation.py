@@ -150,7 +150,7 @@ def test_the_history_budget_reads_older_turns_back_from_the_store(server: Loopba
     resumed = run(script)
     sent = server.requests[-1].json["messages"]
     assert len(sent) == 1 + 300 + 1 and sent[1]["content"] == "turn 0" and sent[-1]["content"] == "and now"
-    assert resumed.prepended == 100 and not resumed.more_before
+    assert len(resumed.turns) == 300 + 2 and not resumed.more_before
 
 
 def test_a_small_budget_sends_only_the_latest_turns_and_reads_nothing_more(server: LoopbackServer) -> None:

@@ -42,9 +42,17 @@ async def open_first_conversation(pilot: Pilot[None]) -> None:
     await settle(pilot, 0.2)
 
 
+def held_turns(transcript: Transcript) -> list[Any]:
+    """The turns its conversation holds (the transcript keeps only its views)."""
+    assert transcript.conversation is not None
+    return transcript.conversation.turns
+
+
 def check_window(transcript: Transcript) -> None:
-    """The mounted views are turns[lo:hi], in order, on screen in that order, and bounded."""
-    assert [turn_of(v) for v in transcript.views] == transcript.turns[transcript.lo : transcript.hi]
+    """The mounted views are consecutive turns held, in order, on screen in that order, and bounded."""
+    window, held = [turn_of(v) for v in transcript.views], held_turns(transcript)
+    start = next((i for i, turn in enumerate(held) if window and turn is window[0]), len(held))
+    assert held[start : start + len(window)] == window
     shown = [c for c in transcript.children if c is not transcript.head and c is not transcript.live]
     assert shown == transcript.views
     assert len(transcript.views) <= WINDOW
@@ -135,26 +143,26 @@ def test_scrolling_up_and_back_down_walks_every_turn_once_in_order(monkeypatch: 
     async def script(pilot: Pilot[None]) -> tuple[list[Any], list[Any], list[str]]:
         await open_first_conversation(pilot)
         transcript: Transcript = pilot.app.chat.transcript  # type: ignore[attr-defined]
-        assert transcript.more_before and len(transcript.turns) == 30
+        assert transcript.more_before and len(held_turns(transcript)) == 30
         check_window(transcript)
         going_up: list[Any] = []
         for _ in range(200):
-            if transcript.lo == 0 and not transcript.more_before and transcript.scroll_y == 0:
+            if transcript.at_start and transcript.scroll_y == 0:
                 break
             await pilot.press("shift+pageup")
             await settle(pilot)
             check_window(transcript)
-            going_up += [t for t in transcript.turns[transcript.lo : transcript.hi] if t not in going_up]
+            going_up += [t for t in [turn_of(v) for v in transcript.views] if t not in going_up]
         assert transcript.head.display  # the greeting opens the conversation again
         going_down: list[Any] = []
         for _ in range(200):
-            if transcript.hi == len(transcript.turns) and transcript.scroll_y >= transcript.max_scroll_y:
+            if transcript.at_end and transcript.scroll_y >= transcript.max_scroll_y:
                 break
             await pilot.press("shift+pagedown")
             await settle(pilot)
             check_window(transcript)
-            going_down += [t for t in transcript.turns[transcript.lo : transcript.hi] if t not in going_down]
-        return going_up, going_down, [t.content for t in transcript.turns]
+            going_down += [t for t in [turn_of(v) for v in transcript.views] if t not in going_down]
+        return going_up, going_down, [t.content for t in held_turns(transcript)]
 
     going_up, going_down, turns = run_app(make_app(), script)
     assert turns == stored()  # read from the store in pages: nothing skipped, nothing twice
@@ -183,7 +191,7 @@ def test_a_reply_streaming_while_the_user_scrolls_up_is_not_lost(server: Loopbac
             await pilot.pause(0.05)
             check_window(transcript)
         await settle(pilot)
-        assert not app.chat.streaming and transcript.hi < len(transcript.turns)  # the user is still reading older turns
+        assert not app.chat.streaming and not transcript.at_end  # the user is still reading older turns
         await pilot.press("ctrl+end")
         await settle(pilot)
         check_window(transcript)
@@ -244,12 +252,12 @@ def test_the_first_and_the_latest_turn_are_a_key_away() -> None:
         await pilot.press("ctrl+home")
         await settle(pilot)
         check_window(transcript)
-        assert transcript.lo == 0 and transcript.head.display and transcript.scroll_y == 0
-        assert [t.content for t in transcript.turns] == stored()
+        assert transcript.at_start and transcript.head.display and transcript.scroll_y == 0
+        assert [t.content for t in held_turns(transcript)] == stored()
         await pilot.press("ctrl+end")
         await settle(pilot)
         check_window(transcript)
-        assert transcript.hi == len(transcript.turns) and transcript.is_anchored
+        assert transcript.at_end and transcript.is_anchored
         last = transcript.views[-1]
         assert last.region and transcript.region.overlaps(last.region)
 
@@ -330,7 +338,7 @@ def test_a_long_conversation_sends_only_the_latest_turns_that_fit(server: Loopba
         app.chat.composer.text = "And now?"
         await pilot.press("enter")
         await settle(pilot, 0.2)
-        return len(app.chat.transcript.turns)
+        return len(held_turns(app.chat.transcript))
 
     loaded = run_app(make_app(server), script)
     sent = server.requests[-1].json["messages"]
@@ -356,12 +364,51 @@ def test_the_mouse_wheel_reaches_older_turns_and_comes_back(monkeypatch: pytest.
                 break
             await pilot._post_mouse_events([events.MouseScrollUp], widget=transcript, offset=(5, 5))
             check_window(transcript)
-        assert transcript.lo == 0 and transcript.head.display and len(transcript.turns) == 26
+        assert transcript.at_start and transcript.head.display and len(held_turns(transcript)) == 26
         for _ in range(400):
-            if transcript.hi == len(transcript.turns) and transcript.scroll_y >= transcript.max_scroll_y:
+            if transcript.at_end and transcript.scroll_y >= transcript.max_scroll_y:
                 break
             await pilot._post_mouse_events([events.MouseScrollDown], widget=transcript, offset=(5, 5))
             check_window(transcript)
-        assert transcript.hi == 26 and [t.content for t in transcript.turns] == stored()
+        assert transcript.at_end and [t.content for t in held_turns(transcript)] == stored()
 
     run_app(make_app(), script)
+
+
+def test_brackets_at_the_top_of_a_long_branch_keep_the_switched_message_on_screen_and_the_rest_follows_on_scroll() -> None:
+    generate(home(), 300, branches=2)  # the first message was edited: its branch point is the top of a 300-message branch
+
+    def on_screen(transcript: Transcript, turn: Any) -> str | None:
+        """The heading of the message showing a turn, if any part of it is on screen."""
+        view = next((v for v in transcript.views if v.turn is turn), None)
+        if view is None or not transcript.scrollable_content_region.overlaps(view.region):
+            return None
+        return str(view.query_one(".who").render())
+
+    async def script(pilot: Pilot[None]) -> list[Any]:
+        await open_first_conversation(pilot)
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        transcript, talk = app.chat.transcript, app.chat.conversation
+        await pilot.press("ctrl+home")
+        await settle(pilot)
+        await pilot.press("tab", *["up"] * len(transcript.views))  # the first message, chosen
+        await settle(pilot)
+        first = transcript.selected
+        assert first is not None and talk.siblings(first) == (0, 2)
+        seen: list[Any] = []
+        for key in ("]", "["):
+            await pilot.press(key)
+            await settle(pilot, 0.2)
+            check_window(transcript)
+            seen.append(on_screen(transcript, transcript.selected))
+        seen.append(transcript.selected is not None and transcript.selected.uid == first.uid)
+        await pilot.press("ctrl+end")  # the rest of the branch is read as it is wanted
+        await settle(pilot, 0.2)
+        check_window(transcript)
+        seen.append((transcript.at_end, len(talk.turns), talk.more_after))
+        return seen
+
+    there, back, same, end = run_app(make_app(), script)
+    assert there is not None and there.endswith("‹ 2 / 2 ›")  # the edit, where the first message was
+    assert back is not None and back.endswith("‹ 1 / 2 ›")  # the long branch, at its branch point (it opened at its end)
+    assert same and end == (True, 300, False)

@@ -39,8 +39,12 @@ RESUME_PAGE = 200
 """Turns read when a conversation opens (the transcript mounts only the last few)."""
 OLDER_PAGE = 1000
 """Turns read from the store at a time, going back."""
+NEWER_PAGE = 50
+"""Turns of a branch read from the store at a time, going on from where it was opened (at its branch point)."""
 Surface = Literal[Gentle.think, Gentle.respond]
 """Which gentle action carries the chat's messages: chat completions, or the Responses API."""
+Undo = tuple[int, list[Turn], bool]
+"""A branch to show again if a reply gets no answer: where it goes on from, its turns held, and whether the store holds more."""
 RESPOND_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
 """A persona's sampling options as the Responses API names them; the others (seed, penalties, stop) it does not take."""
 
@@ -88,10 +92,15 @@ class Conversation:
         """Its branches: which turns are versions of one another (edits, replies asked again)."""
         self._moved = False
         """The branch in view changed: the store is caught up before older turns are read from it."""
-        self.prepended = 0
-        """How many turns were read in before the first: a window over `turns` stays true by it."""
         self.more_before = False
         """Whether the store holds turns older than the first one held."""
+        self.more_after = False
+        """Whether the branch in view goes on in the store after the last turn held (it was opened at its branch point)."""
+        self._waiting: list[tuple[Turn, Turn | None]] = []
+        """Turns said while the end of the branch is not held (a divider, say), with what each is a version of: they
+        follow its end once it is read."""
+        self._reading = asyncio.Lock()
+        """Held while turns are read in from the store: two readers never read (and add) the same page."""
         self.surface: Surface = Gentle.think
         """Which action the next messages go through (/respond flips it): the same turn, on either surface."""
         self.calls: dict[str, Trace] = {}
@@ -210,7 +219,11 @@ class Conversation:
         return turn
 
     def _grow(self, turn: Turn, version_of: Turn | None = None) -> None:
-        """Append a turn to the branch in view (after the last one held, or where its parent says when none is) and store it."""
+        """Append a turn to the branch in view (after the last one held, or where its parent says when none is) and store it.
+        While the end of the branch is not held, the turn waits for it (`reach_end`)."""
+        if self.more_after or self._waiting:
+            self._waiting.append((turn, version_of))
+            return
         if self.turns:
             turn.parent = self.turns[-1].uid
         self.tree.grow(turn, version_of)
@@ -219,7 +232,11 @@ class Conversation:
 
     def remove_last(self) -> Turn | None:
         """Take the last turn away (and out of the store)."""
-        if not self.turns:
+        if self._waiting:
+            turn = self._waiting.pop()[0]  # never stored: it waited for the end of the branch
+            self.emit(TurnRemoved(turn))
+            return turn
+        if not self.turns or self.more_after:
             return None
         turn = self.turns.pop()
         self.tree.forget(turn)
@@ -291,19 +308,59 @@ class Conversation:
         if not self.more_before or self.store is None or self.stored_id is None:
             return 0
         limit = limit or OLDER_PAGE
-        first = next((t.message_id for t in self.turns if t.message_id is not None), None)
-        store = self.store
-        if self._moved:  # older turns are read from the branch in view: the store must know which it is
-            await store.read(store.flush)
-            self._moved = False
-        older = await store.read(store.page, self.stored_id, before=first, limit=limit)
-        if len(older) < limit:
-            self.more_before = False
-        self.turns[0:0] = [Turn.from_stored(message) for message in older]
-        self.prepended += len(older)
+        store, stored_id = self.store, self.stored_id
+        older: list[Any] = []
+        async with self._reading:
+            if not self.more_before:
+                return 0  # read meanwhile
+            first = next((t.message_id for t in self.turns if t.message_id is not None), None)
+            await self._store_knows_view()
+            older = await store.read(store.page, stored_id, before=first, limit=limit)
+            if len(older) < limit:
+                self.more_before = False
+            self.turns[0:0] = [Turn.from_stored(message) for message in older]
         if older:
             self.emit(OlderLoaded(len(older)))
         return len(older)
+
+    async def _store_knows_view(self) -> None:
+        """Turns of the branch in view are read by the store's mark of it: after a switch, that mark lands first."""
+        if self._moved and self.store is not None:
+            await self.store.read(self.store.flush)
+            self._moved = False
+
+    async def load_newer(self, limit: int = NEWER_PAGE) -> int:
+        """Read the page after the last turn held, when the branch was opened at its branch point; how many came. Reaching
+        its end, the turns said meanwhile follow it (they waited for it)."""
+        store, stored_id = self.store, self.stored_id
+        if not self.more_after or store is None or stored_id is None:
+            return 0
+        async with self._reading:
+            if not self.more_after:
+                return 0
+            await self._store_knows_view()
+            held = {turn.uid for turn in self.turns[-limit:]}
+            last = next((t.message_id for t in reversed(self.turns) if t.message_id is not None), 0)
+            newer = await store.read(store.page, stored_id, after=last, limit=limit + len(held))
+            fresh = [self.tree.made.get(m.uid or "") or Turn.from_stored(m) for m in newer if (m.uid or f"id-{m.id}") not in held]
+            self.turns += fresh
+            self.more_after = len(newer) == limit + len(held)
+        if not self.more_after:
+            self._release_waiting()
+        return len(fresh)
+
+    def _release_waiting(self) -> None:
+        """The end of the branch is held: the turns said meanwhile follow it, in order."""
+        waiting, self._waiting = self._waiting, []
+        for turn, version_of in waiting:
+            self._grow(turn, version_of)
+
+    async def reach_end(self) -> None:
+        """Hold the branch in view to its end (before a message is sent there, or a reply asked again)."""
+        while self.more_after:
+            if not await self.load_newer(OLDER_PAGE) and self.more_after:
+                self.more_after = False  # the store holds no more of it (it changed underneath): what is held is the branch
+                self._release_waiting()
 
     async def load_back(self, enough: Callable[[], bool]) -> None:
         """Read older pages until there are enough turns held (or no more)."""
@@ -312,8 +369,44 @@ class Conversation:
                 return
 
     async def load_all(self) -> None:
-        """Read every older turn (before find or export looks through them)."""
+        """Read every turn of the branch in view (before find or export looks through them)."""
         await self.load_back(lambda: False)
+        await self.reach_end()
+
+    # A window over the branch in view (the transcript's): asked by turn, as indices move when older turns are read in.
+
+    def _at(self, turn: Turn) -> int | None:
+        """Where a turn held is, looking from the end (where turns are added)."""
+        for index in range(len(self.turns) - 1, -1, -1):
+            if self.turns[index] is turn:
+                return index
+        return None
+
+    def by_uid(self, uid: str) -> Turn | None:
+        """The turn held with that uid, if any."""
+        return next((turn for turn in reversed(self.turns) if turn.uid == uid), None)
+
+    def holds(self, turn: Turn) -> bool:
+        """Whether a turn is held, in the branch in view."""
+        return self._at(turn) is not None
+
+    def before(self, turn: Turn | None, count: int) -> list[Turn]:
+        """Up to `count` turns held just before a turn (None: the last ones held); none for a turn not held."""
+        at = len(self.turns) if turn is None else self._at(turn)
+        return [] if at is None else self.turns[max(0, at - count) : at]
+
+    def after(self, turn: Turn | None, count: int) -> list[Turn]:
+        """Up to `count` turns held just after a turn (None: the first ones held); none for a turn not held."""
+        at = -1 if turn is None else self._at(turn)
+        return [] if at is None else self.turns[at + 1 : at + 1 + count]
+
+    def first(self, turn: Turn) -> bool:
+        """Whether a turn opens the conversation (nothing before it, held or stored)."""
+        return not self.more_before and bool(self.turns) and self.turns[0] is turn
+
+    def last(self, turn: Turn) -> bool:
+        """Whether a turn ends the branch in view (nothing after it, held or stored)."""
+        return not self.more_after and bool(self.turns) and self.turns[-1] is turn
 
     # Branches.
 
@@ -329,24 +422,29 @@ class Conversation:
         at = versions.index(turn.uid) + step if turn.uid in versions else -1
         if step == 0 or not 0 <= at < len(versions) or not any(held is turn for held in self.turns):
             return False
-        kept = next(i for i, held in enumerate(self.turns) if held is turn)
-        path = self.tree.down(versions[at])
+        if self._waiting:
+            await self.reach_end()  # what was said at the end of the branch left is kept there
+        path, more = self.tree.down(versions[at]), False
         if path is None:
             store, stored_id = self.store, await self._caught_up()
             if store is None or stored_id is None:
                 return False
-            found, length = await store.read(store.branch, stored_id, versions[at], RESUME_PAGE)
+            # Its head only: the branch opens at its branch point, and the rest is read as it is wanted (`load_newer`).
+            found, length = await store.read(store.branch, stored_id, versions[at], NEWER_PAGE, head=True)
             if not found:
                 return False
-            path = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in found]
-            if length > len(found):  # longer than a page: it opens at its end, as a resumed conversation does
-                kept, self.more_before, self.prepended = 0, True, 0
-        self._show_again(kept, path)
+            path, more = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in found], length > len(found)
+        kept = self._at(turn)
+        if kept is None:
+            return False  # the turn left the view while the branch was read
+        self._show_again(kept, path, more)
         return True
 
     async def show_branch_of(self, message_id: int) -> bool:
         """Show the branch that holds a stored message of this conversation (a search found it in a branch not in view),
         opened at its end as a resumed conversation is; False when it is in view already, or not this conversation's."""
+        if self._waiting:
+            await self.reach_end()  # what was said at the end of the branch left is kept there
         store, stored_id = self.store, await self._caught_up()
         if store is None or stored_id is None or await store.read(store.shown, message_id):
             return False
@@ -358,7 +456,7 @@ class Conversation:
         latest = await store.read(store.page, stored_id, limit=RESUME_PAGE)
         self.tree.leave(self.turns)
         self.turns = [self.tree.made.get(message.uid or "") or Turn.from_stored(message) for message in latest]
-        self.more_before, self.prepended = len(latest) == RESUME_PAGE, 0
+        self.more_before, self.more_after, self._moved = len(latest) == RESUME_PAGE, False, False
         self.emit(BranchShown(0))
         return True
 
@@ -384,6 +482,7 @@ class Conversation:
         shows the other again); the reply streams as `send`'s does. If nothing arrives, the branch left is shown again."""
         if turn.role != "user" or not any(held is turn for held in self.turns):
             raise ValueError("Only a message of yours in the branch in view can be edited.")
+        await self.reach_end()  # the branch left is whole (shown again if the edit gets no answer), what waited for its end at it
         if self.turns[0] is turn:
             await self.load_older()  # the turn it follows is held, so older turns are read from where the branch is shared
         index = next(i for i, held in enumerate(self.turns) if held is turn)
@@ -397,7 +496,7 @@ class Conversation:
         self._moved = True
         await self.load_back(self._holds_budget)
         await self._pictures_again()
-        return await self._reply(edited, undo=(index, left))
+        return await self._reply(edited, undo=(index, left, False))
 
     async def answers(self, turn: Turn) -> list[tuple[Turn | None, Trace | None]]:
         """For each version of a turn, oldest first: the reply that answered it (itself, for a reply), the way its branch
@@ -430,14 +529,16 @@ class Conversation:
         await store.read(store.flush)
         return self.stored_id or await store.read(store.id_of, self.uid)  # begun in this session: known by its uid
 
-    def _show_again(self, kept: int, path: list[Turn]) -> None:
-        """Show a branch: the turns held up to `kept`, then `path`; the store remembers it. Turns only added back (a reply
-        asked again with no answer) are said as added, as the transcript already knows them."""
-        added = kept == len(self.turns)
+    def _show_again(self, kept: int, path: list[Turn], more: bool = False) -> None:
+        """Show a branch: the turns held up to `kept`, then `path` (the store holding `more` of it after that); the store
+        remembers it. Turns only added back (a reply asked again with no answer) are said as added, as the transcript
+        already knows them."""
+        added = kept == len(self.turns) and not self.more_after
         self.tree.leave(self.turns[kept:])
         self.turns[kept:] = path
+        self.more_after = more
         if path and self.stored and self.store is not None:
-            self.store.show(self.uid, path[-1].uid)
+            self.store.show(self.uid, path[-1].uid, down=more)
             self._moved = True
         for turn in path if added else []:
             self.emit(TurnAdded(turn))
@@ -456,6 +557,7 @@ class Conversation:
         """
         pictures, self.pending = self.pending, []
         data = {"pictures": [{"path": p.path, "name": p.name, "note": p.note} for p in pictures]} if pictures else None
+        await self.reach_end()  # the message follows the end of the branch in view
         asked = self.add(Turn("user", text, data=data, pictures=pictures))
         await self.load_back(self._holds_budget)
         await self._pictures_again()  # the latest turns that fit go with the message
@@ -464,17 +566,16 @@ class Conversation:
     async def regenerate(self) -> Exchange | None:
         """Ask again for the last reply, as `send` does (None when the last turn is not a reply). The new reply is another
         version of the last one, which is kept (`switch` shows it again); if nothing arrives, the last one is shown again."""
+        await self.reach_end()
         last = self.turns[-1] if self.turns else None
         asked = next((t for t in reversed(self.turns) if t.role == "user"), None)
         if last is None or last.role != "assistant" or asked is None:
             return None
         self.tree.leave([self.turns.pop()])
         self.emit(TurnRemoved(last))
-        return await self._reply(asked, fresh=False, version_of=last, undo=(len(self.turns), [last]))
+        return await self._reply(asked, fresh=False, version_of=last, undo=(len(self.turns), [last], False))
 
-    async def _reply(
-        self, asked: Turn, *, fresh: bool = True, version_of: Turn | None = None, undo: tuple[int, list[Turn]] | None = None
-    ) -> Exchange:
+    async def _reply(self, asked: Turn, *, fresh: bool = True, version_of: Turn | None = None, undo: Undo | None = None) -> Exchange:
         """Ask for a reply to `asked` (said just now for it when `fresh`); the reply is another version of `version_of`, if
         given; `undo` is the branch to show again (from an index, its turns) if nothing arrives."""
         exchange = Exchange(self.persona.name, None, asked)
@@ -544,9 +645,7 @@ class Conversation:
 
         return again
 
-    def _ended(
-        self, exchange: Exchange, model: str | None, fresh: bool = True, version_of: Turn | None = None, undo: tuple[int, list[Turn]] | None = None
-    ) -> None:
+    def _ended(self, exchange: Exchange, model: str | None, fresh: bool = True, version_of: Turn | None = None, undo: Undo | None = None) -> None:
         """Keep the reply as a turn, or give the words back when nothing arrived (and show again the branch left for it)."""
         text = exchange.text
         if exchange.error is not None and not text:
@@ -674,7 +773,7 @@ class Conversation:
     def _divide(self, divider: Turn, *, was: str, now: str | None) -> None:
         """Show a change as a divider. Changed again before anything was said, the last divider is replaced
         (or taken away, when the change is undone): dividers never stack."""
-        last = self.turns[-1] if self.turns else None
+        last = self._waiting[-1][0] if self._waiting else self.turns[-1] if self.turns and not self.more_after else None
         data = divider.data or {}
         if last is not None and last.role == "divider" and last.kind == divider.kind and (last.data or {}).get("action") == data.get("action"):
             self.remove_last()

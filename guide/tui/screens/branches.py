@@ -27,6 +27,10 @@ COMPARED = 400
 """Lines of each request and reply set side by side (difflib on thousands of lines can take minutes)."""
 
 
+OTHER = Binding.Group("Other version")
+"""[ and ] in the footer as one key: `[ ] Other version` (which version is set beside the one in view)."""
+
+
 @dataclass(frozen=True)
 class Version:
     """One version of a message, as compared: which it is, its reply, and the call that reply came from (None if not kept)."""
@@ -48,19 +52,20 @@ def capped(text: str) -> str:
     return "\n".join(lines[:COMPARED] + ([f"… {len(lines) - COMPARED:,} more lines"] if len(lines) > COMPARED else []))
 
 
-def columns(before: str, after: str) -> tuple[Text, Text]:
-    """Two texts as two marked columns (the replay's comparison)."""
+def columns(before: str, after: str, width: int | None = None) -> tuple[Text, Text]:
+    """Two texts as two marked columns (the replay's comparison), each `width` wide."""
     from guide.tui.screens.call_detail import set_side_by_side
 
     left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
-    set_side_by_side(left, right, before, after)
+    set_side_by_side(left, right, before, after, width)
     return left, right
 
 
-def compared(before: Version, after: Version) -> dict[str, Text]:
-    """The requests and the replies of two versions, each pair as two marked columns."""
-    requests = columns(request_text(before.call), request_text(after.call))
-    replies = columns(*(capped(v.reply.content) if v.reply is not None else "(no reply)" for v in (before, after)))
+def compared(before: Version, after: Version, width: int | None = None) -> dict[str, Text]:
+    """The requests and the replies of two versions, each pair as two marked columns `width` wide."""
+    requests = columns(request_text(before.call), request_text(after.call), width)
+    before_reply, after_reply = (capped(v.reply.content) if v.reply is not None else "(no reply)" for v in (before, after))
+    replies = columns(before_reply, after_reply, width)
     return {"request-before": requests[0], "request-after": requests[1], "reply-before": replies[0], "reply-after": replies[1]}
 
 
@@ -77,28 +82,62 @@ def differences(before: Version, after: Version) -> str:
 
 
 class BranchCompare(ModalScreen[None]):
-    """Two versions of a message: their requests as sent and their replies, side by side, what differs marked."""
+    """Two versions of a message: their requests as sent and their replies, side by side, what differs marked. The one in
+    view is set beside another, the one before it at first; [ and ] choose which (any other version of the message)."""
 
-    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="close")]
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close", id="close"),
+        Binding("[", "other(-1)", "Earlier version", id="compare-before", group=OTHER),
+        Binding("]", "other(1)", "Later version", id="compare-after", group=OTHER),
+    ]
 
-    def __init__(self, before: Version, after: Version) -> None:
+    def __init__(self, versions: list[Version], at: int, other: int) -> None:
         super().__init__()
-        self.before, self.after = before, after
+        self.versions, self.at, self.other = versions, at, other
+        """Every version of the message, oldest first; which is in view, and which is set beside it."""
+
+    @property
+    def before(self) -> Version:
+        return self.versions[min(self.at, self.other)]
+
+    @property
+    def after(self) -> Version:
+        return self.versions[max(self.at, self.other)]
+
+    def _title(self) -> str:
+        return one_line(f"Two branches: {self.before.label} and {self.after.label}")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="branch-compare"):
-            yield Label(one_line(f"Two branches: {self.before.label} and {self.after.label}"), id="call-title", markup=False)
+            yield Label(self._title(), id="call-title", markup=False)
             yield Static(differences(self.before, self.after), id="beside-changed", markup=False)
             with VerticalScroll(id="beside"):
                 for part, what in (("reply", "reply"), ("request", "request as sent")):  # the replies are short: both show at once
                     with Horizontal(classes="beside-columns"):
                         for side, version in (("before", self.before), ("after", self.after)):
                             with Vertical(classes="beside-column"):
-                                yield Label(one_line(f"{version.label} · {what}"), classes="beside-title", markup=False)
+                                yield Label(one_line(f"{version.label} · {what}"), id=f"{part}-{side}-title", classes="beside-title", markup=False)
                                 yield Static("Comparing…" if side == "before" else "", id=f"{part}-{side}", classes="beside-text", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.compare()
+
+    def action_other(self, step: int) -> None:
+        """[ or ]: set the version in view beside the one before (or after) the one beside it now, skipping itself."""
+        other = self.other + step
+        if other == self.at:
+            other += step
+        if not 0 <= other < len(self.versions):
+            self.notify(f"There is no version {'before' if step < 0 else 'after'} {self.versions[self.other].label} to compare with.", timeout=3)
+            return
+        self.other = other
+        self.query_one("#call-title", Label).update(self._title())
+        self.query_one("#beside-changed", Static).update(differences(self.before, self.after))
+        for part, what in (("reply", "reply"), ("request", "request as sent")):
+            for side, version in (("before", self.before), ("after", self.after)):
+                self.query_one(f"#{part}-{side}-title", Label).update(one_line(f"{version.label} · {what}"))
+        self.query_one("#request-before", Static).update("Comparing…")
         self.compare()
 
     @work(group="compare", exclusive=True)
@@ -107,6 +146,7 @@ class BranchCompare(ModalScreen[None]):
         """Set the columns off the UI loop (difflib's time grows with the lines)."""
         import asyncio
 
-        found: dict[str, Any] = await asyncio.to_thread(compared, self.before, self.after)
+        width = max(20, self.app.size.width // 2 - 6)  # a column: half the screen, less its frame
+        found: dict[str, Any] = await asyncio.to_thread(compared, self.before, self.after, width)
         for key, text in found.items():
             self.query_one(f"#{key}", Static).update(text)

@@ -288,20 +288,27 @@ def compared(original: Trace, replay: Trace) -> tuple[Text, Text]:
             column.append(f"  ids and times (not compared): {left_out}\n", style="dim")
     if any(apart) and not all(apart):
         (right if apart[0] else left).append("\n")
-    set_side_by_side(left, right, *texts)
+    set_side_by_side(left, right, texts[0], texts[1])
     return left, right
 
 
-def set_side_by_side(left: Text, right: Text, before: str, after: str) -> None:
-    """Two texts in two columns, line by line, aligned where they agree; what differs marked (~ changed, − only before, + only after)."""
-    from guide.learn.compare import from_the_change, side_by_side
+def set_side_by_side(left: Text, right: Text, before: str, after: str, width: int | None = None) -> None:
+    """Two texts in two columns, line by line, aligned where they agree; what differs marked (~ changed, − only before, + only
+    after), and in a changed line the part that differs. A changed line longer than a column `width` wide is shown from a
+    little before its change."""
+    from guide.learn.compare import changed_spans, from_the_change, side_by_side
 
     for old, new, mark in side_by_side(before, after):
         style = MARK_STYLES[mark]
         if mark == "~":
-            old, new = from_the_change(old, new)
-        left.append(f"{'-' if mark in '~-' else ' '} {old}\n", style=style if mark in "~-" else "")
-        right.append(f"{'+' if mark in '~+' else ' '} {new}\n", style=style if mark in "~+" else "")
+            old, new = from_the_change(old, new, width - 2 if width else None)
+            for column, sign, line, (start, end) in zip((left, right), "-+", (old, new), changed_spans(old, new)):
+                column.append(f"{sign} {line[:start]}", style=style)
+                column.append(line[start:end], style=f"{style} bold underline")
+                column.append(f"{line[end:]}\n", style=style)
+            continue
+        left.append(f"{'-' if mark == '-' else ' '} {old}\n", style=style if mark == "-" else "")
+        right.append(f"{'+' if mark == '+' else ' '} {new}\n", style=style if mark == "+" else "")
 
 
 def locate(sections: list[Section], row: int, column: int) -> tuple[str, str, int] | None:

@@ -333,6 +333,9 @@ class ChatScreen(Screen[None]):
     @guarded
     async def regenerate(self) -> None:
         """Ask again for the last reply."""
+        if self.streaming:
+            return
+        await self.transcript.show_latest()  # the branch in view is held to its end, and shown there
         last = self.conversation.turns[-1] if self.conversation.turns else None
         if self.streaming or last is None or last.role != "assistant":
             return
@@ -372,7 +375,8 @@ class ChatScreen(Screen[None]):
     @work(exclusive=True, group="branch")
     @guarded
     async def compare_branches(self, turn: Turn) -> None:
-        """d: the version in view beside the one before it (the first, beside the one after): the requests as sent, and the replies."""
+        """d: the version in view beside the one before it (the first, beside the one after), [ and ] there choosing another:
+        the requests as sent, and the replies."""
         from guide.tui.screens.branches import BranchCompare, Version
 
         at, count = self.conversation.siblings(turn)
@@ -380,14 +384,13 @@ class ChatScreen(Screen[None]):
             self.notify("This message has no other version to compare with: e on one of yours makes one, ctrl+r on the last reply.", timeout=5)
             return
         answers = await self.conversation.answers(turn)
-        other = at - 1 if at > 0 else at + 1
-        first, second = sorted((other, at))
 
         def version(index: int) -> Version:
             reply, call = answers[index]
             return Version(f"version {index + 1} of {count}" + (" (in view)" if index == at else ""), reply, call)
 
-        await self.app.push_screen(BranchCompare(version(first), version(second)))
+        versions = [version(index) for index in range(count)]
+        await self.app.push_screen(BranchCompare(versions, at, at - 1 if at > 0 else at + 1))
 
     @work(exclusive=True, group="branch")
     @guarded
@@ -397,15 +400,16 @@ class ChatScreen(Screen[None]):
         if count < 2:
             self.notify("This message has no other version: e on one of yours makes one, ctrl+r on the last reply too.", timeout=5)
             return
+        seen = self.transcript.on_screen(turn)
         if not await self.conversation.switch(turn, step):
             self.notify(f"This is version {at + 1} of {count}: there is none {'before' if step < 0 else 'after'} it.", timeout=3)
             return
-        await self.transcript.follow_branch()
-        wanted = self.conversation.tree.versions(turn)[at + step]
-        shown = next((held for held in self.conversation.turns if held.uid == wanted), None)
-        if shown is not None:  # the new version stays chosen: ] again goes on to the next
-            self.transcript.choose(shown)
+        # The new version stays chosen, drawn where the one it replaced was (the views above it stay): ] again goes on.
+        shown = self.conversation.by_uid(self.conversation.tree.versions(turn)[at + step])
+        await self.transcript.follow_branch(chosen=shown)
+        if shown is not None and not seen:
             await self.transcript.reveal(shown)
+        self.transcript.fill_below()
 
     async def _replying(self, replying: Awaitable[Exchange | None]) -> None:
         """The conversation asks and streams; its events draw the reply. The composer waits until the reply is drawn."""
@@ -603,6 +607,7 @@ class ChatScreen(Screen[None]):
             return
         turns = self.conversation.turns
         if self.found_for != (words, len(turns)):
+            await self.conversation.reach_end()
             await self.transcript.load_back(lambda: False)
             needle = words.casefold()
             self.found = [t for t in turns if needle in t.content.casefold()]

@@ -2,10 +2,13 @@
 
 A conversation may hold thousands of turns, and a Markdown widget costs tens
 of milliseconds and most of a MiB, so only a window of at most WINDOW views
-is mounted over the conversation's turns, which this widget reads and never
-changes. Reaching an edge mounts the next page there and removes as many
-from the far side, keeping what the user is reading in place; older turns
-not yet read from the store are asked of the conversation a page at a time.
+is mounted over the branch in view. The window is its views, each knowing
+its turn: the turns before and after it are asked of the conversation by
+turn (it owns the branch, and the indices that move as older turns are read
+in). Reaching an edge mounts the next page there and removes as many from
+the far side, keeping what the user is reading in place; turns not yet read
+from the store (older ones, or the rest of a branch opened at its branch
+point) are asked of the conversation a page at a time.
 A streaming reply lives in the live view, after the window, and is never
 removed by paging.
 """
@@ -33,6 +36,8 @@ __all__ = ["PAGE", "WINDOW", "ActionBlock", "Divider", "MessageView", "Transcrip
 
 PAGE = 10
 """Turns mounted at once: on opening, and per page when scrolling."""
+SWITCHED = 4
+"""Turns of a branch switched to mounted at once from its branch point (about a screenful): the rest follow as it is read."""
 WINDOW = 40
 """At most this many turns are mounted."""
 EDGE = 1
@@ -84,12 +89,9 @@ class Transcript(VerticalScroll):
         self.head = head
         """The greeting: shown above the first turn, once the window reaches it."""
         self.conversation: Conversation | None = None
-        """The conversation shown: the session's, set as the session announces a switch (the window below is over its turns)."""
-        self.base = 0
-        """The conversation's `prepended` when lo and hi were last true (older turns read in shift them)."""
-        self.lo = self.hi = 0
-        """The window: turns[lo:hi] are mounted, as `views`."""
+        """The conversation shown: the session's, set as the session announces a switch (the window below is over its branch in view)."""
         self.views: list[Shown] = []
+        """The window: consecutive turns of the branch in view, mounted, oldest first."""
         self.live: MessageView | None = None
         self.found: set[Turn] = set()
         self.current: Turn | None = None
@@ -109,29 +111,49 @@ class Transcript(VerticalScroll):
     # The window.
 
     @property
-    def turns(self) -> list[Turn]:
-        """The conversation's turns (read here, changed only by the conversation)."""
-        return self.conversation.turns if self.conversation is not None else []
-
-    @property
     def more_before(self) -> bool:
         """Whether the store holds turns older than the conversation's first one held."""
         return self.conversation is not None and self.conversation.more_before
 
-    def _sync(self) -> None:
-        """Shift the window by the turns the conversation read in before the first since last time."""
-        prepended = self.conversation.prepended if self.conversation is not None else 0
-        shift, self.base = prepended - self.base, prepended
-        self.lo, self.hi = self.lo + shift, min(self.hi + shift, len(self.turns))
-        self.lo = min(self.lo, self.hi)
+    def _before(self, count: int) -> list[Turn]:
+        """Up to `count` turns held just before the window."""
+        if self.conversation is None:
+            return []
+        return self.conversation.before(turn_of(self.views[0]), count) if self.views else self.conversation.before(None, count)
+
+    def _after(self, count: int) -> list[Turn]:
+        """Up to `count` turns held just after the window."""
+        if self.conversation is None or not self.views:
+            return []
+        return self.conversation.after(turn_of(self.views[-1]), count)
+
+    @property
+    def at_start(self) -> bool:
+        """Whether the window begins with the conversation's first turn (or there is none)."""
+        if self.conversation is None:
+            return True
+        return self.conversation.first(turn_of(self.views[0])) if self.views else not self.conversation.after(None, 1) and not self.more_before
+
+    @property
+    def at_end(self) -> bool:
+        """Whether the window ends with the branch's last turn: a turn added next joins it."""
+        if self.conversation is None or not self.views:
+            return True
+        return self.conversation.last(turn_of(self.views[-1]))
+
+    def _follows(self, turn: Turn) -> bool:
+        """Whether a turn comes right after the window (an empty window is at the end of its branch)."""
+        if self.conversation is None:
+            return False
+        if not self.views:
+            return self.conversation.before(None, 1) == [turn] and not self.conversation.more_after
+        return self.conversation.after(turn_of(self.views[-1]), 1) == [turn]
 
     async def reset(self, conversation: Conversation, head: MessageView) -> None:
         """Show another conversation: its greeting and its latest turns."""
         async with self._lock:
             await self.remove_children()
             self.head, self.conversation = head, conversation
-            self.base = conversation.prepended
-            self.lo = self.hi = len(self.turns)
             self.views, self.live, self.current, self.selected = [], None, None, None
             self.found.clear()
             await self.mount(head)
@@ -141,19 +163,20 @@ class Transcript(VerticalScroll):
     async def show_latest(self) -> None:
         """The last page, followed as it grows."""
         async with self._lock:
-            self._sync()
             await self._show_latest()
 
     async def _show_latest(self) -> None:
-        if self.hi < len(self.turns) or not self.views:
-            await self._show(max(0, len(self.turns) - PAGE), len(self.turns))
+        if self.conversation is not None and self.conversation.more_after:
+            await self.conversation.reach_end()
+        if not self.at_end or not self.views:
+            await self._show(self.conversation.before(None, PAGE) if self.conversation is not None else [])
         self.anchor()
 
-    async def _show(self, lo: int, hi: int) -> None:
+    async def _show(self, turns: list[Turn]) -> None:
         if self.views:
             await self.remove_children(self.views)
-        self.lo, self.hi = lo, hi
-        self.views = await self._mount(self.turns[lo:hi], at_top=True)
+        self.views = []
+        self.views = await self._mount(turns, at_top=True)
         self._window_changed()
 
     async def _mount(self, turns: list[Turn], *, at_top: bool) -> list[Shown]:
@@ -173,8 +196,8 @@ class Transcript(VerticalScroll):
         return views
 
     def _window_changed(self) -> None:
-        self.head.display = self.lo == 0 and not self.more_before
-        if self.hi < len(self.turns):
+        self.head.display = self.at_start
+        if not self.at_end:
             self.anchor(False)  # newer turns are not mounted: do not follow the end
         elif not self.is_anchored:
             self._anchored = True  # follow again once the user is back at the bottom
@@ -186,6 +209,15 @@ class Transcript(VerticalScroll):
         for _ in range(WINDOW // PAGE):
             await self._layout_done()
             if self.max_scroll_y > EDGE or not await self.older():
+                return
+
+    @guarded
+    async def _fill_below(self) -> None:
+        """Mount the turns after the window, a few at a time, until a screen's height of them is below what is shown (or the
+        branch ends): a switch draws about a screenful from the branch point, and reading on never meets an empty screen."""
+        for _ in range(WINDOW // SWITCHED):
+            await self._layout_done()
+            if self.max_scroll_y - self.scroll_y > self.scrollable_content_region.height or not await self.newer(SWITCHED):
                 return
 
     async def _layout_done(self) -> None:
@@ -211,11 +243,9 @@ class Transcript(VerticalScroll):
             return
         if keep == "top":
             gone, self.views = self.views[-excess:], self.views[:-excess]
-            self.hi -= excess
             await self.remove_children(gone)
         else:
             gone, self.views = self.views[:excess], self.views[excess:]
-            self.lo += excess
 
             async def remove() -> None:
                 await self.remove_children(gone)
@@ -227,17 +257,15 @@ class Transcript(VerticalScroll):
     async def older(self) -> bool:
         """Mount the page before the window (reading it from the store if needed)."""
         async with self._lock:
-            self._sync()
-            if self.lo == 0 and self.more_before:
-                await self._fetch()
-            if self.lo == 0:
+            turns = self._before(PAGE)
+            if not turns and self.more_before and await self._fetch():
+                turns = self._before(PAGE)
+            if not turns:
                 self._window_changed()
                 return False
-            lo = max(0, self.lo - PAGE)
 
             async def mount() -> None:
-                self.views[0:0] = await self._mount(self.turns[lo : self.lo], at_top=True)
-                self.lo = lo
+                self.views[0:0] = await self._mount(turns, at_top=True)
                 self._window_changed()
 
             await self._keep_in_place(self.views[0] if self.views else None, mount)
@@ -245,15 +273,16 @@ class Transcript(VerticalScroll):
             return True
 
     @guarded
-    async def newer(self) -> bool:
-        """Mount the page after the window."""
+    async def newer(self, count: int = PAGE) -> bool:
+        """Mount the page (or `count` turns) after the window, reading the rest of the branch from the store if needed."""
         async with self._lock:
-            self._sync()
-            if self.hi >= len(self.turns):
+            turns = self._after(count)
+            if not turns and self.conversation is not None and self.conversation.more_after:
+                await self.conversation.load_newer()
+                turns = self._after(count)
+            if not turns:
                 return False
-            hi = min(len(self.turns), self.hi + PAGE)
-            self.views += await self._mount(self.turns[self.hi : hi], at_top=False)
-            self.hi = hi
+            self.views += await self._mount(turns, at_top=False)
             self._window_changed()
             await self._trim(keep="bottom")
             return True
@@ -265,13 +294,13 @@ class Transcript(VerticalScroll):
 
     async def _load_back(self, enough: Callable[[], bool]) -> None:
         while self.more_before and not enough():
-            await self._fetch()
+            if not await self._fetch():
+                break
         self._window_changed()
 
-    async def _fetch(self) -> None:
+    async def _fetch(self) -> bool:
         assert self.conversation is not None
-        await self.conversation.load_older()
-        self._sync()
+        return bool(await self.conversation.load_older())
 
     # Moving around.
 
@@ -292,7 +321,7 @@ class Transcript(VerticalScroll):
             return
         if up and self.scroll_y <= EDGE:
             self.run_worker(self.older(), group="transcript-page")
-        elif not up and self.scroll_y >= self.max_scroll_y - EDGE and self.hi < len(self.turns):
+        elif not up and self.scroll_y >= self.max_scroll_y - EDGE and not self.at_end:
             self.run_worker(self.newer(), group="transcript-page")
 
     async def action_page_older(self) -> None:
@@ -313,76 +342,99 @@ class Transcript(VerticalScroll):
         """The first turn of the conversation, under the greeting."""
         async with self._lock:
             await self._load_back(lambda: False)
-            self._sync()
-            await self._show(0, min(PAGE, len(self.turns)))
+            await self._show(self.conversation.after(None, PAGE) if self.conversation is not None else [])
             self.scroll_home(animate=False, immediate=True)
             await self._layout_done()
 
     async def action_bottom(self) -> None:
         """The latest turns, followed again."""
         async with self._lock:
-            self._sync()
             await self._show_latest()
             self.scroll_end(animate=False, immediate=True)
             await self._layout_done()
 
     async def reveal(self, turn: Turn) -> None:
-        """Mount the window around a turn and scroll it into view."""
+        """Mount the window around a turn (held by the conversation) and scroll it to the top."""
         async with self._lock:
-            self._sync()
-            index = self.turns.index(turn)
-            if not self.lo <= index < self.hi:
-                lo = max(0, min(index - PAGE // 2, len(self.turns) - PAGE))
-                await self._show(lo, min(len(self.turns), lo + PAGE))
+            view = self._view_of(turn)
+            if view is None and self.conversation is not None and self.conversation.holds(turn):
+                before = self.conversation.before(turn, PAGE // 2)
+                await self._show([*before, turn, *self.conversation.after(turn, PAGE - 1 - len(before))])
+                view = self._view_of(turn)
+            if view is None:
+                return
             await self._layout_done()
-            self.scroll_to_widget(self.views[index - self.lo], animate=False, top=True, immediate=True)
+            self.scroll_to_widget(view, animate=False, top=True, immediate=True)
             await self._layout_done()
+
+    def _view_of(self, turn: Turn) -> Shown | None:
+        return next((view for view in self.views if view.turn is turn), None)
+
+    def on_screen(self, turn: Turn) -> bool:
+        """Whether some of a turn's view is on screen now."""
+        view = self._view_of(turn)
+        return view is not None and self.scrollable_content_region.overlaps(view.region)
 
     # Adding and removing turns.
-
-    def _index(self, turn: Turn) -> int | None:
-        """Where a turn is, looking from the end (where turns are added)."""
-        for index in range(len(self.turns) - 1, -1, -1):
-            if self.turns[index] is turn:
-                return index
-        return None
 
     async def add(self, turn: Turn) -> Shown | None:
         """A turn the conversation added: mounted if the window reaches it."""
         async with self._lock:
-            self._sync()
-            index = self._index(turn)
-            if index is None or self.hi != index:
+            if not self._follows(turn):
                 return None
             views = await self._mount([turn], at_top=False)
             self.views += views
-            self.hi += 1
             await self._trim(keep="bottom")
             return views[0]
 
-    async def follow_branch(self) -> None:
+    async def follow_branch(self, chosen: Turn | None = None) -> None:
         """Another branch is in view: the views from the first turn that is no longer the conversation's are replaced by the
-        branch's turns (a page of them); those above it stay where they are. Called again for the same change, it changes nothing."""
+        branch's turns from there (about a screenful), so the branch opens where it parts from the one left; those above it
+        stay where they are. `chosen` (the version switched to) is the chosen message. Called again for the same change, it
+        changes nothing."""
         async with self._lock:
-            assert self.conversation is not None
-            if self.conversation.prepended < self.base:  # the branch was read afresh, at its end: shown as a resumed one is
-                await self.remove_children(self.views)
-                self.views, self.base, self.lo, self.hi = [], self.conversation.prepended, len(self.turns), len(self.turns)
+            if chosen is not None:
+                self.selected = chosen  # marked as its view is made: a class set on a view drawn restyles all its blocks
+            with self.app.batch_update():  # one frame for the views gone and come, not one for each
+                changed = await self._follow_branch()
+            if chosen is not None and not changed:  # drawn already (the conversation's event came first)
+                self.choose(chosen)
+
+    def fill_below(self) -> None:
+        """After a switch is drawn: the turns below the branch point, until a screen's height of them is below what is shown."""
+        self.run_worker(self._fill_below(), group="transcript-fill")
+
+    async def _follow_branch(self) -> bool:
+        assert self.conversation is not None
+        first = turn_of(self.views[0]) if self.views else None
+        if first is not None and not self.conversation.holds(first):
+            # The window began at the branch point or below it: it opens after the turn the first view followed, if held
+            # (else the branch was read afresh, at its end).
+            parent = self.conversation.by_uid(first.parent) if first.parent else None
+            self._drop(self.views)
+            self.views = []
+            if parent is not None or (not first.parent and not self.more_before):
+                await self._show(self.conversation.after(parent, SWITCHED))
+            else:
                 await self._show_latest()
-                return
-            self._sync()
-            turns = self.turns
-            same = next((i for i, view in enumerate(self.views) if self.lo + i >= len(turns) or turn_of(view) is not turns[self.lo + i]), None)
-            if same is None:
-                return  # the same change, seen already (or below the window)
-            gone, self.views = self.views[same:], self.views[:same]
-            await self.remove_children(gone)
-            self.hi = self.lo + same
-            self.views += await self._mount(self.turns[self.hi : min(len(self.turns), self.hi + PAGE)], at_top=False)
-            self.hi = self.lo + len(self.views)
-            if self.selected is not None and not any(view.turn is self.selected for view in self.views):
-                self.selected = None
-            self._window_changed()
+            return True
+        held = self.conversation.after(first, len(self.views) - 1) if first is not None else []
+        same = next((i for i, view in enumerate(self.views[1:], 1) if i > len(held) or turn_of(view) is not held[i - 1]), None)
+        if same is None:
+            return False  # the same change, seen already
+        gone, self.views = self.views[same:], self.views[:same]
+        self._drop(gone)
+        self.views += await self._mount(self._after(SWITCHED), at_top=False)
+        if self.selected is not None and not any(view.turn is self.selected for view in self.views):
+            self.selected = None
+        self._window_changed()
+        return True
+
+    def _drop(self, views: list[Shown]) -> None:
+        """Views of a branch left: hidden at once and removed while the branch's views are made (a switch waits for neither)."""
+        for view in views:
+            view.display = False
+        self.remove_children(views)
 
     def choose(self, turn: Turn) -> None:
         """Make a turn on screen the chosen message (another version of the one chosen, say)."""
@@ -400,9 +452,8 @@ class Transcript(VerticalScroll):
     async def finish_live(self, turn: Turn) -> None:
         """The streamed reply became a turn; its view joins the window if the window reaches it."""
         async with self._lock:
-            self._sync()
             view, self.live = self.live, None
-            at_end = self.hi == self._index(turn)
+            at_end = self._follows(turn)
             if view is None:
                 return
             view.set_state(turn.state)
@@ -412,7 +463,6 @@ class Transcript(VerticalScroll):
             if at_end:
                 view.turn = turn
                 self.views.append(view)
-                self.hi += 1
                 await self._trim(keep="bottom")
             else:
                 await view.remove()
@@ -427,12 +477,8 @@ class Transcript(VerticalScroll):
     async def forget(self, turn: Turn) -> None:
         """A turn the conversation took away (its last): its view goes too."""
         async with self._lock:
-            self._sync()
             if self.views and turn_of(self.views[-1]) is turn:
                 await self.views.pop().remove()
-                self.hi = self.lo + len(self.views)  # the views are the window (a turn added since may be in the list already)
-            self.hi = min(self.hi, len(self.turns))
-            self.lo = min(self.lo, self.hi)
 
     # Reading and marking.
 
