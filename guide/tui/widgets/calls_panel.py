@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from guide.safe_text import one_line
 from guide.tui.focus import follow_focus
+from guide.tui.widgets.call_rows import CallRows
 
 if TYPE_CHECKING:
     from guide.client import Trace
@@ -101,7 +102,7 @@ class CallsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(title(self.whose, self.theirs), classes="panel-title", id="calls-title")
         yield Static(EMPTY, id="panel-empty")
-        yield OptionList(id="calls")
+        yield CallRows(id="calls")
 
     def on_mount(self) -> None:
         self.query_one("#calls").display = False
