@@ -109,6 +109,10 @@ class CallsPanel(Vertical):
 
     BINDINGS = [Binding("w", "whose", "Mine / theirs / all", id="whose", tooltip="Show guide's own calls, other programs' calls, or both")]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The filter's key is off (and out of the footer) until another program's call has come: before, it would only crowd F6/F7 out."""
+        return self.theirs if action == "whose" else True
+
     def shown(self, trace: Trace) -> bool:
         """Whether the filter in force shows this call."""
         if trace.id in self.elsewhere:
@@ -148,6 +152,7 @@ class CallsPanel(Vertical):
             if trace.caller and not self.theirs:
                 self.theirs = True
                 self.query_one("#calls-title", Label).update(title(self.whose, self.theirs))
+                self.refresh_bindings()
             if self.shown(trace):
                 fresh[trace.id] = trace
         if not fresh:
