@@ -193,7 +193,8 @@ class Store:
     def close(self, timeout: float = 3.0) -> Path | None:
         """Land what is queued (waiting at most `timeout`) and close; the file holding what could not land, if any."""
         kept = self._writer.finish(timeout)
-        self._db.close()
+        with self._reading:  # not under a read still going on a thread (closing under it crashed the interpreter); later reads fail calmly
+            self._db.close()
         return kept
 
     # Reading: call these off the UI loop (`await store.read(...)`).

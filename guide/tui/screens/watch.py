@@ -42,11 +42,12 @@ ROWS = 60
 key (at 50 calls a second, 500 rows held a keystroke for 350 ms to 800 ms); older calls stay in the store."""
 
 
-def read_calls(store: Any, row: int | None, running: list[str], seen_by: str) -> tuple[list[Trace], int]:
-    """On a thread: the calls filed after `row` and the `running` ones as filed now, as Traces (built here, not on the loop), and the last row."""
+def read_calls(store: Any, row: int | None, running: list[str], seen_by: str, *, latest: int = OPENING) -> tuple[list[Trace], int]:
+    """On a thread: the calls filed after `row` (the `latest` before it at the first look) and the `running` ones as filed now,
+    as Traces (built here, not on the loop), and the last row."""
     from guide.client import Trace
 
-    found, row = store.their_calls(row, 500, seen_by=seen_by, latest=OPENING)
+    found, row = store.their_calls(row, 500, seen_by=seen_by, latest=latest)
     again = store.calls_by_id(running) if running else []
     fresh = {data["id"]: data for data in [*again, *found]}
     return [Trace.from_dict(data) for data in fresh.values()], row

@@ -145,6 +145,7 @@ class CallsPanel(Vertical):
             if trace.id in fresh:
                 continue
             if trace.id in self.traces:
+                self.traces[trace.id] = trace  # its newer record (Enter opens this one)
                 if self.shown(trace):
                     calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
                 continue
