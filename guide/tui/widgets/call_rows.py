@@ -12,11 +12,13 @@ again for the same words, or a row whose neighbour changed, costs a lookup.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from rich.segment import Segment
 from rich.text import Text
 from textual.cache import LRUCache
+from textual.message import Message
 from textual.strip import Strip
 from textual.style import Style
 from textual.visual import Padding, Visual, VisualType, visualize
@@ -36,6 +38,12 @@ def words_of(prompt: VisualType) -> Any:
 
 class CallRows(OptionList):
     """An OptionList whose rows are laid out and drawn once per look, not once per Option."""
+
+    @dataclass
+    class Reached(Message):
+        """The user moved the cursor onto the first row (`top`) or the last (`bottom`): where older or newer calls may be paged in."""
+
+        end: str
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -89,3 +97,35 @@ class CallRows(OptionList):
     def _row_width(self) -> int:
         padding = self.get_component_styles("option-list--option").padding
         return self.scrollable_content_region.width - self._get_left_gutter_width() - padding.width
+
+    # The user's moves (keys, not the panel placing the cursor): at either end, the panel may page calls in.
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self._reached()
+
+    def action_page_up(self) -> None:
+        super().action_page_up()  # type: ignore[no-untyped-call]
+        self._reached()
+
+    def action_first(self) -> None:
+        super().action_first()
+        self._reached()
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self._reached()
+
+    def action_page_down(self) -> None:
+        super().action_page_down()  # type: ignore[no-untyped-call]
+        self._reached()
+
+    def action_last(self) -> None:
+        super().action_last()
+        self._reached()
+
+    def _reached(self) -> None:
+        if self.option_count and self.highlighted == 0:
+            self.post_message(self.Reached("top"))
+        elif self.option_count and self.highlighted == self.option_count - 1:
+            self.post_message(self.Reached("bottom"))
