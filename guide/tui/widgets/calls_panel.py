@@ -234,7 +234,7 @@ class CallsPanel(Vertical):
         if self.earlier:
             more = "Enter shows more" if self.pages and len(self.traces) < self.limit else self.kept
             if self.pages_back:
-                more = "↑ or Enter shows more"
+                more = f"{self.kept}: ↑ or Enter shows more"
             options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
         if self.later:
             options.append(Option(later_row(self.later), id=LATER))
