@@ -188,7 +188,8 @@ class CallsPanel(Vertical):
             calls.replace_option_prompt(LATER, later_row(self.later))
             return
         if len(self.traces) > self.limit:
-            drop = max(self.limit * DROP // LIMIT, len(self.traces) - self.limit)
+            # guide watch drops just the overflow: its rows are drawn once (CallRows), and a list that keeps its length is not laid out again
+            drop = len(self.traces) - self.limit if self.pages_back else max(self.limit * DROP // LIMIT, len(self.traces) - self.limit)
             for oldest in list(self.traces)[:drop]:
                 del self.traces[oldest]
             self.earlier += drop
