@@ -25,8 +25,8 @@ from textual.visual import Padding, Visual, VisualType, visualize
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-KEPT = 2048
-"""Drawings kept (a row in each of its looks: plain, highlighted, hovered; at each width seen)."""
+KEPT = 256
+"""Drawings kept (a screenful of rows in each of their looks: plain, highlighted, hovered): few, as the collector walks them all."""
 
 
 def words_of(prompt: VisualType) -> Any:
