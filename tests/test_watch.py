@@ -215,24 +215,30 @@ def test_older_calls_page_in_from_the_store_as_the_cursor_moves_up_onto_the_firs
     file(range(130))
     app = WatchApp("http://127.0.0.1:9", "http://upstream", store=Store())
 
-    async def main() -> tuple[list[str], list[str], list[str], list[str]]:
+    async def main() -> tuple[list[str], list[str], list[str], list[str], str]:
         async with app.run_test(size=(120, 40)) as pilot:
             opened = await until(pilot, lambda: "129" in callers(pilot) and callers(pilot))
-            pilot.app.screen.query_one(CallsPanel).query_one("#calls").focus()
+            calls = pilot.app.screen.query_one(CallsPanel).query_one("#calls", OptionList)
+            calls.focus()
+            await pilot.press("up")  # off the last row: the calls that come now do not pull the cursor back down
+            await asyncio.to_thread(file, range(200, 202))
+            await until(pilot, lambda: "201" in callers(pilot))
+            stayed = callers(pilot)[calls.highlighted or 0]
             await pilot.press("home")
             paged = await until(pilot, lambda: "030" in callers(pilot) and callers(pilot))
             await asyncio.to_thread(file, range(130, 132))
-            counted = await until(pilot, lambda: "2 later" in " ".join(rows(pilot)) and callers(pilot))
+            counted = await until(pilot, lambda: "44 later" in " ".join(rows(pilot)) and callers(pilot))
             await pilot.press("end")
             latest = await until(pilot, lambda: "131" in callers(pilot) and callers(pilot))
-            return opened, paged, counted, latest
+            return opened, paged, counted, latest, stayed
 
     try:
-        opened, paged, counted, latest = asyncio.run(main())
+        opened, paged, counted, latest, stayed = asyncio.run(main())
     finally:
         app.store.close()
     assert opened[0].startswith("↑ 80 earlier calls") and opened[1:] == [f"{n:03d}" for n in range(80, 130)]
+    assert stayed == "128"
     assert paged[0].startswith("↑ 30 earlier calls") and paged[1:-1] == [f"{n:03d}" for n in range(30, 90)]
-    assert paged[-1].startswith("↓ 40 later calls")
-    assert counted[1:-1] == paged[1:-1] and counted[-1].startswith("↓ 42 later calls")
-    assert latest[0].startswith("↑ 82 earlier calls") and latest[1:] == [f"{n:03d}" for n in range(82, 132)]
+    assert paged[-1].startswith("↓ 42 later calls")
+    assert counted[1:-1] == paged[1:-1] and counted[-1].startswith("↓ 44 later calls")
+    assert latest[0].startswith("↑ 84 earlier calls") and latest[1:] == [f"{n:03d}" for n in range(84, 130)] + ["200", "201", "130", "131"]

@@ -187,6 +187,7 @@ class CallsPanel(Vertical):
             self.later += len(fresh)
             calls.replace_option_prompt(LATER, later_row(self.later))
             return
+        held = calls.highlighted_option.id if calls.highlighted_option is not None and calls.highlighted != calls.option_count - 1 else None
         if len(self.traces) > self.limit:
             # guide watch drops just the overflow: its rows are drawn once (CallRows), and a list that keeps its length is not laid out again
             drop = len(self.traces) - self.limit if self.pages_back else max(self.limit * DROP // LIMIT, len(self.traces) - self.limit)
@@ -196,6 +197,9 @@ class CallsPanel(Vertical):
             self._rebuild()
         else:
             calls.add_options([Option(row_text(trace, mark=self.mark), id=trace.id) for trace in fresh.values()])
+        if self.pages_back and held is not None:  # guide watch, the cursor moved up off the last row: it stays on its call
+            calls.highlighted = calls.get_option_index(held) if held in self.traces else min(1, calls.option_count - 1)
+            return
         self._shown()
 
     def show_earlier(self, traces: list[Trace], earlier: int) -> None:
