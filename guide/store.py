@@ -193,7 +193,8 @@ class Store:
     def close(self, timeout: float = 3.0) -> Path | None:
         """Land what is queued (waiting at most `timeout`) and close; the file holding what could not land, if any."""
         kept = self._writer.finish(timeout)
-        self._db.close()
+        with self._reading:  # not under a read still going on a thread (closing under it crashed the interpreter); later reads fail calmly
+            self._db.close()
         return kept
 
     # Reading: call these off the UI loop (`await store.read(...)`).
@@ -350,6 +351,17 @@ class Store:
             return [json.loads(row["data"]) for row in reversed(rows)], end
         rows = self._rows(f"SELECT rowid, data FROM traces WHERE rowid > ? AND {mine} ORDER BY rowid LIMIT ?", (after, seen_by, limit))
         return [json.loads(row["data"]) for row in rows], (rows[-1][0] if rows else after)
+
+    def their_calls_before(self, trace_id: str, limit: int, *, seen_by: str) -> tuple[list[dict[str, Any]], int]:
+        """Up to `limit` calls `seen_by` filed before the call `trace_id` (by row), oldest first, and how many such calls are before those."""
+        mine = "conversation_id IS NULL AND json_extract(data, '$.notes[0]') = ?"
+        found = self._rows("SELECT rowid FROM traces WHERE id = ?", (trace_id,))
+        if not found:
+            return [], 0
+        rows = self._rows(f"SELECT rowid, data FROM traces WHERE rowid < ? AND {mine} ORDER BY rowid DESC LIMIT ?", (found[0][0], seen_by, limit))
+        first = rows[-1][0] if rows else found[0][0]
+        before = int(self._rows(f"SELECT COUNT(*) FROM traces WHERE rowid < ? AND {mine}", (first, seen_by))[0][0])
+        return [json.loads(row["data"]) for row in reversed(rows)], before
 
     def calls_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
         """The calls with these ids, as filed now (a watching app's running rows, read again as the relay files their progress)."""

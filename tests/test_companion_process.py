@@ -237,6 +237,23 @@ def test_the_app_reports_another_program_on_the_port_and_talks_to_its_own_compan
     assert any(f"Another program holds 127.0.0.1:{held_port}" in words for words in told), told
 
 
+def test_the_companion_passed_over_its_port_does_not_take_the_relays(held_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """8765 held: the next port is 8766, where `guide watch` puts its relay; the companion goes past it (here the held port + 1 stands for it)."""
+    from guide.companion import identity
+
+    monkeypatch.setenv("GUIDE_GGUF", "none")
+    monkeypatch.setattr(identity, "RELAY_PORT", held_port + 1)
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await wait_until_connected(pilot)
+        assert app.session.server.client is not None
+        return app.session.server.client.base_url
+
+    base_url = run_app(GuideApp(), script)
+    assert f"127.0.0.1:{held_port + 1}/" not in base_url and record(held_port + 1) is None, base_url
+
+
 # When the companion crashes, the app says so, starts it again, and goes on.
 
 

@@ -191,3 +191,54 @@ def test_a_program_making_many_calls_keeps_the_view_to_a_screenful_of_rows_and_s
     assert kept <= ROWS  # every row changed lays the whole list out again: 500 of them held a key for 350 ms at 50 calls a second
     assert shown[0].startswith("↑ ") and "earlier calls" in shown[0] and "store" in shown[0]
     assert shown[-1].startswith("catalog → GET /v1/models · 200")
+
+
+def test_older_calls_page_in_from_the_store_as_the_cursor_moves_up_onto_the_first_row() -> None:
+    """130 calls filed: the view opens on the latest 50; Home pages in 50 older ones from the store (the newest past the 60 rows kept
+    go, counted), calls that come meanwhile are counted, not shown; End goes back to the latest, followed again."""
+    from guide.companion.relay_run import filing
+    from guide.companion.relay_trace import Recording
+    from guide.store import Store
+    from guide.tui.screens.watch import WatchApp
+
+    def file(numbers: range) -> None:
+        filed, store = filing()
+        for n in numbers:
+            call = Recording("POST", "/v1/chat/completions", "http://upstream/v1/chat/completions", [], f"prog/{n:03d}", [])
+            call.answered(200, [(b"content-type", b"application/json")])
+            filed(call.ended())
+        store.close()
+
+    def callers(pilot: Pilot[None]) -> list[str]:
+        return [row.rpartition("prog/")[2][:3] if "prog/" in row else row for row in rows(pilot)]
+
+    file(range(130))
+    app = WatchApp("http://127.0.0.1:9", "http://upstream", store=Store())
+
+    async def main() -> tuple[list[str], list[str], list[str], list[str], str]:
+        async with app.run_test(size=(120, 40)) as pilot:
+            opened = await until(pilot, lambda: "129" in callers(pilot) and callers(pilot))
+            calls = pilot.app.screen.query_one(CallsPanel).query_one("#calls", OptionList)
+            calls.focus()
+            await pilot.press("up")  # off the last row: the calls that come now do not pull the cursor back down
+            await asyncio.to_thread(file, range(200, 202))
+            await until(pilot, lambda: "201" in callers(pilot))
+            stayed = callers(pilot)[calls.highlighted or 0]
+            await pilot.press("home")
+            paged = await until(pilot, lambda: "030" in callers(pilot) and callers(pilot))
+            await asyncio.to_thread(file, range(130, 132))
+            counted = await until(pilot, lambda: "44 later" in " ".join(rows(pilot)) and callers(pilot))
+            await pilot.press("end")
+            latest = await until(pilot, lambda: "131" in callers(pilot) and callers(pilot))
+            return opened, paged, counted, latest, stayed
+
+    try:
+        opened, paged, counted, latest, stayed = asyncio.run(main())
+    finally:
+        app.store.close()
+    assert opened[0].startswith("↑ 80 earlier calls") and opened[1:] == [f"{n:03d}" for n in range(80, 130)]
+    assert stayed == "128"
+    assert paged[0].startswith("↑ 30 earlier calls") and paged[1:-1] == [f"{n:03d}" for n in range(30, 90)]
+    assert paged[-1].startswith("↓ 42 later calls")
+    assert counted[1:-1] == paged[1:-1] and counted[-1].startswith("↓ 44 later calls")
+    assert latest[0].startswith("↑ 84 earlier calls") and latest[1:] == [f"{n:03d}" for n in range(84, 130)] + ["200", "201", "130", "131"]

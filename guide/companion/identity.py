@@ -25,6 +25,8 @@ from typing import Any
 PROOF_PATH = "/guide/companion"
 """The one route that is guide's own: it answers who this is, never anything of the user's."""
 DEFAULT_PORT = 8765
+RELAY_PORT = 8766
+"""Where `guide watch` and `guide serve --relay` listen by default: beside the companion's 8765, so never a companion's next port."""
 
 
 def folder() -> Path:

@@ -14,11 +14,11 @@ from typing import Any
 from guide.client import Trace
 
 from .guards import Guard
+from .identity import RELAY_PORT
 from .protocol import CLIENT_TIMEOUT
 from .relay import Relay
 
-RELAY_PORT = 8766
-"""Where `guide watch` and `guide serve --relay` listen by default: beside the companion's 8765, which keeps serving."""
+__all__ = ["RELAY_PORT", "build", "filing", "serve", "uvicorn_config"]
 
 
 def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:

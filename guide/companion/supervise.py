@@ -253,6 +253,8 @@ async def find_or_start(settings: Any, gguf: str | None) -> tuple[Companion, lis
     first = wanted_port(settings)
     held: list[Passed] = []
     for port in range(first, min(first + PORTS_TRIED, 65536)):
+        if port != first and port == identity.RELAY_PORT:
+            continue  # `guide watch` puts its relay there: a companion there would take the calls a program means for the relay
         for _ in range(3):
             said = await ask(port, key)
             if said == "other" and starting_there(port):

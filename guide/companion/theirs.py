@@ -2,9 +2,10 @@
 
 Every request under /v1/ whose User-Agent is not guide's own client is read
 as it passes (relay_trace.Recording: bounded copies, keys redacted) and filed
-in the store when it ends, by a writer of the companion's own. The store opens
-on a thread at the first such call, so a companion nobody else calls never
-opens it. The answer is never changed or delayed by more than the copy.
+in the store as it starts (a running row at once, as the relay's) and again
+when it ends, by a writer of the companion's own. The store opens on a
+thread at the first such call, so a companion nobody else calls never opens
+it. The answer is never changed or delayed by more than the copy.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from .relay_trace import TO_THE_COMPANION, Recording
 
 
 class TheirCalls:
-    """ASGI middleware: a Trace of each call another program makes, filed when it ends."""
+    """ASGI middleware: a Trace of each call another program makes, filed as it starts and when it ends."""
 
     def __init__(self, app: ASGIApp, *, secrets: list[str] | None = None) -> None:
         self.app, self.secrets = app, [secret for secret in secrets or [] if secret]
         self.store: Any = None
         self.opening: asyncio.Task[Any] | None = None
+        self.starting: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
@@ -59,10 +61,20 @@ class TheirCalls:
                 call.gave(message.get("body", b""))
             await send(message)
 
+        self.file_soon(call.trace)
         try:
             await self.app(scope, receiving, sending)
         finally:
             await self.file(call.ended("done" if call.trace.status is not None else "stopped"))
+
+    def file_soon(self, trace: Any) -> None:
+        """File a call as it starts: now if the store is open, else once it is (the answer never waits for the store to open)."""
+        if self.opening is not None and self.opening.done() and not self.opening.cancelled() and self.opening.exception() is None:
+            self.opening.result().save_trace(None, trace)
+            return
+        filing = asyncio.ensure_future(self.file(trace))
+        self.starting.add(filing)  # held until done: the loop keeps only a weak reference to a task
+        filing.add_done_callback(self.starting.discard)
 
     async def file(self, trace: Any) -> None:
         """File a call in the store (opened on a thread the first time); a store that cannot open loses the record, never the call."""

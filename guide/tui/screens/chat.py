@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 NARROW = 100
 THEIRS_EVERY = 0.5
 """Seconds between looks in the store for calls other programs made to the companion (a read off the loop, by row number)."""
+THEIRS_RUNNING = 50
+"""Their running calls read again at each look, at most (the newest); the others catch up when they end."""
 """Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
 DRAWN_WITHIN = 5.0
@@ -198,20 +200,22 @@ class ChatScreen(Screen[None]):
     @work(group="theirs")
     @guarded
     async def look_for_their_calls(self) -> None:
-        """Calls other programs made to the companion (it files them), read off the loop, as rows marked theirs."""
-        from guide.client import Trace
+        """Calls other programs made to the companion (it files them as they start and end), read off the loop, as rows marked theirs;
+        the running ones read again by id (filed again in place, they are not after the last row read)."""
         from guide.companion.relay_trace import TO_THE_COMPANION
+        from guide.tui.screens.watch import read_calls
 
         store = self.session.store
         if store is None or self.looking:
             return
         self.looking = True
+        running = [trace.id for trace in self.panel.traces.values() if trace.caller and trace.state == "running"][-THEIRS_RUNNING:]
         try:
-            found, self.their_row = await store.read(store.their_calls, self.their_row, seen_by=TO_THE_COMPANION)
+            found, self.their_row = await store.read(read_calls, store, self.their_row, running, TO_THE_COMPANION, latest=0)
         finally:
             self.looking = False
-        for data in found:
-            self.panel.show(Trace.from_dict(data))
+        if found:
+            self.panel.show_all(found)
 
     # What the conversation reports.
 

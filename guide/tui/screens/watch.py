@@ -10,6 +10,7 @@ the next look is due lets that look pass.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,19 +38,30 @@ RUNNING_READ = 50
 RUNNING_EVERY = 5
 """Looks between readings of the running calls again (half a second, as often as the relay files them): each changed row
 lays the whole list out again, so at 50 calls a second reading them at every look held a keystroke for 350 ms."""
+PAGE = 50
+"""Older calls paged in from the store each time the user moves up onto the first row."""
 ROWS = 60
 """Rows the view keeps (the calls panel keeps 500): the list is laid out again whenever a row changes, so fewer rows is a quicker
 key (at 50 calls a second, 500 rows held a keystroke for 350 ms to 800 ms); older calls stay in the store."""
 
 
-def read_calls(store: Any, row: int | None, running: list[str], seen_by: str) -> tuple[list[Trace], int]:
-    """On a thread: the calls filed after `row` and the `running` ones as filed now, as Traces (built here, not on the loop), and the last row."""
+def read_calls(store: Any, row: int | None, running: list[str], seen_by: str, *, latest: int = OPENING) -> tuple[list[Trace], int]:
+    """On a thread: the calls filed after `row` (the `latest` before it at the first look) and the `running` ones as filed now,
+    as Traces (built here, not on the loop), and the last row."""
     from guide.client import Trace
 
-    found, row = store.their_calls(row, 500, seen_by=seen_by, latest=OPENING)
+    found, row = store.their_calls(row, 500, seen_by=seen_by, latest=latest)
     again = store.calls_by_id(running) if running else []
     fresh = {data["id"]: data for data in [*again, *found]}
     return [Trace.from_dict(data) for data in fresh.values()], row
+
+
+def read_before(store: Any, first: str, seen_by: str) -> tuple[list[Trace], int]:
+    """On a thread: the PAGE calls filed before the call `first`, as Traces, and how many are before those."""
+    from guide.client import Trace
+
+    found, before = store.their_calls_before(first, PAGE, seen_by=seen_by)
+    return [Trace.from_dict(data) for data in found], before
 
 
 def base_line(relay_url: str) -> str:
@@ -69,6 +81,9 @@ class WatchScreen(Screen[None]):
         """The last row of the store's calls read (None: not looked yet; the first look shows the latest OPENING)."""
         self.looking = False
         self.looks = 0
+        self.paging = False
+        self.generation = 0
+        """Bumped when the view goes back to the latest calls: a look begun before then is not shown."""
 
     def compose(self) -> ComposeResult:
         yield Label(base_line(self.relay_url), id="watch-base")
@@ -77,7 +92,7 @@ class WatchScreen(Screen[None]):
             id="watch-note",
             markup=False,
         )
-        yield CallsPanel(mark_theirs=False, limit=ROWS, kept="all are in guide's store", pages=False)
+        yield CallsPanel(mark_theirs=False, limit=ROWS, kept="all are in guide's store", pages=False, pages_back=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -95,16 +110,50 @@ class WatchScreen(Screen[None]):
             return
         self.looking = True
         self.looks += 1
+        generation, opening = self.generation, self.row is None
         try:
             panel = self.query_one(CallsPanel)
             running = [trace.id for trace in panel.traces.values() if trace.state == "running"][-RUNNING_READ:]
             if self.looks % RUNNING_EVERY:
                 running = []
-            found, self.row = await store.read(read_calls, store, self.row, running, RELAYED)
+            found, row = await store.read(read_calls, store, self.row, running, RELAYED)
+            earlier = (await store.read(store.their_calls_before, found[0].id, 0, seen_by=RELAYED))[1] if opening and found else 0
         finally:
             self.looking = False
+        if generation != self.generation:
+            return
+        self.row = row
         if found:
             panel.show_all([self.updated(panel, trace) for trace in found])
+        if earlier:  # calls filed before the opening ones: the first row says so, and moving onto it pages them in
+            panel.show_earlier([], earlier)
+
+    @work(group="page")
+    @guarded
+    async def on_calls_panel_earlier_wanted(self, event: CallsPanel.EarlierWanted) -> None:
+        """Older calls, read from the store off the loop, put before the rows shown (the newest past the limit go, counted)."""
+        from guide.companion.relay_trace import RELAYED
+
+        store: Any = getattr(self.app, "store", None)
+        panel = self.query_one(CallsPanel)
+        first = next(iter(panel.traces), None)
+        if store is None or first is None or self.paging:
+            return
+        self.paging = True
+        generation = self.generation
+        try:
+            older, before = await store.read(read_before, store, first, RELAYED)
+        finally:
+            self.paging = False
+        if generation == self.generation and first == next(iter(panel.traces), None):
+            panel.show_earlier(older, before)
+
+    def on_calls_panel_latest_wanted(self, event: CallsPanel.LatestWanted) -> None:
+        """Back to the latest calls, followed as they come: the rows are read again as at the opening."""
+        self.generation += 1
+        self.row = None
+        self.query_one(CallsPanel).clear()
+        self.look()
 
     @staticmethod
     def updated(panel: CallsPanel, trace: Trace) -> Trace:
@@ -144,6 +193,9 @@ class WatchApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(WatchScreen(self.relay_url, self.upstream))
+        # What the app holds once open lasts as long as it does: frozen, the collector's full passes (each second or so under 50
+        # calls a second) no longer walk it. They walked all of it: 100 ms to 250 ms on the loop each, the keystroke p99's tail.
+        self.call_after_refresh(gc.freeze)
 
     def withdraw(self, message: str, *, title: str = "") -> None:
         """Take a notice down once what it said is over ("Replaying…"), as the app's own does (here, with few notices, all of them)."""

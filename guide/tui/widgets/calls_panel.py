@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from guide.safe_text import one_line
 from guide.tui.focus import follow_focus
+from guide.tui.widgets.call_rows import CallRows
 
 if TYPE_CHECKING:
     from guide.client import Trace
@@ -26,6 +27,7 @@ LIMIT = 500
 """Rows kept at most; past it the oldest DROP go at once (one rebuild, not one per call)."""
 DROP = 100
 EARLIER = "earlier-calls"
+LATER = "later-calls"
 OPENING = 10
 """Calls shown when a stored conversation opens (a screenful; the counts include them all)."""
 PAGE = 50
@@ -65,6 +67,11 @@ def row_text(trace: Trace, *, mark: bool = True) -> Text:
     return text
 
 
+def later_row(later: int) -> Text:
+    """The last row while paged back: how many calls came after the rows shown."""
+    return Text(f"↓ {later:,} later calls · ↓ or Enter shows the latest", style="dim italic")
+
+
 class CallsPanel(Vertical):
     """Every call of this conversation, newest last; Enter opens one whole.
 
@@ -81,7 +88,18 @@ class CallsPanel(Vertical):
     class EarlierWanted(Message):
         """The user asked for the calls before the first one shown."""
 
-    def __init__(self, *, mark_theirs: bool = True, limit: int = LIMIT, kept: str = "all are in the export (F4, E)", pages: bool = True) -> None:
+    class LatestWanted(Message):
+        """The user, paged back, asked for the latest calls again (and to follow them)."""
+
+    def __init__(
+        self,
+        *,
+        mark_theirs: bool = True,
+        limit: int = LIMIT,
+        kept: str = "all are in the export (F4, E)",
+        pages: bool = True,
+        pages_back: bool = False,
+    ) -> None:
         super().__init__(id="calls-panel")
         self.mark = mark_theirs
         self.limit = limit
@@ -92,6 +110,11 @@ class CallsPanel(Vertical):
         self.traces: dict[str, Trace] = {}
         self.earlier = 0
         """Calls of this conversation not shown (older than the first row)."""
+        self.pages_back = pages_back
+        """guide watch: moving up onto the first row pages older calls in (dropping the newest past the limit); the rows then stay
+        put, counting the calls that come meanwhile, until the user moves down onto the last row (or presses Enter there)."""
+        self.later = 0
+        """Calls newer than the last row (paged back: not shown until the user asks for the latest again)."""
         self.whose = "all"
         self.theirs = False
         """Whether another program's call has come: the header then names the filter and its key."""
@@ -101,12 +124,16 @@ class CallsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(title(self.whose, self.theirs), classes="panel-title", id="calls-title")
         yield Static(EMPTY, id="panel-empty")
-        yield OptionList(id="calls")
+        yield CallRows(id="calls")
 
     def on_mount(self) -> None:
         self.query_one("#calls").display = False
 
     BINDINGS = [Binding("w", "whose", "Mine / theirs / all", id="whose", tooltip="Show guide's own calls, other programs' calls, or both")]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The filter's key is off (and out of the footer) until another program's call has come: before, it would only crowd F6/F7 out."""
+        return self.theirs if action == "whose" else True
 
     def shown(self, trace: Trace) -> bool:
         """Whether the filter in force shows this call."""
@@ -139,7 +166,11 @@ class CallsPanel(Vertical):
         for trace in traces:
             if trace.id in fresh:
                 continue
+            if self.later and trace.id not in self.traces:  # paged back: the rows stay put, the newer calls are counted
+                fresh[trace.id] = trace
+                continue
             if trace.id in self.traces:
+                self.traces[trace.id] = trace  # its newer record (Enter opens this one)
                 if self.shown(trace):
                     calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
                 continue
@@ -147,22 +178,35 @@ class CallsPanel(Vertical):
             if trace.caller and not self.theirs:
                 self.theirs = True
                 self.query_one("#calls-title", Label).update(title(self.whose, self.theirs))
+                self.refresh_bindings()
             if self.shown(trace):
                 fresh[trace.id] = trace
         if not fresh:
             return
+        if self.later:
+            self.later += len(fresh)
+            calls.replace_option_prompt(LATER, later_row(self.later))
+            return
+        held = calls.highlighted_option.id if calls.highlighted_option is not None and calls.highlighted != calls.option_count - 1 else None
         if len(self.traces) > self.limit:
-            drop = max(self.limit * DROP // LIMIT, len(self.traces) - self.limit)
+            # guide watch drops just the overflow: its rows are drawn once (CallRows), and a list that keeps its length is not laid out again
+            drop = len(self.traces) - self.limit if self.pages_back else max(self.limit * DROP // LIMIT, len(self.traces) - self.limit)
             for oldest in list(self.traces)[:drop]:
                 del self.traces[oldest]
             self.earlier += drop
             self._rebuild()
         else:
             calls.add_options([Option(row_text(trace, mark=self.mark), id=trace.id) for trace in fresh.values()])
+        if self.pages_back and held is not None:  # guide watch, the cursor moved up off the last row: it stays on its call
+            calls.highlighted = calls.get_option_index(held) if held in self.traces else min(1, calls.option_count - 1)
+            return
         self._shown()
 
     def show_earlier(self, traces: list[Trace], earlier: int) -> None:
         """Put stored calls (oldest first) before the rows shown; `earlier` remain unshown."""
+        if self.pages_back:
+            self.page_back(traces, earlier)
+            return
         kept = {trace.id: trace for trace in traces}
         kept.update(self.traces)
         self.traces = dict(list(kept.items())[-self.limit :])
@@ -170,18 +214,43 @@ class CallsPanel(Vertical):
         self._rebuild()
         self._shown()
 
+    def page_back(self, traces: list[Trace], earlier: int) -> None:
+        """Put older calls before the rows shown, the newest past the limit going (counted as later); the cursor stays on its call."""
+        calls = self.query_one("#calls", OptionList)
+        at = calls.highlighted_option.id if calls.highlighted_option is not None else None
+        older = {trace.id: trace for trace in traces if trace.id not in self.traces}
+        rows = list({**older, **self.traces}.items())
+        self.later += len(rows[self.limit :])
+        self.traces = dict(rows[: self.limit])
+        self.earlier = earlier
+        self._rebuild()
+        first = next(iter(self.traces), None)
+        landing = at if at in self.traces and at != EARLIER else first
+        if landing is not None and landing in self.traces and self.shown(self.traces[landing]):
+            calls.highlighted = calls.get_option_index(landing)
+            if at == EARLIER and older:  # moved up onto the first row: onto the newest of the older calls, as a scroll would
+                calls.highlighted = calls.get_option_index(list(older)[-1])
+        calls.scroll_to_highlight()
+
     def _rebuild(self) -> None:
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()
         options = [Option(row_text(trace, mark=self.mark), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
         if self.earlier:
             more = "Enter shows more" if self.pages and len(self.traces) < self.limit else self.kept
+            if self.pages_back:
+                more = f"{self.kept}: ↑ or Enter shows more"
             options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
+        if self.later:
+            options.append(Option(later_row(self.later), id=LATER))
         calls.add_options(options)
 
     def _shown(self) -> None:
         calls = self.query_one("#calls", OptionList)
         if not self.traces:
+            return
+        if self.later:  # paged back: the cursor stays where the user put it
+            calls.display = True
             return
         calls.display = True
         self.query_one("#panel-empty").display = False
@@ -193,7 +262,7 @@ class CallsPanel(Vertical):
         """Forget every row (a new conversation)."""
         self.traces.clear()
         self.elsewhere = set()
-        self.earlier = 0
+        self.earlier = self.later = 0
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()
         calls.display = False
@@ -205,9 +274,23 @@ class CallsPanel(Vertical):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id == EARLIER:
-            if self.pages and len(self.traces) < self.limit:
+            if self.pages_back or (self.pages and len(self.traces) < self.limit):
                 self.post_message(self.EarlierWanted())
+            return
+        if event.option.id == LATER:
+            self.post_message(self.LatestWanted())
             return
         trace = self.traces.get(event.option.id or "")
         if trace is not None:
             self.post_message(self.CallSelected(trace))
+
+    def on_call_rows_reached(self, event: CallRows.Reached) -> None:
+        """guide watch: the cursor moved onto the first row (older calls wanted) or onto the last (the latest again)."""
+        event.stop()
+        calls = self.query_one("#calls", OptionList)
+        if not self.pages_back or calls.highlighted_option is None:
+            return
+        if event.end == "top" and calls.highlighted_option.id == EARLIER:
+            self.post_message(self.EarlierWanted())
+        elif event.end == "bottom" and calls.highlighted_option.id == LATER:
+            self.post_message(self.LatestWanted())
