@@ -189,7 +189,7 @@ class CallsPanel(Vertical):
             return
         held = calls.highlighted_option.id if calls.highlighted_option is not None and calls.highlighted != calls.option_count - 1 else None
         if len(self.traces) > self.limit:
-            # guide watch drops just the overflow: its rows are drawn once (CallRows), and a list that keeps its length is not laid out again
+            # guide watch drops just the overflow: a list that keeps its length is not laid out again
             drop = len(self.traces) - self.limit if self.pages_back else max(self.limit * DROP // LIMIT, len(self.traces) - self.limit)
             for oldest in list(self.traces)[:drop]:
                 del self.traces[oldest]
