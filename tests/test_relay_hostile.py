@@ -8,9 +8,11 @@ upstream's framing, not the body the relay passes on, must not go with it.
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import pytest
-from test_relay import filed
+from test_relay import filed, relaying
 from test_relay_wire import Scripted, through
 
 FOLLOWING = Scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
@@ -44,3 +46,30 @@ def test_a_status_outside_100_to_599_is_a_502_naming_the_upstream_not_a_cut_conn
         (call,) = filed(1)
     assert got.startswith(b"HTTP/1.1 502 ") and b'"upstream_failed"' in got and upstream.url.removeprefix("http://").encode() in got
     assert call["state"] == "failed"
+
+
+def test_a_program_that_goes_away_while_the_upstream_thinks_stops_the_upstreams_call() -> None:
+    listening = socket.create_server(("127.0.0.1", 0))
+    ended: list[str] = []
+
+    def thinking() -> None:
+        connection, _ = listening.accept()
+        with connection:
+            connection.settimeout(15)
+            connection.recv(65536)
+            try:
+                ended.append("closed" if not connection.recv(65536) else "more")
+            except OSError:
+                ended.append("held past 15 s")
+
+    thinker = threading.Thread(target=thinking, daemon=True)
+    thinker.start()
+    with listening, relaying(f"http://127.0.0.1:{listening.getsockname()[1]}") as relay:
+        port = int(relay.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as program:
+            program.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 2\r\n\r\n{}" % port)
+            time.sleep(1)  # the upstream has the request, and answers nothing yet: a model thinking
+        thinker.join(20)
+        (call,) = filed(1)
+    assert ended == ["closed"]  # as when the program called the upstream itself: its going away is the call's end, not billed on
+    assert call["state"] == "stopped"
