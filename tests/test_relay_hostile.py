@@ -33,7 +33,10 @@ def test_an_answer_with_both_content_length_and_chunked_reaches_the_program_whol
     # RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which an intermediary removes before passing the answer on
     both = [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", b"a\r\n0123456789\r\n0\r\n\r\n"]
     with through(Scripted(both), FOLLOWING) as (_, relay):
-        got = exchange(relay, b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nConnection: close\r\n\r\n")
+        got = exchange(
+            relay,
+            b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nConnection: close\r\n\r\n",
+        )
     head, _, rest = got.partition(b"\r\n\r\n")
     assert b"content-length: 5" not in head.lower() and b"transfer-encoding: chunked" in head.lower()
     assert rest.startswith(b"a\r\n0123456789\r\n0\r\n\r\nHTTP/1.1 200 OK") and rest.endswith(b"\r\n\r\nok")

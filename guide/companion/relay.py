@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -155,7 +156,14 @@ class Relay:
                 pieces = self.body(call, receive, limit)
                 first = await anext(pieces, b"")
                 rest = None if call.read else pieces
-            response = await self.upstream.ask(method, url.raw_path, sent, first, rest, chunked)
+            whole = asyncio.Event()
+            if rest is None:
+                whole.set()
+            else:
+                rest = told_whole(rest, whole)
+            response = await self.unless_gone(
+                asyncio.ensure_future(self.upstream.ask(method, url.raw_path, sent, first, rest, chunked)), whole, receive
+            )
         except Refusal as refusal:
             await self.refused(call, refusal, scope, receive, send)
             return
@@ -168,12 +176,34 @@ class Relay:
         except Garbled as error:
             await self.failed(call, 502, f"The upstream {self.shown} answered in a way that is not HTTP: {reason(error)}.", "upstream_failed", send)
             return
+        if response is None:
+            call.trace.notes.append("The program went away before the upstream answered; the relay stopped the upstream's call.")
+            call.finish(self.tell, "stopped")
+            return
         if not call.read:
             call.sent()
         try:
             await self.answer(call, response, receive, send)
         finally:
             await response.aclose()
+
+    async def unless_gone(self, asking: asyncio.Future[Reply], whole: asyncio.Event, receive: Receive) -> Reply | None:
+        """The upstream's answer, or None when the program went away first: its call is then cut, as the program's own going away would cut it."""
+
+        async def gone() -> None:
+            await whole.wait()  # until then the request's body is what receive() gives, and the upload reads it
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        watching: asyncio.Future[Any] = asyncio.create_task(gone())
+        try:
+            await asyncio.wait({asking, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watching.cancel()
+            if not asking.done():
+                asking.cancel()  # ask() drops the connection as it is cancelled
+                await asyncio.wait({asking})
+        return None if asking.cancelled() else asking.result()
 
     async def body(self, call: Recording, receive: Receive, limit: int) -> AsyncIterator[bytes]:
         """The request's body as it arrives, counted against `limit`; a pause longer than the client timeout is a 408."""
@@ -289,6 +319,13 @@ def under_base(raw_path: bytes) -> str | None:
     if walks or "\\" in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
         return None
     return rest
+
+
+async def told_whole(pieces: AsyncIterator[bytes], whole: asyncio.Event) -> AsyncIterator[bytes]:
+    """The request's body as it comes, `whole` set once it has all gone on."""
+    async for piece in pieces:
+        yield piece
+    whole.set()
 
 
 def reason(error: BaseException) -> str:
