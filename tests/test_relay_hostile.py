@@ -76,3 +76,12 @@ def test_a_program_that_goes_away_while_the_upstream_thinks_stops_the_upstreams_
         (call,) = filed(1)
     assert ended == ["closed"]  # as when the program called the upstream itself: its going away is the call's end, not billed on
     assert call["state"] == "stopped"
+
+
+def test_a_header_the_upstreams_connection_header_names_stays_with_that_connection() -> None:
+    # RFC 9110 §7.6.1: an intermediary removes each header its Connection header names, as the relay does on the way up
+    named = [b"HTTP/1.1 200 OK\r\nConnection: X-Hop, keep-alive\r\nX-Hop: upstream's own\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\n{}"]
+    with through(Scripted(named)) as (_, relay):
+        got = exchange(relay, b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nConnection: close\r\n\r\n")
+    head = got.partition(b"\r\n\r\n")[0].lower()
+    assert b"x-kept: yes" in head and b"x-hop" not in head
