@@ -116,9 +116,7 @@ class Relay:
 
     def headers_for(self, given: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], str]:
         """The headers that go on (hop-by-hop and proxy headers left here, the key as the options say), and the caller's key."""
-        named_by_connection = {
-            token.strip().lower() for name, value in given if name.lower() == b"connection" for token in value.split(b",") if token.strip()
-        }
+        named_by_connection = connection_named(given)
         caller_key = ""
         sent = []
         for name, value in given:
@@ -231,7 +229,8 @@ class Relay:
 
     async def answer(self, call: Recording, response: Reply, receive: Receive, send: Send) -> None:
         """The upstream's answer, passed back piece by piece; the program going away stops it (and the upstream call)."""
-        headers = [(name, value) for name, value in response.headers if name.lower() not in HOP_BY_HOP]
+        named_by_connection = connection_named(response.headers)
+        headers = [(name, value) for name, value in response.headers if name.lower() not in HOP_BY_HOP and name.lower() not in named_by_connection]
         call.answered(response.status, headers)
         pieces = response.pieces()
         first, broke = b"", None
@@ -319,6 +318,11 @@ def under_base(raw_path: bytes) -> str | None:
     if walks or "\\" in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
         return None
     return rest
+
+
+def connection_named(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    """The headers a message's Connection header names: about that connection, so never passed on (RFC 9110 §7.6.1)."""
+    return {token.strip().lower() for name, value in headers if name.lower() == b"connection" for token in value.split(b",") if token.strip()}
 
 
 async def told_whole(pieces: AsyncIterator[bytes], whole: asyncio.Event) -> AsyncIterator[bytes]:
