@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -115,9 +116,7 @@ class Relay:
 
     def headers_for(self, given: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], str]:
         """The headers that go on (hop-by-hop and proxy headers left here, the key as the options say), and the caller's key."""
-        named_by_connection = {
-            token.strip().lower() for name, value in given if name.lower() == b"connection" for token in value.split(b",") if token.strip()
-        }
+        named_by_connection = connection_named(given)
         caller_key = ""
         sent = []
         for name, value in given:
@@ -155,7 +154,14 @@ class Relay:
                 pieces = self.body(call, receive, limit)
                 first = await anext(pieces, b"")
                 rest = None if call.read else pieces
-            response = await self.upstream.ask(method, url.raw_path, sent, first, rest, chunked)
+            whole = asyncio.Event()
+            if rest is None:
+                whole.set()
+            else:
+                rest = told_whole(rest, whole)
+            response = await self.unless_gone(
+                asyncio.ensure_future(self.upstream.ask(method, url.raw_path, sent, first, rest, chunked)), whole, receive
+            )
         except Refusal as refusal:
             await self.refused(call, refusal, scope, receive, send)
             return
@@ -168,12 +174,34 @@ class Relay:
         except Garbled as error:
             await self.failed(call, 502, f"The upstream {self.shown} answered in a way that is not HTTP: {reason(error)}.", "upstream_failed", send)
             return
+        if response is None:
+            call.trace.notes.append("The program went away before the upstream answered; the relay stopped the upstream's call.")
+            call.finish(self.tell, "stopped")
+            return
         if not call.read:
             call.sent()
         try:
             await self.answer(call, response, receive, send)
         finally:
             await response.aclose()
+
+    async def unless_gone(self, asking: asyncio.Future[Reply], whole: asyncio.Event, receive: Receive) -> Reply | None:
+        """The upstream's answer, or None when the program went away first: its call is then cut, as the program's own going away would cut it."""
+
+        async def gone() -> None:
+            await whole.wait()  # until then the request's body is what receive() gives, and the upload reads it
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        watching: asyncio.Future[Any] = asyncio.create_task(gone())
+        try:
+            await asyncio.wait({asking, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watching.cancel()
+            if not asking.done():
+                asking.cancel()  # ask() drops the connection as it is cancelled
+                await asyncio.wait({asking})
+        return None if asking.cancelled() else asking.result()
 
     async def body(self, call: Recording, receive: Receive, limit: int) -> AsyncIterator[bytes]:
         """The request's body as it arrives, counted against `limit`; a pause longer than the client timeout is a 408."""
@@ -201,7 +229,8 @@ class Relay:
 
     async def answer(self, call: Recording, response: Reply, receive: Receive, send: Send) -> None:
         """The upstream's answer, passed back piece by piece; the program going away stops it (and the upstream call)."""
-        headers = [(name, value) for name, value in response.headers if name.lower() not in HOP_BY_HOP]
+        named_by_connection = connection_named(response.headers)
+        headers = [(name, value) for name, value in response.headers if name.lower() not in HOP_BY_HOP and name.lower() not in named_by_connection]
         call.answered(response.status, headers)
         pieces = response.pieces()
         first, broke = b"", None
@@ -289,6 +318,18 @@ def under_base(raw_path: bytes) -> str | None:
     if walks or "\\" in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
         return None
     return rest
+
+
+def connection_named(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    """The headers a message's Connection header names: about that connection, so never passed on (RFC 9110 §7.6.1)."""
+    return {token.strip().lower() for name, value in headers if name.lower() == b"connection" for token in value.split(b",") if token.strip()}
+
+
+async def told_whole(pieces: AsyncIterator[bytes], whole: asyncio.Event) -> AsyncIterator[bytes]:
+    """The request's body as it comes, `whole` set once it has all gone on."""
+    async for piece in pieces:
+        yield piece
+    whole.set()
 
 
 def reason(error: BaseException) -> str:

@@ -37,7 +37,8 @@ ASKED_AGAIN = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 """Methods asked again on a new connection when a kept-alive one was closed as it was reused: the idempotent ones (RFC 9110 §9.2.2).
 A POST may have been acted on (a completion billed) before the upstream let the connection go, so it gets the 502, as from nginx."""
 BLANK_LINE = re.compile(rb"\n\r?\n")
-STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?\r?")
+STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-5][0-9]{2})(?: [^\r\n]*)?\r?")
+"""A status from 100 to 599 (RFC 9110 §15): uvicorn cannot pass any other on, and would cut the program's connection instead of a 502."""
 HEADER_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?)[ \t]*\r?")
 """A header as h11 takes one (RFC 9110 §5.5: visible characters, and spaces and tabs inside): uvicorn refuses to send on anything else."""
 CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?")
@@ -358,6 +359,8 @@ class Upstream:
         if method == "HEAD" or status in (204, 304):
             return Reply(self, link, status, headers, keep, "none", 0)
         if codings:
+            # RFC 9112 §6.3: the coding frames the body, and its Content-Length goes, or the program would read the body by a wrong length
+            headers[:] = [(name, value) for name, value in headers if name.lower() != b"content-length"]
             if codings[-1] == b"chunked":
                 return Reply(self, link, status, headers, keep, "chunked", 0)
             return Reply(self, link, status, headers, False, "close", 0)
