@@ -85,3 +85,22 @@ def test_a_header_the_upstreams_connection_header_names_stays_with_that_connecti
         got = exchange(relay, b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nConnection: close\r\n\r\n")
     head = got.partition(b"\r\n\r\n")[0].lower()
     assert b"x-kept: yes" in head and b"x-hop" not in head
+
+
+TRICKLED = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Trickled: yes\r\nContent-Length: 2\r\n\r\nok"
+PADDED = b"HTTP/1.1 100 Continue\r\nX-Padding: " + b"p" * 80
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [TRICKLED[:24], *[TRICKLED[at : at + 1] for at in range(24, len(TRICKLED) - 2)], TRICKLED[-2:]],  # a byte at a time
+        [PADDED, b"\r\n\r\nHTTP/1.1 200 OK\r\nX-Trickled: yes\r\nContent-Length: 2\r\n\r\nok"],  # the answer's head whole, after a long 100's
+    ],
+    ids=["a-byte-at-a-time", "after-a-long-100"],
+)
+def test_a_head_that_comes_in_pieces_after_a_100_continue_is_read_whole(pieces: list[bytes]) -> None:
+    # the end of a head is looked for only where new bytes came, and afresh in what follows the 100 Continue
+    with through(Scripted(pieces)) as (_, relay):
+        got = exchange(relay, b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nConnection: close\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200 ") and b"x-trickled: yes" in got.lower() and got.endswith(b"\r\n\r\nok")

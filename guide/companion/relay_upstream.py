@@ -326,18 +326,20 @@ class Upstream:
             await link.write(b"0\r\n\r\n", self.silence)
 
     async def _answer(self, link: Link, method: str) -> Reply:
-        got = b""
+        got = bytearray()
+        searched = 0  # the end is looked for only where new bytes came: a head sent a byte at a time costs no more
         while True:
-            end = BLANK_LINE.search(got)  # first in what is already here: a 100 Continue and the answer may come in one piece
+            end = BLANK_LINE.search(got, max(0, searched - 3))  # first in what is already here: a 100 Continue and the answer may come in one piece
             if end is None:
                 if len(got) > HEAD_MAX:
                     raise Garbled("the answer's head is too long")
                 data = await link.read(self.silence)
                 if not data:
                     raise (Closed if not got else Garbled)("the upstream closed the connection without answering")
+                searched = len(got)
                 got += data
                 continue
-            head, got = got[: end.start() + 1], got[end.end() :]
+            head, got, searched = bytes(got[: end.start() + 1]), got[end.end() :], 0
             if len(head) > HEAD_MAX:
                 raise Garbled("the answer's head is too long")
             status, minor, headers = parse_head(head)
@@ -345,7 +347,7 @@ class Upstream:
                 if status == 101:
                     raise Garbled("the upstream switched protocols")
                 continue  # 100 Continue and the like: the answer proper follows
-            link.unread(got)
+            link.unread(bytes(got))
             return self._reply(link, method, status, minor, headers)
 
     def _reply(self, link: Link, method: str, status: int, minor: int, headers: list[tuple[bytes, bytes]]) -> Reply:
