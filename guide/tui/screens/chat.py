@@ -138,10 +138,11 @@ class ChatScreen(Screen[None]):
         await self.show(self.transcript.head)  # the greeting composed is the one shown: painted once, not mounted twice
         self.call_after_refresh(self._after_first_frame)
 
-    def _after_first_frame(self) -> None:
+    async def _after_first_frame(self) -> None:
         """The footer comes a frame after the greeting: its keys cost a launch more than the rest of the screen."""
         if self.is_attached:  # not when guide quits at once
-            self.mount(Footer(compact=True))  # compact: every F-key fits at 80 columns
+            await self.mount(Footer(compact=True))  # compact: every F-key fits at 80 columns
+            self.refresh_bindings()  # a footer mounted late draws its keys when told the bindings changed
 
     def on_resize(self) -> None:
         wide = self.size.width >= NARROW
