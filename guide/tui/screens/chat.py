@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList
+from textual.widgets import OptionList
 from textual.worker import WorkerCancelled
 
 from guide.client import Gentle
@@ -140,6 +140,8 @@ class ChatScreen(Screen[None]):
 
     async def _after_first_frame(self) -> None:
         """The footer comes a frame after the greeting: its keys cost a launch more than the rest of the screen."""
+        from textual.widgets import Footer
+
         if self.is_attached:  # not when guide quits at once
             await self.mount(Footer(compact=True))  # compact: every F-key fits at 80 columns
             self.refresh_bindings()  # a footer mounted late draws its keys when told the bindings changed
