@@ -7,8 +7,6 @@ the length) drew every piece, and the reply must still end whole, every word ren
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from loopback import LoopbackServer, Stream, chat_chunk, sse
 from textual.pilot import Pilot
