@@ -127,9 +127,6 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="body"):
             yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
-        suggestions = OptionList(id="suggestions")
-        suggestions.display = False  # hidden as made: hiding it once mounted cost the first frame a layout
-        yield suggestions
         yield Composer()
 
     async def on_mount(self) -> None:
@@ -139,10 +136,14 @@ class ChatScreen(Screen[None]):
         self.call_after_refresh(self._after_first_frame)
 
     async def _after_first_frame(self) -> None:
-        """The footer comes a frame after the greeting: its keys cost a launch more than the rest of the screen."""
+        """The footer and the slash commands' list come a frame after the greeting: its keys cost a launch more than the
+        rest of the screen, and the composer goes without the list until it is there."""
         from textual.widgets import Footer
 
         if self.is_attached:  # not when guide quits at once
+            suggestions = OptionList(id="suggestions")
+            suggestions.display = False  # hidden as made: hiding it once mounted costs a layout
+            await self.mount(suggestions, before=self.composer)
             await self.mount(Footer(compact=True))  # compact: every F-key fits at 80 columns
             self.refresh_bindings()  # a footer mounted late draws its keys when told the bindings changed
 
