@@ -79,6 +79,8 @@ def differences(before: Version, after: Version) -> str:
 class BranchCompare(ModalScreen[None]):
     """Two versions of a message: their requests as sent and their replies, side by side, what differs marked."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [Binding("escape,q", "dismiss", "Close", id="close")]
 
     def __init__(self, before: Version, after: Version) -> None:
