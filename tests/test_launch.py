@@ -47,6 +47,7 @@ class Painted(guide_app.GuideApp):
         seen["collections"] = sum(stat["collections"] for stat in gc.get_stats()) - collected
         seen["greetings"], seen["focused"] = len(greetings), focused
         seen["focus"] = self.screen.focused.id if self.screen.focused is not None else None
+        seen["rules"] = sorted({name for rule in self.stylesheet.rules for name in rule.selector_names})
         self.call_later(self.after)
 
     def after(self):
@@ -82,6 +83,14 @@ def test_the_first_frame_imports_nothing_the_greeting_does_not_need(server: Loop
     loaded = set(first_paint(server)["modules"])
     early = sorted(name for name in loaded for heavy in NOT_AT_FIRST_PAINT if name == heavy or name.startswith(heavy + "."))
     assert not early, early
+
+
+def test_the_dialogs_css_is_not_read_before_the_first_frame(server: LoopbackServer) -> None:
+    """guide.tcss held every dialog's rules (half the file), parsed before the greeting; they are read as a dialog opens
+    (the snapshots of the call detail, the map and help show them applied)."""
+    rules = set(first_paint(server)["rules"])
+    assert {"#composer", "#transcript", "#calls-panel"} <= rules
+    assert not rules & {"#call-detail", "#call-tabs", ".picker", "#persona-editor", "#replay", "#map-title", "#beside"}
 
 
 def test_the_first_frame_paints_one_greeting_with_the_composer_focused_and_no_collection(server: LoopbackServer) -> None:

@@ -136,8 +136,8 @@ class ChatScreen(Screen[None]):
         self.call_after_refresh(self._after_first_frame)
 
     async def _after_first_frame(self) -> None:
-        """The footer and the slash commands' list come a frame after the greeting: its keys cost a launch more than the
-        rest of the screen, and the composer goes without the list until it is there."""
+        """The footer and the slash commands' list come a frame after the greeting: the footer's keys cost a launch more
+        than the rest of the screen, and the composer goes without the list until it is there."""
         from textual.widgets import Footer
 
         if self.is_attached:  # not when guide quits at once
