@@ -20,13 +20,13 @@ from guide.client import Gentle
 from guide.constants import PROBE
 from guide.conversation import Conversation, Event, Notice, Switched
 from guide.conversation.events import Severity
-from guide.learn.tour import Tour
 from guide.models import ModelChoice, Server
 from guide.status import Status
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, ToolCall, Trace
     from guide.companion.supervise import Companion, Keeper
+    from guide.learn.tour import Tour
     from guide.mcp.tools import Ask, McpTools
     from guide.store import Store
     from guide.store_writer import Saving
@@ -87,8 +87,7 @@ class ChatSession:
         self.store_opened = asyncio.Event()
         """The store opened, or could not be: what was said meanwhile is in it (or it never will be, and `store_problem` says why)."""
         self._opening: asyncio.Task[None] | None = None
-        self.tour = Tour()
-        """Where the learner is in the tour: Esc leaves it there for /tour to take up again."""
+        self._tour: Tour | None = None
         self.mcp: McpTools | None = None
         """The MCP servers in the settings (None when it names none): started only when a persona's tool needs one."""
         self.approve: Ask | None = None
@@ -96,6 +95,15 @@ class ChatSession:
         self._mcp_servers()
         self.conversation = self._with_mcp(Conversation(self.shelf.get(self.settings.persona), **self._shared()))
         """The conversation in force: its one home (the screen and the transcript show it, told by `Switched`)."""
+
+    @property
+    def tour(self) -> Tour:
+        """Where the learner is in the tour: Esc leaves it there for /tour to take up again (made on first use: launch stays light)."""
+        if self._tour is None:
+            from guide.learn.tour import Tour
+
+            self._tour = Tour()
+        return self._tour
 
     def _shared(self) -> dict[str, Any]:
         """What every conversation of this run shares: the server in force, the store, the settings' words."""

@@ -36,6 +36,10 @@ from guide.tui.screens.notices import Recent
 if TYPE_CHECKING:
     from guide.client import GuideError
 
+gc.disable()
+"""No collection until the greeting is painted (GuideApp turns them back on then): the imports and the first frame make
+tens of thousands of objects that live as long as the app, and collections walking them were a fifth of a launch."""
+
 
 class GuideApp(App[None]):
     """A calm guide to chat with, that shows every call it makes."""
@@ -163,6 +167,7 @@ class GuideApp(App[None]):
         self.call_after_refresh(self._first_frame_shown)
 
     def _first_frame_shown(self) -> None:
+        gc.enable()
         for title, words in self.session.problems():
             self.notify(words, title=title, severity="warning", timeout=10)
         if self._theme_problem:
@@ -184,6 +189,7 @@ class GuideApp(App[None]):
             answering.cancel()
 
     async def on_unmount(self) -> None:
+        gc.enable()  # quitting before the first frame
         gc.unfreeze()
         kept = await self.session.close()
         if kept is not None:

@@ -19,6 +19,8 @@ EARLY = "A key pressed as this opened is not an answer (you may have been typing
 class ApproveTool(ModalScreen[str]):
     """The model asks an MCP server's tool to run: the user says whether it may."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("y", "answer('y')", "Run once", id="once"),
         Binding("a", "answer('a')", "Always (this conversation)", id="always"),

@@ -85,6 +85,8 @@ class BranchCompare(ModalScreen[None]):
     """Two versions of a message: their requests as sent and their replies, side by side, what differs marked. The one in
     view is set beside another, the one before it at first; [ and ] choose which (any other version of the message)."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="close"),
         Binding("[", "other(-1)", "Earlier version", id="compare-before", group=OTHER),

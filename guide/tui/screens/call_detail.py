@@ -58,6 +58,8 @@ MARK_STYLES = {" ": "", "~": "on #5f5f00", "-": "on #5f0000", "+": "on #005f00"}
 class CallDetail(ModalScreen[str | None]):
     """One call, whole. c copies what the open tab shows; e replays it with edits."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="close"),
         Binding(

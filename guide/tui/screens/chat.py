@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList
+from textual.widgets import OptionList
 from textual.worker import WorkerCancelled
 
 from guide.client import Gentle
@@ -85,6 +85,8 @@ def play(path: str) -> str | None:
 class ChatScreen(Screen[None]):
     """Where the conversation happens; it opens with the persona's greeting."""
 
+    AUTO_FOCUS = "#composer"
+    """Focus goes straight to the composer: Textual's default focused the transcript first, and each move restyled the screen's widgets."""
     BINDINGS = [
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy-reply", show=False, priority=True),  # over the composer's redo
@@ -101,8 +103,8 @@ class ChatScreen(Screen[None]):
         self.session = session
         """The run this screen shows (headless): its conversation, its store, whether it has started."""
         self.streaming = False
-        self.live: tuple[Exchange, asyncio.Queue[tuple[str, str] | None], Worker[None]] | None = None
-        """The reply being drawn: its exchange, the pieces reported and not yet drawn, and the worker drawing them."""
+        self.live: tuple[Exchange, asyncio.Queue[list[tuple[str, str]] | None], Worker[None]] | None = None
+        """The reply being drawn: its exchange, the pieces reported and not yet drawn (as reported, a list at a time), and the worker drawing them."""
         self.preparing = 0
         """Pictures being made ready for the next message (/attach): a message sent meanwhile goes without them, and is told so."""
         self.panel_wanted: bool | None = None
@@ -127,15 +129,25 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="body"):
             yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
-        yield OptionList(id="suggestions")
         yield Composer()
-        yield Footer(compact=True)  # compact: every F-key fits at 80 columns
 
     async def on_mount(self) -> None:
         self.set_interval(THEIRS_EVERY, self.look_for_their_calls)
-        self.query_one("#suggestions").display = False
         self.query_one(Composer).focus()
-        await self.show()
+        await self.show(self.transcript.head)  # the greeting composed is the one shown: painted once, not mounted twice
+        self.call_after_refresh(self._after_first_frame)
+
+    async def _after_first_frame(self) -> None:
+        """The footer and the slash commands' list come a frame after the greeting: the footer's keys cost a launch more
+        than the rest of the screen, and the composer goes without the list until it is there."""
+        from textual.widgets import Footer
+
+        if self.is_attached:  # not when guide quits at once
+            suggestions = OptionList(id="suggestions")
+            suggestions.display = False  # hidden as made: hiding it once mounted costs a layout
+            await self.mount(suggestions, before=self.composer)
+            await self.mount(Footer(compact=True))  # compact: every F-key fits at 80 columns
+            self.refresh_bindings()  # a footer mounted late draws its keys when told the bindings changed
 
     def on_resize(self) -> None:
         wide = self.size.width >= NARROW
@@ -163,10 +175,10 @@ class ChatScreen(Screen[None]):
         """The calls panel."""
         return self.query_one(CallsPanel)
 
-    async def show(self) -> None:
+    async def show(self, greeting: MessageView | None = None) -> None:
         """Show the conversation in force: its greeting and its latest turns (and forget the last one's calls)."""
         conversation, self.found_for = self.conversation, None
-        greeting = MessageView("greeting", *conversation.opening)  # as it opened, whoever speaks now
+        greeting = greeting or MessageView("greeting", *conversation.opening)  # as it opened, whoever speaks now
         self.panel.clear()
         await self.transcript.reset(conversation, greeting)
         if conversation.stored_id is not None:
@@ -233,8 +245,7 @@ class ChatScreen(Screen[None]):
             await self._reply_started(event.exchange)
         elif isinstance(event, ReplyPieces):
             if self.live is not None and self.live[0] is event.exchange:
-                for part in event.parts:
-                    self.live[1].put_nowait(part)
+                self.live[1].put_nowait(list(event.parts))
         elif isinstance(event, ReplyEnded):
             await self._reply_ended(event)
         elif isinstance(event, CallFiled):
@@ -258,14 +269,15 @@ class ChatScreen(Screen[None]):
     async def _reply_started(self, exchange: Exchange) -> None:
         """A reply the conversation is asking for: a message view, drawing the pieces as they are reported."""
         view = await self.transcript.start_live(exchange.who)
-        pieces: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+        pieces: asyncio.Queue[list[tuple[str, str]] | None] = asyncio.Queue()
         self.live = (exchange, pieces, self.run_worker(self._draw(view, pieces), group="drawing"))
 
     @guarded
-    async def _draw(self, view: MessageView, pieces: asyncio.Queue[tuple[str, str] | None]) -> None:
+    async def _draw(self, view: MessageView, pieces: asyncio.Queue[list[tuple[str, str]] | None]) -> None:
         async def reported() -> AsyncIterator[tuple[str, str]]:
-            while (part := await pieces.get()) is not None:
-                yield part
+            while (parts := await pieces.get()) is not None:
+                for part in parts:
+                    yield part
 
         await view.stream(reported())
 

@@ -14,6 +14,8 @@ from guide.safe_text import visible
 class Confirm(ModalScreen[bool]):
     """Ask before something that cannot be taken back, or that may not work."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("y", "dismiss(True)", "Yes", id="yes"),
         Binding("n,escape", "dismiss(False)", "No", id="no"),

@@ -36,6 +36,8 @@ class Choice:
 class ConversationsScreen(ModalScreen[Choice | None]):
     """The conversation list, most recent first; `/` searches the words of every conversation."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("slash,ctrl+f", "search", "Search", id="search"),
         Binding("escape", "close", "Close", id="close"),

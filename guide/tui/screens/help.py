@@ -65,6 +65,8 @@ def help_markdown() -> str:
 class HelpScreen(ModalScreen[None]):
     """Keys and commands."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [Binding("escape,q,f1", "dismiss", "Close", id="close"), Binding("t", "tour", "Take the tour", id="tour")]
 
     async def action_tour(self) -> None:

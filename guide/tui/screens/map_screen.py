@@ -32,6 +32,8 @@ EDGES = 2 * (len(FIXED) + 1) + 2
 class MapScreen(ModalScreen[None]):
     """The table of gentle actions; p probes the server again, Enter opens a row's probe call."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("escape,q,f3", "dismiss", "Close", id="close"),
         Binding("p", "probe", "Probe again", id="probe", tooltip="Ask the server again which actions it offers"),

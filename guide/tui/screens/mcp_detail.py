@@ -63,6 +63,8 @@ TABS = (("exchange", "Exchange"), ("request", "Request"), ("response", "Response
 class McpDetail(ModalScreen[None]):
     """One MCP exchange, whole."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [Binding("escape,q", "dismiss", "Close", id="close")]
 
     def __init__(self, trace: Trace) -> None:

@@ -65,6 +65,8 @@ def summary(title: str, message: str, screen_width: int) -> tuple[str, bool]:
 class NoticesScreen(ModalScreen[None]):
     """The recent notices, whole, newest first (F8)."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [Binding("escape,q,f8", "dismiss", "Close", id="close")]
 
     def __init__(self, said: list[Said]) -> None:

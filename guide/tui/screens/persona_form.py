@@ -29,6 +29,8 @@ EXAMPLE = template("night-owl")
 class PersonaEditor(ModalScreen[Persona | None]):
     """Create or edit a persona: name, address, greeting, system prompt, model, temperature, tools."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("escape", "leave", "Cancel", id="cancel"),
         Binding("ctrl+s", "save", "Save", id="save"),

@@ -21,6 +21,8 @@ from guide.safe_text import one_line
 class Picker(ModalScreen[str | None]):
     """A titled list; Enter chooses, Esc leaves."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="close")]
 
     def __init__(self, title: str, options: list[Option], note: str = "", current: str | None = None) -> None:
@@ -95,6 +97,8 @@ def server_picker(current: str, in_force: str | None = None) -> Picker:
 
 class AddressPrompt(ModalScreen[str | None]):
     """Ask for a custom server address."""
+
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="close")]
 

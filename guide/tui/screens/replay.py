@@ -101,6 +101,8 @@ def shortened(line: str) -> str:
 class ReplayEditor(ModalScreen[dict[str, Any] | None]):
     """The request body to edit; it dismisses with the body to send, or None."""
 
+    CSS_PATH = "screens.tcss"  # read as the first dialog opens, not at launch
+
     BINDINGS = [
         Binding("escape", "leave", "Cancel (edits kept)", id="cancel", priority=True),  # the code editor keeps Esc for itself otherwise
         Binding("ctrl+s", "send", "Check and send", id="send", priority=True),

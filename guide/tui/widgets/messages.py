@@ -48,6 +48,9 @@ def as_written_parser() -> Any:
 
 
 FRAME = 1 / 30
+PER_BLOCK = 0.002
+"""Seconds between draws per Markdown block already drawn: each draw has Textual measure every block of the reply again, so a
+long reply (hundreds of paragraphs) is drawn less often than once a frame, and measuring stays a small share of the time."""
 STATE_NOTES = {"stopped": "stopped", "cut": "cut off", "failed": "failed"}
 
 
@@ -234,7 +237,8 @@ class MessageView(Vertical):
         """Show the reasoning and the answer as they arrive, coalesced to one render per frame.
 
         Rendering once per frame instead of once per piece is what keeps a long
-        fast reply cheap; the final full update renders code fences right.
+        fast reply cheap (and less often than that once it is hundreds of
+        paragraphs long); the final full update renders code fences right.
         Reasoning gathers in a folded block above the answer, its title
         counting the seconds while the model thinks.
         """
@@ -256,7 +260,7 @@ class MessageView(Vertical):
                     arrived.append(piece)
                     pending.append(piece)
                 now = time.monotonic()
-                if now - shown_at >= FRAME:
+                if now - shown_at >= max(FRAME, PER_BLOCK * len(body.children)):
                     if pending:
                         await stream.write(visible("".join(pending)))
                         pending.clear()

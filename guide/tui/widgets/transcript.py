@@ -152,11 +152,12 @@ class Transcript(VerticalScroll):
     async def reset(self, conversation: Conversation, head: MessageView) -> None:
         """Show another conversation: its greeting and its latest turns."""
         async with self._lock:
-            await self.remove_children()
+            await self.remove_children([child for child in self.children if child is not head])  # the greeting composed stays
             self.head, self.conversation = head, conversation
             self.views, self.live, self.current, self.selected = [], None, None, None
             self.found.clear()
-            await self.mount(head)
+            if not head.is_attached:
+                await self.mount(head)
             await self._show_latest()
         self.run_worker(self._fill(), group="transcript-fill")
 
