@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
 from typing import Any
 
@@ -199,6 +200,27 @@ def test_the_slash_menu_completes_as_you_type(server: LoopbackServer) -> None:
 
     shown, text = run_app(make_app(server), script)
     assert shown and text == "/imagine "
+
+
+def test_a_slash_typed_before_the_list_is_mounted_is_suggested_when_it_comes(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list is mounted a frame after the greeting: what was typed in that first frame is suggested as it arrives."""
+    from guide.tui.screens.chat import ChatScreen
+
+    mount_list = ChatScreen._after_first_frame
+
+    async def typed_first(screen: ChatScreen) -> None:
+        screen.composer.text = "/im"  # as typed in the first frame: no list yet to show it
+        await asyncio.sleep(0.3)  # the composer has heard of the change, and found no list
+        await mount_list(screen)
+
+    monkeypatch.setattr(ChatScreen, "_after_first_frame", typed_first)
+
+    async def script(pilot: Pilot[None]) -> Any:
+        app: GuideApp = pilot.app  # type: ignore[assignment]
+        await pilot.pause()
+        return app.chat.query_one("#suggestions").display
+
+    assert run_app(make_app(server), script)
 
 
 def test_switching_persona_shows_a_divider_changes_the_next_system_message_and_is_saved(server: LoopbackServer) -> None:

@@ -146,6 +146,7 @@ class ChatScreen(Screen[None]):
             suggestions = OptionList(id="suggestions")
             suggestions.display = False  # hidden as made: hiding it once mounted costs a layout
             await self.mount(suggestions, before=self.composer)
+            self.composer.suggest()  # a `/` typed in the first frame had no list to show it
             await self.mount(Footer(compact=True))  # compact: every F-key fits at 80 columns
             self.refresh_bindings()  # a footer mounted late draws its keys when told the bindings changed
 

@@ -148,6 +148,10 @@ class Composer(TextArea, inherit_bindings=False):
         self.move_cursor(self.document.end)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self.suggest()
+
+    def suggest(self) -> None:
+        """Show the slash commands the text so far may be (the list is mounted a frame after launch: it is asked again then)."""
         suggestions = self.suggestions
         if suggestions is None:
             return
