@@ -317,9 +317,13 @@ def test_branch_keys_wait_while_a_reply_streams(server: LoopbackServer) -> None:
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
         await type_and_send(pilot, "Once")
-        server.push(Stream(sse(*[chat_chunk(f"word{i} ") for i in range(40)], chat_chunk(finish="stop")), pause=0.05))
+        server.push(Stream(sse(*[chat_chunk(f"word{i} ") for i in range(40)], chat_chunk(finish="stop")), pause=0.1))
         app.chat.composer.text = "Twice"
         await pilot.press("enter")
+        for _ in range(200):  # until the reply streams: a busy machine may take a while to start it
+            if app.chat.streaming:
+                break
+            await pilot.pause(0.05)
         await pilot.pause(0.3)
         await pilot.press("tab", "up", "up", "up", "e", "[")
         await pilot.pause(0.1)
