@@ -27,7 +27,7 @@ Surface = Literal[Gentle.think, Gentle.respond]
 
 
 class ConversationState:
-    """The state of a Conversation, which the layers above it (keeping, branching, switching, sending) share."""
+    """The state of a Conversation, which the layers above it (keeping, branching, sending) share."""
 
     def __init__(
         self,
