@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from tui_helpers import run_app, settle, stored_id, type_and_send
 
 from guide.conversation import core as conversation_core
+from guide.conversation import keeping as conversation_keeping
 from guide.conversation import new_uid
 from guide.store import Store
 from guide.tui.app import GuideApp
@@ -135,7 +136,7 @@ def test_call_counts_leave_probes_out() -> None:
 
 def test_scrolling_up_and_back_down_walks_every_turn_once_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conversation_core, "RESUME_PAGE", 30)
-    monkeypatch.setattr(conversation_core, "OLDER_PAGE", 25)
+    monkeypatch.setattr(conversation_keeping, "OLDER_PAGE", 25)
     # 30 turns on opening, then a full page of 25 and a last short one of 15: every kind of page, and more than the
     # window (40), so it slides both ways. (120 turns walked three full pages and took 40 s for nothing more.)
     generate(home(), 70)
@@ -353,7 +354,7 @@ def test_the_mouse_wheel_reaches_older_turns_and_comes_back(monkeypatch: pytest.
     from textual import events
 
     monkeypatch.setattr(conversation_core, "RESUME_PAGE", 12)
-    monkeypatch.setattr(conversation_core, "OLDER_PAGE", 7)
+    monkeypatch.setattr(conversation_keeping, "OLDER_PAGE", 7)
     generate(home(), 26)
 
     async def script(pilot: Pilot[None]) -> None:

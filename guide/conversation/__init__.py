@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from guide.constants import DEFAULT_HISTORY as DEFAULT_BUDGET
 
-from .core import OLDER_PAGE, RESUME_PAGE, Conversation
+from .core import Conversation
 from .events import (
     BranchShown,
     CallFiled,
@@ -28,6 +28,7 @@ from .events import (
     TurnRemoved,
 )
 from .exchange import Exchange
+from .keeping import OLDER_PAGE, RESUME_PAGE
 from .turns import Turn, as_markdown, new_uid
 
 __all__ = [
