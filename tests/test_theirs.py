@@ -34,14 +34,19 @@ async def until(pilot: Pilot[None], check: Any, seconds: float = 30) -> Any:
     raise AssertionError("not in time")
 
 
+async def watching_theirs(pilot: Pilot[None]) -> None:
+    """Until the app is on the companion and looks for other programs' calls to it."""
+    await wait_until_connected(pilot)
+    await until(pilot, lambda: pilot.app.screen.their_row is not None)  # type: ignore[attr-defined]
+
+
 def test_a_call_another_program_makes_to_the_companion_appears_marked_theirs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GUIDE_GGUF", "none")
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        await wait_until_connected(pilot)
+        await watching_theirs(pilot)
         assert app.session.server.client is not None
-        await until(pilot, lambda: app.screen.their_row is not None)  # type: ignore[attr-defined]
         body = {"model": "reflective-listener", "messages": [{"role": "user", "content": "from my own script"}]}
         async with httpx.AsyncClient() as client:
             said = await client.post(
@@ -78,9 +83,8 @@ def test_the_filter_key_shows_in_the_footer_only_once_another_programs_call_has_
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        await wait_until_connected(pilot)
+        await watching_theirs(pilot)
         assert app.session.server.client is not None
-        await until(pilot, lambda: app.screen.their_row is not None)  # type: ignore[attr-defined]
         app.screen.query_one(CallsPanel).query_one("#calls").focus()
         await pilot.pause(0.1)
         before = footer(app)
@@ -103,9 +107,8 @@ def test_another_programs_call_appears_as_it_starts_and_updates_as_it_ends(monke
 
     async def script(pilot: Pilot[None]) -> Any:
         app: GuideApp = pilot.app  # type: ignore[assignment]
-        await wait_until_connected(pilot)
+        await watching_theirs(pilot)
         assert app.session.server.client is not None
-        await until(pilot, lambda: app.screen.their_row is not None)  # type: ignore[attr-defined]
         address = httpx.URL(app.session.server.client.base_url)
         body = json.dumps({"model": "reflective-listener", "messages": [{"role": "user", "content": "slowly"}]}).encode()
         head = (
