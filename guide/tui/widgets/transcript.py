@@ -16,7 +16,7 @@ removed by paging.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,6 +31,7 @@ from guide.tui.boundary import guarded
 from guide.tui.focus import follow_focus
 
 from .messages import ActionBlock, Divider, MessageView, Shown, markdown, needs_full_render, view_for
+from .transcript_choosing import Choosing, turn_of
 
 __all__ = ["PAGE", "WINDOW", "ActionBlock", "Divider", "MessageView", "Transcript", "markdown", "needs_full_render"]
 
@@ -49,13 +50,7 @@ if TYPE_CHECKING:
     from guide.conversation import Conversation
 
 
-def turn_of(view: Shown) -> Turn:
-    """The turn a view in the window shows."""
-    assert view.turn is not None
-    return view.turn
-
-
-class Transcript(VerticalScroll):
+class Transcript(Choosing, VerticalScroll):
     """The conversation: the greeting, a window of turns, and the reply streaming now."""
 
     can_focus = True
@@ -481,96 +476,9 @@ class Transcript(VerticalScroll):
             if self.views and turn_of(self.views[-1]) is turn:
                 await self.views.pop().remove()
 
-    # Reading and marking.
-
-    def last_message(self, role: str | None = None) -> MessageView | None:
-        """The last message on screen (of a role), the live one included."""
-        candidates = [*self.views, *([self.live] if self.live else [])]
-        views = [v for v in candidates if isinstance(v, MessageView) and (role is None or v.role == role)]
-        return views[-1] if views else None
-
-    def mark(self, found: Iterable[Turn], current: Turn | None) -> None:
-        """Highlight the turns a search found, and the one it is at."""
-        self.found, self.current = set(found), current
-        for view in self.views:
-            self._mark(view)
-
-    def _mark(self, view: Shown) -> None:
-        turn = turn_of(view)
-        view.set_class(turn in self.found, "found")
-        view.set_class(turn is self.current, "found-current")
-        view.set_class(turn is self.selected, "selected")
-
-    # Choosing a message to copy (focus the transcript: ↑/↓, then y copies it and b its code).
-
-    def _selectable(self) -> list[Shown]:
-        return [view for view in self.views if isinstance(view, MessageView | ActionBlock)]
-
-    async def action_select(self, step: int) -> None:
-        """Move to the message before (-1) or after (+1) the one selected; the first move selects the last."""
-        views = self._selectable()
-        at = next((i for i, v in enumerate(views) if v.turn is self.selected), None)
-        if at is None:
-            target = len(views) - 1
-        else:
-            target = at + step
-            turn = self.selected
-            if (target < 0 and await self.older()) or (target >= len(views) and await self.newer()):
-                views = self._selectable()  # a page was mounted beyond the edge
-                target = next(i for i, v in enumerate(views) if v.turn is turn) + step
-        if not views or not 0 <= target < len(views):
-            return
-        view = views[target]
-        self.selected, self.code_at = view.turn, 0
-        for each in self.views:
-            self._mark(each)
-        self.scroll_to_widget(view, animate=False, immediate=True)
-
     def action_ask(self, verb: Literal["edit", "version", "compare"], step: int = 0) -> None:
         """e, [, ] and d on the chosen message: the screen acts (it drives the conversation)."""
         if self.selected is None:
             self.notify("↑ or ↓ first, to choose a message.", timeout=3)
             return
         self.post_message(self.Asked(self.selected, verb, step))
-
-    def action_code_sideways(self, direction: int) -> None:
-        """← / →: scroll the code blocks of the chosen message (else of the messages on screen) half a width sideways."""
-        from textual.widgets.markdown import MarkdownFence
-
-        chosen = [v for v in self.views if v.turn is self.selected] if self.selected is not None else self.views
-        for view in chosen:
-            if self.selected is None and not self.region.overlaps(view.region):
-                continue
-            for fence in view.query(MarkdownFence):
-                fence.scroll_relative(x=direction * max(1, fence.size.width // 2), animate=False, immediate=True)
-
-    def on_blur(self) -> None:
-        if self.selected is not None:
-            self.selected = None
-            for view in self.views:
-                self._mark(view)
-
-    def action_copy_selected(self) -> None:
-        """y: the selected message, as written."""
-        from guide.tui.clipboard import copy
-
-        if self.selected is None:
-            self.notify("↑ or ↓ first, to choose a message to copy.", timeout=3)
-            return
-        copy(self.app, self.selected.content, "the message" if self.selected.role != "action" else "the block")
-
-    def action_copy_code(self) -> None:
-        """b: the selected message's last code block; again, the one before it."""
-        from guide.tui.clipboard import code_blocks, copy
-
-        if self.selected is None:
-            self.notify("↑ or ↓ first, to choose a message; then b copies its code.", timeout=3)
-            return
-        blocks = code_blocks(self.selected.content)
-        if not blocks:
-            self.notify("This message has no code block; y copies all of it.", timeout=3)
-            return
-        index = len(blocks) - 1 - self.code_at % len(blocks)
-        self.code_at += 1
-        what = "the code block" if len(blocks) == 1 else f"code block {index + 1} of {len(blocks)}"
-        copy(self.app, blocks[index], what)
