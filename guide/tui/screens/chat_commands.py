@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.screen import Screen
 
 from guide.tui import slash
 from guide.tui.boundary import guarded
@@ -17,21 +16,14 @@ from guide.tui.widgets.composer import PLACEHOLDER, Composer
 
 if TYPE_CHECKING:
     from guide.chat_session import ChatSession
-    from guide.conversation import Conversation, Turn
-    from guide.tui.widgets.transcript import Transcript
+    from guide.conversation import Turn
+    from guide.tui.screens.chat_find import ChatParts
 
-    class _Screen(Screen[None]):
+    class _Screen(ChatParts):
         session: ChatSession
         preparing: int
         attaching: set[str]
         editing: tuple[Turn, str] | None
-
-        @property
-        def conversation(self) -> Conversation: ...
-        @property
-        def transcript(self) -> Transcript: ...
-        @property
-        def composer(self) -> Composer: ...
 
         def reply(self, text: str) -> Any: ...
         def edit(self, turn: Turn, text: str) -> Any: ...

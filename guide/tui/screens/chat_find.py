@@ -18,10 +18,8 @@ if TYPE_CHECKING:
     from guide.tui.widgets.find_bar import FindBar
     from guide.tui.widgets.transcript import Transcript
 
-    class _Screen(Screen[None]):
-        found: list[Turn]
-        found_at: int
-        found_for: tuple[str, int] | None
+    class ChatParts(Screen[None]):
+        """What the chat screen's mixins read of it (for the type checker only)."""
 
         @property
         def conversation(self) -> Conversation: ...
@@ -29,6 +27,11 @@ if TYPE_CHECKING:
         def transcript(self) -> Transcript: ...
         @property
         def composer(self) -> Composer: ...
+
+    class _Screen(ChatParts):
+        found: list[Turn]
+        found_at: int
+        found_for: tuple[str, int] | None
 else:
     _Screen = object
 
