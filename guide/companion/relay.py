@@ -37,7 +37,6 @@ from guide.client import API_VERSION, Trace, api_base, redact_url
 from guide.constants import MAX_AUDIO
 
 from .limits import Refusal, refuse, too_large
-from .protocol import CLIENT_TIMEOUT
 from .relay_trace import QUIET_START, Recording
 from .relay_upstream import Garbled, Reply, Silent, Unreachable, Upstream
 
@@ -54,20 +53,11 @@ CONNECT_WAIT = 10.0
 
 
 class Relay:
-    """The relay as an ASGI app: each request passed on to `upstream`, each call told to `listeners` as it starts and ends."""
+    """The relay as an ASGI app: each request passed on to `upstream`, each call told (`tell`) as it starts, runs and ends."""
 
-    def __init__(
-        self,
-        upstream: str,
-        *,
-        upstream_key: str | None = None,
-        relay_key: str | None = None,
-        stall: float = CLIENT_TIMEOUT,
-        listeners: list[Callable[[Trace], None]] | None = None,
-    ) -> None:
+    def __init__(self, upstream: str, *, upstream_key: str | None, relay_key: str | None, stall: float, tell: Callable[[Trace], None]) -> None:
         self.base = httpx.URL(api_base(upstream))
-        self.upstream_key, self.relay_key, self.stall = upstream_key, relay_key, stall
-        self.listeners = listeners if listeners is not None else []
+        self.upstream_key, self.relay_key, self.stall, self.tell = upstream_key, relay_key, stall, tell
         self.shown = redact_url(str(self.base))
         # No environment proxy, no .netrc, no redirects followed: the request goes to the one base, as it came.
         self.upstream = Upstream(self.base, connect=CONNECT_WAIT, silence=UPSTREAM_SILENCE)
@@ -132,10 +122,6 @@ class Relay:
             sent.append((b"Authorization", f"Bearer {self.upstream_key}".encode("latin-1")))
         return sent, caller_key
 
-    def tell(self, trace: Trace) -> None:
-        for listener in self.listeners:
-            listener(trace)
-
     async def pass_on(
         self, call: Recording, method: str, url: httpx.URL, sent: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
     ) -> None:
@@ -183,7 +169,7 @@ class Relay:
         try:
             await self.answer(call, response, receive, send)
         finally:
-            await response.aclose()
+            response.release()
 
     async def unless_gone(self, asking: asyncio.Future[Reply], whole: asyncio.Event, receive: Receive) -> Reply | None:
         """The upstream's answer, or None when the program went away first: its call is then cut, as the program's own going away would cut it."""
@@ -288,10 +274,6 @@ class Relay:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-    async def close(self) -> None:
-        """Let the upstream's connections go."""
-        await self.upstream.aclose()
 
 
 def under_base(raw_path: bytes) -> str | None:

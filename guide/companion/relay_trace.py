@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from guide.client import ACTIONS, API_VERSION, Gentle, SSEDecoder, Trace, redact_key, redact_url
+from guide.client import ACTIONS, Gentle, SSEDecoder, Trace, redact_key, redact_url
 from guide.client.internal import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds, frame_type, scrub
 
 from .limits import too_many_values
@@ -394,8 +394,3 @@ class Digester:
 
 
 DIGESTER = Digester()
-
-
-def version_prefix() -> str:
-    """The path every call the relay passes on starts with: `/v1/`."""
-    return f"/{API_VERSION}/"

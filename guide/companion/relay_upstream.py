@@ -128,7 +128,11 @@ class Link(asyncio.Protocol):
                 self.waiting = None
             if not self.pieces:
                 return self._end()
-        data = self.pieces.popleft() if len(self.pieces) == 1 else b"".join(self._take_all())
+        if len(self.pieces) == 1:
+            data = self.pieces.popleft()
+        else:
+            data = b"".join(self.pieces)
+            self.pieces.clear()
         self.held -= len(data)
         if self.reading_paused and self.held <= HELD // 2 and self.transport is not None:
             self.transport.resume_reading()
@@ -140,11 +144,6 @@ class Link(asyncio.Protocol):
         if self.lost is not None:
             raise Closed(f"the connection broke: {self.lost}")
         return b""
-
-    def _take_all(self) -> list[bytes]:
-        pieces = list(self.pieces)
-        self.pieces.clear()
-        return pieces
 
     def unread(self, data: bytes) -> None:
         """Put back what was read past the end of a response's head (the start of its body)."""
@@ -206,12 +205,13 @@ class Reply:
                 if self.chunks.rest is not None:
                     self.keep, self.done = self.keep and not self.chunks.rest, True
             if self.done:
-                self._release()  # before the last piece goes on: the program may ask again the moment it has it
+                self.release()  # before the last piece goes on: the program may ask again the moment it has it
             if data:
                 yield data
-        self._release()
+        self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Let the connection go: back for the next call when the answer was read whole, dropped otherwise (which stops the upstream's call)."""
         if self.released:
             return
         self.released = True
@@ -219,10 +219,6 @@ class Reply:
             self.upstream.keep(self.link)
         else:
             self.link.drop()
-
-    async def aclose(self) -> None:
-        """Let the connection go: back for the next call when the answer was read whole, dropped otherwise (which stops the upstream's call)."""
-        self._release()
 
 
 class Unchunk:
@@ -401,11 +397,6 @@ class Upstream:
         self.idle.append(link)
         while len(self.idle) > IDLE_KEPT:
             self.idle.pop(0).drop()
-
-    async def aclose(self) -> None:
-        """Let every idle connection go."""
-        while self.idle:
-            self.idle.pop().drop()
 
 
 def parse_head(head: bytes) -> tuple[int, int, list[tuple[bytes, bytes]]]:

@@ -31,10 +31,10 @@ def action_for(method: str, path: str) -> str:
     """`think → POST /v1/chat/completions`, or just the method and path for a route that is no action."""
     from guide.client import ACTIONS
 
-    for action in ACTIONS.values():
-        if action.legacy_path == path and action.method == method:
-            return f"{action.name} → {action.endpoint}"
-    return f"{method} {path}"
+    from .relay_trace import action_of
+
+    action = action_of(method, path)
+    return f"{action} → {ACTIONS[action].endpoint}" if action in ACTIONS else f"{method} {path}"
 
 
 def usage_tokens(value: Any) -> int | None:
