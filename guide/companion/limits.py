@@ -1,14 +1,8 @@
 """What one request may cost the companion, and reading a request within it.
 
-Every bound is checked before the work it bounds: the body while it is read
-(413 as soon as it passes the limit, 408 when it stalls), the number of JSON
-values before they are parsed, the fields before an engine sees them. A
-refusal is an OpenAI-shaped error, never a traceback.
-
-Parsing happens off the event loop, but a single long C call (`json.loads`,
-`str.split`) holds the GIL and so still stalls the loop; hence the cap on
-JSON values, whose count, not the bytes, decides what parsing costs.
-"""
+Every bound is checked before the work it bounds: the body as it is read (413 past the limit, 408 when it stalls),
+the JSON values before parsing, the fields before an engine sees them; a refusal is OpenAI-shaped. Parsing runs off
+the loop, but one long C call (`json.loads`) holds the GIL: hence the cap on JSON values, whose count decides its cost."""
 
 from __future__ import annotations
 

@@ -1,13 +1,8 @@
-"""The reflective listener: a small rule-based companion in the ELIZA tradition.
+"""The reflective listener: a small rule-based companion in the ELIZA tradition, no language model (and it says so).
 
-No language model: it reflects what it hears back, calmly, in the calm
-guide's voice, and says so. Its tokens are words, and its usage counts them.
-
-It reads only the last few hundred characters of what was said, and every
-rule is linear: a pattern never needs something after a `.*` that may be
-absent (a question is a text that ends with "?", checked before any
-question rule is tried). `"why " * 24000` once took the server 5 to 9 s.
-"""
+Its tokens are words. It reads only the last few hundred characters said, and every rule is linear: no pattern needs
+something after a `.*` that may be absent (a question is a text ending in "?", checked before any question rule).
+`"why " * 24000` once took the server 5 to 9 s."""
 
 from __future__ import annotations
 

@@ -1,26 +1,16 @@
 """The relay: `guide serve --relay URL`, a program's calls passed on to one upstream as they are, each one kept as a Trace.
 
-Faithful: the request goes on as it came (method, its path under the base,
-query, body, every header but the hop-by-hop ones), and the answer comes
-back as it arrives, byte for byte and unbuffered (compressed bodies stay
-compressed); the relay adds nothing, so the program cannot tell it is there.
-It speaks HTTP/1.1 to the upstream itself (relay_upstream.py), and reads a
-copy as the bytes pass (relay_trace.py), off the path they take.
+Faithful: the request goes on as it came (method, path under the base, query, body, every header but hop-by-hop ones)
+and the answer comes back byte for byte as it arrives, unbuffered (compressed stays compressed); the program cannot
+tell the relay is there. HTTP/1.1 to the upstream is relay_upstream.py's; the copy is read off the bytes' path (relay_trace.py).
 
-Not an open proxy: the upstream is fixed when the relay starts. Only paths
-under `/v1/` go on, appended to the base; a target in absolute form, a `.`
-or `..` segment (encoded once, twice or not at all), a backslash, `Host`
-and `X-Forwarded-*` never choose where a request goes (proxy headers are
-not passed on). The companion's Host and Origin door and its deadlines
-stand in front; its JSON-only rule and spec checks do not: the upstream
-decides. Bodies may be as large as the API takes (25 MB of audio, 512 MB
-of files), counted while they are read.
+Not an open proxy: the upstream is fixed at start, only paths under `/v1/` go on (appended to the base), and an
+absolute-form target, a `.` or `..` segment (encoded once, twice or not at all), a backslash, `Host` and
+`X-Forwarded-*` never choose where a request goes. The companion's Host/Origin door and deadlines stand in front; its
+JSON-only rule and spec checks do not (the upstream decides). Bodies up to the API's sizes (25 MB audio, 512 MB files).
 
-Keys: the caller's Authorization goes on, unless an upstream key was given
-(which replaces it); when the relay requires a key of its own, the caller's
-header carries that one, and it never goes on. No key is kept anywhere:
-traces hold it redacted, and any echo of one in a body is scrubbed.
-"""
+Keys: the caller's Authorization goes on unless an upstream key was given (which replaces it); a key the relay
+requires of its own is never passed on. No key is kept: traces hold it redacted, any echo in a body is scrubbed."""
 
 from __future__ import annotations
 

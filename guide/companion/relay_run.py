@@ -1,5 +1,5 @@
-"""Running the relay: `guide serve --relay` on a port (`guide watch` starts it as a process of its own), behind the companion's door
-(Host and Origin, the key when one is set) and its deadlines, each call filed in the store as it starts, while it runs, and when it ends."""
+"""Running the relay: `guide serve --relay` on a port (`guide watch` starts it as a process of its own), behind the companion's
+door (Host and Origin, the key when one is set) and deadlines, each call filed in the store as it starts, runs and ends."""
 
 from __future__ import annotations
 

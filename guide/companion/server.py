@@ -1,17 +1,9 @@
 """The companion's HTTP face: the OpenAI wire, as the spec gives it, over Starlette.
 
-Bad input always gets a JSON error in the OpenAI shape (never a traceback,
-never a dropped connection): invalid JSON or fields 400, a refused key 401,
-a foreign Origin 403, an unknown model 404 model_not_found, an unknown path
-404 (no slash redirects), a wrong method 405, a stalled body 408, a body over
-the limit 413, a body of the wrong type 415, a foreign Host 421, every engine
-busy 429. An action with no engine here answers 404 and says which action
-this server lacks.
-
-Engines never run on the event loop: every engine call (a reply and each of
-its pieces, vectors, speech, a transcript) runs in a pool of threads as
-large as the reply limit, and only while it holds one of the reply slots.
-"""
+Bad input always gets a JSON error in the OpenAI shape, never a traceback or a dropped connection: bad JSON or fields
+400, a refused key 401, a foreign Origin 403, an unknown model (model_not_found) or path (no slash redirects) 404, a
+wrong method 405, a stalled body 408, too large 413, wrong type 415, a foreign Host 421, every engine busy 429; an
+action with no engine here is a 404 that says so. Engines run on threads, in reply slots (replies.py), never on the loop."""
 
 from __future__ import annotations
 
@@ -48,17 +40,30 @@ from .limits import (
     sampling,
     speech_text,
 )
-from .missing import not_offered
 from .protocol import CLIENT_TIMEOUT
-from .replies import EngineThreads, Pieces, Replies
-from .shaping import choice, echoed, vectors_json
-from .stored import StoredResponses
+from .replies import EngineThreads, Pieces, Replies, choice, echoed, vectors_json
+from .responses import StoredResponses
 from .validation import check_body, validators, whole_numbers
 
 CONTEXT_LENGTHS = {"reflective-listener": 2048, "hashed-words-256": 8192}
 """What each engine reads at most, in its own tokens, for the catalog (a model's is read from its GGUF: `context_length`)."""
 MAX_REPLIES = 8
 """Engine calls at once, at most: each holds a thread, and the model runs on one core."""
+
+BRINGS: dict[str, str] = {
+    Gentle.speak: "it speaks with espeak-ng, which is not installed here: `sudo apt install espeak-ng` (or your system's package) brings it.",
+    Gentle.listen: "it listens with pocketsphinx, which is not installed here: `pip install 'guide-chat[local]'` brings it.",
+    Gentle.revise: "an edit needs a language model, and the reflective listener is rules: `pip install 'guide-chat[local]'` brings a small model.",
+}
+"""What brings an action the companion can have, when it is missing here."""
+
+NOTHING_BRINGS = "the companion has no engine for it, and nothing to install brings one: a server that offers it can (F7 or --base-url picks one)."
+
+
+def not_offered(action: Gentle) -> str:
+    """Why an action is missing, in the words the app shows: what is missing, and whether anything can bring it."""
+    row = ACTIONS[action]
+    return f"This server does not offer {action} ({row.endpoint}): {BRINGS.get(action, NOTHING_BRINGS)}"
 
 
 class CompanionApp:

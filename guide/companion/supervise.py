@@ -1,17 +1,10 @@
 """The app's companion: found at its lasting address, or started there as a process of its own, and started again when it stops.
 
-The companion listens on 127.0.0.1:8765 (the `companion_port` setting,
-GUIDE_COMPANION_PORT). What answers there is used only when it proves it is
-this user's companion (identity.py); anything else is another program
-holding the port, said so, and the next port is tried. A companion the app
-starts is detached (a session of its own, its output in the data folder),
-so it outlives the app, and stops by itself after 15 minutes with no request.
-
-`Keeper` watches it while the app runs: when it stops or crashes, the app
-says so in one line and starts it again; after the model engine crashed
-twice, with the reflective listener. Nothing here waits on the caller's
-loop: the process is started on a thread, and asked over async HTTP.
-"""
+It listens on 127.0.0.1:8765 (`companion_port`, GUIDE_COMPANION_PORT), used only when it proves it is this user's
+(identity.py); anything else there is another program, said so, and the next port is tried. One the app starts is
+detached (its own session, its output in the data folder), outlives the app, and stops after 15 idle minutes.
+`Keeper` restarts it when it stops, saying so in one line (after two model-engine crashes, with the reflective
+listener). Nothing waits on the caller's loop: the process starts on a thread and is asked over async HTTP."""
 
 from __future__ import annotations
 

@@ -1,16 +1,9 @@
 """Each request body checked against the spec's request schema, as OpenAI checks it: a 400 naming the field and why.
 
-The validators are built once, from the compact spec the package ships
-(guide/learn/openapi.compact.json), with a real JSON Schema validator
-(Draft 2020-12). /v1/edits is gone from the current spec: its body is
-checked against the historical CreateEditRequest (tests/test_revise_shape.py
-writes down where it was read). Fields the spec does not define pass: the
-spec leaves its request objects open, and clients send their own extras.
-
-The checks here are about shape (type, range, enum, required). What a body
-may cost is bounded before it is parsed (limits.py), and what each engine
-does with a valid field is decided in fields.py.
-"""
+Validators (Draft 2020-12) are built once from the compact spec the package ships; /v1/edits, gone from the spec,
+is checked against the historical CreateEditRequest (tests/test_revise_shape.py). Fields the spec does not define
+pass (its request objects are open). Shape only: cost is bounded before parsing (limits.py), engines' use of a
+valid field is decided in fields.py."""
 
 from __future__ import annotations
 

@@ -1,15 +1,9 @@
-"""`guide serve --log`: the companion's side of the wire, one line per call as each one ends.
-
-A line says when, who called (address and User-Agent), the gentle action and
-its legacy endpoint, the status, how long it took, and the tokens the reply
-counted (or, for a stream that carried no usage, how many events it sent):
+"""`guide serve --log`: the companion's side of the wire, one line per call as each one ends, e.g.
 
     14:02:07  127.0.0.1:51234 "OpenAI/Python 1.60.0"  think → POST /v1/chat/completions  200  0.021 s  31 tok
 
-`--log full` adds the request and response bodies below the line, with every
-key the call carried or the server holds replaced (as traces do), and long
-bodies cut. The log never changes what is sent: it reads a copy as it passes.
-"""
+(the tokens the reply counted, or a stream's events). `--log full` adds the bodies, keys replaced and cut when long.
+The log never changes what is sent: it reads a copy as it passes."""
 
 from __future__ import annotations
 
