@@ -98,28 +98,22 @@ class Replies:
         tools = need(body, "tools", list, "a list of tools")
         if not hasattr(engine, "call_tools"):
             raise Refusal(400, TOOLS_REFUSED, param="tools", code="tools_not_supported")
-        if (body.get("n") or 1) > 1 or "response_format" in options:
-            wrong = "n" if (body.get("n") or 1) > 1 else "response_format"
+        wrong = "n" if (body.get("n") or 1) > 1 else "response_format" if "response_format" in options else None
+        if wrong:
             raise Refusal(
                 400, f"The companion's model cannot honour '{wrong}' in a reply that offers tools: it makes one, in its tool format.", param=wrong
             )
         options.pop("stream", None)
-        self.slots.take()
-        try:
+        async with self.slots.held():
             reply = await self.threads.run(engine.call_tools, messages, tools, body.get("tool_choice"), options)
-        finally:
-            self.slots.give()
         message = reply["choices"][0]["message"]
         message.pop("function_call", None)  # the deprecated twin of tool_calls
         finish = reply["choices"][0].get("finish_reason") or "stop"
-        ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
         usage = reply.get("usage")
         if body.get("stream") is not True:
             choice = {"index": 0, "message": {**message, "refusal": None}, "finish_reason": finish, "logprobs": None}
-            return JSONResponse(
-                {"id": ident, "object": "chat.completion", "created": created, "model": engine.model_id, "choices": [choice], "usage": usage}
-            )
-        base = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": engine.model_id}
+            return JSONResponse({**self.head(True, False), "choices": [choice], "usage": usage})
+        base = self.head(True, True)
         delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
         if message.get("tool_calls"):
             delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
@@ -173,24 +167,25 @@ class Replies:
         except PromptTooLong as error:
             raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
 
+    def head(self, chat: bool, chunk: bool) -> dict[str, Any]:
+        """What a completion, or each chunk of one, begins with: its id, object, time and model."""
+        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
+        kind = ("chat.completion.chunk" if chunk else "chat.completion") if chat else "text_completion"
+        return {"id": ident, "object": kind, "created": int(time.time()), "model": self.engines.think.model_id}
+
     def completion(self, made: list[tuple[Generation, str]], chat: bool) -> dict[str, Any]:
         choices = []
         for index, (generation, text) in enumerate(made):
             choice: dict[str, Any] = {"index": index, "finish_reason": generation.finish_reason, "logprobs": None}
             choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
             choices.append(choice)
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion" if chat else "text_completion"
-        model = self.engines.think.model_id
-        return {"id": ident, "object": kind, "created": int(time.time()), "model": model, "choices": choices, "usage": together(made)}
+        return {**self.head(chat, False), "choices": choices, "usage": together(made)}
 
     async def frames(
         self, body: dict[str, Any], start: Callable[[int], Generation], begun: tuple[Generation, Pieces, str | None], chat: bool
     ) -> AsyncIterator[bytes]:
         """The chunks of each of the `n` choices, one choice after another, then the usage (if asked) and [DONE]."""
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion.chunk" if chat else "text_completion"
-        base = {"id": ident, "object": kind, "created": int(time.time()), "model": self.engines.think.model_id}
+        base = self.head(chat, True)
 
         def frame(choices: list[dict[str, Any]], **more: Any) -> bytes:
             return b"data: " + json.dumps({**base, "choices": choices, **more}, ensure_ascii=False).encode() + b"\n\n"
