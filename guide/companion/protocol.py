@@ -135,11 +135,9 @@ class GuardedProtocol(H11Protocol):
 
 
 class Lingering:
-    """The connection's transport, closed as careful servers close it: send the answer and a FIN, then read and drop
-    what the client still sends for up to `LINGER` seconds before closing.
-
-    Closing a socket whose peer is still sending (a refused 9 MB body, say) makes the kernel answer with a reset,
-    and a reset makes the client's kernel throw away the answer it had not read yet: the 413 never arrives."""
+    """The connection's transport, closed as careful servers close it: the answer and a FIN, then what the client still sends
+    read and dropped for up to `LINGER` seconds. Closing while the peer still sends (a refused 9 MB body) makes the kernel
+    answer with a reset, and the client's kernel then throws away the unread answer: the 413 never arrived."""
 
     def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.inner = transport
@@ -185,14 +183,9 @@ class Lingering:
 
 
 def shed(among: Iterable[GuardedProtocol], newcomer: GuardedProtocol) -> None:
-    """Close one connection to make room for `newcomer`: of those still waiting to be answered, the one waiting longest.
-
-    Refusing the newcomer, as a full table used to, let whoever filled it
-    first keep it: every client after was turned away while the crowd
-    trickled a byte now and then. A connection still sending its request
-    counts as waiting (a crowd trickling bodies fills the table as surely);
-    the newcomer goes only when every other is being answered.
-    """
+    """Close one connection to make room for `newcomer`: of those waiting to be answered (or still sending their request:
+    trickled bodies fill the table as surely), the one waiting longest; the newcomer only when every other is being answered.
+    Refusing the newcomer, as a full table used to, let whoever filled it first keep it with a byte now and then."""
     waiting = [c for c in among if c is not newcomer and (c.idle or c.uploading)]
     victim = min(waiting, key=lambda c: c._since, default=newcomer)
     victim.transport.abort()

@@ -267,12 +267,9 @@ class Relay:
 
 
 def under_base(raw_path: bytes) -> str | None:
-    """The part of a request's path that goes after the base (`/chat/completions`), or None when it must not go anywhere.
-
-    Only an origin-form path under /v1/ qualifies, and none that walks out of
-    it: no `.` or `..` segment however often it is percent-encoded, no
-    backslash (some servers read it as a slash), no control characters.
-    """
+    """The part of a request's path that goes after the base (`/chat/completions`), or None when it must not go anywhere: only an
+    origin-form path under /v1/ that never walks out of it (no `.` or `..` segment however often percent-encoded, no backslash,
+    which some servers read as a slash, no control characters)."""
     try:
         path = raw_path.decode("ascii")
     except UnicodeDecodeError:

@@ -45,10 +45,8 @@ def serve(
     allow_origins: Iterable[str] = (),
     log: str | None = None,
 ) -> None:
-    """`guide serve --relay URL`: the relay on a port until Ctrl-C; `log` prints a line per call (full: the bodies too, keys replaced).
-
-    Raises PortInUse before saying anything when the port is taken.
-    """
+    """`guide serve --relay URL`: the relay on a port until Ctrl-C (PortInUse, before a word, if it is taken); `log` prints
+    a line per call (full: the bodies too, keys replaced)."""
     import uvicorn
 
     from guide.client import display_address

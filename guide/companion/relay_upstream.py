@@ -276,11 +276,8 @@ class Upstream:
     async def ask(
         self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], first: bytes, rest: AsyncIterator[bytes] | None, chunked: bool
     ) -> Reply:
-        """Send a request (`first`, the body so far, in the same write as its head; then `rest` as the program sends it) and read its answer's head.
-
-        A kept-alive connection that the upstream closed just as it was reused
-        is tried once more on a new one, for an idempotent request in hand whole.
-        """
+        """Send a request (`first`, the body so far, in the same write as its head; then `rest` as the program sends it) and read its
+        answer's head. A kept-alive connection closed just as it was reused is tried once more, for an idempotent request in hand whole."""
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode("ascii"), target, self.host_header)
         head += b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
         head += b"Transfer-Encoding: chunked\r\n\r\n" if chunked else b"\r\n"

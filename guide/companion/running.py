@@ -121,10 +121,8 @@ def serve(
     log: str | None = None,
     idle_stop: float | None = None,
 ) -> None:
-    """`guide serve`: the companion on a port, until Ctrl-C (or, with `idle_stop`, until that many seconds pass with no request).
-
-    Raises PortInUse before saying anything when the port is taken.
-    """
+    """`guide serve`: the companion on a port, until Ctrl-C (or `idle_stop` seconds with no request); PortInUse, before a word,
+    when the port is taken."""
     from . import identity
     from .startup_check import check
     from .theirs import TheirCalls
@@ -215,11 +213,8 @@ class Outer:
 
 
 def from_this_machine(scope: Scope) -> bool:
-    """Whether the request comes from loopback, addressed to a loopback name, with no web page behind it.
-
-    The proof is for the user's own app: the network, a rebinding page and any
-    page at all get the companion's door instead (404, 421, 403).
-    """
+    """Whether the request comes from loopback, to a loopback name, with no web page behind it: the proof is for the user's
+    own app, and the network, a rebinding page or any page at all get the companion's door instead (404, 421, 403)."""
     from .guards import host_name, is_loopback
 
     client = scope.get("client")

@@ -70,11 +70,8 @@ class Companion:
         return self.kind == "local model"
 
     async def ended(self) -> str | None:
-        """How it ended, in words, if it has ("crashed (SIGSEGV)"); None while it runs.
-
-        One this run started: its exit status (a waitpid that never waits).
-        One found running: whether its port still takes a connection.
-        """
+        """How it ended, in words ("crashed (SIGSEGV)"), or None while it runs: by its exit status (a waitpid that never
+        waits) when this run started it, else by whether its port still takes a connection."""
         if self.process is not None:
             code = self.process.poll()
             return None if code is None else ended_words(code)
@@ -120,11 +117,8 @@ def wanted_port(settings: Any) -> int:
 
 
 async def ask(port: int, key: bytes) -> dict[str, Any] | str:
-    """Who answers at 127.0.0.1:port: our companion's own words, "nobody", or "other" (another program).
-
-    A plain HTTP/1.1 GET over asyncio's streams: asked ten times a second while a companion starts, on the
-    app's loop, where an HTTP client would build a TLS context each time for nothing.
-    """
+    """Who answers at 127.0.0.1:port: our companion's own words, "nobody", or "other" (another program). A plain GET over
+    asyncio's streams: asked ten times a second on the app's loop while one starts, an HTTP client would build a TLS context each time."""
     import json
 
     nonce = secrets.token_hex(16)
