@@ -22,25 +22,13 @@ CANNOT_SEE = (
     "Pictures are beyond me; I only hear words. What does it show you?",
 )
 
-REFLECTIONS = {
-    "i": "you",
-    "me": "you",
-    "my": "your",
-    "mine": "yours",
-    "myself": "yourself",
-    "am": "are",
-    "i'm": "you're",
-    "i've": "you've",
-    "i'll": "you'll",
-    "i'd": "you'd",
-    "your": "my",
-    "yours": "mine",
-    "you're": "I'm",
-    "you've": "I've",
-    "you'll": "I'll",
-    "you'd": "I'd",
-    "yourself": "myself",
-}
+REFLECTIONS = dict(
+    pair.split(">", 1)
+    for pair in (
+        "i>you me>you my>your mine>yours myself>yourself am>are i'm>you're i've>you've i'll>you'll i'd>you'd your>my yours>mine "
+        "you're>I'm you've>I've you'll>I'll you'd>I'd yourself>myself"
+    ).split()
+)
 
 SUBJECT_NEXT = frozenset(
     "are were do did have had can could will would should may might must know think feel want need say said seem never always "

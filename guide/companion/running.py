@@ -30,17 +30,15 @@ class Running:
     """A companion serving in this process."""
 
     url: str
-    engines: Engines
     server: Any
     thread: threading.Thread
-    app: CompanionApp | None = None
+    app: CompanionApp
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
         self.server.should_exit = True
         self.thread.join(5)
-        if self.app is not None:
-            self.app.close()
+        self.app.close()
 
 
 def config(app: CompanionApp, client_timeout: float, **more: Any) -> Any:
@@ -80,7 +78,7 @@ def start(
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.01)
-    return Running(f"http://127.0.0.1:{port}", engines, server, thread, app)
+    return Running(f"http://127.0.0.1:{port}", server, thread, app)
 
 
 class PortInUse(OSError):

@@ -21,25 +21,11 @@ from starlette.types import Receive, Scope, Send
 
 from guide.client import ACTIONS, API_VERSION, Gentle
 
+from . import limits
 from .engines import AudioRefused, Engines, PromptTooLong, ReflectiveListener
 from .fields import refuse_unhonoured
 from .guards import Guard
-from .limits import (
-    Refusal,
-    Slots,
-    chat_messages,
-    edit_messages,
-    embedding_inputs,
-    need,
-    prompt_text,
-    read_form,
-    read_json,
-    refuse,
-    response_messages,
-    response_sampling,
-    sampling,
-    speech_text,
-)
+from .limits import Refusal, Slots, need, refuse
 from .protocol import CLIENT_TIMEOUT
 from .replies import EngineThreads, Pieces, Replies, choice, echoed, vectors_json
 from .responses import StoredResponses
@@ -103,7 +89,7 @@ class Routes:
 
     async def body_for(self, request: Request, action: Gentle) -> dict[str, Any]:
         """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
-        body = await read_json(request, stall=self.stall)
+        body = await limits.read_json(request, stall=self.stall)
         await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' self.threads
         body = whole_numbers(body)
         self.model_for(body)
@@ -140,20 +126,20 @@ class Routes:
 
     async def think(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.think)
-        messages, options = chat_messages(body), sampling(body)
+        messages, options = limits.chat_messages(body), limits.sampling(body)
         if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
             return await self.replies.with_tools(body, messages, options)
         return await self.replies.answer(body, lambda i: self.engines.think.chat(messages, choice(options, i)), chat=True)
 
     async def continue_(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.continue_)
-        text, options = prompt_text(body), sampling(body)
+        text, options = limits.prompt_text(body), limits.sampling(body)
         make = lambda i: echoed(text, self.engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
         return await self.replies.answer(body, make, chat=False)
 
     async def revise(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.revise)
-        messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
+        messages, options = limits.edit_messages(body), limits.sampling({name: body.get(name) for name in ("temperature", "top_p")})
         async with self.slots.held():
             generation = await self.threads.run(self.engines.think.chat, messages, options)
             pieces = Pieces(generation.pieces)
@@ -167,7 +153,7 @@ class Routes:
 
     async def respond(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.respond)
-        messages, options = response_messages(body), response_sampling(body)
+        messages, options = limits.response_messages(body), limits.response_sampling(body)
         told = messages[:1] if body.get("instructions") else []  # instructions do not carry over to the next response
         said = messages[len(told) :]
         if isinstance(body.get("previous_response_id"), str):
@@ -187,7 +173,7 @@ class Routes:
 
     async def understand(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.understand)
-        texts = embedding_inputs(body)
+        texts = limits.embedding_inputs(body)
         wanted = body.get("encoding_format") or "float"
         async with self.slots.held():
             content = await self.threads.run(vectors_json, self.engines.understand, texts, wanted == "base64", body.get("dimensions"))
@@ -197,7 +183,7 @@ class Routes:
         if self.engines.speak is None:
             raise Refusal(404, not_offered(Gentle.speak), code="not_offered")
         body = await self.body_for(request, Gentle.speak)
-        text = speech_text(body)
+        text = limits.speech_text(body)
         voice = need(body, "voice", (str, dict), "a voice name")
         wanted = body.get("response_format") or "wav"
         if wanted != "wav":
@@ -209,7 +195,7 @@ class Routes:
     async def listen(self, request: Request) -> Response:
         if self.engines.listen is None:
             raise Refusal(404, not_offered(Gentle.listen), code="not_offered")
-        form = await read_form(request, stall=self.stall)
+        form = await limits.read_form(request, stall=self.stall)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")
