@@ -7,7 +7,8 @@ tell the relay is there. HTTP/1.1 to the upstream is relay_upstream.py's; the co
 Not an open proxy: the upstream is fixed at start, only paths under `/v1/` go on (appended to the base), and an
 absolute-form target, a `.` or `..` segment (encoded once, twice or not at all), a backslash, `Host` and
 `X-Forwarded-*` never choose where a request goes. The companion's Host/Origin door and deadlines stand in front; its
-JSON-only rule and spec checks do not (the upstream decides). Bodies up to the API's sizes (25 MB audio, 512 MB files).
+JSON-only rule and spec checks do not (the upstream decides). Bodies up to the API's sizes (25 MB audio, 512 MB files),
+counted as they are read.
 
 Keys: the caller's Authorization goes on unless an upstream key was given (which replaces it); a key the relay
 requires of its own is never passed on. No key is kept: traces hold it redacted, any echo in a body is scrubbed."""

@@ -125,7 +125,7 @@ class Replies:
         return Response(text, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
     async def answer(
-        self, body: dict[str, Any], start: Callable[[int], Generation], *, chat: bool, typed: bool = False, kept: Keep | None = None
+        self, body: dict[str, Any], start: Callable[[int], Generation], *, chat: bool, typed: bool = False, kept: Keep = lambda whole: None
     ) -> Response:
         """The reply (`n` of them, one after another: one engine call at a time), in a slot given back when it is done or its reader goes."""
         self.slots.take()
@@ -138,7 +138,7 @@ class Replies:
                 close = lambda: self.threads.later(pieces.close)  # noqa: E731
                 model = self.engines.think.model_id
                 return SlotStream(
-                    response_events(body, model, generation, first, more, close, kept or (lambda whole: None))
+                    response_events(body, model, generation, first, more, close, kept)
                     if typed
                     else self.frames(body, start, (generation, pieces, first), chat),
                     self.slots,
@@ -151,7 +151,7 @@ class Replies:
                 made.append((later, (later_first or "") + await self.threads.run(rest, later_pieces)))
             if typed:
                 whole = response_object(body, self.engines.think.model_id, generation, made[0][1])
-                (kept or (lambda whole: None))(whole)
+                kept(whole)
                 return JSONResponse(whole)
             return JSONResponse(self.completion(made, chat))
         finally:

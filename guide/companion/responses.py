@@ -101,7 +101,7 @@ async def response_events(
     first: str | None,
     more: Callable[[], Awaitable[str | None]],
     done: Callable[[], None],
-    kept: Callable[[dict[str, Any]], None] = lambda whole: None,
+    kept: Callable[[dict[str, Any]], None],
 ) -> AsyncIterator[bytes]:
     """The reply as the spec's typed events, each one SSE frame; `more()` gives the next piece (None at the end), `kept` the whole Response."""
     response = shell(body, model, "resp_" + uuid.uuid4().hex, int(time.time()))
