@@ -27,7 +27,7 @@ from .fields import refuse_unhonoured
 from .guards import Guard
 from .limits import Refusal, Slots, need, refuse
 from .protocol import CLIENT_TIMEOUT
-from .replies import EngineThreads, Pieces, Replies, choice, echoed, vectors_json
+from .replies import EngineThreads, Pieces, Replies, choice, echoed, rest, vectors_json
 from .responses import StoredResponses
 from .validation import check_body, validators, whole_numbers
 
@@ -144,7 +144,7 @@ class Routes:
             generation = await self.threads.run(self.engines.think.chat, messages, options)
             pieces = Pieces(generation.pieces)
             try:
-                text = await self.threads.run(lambda: "".join(iter(pieces.next, None)))
+                text = await self.threads.run(rest, pieces)
             except PromptTooLong as error:
                 raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
         # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
