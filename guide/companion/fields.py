@@ -1,12 +1,8 @@
 """What each engine does with each request field the spec defines: honours it, refuses it with a 400 naming it, or takes it with no effect.
 
-The rule: a field is never accepted and ignored. A field the engine cannot
-honour is refused (unless its value asks for nothing: null, the default,
-an empty list); a field that carries no behaviour on a local server (`user`,
-`metadata`, `service_tier`...) is taken and has no effect, and says so in
-docs/servers.md, whose table is made from this one (`table()`; a test keeps
-them equal and checks every field of the spec is here).
-"""
+A field is never accepted and ignored: one the engine cannot honour is refused (unless its value asks for nothing:
+null, the default, an empty list); one with no behaviour on a local server (`user`, `metadata`...) is taken with no
+effect. docs/servers.md's table is made from this one (`table()`; a test keeps them equal, and every spec field here)."""
 
 from __future__ import annotations
 

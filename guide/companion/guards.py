@@ -1,21 +1,13 @@
 """The companion's door: who may knock, checked before any route sees a request.
 
-Any process on the machine can reach a loopback port, and so can any web
-page the user opens. A page's "simple" cross-site POST carries an `Origin`
-header, and a DNS-rebinding page reaches us under its own name in the `Host`
-header; so a request is refused when
-
-- its Host is not a name this server answers to (421, or 400 without one):
-  on loopback the loopback names and addresses, on a specific address that
-  address, on every address (0.0.0.0, ::) any IP literal and `localhost`
-  (rebinding needs a name), and always the names given with --allow-host;
-- it carries an Origin (`null` included) that --allow-origin did not name
-  (403); allowed origins get CORS answers, everyone else no CORS headers;
-- it carries no Origin but the browser says another site sent it
-  (`Sec-Fetch-Site: cross-site` or `same-site`: an <img>, a no-cors GET),
-  403 too: it would go on with the server's key (a relay's upstream key);
-- a key is set and the request does not carry it as a bearer token (401).
-"""
+Any local process, and any web page the user opens, can reach a loopback port: a page's cross-site POST carries an
+`Origin`, a DNS-rebinding page puts its own name in `Host`. So a request is refused when
+- its Host is not a name this server answers to (421, 400 without one): on loopback the loopback names, on one address
+  that address, on every address (0.0.0.0, ::) any IP literal and `localhost` (rebinding needs a name), and --allow-host's;
+- it carries an Origin (`null` included) that --allow-origin did not name (403; only allowed origins get CORS answers);
+- it has no Origin but `Sec-Fetch-Site: cross-site` or `same-site` (an <img>, a no-cors GET): 403 too, as it would go
+  on with the server's key (a relay's upstream key);
+- a key is set and the request does not carry it as a bearer token (401)."""
 
 from __future__ import annotations
 

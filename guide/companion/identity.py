@@ -1,16 +1,9 @@
 """How guide knows its own companion: a secret in the private data folder, and a record of each one running.
 
-Anything may answer at 127.0.0.1:8765. The app sends the user's conversation
-there only when what answers proves it is this user's companion: it asks
-`GET /guide/companion?nonce=N` and checks the answer's `proof`, an HMAC of
-the nonce and the port under a secret that only this user can read (0600).
-The port is in the HMAC, so a program on another port that passes the
-question on to the real companion proves nothing. Other clients never need
-the secret: the OpenAI routes answer anyone on loopback, as before.
-
-Each running companion writes `<port>.json` beside the secret (pid, port,
-who started it, its log), so whoever must stop it can do so by pid.
-"""
+Anything may answer at 127.0.0.1:8765: the app sends a conversation there only when `GET /guide/companion?nonce=N`
+answers with `proof`, an HMAC of the nonce and the port under a secret only this user can read (0600). The port is
+in the HMAC, so a program on another port passing the question on proves nothing. Other clients never need the
+secret. Each companion writes `<port>.json` beside it (pid, port, who started it, its log), so it can be stopped by pid."""
 
 from __future__ import annotations
 

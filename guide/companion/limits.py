@@ -1,14 +1,8 @@
 """What one request may cost the companion, and reading a request within it.
 
-Every bound is checked before the work it bounds: the body while it is read
-(413 as soon as it passes the limit, 408 when it stalls), the number of JSON
-values before they are parsed, the fields before an engine sees them. A
-refusal is an OpenAI-shaped error, never a traceback.
-
-Parsing happens off the event loop, but a single long C call (`json.loads`,
-`str.split`) holds the GIL and so still stalls the loop; hence the cap on
-JSON values, whose count, not the bytes, decides what parsing costs.
-"""
+Every bound is checked before the work it bounds: the body as it is read (413 past the limit, 408 when it stalls),
+the JSON values before parsing, the fields before an engine sees them; a refusal is OpenAI-shaped. Parsing runs off
+the loop, but one long C call (`json.loads`) holds the GIL: hence the cap on JSON values, whose count decides its cost."""
 
 from __future__ import annotations
 
@@ -112,12 +106,8 @@ def too_large(limit: int, what: str = "The request body") -> Refusal:
 
 
 async def read_body(request: Request, limit: int, *, stall: float, what: str = "The request body") -> bytes:
-    """The whole body, refused with 413 the moment it passes `limit` (chunked or not), and 408 when it stalls.
-
-    A body must keep coming (no pause longer than `stall`) and be done within
-    six times that, so a client trickling a byte at a time cannot hold a
-    connection for ever.
-    """
+    """The whole body, refused with 413 the moment it passes `limit` (chunked or not), and 408 when it pauses longer than `stall`
+    or takes over six times that in all (a client trickling a byte at a time cannot hold a connection for ever)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large(limit, what)
@@ -249,11 +239,8 @@ def sampling(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def json_shape(given: Any) -> dict[str, Any] | None:
-    """A response_format (or the Responses API's text.format) asking for JSON, in llama-cpp-python's words; None for plain text.
-
-    llama.cpp holds the output to a grammar made from the JSON Schema (or to
-    any JSON for json_object): `{"type": "json_object", "schema": ...}`.
-    """
+    """A response_format (or respond's text.format) asking for JSON, as llama-cpp-python takes it (`{"type": "json_object",
+    "schema": ...}`: a grammar from the schema, or any JSON); None for plain text."""
     if not isinstance(given, dict) or given.get("type") not in ("json_object", "json_schema"):
         return None
     nested = given.get("json_schema")
@@ -281,11 +268,8 @@ def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def text_of(content: Any) -> str:
-    """A message's text: a string, or the text of its content parts ([{"type": "text", "text": ...}]).
-
-    A picture (or audio, or a file) is refused plainly: its engines read words
-    only, and answering as if it had seen the picture would be pretending.
-    """
+    """A message's text: a string, or the text of its content parts; a picture (audio, a file) is refused plainly, as the
+    engines read words only and answering as if they had seen it would be pretending."""
     if content is None or isinstance(content, str):
         return content or ""
     if not isinstance(content, list) or not all(isinstance(part, dict) for part in content):
@@ -351,12 +335,8 @@ RESPONSE_TEXT_PARTS = ("input_text", "output_text")
 
 
 def response_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """respond's input as chat messages: `instructions` first, then the text of each input message.
-
-    `input` is text (one user message) or a list of items; items that are not
-    messages (tool calls and their outputs, references) are passed over, as a
-    server without tools would. A request left with nothing to answer is a 400.
-    """
+    """respond's input as chat messages: `instructions` first, then each input message's text (other items, such as tool
+    calls and their outputs, passed over as a server without tools would); nothing left to answer is a 400."""
     given = need(body, "input", (str, list), "text or a list of input items")
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):

@@ -1,13 +1,8 @@
-"""The reflective listener: a small rule-based companion in the ELIZA tradition.
+"""The reflective listener: a small rule-based companion in the ELIZA tradition, no language model (and it says so).
 
-No language model: it reflects what it hears back, calmly, in the calm
-guide's voice, and says so. Its tokens are words, and its usage counts them.
-
-It reads only the last few hundred characters of what was said, and every
-rule is linear: a pattern never needs something after a `.*` that may be
-absent (a question is a text that ends with "?", checked before any
-question rule is tried). `"why " * 24000` once took the server 5 to 9 s.
-"""
+Its tokens are words. It reads only the last few hundred characters said, and every rule is linear: no pattern needs
+something after a `.*` that may be absent (a question is a text ending in "?", checked before any question rule).
+`"why " * 24000` once took the server 5 to 9 s."""
 
 from __future__ import annotations
 
@@ -27,25 +22,13 @@ CANNOT_SEE = (
     "Pictures are beyond me; I only hear words. What does it show you?",
 )
 
-REFLECTIONS = {
-    "i": "you",
-    "me": "you",
-    "my": "your",
-    "mine": "yours",
-    "myself": "yourself",
-    "am": "are",
-    "i'm": "you're",
-    "i've": "you've",
-    "i'll": "you'll",
-    "i'd": "you'd",
-    "your": "my",
-    "yours": "mine",
-    "you're": "I'm",
-    "you've": "I've",
-    "you'll": "I'll",
-    "you'd": "I'd",
-    "yourself": "myself",
-}
+REFLECTIONS = dict(
+    pair.split(">", 1)
+    for pair in (
+        "i>you me>you my>your mine>yours myself>yourself am>are i'm>you're i've>you've i'll>you'll i'd>you'd your>my yours>mine "
+        "you're>I'm you've>I've you'll>I'll you'd>I'd yourself>myself"
+    ).split()
+)
 
 SUBJECT_NEXT = frozenset(
     "are were do did have had can could will would should may might must know think feel want need say said seem never always "

@@ -1,25 +1,12 @@
-"""Timing out slow clients: uvicorn's h11 protocol, with the deadlines it lacks.
+"""Timing out slow clients: uvicorn's h11 protocol, with the deadlines it lacks (no header-read timeout, a stalled write waits for ever).
 
-uvicorn has no header-read timeout, and a response it cannot write waits for
-ever. So, per connection:
+Per connection, a deadline runs from when it opens and again after each response: with no request being answered
+when it passes, the connection closes (trickled bytes do not reset it: slowloris). A client that stops reading for
+the timeout is aborted, so its streamed reply stops and its slot comes back. (Bodies: `limits.read_body`.)
 
-- a deadline runs from the moment it opens, and again after each response:
-  when it passes with no request being answered, the connection is closed
-  (trickled bytes do not reset it: a slowloris client sends a byte at a time);
-- when the client stops reading (the transport pauses writing) and does not
-  resume within the timeout, the connection is aborted: uvicorn then marks the
-  request disconnected, the streamed reply stops, and its slot comes back.
-
-The body of a request is read under a deadline in the app (`limits.read_body`).
-
-The table of connections is bounded, and a crowd must not own it: on
-loopback every peer is 127.0.0.1 (the app's own client too), so no count per
-address can tell an attacker from the app. So when a connection arrives
-past `MAX_CONNECTIONS`, the one waiting longest (for a request, or for the
-rest of one) is shed, not the newcomer; past `NEARLY_FULL`, a connection that has not sent its
-request gets `SHORT_DEADLINE` to send it. A peer beyond loopback may hold at
-most `PER_ADDRESS` connections (an IPv6 one, per /64), shed the same way among its own.
-"""
+On loopback every peer is 127.0.0.1 (the app too), so no count per address tells an attacker from the app: past
+`MAX_CONNECTIONS` the connection waiting longest is shed, not the newcomer; past `NEARLY_FULL`, one that has not sent
+its request gets `SHORT_DEADLINE`. A peer beyond loopback holds at most `PER_ADDRESS` (IPv6: per /64), shed alike."""
 
 from __future__ import annotations
 
@@ -148,11 +135,9 @@ class GuardedProtocol(H11Protocol):
 
 
 class Lingering:
-    """The connection's transport, closed as careful servers close it: send the answer and a FIN, then read and drop
-    what the client still sends for up to `LINGER` seconds before closing.
-
-    Closing a socket whose peer is still sending (a refused 9 MB body, say) makes the kernel answer with a reset,
-    and a reset makes the client's kernel throw away the answer it had not read yet: the 413 never arrives."""
+    """The connection's transport, closed as careful servers close it: the answer and a FIN, then what the client still sends
+    read and dropped for up to `LINGER` seconds. Closing while the peer still sends (a refused 9 MB body) makes the kernel
+    answer with a reset, and the client's kernel then throws away the unread answer: the 413 never arrived."""
 
     def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.inner = transport
@@ -198,14 +183,9 @@ class Lingering:
 
 
 def shed(among: Iterable[GuardedProtocol], newcomer: GuardedProtocol) -> None:
-    """Close one connection to make room for `newcomer`: of those still waiting to be answered, the one waiting longest.
-
-    Refusing the newcomer, as a full table used to, let whoever filled it
-    first keep it: every client after was turned away while the crowd
-    trickled a byte now and then. A connection still sending its request
-    counts as waiting (a crowd trickling bodies fills the table as surely);
-    the newcomer goes only when every other is being answered.
-    """
+    """Close one connection to make room for `newcomer`: of those waiting to be answered (or still sending their request:
+    trickled bodies fill the table as surely), the one waiting longest; the newcomer only when every other is being answered.
+    Refusing the newcomer, as a full table used to, let whoever filled it first keep it with a byte now and then."""
     waiting = [c for c in among if c is not newcomer and (c.idle or c.uploading)]
     victim = min(waiting, key=lambda c: c._since, default=newcomer)
     victim.transport.abort()

@@ -1,26 +1,17 @@
 """The relay: `guide serve --relay URL`, a program's calls passed on to one upstream as they are, each one kept as a Trace.
 
-Faithful: the request goes on as it came (method, its path under the base,
-query, body, every header but the hop-by-hop ones), and the answer comes
-back as it arrives, byte for byte and unbuffered (compressed bodies stay
-compressed); the relay adds nothing, so the program cannot tell it is there.
-It speaks HTTP/1.1 to the upstream itself (relay_upstream.py), and reads a
-copy as the bytes pass (relay_trace.py), off the path they take.
+Faithful: the request goes on as it came (method, path under the base, query, body, every header but hop-by-hop ones)
+and the answer comes back byte for byte as it arrives, unbuffered (compressed stays compressed); the program cannot
+tell the relay is there. HTTP/1.1 to the upstream is relay_upstream.py's; the copy is read off the bytes' path (relay_trace.py).
 
-Not an open proxy: the upstream is fixed when the relay starts. Only paths
-under `/v1/` go on, appended to the base; a target in absolute form, a `.`
-or `..` segment (encoded once, twice or not at all), a backslash, `Host`
-and `X-Forwarded-*` never choose where a request goes (proxy headers are
-not passed on). The companion's Host and Origin door and its deadlines
-stand in front; its JSON-only rule and spec checks do not: the upstream
-decides. Bodies may be as large as the API takes (25 MB of audio, 512 MB
-of files), counted while they are read.
+Not an open proxy: the upstream is fixed at start, only paths under `/v1/` go on (appended to the base), and an
+absolute-form target, a `.` or `..` segment (encoded once, twice or not at all), a backslash, `Host` and
+`X-Forwarded-*` never choose where a request goes. The companion's Host/Origin door and deadlines stand in front; its
+JSON-only rule and spec checks do not (the upstream decides). Bodies up to the API's sizes (25 MB audio, 512 MB files),
+counted as they are read.
 
-Keys: the caller's Authorization goes on, unless an upstream key was given
-(which replaces it); when the relay requires a key of its own, the caller's
-header carries that one, and it never goes on. No key is kept anywhere:
-traces hold it redacted, and any echo of one in a body is scrubbed.
-"""
+Keys: the caller's Authorization goes on unless an upstream key was given (which replaces it); a key the relay
+requires of its own is never passed on. No key is kept: traces hold it redacted, any echo in a body is scrubbed."""
 
 from __future__ import annotations
 
@@ -37,7 +28,6 @@ from guide.client import API_VERSION, Trace, api_base, redact_url
 from guide.constants import MAX_AUDIO
 
 from .limits import Refusal, refuse, too_large
-from .protocol import CLIENT_TIMEOUT
 from .relay_trace import QUIET_START, Recording
 from .relay_upstream import Garbled, Reply, Silent, Unreachable, Upstream
 
@@ -54,20 +44,11 @@ CONNECT_WAIT = 10.0
 
 
 class Relay:
-    """The relay as an ASGI app: each request passed on to `upstream`, each call told to `listeners` as it starts and ends."""
+    """The relay as an ASGI app: each request passed on to `upstream`, each call told (`tell`) as it starts, runs and ends."""
 
-    def __init__(
-        self,
-        upstream: str,
-        *,
-        upstream_key: str | None = None,
-        relay_key: str | None = None,
-        stall: float = CLIENT_TIMEOUT,
-        listeners: list[Callable[[Trace], None]] | None = None,
-    ) -> None:
+    def __init__(self, upstream: str, *, upstream_key: str | None, relay_key: str | None, stall: float, tell: Callable[[Trace], None]) -> None:
         self.base = httpx.URL(api_base(upstream))
-        self.upstream_key, self.relay_key, self.stall = upstream_key, relay_key, stall
-        self.listeners = listeners if listeners is not None else []
+        self.upstream_key, self.relay_key, self.stall, self.tell = upstream_key, relay_key, stall, tell
         self.shown = redact_url(str(self.base))
         # No environment proxy, no .netrc, no redirects followed: the request goes to the one base, as it came.
         self.upstream = Upstream(self.base, connect=CONNECT_WAIT, silence=UPSTREAM_SILENCE)
@@ -132,10 +113,6 @@ class Relay:
             sent.append((b"Authorization", f"Bearer {self.upstream_key}".encode("latin-1")))
         return sent, caller_key
 
-    def tell(self, trace: Trace) -> None:
-        for listener in self.listeners:
-            listener(trace)
-
     async def pass_on(
         self, call: Recording, method: str, url: httpx.URL, sent: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
     ) -> None:
@@ -183,7 +160,7 @@ class Relay:
         try:
             await self.answer(call, response, receive, send)
         finally:
-            await response.aclose()
+            response.release()
 
     async def unless_gone(self, asking: asyncio.Future[Reply], whole: asyncio.Event, receive: Receive) -> Reply | None:
         """The upstream's answer, or None when the program went away first: its call is then cut, as the program's own going away would cut it."""
@@ -289,18 +266,11 @@ class Relay:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def close(self) -> None:
-        """Let the upstream's connections go."""
-        await self.upstream.aclose()
-
 
 def under_base(raw_path: bytes) -> str | None:
-    """The part of a request's path that goes after the base (`/chat/completions`), or None when it must not go anywhere.
-
-    Only an origin-form path under /v1/ qualifies, and none that walks out of
-    it: no `.` or `..` segment however often it is percent-encoded, no
-    backslash (some servers read it as a slash), no control characters.
-    """
+    """The part of a request's path that goes after the base (`/chat/completions`), or None when it must not go anywhere: only an
+    origin-form path under /v1/ that never walks out of it (no `.` or `..` segment however often percent-encoded, no backslash,
+    which some servers read as a slash, no control characters)."""
     try:
         path = raw_path.decode("ascii")
     except UnicodeDecodeError:

@@ -1,12 +1,9 @@
-"""Running the relay: `guide serve --relay` on a port (`guide watch` starts it as a process of its own).
-
-It sits behind the companion's door (Host and Origin, the key when one is
-set) and its deadlines, and each call it passes on is filed in the store by
-a writer of its own: as it starts, while it runs, and when it ends.
-"""
+"""Running the relay: `guide serve --relay` on a port (`guide watch` starts it as a process of its own), behind the companion's
+door (Host and Origin, the key when one is set) and deadlines, each call filed in the store as it starts, runs and ends."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,10 +15,10 @@ from .identity import RELAY_PORT
 from .protocol import CLIENT_TIMEOUT
 from .relay import Relay
 
-__all__ = ["RELAY_PORT", "build", "filing", "serve", "uvicorn_config"]
+__all__ = ["RELAY_PORT", "filing", "serve"]
 
 
-def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:
+def filing() -> tuple[Callable[[Trace], None], Any]:
     """A listener that files each call in the store as the relay tells it: as it starts, every half second while it runs
     (relay_trace.PROGRESS), and when it ends (the store's own writer, off any loop); and the store to close at the end."""
     import sqlite3
@@ -29,38 +26,11 @@ def filing(path: Any = None) -> tuple[Callable[[Trace], None], Any]:
     from guide.store import Store, StoreUnavailable
 
     try:
-        store = Store(path)
+        store = Store()
     except (StoreUnavailable, sqlite3.Error, OSError) as error:
         print(f"guide relay: calls are not filed: {error}", file=sys.stderr)
         return (lambda trace: None), None
-
-    def file(trace: Trace) -> None:
-        store.save_trace(None, trace)
-
-    return file, store
-
-
-def build(
-    upstream: str,
-    *,
-    listeners: list[Callable[[Trace], None]],
-    upstream_key: str | None = None,
-    api_key: str | None = None,
-    bound: str = "127.0.0.1",
-    allow_hosts: Iterable[str] = (),
-    allow_origins: Iterable[str] = (),
-    client_timeout: float = CLIENT_TIMEOUT,
-) -> tuple[Guard, Relay]:
-    """The relay behind the companion's door."""
-    relay = Relay(upstream, upstream_key=upstream_key, relay_key=api_key, stall=client_timeout, listeners=listeners)
-    return Guard(relay, bound=bound, allow_hosts=allow_hosts, allow_origins=allow_origins, api_key=api_key), relay
-
-
-def uvicorn_config(app: Any, client_timeout: float) -> Any:
-    """The companion's settings, with no Server or Date header of uvicorn's own: the upstream's pass through, and nothing is added."""
-    from .running import config
-
-    return config(app, client_timeout, server_header=False, date_header=False)
+    return functools.partial(store.save_trace, None), store
 
 
 def serve(
@@ -75,15 +45,13 @@ def serve(
     allow_origins: Iterable[str] = (),
     log: str | None = None,
 ) -> None:
-    """`guide serve --relay URL`: the relay on a port until Ctrl-C; `log` prints a line per call (full: the bodies too, keys replaced).
-
-    Raises PortInUse before saying anything when the port is taken.
-    """
+    """`guide serve --relay URL`: the relay on a port until Ctrl-C (PortInUse, before a word, if it is taken); `log` prints
+    a line per call (full: the bodies too, keys replaced)."""
     import uvicorn
 
     from guide.client import display_address
 
-    from .running import listen
+    from .running import config, listen
     from .wire_log import WireLog
 
     listening = listen(host, port)
@@ -91,16 +59,8 @@ def serve(
     # switch interval hands it back within half a millisecond of its socket being ready, not five (the first byte waited for it).
     sys.setswitchinterval(0.0005)
     file, store = filing()
-    guarded, _ = build(
-        upstream,
-        listeners=[file],
-        upstream_key=upstream_key,
-        api_key=api_key,
-        bound=host,
-        allow_hosts=allow_hosts,
-        allow_origins=allow_origins,
-        client_timeout=client_timeout,
-    )
+    relay = Relay(upstream, upstream_key=upstream_key, relay_key=api_key, stall=client_timeout, tell=file)
+    guarded = Guard(relay, bound=host, allow_hosts=allow_hosts, allow_origins=allow_origins, api_key=api_key)
     secrets = [key for key in (api_key, upstream_key) if key]
     app: Any = WireLog(guarded, full=log == "full", secrets=secrets) if log else guarded
     shown = f"[{host}]" if ":" in host else host
@@ -108,7 +68,8 @@ def serve(
     print(f"point a program at it:  OPENAI_BASE_URL=http://{shown}:{port}/v1")
     sys.stdout.flush()
     try:
-        uvicorn.Server(uvicorn_config(app, client_timeout)).run(sockets=[listening])
+        # No Server or Date header of uvicorn's own: the upstream's pass through, and nothing is added.
+        uvicorn.Server(config(app, client_timeout, server_header=False, date_header=False)).run(sockets=[listening])
     finally:
         if store is not None:
             store.close()

@@ -1,19 +1,12 @@
-"""What the relay keeps of one call: a Trace, filled from a copy of the bytes as they pass.
+"""What the relay keeps of one call: a Trace, filled from a bounded copy of the bytes as they pass.
 
-The copy is bounded: a body is read for the trace up to `KEPT` bytes (the
-rest is counted), and a stream keeps its first and last frames as guide's
-own calls do (`FRAMES_FIRST`, `FRAMES_LAST`), the frames between counted by
-kind. Every key the call carried or the relay holds is scrubbed from what is
-kept; the Authorization header is kept redacted.
+A body is read up to `KEPT` bytes (the rest counted); a stream keeps its first and last frames (`FRAMES_FIRST`,
+`FRAMES_LAST`), those between counted by kind. Every key the call carried or the relay holds is scrubbed.
 
-Reading the copy is kept off the path the bytes take: the loop only notes
-each piece and its arrival time, and one thread (`Digester`) parses bodies
-and frames and tells the listeners (first QUIET_START seconds in, at most
-every PROGRESS seconds while a call runs, and when it ends). Parsing each frame on the loop held a 20,000
-chunk stream to a tenth of its speed. The pieces waiting for that thread are
-bounded (`BEHIND`): when it falls further behind, the oldest waiting pieces,
-the middle of the stream, are passed on unread and the trace says so.
-"""
+The loop only notes each piece and its arrival time; one thread (`Digester`) parses and tells the listeners (first
+QUIET_START seconds in, at most every PROGRESS seconds while it runs, and at the end): parsing each frame on the loop
+held a 20,000-chunk stream to a tenth of its speed. What waits for that thread is bounded (`BEHIND`): past it, the
+oldest waiting pieces (the stream's middle) go on unread, and the trace says so."""
 
 from __future__ import annotations
 
@@ -28,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from guide.client import ACTIONS, API_VERSION, Gentle, SSEDecoder, Trace, redact_key, redact_url
+from guide.client import ACTIONS, Gentle, SSEDecoder, Trace, redact_key, redact_url
 from guide.client.internal import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds, frame_type, scrub
 
 from .limits import too_many_values
@@ -394,8 +387,3 @@ class Digester:
 
 
 DIGESTER = Digester()
-
-
-def version_prefix() -> str:
-    """The path every call the relay passes on starts with: `/v1/`."""
-    return f"/{API_VERSION}/"

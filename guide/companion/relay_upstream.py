@@ -1,18 +1,10 @@
 """The relay's side toward the upstream: HTTP/1.1 over asyncio, lean enough that passing a stream on costs little more than copying it.
 
-httpx did this before, and the relay passed a 20,000-chunk stream on at a
-third of the speed of the upstream reached directly: each 64 KB piece went
-through anyio (which cut the 256 KB the socket gave into 64 KB slices,
-copying the rest each time), httpcore and h11, and a call's first byte
-waited about a millisecond on the way through that stack. Here the request's head
-and body go out in one write, and each piece the socket gives is handed on
-as it is (a Content-Length body) or with only its chunk framing taken off.
-
-One base, fixed when the relay starts: a connection is only ever opened to
-its host and port (TLS checked as httpx checks it), and kept alive for the
-next call to the same place. Failures are values the relay turns into a
-proxy's answers: `Unreachable` (502), `Silent` (504), `Garbled` (502).
-"""
+Through httpx (anyio slicing each 256 KB read into 64 KB copies, httpcore, h11) a 20,000-chunk stream passed at a
+third of the direct speed, and a first byte waited about 1 ms. Here the head and body go out in one write, and each
+piece the socket gives is handed on as it is (or with only its chunk framing taken off). Connections go only to the
+one base's host and port (TLS checked as httpx checks it), kept alive for the next call. Failures are values the relay
+turns into a proxy's answers: `Unreachable` (502), `Silent` (504), `Garbled` (502)."""
 
 from __future__ import annotations
 
@@ -128,7 +120,11 @@ class Link(asyncio.Protocol):
                 self.waiting = None
             if not self.pieces:
                 return self._end()
-        data = self.pieces.popleft() if len(self.pieces) == 1 else b"".join(self._take_all())
+        if len(self.pieces) == 1:
+            data = self.pieces.popleft()
+        else:
+            data = b"".join(self.pieces)
+            self.pieces.clear()
         self.held -= len(data)
         if self.reading_paused and self.held <= HELD // 2 and self.transport is not None:
             self.transport.resume_reading()
@@ -140,11 +136,6 @@ class Link(asyncio.Protocol):
         if self.lost is not None:
             raise Closed(f"the connection broke: {self.lost}")
         return b""
-
-    def _take_all(self) -> list[bytes]:
-        pieces = list(self.pieces)
-        self.pieces.clear()
-        return pieces
 
     def unread(self, data: bytes) -> None:
         """Put back what was read past the end of a response's head (the start of its body)."""
@@ -206,12 +197,13 @@ class Reply:
                 if self.chunks.rest is not None:
                     self.keep, self.done = self.keep and not self.chunks.rest, True
             if self.done:
-                self._release()  # before the last piece goes on: the program may ask again the moment it has it
+                self.release()  # before the last piece goes on: the program may ask again the moment it has it
             if data:
                 yield data
-        self._release()
+        self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Let the connection go: back for the next call when the answer was read whole, dropped otherwise (which stops the upstream's call)."""
         if self.released:
             return
         self.released = True
@@ -219,10 +211,6 @@ class Reply:
             self.upstream.keep(self.link)
         else:
             self.link.drop()
-
-    async def aclose(self) -> None:
-        """Let the connection go: back for the next call when the answer was read whole, dropped otherwise (which stops the upstream's call)."""
-        self._release()
 
 
 class Unchunk:
@@ -288,11 +276,8 @@ class Upstream:
     async def ask(
         self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], first: bytes, rest: AsyncIterator[bytes] | None, chunked: bool
     ) -> Reply:
-        """Send a request (`first`, the body so far, in the same write as its head; then `rest` as the program sends it) and read its answer's head.
-
-        A kept-alive connection that the upstream closed just as it was reused
-        is tried once more on a new one, for an idempotent request in hand whole.
-        """
+        """Send a request (`first`, the body so far, in the same write as its head; then `rest` as the program sends it) and read its
+        answer's head. A kept-alive connection closed just as it was reused is tried once more, for an idempotent request in hand whole."""
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode("ascii"), target, self.host_header)
         head += b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
         head += b"Transfer-Encoding: chunked\r\n\r\n" if chunked else b"\r\n"
@@ -401,11 +386,6 @@ class Upstream:
         self.idle.append(link)
         while len(self.idle) > IDLE_KEPT:
             self.idle.pop(0).drop()
-
-    async def aclose(self) -> None:
-        """Let every idle connection go."""
-        while self.idle:
-            self.idle.pop().drop()
 
 
 def parse_head(head: bytes) -> tuple[int, int, list[tuple[bytes, bytes]]]:

@@ -1,14 +1,14 @@
-"""How the companion makes and sends a reply: whole or streamed, `n` choices one after another, or the model's tool calls.
-
-Engines never run on the event loop: every engine call (a reply and each of
-its pieces) runs in a pool of threads as large as the reply limit, and only
-while it holds one of the reply slots.
-"""
+"""How the companion makes and sends a reply: whole or streamed, `n` choices one after another, or the model's tool calls;
+and what a request asks of its shape beyond the engine's text (an echoed prompt, the usage, shorter vectors)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import itertools
 import json
+import math
+import struct
 import threading
 import time
 import uuid
@@ -19,10 +19,9 @@ from typing import Any, TypeVar
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .engines import Engines, Generation, PromptTooLong
+from .engines import Engines, Generation, PromptTooLong, count_words
 from .limits import TOOLS_REFUSED, Refusal, Slots, need
 from .responses import response_events, response_object
-from .shaping import together
 
 Keep = Callable[[dict[str, Any]], None]
 """What keeps a finished Response (for previous_response_id)."""
@@ -99,28 +98,22 @@ class Replies:
         tools = need(body, "tools", list, "a list of tools")
         if not hasattr(engine, "call_tools"):
             raise Refusal(400, TOOLS_REFUSED, param="tools", code="tools_not_supported")
-        if (body.get("n") or 1) > 1 or "response_format" in options:
-            wrong = "n" if (body.get("n") or 1) > 1 else "response_format"
+        wrong = "n" if (body.get("n") or 1) > 1 else "response_format" if "response_format" in options else None
+        if wrong:
             raise Refusal(
                 400, f"The companion's model cannot honour '{wrong}' in a reply that offers tools: it makes one, in its tool format.", param=wrong
             )
         options.pop("stream", None)
-        self.slots.take()
-        try:
+        async with self.slots.held():
             reply = await self.threads.run(engine.call_tools, messages, tools, body.get("tool_choice"), options)
-        finally:
-            self.slots.give()
         message = reply["choices"][0]["message"]
         message.pop("function_call", None)  # the deprecated twin of tool_calls
         finish = reply["choices"][0].get("finish_reason") or "stop"
-        ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
         usage = reply.get("usage")
         if body.get("stream") is not True:
             choice = {"index": 0, "message": {**message, "refusal": None}, "finish_reason": finish, "logprobs": None}
-            return JSONResponse(
-                {"id": ident, "object": "chat.completion", "created": created, "model": engine.model_id, "choices": [choice], "usage": usage}
-            )
-        base = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": engine.model_id}
+            return JSONResponse({**self.head(True, False), "choices": [choice], "usage": usage})
+        base = self.head(True, True)
         delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
         if message.get("tool_calls"):
             delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
@@ -132,7 +125,7 @@ class Replies:
         return Response(text, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
     async def answer(
-        self, body: dict[str, Any], start: Callable[[int], Generation], *, chat: bool, typed: bool = False, kept: Keep | None = None
+        self, body: dict[str, Any], start: Callable[[int], Generation], *, chat: bool, typed: bool = False, kept: Keep = lambda whole: None
     ) -> Response:
         """The reply (`n` of them, one after another: one engine call at a time), in a slot given back when it is done or its reader goes."""
         self.slots.take()
@@ -145,7 +138,7 @@ class Replies:
                 close = lambda: self.threads.later(pieces.close)  # noqa: E731
                 model = self.engines.think.model_id
                 return SlotStream(
-                    response_events(body, model, generation, first, more, close, kept or (lambda whole: None))
+                    response_events(body, model, generation, first, more, close, kept)
                     if typed
                     else self.frames(body, start, (generation, pieces, first), chat),
                     self.slots,
@@ -158,7 +151,7 @@ class Replies:
                 made.append((later, (later_first or "") + await self.threads.run(rest, later_pieces)))
             if typed:
                 whole = response_object(body, self.engines.think.model_id, generation, made[0][1])
-                (kept or (lambda whole: None))(whole)
+                kept(whole)
                 return JSONResponse(whole)
             return JSONResponse(self.completion(made, chat))
         finally:
@@ -174,24 +167,25 @@ class Replies:
         except PromptTooLong as error:
             raise Refusal(400, str(error), param="input" if typed else "messages" if chat else "prompt", code="context_length_exceeded") from None
 
+    def head(self, chat: bool, chunk: bool) -> dict[str, Any]:
+        """What a completion, or each chunk of one, begins with: its id, object, time and model."""
+        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
+        kind = ("chat.completion.chunk" if chunk else "chat.completion") if chat else "text_completion"
+        return {"id": ident, "object": kind, "created": int(time.time()), "model": self.engines.think.model_id}
+
     def completion(self, made: list[tuple[Generation, str]], chat: bool) -> dict[str, Any]:
         choices = []
         for index, (generation, text) in enumerate(made):
             choice: dict[str, Any] = {"index": index, "finish_reason": generation.finish_reason, "logprobs": None}
             choice.update({"message": {"role": "assistant", "content": text, "refusal": None}} if chat else {"text": text})
             choices.append(choice)
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion" if chat else "text_completion"
-        model = self.engines.think.model_id
-        return {"id": ident, "object": kind, "created": int(time.time()), "model": model, "choices": choices, "usage": together(made)}
+        return {**self.head(chat, False), "choices": choices, "usage": together(made)}
 
     async def frames(
         self, body: dict[str, Any], start: Callable[[int], Generation], begun: tuple[Generation, Pieces, str | None], chat: bool
     ) -> AsyncIterator[bytes]:
         """The chunks of each of the `n` choices, one choice after another, then the usage (if asked) and [DONE]."""
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
-        kind = "chat.completion.chunk" if chat else "text_completion"
-        base = {"id": ident, "object": kind, "created": int(time.time()), "model": self.engines.think.model_id}
+        base = self.head(chat, True)
 
         def frame(choices: list[dict[str, Any]], **more: Any) -> bytes:
             return b"data: " + json.dumps({**base, "choices": choices, **more}, ensure_ascii=False).encode() + b"\n\n"
@@ -231,3 +225,45 @@ def wants_usage(body: dict[str, Any]) -> bool:
 def rest(pieces: Pieces) -> str:
     """The rest of a reply, all at once."""
     return "".join(iter(pieces.next, None))
+
+
+def choice(options: dict[str, Any], index: int) -> dict[str, Any]:
+    """The options of the `index`th of n choices: each after the first has a seed of its own, so the choices differ."""
+    return options if not index else {**options, "seed": (options.get("seed") or 0) + index}
+
+
+def echoed(prompt: str, generation: Generation, echo: bool) -> Generation:
+    """A completion that begins with its prompt, when `echo` asks for it (the prompt is not counted as made tokens)."""
+    if echo and prompt:
+        generation.pieces = itertools.chain([prompt], generation.pieces)
+    return generation
+
+
+def together(made: list[tuple[Generation, str]]) -> dict[str, int]:
+    """The usage of n choices of one prompt: the prompt counted once, every choice's tokens added up."""
+    given = made[0][0].usage.get("prompt_tokens", 0) if made else 0
+    out = sum(generation.usage.get("completion_tokens", 0) for generation, _ in made)
+    return {"prompt_tokens": given, "completion_tokens": out, "total_tokens": given + out}
+
+
+def shortened(vector: list[float], dimensions: int | None) -> list[float]:
+    """The first `dimensions` of a vector, made unit length again (as OpenAI shortens text-embedding-3's)."""
+    if dimensions is None:
+        return vector
+    if dimensions > len(vector):
+        raise Refusal(400, f"'dimensions' is {dimensions}; this model's vectors have {len(vector)}, the most it can give.", param="dimensions")
+    cut = vector[:dimensions]
+    norm = math.sqrt(sum(x * x for x in cut))
+    return [x / norm for x in cut] if norm else cut
+
+
+def vectors_json(engine: Any, texts: list[str | list[int]], as_base64: bool, dimensions: int | None = None) -> bytes:
+    """An embeddings response, made and written a vector at a time (one long json.dumps would hold the GIL)."""
+    vectors = [shortened(vector, dimensions) for vector in engine.embed(texts)]
+    parts = [b'{"object":"list","model":', json.dumps(engine.model_id).encode(), b',"data":[']
+    for i, vector in enumerate(vectors):
+        shown = json.dumps(base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode() if as_base64 else vector)
+        parts.append(b'%s{"object":"embedding","index":%d,"embedding":%s}' % (b"," if i else b"", i, shown.encode()))
+    words = sum(count_words(text) if isinstance(text, str) else len(text) for text in texts)
+    parts.append(b'],"usage":{"prompt_tokens":%d,"total_tokens":%d}}' % (words, words))
+    return b"".join(parts)

@@ -1,30 +1,23 @@
-"""The Responses API's shapes, as the companion answers `respond`: one Response object, or its typed events.
+"""The Responses API as the companion answers `respond`: one Response object, or its typed events; and the Responses kept.
 
-The events come in the order the spec gives them for a reply of one
-message: response.created, response.in_progress, response.output_item.added,
-response.content_part.added, a response.output_text.delta per piece,
-response.output_text.done, response.content_part.done,
-response.output_item.done, response.completed. Each is one SSE frame with
-its `event:` name and a `sequence_number`; an engine failing partway sends
-an `error` event and the stream ends. (There is no `data: [DONE]` here: the
-Responses API ends with response.completed.)
-
-The Response is sent three times in a stream (created, in_progress, and as
-it ends); the request's `instructions` go whole in the last one only, and in
-the two snapshots before it only when they are at most `ECHOED_EARLY`
-characters (longer ones are null there): a body of 8 MB of instructions came
-back as 24 MB.
-"""
+The events come in the spec's order for a reply of one message (created, in_progress, output_item.added,
+content_part.added, an output_text.delta per piece, then the .done events and completed), each one SSE frame
+with its `event:` name and a `sequence_number`; an engine failing partway sends an `error` event, and there is
+no `data: [DONE]`. The Response goes out three times in a stream: the last has the request's `instructions`
+whole, the two snapshots before it only up to `ECHOED_EARLY` characters (8 MB of instructions came back as 24 MB)."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from .engines import Generation
+from .limits import Refusal
 
 ECHOED_EARLY = 4096
 """Characters of `instructions` that the snapshots before the reply (created, in_progress) echo; a persona's fit easily."""
@@ -108,7 +101,7 @@ async def response_events(
     first: str | None,
     more: Callable[[], Awaitable[str | None]],
     done: Callable[[], None],
-    kept: Callable[[dict[str, Any]], None] = lambda whole: None,
+    kept: Callable[[dict[str, Any]], None],
 ) -> AsyncIterator[bytes]:
     """The reply as the spec's typed events, each one SSE frame; `more()` gives the next piece (None at the end), `kept` the whole Response."""
     response = shell(body, model, "resp_" + uuid.uuid4().hex, int(time.time()))
@@ -145,3 +138,51 @@ async def response_events(
         yield event("error", code="server_error", message=f"The engine failed: {error}", param=None)
     finally:
         done()  # the engine stops (and lets go of its lock) once its current piece is made
+
+
+MOST_KEPT = 256
+MOST_BYTES = 8 * 1024 * 1024
+"""Characters of conversation kept in all, at most (a response carries its whole conversation, so long chains weigh most)."""
+
+
+class StoredResponses:
+    """Each kept Response (`store: true`, the default), with the conversation it ended, for `previous_response_id` and
+    GET /v1/responses/{id}: in memory only, the newest MOST_KEPT within MOST_BYTES; one gone or never kept is OpenAI's 404."""
+
+    def __init__(self, most: int = MOST_KEPT, most_bytes: int = MOST_BYTES) -> None:
+        self.most, self.most_bytes = most, most_bytes
+        self.kept: OrderedDict[str, tuple[dict[str, Any], list[dict[str, Any]], int]] = OrderedDict()
+        self.size = 0
+        self.lock = threading.Lock()  # kept from the event loop and read from it; one lock keeps the count honest
+
+    def keep(self, response: dict[str, Any], conversation: list[dict[str, Any]]) -> None:
+        """Keep a finished Response and the conversation (without instructions: they do not carry over) that it ended."""
+        weight = sum(len(str(m.get("content") or "")) for m in conversation) + len(str(response))
+        with self.lock:
+            self.kept[response["id"]] = (response, conversation, weight)
+            self.size += weight
+            while self.kept and (len(self.kept) > self.most or self.size > self.most_bytes):
+                _, (_, _, gone) = self.kept.popitem(last=False)
+                self.size -= gone
+
+    def response(self, ident: str, param: str | None = None) -> dict[str, Any]:
+        """The kept Response, or a 404."""
+        return self._found(ident, param)[0]
+
+    def conversation(self, ident: str) -> list[dict[str, Any]]:
+        """The conversation a kept Response ended, for `previous_response_id`; a 404 naming the field if it is not kept."""
+        return list(self._found(ident, "previous_response_id")[1])
+
+    def _found(self, ident: str, param: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        with self.lock:
+            found = self.kept.get(ident)
+        if found is None:
+            shown = ident if len(ident) <= 80 else ident[:80] + "…"
+            raise Refusal(
+                404,
+                f"No response with id '{shown}' is kept here (this companion keeps the last {self.most} responses made with store: true, "
+                "in memory, until it stops).",
+                param=param,
+                code="response_not_found",
+            )
+        return found[0], found[1]

@@ -1,11 +1,9 @@
-"""Running the companion: on a port for `guide serve`, or in a background thread (a helper for tests).
-
-The app never runs it in its own process: it starts `guide serve` as a process
-of its own (supervise.py), so a crash of a native engine cannot take it down.
-"""
+"""Running the companion: on a port for `guide serve` (the app starts that as a process of its own, supervise.py, so a
+crash of a native engine cannot take it down), or in a background thread (a helper for tests); and its proof route and idle stop."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -15,10 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from guide.client import Gentle
 
 from .engines import Engines, discover
+from .identity import PROOF_PATH, proof
 from .protocol import CLIENT_TIMEOUT, guarded
 from .server import MAX_REPLIES, CompanionApp, build
 
@@ -28,17 +30,15 @@ class Running:
     """A companion serving in this process."""
 
     url: str
-    engines: Engines
     server: Any
     thread: threading.Thread
-    app: CompanionApp | None = None
+    app: CompanionApp
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
         self.server.should_exit = True
         self.thread.join(5)
-        if self.app is not None:
-            self.app.close()
+        self.app.close()
 
 
 def config(app: CompanionApp, client_timeout: float, **more: Any) -> Any:
@@ -78,7 +78,7 @@ def start(
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.01)
-    return Running(f"http://127.0.0.1:{port}", engines, server, thread, app)
+    return Running(f"http://127.0.0.1:{port}", server, thread, app)
 
 
 class PortInUse(OSError):
@@ -119,12 +119,9 @@ def serve(
     log: str | None = None,
     idle_stop: float | None = None,
 ) -> None:
-    """`guide serve`: the companion on a port, until Ctrl-C (or, with `idle_stop`, until that many seconds pass with no request).
-
-    Raises PortInUse before saying anything when the port is taken.
-    """
+    """`guide serve`: the companion on a port, until Ctrl-C (or `idle_stop` seconds with no request); PortInUse, before a word,
+    when the port is taken."""
     from . import identity
-    from .lifetime import Outer, idle_server
     from .startup_check import check
     from .theirs import TheirCalls
     from .wire_log import WireLog
@@ -172,3 +169,67 @@ def banner(host: str, port: int, engines: Engines, offered: list[Gentle], api_ke
         f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}'"""
     )
     return "\n".join(lines)
+
+
+class Outer:
+    """In front of the whole app (before the Host and Origin door): the proof route `GET /guide/companion` (identity.py),
+    and the count of requests in flight that the idle stop reads; every other request goes on to `app`."""
+
+    def __init__(self, app: ASGIApp, *, key: bytes, port: int, about: dict[str, Any]) -> None:
+        self.app, self.key, self.port, self.about = app, key, port, about
+        self.busy = 0
+        self.last = time.monotonic()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.busy += 1
+        try:
+            if scope.get("path") == PROOF_PATH and scope.get("method") == "GET" and from_this_machine(scope):
+                await self._prove(scope, send)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            self.busy -= 1
+            self.last = time.monotonic()
+
+    async def _prove(self, scope: Scope, send: Send) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        nonce = (query.get("nonce") or [""])[0][:128]
+        body = {"guide_companion": True, **self.about}
+        if nonce:
+            body["proof"] = proof(self.key, nonce, self.port)
+        data = json.dumps(body).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+    def idle_for(self) -> float:
+        """Seconds since the last request ended (0 while one is being answered)."""
+        return 0.0 if self.busy else time.monotonic() - self.last
+
+
+def from_this_machine(scope: Scope) -> bool:
+    """Whether the request comes from loopback, to a loopback name, with no web page behind it: the proof is for the user's
+    own app, and the network, a rebinding page or any page at all get the companion's door instead (404, 421, 403)."""
+    from .guards import host_name, is_loopback
+
+    client = scope.get("client")
+    headers = dict(scope.get("headers") or [])
+    name = host_name(headers.get(b"host", b"").decode("latin-1"))
+    return client is not None and is_loopback(str(client[0])) and name is not None and is_loopback(name) and b"origin" not in headers
+
+
+def idle_server(config: Any, outer: Outer, limit: float | None) -> Any:
+    """A uvicorn server that stops by itself after `limit` seconds with no request (None: runs until stopped)."""
+    import uvicorn
+
+    class IdleServer(uvicorn.Server):
+        async def on_tick(self, counter: int) -> bool:
+            if limit is not None and outer.idle_for() >= limit:
+                print(f"guide companion: no request for {limit:g} s, so it stops (the app starts it again when it needs it).", flush=True)
+                return True
+            return await super().on_tick(counter)
+
+    return IdleServer(config)

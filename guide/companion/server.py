@@ -1,17 +1,9 @@
 """The companion's HTTP face: the OpenAI wire, as the spec gives it, over Starlette.
 
-Bad input always gets a JSON error in the OpenAI shape (never a traceback,
-never a dropped connection): invalid JSON or fields 400, a refused key 401,
-a foreign Origin 403, an unknown model 404 model_not_found, an unknown path
-404 (no slash redirects), a wrong method 405, a stalled body 408, a body over
-the limit 413, a body of the wrong type 415, a foreign Host 421, every engine
-busy 429. An action with no engine here answers 404 and says which action
-this server lacks.
-
-Engines never run on the event loop: every engine call (a reply and each of
-its pieces, vectors, speech, a transcript) runs in a pool of threads as
-large as the reply limit, and only while it holds one of the reply slots.
-"""
+Bad input always gets a JSON error in the OpenAI shape, never a traceback or a dropped connection: bad JSON or fields
+400, a refused key 401, a foreign Origin 403, an unknown model (model_not_found) or path (no slash redirects) 404, a
+wrong method 405, a stalled body 408, too large 413, wrong type 415, a foreign Host 421, every engine busy 429; an
+action with no engine here is a 404 that says so. Engines run on threads, in reply slots (replies.py), never on the loop."""
 
 from __future__ import annotations
 
@@ -29,36 +21,35 @@ from starlette.types import Receive, Scope, Send
 
 from guide.client import ACTIONS, API_VERSION, Gentle
 
+from . import limits
 from .engines import AudioRefused, Engines, PromptTooLong, ReflectiveListener
 from .fields import refuse_unhonoured
 from .guards import Guard
-from .limits import (
-    Refusal,
-    Slots,
-    chat_messages,
-    edit_messages,
-    embedding_inputs,
-    need,
-    prompt_text,
-    read_form,
-    read_json,
-    refuse,
-    response_messages,
-    response_sampling,
-    sampling,
-    speech_text,
-)
-from .missing import not_offered
+from .limits import Refusal, Slots, need, refuse
 from .protocol import CLIENT_TIMEOUT
-from .replies import EngineThreads, Pieces, Replies
-from .shaping import choice, echoed, vectors_json
-from .stored import StoredResponses
+from .replies import EngineThreads, Pieces, Replies, choice, echoed, rest, vectors_json
+from .responses import StoredResponses
 from .validation import check_body, validators, whole_numbers
 
 CONTEXT_LENGTHS = {"reflective-listener": 2048, "hashed-words-256": 8192}
 """What each engine reads at most, in its own tokens, for the catalog (a model's is read from its GGUF: `context_length`)."""
 MAX_REPLIES = 8
 """Engine calls at once, at most: each holds a thread, and the model runs on one core."""
+
+BRINGS: dict[str, str] = {
+    Gentle.speak: "it speaks with espeak-ng, which is not installed here: `sudo apt install espeak-ng` (or your system's package) brings it.",
+    Gentle.listen: "it listens with pocketsphinx, which is not installed here: `pip install 'guide-chat[local]'` brings it.",
+    Gentle.revise: "an edit needs a language model, and the reflective listener is rules: `pip install 'guide-chat[local]'` brings a small model.",
+}
+"""What brings an action the companion can have, when it is missing here."""
+
+NOTHING_BRINGS = "the companion has no engine for it, and nothing to install brings one: a server that offers it can (F7 or --base-url picks one)."
+
+
+def not_offered(action: Gentle) -> str:
+    """Why an action is missing, in the words the app shows: what is missing, and whether anything can bring it."""
+    row = ACTIONS[action]
+    return f"This server does not offer {action} ({row.endpoint}): {BRINGS.get(action, NOTHING_BRINGS)}"
 
 
 class CompanionApp:
@@ -98,7 +89,7 @@ class Routes:
 
     async def body_for(self, request: Request, action: Gentle) -> dict[str, Any]:
         """The request's JSON, as the spec shapes it, asking nothing this engine would have to ignore."""
-        body = await read_json(request, stall=self.stall)
+        body = await limits.read_json(request, stall=self.stall)
         await run_in_threadpool(check_body, action, body)  # off the loop, and never behind the engines' self.threads
         body = whole_numbers(body)
         self.model_for(body)
@@ -135,25 +126,25 @@ class Routes:
 
     async def think(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.think)
-        messages, options = chat_messages(body), sampling(body)
+        messages, options = limits.chat_messages(body), limits.sampling(body)
         if body.get("tools") and body.get("tool_choice") != "none":  # "none": use no tool, as if none were offered
             return await self.replies.with_tools(body, messages, options)
         return await self.replies.answer(body, lambda i: self.engines.think.chat(messages, choice(options, i)), chat=True)
 
     async def continue_(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.continue_)
-        text, options = prompt_text(body), sampling(body)
+        text, options = limits.prompt_text(body), limits.sampling(body)
         make = lambda i: echoed(text, self.engines.think.complete(text, choice(options, i)), body.get("echo") is True)  # noqa: E731
         return await self.replies.answer(body, make, chat=False)
 
     async def revise(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.revise)
-        messages, options = edit_messages(body), sampling({name: body.get(name) for name in ("temperature", "top_p")})
+        messages, options = limits.edit_messages(body), limits.sampling({name: body.get(name) for name in ("temperature", "top_p")})
         async with self.slots.held():
             generation = await self.threads.run(self.engines.think.chat, messages, options)
             pieces = Pieces(generation.pieces)
             try:
-                text = await self.threads.run(lambda: "".join(iter(pieces.next, None)))
+                text = await self.threads.run(rest, pieces)
             except PromptTooLong as error:
                 raise Refusal(400, str(error), param="input", code="context_length_exceeded") from None
         # CreateEditResponse, as the spec of its day gave it: a completion's choices, object "edit".
@@ -162,7 +153,7 @@ class Routes:
 
     async def respond(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.respond)
-        messages, options = response_messages(body), response_sampling(body)
+        messages, options = limits.response_messages(body), limits.response_sampling(body)
         told = messages[:1] if body.get("instructions") else []  # instructions do not carry over to the next response
         said = messages[len(told) :]
         if isinstance(body.get("previous_response_id"), str):
@@ -182,7 +173,7 @@ class Routes:
 
     async def understand(self, request: Request) -> Response:
         body = await self.body_for(request, Gentle.understand)
-        texts = embedding_inputs(body)
+        texts = limits.embedding_inputs(body)
         wanted = body.get("encoding_format") or "float"
         async with self.slots.held():
             content = await self.threads.run(vectors_json, self.engines.understand, texts, wanted == "base64", body.get("dimensions"))
@@ -192,7 +183,7 @@ class Routes:
         if self.engines.speak is None:
             raise Refusal(404, not_offered(Gentle.speak), code="not_offered")
         body = await self.body_for(request, Gentle.speak)
-        text = speech_text(body)
+        text = limits.speech_text(body)
         voice = need(body, "voice", (str, dict), "a voice name")
         wanted = body.get("response_format") or "wav"
         if wanted != "wav":
@@ -204,7 +195,7 @@ class Routes:
     async def listen(self, request: Request) -> Response:
         if self.engines.listen is None:
             raise Refusal(404, not_offered(Gentle.listen), code="not_offered")
-        form = await read_form(request, stall=self.stall)
+        form = await limits.read_form(request, stall=self.stall)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise Refusal(400, "'file' is required (the audio, as a file part).", param="file", code="missing_required_parameter")

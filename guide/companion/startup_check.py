@@ -1,12 +1,8 @@
 """Before `guide serve` announces a model: can its engine make one token without crashing?
 
-llama-cpp-python's default build compiles for the CPU it was built on; on
-some CPUs (AMX on Sapphire Rapids cloud VMs) that build dies with SIGSEGV on
-the first token, taking its whole process with it. So the first token is
-made in a child process (`python -m guide.companion.startup_check FILE`):
-if the child dies or fails, the companion serves the reflective listener and
-says why, and how to rebuild.
-"""
+llama-cpp-python's default build may die with SIGSEGV on the first token on some CPUs (AMX on Sapphire Rapids
+cloud VMs), taking its process with it. So the token is made in a child (`python -m guide.companion.startup_check
+FILE`): if it dies or fails, the companion serves the reflective listener and says why, and how to rebuild."""
 
 from __future__ import annotations
 

@@ -1,17 +1,10 @@
 """The app's companion: found at its lasting address, or started there as a process of its own, and started again when it stops.
 
-The companion listens on 127.0.0.1:8765 (the `companion_port` setting,
-GUIDE_COMPANION_PORT). What answers there is used only when it proves it is
-this user's companion (identity.py); anything else is another program
-holding the port, said so, and the next port is tried. A companion the app
-starts is detached (a session of its own, its output in the data folder),
-so it outlives the app, and stops by itself after 15 minutes with no request.
-
-`Keeper` watches it while the app runs: when it stops or crashes, the app
-says so in one line and starts it again; after the model engine crashed
-twice, with the reflective listener. Nothing here waits on the caller's
-loop: the process is started on a thread, and asked over async HTTP.
-"""
+It listens on 127.0.0.1:8765 (`companion_port`, GUIDE_COMPANION_PORT), used only when it proves it is this user's
+(identity.py); anything else there is another program, said so, and the next port is tried. One the app starts is
+detached (its own session, its output in the data folder), outlives the app, and stops after 15 idle minutes.
+`Keeper` restarts it when it stops, saying so in one line (after two model-engine crashes, with the reflective
+listener). Nothing waits on the caller's loop: the process starts on a thread and is asked over async HTTP."""
 
 from __future__ import annotations
 
@@ -77,11 +70,8 @@ class Companion:
         return self.kind == "local model"
 
     async def ended(self) -> str | None:
-        """How it ended, in words, if it has ("crashed (SIGSEGV)"); None while it runs.
-
-        One this run started: its exit status (a waitpid that never waits).
-        One found running: whether its port still takes a connection.
-        """
+        """How it ended, in words ("crashed (SIGSEGV)"), or None while it runs: by its exit status (a waitpid that never
+        waits) when this run started it, else by whether its port still takes a connection."""
         if self.process is not None:
             code = self.process.poll()
             return None if code is None else ended_words(code)
@@ -127,11 +117,8 @@ def wanted_port(settings: Any) -> int:
 
 
 async def ask(port: int, key: bytes) -> dict[str, Any] | str:
-    """Who answers at 127.0.0.1:port: our companion's own words, "nobody", or "other" (another program).
-
-    A plain HTTP/1.1 GET over asyncio's streams: asked ten times a second while a companion starts, on the
-    app's loop, where an HTTP client would build a TLS context each time for nothing.
-    """
+    """Who answers at 127.0.0.1:port: our companion's own words, "nobody", or "other" (another program). A plain GET over
+    asyncio's streams: asked ten times a second on the app's loop while one starts, an HTTP client would build a TLS context each time."""
     import json
 
     nonce = secrets.token_hex(16)

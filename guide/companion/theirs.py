@@ -1,12 +1,8 @@
-"""The companion's record of calls other programs make to it, filed so the app's calls panel can show them, marked theirs.
+"""The companion's record of calls other programs make to it (User-Agent not guide's, under /v1/), marked theirs in the calls panel.
 
-Every request under /v1/ whose User-Agent is not guide's own client is read
-as it passes (relay_trace.Recording: bounded copies, keys redacted) and filed
-in the store as it starts (a running row at once, as the relay's) and again
-when it ends, by a writer of the companion's own. The store opens on a
-thread at the first such call, so a companion nobody else calls never opens
-it. The answer is never changed or delayed by more than the copy.
-"""
+Read as it passes (relay_trace.Recording: bounded copies, keys redacted) and filed as it starts and when it ends.
+The store opens on a thread at the first such call (a companion nobody else calls never opens it); the answer is
+never changed or delayed by more than the copy."""
 
 from __future__ import annotations
 

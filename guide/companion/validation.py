@@ -1,16 +1,9 @@
 """Each request body checked against the spec's request schema, as OpenAI checks it: a 400 naming the field and why.
 
-The validators are built once, from the compact spec the package ships
-(guide/learn/openapi.compact.json), with a real JSON Schema validator
-(Draft 2020-12). /v1/edits is gone from the current spec: its body is
-checked against the historical CreateEditRequest (tests/test_revise_shape.py
-writes down where it was read). Fields the spec does not define pass: the
-spec leaves its request objects open, and clients send their own extras.
-
-The checks here are about shape (type, range, enum, required). What a body
-may cost is bounded before it is parsed (limits.py), and what each engine
-does with a valid field is decided in fields.py.
-"""
+Validators (Draft 2020-12) are built once from the compact spec the package ships; /v1/edits, gone from the spec,
+is checked against the historical CreateEditRequest (tests/test_revise_shape.py). Fields the spec does not define
+pass (its request objects are open). Shape only: cost is bounded before parsing (limits.py), engines' use of a
+valid field is decided in fields.py."""
 
 from __future__ import annotations
 
@@ -68,10 +61,8 @@ def check_body(action: Gentle, body: dict[str, Any]) -> None:
 
 
 def whole_numbers(body: dict[str, Any]) -> dict[str, Any]:
-    """The body with each whole float (`5.0`) as an int, at the top and in lists of numbers (token arrays).
-
-    JSON Schema counts 5.0 as an integer, so the spec lets `dimensions: 2.0` or `max_tokens: 5.0` through;
-    the engines slice and count with them, and a float there failed (a 500) or was quietly not honoured."""
+    """The body with each whole float (`5.0`) as an int, at the top and in lists of numbers (token arrays): JSON Schema lets
+    `max_tokens: 5.0` through as an integer, and the engines slicing with a float failed (a 500) or quietly did not honour it."""
 
     def whole(value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
@@ -84,11 +75,8 @@ def whole_numbers(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def lightened(action: Gentle, body: dict[str, Any]) -> dict[str, Any]:
-    """The body as the validator would judge it, cheaper: texts to embed (up to the spec's 2,048) stand for themselves by the first.
-
-    The schema takes a list of texts when each is text and there are 1 to 2,048
-    of them; checking 2,048 one by one took 25 ms, the GIL held throughout.
-    """
+    """The body as the validator would judge it, cheaper: a list of 2 to 2,048 texts to embed stands as its first (the schema
+    takes any such list; checking 2,048 one by one took 25 ms, the GIL held throughout)."""
     given = body.get("input")
     if action == Gentle.understand and isinstance(given, list) and 1 < len(given) <= 2048 and all(isinstance(text, str) for text in given):
         return {**body, "input": given[:1]}

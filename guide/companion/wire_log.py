@@ -1,15 +1,9 @@
-"""`guide serve --log`: the companion's side of the wire, one line per call as each one ends.
-
-A line says when, who called (address and User-Agent), the gentle action and
-its legacy endpoint, the status, how long it took, and the tokens the reply
-counted (or, for a stream that carried no usage, how many events it sent):
+"""`guide serve --log`: the companion's side of the wire, one line per call as each one ends, e.g.
 
     14:02:07  127.0.0.1:51234 "OpenAI/Python 1.60.0"  think → POST /v1/chat/completions  200  0.021 s  31 tok
 
-`--log full` adds the request and response bodies below the line, with every
-key the call carried or the server holds replaced (as traces do), and long
-bodies cut. The log never changes what is sent: it reads a copy as it passes.
-"""
+(the tokens the reply counted, or a stream's events). `--log full` adds the bodies, keys replaced and cut when long.
+The log never changes what is sent: it reads a copy as it passes."""
 
 from __future__ import annotations
 
@@ -31,10 +25,10 @@ def action_for(method: str, path: str) -> str:
     """`think → POST /v1/chat/completions`, or just the method and path for a route that is no action."""
     from guide.client import ACTIONS
 
-    for action in ACTIONS.values():
-        if action.legacy_path == path and action.method == method:
-            return f"{action.name} → {action.endpoint}"
-    return f"{method} {path}"
+    from .relay_trace import action_of
+
+    action = action_of(method, path)
+    return f"{action} → {ACTIONS[action].endpoint}" if action in ACTIONS else f"{method} {path}"
 
 
 def usage_tokens(value: Any) -> int | None:
