@@ -34,6 +34,9 @@ if WHICH == "bare":
 
     Bare().run(headless=True)
 elif WHICH == "companion":
+    import gc
+
+    gc.disable()  # as `guide` does before it imports the app (guide.cli.run_app)
     from guide.tui.app import GuideApp
 
     class Waiting(GuideApp):
@@ -48,6 +51,9 @@ elif WHICH == "companion":
 
     Waiting().run(headless=True)
 else:
+    import gc
+
+    gc.disable()  # as `guide` does before it imports the app (guide.cli.run_app)
     from guide.tui.app import GuideApp
 
     class Measured(GuideApp):

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import gc, json, sys
+gc.disable()  # as `guide` does before it imports the app (guide.cli.run_app; test_guide_turns_collections_off_before_importing_the_app)
 import guide.tui.app as guide_app
 from guide.tui.screens import chat
 
@@ -102,3 +103,25 @@ def test_the_first_frame_paints_one_greeting_with_the_composer_focused_and_no_co
     assert seen["focus"] == "composer" and seen["focused"] == []
     assert seen["collections"] == 0
     assert seen["collecting_after"] is True
+
+
+GC_AT_RUN = """
+import gc, sys, types
+app = types.ModuleType("guide.tui.app")  # stands in for the app: says whether collections were on as `guide` ran it
+app.run = lambda flags: print(gc.isenabled())
+sys.modules["guide.tui.app"] = app
+from guide.cli import main
+main(["--base-url", sys.argv[1]])
+"""
+
+
+def test_guide_turns_collections_off_before_importing_the_app(server: LoopbackServer) -> None:
+    """The plain `guide` command, not an import of the app, turns garbage collection off until the first frame: a program
+    or a test importing guide.tui.app keeps its collector as it was."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GUIDE_GGUF": "none"}
+    ran = subprocess.run([sys.executable, "-c", GC_AT_RUN, server.url], capture_output=True, text=True, timeout=120, env=env)
+    assert ran.stdout.split() == ["False"], ran.stderr[-3000:]
+    imported = subprocess.run(
+        [sys.executable, "-c", "import gc, guide.tui.app; print(gc.isenabled())"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert imported.stdout.split() == ["True"], imported.stderr[-3000:]

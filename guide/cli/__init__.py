@@ -49,11 +49,17 @@ class ShowVersion(argparse.Action):
 
 def run_app(args: argparse.Namespace) -> int:
     """The terminal app, for `guide` with no command."""
+    import gc
+
+    # No collection until the greeting is painted (GuideApp turns them back on then): the imports and the first frame
+    # make tens of thousands of objects that live as long as the app, and collections walking them were a fifth of a launch.
+    gc.disable()
     from guide import config
 
     flags = {"base_url": args.base_url, "model": args.model, "persona": args.persona}
     refused = refuse_address(config.load(flags).settings.server())
     if refused is not None:
+        gc.enable()
         return refused
     from guide.tui.app import run
 

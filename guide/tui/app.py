@@ -36,10 +36,6 @@ from guide.tui.screens.notices import Recent
 if TYPE_CHECKING:
     from guide.client import GuideError
 
-gc.disable()
-"""No collection until the greeting is painted (GuideApp turns them back on then): the imports and the first frame make
-tens of thousands of objects that live as long as the app, and collections walking them were a fifth of a launch."""
-
 
 class GuideApp(App[None]):
     """A calm guide to chat with, that shows every call it makes."""
@@ -167,7 +163,7 @@ class GuideApp(App[None]):
         self.call_after_refresh(self._first_frame_shown)
 
     def _first_frame_shown(self) -> None:
-        gc.enable()
+        gc.enable()  # `guide` turned collections off until the greeting was painted (guide.cli.run_app)
         for title, words in self.session.problems():
             self.notify(words, title=title, severity="warning", timeout=10)
         if self._theme_problem:
