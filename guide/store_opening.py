@@ -1,9 +1,6 @@
-"""Opening the store without holding anything up: in a thread of its own, tried again while another guide holds the file.
-
-Opening may wait for another guide (or `guide ask`, or a backup tool) that
-holds a write transaction on the file, or is migrating it: SQLite's own wait,
-then another try, for as long as it takes. Nothing waits for this but the
-caller's task, and the program's exit does not wait for the thread either.
+"""Opening the store without holding anything up: in a thread of its own, tried again while another guide (or `guide
+ask`, or a backup tool) holds a write transaction on the file or migrates it. Nothing waits for this but the caller's
+task, and the program's exit does not wait for the thread either.
 """
 
 from __future__ import annotations
