@@ -1,10 +1,6 @@
 """One run of the chat, headless: settings, personas, the server and its client, the store, the conversation open now.
-
-The terminal app is a shell around this: it shows what the session holds and
-hands it what the user does. Nothing here imports textual, and nothing here
-waits on the caller's loop: the store opens and reads in a worker thread,
-and its writes are queued. What happens is reported through `emit`, as the
-conversation's events are (the session passes those on too).
+The terminal app is a shell around it. Nothing here imports textual or waits on the caller's loop (the store opens and
+reads in a worker thread, its writes are queued); what happens is reported through `emit`, with the conversation's events.
 """
 
 from __future__ import annotations
@@ -106,12 +102,9 @@ class ChatSession(ChatServer):
     # Starting and stopping.
 
     async def start(self) -> None:
-        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it.
-
-        Opening the store may wait for another guide holding or migrating the
-        file; a message goes as soon as someone answers, and what is said
-        meanwhile is stored once the store opens.
-        """
+        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it (it may
+        wait for another guide holding or migrating the file): a message goes as soon as someone answers, and what is
+        said meanwhile is stored once the store opens."""
         self._opening = asyncio.create_task(self._open_store())
         try:
             await self._connect()

@@ -1,8 +1,5 @@
-"""Settings: one config.toml, overridden for one run by environment and flags.
-
-Order, strongest first: a command-line flag, an environment variable, the
-file, the default. guide never writes a key to the file: only the *name* of
-the environment variable that holds it (`api_key_env`).
+"""Settings: one config.toml, overridden for one run by environment and flags (flag, environment, file, default, strongest
+first). guide never writes a key to the file: only the *name* of the variable that holds it (`api_key_env`).
 """
 
 from __future__ import annotations
@@ -180,12 +177,8 @@ def theme_names() -> list[str]:
 
 
 def theme_name(value: str) -> str | None:
-    """The theme's own name for what the user wrote, or None if there is no such theme.
-
-    Case, spaces and underscores are forgiven ("Nord", "Tokyo Night" → nord,
-    tokyo-night): Textual's names are all lower-case with hyphens, so no two
-    themes can be confused.
-    """
+    """The theme's own name for what the user wrote, or None. Case, spaces and underscores are forgiven ("Tokyo Night" →
+    tokyo-night): Textual's names are all lower-case with hyphens, so no two themes can be confused."""
     name = re.sub(r"[\s_]+", "-", value.strip().lower())
     return name if name in theme_names() else None
 
@@ -211,12 +204,8 @@ def canonical(key: str, value: str) -> str:
 
 
 def write(changes: dict[str, str | None], path: Path | None = None) -> str | None:
-    """Change settings in the file at once, keeping keys guide doesn't know.
-
-    A value of None (or "") removes the key. A file that could not be parsed
-    is never overwritten: it is kept as config.toml.broken-<timestamp>, and
-    the returned message says so.
-    """
+    """Change settings in the file at once, keeping keys guide doesn't know; None (or "") removes a key. A file that could
+    not be parsed is never overwritten: it is kept as config.toml.broken-<timestamp>, and the returned message says so."""
     path = path or settings_file()
     table, problem = read_file(path)
     notice = None

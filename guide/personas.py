@@ -1,4 +1,4 @@
-"""Personas: who the guide is. One TOML file each, bundled or the user's own.
+"""Personas: who the guide is. One TOML file each, bundled or the user's own (which overrides a bundled one's id).
 
     id = "calm-guide"
     name = "Calm guide"
@@ -10,8 +10,7 @@
     [options]                     # optional
     temperature = 0.7
 
-A user persona with a bundled persona's id overrides it. A file that cannot
-be read is reported (path, line, field) and skipped; the rest load.
+A file that cannot be read is reported (path, line, field) and skipped; the rest load.
 """
 
 from __future__ import annotations

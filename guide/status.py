@@ -1,12 +1,6 @@
-"""The line at the top: persona · server · model, always all three, shortened to fit the width.
-
-While the chat answers through respond instead of think, the model says so
-(`SmolLM2 via respond`): the learner always sees which surface carries a turn.
-
-The server gives way first (its address loses the scheme, then all but
-the port), then the model (cut in the middle: `mlx-community/Meta-Ll…4bit`),
-then the persona's name. Headless: the session builds a Status, the app's
-status line fits it to its width.
+"""The line at the top: persona · server · model, always all three, shortened to fit the width. Headless: the session
+builds a Status, the app's status line fits it. The server gives way first (the scheme, then all but the port), then
+the model (cut in the middle), then the persona's name. Through respond, the model says so (`SmolLM2 via respond`).
 """
 
 from __future__ import annotations

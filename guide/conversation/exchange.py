@@ -19,12 +19,9 @@ ROUNDS_APART = "\n\n"
 
 
 class Exchange:
-    """One reply as it streams: the conversation runs it and reports its pieces; when it ends, it fills in the rest.
-
-    `state` is done, stopped (Esc) or cut (a failure); `turn` is the reply as
-    kept (None when nothing arrived); `words_back` holds the user's words when
-    the call failed, to give them back; `error` is the failure, if any.
-    """
+    """One reply as it streams, run and reported by the conversation. When it ends: `state` is done, stopped (Esc) or cut
+    (a failure); `turn` the reply as kept (None when nothing arrived); `words_back` the user's words to give back when the
+    call failed; `error` the failure, if any."""
 
     def __init__(self, who: str, reply: AsyncReply | None, asked: Turn) -> None:
         self.who = who

@@ -1,9 +1,6 @@
-"""Turns: everything a conversation shows, typed, so it can be stored and shown again exactly.
-
-A turn is a message (the user's words, or a reply: finished, stopped or cut
-off), a divider (the persona or a model changed), or an action's block (what
-/understand, /speak, /imagine… answered, with what it needs to be drawn
-again). The greeting is not a turn: it opens every conversation, unsent.
+"""Turns: everything a conversation shows, typed, so it can be stored and shown again exactly: a message (finished,
+stopped or cut off), a divider (the persona or a model changed), or an action's block. The greeting is not a turn: it
+opens every conversation, unsent.
 """
 
 from __future__ import annotations
@@ -94,10 +91,8 @@ def thought_label(ms: Any) -> str:
 
 
 def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = None, *, opening: tuple[str, str] | None = None) -> str:
-    """The conversation as Markdown: the greeting it opened with, then every turn as it was shown.
-
-    With calls (trace id → Trace), each turn's call follows it: its summary line and its curl.
-    """
+    """The conversation as Markdown: the greeting it opened with, then every turn as it was shown; with calls (trace id →
+    Trace), each turn's call follows it (its summary line and its curl)."""
     lines = [f"# {title}", ""]
     if opening is not None:
         lines += [f"**{opening[0]}**:", "", opening[1], ""]
