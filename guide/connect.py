@@ -68,18 +68,13 @@ async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.")
     from guide.companion.supervise import CompanionFailed, find_or_start, held_words, wanted_port
 
     try:
-        companion, held = await find_or_start(settings, settings_gguf(settings))
+        companion, held = await find_or_start(settings, settings.gguf)
     except CompanionFailed as error:
         return Answering(f"http://127.0.0.1:{wanted_port(settings)}", "companion", f"{error} {how_to_pick}")
     label = f"companion ({companion.kind})"
     message = f"guide's built-in companion is answering: {companion.described}. No server is set up and no local one is running. {how_to_pick}"
     notes = [words for words in (held_words(held, companion), message, companion.set_aside) if words]
     return Answering(companion.url, label, " ".join(notes), companion)
-
-
-def settings_gguf(settings: Settings) -> str | None:
-    """The GGUF file the settings name for the companion (the `gguf` setting, or GUIDE_GGUF)."""
-    return settings.gguf
 
 
 async def reachable(address: str, timeout: float = 1.5) -> bool:
