@@ -47,14 +47,12 @@ class Settings:
 
     def server(self) -> str | None:
         """The address to talk to: base_url, else the provider's, else None."""
-        if self.base_url:
-            return self.base_url
-        if self.provider:
-            from guide.client import PROVIDERS
+        if self.base_url or not self.provider:
+            return self.base_url or None
+        from guide.client import PROVIDERS
 
-            preset = PROVIDERS.get(self.provider)
-            return preset.base_url if preset else None
-        return None
+        preset = PROVIDERS.get(self.provider)
+        return preset.base_url if preset else None
 
     def read_timeout(self) -> float:
         """The timeout in seconds (a value that is not a positive number counts as the default)."""
@@ -152,9 +150,8 @@ def check(key: str, value: str) -> str | None:
         return "timeout is a number of seconds, such as 120." if key == "timeout" else "history is a number of characters, such as 100000."
     if key == "companion_port" and value and not (value.isdigit() and 0 < int(value) < 65536):
         return "companion_port is a port number from 1 to 65535, such as 8765."
-    if key == "api_key_env" or key == "base_url":
-        if value.startswith(("sk-", "Bearer ")):
-            return "That looks like a key. guide never writes keys to its settings."
+    if key in ("api_key_env", "base_url") and value.startswith(("sk-", "Bearer ")):
+        return "That looks like a key. guide never writes keys to its settings."
     if key == "base_url" and value:
         return address_problem(value)
     if key == "theme" and value and theme_name(value) is None:

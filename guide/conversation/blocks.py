@@ -88,14 +88,8 @@ async def understand(conversation: Conversation, text: str) -> Turn:
         return block(conversation, Gentle.understand, body, vectors.trace, dimensions=len(a), **facts)
     vector = await guide.understand(text, model=model)
     values = cast("list[float]", vector)
-    return block(
-        conversation,
-        Gentle.understand,
-        describe_vector(values),
-        getattr(vector, "trace", None),
-        dimensions=len(values),
-        vectors=[vector_facts(values)],
-    )
+    facts = {"dimensions": len(values), "vectors": [vector_facts(values)]}
+    return block(conversation, Gentle.understand, describe_vector(values), getattr(vector, "trace", None), **facts)
 
 
 async def speak(conversation: Conversation, text: str) -> Turn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from guide.client import Gentle
@@ -179,9 +180,9 @@ class Conversation(Branching):
                     options.update(tools=tools, run_tools=True, before_tool=self.before_tool)
                 exchange.reply = guide.think(history, system=self.system(), stream=self.streams, model=model, **options)
                 if tools:
-                    exchange.without_tools = self._without_tools(guide, history, model)
+                    exchange.without_tools = partial(self._without_tools, guide, history, model)
                 if self.pictures_in(history):
-                    exchange.without_pictures = self._without_pictures(guide, model, options)
+                    exchange.without_pictures = partial(self._without_pictures, guide, model, options)
             self.emit(ReplyStarted(exchange))
             await exchange.run(self.emit)
         except (asyncio.CancelledError, Exception) as error:  # a GuideError, or one nobody expected: the caller's boundary reports it
@@ -198,31 +199,23 @@ class Conversation(Branching):
     def _mcp_said(self, words: str) -> None:
         self.emit(Notice("MCP", words, "warning"))
 
-    def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> Callable[[], AsyncReply]:
+    def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> AsyncReply:
         """The same call without tools, said once: a server that takes none still answers the persona's words."""
+        self.tools_refused = True
+        words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
+        self.emit(Notice("Tools", words, "warning"))
+        return guide.think(history, system=self.system(), stream=self.streams, model=model, **self.persona.options)
 
-        def again() -> AsyncReply:
-            self.tools_refused = True
-            words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
-            self.emit(Notice("Tools", words, "warning"))
-            return guide.think(history, system=self.system(), stream=self.streams, model=model, **self.persona.options)
-
-        return again
-
-    def _without_pictures(self, guide: AsyncGuide, model: str | None, options: dict[str, Any]) -> Callable[[], AsyncReply]:
+    def _without_pictures(self, guide: AsyncGuide, model: str | None, options: dict[str, Any]) -> AsyncReply:
         """The same call with the words only, said once: a server that takes no pictures fails every message that carries them."""
-
-        def again() -> AsyncReply:
-            left_out = self.pictures_in(self.payload())
-            self.pictures_refused = True
-            words = (
-                f"This server failed on the {left_out} picture{'s' if left_out != 1 else ''} in this conversation, "
-                "so the words go without them from now on (until the server changes)."
-            )
-            self.emit(Notice("Pictures", words, "warning"))
-            return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **options)
-
-        return again
+        left_out = self.pictures_in(self.payload())
+        self.pictures_refused = True
+        words = (
+            f"This server failed on the {left_out} picture{'s' if left_out != 1 else ''} in this conversation, "
+            "so the words go without them from now on (until the server changes)."
+        )
+        self.emit(Notice("Pictures", words, "warning"))
+        return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **options)
 
     def _ended(self, exchange: Exchange, model: str | None, fresh: bool = True, version_of: Turn | None = None, undo: Undo | None = None) -> None:
         """Keep the reply as a turn, or give the words back when nothing arrived (and show again the branch left for it)."""

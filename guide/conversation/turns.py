@@ -64,20 +64,9 @@ class Turn:
         """A turn read back from the store."""
         role: Role = message.role if message.role in ("user", "assistant", "divider", "action") else "divider"  # type: ignore[assignment]
         state: State = message.state if message.state in ("done", "stopped", "cut") else "done"  # type: ignore[assignment]
-        return cls(
-            role,
-            message.content,
-            state,
-            persona=message.persona,
-            model=message.model,
-            kind=message.kind,
-            data=message.data,
-            trace_id=message.trace_id,
-            message_id=message.id,
-            uid=message.uid or f"id-{message.id}",
-            parent=message.parent_uid or "",
-            stored=True,
-        )
+        kept = {name: getattr(message, name) for name in ("persona", "model", "kind", "data", "trace_id")}
+        uid = message.uid or f"id-{message.id}"  # kept before uids existed: known by its id
+        return cls(role, message.content, state, message_id=message.id, uid=uid, parent=message.parent_uid or "", stored=True, **kept)
 
 
 STATE_NOTES = {"stopped": " (stopped)", "cut": " (cut off)"}
