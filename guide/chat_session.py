@@ -62,9 +62,8 @@ def in_own_thread(work: Callable[[], Result]) -> asyncio.Future[Result]:
 
 
 async def open_when_free(on_saving: Callable[[Saving, str], None], slow: Callable[[str], None]) -> tuple[Store, bool]:
-    """The store, once it opens (in a thread of its own, tried again while another guide, `guide ask` or a backup tool
-    holds or migrates the file), and whether it kept anyone waiting. `slow` hears once, in words, that it is taking a
-    while; `on_saving` hears "waiting" when another guide holds the file. What cannot be waited out (no folder) is raised."""
+    """The store once it opens (tried again while another guide or a backup tool holds or migrates the file), and whether it
+    kept anyone waiting: `slow` hears once that it is slow, `on_saving` hears "waiting". What cannot be waited out is raised."""
     import sqlite3
 
     from guide.store import Store
@@ -163,9 +162,8 @@ class ChatSession(ChatServer):
     # Starting and stopping.
 
     async def start(self) -> None:
-        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it (it may
-        wait for another guide holding or migrating the file): a message goes as soon as someone answers, and what is
-        said meanwhile is stored once the store opens."""
+        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it, perhaps
+        slowly: a message goes as soon as someone answers, and what is said meanwhile is stored once the store opens."""
         self._opening = asyncio.create_task(self._open_store())
         try:
             await self._connect()

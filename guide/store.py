@@ -118,10 +118,9 @@ READ_PATIENCE = 3.0
 
 
 class Store:
-    """The SQLite store: reads here, writes queued to one writer thread. Opening may wait for another guide creating or
-    migrating the file, so the app opens it off its loop. A file that is not a database (or is damaged) is set aside as
-    `guide.sqlite3.broken-<timestamp>` and a new one made; `notice` says so. `on_saving` hears, from the writer thread,
-    when saving starts waiting for another guide's lock or fails, and when it lands again."""
+    """The SQLite store: reads here, writes queued to one writer thread. Opening may wait for another guide creating or migrating
+    the file (the app opens it off its loop). A damaged file is set aside as `guide.sqlite3.broken-<timestamp>` and a new one
+    made; `notice` says so. `on_saving` hears, from the writer thread, when saving waits, fails, and lands again."""
 
     def __init__(self, path: Path | None = None, on_saving: Callable[[Saving, str], None] | None = None) -> None:
         self.path = path or data_dir() / "guide.sqlite3"

@@ -161,9 +161,8 @@ def message_id(db: sqlite3.Connection, uid: str | None) -> int | None:
 
 
 def place(db: sqlite3.Connection, conversation_id: int, uid: str, parent: str) -> None:
-    """Put a message just added in its conversation's tree, after its parent (a uid; "" for a first message), and show its
-    branch. A parent gone (deleted meanwhile) or another conversation's (a hand-edited pending line) makes it follow the
-    branch in view, as an older guide's message would."""
+    """Put a message just added in its tree after its parent (a uid; "" for a first one), and show its branch. A parent gone
+    (deleted meanwhile) or another conversation's (a hand-edited line) makes it follow the branch in view, as an older guide's would."""
     added = message_id(db, uid)
     assert added is not None  # just inserted, in this transaction
     leaf = db.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
@@ -223,9 +222,8 @@ def show(db: sqlite3.Connection, conversation_id: int, leaf: int) -> None:
 
 
 class Writer(threading.Thread):
-    """Applies queued writes in order, one transaction each, on its own connection. A write that cannot land is set aside
-    and said, and the next goes on; if the thread itself cannot go on (its connection fails), it says so and stops, and
-    `finish` keeps what is queued in a pending file."""
+    """Applies queued writes in order, one transaction each, on its own connection. A write that cannot land is set aside and
+    said; if the thread itself cannot go on (its connection fails), it says so and stops, and `finish` keeps what is queued."""
 
     def __init__(self, path: Path, on_saving: Callable[[Saving, str], None] | None = None) -> None:
         super().__init__(name="guide-store-writer", daemon=True)

@@ -196,14 +196,7 @@ def response_text(trace: Trace, *, short: bool = False, headers: bool = True) ->
 def gentle_text(trace: Trace) -> str:
     """The gentle call, what it maps to, and how it went, at a glance."""
     row = trace.mapping
-    lines = [
-        trace.gentle,
-        "",
-        f"# {row.name} → {row.endpoint}   (openai SDK: client.{row.sdk_call})",
-        f"# {row.meaning}",
-        "",
-        timings_text(trace),
-    ]
+    lines = [trace.gentle, "", f"# {row.name} → {row.endpoint}   (openai SDK: client.{row.sdk_call})", f"# {row.meaning}", "", timings_text(trace)]
     if trace.error:
         lines += ["", f"{trace.error.get('title', '')} {trace.error.get('detail', '')}".strip(), str(trace.error.get("hint", ""))]
     return "\n".join(lines)

@@ -19,9 +19,8 @@ ROUNDS_APART = "\n\n"
 
 
 class Exchange:
-    """One reply as it streams, run and reported by the conversation. When it ends: `state` is done, stopped (Esc) or cut
-    (a failure); `turn` the reply as kept (None when nothing arrived); `words_back` the user's words to give back when the
-    call failed; `error` the failure, if any."""
+    """One reply as it streams, run by the conversation. Then `state` is done, stopped (Esc) or cut (a failure); `turn` the
+    reply as kept (None if nothing arrived); `words_back` the words to give back if the call failed; `error` its failure."""
 
     def __init__(self, who: str, reply: AsyncReply | None, asked: Turn) -> None:
         self.who = who
