@@ -42,10 +42,7 @@ def purpose_of(model: ModelInfo) -> str:
     if model.purpose in LABELS:
         return model.purpose
     name = model.id.lower()
-    for purpose, hints in NAMED:
-        if any(hint in name for hint in hints):
-            return purpose
-    return "chat"
+    return next((purpose for purpose, hints in NAMED if any(hint in name for hint in hints)), "chat")
 
 
 def grouped(models: Iterable[ModelInfo]) -> dict[str, list[ModelInfo]]:

@@ -114,14 +114,8 @@ class PersonaShelf:
     problems: list[PersonaProblem]
 
     def get(self, persona_id: str | None) -> Persona:
-        """The persona with this id, else the default, else the first."""
-        if persona_id and persona_id in self.personas:
-            return self.personas[persona_id]
-        if DEFAULT_ID in self.personas:
-            return self.personas[DEFAULT_ID]
-        if self.personas:
-            return next(iter(self.personas.values()))
-        return FALLBACK
+        """The persona with this id, else the default, else the first (else the built-in calm guide)."""
+        return self.personas.get(persona_id or "") or self.personas.get(DEFAULT_ID) or next(iter(self.personas.values()), FALLBACK)
 
 
 FALLBACK = Persona(
