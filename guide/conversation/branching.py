@@ -19,10 +19,7 @@ class Branching(Keeping):
 
     def _at(self, turn: Turn) -> int | None:
         """Where a turn held is, looking from the end (where turns are added)."""
-        for index in range(len(self.turns) - 1, -1, -1):
-            if self.turns[index] is turn:
-                return index
-        return None
+        return next((index for index in range(len(self.turns) - 1, -1, -1) if self.turns[index] is turn), None)
 
     def by_uid(self, uid: str) -> Turn | None:
         """The turn held with that uid, if any."""

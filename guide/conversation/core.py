@@ -262,12 +262,8 @@ class Conversation(Branching):
         """A server that does not offer respond: back to think, said once (each message would fail the same way)."""
         from guide.client import NotOffered
 
-        if (
-            self.surface == Gentle.respond
-            and isinstance(exchange.error, NotOffered)
-            and exchange.error.action == Gentle.respond
-            and not exchange.text
-        ):
+        error = exchange.error
+        if self.surface == Gentle.respond and isinstance(error, NotOffered) and error.action == Gentle.respond and not exchange.text:
             self.leave_respond("This server does not offer respond (POST /v1/responses)")
 
     # The persona and the models.

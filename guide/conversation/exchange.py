@@ -141,6 +141,4 @@ def failed_on_content(error: BaseException) -> bool:
     """Whether a failure may come from what the request carried (refused, or the server failed on it), not from the way there."""
     from guide.client import CannotConnect, KeyRefused, NotOffered, PicturesNotTaken, RateLimited, TimedOut
 
-    if isinstance(error, PicturesNotTaken):
-        return True
-    return not isinstance(error, (CannotConnect, KeyRefused, NotOffered, RateLimited, TimedOut))
+    return isinstance(error, PicturesNotTaken) or not isinstance(error, (CannotConnect, KeyRefused, NotOffered, RateLimited, TimedOut))
