@@ -94,13 +94,12 @@ class ChatServer:
     def _keep(self, companion: Companion | None) -> None:
         """Watch the companion now answering (and stop watching the one before)."""
         from guide.companion.supervise import Keeper
-        from guide.connect import settings_gguf
 
         if self.keeper is not None:
             self.keeper.stop()
             self.keeper = None
         if companion is not None:
-            self.keeper = Keeper(self.settings, companion, settings_gguf(self.settings), self._companion_says, self._companion_moved)
+            self.keeper = Keeper(self.settings, companion, self.settings.gguf, self._companion_says, self._companion_moved)
             self.keeper.watch()
 
     def _companion_says(self, severity: Severity, words: str) -> None:
@@ -213,7 +212,7 @@ class ChatServer:
 
     async def use_companion(self) -> bool:
         """Go back to guide's own companion: no server in the settings, the companion started if it is not running."""
-        from guide.connect import Answering, settings_gguf
+        from guide.connect import Answering
 
         was = self.server_address()
         if not self.save_settings({"provider": None, "base_url": None}):
@@ -222,7 +221,7 @@ class ChatServer:
             from guide.companion.supervise import CompanionFailed, find_or_start, held_words
 
             try:
-                companion, held = await find_or_start(self.settings, settings_gguf(self.settings))
+                companion, held = await find_or_start(self.settings, self.settings.gguf)
             except CompanionFailed as error:
                 self.emit(Notice("Companion", f"{error} F7 picks another server.", "error"))
                 return False

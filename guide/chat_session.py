@@ -1,18 +1,16 @@
 """One run of the chat, headless: settings, personas, the server and its client, the store, the conversation open now.
-
-The terminal app is a shell around this: it shows what the session holds and
-hands it what the user does. Nothing here imports textual, and nothing here
-waits on the caller's loop: the store opens and reads in a worker thread,
-and its writes are queued. What happens is reported through `emit`, as the
-conversation's events are (the session passes those on too).
+The terminal app is a shell around it. Nothing here imports textual or waits on the caller's loop (the store opens and
+reads in a worker thread, its writes are queued); what happens is reported through `emit`, with the conversation's events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from guide import config, personas
 from guide.chat_server import ChatServer
@@ -28,6 +26,64 @@ if TYPE_CHECKING:
     from guide.mcp.tools import Ask, McpTools
     from guide.store import Store
     from guide.store_writer import Saving
+
+Result = TypeVar("Result")
+OPEN_RETRY = 1.0
+"""Seconds between attempts while another guide holds the file (and before saying opening is slow)."""
+OPEN_SLOW = "The conversations file is still opening (another guide may be using it); what you write is kept and saved once it is."
+
+
+def in_own_thread(work: Callable[[], Result]) -> asyncio.Future[Result]:
+    """Run `work` in a daemon thread of its own, for the loop to await: guide can quit while it still waits
+    (asyncio's worker threads are waited for as the program exits; opening a store held elsewhere can take minutes)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Result] = loop.create_future()
+
+    def deliver(outcome: Callable[[], None]) -> None:
+        def settle() -> None:
+            if not future.done():  # nobody waits any more (guide is quitting): what was opened is left to the exit
+                outcome()
+
+        try:
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:
+            pass  # the loop has closed: guide has quit
+
+    def run() -> None:
+        try:
+            result = work()
+        except Exception as error:
+            deliver(partial(future.set_exception, error))
+        else:
+            deliver(partial(future.set_result, result))
+
+    threading.Thread(target=run, name="guide-store-open", daemon=True).start()
+    return future
+
+
+async def open_when_free(on_saving: Callable[[Saving, str], None], slow: Callable[[str], None]) -> tuple[Store, bool]:
+    """The store once it opens (tried again while another guide or a backup tool holds or migrates the file), and whether it
+    kept anyone waiting: `slow` hears once that it is slow, `on_saving` hears "waiting". What cannot be waited out is raised."""
+    import sqlite3
+
+    from guide.store import Store
+    from guide.store_writer import busy
+
+    waited = False
+    while True:
+        opening = in_own_thread(partial(Store, on_saving=on_saving))
+        if not (await asyncio.wait({opening}, timeout=OPEN_RETRY))[0] and not waited:
+            slow(OPEN_SLOW)
+            waited = True
+        try:
+            return await opening, waited
+        except sqlite3.OperationalError as error:
+            if not busy(error):
+                raise
+            if not waited:
+                on_saving("waiting", str(error))
+            waited = True
+            await asyncio.sleep(OPEN_RETRY)
 
 
 class ChatSession(ChatServer):
@@ -106,12 +162,8 @@ class ChatSession(ChatServer):
     # Starting and stopping.
 
     async def start(self) -> None:
-        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it.
-
-        Opening the store may wait for another guide holding or migrating the
-        file; a message goes as soon as someone answers, and what is said
-        meanwhile is stored once the store opens.
-        """
+        """Find who answers (a configured server, a local one, or the companion) while the store opens beside it, perhaps
+        slowly: a message goes as soon as someone answers, and what is said meanwhile is stored once the store opens."""
         self._opening = asyncio.create_task(self._open_store())
         try:
             await self._connect()
@@ -123,8 +175,6 @@ class ChatSession(ChatServer):
 
     async def _open_store(self) -> None:
         """Open the store off the loop, as long as another guide holds the file; then keep what was said meanwhile."""
-        from guide.store_opening import open_when_free
-
         try:
             store, waited = await open_when_free(self._saving, lambda words: self.emit(Notice("Storage", words, "warning")))
         except Exception as error:  # an unusable data folder must not stop the chat

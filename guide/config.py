@@ -1,8 +1,5 @@
-"""Settings: one config.toml, overridden for one run by environment and flags.
-
-Order, strongest first: a command-line flag, an environment variable, the
-file, the default. guide never writes a key to the file: only the *name* of
-the environment variable that holds it (`api_key_env`).
+"""Settings: one config.toml, overridden for one run by environment and flags (flag, environment, file, default, strongest
+first). guide never writes a key to the file: only the *name* of the variable that holds it (`api_key_env`).
 """
 
 from __future__ import annotations
@@ -50,14 +47,12 @@ class Settings:
 
     def server(self) -> str | None:
         """The address to talk to: base_url, else the provider's, else None."""
-        if self.base_url:
-            return self.base_url
-        if self.provider:
-            from guide.client import PROVIDERS
+        if self.base_url or not self.provider:
+            return self.base_url or None
+        from guide.client import PROVIDERS
 
-            preset = PROVIDERS.get(self.provider)
-            return preset.base_url if preset else None
-        return None
+        preset = PROVIDERS.get(self.provider)
+        return preset.base_url if preset else None
 
     def read_timeout(self) -> float:
         """The timeout in seconds (a value that is not a positive number counts as the default)."""
@@ -155,9 +150,8 @@ def check(key: str, value: str) -> str | None:
         return "timeout is a number of seconds, such as 120." if key == "timeout" else "history is a number of characters, such as 100000."
     if key == "companion_port" and value and not (value.isdigit() and 0 < int(value) < 65536):
         return "companion_port is a port number from 1 to 65535, such as 8765."
-    if key == "api_key_env" or key == "base_url":
-        if value.startswith(("sk-", "Bearer ")):
-            return "That looks like a key. guide never writes keys to its settings."
+    if key in ("api_key_env", "base_url") and value.startswith(("sk-", "Bearer ")):
+        return "That looks like a key. guide never writes keys to its settings."
     if key == "base_url" and value:
         return address_problem(value)
     if key == "theme" and value and theme_name(value) is None:
@@ -180,12 +174,8 @@ def theme_names() -> list[str]:
 
 
 def theme_name(value: str) -> str | None:
-    """The theme's own name for what the user wrote, or None if there is no such theme.
-
-    Case, spaces and underscores are forgiven ("Nord", "Tokyo Night" → nord,
-    tokyo-night): Textual's names are all lower-case with hyphens, so no two
-    themes can be confused.
-    """
+    """The theme's own name for what the user wrote, or None. Case, spaces and underscores are forgiven ("Tokyo Night" →
+    tokyo-night): Textual's names are all lower-case with hyphens, so no two themes can be confused."""
     name = re.sub(r"[\s_]+", "-", value.strip().lower())
     return name if name in theme_names() else None
 
@@ -211,12 +201,8 @@ def canonical(key: str, value: str) -> str:
 
 
 def write(changes: dict[str, str | None], path: Path | None = None) -> str | None:
-    """Change settings in the file at once, keeping keys guide doesn't know.
-
-    A value of None (or "") removes the key. A file that could not be parsed
-    is never overwritten: it is kept as config.toml.broken-<timestamp>, and
-    the returned message says so.
-    """
+    """Change settings in the file at once, keeping keys guide doesn't know; None (or "") removes a key. A file that could
+    not be parsed is never overwritten: it is kept as config.toml.broken-<timestamp>, and the returned message says so."""
     path = path or settings_file()
     table, problem = read_file(path)
     notice = None

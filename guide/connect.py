@@ -1,9 +1,6 @@
-"""Which server answers: the one configured, else a local one found running, else the companion.
-
-A fresh user with no server and no key still gets the whole app: guide looks
-for the usual local servers (a quick GET of their model list on loopback)
-and, finding none, uses its own companion at 127.0.0.1:8765, started there if
-it is not running (guide/companion/supervise.py).
+"""Which server answers: the one configured, else a local one found running (a quick GET of the usual local servers'
+model lists on loopback), else guide's own companion at 127.0.0.1:8765, started if it is not running: a fresh user with
+no server and no key still gets the whole app.
 """
 
 from __future__ import annotations
@@ -59,11 +56,8 @@ async def look_for_local() -> tuple[str, str] | None:
 
 
 async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.") -> Answering:
-    """The server for this run (may start the companion, as a process of its own that outlives this one).
-
-    `how_to_pick` tells the user how to name another server, in the words of
-    whoever asks: the app's key by default, a flag for `guide ask`.
-    """
+    """The server for this run (may start the companion, a process that outlives this one). `how_to_pick` tells the user
+    how to name another server, in the asker's words: the app's key by default, a flag for `guide ask`."""
     configured = settings.server()
     if configured:
         return Answering(configured, configured)
@@ -74,18 +68,13 @@ async def choose(settings: Settings, *, how_to_pick: str = "F7 picks a server.")
     from guide.companion.supervise import CompanionFailed, find_or_start, held_words, wanted_port
 
     try:
-        companion, held = await find_or_start(settings, settings_gguf(settings))
+        companion, held = await find_or_start(settings, settings.gguf)
     except CompanionFailed as error:
         return Answering(f"http://127.0.0.1:{wanted_port(settings)}", "companion", f"{error} {how_to_pick}")
     label = f"companion ({companion.kind})"
     message = f"guide's built-in companion is answering: {companion.described}. No server is set up and no local one is running. {how_to_pick}"
     notes = [words for words in (held_words(held, companion), message, companion.set_aside) if words]
     return Answering(companion.url, label, " ".join(notes), companion)
-
-
-def settings_gguf(settings: Settings) -> str | None:
-    """The GGUF file the settings name for the companion (the `gguf` setting, or GUIDE_GGUF)."""
-    return settings.gguf
 
 
 async def reachable(address: str, timeout: float = 1.5) -> bool:

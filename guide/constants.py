@@ -1,8 +1,5 @@
-"""Names and numbers more than one layer reads: the client, the conversation, the store, the settings, the companion.
-
-One dependency-free module: it imports nothing, so the settings, the store and
-the first paint read these without loading httpx, and no layer keeps a copy.
-"""
+"""Names and numbers more than one layer reads. It imports nothing, so the settings, the store and the first paint read
+these without loading httpx, and no layer keeps a copy."""
 
 from __future__ import annotations
 

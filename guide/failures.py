@@ -1,9 +1,5 @@
-"""Failures nobody expected: the traceback goes to a log file, the user gets one calm line.
-
-The app and the `guide` command both end here for anything that is neither
-a GuideError (a calm notice of its own) nor an OSError (a notice naming the
-path): the details are kept for a bug report, and the app keeps running
-(a command stops, and says so).
+"""Failures nobody expected (neither a GuideError nor an OSError, which get notices of their own): the traceback goes to
+a log file for a bug report, the user gets one calm line, and the app keeps running (a command stops, and says so).
 """
 
 from __future__ import annotations

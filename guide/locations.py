@@ -1,8 +1,6 @@
-"""Where guide keeps things: the one place config and data paths come from.
-
-`GUIDE_HOME` (or `--home`) puts both under one folder: `config/` and `data/`.
-Otherwise the platform's conventions: XDG on Linux, Application Support on
-macOS, %APPDATA% on Windows. Folders are created readable by the user only.
+"""Where guide keeps things: the one place config and data paths come from. `GUIDE_HOME` (or `--home`) puts both under one
+folder (`config/`, `data/`); else XDG on Linux, Application Support on macOS, %APPDATA% on Windows. Folders are made
+readable by the user only.
 """
 
 from __future__ import annotations
@@ -96,11 +94,8 @@ def append_private(path: Path, text: str) -> None:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file atomically (a temporary file, then rename), mode 0600.
-
-    A path that is a symbolic link (a config.toml kept with the user's
-    dotfiles) is written through: the link stays, its target gets the text.
-    """
+    """Write a file atomically (a temporary file, then rename), mode 0600. A symbolic link (a config.toml kept with the
+    user's dotfiles) is written through: the link stays, its target gets the text."""
     if path.is_symlink():
         path = path.resolve()  # the target's folder is the user's, not ours: its mode is left alone
     else:

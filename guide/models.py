@@ -1,13 +1,9 @@
 """The server in force and which model answers each action on it: the user's choice, the persona's preference, the catalog.
 
-One place answers "which model": think and continue want a chat model,
-understand an embedding model, speak a speech model, listen and interpret a
-transcription model. A model's purpose comes from what the server says (the
-companion says it; LM Studio's `type` does), else from common naming
-(`embed`, `tts`, `whisper`), else it is taken to be a chat model. A choice is
-checked against the catalog when the server or the model changes. Each has
-one home (`Server`, `ModelChoice`): the session changes it in one call that
-announces the change (`Switched`), and everything else reads it.
+Each action wants a model of a purpose (think a chat model, understand an embedding model, listen a transcription
+model…): as the server says (the companion, LM Studio's `type`), else by common naming (`embed`, `tts`, `whisper`), else
+chat. A choice is checked against the catalog when the server or the model changes. Each has one home (`Server`,
+`ModelChoice`), changed by the session in one call that announces it (`Switched`), read by everything else.
 """
 
 from __future__ import annotations
@@ -46,10 +42,7 @@ def purpose_of(model: ModelInfo) -> str:
     if model.purpose in LABELS:
         return model.purpose
     name = model.id.lower()
-    for purpose, hints in NAMED:
-        if any(hint in name for hint in hints):
-            return purpose
-    return "chat"
+    return next((purpose for purpose, hints in NAMED if any(hint in name for hint in hints)), "chat")
 
 
 def grouped(models: Iterable[ModelInfo]) -> dict[str, list[ModelInfo]]:

@@ -1,4 +1,4 @@
-"""Personas: who the guide is. One TOML file each, bundled or the user's own.
+"""Personas: who the guide is. One TOML file each, bundled or the user's own (which overrides a bundled one's id).
 
     id = "calm-guide"
     name = "Calm guide"
@@ -10,8 +10,7 @@
     [options]                     # optional
     temperature = 0.7
 
-A user persona with a bundled persona's id overrides it. A file that cannot
-be read is reported (path, line, field) and skipped; the rest load.
+A file that cannot be read is reported (path, line, field) and skipped; the rest load.
 """
 
 from __future__ import annotations
@@ -26,22 +25,16 @@ from .locations import user_personas_dir, write_private
 
 DEFAULT_ID = "calm-guide"
 REQUIRED = ("id", "name", "description", "address", "greeting", "system")
-OPTIONS: dict[str, tuple[type, ...]] = {
-    "temperature": (int, float),
-    "top_p": (int, float),
-    "max_tokens": (int,),
-    "presence_penalty": (int, float),
-    "frequency_penalty": (int, float),
-    "seed": (int,),
+NUMBER, WHOLE, ANY = (int, float), (int,), (float("-inf"), float("inf"))
+OPTIONS: dict[str, tuple[tuple[type, ...], tuple[float, float]]] = {
+    "temperature": (NUMBER, (0, 2)),
+    "top_p": (NUMBER, (0, 1)),
+    "max_tokens": (WHOLE, (1, 1_000_000)),
+    "presence_penalty": (NUMBER, (-2, 2)),
+    "frequency_penalty": (NUMBER, (-2, 2)),
+    "seed": (WHOLE, ANY),
 }
-RANGES: dict[str, tuple[float, float]] = {
-    "temperature": (0, 2),
-    "top_p": (0, 1),
-    "max_tokens": (1, 1_000_000),
-    "presence_penalty": (-2, 2),
-    "frequency_penalty": (-2, 2),
-}
-"""The spec's bounds for each option (CreateChatCompletionRequest): a persona outside them would be refused on every call."""
+"""Each option's type and the spec's bounds (CreateChatCompletionRequest): a persona outside them would be refused on every call."""
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 """A persona id, matched whole (fullmatch): it becomes a file name, so no dots, slashes or line ends."""
 Source = Literal["bundled", "user"]
@@ -121,14 +114,8 @@ class PersonaShelf:
     problems: list[PersonaProblem]
 
     def get(self, persona_id: str | None) -> Persona:
-        """The persona with this id, else the default, else the first."""
-        if persona_id and persona_id in self.personas:
-            return self.personas[persona_id]
-        if DEFAULT_ID in self.personas:
-            return self.personas[DEFAULT_ID]
-        if self.personas:
-            return next(iter(self.personas.values()))
-        return FALLBACK
+        """The persona with this id, else the default, else the first (else the built-in calm guide)."""
+        return self.personas.get(persona_id or "") or self.personas.get(DEFAULT_ID) or next(iter(self.personas.values()), FALLBACK)
 
 
 FALLBACK = Persona(
@@ -180,9 +167,9 @@ def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
     for key, value in options.items():
         if key not in OPTIONS:
             return problem(f"unknown option (known: {', '.join(OPTIONS)})", key)
-        if isinstance(value, bool) or not isinstance(value, OPTIONS[key]):
+        kinds, (low, high) = OPTIONS[key]
+        if isinstance(value, bool) or not isinstance(value, kinds):
             return problem(f"should be a number, not {type(value).__name__}", key)
-        low, high = RANGES.get(key, (float("-inf"), float("inf")))
         if isinstance(value, (int, float)) and not low <= value <= high:
             return problem(f"should be from {low:g} to {high:g}, as the API takes it, not {value:g}", key)
     tools = data.get("tools", [])
@@ -197,11 +184,10 @@ def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
     wrong = next((why for name in tools if name.startswith("mcp:") and (why := tool_name_problem(name))), None)
     if wrong:
         return problem(wrong, "tools")
-    known = {*REQUIRED, "model", "options", "tools"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - {*REQUIRED, "model", "options", "tools"})
     if unknown:
         return problem("unknown field", unknown[0])
-    chosen = tuple(dict.fromkeys(tools))
+    chosen = tuple(dict.fromkeys(tools))  # each named once, in the order first named
     return Persona(**{key: data[key] for key in REQUIRED}, model=model or None, options=dict(options), tools=chosen, source=source, path=path)
 
 
@@ -240,8 +226,7 @@ def check_id(persona_id: str) -> str | None:
 
 def file_for(persona_id: str, user_dir: Path | None = None, suffix: str = ".toml") -> Path:
     """The user's file for a persona id: always inside the personas folder (ValueError for an id that is not one)."""
-    reason = check_id(persona_id)
-    if reason:
+    if reason := check_id(persona_id):
         raise ValueError(reason)
     folder = user_dir or user_personas_dir()
     path = folder / f"{persona_id}{suffix}"
@@ -262,11 +247,8 @@ def remove(persona_id: str, user_dir: Path | None = None) -> Path:
     path = file_for(persona_id, user_dir)
     if not path.exists():
         bundled = (bundled_dir() / f"{persona_id}.toml").exists()
-        raise LookupError(
-            f"'{persona_id}' is a bundled persona; only your own can be removed."
-            if bundled
-            else f"There is no persona of yours called '{persona_id}'."
-        )
+        mine = f"There is no persona of yours called '{persona_id}'."
+        raise LookupError(f"'{persona_id}' is a bundled persona; only your own can be removed." if bundled else mine)
     path.unlink()
     return path
 

@@ -1,9 +1,5 @@
-"""Text from outside shown safely: control characters become visible, never run.
-
-Everything guide did not write itself (a server's words and model names,
-file names, persona fields) passes through here before it reaches a
-terminal, in the app and on stdout: an ESC from a server is drawn as ␛, never
-obeyed as the start of a sequence that retitles or clears the terminal.
+"""Text from outside shown safely: everything guide did not write itself (a server's words, model names, file names,
+persona fields) passes here before a terminal, so an ESC is drawn as ␛, never obeyed (retitling, clearing the screen).
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
-"""The line at the top: persona · server · model, always all three, shortened to fit the width.
-
-While the chat answers through respond instead of think, the model says so
-(`SmolLM2 via respond`): the learner always sees which surface carries a turn.
-
-The server gives way first (its address loses the scheme, then all but
-the port), then the model (cut in the middle: `mlx-community/Meta-Ll…4bit`),
-then the persona's name. Headless: the session builds a Status, the app's
-status line fits it to its width.
+"""The line at the top: persona · server · model, always all three, shortened to fit the width. Headless: the session
+builds a Status, the app's status line fits it. The server gives way first (the scheme, then all but the port), then
+the model (cut in the middle), then the persona's name. Through respond, the model says so (`SmolLM2 via respond`).
 """
 
 from __future__ import annotations
@@ -42,7 +36,7 @@ def middle_cut(text: str, width: int) -> str:
         return text
     if width <= 1:
         return text[:width]
-    head = (width - 1 + 1) // 2
+    head = width // 2
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
@@ -55,20 +49,15 @@ def fit(status: Status, width: int) -> str:
     """The line for this width: every part kept, each shortened in turn."""
     persona, model = one_line(status.persona), one_line(status.model)
     via = f" via {status.surface}" if status.surface != Gentle.think else ""
-    if via:
-        return _fit(persona, status.servers, model, width - len(via)) + via
-    return _fit(persona, status.servers, model, width)
-
-
-def _fit(persona: str, given: tuple[str, ...], model: str, width: int) -> str:
-    servers = [one_line(s) for s in given] or [""]
+    width -= len(via)
+    servers = [one_line(s) for s in status.servers] or [""]
     for separator in (SEPARATOR, TIGHT):
         for server in servers:
             line = f"◉ {persona}{separator}{server}{separator}{model}"
             if len(line) <= width:
-                return line
+                return line + via
     server, separator = servers[-1], TIGHT
     fixed = len(f"◉ {separator}{server}{separator}")
     model = middle_cut(model, max(MODEL_AT_LEAST, width - fixed - len(persona)))
     persona = end_cut(persona, max(PERSONA_AT_LEAST, width - fixed - len(model)))
-    return end_cut(f"◉ {persona}{separator}{server}{separator}{model}", width)
+    return end_cut(f"◉ {persona}{separator}{server}{separator}{model}", width) + via

@@ -1,14 +1,9 @@
-"""Conversations, messages and traces in SQLite (the user's data folder).
+"""Conversations, messages and traces in SQLite (the user's data folder); nothing here waits on the UI loop.
 
-Nothing here waits on the UI loop. Writes are queued to one writer thread
-(`store_writer`) and return at once; reads are plain methods for a worker
-thread (`await store.read(store.page, …)`), on a connection of their own
-with a short lock wait, and they never come back silently empty: a read that
-cannot be made raises `StoreUnavailable`, with a calm title. WAL mode; a
-schema version in `meta`, migrated on open after a backup copy
-(`store_schema`); one transaction per finished message. A reply cut short is
-stored with what had arrived, and its state says so. The key is never
-stored: traces arrive already redacted.
+Writes are queued to one writer thread (`store_writer`) and return at once. Reads are methods for a worker thread
+(`await store.read(store.page, …)`) on a connection with a short lock wait; one that cannot be made raises
+`StoreUnavailable` (a calm title), never comes back silently empty. WAL mode; the schema migrated on open after a backup
+copy (`store_schema`). A reply cut short is stored with what had arrived. The key is never stored: traces arrive redacted.
 """
 
 from __future__ import annotations
@@ -34,18 +29,25 @@ FROM conversations c"""
 WITH_PARENT = """SELECT m.*, COALESCE(p.uid, 'id-' || p.id) AS parent_uid
 FROM messages m LEFT JOIN tree t ON t.message_id = m.id LEFT JOIN messages p ON p.id = t.parent_id"""
 """Messages with their parent's uid (None for a first message): the conversation's tree, as the turns hold it."""
+THEIRS = "conversation_id IS NULL AND json_extract(data, '$.notes[0]') = ?"
+"""Calls another program made, as one `seen_by` filed them (the companion, or a relay: their first note)."""
 
 
 def fts_query(text: str) -> str:
-    """The user's words as an FTS5 query: every word must appear, the last may be a prefix.
-
-    Each word is quoted, so words like AND, NEAR or a stray quote are looked
-    for, not obeyed.
-    """
+    """The user's words as an FTS5 query: every word must appear, the last may be a prefix. Each word is quoted, so words
+    like AND, NEAR or a stray quote are looked for, not obeyed."""
     words = [word.replace('"', '""') for word in text.split()]
     if not words:
         return ""
     return " ".join(f'"{word}"' for word in words) + "*"
+
+
+def parsed(text: str | None) -> Any:
+    """A column's JSON as data; None for none, or for text that is not JSON (a hand edit)."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -116,15 +118,9 @@ READ_PATIENCE = 3.0
 
 
 class Store:
-    """The SQLite store: reads here, writes queued to one writer thread.
-
-    Opening may wait for another guide that is creating or migrating the file,
-    so the app opens it off its loop. A file that is not a database (or is
-    damaged) is set aside as `guide.sqlite3.broken-<timestamp>` and a new one
-    is made; `notice` says so. `on_saving` hears, from the writer thread, when
-    saving starts waiting for another guide's lock or fails, and when it
-    lands again.
-    """
+    """The SQLite store: reads here, writes queued to one writer thread. Opening may wait for another guide creating or migrating
+    the file (the app opens it off its loop). A damaged file is set aside as `guide.sqlite3.broken-<timestamp>` and a new one
+    made; `notice` says so. `on_saving` hears, from the writer thread, when saving waits, fails, and lands again."""
 
     def __init__(self, path: Path | None = None, on_saving: Callable[[Saving, str], None] | None = None) -> None:
         self.path = path or data_dir() / "guide.sqlite3"
@@ -210,12 +206,10 @@ class Store:
             try:
                 with self._reading:
                     return self._db.execute(sql, parameters).fetchall()
-            except sqlite3.OperationalError as error:
-                if not busy(error) or time.monotonic() > deadline:
+            except sqlite3.DatabaseError as error:
+                if not (isinstance(error, sqlite3.OperationalError) and busy(error)) or time.monotonic() > deadline:
                     raise StoreUnavailable(f"The conversations file could not be read ({error}).") from None
                 time.sleep(0.05)
-            except sqlite3.DatabaseError as error:
-                raise StoreUnavailable(f"The conversations file could not be read ({error}).") from None
 
     def conversations(self) -> list[ConversationInfo]:
         """Every conversation, the most recent first, with its message count (indexed)."""
@@ -228,10 +222,7 @@ class Store:
 
     @staticmethod
     def _info(row: sqlite3.Row) -> ConversationInfo:
-        try:
-            opening = json.loads(row["opening"]) if row["opening"] else None
-        except ValueError:
-            opening = None
+        opening = parsed(row["opening"])
         shown = (str(opening[0]), str(opening[1])) if isinstance(opening, list) and len(opening) == 2 else None
         return ConversationInfo(row["id"], row["title"], row["persona"], row["n"], row["updated_at"], row["uid"], shown)
 
@@ -301,19 +292,12 @@ class Store:
     @staticmethod
     def _message(row: sqlite3.Row) -> StoredMessage:
         fields = dict(row)
-        data = fields.pop("data", None)
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = None
-        return StoredMessage(**fields, data=parsed if isinstance(parsed, dict) else None)
+        data = parsed(fields.pop("data", None))
+        return StoredMessage(**fields, data=data if isinstance(data, dict) else None)
 
     def search(self, text: str, limit: int = 50) -> list[Hit]:
-        """Messages of every conversation that hold all the words, best matches first.
-
-        A slash command's block is found too: its words (what /continue wrote on, a /listen transcript) were
-        asked for and read like a reply. A divider is not: it is guide's note of a switch, not words of the conversation.
-        """
+        """Messages of every conversation that hold all the words, best matches first. A slash command's block is found too
+        (what /continue wrote on, a /listen transcript read like a reply); a divider, guide's note of a switch, is not."""
         query = fts_query(text)
         if not query:
             return []
@@ -344,23 +328,21 @@ class Store:
     def their_calls(self, after: int | None, limit: int = 100, *, seen_by: str, latest: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Calls other programs made, as `seen_by` filed them (the companion, or a relay: their first note), after row `after`, oldest
         first, and the last row read. `after` None: where the rows end now, with the `latest` such calls before it (0: none)."""
-        mine = "conversation_id IS NULL AND json_extract(data, '$.notes[0]') = ?"
         if after is None:
             end = int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM traces")[0][0])
-            rows = self._rows(f"SELECT data FROM traces WHERE rowid <= ? AND {mine} ORDER BY rowid DESC LIMIT ?", (end, seen_by, latest))
+            rows = self._rows(f"SELECT data FROM traces WHERE rowid <= ? AND {THEIRS} ORDER BY rowid DESC LIMIT ?", (end, seen_by, latest))
             return [json.loads(row["data"]) for row in reversed(rows)], end
-        rows = self._rows(f"SELECT rowid, data FROM traces WHERE rowid > ? AND {mine} ORDER BY rowid LIMIT ?", (after, seen_by, limit))
+        rows = self._rows(f"SELECT rowid, data FROM traces WHERE rowid > ? AND {THEIRS} ORDER BY rowid LIMIT ?", (after, seen_by, limit))
         return [json.loads(row["data"]) for row in rows], (rows[-1][0] if rows else after)
 
     def their_calls_before(self, trace_id: str, limit: int, *, seen_by: str) -> tuple[list[dict[str, Any]], int]:
         """Up to `limit` calls `seen_by` filed before the call `trace_id` (by row), oldest first, and how many such calls are before those."""
-        mine = "conversation_id IS NULL AND json_extract(data, '$.notes[0]') = ?"
         found = self._rows("SELECT rowid FROM traces WHERE id = ?", (trace_id,))
         if not found:
             return [], 0
-        rows = self._rows(f"SELECT rowid, data FROM traces WHERE rowid < ? AND {mine} ORDER BY rowid DESC LIMIT ?", (found[0][0], seen_by, limit))
+        rows = self._rows(f"SELECT rowid, data FROM traces WHERE rowid < ? AND {THEIRS} ORDER BY rowid DESC LIMIT ?", (found[0][0], seen_by, limit))
         first = rows[-1][0] if rows else found[0][0]
-        before = int(self._rows(f"SELECT COUNT(*) FROM traces WHERE rowid < ? AND {mine}", (first, seen_by))[0][0])
+        before = int(self._rows(f"SELECT COUNT(*) FROM traces WHERE rowid < ? AND {THEIRS}", (first, seen_by))[0][0])
         return [json.loads(row["data"]) for row in reversed(rows)], before
 
     def calls_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
@@ -440,11 +422,8 @@ class Store:
         self._writer.submit(Write("delete_message", {"uid": uid, "id": message_id}))
 
     def save_trace(self, conversation: str | None, trace: Any) -> None:
-        """Store (or update) a call's trace, filed with the conversation of that uid (or none yet).
-
-        The writer makes the record (`to_dict`, then JSON) on its own thread: a
-        snapshot is all the caller builds, so filing never holds the UI loop.
-        """
+        """Store (or update) a call's trace, filed with the conversation of that uid (or none yet). The writer makes the
+        record (`to_dict`, then JSON) on its own thread: a snapshot is all the caller builds, so filing never holds the loop."""
         self._writer.submit(Write("trace", {"conversation": conversation, "trace": trace.snapshot()}))
 
     def rename(self, conversation_id: int, title: str) -> None:

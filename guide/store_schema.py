@@ -1,24 +1,13 @@
-"""The store's schema, and the migrations that bring an older file up to date.
+"""The store's schema, and the migrations that bring an older file up to date (after a copy of it is set aside).
 
-Version 1 held conversations, messages, traces and probes. Version 2 adds
-full-text search over messages (SQLite FTS5, kept in step by triggers) and
-the indexes the long-conversation queries use. Version 3 makes every turn a
-typed row (`kind`, and its `data` as JSON: an action's block, a divider's
-reason), remembers the model chosen for each action on each server
-(`model_choices`), and gives conversations and messages a `uid` made when they are, so
-writes can be queued, retried and replayed without waiting for an id. An
-older file is copied aside before it is migrated, so a failed migration
-never costs a conversation.
-
-Version 4 makes each conversation a tree (branches): a `tree` row per message
-names its conversation and its parent, and `conversations.leaf_id` the branch
-in view. `messages.conversation_id` now holds the conversation only for the
-messages of the branch in view (NULL for the others), and the messages table
-keeps its columns: a guide of version 3, which opens a newer file as it is
-(`SELECT *` into its own fields), reads the branch in view as a plain
-conversation. Triggers keep such a guide's writes in the tree: a message it
-adds grows the branch in view, one it deletes moves the leaf back, and a
-conversation it deletes takes its hidden branches with it.
+Version 2 adds full-text search (FTS5, kept in step by triggers) and the long-conversation indexes. Version 3 types every
+turn (`kind`, `data` as JSON), remembers a model per action and server (`model_choices`), and gives rows a `uid` made
+with them, so writes can be queued and replayed without waiting for an id. Version 4 makes each conversation a tree: a
+`tree` row per message names its parent, `conversations.leaf_id` the branch in view, and `messages.conversation_id`
+holds the conversation only for the messages of that branch. The messages table keeps its columns, so a version 3
+guide (`SELECT *` into its own fields) reads the branch in view as a plain conversation; triggers keep its writes in
+the tree (a message it adds grows the branch in view, one it deletes moves the leaf back, a conversation it deletes
+takes its hidden branches with it).
 """
 
 from __future__ import annotations
@@ -156,11 +145,8 @@ def version(db: sqlite3.Connection) -> int:
 
 
 def backup(path: Path, old: int) -> Path:
-    """A consistent copy of the file as it is, beside it, before it is changed.
-
-    Read on a connection of its own: the migrating one already holds the
-    write lock (SQLite cannot copy from a connection inside its own write).
-    """
+    """A consistent copy of the file as it is, beside it, before it is changed: read on a connection of its own, as the
+    migrating one holds the write lock (SQLite cannot copy from a connection inside its own write)."""
     copy = path.with_name(f"{path.name}.v{old}-backup-{time.strftime('%Y%m%d-%H%M%S')}")
     source = sqlite3.connect(path, timeout=10)
     try:
@@ -187,14 +173,10 @@ def bring_up_to_date(db: sqlite3.Connection, path: Path) -> str | None:
         return None
     try:
         kept = backup(path, old) if old else None
-        for statement in split(TABLES + VERSION_2):
+        script = TABLES + VERSION_2 + (VERSION_3 if old < 3 else "")
+        script += VERSION_4 + VERSION_2 if old < 4 else ""  # version 2's search triggers again: they went with the old table
+        for statement in split(script):
             db.execute(statement)
-        if old < 3:
-            for statement in split(VERSION_3):
-                db.execute(statement)
-        if old < 4:
-            for statement in split(VERSION_4 + VERSION_2):  # version 2's search triggers again: they went with the old table
-                db.execute(statement)
         if old:
             db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
         db.execute(

@@ -1,20 +1,12 @@
 """The store's one writer: a thread with its own connection, so no write ever waits on the UI loop.
 
-Writes are plain data (`Write`: a kind and its fields), queued in order and
-applied one transaction each. A lock held by another guide is waited out a
-quarter of a second at a time (a missed moment beats a frozen window) and the
-write is retried until it lands: nothing is dropped, and saving resumes by
-itself. What is still queued when guide closes, if the lock is never freed,
-is kept in a `pending-*.jsonl` file beside the store and applied the next
-time it opens. Rows carry a `uid` made with them, so a write never waits for
-an id and replaying one twice changes nothing.
-
-A write that can never land (a line of a pending file from another version,
-hand-edited or half restored; a row that breaks a constraint) is never
-dropped and never stops the others: it is kept as it was in a
-`set-aside-*.jsonl` file of its own beside the store, and the user is told
-where. A pending file is replayed in one transaction and, if anything in it
-fails, again write by write.
+Writes are plain data (`Write`), queued in order, one transaction each. Another guide's lock is waited out a quarter of
+a second at a time (a missed moment beats a frozen window) and the write retried until it lands: nothing is dropped.
+What is still queued at exit is kept in a `pending-*.jsonl` file beside the store, replayed next time it opens (in one
+transaction, else write by write). Rows carry a `uid` made with them, so a write never waits for an id and replaying
+one twice changes nothing. A write that can never land (a pending line from another version, hand-edited or half
+restored; a row that breaks a constraint) never stops the others: it is kept as it was in a `set-aside-*.jsonl` file
+of its own, and the user is told where.
 """
 
 from __future__ import annotations
@@ -52,10 +44,10 @@ class Write:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def as_data(value: Any) -> Any:
-    """A write's field as plain data: a trace filed as it was becomes its record here, on the writer's thread."""
+def as_data(value: Any, otherwise: Callable[[Any], Any] = lambda value: value) -> Any:
+    """A write's field as plain data: a trace filed as it was becomes its record (`to_dict`) here, on the writer's thread."""
     to_dict = getattr(value, "to_dict", None)
-    return to_dict() if callable(to_dict) else value
+    return to_dict() if callable(to_dict) else otherwise(value)
 
 
 def busy(error: sqlite3.OperationalError) -> bool:
@@ -83,13 +75,7 @@ def parse(line: bytes) -> Write:
 
 def as_line(write: Write) -> bytes:
     """A write as a line of a pending or set-aside file: a record (`to_dict`) as its data, what JSON cannot hold as its text."""
-    return json.dumps({"kind": write.kind, "fields": write.fields}, ensure_ascii=False, default=plain).encode("utf-8")
-
-
-def plain(value: Any) -> Any:
-    """What JSON cannot hold, as data it can."""
-    to_dict = getattr(value, "to_dict", None)
-    return to_dict() if callable(to_dict) else str(value)
+    return json.dumps({"kind": write.kind, "fields": write.fields}, ensure_ascii=False, default=lambda value: as_data(value, str)).encode("utf-8")
 
 
 def said(error: BaseException) -> str:
@@ -175,22 +161,14 @@ def message_id(db: sqlite3.Connection, uid: str | None) -> int | None:
 
 
 def place(db: sqlite3.Connection, conversation_id: int, uid: str, parent: str) -> None:
-    """Put a message just added in its conversation's tree, after its parent, and show its branch.
-
-    The parent is a uid, or "" for a first message. One that is gone (deleted meanwhile), or is another conversation's
-    (a hand-edited pending line), makes it follow the branch in view, as an older guide's message would.
-    """
+    """Put a message just added in its tree after its parent (a uid; "" for a first one), and show its branch. A parent gone
+    (deleted meanwhile) or another conversation's (a hand-edited line) makes it follow the branch in view, as an older guide's would."""
     added = message_id(db, uid)
     assert added is not None  # just inserted, in this transaction
     leaf = db.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
     after = message_id(db, parent) if parent else None
-    if (
-        after is not None
-        and db.execute("SELECT 1 FROM tree WHERE message_id = ? AND conversation_id = ?", (after, conversation_id)).fetchone() is None
-    ):
-        after = None
-    if after is None and parent:
-        after = leaf
+    if after is None or db.execute("SELECT 1 FROM tree WHERE message_id = ? AND conversation_id = ?", (after, conversation_id)).fetchone() is None:
+        after = leaf if parent else None
     db.execute("INSERT INTO tree(message_id, conversation_id, parent_id) VALUES (?, ?, ?)", (added, conversation_id, after))
     if after == leaf:  # the branch in view grows: nothing else moves
         db.execute("UPDATE messages SET conversation_id = ? WHERE id = ?", (conversation_id, added))
@@ -206,9 +184,8 @@ DOWN = """WITH RECURSIVE down(id) AS (
     FROM down WHERE down.id IS NOT NULL
     LIMIT ?
 ) SELECT id FROM down WHERE id IS NOT NULL"""
-"""The branch that goes on from a message (conversation, uid, id, at most how many rows to walk, -1 for all), the way it
-was last seen at each branch point (else its latest version). The walk stops at the limit: a branch's head is read
-without walking the whole branch."""
+"""The branch that goes on from a message (conversation, uid, id, rows to walk at most or -1), the way it was last seen at
+each branch point (else its latest version). The limit lets a branch's head be read without walking it all."""
 
 
 def way_down(db: sqlite3.Connection, conversation_id: int, start: int) -> int:
@@ -228,11 +205,8 @@ COMING = """WITH RECURSIVE up(id, parent) AS (
 
 def show(db: sqlite3.Connection, conversation_id: int, leaf: int) -> None:
     """Make the branch that ends at `leaf` the one in view: its messages hold the conversation, the others none (and
-    remember when they left it).
-
-    Only what lies below the branch point moves. Along a branch ids only grow (a message is made after the one it
-    follows), so what leaves the view is exactly what is in view after the branch point.
-    """
+    remember when they left it). Only what lies below the branch point moves: along a branch ids only grow, so what
+    leaves the view is exactly what is in view after the branch point."""
     at: dict[str, float] = {"leaf": leaf, "conversation": conversation_id}
     if db.execute("SELECT 1 FROM tree WHERE message_id = :leaf AND conversation_id = :conversation", at).fetchone() is None:
         return  # not a message of this conversation (deleted meanwhile)
@@ -248,13 +222,8 @@ def show(db: sqlite3.Connection, conversation_id: int, leaf: int) -> None:
 
 
 class Writer(threading.Thread):
-    """Applies queued writes in order, one transaction each, on its own connection.
-
-    Nothing a write does stops the thread: a write that cannot land is set
-    aside in a file and said, and the next one goes on. If the thread itself
-    cannot go on (its connection fails), it says so and stops; what is queued
-    stays queued, and `finish` keeps it in a pending file.
-    """
+    """Applies queued writes in order, one transaction each, on its own connection. A write that cannot land is set aside and
+    said; if the thread itself cannot go on (its connection fails), it says so and stops, and `finish` keeps what is queued."""
 
     def __init__(self, path: Path, on_saving: Callable[[Saving, str], None] | None = None) -> None:
         super().__init__(name="guide-store-writer", daemon=True)
@@ -359,10 +328,8 @@ class Writer(threading.Thread):
         self._tell("set aside", f"{count} ({source}) could not be saved ({why}). Kept as {kept} in {aside}; the rest is saved.")
 
     def _land(self, writes: list[Write]) -> bool:
-        """Apply the writes in one transaction, retrying while the store refuses (a lock elsewhere, a full disk); False if stopped first.
-
-        An error of the writes' own (they can never land) is raised, with none of them applied.
-        """
+        """Apply the writes in one transaction, retrying while the store refuses (a lock elsewhere, a full disk); False if
+        stopped first. An error of the writes' own (they can never land) is raised, with none of them applied."""
         assert self._db is not None
         delay = 0.05
         while True:
@@ -376,7 +343,6 @@ class Writer(threading.Thread):
                     self._db.execute("ROLLBACK")
                 if not not_the_writes(error):
                     raise
-                # Locked by another guide, or the disk is full or read-only: keep the write and try again.
                 self._tell("waiting" if isinstance(error, sqlite3.OperationalError) and busy(error) else "failing", str(error))
                 if self.stopping.wait(delay):
                     return False

@@ -1,13 +1,9 @@
-"""The tools a persona may offer the model: a small bundled set, safe by construction. Headless.
+"""The tools a persona may offer the model (`tools = ["now", "calculate"]`): a small bundled set, safe by construction.
 
-Nothing here reaches the network or runs a command. `calculate` reads the
-expression as arithmetic (Python's own parser, then only numbers and
-operators are evaluated: no names, no calls, no eval, and no number past
-LARGEST_DIGITS), `read_file` reads only a file the user put in the `files`
-folder inside the data folder (never the conversations, the log, exports or
-the clipboard file beside it, never through a link), and only its start; what
-either tells the model names only what the model asked for.
-A persona names them in its file: `tools = ["now", "calculate"]`.
+Nothing here reaches the network or runs a command. `calculate` evaluates only numbers and operators from Python's own
+parser (no names, no calls, no eval, no number past LARGEST_DIGITS). `read_file` reads only the start of a file the user
+put in the data folder's `files` folder (never the conversations, log, exports or clipboard file beside it, never
+through a link). What either tells the model names only what the model asked for.
 """
 
 from __future__ import annotations

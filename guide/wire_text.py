@@ -1,7 +1,4 @@
-"""A call as text: the legacy request and response, the stream's frames, the timings. Headless.
-
-The call detail shows these in its tabs; `guide tour` prints them.
-"""
+"""A call as text (the call detail's tabs, `guide tour`): the legacy request and response, the frames, the timings. Headless."""
 
 from __future__ import annotations
 
@@ -12,8 +9,6 @@ if TYPE_CHECKING:
     from guide.client import Trace
 
 FRAMES_SHOWN = 8
-
-
 LIST_SHOWN = 6
 """Items a shortened list keeps (a vector of 576 numbers shows its first few)."""
 TEXT_SHOWN = 240
@@ -45,11 +40,8 @@ def headers_text(headers: dict[str, str]) -> str:
 
 
 def frame_kinds(frames: list[tuple[float, str]]) -> list[str]:
-    """What each frame carried: "reasoning", "answer", "tool_calls", or "" (usage, the end, anything else).
-
-    Reasoning is a `reasoning_content` or `reasoning` delta, or content inside
-    a `<think>` that opens the reply (followed frame by frame, as the client does).
-    """
+    """What each frame carried: "reasoning" (a `reasoning_content` or `reasoning` delta, or content inside a `<think>`
+    that opens the reply, followed as the client does), "answer", "tool_calls", or "" (usage, the end, anything else)."""
     from guide.client.internal import ChunkKinds
 
     kinds = ChunkKinds()
@@ -204,14 +196,7 @@ def response_text(trace: Trace, *, short: bool = False, headers: bool = True) ->
 def gentle_text(trace: Trace) -> str:
     """The gentle call, what it maps to, and how it went, at a glance."""
     row = trace.mapping
-    lines = [
-        trace.gentle,
-        "",
-        f"# {row.name} → {row.endpoint}   (openai SDK: client.{row.sdk_call})",
-        f"# {row.meaning}",
-        "",
-        timings_text(trace),
-    ]
+    lines = [trace.gentle, "", f"# {row.name} → {row.endpoint}   (openai SDK: client.{row.sdk_call})", f"# {row.meaning}", "", timings_text(trace)]
     if trace.error:
         lines += ["", f"{trace.error.get('title', '')} {trace.error.get('detail', '')}".strip(), str(trace.error.get("hint", ""))]
     return "\n".join(lines)

@@ -1,11 +1,9 @@
-"""The conversation at the heart of guide: headless (it never imports textual).
+"""The conversation at the heart of guide, headless (it never imports textual); the app, `guide ask` and the tests drive it.
 
     conversation = Conversation(persona, guide=AsyncGuide(...), store=store, emit=print)
-    exchange = await conversation.send("Hello")  # the reply arrives as ReplyStarted, ReplyPieces…, ReplyEnded
+    exchange = await conversation.send("Hello")  # reported as ReplyStarted, ReplyPieces…, ReplyEnded
 
-The app, `guide ask` and the tests drive it the same way; it makes the calls
-and reports what happens as events (`guide.conversation.events`). Cancelling
-the task that awaits `send` stops the reply (what arrived is kept).
+Cancelling the task that awaits `send` stops the reply (what arrived is kept).
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The gentle actions from the chat (/understand, /speak, /imagine…): each a real call, kept as a typed block.
-
-Each function makes the call through the conversation's client, with the
-model the resolver picks for that action, saves what must be saved (a
-picture, a sound) readable by the user only, and adds the block to the
-conversation: stored with what it needs to be shown again.
+"""The gentle actions from the chat (/understand, /speak, /imagine…): each a real call, through the conversation's client
+with the model the resolver picks, what must be saved (a picture, a sound) saved readable by the user only, and a typed
+block added to the conversation with what it needs to be shown again.
 """
 
 from __future__ import annotations
@@ -91,14 +88,8 @@ async def understand(conversation: Conversation, text: str) -> Turn:
         return block(conversation, Gentle.understand, body, vectors.trace, dimensions=len(a), **facts)
     vector = await guide.understand(text, model=model)
     values = cast("list[float]", vector)
-    return block(
-        conversation,
-        Gentle.understand,
-        describe_vector(values),
-        getattr(vector, "trace", None),
-        dimensions=len(values),
-        vectors=[vector_facts(values)],
-    )
+    facts = {"dimensions": len(values), "vectors": [vector_facts(values)]}
+    return block(conversation, Gentle.understand, describe_vector(values), getattr(vector, "trace", None), **facts)
 
 
 async def speak(conversation: Conversation, text: str) -> Turn:

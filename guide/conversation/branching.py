@@ -19,10 +19,7 @@ class Branching(Keeping):
 
     def _at(self, turn: Turn) -> int | None:
         """Where a turn held is, looking from the end (where turns are added)."""
-        for index in range(len(self.turns) - 1, -1, -1):
-            if self.turns[index] is turn:
-                return index
-        return None
+        return next((index for index in range(len(self.turns) - 1, -1, -1) if self.turns[index] is turn), None)
 
     def by_uid(self, uid: str) -> Turn | None:
         """The turn held with that uid, if any."""
@@ -120,9 +117,8 @@ class Branching(Keeping):
         return found - {turn.trace_id for turn in self.turns if turn.trace_id}
 
     async def answers(self, turn: Turn) -> list[tuple[Turn | None, Trace | None]]:
-        """For each version of a turn, oldest first: the reply that answered it (itself, for a reply), the way its branch
-        was last seen, and the call that reply came from (None where there is none, or it is not kept). Two of them are
-        what a comparison of branches sets side by side: the requests as sent, and what came back."""
+        """For each version of a turn, oldest first (what a comparison of branches sets side by side): the reply that answered
+        it the way its branch was last seen (itself, for a reply), and that reply's call (None where there is none, or not kept)."""
         from guide.client import Trace
 
         found: list[tuple[Turn | None, Trace | None]] = []
@@ -143,9 +139,8 @@ class Branching(Keeping):
         return found
 
     def _show_again(self, kept: int, path: list[Turn], more: bool = False) -> None:
-        """Show a branch: the turns held up to `kept`, then `path` (the store holding `more` of it after that); the store
-        remembers it. Turns only added back (a reply asked again with no answer) are said as added, as the transcript
-        already knows them."""
+        """Show a branch (remembered by the store): the turns held up to `kept`, then `path` (the store holding `more` after it).
+        Turns only added back (a reply asked again with no answer) are said as added: the transcript knows the rest."""
         added = kept == len(self.turns) and not self.more_after
         self.tree.leave(self.turns[kept:])
         self.turns[kept:] = path

@@ -1,9 +1,6 @@
-"""Conversation: one conversation, headless. The app, `guide ask` and the tests all drive it.
-
-It is built in layers, a module each: `state` (what it holds), `keeping` (its turns, and the store), `branching` (the branch
-in view). Here: what it sends and what comes back (the payload within the history budget, replies with their tools and
-pictures, regenerate, edit), what answers (persona, surface, model, server), its calls, export and resume. It never touches a
-widget: what happens is reported through `emit` as events (`guide.conversation.events`).
+"""Conversation: one conversation, headless, in layers: `state` (what it holds), `keeping` (its turns and the store),
+`branching` (the branch in view), and here what it sends and what comes back (payload, replies, edit, regenerate), what
+answers (persona, surface, model, server), its calls, export and resume. It reports through `emit`, never to a widget.
 """
 
 from __future__ import annotations
@@ -11,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from guide.client import Gentle
@@ -40,25 +38,20 @@ RESPOND_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "max_tokens":
 
 
 def respond_options(options: dict[str, Any]) -> dict[str, Any]:
-    """A persona's options for respond: renamed where the Responses API has the field, left out where it has none."""
+    """A persona's options for respond: renamed where the Responses API has the field, else left out."""
     return {RESPOND_OPTIONS[name]: value for name, value in options.items() if name in RESPOND_OPTIONS}
 
 
 class Conversation(Branching):
     """One conversation: its persona, its turns, its calls. Drive it; it reports events."""
 
-    # What the guide is.
-
     def system(self) -> str:
         """The system prompt for the next think call."""
         return self.persona.system_prompt(self.address)
 
     def payload(self) -> list[dict[str, Any]]:
-        """The messages for think: user and reply turns, the latest that fit the budget (the last always goes).
-
-        Only the words of a reply go back, never its reasoning (as the
-        providers ask); a message's pictures go with it as content parts.
-        """
+        """The messages for think: user and reply turns, the latest that fit the budget (the last always goes). Only a
+        reply's words go back, never its reasoning (as the providers ask); a message's pictures go as content parts."""
         said = [t for t in self.turns if t.role in SAID and (t.content or t.pictures)]
         kept = 0
         for start in range(len(said) - 1, -1, -1):
@@ -122,24 +115,17 @@ class Conversation(Branching):
     # Replies.
 
     async def send(self, text: str) -> Exchange:
-        """Say something, and stream the reply to its end: it is reported as ReplyStarted, ReplyPieces and ReplyEnded.
-
-        The user's words are stored at once (kept even if guide is killed
-        mid-reply). A reply that fails before a word arrived takes the words
-        back out, into `exchange.words_back`, and its error is raised.
-        Cancelling the task stops the reply: what arrived is kept, stopped.
-        """
+        """Say something, and stream the reply (ReplyStarted, ReplyPieces, ReplyEnded). The words are stored at once (kept if
+        guide is killed mid-reply); a reply that fails before a word arrived gives them back (`exchange.words_back`) and
+        its error is raised. Cancelling the task stops the reply: what arrived is kept, stopped."""
         pictures, self.pending = self.pending, []
         data = {"pictures": [{"path": p.path, "name": p.name, "note": p.note} for p in pictures]} if pictures else None
         await self.reach_end()  # the message follows the end of the branch in view
-        asked = self.add(Turn("user", text, data=data, pictures=pictures))
-        await self.load_back(self._holds_budget)
-        await self._pictures_again()  # the latest turns that fit go with the message
-        return await self._reply(asked)
+        return await self._reply(self.add(Turn("user", text, data=data, pictures=pictures)))
 
     async def edit(self, turn: Turn, text: str) -> Exchange:
-        """Send `text` in place of an earlier message of the user's, as a new branch from there (nothing is deleted: `switch`
-        shows the other again); the reply streams as `send`'s does. If nothing arrives, the branch left is shown again."""
+        """Send `text` in place of an earlier message of the user's, as a new branch from there (`switch` shows the other
+        again); the reply streams as `send`'s does. If nothing arrives, the branch left is shown again."""
         if turn.role != "user" or not any(held is turn for held in self.turns):
             raise ValueError("Only a message of yours in the branch in view can be edited.")
         await self.reach_end()  # the branch left is whole (shown again if the edit gets no answer), what waited for its end at it
@@ -154,13 +140,11 @@ class Conversation(Branching):
         self._grow(edited, version_of=turn)
         self.emit(TurnAdded(edited))
         self._moved = True
-        await self.load_back(self._holds_budget)
-        await self._pictures_again()
         return await self._reply(edited, undo=(index, left, False))
 
     async def regenerate(self) -> Exchange | None:
-        """Ask again for the last reply, as `send` does (None when the last turn is not a reply). The new reply is another
-        version of the last one, which is kept (`switch` shows it again); if nothing arrives, the last one is shown again."""
+        """Ask again for the last reply (None when the last turn is not one): another version of it, which is kept (`switch`
+        shows it again, as it is shown if nothing arrives)."""
         await self.reach_end()
         last = self.turns[-1] if self.turns else None
         asked = next((t for t in reversed(self.turns) if t.role == "user"), None)
@@ -171,8 +155,11 @@ class Conversation(Branching):
         return await self._reply(asked, fresh=False, version_of=last, undo=(len(self.turns), [last], False))
 
     async def _reply(self, asked: Turn, *, fresh: bool = True, version_of: Turn | None = None, undo: Undo | None = None) -> Exchange:
-        """Ask for a reply to `asked` (said just now for it when `fresh`); the reply is another version of `version_of`, if
-        given; `undo` is the branch to show again (from an index, its turns) if nothing arrives."""
+        """Ask for a reply to `asked` (said just now for it when `fresh`), another version of `version_of` if given; `undo`
+        is the branch to show again if nothing arrives."""
+        if fresh:
+            await self.load_back(self._holds_budget)
+            await self._pictures_again()  # the latest turns that fit go with the message
         exchange = Exchange(self.persona.name, None, asked)
         model: str | None = None
         try:
@@ -193,18 +180,16 @@ class Conversation(Branching):
                     options.update(tools=tools, run_tools=True, before_tool=self.before_tool)
                 exchange.reply = guide.think(history, system=self.system(), stream=self.streams, model=model, **options)
                 if tools:
-                    exchange.without_tools = self._without_tools(guide, history, model)
+                    exchange.without_tools = partial(self._without_tools, guide, history, model)
                 if self.pictures_in(history):
-                    exchange.without_pictures = self._without_pictures(guide, model, options)
+                    exchange.without_pictures = partial(self._without_pictures, guide, model, options)
             self.emit(ReplyStarted(exchange))
             await exchange.run(self.emit)
-        except asyncio.CancelledError:
-            exchange.state = "stopped"
-            await exchange.close()
-            self._ended(exchange, model, fresh, version_of, undo)
-            raise
-        except Exception as error:  # a GuideError, or one nobody expected: the caller's boundary reports it
-            exchange.state, exchange.error = "cut", error
+        except (asyncio.CancelledError, Exception) as error:  # a GuideError, or one nobody expected: the caller's boundary reports it
+            if isinstance(error, asyncio.CancelledError):
+                exchange.state = "stopped"
+            else:
+                exchange.state, exchange.error = "cut", error
             await exchange.close()
             self._ended(exchange, model, fresh, version_of, undo)
             raise
@@ -214,31 +199,23 @@ class Conversation(Branching):
     def _mcp_said(self, words: str) -> None:
         self.emit(Notice("MCP", words, "warning"))
 
-    def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> Callable[[], AsyncReply]:
+    def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> AsyncReply:
         """The same call without tools, said once: a server that takes none still answers the persona's words."""
+        self.tools_refused = True
+        words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
+        self.emit(Notice("Tools", words, "warning"))
+        return guide.think(history, system=self.system(), stream=self.streams, model=model, **self.persona.options)
 
-        def again() -> AsyncReply:
-            self.tools_refused = True
-            words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
-            self.emit(Notice("Tools", words, "warning"))
-            return guide.think(history, system=self.system(), stream=self.streams, model=model, **self.persona.options)
-
-        return again
-
-    def _without_pictures(self, guide: AsyncGuide, model: str | None, options: dict[str, Any]) -> Callable[[], AsyncReply]:
+    def _without_pictures(self, guide: AsyncGuide, model: str | None, options: dict[str, Any]) -> AsyncReply:
         """The same call with the words only, said once: a server that takes no pictures fails every message that carries them."""
-
-        def again() -> AsyncReply:
-            left_out = self.pictures_in(self.payload())
-            self.pictures_refused = True
-            words = (
-                f"This server failed on the {left_out} picture{'s' if left_out != 1 else ''} in this conversation, "
-                "so the words go without them from now on (until the server changes)."
-            )
-            self.emit(Notice("Pictures", words, "warning"))
-            return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **options)
-
-        return again
+        left_out = self.pictures_in(self.payload())
+        self.pictures_refused = True
+        words = (
+            f"This server failed on the {left_out} picture{'s' if left_out != 1 else ''} in this conversation, "
+            "so the words go without them from now on (until the server changes)."
+        )
+        self.emit(Notice("Pictures", words, "warning"))
+        return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **options)
 
     def _ended(self, exchange: Exchange, model: str | None, fresh: bool = True, version_of: Turn | None = None, undo: Undo | None = None) -> None:
         """Keep the reply as a turn, or give the words back when nothing arrived (and show again the branch left for it)."""
@@ -285,12 +262,8 @@ class Conversation(Branching):
         """A server that does not offer respond: back to think, said once (each message would fail the same way)."""
         from guide.client import NotOffered
 
-        if (
-            self.surface == Gentle.respond
-            and isinstance(exchange.error, NotOffered)
-            and exchange.error.action == Gentle.respond
-            and not exchange.text
-        ):
+        error = exchange.error
+        if self.surface == Gentle.respond and isinstance(error, NotOffered) and error.action == Gentle.respond and not exchange.text:
             self.leave_respond("This server does not offer respond (POST /v1/responses)")
 
     # The persona and the models.
@@ -360,8 +333,8 @@ class Conversation(Branching):
             self._divide(Turn("divider", label, kind="server", data={"server": now}), was=was, now=now)
 
     def _divide(self, divider: Turn, *, was: str, now: str | None) -> None:
-        """Show a change as a divider. Changed again before anything was said, the last divider is replaced
-        (or taken away, when the change is undone): dividers never stack."""
+        """Show a change as a divider; changed again before anything was said, the last one is replaced (or taken away, when
+        the change is undone): dividers never stack."""
         last = self._waiting[-1][0] if self._waiting else self.turns[-1] if self.turns and not self.more_after else None
         data = divider.data or {}
         if last is not None and last.role == "divider" and last.kind == divider.kind and (last.data or {}).get("action") == data.get("action"):
@@ -405,8 +378,8 @@ class Conversation(Branching):
     # Export.
 
     async def export(self, *, with_calls: bool = False, title: str = "", every_branch: bool = False) -> str:
-        """The branch in view as Markdown, exactly as it was shown (blocks and dividers too), under its title (else its first
-        words); with `every_branch`, each other branch follows it, under a heading naming the turn it follows."""
+        """The branch in view as Markdown, as it was shown, under its title (else its first words); with `every_branch`, each
+        other branch follows, under a heading naming the turn it follows."""
         await self.load_all()
         calls: dict[str, Any] = {}
         if with_calls:

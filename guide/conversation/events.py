@@ -1,8 +1,5 @@
-"""What a conversation reports: plain data, which the app turns into Textual messages.
-
-The conversation never touches a widget; whoever drives it (the app, `guide
-ask`, a test) hears these through the `emit` callback it was given.
-"""
+"""What a conversation reports, as plain data: whoever drives it (the app, `guide ask`, a test) hears these through its
+`emit` callback (the app turns them into Textual messages)."""
 
 from __future__ import annotations
 

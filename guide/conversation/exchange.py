@@ -19,12 +19,8 @@ ROUNDS_APART = "\n\n"
 
 
 class Exchange:
-    """One reply as it streams: the conversation runs it and reports its pieces; when it ends, it fills in the rest.
-
-    `state` is done, stopped (Esc) or cut (a failure); `turn` is the reply as
-    kept (None when nothing arrived); `words_back` holds the user's words when
-    the call failed, to give them back; `error` is the failure, if any.
-    """
+    """One reply as it streams, run by the conversation. Then `state` is done, stopped (Esc) or cut (a failure); `turn` the
+    reply as kept (None if nothing arrived); `words_back` the words to give back if the call failed; `error` its failure."""
 
     def __init__(self, who: str, reply: AsyncReply | None, asked: Turn) -> None:
         self.who = who
@@ -145,6 +141,4 @@ def failed_on_content(error: BaseException) -> bool:
     """Whether a failure may come from what the request carried (refused, or the server failed on it), not from the way there."""
     from guide.client import CannotConnect, KeyRefused, NotOffered, PicturesNotTaken, RateLimited, TimedOut
 
-    if isinstance(error, PicturesNotTaken):
-        return True
-    return not isinstance(error, (CannotConnect, KeyRefused, NotOffered, RateLimited, TimedOut))
+    return isinstance(error, PicturesNotTaken) or not isinstance(error, (CannotConnect, KeyRefused, NotOffered, RateLimited, TimedOut))

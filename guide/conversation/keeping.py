@@ -100,19 +100,8 @@ class Keeping(ConversationState):
 
     def _write(self, turn: Turn) -> None:
         assert self.store is not None
-        self.store.add_message(
-            self.uid,
-            turn.uid,
-            turn.role,
-            turn.content,
-            kind=turn.kind,
-            persona=turn.persona,
-            model=turn.model,
-            state=turn.state,
-            trace_id=turn.trace_id,
-            data=turn.data,
-            parent=turn.parent,
-        )
+        kept = {name: getattr(turn, name) for name in ("kind", "persona", "model", "state", "trace_id", "data", "parent")}
+        self.store.add_message(self.uid, turn.uid, turn.role, turn.content, **kept)
         turn.stored = True
 
     # Older turns, from the store.

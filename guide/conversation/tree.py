@@ -1,12 +1,9 @@
 """The conversation's branches: which turns are versions of one another, and the way down a branch made here.
 
-A conversation is a tree of turns: each turn follows its parent (`Turn.parent`, a
-uid; "" for a first turn), and the turns held (`Conversation.turns`) are the
-branch in view. Only what switching needs is kept in memory: the branch points
-(each parent with more than one child: the store's, read as the conversation
-opens, and the ones made since) and the turns made since it opened, so a branch
-made here is walked down without the store. A branch read from the store is
-walked there (`Store.branch`): a long tree is never held whole.
+Each turn follows its parent (`Turn.parent`, a uid; "" for a first turn); the turns held are the branch in view. Only
+what switching needs is kept in memory: the branch points (the store's, read as the conversation opens, and the ones
+made since) and the turns made since it opened. A branch read from the store is walked there (`Store.branch`): a long
+tree is never held whole.
 """
 
 from __future__ import annotations

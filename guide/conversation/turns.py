@@ -1,9 +1,6 @@
-"""Turns: everything a conversation shows, typed, so it can be stored and shown again exactly.
-
-A turn is a message (the user's words, or a reply: finished, stopped or cut
-off), a divider (the persona or a model changed), or an action's block (what
-/understand, /speak, /imagine… answered, with what it needs to be drawn
-again). The greeting is not a turn: it opens every conversation, unsent.
+"""Turns: everything a conversation shows, typed, so it can be stored and shown again exactly: a message (finished,
+stopped or cut off), a divider (the persona or a model changed), or an action's block. The greeting is not a turn: it
+opens every conversation, unsent.
 """
 
 from __future__ import annotations
@@ -67,20 +64,9 @@ class Turn:
         """A turn read back from the store."""
         role: Role = message.role if message.role in ("user", "assistant", "divider", "action") else "divider"  # type: ignore[assignment]
         state: State = message.state if message.state in ("done", "stopped", "cut") else "done"  # type: ignore[assignment]
-        return cls(
-            role,
-            message.content,
-            state,
-            persona=message.persona,
-            model=message.model,
-            kind=message.kind,
-            data=message.data,
-            trace_id=message.trace_id,
-            message_id=message.id,
-            uid=message.uid or f"id-{message.id}",
-            parent=message.parent_uid or "",
-            stored=True,
-        )
+        kept = {name: getattr(message, name) for name in ("persona", "model", "kind", "data", "trace_id")}
+        uid = message.uid or f"id-{message.id}"  # kept before uids existed: known by its id
+        return cls(role, message.content, state, message_id=message.id, uid=uid, parent=message.parent_uid or "", stored=True, **kept)
 
 
 STATE_NOTES = {"stopped": " (stopped)", "cut": " (cut off)"}
@@ -94,10 +80,8 @@ def thought_label(ms: Any) -> str:
 
 
 def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = None, *, opening: tuple[str, str] | None = None) -> str:
-    """The conversation as Markdown: the greeting it opened with, then every turn as it was shown.
-
-    With calls (trace id → Trace), each turn's call follows it: its summary line and its curl.
-    """
+    """The conversation as Markdown: the greeting it opened with, then every turn as it was shown; with calls (trace id →
+    Trace), each turn's call follows it (its summary line and its curl)."""
     lines = [f"# {title}", ""]
     if opening is not None:
         lines += [f"**{opening[0]}**:", "", opening[1], ""]
