@@ -53,6 +53,7 @@ class Painted(guide_app.GuideApp):
 
     def after(self):
         seen["collecting_after"] = gc.isenabled()
+        seen["frozen_after"] = gc.get_freeze_count()
         print(json.dumps(seen), flush=True)
         self.exit()
 
@@ -103,6 +104,7 @@ def test_the_first_frame_paints_one_greeting_with_the_composer_focused_and_no_co
     assert seen["focus"] == "composer" and seen["focused"] == []
     assert seen["collections"] == 0
     assert seen["collecting_after"] is True
+    assert seen["frozen_after"] > 50_000  # what start-up made is kept out of the collections that follow
 
 
 GC_AT_RUN = """

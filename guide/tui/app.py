@@ -163,7 +163,10 @@ class GuideApp(App[None]):
         self.call_after_refresh(self._first_frame_shown)
 
     def _first_frame_shown(self) -> None:
-        gc.enable()  # `guide` turned collections off until the greeting was painted (guide.cli.run_app)
+        # `guide` turned collections off until the greeting was painted (guide.cli.run_app). What start-up made lives as
+        # long as the app: frozen first, so turning collections back on does not walk it all at once (15 ms on the loop).
+        gc.freeze()
+        gc.enable()
         for title, words in self.session.problems():
             self.notify(words, title=title, severity="warning", timeout=10)
         if self._theme_problem:
