@@ -1,14 +1,10 @@
-"""The OpenAI spec that travels with guide: each field explained in its own words, and bodies checked against it.
-
-    from guide.learn.spec import check, explain, path_at
+"""The OpenAI spec that travels with guide (the compact copy beside this module, see SOURCE.txt, read once): each field
+explained in its own words, and bodies checked against it. A part is what a field belongs to: the request body, the JSON
+answer, one streamed chunk, or the error shape every route shares.
 
     explain("think", "request", ("messages", 0, "role"), body=body).text()
     check("think", body)          # [] when the spec agrees
     path_at(text, offset)         # ("messages", 0, "content")
-
-The spec is the compact copy beside this module (see SOURCE.txt), read once.
-A part is what a field belongs to: the request body, the JSON answer, one
-streamed chunk, or the error shape every route shares.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 from .json_path import path_at
-from .schema_check import Problem, Schemas, dotted, json_type
+from .schema_check import Problem, Schemas, dotted, json_type, plain
 from .spec_cut import STREAM_CHUNKS
 
 if TYPE_CHECKING:
@@ -62,7 +58,6 @@ UNDESCRIBED: dict[Part, dict[str, str]] = {
 }
 UNDESCRIBED["chunk"] = UNDESCRIBED["response"]  # continue streams chunks in its answer's own shape
 """guide's words for the few fields the spec leaves without any; `explain` marks them as guide's, not the spec's."""
-_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 GUIDES_WORDS = " (guide's words: the spec leaves this field undescribed)"
 
 
@@ -140,7 +135,7 @@ class Explanation:
         if self.allowed:
             shown = [str(value) if isinstance(value, str) else json.dumps(value) for value in self.allowed[:10]]
             facts.append("one of: " + ", ".join(shown) + (", …" if len(self.allowed) > 10 else ""))
-        paragraph = " ".join(_LINK.sub(r"\1", self.description.strip().split("\n\n", 1)[0]).split())
+        paragraph = plain(self.description.strip().split("\n\n", 1)[0])
         return f"{self.path or '(the whole body)'} — {' · '.join(facts)}\n{paragraph}"
 
 
@@ -160,8 +155,9 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
     for depth, step in enumerate(path):
         found = _member(schemas, written, value, step)
         if found is None:
-            if schemas.resolve(written).get("additionalProperties") is True and schemas.describe(written, value):
-                return _within_free_form(schemas, written, value, path, depth)
+            words = schemas.describe(written, value) if schemas.resolve(written).get("additionalProperties") is True else ""
+            if words:  # inside an object the spec leaves free (a tool's parameters, a JSON Schema of the caller's): the object's words
+                return Explanation(path=dotted(path), type="any", description=f"Part of {dotted(path[:depth])}, which the spec leaves free. {words}")
             return None
         holder = (written, value)
         written, required = found
@@ -191,13 +187,6 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
         required=required,
         nullable=words == "null" or words.endswith(" or null"),
     )
-
-
-def _within_free_form(schemas: Schemas, written: dict[str, Any], value: Any, path: Sequence[str | int], depth: int) -> Explanation:
-    """A field inside an object the spec leaves free (a tool's parameters, a JSON Schema of the caller's): the object's words."""
-    inside = dotted(path[:depth])
-    words = schemas.describe(written, value)
-    return Explanation(path=dotted(path), type="any", description=f"Part of {inside}, which the spec leaves free. {words}")
 
 
 def check(action: Gentle, body: Any, part: Part = "request") -> list[Problem]:

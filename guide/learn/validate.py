@@ -1,13 +1,9 @@
 """A body checked against the spec with a real JSON Schema validator (Draft 2020-12), each broken rule said in one plain sentence.
 
-One validator for guide: the replay editor's check (spec.check) and the
-companion's 400s (companion/validation.py) both read their problems here.
-This module imports jsonschema, so it is imported on first use, never on the
-way to the first paint.
-
-A union that fails is read through the branch that fits the value (its
-discriminator, else the branches of the value's own kind), so a learner reads
-one sentence rather than a complaint from every branch.
+guide's one validator: the replay editor's check (spec.check) and the companion's 400s (companion/validation.py) read
+their problems here. It imports jsonschema, so it is imported on first use, never on the way to the first paint. A union
+that fails is read through the branch that fits the value (its discriminator, else the branches of the value's own
+kind): a learner reads one sentence rather than a complaint from every branch.
 """
 
 from __future__ import annotations
@@ -140,21 +136,17 @@ def problems(checker: Draft202012Validator, value: Any) -> list[Problem]:
 def explain(error: ValidationError) -> list[Problem]:
     """The field(s) at fault and why; a union's branches are read for what they would take."""
     if error.validator in ("anyOf", "oneOf") and error.context:
-        branches: dict[Any, list[ValidationError]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        depth = len(error.absolute_path)
-        fitting = [errors for errors in branches.values() if not any(unfit(e, depth) for e in errors)]
+        branches, depth = _branches(error), len(error.absolute_path)
+        fitting = [errors for errors in branches if not any(unfit(e, depth) for e in errors)]
         if fitting:  # the branches of the value's kind (its `role` or `type` matched): their own complaint is the one
             candidates = [e for errors in fitting for e in errors]
             chosen = best_match(candidates) or candidates[0]
             if other_kind(chosen, len(chosen.absolute_path)):  # best_match walked into a branch of another kind (stop: [] read as a string)
                 chosen = max(candidates, key=relevance)  # explain() reads its union itself
             return explain(chosen)
-        tags = [e for errors in branches.values() for e in errors if e.validator in ("enum", "const")]
+        tags = [e for errors in branches for e in errors if e.validator in ("enum", "const")]
         wanted = _listing(allowed(tags), 12)
-        of_no_kind = all(any(other_kind(e, depth) for e in errors) for errors in branches.values())
-        if wanted and not of_no_kind:  # a value of no branch's kind (model: 5) is told its kind, not every name one branch lists
+        if wanted and not other_kind(error, depth):  # a value of no branch's kind (model: 5) is told its kind, not every name one branch lists
             return [_problem(tags[0].absolute_path, f"{_shown(tags[0].instance)} is not one of: {wanted}", "enum", _common_words(tags))]
         kinds = kinds_taken(error)
         if kinds:
@@ -164,7 +156,8 @@ def explain(error: ValidationError) -> list[Problem]:
         return explain(best_match(error.context) or error.context[0])
     if error.validator in ("unevaluatedProperties", "additionalProperties"):
         known = sorted(Schemas(load()).properties(_schema(error))[0])
-        return [_problem([*error.absolute_path, name], _unknown(name, known), str(error.validator)) for name in _extra(error, known)]
+        extra = sorted(name for name in (error.instance if isinstance(error.instance, dict) else {}) if name not in known)
+        return [_problem([*error.absolute_path, name], _unknown(name, known), str(error.validator)) for name in extra]
     if error.validator == "required":
         name = missing(error)
         field = _schema(error).get("properties", {}).get(name, {})
@@ -190,11 +183,16 @@ def other_kind(error: ValidationError, depth: int) -> bool:
     if len(error.absolute_path) != depth:
         return False
     if error.validator in ("anyOf", "oneOf") and error.context:
-        branches: dict[Any, list[ValidationError]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        return all(any(other_kind(e, depth) for e in errors) for errors in branches.values())
+        return all(any(other_kind(e, depth) for e in errors) for errors in _branches(error))
     return error.validator == "type"
+
+
+def _branches(error: ValidationError) -> list[list[ValidationError]]:
+    """A failed union's errors, grouped by the branch that gave them."""
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    return list(branches.values())
 
 
 def kinds_taken(error: ValidationError) -> list[str]:
@@ -246,10 +244,6 @@ def reason(error: ValidationError) -> str:
     }
     said = words.get(str(rule))
     return said() if said else f"does not keep to the spec ({rule})"
-
-
-def _extra(error: ValidationError, known: list[str]) -> list[str]:
-    return sorted(name for name in (error.instance if isinstance(error.instance, dict) else {}) if name not in known)
 
 
 def _unknown(name: str, known: list[str]) -> str:
