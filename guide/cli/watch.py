@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, said
 from .serve import port_number
 
 if TYPE_CHECKING:
@@ -106,13 +106,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from guide.companion.supervise import CompanionFailed
 
     if args.to and (problem := check_address(args.to)):
-        print(f"guide: --to {args.to!r} cannot be used: {problem}.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, f"--to {args.to!r} cannot be used: {problem}.")
     try:
         app, relay = watching(upstream_for(args.to), args.port, args.upstream_key or os.environ.get("GUIDE_UPSTREAM_KEY") or None)
     except (CompanionFailed, RelayFailed) as error:
-        print(f"guide: {error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return said(EXIT_UNREACHABLE, str(error))
     try:
         app.run()
     finally:
