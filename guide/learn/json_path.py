@@ -1,10 +1,8 @@
 """The JSON path of whatever lies under a cursor in a JSON text, even one half typed.
 
-A small tokenizer walks the text from its start and keeps a stack of the
-objects and arrays it is inside; it stops at the offset. It never needs the
-text to parse: a body being edited (a missing brace, an unfinished string)
-still gives the best path up to the cursor. Text outside any object or array
-(an SSE line's `data: ` prefix, the blank line between frames) has no path.
+A small tokenizer walks the text from its start, keeping a stack of the objects and arrays it is inside, up to the
+offset: a body being edited (a missing brace, an unfinished string) still gives the best path up to the cursor. Text
+outside any object or array (an SSE line's `data: ` prefix, the blank line between frames) has no path.
 """
 
 from __future__ import annotations
@@ -74,9 +72,7 @@ def path_at(text: str, offset: int) -> Path | None:
                 stack.pop()
             position += 1
             continue
-        if frame is None:  # unreachable: outside a container only { and [ are read
-            position += 1
-            continue
+        assert frame is not None  # outside a container only { and [ are read
         if char == ":":
             frame.after_colon = True
             if offset == position:

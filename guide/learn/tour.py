@@ -1,10 +1,7 @@
 """The tour: every gentle action, one real call at a time, against the server in use. Headless.
 
-The app shows each step as the call whole (`/tour`, F1, the palette); `guide
-tour` prints it as curl and its answer. Both take the steps the same way:
-
-    tour = Tour()
-    taken = await tour.take(guide, model_for, support, probe_calls)
+The app shows each step as the call whole (`/tour`, F1, the palette); `guide tour` prints it as curl and its answer.
+Both take the steps the same way: `await Tour().take(guide, model_for, support, probe_calls)`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
-"""Talking to MCP servers through the official SDK, on a thread of its own, each exchange recorded whole.
+"""Talking to MCP servers through the official SDK (`guide-chat[mcp]`, imported when a server is first used), each exchange recorded whole.
 
 A server starts on its first use, never at launch and never on the UI loop: every connection lives on the hub's own
 event loop, in a thread, and callers on any loop await it. A server gets only PATH, HOME and the env its settings
 give (it is started through `env -i`, so nothing of guide's, a key least of all, reaches it); what it writes on stderr
-goes to a file (kept when it fails: often the reason), never to the terminal. Everything that can go wrong (it will not
-start, dies, hangs past the deadline, writes garbage, answers with an error) ends the call as an `McpCall` whose
-`error` is one line: nothing raises out of `Hub.call`.
-
-The SDK is imported here only, and only when a server is first used (`guide-chat[mcp]`).
+is kept (its end goes with a failure: often the reason), never shown on the terminal. Everything that can go wrong
+(it will not start, dies, hangs past the deadline, writes garbage, answers with an error) ends the call as an `McpCall`
+whose `error` is one line: nothing raises out of `Hub.call`.
 """
 
 from __future__ import annotations
