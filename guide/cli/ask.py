@@ -195,10 +195,8 @@ async def _yes(call: ToolCall, server: str, tool: str) -> str:
 
 async def ask_on_terminal(call: ToolCall, server: str, tool: str) -> str:
     """y once, a always (in this run), anything else no; "" when nothing could be asked. Read in a thread: the loop goes on.
-
-    A daemon thread, not asyncio.to_thread: Ctrl-C while the question waits must end `guide ask` at once, and
-    asyncio.run waits for its executor's threads (this one blocked in readline) before it returns.
-    """
+    A daemon thread, not asyncio.to_thread: Ctrl-C while the question waits must end `guide ask` at once, and asyncio.run
+    waits for its executor's threads (this one blocked in readline) before it returns."""
     import asyncio
     import threading
 

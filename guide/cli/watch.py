@@ -48,9 +48,9 @@ class RelayFailed(Exception):
 def start_relay(upstream: str, port: int, upstream_key: str | None) -> subprocess.Popen[bytes]:
     """`guide serve --relay UPSTREAM --port PORT` in a process of its own, once it listens (the key goes in its environment, not `ps`).
 
-    Ready is the relay's own first line, printed once it holds the port: something answering on the port proves
-    nothing, since another program (another guide, another user's relay) may hold it, and the program watched would
-    then send its calls, key and all, there.
+    Ready is the relay's own first line, printed once it holds the port: something answering on the port proves nothing,
+    since another program (another guide, another user's relay) may hold it, and the program watched would then send its
+    calls, key and all, there.
     """
     env = {**os.environ, **({"GUIDE_UPSTREAM_KEY": upstream_key} if upstream_key else {})}
     command = [sys.executable, "-m", "guide", "serve", "--relay", upstream, "--port", str(port)]

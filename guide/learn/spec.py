@@ -142,9 +142,8 @@ class Explanation:
 def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any = None) -> Explanation | None:
     """The field at this path (`()` for the whole body); with the body, a union is read through the branch it takes. None if unknown.
 
-    A field without words of its own borrows them: from the schema its $ref or
-    union lands on, an item from its array, the whole body from its operation,
-    and the few the spec leaves bare from UNDESCRIBED (marked as guide's).
+    A field without words of its own borrows them: from the schema its $ref or union lands on, an item from its array,
+    the whole body from its operation, and the few the spec leaves bare from UNDESCRIBED (marked as guide's).
     """
     written = schema_for(action, part)
     if written is None:
@@ -192,9 +191,8 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
 def check(action: Gentle, body: Any, part: Part = "request") -> list[Problem]:
     """Every way this body departs from the spec's schema, in plain words and the spec's own; [] when it agrees.
 
-    In a request, a field the spec does not define is a problem even where the
-    spec leaves objects open (OpenAI refuses an unrecognized argument); in an
-    answer, only where the spec says it allows none.
+    In a request, a field the spec does not define is a problem even where the spec leaves objects open (OpenAI refuses
+    an unrecognized argument); in an answer, only where the spec says it allows none.
     """
     from .validate import problems, validator  # jsonschema: on the first check, not on the way to the first paint
 

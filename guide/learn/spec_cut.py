@@ -34,10 +34,8 @@ ALSO = ("ErrorResponse", *STREAM_CHUNKS.values())
 
 
 def cut(spec: dict[str, Any], routes: dict[str, str], schemas: tuple[str, ...] = ALSO) -> dict[str, Any]:
-    """Just these routes (path → method) and these schemas, with every component they refer to; routes the spec lacks are left out.
-
-    (`revise`'s /edits is retired at OpenAI and gone from the spec: its historical shape is in tests/test_revise_shape.py.)
-    """
+    """Just these routes (path → method) and these schemas, with every component they refer to; routes the spec lacks
+    (revise's /edits, retired at OpenAI: its historical shape is in tests/test_revise_shape.py) are left out."""
     paths = {path: {method.lower(): spec["paths"][path][method.lower()]} for path, method in routes.items() if path in spec["paths"]}
     wanted = {f"#/components/schemas/{name}" for name in schemas}
     stack: list[Any] = [paths, *(spec["components"]["schemas"][name] for name in schemas)]

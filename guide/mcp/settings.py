@@ -118,10 +118,8 @@ def load(path: Path | None = None) -> Servers:
 
 
 def add(server: Server, path: Path | None = None) -> None:
-    """Keep a server in the settings file (replacing one of the same name), every other key as it was.
-
-    A file that cannot be read is never overwritten (ValueError says why).
-    """
+    """Keep a server in the settings file (replacing one of the same name), every other key as it was; a file that cannot
+    be read is never overwritten (ValueError says why)."""
     checked = _server(server.name, server.to_table())
     if isinstance(checked, str):
         raise ValueError(checked)
