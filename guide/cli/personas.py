@@ -86,10 +86,9 @@ def edit_and_save(persona_id: str, text: str) -> int:
     if isinstance(result, personas.PersonaProblem):
         kept = personas.file_for(persona_id, suffix=".toml.draft")
         write_private(kept, edited)
-        print(f"guide: the persona was not saved: {result.message}", end="", file=sys.stderr)
-        print(f" (line {result.line})" if result.line else "", file=sys.stderr)
-        print(f"  Your text is kept in {kept}; fix it there and run `guide personas edit {persona_id}`.", file=sys.stderr)
-        return EXIT_FAILED
+        line = f" (line {result.line})" if result.line else ""
+        again = f"fix it there and run `guide personas edit {persona_id}`."
+        return said(EXIT_FAILED, f"the persona was not saved: {result.message}{line}\n  Your text is kept in {kept}; {again}")
     if result.id != persona_id:
         return said(EXIT_FAILED, f"the id inside the file ('{result.id}') must stay '{persona_id}'.")
     write_private(target, edited)
