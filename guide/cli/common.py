@@ -1,11 +1,9 @@
 """What every subcommand shares: exit codes, calm errors, refusing an address, the one boundary.
 
-Exit codes scripts can trust: 0 done, 1 the call failed (the message says
-why), 2 the command line was wrong (an unusable server address included),
-3 the server could not be reached, 4 the key was refused, 5 the server does
-not offer the action, 130 stopped with Ctrl-C, 141 the output was closed
-(a broken pipe: silent, as `ls | head` is). Every other failure ends in one
-calm line on stderr.
+Exit codes scripts can trust: 0 done, 1 the call failed (the message says why), 2 the command line was wrong (an
+unusable server address included), 3 the server could not be reached, 4 the key was refused, 5 the server does not
+offer the action, 130 stopped with Ctrl-C, 141 the output was closed (a broken pipe: silent, as `ls | head` is).
+Every other failure ends in one calm line on stderr.
 """
 
 from __future__ import annotations

@@ -161,7 +161,6 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
         holder = (written, value)
         written, required = found
         value = _step_into(value, step)
-    where = dotted(path)
     description = schemas.describe(written, value)
     if not description and path and isinstance(path[-1], int):
         description = schemas.describe(*holder)  # an item without words of its own: those of the array it is in
@@ -177,7 +176,7 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
         landed = {}  # no value to choose a branch by: one branch's default is not the field's
     words = _type_words(schemas, written)
     return Explanation(
-        path=where,
+        path=dotted(path),
         type=words,
         description=description,
         default=resolved.get("default", landed.get("default")),
