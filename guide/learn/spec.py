@@ -295,8 +295,7 @@ def _type_words(schemas: Schemas, written: dict[str, Any], depth: int = 0) -> st
             words.append(kind)
     if schema.get("nullable"):
         words.append("null")
-    unique = list(dict.fromkeys(words))
-    return " or ".join([w for w in unique if w != "null"] + (["null"] if "null" in unique else []))
+    return " or ".join(sorted(dict.fromkeys(words), key=lambda word: word == "null"))  # null last, as people say it
 
 
 def _plural(words: str) -> str:
