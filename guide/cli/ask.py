@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from guide.safe_text import one_line, visible
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, refuse_address, run_flags, said, say_error
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, answering, exit_code, refuse_address, run_flags, said, say_error
 
 if TYPE_CHECKING:
     from guide import config, personas
@@ -21,30 +21,18 @@ if TYPE_CHECKING:
     from guide.store import Store
 
 
-def read_stdin() -> str | None:
-    """The words on stdin, or None if they are not UTF-8 text."""
+def words_to_ask(given: str | None) -> str | None:
+    """The instruction and the piped text together, as `llm` joins them: the argument first, then what came on stdin
+    (a pipe or a file, as in `cat notes.txt | guide ask …`; - reads only stdin). None if stdin is not UTF-8 text."""
     try:
-        return sys.stdin.buffer.read().decode("utf-8").rstrip("\n")
+        piped = given == "-" or (sys.stdin is not None and not sys.stdin.isatty())
+    except (ValueError, OSError):  # closed
+        piped = False
+    try:
+        came = sys.stdin.buffer.read().decode("utf-8").rstrip("\n") if piped else ""
     except UnicodeDecodeError:
         return None
-
-
-def piped() -> bool:
-    """Whether stdin is a pipe or a file (as in `cat notes.txt | guide ask …`), not a terminal."""
-    try:
-        return sys.stdin is not None and not sys.stdin.isatty()
-    except (ValueError, OSError):  # closed
-        return False
-
-
-def words_to_ask(given: str | None) -> str | None:
-    """The instruction and the piped text together, as `llm` joins them: the argument first, then what came on stdin."""
-    if given == "-":
-        return read_stdin()
-    came = read_stdin() if piped() else ""
-    if came is None:
-        return None
-    return "\n\n".join(part for part in (given or "", came) if part.strip())
+    return came if given == "-" else "\n\n".join(part for part in (given or "", came) if part.strip())
 
 
 def parse_options(pairs: list[list[str]]) -> dict[str, Any] | str:
@@ -118,10 +106,9 @@ class Output:
 
     def finish(self) -> None:
         """The reply is over: its last line ends, and an empty reply is an empty line."""
-        if self.line_open or not self.wrote:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
-        self.wrote, self.line_open = True, False
+        self.line_open |= not self.wrote
+        self.end_line()
+        self.wrote = True
 
 
 @dataclass(frozen=True)
@@ -136,33 +123,14 @@ class How:
     """Run every MCP tool call the model asks for without asking (`--yes`)."""
 
 
-def open_store() -> tuple[Store | None, str | None]:
-    """The conversations store (asks are kept, and `-c` continues them), or why it cannot be used."""
-    from guide.store import Store
-
-    try:
-        return Store(), None
-    except Exception as error:  # a data folder that cannot be made or read: the answer still comes, unsaved
-        return None, f"this exchange cannot be saved ({error})."
-
-
-async def ask(
-    text: str,
-    settings: config.Settings,
-    persona: personas.Persona,
-    output: Output,
-    how: How | None = None,
-    shelf: personas.PersonaShelf | None = None,
-) -> int:
+async def ask(text: str, settings: config.Settings, persona: personas.Persona, output: Output, how: How, shelf: personas.PersonaShelf) -> int:
     """Find who answers, say the words through a Conversation, write the reply as it streams."""
     import asyncio
 
     from guide.client import AsyncGuide, GuideError
-    from guide.connect import choose
     from guide.conversation import CallFiled, Conversation, Event, Notice, ReplyPieces
     from guide.models import ModelChoice
-
-    how = how or How()
+    from guide.store import Store
 
     def heard(event: Event) -> None:
         if isinstance(event, Notice):
@@ -174,13 +142,12 @@ async def ask(
             output.end_line()
             print(f"guide: {one_line(str(event.trace.error.get('detail', '')))}", file=sys.stderr)
 
-    answering = await choose(settings, how_to_pick="--base-url URL picks a server.")
-    if answering.message:
-        print(f"guide: {one_line(answering.message)}", file=sys.stderr)
-    guide = AsyncGuide(base_url=answering.base_url, api_key=settings.api_key(), timeout=settings.read_timeout())
-    store, unsaved = await asyncio.to_thread(open_store)
-    if unsaved:
-        print(f"guide: {one_line(unsaved)}", file=sys.stderr)
+    guide = AsyncGuide(base_url=await answering(settings), api_key=settings.api_key(), timeout=settings.read_timeout())
+    store: Store | None = None
+    try:  # the conversations store: asks are kept, and `-c` continues them
+        store = await asyncio.to_thread(Store)
+    except Exception as error:  # a data folder that cannot be made or read: the answer still comes, unsaved
+        print(f"guide: {one_line(f'this exchange cannot be saved ({error}).')}", file=sys.stderr)
     models = ModelChoice(chosen=settings.model)
     conversation: Conversation | None = None
     if how.resume and store is not None:
@@ -217,7 +184,6 @@ def mcp_tools(names: tuple[str, ...], yes: bool, always: set[str]) -> tuple[McpT
     if not any(name.startswith("mcp:") for name in names):
         return None
     from guide.mcp.tools import McpTools
-    from guide.mcp.tty import ask_on_terminal
 
     tools = McpTools()
     return tools, tools.approval(_yes if yes else ask_on_terminal, always)  # `always`: the conversation's, kept with it (-c)
@@ -225,6 +191,42 @@ def mcp_tools(names: tuple[str, ...], yes: bool, always: set[str]) -> tuple[McpT
 
 async def _yes(call: ToolCall, server: str, tool: str) -> str:
     return "y"
+
+
+async def ask_on_terminal(call: ToolCall, server: str, tool: str) -> str:
+    """y once, a always (in this run), anything else no; "" when nothing could be asked. Read in a thread: the loop goes on.
+    A daemon thread, not asyncio.to_thread: Ctrl-C while the question waits must end `guide ask` at once, and asyncio.run
+    waits for its executor's threads (this one blocked in readline) before it returns."""
+    import asyncio
+    import threading
+
+    question = f"guide: the model asks MCP server {one_line(server)} to run {one_line(call.shown())}. Run it? [y once / a always / N no] "
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        answer = _ask_on_tty(question)
+        try:
+            loop.call_soon_threadsafe(lambda: None if answered.done() else answered.set_result(answer))
+        except RuntimeError:  # the loop closed meanwhile: nobody waits for the answer
+            pass
+
+    threading.Thread(target=read, name="guide-ask-terminal", daemon=True).start()
+    return await answered
+
+
+def _ask_on_tty(question: str) -> str:
+    """The first letter of the answer (y, a, n) on the terminal itself (/dev/tty: stdin may be the words piped in), or ""
+    when there is no terminal to ask on."""
+    try:
+        # Two handles: a terminal cannot seek, so one opened r+ (buffered both ways) refuses to open at all.
+        with open("/dev/tty", "w", encoding="utf-8", errors="replace") as out, open("/dev/tty", encoding="utf-8", errors="replace") as into:
+            out.write(question)
+            out.flush()
+            answer = into.readline()
+    except OSError:  # no controlling terminal: a pipe, cron, CI
+        return ""
+    return (answer.strip().lower() or "n")[0]
 
 
 def forget(store: Store, uid: str) -> None:
@@ -235,7 +237,7 @@ def forget(store: Store, uid: str) -> None:
                 store.delete(info.id)
 
 
-async def continued(store: Store, persona: personas.Persona, shelf: personas.PersonaShelf | None, how: How, **options: Any) -> Conversation | None:
+async def continued(store: Store, persona: personas.Persona, shelf: personas.PersonaShelf, how: How, **options: Any) -> Conversation | None:
     """The most recent conversation, to go on with (`-c`): its own persona unless --persona names one; None if there is none."""
     from guide.conversation import Conversation
 
@@ -245,7 +247,7 @@ async def continued(store: Store, persona: personas.Persona, shelf: personas.Per
         return None
 
     def persona_for(stored: str) -> personas.Persona:
-        return persona if how.persona_given or shelf is None or stored not in shelf.personas else shelf.get(stored)
+        return persona if how.persona_given or stored not in shelf.personas else shelf.get(stored)
 
     return await Conversation.resume(store, latest[0].id, persona_for, **options)
 

@@ -1,11 +1,9 @@
 """What every subcommand shares: exit codes, calm errors, refusing an address, the one boundary.
 
-Exit codes scripts can trust: 0 done, 1 the call failed (the message says
-why), 2 the command line was wrong (an unusable server address included),
-3 the server could not be reached, 4 the key was refused, 5 the server does
-not offer the action, 130 stopped with Ctrl-C, 141 the output was closed
-(a broken pipe: silent, as `ls | head` is). Every other failure ends in one
-calm line on stderr.
+Exit codes scripts can trust: 0 done, 1 the call failed (the message says why), 2 the command line was wrong (an
+unusable server address included), 3 the server could not be reached, 4 the key was refused, 5 the server does not
+offer the action, 130 stopped with Ctrl-C, 141 the output was closed (a broken pipe: silent, as `ls | head` is).
+Every other failure ends in one calm line on stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from guide.safe_text import one_line
 
 if TYPE_CHECKING:
     from guide.client import GuideError
+    from guide.config import Settings
 
 RUN_FLAGS = ("base_url", "model", "persona")
 """The settings a flag can give for one run, before or after the command's name (`guide --model M ask …`)."""
@@ -29,9 +28,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_KEY, EXIT_NOT_OFFERED, 
 def run_flags() -> argparse.ArgumentParser:
     """This run's settings as flags, for `guide` and for the commands that use them (ask, config); --home is in every command's own.
 
-    Each defaults to "not given" (SUPPRESS), so a flag given before the
-    command is not undone by the command's own default, and when one is
-    given in both places the later wins. main() fills in None for the rest.
+    Each defaults to "not given" (SUPPRESS), so a flag given before the command is not undone by the command's own
+    default, and when one is given in both places the later wins. main() fills in None for the rest.
     """
     flags = argparse.ArgumentParser(add_help=False)
     flags.add_argument(
@@ -60,30 +58,31 @@ def exit_code(error: GuideError) -> int:
     """The exit status for a failed call."""
     from guide.client import CannotConnect, KeyRefused, NotOffered
 
-    for kind, code in ((CannotConnect, EXIT_UNREACHABLE), (KeyRefused, EXIT_KEY), (NotOffered, EXIT_NOT_OFFERED)):
-        if isinstance(error, kind):
-            return code
-    return EXIT_FAILED
-
-
-def flag_advice(error: GuideError) -> str | None:
-    """What to change on the command line after this failure (the app names its keys; a command names its flags)."""
-    from guide.client import CannotConnect, ModelNotFound, Redirected
-
-    if isinstance(error, (CannotConnect, Redirected)):
-        return "--base-url URL names another server."
-    if isinstance(error, ModelNotFound):
-        return "--model NAME names another model."
-    return None
+    codes = ((CannotConnect, EXIT_UNREACHABLE), (KeyRefused, EXIT_KEY), (NotOffered, EXIT_NOT_OFFERED))
+    return next((code for kind, code in codes if isinstance(error, kind)), EXIT_FAILED)
 
 
 def say_error(error: GuideError, stream: TextIO) -> None:
-    """A failed call, calmly, on stderr: the title, the server's words (control characters as symbols), the hint."""
+    """A failed call, calmly, on stderr: the title, the server's words (control characters as symbols), the hint, and the
+    flag to change (the app names its keys; a command names its flags)."""
+    from guide.client import CannotConnect, ModelNotFound, Redirected
+
     stream.write(f"guide: {one_line(error.title)}")
     if error.detail:
         stream.write(f" ({one_line(error.detail)})")
-    advice = flag_advice(error)
+    flags = (((CannotConnect, Redirected), "--base-url URL names another server."), (ModelNotFound, "--model NAME names another model."))
+    advice = next((words for kind, words in flags if isinstance(error, kind)), None)
     stream.write(f"\n  {one_line(error.hint)}{' ' + advice if advice else ''}\n")
+
+
+async def answering(settings: Settings, how_to_pick: str = "--base-url URL picks a server.") -> str:
+    """The base URL of who answers (guide.connect.choose), after a line on stderr when it is not the one configured."""
+    from guide.connect import choose
+
+    found = await choose(settings, how_to_pick=how_to_pick)
+    if found.message:
+        print(f"guide: {one_line(found.message)}", file=sys.stderr)
+    return found.base_url
 
 
 def refuse_address(address: str | None) -> int | None:

@@ -13,9 +13,7 @@ from guide import personas
 from guide.locations import user_personas_dir, write_private
 from guide.safe_text import one_line, visible
 
-from .common import said
-
-OK, FAILED, USAGE = 0, 1, 2
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, said
 
 
 def report_problems(shelf: personas.PersonaShelf) -> None:
@@ -25,11 +23,11 @@ def report_problems(shelf: personas.PersonaShelf) -> None:
 
 
 def id_checked(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """The command, run only for a persona id (else USAGE, after one line saying why): no command reaches outside the folder."""
+    """The command, run only for a persona id (else EXIT_USAGE, after one line saying why): no command reaches outside the folder."""
 
     def run(args: argparse.Namespace) -> int:
         reason = personas.check_id(args.id)
-        return command(args) if reason is None else said(USAGE, one_line(reason))
+        return command(args) if reason is None else said(EXIT_USAGE, one_line(reason))
 
     return run
 
@@ -40,7 +38,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     width = max((len(p.id) for p in shelf.personas.values()), default=0)
     for persona in shelf.personas.values():
         print(one_line(f"{persona.id:<{width}}  {persona.name} — {persona.description}  [{persona.source}]"))
-    return OK
+    return EXIT_OK
 
 
 @id_checked
@@ -49,10 +47,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     persona = shelf.personas.get(args.id)
     if persona is None:
         report_problems(shelf)
-        return said(FAILED, f"there is no persona called '{args.id}'. `guide personas` lists them.")
+        return said(EXIT_FAILED, f"there is no persona called '{args.id}'. `guide personas` lists them.")
     print(one_line(f"# {persona.source} · {persona.path}"))
     print(visible(persona.to_toml()), end="")
-    return OK
+    return EXIT_OK
 
 
 def editor_command() -> list[str] | None:
@@ -76,27 +74,26 @@ def edit_and_save(persona_id: str, text: str) -> int:
 
     command = editor_command()
     if command is None:
-        return said(USAGE, "no editor found. Set $EDITOR, or create the persona with flags (see --help).")
+        return said(EXIT_USAGE, "no editor found. Set $EDITOR, or create the persona with flags (see --help).")
     with tempfile.TemporaryDirectory() as scratch:
         draft = Path(scratch) / f"{persona_id}.toml"
         draft.write_text(text, encoding="utf-8")
         if subprocess.run([*command, str(draft)]).returncode != 0:
-            return said(FAILED, "the editor did not finish cleanly; nothing was saved.")
+            return said(EXIT_FAILED, "the editor did not finish cleanly; nothing was saved.")
         edited = draft.read_text(encoding="utf-8")
     target = personas.file_for(persona_id)
     result = personas.parse(edited, target, "user")
     if isinstance(result, personas.PersonaProblem):
         kept = personas.file_for(persona_id, suffix=".toml.draft")
         write_private(kept, edited)
-        print(f"guide: the persona was not saved: {result.message}", end="", file=sys.stderr)
-        print(f" (line {result.line})" if result.line else "", file=sys.stderr)
-        print(f"  Your text is kept in {kept}; fix it there and run `guide personas edit {persona_id}`.", file=sys.stderr)
-        return FAILED
+        line = f" (line {result.line})" if result.line else ""
+        again = f"fix it there and run `guide personas edit {persona_id}`."
+        return said(EXIT_FAILED, f"the persona was not saved: {result.message}{line}\n  Your text is kept in {kept}; {again}")
     if result.id != persona_id:
-        return said(FAILED, f"the id inside the file ('{result.id}') must stay '{persona_id}'.")
+        return said(EXIT_FAILED, f"the id inside the file ('{result.id}') must stay '{persona_id}'.")
     write_private(target, edited)
     print(f"Saved {target}")
-    return OK
+    return EXIT_OK
 
 
 FIELDS = ("name", "description", "address", "greeting", "system", "model")
@@ -107,7 +104,7 @@ FIELDS = ("name", "description", "address", "greeting", "system", "model")
 def cmd_new(args: argparse.Namespace) -> int:
     target = personas.file_for(args.id)
     if target.exists():
-        return said(FAILED, f"you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.")
+        return said(EXIT_FAILED, f"you already have a persona called '{args.id}'. Use `guide personas edit {args.id}`.")
     persona = personas.template(args.id)
     given = {key: getattr(args, f"new_{key}") for key in FIELDS if getattr(args, f"new_{key}")}
     if args.temperature is not None:
@@ -117,10 +114,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     made = replace(persona, **given)
     checked = personas.parse(made.to_toml(), target, "user")
     if isinstance(checked, personas.PersonaProblem):  # what a file would be refused for, refused before it is written
-        return said(USAGE, f"{one_line(checked.message)}{f' ({checked.field})' if checked.field else ''}.")
+        return said(EXIT_USAGE, f"{one_line(checked.message)}{f' ({checked.field})' if checked.field else ''}.")
     path = personas.save(made)
     print(f"Saved {path}")
-    return OK
+    return EXIT_OK
 
 
 @id_checked
@@ -133,11 +130,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
     elif persona is not None and persona.path is not None:
         text = persona.path.read_text(encoding="utf-8")
     else:
-        return said(FAILED, f"there is no persona called '{args.id}'. Create it with `guide personas new {args.id}`.")
+        return said(EXIT_FAILED, f"there is no persona called '{args.id}'. Create it with `guide personas new {args.id}`.")
     if persona is not None and persona.source == "bundled":
         print(f"'{args.id}' is bundled: your edited copy will be saved in {user_personas_dir()} and used instead.")
     status = edit_and_save(args.id, text)
-    if status == OK:
+    if status == EXIT_OK:
         draft.unlink(missing_ok=True)
     return status
 
@@ -147,9 +144,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
     try:
         path = personas.remove(args.id)
     except LookupError as error:
-        return said(FAILED, str(error))
+        return said(EXIT_FAILED, str(error))
     print(f"Removed {path}")
-    return OK
+    return EXIT_OK
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -158,18 +155,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
     parser.set_defaults(run=cmd_list)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     verbs.add_parser("list", parents=[common], help="every persona: id, name, description, where it comes from").set_defaults(run=cmd_list)
-    show = verbs.add_parser("show", parents=[common], help="print one persona's TOML")
-    show.add_argument("id")
-    show.set_defaults(run=cmd_show)
-    new = verbs.add_parser("new", parents=[common], help="create a persona (from flags, or in $EDITOR)")
-    new.add_argument("id")
+    for name, run, words in (
+        ("show", cmd_show, "print one persona's TOML"),
+        ("new", cmd_new, "create a persona (from flags, or in $EDITOR)"),
+        ("edit", cmd_edit, "edit a persona in $EDITOR (bundled ones are copied first)"),
+        ("remove", cmd_remove, "remove one of your personas"),
+    ):
+        verb = verbs.add_parser(name, parents=[common], help=words)
+        verb.add_argument("id")
+        verb.set_defaults(run=run)
+    new = verbs.choices["new"]
     for field in FIELDS:
         new.add_argument(f"--{field}", dest=f"new_{field}")  # its own dest: --model here is the persona's, not this run's (guide --model)
     new.add_argument("--temperature", type=float)
-    new.set_defaults(run=cmd_new)
-    edit = verbs.add_parser("edit", parents=[common], help="edit a persona in $EDITOR (bundled ones are copied first)")
-    edit.add_argument("id")
-    edit.set_defaults(run=cmd_edit)
-    remove = verbs.add_parser("remove", parents=[common], help="remove one of your personas")
-    remove.add_argument("id")
-    remove.set_defaults(run=cmd_remove)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from guide.safe_text import one_line
 
-from .common import EXIT_OK, EXIT_UNREACHABLE, refuse_address, said
+from .common import EXIT_OK, EXIT_UNREACHABLE, answering, refuse_address, said
 
 MARKS = {"yes": "✓", "no": "✗", "unknown": "?"}
 
@@ -15,8 +14,12 @@ MARKS = {"yes": "✓", "no": "✗", "unknown": "?"}
 def cmd_probe(args: argparse.Namespace) -> int:
     from guide.client import ACTIONS, api_base, probe, redact_url
 
-    if not args.url:
-        args.url = server_in_use()
+    if not args.url:  # the server the app would talk to: the configured one, a local one, else guide's companion, started if need be
+        import asyncio
+
+        from guide import config
+
+        args.url = asyncio.run(answering(config.load().settings, how_to_pick="Give a URL to probe another server."))
     refused = refuse_address(args.url)
     if refused is not None:
         return refused
@@ -29,19 +32,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if all(f.status is None for f in findings.values()):
         return said(EXIT_UNREACHABLE, "nothing answered at that address. Is the server running?")
     return EXIT_OK
-
-
-def server_in_use() -> str:
-    """No URL given: the server the app would talk to (the configured one, a local one, else guide's companion, started if need be)."""
-    import asyncio
-
-    from guide import config
-    from guide.connect import choose
-
-    answering = asyncio.run(choose(config.load().settings, how_to_pick="Give a URL to probe another server."))
-    if answering.message:
-        print(f"guide: {one_line(answering.message)}", file=sys.stderr)
-    return answering.base_url
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

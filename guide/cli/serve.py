@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from typing import Any
 
 from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, said
 
@@ -42,21 +43,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     refusal = exposed_without_a_key(args.host, api_key)
     if refusal:
         return said(EXIT_USAGE, refusal)
+    shared = dict(api_key=api_key, client_timeout=args.client_timeout, allow_hosts=args.allow_host, allow_origins=args.allow_origin, log=args.log)
     if args.relay is not None:
-        return relay(args, api_key)
-    return served(
-        lambda: serve(
-            args.host,
-            args.port or DEFAULT_PORT,
-            api_key=api_key,
-            gguf=gguf,
-            client_timeout=args.client_timeout,
-            allow_hosts=args.allow_host,
-            allow_origins=args.allow_origin,
-            log=args.log,
-            idle_stop=args.stop_when_idle,
-        )
-    )
+        return relay(args, shared)
+    return served(lambda: serve(args.host, args.port or DEFAULT_PORT, gguf=gguf, idle_stop=args.stop_when_idle, **shared))
 
 
 def served(run: Callable[[], None]) -> int:
@@ -70,7 +60,7 @@ def served(run: Callable[[], None]) -> int:
     return EXIT_OK
 
 
-def relay(args: argparse.Namespace, api_key: str | None) -> int:
+def relay(args: argparse.Namespace, shared: dict[str, Any]) -> int:
     """`guide serve --relay URL`: pass a program's calls on to URL, filing each (and, with --log, printing a line for it)."""
     from guide.client.internal import check_address
     from guide.companion.relay_run import RELAY_PORT, serve
@@ -86,19 +76,7 @@ def relay(args: argparse.Namespace, api_key: str | None) -> int:
             f"{args.relay!r} is the relay's own address, so it would pass each call to itself. "
             "Give the address the calls go on to (the one your program used before).",
         )
-    return served(
-        lambda: serve(
-            args.host,
-            port,
-            args.relay,
-            upstream_key=upstream_key,
-            api_key=api_key,
-            client_timeout=args.client_timeout,
-            allow_hosts=args.allow_host,
-            allow_origins=args.allow_origin,
-            log=args.log,
-        )
-    )
+    return served(lambda: serve(args.host, port, args.relay, upstream_key=upstream_key, **shared))
 
 
 def relays_to_itself(upstream: str, host: str, port: int) -> bool:

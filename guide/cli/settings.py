@@ -10,9 +10,7 @@ from guide.client import redact_url
 from guide.locations import settings_file
 from guide.safe_text import one_line
 
-from .common import RUN_FLAGS, run_flags
-
-OK, USAGE = 0, 2
+from .common import EXIT_OK, EXIT_USAGE, RUN_FLAGS, run_flags, said
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -29,20 +27,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"{key:<12} {one_line(shown):<40} {loaded.sources[key]}")
     key_state = "set" if settings.api_key() else "not set"
     print(f"{'key':<12} {'$' + settings.api_key_env + ' is ' + key_state:<40} environment")
-    return OK
+    return EXIT_OK
 
 
 def cmd_set(args: argparse.Namespace) -> int:
     try:
         notice = config.write({args.key: args.value})
     except ValueError as error:
-        print(f"guide: {one_line(str(error))}", file=sys.stderr)  # it quotes what was typed: control characters as symbols
-        return USAGE
+        return said(EXIT_USAGE, one_line(str(error)))  # it quotes what was typed: control characters as symbols
     if notice:
         print(f"guide: {notice}", file=sys.stderr)
     kept = config.canonical(args.key, args.value)
     print(f"{args.key} = {one_line(repr(kept))}" if kept else f"{args.key} removed", f"in {settings_file()}")
-    return OK
+    return EXIT_OK
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from guide.safe_text import one_line, visible
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, refuse_address, said
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, answering, refuse_address, run_flags, said
 
 if TYPE_CHECKING:
     from guide import config
@@ -55,7 +55,6 @@ def step_text(taken: Taken) -> str:
 async def tour(settings: config.Settings) -> int:
     """Find who answers, probe it, and take every step in turn."""
     from guide.client import AsyncGuide, Trace
-    from guide.connect import choose
     from guide.constants import PROBE
     from guide.conversation import Conversation
     from guide.learn.tour import STEPS, Tour
@@ -68,10 +67,7 @@ async def tour(settings: config.Settings) -> int:
         if trace.gentle == PROBE:
             probe_calls[trace.action] = trace
 
-    answering = await choose(settings, how_to_pick="--base-url URL picks a server.")
-    if answering.message:
-        print(f"guide: {one_line(answering.message)}", file=sys.stderr)
-    guide = AsyncGuide(base_url=answering.base_url, api_key=settings.api_key(), timeout=settings.read_timeout(), on_trace=keep_probe)
+    guide = AsyncGuide(base_url=await answering(settings), api_key=settings.api_key(), timeout=settings.read_timeout(), on_trace=keep_probe)
     docent = load().get("api-docent")
     conversation = Conversation(docent, guide=guide, models=ModelChoice(chosen=settings.model), address=settings.address)
     try:
@@ -94,7 +90,5 @@ async def tour(settings: config.Settings) -> int:
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`guide tour`."""
-    from .common import run_flags
-
     tour_parser = commands.add_parser("tour", parents=[common, run_flags()], help="every gentle action, one real call each, as curl and its answer")
     tour_parser.set_defaults(run=cmd_tour)

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, said
 from .serve import port_number
 
 if TYPE_CHECKING:
@@ -48,9 +48,9 @@ class RelayFailed(Exception):
 def start_relay(upstream: str, port: int, upstream_key: str | None) -> subprocess.Popen[bytes]:
     """`guide serve --relay UPSTREAM --port PORT` in a process of its own, once it listens (the key goes in its environment, not `ps`).
 
-    Ready is the relay's own first line, printed once it holds the port: something answering on the port proves
-    nothing, since another program (another guide, another user's relay) may hold it, and the program watched would
-    then send its calls, key and all, there.
+    Ready is the relay's own first line, printed once it holds the port: something answering on the port proves nothing,
+    since another program (another guide, another user's relay) may hold it, and the program watched would then send its
+    calls, key and all, there.
     """
     env = {**os.environ, **({"GUIDE_UPSTREAM_KEY": upstream_key} if upstream_key else {})}
     command = [sys.executable, "-m", "guide", "serve", "--relay", upstream, "--port", str(port)]
@@ -106,13 +106,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from guide.companion.supervise import CompanionFailed
 
     if args.to and (problem := check_address(args.to)):
-        print(f"guide: --to {args.to!r} cannot be used: {problem}.", file=sys.stderr)
-        return EXIT_USAGE
+        return said(EXIT_USAGE, f"--to {args.to!r} cannot be used: {problem}.")
     try:
         app, relay = watching(upstream_for(args.to), args.port, args.upstream_key or os.environ.get("GUIDE_UPSTREAM_KEY") or None)
     except (CompanionFailed, RelayFailed) as error:
-        print(f"guide: {error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return said(EXIT_UNREACHABLE, str(error))
     try:
         app.run()
     finally:

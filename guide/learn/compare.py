@@ -50,14 +50,15 @@ def comparable(status: int | None, body: Any, frames: list[tuple[float, str]]) -
     return "\n".join(lines), left_out
 
 
+def _shared_start(old: str, new: str) -> int:
+    """How many characters two texts share at their start."""
+    return next((at for at, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+
+
 def from_the_change(old: str, new: str, width: int | None = None) -> tuple[str, str]:
     """Two changed lines shown from a little before where they first differ when a long shared start would hide the change;
     whole when the change is within the first `width` characters (what a column shows): the field it is in stays in sight."""
-    same = 0
-    for a, b in zip(old, new):
-        if a != b:
-            break
-        same += 1
+    same = _shared_start(old, new)
     if same <= CONTEXT * 2 or (width is not None and same + CONTEXT <= width):
         return old, new
     cut = same - CONTEXT
@@ -66,12 +67,8 @@ def from_the_change(old: str, new: str, width: int | None = None) -> tuple[str, 
 
 def changed_spans(old: str, new: str) -> tuple[tuple[int, int], tuple[int, int]]:
     """Where two lines differ: the part of each between what they share at the start and what they share at the end."""
-    start = 0
-    while start < min(len(old), len(new)) and old[start] == new[start]:
-        start += 1
-    end = 0
-    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
-        end += 1
+    start = _shared_start(old, new)
+    end = _shared_start(old[start:][::-1], new[start:][::-1])
     return (start, len(old) - end), (start, len(new) - end)
 
 

@@ -1,10 +1,8 @@
 """The JSON path of whatever lies under a cursor in a JSON text, even one half typed.
 
-A small tokenizer walks the text from its start and keeps a stack of the
-objects and arrays it is inside; it stops at the offset. It never needs the
-text to parse: a body being edited (a missing brace, an unfinished string)
-still gives the best path up to the cursor. Text outside any object or array
-(an SSE line's `data: ` prefix, the blank line between frames) has no path.
+A small tokenizer walks the text from its start, keeping a stack of the objects and arrays it is inside, up to the
+offset: a body being edited (a missing brace, an unfinished string) still gives the best path up to the cursor. Text
+outside any object or array (an SSE line's `data: ` prefix, the blank line between frames) has no path.
 """
 
 from __future__ import annotations
@@ -15,7 +13,10 @@ from dataclasses import dataclass
 
 Path = tuple[str | int, ...]
 
-_SCALAR = re.compile(r"[^\s,:\[\]{}\"]+")
+_TOKEN = re.compile(r'"(?:[^"\\]+|\\[\s\S]?)*"?|[^\s,:\[\]{}"]+|\S')
+"""A string (to its closing quote, or the text's end), a scalar (number, true, false, null, or a half-typed one), or one of {}[]:,."""
+_OPEN = re.compile(r"\{|\[(?!DONE\])")
+"""What opens a top-level value: between them lie `data: `, blank lines, the stream's closing `[DONE]`."""
 
 
 @dataclass
@@ -41,78 +42,42 @@ def path_at(text: str, offset: int) -> Path | None:
         return None
     stack: list[_Frame] = []
     position = 0
-    while position < len(text) and position <= offset:
-        char = text[position]
-        if not stack and (char not in "{[" or text.startswith("[DONE]", position)):
-            position += 1  # between top-level values: `data: `, blank lines, the stream's closing `[DONE]`
-            continue
-        if char.isspace():
-            position += 1
-            continue
+    while (found := (_TOKEN if stack else _OPEN).search(text, position)) and found.start() <= offset:
+        start, position, token = found.start(), found.end(), found.group()
         frame = stack[-1] if stack else None
-        if char == '"':
-            end = _string_end(text, position)
-            if frame is not None and position <= offset <= end:
-                if frame.is_object and not frame.after_colon:
-                    return (*frame.path, _decoded(text[position:end]))
-                return frame.member()
-            if frame is not None and frame.is_object and not frame.after_colon:
-                frame.key = _decoded(text[position:end])
-            position = end
-            continue
-        if char in "{[":
+        if token in ("{", "["):
             path = frame.member() if frame is not None else ()
-            if offset == position:
+            if offset == start:
                 return path
-            stack.append(_Frame(path, char == "{"))
-            position += 1
+            stack.append(_Frame(path, token == "{"))
             continue
-        if char in "}]":
-            if offset == position:
-                return stack[-1].path if stack else None
-            if stack:
-                stack.pop()
-            position += 1
-            continue
-        if frame is None:  # unreachable: outside a container only { and [ are read
-            position += 1
-            continue
-        if char == ":":
+        assert frame is not None  # outside a container only { and [ are read
+        if token in ("}", "]"):
+            if offset == start:
+                return frame.path
+            stack.pop()
+        elif token == ":":
             frame.after_colon = True
-            if offset == position:
+            if offset == start:
                 return frame.member()
-        elif char == ",":
-            if offset == position:
+        elif token == ",":
+            if offset == start:
                 return frame.path
             if frame.is_object:
                 frame.key, frame.after_colon = None, False
             else:
                 frame.index += 1
-        else:
-            match = _SCALAR.match(text, position)
-            end = match.end() if match else position + 1
-            if position <= offset <= end:
-                return frame.member() if frame.after_colon or not frame.is_object else frame.path
-            position = end
-            continue
-        position += 1
+        elif token.startswith('"'):
+            if offset <= position:
+                return (*frame.path, _decoded(token)) if frame.is_object and not frame.after_colon else frame.member()
+            if frame.is_object and not frame.after_colon:
+                frame.key = _decoded(token)
+        elif offset <= position:  # a scalar
+            return frame.member() if frame.after_colon or not frame.is_object else frame.path
     if not stack:
         return None
     frame = stack[-1]
     return frame.member() if (frame.is_object and frame.after_colon) else frame.path
-
-
-def _string_end(text: str, start: int) -> int:
-    """The index just past the closing quote of the string that opens at `start` (the text's end if it never closes)."""
-    position = start + 1
-    while position < len(text):
-        if text[position] == "\\":
-            position += 2
-            continue
-        if text[position] == '"':
-            return position + 1
-        position += 1
-    return len(text)
 
 
 def _decoded(token: str) -> str:

@@ -40,33 +40,22 @@ def dotted(path: Sequence[str | int]) -> str:
     return text
 
 
+def plain(text: str) -> str:
+    """Markdown links reduced to their words, and the whitespace to single spaces."""
+    return " ".join(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text).split())
+
+
 def first_sentence(description: str) -> str:
-    """The description's first sentence, with Markdown links reduced to their words."""
-    text = " ".join(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", description).split())
+    """The description's first sentence, in plain words."""
+    text = plain(description)
     match = re.search(r"(?<=[.!?])\s", text)
     return text[: match.start()] if match else text
 
 
 def json_type(value: Any) -> str:
     """The JSON Schema type name of a decoded JSON value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else type(value).__name__
-
-
-def _fits_type(value: Any, wanted: str) -> bool:
-    found = json_type(value)
-    return found == wanted or (wanted == "number" and found == "integer")
+    kinds = ((type(None), "null"), (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 class Schemas:
@@ -77,14 +66,13 @@ class Schemas:
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema a $ref points at (followed until it points nowhere further), with its siblings laid over it."""
-        seen = 0
-        while "$ref" in schema and seen < 32:
+        for _ in range(32):
+            if "$ref" not in schema:
+                break
             node: Any = self.spec
             for part in schema["$ref"].removeprefix("#/").split("/"):
                 node = node[part]
-            siblings = {key: value for key, value in schema.items() if key != "$ref"}
-            schema = {**node, **siblings}
-            seen += 1
+            schema = {**node, **{key: value for key, value in schema.items() if key != "$ref"}}
         return schema
 
     def describe(self, schema: dict[str, Any], value: Any = None) -> str:
@@ -143,8 +131,8 @@ class Schemas:
         branches = self.branches(schema)
         if branches:
             return any(self._takes_type(branch, value) for branch in branches)
-        types = self.types(schema)
-        return not types or any(_fits_type(value, wanted) for wanted in types) or (value is None and bool(schema.get("nullable")))
+        types, found = self.types(schema), json_type(value)
+        return not types or found in types or (found == "integer" and "number" in types) or (value is None and bool(schema.get("nullable")))
 
     def types(self, schema: dict[str, Any]) -> list[str]:
         """The types a schema names itself (through allOf too), as a list."""

@@ -1,14 +1,10 @@
-"""The OpenAI spec that travels with guide: each field explained in its own words, and bodies checked against it.
-
-    from guide.learn.spec import check, explain, path_at
+"""The OpenAI spec that travels with guide (the compact copy beside this module, see SOURCE.txt, read once): each field
+explained in its own words, and bodies checked against it. A part is what a field belongs to: the request body, the JSON
+answer, one streamed chunk, or the error shape every route shares.
 
     explain("think", "request", ("messages", 0, "role"), body=body).text()
     check("think", body)          # [] when the spec agrees
     path_at(text, offset)         # ("messages", 0, "content")
-
-The spec is the compact copy beside this module (see SOURCE.txt), read once.
-A part is what a field belongs to: the request body, the JSON answer, one
-streamed chunk, or the error shape every route shares.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 from .json_path import path_at
-from .schema_check import Problem, Schemas, dotted, json_type
+from .schema_check import Problem, Schemas, dotted, json_type, plain
 from .spec_cut import STREAM_CHUNKS
 
 if TYPE_CHECKING:
@@ -62,7 +58,6 @@ UNDESCRIBED: dict[Part, dict[str, str]] = {
 }
 UNDESCRIBED["chunk"] = UNDESCRIBED["response"]  # continue streams chunks in its answer's own shape
 """guide's words for the few fields the spec leaves without any; `explain` marks them as guide's, not the spec's."""
-_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 GUIDES_WORDS = " (guide's words: the spec leaves this field undescribed)"
 
 
@@ -140,16 +135,15 @@ class Explanation:
         if self.allowed:
             shown = [str(value) if isinstance(value, str) else json.dumps(value) for value in self.allowed[:10]]
             facts.append("one of: " + ", ".join(shown) + (", …" if len(self.allowed) > 10 else ""))
-        paragraph = " ".join(_LINK.sub(r"\1", self.description.strip().split("\n\n", 1)[0]).split())
+        paragraph = plain(self.description.strip().split("\n\n", 1)[0])
         return f"{self.path or '(the whole body)'} — {' · '.join(facts)}\n{paragraph}"
 
 
 def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any = None) -> Explanation | None:
     """The field at this path (`()` for the whole body); with the body, a union is read through the branch it takes. None if unknown.
 
-    A field without words of its own borrows them: from the schema its $ref or
-    union lands on, an item from its array, the whole body from its operation,
-    and the few the spec leaves bare from UNDESCRIBED (marked as guide's).
+    A field without words of its own borrows them: from the schema its $ref or union lands on, an item from its array,
+    the whole body from its operation, and the few the spec leaves bare from UNDESCRIBED (marked as guide's).
     """
     written = schema_for(action, part)
     if written is None:
@@ -160,13 +154,13 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
     for depth, step in enumerate(path):
         found = _member(schemas, written, value, step)
         if found is None:
-            if schemas.resolve(written).get("additionalProperties") is True and schemas.describe(written, value):
-                return _within_free_form(schemas, written, value, path, depth)
+            words = schemas.describe(written, value) if schemas.resolve(written).get("additionalProperties") is True else ""
+            if words:  # inside an object the spec leaves free (a tool's parameters, a JSON Schema of the caller's): the object's words
+                return Explanation(path=dotted(path), type="any", description=f"Part of {dotted(path[:depth])}, which the spec leaves free. {words}")
             return None
         holder = (written, value)
         written, required = found
         value = _step_into(value, step)
-    where = dotted(path)
     description = schemas.describe(written, value)
     if not description and path and isinstance(path[-1], int):
         description = schemas.describe(*holder)  # an item without words of its own: those of the array it is in
@@ -182,7 +176,7 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
         landed = {}  # no value to choose a branch by: one branch's default is not the field's
     words = _type_words(schemas, written)
     return Explanation(
-        path=where,
+        path=dotted(path),
         type=words,
         description=description,
         default=resolved.get("default", landed.get("default")),
@@ -193,19 +187,11 @@ def explain(action: Gentle, part: Part, path: Sequence[str | int], *, body: Any 
     )
 
 
-def _within_free_form(schemas: Schemas, written: dict[str, Any], value: Any, path: Sequence[str | int], depth: int) -> Explanation:
-    """A field inside an object the spec leaves free (a tool's parameters, a JSON Schema of the caller's): the object's words."""
-    inside = dotted(path[:depth])
-    words = schemas.describe(written, value)
-    return Explanation(path=dotted(path), type="any", description=f"Part of {inside}, which the spec leaves free. {words}")
-
-
 def check(action: Gentle, body: Any, part: Part = "request") -> list[Problem]:
     """Every way this body departs from the spec's schema, in plain words and the spec's own; [] when it agrees.
 
-    In a request, a field the spec does not define is a problem even where the
-    spec leaves objects open (OpenAI refuses an unrecognized argument); in an
-    answer, only where the spec says it allows none.
+    In a request, a field the spec does not define is a problem even where the spec leaves objects open (OpenAI refuses
+    an unrecognized argument); in an answer, only where the spec says it allows none.
     """
     from .validate import problems, validator  # jsonschema: on the first check, not on the way to the first paint
 
@@ -309,8 +295,7 @@ def _type_words(schemas: Schemas, written: dict[str, Any], depth: int = 0) -> st
             words.append(kind)
     if schema.get("nullable"):
         words.append("null")
-    unique = list(dict.fromkeys(words))
-    return " or ".join([w for w in unique if w != "null"] + (["null"] if "null" in unique else []))
+    return " or ".join(sorted(dict.fromkeys(words), key=lambda word: word == "null"))  # null last, as people say it
 
 
 def _plural(words: str) -> str:

@@ -2,14 +2,11 @@
 
     python -m guide.learn.spec_cut [PATH/TO/openapi.yaml]
 
-writes guide/learn/openapi.compact.json from the full spec (by default the one
-laid beside the clone, ../shared/openai-openapi/openapi.yaml). The compact copy
-ships inside the package: it explains fields and checks edited requests in the
-app, and the tests read it, so the spec checks run on any fresh machine.
-`test_the_compact_spec_is_the_full_ones_cut` derives it again whenever the
-full spec is there and fails if the copy has gone stale.
-
-PyYAML (a test dependency, not a runtime one) is imported only to read the full spec.
+writes guide/learn/openapi.compact.json from the full spec (by default ../shared/openai-openapi/openapi.yaml, beside the
+clone). The compact copy ships inside the package (it explains fields and checks edited requests in the app) and the
+tests read it, so the spec checks run on any fresh machine; `test_the_compact_spec_is_the_full_ones_cut` derives it again
+whenever the full spec is there and fails if the copy has gone stale. PyYAML (a test dependency, not a runtime one) is
+imported only to read the full spec.
 """
 
 from __future__ import annotations
@@ -37,10 +34,8 @@ ALSO = ("ErrorResponse", *STREAM_CHUNKS.values())
 
 
 def cut(spec: dict[str, Any], routes: dict[str, str], schemas: tuple[str, ...] = ALSO) -> dict[str, Any]:
-    """Just these routes (path → method) and these schemas, with every component they refer to; routes the spec lacks are left out.
-
-    (`revise`'s /edits is retired at OpenAI and gone from the spec: its historical shape is in tests/test_revise_shape.py.)
-    """
+    """Just these routes (path → method) and these schemas, with every component they refer to; routes the spec lacks
+    (revise's /edits, retired at OpenAI: its historical shape is in tests/test_revise_shape.py) are left out."""
     paths = {path: {method.lower(): spec["paths"][path][method.lower()]} for path, method in routes.items() if path in spec["paths"]}
     wanted = {f"#/components/schemas/{name}" for name in schemas}
     stack: list[Any] = [paths, *(spec["components"]["schemas"][name] for name in schemas)]
@@ -73,11 +68,6 @@ def _without_examples(node: Any) -> Any:
     return node
 
 
-def missing(spec: dict[str, Any], routes: dict[str, str]) -> list[str]:
-    """The map's routes the spec no longer has (retired endpoints)."""
-    return [path for path in routes if path not in spec["paths"]]
-
-
 def map_routes() -> dict[str, str]:
     """The routes of guide's map (path → method)."""
     from guide.client import ACTIONS
@@ -107,7 +97,7 @@ def main(full: Path) -> None:
     COMPACT.write_text(text, encoding="utf-8")
     digest = hashlib.sha256(full.read_bytes()).hexdigest()
     print(f"wrote {COMPACT} ({len(text.encode()):,} bytes) from {full} (sha256 {digest})")
-    for path in missing(spec, routes):
+    for path in sorted(set(routes) - set(spec["paths"])):
         print(f"left out {path}: the map has it, the spec no longer does (retired)")
 
 

@@ -1,10 +1,7 @@
 """The tour: every gentle action, one real call at a time, against the server in use. Headless.
 
-The app shows each step as the call whole (`/tour`, F1, the palette); `guide
-tour` prints it as curl and its answer. Both take the steps the same way:
-
-    tour = Tour()
-    taken = await tour.take(guide, model_for, support, probe_calls)
+The app shows each step as the call whole (`/tour`, F1, the palette); `guide tour` prints it as curl and its answer.
+Both take the steps the same way: `await Tour().take(guide, model_for, support, probe_calls)`.
 """
 
 from __future__ import annotations
@@ -213,16 +210,14 @@ class Tour:
     def restart(self) -> None:
         self.position, self.kept = 0, {}
 
-    async def take(
-        self, ai: AsyncGuide, model_for: ModelFor, support: Mapping[str, Any] | None = None, probe_calls: Mapping[str, Trace] | None = None
-    ) -> Taken:
+    async def take(self, ai: AsyncGuide, model_for: ModelFor, support: Mapping[str, Any], probe_calls: Mapping[str, Trace]) -> Taken:
         """Take the step at `position`: the real call, or the probe's call for an action this server does not offer."""
         from guide.client import GuideError, NotOffered
 
         step, number = STEPS[self.position], self.position + 1
-        found = (support or {}).get(step.action) or {}
+        found = support.get(step.action) or {}
         if found.get("support") == "no":
-            return Taken(step, number, (probe_calls or {}).get(step.action), False, words=not_offered_words(step.action, found))
+            return Taken(step, number, probe_calls.get(step.action), False, words=not_offered_words(step.action, found))
         try:
             row = ACTIONS[step.action]
             model = await model_for(step.action) if row.purpose and not row.server_picks else None

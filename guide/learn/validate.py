@@ -1,13 +1,9 @@
 """A body checked against the spec with a real JSON Schema validator (Draft 2020-12), each broken rule said in one plain sentence.
 
-One validator for guide: the replay editor's check (spec.check) and the
-companion's 400s (companion/validation.py) both read their problems here.
-This module imports jsonschema, so it is imported on first use, never on the
-way to the first paint.
-
-A union that fails is read through the branch that fits the value (its
-discriminator, else the branches of the value's own kind), so a learner reads
-one sentence rather than a complaint from every branch.
+guide's one validator: the replay editor's check (spec.check) and the companion's 400s (companion/validation.py) read
+their problems here. It imports jsonschema, so it is imported on first use, never on the way to the first paint. A union
+that fails is read through the branch that fits the value (its discriminator, else the branches of the value's own
+kind): a learner reads one sentence rather than a complaint from every branch.
 """
 
 from __future__ import annotations
@@ -31,9 +27,7 @@ SPEC = "urn:guide:openai"
 
 def as_json_schema(node: Any, anchor: str = "") -> Any:
     """OpenAPI's `nullable: true` (which the spec still uses in places) as JSON Schema says it; the words stay on the whole.
-
-    With an anchor, each `#/components/…` reference points into the spec held under that name.
-    """
+    With an anchor, each `#/components/…` reference points into the spec held under that name."""
     if isinstance(node, list):
         return [as_json_schema(item, anchor) for item in node]
     if not isinstance(node, dict):
@@ -46,9 +40,7 @@ def as_json_schema(node: Any, anchor: str = "") -> Any:
 
 def closed(document: dict[str, Any]) -> dict[str, Any]:
     """The spec with each object it leaves open closed (`unevaluatedProperties: false`): OpenAI refuses an unrecognized argument.
-
-    An allOf part is left open, since its siblings define the rest of the object; the object that holds the allOf is closed.
-    """
+    An allOf part is left open, since its siblings define the rest of the object; the object that holds the allOf is closed."""
     schemas = document["components"]["schemas"]
     parts = {
         part["$ref"].rsplit("/", 1)[-1] for node in _nodes(document) for part in node.get("allOf", []) if isinstance(part, dict) and "$ref" in part
@@ -94,11 +86,8 @@ def tagged(document: dict[str, Any]) -> dict[str, tuple[str, frozenset[str]]]:
 
 
 def discriminating(branches_by_ref: dict[str, tuple[str, frozenset[str]]]) -> Any:
-    """`oneOf` that, where the spec names a discriminator and the value carries it, checks the one branch it names.
-
-    A message of 40 turns is otherwise tried against all six message kinds:
-    about a quarter of a millisecond per message, 10 ms for a long conversation.
-    """
+    """`oneOf` that, where the spec names a discriminator and the value carries it, checks the one branch it names: a message
+    of 40 turns is otherwise tried against all six message kinds (about 0.25 ms per message, 10 ms for a long conversation)."""
     whole = Draft202012Validator.VALIDATORS["oneOf"]
 
     def one_of(validator: Any, branches: list[Any], instance: Any, schema: dict[str, Any]) -> Any:
@@ -140,21 +129,17 @@ def problems(checker: Draft202012Validator, value: Any) -> list[Problem]:
 def explain(error: ValidationError) -> list[Problem]:
     """The field(s) at fault and why; a union's branches are read for what they would take."""
     if error.validator in ("anyOf", "oneOf") and error.context:
-        branches: dict[Any, list[ValidationError]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        depth = len(error.absolute_path)
-        fitting = [errors for errors in branches.values() if not any(unfit(e, depth) for e in errors)]
+        branches, depth = _branches(error), len(error.absolute_path)
+        fitting = [errors for errors in branches if not any(unfit(e, depth) for e in errors)]
         if fitting:  # the branches of the value's kind (its `role` or `type` matched): their own complaint is the one
             candidates = [e for errors in fitting for e in errors]
             chosen = best_match(candidates) or candidates[0]
             if other_kind(chosen, len(chosen.absolute_path)):  # best_match walked into a branch of another kind (stop: [] read as a string)
                 chosen = max(candidates, key=relevance)  # explain() reads its union itself
             return explain(chosen)
-        tags = [e for errors in branches.values() for e in errors if e.validator in ("enum", "const")]
+        tags = [e for errors in branches for e in errors if e.validator in ("enum", "const")]
         wanted = _listing(allowed(tags), 12)
-        of_no_kind = all(any(other_kind(e, depth) for e in errors) for errors in branches.values())
-        if wanted and not of_no_kind:  # a value of no branch's kind (model: 5) is told its kind, not every name one branch lists
+        if wanted and not other_kind(error, depth):  # a value of no branch's kind (model: 5) is told its kind, not every name one branch lists
             return [_problem(tags[0].absolute_path, f"{_shown(tags[0].instance)} is not one of: {wanted}", "enum", _common_words(tags))]
         kinds = kinds_taken(error)
         if kinds:
@@ -164,7 +149,8 @@ def explain(error: ValidationError) -> list[Problem]:
         return explain(best_match(error.context) or error.context[0])
     if error.validator in ("unevaluatedProperties", "additionalProperties"):
         known = sorted(Schemas(load()).properties(_schema(error))[0])
-        return [_problem([*error.absolute_path, name], _unknown(name, known), str(error.validator)) for name in _extra(error, known)]
+        extra = sorted(name for name in (error.instance if isinstance(error.instance, dict) else {}) if name not in known)
+        return [_problem([*error.absolute_path, name], _unknown(name, known), str(error.validator)) for name in extra]
     if error.validator == "required":
         name = missing(error)
         field = _schema(error).get("properties", {}).get(name, {})
@@ -190,11 +176,16 @@ def other_kind(error: ValidationError, depth: int) -> bool:
     if len(error.absolute_path) != depth:
         return False
     if error.validator in ("anyOf", "oneOf") and error.context:
-        branches: dict[Any, list[ValidationError]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        return all(any(other_kind(e, depth) for e in errors) for errors in branches.values())
+        return all(any(other_kind(e, depth) for e in errors) for errors in _branches(error))
     return error.validator == "type"
+
+
+def _branches(error: ValidationError) -> list[list[ValidationError]]:
+    """A failed union's errors, grouped by the branch that gave them."""
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    return list(branches.values())
 
 
 def kinds_taken(error: ValidationError) -> list[str]:
@@ -246,10 +237,6 @@ def reason(error: ValidationError) -> str:
     }
     said = words.get(str(rule))
     return said() if said else f"does not keep to the spec ({rule})"
-
-
-def _extra(error: ValidationError, known: list[str]) -> list[str]:
-    return sorted(name for name in (error.instance if isinstance(error.instance, dict) else {}) if name not in known)
 
 
 def _unknown(name: str, known: list[str]) -> str:

@@ -1,13 +1,11 @@
-"""Talking to MCP servers through the official SDK, on a thread of its own, each exchange recorded whole.
+"""Talking to MCP servers through the official SDK (`guide-chat[mcp]`, imported when a server is first used), each exchange recorded whole.
 
 A server starts on its first use, never at launch and never on the UI loop: every connection lives on the hub's own
 event loop, in a thread, and callers on any loop await it. A server gets only PATH, HOME and the env its settings
 give (it is started through `env -i`, so nothing of guide's, a key least of all, reaches it); what it writes on stderr
-goes to a file (kept when it fails: often the reason), never to the terminal. Everything that can go wrong (it will not
-start, dies, hangs past the deadline, writes garbage, answers with an error) ends the call as an `McpCall` whose
-`error` is one line: nothing raises out of `Hub.call`.
-
-The SDK is imported here only, and only when a server is first used (`guide-chat[mcp]`).
+is kept (its end goes with a failure: often the reason), never shown on the terminal. Everything that can go wrong
+(it will not start, dies, hangs past the deadline, writes garbage, answers with an error) ends the call as an `McpCall`
+whose `error` is one line: nothing raises out of `Hub.call`.
 """
 
 from __future__ import annotations
@@ -70,9 +68,6 @@ class _Around:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
     async def __aenter__(self) -> Any:
         await self.inner.__aenter__()
@@ -315,11 +310,9 @@ def _text_of(result: Any) -> tuple[str, list[dict[str, Any]]]:
 class Hub:
     """The MCP servers of this run, each started on first use, on a loop in a thread of their own."""
 
-    def __init__(self, servers: Mapping[str, Server], deadline: float = DEADLINE, on_record: Callable[[McpCall], None] | None = None) -> None:
+    def __init__(self, servers: Mapping[str, Server], deadline: float = DEADLINE) -> None:
         self.servers = dict(servers)
         self.deadline = deadline
-        self.on_record = on_record
-        """Called (on the hub's thread) with each finished record: the calls panel's row, the store's copy."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._connections: dict[str, _Connection] = {}
@@ -350,54 +343,41 @@ class Hub:
         return self._connections[name]
 
     def _record(self, server: str, method: str, tool: str = "", arguments: dict[str, Any] | None = None) -> McpCall:
+        """The record of a request to this server, already failed when the settings name no such server."""
         known = self.servers.get(server)
-        return McpCall(server, method, tool, known.where() if known else "", dict(arguments or {}))
-
-    def _finish(self, record: McpCall) -> McpCall:
-        if self.on_record is not None:
-            try:
-                self.on_record(record)
-            except Exception:  # a listener's failure must not turn a tool's answer into a crash
-                pass
+        record = McpCall(server, method, tool, known.where() if known else "", dict(arguments or {}))
+        if known is None:
+            record.end("failed", f"mcp {server}: there is no such server in the settings ([mcp.servers.{server}])")
         return record
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> McpCall:
         """Call a tool; the record says how it went (outcome, result_text, error). Never raises for the server's sake."""
-        if server not in self.servers:
-            record = McpCall(server, "tools/call", tool, "", dict(arguments))
-            record.end("failed", f"mcp {server}: there is no such server in the settings ([mcp.servers.{server}])")
-            return record
-        return await self._there(self._call(server, tool, arguments))
-
-    async def _call(self, server: str, tool: str, arguments: dict[str, Any]) -> McpCall:
         record = self._record(server, "tools/call", tool, arguments)
-        result = await self._connection(server).run(record, lambda client: client.call_tool(tool, arguments))
+        return await self._there(self._call(record, tool, arguments)) if record.outcome == "running" else record
+
+    async def _call(self, record: McpCall, tool: str, arguments: dict[str, Any]) -> McpCall:
+        result = await self._connection(record.server).run(record, lambda client: client.call_tool(tool, arguments))
         if result is not None:
             text, parts = _text_of(result)
             record.parts, record.result_text = parts, text
             if result.is_error:
-                record.end("error", one_line(f"mcp {server}: {tool} answered with an error: {text}")[:500])
+                record.end("error", one_line(f"mcp {record.server}: {tool} answered with an error: {text}")[:500])
             else:
                 record.end("ok")
-        return self._finish(record)
+        return record
 
     async def tools(self, server: str) -> tuple[list[ToolInfo], McpCall]:
         """The tools a server offers (empty when it failed: the record says why)."""
-        if server not in self.servers:
-            record = McpCall(server, "tools/list")
-            record.end("failed", f"mcp {server}: there is no such server in the settings ([mcp.servers.{server}])")
-            return [], record
-        return await self._there(self._tools(server))
-
-    async def _tools(self, server: str) -> tuple[list[ToolInfo], McpCall]:
         record = self._record(server, "tools/list")
-        listed = await self._connection(server).run(record, lambda client: client.list_tools())
-        found: list[ToolInfo] = []
-        if listed is not None:
-            for tool in listed.tools:
-                found.append(ToolInfo(tool.name, tool.description or "", dict(tool.input_schema or {"type": "object", "properties": {}})))
-            record.end("ok")
-        return found, self._finish(record)
+        return await self._there(self._tools(record)) if record.outcome == "running" else ([], record)
+
+    async def _tools(self, record: McpCall) -> tuple[list[ToolInfo], McpCall]:
+        listed = await self._connection(record.server).run(record, lambda client: client.list_tools())
+        if listed is None:
+            return [], record
+        record.end("ok")
+        schema = {"type": "object", "properties": {}}
+        return [ToolInfo(tool.name, tool.description or "", dict(tool.input_schema or schema)) for tool in listed.tools], record
 
     def close(self, timeout: float = 15) -> None:
         """Stop every server this hub started (from any thread but the hub's own), and its thread."""

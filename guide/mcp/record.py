@@ -1,8 +1,7 @@
 """One MCP exchange as plain data: the JSON-RPC messages both ways, the tool's content parts, the timings. Headless.
 
-The calls panel shows it as a row (`mcp lakes → tools/call lake_depth · ok · 12 ms`) and opens it whole; the store
-keeps it with the conversation (`to_dict`). Every string in it came from a program guide does not control: it is shown
-through guide.safe_text, never written to the terminal as it came.
+It is filed as a call (tools.as_trace): the calls panel shows it and the store keeps it with the conversation. Every
+string in it came from a program guide does not control: it is shown through guide.safe_text, never written as it came.
 """
 
 from __future__ import annotations

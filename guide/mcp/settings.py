@@ -70,7 +70,8 @@ def _server(name: str, table: Any) -> Server | str:
     unknown = sorted(set(table) - set(KNOWN))
     if unknown:
         return f"mcp.servers.{name}: there is no key '{unknown[0]}' (known: {', '.join(KNOWN)})."
-    command, args, url, env, trust = (table.get(key) for key in KNOWN)
+    command, url = table.get("command"), table.get("url")
+    args, env, trust = table.get("args", []), table.get("env", {}), table.get("trust", [])
     if (command is None) == (url is None):
         return f"mcp.servers.{name} needs either command (a program to start) or url (an address), not both."
     if command is not None and (not isinstance(command, str) or not command.strip()):
@@ -79,13 +80,10 @@ def _server(name: str, table: Any) -> Server | str:
         return f"mcp.servers.{name}: url should be an http:// or https:// address."
     if url is not None and "@" in url.split("://", 1)[1].split("/", 1)[0]:
         return f"mcp.servers.{name}: the url carries a user and password (user:password@), and guide never keeps secrets in its settings."
-    args = [] if args is None else args
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
         return f"mcp.servers.{name}: args should be a list of text."
-    env = {} if env is None else env
     if not isinstance(env, dict) or not all(ENV_NAME.fullmatch(k) and isinstance(v, str) for k, v in env.items()):
         return f"mcp.servers.{name}: env should be a table of variable names and text values."
-    trust = [] if trust is None else trust
     if trust != "all" and (not isinstance(trust, list) or not all(isinstance(tool, str) for tool in trust)):
         return f'mcp.servers.{name}: trust should be a list of tool names, or "all".'
     return Server(name, command, tuple(args), url, dict(env), "all" if trust == "all" else tuple(trust))
@@ -118,10 +116,8 @@ def load(path: Path | None = None) -> Servers:
 
 
 def add(server: Server, path: Path | None = None) -> None:
-    """Keep a server in the settings file (replacing one of the same name), every other key as it was.
-
-    A file that cannot be read is never overwritten (ValueError says why).
-    """
+    """Keep a server in the settings file (replacing one of the same name), every other key as it was; a file that cannot
+    be read is never overwritten (ValueError says why)."""
     checked = _server(server.name, server.to_table())
     if isinstance(checked, str):
         raise ValueError(checked)

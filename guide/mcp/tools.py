@@ -73,21 +73,14 @@ def exposed(info: ToolInfo, server: str, taken: set[str]) -> str:
 class McpTools:
     """The MCP servers in the settings, for the conversations of one run (the app's, or one `guide ask`)."""
 
-    def __init__(self, servers: settings.Servers | None = None, hub: Hub | None = None) -> None:
+    def __init__(self, servers: settings.Servers | None = None) -> None:
         self.servers = servers if servers is not None else settings.load()
-        self.hub = hub if hub is not None else Hub(self.servers.servers)
+        self.hub = Hub(self.servers.servers)
         self.listed: dict[str, list[ToolInfo]] = {}
         self.owners: dict[str, tuple[str, str]] = {}
         """The model's name for each MCP tool offered → (server, the tool's own name)."""
 
-    async def tools(
-        self,
-        names: Sequence[str],
-        *,
-        taken: Sequence[str] = (),
-        file: Callable[[Trace], None] | None = None,
-        say: Callable[[str], None] | None = None,
-    ) -> list[Tool]:
+    async def tools(self, names: Sequence[str], *, taken: Sequence[str], file: Callable[[Trace], None], say: Callable[[str], None]) -> list[Tool]:
         """The tools these persona names ask for (guide's own are `taken` names); a server that fails is said once, and left out."""
         from guide.client import Tool
 
@@ -97,8 +90,7 @@ class McpTools:
                 continue
             server, _, tool = name.removeprefix("mcp:").partition("/")
             if server not in self.servers.servers:
-                if say:
-                    say(f"The persona names mcp:{server}, but no server by that name is in the settings ([mcp.servers.{server}]).")
+                say(f"The persona names mcp:{server}, but no server by that name is in the settings ([mcp.servers.{server}]).")
                 continue
             chosen = wanted.setdefault(server, set())
             if not tool:
@@ -110,10 +102,9 @@ class McpTools:
         for server, only in wanted.items():
             if server not in self.listed:
                 listing, record = await self.hub.tools(server)
-                if file:
-                    file(as_trace(record))
+                file(as_trace(record))
                 if record.outcome != "ok":
-                    if say and record.error:
+                    if record.error:
                         say(record.error)
                     continue
                 self.listed[server] = listing
@@ -128,25 +119,23 @@ class McpTools:
         return found
 
     def _runner(
-        self, server: str, tool: str, file: Callable[[Trace], None] | None, say: Callable[[str], None] | None
+        self, server: str, tool: str, file: Callable[[Trace], None], say: Callable[[str], None]
     ) -> Callable[[dict[str, Any]], Awaitable[str]]:
         async def run(arguments: dict[str, Any]) -> str:
             record = await self.hub.call(server, tool, arguments)
-            if file:
-                file(as_trace(record))
+            file(as_trace(record))
             if record.outcome != "ok":
                 why = record.error or f"mcp {server}: {tool} gave no answer"
-                if say and record.outcome == "failed":  # the model reads it as the tool's error; the user hears it once, calmly
+                if record.outcome == "failed":  # the model reads it as the tool's error; the user hears it once, calmly
                     say(why)
                 raise McpToolFailed(why)
             return record.result_text
 
         return run
 
-    def approval(self, ask: Ask | None, always: set[str] | None = None) -> BeforeTool:
+    def approval(self, ask: Ask, always: set[str]) -> BeforeTool:
         """The hook asked before each tool call: guide's own tools, trusted ones and those in `always` ("SERVER/TOOL", a
-        conversation's own set, which an "a" answer adds to) run; others are asked about (ask None: declined, said so)."""
-        always = set() if always is None else always
+        conversation's own set, which an "a" answer adds to) run; others are asked about."""
 
         async def before(call: ToolCall) -> bool | str:
             owner = self.owners.get(call.name)
@@ -155,8 +144,6 @@ class McpTools:
             server, tool = owner
             if self.servers.servers[server].trusts(tool) or f"{server}/{tool}" in always:
                 return True
-            if ask is None:
-                return NO_TERMINAL
             answer = await ask(call, server, tool)
             if not answer:
                 return NO_TERMINAL
