@@ -378,3 +378,16 @@ def test_the_spec_module_loads_neither_textual_nor_httpx() -> None:
     code = "import sys, guide.learn.spec as s; s.check('think', {}); s.explain('think', 'request', ('model',)); print(sorted(m for m in ('textual', 'httpx') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("part", ["request", "response"])
+@pytest.mark.parametrize("body", [[], "words", 1, None])
+def test_a_body_that_is_not_an_object_is_a_problem_named_never_a_crash(action: Any, part: Part, body: Any) -> None:
+    """The spec's unions of whole bodies (a transcript's or a translation's answer) were followed by a $ref the validator
+    had prefixed with the spec's own URI, and a KeyError came out instead of "should be an object"."""
+    problems = check(action, body, part)
+    if schema_for(action, part) is None:  # no JSON there (catalog's request, speak's audio, revise, which the spec dropped)
+        assert problems == []
+    else:
+        assert problems and problems[0].path == "" and problems[0].rule in {"type", "oneOf", "anyOf"}

@@ -70,7 +70,7 @@ class Schemas:
             if "$ref" not in schema:
                 break
             node: Any = self.spec
-            for part in schema["$ref"].removeprefix("#/").split("/"):
+            for part in schema["$ref"].partition("#/")[2].split("/"):  # validate's refs carry the spec's base URI before the #
                 node = node[part]
             schema = {**node, **{key: value for key, value in schema.items() if key != "$ref"}}
         return schema
