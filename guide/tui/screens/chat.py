@@ -119,7 +119,7 @@ class ChatScreen(Commands, Finding, Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusLine(self.session, id="status")
         with Horizontal(id="body"):
-            yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
+            yield Transcript(self.conversation, MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
         yield Composer()
 
