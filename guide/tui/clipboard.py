@@ -1,10 +1,6 @@
-"""Copying: to the terminal's clipboard (OSC 52), and always to a file in the data folder too.
-
-OSC 52 is a request the terminal may ignore without a word (macOS Terminal,
-tmux unless its set-clipboard is on, the Linux console, a run with no
-terminal), so whatever is copied is also written to clipboard.txt (0600)
-and the notice says where. What we can tell about the terminal, we say.
-"""
+"""Copying: to the terminal's clipboard (OSC 52), and always to clipboard.txt (0600) in the data folder too, as OSC 52
+may be ignored without a word (macOS Terminal, tmux unless its set-clipboard is on, the Linux console, no terminal);
+the notice says where, and what we can tell about the terminal."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The main screen: the conversation as it is shown, and what the user does in it.
-
-It renders the conversation it is given (attributes down) and hands the
-user's words and commands to it; what the conversation reports arrives as
-events the app routes here (messages up). It owns no domain state.
-"""
+"""The main screen: the conversation as it is shown (attributes down), the user's words and commands handed to it, and
+what it reports routed here by the app (messages up). It owns no domain state."""
 
 from __future__ import annotations
 
@@ -50,11 +46,11 @@ if TYPE_CHECKING:
     from guide.conversation import Conversation, Exchange
 
 NARROW = 100
+"""Below this width the calls panel folds away (F2 brings it back)."""
 THEIRS_EVERY = 0.5
 """Seconds between looks in the store for calls other programs made to the companion (a read off the loop, by row number)."""
 THEIRS_RUNNING = 50
 """Their running calls read again at each look, at most (the newest); the others catch up when they end."""
-"""Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
 DRAWN_WITHIN = 5.0
 """Seconds a finished reply waits for its events to be drawn before the composer is let go (a deadline, never a hang)."""
@@ -94,23 +90,21 @@ class ChatScreen(Commands, Finding, Screen[None]):
         super().__init__()
         self.session = session
         """The run this screen shows (headless): its conversation, its store, whether it has started."""
-        self.streaming = False
+        self.streaming, self.looking, self.was_wide = False, False, True
         self.live: tuple[Exchange, asyncio.Queue[list[tuple[str, str]] | None], Worker[None]] | None = None
-        """The reply being drawn: its exchange, the pieces reported and not yet drawn (as reported, a list at a time), and the worker drawing them."""
+        """The reply being drawn: its exchange, the pieces reported and not yet drawn (a list at a time), and the worker drawing them."""
         self.preparing = 0
         """Pictures being made ready for the next message (/attach): a message sent meanwhile goes without them, and is told so."""
+        self.attaching: set[str] = set()
+        """Those pictures, by their real path (the same file attached twice goes once)."""
         self.panel_wanted: bool | None = None
         """F2's choice (shown or hidden), over the width's, until the terminal crosses the fold."""
-        self.was_wide = True
         self.found: list[Turn] = []
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
+        """The words last looked for, and how many turns there were then."""
         self.their_row: int | None = None
         """The last row of other programs' calls read from the store (None: not looked yet; only later calls are shown)."""
-        self.looking = False
-        """The words last looked for, and how many turns there were then."""
-        self.attaching: set[str] = set()
-        """Pictures being made ready, by their real path (the same file attached twice goes once)."""
         self.opening_call = False
         """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
         self.editing: tuple[Turn, str] | None = None
@@ -130,8 +124,8 @@ class ChatScreen(Commands, Finding, Screen[None]):
         self.call_after_refresh(self._after_first_frame)
 
     async def _after_first_frame(self) -> None:
-        """The footer and the slash commands' list come a frame after the greeting: the footer's keys cost a launch more
-        than the rest of the screen, and the composer goes without the list until it is there."""
+        """The footer (whose keys cost a launch more than the rest of the screen) and the slash commands' list, a frame after
+        the greeting."""
         from textual.widgets import Footer
 
         if self.is_attached:  # not when guide quits at once
@@ -155,17 +149,14 @@ class ChatScreen(Commands, Finding, Screen[None]):
 
     @property
     def transcript(self) -> Transcript:
-        """The transcript widget."""
         return self.query_one(Transcript)
 
     @property
     def composer(self) -> Composer:
-        """The composer widget."""
         return self.query_one(Composer)
 
     @property
     def panel(self) -> CallsPanel:
-        """The calls panel."""
         return self.query_one(CallsPanel)
 
     async def show(self, greeting: MessageView | None = None) -> None:
@@ -205,7 +196,7 @@ class ChatScreen(Commands, Finding, Screen[None]):
     @work(group="theirs")
     @guarded
     async def look_for_their_calls(self) -> None:
-        """Calls other programs made to the companion (it files them as they start and end), read off the loop, as rows marked theirs;
+        """Calls other programs made to the companion (filed as they start and end), read off the loop, as rows marked theirs;
         the running ones read again by id (filed again in place, they are not after the last row read)."""
         from guide.companion.relay_trace import TO_THE_COMPANION
         from guide.tui.screens.watch import read_calls

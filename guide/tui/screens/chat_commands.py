@@ -1,8 +1,5 @@
-"""The chat screen's commands: what Enter sends (a message, an edit, a slash command), and the commands that act at once.
-
-A mixin of ChatScreen: its handlers read and set the screen's state throughout (the composer, what is being edited or
-attached), so they stay methods of the screen, kept apart from its drawing.
-"""
+"""The chat screen's commands: what Enter sends (a message, an edit, a slash command), and the commands that act at once
+(a mixin of ChatScreen: they read and set the screen's state throughout)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The chat screen's find bar: words looked for in the conversation, in the branch in view or another.
-
-A mixin of ChatScreen: what was found, and where the search is, is the screen's state, read between key presses.
-"""
+"""The chat screen's find: words looked for in the branch in view or another (a mixin of ChatScreen, whose state it keeps)."""
 
 from __future__ import annotations
 
@@ -73,23 +70,14 @@ class Finding(_Screen):
         words = " ".join(words.split())
         if not words:
             return
-        turns = self.conversation.turns
-        if self.found_for != (words, len(turns)):
+        if self.found_for != (words, len(self.conversation.turns)):
             await self.conversation.reach_end()
-            await self.transcript.load_back(lambda: False)
-            needle = words.casefold()
-            self.found = [t for t in turns if needle in t.content.casefold()]
-            self.found_for, self.found_at = (words, len(turns)), len(self.found)
+            await self._look(words)
         bar = await self.find_bar()
-        elsewhere = ""
         opened = await self._open_branch_holding(words) if not self.found else None
         if opened is not None:
-            turns = self.conversation.turns
-            await self.transcript.load_back(lambda: False)
-            needle = words.casefold()  # the store matches words (the last as a prefix): the message it found, at least
-            self.found = [t for t in turns if needle in t.content.casefold() or t.message_id == opened]
-            self.found_for, self.found_at = (words, len(turns)), len(self.found)
-            elsewhere = "in another branch, now in view: "
+            await self._look(words, opened)
+        elsewhere = "in another branch, now in view: " if opened is not None else ""
         if not self.found:
             self.transcript.mark((), None)
             bar.say(f"No message holds “{words}”.")
@@ -99,6 +87,14 @@ class Finding(_Screen):
         self.transcript.mark(self.found, current)
         await self.transcript.reveal(current)
         bar.say(f"{elsewhere}{self.found_at + 1} of {len(self.found)} · {around(current.content, words)}")
+
+    async def _look(self, words: str, opened: int | None = None) -> None:
+        """Every turn held that holds the words (the store matches words, the last as a prefix: with `opened`, the message
+        it found there, at least)."""
+        await self.transcript.load_back(lambda: False)
+        turns, needle = self.conversation.turns, words.casefold()
+        self.found = [t for t in turns if needle in t.content.casefold() or (opened is not None and t.message_id == opened)]
+        self.found_for, self.found_at = (words, len(turns)), len(self.found)
 
     async def _open_branch_holding(self, words: str) -> int | None:
         """Show the branch not in view where the words are (the best match's): the message found there, or None."""

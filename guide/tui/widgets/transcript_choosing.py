@@ -1,7 +1,5 @@
-"""The transcript's marks and choice: which messages a search found, which one ↑/↓ chose, and copying it (y) or its code (b).
-
-A mixin of Transcript: the marks are set on the views of its window as they are made and as they change.
-"""
+"""The transcript's marks and choice (a mixin of Transcript): which messages a search found, which one ↑/↓ chose, and
+copying it (y) or its code (b)."""
 
 from __future__ import annotations
 
