@@ -35,17 +35,14 @@ class Commands(_Screen):
     def on_composer_submitted(self, event: Composer.Submitted) -> None:
         text = event.text  # the composer let exactly these words go as Enter was pressed; keys typed since are the next message
         command = slash.parse(text.strip())
-        if text.strip().startswith("/") and command is None:
+        if command is None and text.strip().startswith("/"):
+            problem: str | None = f"There is no command {text.split()[0]}. /help lists them."
+        else:
+            problem = command[0].problem(command[1]) if command is not None else None
+        if problem:
             self.composer.give_back(text)
-            self.notify(f"There is no command {text.split()[0]}. /help lists them.", severity="warning")
-            return
-        if command is not None:
-            problem = command[0].problem(command[1])
-            if problem:
-                self.composer.give_back(text)
-                self.notify(problem, severity="warning")
-                return
-        if command is None and self.editing is not None:
+            self.notify(problem, severity="warning")
+        elif command is None and self.editing is not None:
             edited, self.editing = self.editing[0], None
             self.composer.placeholder = PLACEHOLDER
             self.edit(edited, text)

@@ -32,6 +32,7 @@ PAGE = 50
 """Calls added each time the user asks for earlier ones."""
 WHOSE = ("all", "mine", "theirs")
 """Which calls the panel shows, in the order its key steps through them: both, guide's own, or other programs' (caller named)."""
+STATE_STYLES = {"failed": "bold red", "stopped": "yellow", "running": "cyan"}
 
 
 def title(whose: str, theirs: bool) -> str:
@@ -54,12 +55,7 @@ def row_text(trace: Trace, *, mark: bool = True) -> Text:
         frames = f" · {trace.frame_count:,} frames" if trace.stream and trace.frames else ""
         line = line.replace(" · …", f" · {elapsed:.1f} s…{frames}")
     text = Text(one_line(line))
-    if trace.state == "failed":
-        text.stylize("bold red")
-    elif trace.state == "stopped":
-        text.stylize("yellow")
-    elif trace.state == "running":
-        text.stylize("cyan")
+    text.stylize(STATE_STYLES.get(trace.state, ""))
     return text
 
 
