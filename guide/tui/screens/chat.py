@@ -11,8 +11,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 from textual.worker import WorkerCancelled
 
 from guide.client import Gentle
@@ -29,12 +30,11 @@ from guide.conversation import (
     TurnAdded,
     TurnRemoved,
 )
+from guide.status import fit
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat_commands import Commands
-from guide.tui.screens.chat_find import Finding
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
 from guide.tui.widgets.composer import PLACEHOLDER, Composer
-from guide.tui.widgets.status_line import StatusLine
 from guide.tui.widgets.transcript import MessageView, Transcript
 
 if TYPE_CHECKING:
@@ -70,7 +70,19 @@ def play(path: str) -> str | None:
     return None
 
 
-class ChatScreen(Commands, Finding, Screen[None]):
+class StatusLine(Static):
+    """Persona · server · model, read from the session each time it is drawn (the screen redraws it when a switch is
+    announced), refitted whenever the width changes."""
+
+    def __init__(self, session: ChatSession, **options: object) -> None:
+        super().__init__(markup=False, **options)  # type: ignore[arg-type]
+        self.session = session
+
+    def render(self) -> Content:
+        return Content(fit(self.session.status(), self.content_region.width or self.size.width or 80))
+
+
+class ChatScreen(Commands, Screen[None]):
     """Where the conversation happens; it opens with the persona's greeting."""
 
     AUTO_FOCUS = "#composer"
@@ -300,8 +312,8 @@ class ChatScreen(Commands, Finding, Screen[None]):
 
     @work(exclusive=True, group="reply")
     @guarded
-    async def regenerate(self) -> None:
-        """Ask again for the last reply."""
+    async def action_regenerate(self) -> None:
+        """ctrl+r: ask again for the last reply."""
         if self.streaming:
             return
         await self.transcript.show_latest()  # the branch in view is held to its end, and shown there
@@ -454,9 +466,6 @@ class ChatScreen(Commands, Finding, Screen[None]):
         if self.is_mounted and self.composer.is_mounted:
             self.set_focus(self.composer)  # at once: keys typed right after Esc are already queued
 
-    def action_regenerate(self) -> None:
-        self.regenerate()
-
     def action_copy_reply(self) -> None:
         """ctrl+y: copy the last reply (OSC 52, and a file in the data folder)."""
         from guide.tui.clipboard import copy  # item 5 (reading): OSC 52 and a file, said plainly
@@ -464,10 +473,6 @@ class ChatScreen(Commands, Finding, Screen[None]):
         last = self.conversation.last_reply()
         if last is not None:
             copy(self.app, last.content, "the last reply")
-
-    async def action_find(self, words: str = "") -> None:
-        """ctrl+f or /find WORDS."""
-        await self.find(words)
 
     async def action_transcript(self, action: str) -> None:
         """Move through the conversation from anywhere (the composer keeps its keys)."""
