@@ -81,7 +81,7 @@ class WatchScreen(Screen[None]):
             id="watch-note",
             markup=False,
         )
-        yield CallsPanel(mark_theirs=False, limit=ROWS, kept="all are in guide's store", pages=False, pages_back=True)
+        yield CallsPanel(limit=ROWS, kept="all are in guide's store", pages_back=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -122,28 +122,18 @@ class CallsPanel(Vertical):
     class LatestWanted(Message):
         """The user, paged back, asked for the latest calls again (and to follow them)."""
 
-    def __init__(
-        self,
-        *,
-        mark_theirs: bool = True,
-        limit: int = LIMIT,
-        kept: str = "all are in the export (F4, E)",
-        pages: bool = True,
-        pages_back: bool = False,
-    ) -> None:
+    def __init__(self, *, limit: int = LIMIT, kept: str = "all are in the export (F4, E)", pages_back: bool = False) -> None:
         super().__init__(id="calls-panel")
-        self.mark = mark_theirs
-        """Whether another program's rows say `theirs` (not in guide watch, where every call is)."""
-        self.limit = limit
-        """Rows kept at most (LIMIT; fewer in guide watch, where a program may make 50 calls a second and the rest are in the store)."""
-        self.kept, self.pages = kept, pages
-        """Where the calls past the limit can be seen, said on the first row; and whether Enter there pages earlier ones in."""
+        self.limit, self.kept = limit, kept
+        """Rows kept at most (fewer in guide watch, where a program may make 50 calls a second and the rest are in the store),
+        and where the calls past it can be seen, said on the first row."""
         self.traces: dict[str, Trace] = {}
         self.earlier = 0
         """Calls of this conversation not shown (older than the first row)."""
         self.pages_back = pages_back
-        """guide watch: moving up onto the first row pages older calls in (dropping the newest past the limit); the rows then stay
-        put, counting the calls that come meanwhile, until the user moves down onto the last row (or presses Enter there)."""
+        """guide watch (where every call is another program's: none is marked theirs): moving up onto the first row pages older
+        calls in (dropping the newest past the limit); the rows then stay put, counting the calls that come meanwhile, until
+        the user moves down onto the last row (or presses Enter there). Elsewhere Enter on the first row pages earlier ones in."""
         self.later = 0
         """Calls newer than the last row (paged back: not shown until the user asks for the latest again)."""
         self.whose = "all"
@@ -201,7 +191,7 @@ class CallsPanel(Vertical):
             if trace.id in self.traces:
                 self.traces[trace.id] = trace  # its newer record (Enter opens this one)
                 if self.shown(trace):
-                    calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
+                    calls.replace_option_prompt(trace.id, row_text(trace, mark=not self.pages_back))
                 continue
             self.traces[trace.id] = trace
             if trace.caller and not self.theirs:
@@ -225,7 +215,7 @@ class CallsPanel(Vertical):
             self.earlier += drop
             self._rebuild()
         else:
-            calls.add_options([Option(row_text(trace, mark=self.mark), id=trace.id) for trace in fresh.values()])
+            calls.add_options([Option(row_text(trace, mark=not self.pages_back), id=trace.id) for trace in fresh.values()])
         if self.pages_back and held is not None:  # guide watch, the cursor moved up off the last row: it stays on its call
             calls.highlighted = calls.get_option_index(held) if held in self.traces else min(1, calls.option_count - 1)
             return
@@ -264,9 +254,9 @@ class CallsPanel(Vertical):
     def _rebuild(self) -> None:
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()
-        options = [Option(row_text(trace, mark=self.mark), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
+        options = [Option(row_text(trace, mark=not self.pages_back), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
         if self.earlier:
-            more = "Enter shows more" if self.pages and len(self.traces) < self.limit else self.kept
+            more = "Enter shows more" if len(self.traces) < self.limit else self.kept
             if self.pages_back:
                 more = f"{self.kept}: ↑ or Enter shows more"
             options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
@@ -302,7 +292,7 @@ class CallsPanel(Vertical):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id == EARLIER:
-            if self.pages_back or (self.pages and len(self.traces) < self.limit):
+            if self.pages_back or len(self.traces) < self.limit:
                 self.post_message(self.EarlierWanted())
             return
         if event.option.id == LATER:

@@ -102,12 +102,6 @@ class ThoughtBlock(Collapsible):
         self.query_one(".thought", Static).update(visible(thought))
 
 
-def tools_line(used: list[Any]) -> str:
-    """`used now() → 2026-…; calculate(expression='2+2') → 4`, one line a call."""
-    lines = [f"used {one_line(str(u.get('call', '')))} → {one_line(str(u.get('result', '')))[:80]}" for u in used if isinstance(u, dict)]
-    return "\n".join(lines)
-
-
 class MessageView(Vertical):
     """One message: who speaks, what it thought (folded), the tools it used, its pictures, and the words as Markdown."""
 
@@ -170,8 +164,9 @@ class MessageView(Vertical):
         reasoning, used = data.get("reasoning"), data.get("tools")
         if isinstance(reasoning, str) and reasoning:
             yield ThoughtBlock(reasoning, thought_label(data.get("thought_ms")))
-        if isinstance(used, list) and used:
-            yield Static(tools_line(used), classes="tools-used", markup=False)
+        if isinstance(used, list) and used:  # `used now() → 2026-…`, one line a call
+            lines = [f"used {one_line(str(u.get('call', '')))} → {one_line(str(u.get('result', '')))[:80]}" for u in used if isinstance(u, dict)]
+            yield Static("\n".join(lines), classes="tools-used", markup=False)
 
     def settle(self, turn: Turn) -> None:
         """The streamed reply became this turn: its thought block says how long it thought; a thought or tools that came
