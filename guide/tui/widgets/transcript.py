@@ -262,13 +262,8 @@ class Transcript(Choosing, VerticalScroll):
     async def load_back(self, enough: Callable[[], bool]) -> None:
         """Have the conversation read older turns, a page at a time, until there are enough (or no more)."""
         async with self._lock:
-            await self._load_back(enough)
-
-    async def _load_back(self, enough: Callable[[], bool]) -> None:
-        while self.more_before and not enough():
-            if not await self.conversation.load_older():
-                break
-        self._window_changed()
+            await self.conversation.load_back(enough)
+            self._window_changed()
 
     # Moving around.
 
@@ -309,7 +304,7 @@ class Transcript(Choosing, VerticalScroll):
     async def action_top(self) -> None:
         """The first turn of the conversation, under the greeting."""
         async with self._lock:
-            await self._load_back(lambda: False)
+            await self.conversation.load_back(lambda: False)
             await self._show(self.conversation.after(None, PAGE))
             self.scroll_home(animate=False, immediate=True)
             await self._layout_done()
@@ -345,15 +340,12 @@ class Transcript(Choosing, VerticalScroll):
 
     # Adding and removing turns.
 
-    async def add(self, turn: Turn) -> Shown | None:
+    async def add(self, turn: Turn) -> None:
         """A turn the conversation added: mounted if the window reaches it."""
         async with self._lock:
-            if not self._follows(turn):
-                return None
-            views = await self._mount([turn], at_top=False)
-            self.views += views
-            await self._trim(keep="bottom")
-            return views[0]
+            if self._follows(turn):
+                self.views += await self._mount([turn], at_top=False)
+                await self._trim(keep="bottom")
 
     async def follow_branch(self, chosen: Turn | None = None) -> None:
         """Another branch is in view: the views from the first turn no longer the conversation's are replaced by the branch's
@@ -402,12 +394,6 @@ class Transcript(Choosing, VerticalScroll):
             view.display = False
         self.remove_children(views)
 
-    def choose(self, turn: Turn) -> None:
-        """Make a turn on screen the chosen message (another version of the one chosen, say)."""
-        self.selected = turn
-        for view in self.views:
-            self._mark(view)
-
     async def start_live(self, who: str) -> MessageView:
         """A reply about to stream: mounted last, outside the window."""
         async with self._lock:
@@ -419,13 +405,12 @@ class Transcript(Choosing, VerticalScroll):
         """The streamed reply became a turn; its view joins the window if the window reaches it."""
         async with self._lock:
             view, self.live = self.live, None
-            at_end = self._follows(turn)
             if view is None:
                 return
             view.set_state(turn.state)
             view.settle(turn)
             view.set_versions(self.conversation.siblings(turn))  # a reply asked again is its second version
-            if at_end:
+            if self._follows(turn):
                 view.turn = turn
                 self.views.append(view)
                 await self._trim(keep="bottom")
