@@ -130,9 +130,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "flip_stream":
-            return self.trace.mapping.streams  # hidden where the answer cannot stream
-        return True
+        return self.trace.mapping.streams if action == "flip_stream" else True  # hidden where the answer cannot stream
 
     def hint(self) -> str:
         flip = " · ctrl+t flips stream" if self.trace.mapping.streams else ""

@@ -163,7 +163,7 @@ class Transcript(Choosing, VerticalScroll):
             self._mark(view)
             if isinstance(view, MessageView):
                 view.versions = self.conversation.siblings(turn_of(view))
-        if views:  # at the bottom: before the live view (at the end, with none)
+        if views:  # at the top under the greeting; else before the live reply (at the end, when there is none)
             await (self.mount_all(views, after=self.head) if at_top else self.mount_all(views, before=self.live))
         return views
 
