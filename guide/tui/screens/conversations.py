@@ -107,14 +107,9 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         table = self._table("conversation", "who", "when", "words")
         for hit in self.hits:
             who = {"user": "You", "assistant": "Guide"}.get(hit.role, f"/{hit.kind}")
-            words = hit.snippet if len(hit.snippet) <= SNIPPET else hit.snippet[: SNIPPET - 1] + "…"
-            table.add_row(
-                Text(one_line(hit.title or "(untitled)")),
-                who,
-                when(hit.created_at),
-                Text(one_line(words)),
-                key=f"{hit.conversation_id}:{hit.message_id}",
-            )
+            snippet = hit.snippet if len(hit.snippet) <= SNIPPET else hit.snippet[: SNIPPET - 1] + "…"
+            title = Text(one_line(hit.title or "(untitled)"))
+            table.add_row(title, who, when(hit.created_at), Text(one_line(snippet)), key=f"{hit.conversation_id}:{hit.message_id}")
         if not self.hits:
             table.add_row(Text(one_line(f"No message holds “{words}”.")), "", "", "")
 
