@@ -1,10 +1,6 @@
-"""One error boundary for every worker: a failure becomes a calm notice, never the end of the app.
-
-A GuideError is explained in its own words; an OSError names the path it was
-about (an exports folder that is a file, a full disk); anything else is
-written, traceback and all, to guide.log in the data folder, and the notice
-says where. The app keeps running in every case.
-"""
+"""One error boundary for every worker: a failure becomes a calm notice, never the end of the app. A GuideError is
+explained in its own words; an OSError names its path (an exports folder that is a file, a full disk); anything else is
+written, traceback and all, to guide.log in the data folder, and the notice says where."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""Copying: to the terminal's clipboard (OSC 52), and always to a file in the data folder too.
-
-OSC 52 is a request the terminal may ignore without a word (macOS Terminal,
-tmux unless its set-clipboard is on, the Linux console, a run with no
-terminal), so whatever is copied is also written to clipboard.txt (0600)
-and the notice says where. What we can tell about the terminal, we say.
-"""
+"""Copying: to the terminal's clipboard (OSC 52), and always to clipboard.txt (0600) in the data folder too, as OSC 52
+may be ignored without a word (macOS Terminal, tmux unless its set-clipboard is on, the Linux console, no terminal);
+the notice says where, and what we can tell about the terminal."""
 
 from __future__ import annotations
 
@@ -17,7 +13,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from textual.app import App
 
-CLIPBOARD_FILE = "clipboard.txt"
 FENCES = ("```", "~~~")
 
 
@@ -69,43 +64,32 @@ def osc52_doubt(environ: Mapping[str, str], *, headless: bool, tmux_setting: str
     return ""
 
 
-def shown_path(path: Path) -> str:
-    """A path as the user reads it: ~ for their home."""
-    home = Path.home()
-    return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
-
-
-def save(text: str) -> Path:
-    """Write what was copied to clipboard.txt in the data folder (0600); its path."""
-    from guide.locations import data_dir, ensure_private, write_private
-
-    path = ensure_private(data_dir()) / CLIPBOARD_FILE
-    write_private(path, text)
-    return path
-
-
 def copy(app: App[object], text: str, what: str) -> None:
     """Copy text (OSC 52 at once), save it to the file off the loop, then say plainly where it is."""
     app.copy_to_clipboard(text)
-    headless = app.is_headless
-    app.run_worker(_saved_and_told(app, text, what, headless), group="clipboard", exclusive=True)
+    app.run_worker(_saved_and_told(app, text, what, app.is_headless), group="clipboard", exclusive=True)
 
 
 async def _saved_and_told(app: App[object], text: str, what: str, headless: bool) -> None:
-    def off_the_loop() -> tuple[Path | None, str, str]:
+    def off_the_loop() -> tuple[str | None, str, str]:
+        from guide.locations import data_dir, ensure_private, write_private
+
         setting = tmux_clipboard() if os.environ.get("TMUX") and not headless else ""
         doubt = osc52_doubt(os.environ, headless=headless, tmux_setting=setting)
         try:
-            return save(text), doubt, ""
+            path = ensure_private(data_dir()) / "clipboard.txt"
+            write_private(path, text)
         except OSError as error:
             return None, doubt, error.strerror or str(error)
+        home = Path.home()  # shown as the user reads it: ~ for their home
+        return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path), doubt, ""
 
-    path, doubt, problem = await asyncio.to_thread(off_the_loop)
+    shown, doubt, problem = await asyncio.to_thread(off_the_loop)
     copied = f"Copied {what} ({len(text):,} characters)"
-    if path is None:
+    if shown is None:
         where = f"{copied}, but it could not also be saved to a file: {problem}."
         app.notify(where + (f" And {doubt}." if doubt else ""), severity="warning", timeout=8)
     elif doubt:
-        app.notify(f"{copied}; {doubt}, so it is saved in {shown_path(path)}.", timeout=8)
+        app.notify(f"{copied}; {doubt}, so it is saved in {shown}.", timeout=8)
     else:
-        app.notify(f"{copied}. If your terminal ignores OSC 52, it's also in {shown_path(path)}.", timeout=5)
+        app.notify(f"{copied}. If your terminal ignores OSC 52, it's also in {shown}.", timeout=5)

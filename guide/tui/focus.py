@@ -1,12 +1,6 @@
-"""Keys typed where words cannot go, and keys typed before focus moved, go where the cursor is.
-
-A terminal sends keys typed fast (or through tmux) in one burst, and Textual
-hands each to the widget focused when the app reads it. When the first letter
-typed on the calls list moves focus to the composer, the rest of the burst is
-already on its way to the list: they follow focus here, in the order typed,
-or the letters would land but Backspace would do nothing and Enter would open
-the call again.
-"""
+"""Keys typed where words cannot go, or before focus moved, go where the cursor is: the rest of a burst typed fast (or
+through tmux) already on its way to the calls list when its first letter moved focus to the composer follows focus, in
+the order typed (else the letters would land, but Backspace would do nothing and Enter would open the call again)."""
 
 from __future__ import annotations
 

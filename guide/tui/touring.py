@@ -1,8 +1,5 @@
-"""The tour in the app: each step's real call opened whole, with the docent's words over it; Enter goes on, Esc stops.
-
-The steps and their calls are headless (`guide.learn.tour`); the session
-keeps where the learner is, so /tour takes it up again at the step it left.
-"""
+"""The tour in the app: each step's real call (`guide.learn.tour`) opened whole, the docent's words over it; Enter goes on,
+Esc stops, and the session keeps the step, so /tour takes it up again there."""
 
 from __future__ import annotations
 

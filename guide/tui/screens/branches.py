@@ -1,6 +1,5 @@
-"""Two branches side by side (d on a branch point): the requests as they were sent, only what differs marked, and the two
-replies. It is the replay's comparison (`call_detail.set_side_by_side`, the columns of "Beside the original") set on two
-versions of one message: what changing a message changed on the wire, and what came back."""
+"""Two branches side by side (d on a branch point): the requests as sent, only what differs marked, and the two replies:
+the replay's comparison (`call_detail.set_side_by_side`) set on two versions of one message."""
 
 from __future__ import annotations
 
@@ -16,16 +15,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
-from guide.safe_text import one_line, visible
+from guide.safe_text import one_line
 from guide.tui.boundary import guarded
+from guide.tui.screens.call_detail import capped, set_side_by_side
 
 if TYPE_CHECKING:
     from guide.client import Trace
     from guide.conversation import Turn
-
-COMPARED = 400
-"""Lines of each request and reply set side by side (difflib on thousands of lines can take minutes)."""
-
 
 OTHER = Binding.Group("Other version")
 """[ and ] in the footer as one key: `[ ] Other version` (which version is set beside the one in view)."""
@@ -47,15 +43,8 @@ def request_text(call: Trace | None) -> str:
     return capped(json.dumps(call.request_body, indent=2, ensure_ascii=False))
 
 
-def capped(text: str) -> str:
-    lines = visible(text).splitlines()
-    return "\n".join(lines[:COMPARED] + ([f"… {len(lines) - COMPARED:,} more lines"] if len(lines) > COMPARED else []))
-
-
 def columns(before: str, after: str, width: int | None = None) -> tuple[Text, Text]:
     """Two texts as two marked columns (the replay's comparison), each `width` wide."""
-    from guide.tui.screens.call_detail import set_side_by_side
-
     left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
     set_side_by_side(left, right, before, after, width)
     return left, right

@@ -1,10 +1,6 @@
-"""A call, whole: the gentle call, the legacy request and response, timings, snippets.
-
-Moving in the Request or Response tab shows what the spec says of the field
-under the cursor; e replays the call with edits (`replay.py`); a replay's
-detail opens on its answer beside the original's. In the tour, the detail
-carries the step's words above the tabs and Enter goes on.
-"""
+"""A call, whole: the gentle call, the legacy request and response, timings, snippets; moving in the Request or Response
+tab shows what the spec says of the field under the cursor, e replays it with edits (`replay.py`), a replay's detail opens
+on its answer beside the original's, and in the tour the step's words go above the tabs."""
 
 from __future__ import annotations
 
@@ -50,6 +46,12 @@ def on_screen(text: str) -> str:
     if len(text) <= SHOWN:
         return visible(text)
     return visible(text[:SHOWN]) + f"\n… {len(text) - SHOWN:,} more characters not shown here (c copies the whole tab)"
+
+
+def capped(text: str, where: str = "") -> str:
+    """A text as compared: safe characters, its first COMPARED lines (saying how many more, and `where` they are)."""
+    lines = visible(text).splitlines()
+    return "\n".join(lines[:COMPARED] + ([f"… {len(lines) - COMPARED:,} more lines{where}"] if len(lines) > COMPARED else []))
 
 
 MARK_STYLES = {" ": "", "~": "on #5f5f00", "-": "on #5f0000", "+": "on #005f00"}
@@ -280,9 +282,7 @@ def compared(original: Trace, replay: Trace) -> tuple[Text, Text]:
     texts, apart = [], []
     for trace in (original, replay):
         text, left_out = comparable(trace.status, trace.response_body, trace.frames)
-        lines = visible(text).splitlines()
-        cut = f"… {len(lines) - COMPARED:,} more lines (the Response tab has them all)" if len(lines) > COMPARED else None
-        texts.append("\n".join(lines[:COMPARED] + ([cut] if cut else [])))
+        texts.append(capped(text, " (the Response tab has them all)"))
         apart.append(visible(left_out))
     left, right = Text(no_wrap=True, overflow="ellipsis"), Text(no_wrap=True, overflow="ellipsis")
     for column, left_out in zip((left, right), apart):

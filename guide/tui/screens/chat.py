@@ -1,9 +1,5 @@
-"""The main screen: the conversation as it is shown, and what the user does in it.
-
-It renders the conversation it is given (attributes down) and hands the
-user's words and commands to it; what the conversation reports arrives as
-events the app routes here (messages up). It owns no domain state.
-"""
+"""The main screen: the conversation as it is shown (attributes down), the user's words and commands handed to it, and
+what it reports routed here by the app (messages up). It owns no domain state."""
 
 from __future__ import annotations
 
@@ -15,8 +11,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 from textual.worker import WorkerCancelled
 
 from guide.client import Gentle
@@ -33,12 +30,11 @@ from guide.conversation import (
     TurnAdded,
     TurnRemoved,
 )
+from guide.status import fit
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat_commands import Commands
-from guide.tui.screens.chat_find import Finding
 from guide.tui.widgets.calls_panel import OPENING, PAGE, CallsPanel
 from guide.tui.widgets.composer import PLACEHOLDER, Composer
-from guide.tui.widgets.status_line import StatusLine
 from guide.tui.widgets.transcript import MessageView, Transcript
 
 if TYPE_CHECKING:
@@ -50,11 +46,11 @@ if TYPE_CHECKING:
     from guide.conversation import Conversation, Exchange
 
 NARROW = 100
+"""Below this width the calls panel folds away (F2 brings it back)."""
 THEIRS_EVERY = 0.5
 """Seconds between looks in the store for calls other programs made to the companion (a read off the loop, by row number)."""
 THEIRS_RUNNING = 50
 """Their running calls read again at each look, at most (the newest); the others catch up when they end."""
-"""Below this width the calls panel folds away (F2 brings it back)."""
 PLAYERS = (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"])
 DRAWN_WITHIN = 5.0
 """Seconds a finished reply waits for its events to be drawn before the composer is let go (a deadline, never a hang)."""
@@ -74,7 +70,19 @@ def play(path: str) -> str | None:
     return None
 
 
-class ChatScreen(Commands, Finding, Screen[None]):
+class StatusLine(Static):
+    """Persona · server · model, read from the session each time it is drawn (the screen redraws it when a switch is
+    announced), refitted whenever the width changes."""
+
+    def __init__(self, session: ChatSession, **options: object) -> None:
+        super().__init__(markup=False, **options)  # type: ignore[arg-type]
+        self.session = session
+
+    def render(self) -> Content:
+        return Content(fit(self.session.status(), self.content_region.width or self.size.width or 80))
+
+
+class ChatScreen(Commands, Screen[None]):
     """Where the conversation happens; it opens with the persona's greeting."""
 
     AUTO_FOCUS = "#composer"
@@ -94,23 +102,21 @@ class ChatScreen(Commands, Finding, Screen[None]):
         super().__init__()
         self.session = session
         """The run this screen shows (headless): its conversation, its store, whether it has started."""
-        self.streaming = False
+        self.streaming, self.looking, self.was_wide = False, False, True
         self.live: tuple[Exchange, asyncio.Queue[list[tuple[str, str]] | None], Worker[None]] | None = None
-        """The reply being drawn: its exchange, the pieces reported and not yet drawn (as reported, a list at a time), and the worker drawing them."""
+        """The reply being drawn: its exchange, the pieces reported and not yet drawn (a list at a time), and the worker drawing them."""
         self.preparing = 0
         """Pictures being made ready for the next message (/attach): a message sent meanwhile goes without them, and is told so."""
+        self.attaching: set[str] = set()
+        """Those pictures, by their real path (the same file attached twice goes once)."""
         self.panel_wanted: bool | None = None
         """F2's choice (shown or hidden), over the width's, until the terminal crosses the fold."""
-        self.was_wide = True
         self.found: list[Turn] = []
         self.found_at = 0
         self.found_for: tuple[str, int] | None = None
+        """The words last looked for, and how many turns there were then."""
         self.their_row: int | None = None
         """The last row of other programs' calls read from the store (None: not looked yet; only later calls are shown)."""
-        self.looking = False
-        """The words last looked for, and how many turns there were then."""
-        self.attaching: set[str] = set()
-        """Pictures being made ready, by their real path (the same file attached twice goes once)."""
         self.opening_call = False
         """A call chosen in the calls panel is opening: back from it, the panel keeps focus."""
         self.editing: tuple[Turn, str] | None = None
@@ -119,7 +125,7 @@ class ChatScreen(Commands, Finding, Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusLine(self.session, id="status")
         with Horizontal(id="body"):
-            yield Transcript(MessageView("greeting", *self.conversation.opening), id="transcript")
+            yield Transcript(self.conversation, MessageView("greeting", *self.conversation.opening), id="transcript")
             yield CallsPanel()
         yield Composer()
 
@@ -130,8 +136,8 @@ class ChatScreen(Commands, Finding, Screen[None]):
         self.call_after_refresh(self._after_first_frame)
 
     async def _after_first_frame(self) -> None:
-        """The footer and the slash commands' list come a frame after the greeting: the footer's keys cost a launch more
-        than the rest of the screen, and the composer goes without the list until it is there."""
+        """The footer (whose keys cost a launch more than the rest of the screen) and the slash commands' list, a frame after
+        the greeting."""
         from textual.widgets import Footer
 
         if self.is_attached:  # not when guide quits at once
@@ -155,17 +161,14 @@ class ChatScreen(Commands, Finding, Screen[None]):
 
     @property
     def transcript(self) -> Transcript:
-        """The transcript widget."""
         return self.query_one(Transcript)
 
     @property
     def composer(self) -> Composer:
-        """The composer widget."""
         return self.query_one(Composer)
 
     @property
     def panel(self) -> CallsPanel:
-        """The calls panel."""
         return self.query_one(CallsPanel)
 
     async def show(self, greeting: MessageView | None = None) -> None:
@@ -205,7 +208,7 @@ class ChatScreen(Commands, Finding, Screen[None]):
     @work(group="theirs")
     @guarded
     async def look_for_their_calls(self) -> None:
-        """Calls other programs made to the companion (it files them as they start and end), read off the loop, as rows marked theirs;
+        """Calls other programs made to the companion (filed as they start and end), read off the loop, as rows marked theirs;
         the running ones read again by id (filed again in place, they are not after the last row read)."""
         from guide.companion.relay_trace import TO_THE_COMPANION
         from guide.tui.screens.watch import read_calls
@@ -309,8 +312,8 @@ class ChatScreen(Commands, Finding, Screen[None]):
 
     @work(exclusive=True, group="reply")
     @guarded
-    async def regenerate(self) -> None:
-        """Ask again for the last reply."""
+    async def action_regenerate(self) -> None:
+        """ctrl+r: ask again for the last reply."""
         if self.streaming:
             return
         await self.transcript.show_latest()  # the branch in view is held to its end, and shown there
@@ -463,9 +466,6 @@ class ChatScreen(Commands, Finding, Screen[None]):
         if self.is_mounted and self.composer.is_mounted:
             self.set_focus(self.composer)  # at once: keys typed right after Esc are already queued
 
-    def action_regenerate(self) -> None:
-        self.regenerate()
-
     def action_copy_reply(self) -> None:
         """ctrl+y: copy the last reply (OSC 52, and a file in the data folder)."""
         from guide.tui.clipboard import copy  # item 5 (reading): OSC 52 and a file, said plainly
@@ -473,10 +473,6 @@ class ChatScreen(Commands, Finding, Screen[None]):
         last = self.conversation.last_reply()
         if last is not None:
             copy(self.app, last.content, "the last reply")
-
-    async def action_find(self, words: str = "") -> None:
-        """ctrl+f or /find WORDS."""
-        await self.find(words)
 
     async def action_transcript(self, action: str) -> None:
         """Move through the conversation from anywhere (the composer keeps its keys)."""

@@ -73,14 +73,16 @@ class ConversationsScreen(ModalScreen[Choice | None]):
 
     def on_mount(self) -> None:
         self._list()
-        self.query_one("#rename-input").display = False
-        self.query_one("#search-input").display = self.store is not None
-        self.query_one(DataTable).focus()
+        self._end_rename()
 
-    def _list(self) -> None:
+    def _table(self, *columns: str) -> DataTable[object]:
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns("title", "persona", "messages", "last activity")
+        table.add_columns(*columns)
+        return table
+
+    def _list(self) -> None:
+        table = self._table("title", "persona", "messages", "last activity")
         for c in self.conversations:
             table.add_row(Text(one_line(c.title or "(untitled)")), Text(one_line(c.persona)), str(c.messages), when(c.updated_at), key=str(c.id))
         if not self.conversations:
@@ -102,19 +104,12 @@ class ConversationsScreen(ModalScreen[Choice | None]):
 
     def _show_hits(self, words: str, hits: list[Hit]) -> None:
         self.hits = hits
-        table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns("conversation", "who", "when", "words")
+        table = self._table("conversation", "who", "when", "words")
         for hit in self.hits:
             who = {"user": "You", "assistant": "Guide"}.get(hit.role, f"/{hit.kind}")
-            words = hit.snippet if len(hit.snippet) <= SNIPPET else hit.snippet[: SNIPPET - 1] + "…"
-            table.add_row(
-                Text(one_line(hit.title or "(untitled)")),
-                who,
-                when(hit.created_at),
-                Text(one_line(words)),
-                key=f"{hit.conversation_id}:{hit.message_id}",
-            )
+            snippet = hit.snippet if len(hit.snippet) <= SNIPPET else hit.snippet[: SNIPPET - 1] + "…"
+            title = Text(one_line(hit.title or "(untitled)"))
+            table.add_row(title, who, when(hit.created_at), Text(one_line(snippet)), key=f"{hit.conversation_id}:{hit.message_id}")
         if not self.hits:
             table.add_row(Text(one_line(f"No message holds “{words}”.")), "", "", "")
 
@@ -133,8 +128,7 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         self._open_first_match()
 
     def _open_first_match(self) -> None:
-        table = self.query_one(DataTable)
-        table.focus()
+        self.query_one(DataTable).focus()
         if self.hits and self.query_one("#search-input", Input).value.strip():
             self.action_choose("resume")
 
@@ -237,10 +231,8 @@ class ConversationsScreen(ModalScreen[Choice | None]):
 
         from guide.tui.screens.confirm import Confirm
 
-        question = Confirm(
-            f"Delete «{one_line(title or '(untitled)')}»?", "Its messages and calls go for good.", keys="y deletes it · n or Esc keeps it"
-        )
-        self.app.push_screen(question, answered)
+        asked = f"Delete «{one_line(title or '(untitled)')}»?"
+        self.app.push_screen(Confirm(asked, "Its messages and calls go for good.", keys="y deletes it · n or Esc keeps it"), answered)
 
 
 def when(timestamp: float) -> str:

@@ -45,7 +45,6 @@ class MapScreen(ModalScreen[None]):
         self.address = session.server_address()
         self.support = session.server.support
         self.calls: Mapping[str, int] = session.conversation.call_counts()
-        self._meaning_width = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="map"):
@@ -62,11 +61,6 @@ class MapScreen(ModalScreen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self.fill()  # the meaning column wraps to what is left of the width
 
-    def meaning_width(self) -> int:
-        """What is left for the meaning column once the fixed columns have theirs."""
-        room = self.query_one(DataTable).size.width - sum(FIXED_WIDTHS) - EDGES
-        return max(MEANING_WIDTH[0], min(MEANING_WIDTH[1], room))
-
     def fill(self) -> None:
         """Fill the table from the map, the probe and the call counts."""
         from guide.client import ACTIONS
@@ -74,10 +68,10 @@ class MapScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear(columns=True)
-        self._meaning_width = self.meaning_width()
         for label, width in zip(FIXED, FIXED_WIDTHS, strict=True):
             table.add_column(label, width=width, key=label)
-        table.add_column("what it means", width=self._meaning_width, key="meaning")
+        room = table.size.width - sum(FIXED_WIDTHS) - EDGES  # what the fixed columns leave
+        table.add_column("what it means", width=max(MEANING_WIDTH[0], min(MEANING_WIDTH[1], room)), key="meaning")
         for name, action in ACTIONS.items():
             found = (self.support or {}).get(name, {})
             mark = MARKS.get(found.get("support", ""), "… probing" if self.support is None else "?")

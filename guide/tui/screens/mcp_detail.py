@@ -1,5 +1,5 @@
-"""An MCP exchange, whole: every JSON-RPC message both ways with its time, the request, the response, the tool's
-content parts, and how it went. Everything in it came from a program guide does not control: shown as safe symbols."""
+"""An MCP exchange, whole: every JSON-RPC message both ways with its time, the request, the response, the tool's content
+parts, and how it went (all from a program guide does not control: shown as safe symbols)."""
 
 from __future__ import annotations
 

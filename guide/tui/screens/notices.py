@@ -1,10 +1,5 @@
-"""Notices: short on screen (two at most, a line or two each), whole a key away (F8).
-
-A notice that would not fit its toast is cut with "… F8" and kept whole in
-the recent notices, which F8 lists newest first. A newer notice pushes the
-oldest of the two off the screen for good (it never comes back when the
-one above it goes), so notices never stack over the transcript.
-"""
+"""Notices: short on screen (two at most, a line or two each), whole a key away (F8, newest first). One too long for its
+toast is cut with "… F8"; a newer notice pushes the older of the two off for good, so notices never stack over the transcript."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""The persona form: every field a persona file holds, at 80x24, and nothing lost or typed in the wrong place.
-
-A new persona starts with its words empty and examples as placeholders (the
-example was text, with the cursor before it, so typing prepended to it, and
-an untouched description was saved as its example). Esc asks before it
-throws changes away. Tab moves focus at once, before the keys typed after it
-are handed out, so text typed fast lands in the field Tab reached.
-"""
+"""The persona form: every field a persona file holds, at 80x24. A new persona starts with its words empty and examples as
+placeholders (typed over, an example as text was prepended to, and saved untouched); Esc asks before it throws changes
+away; Tab moves focus at once, so keys typed fast after it land in the field it reached."""
 
 from __future__ import annotations
 
@@ -129,21 +124,9 @@ class PersonaEditor(ModalScreen[Persona | None]):
             options["temperature"] = warmth
         # The form shows guide's own tools; the persona's mcp: tools (not shown) are kept as they were.
         tools = (*(str(box.label) for box in self.query(Checkbox) if box.value), *(name for name in self.persona.tools if name.startswith("mcp:")))
-        greeting = self.query_one("#greeting", TextArea).text
-        system = self.query_one("#system", TextArea).text
-        edited = replace(
-            self.persona,
-            id=pid,
-            name=name,
-            description=description,
-            address=address,
-            greeting=greeting,
-            system=system,
-            model=model or None,
-            options=options,
-            tools=tools,
-        )
-        self.dismiss(replace(edited, source="user"))
+        greeting, system = (self.query_one(f"#{key}", TextArea).text for key in ("greeting", "system"))
+        said = replace(self.persona, id=pid, name=name, description=description, address=address, greeting=greeting, system=system)
+        self.dismiss(replace(said, model=model or None, options=options, tools=tools, source="user"))
 
     @on(Button.Pressed, "#cancel")
     def action_leave(self) -> None:

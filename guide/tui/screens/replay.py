@@ -1,10 +1,6 @@
-"""Replay with edits: the request body in an editor, checked against the spec before it is sent again.
-
-ctrl+s checks the body: each problem is named with its field path and the
-spec's own words, and ctrl+s again (the body unchanged) sends it anyway, to
-see what the server says. ctrl+t flips `stream` where the answer can stream.
-Moving in the editor shows what the spec says of the field under the cursor.
-"""
+"""Replay with edits: the request body in an editor, checked against the spec (ctrl+s; each problem named with its field
+path and the spec's words, and ctrl+s again on the same body sends it anyway); ctrl+t flips `stream` where the answer
+can stream; moving shows what the spec says of the field under the cursor."""
 
 from __future__ import annotations
 
@@ -28,8 +24,6 @@ DRAFTS: dict[str, str] = {}
 DRAFTS_KEPT = 20
 PROBLEM_WIDTH = 240
 """The most of one problem shown (a 4,000-digit number is named, not printed whole)."""
-EXPLAINED = 256 * 1024
-"""The largest body field help reads at each move of the cursor."""
 LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 """Characters the editor takes for line breaks: inside JSON strings they are written as escapes, so the text stays the same JSON."""
 
@@ -136,9 +130,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "flip_stream":
-            return self.trace.mapping.streams  # hidden where the answer cannot stream
-        return True
+        return self.trace.mapping.streams if action == "flip_stream" else True  # hidden where the answer cannot stream
 
     def hint(self) -> str:
         flip = " · ctrl+t flips stream" if self.trace.mapping.streams else ""
@@ -193,7 +185,7 @@ class ReplayEditor(ModalScreen[dict[str, Any] | None]):
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
         from guide.learn.schema_check import dotted
         from guide.learn.spec import explain
-        from guide.tui.screens.call_detail import FIELD_HINT, path_near
+        from guide.tui.screens.call_detail import EXPLAINED, FIELD_HINT, path_near
 
         editor = event.text_area
         text = editor.text

@@ -1,12 +1,8 @@
-"""`guide watch`: the calls another program makes, row by row, as they happen; Enter opens one whole.
+"""`guide watch`: the calls another program makes through the relay, row by row, as they happen; Enter opens one whole.
 
-The relay (`guide serve --relay`, a process of its own) files each call in
-the store as it starts, every half second while it runs, and when it ends.
-Ten times a second the view reads, off the loop, the calls filed since its
-last look (by row number) and the running ones again (by id), and shows them
-in one go. Nothing here waits on the store: a read that is still going when
-the next look is due lets that look pass.
-"""
+The relay (`guide serve --relay`, its own process) files each call in the store as it starts, every half second while it
+runs, and as it ends; ten times a second the view reads, off the loop, the calls filed since its last look (by row number)
+and the running ones again (by id). A read still going when the next look is due lets that look pass."""
 
 from __future__ import annotations
 
@@ -32,17 +28,17 @@ if TYPE_CHECKING:
 LOOK_EVERY = 0.1
 """Seconds between looks in the store: a new row is on screen within about this of the relay filing it."""
 OPENING = 50
-"""Calls the relay filed before the view opened that it shows as it opens (the rest stay in the store)."""
+"""Calls filed before the view opened that it shows as it opens (the rest stay in the store)."""
 RUNNING_READ = 50
-"""Running calls read again at each look, at most (the newest): their rows move; the others catch up when they end."""
+"""Running calls read again at a look, at most (the newest); the others catch up when they end."""
 RUNNING_EVERY = 5
-"""Looks between readings of the running calls again (half a second, as often as the relay files them): each changed row
-lays the whole list out again, so at 50 calls a second reading them at every look held a keystroke for 350 ms."""
+"""Looks between readings of the running calls (half a second, as often as the relay files them): each changed row lays
+the whole list out again, and at 50 calls a second reading them at every look held a keystroke for 350 ms."""
 PAGE = 50
 """Older calls paged in from the store each time the user moves up onto the first row."""
 ROWS = 60
-"""Rows the view keeps (the calls panel keeps 500): the list is laid out again whenever a row changes, so fewer rows is a quicker
-key (at 50 calls a second, 500 rows held a keystroke for 350 ms to 800 ms); older calls stay in the store."""
+"""Rows the view keeps (the calls panel keeps 500): the list is laid out again whenever a row changes, and at 50 calls a
+second 500 rows held a keystroke for 350 ms to 800 ms; older calls stay in the store."""
 
 
 def read_calls(store: Any, row: int | None, running: list[str], seen_by: str, *, latest: int = OPENING) -> tuple[list[Trace], int]:
@@ -64,11 +60,6 @@ def read_before(store: Any, first: str, seen_by: str) -> tuple[list[Trace], int]
     return [Trace.from_dict(data) for data in found], before
 
 
-def base_line(relay_url: str) -> str:
-    """The one thing to set in the program to watch: `OPENAI_BASE_URL=http://127.0.0.1:8766/v1`."""
-    return f"OPENAI_BASE_URL={relay_url}/v1"
-
-
 class WatchScreen(Screen[None]):
     """The calls view, full screen: what to set, where the calls go, and a row per call."""
 
@@ -79,20 +70,18 @@ class WatchScreen(Screen[None]):
         self.relay_url, self.upstream = relay_url, upstream
         self.row: int | None = None
         """The last row of the store's calls read (None: not looked yet; the first look shows the latest OPENING)."""
-        self.looking = False
-        self.looks = 0
-        self.paging = False
+        self.looking, self.looks, self.paging = False, 0, False
         self.generation = 0
         """Bumped when the view goes back to the latest calls: a look begun before then is not shown."""
 
     def compose(self) -> ComposeResult:
-        yield Label(base_line(self.relay_url), id="watch-base")
+        yield Label(f"OPENAI_BASE_URL={self.relay_url}/v1", id="watch-base")  # the one thing to set in the program watched
         yield Static(
             one_line(f"Run your program with that set: each call it makes appears below, passed on to {self.upstream}. Enter opens one whole."),
             id="watch-note",
             markup=False,
         )
-        yield CallsPanel(mark_theirs=False, limit=ROWS, kept="all are in guide's store", pages=False, pages_back=True)
+        yield CallsPanel(limit=ROWS, kept="all are in guide's store", pages_back=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -113,9 +102,7 @@ class WatchScreen(Screen[None]):
         generation, opening = self.generation, self.row is None
         try:
             panel = self.query_one(CallsPanel)
-            running = [trace.id for trace in panel.traces.values() if trace.state == "running"][-RUNNING_READ:]
-            if self.looks % RUNNING_EVERY:
-                running = []
+            running = [] if self.looks % RUNNING_EVERY else [trace.id for trace in panel.traces.values() if trace.state == "running"][-RUNNING_READ:]
             found, row = await store.read(read_calls, store, self.row, running, RELAYED)
             earlier = (await store.read(store.their_calls_before, found[0].id, 0, seen_by=RELAYED))[1] if opening and found else 0
         finally:
@@ -173,7 +160,7 @@ class WatchScreen(Screen[None]):
 
 @dataclass
 class ReplaySession:
-    """What the call detail's replay with edits sends through (as the app's session: `session.server.client`): guide's own client, at the upstream."""
+    """What the call detail's replay with edits sends through (`session.server.client`, as in the app): guide's client, at the upstream."""
 
     server: Server
 
@@ -193,8 +180,8 @@ class WatchApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(WatchScreen(self.relay_url, self.upstream))
-        # What the app holds once open lasts as long as it does: frozen, the collector's full passes (each second or so under 50
-        # calls a second) no longer walk it. They walked all of it: 100 ms to 250 ms on the loop each, the keystroke p99's tail.
+        # What the app holds once open lasts as long as it does: frozen, the collector's full passes (each second or so at 50
+        # calls a second, 100 ms to 250 ms on the loop each: the keystroke p99's tail) no longer walk it.
         self.call_after_refresh(gc.freeze)
 
     def withdraw(self, message: str, *, title: str = "") -> None:

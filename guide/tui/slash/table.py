@@ -1,9 +1,5 @@
-"""The slash commands: one table drives parsing, completion, argument checks, the help screen and what runs.
-
-A gentle command (/understand, /speak…) is a real call made by the
-conversation (`guide.conversation.blocks`); the others open a picker or a
-screen, through the app action the table names.
-"""
+"""The slash commands: one table drives parsing, completion, argument checks, the help screen and what runs. A gentle
+command (/understand, /speak…) is a real call made by the conversation; the others run the app action the table names."""
 
 from __future__ import annotations
 

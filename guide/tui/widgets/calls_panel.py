@@ -17,7 +17,6 @@ from textual.widgets.option_list import Option
 
 from guide.safe_text import one_line
 from guide.tui.focus import follow_focus
-from guide.tui.widgets.call_rows import CallRows
 
 if TYPE_CHECKING:
     from guide.client import Trace
@@ -26,16 +25,14 @@ EMPTY = "Every call the guide makes will appear here: the gentle action, and the
 LIMIT = 500
 """Rows kept at most; past it the oldest DROP go at once (one rebuild, not one per call)."""
 DROP = 100
-EARLIER = "earlier-calls"
-LATER = "later-calls"
+EARLIER, LATER = "earlier-calls", "later-calls"
 OPENING = 10
 """Calls shown when a stored conversation opens (a screenful; the counts include them all)."""
 PAGE = 50
 """Calls added each time the user asks for earlier ones."""
-
-
 WHOSE = ("all", "mine", "theirs")
-"""Which calls the panel shows, in the order its key steps through them: guide's own, other programs' (their caller named), or both."""
+"""Which calls the panel shows, in the order its key steps through them: both, guide's own, or other programs' (caller named)."""
+STATE_STYLES = {"failed": "bold red", "stopped": "yellow", "running": "cyan"}
 
 
 def title(whose: str, theirs: bool) -> str:
@@ -58,12 +55,7 @@ def row_text(trace: Trace, *, mark: bool = True) -> Text:
         frames = f" · {trace.frame_count:,} frames" if trace.stream and trace.frames else ""
         line = line.replace(" · …", f" · {elapsed:.1f} s…{frames}")
     text = Text(one_line(line))
-    if trace.state == "failed":
-        text.stylize("bold red")
-    elif trace.state == "stopped":
-        text.stylize("yellow")
-    elif trace.state == "running":
-        text.stylize("cyan")
+    text.stylize(STATE_STYLES.get(trace.state, ""))
     return text
 
 
@@ -72,12 +64,51 @@ def later_row(later: int) -> Text:
     return Text(f"↓ {later:,} later calls · ↓ or Enter shows the latest", style="dim italic")
 
 
-class CallsPanel(Vertical):
-    """Every call of this conversation, newest last; Enter opens one whole.
+class CallRows(OptionList):
+    """The panel's rows: it says when the user's cursor reaches either end, where older or newer calls page in. (Drawing
+    rows faster by overriding OptionList's private `_get_option_render` was tried and left out: a private method is the
+    first thing to change in a Textual minor release.)"""
 
-    At most LIMIT rows are kept; a stored conversation opens with its latest
-    calls and a first row that fetches earlier ones on Enter.
-    """
+    @dataclass
+    class Reached(Message):
+        """The user moved the cursor onto the first row (`top`) or the last (`bottom`)."""
+
+        end: str
+
+    # The user's moves (keys, not the panel placing the cursor).
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self._reached()
+
+    def action_page_up(self) -> None:
+        super().action_page_up()  # type: ignore[no-untyped-call]
+        self._reached()
+
+    def action_first(self) -> None:
+        super().action_first()
+        self._reached()
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self._reached()
+
+    def action_page_down(self) -> None:
+        super().action_page_down()  # type: ignore[no-untyped-call]
+        self._reached()
+
+    def action_last(self) -> None:
+        super().action_last()
+        self._reached()
+
+    def _reached(self) -> None:
+        if self.option_count and self.highlighted in (0, self.option_count - 1):
+            self.post_message(self.Reached("top" if self.highlighted == 0 else "bottom"))
+
+
+class CallsPanel(Vertical):
+    """Every call of this conversation, newest last; Enter opens one whole. At most LIMIT rows are kept; a stored
+    conversation opens with its latest calls and a first row that fetches earlier ones on Enter."""
 
     @dataclass
     class CallSelected(Message):
@@ -91,28 +122,18 @@ class CallsPanel(Vertical):
     class LatestWanted(Message):
         """The user, paged back, asked for the latest calls again (and to follow them)."""
 
-    def __init__(
-        self,
-        *,
-        mark_theirs: bool = True,
-        limit: int = LIMIT,
-        kept: str = "all are in the export (F4, E)",
-        pages: bool = True,
-        pages_back: bool = False,
-    ) -> None:
+    def __init__(self, *, limit: int = LIMIT, kept: str = "all are in the export (F4, E)", pages_back: bool = False) -> None:
         super().__init__(id="calls-panel")
-        self.mark = mark_theirs
-        self.limit = limit
-        """Rows kept at most (LIMIT; fewer in guide watch, where a program may make 50 calls a second and the rest are in the store)."""
-        self.kept, self.pages = kept, pages
-        """Where the calls past the limit can be seen, said on the first row; and whether Enter there pages earlier ones in."""
-        """Whether another program's rows say `theirs` (not in guide watch, where every call is)."""
+        self.limit, self.kept = limit, kept
+        """Rows kept at most (fewer in guide watch, where a program may make 50 calls a second and the rest are in the store),
+        and where the calls past it can be seen, said on the first row."""
         self.traces: dict[str, Trace] = {}
         self.earlier = 0
         """Calls of this conversation not shown (older than the first row)."""
         self.pages_back = pages_back
-        """guide watch: moving up onto the first row pages older calls in (dropping the newest past the limit); the rows then stay
-        put, counting the calls that come meanwhile, until the user moves down onto the last row (or presses Enter there)."""
+        """guide watch (where every call is another program's: none is marked theirs): moving up onto the first row pages older
+        calls in (dropping the newest past the limit); the rows then stay put, counting the calls that come meanwhile, until
+        the user moves down onto the last row (or presses Enter there). Elsewhere Enter on the first row pages earlier ones in."""
         self.later = 0
         """Calls newer than the last row (paged back: not shown until the user asks for the latest again)."""
         self.whose = "all"
@@ -120,6 +141,8 @@ class CallsPanel(Vertical):
         """Whether another program's call has come: the header then names the filter and its key."""
         self.elsewhere: set[str] = set()
         """Calls that answered turns on branches not in view: not shown while another branch is."""
+
+    BINDINGS = [Binding("w", "whose", "Mine / theirs / all", id="whose", tooltip="Show guide's own calls, other programs' calls, or both")]
 
     def compose(self) -> ComposeResult:
         yield Label(title(self.whose, self.theirs), classes="panel-title", id="calls-title")
@@ -129,17 +152,13 @@ class CallsPanel(Vertical):
     def on_mount(self) -> None:
         self.query_one("#calls").display = False
 
-    BINDINGS = [Binding("w", "whose", "Mine / theirs / all", id="whose", tooltip="Show guide's own calls, other programs' calls, or both")]
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The filter's key is off (and out of the footer) until another program's call has come: before, it would only crowd F6/F7 out."""
         return self.theirs if action == "whose" else True
 
     def shown(self, trace: Trace) -> bool:
         """Whether the filter in force shows this call."""
-        if trace.id in self.elsewhere:
-            return False
-        return self.whose == "all" or (self.whose == "theirs") == bool(trace.caller)
+        return trace.id not in self.elsewhere and (self.whose == "all" or (self.whose == "theirs") == bool(trace.caller))
 
     def follow_branch(self, elsewhere: set[str]) -> None:
         """Show the calls of the branch in view: those that answered turns on other branches go (and come back with theirs)."""
@@ -172,7 +191,7 @@ class CallsPanel(Vertical):
             if trace.id in self.traces:
                 self.traces[trace.id] = trace  # its newer record (Enter opens this one)
                 if self.shown(trace):
-                    calls.replace_option_prompt(trace.id, row_text(trace, mark=self.mark))
+                    calls.replace_option_prompt(trace.id, row_text(trace, mark=not self.pages_back))
                 continue
             self.traces[trace.id] = trace
             if trace.caller and not self.theirs:
@@ -196,7 +215,7 @@ class CallsPanel(Vertical):
             self.earlier += drop
             self._rebuild()
         else:
-            calls.add_options([Option(row_text(trace, mark=self.mark), id=trace.id) for trace in fresh.values()])
+            calls.add_options([Option(row_text(trace, mark=not self.pages_back), id=trace.id) for trace in fresh.values()])
         if self.pages_back and held is not None:  # guide watch, the cursor moved up off the last row: it stays on its call
             calls.highlighted = calls.get_option_index(held) if held in self.traces else min(1, calls.option_count - 1)
             return
@@ -235,9 +254,9 @@ class CallsPanel(Vertical):
     def _rebuild(self) -> None:
         calls = self.query_one("#calls", OptionList)
         calls.clear_options()
-        options = [Option(row_text(trace, mark=self.mark), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
+        options = [Option(row_text(trace, mark=not self.pages_back), id=trace.id) for trace in self.traces.values() if self.shown(trace)]
         if self.earlier:
-            more = "Enter shows more" if self.pages and len(self.traces) < self.limit else self.kept
+            more = "Enter shows more" if len(self.traces) < self.limit else self.kept
             if self.pages_back:
                 more = f"{self.kept}: ↑ or Enter shows more"
             options.insert(0, Option(Text(f"↑ {self.earlier:,} earlier calls · {more}", style="dim italic"), id=EARLIER))
@@ -249,10 +268,9 @@ class CallsPanel(Vertical):
         calls = self.query_one("#calls", OptionList)
         if not self.traces:
             return
-        if self.later:  # paged back: the cursor stays where the user put it
-            calls.display = True
-            return
         calls.display = True
+        if self.later:  # paged back: the cursor stays where the user put it
+            return
         self.query_one("#panel-empty").display = False
         if calls.option_count:
             calls.highlighted = calls.option_count - 1
@@ -274,7 +292,7 @@ class CallsPanel(Vertical):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id == EARLIER:
-            if self.pages_back or (self.pages and len(self.traces) < self.limit):
+            if self.pages_back or len(self.traces) < self.limit:
                 self.post_message(self.EarlierWanted())
             return
         if event.option.id == LATER:

@@ -13,8 +13,6 @@ from guide.safe_text import visible
 from guide.tui import slash
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
-
-
 PLACEHOLDER = "Write to the guide…  (Enter sends · ctrl+j new line · / for commands)"
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
@@ -72,19 +70,21 @@ class Composer(TextArea, inherit_bindings=False):
 
     def on_key(self, event: events.Key) -> None:
         """Guide's keys, handled before TextArea's: a key handled here is stopped and its default (TextArea's typing) prevented."""
-        suggestions = self.suggestions
-        showing = suggestions is not None and suggestions.display
-        if event.key == "enter":
+        if self._handled(event.key):
             event.stop()
             event.prevent_default()
-            # The list may lag what was typed (keys that arrive in one burst): judge by the text itself.
-            matches = slash.complete(self.text)
-            if showing and suggestions is not None and matches and self.text.strip() != "/":
-                highlighted = suggestions.get_option_at_index(suggestions.highlighted).id if suggestions.highlighted is not None else None
-                choice = highlighted if highlighted and highlighted in {m.name for m in matches} else matches[0].name
+
+    def _handled(self, key: str) -> bool:
+        suggestions = self.suggestions
+        showing = suggestions is not None and suggestions.display
+        # The list may lag what was typed (keys that arrive in one burst): judge by the text itself.
+        matches = slash.complete(self.text)
+        if key == "enter":
+            if showing and matches and self.text.strip() != "/":
+                choice = self._chosen(matches)
                 if self.text != f"/{choice}":
-                    self.complete(choice or "")
-                    return
+                    self.complete(choice)
+                    return True
             if self.text.strip() and not self.read_only and self.holding:
                 self.post_message(self.Held())
             elif self.text.strip() and not self.read_only:
@@ -92,30 +92,25 @@ class Composer(TextArea, inherit_bindings=False):
                 # by the screen handling this one later. Words that do not go are given back (`give_back`).
                 sent, self.text = self.text, ""
                 self.post_message(self.Submitted(self, sent))
-            return
-        if event.key in NEWLINE_KEYS:
-            event.stop()
-            event.prevent_default()
+        elif key in NEWLINE_KEYS:
             if not self.read_only:
                 self.insert("\n")
-            return
-        if event.key == "tab" and showing and suggestions is not None and slash.complete(self.text):
-            event.stop()
-            event.prevent_default()
-            index = suggestions.highlighted or 0
-            chosen = suggestions.get_option_at_index(index).id or ""
-            self.complete(chosen if chosen in (m.name for m in slash.complete(self.text)) else slash.complete(self.text)[0].name)
-            return
-        if event.key in ("up", "down") and showing and suggestions is not None:
-            event.stop()
-            event.prevent_default()
-            suggestions.action_cursor_up() if event.key == "up" else suggestions.action_cursor_down()
-            return
-        if event.key == "up" and not self.text:
-            event.stop()
-            event.prevent_default()
+        elif key == "tab" and showing and matches:
+            self.complete(self._chosen(matches))
+        elif key in ("up", "down") and showing and suggestions is not None:
+            suggestions.action_cursor_up() if key == "up" else suggestions.action_cursor_down()
+        elif key == "up" and not self.text:
             self.post_message(self.Recall())
-        # Any other key is left to TextArea, which types it.
+        else:
+            return False  # left to TextArea, which types it
+        return True
+
+    def _chosen(self, matches: list[slash.SlashCommand]) -> str:
+        """The command highlighted in the list, if the text may still become it; else the first it may become."""
+        suggestions = self.suggestions
+        assert suggestions is not None
+        highlighted = suggestions.get_option_at_index(suggestions.highlighted or 0).id
+        return highlighted if highlighted in {command.name for command in matches} else matches[0].name
 
     def on_paste(self, event: events.Paste) -> None:
         """Pasted text arrives as text: line ends kept, control characters and escapes shown as symbols."""

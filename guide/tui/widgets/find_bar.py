@@ -1,10 +1,5 @@
-"""The find bar: words to look for in this conversation, found as they are typed, and where the search is.
-
-Each change of the words asks for a search a moment later (typing fast asks
-once); the screen searches in a worker, a newer search replacing an older
-one. The status line only ever speaks of the words in the field: it is
-cleared as they change, and an answer about other words is not shown.
-"""
+"""The find bar: words looked for in this conversation as they are typed (typing fast asks once; the screen searches in a
+worker, a newer search replacing an older one), and where the search is: only ever about the words in the field."""
 
 from __future__ import annotations
 

@@ -22,10 +22,8 @@ if TYPE_CHECKING:
 
 
 def markdown(text: str, *, as_written: bool = False) -> Markdown:
-    """A Markdown widget (imported on first use: markdown-it costs a launch 25 ms).
-
-    as_written: each line break is kept (what the user wrote), where Markdown would join the lines into one.
-    """
+    """A Markdown widget (imported on first use: markdown-it costs a launch 25 ms); `as_written` keeps each line break
+    (what the user wrote), where Markdown would join the lines into one."""
     from textual.widgets import Markdown
 
     return Markdown(visible(text), parser_factory=as_written_parser if as_written else None)
@@ -55,12 +53,8 @@ STATE_NOTES = {"stopped": "stopped", "cut": "cut off", "failed": "failed"}
 
 
 def needs_full_render(text: str) -> bool:
-    """Whether streamed Markdown may have rendered wrongly and needs one full update.
-
-    Appending renders paragraphs and lists as they will end up; a code fence
-    or a table seen half-way can be left half-rendered, so only those earn a
-    full update at the end (which re-mounts every block: costly on long replies).
-    """
+    """Whether streamed Markdown needs one full update at the end (which re-mounts every block: costly on long replies):
+    appending renders paragraphs and lists as they end up, but a code fence or a table seen half-way can stay half-rendered."""
     return "```" in text or "~~~" in text or "\n|" in text
 
 
@@ -108,12 +102,6 @@ class ThoughtBlock(Collapsible):
         self.query_one(".thought", Static).update(visible(thought))
 
 
-def tools_line(used: list[Any]) -> str:
-    """`used now() → 2026-…; calculate(expression='2+2') → 4`, one line a call."""
-    lines = [f"used {one_line(str(u.get('call', '')))} → {one_line(str(u.get('result', '')))[:80]}" for u in used if isinstance(u, dict)]
-    return "\n".join(lines)
-
-
 class MessageView(Vertical):
     """One message: who speaks, what it thought (folded), the tools it used, its pictures, and the words as Markdown."""
 
@@ -144,12 +132,8 @@ class MessageView(Vertical):
             yield Static(visible(self.text), classes="plain", markup=False)
             return
         data = (self.turn.data if self.turn is not None else None) or {}
-        reasoning = data.get("reasoning")
-        if self.role == "assistant" and isinstance(reasoning, str) and reasoning:
-            yield ThoughtBlock(reasoning, thought_label(data.get("thought_ms")))
-        used = data.get("tools")
-        if self.role == "assistant" and isinstance(used, list) and used:
-            yield Static(tools_line(used), classes="tools-used", markup=False)
+        if self.role == "assistant":
+            yield from self._thought_and_tools(data)
         pictures = data.get("pictures")
         if self.role == "user" and isinstance(pictures, list) and pictures:
             names = ", ".join(one_line(str(p.get("name", ""))) for p in pictures if isinstance(p, dict))
@@ -161,46 +145,38 @@ class MessageView(Vertical):
             self.run_worker(self._draw_pictures(), group="picture")
 
     async def _draw_pictures(self) -> None:
-        """The message's pictures as previews, drawn off the UI's loop (from the bytes sent, else the file)."""
-        from pathlib import Path
-
-        from guide.client import GuideError
-        from guide.client.internal import read_picture
-        from guide.tui.widgets.picture import half_blocks
+        """The message's pictures as previews, drawn off the UI's loop (from the bytes sent, else the file; the name line
+        stays for one gone)."""
+        from guide.tui.widgets.picture import previews
 
         turn = self.turn
         assert turn is not None
         sources: list[Any] = [p.data for p in turn.pictures if p.data] or [
-            p.get("path") for p in (turn.data or {}).get("pictures", []) if isinstance(p, dict)
+            str(p.get("path")) for p in (turn.data or {}).get("pictures", []) if isinstance(p, dict)
         ]
-
-        def draw() -> list[Any]:
-            drawn = []
-            for source in sources:
-                try:
-                    data = source if isinstance(source, bytes) else read_picture(Path(str(source)))
-                except GuideError:  # gone, or no longer a regular file within the limit: the name line stays
-                    continue
-                picture = half_blocks(data, columns=32)
-                if picture is not None:
-                    drawn.append(picture)
-            return drawn
-
-        for picture in await asyncio.to_thread(draw):
+        for picture in await asyncio.to_thread(previews, sources, 32):
             if self.is_attached:
                 await self.mount(Static(picture, classes="picture"), before=self.body)
 
+    @staticmethod
+    def _thought_and_tools(data: dict[str, Any]) -> ComposeResult:
+        """A reply's thought (folded) and the tools it used, as the turn holds them."""
+        reasoning, used = data.get("reasoning"), data.get("tools")
+        if isinstance(reasoning, str) and reasoning:
+            yield ThoughtBlock(reasoning, thought_label(data.get("thought_ms")))
+        if isinstance(used, list) and used:  # `used now() → 2026-…`, one line a call
+            lines = [f"used {one_line(str(u.get('call', '')))} → {one_line(str(u.get('result', '')))[:80]}" for u in used if isinstance(u, dict)]
+            yield Static("\n".join(lines), classes="tools-used", markup=False)
+
     def settle(self, turn: Turn) -> None:
-        """The streamed reply became this turn: its thought block says how long it thought."""
+        """The streamed reply became this turn: its thought block says how long it thought; a thought or tools that came
+        whole, not streamed, are added."""
         data = turn.data or {}
         for block in self.query(ThoughtBlock):
             block.title = thought_label(data.get("thought_ms"))
-        reasoning = data.get("reasoning")
-        if isinstance(reasoning, str) and reasoning and not self.query(ThoughtBlock):  # a reply that came whole, not streamed
-            self.mount(ThoughtBlock(reasoning, thought_label(data.get("thought_ms"))), before=self.body)
-        used = data.get("tools")
-        if isinstance(used, list) and used and not self.query(".tools-used"):
-            self.mount(Static(tools_line(used), classes="tools-used", markup=False), before=self.body)
+        for extra in self._thought_and_tools(data):
+            if not self.query(ThoughtBlock if isinstance(extra, ThoughtBlock) else ".tools-used"):
+                self.mount(extra, before=self.body)
 
     def _heading(self) -> str:
         note = STATE_NOTES.get(self.state)
@@ -234,14 +210,9 @@ class MessageView(Vertical):
         self.query_one(".who", Label).update(self._heading())
 
     async def stream(self, parts: AsyncIterable[tuple[str, str]]) -> str:
-        """Show the reasoning and the answer as they arrive, coalesced to one render per frame.
-
-        Rendering once per frame instead of once per piece is what keeps a long
-        fast reply cheap (and less often than that once it is hundreds of
-        paragraphs long); the final full update renders code fences right.
-        Reasoning gathers in a folded block above the answer, its title
-        counting the seconds while the model thinks.
-        """
+        """Show the reasoning and the answer as they arrive, one render per frame (less often once the reply is hundreds of
+        paragraphs long), which keeps a long fast reply cheap; the final full update renders code fences right. Reasoning
+        gathers in a folded block above the answer, its title counting the seconds while the model thinks."""
         body = self.body
         stream = body.get_stream(body)
         arrived: list[str] = []
@@ -324,20 +295,11 @@ class ActionBlock(Vertical):
             self.run_worker(self._draw(saved), group="picture")
 
     async def _draw(self, saved: str) -> None:
-        """Draw the saved picture off the UI's loop (a large one takes a moment); nothing if it is gone."""
-        from pathlib import Path
+        """Draw the file a server's picture was saved to, off the UI's loop (a large one takes a moment); nothing if it is gone."""
+        from guide.tui.widgets.picture import previews
 
-        from guide.client import GuideError
-        from guide.client.internal import read_picture
-        from guide.tui.widgets.picture import half_blocks
-
-        def draw() -> Any:
-            try:  # the file a server's picture was saved to: read as any picture, bounded, and drawn within bounds
-                return half_blocks(read_picture(Path(saved)))
-            except GuideError:
-                return None
-
-        picture = await asyncio.to_thread(draw)
+        drawn = await asyncio.to_thread(previews, [saved])
+        picture = drawn[0] if drawn else None
         if picture is not None and self.is_attached:
             self.picture = picture
             if self.turn is not None:

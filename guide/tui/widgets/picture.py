@@ -1,20 +1,20 @@
-"""A picture in the terminal: a PNG drawn with half blocks (two pixels a cell).
+"""A picture in the terminal: a PNG drawn with half blocks (two pixels a cell), decoded by the client's headless decoder.
 
-The decoding is headless (the client's PNG decoder); this draws. Anything that is
-not an 8-bit, non-interlaced PNG within the decoder's bounds is not drawn, and
-the app shows the file's path instead. The preview is bounded too: at most
-MAX_LINES lines, and no picture more than MAX_ASPECT times as long one way as
-the other (a sliver would be a column of one cell).
+Anything but an 8-bit, non-interlaced PNG within the decoder's bounds is not drawn (the app shows the path instead), and a
+preview is bounded: at most MAX_LINES lines, and no sliver more than MAX_ASPECT times as long one way as the other.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.style import Style
 from rich.text import Text
 
-from guide.client.internal import MAX_PIXELS, Pixel, png_decode, png_header
+from guide.client import GuideError
+from guide.client.internal import MAX_PIXELS, Pixel, png_decode, png_header, read_picture
 
-__all__ = ["MAX_ASPECT", "MAX_LINES", "MAX_PIXELS", "decode_png", "half_blocks"]
+__all__ = ["MAX_ASPECT", "MAX_LINES", "MAX_PIXELS", "decode_png", "half_blocks", "previews"]
 
 MAX_LINES = 32
 """The most lines a preview takes (a tall picture is drawn narrower)."""
@@ -54,3 +54,17 @@ def half_blocks(data: bytes, columns: int = 48) -> Text | None:
         if line < lines - 1:
             text.append("\n")
     return text
+
+
+def previews(sources: list[bytes | str], columns: int = 48) -> list[Text]:
+    """The pictures that can be drawn, from their bytes or their files (read as any picture is: bounded; one gone is left out)."""
+    drawn = []
+    for source in sources:
+        try:
+            data = source if isinstance(source, bytes) else read_picture(Path(source))
+        except GuideError:  # gone, or no longer a regular file within the limit
+            continue
+        picture = half_blocks(data, columns)
+        if picture is not None:
+            drawn.append(picture)
+    return drawn

@@ -1,16 +1,9 @@
-"""The transcript: a bounded window of message widgets over the whole conversation.
+"""The transcript: a bounded window of message widgets over the conversation's branch in view.
 
-A conversation may hold thousands of turns, and a Markdown widget costs tens
-of milliseconds and most of a MiB, so only a window of at most WINDOW views
-is mounted over the branch in view. The window is its views, each knowing
-its turn: the turns before and after it are asked of the conversation by
-turn (it owns the branch, and the indices that move as older turns are read
-in). Reaching an edge mounts the next page there and removes as many from
-the far side, keeping what the user is reading in place; turns not yet read
-from the store (older ones, or the rest of a branch opened at its branch
-point) are asked of the conversation a page at a time.
-A streaming reply lives in the live view, after the window, and is never
-removed by paging.
+A Markdown widget costs tens of milliseconds and most of a MiB, so at most WINDOW views are mounted, each knowing its turn;
+the turns around them are asked of the conversation by turn (it owns the branch, and reads the store a page at a time).
+Reaching an edge mounts the next page there and removes as many from the far side, keeping what the user reads in place.
+A streaming reply lives in the live view, after the window, never removed by paging.
 """
 
 from __future__ import annotations
@@ -30,10 +23,10 @@ from guide.conversation import Turn
 from guide.tui.boundary import guarded
 from guide.tui.focus import follow_focus
 
-from .messages import ActionBlock, Divider, MessageView, Shown, markdown, needs_full_render, view_for
+from .messages import MessageView, Shown, view_for
 from .transcript_choosing import Choosing, turn_of
 
-__all__ = ["PAGE", "WINDOW", "ActionBlock", "Divider", "MessageView", "Transcript", "markdown", "needs_full_render"]
+__all__ = ["PAGE", "WINDOW", "MessageView", "Transcript", "turn_of"]
 
 PAGE = 10
 """Turns mounted at once: on opening, and per page when scrolling."""
@@ -79,12 +72,11 @@ class Transcript(Choosing, VerticalScroll):
         verb: Literal["edit", "version", "compare"]
         step: int = 0
 
-    def __init__(self, head: MessageView, **options: Any) -> None:
+    def __init__(self, conversation: Conversation, head: MessageView, **options: Any) -> None:
         super().__init__(head, **options)
-        self.head = head
-        """The greeting: shown above the first turn, once the window reaches it."""
-        self.conversation: Conversation | None = None
-        """The conversation shown: the session's, set as the session announces a switch (the window below is over its branch in view)."""
+        self.conversation, self.head = conversation, head
+        """The conversation shown (the session's, set again as a switch is announced), and its greeting, shown above its first
+        turn once the window reaches it."""
         self.views: list[Shown] = []
         """The window: consecutive turns of the branch in view, mounted, oldest first."""
         self.live: MessageView | None = None
@@ -108,41 +100,31 @@ class Transcript(Choosing, VerticalScroll):
     @property
     def more_before(self) -> bool:
         """Whether the store holds turns older than the conversation's first one held."""
-        return self.conversation is not None and self.conversation.more_before
+        return self.conversation.more_before
 
     def _before(self, count: int) -> list[Turn]:
-        """Up to `count` turns held just before the window."""
-        if self.conversation is None:
-            return []
-        return self.conversation.before(turn_of(self.views[0]), count) if self.views else self.conversation.before(None, count)
+        return self.conversation.before(turn_of(self.views[0]) if self.views else None, count)
 
     def _after(self, count: int) -> list[Turn]:
-        """Up to `count` turns held just after the window."""
-        if self.conversation is None or not self.views:
-            return []
-        return self.conversation.after(turn_of(self.views[-1]), count)
+        return self.conversation.after(turn_of(self.views[-1]), count) if self.views else []
 
     @property
     def at_start(self) -> bool:
         """Whether the window begins with the conversation's first turn (or there is none)."""
-        if self.conversation is None:
-            return True
-        return self.conversation.first(turn_of(self.views[0])) if self.views else not self.conversation.after(None, 1) and not self.more_before
+        if self.views:
+            return self.conversation.first(turn_of(self.views[0]))
+        return not self.conversation.after(None, 1) and not self.more_before
 
     @property
     def at_end(self) -> bool:
         """Whether the window ends with the branch's last turn: a turn added next joins it."""
-        if self.conversation is None or not self.views:
-            return True
-        return self.conversation.last(turn_of(self.views[-1]))
+        return not self.views or self.conversation.last(turn_of(self.views[-1]))
 
     def _follows(self, turn: Turn) -> bool:
         """Whether a turn comes right after the window (an empty window is at the end of its branch)."""
-        if self.conversation is None:
-            return False
-        if not self.views:
-            return self.conversation.before(None, 1) == [turn] and not self.conversation.more_after
-        return self.conversation.after(turn_of(self.views[-1]), 1) == [turn]
+        if self.views:
+            return self._after(1) == [turn]
+        return self.conversation.before(None, 1) == [turn] and not self.conversation.more_after
 
     async def reset(self, conversation: Conversation, head: MessageView) -> None:
         """Show another conversation: its greeting and its latest turns."""
@@ -162,10 +144,10 @@ class Transcript(Choosing, VerticalScroll):
             await self._show_latest()
 
     async def _show_latest(self) -> None:
-        if self.conversation is not None and self.conversation.more_after:
+        if self.conversation.more_after:
             await self.conversation.reach_end()
         if not self.at_end or not self.views:
-            await self._show(self.conversation.before(None, PAGE) if self.conversation is not None else [])
+            await self._show(self.conversation.before(None, PAGE))
         self.anchor()
 
     async def _show(self, turns: list[Turn]) -> None:
@@ -179,16 +161,10 @@ class Transcript(Choosing, VerticalScroll):
         views = [view_for(turn) for turn in turns]
         for view in views:
             self._mark(view)
-            if isinstance(view, MessageView) and self.conversation is not None:
+            if isinstance(view, MessageView):
                 view.versions = self.conversation.siblings(turn_of(view))
-        if not views:
-            return views
-        if at_top:
-            await self.mount_all(views, after=self.head)
-        elif self.live is not None:
-            await self.mount_all(views, before=self.live)
-        else:
-            await self.mount_all(views)
+        if views:  # at the top under the greeting; else before the live reply (at the end, when there is none)
+            await (self.mount_all(views, after=self.head) if at_top else self.mount_all(views, before=self.live))
         return views
 
     def _window_changed(self) -> None:
@@ -254,7 +230,7 @@ class Transcript(Choosing, VerticalScroll):
         """Mount the page before the window (reading it from the store if needed)."""
         async with self._lock:
             turns = self._before(PAGE)
-            if not turns and self.more_before and await self._fetch():
+            if not turns and self.more_before and await self.conversation.load_older():
                 turns = self._before(PAGE)
             if not turns:
                 self._window_changed()
@@ -273,7 +249,7 @@ class Transcript(Choosing, VerticalScroll):
         """Mount the page (or `count` turns) after the window, reading the rest of the branch from the store if needed."""
         async with self._lock:
             turns = self._after(count)
-            if not turns and self.conversation is not None and self.conversation.more_after:
+            if not turns and self.conversation.more_after:
                 await self.conversation.load_newer()
                 turns = self._after(count)
             if not turns:
@@ -286,17 +262,8 @@ class Transcript(Choosing, VerticalScroll):
     async def load_back(self, enough: Callable[[], bool]) -> None:
         """Have the conversation read older turns, a page at a time, until there are enough (or no more)."""
         async with self._lock:
-            await self._load_back(enough)
-
-    async def _load_back(self, enough: Callable[[], bool]) -> None:
-        while self.more_before and not enough():
-            if not await self._fetch():
-                break
-        self._window_changed()
-
-    async def _fetch(self) -> bool:
-        assert self.conversation is not None
-        return bool(await self.conversation.load_older())
+            await self.conversation.load_back(enough)
+            self._window_changed()
 
     # Moving around.
 
@@ -337,8 +304,8 @@ class Transcript(Choosing, VerticalScroll):
     async def action_top(self) -> None:
         """The first turn of the conversation, under the greeting."""
         async with self._lock:
-            await self._load_back(lambda: False)
-            await self._show(self.conversation.after(None, PAGE) if self.conversation is not None else [])
+            await self.conversation.load_back(lambda: False)
+            await self._show(self.conversation.after(None, PAGE))
             self.scroll_home(animate=False, immediate=True)
             await self._layout_done()
 
@@ -353,7 +320,7 @@ class Transcript(Choosing, VerticalScroll):
         """Mount the window around a turn (held by the conversation) and scroll it to the top."""
         async with self._lock:
             view = self._view_of(turn)
-            if view is None and self.conversation is not None and self.conversation.holds(turn):
+            if view is None and self.conversation.holds(turn):
                 before = self.conversation.before(turn, PAGE // 2)
                 await self._show([*before, turn, *self.conversation.after(turn, PAGE - 1 - len(before))])
                 view = self._view_of(turn)
@@ -373,21 +340,17 @@ class Transcript(Choosing, VerticalScroll):
 
     # Adding and removing turns.
 
-    async def add(self, turn: Turn) -> Shown | None:
+    async def add(self, turn: Turn) -> None:
         """A turn the conversation added: mounted if the window reaches it."""
         async with self._lock:
-            if not self._follows(turn):
-                return None
-            views = await self._mount([turn], at_top=False)
-            self.views += views
-            await self._trim(keep="bottom")
-            return views[0]
+            if self._follows(turn):
+                self.views += await self._mount([turn], at_top=False)
+                await self._trim(keep="bottom")
 
     async def follow_branch(self, chosen: Turn | None = None) -> None:
-        """Another branch is in view: the views from the first turn that is no longer the conversation's are replaced by the
-        branch's turns from there (about a screenful), so the branch opens where it parts from the one left; those above it
-        stay where they are. `chosen` (the version switched to) is the chosen message. Called again for the same change, it
-        changes nothing."""
+        """Another branch is in view: the views from the first turn no longer the conversation's are replaced by the branch's
+        turns from there (about a screenful), those above staying put; `chosen` (the version switched to) becomes the chosen
+        message. Called again for the same change, it changes nothing."""
         async with self._lock:
             if chosen is not None:
                 self.selected = chosen  # marked as its view is made: a class set on a view drawn restyles all its blocks
@@ -401,7 +364,6 @@ class Transcript(Choosing, VerticalScroll):
         self.run_worker(self._fill_below(), group="transcript-fill")
 
     async def _follow_branch(self) -> bool:
-        assert self.conversation is not None
         first = turn_of(self.views[0]) if self.views else None
         if first is not None and not self.conversation.holds(first):
             # The window began at the branch point or below it: it opens after the turn the first view followed, if held
@@ -432,12 +394,6 @@ class Transcript(Choosing, VerticalScroll):
             view.display = False
         self.remove_children(views)
 
-    def choose(self, turn: Turn) -> None:
-        """Make a turn on screen the chosen message (another version of the one chosen, say)."""
-        self.selected = turn
-        for view in self.views:
-            self._mark(view)
-
     async def start_live(self, who: str) -> MessageView:
         """A reply about to stream: mounted last, outside the window."""
         async with self._lock:
@@ -449,14 +405,12 @@ class Transcript(Choosing, VerticalScroll):
         """The streamed reply became a turn; its view joins the window if the window reaches it."""
         async with self._lock:
             view, self.live = self.live, None
-            at_end = self._follows(turn)
             if view is None:
                 return
             view.set_state(turn.state)
             view.settle(turn)
-            if self.conversation is not None:
-                view.set_versions(self.conversation.siblings(turn))  # a reply asked again is its second version
-            if at_end:
+            view.set_versions(self.conversation.siblings(turn))  # a reply asked again is its second version
+            if self._follows(turn):
                 view.turn = turn
                 self.views.append(view)
                 await self._trim(keep="bottom")

@@ -1,7 +1,5 @@
-"""The transcript's marks and choice: which messages a search found, which one ↑/↓ chose, and copying it (y) or its code (b).
-
-A mixin of Transcript: the marks are set on the views of its window as they are made and as they change.
-"""
+"""The transcript's marks and choice (a mixin of Transcript): which messages a search found, which one ↑/↓ chose, and
+copying it (y) or its code (b)."""
 
 from __future__ import annotations
 
@@ -51,6 +49,12 @@ class Choosing(_Transcript):
         for view in self.views:
             self._mark(view)
 
+    def choose(self, turn: Turn | None) -> None:
+        """Make a turn on screen the chosen message (another version of the one chosen, say), or none."""
+        self.selected = turn
+        for view in self.views:
+            self._mark(view)
+
     def _mark(self, view: Shown) -> None:
         turn = turn_of(view)
         view.set_class(turn in self.found, "found")
@@ -77,9 +81,8 @@ class Choosing(_Transcript):
         if not views or not 0 <= target < len(views):
             return
         view = views[target]
-        self.selected, self.code_at = view.turn, 0
-        for each in self.views:
-            self._mark(each)
+        self.code_at = 0
+        self.choose(view.turn)
         self.scroll_to_widget(view, animate=False, immediate=True)
 
     def action_code_sideways(self, direction: int) -> None:
@@ -95,9 +98,7 @@ class Choosing(_Transcript):
 
     def on_blur(self) -> None:
         if self.selected is not None:
-            self.selected = None
-            for view in self.views:
-                self._mark(view)
+            self.choose(None)
 
     def action_copy_selected(self) -> None:
         """y: the selected message, as written."""
