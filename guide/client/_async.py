@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from ._address import redact_url
-from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
+from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore
 from ._errors import GuideError
-from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
+from ._http import PROBE_POOL, broke_off, describe, failure_of
 from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
 from ._providers import Finding, confirmed, failed_on_probe
@@ -28,7 +28,7 @@ READ_AT_ONCE = 8192
 """Characters of a stream read before the loop is let go: one read of 64 KB can hold 3,000 tiny events, 100 ms of work or more."""
 
 
-class AsyncGuide(GuideCore):
+class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     """The gentle actions over HTTP, for asyncio.
 
     ai = AsyncGuide(base_url="http://127.0.0.1:8080")
@@ -36,30 +36,9 @@ class AsyncGuide(GuideCore):
     async for piece in ai.think("Tell me more.", stream=True): ...
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        model: str | None = None,
-        timeout: float = 600.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 2,
-        on_trace: TraceCallback | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            api_key=api_key,
-            model=model,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_retries=max_retries,
-            on_trace=on_trace,
-        )
+    def _client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
-        self._custom = transport is not None
-        self._http = httpx.AsyncClient(transport=transport, verify=self._ssl, timeout=timeouts(timeout, self.connect_timeout))
+        return httpx.AsyncClient(transport=transport, verify=self._ssl, timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -358,14 +337,14 @@ class AsyncGuide(GuideCore):
         """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""
         if self._custom:
             return nullcontext(self._http)
-        return httpx.AsyncClient(verify=self._ssl, limits=PROBE_POOL, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout))
+        return httpx.AsyncClient(verify=self._ssl, limits=PROBE_POOL, timeout=httpx.Timeout(PROBE_TIMEOUT, connect=self.connect_timeout))
 
     async def _probe(self, http: httpx.AsyncClient, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
             request = http.build_request(
-                call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
+                call.action.method, call.url, timeout=httpx.Timeout(PROBE_TIMEOUT, connect=self.connect_timeout), **self.probe_request(call)
             )
             response = await http.send(request, stream=True)
             try:

@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from . import _requests as build
 from ._address import api_base, display_address, redact_url, url_secrets
@@ -48,10 +48,12 @@ PROBE_READ = 64 * 1024
 """The most of a probe's answer guide reads: the start is enough to judge by."""
 MAX_REPLY = 64 * 1024 * 1024
 """The most guide reads of one reply (a body, a stream, a picture): a server cannot fill the memory."""
+TransportT = TypeVar("TransportT")
+ClientT = TypeVar("ClientT")
 
 
-class GuideCore:
-    """Settings and decisions shared by the sync and async drivers."""
+class GuideCore(Generic[TransportT, ClientT]):
+    """Settings and decisions shared by the sync and async drivers (each says how it opens its httpx client)."""
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class GuideCore:
         connect_timeout: float = 5.0,
         max_retries: int = 2,
         on_trace: TraceCallback | None = None,
+        transport: TransportT | None = None,
     ) -> None:
         address = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self._base = api_base(address)
@@ -80,6 +83,11 @@ class GuideCore:
         self.max_retries = max_retries
         self.on_trace = on_trace
         self._listed_model: str | None = None
+        self._custom = transport is not None
+        self._http = self._client(transport)
+
+    def _client(self, transport: TransportT | None) -> ClientT:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"

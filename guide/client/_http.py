@@ -1,4 +1,4 @@
-"""What both drivers need from httpx: timeouts and failures in plain words."""
+"""What both drivers need from httpx: failures in plain words, and the probes' pool."""
 
 from __future__ import annotations
 
@@ -10,11 +10,6 @@ from ._errors import GuideError, StreamBrokeOff, TimedOut
 
 if TYPE_CHECKING:
     from ._core import Failure
-
-
-def timeouts(read: float, connect: float) -> httpx.Timeout:
-    """guide's timeouts: `connect` to reach the server, `read` for the rest."""
-    return httpx.Timeout(read, connect=connect)
 
 
 PROBE_POOL = httpx.Limits(max_keepalive_connections=0)
