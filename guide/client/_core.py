@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
-from . import _requests as build
 from ._address import api_base, display_address, redact_url, url_secrets
 from ._errors import (
     CannotConnect,
@@ -29,15 +28,15 @@ from ._errors import (
     ToolsWentOn,
 )
 from ._map import Gentle
-from ._pictures import PROBE_PNG, Prepared, carries_pictures, prepare, shortened_urls
+from ._pictures import carries_pictures, shortened_urls
 from ._providers import DEFAULT_BASE_URL, Finding, judge, local_servers_hint
-from ._requests import AudioInput, Call, Messages, gentle_call
+from ._requests import SPEECH_TYPES, Call, Planner
 from ._responses import Kind, check_json, error_for, parse_answer, summarise_body
 from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._retry import retry_delay, should_retry
 from ._secrets import redact_key, scrub, scrub_body, scrub_bytes, scrub_value
 from ._stream import StreamReader
-from ._tools import MAX_ROUNDS, Toolbox, ToolCall, answered, asked
+from ._tools import MAX_ROUNDS, ToolCall, answered, asked
 from ._trace import Trace
 
 TraceCallback = Callable[[Trace], None]
@@ -52,7 +51,7 @@ TransportT = TypeVar("TransportT")
 ClientT = TypeVar("ClientT")
 
 
-class GuideCore(Generic[TransportT, ClientT]):
+class GuideCore(Planner, Generic[TransportT, ClientT]):
     """Settings and decisions shared by the sync and async drivers (each says how it opens its httpx client)."""
 
     def __init__(
@@ -97,38 +96,6 @@ class GuideCore(Generic[TransportT, ClientT]):
         """What must never be kept or shown: the key, and credentials in the address."""
         return ((self.api_key,) if self.api_key else ()) + self._address_secrets
 
-    # Planning: the gentle arguments become a Call.
-
-    def plan_think(
-        self,
-        messages: Messages,
-        system: str | None,
-        model: str,
-        asked: str | None,
-        stream: bool,
-        options: dict[str, Any],
-        notes: tuple[str, ...],
-        *,
-        pictures: Sequence[Prepared] = (),
-        toolbox: Toolbox | None = None,
-        asked_with: dict[str, Any] | None = None,
-    ) -> Call:
-        """The think call for these messages (with pictures and tools, as given in `asked_with` for the gentle call)."""
-        gentle = gentle_call(Gentle.think, messages, system=system, model=asked, stream=stream or None, **(asked_with or {}), **options)
-        notes = (*notes, *(picture.note for picture in pictures))
-        return build.think(
-            self._base,
-            messages,
-            model=model,
-            system=system,
-            stream=stream,
-            options=options,
-            gentle=gentle,
-            notes=notes,
-            pictures=[picture.part for picture in pictures],
-            tools=toolbox.specs if toolbox else (),
-        )
-
     def tools_asked(self, call: Call, reply: Any, rounds: int) -> tuple[ToolCall, ...]:
         """The tool calls a finished round asked for (empty: it answered in words). The one round cap of the one tool loop:
         `rounds` counts the replies so far; past MAX_ROUNDS, ToolsWentOn."""
@@ -153,20 +120,6 @@ class GuideCore(Generic[TransportT, ClientT]):
             notes=(f"Tool round {rounds + 1}: guide ran {shown} and sent the answers back as tool messages.",),
         )
 
-    def plan_picture_probe(self, model: str) -> Call:
-        """A think call with one pixel and max_tokens 1: the cheapest question whether a model takes pictures."""
-        picture = prepare(PROBE_PNG)
-        return build.think(
-            self._base,
-            "What is in this picture?",
-            model=model,
-            system=None,
-            stream=False,
-            options={"max_tokens": 1},
-            gentle="ai.probe_pictures()",
-            pictures=[picture.part],
-        )
-
     @staticmethod
     def picture_finding(error: GuideError | None) -> Finding:
         """What the picture probe's answer says: taken, refused for the picture, or not known."""
@@ -175,54 +128,6 @@ class GuideCore(Generic[TransportT, ClientT]):
         if isinstance(error, PicturesNotTaken):
             return Finding(Gentle.think, "no", error.status, f"the model refused a picture: {error.detail}"[:120])
         return Finding(Gentle.think, "unknown", error.status, f"{error.title} {error.detail}".strip()[:120])
-
-    def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
-        """The continue call for this prompt."""
-        gentle = gentle_call(Gentle.continue_, prompt, model=asked, stream=stream or None, **options)
-        return build.continue_(self._base, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
-
-    def plan_understand(self, texts: str | Sequence[str], model: str, asked: str | None, notes: tuple[str, ...]) -> Call:
-        """The understand call for one text or a batch."""
-        return build.understand(self._base, texts, model=model, gentle=gentle_call(Gentle.understand, texts, model=asked), notes=notes)
-
-    def plan_imagine(self, prompt: str, model: str | None, size: str | None, n: int) -> Call:
-        """The imagine call."""
-        gentle = gentle_call(Gentle.imagine, prompt, model=model, size=size, n=n if n != 1 else None)
-        return build.imagine(self._base, prompt, model=model, size=size, n=n, gentle=gentle)
-
-    def plan_speak(self, text: str, voice: str, model: str, asked: str | None, format: str | None, notes: tuple[str, ...]) -> Call:
-        """The speak call."""
-        gentle = gentle_call(Gentle.speak, text, voice=voice if voice != "alloy" else None, model=asked, format=format)
-        return build.speak(self._base, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
-
-    def plan_transcribe(self, action: Gentle, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
-        """The listen or interpret call."""
-        gentle = gentle_call(action, audio, model=asked, language=language)
-        return build.transcribe(action, self._base, audio, model=model, language=language, gentle=gentle, notes=notes)
-
-    def plan_catalog(self) -> Call:
-        """The catalog call."""
-        return build.catalog(self._base)
-
-    def plan_discern(self, text: str | Sequence[str], model: str | None) -> Call:
-        """The discern call."""
-        return build.discern(self._base, text, model=model, gentle=gentle_call(Gentle.discern, text, model=model))
-
-    def plan_revise(self, text: str, instruction: str, model: str, asked: str | None, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
-        """The revise call: these words, changed as the instruction asks."""
-        gentle = gentle_call(Gentle.revise, text, instruction, model=asked, **options)
-        return build.revise(self._base, text, instruction, model=model, options=options, gentle=gentle, notes=notes)
-
-    def plan_respond(
-        self, input: Messages, instructions: str | None, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]
-    ) -> Call:
-        """The respond call for this input."""
-        gentle = gentle_call(Gentle.respond, input, instructions=instructions, model=asked, stream=stream or None, **options)
-        return build.respond(self._base, input, model=model, instructions=instructions, stream=stream, options=options, gentle=gentle, notes=notes)
-
-    def plan_replay(self, action: Gentle, body: dict[str, Any]) -> Call:
-        """An action's request with this body, exactly as written."""
-        return build.replay(self._base, action, body)
 
     def chosen_model(self, asked: str | None) -> str | None:
         """The model to use without asking the server, or None to ask it."""
@@ -492,7 +397,7 @@ class GuideCore(Generic[TransportT, ClientT]):
         """The audio of a speak call, with its media type."""
         media = trace.response_headers.get("content-type", "").split(";")[0].strip()
         fmt = format or "mp3"
-        return Sound(data=data, media_type=media or build.SPEECH_TYPES.get(fmt, "audio/mpeg"), format=fmt, trace=trace)
+        return Sound(data=data, media_type=media or SPEECH_TYPES.get(fmt, "audio/mpeg"), format=fmt, trace=trace)
 
     @staticmethod
     def picture(data: bytes, url: str | None, revised: str | None, trace: Trace) -> Picture:
