@@ -175,7 +175,7 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     async def discern(self, text: str, *, model: str | None = None) -> Verdict:
         """Moderations: is this safe to say?"""
         trace, parsed = await self._exchange(self.plan_discern(text, model))
-        return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
+        return self.with_trace(self.parsed(trace, parse_verdict, parsed), trace)  # type: ignore[no-any-return]
 
     async def replay(self, action: Gentle, body: dict[str, Any]) -> Trace:
         """Send `action`'s request with this JSON body, exactly as written, and give back its trace.
@@ -258,13 +258,12 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
         try:
             if self.declared_too_large(response.headers):
                 raise self.too_large(trace, started)
-            parts, size = [], 0
+            body = bytearray()
             async for part in response.aiter_bytes():
-                size += len(part)
-                if size > MAX_REPLY:
+                body += part
+                if len(body) > MAX_REPLY:
                     raise self.too_large(trace, started)
-                parts.append(part)
-            return b"".join(parts)
+            return bytes(body)
         except httpx.HTTPError as exc:
             raise self.fail(trace, broke_off(exc, ""), started) from None
         finally:
@@ -322,16 +321,15 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
         try:
             async with self._http.stream("GET", url) as response:
                 response.raise_for_status()
-                parts, size = [], 0
+                body = bytearray()
                 async for part in response.aiter_bytes():
-                    size += len(part)
-                    if size > MAX_REPLY:
+                    body += part
+                    if len(body) > MAX_REPLY:
                         raise self.too_large(trace, time.perf_counter())
-                    parts.append(part)
         except httpx.HTTPError as exc:
             raise self.download_failed(trace, describe(exc)) from None
         trace.notes.append(f"The image was fetched from {redact_url(url)}.")
-        return b"".join(parts)
+        return bytes(body)
 
     def _probe_pool(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
         """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""

@@ -1,9 +1,5 @@
-"""The shared core of Guide and AsyncGuide: everything but the I/O.
-
-The drivers (`_sync`, `_async`) send what the core plans and hand back what
-they receive; the core decides headers, retries, errors, traces and results,
-so that no logic is written twice.
-"""
+"""The shared core of Guide and AsyncGuide: everything but the I/O. The drivers (`_sync`, `_async`) send what the core
+plans and hand back what they receive; the core decides headers, retries, errors, traces and results."""
 
 from __future__ import annotations
 
@@ -28,7 +24,7 @@ from ._errors import (
     ToolsWentOn,
 )
 from ._map import Gentle
-from ._pictures import carries_pictures, shortened_urls
+from ._pictures import carries_pictures, media_type, shortened_urls
 from ._providers import DEFAULT_BASE_URL, Finding, judge, local_servers_hint
 from ._requests import SPEECH_TYPES, Call, Planner
 from ._responses import Kind, check_json, error_for, parse_answer, summarise_body
@@ -68,7 +64,6 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
     ) -> None:
         address = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self._base = api_base(address)
-        """The base requests go to: version included, credentials as given (never shown)."""
         self.base_url = redact_url(self._base)
         """The base every legacy path hangs from, version included, as it may be shown."""
         self.address = display_address(self._base)
@@ -196,24 +191,15 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
             trace.retries += 1
             trace.notes.append(f"Retry {attempt + 1}: {detail}")
             return retry_delay(attempt)
-        if failure == "timeout":
-            error: GuideError = TimedOut(url=trace.url, action=trace.action, detail=detail)
+        if failure == "timeout":  # the url and action are the trace's, set by `fail`
+            error: GuideError = TimedOut(detail=detail)
         elif failure == "dropped":
             error = StreamBrokeOff(
-                "The server closed the connection without answering.",
-                hint="It may have crashed or restarted; try again.",
-                url=trace.url,
-                action=trace.action,
-                detail=detail,
+                "The server closed the connection without answering.", hint="It may have crashed or restarted; try again.", detail=detail
             )
         else:
-            error = CannotConnect(
-                f"Could not reach the server at {self.address}.",
-                hint=f"Check that it is running and the address is right. {local_servers_hint()}",
-                url=trace.url,
-                action=trace.action,
-                detail=detail,
-            )
+            hint = f"Check that it is running and the address is right. {local_servers_hint()}"
+            error = CannotConnect(f"Could not reach the server at {self.address}.", hint=hint, detail=detail)
         raise self.fail(trace, error)
 
     def after_status(self, trace: Trace, status: int, headers: dict[str, str], attempt: int) -> float | None:
@@ -319,20 +305,13 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
     def _scrubbed(self, value: Any) -> Any:
         return scrub_value(value, self.secrets)
 
-    # Results: what the server sent becomes what the gentle action returns.
-
     # Probes and image downloads: the drivers do the I/O, these decide.
 
     def probe_request(self, call: Call) -> dict[str, Any]:
-        """What a probe sends, on a connection of its own (the drivers' probe pool keeps none alive).
+        """What a probe sends, on a fresh connection (some servers leave an unread body behind on a kept-alive one after a 404).
 
-        A fresh connection each, as some servers leave an unread body behind on
-        a kept-alive one after a 404. guide closes it itself once the answer is
-        read, and never asks the server to (`Connection: close`): a server that
-        answers before it has read the body (a route it lacks says 404 at once)
-        would then close while the body is still arriving, and the reset that
-        follows wipes its answer before guide reads it (a ReadError, the
-        question left open).
+        guide closes it itself once the answer is read, never by `Connection: close`: a server that answers before reading
+        the body (404 at once) would close while the body still arrives, and the reset wipes its answer before guide reads it.
         """
         return {"headers": self.headers(call), "content": self.content(call), "data": call.form, "files": call.files}
 
@@ -385,8 +364,8 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
             trace.notes.append("The server sent no usage chunk (stream_options.include_usage was asked).")
 
     @staticmethod
-    def with_trace(result: Vector | Vectors | Transcript | Catalog, trace: Trace, note: str | None = None) -> Any:
-        """Attach the trace to a list- or str-based result."""
+    def with_trace(result: Vector | Vectors | Transcript | Catalog | Verdict, trace: Trace, note: str | None = None) -> Any:
+        """The result with its trace attached (and a note about it on the trace)."""
         if note:
             trace.notes.append(note)
         result.trace = trace
@@ -402,12 +381,7 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
     @staticmethod
     def picture(data: bytes, url: str | None, revised: str | None, trace: Trace) -> Picture:
         """One generated image, its media type read from its first bytes."""
-        media = "image/png"
-        if data.startswith(b"\xff\xd8"):
-            media = "image/jpeg"
-        elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            media = "image/webp"
-        return Picture(data=data, media_type=media, revised_prompt=revised, url=url, trace=trace)
+        return Picture(data=data, media_type=media_type(data) or "image/png", revised_prompt=revised, url=url, trace=trace)
 
     def parsed(self, trace: Trace, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`read(*args)`, with a shape error recorded on the trace."""
@@ -415,9 +389,3 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
             return read(*args, **kwargs)
         except GuideError as error:
             raise self.fail(trace, error) from None
-
-    @staticmethod
-    def verdict(result: Verdict, trace: Trace) -> Verdict:
-        """The verdict, with its trace."""
-        result.trace = trace
-        return result

@@ -12,13 +12,11 @@ with their arrival times; `Trace.events()` gives them back with their types.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from ._errors import ReplyNotUnderstood, StreamBrokeOff
+from ._errors import StreamBrokeOff
 from ._responses import response_failure, usage_of
-from ._secrets import mask_spans
 from ._stream import PARTWAY, StreamReader, parse
 
 TEXT_DELTA = "response.output_text.delta"
@@ -42,19 +40,7 @@ class EventReader(StreamReader):
     """
 
     __slots__ = ()
-
-    def finish(self) -> list[str]:
-        """The stream has closed: the last pieces, or StreamBrokeOff if it closed before the response ended."""
-        pieces = self._read(self.decoder.feed(self.raw.flush()) + self.decoder.close())
-        pieces += self._flush()
-        self._mask_split_secrets()
-        if not self.answer.done:
-            if not self.trace.frames and self.head.strip():
-                detail = "A stream of events was asked for; what came was not one."
-                raise ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url, detail=detail)
-            detail = "The connection closed before response.completed."
-            raise StreamBrokeOff(partial="".join(self.answer.pieces), action=self.trace.action, url=self.trace.url, detail=detail)
-        return pieces
+    END = "response.completed"
 
     def _read(self, events: list[Any]) -> list[str]:
         if not events:
@@ -117,7 +103,7 @@ class EventReader(StreamReader):
             delta = event.get("delta")
             if type(delta) is str:
                 if delta:
-                    self._take(frame, "thought", delta, self.thought, answer.reasoning, None)
+                    self._take(frame, "reasoning", delta, self.thought, answer.reasoning, None)
             else:
                 self._note(kind, f"The server sent a {kind} whose delta is not text; guide ignored it.")
         elif kind == "error":
@@ -148,16 +134,5 @@ class EventReader(StreamReader):
             else:
                 answer.usage = usage
 
-    def _mask_split_secrets(self) -> None:
-        """Deltas that each hold part of a secret get those parts masked (the pieces were scrubbed as they came)."""
-        frames = self.trace.frames
-        for name in ("delta", "thought"):
-            sources = [source for source in self.sources if source[1] == name]
-            masked = mask_spans([text for _, _, text in sources], self.secrets) if sources else None
-            for (number, _, text), hidden in zip(sources, masked or ()):
-                frame = self._kept(number)
-                if hidden == text or frame is None:
-                    continue
-                event = json.loads(frames[frame][1])
-                event["delta"] = hidden
-                frames[frame] = (frames[frame][0], json.dumps(event, ensure_ascii=False))
+    def _spot(self, chunk: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
+        return chunk, "delta"  # the answer's and the reasoning's pieces alike

@@ -17,7 +17,7 @@ HEAD = 2000
 PARTWAY = "The server reported an error partway through the reply."
 PROGRESS_EVERY = 0.1
 """Seconds between the progress a stream reports to subscribers (a live row in the calls panel)."""
-FIELDS = {"chat": ("content",), "completion": ("text",)}
+FIELDS = {"chat": ("content",), "completion": ("text",), "response": ("delta",)}
 """The field that carries the answer in each kind of frame (`_mask_split_secrets` walks it)."""
 THOUGHTS = ("reasoning_content", "reasoning")
 MAX_TOOL_CALLS = 64
@@ -120,6 +120,9 @@ class StreamReader:
     the pieces, even when a server echoes one a few characters at a time.
     """
 
+    END = "data: [DONE]"
+    """What ends a stream that finished (a connection closed before it, with no finish_reason, broke off)."""
+
     __slots__ = (
         "answer",
         "at",
@@ -209,7 +212,7 @@ class StreamReader:
                 detail = "A stream of events was asked for; what came was not one."
                 raise ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url, detail=detail)
             if answer.finish_reason is None:
-                detail = "The connection closed before data: [DONE]."
+                detail = f"The connection closed before {self.END}."
                 raise StreamBrokeOff(partial="".join(answer.pieces), action=self.trace.action, url=self.trace.url, detail=detail)
             answer.done = True
             self.trace.notes.append("The stream ended without data: [DONE]; the reply had finished.")
@@ -445,9 +448,14 @@ class StreamReader:
                 if hidden == text or frame is None:
                     continue
                 chunk = json.loads(frames[frame][1])
-                choice = chunk["choices"][0]
-                (choice["delta"] if self.kind == "chat" else choice)[name] = hidden
+                holder, field = self._spot(chunk, name)
+                holder[field] = hidden
                 frames[frame] = (frames[frame][0], json.dumps(chunk, ensure_ascii=False))
+
+    def _spot(self, chunk: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
+        """Where in a kept frame the piece tagged `name` was read from: the object that holds it, and its field."""
+        choice = chunk["choices"][0]
+        return choice["delta"] if self.kind == "chat" else choice, name
 
     def _not_understood(self, data: str, detail: str) -> ReplyNotUnderstood:
         return ReplyNotUnderstood(partial=self.partial(), body=data, action=self.trace.action, url=self.trace.url, detail=detail)

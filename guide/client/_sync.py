@@ -137,7 +137,7 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
     def discern(self, text: str, *, model: str | None = None) -> Verdict:
         """Moderations: is this safe to say?"""
         trace, parsed = self._exchange(self.plan_discern(text, model))
-        return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
+        return self.with_trace(self.parsed(trace, parse_verdict, parsed), trace)  # type: ignore[no-any-return]
 
     def revise(self, text: str, instruction: str, *, model: str | None = None, **options: Any) -> Reply:
         """Edits: you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)."""
@@ -210,13 +210,12 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
         try:
             if self.declared_too_large(response.headers):
                 raise self.too_large(trace, started)
-            parts, size = [], 0
+            body = bytearray()
             for part in response.iter_bytes():
-                size += len(part)
-                if size > MAX_REPLY:
+                body += part
+                if len(body) > MAX_REPLY:
                     raise self.too_large(trace, started)
-                parts.append(part)
-            return b"".join(parts)
+            return bytes(body)
         except httpx.HTTPError as exc:
             raise self.fail(trace, broke_off(exc, ""), started) from None
         finally:
@@ -275,16 +274,15 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
         try:
             with self._http.stream("GET", url) as response:
                 response.raise_for_status()
-                parts, size = [], 0
+                body = bytearray()
                 for part in response.iter_bytes():
-                    size += len(part)
-                    if size > MAX_REPLY:
+                    body += part
+                    if len(body) > MAX_REPLY:
                         raise self.too_large(trace, time.perf_counter())
-                    parts.append(part)
         except httpx.HTTPError as exc:
             raise self.download_failed(trace, describe(exc)) from None
         trace.notes.append(f"The image was fetched from {redact_url(url)}.")
-        return b"".join(parts)
+        return bytes(body)
 
     def _probe_pool(self) -> AbstractContextManager[httpx.Client]:
         """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""
