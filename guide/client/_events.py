@@ -1,13 +1,8 @@
 """Reading a streamed respond reply: typed Responses events in, checked reply pieces out. No I/O here.
 
-The Responses API streams typed events, not chunks: `response.created`,
-`response.output_item.added`, `response.output_text.delta` (the words),
-…, and last `response.completed` (the whole response, with its usage), or
-`response.incomplete`, `response.failed`, or an `error` event. Each SSE
-frame carries one event whose `type` field says which (and the SSE `event:`
-line, where a server sends one, says the same). The trace keeps the frames
-(of a long stream, the first and the last, with the rest counted by type)
-with their arrival times; `Trace.events()` gives them back with their types.
+Each SSE frame is one event whose `type` says which (the SSE `event:` line, where sent, says the same):
+`response.created`, …, `response.output_text.delta` (the words), …, and last `response.completed` (the whole response,
+with its usage), or `response.incomplete`, `response.failed`, or `error`. `Trace.events()` gives the frames back typed.
 """
 
 from __future__ import annotations
@@ -28,15 +23,11 @@ BEGINNINGS = frozenset({"response.created", "response.in_progress"})
 
 
 class EventReader(StreamReader):
-    """Turns the text of a Responses stream into reply pieces, recording each event.
+    """Turns the text of a Responses stream into reply pieces, recording each event, as strictly as the chunk reader.
 
-    The same rigour as the chunk reader: every frame must be a JSON object
-    with a text `type` (and agree with its SSE `event:` name); a delta that
-    is not text ends the reply as ReplyNotUnderstood; `error` and
-    `response.failed` are the server's failure (ServerFailed, with what
-    arrived); a usage of the wrong shape is noted and ignored; events guide
-    does not read (tool calls, searches, annotations) are kept, not trusted.
-    Secrets are scrubbed from frames and pieces, even split across deltas.
+    Every frame must be a JSON object with a text `type` (agreeing with its SSE `event:` name); `error` and
+    `response.failed` are the server's failure (ServerFailed, with what arrived); events guide does not read
+    (tool calls, searches, annotations) are kept, not trusted.
     """
 
     __slots__ = ()

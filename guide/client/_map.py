@@ -1,10 +1,7 @@
 """The map: each gentle action, the legacy endpoint it calls, and how it behaves.
 
-This is the one place in guide that spells a legacy path, and the one place
-that says how each endpoint differs: what its body and its answer are, whether
-it streams, which model it wants, how its answer is read. Elsewhere an action
-is a `Gentle` member, never a string, so mypy checks each one. Paths are kept
-without the API version; `API_VERSION` is the one place the version lives.
+The one place that spells a legacy path or says how endpoints differ (body, answer, streaming, model, reading); elsewhere
+an action is a `Gentle` member, which mypy checks. Paths are kept without `API_VERSION`, the one place the version lives.
 """
 
 from __future__ import annotations

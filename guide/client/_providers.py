@@ -38,10 +38,7 @@ DEFAULT_BASE_URL = PROVIDERS["openai"].base_url
 
 def local_servers_hint() -> str:
     """The usual local servers and their ports, for a calm 'cannot connect'."""
-    seen = []
-    for provider in PROVIDERS.values():
-        if provider.local:
-            seen.append(f"{provider.name} {provider.base_url.rsplit(':', 1)[-1]}")
+    seen = [f"{provider.name} {provider.base_url.rsplit(':', 1)[-1]}" for provider in PROVIDERS.values() if provider.local]
     return "Usual local servers listen on: " + ", ".join(seen) + "."
 
 
@@ -82,13 +79,10 @@ def judge(
 ) -> Finding:
     """Whether a route exists, from its answer to an empty request.
 
-    A server that has the route refuses the probe's invalid body (400/422, or
-    a 5xx from servers that report validation that way) with an error object,
-    or, for the catalog, answers with the list; one without it answers
-    404/405/501 (or LM Studio's 200 with "Unexpected endpoint"). Only an
-    answer in the spec's shape, or an error's, counts: a web page says 200 to
-    any path. A refused key leaves the question open. `cut` says the body is
-    only the start of what the server sent.
+    A server with the route refuses the invalid body with an error object (400/422, or a 5xx where validation is
+    reported so), or, for the catalog, lists; one without it answers 404/405/501 (or LM Studio's 200 "Unexpected
+    endpoint"). Only the spec's shape, or an error's, counts: a web page says 200 to any path. A refused key leaves the
+    question open. `cut` says the body is only the start of what the server sent.
     """
     # Imported here: the app's status line needs only the addresses.
     from ._responses import LM_STUDIO_NO_ROUTE, decode_json, error_detail

@@ -1,10 +1,6 @@
-"""Keeping secrets out of everything the client keeps.
-
-The key (and any credential in the server's address) is sent where it must
-be and nowhere else: a server that echoes it back, whole or a few characters
-at a time, finds it replaced before the text reaches a reply, a trace, an
-error or the screen.
-"""
+"""Keeping secrets out of everything the client keeps: the key (and any credential in the server's address) is sent
+where it must be and nowhere else. Echoed back, whole or a few characters at a time, it is replaced before the text
+reaches a reply, a trace, an error or the screen."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""The shapes the OpenAPI spec gives each action's answer, for telling an API from a web page.
+"""The shapes the OpenAPI spec gives each action's answer (the top-level fields that tell each apart, on the map's rows).
 
-A probe counts a route as offered only when it answers in its shape (or in
-the shape of an error): a server that answers every path with a page and
-200 offers nothing guide can use. The fields are the spec's own, the one or
-two at the top level that tell each answer apart, kept on the map's rows.
-"""
+A probe counts a route as offered only when it answers in its shape, or an error's: a server that answers every path
+with a page and 200 offers nothing guide can use."""
 
 from __future__ import annotations
 

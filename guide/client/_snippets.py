@@ -1,8 +1,5 @@
-"""A trace written again as curl, openai-python and openai-node.
-
-Each snippet sends the same request as the trace recorded; the key is always
-read from `$OPENAI_API_KEY`, never written out.
-"""
+"""A trace written again as curl, openai-python and openai-node: the same request, the key always read from
+`$OPENAI_API_KEY`, never written out."""
 
 from __future__ import annotations
 

@@ -1,11 +1,8 @@
-"""The client's internal API for the app: what the conversation, the TUI, the CLI, the store and the companion
-need from the client but a library user does not (address checks, picture reading, the PNG decoder, trace frames,
-the tool hook's type, secret scrubbing).
+"""The client's internal API for the app: what the rest of guide needs from the client but a library user does not
+(address checks, picture reading, the PNG decoder, trace frames, the tool hook's type, secret scrubbing).
 
-The one place outside `guide.client` that may reach into it: no other module
-imports a private `guide.client._x` (tests/test_shape.py keeps it so). Names
-load on first use from dependency-free modules, so reading one never loads
-httpx and the first paint stays light. Not a stable API: it changes with the app.
+The one way into `guide.client`'s private modules from outside (tests/test_shape.py keeps it so). Names load on first
+use from dependency-free modules, so the first paint never loads httpx. Not a stable API: it changes with the app.
 """
 
 from __future__ import annotations
