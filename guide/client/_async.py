@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from functools import partial
 from typing import Any
 
 import httpx
@@ -186,13 +187,7 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
         call = self.plan_replay(action, body)
         kind = ACTIONS[action].reads
         if kind is not None:
-
-            async def start(reply: AsyncReply) -> AsyncIterator[None]:
-                async with aclosing(self._answer(call, kind, reply)) as answer:
-                    async for _ in answer:
-                        yield
-
-            reply = await AsyncReply(start)
+            reply = await AsyncReply(partial(self._answer, call, kind))
             assert reply.trace is not None
             return reply.trace
         trace, _ = await self._exchange(call, binary=ACTIONS[action].sound)
