@@ -74,13 +74,7 @@ def scrub_value(value: Any, secrets: Secrets) -> Any:
         return value
     if isinstance(value, str):
         return scrub(value, secrets)
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return value
-    if not any(secret in text for secret in secrets):
-        return value
-    return json.loads(scrub(text, secrets))
+    return scrub_decoded("", value, secrets)[1]
 
 
 class StreamScrubber:
