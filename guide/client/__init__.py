@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _errors  # the error tree is small and imports nothing: its classes are listed from it
+
 if TYPE_CHECKING:  # each name as itself: exported, for mypy, without a third list
     from ._address import api_base as api_base
     from ._address import display_address as display_address
@@ -60,26 +62,7 @@ if TYPE_CHECKING:  # each name as itself: exported, for mypy, without a third li
 _HOMES = {
     "_address": ["api_base", "display_address", "redact_url"],
     "_async": ["AsyncGuide"],
-    "_errors": [
-        "CannotConnect",
-        "GuideError",
-        "KeyRefused",
-        "ModelNotFound",
-        "NoModel",
-        "NotOffered",
-        "PicturesNotTaken",
-        "RateLimited",
-        "Redirected",
-        "ReplyNotUnderstood",
-        "ReplyTooLarge",
-        "RequestRefused",
-        "ServerFailed",
-        "StreamBrokeOff",
-        "TimedOut",
-        "ToolsNotTaken",
-        "ToolsWentOn",
-        "UnusableAddress",
-    ],
+    "_errors": [name for name, value in vars(_errors).items() if isinstance(value, type) and issubclass(value, _errors.GuideError)],
     "_map": ["ACTIONS", "API_VERSION", "Action", "Gentle"],
     "_providers": ["PROVIDERS", "Finding", "Provider"],
     "_reply": ["AsyncReply", "Reply"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
@@ -36,6 +36,9 @@ AUDIO_TYPES = {
     ".mpga": "audio/mpeg",
     ".mpeg": "audio/mpeg",
 }
+AUDIO_MAGIC: tuple[tuple[bytes, str], ...] = ((b"RIFF", ".wav"), (b"ID3", ".mp3"), (b"OggS", ".ogg"), (b"fLaC", ".flac"), (b"\x1aE\xdf\xa3", ".webm"))
+AUDIO_MAGIC += ((b"\xff\xfb", ".mp3"), (b"\xff\xf3", ".mp3"), (b"\xff\xf2", ".mp3"))
+"""How an audio file begins, by its suffix (an MP3 without ID3 starts with a frame's sync bytes); an MP4 says ftyp at byte 4."""
 SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
 
 
@@ -303,18 +306,5 @@ def _within_limit(audio: Any, size: int) -> Any:
 
 
 def _sniff_suffix(data: bytes) -> str:
-    signatures: Iterable[tuple[bytes, str]] = (
-        (b"RIFF", ".wav"),
-        (b"ID3", ".mp3"),
-        (b"OggS", ".ogg"),
-        (b"fLaC", ".flac"),
-        (b"\x1aE\xdf\xa3", ".webm"),
-    )
-    for magic, suffix in signatures:
-        if data.startswith(magic):
-            return suffix
-    if data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-        return ".mp3"
-    if data[4:8] == b"ftyp":
-        return ".m4a"
-    return ".wav"
+    found = next((suffix for magic, suffix in AUDIO_MAGIC if data.startswith(magic)), None)
+    return found or (".m4a" if data[4:8] == b"ftyp" else ".wav")
