@@ -310,9 +310,7 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
         self.end(trace, started)
 
     async def _download(self, trace: Trace, url: str) -> bytes:
-        refused = self.download_refused(trace, url)
-        if refused is not None:
-            raise refused
+        self.check_download(trace, url)
         try:
             async with self._http.stream("GET", url) as response:
                 response.raise_for_status()

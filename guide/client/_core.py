@@ -333,11 +333,10 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         """The error for an image the server pointed to but that could not be fetched."""
         return self.fail(trace, ReplyNotUnderstood("The image could not be fetched from the address the server gave.", detail=failure))
 
-    def download_refused(self, trace: Trace, url: str) -> GuideError | None:
-        """Why guide will not fetch a picture from this address (only http and https), or None."""
-        if url.split("://", 1)[0].lower() in ("http", "https") and "://" in url:
-            return None
-        return self.download_failed(trace, f"guide fetches pictures over http and https only, not {redact_url(url)[:80]!r}.")
+    def check_download(self, trace: Trace, url: str) -> None:
+        """Refuse to fetch a picture from an address that is not http or https."""
+        if url.split("://", 1)[0].lower() not in ("http", "https") or "://" not in url:
+            raise self.download_failed(trace, f"guide fetches pictures over http and https only, not {redact_url(url)[:80]!r}.")
 
     @staticmethod
     def answered_whole(headers: dict[str, str] | Any) -> bool:

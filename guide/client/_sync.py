@@ -268,9 +268,7 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
         self.end(trace, started)
 
     def _download(self, trace: Trace, url: str) -> bytes:
-        refused = self.download_refused(trace, url)
-        if refused is not None:
-            raise refused
+        self.check_download(trace, url)
         try:
             with self._http.stream("GET", url) as response:
                 response.raise_for_status()
