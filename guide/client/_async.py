@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 
 from ._address import redact_url
-from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore
+from ._core import MAX_REPLY, PROBE_POOL, PROBE_READ, PROBE_TIMEOUT, GuideCore, describe
 from ._errors import GuideError
-from ._http import PROBE_POOL, broke_off, describe, failure_of
 from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
 from ._providers import Finding, confirmed, failed_on_probe
@@ -233,7 +232,7 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
                 request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
                 response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
-                await asyncio.sleep(self.after_failure(trace, failure_of(exc), attempt, describe(exc)))
+                await asyncio.sleep(self.after_failure(trace, exc, attempt))
             else:
                 received = dict(response.headers)
                 delay = self.after_status(trace, response.status_code, received, attempt) if response.status_code >= 400 else None
@@ -260,7 +259,7 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
                     raise self.too_large(trace, started)
             return bytes(body)
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, ""), started) from None
+            raise self.broke_off(trace, exc, "", started) from None
         finally:
             await response.aclose()
 
@@ -303,7 +302,7 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
         except GuideError as error:
             raise self.fail(trace, error, started) from None
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, reader.partial()), started) from None
+            raise self.broke_off(trace, exc, reader.partial(), started) from None
         finally:
             await response.aclose()
         self.answer_usage(trace, answer)
@@ -347,5 +346,5 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
             finally:
                 await response.aclose()
         except httpx.HTTPError as exc:
-            return self.probe_unanswered(call, trace, started, describe(exc))
+            return self.probe_unanswered(call, trace, started, exc)
         return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), body[:PROBE_READ])

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
+import httpx
+
 from ._address import api_base, display_address, redact_url, url_secrets
 from ._errors import (
     CannotConnect,
@@ -26,7 +28,7 @@ from ._errors import (
 from ._map import Gentle
 from ._pictures import carries_pictures, media_type, shortened_urls
 from ._providers import DEFAULT_BASE_URL, Finding, judge, local_servers_hint
-from ._requests import SPEECH_TYPES, Call, Planner
+from ._requests import SPEECH_TYPES, USER_AGENT, Call, Planner
 from ._responses import Kind, check_json, error_for, parse_answer, summarise_body
 from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._retry import retry_delay, should_retry
@@ -36,9 +38,9 @@ from ._tools import MAX_ROUNDS, ToolCall, answered, asked
 from ._trace import Trace
 
 TraceCallback = Callable[[Trace], None]
-Failure = Literal["timeout", "connect", "dropped"]
-USER_AGENT = "guide (OpenAI-compatible client)"
 PROBE_TIMEOUT = 10.0
+PROBE_POOL = httpx.Limits(max_keepalive_connections=0)
+"""Probes keep no connection alive: each gets a fresh one, which guide closes once the answer is read."""
 PROBE_READ = 64 * 1024
 """The most of a probe's answer guide reads: the start is enough to judge by."""
 MAX_REPLY = 64 * 1024 * 1024
@@ -184,16 +186,17 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         if self.on_trace is not None:
             self.on_trace(trace)
 
-    def after_failure(self, trace: Trace, failure: Failure, attempt: int, detail: str) -> float:
-        """Seconds to wait before retrying a call that got no answer, or raise."""
-        detail = scrub(detail, self.secrets)
+    def after_failure(self, trace: Trace, exc: httpx.TransportError, attempt: int) -> float:
+        """Seconds to wait before retrying a call that got no answer, or raise: it was too slow, found nothing to connect to,
+        or the connection dropped before an answer."""
+        detail = scrub(describe(exc), self.secrets)
         if attempt < self.max_retries:
             trace.retries += 1
             trace.notes.append(f"Retry {attempt + 1}: {detail}")
             return retry_delay(attempt)
-        if failure == "timeout":  # the url and action are the trace's, set by `fail`
+        if isinstance(exc, httpx.TimeoutException):  # the url and action are the trace's, set by `fail`
             error: GuideError = TimedOut(detail=detail)
-        elif failure == "dropped":
+        elif not isinstance(exc, httpx.ConnectError):
             error = StreamBrokeOff(
                 "The server closed the connection without answering.", hint="It may have crashed or restarted; try again.", detail=detail
             )
@@ -244,6 +247,11 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         location = trace.response_headers.get("location", "")
         where = f" and pointed to {redact_url(location)}." if location else " without saying where."
         return self.fail(trace, Redirected(status=trace.status, body=trace.response_body, detail=f"It answered {trace.status}{where}"), started)
+
+    def broke_off(self, trace: Trace, exc: httpx.HTTPError, partial: str, started: float) -> GuideError:
+        """The error for a connection that failed while a reply was arriving."""
+        kind = TimedOut if isinstance(exc, httpx.TimeoutException) else StreamBrokeOff
+        return self.fail(trace, kind(partial=partial, detail=describe(exc)), started)
 
     def too_large(self, trace: Trace, started: float, partial: str = "") -> GuideError:
         """The error for a reply past MAX_REPLY; what arrived of a stream is kept."""
@@ -315,11 +323,11 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         """
         return {"headers": self.headers(call), "content": self.content(call), "data": call.form, "files": call.files}
 
-    def probe_unanswered(self, call: Call, trace: Trace, started: float, failure: str) -> Finding:
+    def probe_unanswered(self, call: Call, trace: Trace, started: float, exc: httpx.HTTPError) -> Finding:
         """A probe that got no answer: the question stays open."""
-        trace.notes.append(failure)
+        trace.notes.append(describe(exc))
         self.end(trace, started)
-        return judge(call.action, None, b"", failure)
+        return judge(call.action, None, b"", describe(exc))
 
     def probe_answered(self, call: Call, trace: Trace, started: float, status: int, headers: dict[str, str], body: bytes) -> Finding:
         """What a probe's answer says about the route."""
@@ -388,3 +396,8 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
             return read(*args, **kwargs)
         except GuideError as error:
             raise self.fail(trace, error) from None
+
+
+def describe(exc: Exception) -> str:
+    """An httpx failure in plain words."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -42,6 +42,7 @@ AUDIO_MAGIC += ((b"\xff\xfb", ".mp3"), (b"\xff\xf3", ".mp3"), (b"\xff\xf2", ".mp
 SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
 
 
+USER_AGENT = "guide (OpenAI-compatible client)"
 LONG = 160
 """Strings longer than this are shortened in the gentle call as shown."""
 

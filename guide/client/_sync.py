@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 
 from ._address import redact_url
-from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore
+from ._core import MAX_REPLY, PROBE_POOL, PROBE_READ, PROBE_TIMEOUT, GuideCore, describe
 from ._errors import GuideError
-from ._http import PROBE_POOL, broke_off, describe, failure_of
 from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
 from ._providers import Finding, confirmed, failed_on_probe
@@ -190,7 +189,7 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
                 request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
                 response = self._http.send(request, stream=True)
             except httpx.TransportError as exc:
-                time.sleep(self.after_failure(trace, failure_of(exc), attempt, describe(exc)))
+                time.sleep(self.after_failure(trace, exc, attempt))
             else:
                 received = dict(response.headers)
                 delay = self.after_status(trace, response.status_code, received, attempt) if response.status_code >= 400 else None
@@ -217,7 +216,7 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
                     raise self.too_large(trace, started)
             return bytes(body)
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, ""), started) from None
+            raise self.broke_off(trace, exc, "", started) from None
         finally:
             response.close()
 
@@ -261,7 +260,7 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
         except GuideError as error:
             raise self.fail(trace, error, started) from None
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, reader.partial()), started) from None
+            raise self.broke_off(trace, exc, reader.partial(), started) from None
         finally:
             response.close()
         self.answer_usage(trace, answer)
@@ -305,5 +304,5 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
             finally:
                 response.close()
         except httpx.HTTPError as exc:
-            return self.probe_unanswered(call, trace, started, describe(exc))
+            return self.probe_unanswered(call, trace, started, exc)
         return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), body[:PROBE_READ])

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._address import check_address, url_for, url_secrets
-    from ._core import USER_AGENT
     from ._pictures import Prepared, prepare, read_picture
     from ._png import MAX_PIXELS, Pixel
     from ._png import decode as png_decode
     from ._png import header as png_header
     from ._providers import DEFAULT_BASE_URL
+    from ._requests import USER_AGENT
     from ._secrets import scrub
     from ._tools import MAX_ROUNDS, BeforeTool
     from ._trace import FRAMES_FIRST, FRAMES_LAST, OFF_MAP, ChunkKinds, frame_type
@@ -30,7 +30,7 @@ _HOMES = {
     "BeforeTool": ("_tools", "BeforeTool"),
     "MAX_ROUNDS": ("_tools", "MAX_ROUNDS"),
     "OFF_MAP": ("_trace", "OFF_MAP"),
-    "USER_AGENT": ("_core", "USER_AGENT"),
+    "USER_AGENT": ("_requests", "USER_AGENT"),
     "ChunkKinds": ("_trace", "ChunkKinds"),
     "Pixel": ("_png", "Pixel"),
     "Prepared": ("_pictures", "Prepared"),
