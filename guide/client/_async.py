@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from ._address import redact_url
-from ._core import MAX_REPLY, PROBE_POOL, PROBE_READ, PROBE_TIMEOUT, GuideCore, describe
+from ._core import MAX_REPLY, PROBE_POOL, PROBE_READ, GuideCore, describe
 from ._errors import GuideError
 from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
@@ -37,7 +37,6 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     """
 
     def _client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-        self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
         return httpx.AsyncClient(transport=transport, verify=self._ssl, timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
 
     async def aclose(self) -> None:
@@ -225,11 +224,11 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
 
     async def _open(self, call: Call, trace: Trace, started: float) -> httpx.Response:
         """Send the call, retrying as the official SDK does; the answer is open."""
-        headers, content = self.headers(call), self.content(call)
+        sent = self.request_args(call)
         attempt = 0
         while True:
             try:
-                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
+                request = self._http.build_request(**sent)
                 response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 await asyncio.sleep(self.after_failure(trace, exc, attempt))
@@ -327,15 +326,13 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
         """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""
         if self._custom:
             return nullcontext(self._http)
-        return httpx.AsyncClient(verify=self._ssl, limits=PROBE_POOL, timeout=httpx.Timeout(PROBE_TIMEOUT, connect=self.connect_timeout))
+        return httpx.AsyncClient(verify=self._ssl, limits=PROBE_POOL, timeout=self._probe_timeout)
 
     async def _probe(self, http: httpx.AsyncClient, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
-            request = http.build_request(
-                call.action.method, call.url, timeout=httpx.Timeout(PROBE_TIMEOUT, connect=self.connect_timeout), **self.probe_request(call)
-            )
+            request = http.build_request(**self.request_args(call), timeout=self._probe_timeout)
             response = await http.send(request, stream=True)
             try:
                 body = b""

@@ -40,7 +40,9 @@ from ._trace import Trace
 TraceCallback = Callable[[Trace], None]
 PROBE_TIMEOUT = 10.0
 PROBE_POOL = httpx.Limits(max_keepalive_connections=0)
-"""Probes keep no connection alive: each gets a fresh one, which guide closes once the answer is read."""
+"""Probes keep no connection alive (some servers leave an unread body behind on a kept-alive one after a 404): each gets
+a fresh one, which guide closes once the answer is read, never by `Connection: close`: a server that answers before
+reading the body (404 at once) would close while the body still arrives, and the reset wipes its answer unread."""
 PROBE_READ = 64 * 1024
 """The most of a probe's answer guide reads: the start is enough to judge by."""
 MAX_REPLY = 64 * 1024 * 1024
@@ -80,6 +82,8 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         self.on_trace = on_trace
         self._listed_model: str | None = None
         self._custom = transport is not None
+        self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
+        self._probe_timeout = httpx.Timeout(PROBE_TIMEOUT, connect=self.connect_timeout)
         self._http = self._client(transport)
 
     def _client(self, transport: TransportT | None) -> ClientT:
@@ -154,6 +158,10 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         if call.json is None:
             return None
         return json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def request_args(self, call: Call) -> dict[str, Any]:
+        """What `build_request` takes to send this call."""
+        return dict(method=call.action.method, url=call.url, headers=self.headers(call), content=self.content(call), data=call.form, files=call.files)
 
     def begin(self, call: Call) -> Trace:
         """A new trace for this call, announced to subscribers."""
@@ -314,14 +322,6 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         return scrub_value(value, self.secrets)
 
     # Probes and image downloads: the drivers do the I/O, these decide.
-
-    def probe_request(self, call: Call) -> dict[str, Any]:
-        """What a probe sends, on a fresh connection (some servers leave an unread body behind on a kept-alive one after a 404).
-
-        guide closes it itself once the answer is read, never by `Connection: close`: a server that answers before reading
-        the body (404 at once) would close while the body still arrives, and the reset wipes its answer before guide reads it.
-        """
-        return {"headers": self.headers(call), "content": self.content(call), "data": call.form, "files": call.files}
 
     def probe_unanswered(self, call: Call, trace: Trace, started: float, exc: httpx.HTTPError) -> Finding:
         """A probe that got no answer: the question stays open."""
