@@ -69,8 +69,14 @@ class Decoded:
     lines: dict[int, bytes]
 
     def pixel(self, x: int, y: int) -> Pixel:
-        """The RGB colour at (x, y) (alpha dropped); y must be a row that was kept."""
-        return _pixel(self.lines[y], x * CHANNELS[self.colour], self.colour, self.palette)
+        """The RGB colour at (x, y) (alpha dropped; a palette index past the palette is black); y must be a row that was kept."""
+        line, at, palette = self.lines[y], x * CHANNELS[self.colour], self.palette
+        if self.colour in (2, 6):
+            return line[at], line[at + 1], line[at + 2]
+        if self.colour == 3:
+            index = line[at] * 3
+            return (palette[index], palette[index + 1], palette[index + 2]) if index + 2 < len(palette) else (0, 0, 0)
+        return line[at], line[at], line[at]
 
 
 def _chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]] | None:
@@ -212,15 +218,6 @@ def _unfiltered(kind: int, raw: bytes, previous: bytes, step: int, lanes: tuple[
     return bytes(line)
 
 
-def _pixel(line: bytes, at: int, colour: int, palette: bytes) -> Pixel:
-    if colour in (2, 6):
-        return line[at], line[at + 1], line[at + 2]
-    if colour == 3:
-        index = line[at] * 3
-        return (palette[index], palette[index + 1], palette[index + 2]) if index + 2 < len(palette) else (0, 0, 0)
-    return line[at], line[at], line[at]
-
-
 def fitted(width: int, height: int, side: int) -> tuple[int, int]:
     """The size that fits within `side` on both sides, keeping the proportions."""
     scale = min(1.0, side / max(width, height))
@@ -266,7 +263,7 @@ def _gatherer(found: Header, columns: list[int]) -> Callable[[bytes], bytes]:
     channels = (0, 1, 2) if found.colour in (2, 6) else (0,)  # grey and palette rows give one byte a pixel
     getters = [itemgetter(*[x * step + channel for x in columns]) for channel in channels]
     tables: list[bytes | None] = [None, None, None]
-    if found.colour == 3:  # colour the indices by the palette, as _pixel does (an index past it is black)
+    if found.colour == 3:  # colour the indices by the palette, as Decoded.pixel does (an index past it is black)
         palette = found.palette
         tables = [bytes(palette[3 * i + c] if 3 * i + 2 < len(palette) else 0 for i in range(256)) for c in range(3)]
 
