@@ -87,6 +87,7 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         self._http = self._client(transport)
 
     def _client(self, transport: TransportT | None) -> ClientT:
+        """The httpx client this driver sends through (each driver opens its own kind)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
