@@ -66,13 +66,10 @@ class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     ) -> AsyncReply:
         """Chat completions: you offer context; it reflects and responds.
 
-        `images`, `tools` and `run_tools` as for `Guide.think`. Pictures are
-        read and made smaller off the event loop. With `run_tools`, iterating
-        streams every round (`parts()` also yields ("tool", …) as each call is
-        answered); plain functions run in a worker thread, async ones on this
-        loop; `before_tool(call)` is awaited before each call runs (True runs
-        it; False or a text does not, and the model reads why). The reply ends
-        as the last round's answer, the rounds before it in `reply.rounds`.
+        `images`, `tools` and `run_tools` as for `Guide.think`. Pictures are read and made smaller off the event loop. With `run_tools`,
+        iterating streams every round (`parts()` also yields ("tool", …) as each call is answered); plain functions run in a worker thread,
+        async ones on this loop; `before_tool(call)` is awaited before each call runs (True runs it; False or a text does not, and the model
+        reads why). The reply ends as the last round's answer, the rounds before it in `reply.rounds`.
         """
         toolbox = Toolbox(tools) if tools else None
         shown = {"images": list(images) if images else None, "tools": list(tools) if tools else None, "run_tools": run_tools or None}

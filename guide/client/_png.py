@@ -1,10 +1,9 @@
 """PNG in pure Python: decode, downscale, encode. Headless (the app's preview draws from it too).
 
-Only 8-bit, non-interlaced PNG (grey, RGB, palette, with or without alpha). Every byte may be hostile, so the work is
-bounded before it is done: one IHDR, first; at most MAX_PIXELS pixels and LONGEST_SIDE a side; scanlines inflated a
-piece at a time, each row unfiltered as it comes and kept only where asked; at most MAX_WORK of unfiltering, weighted
-by each filter's cost in pure Python (None and Up on whole rows as big integers, Sub in a few such passes, Average and
-Paeth a byte at a time). Callers still run it off the UI's loop.
+Only 8-bit, non-interlaced PNG (grey, RGB, palette, with or without alpha). Every byte may be hostile, so the work is bounded before it is
+done: one IHDR, first; at most MAX_PIXELS pixels and LONGEST_SIDE a side; scanlines inflated a piece at a time, each row unfiltered as it
+comes and kept only where asked; at most MAX_WORK of unfiltering, weighted by each filter's cost in pure Python (None and Up on whole rows
+as big integers, Sub in a few such passes, Average and Paeth a byte at a time). Callers still run it off the UI's loop.
 """
 
 from __future__ import annotations

@@ -247,9 +247,8 @@ class Planner:
 def empty(action: Action, base: str) -> Call:
     """A request no server can act on: routes that exist reject it, others 404.
 
-    An empty JSON body is not enough: llama.cpp's server answers `{}` on chat
-    by generating from an empty conversation. A required field with the wrong
-    type (an object where a list or text belongs) is refused by validation first.
+    An empty JSON body is not enough: llama.cpp's server answers `{}` on chat by generating from an empty conversation.
+    A required field with the wrong type (an object where a list or text belongs) is refused by validation first.
     """
     if action.method == "GET":
         return Call(action, url_for(base, action), gentle=PROBE)

@@ -54,9 +54,8 @@ def scrub_body(body: bytes, secrets: Secrets) -> bytes:
 def scrub_decoded(data: str, parsed: Any, secrets: Secrets) -> tuple[str, Any]:
     """A JSON text and its parsed value, with every secret its escapes spell (`"\\u0073\\u006b-…"`) replaced in both.
 
-    The raw text was scrubbed already; what its escapes decode to was not, and
-    every field read from the value (model, ids, error texts, fields kept in
-    the trace unread) comes from the decoded form. Unchanged when no secret is there.
+    The raw text was scrubbed already; what its escapes decode to was not, and every field read from the value (model,
+    ids, error texts, fields kept in the trace unread) comes from the decoded form. Unchanged when no secret is there.
     """
     try:
         text = json.dumps(parsed, ensure_ascii=False)

@@ -38,8 +38,7 @@ def error_shaped(parsed: Any) -> bool:
 def in_shape(row: Action, headers: Mapping[str, str], body: bytes, parsed: Any, *, cut: bool) -> bool:
     """Whether a successful answer is the one the spec gives this row's action.
 
-    `cut` says the probe read only the start of the body (a long catalog):
-    then the opening of a JSON object naming the fields is enough.
+    `cut` says the probe read only the start of the body (a long catalog): then the opening of a JSON object naming the fields is enough.
     """
     media = media_type(headers)
     if media == "text/event-stream":

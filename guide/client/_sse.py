@@ -91,8 +91,7 @@ class SSEDecoder:
     def close(self) -> list[ServerSentEvent]:
         """The stream has ended; return an event left without its blank line.
 
-        WHATWG discards such an event; servers that forget the last blank line
-        after `data: [DONE]` are common enough that guide keeps it.
+        WHATWG discards such an event; servers that forget the last blank line after `data: [DONE]` are common enough that guide keeps it.
         """
         tail, self._tail = self._tail + "".join(self._held), ""
         self._held.clear()

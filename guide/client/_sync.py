@@ -60,14 +60,11 @@ class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
     ) -> Reply:
         """Chat completions: you offer context; it reflects and responds.
 
-        `images` (paths, bytes or URLs) go with the last user message;
-        `tools` (typed functions or tool dicts) are offered to the model. With
-        `run_tools=True` guide runs the functions the reply asks for and sends
-        their answers back, each round trip a call of its own, until the model
-        answers in words: the reply returned is that answer, finished, and
-        `reply.rounds` holds the replies that asked for tools. `before_tool(call)`
-        is asked before each call runs: True runs it; False or a text does
-        not, and the model reads "The user declined this call." or that text.
+        `images` (paths, bytes or URLs) go with the last user message; `tools` (typed functions or tool dicts) are offered to the model.
+        With `run_tools=True` guide runs the functions the reply asks for and sends their answers back, each round trip a call of its own,
+        until the model answers in words: the reply returned is that answer, finished, and `reply.rounds` holds the replies that asked for
+        tools. `before_tool(call)` is asked before each call runs: True runs it; False or a text does not, and the model reads "The user
+        declined this call." or that text.
         """
         name, notes = self._model(model)
         pictures = [prepare(image) for image in images or ()]

@@ -149,8 +149,7 @@ class Trace:
     def snapshot(self) -> Trace:
         """A copy to hand to another thread (the store's writer builds the record there, off the UI loop).
 
-        Its lists and headers are its own; the bodies are shared, as nothing
-        changes them once the call has ended.
+        Its lists and headers are its own; the bodies are shared, as nothing changes them once the call has ended.
         """
         return replace(
             self,
@@ -244,9 +243,8 @@ def frame_type(data: str) -> str:
 class ChunkKinds:
     """What each chat chunk carried: "reasoning", "answer", "tool_calls", or "" (usage, the end, anything else).
 
-    Reasoning is a `reasoning_content` or `reasoning` delta, or content inside
-    a `<think>` that opens the reply, followed chunk by chunk. The reader counts
-    the frames it leaves out by these kinds; the call detail marks those it shows.
+    Reasoning is a `reasoning_content` or `reasoning` delta, or content inside a `<think>` that opens the reply, followed chunk by chunk.
+    The reader counts the frames it leaves out by these kinds; the call detail marks those it shows.
     """
 
     __slots__ = ("inline",)
