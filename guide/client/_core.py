@@ -153,16 +153,10 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    @staticmethod
-    def content(call: Call) -> bytes | None:
-        """The JSON body as bytes, exactly as sent and as the trace shows it."""
-        if call.json is None:
-            return None
-        return json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
-
     def request_args(self, call: Call) -> dict[str, Any]:
-        """What `build_request` takes to send this call."""
-        return dict(method=call.action.method, url=call.url, headers=self.headers(call), content=self.content(call), data=call.form, files=call.files)
+        """What `build_request` takes to send this call (the JSON body as bytes, exactly as the trace shows it)."""
+        content = None if call.json is None else json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
+        return dict(method=call.action.method, url=call.url, headers=self.headers(call), content=content, data=call.form, files=call.files)
 
     def begin(self, call: Call) -> Trace:
         """A new trace for this call, announced to subscribers."""
