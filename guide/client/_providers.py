@@ -1,10 +1,16 @@
-"""Servers: provider presets and reading a probe (the address rules are in `_address`)."""
+"""Servers: provider presets and reading a probe (the address rules are in `_address`).
+
+A probe counts a route as offered only when it answers in the shape the OpenAPI spec gives its answer (the top-level
+fields that tell each apart, on the map's rows), or an error's: a server that answers every path with a page and 200
+offers nothing guide can use.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ._map import Action, Gentle
 
@@ -86,7 +92,6 @@ def judge(
     """
     # Imported here: the app's status line needs only the addresses.
     from ._responses import LM_STUDIO_NO_ROUTE, decode_json, error_detail
-    from ._shapes import error_shaped, in_shape, web_page
 
     def found(support: Support, reason: str) -> Finding:
         return Finding(action.name, support, status, reason)
@@ -119,3 +124,45 @@ def judge(
     if error_shaped(parsed):
         return found("yes", "the route exists (it refused the probe's invalid request)")
     return found("no", f"answered {status}, but not in the API's shape: {words or 'an empty body'}")
+
+
+SOUND_TYPES = ("audio/", "application/octet-stream")
+"""How speech is labelled: the spec says octet-stream; servers name the format."""
+
+ERROR_FIELDS = ("error", "detail", "message")
+"""An error's top-level field: OpenAI's `error`, FastAPI's `detail`, vLLM's flat `message`."""
+
+_WEB_PAGE = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """The content type without its parameters, lower case."""
+    return str(headers.get("content-type", "")).split(";")[0].strip().lower()
+
+
+def web_page(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether an answer is a web page rather than anything the API sends."""
+    return "html" in media_type(headers) or bool(_WEB_PAGE.match(body[:512]))
+
+
+def error_shaped(parsed: Any) -> bool:
+    """Whether parsed JSON is an error object, as OpenAI and the usual servers send them."""
+    return isinstance(parsed, dict) and any(parsed.get(name) for name in ERROR_FIELDS)
+
+
+def in_shape(row: Action, headers: Mapping[str, str], body: bytes, parsed: Any, *, cut: bool) -> bool:
+    """Whether a successful answer is the one the spec gives this row's action.
+
+    `cut` says the probe read only the start of the body (a long catalog): then the opening of a JSON object naming the fields is enough.
+    """
+    media = media_type(headers)
+    if media == "text/event-stream":
+        return row.spec_streams
+    if row.sound:
+        return media.startswith(SOUND_TYPES) and bool(body)
+    fields = row.answer_fields
+    if isinstance(parsed, dict):
+        return all(name in parsed for name in fields)
+    if cut and body.lstrip().startswith(b"{"):
+        return all(re.search(rb'"%s"\s*:' % re.escape(name.encode()), body) for name in fields)
+    return False
