@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
@@ -128,41 +128,25 @@ class Planner:
         toolbox: Toolbox | None = None,
         asked_with: dict[str, Any] | None = None,
     ) -> Call:
-        """POST /chat/completions with these messages (pictures and tools as given in `asked_with` for the gentle call)."""
+        """POST /chat/completions with these messages, the system prompt first; pictures (image_url content parts) join the
+        last user message, tools are offered (both as given in `asked_with` for the gentle call)."""
         gentle = gentle_call(Gentle.think, messages, system=system, model=asked, stream=stream or None, **(asked_with or {}), **options)
-        notes = (*notes, *(picture.note for picture in pictures))
-        specs = toolbox.specs if toolbox else []
-        return self._think(messages, system, model, stream, options, gentle, notes, [picture.part for picture in pictures], specs)
-
-    def plan_picture_probe(self, model: str) -> Call:
-        """A think call with one pixel and max_tokens 1: the cheapest question whether a model takes pictures."""
-        return self._think(
-            "What is in this picture?", None, model, False, {"max_tokens": 1}, "ai.probe_pictures()", (), [prepare(PROBE_PNG).part], []
-        )
-
-    def _think(
-        self,
-        messages: Messages,
-        system: str | None,
-        model: str,
-        stream: bool,
-        options: dict[str, Any],
-        gentle: str,
-        notes: tuple[str, ...],
-        pictures: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-    ) -> Call:
-        """The system prompt first; pictures (image_url content parts) join the last user message; tools are offered."""
         listed = as_messages(messages, system)
         if pictures:
             last = next((i for i in range(len(listed) - 1, -1, -1) if listed[i].get("role") == "user"), None)
             if last is None:
                 raise RequestRefused("Pictures go with a user message, and there is none.", hint="Say something with the picture.")
-            listed[last] = with_pictures(listed[last], pictures)
+            listed[last] = with_pictures(listed[last], [picture.part for picture in pictures])
         body: dict[str, Any] = {"model": model, "messages": listed, **options}
-        if tools:
-            body["tools"] = list(tools)
+        if toolbox is not None and toolbox.specs:
+            body["tools"] = list(toolbox.specs)
+        notes = (*notes, *(picture.note for picture in pictures))
         return self._call(Gentle.think, gentle, notes, json=_streaming(body, stream), stream=stream)
+
+    def plan_picture_probe(self, model: str) -> Call:
+        """A think call with one pixel and max_tokens 1: the cheapest question whether a model takes pictures."""
+        call = self.plan_think("What is in this picture?", None, model, None, False, {"max_tokens": 1}, (), pictures=[prepare(PROBE_PNG)])
+        return replace(call, gentle="ai.probe_pictures()", notes=())
 
     def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
         """POST /completions with the beginning of a text."""
