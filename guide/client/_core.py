@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
@@ -113,14 +114,9 @@ class GuideCore(Planner, Generic[TransportT, ClientT]):
         assert call.json is not None
         messages = [*call.json["messages"], asked(reply.text, calls), *answered(calls, results)]
         shown = ", ".join(c.shown() for c in calls)
-        return Call(
-            call.action,
-            call.url,
-            json={**call.json, "messages": messages},
-            stream=call.stream,
-            gentle=f"{call.gentle.split('  #')[0]}  # round {rounds + 1}: the answers of {shown} go back",
-            notes=(f"Tool round {rounds + 1}: guide ran {shown} and sent the answers back as tool messages.",),
-        )
+        gentle = f"{call.gentle.split('  #')[0]}  # round {rounds + 1}: the answers of {shown} go back"
+        notes = (f"Tool round {rounds + 1}: guide ran {shown} and sent the answers back as tool messages.",)
+        return replace(call, json={**call.json, "messages": messages}, gentle=gentle, notes=notes)
 
     @staticmethod
     def picture_finding(error: GuideError | None) -> Finding:
