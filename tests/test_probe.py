@@ -10,7 +10,7 @@ from loopback import Answer, LoopbackServer
 
 from guide import ACTIONS, AsyncGuide, Guide
 from guide.client import PROVIDERS, probe
-from guide.client._shapes import SOUND_TYPES
+from guide.client._providers import SOUND_TYPES
 
 CHAT_ONLY = {"/chat/completions", "/completions", "/models"}
 

@@ -8,62 +8,61 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from ._address import api_base, display_address, redact_url
-    from ._async import AsyncGuide
-    from ._errors import (
-        CannotConnect,
-        GuideError,
-        KeyRefused,
-        ModelNotFound,
-        NoModel,
-        NotOffered,
-        PicturesNotTaken,
-        RateLimited,
-        Redirected,
-        ReplyNotUnderstood,
-        ReplyTooLarge,
-        RequestRefused,
-        ServerFailed,
-        StreamBrokeOff,
-        TimedOut,
-        ToolsNotTaken,
-        ToolsWentOn,
-        UnusableAddress,
-    )
-    from ._map import ACTIONS, API_VERSION, Action, Gentle
-    from ._providers import PROVIDERS, Finding, Provider
-    from ._reply import AsyncReply, Reply
-    from ._results import Catalog, ModelInfo, Picture, Sound, Transcript, Vector, Vectors, Verdict
-    from ._secrets import redact_key
-    from ._sse import ServerSentEvent, SSEDecoder
-    from ._sync import Guide
-    from ._tools import Tool, ToolCall, tool_spec
-    from ._trace import Trace
+from . import _errors  # the error tree is small and imports nothing: its classes are listed from it
+
+if TYPE_CHECKING:  # each name as itself: exported, for mypy, without a third list
+    from ._address import api_base as api_base
+    from ._address import display_address as display_address
+    from ._address import redact_url as redact_url
+    from ._async import AsyncGuide as AsyncGuide
+    from ._errors import CannotConnect as CannotConnect
+    from ._errors import GuideError as GuideError
+    from ._errors import KeyRefused as KeyRefused
+    from ._errors import ModelNotFound as ModelNotFound
+    from ._errors import NoModel as NoModel
+    from ._errors import NotOffered as NotOffered
+    from ._errors import PicturesNotTaken as PicturesNotTaken
+    from ._errors import RateLimited as RateLimited
+    from ._errors import Redirected as Redirected
+    from ._errors import ReplyNotUnderstood as ReplyNotUnderstood
+    from ._errors import ReplyTooLarge as ReplyTooLarge
+    from ._errors import RequestRefused as RequestRefused
+    from ._errors import ServerFailed as ServerFailed
+    from ._errors import StreamBrokeOff as StreamBrokeOff
+    from ._errors import TimedOut as TimedOut
+    from ._errors import ToolsNotTaken as ToolsNotTaken
+    from ._errors import ToolsWentOn as ToolsWentOn
+    from ._errors import UnusableAddress as UnusableAddress
+    from ._map import ACTIONS as ACTIONS
+    from ._map import API_VERSION as API_VERSION
+    from ._map import Action as Action
+    from ._map import Gentle as Gentle
+    from ._providers import PROVIDERS as PROVIDERS
+    from ._providers import Finding as Finding
+    from ._providers import Provider as Provider
+    from ._reply import AsyncReply as AsyncReply
+    from ._reply import Reply as Reply
+    from ._results import Catalog as Catalog
+    from ._results import ModelInfo as ModelInfo
+    from ._results import Picture as Picture
+    from ._results import Sound as Sound
+    from ._results import Transcript as Transcript
+    from ._results import Vector as Vector
+    from ._results import Vectors as Vectors
+    from ._results import Verdict as Verdict
+    from ._secrets import redact_key as redact_key
+    from ._sse import ServerSentEvent as ServerSentEvent
+    from ._sse import SSEDecoder as SSEDecoder
+    from ._sync import Guide as Guide
+    from ._tools import Tool as Tool
+    from ._tools import ToolCall as ToolCall
+    from ._tools import tool_spec as tool_spec
+    from ._trace import Trace as Trace
 
 _HOMES = {
     "_address": ["api_base", "display_address", "redact_url"],
     "_async": ["AsyncGuide"],
-    "_errors": [
-        "CannotConnect",
-        "GuideError",
-        "KeyRefused",
-        "ModelNotFound",
-        "NoModel",
-        "NotOffered",
-        "PicturesNotTaken",
-        "RateLimited",
-        "Redirected",
-        "ReplyNotUnderstood",
-        "ReplyTooLarge",
-        "RequestRefused",
-        "ServerFailed",
-        "StreamBrokeOff",
-        "TimedOut",
-        "ToolsNotTaken",
-        "ToolsWentOn",
-        "UnusableAddress",
-    ],
+    "_errors": [name for name, value in vars(_errors).items() if isinstance(value, type) and issubclass(value, _errors.GuideError)],
     "_map": ["ACTIONS", "API_VERSION", "Action", "Gentle"],
     "_providers": ["PROVIDERS", "Finding", "Provider"],
     "_reply": ["AsyncReply", "Reply"],
@@ -96,53 +95,5 @@ def probe(base_url: str, *, api_key: str | None = None) -> dict[str, Finding]:
         return ai.probe()
 
 
-__all__ = [
-    "ACTIONS",
-    "API_VERSION",
-    "PROVIDERS",
-    "Action",
-    "AsyncGuide",
-    "AsyncReply",
-    "CannotConnect",
-    "Catalog",
-    "Finding",
-    "Gentle",
-    "Guide",
-    "GuideError",
-    "KeyRefused",
-    "ModelInfo",
-    "ModelNotFound",
-    "NoModel",
-    "NotOffered",
-    "Picture",
-    "PicturesNotTaken",
-    "Provider",
-    "RateLimited",
-    "Redirected",
-    "Reply",
-    "ReplyNotUnderstood",
-    "ReplyTooLarge",
-    "RequestRefused",
-    "SSEDecoder",
-    "ServerFailed",
-    "ServerSentEvent",
-    "Sound",
-    "StreamBrokeOff",
-    "TimedOut",
-    "Tool",
-    "ToolCall",
-    "ToolsNotTaken",
-    "ToolsWentOn",
-    "Trace",
-    "Transcript",
-    "UnusableAddress",
-    "Vector",
-    "Vectors",
-    "Verdict",
-    "api_base",
-    "display_address",
-    "probe",
-    "redact_key",
-    "redact_url",
-    "tool_spec",
-]
+__all__ = sorted([*_MODULE_OF, "probe"], key=lambda name: (0 if name.isupper() else 1 if name[:1].isupper() else 2, name))
+"""Constants, then classes, then the rest, as ruff's RUF022 orders a written list."""

@@ -1,14 +1,8 @@
-"""The server's address: checked, versioned once, and never shown with its secrets.
+"""The server's address: checked (only http and https, refused before any request), versioned once, never shown with its secrets.
 
-The user gives an address without a version (`http://localhost:11434`);
-`api_base` adds `/v1` unless the address already ends in a version segment
-(`/v1`, `/v1beta/openai`, `/openai/v1`), which is then used as given. A query
-string stays a query string: it follows the action's path, never precedes it.
-
-Addresses sometimes carry credentials (`http://user:secret@host`,
-`?api-key=secret`). Requests use them as given; everything a person or a
-file sees (traces, snippets, errors, repr, settings) gets `redact_url`.
-Only http and https are spoken: anything else is refused before a request.
+`api_base` adds `/v1` unless the address ends in a version already (`/v1`, `/v1beta/openai`, `/openai/v1`); a query
+follows the action's path. Credentials in an address (`user:secret@`, `?api-key=`) are sent as given; everything a
+person or a file sees (traces, snippets, errors, repr, settings) gets `redact_url`.
 """
 
 from __future__ import annotations

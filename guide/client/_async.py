@@ -6,14 +6,14 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from functools import partial
 from typing import Any
 
 import httpx
 
 from ._address import redact_url
-from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
+from ._core import MAX_REPLY, PROBE_POOL, PROBE_READ, GuideCore, describe
 from ._errors import GuideError
-from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
 from ._providers import Finding, confirmed, failed_on_probe
@@ -28,7 +28,7 @@ READ_AT_ONCE = 8192
 """Characters of a stream read before the loop is let go: one read of 64 KB can hold 3,000 tiny events, 100 ms of work or more."""
 
 
-class AsyncGuide(GuideCore):
+class AsyncGuide(GuideCore[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     """The gentle actions over HTTP, for asyncio.
 
     ai = AsyncGuide(base_url="http://127.0.0.1:8080")
@@ -36,30 +36,8 @@ class AsyncGuide(GuideCore):
     async for piece in ai.think("Tell me more.", stream=True): ...
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        model: str | None = None,
-        timeout: float = 600.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 2,
-        on_trace: TraceCallback | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            api_key=api_key,
-            model=model,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_retries=max_retries,
-            on_trace=on_trace,
-        )
-        self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
-        self._custom = transport is not None
-        self._http = httpx.AsyncClient(transport=transport, verify=self._ssl, timeout=timeouts(timeout, self.connect_timeout))
+    def _client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, verify=self._ssl, timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -88,13 +66,10 @@ class AsyncGuide(GuideCore):
     ) -> AsyncReply:
         """Chat completions: you offer context; it reflects and responds.
 
-        `images`, `tools` and `run_tools` as for `Guide.think`. Pictures are
-        read and made smaller off the event loop. With `run_tools`, iterating
-        streams every round (`parts()` also yields ("tool", …) as each call is
-        answered); plain functions run in a worker thread, async ones on this
-        loop; `before_tool(call)` is awaited before each call runs (True runs
-        it; False or a text does not, and the model reads why). The reply ends
-        as the last round's answer, the rounds before it in `reply.rounds`.
+        `images`, `tools` and `run_tools` as for `Guide.think`. Pictures are read and made smaller off the event loop. With `run_tools`,
+        iterating streams every round (`parts()` also yields ("tool", …) as each call is answered); plain functions run in a worker thread,
+        async ones on this loop; `before_tool(call)` is awaited before each call runs (True runs it; False or a text does not, and the model
+        reads why). The reply ends as the last round's answer, the rounds before it in `reply.rounds`.
         """
         toolbox = Toolbox(tools) if tools else None
         shown = {"images": list(images) if images else None, "tools": list(tools) if tools else None, "run_tools": run_tools or None}
@@ -196,7 +171,7 @@ class AsyncGuide(GuideCore):
     async def discern(self, text: str, *, model: str | None = None) -> Verdict:
         """Moderations: is this safe to say?"""
         trace, parsed = await self._exchange(self.plan_discern(text, model))
-        return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
+        return self.with_trace(self.parsed(trace, parse_verdict, parsed), trace)  # type: ignore[no-any-return]
 
     async def replay(self, action: Gentle, body: dict[str, Any]) -> Trace:
         """Send `action`'s request with this JSON body, exactly as written, and give back its trace.
@@ -207,13 +182,7 @@ class AsyncGuide(GuideCore):
         call = self.plan_replay(action, body)
         kind = ACTIONS[action].reads
         if kind is not None:
-
-            async def start(reply: AsyncReply) -> AsyncIterator[None]:
-                async with aclosing(self._answer(call, kind, reply)) as answer:
-                    async for _ in answer:
-                        yield
-
-            reply = await AsyncReply(start)
+            reply = await AsyncReply(partial(self._answer, call, kind))
             assert reply.trace is not None
             return reply.trace
         trace, _ = await self._exchange(call, binary=ACTIONS[action].sound)
@@ -252,14 +221,14 @@ class AsyncGuide(GuideCore):
 
     async def _open(self, call: Call, trace: Trace, started: float) -> httpx.Response:
         """Send the call, retrying as the official SDK does; the answer is open."""
-        headers, content = self.headers(call), self.content(call)
+        sent = self.request_args(call)
         attempt = 0
         while True:
             try:
-                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
+                request = self._http.build_request(**sent)
                 response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
-                await asyncio.sleep(self.after_failure(trace, failure_of(exc), attempt, describe(exc)))
+                await asyncio.sleep(self.after_failure(trace, exc, attempt))
             else:
                 received = dict(response.headers)
                 delay = self.after_status(trace, response.status_code, received, attempt) if response.status_code >= 400 else None
@@ -279,15 +248,14 @@ class AsyncGuide(GuideCore):
         try:
             if self.declared_too_large(response.headers):
                 raise self.too_large(trace, started)
-            parts, size = [], 0
+            body = bytearray()
             async for part in response.aiter_bytes():
-                size += len(part)
-                if size > MAX_REPLY:
+                body += part
+                if len(body) > MAX_REPLY:
                     raise self.too_large(trace, started)
-                parts.append(part)
-            return b"".join(parts)
+            return bytes(body)
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, ""), started) from None
+            raise self.broke_off(trace, exc, "", started) from None
         finally:
             await response.aclose()
 
@@ -330,43 +298,38 @@ class AsyncGuide(GuideCore):
         except GuideError as error:
             raise self.fail(trace, error, started) from None
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, reader.partial()), started) from None
+            raise self.broke_off(trace, exc, reader.partial(), started) from None
         finally:
             await response.aclose()
         self.answer_usage(trace, answer)
         self.end(trace, started)
 
     async def _download(self, trace: Trace, url: str) -> bytes:
-        refused = self.download_refused(trace, url)
-        if refused is not None:
-            raise refused
+        self.check_download(trace, url)
         try:
             async with self._http.stream("GET", url) as response:
                 response.raise_for_status()
-                parts, size = [], 0
+                body = bytearray()
                 async for part in response.aiter_bytes():
-                    size += len(part)
-                    if size > MAX_REPLY:
+                    body += part
+                    if len(body) > MAX_REPLY:
                         raise self.too_large(trace, time.perf_counter())
-                    parts.append(part)
         except httpx.HTTPError as exc:
             raise self.download_failed(trace, describe(exc)) from None
         trace.notes.append(f"The image was fetched from {redact_url(url)}.")
-        return b"".join(parts)
+        return bytes(body)
 
     def _probe_pool(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
         """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""
         if self._custom:
             return nullcontext(self._http)
-        return httpx.AsyncClient(verify=self._ssl, limits=PROBE_POOL, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout))
+        return httpx.AsyncClient(verify=self._ssl, limits=PROBE_POOL, timeout=self._probe_timeout)
 
     async def _probe(self, http: httpx.AsyncClient, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
-            request = http.build_request(
-                call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
-            )
+            request = http.build_request(**self.request_args(call), timeout=self._probe_timeout)
             response = await http.send(request, stream=True)
             try:
                 body = b""
@@ -377,5 +340,5 @@ class AsyncGuide(GuideCore):
             finally:
                 await response.aclose()
         except httpx.HTTPError as exc:
-            return self.probe_unanswered(call, trace, started, describe(exc))
+            return self.probe_unanswered(call, trace, started, exc)
         return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), body[:PROBE_READ])

@@ -1,9 +1,5 @@
-"""The shared core of Guide and AsyncGuide: everything but the I/O.
-
-The drivers (`_sync`, `_async`) send what the core plans and hand back what
-they receive; the core decides headers, retries, errors, traces and results,
-so that no logic is written twice.
-"""
+"""The shared core of Guide and AsyncGuide: everything but the I/O. The drivers (`_sync`, `_async`) send what the core
+plans and hand back what they receive; the core decides headers, retries, errors, traces and results."""
 
 from __future__ import annotations
 
@@ -11,9 +7,11 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any, Generic, Literal, TypeVar
 
-from . import _requests as build
+import httpx
+
 from ._address import api_base, display_address, redact_url, url_secrets
 from ._errors import (
     CannotConnect,
@@ -29,29 +27,33 @@ from ._errors import (
     ToolsWentOn,
 )
 from ._map import Gentle
-from ._pictures import PROBE_PNG, Prepared, carries_pictures, prepare, shortened_urls
+from ._pictures import carries_pictures, media_type, shortened_urls
 from ._providers import DEFAULT_BASE_URL, Finding, judge, local_servers_hint
-from ._requests import AudioInput, Call, Messages, gentle_call
+from ._requests import SPEECH_TYPES, USER_AGENT, Call, Planner
 from ._responses import Kind, check_json, error_for, parse_answer, summarise_body
 from ._results import Answer, Catalog, Picture, Sound, Transcript, Vector, Vectors, Verdict
 from ._retry import retry_delay, should_retry
 from ._secrets import redact_key, scrub, scrub_body, scrub_bytes, scrub_value
 from ._stream import StreamReader
-from ._tools import MAX_ROUNDS, Toolbox, ToolCall, answered, asked
+from ._tools import MAX_ROUNDS, ToolCall, answered, asked
 from ._trace import Trace
 
 TraceCallback = Callable[[Trace], None]
-Failure = Literal["timeout", "connect", "dropped"]
-USER_AGENT = "guide (OpenAI-compatible client)"
 PROBE_TIMEOUT = 10.0
+PROBE_POOL = httpx.Limits(max_keepalive_connections=0)
+"""Probes keep no connection alive (some servers leave an unread body behind on a kept-alive one after a 404): each gets
+a fresh one, which guide closes once the answer is read, never by `Connection: close`: a server that answers before
+reading the body (404 at once) would close while the body still arrives, and the reset wipes its answer unread."""
 PROBE_READ = 64 * 1024
 """The most of a probe's answer guide reads: the start is enough to judge by."""
 MAX_REPLY = 64 * 1024 * 1024
 """The most guide reads of one reply (a body, a stream, a picture): a server cannot fill the memory."""
+TransportT = TypeVar("TransportT")
+ClientT = TypeVar("ClientT")
 
 
-class GuideCore:
-    """Settings and decisions shared by the sync and async drivers."""
+class GuideCore(Planner, Generic[TransportT, ClientT]):
+    """Settings and decisions shared by the sync and async drivers (each says how it opens its httpx client)."""
 
     def __init__(
         self,
@@ -63,10 +65,10 @@ class GuideCore:
         connect_timeout: float = 5.0,
         max_retries: int = 2,
         on_trace: TraceCallback | None = None,
+        transport: TransportT | None = None,
     ) -> None:
         address = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self._base = api_base(address)
-        """The base requests go to: version included, credentials as given (never shown)."""
         self.base_url = redact_url(self._base)
         """The base every legacy path hangs from, version included, as it may be shown."""
         self.address = display_address(self._base)
@@ -80,6 +82,14 @@ class GuideCore:
         self.max_retries = max_retries
         self.on_trace = on_trace
         self._listed_model: str | None = None
+        self._custom = transport is not None
+        self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
+        self._probe_timeout = httpx.Timeout(PROBE_TIMEOUT, connect=self.connect_timeout)
+        self._http = self._client(transport)
+
+    def _client(self, transport: TransportT | None) -> ClientT:
+        """The httpx client this driver sends through (each driver opens its own kind)."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
@@ -88,38 +98,6 @@ class GuideCore:
     def secrets(self) -> tuple[str, ...]:
         """What must never be kept or shown: the key, and credentials in the address."""
         return ((self.api_key,) if self.api_key else ()) + self._address_secrets
-
-    # Planning: the gentle arguments become a Call.
-
-    def plan_think(
-        self,
-        messages: Messages,
-        system: str | None,
-        model: str,
-        asked: str | None,
-        stream: bool,
-        options: dict[str, Any],
-        notes: tuple[str, ...],
-        *,
-        pictures: Sequence[Prepared] = (),
-        toolbox: Toolbox | None = None,
-        asked_with: dict[str, Any] | None = None,
-    ) -> Call:
-        """The think call for these messages (with pictures and tools, as given in `asked_with` for the gentle call)."""
-        gentle = gentle_call(Gentle.think, messages, system=system, model=asked, stream=stream or None, **(asked_with or {}), **options)
-        notes = (*notes, *(picture.note for picture in pictures))
-        return build.think(
-            self._base,
-            messages,
-            model=model,
-            system=system,
-            stream=stream,
-            options=options,
-            gentle=gentle,
-            notes=notes,
-            pictures=[picture.part for picture in pictures],
-            tools=toolbox.specs if toolbox else (),
-        )
 
     def tools_asked(self, call: Call, reply: Any, rounds: int) -> tuple[ToolCall, ...]:
         """The tool calls a finished round asked for (empty: it answered in words). The one round cap of the one tool loop:
@@ -136,28 +114,9 @@ class GuideCore:
         assert call.json is not None
         messages = [*call.json["messages"], asked(reply.text, calls), *answered(calls, results)]
         shown = ", ".join(c.shown() for c in calls)
-        return Call(
-            call.action,
-            call.url,
-            json={**call.json, "messages": messages},
-            stream=call.stream,
-            gentle=f"{call.gentle.split('  #')[0]}  # round {rounds + 1}: the answers of {shown} go back",
-            notes=(f"Tool round {rounds + 1}: guide ran {shown} and sent the answers back as tool messages.",),
-        )
-
-    def plan_picture_probe(self, model: str) -> Call:
-        """A think call with one pixel and max_tokens 1: the cheapest question whether a model takes pictures."""
-        picture = prepare(PROBE_PNG)
-        return build.think(
-            self._base,
-            "What is in this picture?",
-            model=model,
-            system=None,
-            stream=False,
-            options={"max_tokens": 1},
-            gentle="ai.probe_pictures()",
-            pictures=[picture.part],
-        )
+        gentle = f"{call.gentle.split('  #')[0]}  # round {rounds + 1}: the answers of {shown} go back"
+        notes = (f"Tool round {rounds + 1}: guide ran {shown} and sent the answers back as tool messages.",)
+        return replace(call, json={**call.json, "messages": messages}, gentle=gentle, notes=notes)
 
     @staticmethod
     def picture_finding(error: GuideError | None) -> Finding:
@@ -167,54 +126,6 @@ class GuideCore:
         if isinstance(error, PicturesNotTaken):
             return Finding(Gentle.think, "no", error.status, f"the model refused a picture: {error.detail}"[:120])
         return Finding(Gentle.think, "unknown", error.status, f"{error.title} {error.detail}".strip()[:120])
-
-    def plan_continue(self, prompt: str, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
-        """The continue call for this prompt."""
-        gentle = gentle_call(Gentle.continue_, prompt, model=asked, stream=stream or None, **options)
-        return build.continue_(self._base, prompt, model=model, stream=stream, options=options, gentle=gentle, notes=notes)
-
-    def plan_understand(self, texts: str | Sequence[str], model: str, asked: str | None, notes: tuple[str, ...]) -> Call:
-        """The understand call for one text or a batch."""
-        return build.understand(self._base, texts, model=model, gentle=gentle_call(Gentle.understand, texts, model=asked), notes=notes)
-
-    def plan_imagine(self, prompt: str, model: str | None, size: str | None, n: int) -> Call:
-        """The imagine call."""
-        gentle = gentle_call(Gentle.imagine, prompt, model=model, size=size, n=n if n != 1 else None)
-        return build.imagine(self._base, prompt, model=model, size=size, n=n, gentle=gentle)
-
-    def plan_speak(self, text: str, voice: str, model: str, asked: str | None, format: str | None, notes: tuple[str, ...]) -> Call:
-        """The speak call."""
-        gentle = gentle_call(Gentle.speak, text, voice=voice if voice != "alloy" else None, model=asked, format=format)
-        return build.speak(self._base, text, model=model, voice=voice, format=format, gentle=gentle, notes=notes)
-
-    def plan_transcribe(self, action: Gentle, audio: AudioInput, model: str, asked: str | None, language: str | None, notes: tuple[str, ...]) -> Call:
-        """The listen or interpret call."""
-        gentle = gentle_call(action, audio, model=asked, language=language)
-        return build.transcribe(action, self._base, audio, model=model, language=language, gentle=gentle, notes=notes)
-
-    def plan_catalog(self) -> Call:
-        """The catalog call."""
-        return build.catalog(self._base)
-
-    def plan_discern(self, text: str | Sequence[str], model: str | None) -> Call:
-        """The discern call."""
-        return build.discern(self._base, text, model=model, gentle=gentle_call(Gentle.discern, text, model=model))
-
-    def plan_revise(self, text: str, instruction: str, model: str, asked: str | None, options: dict[str, Any], notes: tuple[str, ...]) -> Call:
-        """The revise call: these words, changed as the instruction asks."""
-        gentle = gentle_call(Gentle.revise, text, instruction, model=asked, **options)
-        return build.revise(self._base, text, instruction, model=model, options=options, gentle=gentle, notes=notes)
-
-    def plan_respond(
-        self, input: Messages, instructions: str | None, model: str, asked: str | None, stream: bool, options: dict[str, Any], notes: tuple[str, ...]
-    ) -> Call:
-        """The respond call for this input."""
-        gentle = gentle_call(Gentle.respond, input, instructions=instructions, model=asked, stream=stream or None, **options)
-        return build.respond(self._base, input, model=model, instructions=instructions, stream=stream, options=options, gentle=gentle, notes=notes)
-
-    def plan_replay(self, action: Gentle, body: dict[str, Any]) -> Call:
-        """An action's request with this body, exactly as written."""
-        return build.replay(self._base, action, body)
 
     def chosen_model(self, asked: str | None) -> str | None:
         """The model to use without asking the server, or None to ask it."""
@@ -238,12 +149,10 @@ class GuideCore:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    @staticmethod
-    def content(call: Call) -> bytes | None:
-        """The JSON body as bytes, exactly as sent and as the trace shows it."""
-        if call.json is None:
-            return None
-        return json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
+    def request_args(self, call: Call) -> dict[str, Any]:
+        """What `build_request` takes to send this call (the JSON body as bytes, exactly as the trace shows it)."""
+        content = None if call.json is None else json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
+        return dict(method=call.action.method, url=call.url, headers=self.headers(call), content=content, data=call.form, files=call.files)
 
     def begin(self, call: Call) -> Trace:
         """A new trace for this call, announced to subscribers."""
@@ -276,31 +185,23 @@ class GuideCore:
         if self.on_trace is not None:
             self.on_trace(trace)
 
-    def after_failure(self, trace: Trace, failure: Failure, attempt: int, detail: str) -> float:
-        """Seconds to wait before retrying a call that got no answer, or raise."""
-        detail = scrub(detail, self.secrets)
+    def after_failure(self, trace: Trace, exc: httpx.TransportError, attempt: int) -> float:
+        """Seconds to wait before retrying a call that got no answer, or raise: it was too slow, found nothing to connect to,
+        or the connection dropped before an answer."""
+        detail = scrub(describe(exc), self.secrets)
         if attempt < self.max_retries:
             trace.retries += 1
             trace.notes.append(f"Retry {attempt + 1}: {detail}")
             return retry_delay(attempt)
-        if failure == "timeout":
-            error: GuideError = TimedOut(url=trace.url, action=trace.action, detail=detail)
-        elif failure == "dropped":
+        if isinstance(exc, httpx.TimeoutException):  # the url and action are the trace's, set by `fail`
+            error: GuideError = TimedOut(detail=detail)
+        elif not isinstance(exc, httpx.ConnectError):
             error = StreamBrokeOff(
-                "The server closed the connection without answering.",
-                hint="It may have crashed or restarted; try again.",
-                url=trace.url,
-                action=trace.action,
-                detail=detail,
+                "The server closed the connection without answering.", hint="It may have crashed or restarted; try again.", detail=detail
             )
         else:
-            error = CannotConnect(
-                f"Could not reach the server at {self.address}.",
-                hint=f"Check that it is running and the address is right. {local_servers_hint()}",
-                url=trace.url,
-                action=trace.action,
-                detail=detail,
-            )
+            hint = f"Check that it is running and the address is right. {local_servers_hint()}"
+            error = CannotConnect(f"Could not reach the server at {self.address}.", hint=hint, detail=detail)
         raise self.fail(trace, error)
 
     def after_status(self, trace: Trace, status: int, headers: dict[str, str], attempt: int) -> float | None:
@@ -345,6 +246,11 @@ class GuideCore:
         location = trace.response_headers.get("location", "")
         where = f" and pointed to {redact_url(location)}." if location else " without saying where."
         return self.fail(trace, Redirected(status=trace.status, body=trace.response_body, detail=f"It answered {trace.status}{where}"), started)
+
+    def broke_off(self, trace: Trace, exc: httpx.HTTPError, partial: str, started: float) -> GuideError:
+        """The error for a connection that failed while a reply was arriving."""
+        kind = TimedOut if isinstance(exc, httpx.TimeoutException) else StreamBrokeOff
+        return self.fail(trace, kind(partial=partial, detail=describe(exc)), started)
 
     def too_large(self, trace: Trace, started: float, partial: str = "") -> GuideError:
         """The error for a reply past MAX_REPLY; what arrived of a stream is kept."""
@@ -406,28 +312,13 @@ class GuideCore:
     def _scrubbed(self, value: Any) -> Any:
         return scrub_value(value, self.secrets)
 
-    # Results: what the server sent becomes what the gentle action returns.
-
     # Probes and image downloads: the drivers do the I/O, these decide.
 
-    def probe_request(self, call: Call) -> dict[str, Any]:
-        """What a probe sends, on a connection of its own (the drivers' probe pool keeps none alive).
-
-        A fresh connection each, as some servers leave an unread body behind on
-        a kept-alive one after a 404. guide closes it itself once the answer is
-        read, and never asks the server to (`Connection: close`): a server that
-        answers before it has read the body (a route it lacks says 404 at once)
-        would then close while the body is still arriving, and the reset that
-        follows wipes its answer before guide reads it (a ReadError, the
-        question left open).
-        """
-        return {"headers": self.headers(call), "content": self.content(call), "data": call.form, "files": call.files}
-
-    def probe_unanswered(self, call: Call, trace: Trace, started: float, failure: str) -> Finding:
+    def probe_unanswered(self, call: Call, trace: Trace, started: float, exc: httpx.HTTPError) -> Finding:
         """A probe that got no answer: the question stays open."""
-        trace.notes.append(failure)
+        trace.notes.append(describe(exc))
         self.end(trace, started)
-        return judge(call.action, None, b"", failure)
+        return judge(call.action, None, b"", describe(exc))
 
     def probe_answered(self, call: Call, trace: Trace, started: float, status: int, headers: dict[str, str], body: bytes) -> Finding:
         """What a probe's answer says about the route."""
@@ -441,11 +332,10 @@ class GuideCore:
         """The error for an image the server pointed to but that could not be fetched."""
         return self.fail(trace, ReplyNotUnderstood("The image could not be fetched from the address the server gave.", detail=failure))
 
-    def download_refused(self, trace: Trace, url: str) -> GuideError | None:
-        """Why guide will not fetch a picture from this address (only http and https), or None."""
-        if url.split("://", 1)[0].lower() in ("http", "https") and "://" in url:
-            return None
-        return self.download_failed(trace, f"guide fetches pictures over http and https only, not {redact_url(url)[:80]!r}.")
+    def check_download(self, trace: Trace, url: str) -> None:
+        """Refuse to fetch a picture from an address that is not http or https."""
+        if url.split("://", 1)[0].lower() not in ("http", "https") or "://" not in url:
+            raise self.download_failed(trace, f"guide fetches pictures over http and https only, not {redact_url(url)[:80]!r}.")
 
     @staticmethod
     def answered_whole(headers: dict[str, str] | Any) -> bool:
@@ -472,8 +362,8 @@ class GuideCore:
             trace.notes.append("The server sent no usage chunk (stream_options.include_usage was asked).")
 
     @staticmethod
-    def with_trace(result: Vector | Vectors | Transcript | Catalog, trace: Trace, note: str | None = None) -> Any:
-        """Attach the trace to a list- or str-based result."""
+    def with_trace(result: Vector | Vectors | Transcript | Catalog | Verdict, trace: Trace, note: str | None = None) -> Any:
+        """The result with its trace attached (and a note about it on the trace)."""
         if note:
             trace.notes.append(note)
         result.trace = trace
@@ -484,17 +374,12 @@ class GuideCore:
         """The audio of a speak call, with its media type."""
         media = trace.response_headers.get("content-type", "").split(";")[0].strip()
         fmt = format or "mp3"
-        return Sound(data=data, media_type=media or build.SPEECH_TYPES.get(fmt, "audio/mpeg"), format=fmt, trace=trace)
+        return Sound(data=data, media_type=media or SPEECH_TYPES.get(fmt, "audio/mpeg"), format=fmt, trace=trace)
 
     @staticmethod
     def picture(data: bytes, url: str | None, revised: str | None, trace: Trace) -> Picture:
         """One generated image, its media type read from its first bytes."""
-        media = "image/png"
-        if data.startswith(b"\xff\xd8"):
-            media = "image/jpeg"
-        elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            media = "image/webp"
-        return Picture(data=data, media_type=media, revised_prompt=revised, url=url, trace=trace)
+        return Picture(data=data, media_type=media_type(data) or "image/png", revised_prompt=revised, url=url, trace=trace)
 
     def parsed(self, trace: Trace, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`read(*args)`, with a shape error recorded on the trace."""
@@ -503,8 +388,7 @@ class GuideCore:
         except GuideError as error:
             raise self.fail(trace, error) from None
 
-    @staticmethod
-    def verdict(result: Verdict, trace: Trace) -> Verdict:
-        """The verdict, with its trace."""
-        result.trace = trace
-        return result
+
+def describe(exc: Exception) -> str:
+    """An httpx failure in plain words."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,24 +1,17 @@
 """Reading a streamed respond reply: typed Responses events in, checked reply pieces out. No I/O here.
 
-The Responses API streams typed events, not chunks: `response.created`,
-`response.output_item.added`, `response.output_text.delta` (the words),
-…, and last `response.completed` (the whole response, with its usage), or
-`response.incomplete`, `response.failed`, or an `error` event. Each SSE
-frame carries one event whose `type` field says which (and the SSE `event:`
-line, where a server sends one, says the same). The trace keeps the frames
-(of a long stream, the first and the last, with the rest counted by type)
-with their arrival times; `Trace.events()` gives them back with their types.
+Each SSE frame is one event whose `type` says which (the SSE `event:` line, where sent, says the same):
+`response.created`, …, `response.output_text.delta` (the words), …, and last `response.completed` (the whole response,
+with its usage), or `response.incomplete`, `response.failed`, or `error`. `Trace.events()` gives the frames back typed.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from ._errors import ReplyNotUnderstood, StreamBrokeOff
+from ._errors import StreamBrokeOff
 from ._responses import response_failure, usage_of
-from ._secrets import mask_spans
 from ._stream import PARTWAY, StreamReader, parse
 
 TEXT_DELTA = "response.output_text.delta"
@@ -30,31 +23,15 @@ BEGINNINGS = frozenset({"response.created", "response.in_progress"})
 
 
 class EventReader(StreamReader):
-    """Turns the text of a Responses stream into reply pieces, recording each event.
+    """Turns the text of a Responses stream into reply pieces, recording each event, as strictly as the chunk reader.
 
-    The same rigour as the chunk reader: every frame must be a JSON object
-    with a text `type` (and agree with its SSE `event:` name); a delta that
-    is not text ends the reply as ReplyNotUnderstood; `error` and
-    `response.failed` are the server's failure (ServerFailed, with what
-    arrived); a usage of the wrong shape is noted and ignored; events guide
-    does not read (tool calls, searches, annotations) are kept, not trusted.
-    Secrets are scrubbed from frames and pieces, even split across deltas.
+    Every frame must be a JSON object with a text `type` (agreeing with its SSE `event:` name); `error` and
+    `response.failed` are the server's failure (ServerFailed, with what arrived); events guide does not read
+    (tool calls, searches, annotations) are kept, not trusted.
     """
 
     __slots__ = ()
-
-    def finish(self) -> list[str]:
-        """The stream has closed: the last pieces, or StreamBrokeOff if it closed before the response ended."""
-        pieces = self._read(self.decoder.feed(self.raw.flush()) + self.decoder.close())
-        pieces += self._flush()
-        self._mask_split_secrets()
-        if not self.answer.done:
-            if not self.trace.frames and self.head.strip():
-                detail = "A stream of events was asked for; what came was not one."
-                raise ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url, detail=detail)
-            detail = "The connection closed before response.completed."
-            raise StreamBrokeOff(partial="".join(self.answer.pieces), action=self.trace.action, url=self.trace.url, detail=detail)
-        return pieces
+    END = "response.completed"
 
     def _read(self, events: list[Any]) -> list[str]:
         if not events:
@@ -117,7 +94,7 @@ class EventReader(StreamReader):
             delta = event.get("delta")
             if type(delta) is str:
                 if delta:
-                    self._take(frame, "thought", delta, self.thought, answer.reasoning, None)
+                    self._take(frame, "reasoning", delta, self.thought, answer.reasoning, None)
             else:
                 self._note(kind, f"The server sent a {kind} whose delta is not text; guide ignored it.")
         elif kind == "error":
@@ -148,16 +125,5 @@ class EventReader(StreamReader):
             else:
                 answer.usage = usage
 
-    def _mask_split_secrets(self) -> None:
-        """Deltas that each hold part of a secret get those parts masked (the pieces were scrubbed as they came)."""
-        frames = self.trace.frames
-        for name in ("delta", "thought"):
-            sources = [source for source in self.sources if source[1] == name]
-            masked = mask_spans([text for _, _, text in sources], self.secrets) if sources else None
-            for (number, _, text), hidden in zip(sources, masked or ()):
-                frame = self._kept(number)
-                if hidden == text or frame is None:
-                    continue
-                event = json.loads(frames[frame][1])
-                event["delta"] = hidden
-                frames[frame] = (frames[frame][0], json.dumps(event, ensure_ascii=False))
+    def _spot(self, chunk: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
+        return chunk, "delta"  # the answer's and the reasoning's pieces alike

@@ -1,10 +1,7 @@
 """The map: each gentle action, the legacy endpoint it calls, and how it behaves.
 
-This is the one place in guide that spells a legacy path, and the one place
-that says how each endpoint differs: what its body and its answer are, whether
-it streams, which model it wants, how its answer is read. Elsewhere an action
-is a `Gentle` member, never a string, so mypy checks each one. Paths are kept
-without the API version; `API_VERSION` is the one place the version lives.
+The one place that spells a legacy path or says how endpoints differ (body, answer, streaming, model, reading); elsewhere
+an action is a `Gentle` member, which mypy checks. Paths are kept without `API_VERSION`, the one place the version lives.
 """
 
 from __future__ import annotations
@@ -95,13 +92,9 @@ class Action:
         return f"{self.method} {self.legacy_path}"
 
 
-def _rows(*rows: Action) -> Mapping[str, Action]:
-    return MappingProxyType({row.name: row for row in rows})
-
-
 # A table, one action to a row (answer fields are the spec's own; tests/test_probe.py checks them against openapi.yaml).
 # fmt: off
-ACTIONS: Mapping[str, Action] = _rows(
+ACTIONS: Mapping[str, Action] = MappingProxyType({row.name: row for row in (
     Action(Gentle.think, "POST", "/chat/completions", "chat.completions.create", "you offer context; it reflects and responds",
            "chat", ("choices",), reads="chat", streams=True, spec_streams=True, main_field="messages"),  # CreateChatCompletionResponse
     Action(Gentle.continue_, "POST", "/completions", "completions.create", "you begin a thought; it carries it forward",
@@ -127,7 +120,7 @@ ACTIONS: Mapping[str, Action] = _rows(
     Action(Gentle.respond, "POST", "/responses", "responses.create",
            "think's newer surface: the server can keep the conversation and its tools; the reply is output items, streamed as typed events",
            "chat", ("output",), reads="response", streams=True, spec_streams=True, main_field="input"),  # Response
-)
+)})
 # fmt: on
 """Every gentle action, keyed by its gentle name, in the order of DESIGN.md (the two surfaces of issue 16 last).
 

@@ -1,10 +1,7 @@
-"""Pictures into a think message: a file or bytes become an `image_url` content part. No I/O but reading the file.
+"""Pictures into a think message: a file or bytes become an `image_url` content part (`data:image/png;base64,…`).
 
-The spec carries a picture inside a user message as a content part,
-`{"type": "image_url", "image_url": {"url": "data:image/png;base64,…"}}`.
-guide checks the size before anything is read, and makes a large PNG smaller
-itself (pure Python: no image library is a dependency). Other formats are
-sent as they are, within the size limit, and the note says so.
+No I/O but reading the file. The size is checked before anything is read; guide makes a large PNG smaller itself (no
+image library is a dependency); other formats go as they are, within the limit, and the note says so.
 """
 
 from __future__ import annotations

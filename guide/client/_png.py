@@ -1,14 +1,9 @@
 """PNG in pure Python: decode, downscale, encode. Headless (the app's preview draws from it too).
 
-Only what guide needs: 8-bit, non-interlaced PNG (grey, RGB, palette, with
-or without alpha). Every byte may come from someone hostile, so the work is
-bounded before it is done: one IHDR, first; at most MAX_PIXELS pixels and
-LONGEST_SIDE pixels a side; the scanlines inflated a piece at a time into one
-buffer, each row unfiltered as it comes and kept only where a caller asked for
-it; and at most MAX_WORK of unfiltering, weighted by what each filter costs in
-pure Python (None and Up are done on whole rows as big integers, Sub in a few
-such passes, Average and Paeth a byte at a time). Callers still run it off the
-UI's loop.
+Only 8-bit, non-interlaced PNG (grey, RGB, palette, with or without alpha). Every byte may be hostile, so the work is bounded before it is
+done: one IHDR, first; at most MAX_PIXELS pixels and LONGEST_SIDE a side; scanlines inflated a piece at a time, each row unfiltered as it
+comes and kept only where asked; at most MAX_WORK of unfiltering, weighted by each filter's cost in pure Python (None and Up on whole rows
+as big integers, Sub in a few such passes, Average and Paeth a byte at a time). Callers still run it off the UI's loop.
 """
 
 from __future__ import annotations
@@ -73,8 +68,14 @@ class Decoded:
     lines: dict[int, bytes]
 
     def pixel(self, x: int, y: int) -> Pixel:
-        """The RGB colour at (x, y) (alpha dropped); y must be a row that was kept."""
-        return _pixel(self.lines[y], x * CHANNELS[self.colour], self.colour, self.palette)
+        """The RGB colour at (x, y) (alpha dropped; a palette index past the palette is black); y must be a row that was kept."""
+        line, at, palette = self.lines[y], x * CHANNELS[self.colour], self.palette
+        if self.colour in (2, 6):
+            return line[at], line[at + 1], line[at + 2]
+        if self.colour == 3:
+            index = line[at] * 3
+            return (palette[index], palette[index + 1], palette[index + 2]) if index + 2 < len(palette) else (0, 0, 0)
+        return line[at], line[at], line[at]
 
 
 def _chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]] | None:
@@ -216,15 +217,6 @@ def _unfiltered(kind: int, raw: bytes, previous: bytes, step: int, lanes: tuple[
     return bytes(line)
 
 
-def _pixel(line: bytes, at: int, colour: int, palette: bytes) -> Pixel:
-    if colour in (2, 6):
-        return line[at], line[at + 1], line[at + 2]
-    if colour == 3:
-        index = line[at] * 3
-        return (palette[index], palette[index + 1], palette[index + 2]) if index + 2 < len(palette) else (0, 0, 0)
-    return line[at], line[at], line[at]
-
-
 def fitted(width: int, height: int, side: int) -> tuple[int, int]:
     """The size that fits within `side` on both sides, keeping the proportions."""
     scale = min(1.0, side / max(width, height))
@@ -270,7 +262,7 @@ def _gatherer(found: Header, columns: list[int]) -> Callable[[bytes], bytes]:
     channels = (0, 1, 2) if found.colour in (2, 6) else (0,)  # grey and palette rows give one byte a pixel
     getters = [itemgetter(*[x * step + channel for x in columns]) for channel in channels]
     tables: list[bytes | None] = [None, None, None]
-    if found.colour == 3:  # colour the indices by the palette, as _pixel does (an index past it is black)
+    if found.colour == 3:  # colour the indices by the palette, as Decoded.pixel does (an index past it is black)
         palette = found.palette
         tables = [bytes(palette[3 * i + c] if 3 * i + 2 < len(palette) else 0 for i in range(256)) for c in range(3)]
 

@@ -1,10 +1,16 @@
-"""Servers: provider presets and reading a probe (the address rules are in `_address`)."""
+"""Servers: provider presets and reading a probe (the address rules are in `_address`).
+
+A probe counts a route as offered only when it answers in the shape the OpenAPI spec gives its answer (the top-level
+fields that tell each apart, on the map's rows), or an error's: a server that answers every path with a page and 200
+offers nothing guide can use.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ._map import Action, Gentle
 
@@ -38,10 +44,7 @@ DEFAULT_BASE_URL = PROVIDERS["openai"].base_url
 
 def local_servers_hint() -> str:
     """The usual local servers and their ports, for a calm 'cannot connect'."""
-    seen = []
-    for provider in PROVIDERS.values():
-        if provider.local:
-            seen.append(f"{provider.name} {provider.base_url.rsplit(':', 1)[-1]}")
+    seen = [f"{provider.name} {provider.base_url.rsplit(':', 1)[-1]}" for provider in PROVIDERS.values() if provider.local]
     return "Usual local servers listen on: " + ", ".join(seen) + "."
 
 
@@ -82,17 +85,13 @@ def judge(
 ) -> Finding:
     """Whether a route exists, from its answer to an empty request.
 
-    A server that has the route refuses the probe's invalid body (400/422, or
-    a 5xx from servers that report validation that way) with an error object,
-    or, for the catalog, answers with the list; one without it answers
-    404/405/501 (or LM Studio's 200 with "Unexpected endpoint"). Only an
-    answer in the spec's shape, or an error's, counts: a web page says 200 to
-    any path. A refused key leaves the question open. `cut` says the body is
-    only the start of what the server sent.
+    A server with the route refuses the invalid body with an error object (400/422, or a 5xx where validation is
+    reported so), or, for the catalog, lists; one without it answers 404/405/501 (or LM Studio's 200 "Unexpected
+    endpoint"). Only the spec's shape, or an error's, counts: a web page says 200 to any path. A refused key leaves the
+    question open. `cut` says the body is only the start of what the server sent.
     """
     # Imported here: the app's status line needs only the addresses.
     from ._responses import LM_STUDIO_NO_ROUTE, decode_json, error_detail
-    from ._shapes import error_shaped, in_shape, web_page
 
     def found(support: Support, reason: str) -> Finding:
         return Finding(action.name, support, status, reason)
@@ -125,3 +124,45 @@ def judge(
     if error_shaped(parsed):
         return found("yes", "the route exists (it refused the probe's invalid request)")
     return found("no", f"answered {status}, but not in the API's shape: {words or 'an empty body'}")
+
+
+SOUND_TYPES = ("audio/", "application/octet-stream")
+"""How speech is labelled: the spec says octet-stream; servers name the format."""
+
+ERROR_FIELDS = ("error", "detail", "message")
+"""An error's top-level field: OpenAI's `error`, FastAPI's `detail`, vLLM's flat `message`."""
+
+_WEB_PAGE = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """The content type without its parameters, lower case."""
+    return str(headers.get("content-type", "")).split(";")[0].strip().lower()
+
+
+def web_page(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether an answer is a web page rather than anything the API sends."""
+    return "html" in media_type(headers) or bool(_WEB_PAGE.match(body[:512]))
+
+
+def error_shaped(parsed: Any) -> bool:
+    """Whether parsed JSON is an error object, as OpenAI and the usual servers send them."""
+    return isinstance(parsed, dict) and any(parsed.get(name) for name in ERROR_FIELDS)
+
+
+def in_shape(row: Action, headers: Mapping[str, str], body: bytes, parsed: Any, *, cut: bool) -> bool:
+    """Whether a successful answer is the one the spec gives this row's action.
+
+    `cut` says the probe read only the start of the body (a long catalog): then the opening of a JSON object naming the fields is enough.
+    """
+    media = media_type(headers)
+    if media == "text/event-stream":
+        return row.spec_streams
+    if row.sound:
+        return media.startswith(SOUND_TYPES) and bool(body)
+    fields = row.answer_fields
+    if isinstance(parsed, dict):
+        return all(name in parsed for name in fields)
+    if cut and body.lstrip().startswith(b"{"):
+        return all(re.search(rb'"%s"\s*:' % re.escape(name.encode()), body) for name in fields)
+    return False

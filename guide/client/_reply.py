@@ -1,9 +1,7 @@
 """Reply and AsyncReply: the answer of a think or continue call.
 
-`str(reply)` and `reply.text` are the answer. Iterating a reply yields its
-text pieces as they arrive (a finished reply yields its text as one piece);
-iterating again yields the same pieces. Closing a reply early closes the
-HTTP stream at once and keeps what arrived, marked as stopped.
+`str(reply)` and `reply.text` are the answer. Iterating yields its pieces as they arrive (a finished reply, its text as
+one piece), and again the same pieces. Closing early closes the HTTP stream at once and keeps what arrived, stopped.
 """
 
 from __future__ import annotations

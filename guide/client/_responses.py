@@ -1,8 +1,5 @@
-"""Reading replies: legacy errors to GuideErrors, JSON to results (streams: `_stream`).
-
-No I/O here: every function takes what a driver received (status, headers,
-bytes or text) and returns plain results or raises from the error tree.
-"""
+"""Reading replies, no I/O: what a driver received (status, headers, bytes or text) becomes plain results, or a
+GuideError from the tree (streams: `_stream`)."""
 
 from __future__ import annotations
 
@@ -24,6 +21,9 @@ OPEN_THOUGHT, CLOSE_THOUGHT = "<think>", "</think>"
 NOT_JSON: Any = object()
 LM_STUDIO_NO_ROUTE = "Unexpected endpoint or method"
 _TAGS = re.compile(r"<[^>]+>")
+STATUS_ERRORS: dict[int, type[GuideError]] = {401: KeyRefused, 403: KeyRefused, 404: NotOffered, 405: NotOffered, 501: NotOffered}
+STATUS_ERRORS |= {408: TimedOut, 429: RateLimited}
+"""The error for a status that names one (another 5xx is ServerFailed, another 4xx RequestRefused)."""
 
 
 def decode_json(body: bytes | str) -> Any:
@@ -66,21 +66,9 @@ def error_for(status: int, body: bytes, *, url: str, action: str) -> GuideError:
     text = body.decode("utf-8", "replace")
     parsed = decode_json(body)
     raw = text if parsed is NOT_JSON else parsed
-    kind: type[GuideError]
-    if status in (401, 403):
-        kind = KeyRefused
-    elif status == 404 and _error_code(parsed) == "model_not_found":
+    kind = STATUS_ERRORS.get(status) or (ServerFailed if status >= 500 else RequestRefused)
+    if status == 404 and _error_code(parsed) == "model_not_found":
         kind = ModelNotFound
-    elif status in (404, 405, 501):
-        kind = NotOffered
-    elif status == 408:
-        kind = TimedOut
-    elif status == 429:
-        kind = RateLimited
-    elif status >= 500:
-        kind = ServerFailed
-    else:
-        kind = RequestRefused
     return kind(status=status, body=raw, url=url, action=action, detail=error_detail(parsed, text))
 
 

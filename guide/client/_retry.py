@@ -23,12 +23,8 @@ def should_retry(status: int, headers: Mapping[str, str]) -> bool:
 
 
 def retry_delay(attempt: int, headers: Mapping[str, str] | None = None) -> float:
-    """Seconds to wait before retry number `attempt + 1`.
-
-    The server's `retry-after-ms` or `retry-after` (seconds or an HTTP date)
-    wins when it is between 0 and 60 s; otherwise exponential backoff from
-    0.5 s, at most 8 s, less up to a quarter of jitter.
-    """
+    """Seconds to wait before retry number `attempt + 1`: the server's `retry-after-ms` or `retry-after` (seconds or an
+    HTTP date) when between 0 and 60 s, else backoff doubling from 0.5 s to at most 8 s, less up to a quarter of jitter."""
     wanted = _retry_after(headers or {})
     if wanted is not None and 0 <= wanted <= MAX_RETRY_AFTER:
         return wanted

@@ -1,10 +1,6 @@
-"""Keeping secrets out of everything the client keeps.
-
-The key (and any credential in the server's address) is sent where it must
-be and nowhere else: a server that echoes it back, whole or a few characters
-at a time, finds it replaced before the text reaches a reply, a trace, an
-error or the screen.
-"""
+"""Keeping secrets out of everything the client keeps: the key (and any credential in the server's address) is sent
+where it must be and nowhere else. Echoed back, whole or a few characters at a time, it is replaced before the text
+reaches a reply, a trace, an error or the screen."""
 
 from __future__ import annotations
 
@@ -58,9 +54,8 @@ def scrub_body(body: bytes, secrets: Secrets) -> bytes:
 def scrub_decoded(data: str, parsed: Any, secrets: Secrets) -> tuple[str, Any]:
     """A JSON text and its parsed value, with every secret its escapes spell (`"\\u0073\\u006b-…"`) replaced in both.
 
-    The raw text was scrubbed already; what its escapes decode to was not, and
-    every field read from the value (model, ids, error texts, fields kept in
-    the trace unread) comes from the decoded form. Unchanged when no secret is there.
+    The raw text was scrubbed already; what its escapes decode to was not, and every field read from the value (model,
+    ids, error texts, fields kept in the trace unread) comes from the decoded form. Unchanged when no secret is there.
     """
     try:
         text = json.dumps(parsed, ensure_ascii=False)
@@ -78,13 +73,7 @@ def scrub_value(value: Any, secrets: Secrets) -> Any:
         return value
     if isinstance(value, str):
         return scrub(value, secrets)
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return value
-    if not any(secret in text for secret in secrets):
-        return value
-    return json.loads(scrub(text, secrets))
+    return scrub_decoded("", value, secrets)[1]
 
 
 class StreamScrubber:

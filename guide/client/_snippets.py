@@ -1,8 +1,5 @@
-"""A trace written again as curl, openai-python and openai-node.
-
-Each snippet sends the same request as the trace recorded; the key is always
-read from `$OPENAI_API_KEY`, never written out.
-"""
+"""A trace written again as curl, openai-python and openai-node: the same request, the key always read from
+`$OPENAI_API_KEY`, never written out."""
 
 from __future__ import annotations
 
@@ -65,6 +62,16 @@ def _speech_name(trace: Trace) -> str:
     return f"{SPEECH_FILE}.{fmt}"
 
 
+def _shown(trace: Trace, streamed: dict[str, list[str]], text: str, saved: str, whole: str) -> list[str]:
+    """How a snippet shows its result: streamed as it comes, the response's text, the sound saved, or the result whole."""
+    reads = trace.mapping.reads
+    if trace.stream and reads:
+        return streamed[reads]
+    if reads == "response":
+        return [text]
+    return [saved] if trace.mapping.sound else [whole]
+
+
 def curl(trace: Trace) -> str:
     """The request as a curl command line."""
     lines = [f"curl {'--no-buffer ' if trace.stream else ''}{shlex.quote(trace.url)}"]
@@ -116,21 +123,12 @@ def python(trace: Trace) -> str:
     if trace.mapping.retired or not trace.on_map:
         # Current SDKs dropped edits.create, and a path off the map has no gentle method: the request through the SDK's own HTTP call.
         body = _py_value(_fields(trace), 9)
-        lines.append(f"result = client.post(\n    {trace.mapping.path!r},\n    body={body},\n    cast_to=object,\n)")
-        lines.append("print(result)")
+        lines += [f"result = client.post(\n    {trace.mapping.path!r},\n    body={body},\n    cast_to=object,\n)", "print(result)"]
         return "\n".join(lines) + "\n"
     call = f"client.{trace.mapping.sdk_call}("
     call += "".join(f"\n    {arg}," for arg in args) + ("\n)" if args else ")")
     lines.append(f"result = {call}")
-    reads = trace.mapping.reads
-    if trace.stream and reads:
-        lines += PYTHON_STREAM_ENDS[reads]
-    elif reads == "response":
-        lines.append("print(result.output_text)")
-    elif trace.mapping.sound:
-        lines.append(f"result.write_to_file({_speech_name(trace)!r})")
-    else:
-        lines.append("print(result)")
+    lines += _shown(trace, PYTHON_STREAM_ENDS, "print(result.output_text)", f"result.write_to_file({_speech_name(trace)!r})", "print(result)")
     return "\n".join(lines) + "\n"
 
 
@@ -156,17 +154,9 @@ def node(trace: Trace) -> str:
     if trace.mapping.retired or not trace.on_map:
         # Current SDKs dropped edits.create, and a path off the map has no gentle method: the request through the SDK's own HTTP call.
         body = argument.replace("\n", "\n  ")
-        lines.append(f"const result = await client.post({json.dumps(trace.mapping.path)}, {{\n  body: {body},\n}});")
-        lines.append("console.log(result);")
+        lines += [f"const result = await client.post({json.dumps(trace.mapping.path)}, {{\n  body: {body},\n}});", "console.log(result);"]
         return "\n".join(lines) + "\n"
     lines.append(f"const result = await client.{trace.mapping.sdk_call}({argument});")
-    reads = trace.mapping.reads
-    if trace.stream and reads:
-        lines += NODE_STREAM_ENDS[reads]
-    elif reads == "response":
-        lines.append("console.log(result.output_text);")
-    elif trace.mapping.sound:
-        lines.append(f"fs.writeFileSync({json.dumps(_speech_name(trace))}, Buffer.from(await result.arrayBuffer()));")
-    else:
-        lines.append("console.log(result);")
+    saved = f"fs.writeFileSync({json.dumps(_speech_name(trace))}, Buffer.from(await result.arrayBuffer()));"
+    lines += _shown(trace, NODE_STREAM_ENDS, "console.log(result.output_text);", saved, "console.log(result);")
     return "\n".join(lines) + "\n"

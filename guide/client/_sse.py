@@ -1,9 +1,8 @@
 """Server-Sent Events, decoded by the WHATWG rules with plain string operations.
 
-Lines end in LF, CR or CRLF (a CRLF may be split across chunks); lines that
-start with ":" are comments; `data` lines join with newlines; one space after
-the colon is dropped; a blank line dispatches the event. No object is built
-per line, only one small tuple per event: this is the hot path of a stream.
+Lines end in LF, CR or CRLF (a CRLF may be split across chunks); ":" starts a comment; `data` lines join with newlines;
+one space after the colon is dropped; a blank line dispatches the event. No object is built per line, only one small
+tuple per event: this is the hot path of a stream.
 """
 
 from __future__ import annotations
@@ -92,8 +91,7 @@ class SSEDecoder:
     def close(self) -> list[ServerSentEvent]:
         """The stream has ended; return an event left without its blank line.
 
-        WHATWG discards such an event; servers that forget the last blank line
-        after `data: [DONE]` are common enough that guide keeps it.
+        WHATWG discards such an event; servers that forget the last blank line after `data: [DONE]` are common enough that guide keeps it.
         """
         tail, self._tail = self._tail + "".join(self._held), ""
         self._held.clear()

@@ -17,7 +17,7 @@ HEAD = 2000
 PARTWAY = "The server reported an error partway through the reply."
 PROGRESS_EVERY = 0.1
 """Seconds between the progress a stream reports to subscribers (a live row in the calls panel)."""
-FIELDS = {"chat": ("content",), "completion": ("text",)}
+FIELDS = {"chat": ("content",), "completion": ("text",), "response": ("delta",)}
 """The field that carries the answer in each kind of frame (`_mask_split_secrets` walks it)."""
 THOUGHTS = ("reasoning_content", "reasoning")
 MAX_TOOL_CALLS = 64
@@ -30,8 +30,7 @@ _decode = json.JSONDecoder().raw_decode
 def parse(data: str) -> Any:
     """`json.loads(data)`, a microsecond sooner for the usual frame (a third of the reader's time per token).
 
-    Anything unusual (space around the value, not JSON at all) goes to
-    `json.loads`, so what is accepted and the error raised are the same.
+    Anything unusual (space around the value, not JSON at all) goes to `json.loads`, so what is accepted and the error raised are the same.
     """
     try:
         value, end = _decode(data)
@@ -51,9 +50,8 @@ def _partial_tag(text: str, tag: str) -> int:
 class InlineThought:
     """Reasoning written inline, `<think>…</think>` at the start of the content, split from the answer across frames.
 
-    Only a reply that begins with the tag is split: a `<think>` later in an
-    answer is the answer's own text. Once the answer has begun, the reader
-    stops asking (no cost on the hot path).
+    Only a reply that begins with the tag is split: a `<think>` later in an answer is the answer's own text. Once the
+    answer has begun, the reader stops asking (no cost on the hot path).
     """
 
     __slots__ = ("held", "state")
@@ -113,12 +111,13 @@ class InlineThought:
 class StreamReader:
     """Turns the text of an SSE stream into reply pieces, recording each frame.
 
-    Every frame is checked against the shape the spec gives: text that is not
-    text ends the reply as ReplyNotUnderstood; a field of the wrong shape
-    that the reply does not need (usage, model, finish_reason, reasoning) is
-    noted on the trace and ignored. Secrets are kept out of the frames and
-    the pieces, even when a server echoes one a few characters at a time.
+    Every frame is checked against the shape the spec gives: text that is not text ends the reply as ReplyNotUnderstood; a field of the
+    wrong shape that the reply does not need (usage, model, finish_reason, reasoning) is noted on the trace and ignored. Secrets are kept
+    out of the frames and the pieces, even when a server echoes one a few characters at a time.
     """
+
+    END = "data: [DONE]"
+    """What ends a stream that finished (a connection closed before it, with no finish_reason, broke off)."""
 
     __slots__ = (
         "answer",
@@ -209,7 +208,7 @@ class StreamReader:
                 detail = "A stream of events was asked for; what came was not one."
                 raise ReplyNotUnderstood(body=self.head, action=self.trace.action, url=self.trace.url, detail=detail)
             if answer.finish_reason is None:
-                detail = "The connection closed before data: [DONE]."
+                detail = f"The connection closed before {self.END}."
                 raise StreamBrokeOff(partial="".join(answer.pieces), action=self.trace.action, url=self.trace.url, detail=detail)
             answer.done = True
             self.trace.notes.append("The stream ended without data: [DONE]; the reply had finished.")
@@ -445,9 +444,14 @@ class StreamReader:
                 if hidden == text or frame is None:
                     continue
                 chunk = json.loads(frames[frame][1])
-                choice = chunk["choices"][0]
-                (choice["delta"] if self.kind == "chat" else choice)[name] = hidden
+                holder, field = self._spot(chunk, name)
+                holder[field] = hidden
                 frames[frame] = (frames[frame][0], json.dumps(chunk, ensure_ascii=False))
+
+    def _spot(self, chunk: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
+        """Where in a kept frame the piece tagged `name` was read from: the object that holds it, and its field."""
+        choice = chunk["choices"][0]
+        return choice["delta"] if self.kind == "chat" else choice, name
 
     def _not_understood(self, data: str, detail: str) -> ReplyNotUnderstood:
         return ReplyNotUnderstood(partial=self.partial(), body=data, action=self.trace.action, url=self.trace.url, detail=detail)

@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 
 from ._address import redact_url
-from ._core import MAX_REPLY, PROBE_READ, PROBE_TIMEOUT, GuideCore, TraceCallback
+from ._core import MAX_REPLY, PROBE_POOL, PROBE_READ, GuideCore, describe
 from ._errors import GuideError
-from ._http import PROBE_POOL, broke_off, describe, failure_of, timeouts
 from ._map import ACTIONS, Gentle
 from ._pictures import PictureInput, prepare
 from ._providers import Finding, confirmed, failed_on_probe
@@ -24,37 +23,15 @@ from ._tools import Decision, Toolbox, ToolCall, ToolInput
 from ._trace import Trace
 
 
-class Guide(GuideCore):
+class Guide(GuideCore[httpx.BaseTransport, httpx.Client]):
     """The gentle actions over HTTP, one call at a time.
 
     ai = Guide(base_url="http://127.0.0.1:8080")
     print(ai.think("Hello, guide."))
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        model: str | None = None,
-        timeout: float = 600.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 2,
-        on_trace: TraceCallback | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            api_key=api_key,
-            model=model,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_retries=max_retries,
-            on_trace=on_trace,
-        )
-        self._ssl = httpx.create_ssl_context()  # shared with the probes' pool, which then opens in no time
-        self._custom = transport is not None
-        self._http = httpx.Client(transport=transport, verify=self._ssl, timeout=timeouts(timeout, self.connect_timeout))
+    def _client(self, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(transport=transport, verify=self._ssl, timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -83,14 +60,11 @@ class Guide(GuideCore):
     ) -> Reply:
         """Chat completions: you offer context; it reflects and responds.
 
-        `images` (paths, bytes or URLs) go with the last user message;
-        `tools` (typed functions or tool dicts) are offered to the model. With
-        `run_tools=True` guide runs the functions the reply asks for and sends
-        their answers back, each round trip a call of its own, until the model
-        answers in words: the reply returned is that answer, finished, and
-        `reply.rounds` holds the replies that asked for tools. `before_tool(call)`
-        is asked before each call runs: True runs it; False or a text does
-        not, and the model reads "The user declined this call." or that text.
+        `images` (paths, bytes or URLs) go with the last user message; `tools` (typed functions or tool dicts) are offered to the model.
+        With `run_tools=True` guide runs the functions the reply asks for and sends their answers back, each round trip a call of its own,
+        until the model answers in words: the reply returned is that answer, finished, and `reply.rounds` holds the replies that asked for
+        tools. `before_tool(call)` is asked before each call runs: True runs it; False or a text does not, and the model reads "The user
+        declined this call." or that text.
         """
         name, notes = self._model(model)
         pictures = [prepare(image) for image in images or ()]
@@ -158,7 +132,7 @@ class Guide(GuideCore):
     def discern(self, text: str, *, model: str | None = None) -> Verdict:
         """Moderations: is this safe to say?"""
         trace, parsed = self._exchange(self.plan_discern(text, model))
-        return self.verdict(self.parsed(trace, parse_verdict, parsed), trace)
+        return self.with_trace(self.parsed(trace, parse_verdict, parsed), trace)  # type: ignore[no-any-return]
 
     def revise(self, text: str, instruction: str, *, model: str | None = None, **options: Any) -> Reply:
         """Edits: you hand it words and a wish; it gives them back changed (retired at OpenAI; LocalAI still serves it)."""
@@ -204,14 +178,14 @@ class Guide(GuideCore):
 
     def _open(self, call: Call, trace: Trace, started: float) -> httpx.Response:
         """Send the call, retrying as the official SDK does; the answer is open."""
-        headers, content = self.headers(call), self.content(call)
+        sent = self.request_args(call)
         attempt = 0
         while True:
             try:
-                request = self._http.build_request(call.action.method, call.url, headers=headers, content=content, data=call.form, files=call.files)
+                request = self._http.build_request(**sent)
                 response = self._http.send(request, stream=True)
             except httpx.TransportError as exc:
-                time.sleep(self.after_failure(trace, failure_of(exc), attempt, describe(exc)))
+                time.sleep(self.after_failure(trace, exc, attempt))
             else:
                 received = dict(response.headers)
                 delay = self.after_status(trace, response.status_code, received, attempt) if response.status_code >= 400 else None
@@ -231,15 +205,14 @@ class Guide(GuideCore):
         try:
             if self.declared_too_large(response.headers):
                 raise self.too_large(trace, started)
-            parts, size = [], 0
+            body = bytearray()
             for part in response.iter_bytes():
-                size += len(part)
-                if size > MAX_REPLY:
+                body += part
+                if len(body) > MAX_REPLY:
                     raise self.too_large(trace, started)
-                parts.append(part)
-            return b"".join(parts)
+            return bytes(body)
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, ""), started) from None
+            raise self.broke_off(trace, exc, "", started) from None
         finally:
             response.close()
 
@@ -283,43 +256,38 @@ class Guide(GuideCore):
         except GuideError as error:
             raise self.fail(trace, error, started) from None
         except httpx.HTTPError as exc:
-            raise self.fail(trace, broke_off(exc, reader.partial()), started) from None
+            raise self.broke_off(trace, exc, reader.partial(), started) from None
         finally:
             response.close()
         self.answer_usage(trace, answer)
         self.end(trace, started)
 
     def _download(self, trace: Trace, url: str) -> bytes:
-        refused = self.download_refused(trace, url)
-        if refused is not None:
-            raise refused
+        self.check_download(trace, url)
         try:
             with self._http.stream("GET", url) as response:
                 response.raise_for_status()
-                parts, size = [], 0
+                body = bytearray()
                 for part in response.iter_bytes():
-                    size += len(part)
-                    if size > MAX_REPLY:
+                    body += part
+                    if len(body) > MAX_REPLY:
                         raise self.too_large(trace, time.perf_counter())
-                    parts.append(part)
         except httpx.HTTPError as exc:
             raise self.download_failed(trace, describe(exc)) from None
         trace.notes.append(f"The image was fetched from {redact_url(url)}.")
-        return b"".join(parts)
+        return bytes(body)
 
     def _probe_pool(self) -> AbstractContextManager[httpx.Client]:
         """Where probes go: a pool that keeps no connection alive (a custom transport is the caller's, and used as it is)."""
         if self._custom:
             return nullcontext(self._http)
-        return httpx.Client(verify=self._ssl, limits=PROBE_POOL, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout))
+        return httpx.Client(verify=self._ssl, limits=PROBE_POOL, timeout=self._probe_timeout)
 
     def _probe(self, http: httpx.Client, call: Call) -> Finding:
         trace = self.begin(call)
         started = time.perf_counter()
         try:
-            request = http.build_request(
-                call.action.method, call.url, timeout=timeouts(PROBE_TIMEOUT, self.connect_timeout), **self.probe_request(call)
-            )
+            request = http.build_request(**self.request_args(call), timeout=self._probe_timeout)
             response = http.send(request, stream=True)
             try:
                 body = b""
@@ -330,5 +298,5 @@ class Guide(GuideCore):
             finally:
                 response.close()
         except httpx.HTTPError as exc:
-            return self.probe_unanswered(call, trace, started, describe(exc))
+            return self.probe_unanswered(call, trace, started, exc)
         return self.probe_answered(call, trace, started, response.status_code, dict(response.headers), body[:PROBE_READ])

@@ -1,13 +1,10 @@
 """Tools on the wire: Python functions become the spec's tool schema; tool calls are run and answered. No I/O.
 
-`tool_spec(now)` reads a plain typed function (its name, docstring and
-annotations) into `{"type": "function", "function": {...}}`; a dict already
-in that shape is used as written; a `Tool` brings its own spec and a `run`
-that takes the arguments as a dict (and may be async). When a reply asks for
-tool calls, a `Toolbox` asks the caller's `before_tool` hook, runs the tools
-named and writes their results as `tool` messages. Everything the model sends is untrusted: arguments that are not a
-JSON object, a tool that does not exist, or a function that fails become an
-error the model reads in the tool message, never an exception here.
+`tool_spec(now)` reads a typed function (name, docstring, annotations) into `{"type": "function", "function": {...}}`;
+a dict in that shape is used as written; a `Tool` brings its spec and a `run` taking the arguments as a dict (maybe
+async). A `Toolbox` asks the `before_tool` hook, runs the tools a reply names and writes their results as `tool`
+messages. What the model sends is untrusted: arguments that are not a JSON object, a tool that does not exist, or a
+function that fails become an error the model reads in the tool message, never an exception here.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
-"""Trace: what one call sent and received, with its timings. Plain data.
-
-A Trace is created when a call starts and filled in as it goes; subscribers
-(`on_trace`) receive it when it starts and again when it ends. The key is
-never in it: the Authorization header is redacted before it is recorded, and
-any echo of the key in a reply is scrubbed.
-"""
+"""Trace: what one call sent and received, with its timings. Plain data, filled in as the call goes; subscribers
+(`on_trace`) receive it as it starts and as it ends. The key is never in it: the Authorization header is redacted
+before it is recorded, and any echo of the key in a reply is scrubbed."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -40,13 +37,6 @@ def nested_past(value: Any, limit: int) -> bool:
                 return True
             stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
     return False
-
-
-def asdict_plain(data: dict[str, Any]) -> dict[str, Any]:
-    """Fresh copies of the containers in a trace's fields (no shared lists or dicts with the live trace)."""
-    import copy
-
-    return copy.deepcopy(data)
 
 
 @dataclass(slots=True, eq=False)
@@ -159,8 +149,7 @@ class Trace:
     def snapshot(self) -> Trace:
         """A copy to hand to another thread (the store's writer builds the record there, off the UI loop).
 
-        Its lists and headers are its own; the bodies are shared, as nothing
-        changes them once the call has ended.
+        Its lists and headers are its own; the bodies are shared, as nothing changes them once the call has ended.
         """
         return replace(
             self,
@@ -181,7 +170,7 @@ class Trace:
         elif self.state == "failed" and self.error:
             parts.append(str(self.error.get("type", "failed")))
         if self.total_ms is not None:
-            parts.append(f"{self.total_ms:.0f} ms" if self.total_ms < 1000 else f"{self.total_ms / 1000:.1f} s")
+            parts.append(self._took())
         elif self.state == "running":
             parts.append("…")
         if self.tokens is not None:
@@ -196,8 +185,12 @@ class Trace:
         params = self.request_body.get("params") if isinstance(self.request_body, dict) else None
         tool = params.get("name") if isinstance(params, dict) and isinstance(params.get("name"), str) else ""
         outcome = str(self.error.get("type", "failed")) if self.error else ("ok" if self.state == "done" else self.state)
-        took = "" if self.total_ms is None else f" · {self.total_ms:.0f} ms" if self.total_ms < 1000 else f" · {self.total_ms / 1000:.1f} s"
+        took = "" if self.total_ms is None else f" · {self._took()}"
         return f"mcp {self.url.removeprefix('mcp://')} → {self.method} {tool}".rstrip() + f" · {outcome}{took}"
+
+    def _took(self) -> str:
+        ms = self.total_ms or 0.0
+        return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
     def as_curl(self) -> str:
         """The same request as a curl command (the key as $OPENAI_API_KEY)."""
@@ -223,7 +216,7 @@ class Trace:
         for name in ("request_body", "response_body", "error", "usage"):
             if nested_past(data[name], KEPT_DEPTH):
                 data[name] = f"(nested more than {KEPT_DEPTH} levels deep: not kept; it was shown when it came)"
-        data = asdict_plain(data)
+        data = copy.deepcopy(data)  # no list or dict shared with the live trace
         data["frames"] = [list(frame) for frame in self.frames]
         return data
 
@@ -250,9 +243,8 @@ def frame_type(data: str) -> str:
 class ChunkKinds:
     """What each chat chunk carried: "reasoning", "answer", "tool_calls", or "" (usage, the end, anything else).
 
-    Reasoning is a `reasoning_content` or `reasoning` delta, or content inside
-    a `<think>` that opens the reply, followed chunk by chunk. The reader counts
-    the frames it leaves out by these kinds; the call detail marks those it shows.
+    Reasoning is a `reasoning_content` or `reasoning` delta, or content inside a `<think>` that opens the reply, followed chunk by chunk.
+    The reader counts the frames it leaves out by these kinds; the call detail marks those it shows.
     """
 
     __slots__ = ("inline",)
