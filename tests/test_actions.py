@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,19 @@ def test_understand_averages_per_token_vectors_and_says_so(server: LoopbackServe
         vector = ai.understand("two tokens")
     assert vector == [2.0, 4.0]
     assert vector.trace is not None and any("mean pooling" in note for note in vector.trace.notes)
+
+
+@pytest.mark.parametrize(
+    ("first_bytes", "media"),
+    [(b"\xff\xd8\xff\xe0", "image/jpeg"), (b"GIF89a", "image/gif"), (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"), (b"?", "image/png")],
+)
+def test_a_generated_picture_is_labelled_by_its_first_bytes(first_bytes: bytes, media: str, server: LoopbackServer) -> None:
+    """As a picture given in a message is (`_pictures.media_type`): a GIF was labelled image/png. Unknown bytes stay PNG, the default."""
+    data = first_bytes + b"\x00" * 16
+    server.push(Answer(body={"created": 0, "data": [{"b64_json": base64.b64encode(data).decode()}]}))
+    with Guide(base_url=server.url, model="m") as ai:
+        picture = ai.imagine("a quiet lake")
+    assert picture.data == data and picture.media_type == media
 
 
 @pytest.mark.parametrize("mode", MODES)
