@@ -132,6 +132,8 @@ class ChatSession(ChatServer):
         return {"server": self.server, "store": self.store, "address": settings.address, "budget": settings.history_budget(), "emit": self.emit}
 
     def _mcp_servers(self) -> None:
+        if not self.loaded.mcp:  # no `mcp` table, no server: nothing of MCP on the way to the greeting
+            return
         from guide.mcp import settings as mcp_settings  # light: the SDK comes with the first call to a server
 
         servers = mcp_settings.load(self.loaded.path)

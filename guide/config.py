@@ -93,6 +93,8 @@ class Loaded:
     path: Path
     problem: str | None = None
     """Why the file could not be read, if it could not."""
+    mcp: bool = False
+    """Whether the file has an `mcp` table: MCP servers are read from it (guide.mcp.settings) only then, not before every greeting."""
 
 
 def read_file(path: Path | None = None) -> tuple[dict[str, Any], str | None]:
@@ -130,7 +132,7 @@ def load(flags: dict[str, Any] | None = None, path: Path | None = None) -> Loade
             if from_file is not None and problem is None:
                 problem = f"{path}: '{key}' should be text; it was ignored."
             values[key], sources[key] = default, "default"
-    return Loaded(Settings(**values), sources, path, problem)
+    return Loaded(Settings(**values), sources, path, problem, mcp="mcp" in table)
 
 
 def check(key: str, value: str) -> str | None:

@@ -175,15 +175,17 @@ def parse(text: str, path: Path, source: Source) -> Persona | PersonaProblem:
     tools = data.get("tools", [])
     if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
         return problem("should be a list of tool names", "tools")
-    from .mcp.settings import tool_name_problem  # light: no MCP SDK until a server is used
     from .tools import BUNDLED  # small: the tools' own imports are the standard library's
 
     strange = [name for name in tools if name not in BUNDLED and not name.startswith("mcp:")]
     if strange:
         return problem(f"unknown tool {strange[0]!r} (known: {', '.join(BUNDLED)}, mcp:SERVER, mcp:SERVER/TOOL)", "tools")
-    wrong = next((why for name in tools if name.startswith("mcp:") and (why := tool_name_problem(name))), None)
-    if wrong:
-        return problem(wrong, "tools")
+    if any(name.startswith("mcp:") for name in tools):  # only then: the MCP settings' module is not on the way to the greeting
+        from .mcp.settings import tool_name_problem
+
+        wrong = next((why for name in tools if name.startswith("mcp:") and (why := tool_name_problem(name))), None)
+        if wrong:
+            return problem(wrong, "tools")
     unknown = sorted(set(data) - {*REQUIRED, "model", "options", "tools"})
     if unknown:
         return problem("unknown field", unknown[0])

@@ -70,6 +70,10 @@ NOT_AT_FIRST_PAINT = (
     "mcp",
     "guide.learn.tour",  # /tour makes it
     "wave",
+    "guide.mcp",  # read where an `mcp` table or an `mcp:` tool names a server
+    "html",  # escapes a reply's reasoning as it is exported
+    "guide.conversation.exchange",  # made with the first message
+    "guide.tui.screens.notices",  # the notices kept for F8 begin with the first one, after the greeting
 )
 
 

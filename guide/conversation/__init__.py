@@ -8,6 +8,8 @@ Cancelling the task that awaits `send` stops the reply (what arrived is kept).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from guide.constants import DEFAULT_HISTORY as DEFAULT_BUDGET
 
 from .core import Conversation
@@ -25,7 +27,6 @@ from .events import (
     TurnAdded,
     TurnRemoved,
 )
-from .exchange import Exchange
 from .keeping import OLDER_PAGE, RESUME_PAGE
 from .turns import Turn, as_markdown, new_uid
 
@@ -51,3 +52,15 @@ __all__ = [
     "as_markdown",
     "new_uid",
 ]
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+
+
+def __getattr__(name: str) -> Any:
+    """Exchange loads with the first message (guide.conversation.core): it is not on the way to the greeting."""
+    if name == "Exchange":
+        from .exchange import Exchange
+
+        return Exchange
+    raise AttributeError(f"module 'guide.conversation' has no attribute {name!r}")

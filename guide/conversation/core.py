@@ -18,7 +18,6 @@ from guide.tools import tools_for
 
 from .branching import Branching
 from .events import BranchShown, CallFiled, Notice, PersonaChanged, ReplyEnded, ReplyStarted, Switched, TurnAdded, TurnRemoved
-from .exchange import Exchange
 from .keeping import NEWER_PAGE as NEWER_PAGE
 from .keeping import RESUME_PAGE
 from .state import Surface as Surface
@@ -30,6 +29,8 @@ if TYPE_CHECKING:
     from guide.client.internal import Prepared
     from guide.personas import Persona
     from guide.store import Store
+
+    from .exchange import Exchange
 
 Undo = tuple[int, list[Turn], bool]
 """A branch to show again if a reply gets no answer: where it goes on from, its turns held, and whether the store holds more."""
@@ -160,6 +161,8 @@ class Conversation(Branching):
         if fresh:
             await self.load_back(self._holds_budget)
             await self._pictures_again()  # the latest turns that fit go with the message
+        from .exchange import Exchange  # with the first message: not on the way to the greeting
+
         exchange = Exchange(self.persona.name, None, asked)
         model: str | None = None
         try:

@@ -5,7 +5,6 @@ opens every conversation, unsent.
 
 from __future__ import annotations
 
-import html
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -93,6 +92,8 @@ def as_markdown(title: str, turns: list[Turn], calls: dict[str, Any] | None = No
         lines += [f"**{who}**{STATE_NOTES.get(turn.state, '')}:", ""]
         data = turn.data or {}
         if turn.role == "assistant" and isinstance(data.get("reasoning"), str) and data["reasoning"]:
+            import html  # only as a reply's reasoning is written out: its entities table is not on the way to the greeting
+
             thought = html.escape(data["reasoning"])  # inside an HTML block: a `</details>` or `<script>` in it stays words
             lines += ["<details><summary>" + thought_label(data.get("thought_ms")) + "</summary>", "", thought, "", "</details>", ""]
         for used in data.get("tools") or [] if turn.role == "assistant" else []:

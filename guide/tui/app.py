@@ -31,10 +31,10 @@ from guide.conversation import Event, Notice
 from guide.safe_text import one_line, visible
 from guide.tui.boundary import guarded
 from guide.tui.screens.chat import ChatScreen
-from guide.tui.screens.notices import Recent
 
 if TYPE_CHECKING:
     from guide.client import GuideError
+    from guide.tui.screens.notices import Recent
 
 
 class GuideApp(App[None]):
@@ -68,8 +68,7 @@ class GuideApp(App[None]):
         self.session.approve = self.approve_tool
         self.chat = ChatScreen(self.session)
         self._painted = False
-        self.recent = Recent()
-        """The latest notices, whole (F8): on screen they are cut to two lines, two at a time."""
+        self._recent: Recent | None = None
         self.on_screen: list[tuple[str, SeverityLevel, float]] = []
         """The notices showing now, as shown: their words, severity, and when they go (monotonic seconds)."""
         self._theme_problem = self._apply_theme()
@@ -85,6 +84,16 @@ class GuideApp(App[None]):
             return None
         where = "GUIDE_THEME" if self.session.loaded.sources["theme"] == "environment" else f"the settings file, {self.session.loaded.path}"
         return f"There is no theme called '{one_line(wanted)}' (set in {where}), so the default theme is used. Ctrl+P → Theme lists the themes."
+
+    @property
+    def recent(self) -> Recent:
+        """The latest notices, whole (F8): on screen they are cut to two lines, two at a time. Made with the first notice,
+        after the greeting: the notices' module is not on the way to the first frame."""
+        if self._recent is None:
+            from guide.tui.screens.notices import Recent
+
+            self._recent = Recent()
+        return self._recent
 
     def _heard(self, event: Event) -> None:
         self.post_message(self.Heard(event))  # thread-safe: the store's writer reports from its own thread
