@@ -48,9 +48,15 @@ def relaying(upstream: str, *flags: str, log: Path | None = None) -> Iterator[st
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(15)
-        if log:
-            out.close()  # type: ignore[union-attr]
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+            raise AssertionError("the relay did not exit within 15 s of SIGTERM") from None
+        finally:
+            if log:
+                out.close()  # type: ignore[union-attr]
 
 
 def filed(count: int, seconds: float = 20) -> list[dict[str, Any]]:
@@ -184,6 +190,26 @@ def test_an_upload_past_the_apis_limit_is_refused_while_it_is_read() -> None:
         )
         assert b" 413 " in chunked.split(b"\r\n", 1)[0], chunked[:200]
         assert len(got) == 1 and 1 << 20 < got[0] < 26 * 1024 * 1024  # passed on as it came, and never the whole of it
+
+
+def test_the_relay_exits_on_sigterm_while_the_upstream_holds_a_call_open(tmp_path: Path) -> None:
+    # uvicorn waited for every call to end before exiting, and a silent upstream is given 600 s: the relay outlived SIGTERM.
+    body = b'{"model": "m", "messages": []}'
+    with sink() as (upstream, got), contextlib.ExitStack() as after:
+        with relaying(upstream, log=tmp_path / "relay.log") as relay:  # it asserts the relay ended within 15 s of SIGTERM
+            port = relay.rsplit(":", 1)[1]
+            program = after.enter_context(socket.create_connection(("127.0.0.1", int(port)), timeout=10))  # still waiting as the relay stops
+            head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            program.sendall(head.encode() + body)
+            deadline = time.monotonic() + 30
+            while not (got and got[-1]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert got and got[-1], "the call never reached the upstream"
+        answer = program.recv(65536)
+        (call,) = filed(1)
+    assert answer.startswith(b"HTTP/1.1 503 ") and b'"relay_stopping"' in answer, answer[:200]  # told, as from a proxy, not a bare cut
+    assert call["state"] == "failed" and call["status"] == 503
+    assert "Traceback" not in (tmp_path / "relay.log").read_text()
 
 
 # The official SDK cannot tell the relay is there.
