@@ -8,6 +8,7 @@ It records every request it receives.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.parser
 import email.policy
 import json
@@ -16,6 +17,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -465,6 +467,36 @@ def _read_form(recorded: Recorded) -> None:
             recorded.files[str(name)] = (filename, data)
         else:
             recorded.form[str(name)] = data.decode()
+
+
+@contextlib.contextmanager
+def accepting(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[socket.socket]:
+    """A loopback listener whose connections `handle(connection, stop)` takes, one at a time, on a thread that ends with the block.
+
+    Only that thread touches the listener, and it closes it: one waiting in accept() on a listener another thread closed kept
+    waiting, and a signal restarted the wait on the descriptor's number, by then the next test's listener, whose connections it
+    then took (a LoopbackServer that never saw its calls)."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    listening.settimeout(0.05)
+    stop = threading.Event()
+
+    def run() -> None:
+        with listening:
+            while not stop.is_set():
+                try:
+                    connection, _ = listening.accept()
+                except TimeoutError:
+                    continue
+                handle(connection, stop)  # it closes the connection (or hands it on)
+
+    thread = threading.Thread(target=run, daemon=True, name="loopback-accepting")
+    thread.start()
+    try:
+        yield listening
+    finally:
+        stop.set()
+        thread.join(15)
+        assert not thread.is_alive(), "the listener's thread did not end"
 
 
 def wait_until(predicate: Any, timeout: float = 5.0) -> bool:

@@ -60,15 +60,22 @@ class RawUpstream:
     seen: list[Seen] = field(default_factory=list)
     handshakes_refused: int = 0
     listening: socket.socket = field(default_factory=lambda: socket.create_server(("127.0.0.1", 0)))
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.listening.getsockname()[1]}"
+        self.serving = threading.Thread(target=self.serve, daemon=True)
 
     def serve(self) -> None:
+        # Only this thread touches the listener, and closes it: one left waiting in accept() on a listener closed under it took a later
+        # test's connections once a signal restarted the wait on the descriptor's number (loopback.accepting says how).
         connections = 0
-        with contextlib.suppress(OSError):
-            while True:
-                connection, _ = self.listening.accept()
+        with self.listening, contextlib.suppress(OSError):
+            while not self.stopping.is_set():
+                try:
+                    connection, _ = self.listening.accept()
+                except TimeoutError:
+                    continue
                 connections += 1
                 threading.Thread(target=self.answer, args=(connection, connections), daemon=True).start()
 
@@ -118,11 +125,14 @@ class RawUpstream:
         return buffered[:length], buffered[length:]
 
     def __enter__(self) -> RawUpstream:
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.listening.settimeout(0.05)
+        self.serving.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.listening.close()
+        self.stopping.set()
+        self.serving.join(15)
+        assert not self.serving.is_alive(), "the upstream's accepting thread did not end"
 
 
 def chunked(body: bytes, sizes: list[int]) -> bytes:

@@ -73,6 +73,15 @@ class Relay:
         first_told = asyncio.get_running_loop().call_later(QUIET_START, self.started, call)
         try:
             await self.pass_on(call, method, url, sent, scope, receive, send)
+        except asyncio.CancelledError:
+            # Only uvicorn cancels a call: the relay is stopping (SIGTERM) and the call outlasted relay_run.GRACE. It ends here, answered if it
+            # can be (a cut connection if its answer had begun), and filed: a cancellation passed on was a traceback in the user's terminal.
+            stopping = "The relay was stopped before the upstream answered."
+            if call.trace.status is None:
+                await self.failed(call, 503, stopping, "relay_stopping", send)
+            elif not call.finished:
+                call.trace.notes.append("The relay was stopped before the answer ended.")
+                call.finish(self.tell, "stopped")
         finally:
             first_told.cancel()
             if not call.finished:  # a failure no branch below foresaw: the call is still told as ended

@@ -4,7 +4,9 @@ door (Host and Origin, the key when one is set) and deadlines, each call filed i
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +16,11 @@ from .guards import Guard
 from .identity import RELAY_PORT
 from .protocol import CLIENT_TIMEOUT
 from .relay import Relay
+from .relay_trace import DIGESTER
+
+GRACE = 3
+"""Seconds a call still running at SIGTERM has to end before the relay stops it: uvicorn waited for each one, and an upstream may be
+given 600 s (relay.UPSTREAM_SILENCE), so the relay outlived the SIGTERM and `guide watch` had to kill it with its calls unfiled."""
 
 __all__ = ["RELAY_PORT", "filing", "serve"]
 
@@ -67,9 +74,18 @@ def serve(
     print(f"guide relay on http://{shown}:{port}/v1  →  {display_address(upstream)}")
     print(f"point a program at it:  OPENAI_BASE_URL=http://{shown}:{port}/v1")
     sys.stdout.flush()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
     try:
         # No Server or Date header of uvicorn's own: the upstream's pass through, and nothing is added.
-        uvicorn.Server(config(app, client_timeout, server_header=False, date_header=False)).run(sockets=[listening])
+        uvicorn.Server(config(app, client_timeout, server_header=False, date_header=False, timeout_graceful_shutdown=GRACE)).run(sockets=[listening])
     finally:
+        DIGESTER.drained(GRACE)
         if store is not None:
             store.close()
+
+
+def terminated(signum: int, frame: object) -> None:
+    """SIGTERM, as uvicorn raises it again once it has stopped: the relay then ends through its `finally` (the calls it stopped told
+    and filed, the store closed) with the usual 143; the default action killed it on the spot, the last calls filed as still running."""
+    raise SystemExit(128 + signum)

@@ -359,7 +359,7 @@ class Digester:
     """The one thread that reads the relay's copies: each Recording put here is digested in turn, off the loop that passes the bytes on."""
 
     def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[Recording] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[Recording | threading.Event] = queue.SimpleQueue()
         self.live: set[Recording] = set()
         """Calls still running: each is looked at every PROGRESS seconds, so pieces that came before a pause are not left waiting."""
         self.thread: threading.Thread | None = None
@@ -380,10 +380,22 @@ class Digester:
             except queue.Empty:
                 due = [recording for recording in list(self.live) if recording.waiting and not recording.queued]
             for recording in due:
+                if isinstance(recording, threading.Event):
+                    recording.set()  # drained(): all put before it is told
+                    continue
                 try:
                     recording.digest()
                 except Exception as error:  # one call's odd bytes must not stop the record of every other call
                     recording.trace.notes.append(f"The relay could not read this call for its trace: {type(error).__name__}.")
+
+    def drained(self, timeout: float) -> bool:
+        """Whether every call put here so far has been digested and told, waiting up to `timeout` seconds: the relay asks before it
+        closes the store, or a call that ended as it stopped (its ending told on this thread) stayed filed as running."""
+        if self.thread is None:
+            return True
+        done = threading.Event()
+        self.queue.put(done)
+        return done.wait(timeout)
 
 
 DIGESTER = Digester()
