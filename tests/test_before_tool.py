@@ -147,4 +147,60 @@ def test_the_conversation_passes_its_hook_to_the_client_s_loop_and_keeps_what_th
     assert tool_message(server)["content"] == "Declined by the user: they would rather not share the time."
     turn = [event for event in events if isinstance(event, ReplyEnded)][-1].exchange.turn
     assert turn is not None and turn.content == "It is noon."
-    assert turn.data == {"tools": [{"call": "now(zone='UTC')", "result": "Declined by the user: they would rather not share the time."}]}
+    assert turn.data is not None and turn.data["tools"] == [
+        {"call": "now(zone='UTC')", "result": "Declined by the user: they would rather not share the time."}
+    ]
+    assert [m["role"] for m in turn.data["tool_history"]] == ["assistant", "tool"]
+
+
+def test_the_next_message_sends_the_tool_rounds_before_the_reply_they_led_to(server: LoopbackServer) -> None:
+    """Later turns sent only the reply's words: the model forgot what it had asked and read (a file, the time) and asked
+    again, or answered from nothing. The rounds go back as they were sent, while the persona offers tools."""
+    asks_then_answers(server, name="now", words="Let me look.")
+    server.push(Stream(sse(chat_chunk("You're welcome."), chat_chunk(finish="stop"))))
+    persona = dataclasses.replace(FALLBACK, tools=("now",))
+    talk = Conversation(
+        persona, guide=AsyncGuide(base_url=server.url, max_retries=0), models=ModelChoice(chosen="loopback-model"), emit=lambda event: None
+    )
+
+    async def main() -> None:
+        await talk.send("What time is it?")
+        await talk.send("Thanks.")
+        talk.switch_persona(FALLBACK, "switched")  # no tools offered: some servers refuse tool messages then, so only words go
+        await talk.send("Bye.")
+
+    server.push(Stream(sse(chat_chunk("Goodbye."), chat_chunk(finish="stop"))))
+    asyncio.run(main())
+    assert [m["role"] for m in server.requests[3].json["messages"] if m["role"] != "system"] == ["user", "assistant"] * 2 + ["user"]
+    assert server.requests[3].json["messages"][2]["content"] == "Let me look.\n\nIt is noon."
+    rounds_sent = server.requests[1].json["messages"][-2:]  # the round as the tool loop sent it
+    assert [m["role"] for m in rounds_sent] == ["assistant", "tool"] and rounds_sent[0]["tool_calls"][0]["id"] == "call_1"
+    later = [m for m in server.requests[2].json["messages"] if m["role"] != "system"]
+    assert later == [
+        {"role": "user", "content": "What time is it?"},
+        *rounds_sent,
+        {"role": "assistant", "content": "It is noon."},
+        {"role": "user", "content": "Thanks."},
+    ]
+
+
+def test_rounds_too_long_to_keep_leave_only_the_reply_s_words(server: LoopbackServer) -> None:
+    """Kept with the turn (and the store), a round of long answers is bounded: past ROUNDS_KEPT no round is kept, so a model
+    reading long files round after round does not grow the conversations file by megabytes a turn."""
+    from guide.conversation.exchange import Exchange
+    from guide.conversation.turns import ROUNDS_KEPT, TOOL_KEPT, Turn
+
+    rounds = ROUNDS_KEPT // TOOL_KEPT + 1
+    asking = Stream(sse(tool_call_chunk(0, id="call_1", name="now_in", arguments="{}"), tool_call_chunk(0, finish="tool_calls")))
+    server.push(*[asking] * rounds, Stream(sse(chat_chunk("Read it all."), chat_chunk(finish="stop"))))
+
+    async def main(size: int) -> Exchange:
+        async with AsyncGuide(base_url=server.url, model="loopback-model") as ai:
+            reply = ai.think("Read.", tools=[Tool(SPEC, lambda arguments: "x" * size)], run_tools=True, stream=True)
+            await reply
+            return Exchange("Guide", reply, Turn("user", "Read."))
+
+    short = asyncio.run(main(10)).tool_history
+    assert len(short) == 2 * rounds and short[1]["content"] == "x" * 10
+    server.push(*[asking] * rounds, Stream(sse(chat_chunk("Read it all."), chat_chunk(finish="stop"))))
+    assert asyncio.run(main(TOOL_KEPT)).tool_history == []

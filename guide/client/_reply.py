@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 from ._results import Answer
-from ._tools import ToolCall, as_tool_calls
+from ._tools import ToolCall, answered, as_tool_calls, asked
 from ._trace import Trace
 
 Part = tuple[str, str]
@@ -42,6 +42,17 @@ class _ReplyBase:
     def tool_calls(self) -> tuple[ToolCall, ...]:
         """The tool calls the reply asked for (empty when it answered in words)."""
         return as_tool_calls(self.answer.tool_calls)
+
+    @property
+    def tool_history(self) -> list[dict[str, Any]]:
+        """With `run_tools=True`: the messages the tool rounds added, as they were sent (each round's assistant message asking
+        for its tools, then the tools' answers). Sent again before this answer in later calls, the model keeps what it read."""
+        results = iter(result for _, result in self.tools_used)
+        messages: list[dict[str, Any]] = []
+        for finished in self.rounds:
+            calls = finished.tool_calls
+            messages += [asked(finished.text, calls), *answered(calls, [next(results, "") for _ in calls])]
+        return messages
 
     @property
     def usage(self) -> dict[str, Any] | None:

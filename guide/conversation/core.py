@@ -22,7 +22,7 @@ from .keeping import NEWER_PAGE as NEWER_PAGE
 from .keeping import RESUME_PAGE
 from .state import Surface as Surface
 from .tree import Tree, other_branches
-from .turns import SAID, Turn, as_markdown, new_uid
+from .turns import SAID, Turn, as_markdown, new_uid, tool_rounds
 
 if TYPE_CHECKING:
     from guide.client import AsyncGuide, AsyncReply, Catalog, Trace
@@ -50,17 +50,25 @@ class Conversation(Branching):
         """The system prompt for the next think call."""
         return self.persona.system_prompt(self.address)
 
-    def payload(self) -> list[dict[str, Any]]:
+    def payload(self, *, with_rounds: bool = False) -> list[dict[str, Any]]:
         """The messages for think: user and reply turns, the latest that fit the budget (the last always goes). Only a
-        reply's words go back, never its reasoning (as the providers ask); a message's pictures go as content parts."""
+        reply's words go back, never its reasoning (as the providers ask); a message's pictures go as content parts. With
+        `with_rounds` (the call offers tools), a reply that used tools is sent after the rounds that led to it, as they were
+        sent: the model keeps what it asked and read (without tools offered, some servers refuse tool messages)."""
         said = [t for t in self.turns if t.role in SAID and (t.content or t.pictures)]
         kept = 0
         for start in range(len(said) - 1, -1, -1):
-            kept += len(said[start].content)
+            rounds = tool_rounds(said[start])[0] if with_rounds else []
+            kept += len(said[start].content) + sum(len(str(m.get("content") or "")) for m in rounds)
             if kept > self.budget and start < len(said) - 1:
                 said = said[start + 1 :]
                 break
-        return [self._message(t, pictures=not self.pictures_refused) for t in said]
+        messages: list[dict[str, Any]] = []
+        for turn in said:
+            message = self._message(turn, pictures=not self.pictures_refused)
+            rounds, words = tool_rounds(turn) if with_rounds else ([], turn.content)
+            messages += [*rounds, {**message, "content": words} if rounds else message]
+        return messages
 
     def pictures_in(self, history: list[dict[str, Any]]) -> int:
         """How many pictures a payload carries."""
@@ -177,13 +185,13 @@ class Conversation(Branching):
                     taken = [tool.__name__ for tool in tools]
                     names = [name for name in self.persona.tools if name.removeprefix("mcp:").partition("/")[0] not in self.mcp_off]
                     tools += await self.mcp.tools(names, taken=taken, file=self.file_call, say=self._mcp_said)
-                history = self.payload()
+                history = self.payload(with_rounds=bool(tools))
                 options = {**self.persona.options}
                 if tools:  # the client's one tool loop runs them, round after round, each round streamed
                     options.update(tools=tools, run_tools=True, before_tool=self.before_tool)
                 exchange.reply = guide.think(history, system=self.system(), stream=self.streams, model=model, **options)
                 if tools:
-                    exchange.without_tools = partial(self._without_tools, guide, history, model)
+                    exchange.without_tools = partial(self._without_tools, guide, model)
                 if self.pictures_in(history):
                     exchange.without_pictures = partial(self._without_pictures, guide, model, options)
             self.emit(ReplyStarted(exchange))
@@ -202,12 +210,12 @@ class Conversation(Branching):
     def _mcp_said(self, words: str) -> None:
         self.emit(Notice("MCP", words, "warning"))
 
-    def _without_tools(self, guide: AsyncGuide, history: list[dict[str, Any]], model: str | None) -> AsyncReply:
+    def _without_tools(self, guide: AsyncGuide, model: str | None) -> AsyncReply:
         """The same call without tools, said once: a server that takes none still answers the persona's words."""
         self.tools_refused = True
         words = f"This server does not take tools, so {self.persona.name} answers without them (until the server changes)."
         self.emit(Notice("Tools", words, "warning"))
-        return guide.think(history, system=self.system(), stream=self.streams, model=model, **self.persona.options)
+        return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **self.persona.options)
 
     def _without_pictures(self, guide: AsyncGuide, model: str | None, options: dict[str, Any]) -> AsyncReply:
         """The same call with the words only, said once: a server that takes no pictures fails every message that carries them."""
@@ -218,7 +226,7 @@ class Conversation(Branching):
             "so the words go without them from now on (until the server changes)."
         )
         self.emit(Notice("Pictures", words, "warning"))
-        return guide.think(self.payload(), system=self.system(), stream=self.streams, model=model, **options)
+        return guide.think(self.payload(with_rounds="tools" in options), system=self.system(), stream=self.streams, model=model, **options)
 
     def _ended(self, exchange: Exchange, model: str | None, fresh: bool = True, version_of: Turn | None = None, undo: Undo | None = None) -> None:
         """Keep the reply as a turn, or give the words back when nothing arrived (and show again the branch left for it)."""
@@ -238,7 +246,7 @@ class Conversation(Branching):
             if exchange.reasoning:
                 data["reasoning"], data["thought_ms"] = exchange.reasoning, exchange.thought_ms
             if exchange.tools_used:
-                data["tools"] = exchange.tools_used
+                data["tools"], data["tool_history"] = exchange.tools_used, exchange.tool_history
             if self.mcp_off or self.mcp_always:
                 data["mcp"] = {"off": sorted(self.mcp_off), "always": sorted(self.mcp_always)}
             turn = Turn(

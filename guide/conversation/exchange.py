@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from .events import Event, ReplyPieces
-from .turns import State, Turn
+from .turns import ROUNDS_APART, ROUNDS_KEPT, TOOL_KEPT, State, Turn
 
 if TYPE_CHECKING:
     from guide.client import AsyncReply
 
 GATHER = 1 / 30
 """Seconds of a streaming reply gathered into one report (a frame: more would only be drawn at the next one)."""
-ROUNDS_APART = "\n\n"
 """Between the words of a round that asked for tools and the words of a later round ("Let me count." then "It is 5.")."""
 
 
@@ -62,6 +61,13 @@ class Exchange:
         """Each tool call of the rounds before the answer: what was called, and what it answered (as the turn keeps it)."""
         used = self.reply.tools_used if self.reply is not None else []
         return [{"call": call.shown(), "result": result[:2000]} for call, result in used]
+
+    @property
+    def tool_history(self) -> list[dict[str, Any]]:
+        """The messages the tool rounds added, as sent, for later calls to send again (each tool's answer cut at TOOL_KEPT; none past ROUNDS_KEPT)."""
+        sent = self.reply.tool_history if self.reply is not None else []
+        kept = [{**m, "content": m["content"][:TOOL_KEPT]} if m.get("role") == "tool" else m for m in sent]
+        return kept if sum(len(str(m)) for m in kept) <= ROUNDS_KEPT else []
 
     async def run(self, emit: Callable[[Event], None]) -> None:
         """Stream the reply to its end, reporting what arrives as ReplyPieces: at most one report a GATHER, and a piece

@@ -71,6 +71,35 @@ class Turn:
 STATE_NOTES = {"stopped": " (stopped)", "cut": " (cut off)"}
 
 
+ROUNDS_APART = "\n\n"
+"""Between the words of a reply's rounds (one that asked for tools, then the answer): they never run into one another."""
+TOOL_KEPT = 32_000
+"""The most of a tool's answer kept to send again: what the model reads of one (read_file and MCP results are cut there)."""
+ROUNDS_KEPT = 128_000
+"""The most characters of a reply's tool rounds kept with it: past that (many rounds of long files), only its words are kept, and
+the model asks again if it needs them; the store does not grow by megabytes a turn."""
+
+
+def tool_rounds(turn: Turn) -> tuple[list[dict[str, Any]], str]:
+    """The tool rounds that led to a reply, as they were sent (kept in its data), and the reply's own words after them (the turn
+    shows every round's words, ROUNDS_APART). A stored round not in the shape it was sent in gives no rounds, not a bad request."""
+    kept = (turn.data or {}).get("tool_history") if turn.role == "assistant" else None
+    if not isinstance(kept, list) or not kept:
+        return [], turn.content
+    for message in kept:
+        if not isinstance(message, dict) or message.get("role") not in ("assistant", "tool"):
+            return [], turn.content
+        if message["role"] == "tool" and not (isinstance(message.get("tool_call_id"), str) and isinstance(message.get("content"), str)):
+            return [], turn.content
+        if message["role"] == "assistant" and not (isinstance(message.get("tool_calls"), list) and isinstance(message.get("content") or "", str)):
+            return [], turn.content
+    said_before = ROUNDS_APART.join(m["content"] for m in kept if m["role"] == "assistant" and m.get("content"))
+    words = turn.content
+    if said_before and words.startswith(said_before):
+        words = words[len(said_before) :].removeprefix(ROUNDS_APART)
+    return kept, words
+
+
 def thought_label(ms: Any) -> str:
     """`thought for 4.2 s` (or `thought` where the time is not known)."""
     if isinstance(ms, (int, float)) and not isinstance(ms, bool):
