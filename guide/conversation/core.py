@@ -56,17 +56,17 @@ class Conversation(Branching):
         `with_rounds` (the call offers tools), a reply that used tools is sent after the rounds that led to it, as they were
         sent: the model keeps what it asked and read (without tools offered, some servers refuse tool messages)."""
         said = [t for t in self.turns if t.role in SAID and (t.content or t.pictures)]
+        picked: list[tuple[Turn, list[dict[str, Any]], str]] = []
         kept = 0
-        for start in range(len(said) - 1, -1, -1):
-            rounds = tool_rounds(said[start])[0] if with_rounds else []
-            kept += len(said[start].content) + sum(len(str(m.get("content") or "")) for m in rounds)
-            if kept > self.budget and start < len(said) - 1:
-                said = said[start + 1 :]
-                break
-        messages: list[dict[str, Any]] = []
-        for turn in said:
-            message = self._message(turn, pictures=not self.pictures_refused)
+        for turn in reversed(said):
             rounds, words = tool_rounds(turn) if with_rounds else ([], turn.content)
+            kept += len(turn.content) + sum(len(str(m.get("content") or "")) for m in rounds)
+            if kept > self.budget and picked:
+                break
+            picked.append((turn, rounds, words))
+        messages: list[dict[str, Any]] = []
+        for turn, rounds, words in reversed(picked):
+            message = self._message(turn, pictures=not self.pictures_refused)
             messages += [*rounds, {**message, "content": words} if rounds else message]
         return messages
 
